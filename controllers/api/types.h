@@ -1,0 +1,273 @@
+#pragma once
+
+// Plain structs for Bursar's custom resources (group bursar.dev, version v1alpha1), mirroring
+// crds/*.yaml field for field. Defaults here equal the CRD defaults, so a manifest decoded by
+// `bursar simulate` means the same as the object the API server stores. Header-only: the engine
+// reads these structs without linking the codecs (controllers/api/codec.h).
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/time/time.h"
+#include "controllers/engine/labels.h"
+#include "controllers/engine/ledger.h"
+#include "controllers/engine/money.h"
+#include "controllers/engine/period.h"
+
+namespace bursar::api {
+
+inline constexpr char kGroup[] = "bursar.dev";
+inline constexpr char kVersion[] = "v1alpha1";
+inline constexpr char kApiVersion[] = "bursar.dev/v1alpha1";
+
+struct ObjectMeta {
+  std::string name;
+  std::string namespace_name;  // empty for our cluster-scoped kinds
+  std::string uid;
+  std::string resource_version;
+  int64_t generation = 0;
+  absl::Time creation_timestamp = absl::InfinitePast();
+  engine::Labels labels;
+  engine::Labels annotations;
+};
+
+// metav1.Condition.
+struct Condition {
+  std::string type;
+  std::string status;  // "True", "False", "Unknown"
+  std::string reason;  // CamelCase
+  std::string message;
+  absl::Time last_transition_time = absl::InfinitePast();
+  int64_t observed_generation = 0;
+  bool operator==(const Condition&) const = default;
+};
+
+// ---------------------------------------------------------------------------------------------
+// ComputeBudget
+
+enum class PacingMode { kEven, kNone };
+// Ordered: a higher rung includes the lower ones.
+enum class LadderAction { kNone = 0, kNotify = 1, kThrottle = 2, kHold = 3, kDrain = 4 };
+enum class EnforcementMode { kEnforce, kDryRun };
+enum class QuotaMode { kResourceQuota, kKueueClusterQueue, kNone };
+enum class BudgetPhase { kWithinBudget, kAtRisk, kThrottled, kHeld, kExhausted };
+
+struct BudgetScope {
+  std::vector<std::string> namespaces;
+  std::optional<engine::LabelSelector> namespace_selector;
+  std::optional<engine::LabelSelector> pod_selector;
+};
+
+struct BudgetLimit {
+  std::optional<engine::Money> amount;
+  std::string currency = "USD";
+  // GPU-hours as a fixed-point decimal (micro GPU-hours), e.g. "2000.5".
+  std::optional<engine::Money> gpu_hours;
+};
+
+struct Pacing {
+  PacingMode mode = PacingMode::kEven;
+  int burst_percent = 10;
+};
+
+struct Threshold {
+  int percent = 0;
+  LadderAction action = LadderAction::kNotify;
+  bool operator==(const Threshold&) const = default;
+};
+
+inline std::vector<Threshold> DefaultThresholds() {
+  return {{50, LadderAction::kNotify},
+          {80, LadderAction::kThrottle},
+          {95, LadderAction::kHold},
+          {100, LadderAction::kDrain}};
+}
+
+struct QuotaSpec {
+  QuotaMode mode = QuotaMode::kResourceQuota;
+  std::vector<std::string> resources = {"nvidia.com/gpu"};
+  std::string cluster_queue;  // required for kKueueClusterQueue
+};
+
+struct RetrainingSpec {
+  int reserve_percent = 0;
+  // modelDrift score in [0, 1], in millionths (0.3 -> 300000), so comparisons are exact.
+  int64_t drift_threshold_micros = 300000;
+  std::string model_label = "bursar.dev/model";
+  std::string purpose_label = "bursar.dev/purpose";
+  absl::Duration cooldown = absl::Hours(6);
+  int max_per_period = 3;
+};
+
+struct ComputeBudgetSpec {
+  BudgetScope scope;
+  BudgetLimit limit;
+  engine::PeriodSpec period;
+  Pacing pacing;
+  std::vector<Threshold> thresholds = DefaultThresholds();
+  EnforcementMode enforcement = EnforcementMode::kEnforce;
+  QuotaSpec quota;
+  std::vector<std::string> node_pools;
+  RetrainingSpec retraining;
+  std::string price_book_ref = "default";
+};
+
+struct ActionRecord {
+  absl::Time time = absl::InfinitePast();
+  std::string action;  // "Notify", "Throttle", "Hold", "Drain", "Release", "ScaleUp", ...
+  std::string reason;
+  std::string message;
+  std::string target;  // e.g. "namespace/vision", "job/vision/train-42", "gpunodepool/a100"
+  bool dry_run = false;
+  bool operator==(const ActionRecord&) const = default;
+};
+
+inline constexpr size_t kMaxRecentActions = 20;
+
+struct ComputeBudgetStatus {
+  int64_t observed_generation = 0;
+  std::optional<engine::Period> period;
+  engine::Money spent;
+  engine::Money gpu_hours;  // micro GPU-hours
+  engine::Money burn_rate;  // currency per hour
+  engine::Money forecast;   // spend expected at the end of the period
+  engine::Money remaining;
+  std::optional<absl::Time> exhausts_at;
+  int64_t allowed_gpus = 0;
+  BudgetPhase phase = BudgetPhase::kWithinBudget;
+  std::vector<Condition> conditions;
+  std::optional<engine::LedgerState> ledger;
+  std::vector<ActionRecord> recent_actions;
+};
+
+struct ComputeBudget {
+  ObjectMeta metadata;
+  ComputeBudgetSpec spec;
+  ComputeBudgetStatus status;
+};
+
+// ---------------------------------------------------------------------------------------------
+// GPUNodePool
+
+enum class ProviderType { kClusterAPI, kKarpenter, kExternalGRPC, kKwok };
+enum class CapacityType { kOnDemand, kSpot };
+
+struct ProviderSpec {
+  ProviderType type = ProviderType::kKwok;
+  // ClusterAPI: the MachineDeployment.
+  std::string cluster_api_namespace;
+  std::string cluster_api_name;
+  // Karpenter: the NodePool.
+  std::string karpenter_node_pool;
+  // ExternalGRPC: the externalgrpc CloudProvider endpoint and node group.
+  std::string grpc_address;
+  std::string grpc_node_group;
+  std::string grpc_tls_secret_ref;
+  // Kwok: prefix of the simulated Node names.
+  std::string kwok_node_name_prefix;
+};
+
+struct GPUNodePoolSpec {
+  ProviderSpec provider;
+  engine::Labels node_selector;
+  std::string gpu_type;
+  int gpus_per_node = 1;
+  CapacityType capacity_type = CapacityType::kOnDemand;
+  std::optional<engine::Money> price_per_node_hour;
+  std::string price_book_ref = "default";
+  int min_nodes = 0;
+  int max_nodes = 0;
+  int max_scale_step = 2;
+  absl::Duration scale_down_delay = absl::Minutes(10);
+};
+
+struct GPUNodePoolStatus {
+  int64_t observed_generation = 0;
+  int current_nodes = 0;
+  int desired_nodes = 0;
+  int ready_nodes = 0;
+  int idle_nodes = 0;
+  std::optional<absl::Time> last_scale_time;
+  std::string last_scale_reason;
+  std::vector<Condition> conditions;
+};
+
+struct GPUNodePool {
+  ObjectMeta metadata;
+  GPUNodePoolSpec spec;
+  GPUNodePoolStatus status;
+};
+
+// ---------------------------------------------------------------------------------------------
+// PriceBook
+
+struct GpuPrice {
+  std::string model;
+  CapacityType capacity_type = CapacityType::kOnDemand;
+  engine::Money price_per_hour;  // per GPU-hour
+};
+
+struct InstancePrice {
+  std::string name;
+  CapacityType capacity_type = CapacityType::kOnDemand;
+  engine::Money price_per_hour;  // per node-hour
+};
+
+// OpenCost's defaults (per core-hour, GiB-hour, GPU-hour).
+struct PriceDefaults {
+  engine::Money cpu_core_hour = engine::Money::FromMicros(31611);
+  engine::Money memory_gib_hour = engine::Money::FromMicros(4237);
+  engine::Money gpu_hour = engine::Money::FromMicros(950000);
+};
+
+struct NodeLabelKeys {
+  std::string instance_type = "node.kubernetes.io/instance-type";
+  std::string gpu_model = "nvidia.com/gpu.product";
+  std::string capacity_type = "karpenter.sh/capacity-type";
+};
+
+struct PriceBookSpec {
+  std::string currency = "USD";
+  PriceDefaults defaults;
+  std::vector<GpuPrice> gpus;
+  std::vector<InstancePrice> instance_types;
+  NodeLabelKeys node_labels;
+  std::vector<std::string> spot_values = {"spot", "Spot", "SPOT", "true"};
+};
+
+struct PriceBook {
+  ObjectMeta metadata;
+  PriceBookSpec spec;
+  std::vector<Condition> conditions;
+  int64_t observed_generation = 0;
+};
+
+// Names as spelled in the CRDs (inline so the engine can use them without linking the codecs).
+inline const char* Name(PacingMode v) {
+  return v == PacingMode::kEven ? "Even" : "None";
+}
+inline const char* Name(LadderAction v) {
+  constexpr const char* kNames[] = {"None", "Notify", "Throttle", "Hold", "Drain"};
+  return kNames[static_cast<int>(v)];
+}
+inline const char* Name(EnforcementMode v) {
+  return v == EnforcementMode::kEnforce ? "Enforce" : "DryRun";
+}
+inline const char* Name(QuotaMode v) {
+  constexpr const char* kNames[] = {"ResourceQuota", "KueueClusterQueue", "None"};
+  return kNames[static_cast<int>(v)];
+}
+inline const char* Name(BudgetPhase v) {
+  constexpr const char* kNames[] = {"WithinBudget", "AtRisk", "Throttled", "Held", "Exhausted"};
+  return kNames[static_cast<int>(v)];
+}
+inline const char* Name(ProviderType v) {
+  constexpr const char* kNames[] = {"ClusterAPI", "Karpenter", "ExternalGRPC", "Kwok"};
+  return kNames[static_cast<int>(v)];
+}
+inline const char* Name(CapacityType v) { return v == CapacityType::kOnDemand ? "OnDemand" : "Spot"; }
+
+}  // namespace bursar::api

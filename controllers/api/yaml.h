@@ -1,0 +1,34 @@
+#pragma once
+
+// YAML manifests to json::Value trees, so one set of decoders (codec.h) reads both the files a
+// user hands to `bursar simulate` and the JSON the API server returns.
+//
+// Scalars are typed by the YAML 1.2 core schema, not YAML 1.1: `yes` and `on` stay strings and
+// `0755` is the decimal 755 (octal is `0o755`). Plain `null`, `~` and empty values
+// become null; `true`/`false` (also True, TRUE...) become booleans; integers (also 0x.. and
+// 0o.., stored in decimal) and floats (also .inf and .nan) become numbers that keep their
+// source text; anything quoted, block-scalar or tagged !!str is a string. Every value carries
+// its 1-based source line; a block mapping or list under a key carries the key's line, so that
+// messages about it point at the key. Duplicate mapping keys are an error, as in
+// `kubectl apply`. At most 250000 values per document (alias expansion bombs).
+// Errors read `<source>:<line>:<col>: <reason>`. yaml-cpp exceptions never escape.
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "operator/json/json.h"
+
+namespace bursar::api {
+
+// Parses every document of a `---`-separated stream; empty documents (only comments, or
+// nothing between two `---`) are skipped, so the result may be empty.
+absl::StatusOr<std::vector<json::Value>> ParseYamlDocuments(std::string_view text,
+                                                            std::string_view source_name);
+
+// Reads and parses a file; `path` is the source name in messages. NotFound when it cannot be
+// opened.
+absl::StatusOr<std::vector<json::Value>> ReadYamlFile(const std::string& path);
+
+}  // namespace bursar::api

@@ -1,0 +1,254 @@
+#include "controllers/engine/budget_policy.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "absl/strings/str_format.h"
+
+namespace bursar::engine {
+namespace {
+
+__extension__ typedef __int128 Int128;
+
+using api::BudgetPhase;
+using api::LadderAction;
+
+// One limit dimension, in micro-units of its own measure (money, or micro GPU-hours).
+struct Dimension {
+  const char* name;       // "amount" or "gpuHours"
+  int64_t limit = 0;      // L
+  int64_t spent = 0;      // regular + reserve
+  int64_t reserve_spent = 0;
+  int64_t rate = 0;       // regular, per hour, idle capacity included
+  int64_t idle_rate = 0;  // the idle part of `rate`
+  int64_t reserve_rate = 0;
+  int64_t unit_price = 0;  // per GPU-hour
+};
+
+struct DimensionDecision {
+  LadderAction rung = LadderAction::kNone;
+  double usage_percent = 0;
+  int64_t allowed_gpus = 0;
+  std::optional<int64_t> keep_running;
+  int64_t reserve_allowed = 0;
+  std::optional<int64_t> reserve_keep;
+  bool exhausted = false;
+  int64_t forecast = 0;
+  bool forecast_over_limit = false;  // forecast > L of this dimension
+  std::string reason;
+};
+
+double Hours(absl::Duration d) { return absl::ToDoubleHours(d); }
+
+int64_t FloorGpus(double micro_amount, double unit_price, double hours) {
+  if (micro_amount <= 0 || unit_price <= 0 || hours <= 0) {
+    return 0;
+  }
+  double gpus = std::floor(micro_amount / (unit_price * hours));
+  return gpus >= 1e12 ? int64_t{1'000'000'000'000} : static_cast<int64_t>(gpus);
+}
+
+LadderAction RungFor(const std::vector<api::Threshold>& thresholds, double usage_percent) {
+  LadderAction rung = LadderAction::kNone;
+  for (const api::Threshold& t : thresholds) {
+    if (usage_percent >= t.percent) {
+      rung = std::max(rung, t.action);
+    }
+  }
+  return rung;
+}
+
+DimensionDecision Decide(const api::ComputeBudgetSpec& spec, const BudgetInputs& in,
+                         const Dimension& d) {
+  DimensionDecision out;
+  const double lookahead_h = Hours(in.lookahead);
+  const double left_h = std::max(Hours(in.period.end - in.now), 1.0 / 3600);
+  const int64_t reserve = static_cast<int64_t>(
+      static_cast<Int128>(d.limit) * spec.retraining.reserve_percent / 100);
+  const int64_t regular_limit = d.limit - reserve;
+  const int64_t regular_spent = d.spent - d.reserve_spent;
+
+  double ceiling_next = static_cast<double>(regular_limit);
+  if (spec.pacing.mode == api::PacingMode::kEven) {
+    double frac = in.period.ElapsedFraction(in.now + in.lookahead);
+    double burst = static_cast<double>(regular_limit) * spec.pacing.burst_percent / 100.0;
+    ceiling_next = std::min(ceiling_next, static_cast<double>(regular_limit) * frac + burst);
+  }
+  const double projected = static_cast<double>(regular_spent) + static_cast<double>(d.rate) * lookahead_h;
+  out.usage_percent = ceiling_next > 0 ? 100.0 * projected / ceiling_next
+                                       : (projected > 0 ? std::numeric_limits<double>::infinity() : 0);
+  out.rung = RungFor(spec.thresholds, out.usage_percent);
+
+  // Forecast-lands-on-limit allowance for the rest of the period.
+  out.allowed_gpus = FloorGpus(static_cast<double>(regular_limit - regular_spent),
+                               static_cast<double>(d.unit_price), left_h);
+  if (out.rung >= LadderAction::kDrain) {
+    out.keep_running = FloorGpus(ceiling_next - static_cast<double>(regular_spent) -
+                                     static_cast<double>(d.idle_rate) * lookahead_h,
+                                 static_cast<double>(d.unit_price), lookahead_h);
+  }
+  // Out of regular budget: not even one GPU fits for one lookahead.
+  out.exhausted = static_cast<double>(regular_limit - regular_spent) <
+                  static_cast<double>(d.unit_price) * lookahead_h;
+
+  // The reserve pot, paced None, guarded by the same lookahead projection.
+  if (in.reserve_unlocked && reserve > 0) {
+    double reserve_left = static_cast<double>(reserve - d.reserve_spent);
+    out.reserve_allowed = FloorGpus(reserve_left, static_cast<double>(d.unit_price),
+                                    std::min(left_h, 1.0));
+    if (static_cast<double>(d.reserve_spent) + static_cast<double>(d.reserve_rate) * lookahead_h >=
+        static_cast<double>(reserve)) {
+      out.reserve_keep = FloorGpus(reserve_left, static_cast<double>(d.unit_price), lookahead_h);
+      out.reserve_allowed = 0;
+    }
+  }
+  out.forecast = d.spent + static_cast<int64_t>(static_cast<double>(d.rate + d.reserve_rate) * left_h);
+  out.forecast_over_limit = out.forecast > d.limit;
+  out.reason = absl::StrFormat("%s: %.1f%% of the %s ceiling projected %s ahead", d.name,
+                               out.usage_percent,
+                               spec.pacing.mode == api::PacingMode::kEven ? "paced" : "period",
+                               absl::FormatDuration(in.lookahead));
+  return out;
+}
+
+int64_t MicroGpuHours(int64_t gpu_seconds) {
+  return static_cast<int64_t>(static_cast<Int128>(gpu_seconds) * 1'000'000 / 3600);
+}
+
+std::optional<int64_t> MinOpt(std::optional<int64_t> a, std::optional<int64_t> b) {
+  if (!a.has_value()) {
+    return b;
+  }
+  if (!b.has_value()) {
+    return a;
+  }
+  return std::min(*a, *b);
+}
+
+}  // namespace
+
+Money ReserveOf(Money limit, int reserve_percent) {
+  return limit.MulDiv(reserve_percent, 100, Rounding::kDown);
+}
+
+BudgetDecision DecideBudget(const api::ComputeBudgetSpec& spec, const BudgetInputs& in) {
+  std::vector<DimensionDecision> decisions;
+  std::optional<size_t> money_index;
+  if (spec.limit.amount.has_value()) {
+    Dimension d{"amount",
+                spec.limit.amount->micros(),
+                in.spent.micros(),
+                in.reserve_spent.micros(),
+                in.rate_per_hour.micros(),
+                in.idle_rate_per_hour.micros(),
+                in.reserve_rate_per_hour.micros(),
+                std::max<int64_t>(in.gpu_hour_price.micros(), 1)};
+    money_index = decisions.size();
+    decisions.push_back(Decide(spec, in, d));
+  }
+  if (spec.limit.gpu_hours.has_value()) {
+    // In GPU-hours one GPU-hour costs exactly one unit; rates are the running GPUs.
+    Dimension d{"gpuHours",
+                spec.limit.gpu_hours->micros(),
+                MicroGpuHours(in.gpu_seconds),
+                MicroGpuHours(in.reserve_gpu_seconds),
+                (in.running_gpus + in.idle_gpus) * 1'000'000,
+                in.idle_gpus * 1'000'000,
+                in.reserve_running_gpus * 1'000'000,
+                1'000'000};
+    decisions.push_back(Decide(spec, in, d));
+  }
+
+  BudgetDecision out;
+  out.burn_rate = in.rate_per_hour + in.reserve_rate_per_hour;
+  if (decisions.empty()) {
+    out.reason = "no limit set";
+    return out;
+  }
+  // The stricter dimension binds: the higher rung, then the smaller allowances.
+  size_t binding = 0;
+  for (size_t i = 0; i < decisions.size(); ++i) {
+    const DimensionDecision& d = decisions[i];
+    if (d.rung > decisions[binding].rung ||
+        (d.rung == decisions[binding].rung && d.usage_percent > decisions[binding].usage_percent)) {
+      binding = i;
+    }
+  }
+  out.rung = decisions[binding].rung;
+  out.usage_percent = decisions[binding].usage_percent;
+  out.reason = decisions[binding].reason;
+  out.allowed_gpus = decisions[0].allowed_gpus;
+  out.reserve_allowed_gpus = decisions[0].reserve_allowed;
+  bool exhausted = false;
+  bool any_forecast_over_limit = false;  // the stricter dimension decides AtRisk too
+  for (const DimensionDecision& d : decisions) {
+    out.allowed_gpus = std::min(out.allowed_gpus, d.allowed_gpus);
+    out.reserve_allowed_gpus = std::min(out.reserve_allowed_gpus, d.reserve_allowed);
+    out.keep_running_gpus = MinOpt(out.keep_running_gpus, d.keep_running);
+    out.reserve_keep_running_gpus = MinOpt(out.reserve_keep_running_gpus, d.reserve_keep);
+    exhausted = exhausted || d.exhausted;
+    any_forecast_over_limit = any_forecast_over_limit || d.forecast_over_limit;
+  }
+  if (out.keep_running_gpus.has_value()) {
+    out.keep_running_gpus = std::clamp<int64_t>(*out.keep_running_gpus, 0, in.running_gpus);
+  }
+  if (out.reserve_keep_running_gpus.has_value()) {
+    out.reserve_keep_running_gpus =
+        std::clamp<int64_t>(*out.reserve_keep_running_gpus, 0, in.reserve_running_gpus);
+  }
+
+  switch (out.rung) {
+    case LadderAction::kDrain:
+    case LadderAction::kHold:
+      out.hold_new_work = true;
+      out.quota_gpus = std::min(in.running_gpus, out.keep_running_gpus.value_or(in.running_gpus));
+      break;
+    case LadderAction::kThrottle:
+      out.quota_gpus = out.allowed_gpus;
+      break;
+    case LadderAction::kNotify:
+    case LadderAction::kNone:
+      // Even pacing paces from the first minute: the quota always lands the forecast on the
+      // limit; the rungs above only act when spend still runs ahead of the paced ceiling.
+      if (spec.pacing.mode == api::PacingMode::kEven) {
+        out.quota_gpus = out.allowed_gpus;
+      }
+      break;
+  }
+
+  // The money view for status: money when the budget has an amount, else GPU-hours.
+  const DimensionDecision& view = decisions[money_index.value_or(0)];
+  int64_t limit = money_index.has_value() ? spec.limit.amount->micros() : spec.limit.gpu_hours->micros();
+  int64_t spent = money_index.has_value() ? in.spent.micros() : MicroGpuHours(in.gpu_seconds);
+  int64_t rate = money_index.has_value() ? out.burn_rate.micros()
+                                         : (in.running_gpus + in.idle_gpus + in.reserve_running_gpus) * 1'000'000;
+  out.burn_rate = Money::FromMicros(rate);  // in the view's unit, like forecast and remaining
+  out.forecast = Money::FromMicros(view.forecast);
+  out.remaining = Money::FromMicros(limit - spent);
+  out.forecast_over_limit = view.forecast > limit;
+  if (rate > 0 && spent < limit) {
+    absl::Duration to_exhaustion =
+        absl::Seconds(static_cast<double>(limit - spent) / static_cast<double>(rate) * 3600.0);
+    if (in.now + to_exhaustion < in.period.end) {
+      out.exhausts_at = in.now + to_exhaustion;
+    }
+  } else if (spent >= limit) {
+    out.exhausts_at = in.now;
+  }
+
+  if (exhausted && out.rung >= LadderAction::kHold) {
+    out.phase = BudgetPhase::kExhausted;
+  } else if (out.rung >= LadderAction::kHold) {
+    out.phase = BudgetPhase::kHeld;
+  } else if (out.rung == LadderAction::kThrottle) {
+    out.phase = BudgetPhase::kThrottled;
+  } else if (out.rung == LadderAction::kNotify || any_forecast_over_limit) {
+    out.phase = BudgetPhase::kAtRisk;
+  } else {
+    out.phase = BudgetPhase::kWithinBudget;
+  }
+  return out;
+}
+
+}  // namespace bursar::engine

@@ -1,0 +1,89 @@
+#pragma once
+
+// BudgetPolicy: given where a budget stands now, decide the rung of the enforcement ladder,
+// the GPU quota, what to hold and what to drain. Pure: the same inputs give the same decision
+// in the operator, in `bursar simulate` and in tests.
+//
+// Terms (per limit dimension: money, and GPU-hours when the budget sets gpuHours):
+//   L        the period's limit; R = reservePercent x L the retraining reserve.
+//   Le       L - R, what regular work may spend. The reserve is a separate pot that only
+//            retraining jobs of a model with a fresh modelDrift unlock may draw from.
+//   ceiling  what regular work may have spent by time t: Le for pacing None; for Even,
+//            min(Le, Le x elapsedFraction(t) + burstPercent x Le).
+//   usage    (spent + burn x lookahead) / ceiling(now + lookahead), in percent. Projecting the
+//            current burn one lookahead (>= one metering tick) ahead is what makes Bursar act
+//            before a line is crossed, not after.
+//   rung     the highest threshold whose percent <= usage.
+// Actions per rung: Throttle sets the quota so that the forecast lands on the limit
+// (allowedGPUs = (Le - spent) / (gpuHourPrice x time left)); with Even pacing that quota holds
+// on every rung below Hold too, so spend is paced from the start and the burst allowance is a
+// tolerance band for price and idle-capacity surprises rather than extra quota; Hold pins the quota to the GPUs
+// in use and holds new work; Drain keeps only as many running GPUs as fit under the ceiling
+// over the lookahead (the rest are suspended, lowest priority first, by the caller).
+// When two dimensions apply, the stricter decision wins.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "absl/time/time.h"
+#include "controllers/api/types.h"
+#include "controllers/engine/money.h"
+#include "controllers/engine/period.h"
+
+namespace bursar::engine {
+
+struct BudgetInputs {
+  absl::Time now;
+  Period period;
+  // Spend in the period so far: everything, and the part charged to the retraining reserve.
+  Money spent;
+  Money reserve_spent;
+  int64_t gpu_seconds = 0;
+  int64_t reserve_gpu_seconds = 0;
+  // Current burn per hour: regular work (including idle capacity charged to the budget), and
+  // retraining work drawing on the reserve.
+  Money rate_per_hour;
+  Money reserve_rate_per_hour;
+  // The part of rate_per_hour that is idle capacity this budget pays for (a pool it grew), and
+  // its devices. Suspending Jobs cannot stop it; only removing the nodes can.
+  Money idle_rate_per_hour;
+  int64_t idle_gpus = 0;
+  int64_t running_gpus = 0;          // regular work
+  int64_t reserve_running_gpus = 0;  // retraining work on the reserve
+  // Price of one more GPU-hour of this budget's work (converts money into GPUs). Must be > 0.
+  Money gpu_hour_price;
+  // Whether a modelDrift signal has unlocked the reserve (see RetrainingGate).
+  bool reserve_unlocked = false;
+  absl::Duration lookahead = absl::Minutes(2);
+};
+
+struct BudgetDecision {
+  api::LadderAction rung = api::LadderAction::kNone;
+  api::BudgetPhase phase = api::BudgetPhase::kWithinBudget;
+  double usage_percent = 0;  // of the binding dimension
+  // Quota for regular work in GPUs; nullopt while no rung >= Throttle constrains it.
+  std::optional<int64_t> quota_gpus;
+  // The forecast-lands-on-limit allowance, always computed (status.allowedGPUs).
+  int64_t allowed_gpus = 0;
+  bool hold_new_work = false;
+  // Drain: how many running regular GPUs may keep running (the rest are suspended).
+  std::optional<int64_t> keep_running_gpus;
+  // Retraining on the reserve: GPUs it may use, and how many may keep running.
+  int64_t reserve_allowed_gpus = 0;
+  std::optional<int64_t> reserve_keep_running_gpus;
+  // Money view for status (the money dimension when set, else GPU-hours in micro units).
+  Money forecast;
+  Money remaining;
+  Money burn_rate;
+  std::optional<absl::Time> exhausts_at;
+  bool forecast_over_limit = false;
+  std::string reason;  // one human sentence: which dimension bound, and why this rung
+};
+
+BudgetDecision DecideBudget(const api::ComputeBudgetSpec& spec, const BudgetInputs& in);
+
+// The reserve: L x reservePercent / 100 (for the money limit; GPU-hours likewise).
+Money ReserveOf(Money limit, int reserve_percent);
+
+}  // namespace bursar::engine

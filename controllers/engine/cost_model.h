@@ -1,0 +1,73 @@
+#pragma once
+
+// The OpenCost-compatible cost model: what one pod costs per hour on the node it runs on.
+//
+// - A container's rate is the sum over resources of max(request, usage) x unit price; GPUs are
+//   charged by request (whole devices) at the price of the node's GPU model and capacity type.
+// - Unit prices come, most specific first, from: a node price given for the node's pool or
+//   instance type, split into cpu / memory / GPU by the ratio of the default prices (OpenCost
+//   spec, appendix A); a GPU-model price for the GPU part; the PriceBook defaults.
+// Init containers are not charged (they run before the others; OpenCost ignores them too).
+// Pure and thread-compatible.
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "controllers/api/types.h"
+#include "controllers/engine/labels.h"
+#include "controllers/engine/money.h"
+#include "controllers/engine/quantity.h"
+
+namespace bursar::engine {
+
+struct NodeInfo {
+  std::string name;
+  Labels labels;
+  Quantity cpu_capacity;     // cores
+  Quantity memory_capacity;  // bytes
+  int64_t gpu_capacity = 0;  // whole devices
+};
+
+struct ContainerResources {
+  Quantity cpu_request;
+  Quantity memory_request;
+  int64_t gpus = 0;  // nvidia.com/gpu request (equal to the limit for extended resources)
+  std::optional<Quantity> cpu_usage;
+  std::optional<Quantity> memory_usage;
+};
+
+// Per-unit hourly prices that apply on one node, and where they came from (for `why`).
+struct UnitPrices {
+  Money cpu_core_hour;
+  Money memory_gib_hour;
+  Money gpu_hour;
+  api::CapacityType capacity_type = api::CapacityType::kOnDemand;
+  std::string source;  // e.g. "instanceType p4d.24xlarge (Spot)", "gpu NVIDIA-A100 (OnDemand)"
+};
+
+class PriceResolver {
+ public:
+  explicit PriceResolver(api::PriceBookSpec book) : book_(std::move(book)) {}
+
+  // Prices on `node`. `node_price_per_hour` (e.g. a GPUNodePool's pricePerNodeHour) takes
+  // precedence over the PriceBook's instance-type prices.
+  UnitPrices PricesFor(const NodeInfo& node,
+                       std::optional<Money> node_price_per_hour = std::nullopt) const;
+
+  api::CapacityType CapacityOf(const Labels& node_labels) const;
+  // Price of one GPU-hour of `gpu_model` at `capacity`, if the book lists it.
+  std::optional<Money> GpuPrice(std::string_view gpu_model, api::CapacityType capacity) const;
+  const api::PriceBookSpec& book() const { return book_; }
+
+ private:
+  api::PriceBookSpec book_;
+};
+
+// Cost per hour of a pod's containers at `prices`.
+Money PodRatePerHour(const std::vector<ContainerResources>& containers, const UnitPrices& prices);
+
+// Total nvidia.com/gpu requested by the containers.
+int64_t PodGpus(const std::vector<ContainerResources>& containers);
+
+}  // namespace bursar::engine

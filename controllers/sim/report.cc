@@ -1,0 +1,216 @@
+#include "controllers/sim/report.h"
+
+#include <cmath>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/time/time.h"
+#include "operator/json/json.h"
+
+namespace bursar::sim {
+namespace {
+
+std::string Day(absl::Time t) {
+  return absl::FormatTime("%Y-%m-%d %H:%M", t, absl::UTCTimeZone());
+}
+std::string Rfc3339(absl::Time t) {
+  return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", t, absl::UTCTimeZone());
+}
+double Cents(double v) {
+  return std::round(v * 100.0) / 100.0;
+}
+
+std::string Amount(double v, const std::string& unit) {
+  return unit == "GPU-h" ? absl::StrFormat("%.1f GPU-h", v) : absl::StrFormat("%.2f %s", v, unit);
+}
+
+// A fixed-width text table: columns right-aligned except the first.
+class TextTable {
+ public:
+  explicit TextTable(std::vector<std::string> header) { rows_.push_back(std::move(header)); }
+  void Add(std::vector<std::string> row) { rows_.push_back(std::move(row)); }
+  std::string Render() const {
+    std::vector<size_t> width(rows_.front().size(), 0);
+    for (const auto& row : rows_) {
+      for (size_t i = 0; i < row.size() && i < width.size(); ++i) {
+        width[i] = std::max(width[i], row[i].size());
+      }
+    }
+    std::string out;
+    for (size_t r = 0; r < rows_.size(); ++r) {
+      for (size_t i = 0; i < rows_[r].size() && i < width.size(); ++i) {
+        const std::string& cell = rows_[r][i];
+        std::string pad(width[i] - cell.size(), ' ');
+        absl::StrAppend(&out, i == 0 ? "" : "  ", i == 0 ? cell + pad : pad + cell);
+      }
+      out.push_back('\n');
+      if (r == 0) {
+        size_t total = 0;
+        for (size_t w : width) {
+          total += w + 2;
+        }
+        out.append(total - 2, '-');
+        out.push_back('\n');
+      }
+    }
+    return out;
+  }
+
+ private:
+  std::vector<std::vector<std::string>> rows_;
+};
+
+void WriteBudget(json::Writer& w, const BudgetResult& b) {
+  w.BeginObject();
+  w.Key("name").String(b.name);
+  w.Key("unit").String(b.unit);
+  w.Key("enforced").Bool(b.enforced);
+  w.Key("limit").Double(Cents(b.limit));
+  w.Key("spent").Double(Cents(b.spent));
+  w.Key("overspend").Double(Cents(b.overspend));
+  w.Key("overspentPeriods").Int(b.overspent_periods);
+  w.Key("gpuHours").Double(Cents(b.gpu_hours));
+  w.Key("completedGpuHours").Double(Cents(b.completed_gpu_hours));
+  w.Key("jobsSubmitted").Int(b.jobs_submitted);
+  w.Key("jobsCompleted").Int(b.jobs_completed);
+  w.Key("jobsSuspended").Int(b.jobs_suspended);
+  w.Key("jobsHeld").Int(b.jobs_held);
+  w.Key("meanWaitSeconds").Double(std::round(b.mean_wait_seconds));
+  w.Key("modelDriftUnlocks").Int(b.model_drift_unlocks);
+  w.Key("actions").BeginObject();
+  for (const auto& [name, count] : b.actions) {
+    w.Key(name).Int(count);
+  }
+  w.EndObject();
+  w.Key("periods").BeginArray();
+  for (const PeriodResult& p : b.periods) {
+    w.BeginObject();
+    w.Key("start").String(Rfc3339(p.start));
+    w.Key("end").String(Rfc3339(p.end));
+    w.Key("limit").Double(Cents(p.limit));
+    w.Key("spent").Double(Cents(p.spent));
+    w.Key("overspend").Double(Cents(p.overspend));
+    w.Key("complete").Bool(p.complete);
+    w.EndObject();
+  }
+  w.EndArray();
+  w.EndObject();
+}
+
+void WriteReport(json::Writer& w, const SimReport& r) {
+  w.BeginObject();
+  w.Key("scenario").String(r.scenario);
+  w.Key("policy").String(PolicyName(r.policy));
+  w.Key("start").String(Rfc3339(r.start));
+  w.Key("end").String(Rfc3339(r.end));
+  w.Key("jobsTotal").Int(r.jobs_total);
+  w.Key("jobsUnschedulable").Int(r.jobs_unschedulable);
+  w.Key("unbudgetedSpent").Double(Cents(r.unbudgeted_spent));
+  w.Key("budgets").BeginArray();
+  for (const BudgetResult& b : r.budgets) {
+    WriteBudget(w, b);
+  }
+  w.EndArray();
+  w.Key("pools").BeginArray();
+  for (const PoolResult& p : r.pools) {
+    w.BeginObject();
+    w.Key("name").String(p.name);
+    w.Key("peakNodes").Int(p.peak_nodes);
+    w.Key("nodeHours").Double(Cents(p.node_hours));
+    w.EndObject();
+  }
+  w.EndArray();
+  w.EndObject();
+}
+
+}  // namespace
+
+std::string FormatReportJson(const SimReport& report) {
+  json::Writer w;
+  WriteReport(w, report);
+  return w.Take() + "\n";
+}
+
+std::string FormatComparisonJson(const std::vector<SimReport>& reports) {
+  json::Writer w;
+  w.BeginArray();
+  for (const SimReport& r : reports) {
+    WriteReport(w, r);
+  }
+  w.EndArray();
+  return w.Take() + "\n";
+}
+
+std::string FormatReportTable(const SimReport& report) {
+  std::string out = absl::StrFormat("Scenario %s, policy %s, %s .. %s UTC, %d jobs\n\n",
+                                    report.scenario, PolicyName(report.policy), Day(report.start),
+                                    Day(report.end), report.jobs_total);
+  TextTable budgets({"BUDGET", "MODE", "LIMIT/PERIOD", "SPENT", "OVERSPEND", "OVER PERIODS",
+                     "GPU-H", "JOBS", "DONE", "SUSPENDED", "HELD", "MEAN WAIT"});
+  for (const BudgetResult& b : report.budgets) {
+    budgets.Add({b.name, b.enforced ? "Enforce" : "DryRun", Amount(b.limit, b.unit),
+                 Amount(b.spent, b.unit), Amount(b.overspend, b.unit),
+                 absl::StrFormat("%d/%d", b.overspent_periods, b.periods.size()),
+                 absl::StrFormat("%.0f", b.gpu_hours), absl::StrCat(b.jobs_submitted),
+                 absl::StrCat(b.jobs_completed), absl::StrCat(b.jobs_suspended),
+                 absl::StrCat(b.jobs_held),
+                 absl::FormatDuration(absl::Seconds(std::round(b.mean_wait_seconds)))});
+  }
+  out += budgets.Render();
+  for (const BudgetResult& b : report.budgets) {
+    if (b.periods.size() <= 1) {
+      continue;
+    }
+    absl::StrAppend(&out, "\n", b.name, " by period:\n");
+    TextTable periods({"  START", "END", "LIMIT", "SPENT", "USED"});
+    for (const PeriodResult& p : b.periods) {
+      periods.Add({"  " + Day(p.start), Day(p.end), Amount(p.limit, b.unit),
+                   Amount(p.spent, b.unit),
+                   p.limit > 0 ? absl::StrFormat("%.1f%%%s", 100.0 * p.spent / p.limit,
+                                                 p.complete ? "" : " (partial)")
+                               : "-"});
+    }
+    out += periods.Render();
+  }
+  absl::StrAppend(&out, "\nUnbudgeted spend: ", absl::StrFormat("%.2f", report.unbudgeted_spent));
+  if (report.jobs_unschedulable > 0) {
+    absl::StrAppend(&out, "; ", report.jobs_unschedulable, " jobs could never fit a pool");
+  }
+  out += "\nPools:";
+  for (const PoolResult& p : report.pools) {
+    absl::StrAppend(&out, " ", p.name, " peak ", p.peak_nodes, " nodes, ",
+                    absl::StrFormat("%.0f", p.node_hours), " node-hours;");
+  }
+  out += "\n";
+  return out;
+}
+
+std::string FormatReportCsv(const SimReport& report) {
+  std::string out = "policy,budget,unit,period_start,period_end,limit,spent,overspend,complete\n";
+  for (const BudgetResult& b : report.budgets) {
+    for (const PeriodResult& p : b.periods) {
+      absl::StrAppendFormat(&out, "%s,%s,%s,%s,%s,%.2f,%.2f,%.2f,%s\n", PolicyName(report.policy),
+                            b.name, b.unit, Rfc3339(p.start), Rfc3339(p.end), p.limit, p.spent,
+                            p.overspend, p.complete ? "true" : "false");
+    }
+  }
+  return out;
+}
+
+std::string FormatComparisonTable(const std::vector<SimReport>& reports) {
+  TextTable t({"POLICY", "BUDGET", "SPENT", "OVERSPEND", "OVER PERIODS", "USEFUL GPU-H", "DONE",
+               "SUSPENDED", "MEAN WAIT"});
+  for (const SimReport& r : reports) {
+    for (const BudgetResult& b : r.budgets) {
+      t.Add({PolicyName(r.policy), b.name, Amount(b.spent, b.unit), Amount(b.overspend, b.unit),
+             absl::StrFormat("%d/%d", b.overspent_periods, b.periods.size()),
+             absl::StrFormat("%.0f", b.completed_gpu_hours),
+             absl::StrFormat("%d/%d", b.jobs_completed, b.jobs_submitted),
+             absl::StrCat(b.jobs_suspended),
+             absl::FormatDuration(absl::Seconds(std::round(b.mean_wait_seconds)))});
+    }
+  }
+  return t.Render();
+}
+
+}  // namespace bursar::sim

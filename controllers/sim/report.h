@@ -1,0 +1,21 @@
+#pragma once
+
+// Renders a simulation report: a table for people, JSON for programs, CSV per period, and a
+// comparison of policies side by side. Numbers in JSON are plain numbers in the budget's unit
+// (currency, or GPU-hours for gpuHours-only budgets), rounded to cents.
+
+#include <string>
+#include <vector>
+
+#include "controllers/sim/simulator.h"
+
+namespace bursar::sim {
+
+std::string FormatReportTable(const SimReport& report);
+std::string FormatReportJson(const SimReport& report);
+std::string FormatReportCsv(const SimReport& report);
+// One row per policy and budget: spent, overspend, overspent periods, work done, waits.
+std::string FormatComparisonTable(const std::vector<SimReport>& reports);
+std::string FormatComparisonJson(const std::vector<SimReport>& reports);
+
+}  // namespace bursar::sim

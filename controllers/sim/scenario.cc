@@ -1,0 +1,119 @@
+#include "controllers/sim/scenario.h"
+
+#include <filesystem>
+
+#include "absl/strings/str_cat.h"
+#include "controllers/api/field_reader.h"
+#include "controllers/api/yaml.h"
+#include "controllers/engine/quantity.h"
+
+namespace bursar::sim {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string Resolve(const std::string& scenario_path, const std::string& relative) {
+  fs::path p(relative);
+  if (p.is_absolute()) {
+    return relative;
+  }
+  return (fs::path(scenario_path).parent_path() / p).lexically_normal().string();
+}
+
+// Reads a Quantity field into `out` (e.g. "12", "500m", "144Gi").
+void ReadQuantity(api::ObjectReader& r, std::string_view key, engine::Quantity* out) {
+  std::string text;
+  if (!r.String(key, &text) || r.Invalid(key)) {
+    return;
+  }
+  absl::StatusOr<engine::Quantity> q = engine::Quantity::Parse(text);
+  if (!q.ok()) {
+    r.Error(key, std::string(q.status().message()));
+    return;
+  }
+  *out = *q;
+}
+
+}  // namespace
+
+absl::StatusOr<Scenario> LoadScenario(const std::string& path) {
+  absl::StatusOr<std::vector<json::Value>> docs = api::ReadYamlFile(path);
+  if (!docs.ok()) {
+    return docs.status();
+  }
+  if (docs->size() != 1) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        path, ": a scenario file holds exactly one YAML document, found ", docs->size()));
+  }
+  Scenario s;
+  s.source = path;
+  api::DecodeErrors errors(path);
+  api::ObjectReader r(&docs->front(), "", &errors, /*reject_unknown_fields=*/true);
+  r.String("name", &s.name, {.presence = api::kRequired, .min_length = 1});
+  r.String("description", &s.description);
+  r.Time("start", &s.start, api::kRequired);
+  r.Duration("duration", &s.duration, api::kRequired);
+  r.Duration("step", &s.step);
+  std::vector<std::string> manifest_paths;
+  r.StringList("manifests", &manifest_paths, {.presence = api::kRequired});
+  std::string trace_path;
+  r.String("trace", &trace_path, {.presence = api::kRequired, .min_length = 1});
+  r.ObjectList<DriftEvent>(
+      "modelDrift", &s.drift, {}, [](api::ObjectReader& e, size_t, DriftEvent* out) {
+        e.Duration("after", &out->at, api::kRequired);
+        e.String("model", &out->signal.model, {.presence = api::kRequired, .min_length = 1});
+        engine::Money score;
+        if (e.Decimal("score", &score, api::DecimalKind::kUnsigned, api::kRequired) &&
+            !e.Invalid("score")) {
+          if (score > engine::Money::FromUnits(1)) {
+            e.Error("score", "a modelDrift score lies in [0, 1]");
+          }
+          out->signal.score_micros = score.micros();
+        }
+        e.String("metric", &out->signal.metric);
+        e.String("source", &out->signal.source);
+        if (out->signal.source.empty()) {
+          out->signal.source = "scenario";
+        }
+      });
+  r.Object("cluster", api::kOptional, [&](api::ObjectReader& c) {
+    c.Duration("provisioningDelay", &s.cluster.provisioning_delay);
+    c.Duration("restartPenalty", &s.cluster.restart_penalty);
+    c.Duration("billingLag", &s.cluster.billing_lag);
+    engine::Quantity cpu = engine::Quantity::FromMilli(s.cluster.cpu_millis_per_gpu);
+    engine::Quantity memory = engine::Quantity::FromUnits(s.cluster.memory_bytes_per_gpu);
+    ReadQuantity(c, "cpuPerGpu", &cpu);
+    ReadQuantity(c, "memoryPerGpu", &memory);
+    s.cluster.cpu_millis_per_gpu = cpu.MilliValue();
+    s.cluster.memory_bytes_per_gpu = memory.Value();
+    c.StringList("unbudgetedPools", &s.cluster.unbudgeted_pools, {.unique = true});
+  });
+  r.Finish();
+  if (s.step <= absl::ZeroDuration() ||
+      (s.duration > absl::ZeroDuration() && s.step > s.duration)) {
+    r.Error("step", "must be positive and no longer than duration");
+  }
+  if (absl::Status st = errors.ToStatus(); !st.ok()) {
+    return st;
+  }
+  std::sort(s.drift.begin(), s.drift.end(),
+            [](const DriftEvent& a, const DriftEvent& b) { return a.at < b.at; });
+
+  std::vector<std::string> resolved;
+  for (const std::string& m : manifest_paths) {
+    resolved.push_back(Resolve(path, m));
+  }
+  absl::StatusOr<api::Manifests> manifests = api::LoadManifests(resolved);
+  if (!manifests.ok()) {
+    return manifests.status();
+  }
+  s.manifests = *std::move(manifests);
+  absl::StatusOr<std::vector<TraceJob>> jobs = ReadTraceFile(Resolve(path, trace_path));
+  if (!jobs.ok()) {
+    return jobs.status();
+  }
+  s.jobs = *std::move(jobs);
+  return s;
+}
+
+}  // namespace bursar::sim

@@ -1,0 +1,274 @@
+// bursar: the operator's binary. Commands:
+//   bursar simulate --scenario FILE [--policy P|all] [--output table|json|csv] [--plot FILE.svg]
+//   bursar trace generate [--seed N] [--jobs N] [--span DURATION] [--team NS[:W[:M1|M2]]]...
+//                         [--retrain-fraction F] [--max-duration DURATION] [--out FILE]
+//   bursar version
+// main only parses flags, wires the pieces and runs them; the work lives in controllers/.
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "controllers/engine/duration.h"
+#include "controllers/sim/report.h"
+#include "controllers/sim/scenario.h"
+#include "controllers/sim/spend_chart.h"
+#include "controllers/sim/trace_generator.h"
+#include "operator/cmd/args.h"
+
+namespace bursar::cmd {
+namespace {
+
+constexpr char kVersion[] = "0.1.0";
+
+constexpr char kUsage[] = R"(bursar keeps the compute spend of ML workloads within declared budgets.
+
+Usage:
+  bursar simulate --scenario FILE [--policy bursar|none|static-quota|shutoff|all]
+                  [--output table|json|csv] [--plot FILE.svg] [--quiet]
+  bursar trace generate [--seed N] [--jobs N] [--span 720h] [--team NS[:WEIGHT[:MODEL|MODEL]]]...
+                  [--retrain-fraction 0.05] [--max-duration 336h] [--out FILE]
+  bursar version
+)";
+
+int Fail(const absl::Status& status) {
+  std::cerr << "bursar: " << status.message() << "\n";
+  return 2;
+}
+
+absl::Status WriteFile(const std::string& path, const std::string& content) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << content;
+  out.close();
+  if (!out) {
+    return absl::UnavailableError(absl::StrCat(path, ": cannot write"));
+  }
+  return absl::OkStatus();
+}
+
+// A one-line progress bar on stderr, only when stderr is a terminal.
+class ProgressBar {
+ public:
+  explicit ProgressBar(std::string label, bool enabled)
+      : label_(std::move(label)), enabled_(enabled && isatty(STDERR_FILENO) == 1) {}
+  void Update(double fraction) {
+    if (!enabled_) {
+      return;
+    }
+    int filled = static_cast<int>(fraction * 30);
+    std::string bar(static_cast<size_t>(filled), '#');
+    bar.append(static_cast<size_t>(30 - filled), '.');
+    std::fprintf(stderr, "\r  %s [%s] %3d%%", label_.c_str(), bar.c_str(), static_cast<int>(fraction * 100));
+    std::fflush(stderr);
+    shown_ = true;
+  }
+  ~ProgressBar() {
+    if (shown_) {
+      std::fprintf(stderr, "\r%*s\r", static_cast<int>(label_.size() + 45), "");
+    }
+  }
+
+ private:
+  std::string label_;
+  bool enabled_;
+  bool shown_ = false;
+};
+
+int Simulate(const std::vector<std::string>& argv) {
+  absl::StatusOr<Args> args = Args::Parse(argv, {"scenario", "policy", "output", "plot"}, {"quiet"});
+  if (!args.ok()) {
+    return Fail(args.status());
+  }
+  std::optional<std::string> scenario_path = args->Get("scenario");
+  if (!scenario_path.has_value()) {
+    return Fail(absl::InvalidArgumentError("simulate needs --scenario FILE"));
+  }
+  std::string output = args->GetOr("output", "table");
+  if (output != "table" && output != "json" && output != "csv") {
+    return Fail(absl::InvalidArgumentError(
+        absl::StrCat("--output: \"", output, "\" is not one of table, json, csv")));
+  }
+  std::vector<sim::Policy> policies;
+  std::string policy_flag = args->GetOr("policy", "bursar");
+  if (policy_flag == "all") {
+    policies.assign(std::begin(sim::kAllPolicies), std::end(sim::kAllPolicies));
+  } else {
+    absl::StatusOr<sim::Policy> p = sim::ParsePolicy(policy_flag);
+    if (!p.ok()) {
+      return Fail(p.status());
+    }
+    policies.push_back(*p);
+  }
+
+  absl::StatusOr<sim::Scenario> scenario = sim::LoadScenario(*scenario_path);
+  if (!scenario.ok()) {
+    return Fail(scenario.status());
+  }
+  std::vector<sim::SimReport> reports;
+  for (sim::Policy policy : policies) {
+    ProgressBar bar(absl::StrCat("simulating ", scenario->name, " (", sim::PolicyName(policy), ")"),
+                    !args->Has("quiet"));
+    sim::SimOptions options;
+    options.policy = policy;
+    options.progress = [&bar](double f) { bar.Update(f); };
+    auto started = std::chrono::steady_clock::now();
+    absl::StatusOr<sim::SimReport> report = sim::Simulate(*scenario, options);
+    if (!report.ok()) {
+      return Fail(report.status());
+    }
+    double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    if (!args->Has("quiet")) {
+      std::fprintf(stderr, "simulated %s (%s): %zu jobs over %s in %.2f s\n", scenario->name.c_str(),
+                   sim::PolicyName(policy), scenario->jobs.size(),
+                   engine::FormatDuration(scenario->duration).c_str(), seconds);
+    }
+    reports.push_back(*std::move(report));
+  }
+
+  if (std::optional<std::string> plot = args->Get("plot")) {
+    std::vector<sim::SpendSeries> series;
+    for (const sim::BudgetResult& b : reports.front().budgets) {
+      series.push_back(b.chart);
+    }
+    absl::Status written = WriteFile(
+        *plot, sim::RenderSpendChartSvg(series, absl::StrCat(scenario->name, ": spend vs pacing (",
+                                                             sim::PolicyName(reports.front().policy), ")")));
+    if (!written.ok()) {
+      return Fail(written);
+    }
+  }
+  if (reports.size() > 1) {
+    std::cout << (output == "json" ? sim::FormatComparisonJson(reports) : sim::FormatComparisonTable(reports));
+    return 0;
+  }
+  const sim::SimReport& report = reports.front();
+  if (output == "json") {
+    std::cout << sim::FormatReportJson(report);
+  } else if (output == "csv") {
+    std::cout << sim::FormatReportCsv(report);
+  } else {
+    std::cout << sim::FormatReportTable(report);
+  }
+  return 0;
+}
+
+absl::StatusOr<sim::TeamShare> ParseTeam(const std::string& text) {
+  std::vector<std::string> parts = absl::StrSplit(text, ':');
+  if (parts.empty() || parts.size() > 3 || parts[0].empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--team: \"", text, "\" is not NS[:WEIGHT[:MODEL|MODEL...]]"));
+  }
+  sim::TeamShare team;
+  team.ns = parts[0];
+  if (parts.size() >= 2 && !absl::SimpleAtod(parts[1], &team.weight)) {
+    return absl::InvalidArgumentError(absl::StrCat("--team ", text, ": weight \"", parts[1], "\" is not a number"));
+  }
+  if (parts.size() == 3) {
+    team.models = absl::StrSplit(parts[2], '|', absl::SkipEmpty());
+  }
+  return team;
+}
+
+int TraceGenerate(const std::vector<std::string>& argv) {
+  absl::StatusOr<Args> args = Args::Parse(
+      argv, {"seed", "jobs", "span", "team", "retrain-fraction", "max-duration", "out"}, {"quiet"});
+  if (!args.ok()) {
+    return Fail(args.status());
+  }
+  sim::TraceGeneratorOptions options;
+  auto number = [&](const char* flag, auto* out) -> absl::Status {
+    if (std::optional<std::string> v = args->Get(flag)) {
+      bool ok = false;
+      if constexpr (std::is_same_v<std::remove_pointer_t<decltype(out)>, double>) {
+        ok = absl::SimpleAtod(*v, out);
+      } else {
+        ok = absl::SimpleAtoi(*v, out);
+      }
+      if (!ok) {
+        return absl::InvalidArgumentError(absl::StrCat("--", flag, ": \"", *v, "\" is not a number"));
+      }
+    }
+    return absl::OkStatus();
+  };
+  auto duration = [&](const char* flag, int64_t* out) -> absl::Status {
+    if (std::optional<std::string> v = args->Get(flag)) {
+      absl::StatusOr<absl::Duration> d = engine::ParseDuration(*v);
+      if (!d.ok()) {
+        return absl::InvalidArgumentError(absl::StrCat("--", flag, ": ", d.status().message()));
+      }
+      *out = absl::ToInt64Seconds(*d);
+    }
+    return absl::OkStatus();
+  };
+  for (absl::Status s : {number("seed", &options.seed), number("jobs", &options.jobs),
+                         number("retrain-fraction", &options.retrain_fraction),
+                         duration("span", &options.span_s), duration("max-duration", &options.max_duration_s)}) {
+    if (!s.ok()) {
+      return Fail(s);
+    }
+  }
+  for (const std::string& t : args->GetAll("team")) {
+    absl::StatusOr<sim::TeamShare> team = ParseTeam(t);
+    if (!team.ok()) {
+      return Fail(team.status());
+    }
+    options.teams.push_back(*team);
+  }
+  if (absl::Status s = sim::ValidateTraceGeneratorOptions(options); !s.ok()) {
+    return Fail(s);
+  }
+  sim::GeneratedTrace trace = sim::GenerateTraceWithStats(options);
+  std::string csv = sim::FormatTraceCsv(trace.jobs);
+  if (std::optional<std::string> out = args->Get("out")) {
+    if (absl::Status s = WriteFile(*out, csv); !s.ok()) {
+      return Fail(s);
+    }
+  } else {
+    std::cout << csv;
+  }
+  if (!args->Has("quiet")) {
+    const sim::TraceStats& s = trace.stats;
+    std::fprintf(stderr,
+                 "generated %lld jobs: median run %.0f s, mean run %.0f s, %.0f%% single-GPU, "
+                 "max %d GPUs, %.0f GPU-hours, %.0f%% of GPU time in failed or killed jobs\n",
+                 static_cast<long long>(s.jobs), s.median_duration_s, s.mean_duration_s,
+                 100 * s.single_gpu_share, s.max_gpus, s.total_gpu_hours,
+                 100 * s.unsuccessful_gpu_time_share);
+  }
+  return 0;
+}
+
+int Main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  if (args.empty() || args[0] == "help" || args[0] == "--help" || args[0] == "-h") {
+    std::cout << kUsage;
+    return args.empty() ? 2 : 0;
+  }
+  std::string command = args[0];
+  std::vector<std::string> rest(args.begin() + 1, args.end());
+  if (command == "simulate") {
+    return Simulate(rest);
+  }
+  if (command == "trace" && !rest.empty() && rest[0] == "generate") {
+    return TraceGenerate(std::vector<std::string>(rest.begin() + 1, rest.end()));
+  }
+  if (command == "version" || command == "--version") {
+    std::cout << "bursar " << kVersion << "\n";
+    return 0;
+  }
+  std::cerr << "bursar: unknown command \"" << command << "\"\n\n" << kUsage;
+  return 2;
+}
+
+}  // namespace
+}  // namespace bursar::cmd
+
+int main(int argc, char** argv) { return bursar::cmd::Main(argc, argv); }

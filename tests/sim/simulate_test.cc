@@ -1,0 +1,208 @@
+// Runs the real `bursar` binary on the bundled scenarios and asserts outcomes, not calls:
+// with --policy bursar no period of an Enforce budget ends over its limit, while `none`
+// overspends them; bad input fails with one clear line naming the place.
+
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "operator/json/json.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+
+struct Output {
+  int exit_code = -1;
+  std::string out;
+};
+
+// Runs bursar with `args` (already shell-quoted where needed); stderr is captured with stdout
+// when `merge_stderr` is set.
+Output Bursar(const std::string& args, bool merge_stderr = false) {
+  std::string command = std::string(BURSAR_BINARY) + " " + args + (merge_stderr ? " 2>&1" : " 2>/dev/null");
+  Output run;
+  FILE* pipe = popen(command.c_str(), "r");
+  if (pipe == nullptr) {
+    return run;
+  }
+  std::array<char, 65536> buf;
+  size_t n;
+  while ((n = fread(buf.data(), 1, buf.size(), pipe)) > 0) {
+    run.out.append(buf.data(), n);
+  }
+  int status = pclose(pipe);
+  run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return run;
+}
+
+std::string Source(const std::string& relative) { return std::string(BURSAR_SOURCE_DIR) + "/" + relative; }
+
+std::vector<std::string> BundledScenarios() {
+  std::vector<std::string> out;
+  for (const auto& entry : fs::directory_iterator(Source("examples/scenarios"))) {
+    if (entry.is_regular_file() && entry.path().extension() == ".yaml") {
+      out.push_back(entry.path().string());
+    }
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+bursar::json::Value Report(const std::string& scenario, const std::string& policy) {
+  Output run = Bursar("simulate --quiet --output json --policy " + policy + " --scenario " + scenario);
+  EXPECT_EQ(run.exit_code, 0) << scenario << " " << policy;
+  absl::StatusOr<bursar::json::Value> v = bursar::json::Parse(run.out);
+  EXPECT_TRUE(v.ok()) << v.status() << "\n" << run.out.substr(0, 500);
+  return v.ok() ? *v : bursar::json::Value();
+}
+
+TEST(SimulateTest, ThereAreBundledScenarios) { EXPECT_GE(BundledScenarios().size(), 2u); }
+
+TEST(SimulateTest, BursarKeepsEveryEnforcedPeriodWithinItsLimit) {
+  for (const std::string& scenario : BundledScenarios()) {
+    bursar::json::Value report = Report(scenario, "bursar");
+    const bursar::json::Value* budgets = report.Find("budgets");
+    ASSERT_NE(budgets, nullptr) << scenario;
+    ASSERT_FALSE(budgets->elements().empty()) << scenario;
+    for (const bursar::json::Value& b : budgets->elements()) {
+      std::string name = b.Find("name")->string_value();
+      ASSERT_NE(b.Find("periods"), nullptr);
+      EXPECT_FALSE(b.Find("periods")->elements().empty()) << name;
+      if (!b.Find("enforced")->bool_value()) {
+        continue;
+      }
+      EXPECT_EQ(b.Find("overspentPeriods")->int_value(), 0) << scenario << ": " << name;
+      for (const bursar::json::Value& p : b.Find("periods")->elements()) {
+        EXPECT_LE(p.Find("spent")->number_value(), p.Find("limit")->number_value())
+            << scenario << ": " << name << " period " << p.Find("start")->string_value();
+      }
+      // Not a budget that simply did nothing: work ran and was charged.
+      EXPECT_GT(b.Find("spent")->number_value(), 0) << scenario << ": " << name;
+      EXPECT_GT(b.Find("jobsCompleted")->int_value(), 0) << scenario << ": " << name;
+    }
+  }
+}
+
+TEST(SimulateTest, WithoutEnforcementTheBundledScenariosOverspend) {
+  for (const std::string& scenario : BundledScenarios()) {
+    bursar::json::Value report = Report(scenario, "none");
+    double overspend = 0;
+    for (const bursar::json::Value& b : report.Find("budgets")->elements()) {
+      overspend += b.Find("overspend")->number_value();
+    }
+    EXPECT_GT(overspend, 0) << scenario << ": the scenario does not stress its budgets";
+  }
+}
+
+TEST(SimulateTest, ReportHasTheDocumentedFields) {
+  bursar::json::Value report = Report(Source("examples/scenarios/smoke-drift.yaml"), "bursar");
+  EXPECT_EQ(report.Find("policy")->string_value(), "bursar");
+  for (const bursar::json::Value& b : report.Find("budgets")->elements()) {
+    for (const char* field : {"name", "limit", "spent", "overspend", "gpuHours", "jobsSubmitted",
+                              "jobsCompleted", "jobsSuspended", "meanWaitSeconds", "periods"}) {
+      EXPECT_NE(b.Find(field), nullptr) << field;
+    }
+    for (const bursar::json::Value& p : b.Find("periods")->elements()) {
+      for (const char* field : {"start", "end", "limit", "spent"}) {
+        EXPECT_NE(p.Find(field), nullptr) << field;
+      }
+    }
+  }
+}
+
+TEST(SimulateTest, ModelDriftUnlocksTheRetrainingReserve) {
+  bursar::json::Value report = Report(Source("examples/scenarios/smoke-drift.yaml"), "bursar");
+  int64_t unlocks = 0;
+  for (const bursar::json::Value& b : report.Find("budgets")->elements()) {
+    if (b.Find("name")->string_value() == "vision-hourly") {
+      unlocks = b.Find("modelDriftUnlocks")->int_value();
+    }
+  }
+  EXPECT_EQ(unlocks, 1);
+}
+
+TEST(SimulateTest, IsDeterministic) {
+  std::string scenario = Source("examples/scenarios/smoke-drift.yaml");
+  Output a = Bursar("simulate --quiet --output json --scenario " + scenario);
+  Output b = Bursar("simulate --quiet --output json --scenario " + scenario);
+  EXPECT_EQ(a.exit_code, 0);
+  EXPECT_EQ(a.out, b.out);
+}
+
+TEST(SimulateTest, TableCsvAndPlotOutputs) {
+  std::string scenario = Source("examples/scenarios/smoke-drift.yaml");
+  Output table = Bursar("simulate --quiet --scenario " + scenario);
+  EXPECT_EQ(table.exit_code, 0);
+  EXPECT_NE(table.out.find("vision-hourly"), std::string::npos);
+  EXPECT_NE(table.out.find("OVERSPEND"), std::string::npos);
+  Output csv = Bursar("simulate --quiet --output csv --scenario " + scenario);
+  EXPECT_EQ(csv.out.rfind("policy,budget,unit,period_start,period_end,limit,spent,overspend,complete\n", 0), 0u);
+  fs::path svg = fs::temp_directory_path() / ("bursar-plot-" + std::to_string(getpid()) + ".svg");
+  Output plot = Bursar("simulate --quiet --output json --scenario " + scenario + " --plot " + svg.string());
+  EXPECT_EQ(plot.exit_code, 0);
+  std::ifstream in(svg);
+  std::string content((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_NE(content.find("<svg"), std::string::npos);
+  EXPECT_NE(content.find("vision-hourly"), std::string::npos);
+  EXPECT_NE(content.find("</svg>"), std::string::npos);
+  fs::remove(svg);
+}
+
+TEST(SimulateTest, ComparesAllPolicies) {
+  Output run = Bursar("simulate --quiet --policy all --scenario " + Source("examples/scenarios/smoke-drift.yaml"));
+  EXPECT_EQ(run.exit_code, 0);
+  for (const char* policy : {"bursar", "none", "static-quota", "shutoff"}) {
+    EXPECT_NE(run.out.find(policy), std::string::npos) << policy;
+  }
+}
+
+// Bad input: one clear line naming the file, line or field, and a non-zero exit.
+TEST(SimulateTest, BadInputFailsWithOneClearLine) {
+  struct Case {
+    std::string args;
+    std::string expect;
+  };
+  const std::string data = Source("tests/sim/testdata/");
+  const std::vector<Case> cases = {
+      {"simulate --scenario /nonexistent/scenario.yaml", "/nonexistent/scenario.yaml"},
+      {"simulate", "--scenario"},
+      {"simulate --scenario " + data + "bad-trace.yaml --policy nope", "--policy"},
+      {"simulate --scenario " + data + "bad-trace.yaml", "bad-trace.csv:3"},
+      {"simulate --scenario " + data + "bad-budget.yaml", "spec.limit.amount"},
+      {"simulate --scenario " + data + "bad-budget.yaml", "bad-budget-manifest.yaml:"},
+      {"simulate --scenario " + data + "bad-scenario.yaml", "bad-scenario.yaml:"},
+      {"simulate --scenario " + data + "bad-scenario.yaml", "duration"},
+      {"simulate --scenario " + data + "unknown-pool.yaml", "nodePools"},
+      {"simulate --scenario " + Source("examples/scenarios/smoke-drift.yaml") + " --output xml", "--output"},
+      {"trace generate --jobs many", "--jobs"},
+      {"frobnicate", "unknown command"},
+  };
+  for (const Case& c : cases) {
+    Output run = Bursar(c.args, /*merge_stderr=*/true);
+    EXPECT_NE(run.exit_code, 0) << c.args;
+    EXPECT_NE(run.out.find(c.expect), std::string::npos) << c.args << "\n" << run.out;
+    EXPECT_EQ(run.out.find("terminate called"), std::string::npos) << c.args;
+  }
+}
+
+TEST(SimulateTest, TraceGenerateIsSeededAndParsesBack) {
+  Output a = Bursar("trace generate --quiet --seed 7 --jobs 200 --span 48h --team vision:2:resnet50 --team nlp");
+  Output b = Bursar("trace generate --quiet --seed 7 --jobs 200 --span 48h --team vision:2:resnet50 --team nlp");
+  Output c = Bursar("trace generate --quiet --seed 8 --jobs 200 --span 48h --team vision:2:resnet50 --team nlp");
+  EXPECT_EQ(a.exit_code, 0);
+  EXPECT_EQ(a.out, b.out);
+  EXPECT_NE(a.out, c.out);
+  EXPECT_EQ(a.out.rfind("submit_time_s,duration_s,gpus,namespace,priority,model,purpose\n", 0), 0u);
+  EXPECT_EQ(std::count(a.out.begin(), a.out.end(), '\n'), 201);
+}
+
+}  // namespace

@@ -1,0 +1,65 @@
+#include "operator/json/json.h"
+
+#include <gtest/gtest.h>
+
+namespace bursar::json {
+namespace {
+
+TEST(JsonTest, ParsesEveryTypeAndKeepsNumberText) {
+  absl::StatusOr<Value> v = Parse(R"({"s":"x\"y","i":-42,"d":0.1,"b":true,"n":null,"a":[1,{"k":[]}],"big":18446744073709551615})");
+  ASSERT_TRUE(v.ok()) << v.status();
+  EXPECT_EQ(v->Find("s")->string_value(), "x\"y");
+  EXPECT_TRUE(v->Find("i")->is_integer());
+  EXPECT_EQ(v->Find("i")->int_value(), -42);
+  EXPECT_FALSE(v->Find("d")->is_integer());
+  EXPECT_EQ(v->Find("d")->text(), "0.1");
+  EXPECT_TRUE(v->Find("b")->bool_value());
+  EXPECT_TRUE(v->Find("n")->is_null());
+  EXPECT_EQ(v->Find("a")->elements().size(), 2u);
+  EXPECT_TRUE(v->FindPath("a") != nullptr);
+  EXPECT_EQ(v->Find("big")->text(), "18446744073709551615");
+  EXPECT_FALSE(v->Find("big")->is_integer());
+  EXPECT_EQ(v->Find("missing"), nullptr);
+}
+
+TEST(JsonTest, FindPathFollowsObjects) {
+  absl::StatusOr<Value> v = Parse(R"({"metadata":{"name":"team-a","labels":{"x":"y"}}})");
+  ASSERT_TRUE(v.ok());
+  ASSERT_NE(v->FindPath("metadata.name"), nullptr);
+  EXPECT_EQ(v->FindPath("metadata.name")->string_value(), "team-a");
+  EXPECT_EQ(v->FindPath("metadata.nope.x"), nullptr);
+}
+
+TEST(JsonTest, RejectsMalformedInput) {
+  for (const char* bad : {"", "{", "[1,]", "{\"a\":}", "nul", "{\"a\":1}}"}) {
+    EXPECT_FALSE(Parse(bad).ok()) << bad;
+  }
+}
+
+TEST(JsonTest, WriterEscapesAndRoundTrips) {
+  Writer w;
+  w.BeginObject()
+      .Key("text").String("line\nbreak \"quoted\" \\ \x01")
+      .Key("n").Int(-7)
+      .Key("d").Double(2.5)
+      .Key("inf").Double(1.0 / 0.0)
+      .Key("list").BeginArray().Bool(false).Null().RawNumber("1e3").EndArray()
+      .EndObject();
+  EXPECT_EQ(w.str(),
+            R"({"text":"line\nbreak \"quoted\" \\ \u0001","n":-7,"d":2.5,"inf":null,"list":[false,null,1e3]})");
+  absl::StatusOr<Value> back = Parse(w.str());
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(back->Find("text")->string_value(), "line\nbreak \"quoted\" \\ \x01");
+  EXPECT_EQ(Parse(back->ToJson())->ToJson(), back->ToJson());
+}
+
+TEST(JsonTest, SetReplacesOrAppendsInOrder) {
+  Value v = Value::Object({});
+  v.Set("b", Value::Int(1));
+  v.Set("a", Value::Int(2));
+  v.Set("b", Value::String("x"));
+  EXPECT_EQ(v.ToJson(), R"({"b":"x","a":2})");
+}
+
+}  // namespace
+}  // namespace bursar::json
