@@ -45,7 +45,10 @@ test-asan: build-asan
 	  $(ASAN_DIR)/tests/bursar_unit_tests --gtest_brief=1
 
 demo: build
-	./$(BUILD_DIR)/bursar simulate --scenario $(SCENARIO) --policy bursar --output table
+	./$(BUILD_DIR)/bursar simulate --scenario $(SCENARIO) --policy bursar --output table \
+	  --plot $(BUILD_DIR)/demo-spend.svg
+	@echo "Spend against the pacing line, per budget: $(BUILD_DIR)/demo-spend.svg"
+	@echo "All four policies side by side: ./$(BUILD_DIR)/bursar simulate --scenario $(SCENARIO) --policy all"
 
 bench: build
 	./$(BUILD_DIR)/tests/bursar_bench

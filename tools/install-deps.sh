@@ -14,6 +14,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   clang-format clang-tidy
   tzdata                  # IANA zone files read by absl::LoadTimeZone
+  python3 python3-yaml    # tests/crds/check_crds.py
 )
 
 missing=()

@@ -268,6 +268,8 @@ inline const char* Name(ProviderType v) {
   constexpr const char* kNames[] = {"ClusterAPI", "Karpenter", "ExternalGRPC", "Kwok"};
   return kNames[static_cast<int>(v)];
 }
-inline const char* Name(CapacityType v) { return v == CapacityType::kOnDemand ? "OnDemand" : "Spot"; }
+inline const char* Name(CapacityType v) {
+  return v == CapacityType::kOnDemand ? "OnDemand" : "Spot";
+}
 
 }  // namespace bursar::api

@@ -16,9 +16,9 @@ using api::LadderAction;
 
 // One limit dimension, in micro-units of its own measure (money, or micro GPU-hours).
 struct Dimension {
-  const char* name;       // "amount" or "gpuHours"
-  int64_t limit = 0;      // L
-  int64_t spent = 0;      // regular + reserve
+  const char* name;   // "amount" or "gpuHours"
+  int64_t limit = 0;  // L
+  int64_t spent = 0;  // regular + reserve
   int64_t reserve_spent = 0;
   int64_t rate = 0;       // regular, per hour, idle capacity included
   int64_t idle_rate = 0;  // the idle part of `rate`
@@ -39,7 +39,9 @@ struct DimensionDecision {
   std::string reason;
 };
 
-double Hours(absl::Duration d) { return absl::ToDoubleHours(d); }
+double Hours(absl::Duration d) {
+  return absl::ToDoubleHours(d);
+}
 
 int64_t FloorGpus(double micro_amount, double unit_price, double hours) {
   if (micro_amount <= 0 || unit_price <= 0 || hours <= 0) {
@@ -64,8 +66,8 @@ DimensionDecision Decide(const api::ComputeBudgetSpec& spec, const BudgetInputs&
   DimensionDecision out;
   const double lookahead_h = Hours(in.lookahead);
   const double left_h = std::max(Hours(in.period.end - in.now), 1.0 / 3600);
-  const int64_t reserve = static_cast<int64_t>(
-      static_cast<Int128>(d.limit) * spec.retraining.reserve_percent / 100);
+  const int64_t reserve =
+      static_cast<int64_t>(static_cast<Int128>(d.limit) * spec.retraining.reserve_percent / 100);
   const int64_t regular_limit = d.limit - reserve;
   const int64_t regular_spent = d.spent - d.reserve_spent;
 
@@ -75,9 +77,11 @@ DimensionDecision Decide(const api::ComputeBudgetSpec& spec, const BudgetInputs&
     double burst = static_cast<double>(regular_limit) * spec.pacing.burst_percent / 100.0;
     ceiling_next = std::min(ceiling_next, static_cast<double>(regular_limit) * frac + burst);
   }
-  const double projected = static_cast<double>(regular_spent) + static_cast<double>(d.rate) * lookahead_h;
-  out.usage_percent = ceiling_next > 0 ? 100.0 * projected / ceiling_next
-                                       : (projected > 0 ? std::numeric_limits<double>::infinity() : 0);
+  const double projected =
+      static_cast<double>(regular_spent) + static_cast<double>(d.rate) * lookahead_h;
+  out.usage_percent = ceiling_next > 0
+                          ? 100.0 * projected / ceiling_next
+                          : (projected > 0 ? std::numeric_limits<double>::infinity() : 0);
   out.rung = RungFor(spec.thresholds, out.usage_percent);
 
   // Forecast-lands-on-limit allowance for the rest of the period.
@@ -95,20 +99,21 @@ DimensionDecision Decide(const api::ComputeBudgetSpec& spec, const BudgetInputs&
   // The reserve pot, paced None, guarded by the same lookahead projection.
   if (in.reserve_unlocked && reserve > 0) {
     double reserve_left = static_cast<double>(reserve - d.reserve_spent);
-    out.reserve_allowed = FloorGpus(reserve_left, static_cast<double>(d.unit_price),
-                                    std::min(left_h, 1.0));
+    out.reserve_allowed =
+        FloorGpus(reserve_left, static_cast<double>(d.unit_price), std::min(left_h, 1.0));
     if (static_cast<double>(d.reserve_spent) + static_cast<double>(d.reserve_rate) * lookahead_h >=
         static_cast<double>(reserve)) {
       out.reserve_keep = FloorGpus(reserve_left, static_cast<double>(d.unit_price), lookahead_h);
       out.reserve_allowed = 0;
     }
   }
-  out.forecast = d.spent + static_cast<int64_t>(static_cast<double>(d.rate + d.reserve_rate) * left_h);
+  out.forecast =
+      d.spent + static_cast<int64_t>(static_cast<double>(d.rate + d.reserve_rate) * left_h);
   out.forecast_over_limit = out.forecast > d.limit;
-  out.reason = absl::StrFormat("%s: %.1f%% of the %s ceiling projected %s ahead", d.name,
-                               out.usage_percent,
-                               spec.pacing.mode == api::PacingMode::kEven ? "paced" : "period",
-                               absl::FormatDuration(in.lookahead));
+  out.reason =
+      absl::StrFormat("%s: %.1f%% of the %s ceiling projected %s ahead", d.name, out.usage_percent,
+                      spec.pacing.mode == api::PacingMode::kEven ? "paced" : "period",
+                      absl::FormatDuration(in.lookahead));
   return out;
 }
 
@@ -219,10 +224,12 @@ BudgetDecision DecideBudget(const api::ComputeBudgetSpec& spec, const BudgetInpu
 
   // The money view for status: money when the budget has an amount, else GPU-hours.
   const DimensionDecision& view = decisions[money_index.value_or(0)];
-  int64_t limit = money_index.has_value() ? spec.limit.amount->micros() : spec.limit.gpu_hours->micros();
+  int64_t limit =
+      money_index.has_value() ? spec.limit.amount->micros() : spec.limit.gpu_hours->micros();
   int64_t spent = money_index.has_value() ? in.spent.micros() : MicroGpuHours(in.gpu_seconds);
-  int64_t rate = money_index.has_value() ? out.burn_rate.micros()
-                                         : (in.running_gpus + in.idle_gpus + in.reserve_running_gpus) * 1'000'000;
+  int64_t rate = money_index.has_value()
+                     ? out.burn_rate.micros()
+                     : (in.running_gpus + in.idle_gpus + in.reserve_running_gpus) * 1'000'000;
   out.burn_rate = Money::FromMicros(rate);  // in the view's unit, like forecast and remaining
   out.forecast = Money::FromMicros(view.forecast);
   out.remaining = Money::FromMicros(limit - spent);

@@ -17,10 +17,10 @@
 // Actions per rung: Throttle sets the quota so that the forecast lands on the limit
 // (allowedGPUs = (Le - spent) / (gpuHourPrice x time left)); with Even pacing that quota holds
 // on every rung below Hold too, so spend is paced from the start and the burst allowance is a
-// tolerance band for price and idle-capacity surprises rather than extra quota; Hold pins the quota to the GPUs
-// in use and holds new work; Drain keeps only as many running GPUs as fit under the ceiling
-// over the lookahead (the rest are suspended, lowest priority first, by the caller).
-// When two dimensions apply, the stricter decision wins.
+// tolerance band for price and idle-capacity surprises rather than extra quota; Hold pins the quota
+// to the GPUs in use and holds new work; Drain keeps only as many running GPUs as fit under the
+// ceiling over the lookahead (the rest are suspended, lowest priority first, by the caller). When
+// two dimensions apply, the stricter decision wins.
 
 #include <cstdint>
 #include <optional>
@@ -62,14 +62,16 @@ struct BudgetDecision {
   api::LadderAction rung = api::LadderAction::kNone;
   api::BudgetPhase phase = api::BudgetPhase::kWithinBudget;
   double usage_percent = 0;  // of the binding dimension
-  // Quota for regular work in GPUs; nullopt while no rung >= Throttle constrains it.
+  // Quota for regular work in GPUs; nullopt when nothing constrains it (pacing None below
+  // Throttle). With Even pacing it is always set.
   std::optional<int64_t> quota_gpus;
   // The forecast-lands-on-limit allowance, always computed (status.allowedGPUs).
   int64_t allowed_gpus = 0;
   bool hold_new_work = false;
   // Drain: how many running regular GPUs may keep running (the rest are suspended).
   std::optional<int64_t> keep_running_gpus;
-  // Retraining on the reserve: GPUs it may use, and how many may keep running.
+  // Retraining on the reserve: GPUs it may use (sized so the remaining reserve lasts at least
+  // an hour, or the rest of the period if shorter), and how many may keep running.
   int64_t reserve_allowed_gpus = 0;
   std::optional<int64_t> reserve_keep_running_gpus;
   // Money view for status (the money dimension when set, else GPU-hours in micro units).

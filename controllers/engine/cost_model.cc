@@ -27,9 +27,8 @@ int64_t Charge(Money price, Int128 amount_nanos, Int128 divisor) {
 
 api::CapacityType PriceResolver::CapacityOf(const Labels& node_labels) const {
   auto it = node_labels.find(book_.node_labels.capacity_type);
-  if (it != node_labels.end() &&
-      std::find(book_.spot_values.begin(), book_.spot_values.end(), it->second) !=
-          book_.spot_values.end()) {
+  if (it != node_labels.end() && std::find(book_.spot_values.begin(), book_.spot_values.end(),
+                                           it->second) != book_.spot_values.end()) {
     return api::CapacityType::kSpot;
   }
   return api::CapacityType::kOnDemand;
@@ -71,12 +70,12 @@ UnitPrices PriceResolver::PricesFor(const NodeInfo& node,
     Int128 cores = node.cpu_capacity.nanos();
     Int128 gib = node.memory_capacity.nanos();
     Int128 gpus = static_cast<Int128>(node.gpu_capacity) * kNanosPerUnit;
-    Int128 weight = cores * d.cpu_core_hour.micros() + gib / kBytesPerGiB * d.memory_gib_hour.micros() +
-                      gpus * d.gpu_hour.micros();
+    Int128 weight = cores * d.cpu_core_hour.micros() +
+                    gib / kBytesPerGiB * d.memory_gib_hour.micros() + gpus * d.gpu_hour.micros();
     if (weight > 0) {
       auto scale = [&](Money unit) {
-        return Money::FromMicros(static_cast<int64_t>(
-            static_cast<Int128>(node_price->micros()) * unit.micros() * kNanosPerUnit / weight));
+        return Money::FromMicros(static_cast<int64_t>(static_cast<Int128>(node_price->micros()) *
+                                                      unit.micros() * kNanosPerUnit / weight));
       };
       prices.cpu_core_hour = scale(d.cpu_core_hour);
       prices.memory_gib_hour = scale(d.memory_gib_hour);

@@ -12,7 +12,9 @@ __extension__ typedef unsigned __int128 UInt128;
 
 // Whole seconds since the epoch; ledger intervals are whole seconds, as are Kubernetes
 // status timestamps.
-int64_t Seconds(absl::Time t) { return absl::ToUnixSeconds(t); }
+int64_t Seconds(absl::Time t) {
+  return absl::ToUnixSeconds(t);
+}
 
 }  // namespace
 
@@ -50,17 +52,20 @@ std::string AccrualToString(Accrual a) {
 
 absl::StatusOr<Accrual> ParseAccrual(std::string_view text) {
   if (text.empty() || text.size() > 38) {
-    return absl::InvalidArgumentError(absl::StrCat("\"", std::string(text), "\" is not an accrual integer"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("\"", std::string(text), "\" is not an accrual integer"));
   }
   bool negative = text.front() == '-';
   std::string_view digits = negative ? text.substr(1) : text;
   if (digits.empty()) {
-    return absl::InvalidArgumentError(absl::StrCat("\"", std::string(text), "\" is not an accrual integer"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("\"", std::string(text), "\" is not an accrual integer"));
   }
   Accrual value = 0;
   for (char c : digits) {
     if (c < '0' || c > '9') {
-      return absl::InvalidArgumentError(absl::StrCat("\"", std::string(text), "\" is not an accrual integer"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("\"", std::string(text), "\" is not an accrual integer"));
     }
     value = value * 10 + (c - '0');
   }
@@ -124,7 +129,9 @@ void BudgetLedger::CompletePass(absl::Time now, const std::vector<std::string>& 
   watermark_ = std::clamp(std::max(watermark_, now), period_.start, period_.end);
 }
 
-Money BudgetLedger::spent() const { return AccrualToMoney(accrued_); }
+Money BudgetLedger::spent() const {
+  return AccrualToMoney(accrued_);
+}
 
 absl::Time BudgetLedger::AccountedUntil(std::string_view uid) const {
   auto it = accounted_until_.find(absl::string_view(uid.data(), uid.size()));

@@ -4,9 +4,9 @@
 //
 // target = ceil(allowedDemandGpus / gpusPerNode), clamped to [minNodes, maxNodes]; a change
 // moves at most maxScaleStep nodes per decision. Scaling down waits until demand has been
-// below the current size for scaleDownDelay (unless scale_down_now), and never goes below the nodes that are busy
-// (the caller removes idle nodes only). The caller keeps `low_since` between decisions.
-// Pure; thread-compatible.
+// below the current size for scaleDownDelay (unless scale_down_now), and never goes below the nodes
+// that are busy (the caller removes idle nodes only). The caller keeps `low_since` between
+// decisions. Pure; thread-compatible.
 
 #include <cstdint>
 #include <string>

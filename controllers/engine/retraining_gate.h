@@ -24,7 +24,7 @@ struct ModelDriftSignal {
   int64_t score_micros = 0;  // modelDrift score in millionths of [0, 1]
   std::string metric;        // e.g. "psi", "kl_divergence"
   absl::Time time;
-  std::string source;        // who reported it
+  std::string source;  // who reported it
 };
 
 enum class DriftOutcome { kUnlocked, kBelowThreshold, kCoolingDown, kCapReached, kNoReserve };

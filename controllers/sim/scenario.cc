@@ -1,6 +1,7 @@
 #include "controllers/sim/scenario.h"
 
 #include <filesystem>
+#include <system_error>
 
 #include "absl/strings/str_cat.h"
 #include "controllers/api/field_reader.h"
@@ -99,16 +100,38 @@ absl::StatusOr<Scenario> LoadScenario(const std::string& path) {
   std::sort(s.drift.begin(), s.drift.end(),
             [](const DriftEvent& a, const DriftEvent& b) { return a.at < b.at; });
 
+  // A missing manifest or trace is reported where the scenario names it (file, line, field),
+  // not only by the resolved path, which may look nothing like what the user wrote.
+  api::DecodeErrors missing(path);
+  auto check_exists = [&](const json::Value* at, const std::string& field,
+                          const std::string& given, const std::string& resolved) {
+    std::error_code ec;
+    if (!fs::exists(resolved, ec)) {
+      missing.Add(at != nullptr ? at->line() : 0, field,
+                  absl::StrCat(api::Quote(given), " not found (looked for ", resolved, ")"));
+    }
+  };
+  const json::Value* manifests_field = docs->front().Find("manifests");
   std::vector<std::string> resolved;
-  for (const std::string& m : manifest_paths) {
-    resolved.push_back(Resolve(path, m));
+  for (size_t i = 0; i < manifest_paths.size(); ++i) {
+    resolved.push_back(Resolve(path, manifest_paths[i]));
+    const json::Value* item = manifests_field != nullptr && manifests_field->is_array() &&
+                                      i < manifests_field->elements().size()
+                                  ? &manifests_field->elements()[i]
+                                  : manifests_field;
+    check_exists(item, absl::StrCat("manifests[", i, "]"), manifest_paths[i], resolved.back());
+  }
+  const std::string resolved_trace = Resolve(path, trace_path);
+  check_exists(docs->front().Find("trace"), "trace", trace_path, resolved_trace);
+  if (absl::Status st = missing.ToStatus(); !st.ok()) {
+    return absl::NotFoundError(st.message());
   }
   absl::StatusOr<api::Manifests> manifests = api::LoadManifests(resolved);
   if (!manifests.ok()) {
     return manifests.status();
   }
   s.manifests = *std::move(manifests);
-  absl::StatusOr<std::vector<TraceJob>> jobs = ReadTraceFile(Resolve(path, trace_path));
+  absl::StatusOr<std::vector<TraceJob>> jobs = ReadTraceFile(resolved_trace);
   if (!jobs.ok()) {
     return jobs.status();
   }

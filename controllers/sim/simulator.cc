@@ -47,8 +47,8 @@ struct Pool {
   // A budget pays for the idle part of the nodes it asked for (DESIGN.md, cost model).
   std::map<int, int> owned_nodes;
   std::map<int, int64_t> used_by;  // GPUs in use, by budget
-  Money gpu_rate;          // cost of a 1-GPU pod on this pool
-  Money node_rate;         // cost of one node per hour
+  Money gpu_rate;                  // cost of a 1-GPU pod on this pool
+  Money node_rate;                 // cost of one node per hour
   engine::UnitPrices prices;
   int peak_nodes = 0;
   double node_hours = 0;
@@ -257,6 +257,19 @@ absl::Status Simulation::Setup() {
       return absl::InvalidArgumentError(
           absl::StrCat("computebudget/", cb.metadata.name, ": no GPUNodePool to run on"));
     }
+    if (cb.spec.limit.amount.has_value()) {
+      const api::PriceBook* book = FindPriceBook(cb.spec.price_book_ref);
+      if (book == nullptr) {
+        return absl::InvalidArgumentError(absl::StrCat("computebudget/", cb.metadata.name,
+                                                       ": spec.priceBookRef: PriceBook \"",
+                                                       cb.spec.price_book_ref, "\" not found"));
+      }
+      if (book->spec.currency != cb.spec.limit.currency) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "computebudget/", cb.metadata.name, ": spec.limit.currency: ", cb.spec.limit.currency,
+            " does not match PriceBook \"", book->metadata.name, "\" (", book->spec.currency, ")"));
+      }
+    }
     // Convert money into GPUs at the dearest of the budget's pools: never under-estimates spend.
     for (int i : b.pools) {
       b.gpu_hour_price = engine::Max(b.gpu_hour_price, pools_[static_cast<size_t>(i)].gpu_rate);
@@ -441,7 +454,8 @@ std::vector<std::pair<int, int64_t>> Simulation::IdleByOwner(const Pool& pool) c
       continue;
     }
     auto used = pool.used_by.find(owner);
-    int64_t idle = int64_t{nodes} * pool.gpus_per_node() - (used == pool.used_by.end() ? 0 : used->second);
+    int64_t idle =
+        int64_t{nodes} * pool.gpus_per_node() - (used == pool.used_by.end() ? 0 : used->second);
     idle = std::clamp<int64_t>(idle, 0, remaining);
     if (idle > 0) {
       out.emplace_back(owner, idle);
@@ -873,8 +887,9 @@ void Simulation::SizePools(int64_t now_s) {
       int nodes = static_cast<int>(gpus / pool.gpus_per_node());
       if (nodes > 0) {
         idle_nodes.emplace_back(owner, nodes);
-        in.scale_down_now = in.scale_down_now ||
-                            (owner != kNoBudget && HoldsNewWork(budgets_[static_cast<size_t>(owner)]));
+        in.scale_down_now =
+            in.scale_down_now ||
+            (owner != kNoBudget && HoldsNewWork(budgets_[static_cast<size_t>(owner)]));
       }
     }
     engine::PoolSizingDecision d = engine::SizePool(pool.spec->spec, in);
@@ -938,7 +953,8 @@ void Simulation::TransferHeldNodes(Pool& pool) {
       int64_t most = 0;
       for (const auto& [other, gpus] : pool.used_by) {
         auto owned = pool.owned_nodes.find(other);
-        int64_t overflow = gpus - (owned == pool.owned_nodes.end() ? 0 : int64_t{owned->second}) * gpn;
+        int64_t overflow =
+            gpus - (owned == pool.owned_nodes.end() ? 0 : int64_t{owned->second}) * gpn;
         if (other != owner && overflow > most) {
           most = overflow;
           taker = other;

@@ -66,7 +66,8 @@ class ProgressBar {
     int filled = static_cast<int>(fraction * 30);
     std::string bar(static_cast<size_t>(filled), '#');
     bar.append(static_cast<size_t>(30 - filled), '.');
-    std::fprintf(stderr, "\r  %s [%s] %3d%%", label_.c_str(), bar.c_str(), static_cast<int>(fraction * 100));
+    std::fprintf(stderr, "\r  %s [%s] %3d%%", label_.c_str(), bar.c_str(),
+                 static_cast<int>(fraction * 100));
     std::fflush(stderr);
     shown_ = true;
   }
@@ -83,7 +84,8 @@ class ProgressBar {
 };
 
 int Simulate(const std::vector<std::string>& argv) {
-  absl::StatusOr<Args> args = Args::Parse(argv, {"scenario", "policy", "output", "plot"}, {"quiet"});
+  absl::StatusOr<Args> args =
+      Args::Parse(argv, {"scenario", "policy", "output", "plot"}, {"quiet"});
   if (!args.ok()) {
     return Fail(args.status());
   }
@@ -124,10 +126,11 @@ int Simulate(const std::vector<std::string>& argv) {
     if (!report.ok()) {
       return Fail(report.status());
     }
-    double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     if (!args->Has("quiet")) {
-      std::fprintf(stderr, "simulated %s (%s): %zu jobs over %s in %.2f s\n", scenario->name.c_str(),
-                   sim::PolicyName(policy), scenario->jobs.size(),
+      std::fprintf(stderr, "simulated %s (%s): %zu jobs over %s in %.2f s\n",
+                   scenario->name.c_str(), sim::PolicyName(policy), scenario->jobs.size(),
                    engine::FormatDuration(scenario->duration).c_str(), seconds);
     }
     reports.push_back(*std::move(report));
@@ -138,15 +141,17 @@ int Simulate(const std::vector<std::string>& argv) {
     for (const sim::BudgetResult& b : reports.front().budgets) {
       series.push_back(b.chart);
     }
-    absl::Status written = WriteFile(
-        *plot, sim::RenderSpendChartSvg(series, absl::StrCat(scenario->name, ": spend vs pacing (",
-                                                             sim::PolicyName(reports.front().policy), ")")));
+    absl::Status written =
+        WriteFile(*plot, sim::RenderSpendChartSvg(
+                             series, absl::StrCat(scenario->name, ": spend vs pacing (",
+                                                  sim::PolicyName(reports.front().policy), ")")));
     if (!written.ok()) {
       return Fail(written);
     }
   }
   if (reports.size() > 1) {
-    std::cout << (output == "json" ? sim::FormatComparisonJson(reports) : sim::FormatComparisonTable(reports));
+    std::cout << (output == "json" ? sim::FormatComparisonJson(reports)
+                                   : sim::FormatComparisonTable(reports));
     return 0;
   }
   const sim::SimReport& report = reports.front();
@@ -169,7 +174,8 @@ absl::StatusOr<sim::TeamShare> ParseTeam(const std::string& text) {
   sim::TeamShare team;
   team.ns = parts[0];
   if (parts.size() >= 2 && !absl::SimpleAtod(parts[1], &team.weight)) {
-    return absl::InvalidArgumentError(absl::StrCat("--team ", text, ": weight \"", parts[1], "\" is not a number"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("--team ", text, ": weight \"", parts[1], "\" is not a number"));
   }
   if (parts.size() == 3) {
     team.models = absl::StrSplit(parts[2], '|', absl::SkipEmpty());
@@ -193,7 +199,8 @@ int TraceGenerate(const std::vector<std::string>& argv) {
         ok = absl::SimpleAtoi(*v, out);
       }
       if (!ok) {
-        return absl::InvalidArgumentError(absl::StrCat("--", flag, ": \"", *v, "\" is not a number"));
+        return absl::InvalidArgumentError(
+            absl::StrCat("--", flag, ": \"", *v, "\" is not a number"));
       }
     }
     return absl::OkStatus();
@@ -208,9 +215,10 @@ int TraceGenerate(const std::vector<std::string>& argv) {
     }
     return absl::OkStatus();
   };
-  for (absl::Status s : {number("seed", &options.seed), number("jobs", &options.jobs),
-                         number("retrain-fraction", &options.retrain_fraction),
-                         duration("span", &options.span_s), duration("max-duration", &options.max_duration_s)}) {
+  for (absl::Status s :
+       {number("seed", &options.seed), number("jobs", &options.jobs),
+        number("retrain-fraction", &options.retrain_fraction), duration("span", &options.span_s),
+        duration("max-duration", &options.max_duration_s)}) {
     if (!s.ok()) {
       return Fail(s);
     }
@@ -271,4 +279,6 @@ int Main(int argc, char** argv) {
 }  // namespace
 }  // namespace bursar::cmd
 
-int main(int argc, char** argv) { return bursar::cmd::Main(argc, argv); }
+int main(int argc, char** argv) {
+  return bursar::cmd::Main(argc, argv);
+}

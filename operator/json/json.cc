@@ -107,7 +107,8 @@ const Value* Value::Find(std::string_view key) const {
 
 const Value* Value::FindPath(std::string_view dotted) const {
   const Value* cur = this;
-  for (absl::string_view part : absl::StrSplit(absl::string_view(dotted.data(), dotted.size()), '.')) {
+  for (absl::string_view part :
+       absl::StrSplit(absl::string_view(dotted.data(), dotted.size()), '.')) {
     cur = cur->Find(std::string_view(part.data(), part.size()));
     if (cur == nullptr) {
       return nullptr;
@@ -228,7 +229,8 @@ absl::StatusOr<Value> Parse(std::string_view text) {
   simdjson::dom::element root;
   simdjson::error_code error = parser.parse(padded).get(root);
   if (error != simdjson::SUCCESS) {
-    return absl::InvalidArgumentError(absl::StrCat("invalid JSON: ", simdjson::error_message(error)));
+    return absl::InvalidArgumentError(
+        absl::StrCat("invalid JSON: ", simdjson::error_message(error)));
   }
   return Convert(root, 0);
 }

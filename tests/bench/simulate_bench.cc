@@ -17,9 +17,9 @@ Scenario YearScenario(int64_t jobs) {
   s.duration = absl::Hours(24 * 365);
   s.step = absl::Minutes(1);
   std::string dir = std::string(BURSAR_SOURCE_DIR) + "/examples/";
-  absl::StatusOr<api::Manifests> m = api::LoadManifests(
-      {dir + "scenarios/three-teams/budgets.yaml", dir + "scenarios/three-teams/pools.yaml",
-       dir + "pricebooks/default.yaml"});
+  absl::StatusOr<api::Manifests> m = api::LoadManifests({dir + "scenarios/three-teams/budgets.yaml",
+                                                         dir + "scenarios/three-teams/pools.yaml",
+                                                         dir + "pricebooks/default.yaml"});
   if (!m.ok()) {
     std::abort();
   }

@@ -4,7 +4,6 @@
 
 #include <gtest/gtest.h>
 #include <sys/wait.h>
-
 #include <unistd.h>
 
 #include <algorithm>
@@ -28,7 +27,8 @@ struct Output {
 // Runs bursar with `args` (already shell-quoted where needed); stderr is captured with stdout
 // when `merge_stderr` is set.
 Output Bursar(const std::string& args, bool merge_stderr = false) {
-  std::string command = std::string(BURSAR_BINARY) + " " + args + (merge_stderr ? " 2>&1" : " 2>/dev/null");
+  std::string command =
+      std::string(BURSAR_BINARY) + " " + args + (merge_stderr ? " 2>&1" : " 2>/dev/null");
   Output run;
   FILE* pipe = popen(command.c_str(), "r");
   if (pipe == nullptr) {
@@ -44,7 +44,9 @@ Output Bursar(const std::string& args, bool merge_stderr = false) {
   return run;
 }
 
-std::string Source(const std::string& relative) { return std::string(BURSAR_SOURCE_DIR) + "/" + relative; }
+std::string Source(const std::string& relative) {
+  return std::string(BURSAR_SOURCE_DIR) + "/" + relative;
+}
 
 std::vector<std::string> BundledScenarios() {
   std::vector<std::string> out;
@@ -58,14 +60,17 @@ std::vector<std::string> BundledScenarios() {
 }
 
 bursar::json::Value Report(const std::string& scenario, const std::string& policy) {
-  Output run = Bursar("simulate --quiet --output json --policy " + policy + " --scenario " + scenario);
+  Output run =
+      Bursar("simulate --quiet --output json --policy " + policy + " --scenario " + scenario);
   EXPECT_EQ(run.exit_code, 0) << scenario << " " << policy;
   absl::StatusOr<bursar::json::Value> v = bursar::json::Parse(run.out);
   EXPECT_TRUE(v.ok()) << v.status() << "\n" << run.out.substr(0, 500);
   return v.ok() ? *v : bursar::json::Value();
 }
 
-TEST(SimulateTest, ThereAreBundledScenarios) { EXPECT_GE(BundledScenarios().size(), 2u); }
+TEST(SimulateTest, ThereAreBundledScenarios) {
+  EXPECT_GE(BundledScenarios().size(), 2u);
+}
 
 TEST(SimulateTest, BursarKeepsEveryEnforcedPeriodWithinItsLimit) {
   for (const std::string& scenario : BundledScenarios()) {
@@ -145,9 +150,12 @@ TEST(SimulateTest, TableCsvAndPlotOutputs) {
   EXPECT_NE(table.out.find("vision-hourly"), std::string::npos);
   EXPECT_NE(table.out.find("OVERSPEND"), std::string::npos);
   Output csv = Bursar("simulate --quiet --output csv --scenario " + scenario);
-  EXPECT_EQ(csv.out.rfind("policy,budget,unit,period_start,period_end,limit,spent,overspend,complete\n", 0), 0u);
+  EXPECT_EQ(csv.out.rfind(
+                "policy,budget,unit,period_start,period_end,limit,spent,overspend,complete\n", 0),
+            0u);
   fs::path svg = fs::temp_directory_path() / ("bursar-plot-" + std::to_string(getpid()) + ".svg");
-  Output plot = Bursar("simulate --quiet --output json --scenario " + scenario + " --plot " + svg.string());
+  Output plot =
+      Bursar("simulate --quiet --output json --scenario " + scenario + " --plot " + svg.string());
   EXPECT_EQ(plot.exit_code, 0);
   std::ifstream in(svg);
   std::string content((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
@@ -158,7 +166,8 @@ TEST(SimulateTest, TableCsvAndPlotOutputs) {
 }
 
 TEST(SimulateTest, ComparesAllPolicies) {
-  Output run = Bursar("simulate --quiet --policy all --scenario " + Source("examples/scenarios/smoke-drift.yaml"));
+  Output run = Bursar("simulate --quiet --policy all --scenario " +
+                      Source("examples/scenarios/smoke-drift.yaml"));
   EXPECT_EQ(run.exit_code, 0);
   for (const char* policy : {"bursar", "none", "static-quota", "shutoff"}) {
     EXPECT_NE(run.out.find(policy), std::string::npos) << policy;
@@ -182,7 +191,9 @@ TEST(SimulateTest, BadInputFailsWithOneClearLine) {
       {"simulate --scenario " + data + "bad-scenario.yaml", "bad-scenario.yaml:"},
       {"simulate --scenario " + data + "bad-scenario.yaml", "duration"},
       {"simulate --scenario " + data + "unknown-pool.yaml", "nodePools"},
-      {"simulate --scenario " + Source("examples/scenarios/smoke-drift.yaml") + " --output xml", "--output"},
+      {"simulate --scenario " + data + "currency-mismatch.yaml", "spec.limit.currency"},
+      {"simulate --scenario " + Source("examples/scenarios/smoke-drift.yaml") + " --output xml",
+       "--output"},
       {"trace generate --jobs many", "--jobs"},
       {"frobnicate", "unknown command"},
   };
@@ -195,9 +206,12 @@ TEST(SimulateTest, BadInputFailsWithOneClearLine) {
 }
 
 TEST(SimulateTest, TraceGenerateIsSeededAndParsesBack) {
-  Output a = Bursar("trace generate --quiet --seed 7 --jobs 200 --span 48h --team vision:2:resnet50 --team nlp");
-  Output b = Bursar("trace generate --quiet --seed 7 --jobs 200 --span 48h --team vision:2:resnet50 --team nlp");
-  Output c = Bursar("trace generate --quiet --seed 8 --jobs 200 --span 48h --team vision:2:resnet50 --team nlp");
+  Output a = Bursar(
+      "trace generate --quiet --seed 7 --jobs 200 --span 48h --team vision:2:resnet50 --team nlp");
+  Output b = Bursar(
+      "trace generate --quiet --seed 7 --jobs 200 --span 48h --team vision:2:resnet50 --team nlp");
+  Output c = Bursar(
+      "trace generate --quiet --seed 8 --jobs 200 --span 48h --team vision:2:resnet50 --team nlp");
   EXPECT_EQ(a.exit_code, 0);
   EXPECT_EQ(a.out, b.out);
   EXPECT_NE(a.out, c.out);

@@ -6,7 +6,8 @@ namespace bursar::json {
 namespace {
 
 TEST(JsonTest, ParsesEveryTypeAndKeepsNumberText) {
-  absl::StatusOr<Value> v = Parse(R"({"s":"x\"y","i":-42,"d":0.1,"b":true,"n":null,"a":[1,{"k":[]}],"big":18446744073709551615})");
+  absl::StatusOr<Value> v = Parse(
+      R"({"s":"x\"y","i":-42,"d":0.1,"b":true,"n":null,"a":[1,{"k":[]}],"big":18446744073709551615})");
   ASSERT_TRUE(v.ok()) << v.status();
   EXPECT_EQ(v->Find("s")->string_value(), "x\"y");
   EXPECT_TRUE(v->Find("i")->is_integer());
@@ -39,14 +40,24 @@ TEST(JsonTest, RejectsMalformedInput) {
 TEST(JsonTest, WriterEscapesAndRoundTrips) {
   Writer w;
   w.BeginObject()
-      .Key("text").String("line\nbreak \"quoted\" \\ \x01")
-      .Key("n").Int(-7)
-      .Key("d").Double(2.5)
-      .Key("inf").Double(1.0 / 0.0)
-      .Key("list").BeginArray().Bool(false).Null().RawNumber("1e3").EndArray()
+      .Key("text")
+      .String("line\nbreak \"quoted\" \\ \x01")
+      .Key("n")
+      .Int(-7)
+      .Key("d")
+      .Double(2.5)
+      .Key("inf")
+      .Double(1.0 / 0.0)
+      .Key("list")
+      .BeginArray()
+      .Bool(false)
+      .Null()
+      .RawNumber("1e3")
+      .EndArray()
       .EndObject();
-  EXPECT_EQ(w.str(),
-            R"({"text":"line\nbreak \"quoted\" \\ \u0001","n":-7,"d":2.5,"inf":null,"list":[false,null,1e3]})");
+  EXPECT_EQ(
+      w.str(),
+      R"({"text":"line\nbreak \"quoted\" \\ \u0001","n":-7,"d":2.5,"inf":null,"list":[false,null,1e3]})");
   absl::StatusOr<Value> back = Parse(w.str());
   ASSERT_TRUE(back.ok()) << back.status();
   EXPECT_EQ(back->Find("text")->string_value(), "line\nbreak \"quoted\" \\ \x01");

@@ -7,11 +7,17 @@
 namespace bursar::engine {
 namespace {
 
-absl::Time T(int64_t seconds) { return absl::FromUnixSeconds(1'800'000'000 + seconds); }
+absl::Time T(int64_t seconds) {
+  return absl::FromUnixSeconds(1'800'000'000 + seconds);
+}
 
-Period Day() { return Period{T(0), T(86400)}; }
+Period Day() {
+  return Period{T(0), T(86400)};
+}
 
-Money Rate(int64_t units_per_hour) { return Money::FromUnits(units_per_hour); }
+Money Rate(int64_t units_per_hour) {
+  return Money::FromUnits(units_per_hour);
+}
 
 TEST(LedgerTest, ChargesAnIntervalExactly) {
   BudgetLedger ledger(Day());
@@ -89,7 +95,8 @@ TEST(LedgerTest, RestoreResumesWithNothingLostOrRepeated) {
   for (int64_t t = 15; t <= 3600; t += 15) {
     reference.ChargePod("a", T(0), T(t), Rate(3), 1, false);
     reference.ChargePod("b", T(100), T(std::min<int64_t>(t, 2000)), Rate(5), 2, t >= 2000);
-    reference.CompletePass(T(t), t >= 2000 ? std::vector<std::string>{"b"} : std::vector<std::string>{});
+    reference.CompletePass(T(t),
+                           t >= 2000 ? std::vector<std::string>{"b"} : std::vector<std::string>{});
   }
   // Interrupted: last pass at 990 s, down until 2505 s (b ended while down), then resumed.
   BudgetLedger before(Day());
@@ -144,8 +151,8 @@ TEST(LedgerTest, AccrualTextRoundTrips) {
 }
 
 TEST(LedgerTest, AccrualRoundsHalfEvenToMicros) {
-  EXPECT_EQ(AccrualToMoney(1800), Money::FromMicros(0));   // 0.5 -> 0
-  EXPECT_EQ(AccrualToMoney(5400), Money::FromMicros(2));   // 1.5 -> 2
+  EXPECT_EQ(AccrualToMoney(1800), Money::FromMicros(0));  // 0.5 -> 0
+  EXPECT_EQ(AccrualToMoney(5400), Money::FromMicros(2));  // 1.5 -> 2
   EXPECT_EQ(AccrualToMoney(1801), Money::FromMicros(1));
 }
 
