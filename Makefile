@@ -11,7 +11,7 @@ SCENARIO ?= examples/scenarios/three-teams-month.yaml
 
 export CCACHE_DIR ?= $(HOME)/.cache/bursar/ccache
 
-.PHONY: all deps build build-asan test test-unit test-asan demo bench lint format clean
+.PHONY: all deps build build-asan test test-unit test-asan demo bench lint format format-check clean
 
 all: build
 
@@ -32,8 +32,9 @@ build-asan: deps
 	  -DBURSAR_SANITIZE=ON -DBURSAR_BENCHMARKS=OFF -DBURSAR_WERROR=$(if $(CI),ON,OFF) $(CMAKE_FLAGS)
 	cmake --build $(ASAN_DIR) -j $(JOBS) --target bursar_unit_tests
 
-# Every test: unit and simulation tests (ctest), then the unit tests again under ASan+UBSan.
-test: build
+# Every test: formatting, unit and simulation tests (ctest), then the unit tests again under
+# ASan+UBSan.
+test: build format-check
 	cd $(BUILD_DIR) && ctest $(CTEST_FLAGS) -j $(JOBS)
 	$(MAKE) --no-print-directory test-asan
 
@@ -53,8 +54,10 @@ demo: build
 bench: build
 	./$(BUILD_DIR)/tests/bursar_bench
 
-lint: deps
-	@files=$$(git ls-files '*.h' '*.cc'); clang-format --dry-run --Werror $$files
+format-check: deps
+	@clang-format --dry-run --Werror $$(git ls-files '*.h' '*.cc')
+
+lint: format-check
 	@test -f $(BUILD_DIR)/compile_commands.json || $(MAKE) --no-print-directory build
 	@clang-tidy -p $(BUILD_DIR) --quiet $$(git ls-files 'controllers/*.cc' 'operator/*.cc') 2>/dev/null
 

@@ -56,6 +56,7 @@ class Money {
     micros_ -= o.micros_;
     return *this;
   }
+  // NOLINTNEXTLINE(modernize-use-nullptr): clang-tidy 14 misreads a defaulted <=>.
   constexpr auto operator<=>(const Money&) const = default;
 
  private:

@@ -103,8 +103,8 @@ absl::StatusOr<Scenario> LoadScenario(const std::string& path) {
   // A missing manifest or trace is reported where the scenario names it (file, line, field),
   // not only by the resolved path, which may look nothing like what the user wrote.
   api::DecodeErrors missing(path);
-  auto check_exists = [&](const json::Value* at, const std::string& field,
-                          const std::string& given, const std::string& resolved) {
+  auto check_exists = [&](const json::Value* at, const std::string& field, const std::string& given,
+                          const std::string& resolved) {
     std::error_code ec;
     if (!fs::exists(resolved, ec)) {
       missing.Add(at != nullptr ? at->line() : 0, field,

@@ -16,6 +16,8 @@ namespace {
 using api::LadderAction;
 using engine::Money;
 
+__extension__ typedef __int128 Int128;
+
 constexpr int kNoBudget = -1;
 
 enum class JobState { kFuture, kPending, kRunning, kSuspended, kCompleted };
@@ -118,6 +120,8 @@ class Simulation {
   void Admit(int64_t now_s);
   void SizePools(int64_t now_s);
   void Sample(int64_t now_s);
+  // Launched nodes whose provisioning delay has passed become usable (before admission).
+  void BringUpNodes(int64_t now_s);
 
   void Start(size_t index, int pool, int64_t now_s, bool on_reserve);
   void Suspend(size_t index, int64_t now_s);
@@ -280,14 +284,16 @@ absl::Status Simulation::Setup() {
     b.result.enforced = cb.spec.enforcement == api::EnforcementMode::kEnforce;
     b.result.chart.budget = cb.metadata.name;
     b.result.chart.unit = b.result.unit;
-    // static-quota: the GPUs that spend exactly the regular limit over a full period.
-    double period_hours = absl::ToDoubleHours(period.length());
-    double regular = b.gpu_hours_only ? cb.spec.limit.gpu_hours->ToDouble()
-                                      : cb.spec.limit.amount->ToDouble() *
-                                            (100 - cb.spec.retraining.reserve_percent) / 100.0;
-    double per_gpu_hour = b.gpu_hours_only ? 1.0 : b.gpu_hour_price.ToDouble();
-    b.static_quota = per_gpu_hour > 0
-                         ? static_cast<int64_t>(std::floor(regular / (per_gpu_hour * period_hours)))
+    // static-quota: the GPUs that spend exactly the regular limit (L - reserve, as the engine
+    // counts it) over a full period. Exact integer arithmetic: a limit of exactly N GPUs' worth
+    // must give N, not N - 1 from a binary rounding.
+    Money limit = b.gpu_hours_only ? *cb.spec.limit.gpu_hours : *cb.spec.limit.amount;
+    Money regular = limit - engine::ReserveOf(limit, cb.spec.retraining.reserve_percent);
+    int64_t per_gpu_hour = b.gpu_hours_only ? Money::kMicrosPerUnit : b.gpu_hour_price.micros();
+    int64_t period_s = absl::ToInt64Seconds(period.length());
+    b.static_quota = per_gpu_hour > 0 && period_s > 0 && regular.micros() > 0
+                         ? static_cast<int64_t>(static_cast<Int128>(regular.micros()) * 3600 /
+                                                (static_cast<Int128>(per_gpu_hour) * period_s))
                          : 0;
     budgets_.push_back(std::move(b));
   }
@@ -429,9 +435,18 @@ void Simulation::Advance(int64_t from_s, int64_t to_s) {
       EndSegment(job, to_s, false);
     }
   }
+  // A Job that ends inside the step frees its GPUs at its end: idle capacity is charged piece
+  // by piece between those ends, so no GPU-second is charged both to a Job and as idle.
+  std::stable_sort(finished.begin(), finished.end(),
+                   [&](size_t a, size_t b) { return jobs_[a].remaining_s < jobs_[b].remaining_s; });
+  int64_t idle_from = from_s;
   for (size_t index : finished) {
     Job& job = jobs_[index];
     int64_t end = from_s + job.remaining_s;
+    if (end > idle_from) {
+      ChargeIdle(idle_from, end);
+      idle_from = end;
+    }
     if (job.budget == kNoBudget) {
       unbudgeted_spent_ += job.rate.MulDiv(job.remaining_s, 3600);
     }
@@ -439,7 +454,9 @@ void Simulation::Advance(int64_t from_s, int64_t to_s) {
     Finish(index, end);
   }
   std::erase_if(running_, [&](size_t i) { return jobs_[i].state != JobState::kRunning; });
-  ChargeIdle(from_s, to_s);
+  if (to_s > idle_from) {
+    ChargeIdle(idle_from, to_s);
+  }
   for (Pool& p : pools_) {
     p.node_hours +=
         static_cast<double>(p.total_nodes()) * static_cast<double>(to_s - from_s) / 3600.0;
@@ -694,7 +711,8 @@ void Simulation::Decide(int64_t now_s) {
     in.lookahead = 2 * scenario_.step;
     b.decision = engine::DecideBudget(b.spec->spec, in);
 
-    if (b.decision.rung > b.last_rung) {
+    // Rungs entered: what Bursar did (or, for DryRun budgets, would have done).
+    if (options_.policy == Policy::kBursar && b.decision.rung > b.last_rung) {
       ++b.result.actions[api::Name(b.decision.rung)];
     }
     b.last_rung = b.decision.rung;
@@ -712,8 +730,13 @@ void Simulation::Decide(int64_t now_s) {
         }
         break;
       case Policy::kShutoff: {
-        // Billing shows spend `lag` late; the lag never exceeds a tenth of the period.
-        b.billed.emplace_back(now_s, b.ledger->spent());
+        // Billing shows usage `lag` late, in the budget's unit (money, or micro GPU-hours for
+        // gpuHours-only budgets); the lag never exceeds a tenth of the period.
+        b.billed.emplace_back(
+            now_s,
+            b.gpu_hours_only
+                ? Money::FromUnits(b.ledger->gpu_seconds()).MulDiv(1, 3600, engine::Rounding::kDown)
+                : b.ledger->spent());
         int64_t lag = std::min(absl::ToInt64Seconds(scenario_.cluster.billing_lag),
                                absl::ToInt64Seconds(in.period.length()) / 10);
         Money billed;
@@ -723,10 +746,8 @@ void Simulation::Decide(int64_t now_s) {
           }
         }
         std::erase_if(b.billed, [&](const auto& s) { return s.first < now_s - lag - step_s_; });
-        bool over = b.gpu_hours_only
-                        ? b.ledger->gpu_hours() >= b.spec->spec.limit.gpu_hours->ToDouble() &&
-                              billed.micros() >= 0
-                        : billed >= *b.spec->spec.limit.amount;
+        bool over = billed >=
+                    (b.gpu_hours_only ? *b.spec->spec.limit.gpu_hours : *b.spec->spec.limit.amount);
         if (over && !b.shut_off) {
           b.shut_off = true;
           DrainTo(budget, 0, false, now_s);
@@ -866,14 +887,6 @@ void Simulation::SizePools(int64_t now_s) {
 
   for (size_t p = 0; p < pools_.size(); ++p) {
     Pool& pool = pools_[p];
-    // Provisioned nodes come up.
-    std::erase_if(pool.provisioning_ready_at, [&](int64_t ready_at) {
-      if (ready_at <= now_s) {
-        ++pool.ready_nodes;
-        return true;
-      }
-      return false;
-    });
     engine::PoolSizingInputs in;
     in.now = At(now_s);
     in.current_nodes = pool.total_nodes();
@@ -971,6 +984,18 @@ void Simulation::TransferHeldNodes(Pool& pool) {
   }
 }
 
+void Simulation::BringUpNodes(int64_t now_s) {
+  for (Pool& pool : pools_) {
+    std::erase_if(pool.provisioning_ready_at, [&](int64_t ready_at) {
+      if (ready_at <= now_s) {
+        ++pool.ready_nodes;
+        return true;
+      }
+      return false;
+    });
+  }
+}
+
 void Simulation::Sample(int64_t now_s) {
   if (now_s < next_chart_s_) {
     return;
@@ -1001,6 +1026,7 @@ absl::StatusOr<SimReport> Simulation::Run() {
     DeliverDrift(t);
     Arrive(t);
     Decide(t);
+    BringUpNodes(t);
     Admit(t);
     SizePools(t);
     Sample(t);

@@ -123,9 +123,9 @@ constexpr std::array<double, 24> kWeekdayHourRate = {
 constexpr double kMaxHourRate = 2.0;
 
 double ArrivalRate(int64_t t) {
-  const int64_t hour_of_week = (t / 3600) % (7 * 24);
+  const int64_t hour_of_week = (t / 3600) % int64_t{7 * 24};
   const double weekday_rate = kWeekdayHourRate[static_cast<size_t>(hour_of_week % 24)];
-  const bool weekend = hour_of_week >= 5 * 24;  // t = 0 is Monday 00:00
+  const bool weekend = hour_of_week >= int64_t{5 * 24};  // t = 0 is Monday 00:00
   return weekend ? 0.4 + 0.2 * weekday_rate : weekday_rate;
 }
 

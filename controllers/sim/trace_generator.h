@@ -53,10 +53,10 @@ struct TeamShare {
 struct TraceGeneratorOptions {
   uint64_t seed = 1;
   int64_t jobs = 1000;
-  int64_t span_s = 30 * 86400;          // submissions spread over [0, span_s)
-  std::vector<TeamShare> teams;         // default when empty: one team "default"
-  double retrain_fraction = 0.05;       // share of jobs with purpose "retrain" (needs a model)
-  int64_t max_duration_s = 14 * 86400;  // cap on one job's run time
+  int64_t span_s = int64_t{30} * 86400;  // submissions spread over [0, span_s)
+  std::vector<TeamShare> teams;          // default when empty: one team "default"
+  double retrain_fraction = 0.05;        // share of jobs with purpose "retrain" (needs a model)
+  int64_t max_duration_s = int64_t{14} * 86400;  // cap on one job's run time
 };
 
 struct TraceStats {

@@ -215,7 +215,7 @@ int TraceGenerate(const std::vector<std::string>& argv) {
     }
     return absl::OkStatus();
   };
-  for (absl::Status s :
+  for (const absl::Status& s :
        {number("seed", &options.seed), number("jobs", &options.jobs),
         number("retrain-fraction", &options.retrain_fraction), duration("span", &options.span_s),
         duration("max-duration", &options.max_duration_s)}) {

@@ -3,7 +3,8 @@
 // Bursar's one JSON facade. `Value` is a small owned document tree that every decoder reads,
 // whether the text came from the API server (JSON, parsed with simdjson in json.cc) or from a
 // manifest file (YAML, converted in controllers/api/yaml.cc). `Writer` emits compact JSON.
-// No other file includes simdjson: swapping the parser is a one-file change.
+// Only two files include simdjson: json.cc, and operator/kube/watch_decoder.cc, whose hot-path
+// Pod decoder reads watch lines with simdjson's On-Demand API straight into compact structs.
 //
 // Numbers keep their source text next to the parsed double, so Quantity and Money decoders see
 // "0.1" exactly instead of a binary approximation. `line` is the 1-based source line where the
@@ -60,6 +61,10 @@ class Value {
   const std::string& string_value() const { return text_; }
   const std::vector<Value>& elements() const { return elements_; }
   const std::vector<Member>& members() const { return members_; }
+  // Moves the children out (leaves this value's list empty): for splitting a List into items
+  // without copying them.
+  std::vector<Value> TakeElements() && { return std::move(elements_); }
+  std::vector<Member> TakeMembers() && { return std::move(members_); }
 
   // Object lookup; nullptr when absent or when this is not an object. Linear: objects in
   // Kubernetes manifests are small, and order is kept for stable output.

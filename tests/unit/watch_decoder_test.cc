@@ -1,0 +1,509 @@
+#include "operator/kube/watch_decoder.h"
+
+#include <gtest/gtest.h>
+
+#include <iostream>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "operator/kube/kube_status.h"
+
+namespace bursar::kube {
+namespace {
+
+// A GPU training pod of a Job as the API server returns it (kubectl get pod -o json, trimmed
+// of nothing but volume details): managed fields, tolerations, two containers, conditions.
+// The sidecar sets only a memory limit, so its request comes from the limit; it has finished.
+constexpr char kGpuPod[] = R"({
+  "kind": "Pod",
+  "apiVersion": "v1",
+  "metadata": {
+    "name": "llama-finetune-7b-worker-0-x7k2p",
+    "generateName": "llama-finetune-7b-worker-0-",
+    "namespace": "ml-research",
+    "uid": "3f0c9a4e-5b1d-4c8e-9f2a-7d6e5c4b3a21",
+    "resourceVersion": "184467440",
+    "creationTimestamp": "2024-05-01T11:58:03Z",
+    "labels": {
+      "app.kubernetes.io/name": "llama-finetune",
+      "batch.kubernetes.io/controller-uid": "9b8a7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d",
+      "batch.kubernetes.io/job-name": "llama-finetune-7b",
+      "bursar.dev/budget": "research-q2",
+      "controller-uid": "9b8a7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d",
+      "job-name": "llama-finetune-7b",
+      "model": "llama-7b"
+    },
+    "annotations": {
+      "kubectl.kubernetes.io/default-container": "trainer",
+      "batch.kubernetes.io/job-completion-index": "0"
+    },
+    "ownerReferences": [
+      {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "name": "llama-finetune-7b",
+        "uid": "9b8a7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d",
+        "controller": true,
+        "blockOwnerDeletion": true
+      }
+    ],
+    "finalizers": ["batch.kubernetes.io/job-tracking"],
+    "managedFields": [
+      {
+        "manager": "kube-controller-manager",
+        "operation": "Update",
+        "apiVersion": "v1",
+        "time": "2024-05-01T11:58:03Z",
+        "fieldsType": "FieldsV1",
+        "fieldsV1": {"f:metadata": {"f:labels": {".": {}, "f:job-name": {}}},
+                     "f:spec": {"f:containers": {"k:{\"name\":\"trainer\"}": {".": {}}}}}
+      },
+      {
+        "manager": "kubelet",
+        "operation": "Update",
+        "apiVersion": "v1",
+        "time": "2024-05-01T12:00:41Z",
+        "fieldsType": "FieldsV1",
+        "fieldsV1": {"f:status": {"f:conditions": {}}},
+        "subresource": "status"
+      }
+    ]
+  },
+  "spec": {
+    "volumes": [
+      {"name": "dshm", "emptyDir": {"medium": "Memory", "sizeLimit": "16Gi"}},
+      {"name": "kube-api-access-abcde", "projected": {"sources": [{"serviceAccountToken":
+        {"expirationSeconds": 3607, "path": "token"}}], "defaultMode": 420}}
+    ],
+    "initContainers": [
+      {"name": "fetch-weights", "image": "busybox:1.36",
+       "resources": {"requests": {"cpu": "2", "memory": "4Gi"}}}
+    ],
+    "containers": [
+      {
+        "name": "trainer",
+        "image": "nvcr.io/nvidia/pytorch:24.04-py3",
+        "command": ["torchrun", "--nproc_per_node=4", "train.py"],
+        "env": [{"name": "NCCL_DEBUG", "value": "INFO"}],
+        "resources": {
+          "limits": {"cpu": "16", "memory": "128Gi", "nvidia.com/gpu": "4"},
+          "requests": {"cpu": "15500m", "memory": "120Gi", "nvidia.com/gpu": "4",
+                       "ephemeral-storage": "50Gi"}
+        },
+        "volumeMounts": [{"name": "dshm", "mountPath": "/dev/shm"}],
+        "terminationMessagePath": "/dev/termination-log",
+        "terminationMessagePolicy": "File",
+        "imagePullPolicy": "IfNotPresent"
+      },
+      {
+        "name": "metrics-exporter",
+        "image": "ghcr.io/example/exporter:1.2.0",
+        "resources": {
+          "limits": {"memory": "512Mi"},
+          "requests": {"cpu": "100m"}
+        }
+      }
+    ],
+    "restartPolicy": "Never",
+    "terminationGracePeriodSeconds": 30,
+    "dnsPolicy": "ClusterFirst",
+    "nodeSelector": {"nvidia.com/gpu.product": "NVIDIA-A100-SXM4-80GB"},
+    "serviceAccountName": "default",
+    "nodeName": "ip-10-0-12-34.us-west-2.compute.internal",
+    "securityContext": {},
+    "schedulerName": "default-scheduler",
+    "tolerations": [
+      {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"},
+      {"key": "node.kubernetes.io/not-ready", "operator": "Exists", "effect": "NoExecute",
+       "tolerationSeconds": 300}
+    ],
+    "priorityClassName": "research-batch",
+    "priority": 1000,
+    "enableServiceLinks": true,
+    "preemptionPolicy": "PreemptLowerPriority"
+  },
+  "status": {
+    "phase": "Running",
+    "conditions": [
+      {"type": "Initialized", "status": "True", "lastProbeTime": null,
+       "lastTransitionTime": "2024-05-01T12:00:12Z"},
+      {"type": "Ready", "status": "False", "lastProbeTime": null,
+       "lastTransitionTime": "2024-05-01T13:10:00Z", "reason": "ContainersNotReady"}
+    ],
+    "hostIP": "10.0.12.34",
+    "podIP": "10.0.77.12",
+    "podIPs": [{"ip": "10.0.77.12"}],
+    "startTime": "2024-05-01T11:58:05Z",
+    "initContainerStatuses": [
+      {"name": "fetch-weights", "state": {"terminated": {"exitCode": 0, "reason": "Completed",
+       "startedAt": "2024-05-01T11:58:06Z", "finishedAt": "2024-05-01T12:00:11Z"}},
+       "ready": true, "restartCount": 0, "image": "busybox:1.36", "imageID": "", "started": false}
+    ],
+    "containerStatuses": [
+      {"name": "metrics-exporter", "state": {"terminated": {"exitCode": 137,
+       "reason": "OOMKilled", "startedAt": "2024-05-01T12:00:13Z",
+       "finishedAt": "2024-05-01T13:09:59Z", "containerID": "containerd://aa"}},
+       "lastState": {}, "ready": false, "restartCount": 0,
+       "image": "ghcr.io/example/exporter:1.2.0", "imageID": "", "started": false},
+      {"name": "trainer", "state": {"running": {"startedAt": "2024-05-01T12:00:12Z"}},
+       "lastState": {"terminated": {"exitCode": 1, "finishedAt": "2024-05-01T12:00:01Z"}},
+       "ready": true, "restartCount": 0, "image": "nvcr.io/nvidia/pytorch:24.04-py3",
+       "imageID": "", "started": true}
+    ],
+    "qosClass": "Burstable"
+  }
+})";
+
+// The fixture on one line, as a watch stream carries it.
+std::string OneLine(std::string_view text) {
+  std::string out;
+  for (char c : text) {
+    if (c != '\n') {
+      out.push_back(c);
+    }
+  }
+  return out;
+}
+
+std::string WatchLine(std::string_view type, std::string_view object) {
+  return absl::StrCat(R"({"type":")", std::string(type), R"(","object":)", OneLine(object), "}");
+}
+
+absl::Time T(const char* rfc3339) {
+  absl::Time t;
+  std::string err;
+  EXPECT_TRUE(absl::ParseTime(absl::RFC3339_full, rfc3339, &t, &err)) << err;
+  return t;
+}
+
+// ---- DecodeWatchEvent ----
+
+TEST(WatchDecoderTest, DecodesEveryEventType) {
+  struct Case {
+    std::string line;
+    WatchEvent::Type type;
+    std::string resource_version;
+  };
+  const std::vector<Case> cases = {
+      {R"({"type":"ADDED","object":{"kind":"Node","metadata":{"name":"a","resourceVersion":"1"}}})",
+       WatchEvent::Type::kAdded, "1"},
+      {R"({"type":"MODIFIED","object":{"metadata":{"name":"a","resourceVersion":"2"}}})",
+       WatchEvent::Type::kModified, "2"},
+      {R"({"type":"DELETED","object":{"metadata":{"name":"a","resourceVersion":"3"}}})",
+       WatchEvent::Type::kDeleted, "3"},
+      {R"({"type":"BOOKMARK","object":{"kind":"Node","apiVersion":"v1",)"
+       R"("metadata":{"resourceVersion":"12345","annotations":)"
+       R"({"k8s.io/initial-events-end":"true"}}}})",
+       WatchEvent::Type::kBookmark, "12345"},
+      {R"({"object":{"metadata":{"resourceVersion":"4"}},"type":"ADDED"})",
+       WatchEvent::Type::kAdded, "4"},
+  };
+  for (const Case& c : cases) {
+    absl::StatusOr<WatchEvent> event = DecodeWatchEvent(c.line);
+    ASSERT_TRUE(event.ok()) << event.status() << " " << c.line;
+    EXPECT_EQ(event->type, c.type) << c.line;
+    EXPECT_EQ(event->ResourceVersion(), c.resource_version);
+    EXPECT_FALSE(event->ErrorStatus().has_value());
+    EXPECT_TRUE(ErrorOf(*event).ok());
+  }
+}
+
+TEST(WatchDecoderTest, ErrorEventCarriesStatusAnd410MeansRelist) {
+  absl::StatusOr<WatchEvent> event = DecodeWatchEvent(
+      R"({"type":"ERROR","object":{"kind":"Status","apiVersion":"v1","metadata":{},)"
+      R"js("status":"Failure","message":"too old resource version: 184467440 (184467999)",)js"
+      R"("reason":"Expired","code":410}})");
+  ASSERT_TRUE(event.ok()) << event.status();
+  EXPECT_EQ(event->type, WatchEvent::Type::kError);
+  std::optional<KubeStatus> status = event->ErrorStatus();
+  ASSERT_TRUE(status.has_value());
+  EXPECT_EQ(status->code, 410);
+  EXPECT_EQ(status->reason, "Expired");
+  absl::Status error = ErrorOf(*event);
+  EXPECT_TRUE(IsGone(error)) << error;
+
+  absl::StatusOr<WatchEvent> internal = DecodeWatchEvent(
+      R"({"type":"ERROR","object":{"kind":"Status","status":"Failure",)"
+      R"("message":"an error on the server","reason":"InternalError","code":500}})");
+  ASSERT_TRUE(internal.ok());
+  EXPECT_FALSE(IsGone(ErrorOf(*internal)));
+  EXPECT_TRUE(IsRetryable(ErrorOf(*internal)));
+
+  absl::StatusOr<WatchEvent> not_status =
+      DecodeWatchEvent(R"({"type":"ERROR","object":{"kind":"Pod"}})");
+  ASSERT_TRUE(not_status.ok());
+  EXPECT_EQ(ErrorOf(*not_status).code(), absl::StatusCode::kInternal);
+}
+
+TEST(WatchDecoderTest, RejectsLinesThatAreNotEvents) {
+  for (const char* line :
+       {"", "not json", "{", "[1,2]", R"({"type":"ADDED"})", R"({"object":{}})",
+        R"({"type":"EXPLODED","object":{}})", R"({"type":7,"object":{}})",
+        R"({"type":"ADDED","object":"x"})", R"({"type":"ADDED","object":{"a":1}}trailing)"}) {
+    absl::StatusOr<WatchEvent> event = DecodeWatchEvent(line);
+    EXPECT_FALSE(event.ok()) << line;
+    EXPECT_EQ(event.status().code(), absl::StatusCode::kInvalidArgument) << line;
+  }
+}
+
+// ---- LineAssembler ----
+
+std::vector<std::string> Assemble(const std::vector<std::string_view>& chunks) {
+  LineAssembler assembler;
+  std::vector<std::string> lines;
+  for (std::string_view chunk : chunks) {
+    EXPECT_TRUE(assembler.Feed(chunk).ok());
+    while (std::optional<std::string> line = assembler.NextLine()) {
+      lines.push_back(*line);
+    }
+  }
+  if (std::optional<std::string> rest = assembler.Finish()) {
+    lines.push_back(*rest);
+  }
+  return lines;
+}
+
+TEST(LineAssemblerTest, EverySplitPositionGivesTheSameLines) {
+  const std::string text =
+      "{\"type\":\"ADDED\"}\n{\"type\":\"MODIFIED\",\"x\":\"a\\nb\"}\r\n\n"
+      "{\"type\":\"BOOKMARK\"}\r\nlast-without-newline";
+  const std::vector<std::string> want = {"{\"type\":\"ADDED\"}",
+                                         "{\"type\":\"MODIFIED\",\"x\":\"a\\nb\"}", "",
+                                         "{\"type\":\"BOOKMARK\"}", "last-without-newline"};
+  const std::string_view all(text);
+  EXPECT_EQ(Assemble({all}), want);
+  for (size_t i = 0; i <= text.size(); ++i) {
+    for (size_t j = i; j <= text.size(); ++j) {
+      ASSERT_EQ(Assemble({all.substr(0, i), all.substr(i, j - i), all.substr(j)}), want)
+          << "split at " << i << " and " << j;
+    }
+  }
+  std::vector<std::string_view> bytes;
+  for (size_t i = 0; i < text.size(); ++i) {
+    bytes.push_back(all.substr(i, 1));
+  }
+  EXPECT_EQ(Assemble(bytes), want);
+}
+
+TEST(LineAssemblerTest, LinesComeOutAsTheyComplete) {
+  LineAssembler assembler;
+  ASSERT_TRUE(assembler.Feed("ab").ok());
+  EXPECT_FALSE(assembler.NextLine().has_value());
+  ASSERT_TRUE(assembler.Feed("c\r").ok());
+  EXPECT_FALSE(assembler.NextLine().has_value());
+  ASSERT_TRUE(assembler.Feed("\nde\nf").ok());
+  EXPECT_EQ(assembler.NextLine(), "abc");
+  EXPECT_EQ(assembler.NextLine(), "de");
+  EXPECT_FALSE(assembler.NextLine().has_value());
+  EXPECT_EQ(assembler.Finish(), "f");
+  EXPECT_FALSE(assembler.Finish().has_value());
+}
+
+TEST(LineAssemblerTest, RefusesEndlessLines) {
+  LineAssembler assembler(/*max_line_bytes=*/8);
+  EXPECT_TRUE(assembler.Feed("12345678\n1234").ok());
+  EXPECT_TRUE(assembler.Feed("5678").ok());
+  absl::Status s = assembler.Feed("9");
+  EXPECT_EQ(s.code(), absl::StatusCode::kResourceExhausted) << s;
+}
+
+// ---- PodSummary ----
+
+const std::vector<std::string> kLabelKeys = {"bursar.dev/budget", "app.kubernetes.io/name",
+                                             "model"};
+
+TEST(PodSummaryTest, DecodesWhatBursarUsesFromARealPod) {
+  PodSummaryDecoder decoder(kLabelKeys);
+  absl::StatusOr<PodSummary> pod = decoder.DecodePod(kGpuPod);
+  ASSERT_TRUE(pod.ok()) << pod.status();
+  EXPECT_EQ(pod->uid, "3f0c9a4e-5b1d-4c8e-9f2a-7d6e5c4b3a21");
+  EXPECT_EQ(pod->namespace_name, "ml-research");
+  EXPECT_EQ(pod->name, "llama-finetune-7b-worker-0-x7k2p");
+  EXPECT_EQ(pod->resource_version, "184467440");
+  EXPECT_EQ(pod->node_name, "ip-10-0-12-34.us-west-2.compute.internal");
+  EXPECT_EQ(pod->phase, PodPhase::kRunning);
+  EXPECT_EQ(pod->priority, 1000);
+  EXPECT_EQ(pod->start_time, T("2024-05-01T11:58:05Z"));
+  EXPECT_FALSE(pod->deletion_timestamp.has_value());
+  EXPECT_EQ(pod->owner_kind, "Job");
+  EXPECT_EQ(pod->owner_name, "llama-finetune-7b");
+
+  // Only the wanted labels, in document order.
+  ASSERT_EQ(pod->labels.size(), 3u);
+  EXPECT_EQ(pod->labels[0].first, "app.kubernetes.io/name");
+  EXPECT_EQ(pod->labels[1].first, "bursar.dev/budget");
+  EXPECT_EQ(pod->labels[2].first, "model");
+  ASSERT_NE(pod->Label("bursar.dev/budget"), nullptr);
+  EXPECT_EQ(*pod->Label("bursar.dev/budget"), "research-q2");
+  EXPECT_EQ(pod->Label("job-name"), nullptr);
+
+  // Init containers are not charged; the limit stands in for a missing request.
+  ASSERT_EQ(pod->containers.size(), 2u);
+  const ContainerSummary& trainer = pod->containers[0];
+  EXPECT_EQ(trainer.name, "trainer");
+  EXPECT_EQ(trainer.cpu_milli, 15'500);
+  EXPECT_EQ(trainer.memory_bytes, int64_t{120} << 30);
+  EXPECT_EQ(trainer.gpus, 4);
+  EXPECT_FALSE(trainer.finished_at.has_value());  // lastState does not count
+  const ContainerSummary& exporter = pod->containers[1];
+  EXPECT_EQ(exporter.name, "metrics-exporter");
+  EXPECT_EQ(exporter.cpu_milli, 100);
+  EXPECT_EQ(exporter.memory_bytes, int64_t{512} << 20);
+  EXPECT_EQ(exporter.gpus, 0);
+  EXPECT_EQ(exporter.finished_at, T("2024-05-01T13:09:59Z"));
+  EXPECT_EQ(pod->TotalGpus(), 4);
+}
+
+TEST(PodSummaryTest, FitsTheCacheBudget) {
+  PodSummaryDecoder decoder(kLabelKeys);
+  absl::StatusOr<PodSummary> pod = decoder.DecodePod(kGpuPod);
+  ASSERT_TRUE(pod.ok()) << pod.status();
+  // The target is < 1 KiB per cached pod at 100k pods.
+  EXPECT_LT(pod->ApproximateBytes(), 1024u);
+  std::cout << "sizeof(PodSummary)=" << sizeof(PodSummary)
+            << " sizeof(ContainerSummary)=" << sizeof(ContainerSummary)
+            << " ApproximateBytes(GPU pod fixture)=" << pod->ApproximateBytes() << "\n";
+}
+
+TEST(PodSummaryTest, InternsRepeatedStrings) {
+  PodSummaryDecoder decoder(kLabelKeys);
+  absl::StatusOr<PodSummary> first = decoder.DecodePod(kGpuPod);
+  ASSERT_TRUE(first.ok());
+  const size_t pool = InternedString::PoolSize();
+  absl::StatusOr<PodSummary> second = decoder.DecodePod(kGpuPod);
+  ASSERT_TRUE(second.ok());
+  EXPECT_EQ(InternedString::PoolSize(), pool);
+  EXPECT_EQ(first->namespace_name.view().data(), second->namespace_name.view().data());
+  EXPECT_EQ(*first, *second);
+  // Another decoder shares the process-wide pool.
+  PodSummaryDecoder other(kLabelKeys);
+  absl::StatusOr<PodSummary> third = other.DecodePod(kGpuPod);
+  ASSERT_TRUE(third.ok());
+  EXPECT_EQ(first->namespace_name, third->namespace_name);
+  EXPECT_EQ(InternedString(""), InternedString());
+}
+
+TEST(PodSummaryTest, AgreesWithTheTreeDecoder) {
+  absl::StatusOr<WatchEvent> tree = DecodeWatchEvent(WatchLine("ADDED", kGpuPod));
+  ASSERT_TRUE(tree.ok()) << tree.status();
+  PodSummaryDecoder decoder(kLabelKeys);
+  absl::StatusOr<PodWatchEvent> fast = decoder.DecodeWatchLine(WatchLine("ADDED", kGpuPod));
+  ASSERT_TRUE(fast.ok()) << fast.status();
+  EXPECT_EQ(fast->pod.name, tree->object.FindPath("metadata.name")->string_value());
+  EXPECT_EQ(fast->pod.uid, tree->object.FindPath("metadata.uid")->string_value());
+  EXPECT_EQ(fast->pod.resource_version, tree->ResourceVersion());
+  EXPECT_EQ(fast->pod.node_name, tree->object.FindPath("spec.nodeName")->string_value());
+}
+
+TEST(PodSummaryTest, DecodesWatchLines) {
+  PodSummaryDecoder decoder(kLabelKeys);
+  for (const auto& [type, want] : std::vector<std::pair<std::string, WatchEvent::Type>>{
+           {"ADDED", WatchEvent::Type::kAdded},
+           {"MODIFIED", WatchEvent::Type::kModified},
+           {"DELETED", WatchEvent::Type::kDeleted}}) {
+    absl::StatusOr<PodWatchEvent> event = decoder.DecodeWatchLine(WatchLine(type, kGpuPod));
+    ASSERT_TRUE(event.ok()) << event.status();
+    EXPECT_EQ(event->type, want);
+    EXPECT_EQ(event->pod.containers.size(), 2u);
+    EXPECT_FALSE(event->initial_events_end);
+  }
+
+  absl::StatusOr<PodWatchEvent> bookmark = decoder.DecodeWatchLine(
+      R"({"type":"BOOKMARK","object":{"kind":"Pod","apiVersion":"v1","metadata":)"
+      R"({"resourceVersion":"184468000","creationTimestamp":null,"annotations":)"
+      R"({"k8s.io/initial-events-end":"true"}},"spec":{"containers":null},"status":{}}})");
+  ASSERT_TRUE(bookmark.ok()) << bookmark.status();
+  EXPECT_EQ(bookmark->type, WatchEvent::Type::kBookmark);
+  EXPECT_EQ(bookmark->pod.resource_version, "184468000");
+  EXPECT_TRUE(bookmark->initial_events_end);
+
+  const std::string terminating = [] {
+    std::string pod = kGpuPod;
+    const std::string anchor = R"("creationTimestamp": "2024-05-01T11:58:03Z",)";
+    pod.replace(pod.find(anchor), anchor.size(),
+                anchor + R"( "deletionTimestamp": "2024-05-01T14:00:00.250+02:00",)");
+    return pod;
+  }();
+  absl::StatusOr<PodWatchEvent> deleting =
+      decoder.DecodeWatchLine(WatchLine("MODIFIED", terminating));
+  ASSERT_TRUE(deleting.ok()) << deleting.status();
+  EXPECT_EQ(deleting->pod.deletion_timestamp, T("2024-05-01T12:00:00.25Z"));
+}
+
+TEST(PodSummaryTest, ErrorEventsComeBackAsErrors) {
+  PodSummaryDecoder decoder(kLabelKeys);
+  const std::string status =
+      R"({"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure",)"
+      R"js("message":"too old resource version: 1 (2)","reason":"Expired","code":410})js";
+  absl::StatusOr<PodWatchEvent> gone = decoder.DecodeWatchLine(WatchLine("ERROR", status));
+  ASSERT_FALSE(gone.ok());
+  EXPECT_TRUE(IsGone(gone.status())) << gone.status();
+  // The same with "object" first: the Status fails to decode as a Pod and is recognised.
+  absl::StatusOr<PodWatchEvent> reversed =
+      decoder.DecodeWatchLine(absl::StrCat(R"({"object":)", status, R"(,"type":"ERROR"})"));
+  ASSERT_FALSE(reversed.ok());
+  EXPECT_TRUE(IsGone(reversed.status())) << reversed.status();
+}
+
+TEST(PodSummaryTest, RejectsGarbage) {
+  PodSummaryDecoder decoder(kLabelKeys);
+  for (const char* line :
+       {"", "not json", "{", "[1]", R"({"type":"ADDED"})", R"({"object":{}})",
+        R"({"type":"SOMETHING","object":{}})", R"({"type":"ADDED","object":{"metadata":)",
+        R"({"type":"ADDED","object":{"spec":{"containers":[{"resources":{"requests":)"
+        R"({"cpu":"lots"}}}]}}})",
+        R"({"type":"ADDED","object":{"status":{"startTime":"yesterday"}}})",
+        R"({"type":"ADDED","object":{"metadata":{"name":5}}})"}) {
+    absl::StatusOr<PodWatchEvent> event = decoder.DecodeWatchLine(line);
+    EXPECT_FALSE(event.ok()) << line;
+    EXPECT_EQ(event.status().code(), absl::StatusCode::kInvalidArgument)
+        << line << ": " << event.status();
+  }
+  // The decoder still works after errors.
+  EXPECT_TRUE(decoder.DecodeWatchLine(WatchLine("ADDED", kGpuPod)).ok());
+}
+
+TEST(PodSummaryTest, NamesTheFieldOfABadQuantity) {
+  PodSummaryDecoder decoder;
+  absl::StatusOr<PodSummary> pod = decoder.DecodePod(
+      R"({"spec":{"containers":[{"name":"a","resources":{"limits":{"memory":"12XB"}}}]}})");
+  ASSERT_FALSE(pod.ok());
+  EXPECT_NE(pod.status().message().find("spec.containers[].resources.limits"),
+            absl::string_view::npos)
+      << pod.status();
+}
+
+TEST(PodSummaryTest, DecodesAPodListPage) {
+  PodSummaryDecoder decoder(kLabelKeys);
+  const std::string list = absl::StrCat(
+      R"({"kind":"PodList","apiVersion":"v1","metadata":{"resourceVersion":"184467999",)"
+      R"("continue":"eyJydiI6MTg0NDY3OTk5fQ","remainingItemCount":3},"items":[)",
+      OneLine(kGpuPod), ",",
+      R"({"metadata":{"name":"pending-0","namespace":"ml-research","uid":"u-2"},)"
+      R"("spec":{"containers":[{"name":"c","resources":{"requests":{"cpu":"1"}}}]},)"
+      R"("status":{"phase":"Pending"}}]})");
+  absl::StatusOr<PodListPage> page = decoder.DecodePodList(list);
+  ASSERT_TRUE(page.ok()) << page.status();
+  EXPECT_EQ(page->resource_version, "184467999");
+  EXPECT_EQ(page->continue_token, "eyJydiI6MTg0NDY3OTk5fQ");
+  ASSERT_EQ(page->items.size(), 2u);
+  EXPECT_EQ(page->items[0].name, "llama-finetune-7b-worker-0-x7k2p");
+  EXPECT_EQ(page->items[1].name, "pending-0");
+  EXPECT_EQ(page->items[1].phase, PodPhase::kPending);
+  EXPECT_EQ(page->items[1].node_name, "");
+  EXPECT_FALSE(page->items[1].start_time.has_value());
+  EXPECT_EQ(page->items[1].containers[0].cpu_milli, 1000);
+
+  absl::StatusOr<PodListPage> empty =
+      decoder.DecodePodList(R"({"kind":"PodList","metadata":{"resourceVersion":"5"},"items":[]})");
+  ASSERT_TRUE(empty.ok()) << empty.status();
+  EXPECT_TRUE(empty->items.empty());
+  EXPECT_EQ(empty->continue_token, "");
+}
+
+}  // namespace
+}  // namespace bursar::kube
