@@ -11,7 +11,8 @@ SCENARIO ?= examples/scenarios/three-teams-month.yaml
 
 export CCACHE_DIR ?= $(HOME)/.cache/bursar/ccache
 
-.PHONY: all deps build build-asan test test-unit test-asan demo bench lint format format-check clean
+.PHONY: all deps build build-asan test test-unit test-asan demo bench lint format format-check clean \
+        cluster-build cluster-up cluster-down test-cluster test-crds-server
 
 all: build
 
@@ -32,11 +33,12 @@ build-asan: deps
 	  -DBURSAR_SANITIZE=ON -DBURSAR_BENCHMARKS=OFF -DBURSAR_WERROR=$(if $(CI),ON,OFF) $(CMAKE_FLAGS)
 	cmake --build $(ASAN_DIR) -j $(JOBS) --target bursar_unit_tests
 
-# Every test: formatting, unit and simulation tests (ctest), then the unit tests again under
-# ASan+UBSan.
+# Every test: formatting, unit and simulation tests (ctest), the unit tests again under
+# ASan+UBSan, then the tests that need a real control plane (built once into ~/.cache/bursar).
 test: build format-check
 	cd $(BUILD_DIR) && ctest $(CTEST_FLAGS) -j $(JOBS)
 	$(MAKE) --no-print-directory test-asan
+	$(MAKE) --no-print-directory test-crds-server test-cluster
 
 test-unit: build
 	cd $(BUILD_DIR) && ctest $(CTEST_FLAGS) -j $(JOBS) -L unit
@@ -66,3 +68,30 @@ format:
 
 clean:
 	rm -rf $(BUILD_DIR) $(ASAN_DIR)
+
+# --- A real control plane for integration tests (tests/cluster/, docs/testing.md) ------------
+CLUSTER_DIR ?= /tmp/bursar-cluster-$(shell id -un)
+
+# Builds kube-apiserver, kube-scheduler, kube-controller-manager, etcd and kwok from the Go module
+# proxy and fetches kubectl and helm, once, into ~/.cache/bursar (~11 min the first time).
+cluster-build: deps
+	@tests/cluster/build.sh
+
+# A cluster that stays up for development (etcd, apiserver, scheduler, controller-manager, kwok).
+cluster-up: cluster-build
+	@tests/cluster/up.sh $(CLUSTER_DIR) --with-all
+	@echo "use it:  source $(CLUSTER_DIR)/env && export PATH=\$$BURSAR_TEST_BIN_PATH:\$$PATH"
+	@echo "stop it: make cluster-down"
+
+cluster-down:
+	@tests/cluster/down.sh $(CLUSTER_DIR)
+
+# End-to-end smoke test on a throwaway cluster: CRDs, examples, a kwok GPU node, scheduling,
+# Jobs and garbage collection.
+test-cluster: cluster-build
+	tests/cluster/with-cluster.sh --with-all -- tests/cluster/smoke-test.sh
+
+# The CRDs' schemas and CEL rules in a real kube-apiserver: every tests/crds/invalid/ manifest
+# is rejected with its message (or, where marked, accepted).
+test-crds-server: cluster-build
+	tests/cluster/with-cluster.sh -- tests/cluster/crd-server-validation.sh

