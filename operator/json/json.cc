@@ -117,6 +117,14 @@ const Value* Value::FindPath(std::string_view dotted) const {
   return cur;
 }
 
+Value* Value::FindMutable(std::string_view key) {
+  return const_cast<Value*>(static_cast<const Value*>(this)->Find(key));
+}
+
+Value* Value::FindPathMutable(std::string_view dotted) {
+  return const_cast<Value*>(static_cast<const Value*>(this)->FindPath(dotted));
+}
+
 Value& Value::Set(std::string key, Value value) {
   if (type_ != Type::kObject) {
     *this = Object({}, line_);

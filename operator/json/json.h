@@ -74,6 +74,9 @@ class Value {
 
   // Mutation helpers for building documents in code and tests.
   Value& Set(std::string key, Value value);
+  // Mutable lookups; nullptr as for Find / FindPath.
+  Value* FindMutable(std::string_view key);
+  Value* FindPathMutable(std::string_view dotted);
   void Append(Value value) { elements_.push_back(std::move(value)); }
 
   // Compact JSON text of this value.

@@ -194,6 +194,9 @@ start() {
   setsid "$exe" "$@" </dev/null >"$dir/logs/$name.log" 2>&1 &
   PID[$name]=$!
   printf '%s %d %s\n' "$name" "${PID[$name]}" "$exe" >>"$dir/pids"
+  # The command line, NUL-separated, so restart.sh can start the same process again.
+  mkdir -p "$dir/cmd"
+  printf '%s\0' "$exe" "$@" >"$dir/cmd/$name"
 }
 
 # wait_ready NAME URL [CURL_ARGS...] — polls URL until it answers 2xx. Fails (returns 1) when the

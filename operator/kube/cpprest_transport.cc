@@ -1,0 +1,640 @@
+#include "operator/kube/cpprest_transport.h"
+
+// The only translation unit that includes cpprestsdk. Every cpprestsdk, pplx and Boost
+// exception is caught here and becomes an absl::Status.
+//
+// How a request runs: cpprestsdk's request() task completes when the response headers arrive,
+// on its own thread pool; continuations hand results to the calling thread through a small
+// completion object, which the caller awaits with a deadline on the steady clock. When the
+// deadline passes, the request's pplx cancellation token is cancelled, which makes cpprestsdk
+// close the socket (the connection is never pooled again). Every pplx task chain ends in a
+// task-based continuation that calls get(): an unobserved task exception terminates the process.
+
+#include <cpprest/containerstream.h>
+#include <cpprest/http_client.h>
+#include <cpprest/http_listener.h>
+#include <cpprest/streams.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <pplx/pplxtasks.h>
+
+#include <algorithm>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/address.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <exception>
+#include <mutex>
+#include <new>
+#include <optional>
+#include <string>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+
+namespace bursar::kube {
+namespace {
+
+namespace http = web::http;
+namespace http_client = web::http::client;
+namespace http_listener = web::http::experimental::listener;
+namespace asio = boost::asio;
+
+using SteadyTime = std::chrono::steady_clock::time_point;
+// Bodies cross into cpprestsdk as bytes: its byte streams (istream<uint8_t>) wrapped around a
+// std::string buffer call it through the wrong type, which UBSan rightly reports.
+using Bytes = std::vector<uint8_t>;
+
+// Timeouts are enforced per request by this file; cpprestsdk's own timer (an idle timer, one
+// value per http_client) is only a backstop against a connection that hangs forever.
+constexpr std::chrono::hours kBackstopTimeout(24);
+constexpr int kPortAttempts = 5;
+
+// `timeout` from now, or nullopt for an infinite timeout. Far-away deadlines are clamped so
+// that the steady_clock arithmetic cannot overflow.
+std::optional<SteadyTime> DeadlineAfter(absl::Duration timeout) {
+  if (timeout == absl::InfiniteDuration()) {
+    return std::nullopt;
+  }
+  timeout = std::clamp(timeout, absl::ZeroDuration(), absl::Hours(24 * 365));
+  return std::chrono::steady_clock::now() + absl::ToChronoNanoseconds(timeout);
+}
+
+// Waits on `cv` until `ready()` or the deadline; returns ready().
+template <typename Predicate>
+bool WaitUntil(std::condition_variable& cv, std::unique_lock<std::mutex>& lock,
+               const std::optional<SteadyTime>& deadline, Predicate ready) {
+  if (!deadline.has_value()) {
+    cv.wait(lock, ready);
+    return true;
+  }
+  return cv.wait_until(lock, *deadline, ready);
+}
+
+// The error of a failed cpprestsdk operation, from inside a catch block. `what` names the
+// request: "GET https://10.0.0.1:6443/api/v1/pods".
+absl::Status StatusFromCurrentException(const std::string& what) {
+  try {
+    throw;
+  } catch (const http::http_exception& e) {
+    if (e.error_code() == std::errc::timed_out) {
+      return absl::DeadlineExceededError(absl::StrCat(what, ": ", e.what()));
+    }
+    // cpprestsdk drops OpenSSL's reason; name the usual suspects.
+    const char* hint =
+        absl::StrContains(e.what(), "SSL handshake")
+            ? " (server certificate not signed by the trusted CA, or not issued for this host)"
+            : "";
+    return absl::UnavailableError(absl::StrCat(what, ": ", e.what(), hint));
+  } catch (const web::uri_exception& e) {
+    return absl::InvalidArgumentError(absl::StrCat(what, ": invalid URI: ", e.what()));
+  } catch (const std::exception& e) {
+    return absl::UnavailableError(absl::StrCat(what, ": ", e.what()));
+  } catch (...) {
+    return absl::UnavailableError(absl::StrCat(what, ": unknown error"));
+  }
+}
+
+// A result handed from a cpprestsdk thread to the waiting caller. The first Set() wins.
+template <typename T>
+class Completion {
+ public:
+  void Set(absl::StatusOr<T> value) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (value_.has_value()) {
+        return;
+      }
+      value_ = std::move(value);
+    }
+    cv_.notify_all();
+  }
+
+  // The value, or nullopt when the deadline passed first.
+  std::optional<absl::StatusOr<T>> Wait(const std::optional<SteadyTime>& deadline) {
+    std::unique_lock<std::mutex> lock(mu_);
+    if (!WaitUntil(cv_, lock, deadline, [this] { return value_.has_value(); })) {
+      return std::nullopt;
+    }
+    return std::move(value_);
+  }
+
+ private:
+  // std::condition_variable rather than absl::CondVar: its waits on steady_clock ignore
+  // wall-clock steps (see operator/runtime/clock.h).
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::optional<absl::StatusOr<T>> value_;  // guarded by mu_
+};
+
+Headers HeadersOf(const http::http_response& response) {
+  Headers headers;
+  for (const auto& [name, value] : response.headers()) {
+    headers.emplace_back(name, value);
+  }
+  return headers;
+}
+
+// Reads the rest of `response`'s body and completes `done` with the whole response.
+void CompleteWithBody(http::http_response response, std::shared_ptr<Completion<HttpResponse>> done,
+                      std::string what) {
+  try {
+    concurrency::streams::container_buffer<Bytes> body;
+    response.body().read_to_end(body).then(
+        [response, body, done, what](pplx::task<size_t> read) mutable {
+          try {
+            read.get();
+            HttpResponse result;
+            result.status = response.status_code();
+            result.headers = HeadersOf(response);
+            const Bytes& bytes = body.collection();
+            result.body.assign(bytes.begin(), bytes.end());
+            done->Set(std::move(result));
+          } catch (...) {
+            done->Set(StatusFromCurrentException(what));
+          }
+        });
+  } catch (...) {
+    done->Set(StatusFromCurrentException(what));
+  }
+}
+
+// The certificates and key that every new TLS connection is configured with. cpprestsdk
+// creates a fresh ssl::context per connection and calls the context callback on it.
+struct TlsMaterial {
+  std::string ca_pem;
+  std::string client_cert_pem;
+  std::string client_key_pem;
+  bool insecure_skip_tls_verify = false;
+};
+
+// Throws boost::system::system_error when a PEM cannot be used.
+void ConfigureTls(const TlsMaterial& tls, asio::ssl::context& context) {
+  // The API server speaks TLS 1.2 or later.
+  context.set_options(asio::ssl::context::no_sslv2 | asio::ssl::context::no_sslv3 |
+                      asio::ssl::context::no_tlsv1 | asio::ssl::context::no_tlsv1_1);
+  if (!tls.ca_pem.empty() && !tls.insecure_skip_tls_verify) {
+    // Trust this CA alone, as client-go does: cpprestsdk has already loaded the system roots
+    // into the context, so replace its store (SSL_CTX_set_cert_store frees the old one).
+    X509_STORE* store = X509_STORE_new();
+    if (store == nullptr) {
+      throw std::bad_alloc();
+    }
+    SSL_CTX_set_cert_store(context.native_handle(), store);
+    context.add_certificate_authority(asio::buffer(tls.ca_pem));
+  }
+  if (!tls.client_cert_pem.empty()) {
+    context.use_certificate_chain(asio::buffer(tls.client_cert_pem));
+    context.use_private_key(asio::buffer(tls.client_key_pem), asio::ssl::context::pem);
+  }
+}
+
+// The lines of a chunked response body, read one at a time with read_line. Next() is
+// thread-compatible; Cancel() may come from any thread.
+class CppRestLineStream final : public LineStream {
+ public:
+  CppRestLineStream(http::http_response response, pplx::cancellation_token_source cancel,
+                    absl::Duration idle_timeout, std::string what)
+      : response_(std::move(response)),
+        cancel_(std::move(cancel)),
+        idle_timeout_(idle_timeout),
+        what_(std::move(what)),
+        state_(std::make_shared<State>()) {}
+
+  // Closes the connection unless the server already ended the stream (then the cancellation
+  // is a no-op and the connection went back to the pool).
+  ~CppRestLineStream() override { cancel_.cancel(); }
+
+  absl::StatusOr<std::optional<std::string>> Next() override {
+    if (end_.has_value()) {
+      return *end_;
+    }
+    const std::optional<SteadyTime> deadline = DeadlineAfter(idle_timeout_);
+    std::unique_lock<std::mutex> lock(state_->mu);
+    if (!state_->cancelled && !state_->read_in_flight) {
+      state_->read_in_flight = true;
+      lock.unlock();  // read_line may complete and run its continuation at once
+      StartRead();
+      lock.lock();
+    }
+    const bool ready = WaitUntil(state_->cv, lock, deadline,
+                                 [this] { return state_->cancelled || state_->line.has_value(); });
+    if (state_->cancelled) {
+      return End(absl::CancelledError(absl::StrCat(what_, ": watch cancelled")));
+    }
+    if (!ready) {
+      lock.unlock();
+      cancel_.cancel();
+      return End(absl::DeadlineExceededError(absl::StrCat(
+          what_, ": no data for ", absl::FormatDuration(idle_timeout_), " (idle timeout)")));
+    }
+    absl::StatusOr<std::optional<std::string>> line = std::move(*state_->line);
+    state_->line.reset();
+    state_->read_in_flight = false;
+    if (!line.ok() || !line->has_value()) {
+      return End(std::move(line));
+    }
+    return line;
+  }
+
+  void Cancel() override {
+    {
+      std::lock_guard<std::mutex> lock(state_->mu);
+      state_->cancelled = true;
+    }
+    state_->cv.notify_all();
+    cancel_.cancel();
+  }
+
+ private:
+  // Shared with the read continuations, which may outlive the stream.
+  struct State {
+    std::mutex mu;
+    std::condition_variable cv;
+    bool cancelled = false;       // guarded by mu
+    bool read_in_flight = false;  // guarded by mu
+    // The outcome of the read in flight: a line, nullopt at the end, or an error.
+    std::optional<absl::StatusOr<std::optional<std::string>>> line;  // guarded by mu
+  };
+
+  void StartRead() {
+    const std::shared_ptr<State> state = state_;
+    auto deliver = [state](absl::StatusOr<std::optional<std::string>> line) {
+      {
+        std::lock_guard<std::mutex> lock(state->mu);
+        state->line = std::move(line);
+      }
+      state->cv.notify_all();
+    };
+    try {
+      // A fresh buffer per line: read_line appends to its target.
+      concurrency::streams::container_buffer<Bytes> buffer;
+      concurrency::streams::istream body = response_.body();
+      body.read_line(buffer).then(
+          [body, buffer, deliver, what = what_](pplx::task<size_t> read) mutable {
+            try {
+              const size_t length = read.get();
+              // An empty line reads as 0 characters too; only the end of the body is at EOF
+              // (so an empty last line is not reported: watch streams have none).
+              if (length == 0 && body.is_eof()) {
+                deliver(std::optional<std::string>());
+              } else {
+                const Bytes& bytes = buffer.collection();
+                deliver(std::optional<std::string>(std::in_place, bytes.begin(), bytes.end()));
+              }
+            } catch (...) {
+              deliver(StatusFromCurrentException(what));
+            }
+          });
+    } catch (...) {
+      deliver(StatusFromCurrentException(what_));
+    }
+  }
+
+  absl::StatusOr<std::optional<std::string>> End(absl::StatusOr<std::optional<std::string>> end) {
+    end_ = end;
+    return end;
+  }
+
+  const http::http_response response_;
+  pplx::cancellation_token_source cancel_;
+  const absl::Duration idle_timeout_;
+  const std::string what_;
+  const std::shared_ptr<State> state_;
+  // Set once the stream ended (cleanly, with an error, or cancelled): Next() repeats it.
+  std::optional<absl::StatusOr<std::optional<std::string>>> end_;
+};
+
+// Serves GET requests with a runtime::HttpHandler. Thread-safe.
+class CppRestHttpServer final : public runtime::HttpServer {
+ public:
+  CppRestHttpServer(std::unique_ptr<http_listener::http_listener> listener, int port)
+      : listener_(std::move(listener)), port_(port) {}
+  ~CppRestHttpServer() override { Stop(); }
+
+  int port() const override { return port_; }
+
+  void Stop() override {
+    absl::MutexLock lock(&mu_);
+    if (listener_ == nullptr) {
+      return;
+    }
+    try {
+      listener_->close().wait();
+    } catch (...) {
+      // Closing failed; the listener is dropped all the same.
+    }
+    listener_.reset();
+  }
+
+ private:
+  absl::Mutex mu_;
+  std::unique_ptr<http_listener::http_listener> listener_ ABSL_GUARDED_BY(mu_);
+  const int port_;
+};
+
+void Reply(const http::http_request& request, const runtime::HttpServerResponse& reply) {
+  http::http_response response(static_cast<http::status_code>(reply.status));
+  response.headers().add("Content-Type", reply.content_type.empty()
+                                             ? std::string("text/plain; charset=utf-8")
+                                             : reply.content_type);
+  response.set_body(Bytes(reply.body.begin(), reply.body.end()));
+  if (reply.status == http::status_codes::MethodNotAllowed) {
+    response.headers().add("Allow", "GET");
+  }
+  // A client that went away fails the reply; nothing to do about it, but it must be observed.
+  request.reply(response).then([](pplx::task<void> done) {
+    try {
+      done.get();
+    } catch (...) {
+    }
+  });
+}
+
+void Serve(const runtime::HttpHandler& handler, const http::http_request& request) {
+  if (request.method() != http::methods::GET) {
+    Reply(request, {http::status_codes::MethodNotAllowed, "", "method not allowed\n"});
+    return;
+  }
+  runtime::HttpServerResponse response;
+  try {
+    response = handler(request.request_uri().path());
+  } catch (...) {
+    response = {http::status_codes::InternalError, "", "internal error\n"};
+  }
+  Reply(request, response);
+}
+
+// A port that was free on `address` a moment ago: bind to port 0 and read the port back.
+absl::StatusOr<int> PickFreePort(const asio::ip::address& address) {
+  try {
+    asio::io_context io;
+    asio::ip::tcp::acceptor acceptor(io, asio::ip::tcp::endpoint(address, 0));
+    return acceptor.local_endpoint().port();
+  } catch (const std::exception& e) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot bind ", address.to_string(), ":0: ", e.what()));
+  }
+}
+
+}  // namespace
+
+struct CppRestTransport::Impl {
+  Impl(web::uri base_uri, const http_client::http_client_config& client_config,
+       std::function<std::string()> bearer_token_fn, std::string tls_server_name_value)
+      : base(std::move(base_uri)),
+        client(base, client_config),
+        bearer_token(std::move(bearer_token_fn)),
+        tls_server_name(std::move(tls_server_name_value)) {}
+
+  // "GET https://host:port/path?query", for error messages.
+  std::string Describe(const HttpRequest& request) const {
+    std::string server = base.to_string();
+    if (absl::EndsWith(server, "/")) {
+      server.pop_back();
+    }
+    return absl::StrCat(request.method, " ", server, request.path);
+  }
+
+  // Throws web::uri_exception for a path that is not a valid URI.
+  http::http_request Build(const HttpRequest& request) const {
+    http::http_request out(request.method);
+    out.set_request_uri(web::uri(request.path));
+    std::string content_type;
+    for (const auto& [name, value] : request.headers) {
+      if (absl::EqualsIgnoreCase(name, "Content-Type")) {
+        content_type = value;
+      } else {
+        out.headers().add(name, value);
+      }
+    }
+    if (!tls_server_name.empty()) {
+      // cpprestsdk takes the SNI name and the name it verifies from the Host header.
+      out.headers()["Host"] = tls_server_name;
+    }
+    if (bearer_token) {
+      const std::string token = bearer_token();
+      if (!token.empty()) {
+        out.headers()["Authorization"] = absl::StrCat("Bearer ", token);
+      }
+    }
+    if (!request.body.empty() && content_type.empty()) {
+      content_type = "application/json";
+    }
+    if (!content_type.empty()) {
+      out.headers().add("Content-Type", content_type);
+    }
+    if (!request.body.empty()) {
+      out.set_body(Bytes(request.body.begin(), request.body.end()));
+    }
+    return out;
+  }
+
+  const web::uri base;
+  // request() is not const but is safe from many threads (the pipeline is never changed
+  // after construction); one keep-alive connection pool serves every request.
+  http_client::http_client client;
+  const std::function<std::string()> bearer_token;
+  const std::string tls_server_name;  // empty unless verifying another name than the host
+};
+
+absl::StatusOr<std::unique_ptr<CppRestTransport>> CppRestTransport::Create(
+    const TransportConfig& config) {
+  web::uri base;
+  try {
+    base = web::uri(config.server);
+  } catch (const std::exception& e) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("server \"", config.server, "\" is not a URL: ", e.what()));
+  }
+  const std::string scheme = absl::AsciiStrToLower(base.scheme());
+  if ((scheme != "https" && scheme != "http") || base.host().empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("server \"", config.server, "\" is not an https:// or http:// URL"));
+  }
+  if (config.client_cert_pem.empty() != config.client_key_pem.empty()) {
+    return absl::InvalidArgumentError(
+        "a client certificate needs its key, and a key its certificate");
+  }
+
+  auto tls = std::make_shared<const TlsMaterial>(TlsMaterial{config.ca_pem, config.client_cert_pem,
+                                                             config.client_key_pem,
+                                                             config.insecure_skip_tls_verify});
+  try {
+    // Load the PEMs once now, so that a bad one fails here rather than on every connection.
+    asio::ssl::context probe(asio::ssl::context::tls_client);
+    ConfigureTls(*tls, probe);
+  } catch (const std::exception& e) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("TLS configuration for ", config.server, ": ", e.what()));
+  }
+
+  http_client::http_client_config client_config;
+  client_config.set_timeout(kBackstopTimeout);
+  client_config.set_validate_certificates(!config.insecure_skip_tls_verify);
+  client_config.set_ssl_context_callback(
+      [tls](asio::ssl::context& context) { ConfigureTls(*tls, context); });
+  try {
+    return std::unique_ptr<CppRestTransport>(new CppRestTransport(
+        std::make_unique<Impl>(std::move(base), client_config, config.bearer_token,
+                               scheme == "https" ? config.tls_server_name : std::string())));
+  } catch (const std::exception& e) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("cannot create an HTTP client for ", config.server, ": ", e.what()));
+  }
+}
+
+CppRestTransport::CppRestTransport(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+CppRestTransport::~CppRestTransport() = default;
+
+namespace {
+
+// A pooled keep-alive connection that the server closed (it restarted, or timed the connection
+// out) fails while the request is still being written. Nothing reached the server, so sending
+// again on a fresh connection is safe even for a POST — what Go's net/http does too.
+bool FailedBeforeSending(const absl::Status& status) {
+  return status.code() == absl::StatusCode::kUnavailable &&
+         absl::StrContains(status.message(), "Failed to write request");
+}
+
+}  // namespace
+
+absl::StatusOr<HttpResponse> CppRestTransport::Send(const HttpRequest& request,
+                                                    absl::Duration timeout) {
+  absl::StatusOr<HttpResponse> response = SendOnce(request, timeout);
+  if (!response.ok() && FailedBeforeSending(response.status())) {
+    response = SendOnce(request, timeout);
+  }
+  return response;
+}
+
+absl::StatusOr<HttpResponse> CppRestTransport::SendOnce(const HttpRequest& request,
+                                                        absl::Duration timeout) {
+  const std::optional<SteadyTime> deadline = DeadlineAfter(timeout);
+  const std::string what = impl_->Describe(request);
+  auto done = std::make_shared<Completion<HttpResponse>>();
+  pplx::cancellation_token_source cancel;
+  try {
+    impl_->client.request(impl_->Build(request), cancel.get_token())
+        .then([done, what](pplx::task<http::http_response> headers) {
+          try {
+            CompleteWithBody(headers.get(), done, what);
+          } catch (...) {
+            done->Set(StatusFromCurrentException(what));
+          }
+        });
+  } catch (...) {
+    return StatusFromCurrentException(what);
+  }
+  std::optional<absl::StatusOr<HttpResponse>> response = done->Wait(deadline);
+  if (!response.has_value()) {
+    cancel.cancel();
+    return absl::DeadlineExceededError(
+        absl::StrCat(what, ": no response within ", absl::FormatDuration(timeout)));
+  }
+  return *std::move(response);
+}
+
+absl::StatusOr<StreamResponse> CppRestTransport::Stream(const HttpRequest& request,
+                                                        absl::Duration idle_timeout) {
+  const std::string what = impl_->Describe(request);
+  // Headers first; a non-2xx body is read whole (it is a small metav1.Status).
+  auto headers = std::make_shared<Completion<http::http_response>>();
+  pplx::cancellation_token_source cancel;
+  try {
+    impl_->client.request(impl_->Build(request), cancel.get_token())
+        .then([headers, what](pplx::task<http::http_response> response) {
+          try {
+            headers->Set(response.get());
+          } catch (...) {
+            headers->Set(StatusFromCurrentException(what));
+          }
+        });
+  } catch (...) {
+    return StatusFromCurrentException(what);
+  }
+  std::optional<absl::StatusOr<http::http_response>> response =
+      headers->Wait(DeadlineAfter(idle_timeout));
+  if (!response.has_value()) {
+    cancel.cancel();
+    return absl::DeadlineExceededError(
+        absl::StrCat(what, ": no response headers within ", absl::FormatDuration(idle_timeout)));
+  }
+  if (!response->ok()) {
+    return response->status();
+  }
+  StreamResponse out;
+  out.status = (*response)->status_code();
+  if (out.status >= 200 && out.status < 300) {
+    out.lines = std::make_unique<CppRestLineStream>(std::move(**response), std::move(cancel),
+                                                    idle_timeout, what);
+    return out;
+  }
+  auto body = std::make_shared<Completion<HttpResponse>>();
+  CompleteWithBody(std::move(**response), body, what);
+  std::optional<absl::StatusOr<HttpResponse>> error = body->Wait(DeadlineAfter(idle_timeout));
+  if (!error.has_value()) {
+    cancel.cancel();
+    return absl::DeadlineExceededError(
+        absl::StrCat(what, ": error body not read within ", absl::FormatDuration(idle_timeout)));
+  }
+  if (!error->ok()) {
+    return error->status();
+  }
+  out.error_body = std::move((*error)->body);
+  return out;
+}
+
+absl::StatusOr<std::unique_ptr<runtime::HttpServer>> StartHttpServer(const std::string& address,
+                                                                     int port,
+                                                                     runtime::HttpHandler handler) {
+  if (port < 0 || port > 65535) {
+    return absl::InvalidArgumentError(absl::StrCat("port ", port, " is out of range"));
+  }
+  boost::system::error_code parse_error;
+  const asio::ip::address ip = asio::ip::make_address(address, parse_error);
+  if (parse_error) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("listen address \"", address, "\" is not an IP address"));
+  }
+  if (!ip.is_v4()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("listen address \"", address, "\": only IPv4 is supported"));
+  }
+  absl::Status last_error;
+  for (int attempt = 0; attempt < (port == 0 ? kPortAttempts : 1); ++attempt) {
+    int chosen = port;
+    if (port == 0) {
+      absl::StatusOr<int> free_port = PickFreePort(ip);
+      if (!free_port.ok()) {
+        return free_port.status();
+      }
+      chosen = *free_port;
+    }
+    try {
+      auto listener = std::make_unique<http_listener::http_listener>(
+          web::uri(absl::StrCat("http://", address, ":", chosen)));
+      listener->support([handler](const http::http_request& request) { Serve(handler, request); });
+      listener->open().wait();
+      return std::make_unique<CppRestHttpServer>(std::move(listener), chosen);
+    } catch (const std::exception& e) {
+      // Another process may have taken the port between PickFreePort and open().
+      last_error = absl::UnavailableError(
+          absl::StrCat("cannot listen on ", address, ":", chosen, ": ", e.what()));
+    }
+  }
+  return last_error;
+}
+
+}  // namespace bursar::kube
