@@ -12,7 +12,7 @@ SCENARIO ?= examples/scenarios/three-teams-month.yaml
 export CCACHE_DIR ?= $(HOME)/.cache/bursar/ccache
 
 .PHONY: all deps build build-asan test test-unit test-asan demo bench lint format format-check clean \
-        cluster-build cluster-up cluster-down test-cluster test-crds-server
+        cluster-build cluster-up cluster-down test-cluster test-crds-server test-integration
 
 all: build
 
@@ -38,7 +38,7 @@ build-asan: deps
 test: build format-check
 	cd $(BUILD_DIR) && ctest $(CTEST_FLAGS) -j $(JOBS)
 	$(MAKE) --no-print-directory test-asan
-	$(MAKE) --no-print-directory test-crds-server test-cluster
+	$(MAKE) --no-print-directory test-crds-server test-cluster test-integration
 
 test-unit: build
 	cd $(BUILD_DIR) && ctest $(CTEST_FLAGS) -j $(JOBS) -L unit
@@ -90,6 +90,12 @@ cluster-down:
 # Jobs and garbage collection.
 test-cluster: cluster-build
 	tests/cluster/with-cluster.sh --with-all -- tests/cluster/smoke-test.sh
+
+# The Kubernetes client and runtime against a real kube-apiserver and etcd: CRUD on every kind,
+# conflicts, server-side apply ownership, watches across an apiserver restart, 410 after etcd
+# compaction, two processes electing one leader.
+test-integration: build cluster-build
+	tests/cluster/with-cluster.sh -- $(BUILD_DIR)/tests/bursar_integration_tests
 
 # The CRDs' schemas and CEL rules in a real kube-apiserver: every tests/crds/invalid/ manifest
 # is rejected with its message (or, where marked, accepted).

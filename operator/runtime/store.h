@@ -1,0 +1,280 @@
+#pragma once
+
+// Store: the cache a Watcher fills (client-go's informer store, kube-rs's reflector): every
+// object of one resource type, keyed by "namespace/name" ("name" when cluster-scoped), as a
+// value of the caller's choosing: the whole json::Value, a small struct projected from it
+// (Store<NodeInfo, json::Value> with a projector), or the PodSummary the Pod watcher decodes
+// (PodStore).
+//
+// - Apply() takes the watcher's events. A Restarted replaces the whole content in one swap:
+//   readers see the old content or the new, never a mix, and the keys that vanished are
+//   returned (and reported as deletions). Projection happens outside the lock.
+// - HasSynced() turns true with the first Restarted; controllers wait for it (controller.h).
+// - Change callbacks run after the content changed, outside the lock, on the thread that
+//   applies (the watcher's): one per added, modified or deleted key. A relist reports only the
+//   keys whose resourceVersion changed, and the vanished ones. Typical use: enqueue the key
+//   (or the key of the object it maps to) on a controller. Keep them quick.
+// - Readers get shared_ptr<const T> snapshots: an object stays valid however long it is held,
+//   even after the store moved on. Values are immutable once stored.
+//
+// Pitfalls: List() and ForEach() are in no particular order; sort if order matters. ForEach's
+// function runs under the read lock: it must not call back into the store (nor block).
+// Thread-safe: any number of readers; Apply() calls are serialised.
+
+#include <algorithm>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
+#include "operator/json/json.h"
+#include "operator/kube/watch_decoder.h"
+#include "operator/runtime/watcher.h"
+
+namespace bursar::runtime {
+
+// client-go's MetaNamespaceKeyFunc: "namespace/name", or "name" when `namespace_name` is "".
+std::string ObjectKey(std::string_view namespace_name, std::string_view name);
+// From metadata.namespace and metadata.name.
+std::string ObjectKeyOf(const json::Value& object);
+std::string ObjectKeyOf(const kube::PodSummary& pod);
+
+struct ObjectName {
+  std::string_view namespace_name;  // "" for a cluster-scoped key
+  std::string_view name;
+};
+// The inverse of ObjectKey; the views point into `key`.
+ObjectName SplitObjectKey(std::string_view key);
+
+// metadata.resourceVersion; "" when absent.
+std::string_view ResourceVersionOf(const json::Value& object);
+std::string_view ResourceVersionOf(const kube::PodSummary& pod);
+
+// What a controller waits for before it starts its workers. Thread-safe.
+class SyncedCache {
+ public:
+  virtual ~SyncedCache() = default;
+  // True once the cache holds a complete list from the server.
+  virtual bool HasSynced() const = 0;
+};
+
+template <typename T, typename Source = T>
+class Store final : public SyncedCache {
+ public:
+  using Projector = std::function<T(Source object)>;
+
+  struct Change {
+    std::string key;
+    std::shared_ptr<const T> old_value;  // null when added
+    std::shared_ptr<const T> new_value;  // null when deleted
+  };
+  using ChangeCallback = std::function<void(const Change& change)>;
+
+  // Stores the watcher's objects as they are.
+  Store() requires std::is_same_v<T, Source>
+  = default;
+  // Stores projector(object) for each object.
+  explicit Store(Projector projector) : projector_(std::move(projector)) {}
+
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  // Registers a callback for every later change. May be called at any time.
+  void OnChange(ChangeCallback callback) {
+    absl::MutexLock lock(&mu_);
+    auto next = std::make_shared<std::vector<ChangeCallback>>(*callbacks_);
+    next->push_back(std::move(callback));
+    callbacks_ = std::move(next);
+  }
+
+  // Applies one watcher event; returns the keys a Restarted removed (sorted), else empty.
+  std::vector<std::string> Apply(WatcherEvent<Source> event);
+
+  // A watcher sink that applies into this store (which must outlive the watcher).
+  std::function<void(WatcherEvent<Source>)> Sink() {
+    return [this](WatcherEvent<Source> event) { Apply(std::move(event)); };
+  }
+
+  bool HasSynced() const override {
+    absl::ReaderMutexLock lock(&mu_);
+    return synced_;
+  }
+
+  // The object stored under `key`; null when there is none.
+  std::shared_ptr<const T> Get(std::string_view key) const {
+    absl::ReaderMutexLock lock(&mu_);
+    auto it = items_.find(absl::string_view(key.data(), key.size()));
+    return it == items_.end() ? nullptr : it->second.value;
+  }
+
+  std::vector<std::shared_ptr<const T>> List() const {
+    absl::ReaderMutexLock lock(&mu_);
+    std::vector<std::shared_ptr<const T>> out;
+    out.reserve(items_.size());
+    for (const auto& [key, entry] : items_) {
+      out.push_back(entry.value);
+    }
+    return out;
+  }
+
+  std::vector<std::string> ListKeys() const {
+    absl::ReaderMutexLock lock(&mu_);
+    std::vector<std::string> out;
+    out.reserve(items_.size());
+    for (const auto& [key, entry] : items_) {
+      out.push_back(key);
+    }
+    return out;
+  }
+
+  // Calls fn(key, value) for every object, under the read lock (see the pitfall above).
+  void ForEach(const std::function<void(std::string_view key, const T& value)>& fn) const {
+    absl::ReaderMutexLock lock(&mu_);
+    for (const auto& [key, entry] : items_) {
+      fn(key, *entry.value);
+    }
+  }
+
+  size_t size() const {
+    absl::ReaderMutexLock lock(&mu_);
+    return items_.size();
+  }
+
+ private:
+  struct Entry {
+    std::shared_ptr<const T> value;
+    std::string resource_version;  // of the source object: a relist skips unchanged ones
+  };
+  using Map = absl::flat_hash_map<std::string, Entry>;
+
+  std::shared_ptr<const T> Project(Source object) const {
+    if constexpr (std::is_same_v<T, Source>) {
+      if (!projector_) {
+        return std::make_shared<const T>(std::move(object));
+      }
+    }
+    return std::make_shared<const T>(projector_(std::move(object)));
+  }
+
+  void Notify(const std::vector<Change>& changes) const {
+    std::shared_ptr<const std::vector<ChangeCallback>> callbacks;
+    {
+      absl::ReaderMutexLock lock(&mu_);
+      callbacks = callbacks_;
+    }
+    for (const Change& change : changes) {
+      for (const ChangeCallback& callback : *callbacks) {
+        callback(change);
+      }
+    }
+  }
+
+  const Projector projector_;
+  // Serialises Apply(): a Restarted compares against the content it then replaces.
+  absl::Mutex apply_mu_;
+  mutable absl::Mutex mu_;
+  Map items_ ABSL_GUARDED_BY(mu_);
+  bool synced_ ABSL_GUARDED_BY(mu_) = false;
+  // Copy-on-write, so that Apply() copies a pointer, not the callbacks.
+  std::shared_ptr<const std::vector<ChangeCallback>> callbacks_ ABSL_GUARDED_BY(mu_) =
+      std::make_shared<const std::vector<ChangeCallback>>();
+};
+
+// The Pod cache: PodSummary values, straight from the PodWatcher.
+using PodStore = Store<kube::PodSummary>;
+// A cache of whole objects, straight from an ObjectWatcher.
+using ObjectStore = Store<json::Value>;
+
+template <typename T, typename Source>
+std::vector<std::string> Store<T, Source>::Apply(WatcherEvent<Source> event) {
+  absl::MutexLock apply_lock(&apply_mu_);
+  std::vector<Change> changes;
+  std::vector<std::string> vanished;
+  switch (event.type) {
+    case WatcherEvent<Source>::Type::kRestarted: {
+      // Build the new content without holding the lock readers need.
+      Map fresh;
+      fresh.reserve(event.objects.size());
+      std::vector<std::string> order;  // the list's order, for deterministic callbacks
+      order.reserve(event.objects.size());
+      for (Source& object : event.objects) {
+        std::string key = ObjectKeyOf(object);
+        std::string version(ResourceVersionOf(object));
+        order.push_back(key);
+        fresh.insert_or_assign(std::move(key), Entry{Project(std::move(object)), version});
+      }
+      {
+        absl::ReaderMutexLock lock(&mu_);
+        for (const std::string& key : order) {
+          const Entry& now = fresh.at(key);
+          auto old = items_.find(key);
+          if (old == items_.end()) {
+            changes.push_back({key, nullptr, now.value});
+          } else if (now.resource_version.empty() ||
+                     old->second.resource_version != now.resource_version) {
+            changes.push_back({key, old->second.value, now.value});
+          }
+        }
+        for (const auto& [key, entry] : items_) {
+          if (!fresh.contains(key)) {
+            vanished.push_back(key);
+          }
+        }
+        std::sort(vanished.begin(), vanished.end());
+        for (const std::string& key : vanished) {
+          changes.push_back({key, items_.at(key).value, nullptr});
+        }
+      }
+      {
+        absl::MutexLock lock(&mu_);
+        items_.swap(fresh);
+        synced_ = true;
+      }
+      // `fresh` now holds the old content; it is freed here, outside the lock.
+      break;
+    }
+    case WatcherEvent<Source>::Type::kApplied: {
+      std::string key = ObjectKeyOf(event.object);
+      std::string version(ResourceVersionOf(event.object));
+      std::shared_ptr<const T> value = Project(std::move(event.object));
+      std::shared_ptr<const T> old;
+      {
+        absl::MutexLock lock(&mu_);
+        Entry& entry = items_[key];
+        old = std::move(entry.value);
+        entry = Entry{value, std::move(version)};
+      }
+      changes.push_back({std::move(key), std::move(old), std::move(value)});
+      break;
+    }
+    case WatcherEvent<Source>::Type::kDeleted: {
+      std::string key = ObjectKeyOf(event.object);
+      std::shared_ptr<const T> old;
+      {
+        absl::MutexLock lock(&mu_);
+        auto it = items_.find(key);
+        if (it != items_.end()) {
+          old = std::move(it->second.value);
+          items_.erase(it);
+        }
+      }
+      if (old == nullptr) {
+        // Deleted before we ever saw it: still worth a callback, with its final state.
+        old = Project(std::move(event.object));
+      }
+      changes.push_back({std::move(key), std::move(old), nullptr});
+      break;
+    }
+  }
+  Notify(changes);
+  return vanished;
+}
+
+}  // namespace bursar::runtime
