@@ -24,6 +24,7 @@
 #include "operator/kube/kube_status.h"
 #include "operator/kube/resource.h"
 #include "operator/runtime/clock.h"
+#include "operator/runtime/endpoints.h"
 #include "operator/runtime/store.h"
 #include "operator/runtime/watcher.h"
 
@@ -620,6 +621,47 @@ TEST_F(ApiServerTest, TwoProcessesElectOneLeaderAndHandOverWhenItIsKilled) {
   waitpid(b, &status, 0);
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
   EXPECT_EQ(holder(), "");
+}
+
+TEST_F(ApiServerTest, HealthReadinessAndMetricsShareOneListener) {
+  // A client whose requests are counted, as `bursar run` wires it.
+  runtime::Registry registry;
+  ApiClient::Options options;
+  absl::StatusOr<ApiClient::Observer> observer = runtime::MakeRequestMetricsObserver(&registry);
+  ASSERT_TRUE(observer.ok()) << observer.status();
+  options.observer = *observer;
+  ApiClient counted(*transport_, options);
+  ASSERT_TRUE(counted.Get(kNamespaces, "", "default").ok());
+  EXPECT_FALSE(counted.Get(kNamespaces, "", "no-such-namespace").ok());
+
+  runtime::Endpoints endpoints(&registry);
+  bool synced = false;
+  endpoints.AddReadinessCheck(
+      {"caches", [&] { return synced ? std::string() : std::string("not synced"); }});
+  absl::StatusOr<std::unique_ptr<runtime::HttpServer>> server =
+      StartHttpServer("127.0.0.1", 0, endpoints.Handler());
+  ASSERT_TRUE(server.ok()) << server.status();
+  TransportConfig plain;
+  plain.server = absl::StrCat("http://127.0.0.1:", (*server)->port());
+  absl::StatusOr<std::unique_ptr<CppRestTransport>> http = CppRestTransport::Create(plain);
+  ASSERT_TRUE(http.ok()) << http.status();
+  auto get = [&](const std::string& path) {
+    absl::StatusOr<HttpResponse> r = (*http)->Send({"GET", path, {}, ""}, absl::Seconds(5));
+    EXPECT_TRUE(r.ok()) << r.status();
+    return r.ok() ? *r : HttpResponse{};
+  };
+  EXPECT_EQ(get("/healthz").status, 200);
+  EXPECT_EQ(get("/readyz").status, 503);
+  synced = true;
+  EXPECT_EQ(get("/readyz").status, 200);
+  HttpResponse metrics = get("/metrics");
+  EXPECT_EQ(metrics.status, 200);
+  EXPECT_NE(metrics.body.find("bursar_kube_requests_total{verb=\"GET\",code=\"200\"} 1"),
+            std::string::npos)
+      << metrics.body;
+  EXPECT_NE(metrics.body.find("bursar_kube_requests_total{verb=\"GET\",code=\"404\"} 1"),
+            std::string::npos);
+  (*server)->Stop();
 }
 
 }  // namespace
