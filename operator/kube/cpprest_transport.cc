@@ -510,6 +510,28 @@ bool FailedBeforeSending(const absl::Status& status) {
 
 }  // namespace
 
+absl::StatusOr<std::unique_ptr<CppRestTransport>> TransportFor(const ClusterConfig& cluster) {
+  TransportConfig config;
+  config.server = cluster.server;
+  config.ca_pem = cluster.ca_pem;
+  config.client_cert_pem = cluster.client_cert_pem;
+  config.client_key_pem = cluster.client_key_pem;
+  config.insecure_skip_tls_verify = cluster.insecure_skip_tls_verify;
+  config.tls_server_name = cluster.tls_server_name;
+  if (!cluster.token_file.empty()) {
+    // TokenSource is thread-safe; shared so the transport's copies of the callback agree.
+    auto tokens =
+        std::make_shared<TokenSource>(TokenSource::File(cluster.token_file, cluster.bearer_token));
+    config.bearer_token = [tokens]() -> std::string {
+      absl::StatusOr<std::string> token = tokens->Token();
+      return token.ok() ? *token : std::string();
+    };
+  } else if (!cluster.bearer_token.empty()) {
+    config.bearer_token = [token = cluster.bearer_token] { return token; };
+  }
+  return CppRestTransport::Create(config);
+}
+
 absl::StatusOr<HttpResponse> CppRestTransport::Send(const HttpRequest& request,
                                                     absl::Duration timeout) {
   absl::StatusOr<HttpResponse> response = SendOnce(request, timeout);

@@ -29,6 +29,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "operator/kube/kubeconfig.h"
 #include "operator/kube/transport.h"
 #include "operator/runtime/http_server.h"
 
@@ -78,6 +79,10 @@ class CppRestTransport final : public Transport {
 // cpprestsdk's listener cannot report the port it bound, so for port 0 a free port is found
 // first by binding a socket to `address`:0; a lost race for it is retried a few times.
 // Fails with Unavailable when the address cannot be bound.
+// The transport for a loaded kubeconfig or in-cluster config: its CA, client certificate and
+// bearer token (a token file is re-read as it rotates, through a TokenSource).
+absl::StatusOr<std::unique_ptr<CppRestTransport>> TransportFor(const ClusterConfig& cluster);
+
 absl::StatusOr<std::unique_ptr<runtime::HttpServer>> StartHttpServer(const std::string& address,
                                                                      int port,
                                                                      runtime::HttpHandler handler);
