@@ -270,6 +270,19 @@ bool ObjectReader::CheckString(const json::Value& v, std::string_view path,
   return true;
 }
 
+std::pair<const json::Value*, const std::string*> ObjectReader::StringField(std::string_view key,
+                                                                            Presence presence) {
+  const json::Value* v = Field(key, presence);
+  if (v == nullptr) {
+    return {nullptr, nullptr};
+  }
+  const std::string* s = AsString(*v, PathOf(key));
+  if (s == nullptr) {
+    invalid_.insert(std::string(key));
+  }
+  return {v, s};
+}
+
 bool ObjectReader::String(std::string_view key, std::string* out, const StringRule& rule) {
   const json::Value* v = Field(key, rule.presence);
   if (v == nullptr) {
@@ -347,16 +360,14 @@ bool ObjectReader::Bool(std::string_view key, bool* out, Presence presence) {
 
 bool ObjectReader::Decimal(std::string_view key, engine::Money* out, DecimalKind kind,
                            Presence presence) {
-  const json::Value* v = Field(key, presence);
+  auto [v, s] = StringField(key, presence);
   if (v == nullptr) {
     return false;
   }
-  std::string path = PathOf(key);
-  const std::string* s = AsString(*v, path);
   if (s == nullptr) {
-    invalid_.insert(std::string(key));
     return true;
   }
+  std::string path = PathOf(key);
   bool is_signed = kind == DecimalKind::kSigned;
   size_t max_length = is_signed ? 32 : 24;
   if (s->size() > max_length) {
@@ -396,16 +407,14 @@ bool ObjectReader::Decimal(std::string_view key, std::optional<engine::Money>* o
 }
 
 bool ObjectReader::Duration(std::string_view key, absl::Duration* out, Presence presence) {
-  const json::Value* v = Field(key, presence);
+  auto [v, s] = StringField(key, presence);
   if (v == nullptr) {
     return false;
   }
-  std::string path = PathOf(key);
-  const std::string* s = AsString(*v, path);
   if (s == nullptr) {
-    invalid_.insert(std::string(key));
     return true;
   }
+  std::string path = PathOf(key);
   if (s->size() > 32 || !IsGoDurationText(*s)) {
     Fail(key, *v,
          absl::StrCat(Quote(*s), " is not a duration (want e.g. \"90s\", \"6h\" or \"1h30m\")"));
@@ -421,16 +430,14 @@ bool ObjectReader::Duration(std::string_view key, absl::Duration* out, Presence 
 }
 
 bool ObjectReader::Time(std::string_view key, absl::Time* out, Presence presence) {
-  const json::Value* v = Field(key, presence);
+  auto [v, s] = StringField(key, presence);
   if (v == nullptr) {
     return false;
   }
-  std::string path = PathOf(key);
-  const std::string* s = AsString(*v, path);
   if (s == nullptr) {
-    invalid_.insert(std::string(key));
     return true;
   }
+  std::string path = PathOf(key);
   absl::StatusOr<absl::Time> t = ParseTime(*s);
   if (!t.ok()) {
     Fail(key, *v,
@@ -539,16 +546,14 @@ bool ObjectReader::StringMap(std::string_view key, engine::Labels* out, const Ma
 
 bool ObjectReader::EnumIndex(std::string_view key, const std::string_view* names, size_t n,
                              Presence presence, int* index) {
-  const json::Value* v = Field(key, presence);
+  auto [v, s] = StringField(key, presence);
   if (v == nullptr) {
     return false;
   }
-  std::string path = PathOf(key);
-  const std::string* s = AsString(*v, path);
   if (s == nullptr) {
-    invalid_.insert(std::string(key));
     return true;
   }
+  std::string path = PathOf(key);
   for (size_t i = 0; i < n; ++i) {
     if (names[i] == *s) {
       *index = static_cast<int>(i);

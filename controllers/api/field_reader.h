@@ -16,6 +16,7 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "absl/functional/function_ref.h"
@@ -212,6 +213,10 @@ class ObjectReader {
   bool CheckString(const json::Value& v, std::string_view path, const StringRule& rule);
   // The string of `v`, or a type error at `path` (with a quoting hint for scalars).
   const std::string* AsString(const json::Value& v, std::string_view path);
+  // The field `key` and its string: {nullptr, nullptr} when absent; {value, nullptr} when it is
+  // not a string (reported, and `key` marked invalid).
+  std::pair<const json::Value*, const std::string*> StringField(std::string_view key,
+                                                                Presence presence);
 
   const json::Value* object_ = nullptr;
   std::string path_;
