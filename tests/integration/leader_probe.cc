@@ -1,14 +1,12 @@
 // A process that runs Bursar's LeaderElector against a real API server until SIGTERM, for the
 // two-process leader election test (apiserver_test.cc). Prints "leading" / "stopped" lines.
 //   bursar_leader_probe IDENTITY LEASE_NAMESPACE LEASE_NAME
-// The cluster comes from the BURSAR_TEST_* environment (tests/cluster/with-cluster.sh).
+// The cluster comes from KUBECONFIG.
 
 #include <signal.h>
 
 #include <cstdio>
 #include <cstdlib>
-#include <fstream>
-#include <sstream>
 #include <thread>
 
 #include "operator/kube/client.h"
@@ -16,21 +14,9 @@
 #include "operator/runtime/clock.h"
 #include "operator/runtime/leader_election.h"
 
-namespace {
-
-std::string ReadFile(const char* env) {
-  const char* path = std::getenv(env);
-  std::ifstream in(path == nullptr ? "" : path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-}  // namespace
-
 int main(int argc, char** argv) {
-  if (argc != 4 || std::getenv("BURSAR_TEST_APISERVER") == nullptr) {
-    std::fprintf(stderr, "usage: BURSAR_TEST_*=... bursar_leader_probe IDENTITY NAMESPACE NAME\n");
+  if (argc != 4 || std::getenv("KUBECONFIG") == nullptr) {
+    std::fprintf(stderr, "usage: KUBECONFIG=... bursar_leader_probe IDENTITY NAMESPACE NAME\n");
     return 2;
   }
   // SIGTERM is taken by a thread of ours (sigwait), so the elector can release the Lease.
@@ -39,12 +25,12 @@ int main(int argc, char** argv) {
   sigaddset(&term, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &term, nullptr);
 
-  bursar::kube::TransportConfig config;
-  config.server = std::getenv("BURSAR_TEST_APISERVER");
-  config.ca_pem = ReadFile("BURSAR_TEST_CA_FILE");
-  config.client_cert_pem = ReadFile("BURSAR_TEST_CLIENT_CERT_FILE");
-  config.client_key_pem = ReadFile("BURSAR_TEST_CLIENT_KEY_FILE");
-  auto transport = bursar::kube::CppRestTransport::Create(config);
+  auto cluster = bursar::kube::LoadKubeconfig(std::getenv("KUBECONFIG"));
+  if (!cluster.ok()) {
+    std::fprintf(stderr, "probe: %s\n", std::string(cluster.status().message()).c_str());
+    return 1;
+  }
+  auto transport = bursar::kube::TransportFor(*cluster);
   if (!transport.ok()) {
     std::fprintf(stderr, "probe: %s\n", std::string(transport.status().message()).c_str());
     return 1;

@@ -2,8 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
 #include <iostream>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -18,145 +20,16 @@ namespace {
 // A GPU training pod of a Job as the API server returns it (kubectl get pod -o json, trimmed
 // of nothing but volume details): managed fields, tolerations, two containers, conditions.
 // The sidecar sets only a memory limit, so its request comes from the limit; it has finished.
-constexpr char kGpuPod[] = R"({
-  "kind": "Pod",
-  "apiVersion": "v1",
-  "metadata": {
-    "name": "llama-finetune-7b-worker-0-x7k2p",
-    "generateName": "llama-finetune-7b-worker-0-",
-    "namespace": "ml-research",
-    "uid": "3f0c9a4e-5b1d-4c8e-9f2a-7d6e5c4b3a21",
-    "resourceVersion": "184467440",
-    "creationTimestamp": "2024-05-01T11:58:03Z",
-    "labels": {
-      "app.kubernetes.io/name": "llama-finetune",
-      "batch.kubernetes.io/controller-uid": "9b8a7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d",
-      "batch.kubernetes.io/job-name": "llama-finetune-7b",
-      "bursar.dev/budget": "research-q2",
-      "controller-uid": "9b8a7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d",
-      "job-name": "llama-finetune-7b",
-      "model": "llama-7b"
-    },
-    "annotations": {
-      "kubectl.kubernetes.io/default-container": "trainer",
-      "batch.kubernetes.io/job-completion-index": "0"
-    },
-    "ownerReferences": [
-      {
-        "apiVersion": "batch/v1",
-        "kind": "Job",
-        "name": "llama-finetune-7b",
-        "uid": "9b8a7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d",
-        "controller": true,
-        "blockOwnerDeletion": true
-      }
-    ],
-    "finalizers": ["batch.kubernetes.io/job-tracking"],
-    "managedFields": [
-      {
-        "manager": "kube-controller-manager",
-        "operation": "Update",
-        "apiVersion": "v1",
-        "time": "2024-05-01T11:58:03Z",
-        "fieldsType": "FieldsV1",
-        "fieldsV1": {"f:metadata": {"f:labels": {".": {}, "f:job-name": {}}},
-                     "f:spec": {"f:containers": {"k:{\"name\":\"trainer\"}": {".": {}}}}}
-      },
-      {
-        "manager": "kubelet",
-        "operation": "Update",
-        "apiVersion": "v1",
-        "time": "2024-05-01T12:00:41Z",
-        "fieldsType": "FieldsV1",
-        "fieldsV1": {"f:status": {"f:conditions": {}}},
-        "subresource": "status"
-      }
-    ]
-  },
-  "spec": {
-    "volumes": [
-      {"name": "dshm", "emptyDir": {"medium": "Memory", "sizeLimit": "16Gi"}},
-      {"name": "kube-api-access-abcde", "projected": {"sources": [{"serviceAccountToken":
-        {"expirationSeconds": 3607, "path": "token"}}], "defaultMode": 420}}
-    ],
-    "initContainers": [
-      {"name": "fetch-weights", "image": "busybox:1.36",
-       "resources": {"requests": {"cpu": "2", "memory": "4Gi"}}}
-    ],
-    "containers": [
-      {
-        "name": "trainer",
-        "image": "nvcr.io/nvidia/pytorch:24.04-py3",
-        "command": ["torchrun", "--nproc_per_node=4", "train.py"],
-        "env": [{"name": "NCCL_DEBUG", "value": "INFO"}],
-        "resources": {
-          "limits": {"cpu": "16", "memory": "128Gi", "nvidia.com/gpu": "4"},
-          "requests": {"cpu": "15500m", "memory": "120Gi", "nvidia.com/gpu": "4",
-                       "ephemeral-storage": "50Gi"}
-        },
-        "volumeMounts": [{"name": "dshm", "mountPath": "/dev/shm"}],
-        "terminationMessagePath": "/dev/termination-log",
-        "terminationMessagePolicy": "File",
-        "imagePullPolicy": "IfNotPresent"
-      },
-      {
-        "name": "metrics-exporter",
-        "image": "ghcr.io/example/exporter:1.2.0",
-        "resources": {
-          "limits": {"memory": "512Mi"},
-          "requests": {"cpu": "100m"}
-        }
-      }
-    ],
-    "restartPolicy": "Never",
-    "terminationGracePeriodSeconds": 30,
-    "dnsPolicy": "ClusterFirst",
-    "nodeSelector": {"nvidia.com/gpu.product": "NVIDIA-A100-SXM4-80GB"},
-    "serviceAccountName": "default",
-    "nodeName": "ip-10-0-12-34.us-west-2.compute.internal",
-    "securityContext": {},
-    "schedulerName": "default-scheduler",
-    "tolerations": [
-      {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"},
-      {"key": "node.kubernetes.io/not-ready", "operator": "Exists", "effect": "NoExecute",
-       "tolerationSeconds": 300}
-    ],
-    "priorityClassName": "research-batch",
-    "priority": 1000,
-    "enableServiceLinks": true,
-    "preemptionPolicy": "PreemptLowerPriority"
-  },
-  "status": {
-    "phase": "Running",
-    "conditions": [
-      {"type": "Initialized", "status": "True", "lastProbeTime": null,
-       "lastTransitionTime": "2024-05-01T12:00:12Z"},
-      {"type": "Ready", "status": "False", "lastProbeTime": null,
-       "lastTransitionTime": "2024-05-01T13:10:00Z", "reason": "ContainersNotReady"}
-    ],
-    "hostIP": "10.0.12.34",
-    "podIP": "10.0.77.12",
-    "podIPs": [{"ip": "10.0.77.12"}],
-    "startTime": "2024-05-01T11:58:05Z",
-    "initContainerStatuses": [
-      {"name": "fetch-weights", "state": {"terminated": {"exitCode": 0, "reason": "Completed",
-       "startedAt": "2024-05-01T11:58:06Z", "finishedAt": "2024-05-01T12:00:11Z"}},
-       "ready": true, "restartCount": 0, "image": "busybox:1.36", "imageID": "", "started": false}
-    ],
-    "containerStatuses": [
-      {"name": "metrics-exporter", "state": {"terminated": {"exitCode": 137,
-       "reason": "OOMKilled", "startedAt": "2024-05-01T12:00:13Z",
-       "finishedAt": "2024-05-01T13:09:59Z", "containerID": "containerd://aa"}},
-       "lastState": {}, "ready": false, "restartCount": 0,
-       "image": "ghcr.io/example/exporter:1.2.0", "imageID": "", "started": false},
-      {"name": "trainer", "state": {"running": {"startedAt": "2024-05-01T12:00:12Z"}},
-       "lastState": {"terminated": {"exitCode": 1, "finishedAt": "2024-05-01T12:00:01Z"}},
-       "ready": true, "restartCount": 0, "image": "nvcr.io/nvidia/pytorch:24.04-py3",
-       "imageID": "", "started": true}
-    ],
-    "qosClass": "Burstable"
-  }
-})";
+// A realistic 4.3 KB GPU Job pod, shared with tests/bench/pod_cache_bench.cc.
+const std::string& GpuPod() {
+  static const std::string* pod = [] {
+    std::ifstream in(std::string(BURSAR_SOURCE_DIR) + "/tests/testdata/gpu-pod.json");
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return new std::string(ss.str());
+  }();
+  return *pod;
+}
 
 // The fixture on one line, as a watch stream carries it.
 std::string OneLine(std::string_view text) {
@@ -318,7 +191,7 @@ const std::vector<std::string> kLabelKeys = {"bursar.dev/budget", "app.kubernete
 
 TEST(PodSummaryTest, DecodesWhatBursarUsesFromARealPod) {
   PodSummaryDecoder decoder(kLabelKeys);
-  absl::StatusOr<PodSummary> pod = decoder.DecodePod(kGpuPod);
+  absl::StatusOr<PodSummary> pod = decoder.DecodePod(GpuPod());
   ASSERT_TRUE(pod.ok()) << pod.status();
   EXPECT_EQ(pod->uid, "3f0c9a4e-5b1d-4c8e-9f2a-7d6e5c4b3a21");
   EXPECT_EQ(pod->namespace_name, "ml-research");
@@ -360,7 +233,7 @@ TEST(PodSummaryTest, DecodesWhatBursarUsesFromARealPod) {
 
 TEST(PodSummaryTest, FitsTheCacheBudget) {
   PodSummaryDecoder decoder(kLabelKeys);
-  absl::StatusOr<PodSummary> pod = decoder.DecodePod(kGpuPod);
+  absl::StatusOr<PodSummary> pod = decoder.DecodePod(GpuPod());
   ASSERT_TRUE(pod.ok()) << pod.status();
   // The target is < 1 KiB per cached pod at 100k pods.
   EXPECT_LT(pod->ApproximateBytes(), 1024u);
@@ -371,27 +244,27 @@ TEST(PodSummaryTest, FitsTheCacheBudget) {
 
 TEST(PodSummaryTest, InternsRepeatedStrings) {
   PodSummaryDecoder decoder(kLabelKeys);
-  absl::StatusOr<PodSummary> first = decoder.DecodePod(kGpuPod);
+  absl::StatusOr<PodSummary> first = decoder.DecodePod(GpuPod());
   ASSERT_TRUE(first.ok());
   const size_t pool = InternedString::PoolSize();
-  absl::StatusOr<PodSummary> second = decoder.DecodePod(kGpuPod);
+  absl::StatusOr<PodSummary> second = decoder.DecodePod(GpuPod());
   ASSERT_TRUE(second.ok());
   EXPECT_EQ(InternedString::PoolSize(), pool);
   EXPECT_EQ(first->namespace_name.view().data(), second->namespace_name.view().data());
   EXPECT_EQ(*first, *second);
   // Another decoder shares the process-wide pool.
   PodSummaryDecoder other(kLabelKeys);
-  absl::StatusOr<PodSummary> third = other.DecodePod(kGpuPod);
+  absl::StatusOr<PodSummary> third = other.DecodePod(GpuPod());
   ASSERT_TRUE(third.ok());
   EXPECT_EQ(first->namespace_name, third->namespace_name);
   EXPECT_EQ(InternedString(""), InternedString());
 }
 
 TEST(PodSummaryTest, AgreesWithTheTreeDecoder) {
-  absl::StatusOr<WatchEvent> tree = DecodeWatchEvent(WatchLine("ADDED", kGpuPod));
+  absl::StatusOr<WatchEvent> tree = DecodeWatchEvent(WatchLine("ADDED", GpuPod()));
   ASSERT_TRUE(tree.ok()) << tree.status();
   PodSummaryDecoder decoder(kLabelKeys);
-  absl::StatusOr<PodWatchEvent> fast = decoder.DecodeWatchLine(WatchLine("ADDED", kGpuPod));
+  absl::StatusOr<PodWatchEvent> fast = decoder.DecodeWatchLine(WatchLine("ADDED", GpuPod()));
   ASSERT_TRUE(fast.ok()) << fast.status();
   EXPECT_EQ(fast->pod.name, tree->object.FindPath("metadata.name")->string_value());
   EXPECT_EQ(fast->pod.uid, tree->object.FindPath("metadata.uid")->string_value());
@@ -405,7 +278,7 @@ TEST(PodSummaryTest, DecodesWatchLines) {
            {"ADDED", WatchEvent::Type::kAdded},
            {"MODIFIED", WatchEvent::Type::kModified},
            {"DELETED", WatchEvent::Type::kDeleted}}) {
-    absl::StatusOr<PodWatchEvent> event = decoder.DecodeWatchLine(WatchLine(type, kGpuPod));
+    absl::StatusOr<PodWatchEvent> event = decoder.DecodeWatchLine(WatchLine(type, GpuPod()));
     ASSERT_TRUE(event.ok()) << event.status();
     EXPECT_EQ(event->type, want);
     EXPECT_EQ(event->pod.containers.size(), 2u);
@@ -422,7 +295,7 @@ TEST(PodSummaryTest, DecodesWatchLines) {
   EXPECT_TRUE(bookmark->initial_events_end);
 
   const std::string terminating = [] {
-    std::string pod = kGpuPod;
+    std::string pod = GpuPod();
     const std::string anchor = R"("creationTimestamp": "2024-05-01T11:58:03Z",)";
     pod.replace(pod.find(anchor), anchor.size(),
                 anchor + R"( "deletionTimestamp": "2024-05-01T14:00:00.250+02:00",)");
@@ -464,7 +337,7 @@ TEST(PodSummaryTest, RejectsGarbage) {
         << line << ": " << event.status();
   }
   // The decoder still works after errors.
-  EXPECT_TRUE(decoder.DecodeWatchLine(WatchLine("ADDED", kGpuPod)).ok());
+  EXPECT_TRUE(decoder.DecodeWatchLine(WatchLine("ADDED", GpuPod())).ok());
 }
 
 TEST(PodSummaryTest, NamesTheFieldOfABadQuantity) {
@@ -482,7 +355,7 @@ TEST(PodSummaryTest, DecodesAPodListPage) {
   const std::string list = absl::StrCat(
       R"({"kind":"PodList","apiVersion":"v1","metadata":{"resourceVersion":"184467999",)"
       R"("continue":"eyJydiI6MTg0NDY3OTk5fQ","remainingItemCount":3},"items":[)",
-      OneLine(kGpuPod), ",",
+      OneLine(GpuPod()), ",",
       R"({"metadata":{"name":"pending-0","namespace":"ml-research","uid":"u-2"},)"
       R"("spec":{"containers":[{"name":"c","resources":{"requests":{"cpu":"1"}}}]},)"
       R"("status":{"phase":"Pending"}}]})");
