@@ -1,0 +1,36 @@
+#include "controllers/signals/signals_service.h"
+
+#include <string>
+#include <utility>
+
+#include "absl/status/statusor.h"
+
+namespace bursar::signals {
+
+SignalsService::SignalsService(DriftInbox* inbox, std::function<absl::Time()> now)
+    : inbox_(inbox), now_(std::move(now)) {}
+
+grpc::Status SignalsService::ReportModelDrift(grpc::ServerContext* /*context*/,
+                                              const bursar::v1::ReportModelDriftRequest* request,
+                                              bursar::v1::ReportModelDriftResponse* response) {
+  ModelDriftReport report;
+  report.model = request->model();
+  report.score = request->score();
+  report.metric = request->metric();
+  if (request->has_time()) {
+    report.time = absl::FromUnixSeconds(request->time().seconds()) +
+                  absl::Nanoseconds(request->time().nanos());
+  }
+  report.source = request->source();
+
+  absl::StatusOr<engine::ModelDriftSignal> signal = ValidateModelDriftReport(report, now_());
+  if (!signal.ok()) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, std::string(signal.status().message()));
+  }
+  inbox_->Push(*std::move(signal));
+  response->set_accepted(true);
+  response->set_message("queued");
+  return grpc::Status::OK;
+}
+
+}  // namespace bursar::signals
