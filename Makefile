@@ -47,7 +47,9 @@ test-asan: build-asan
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  $(ASAN_DIR)/tests/bursar_unit_tests --gtest_brief=1
 
-demo: build
+# Only the binary: a fresh machine gets to the demo without compiling the test suites.
+demo: deps $(BUILD_DIR)/build.ninja
+	cmake --build $(BUILD_DIR) -j $(JOBS) --target bursar
 	./$(BUILD_DIR)/bursar simulate --scenario $(SCENARIO) --policy bursar --output table \
 	  --plot $(BUILD_DIR)/demo-spend.svg
 	@echo "Spend against the pacing line, per budget: $(BUILD_DIR)/demo-spend.svg"
