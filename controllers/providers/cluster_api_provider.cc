@@ -149,14 +149,11 @@ absl::Status ClusterApiProvider::Resize(const api::GPUNodePool& pool, int desire
     const int with_node = static_cast<int>(machine_of_node.size());
     const int unfulfilled = std::max(0, current - with_node);
     const int min_named = std::max(0, shrink - unfulfilled);
-    if (named > shrink || named < min_named) {
-      const std::string needed = min_named == shrink
-                                     ? absl::StrCat(shrink)
-                                     : absl::StrCat("between ", min_named, " and ", shrink);
-      return absl::FailedPreconditionError(
-          absl::StrCat(where, ": shrinking from ", current, " to ", desired, " needs ", needed,
-                       " nodes named in remove (", unfulfilled,
-                       " replicas have no Node yet), but it names ", named));
+    if (absl::Status counted =
+            CheckRemovalCount(where, current, desired, named, min_named,
+                              absl::StrCat(unfulfilled, " replicas have no Node yet"));
+        !counted.ok()) {
+      return counted;
     }
     for (const std::string& machine : doomed) {
       const json::Value patch = json::Value::Object({{

@@ -11,6 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "controllers/providers/node_list.h"
 
 namespace bursar::providers {
 
@@ -208,14 +209,11 @@ absl::Status ExternalGrpcProvider::Resize(const api::GPUNodePool& pool, int desi
     // Requested nodes that no instance stands for yet can go without naming anything.
     const int unfulfilled = std::max(0, *current - static_cast<int>(instances->size()));
     const int min_named = std::max(0, shrink - unfulfilled);
-    if (named > shrink || named < min_named) {
-      const std::string needed = min_named == shrink
-                                     ? absl::StrCat(shrink)
-                                     : absl::StrCat("between ", min_named, " and ", shrink);
-      return absl::FailedPreconditionError(
-          absl::StrCat(where, ": shrinking from ", *current, " to ", desired, " needs ", needed,
-                       " nodes named in remove (", unfulfilled,
-                       " requested nodes have no instance yet), but it names ", named));
+    if (absl::Status counted =
+            CheckRemovalCount(where, *current, desired, named, min_named,
+                              absl::StrCat(unfulfilled, " requested nodes have no instance yet"));
+        !counted.ok()) {
+      return counted;
     }
     if (named < shrink) {
       grpc::ClientContext context;

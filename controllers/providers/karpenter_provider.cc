@@ -119,18 +119,14 @@ absl::Status KarpenterProvider::Resize(const api::GPUNodePool& pool, int desired
       return resolved.status();
     }
     doomed = *std::move(resolved);
-    const int shrink = current - desired;
     const int named = static_cast<int>(doomed.size());
     const int nodes = static_cast<int>(observed->nodes.size());
     // Lowering the limit removes no node: the named ones must bring the count down to desired.
     const int min_named = std::max(0, nodes - desired);
-    if (named > shrink || named < min_named) {
-      const std::string needed = min_named == shrink
-                                     ? absl::StrCat(shrink)
-                                     : absl::StrCat("between ", min_named, " and ", shrink);
-      return absl::FailedPreconditionError(absl::StrCat(
-          where, ": shrinking from ", current, " to ", desired, " needs ", needed,
-          " nodes named in remove (the pool has ", nodes, " nodes), but it names ", named));
+    if (absl::Status counted = CheckRemovalCount(where, current, desired, named, min_named,
+                                                 absl::StrCat("the pool has ", nodes, " nodes"));
+        !counted.ok()) {
+      return counted;
     }
   }
 

@@ -184,11 +184,11 @@ absl::Status KwokProvider::Resize(const api::GPUNodePool& pool, int desired,
     return resolved.status();
   }
   const std::set<std::string>& doomed = *resolved;
-  const int shrink = current - desired;
-  if (static_cast<int>(doomed.size()) != shrink) {
-    return absl::FailedPreconditionError(
-        absl::StrCat(where, ": shrinking from ", current, " to ", desired, " needs ", shrink,
-                     " nodes named in remove, but it names ", doomed.size()));
+  const int named = static_cast<int>(doomed.size());
+  if (absl::Status counted =
+          CheckRemovalCount(where, current, desired, named, current - desired, "");
+      !counted.ok()) {
+    return counted;
   }
   for (const std::string& name : doomed) {
     absl::StatusOr<json::Value> deleted = client_.Delete(kube::kNodes, "", name);

@@ -78,4 +78,19 @@ absl::StatusOr<std::set<std::string>> ResolveRemovals(const std::set<std::string
   return doomed;
 }
 
+absl::Status CheckRemovalCount(std::string_view where, int current, int desired, int named,
+                               int min_named, std::string_view why) {
+  const int shrink = current - desired;
+  if (named <= shrink && named >= min_named) {
+    return absl::OkStatus();
+  }
+  const std::string needed = min_named == shrink
+                                 ? absl::StrCat(shrink)
+                                 : absl::StrCat("between ", min_named, " and ", shrink);
+  return absl::FailedPreconditionError(absl::StrCat(
+      std::string(where), ": shrinking from ", current, " to ", desired, " needs ", needed,
+      " nodes named in remove", why.empty() ? "" : absl::StrCat(" (", std::string(why), ")"),
+      ", but it names ", named));
+}
+
 }  // namespace bursar::providers

@@ -41,4 +41,10 @@ absl::StatusOr<std::set<std::string>> ResolveRemovals(const std::set<std::string
                                                       const std::vector<std::string>& remove,
                                                       std::string_view where);
 
+// FailedPrecondition unless `named` lies in [min_named, current - desired]: "<where>: shrinking
+// from C to D needs N nodes named in remove (<why>), but it names M". `why` (may be empty)
+// says why fewer than all may be named.
+absl::Status CheckRemovalCount(std::string_view where, int current, int desired, int named,
+                               int min_named, std::string_view why);
+
 }  // namespace bursar::providers

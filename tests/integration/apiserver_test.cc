@@ -28,6 +28,7 @@
 #include "operator/runtime/event_recorder.h"
 #include "operator/runtime/store.h"
 #include "operator/runtime/watcher.h"
+#include "tests/unit/json_or_fail.h"
 
 namespace bursar::kube {
 namespace {
@@ -58,12 +59,6 @@ std::string ReadFile(const std::string& path) {
 
 std::string Source(const std::string& relative) {
   return std::string(BURSAR_SOURCE_DIR) + "/" + relative;
-}
-
-json::Value Json(std::string_view text) {
-  absl::StatusOr<json::Value> v = json::Parse(text);
-  EXPECT_TRUE(v.ok()) << v.status() << "\n" << text;
-  return v.ok() ? *v : json::Value();
 }
 
 std::vector<json::Value> YamlFile(const std::string& path) {
@@ -106,8 +101,8 @@ class ApiServerTest : public ::testing::Test {
         "it-", ::testing::UnitTest::GetInstance()->current_test_info()->line(), "-", ++counter_);
     absl::StatusOr<json::Value> ns = client().Create(
         kNamespaces, "",
-        Json(absl::StrCat(R"({"apiVersion":"v1","kind":"Namespace","metadata":{"name":")", name,
-                          R"("}})")));
+        JsonOrFail(absl::StrCat(R"({"apiVersion":"v1","kind":"Namespace","metadata":{"name":")",
+                                name, R"("}})")));
     EXPECT_TRUE(ns.ok()) << ns.status();
     namespaces_.push_back(name);
     return name;
@@ -147,8 +142,9 @@ class ApiServerTest : public ::testing::Test {
 
   static json::Value ConfigMap(const std::string& ns, const std::string& name,
                                const std::string& data_json) {
-    return Json(absl::StrCat(R"({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":")", name,
-                             R"(","namespace":")", ns, R"("},"data":)", data_json, "}"));
+    return JsonOrFail(absl::StrCat(R"({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":")",
+                                   name, R"(","namespace":")", ns, R"("},"data":)", data_json,
+                                   "}"));
   }
 
   static inline std::unique_ptr<CppRestTransport> transport_;
@@ -191,7 +187,7 @@ TEST_F(ApiServerTest, CrudOnCoreAndBatchKinds) {
     if (size_t at = text.find("NAMESPACE"); at != std::string::npos) {
       text.replace(at, 9, ns);
     }
-    json::Value object = Json(text);
+    json::Value object = JsonOrFail(text);
     absl::StatusOr<json::Value> created = client().Create(c.type, where, object);
     ASSERT_TRUE(created.ok()) << created.status();
     std::string name = Str(*created, "metadata.name");
@@ -208,7 +204,7 @@ TEST_F(ApiServerTest, CrudOnCoreAndBatchKinds) {
     EXPECT_GE(listed->items.size(), 1u);
 
     json::Value updated = *got;
-    updated.FindMutable("metadata")->Set("labels", Json(R"({"app":"x","updated":"yes"})"));
+    updated.FindMutable("metadata")->Set("labels", JsonOrFail(R"({"app":"x","updated":"yes"})"));
     absl::StatusOr<json::Value> after = client().Update(c.type, where, updated);
     ASSERT_TRUE(after.ok()) << after.status();
     EXPECT_EQ(Str(*after, "metadata.labels.updated"), "yes");
@@ -245,7 +241,8 @@ TEST_F(ApiServerTest, BursarKindsRoundTripWithStatusSubresource) {
     // Defaults from the schema were applied by the server.
     if (c.type == kComputeBudgets) {
       EXPECT_EQ(Str(*created, "spec.enforcement"), "Enforce");
-      json::Value status = Json(R"({"status":{"phase":"AtRisk","spent":"12.50","allowedGPUs":3}})");
+      json::Value status =
+          JsonOrFail(R"({"status":{"phase":"AtRisk","spent":"12.50","allowedGPUs":3}})");
       absl::StatusOr<json::Value> patched =
           client().PatchStatus(c.type, "", name, PatchType::kMerge, status);
       ASSERT_TRUE(patched.ok()) << patched.status();
@@ -278,13 +275,14 @@ TEST_F(ApiServerTest, OptionalKindsAreDiscoveredAndDriven) {
     EXPECT_TRUE(*has) << t.plural;
   }
   // Kueue: patch a ClusterQueue's nominalQuota.
-  ASSERT_TRUE(client()
-                  .Create(kKueueClusterQueues, "",
-                          Json(R"({"apiVersion":"kueue.x-k8s.io/v1beta1","kind":"ClusterQueue",
+  ASSERT_TRUE(
+      client()
+          .Create(kKueueClusterQueues, "",
+                  JsonOrFail(R"({"apiVersion":"kueue.x-k8s.io/v1beta1","kind":"ClusterQueue",
                                    "metadata":{"name":"team-a"},"spec":{"resourceGroups":[{"coveredResources":["nvidia.com/gpu"],
                                    "flavors":[{"name":"a100","resources":[{"name":"nvidia.com/gpu","nominalQuota":8}]}]}]}})"))
-                  .ok());
-  json::Value patch = Json(
+          .ok());
+  json::Value patch = JsonOrFail(
       R"([{"op":"replace","path":"/spec/resourceGroups/0/flavors/0/resources/0/nominalQuota","value":3}])");
   absl::StatusOr<json::Value> patched =
       client().Patch(kKueueClusterQueues, "", "team-a", PatchType::kJson, patch);
@@ -304,14 +302,15 @@ TEST_F(ApiServerTest, OptionalKindsAreDiscoveredAndDriven) {
   ASSERT_TRUE(
       client()
           .Create(kMachineDeployments, ns,
-                  Json(R"({"apiVersion":"cluster.x-k8s.io/v1beta1","kind":"MachineDeployment",
+                  JsonOrFail(R"({"apiVersion":"cluster.x-k8s.io/v1beta1","kind":"MachineDeployment",
                                    "metadata":{"name":"gpu-md"},"spec":{"replicas":1}})"))
           .ok());
   absl::StatusOr<json::Value> scale = client().GetScale(kMachineDeployments, ns, "gpu-md");
   ASSERT_TRUE(scale.ok()) << scale.status();
   EXPECT_EQ(scale->FindPath("spec.replicas")->int_value(), 1);
-  absl::StatusOr<json::Value> rescaled = client().PatchScale(
-      kMachineDeployments, ns, "gpu-md", PatchType::kMerge, Json(R"({"spec":{"replicas":3}})"));
+  absl::StatusOr<json::Value> rescaled =
+      client().PatchScale(kMachineDeployments, ns, "gpu-md", PatchType::kMerge,
+                          JsonOrFail(R"({"spec":{"replicas":3}})"));
   ASSERT_TRUE(rescaled.ok()) << rescaled.status();
   absl::StatusOr<json::Value> md = client().Get(kMachineDeployments, ns, "gpu-md");
   ASSERT_TRUE(md.ok());
@@ -319,7 +318,7 @@ TEST_F(ApiServerTest, OptionalKindsAreDiscoveredAndDriven) {
   // Karpenter: a NodePool's spec.limits through server-side apply.
   absl::StatusOr<json::Value> pool = client().Apply(
       kKarpenterNodePools, "",
-      Json(R"({"apiVersion":"karpenter.sh/v1","kind":"NodePool","metadata":{"name":"gpu"},
+      JsonOrFail(R"({"apiVersion":"karpenter.sh/v1","kind":"NodePool","metadata":{"name":"gpu"},
                "spec":{"limits":{"nvidia.com/gpu":"16"}}})"),
       kManager);
   ASSERT_TRUE(pool.ok()) << pool.status();
@@ -330,7 +329,7 @@ TEST_F(ApiServerTest, ListPaginatesWithContinueTokens) {
   std::string ns = Namespace();
   for (int i = 0; i < 25; ++i) {
     json::Value cm = ConfigMap(ns, absl::StrCat("cm-", i), "{}");
-    cm.FindMutable("metadata")->Set("labels", Json(R"({"set":"paged"})"));
+    cm.FindMutable("metadata")->Set("labels", JsonOrFail(R"({"set":"paged"})"));
     ASSERT_TRUE(client().Create(kConfigMaps, ns, cm).ok());
   }
   ListOptions page;

@@ -25,6 +25,7 @@
 #include "operator/kube/cpprest_transport.h"
 #include "operator/kube/kube_status.h"
 #include "operator/kube/resource.h"
+#include "tests/unit/json_or_fail.h"
 
 namespace bursar::providers {
 namespace {
@@ -49,12 +50,6 @@ constexpr char kMachineCrd[] = R"({
 std::string Env(const char* name) {
   const char* v = std::getenv(name);
   return v == nullptr ? "" : v;
-}
-
-json::Value Json(std::string_view text) {
-  absl::StatusOr<json::Value> v = json::Parse(text);
-  EXPECT_TRUE(v.ok()) << v.status() << "\n" << text;
-  return v.ok() ? *v : json::Value();
 }
 
 std::string Str(const json::Value& v, std::string_view dotted) {
@@ -116,8 +111,8 @@ class ProviderTest : public ::testing::Test {
     const std::string name = Id();
     absl::StatusOr<json::Value> ns = client().Create(
         kube::kNamespaces, "",
-        Json(absl::StrCat(R"({"apiVersion":"v1","kind":"Namespace","metadata":{"name":")", name,
-                          R"("}})")));
+        JsonOrFail(absl::StrCat(R"({"apiVersion":"v1","kind":"Namespace","metadata":{"name":")",
+                                name, R"("}})")));
     EXPECT_TRUE(ns.ok()) << ns.status();
     namespaces_.push_back(name);
     return name;
@@ -127,9 +122,9 @@ class ProviderTest : public ::testing::Test {
   void CreateNode(const std::string& name, const std::string& labels_json) {
     absl::StatusOr<json::Value> node = client().Create(
         kube::kNodes, "",
-        Json(absl::StrCat(R"({"apiVersion":"v1","kind":"Node","metadata":{"name":")", name,
-                          R"(","labels":{")", kTestLabel, R"(":")", Id(), R"(",)", labels_json,
-                          "}}}")));
+        JsonOrFail(absl::StrCat(R"({"apiVersion":"v1","kind":"Node","metadata":{"name":")", name,
+                                R"(","labels":{")", kTestLabel, R"(":")", Id(), R"(",)",
+                                labels_json, "}}}")));
     ASSERT_TRUE(node.ok()) << node.status();
   }
 
@@ -160,7 +155,7 @@ class ProviderTest : public ::testing::Test {
     for (const json::Value& crd : *docs) {
       ApplyCrd(crd);
     }
-    ApplyCrd(Json(kMachineCrd));
+    ApplyCrd(JsonOrFail(kMachineCrd));
   }
 
   std::set<std::string> NodeNames(const std::string& selector) {
@@ -236,9 +231,9 @@ TEST_F(ProviderTest, KwokGrowCreatesGpuNodesAndShrinkDeletesExactlyTheNamedOnes)
 TEST_F(ProviderTest, ClusterApiScalesTheMachineDeploymentAndMarksMachines) {
   InstallOptionalCrds();
   const std::string ns = Namespace();
-  absl::StatusOr<json::Value> md =
-      client().Create(kube::kMachineDeployments, ns,
-                      Json(R"({"apiVersion":"cluster.x-k8s.io/v1beta1","kind":"MachineDeployment",
+  absl::StatusOr<json::Value> md = client().Create(
+      kube::kMachineDeployments, ns,
+      JsonOrFail(R"({"apiVersion":"cluster.x-k8s.io/v1beta1","kind":"MachineDeployment",
                "metadata":{"name":"gpu-md"},"spec":{"clusterName":"c","replicas":1}})"));
   ASSERT_TRUE(md.ok()) << md.status();
 
@@ -263,7 +258,7 @@ TEST_F(ProviderTest, ClusterApiScalesTheMachineDeploymentAndMarksMachines) {
   for (const auto& [machine, node] : {std::pair{"m1", n1}, std::pair{"m2", n2}}) {
     absl::StatusOr<json::Value> created = client().Create(
         kClusterApiMachines, ns,
-        Json(absl::StrCat(
+        JsonOrFail(absl::StrCat(
             R"({"apiVersion":"cluster.x-k8s.io/v1beta1","kind":"Machine","metadata":{"name":")",
             machine, R"(","labels":{"cluster.x-k8s.io/deployment-name":"gpu-md"}},)",
             R"("spec":{"clusterName":"c"},"status":{"nodeRef":{"kind":"Node","name":")", node,
@@ -294,8 +289,9 @@ TEST_F(ProviderTest, KarpenterPatchesTheGpuLimitAndDeletesNamedNodes) {
   const std::string name = Id();
   absl::StatusOr<json::Value> node_pool = client().Create(
       kube::kKarpenterNodePools, "",
-      Json(absl::StrCat(R"({"apiVersion":"karpenter.sh/v1","kind":"NodePool","metadata":{"name":")",
-                        name, R"("},"spec":{"limits":{"cpu":"1000","nvidia.com/gpu":"4"}}})")));
+      JsonOrFail(
+          absl::StrCat(R"({"apiVersion":"karpenter.sh/v1","kind":"NodePool","metadata":{"name":")",
+                       name, R"("},"spec":{"limits":{"cpu":"1000","nvidia.com/gpu":"4"}}})")));
   ASSERT_TRUE(node_pool.ok()) << node_pool.status();
   node_pools_.push_back(name);
 

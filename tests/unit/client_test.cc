@@ -12,15 +12,10 @@
 #include "operator/kube/kube_status.h"
 #include "operator/kube/resource.h"
 #include "tests/unit/fake_transport.h"
+#include "tests/unit/json_or_fail.h"
 
 namespace bursar::kube {
 namespace {
-
-json::Value J(std::string_view text) {
-  absl::StatusOr<json::Value> v = json::Parse(text);
-  EXPECT_TRUE(v.ok()) << v.status() << ": " << text;
-  return v.ok() ? *v : json::Value();
-}
 
 std::string Pod(std::string_view name, std::string_view rv = "1") {
   return absl::StrCat(R"({"kind":"Pod","apiVersion":"v1","metadata":{"name":")", std::string(name),
@@ -82,8 +77,9 @@ TEST(ApiClientTest, ErrorsKeepTheirKubernetesStatus) {
 
   EXPECT_TRUE(kube::IsNotFound(client.Get(kPods, "ml", "web-0").status()));
 
-  const json::Value budget = J(R"({"apiVersion":"bursar.dev/v1alpha1","kind":"ComputeBudget",)"
-                               R"("metadata":{"name":"team-a","resourceVersion":"7"},"spec":{}})");
+  const json::Value budget =
+      JsonOrFail(R"({"apiVersion":"bursar.dev/v1alpha1","kind":"ComputeBudget",)"
+                 R"("metadata":{"name":"team-a","resourceVersion":"7"},"spec":{}})");
   absl::Status update = client.Update(kComputeBudgets, "", budget).status();
   EXPECT_TRUE(IsConflict(update)) << update;
   EXPECT_FALSE(IsRetryable(update));
@@ -92,8 +88,8 @@ TEST(ApiClientTest, ErrorsKeepTheirKubernetesStatus) {
   EXPECT_TRUE(IsConflict(apply)) << apply;
   EXPECT_EQ(KubeStatusOf(apply)->details.Find("causes")->elements().size(), 1u);
 
-  const json::Value lease = J(R"({"apiVersion":"coordination.k8s.io/v1","kind":"Lease",)"
-                              R"("metadata":{"name":"bursar"}})");
+  const json::Value lease = JsonOrFail(R"({"apiVersion":"coordination.k8s.io/v1","kind":"Lease",)"
+                                       R"("metadata":{"name":"bursar"}})");
   EXPECT_TRUE(kube::IsAlreadyExists(client.Create(kLeases, "bursar-system", lease).status()));
 
   DeleteOptions preconditions;
@@ -302,17 +298,17 @@ TEST(ApiClientTest, SubresourcesUseTheirPaths) {
     transport.Reply(200, R"({"kind":"Scale","spec":{"replicas":2}})");
   }
   ApiClient client(transport);
-  const json::Value budget =
-      J(R"({"apiVersion":"bursar.dev/v1alpha1","kind":"ComputeBudget",)"
-        R"("metadata":{"name":"team-a","resourceVersion":"7"},"status":{"phase":"AtRisk"}})");
-  const json::Value scale = J(R"({"apiVersion":"autoscaling/v1","kind":"Scale",)"
-                              R"("metadata":{"name":"gpu","resourceVersion":"3"},)"
-                              R"("spec":{"replicas":4}})");
+  const json::Value budget = JsonOrFail(
+      R"({"apiVersion":"bursar.dev/v1alpha1","kind":"ComputeBudget",)"
+      R"("metadata":{"name":"team-a","resourceVersion":"7"},"status":{"phase":"AtRisk"}})");
+  const json::Value scale = JsonOrFail(R"({"apiVersion":"autoscaling/v1","kind":"Scale",)"
+                                       R"("metadata":{"name":"gpu","resourceVersion":"3"},)"
+                                       R"("spec":{"replicas":4}})");
   ASSERT_TRUE(client.GetStatus(kComputeBudgets, "", "team-a").ok());
   ASSERT_TRUE(client.UpdateStatus(kComputeBudgets, "", budget).ok());
   ASSERT_TRUE(client
                   .PatchStatus(kComputeBudgets, "", "team-a", PatchType::kMerge,
-                               J(R"({"status":{"phase":"Held"}})"))
+                               JsonOrFail(R"({"status":{"phase":"Held"}})"))
                   .ok());
   ASSERT_TRUE(client.ApplyStatus(kComputeBudgets, "", budget, "bursar", true).ok());
   absl::StatusOr<json::Value> got = client.GetScale(kMachineDeployments, "capi", "gpu");
@@ -321,7 +317,7 @@ TEST(ApiClientTest, SubresourcesUseTheirPaths) {
   ASSERT_TRUE(client.UpdateScale(kMachineDeployments, "capi", scale).ok());
   ASSERT_TRUE(client
                   .PatchScale(kMachineDeployments, "capi", "gpu", PatchType::kMerge,
-                              J(R"({"spec":{"replicas":5}})"))
+                              JsonOrFail(R"({"spec":{"replicas":5}})"))
                   .ok());
   std::vector<std::string> got_requests;
   for (const HttpRequest& r : transport.requests()) {

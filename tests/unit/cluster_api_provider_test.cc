@@ -10,18 +10,13 @@
 #include "operator/json/json.h"
 #include "operator/kube/client.h"
 #include "tests/unit/fake_transport.h"
+#include "tests/unit/json_or_fail.h"
 
 namespace bursar::providers {
 namespace {
 
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
-
-json::Value Json(std::string_view text) {
-  absl::StatusOr<json::Value> v = json::Parse(text);
-  EXPECT_TRUE(v.ok()) << v.status() << "\n" << text;
-  return v.ok() ? *v : json::Value();
-}
 
 api::GPUNodePool Pool() {
   api::GPUNodePool pool;
@@ -87,7 +82,7 @@ TEST_F(ClusterApiProviderTest, GrowPatchesReplicasGuardedByResourceVersion) {
   ASSERT_EQ(sent.size(), 2u);
   EXPECT_EQ(sent[1].method, "PATCH");
   EXPECT_EQ(sent[1].path, kScalePath);
-  EXPECT_EQ(Json(sent[1].body).ToJson(),
+  EXPECT_EQ(JsonOrFail(sent[1].body).ToJson(),
             R"({"metadata":{"resourceVersion":"42"},"spec":{"replicas":3}})");
 }
 
@@ -106,10 +101,10 @@ TEST_F(ClusterApiProviderTest, ShrinkMarksTheNamedNodesMachinesThenScales) {
       "2Fdeployment-name%3Dgpu-md&limit=500");
   EXPECT_EQ(sent[3].method, "PATCH");
   EXPECT_EQ(sent[3].path, "/apis/cluster.x-k8s.io/v1beta1/namespaces/capi/machines/m2");
-  EXPECT_EQ(Json(sent[3].body).ToJson(),
+  EXPECT_EQ(JsonOrFail(sent[3].body).ToJson(),
             R"({"metadata":{"annotations":{"cluster.x-k8s.io/delete-machine":"yes"}}})");
   EXPECT_EQ(sent[4].path, kScalePath);
-  EXPECT_EQ(Json(sent[4].body).FindPath("spec.replicas")->int_value(), 2);
+  EXPECT_EQ(JsonOrFail(sent[4].body).FindPath("spec.replicas")->int_value(), 2);
 }
 
 TEST_F(ClusterApiProviderTest, ShrinkOfReplicasWithoutNodesNeedsNoNames) {

@@ -10,18 +10,13 @@
 #include "operator/json/json.h"
 #include "operator/kube/client.h"
 #include "tests/unit/fake_transport.h"
+#include "tests/unit/json_or_fail.h"
 
 namespace bursar::providers {
 namespace {
 
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
-
-json::Value Json(std::string_view text) {
-  absl::StatusOr<json::Value> v = json::Parse(text);
-  EXPECT_TRUE(v.ok()) << v.status() << "\n" << text;
-  return v.ok() ? *v : json::Value();
-}
 
 api::GPUNodePool Pool() {
   api::GPUNodePool pool;
@@ -88,7 +83,7 @@ TEST_F(KarpenterProviderTest, GrowRaisesTheGpuLimit) {
   ASSERT_EQ(sent.size(), 3u);
   EXPECT_EQ(sent[2].method, "PATCH");
   EXPECT_EQ(sent[2].path, kNodePoolPath);
-  EXPECT_EQ(Json(sent[2].body).ToJson(), R"({"spec":{"limits":{"nvidia.com/gpu":"12"}}})");
+  EXPECT_EQ(JsonOrFail(sent[2].body).ToJson(), R"({"spec":{"limits":{"nvidia.com/gpu":"12"}}})");
 }
 
 TEST_F(KarpenterProviderTest, ShrinkLowersTheLimitThenDeletesTheNamedNodes) {
@@ -100,7 +95,7 @@ TEST_F(KarpenterProviderTest, ShrinkLowersTheLimitThenDeletesTheNamedNodes) {
   ASSERT_TRUE(provider_.Resize(Pool(), 1, {"n3", "n1"}).ok());
   const std::vector<kube::HttpRequest> sent = transport_.requests();
   ASSERT_EQ(sent.size(), 5u);
-  EXPECT_EQ(Json(sent[2].body).ToJson(), R"({"spec":{"limits":{"nvidia.com/gpu":"4"}}})");
+  EXPECT_EQ(JsonOrFail(sent[2].body).ToJson(), R"({"spec":{"limits":{"nvidia.com/gpu":"4"}}})");
   EXPECT_EQ(sent[3].method, "DELETE");
   EXPECT_EQ(sent[3].path, "/api/v1/nodes/n1");
   EXPECT_EQ(sent[4].path, "/api/v1/nodes/n3");

@@ -10,18 +10,13 @@
 #include "operator/json/json.h"
 #include "operator/kube/client.h"
 #include "tests/unit/fake_transport.h"
+#include "tests/unit/json_or_fail.h"
 
 namespace bursar::providers {
 namespace {
 
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
-
-json::Value Json(std::string_view text) {
-  absl::StatusOr<json::Value> v = json::Parse(text);
-  EXPECT_TRUE(v.ok()) << v.status() << "\n" << text;
-  return v.ok() ? *v : json::Value();
-}
 
 std::string At(const json::Value& v, std::string_view dotted) {
   const json::Value* f = v.FindPath(dotted);
@@ -84,7 +79,7 @@ TEST_F(KwokProviderTest, GrowCreatesGpuNodesAtTheLowestFreeIndices) {
   ASSERT_EQ(sent.size(), 4u);
   EXPECT_EQ(sent[1].method, "POST");
   EXPECT_EQ(sent[1].path, "/api/v1/nodes");
-  const json::Value node = Json(sent[1].body);
+  const json::Value node = JsonOrFail(sent[1].body);
   EXPECT_EQ(At(node, "metadata.name"), "gpu-a-0");
   const json::Value* labels = node.FindPath("metadata.labels");
   ASSERT_NE(labels, nullptr);
@@ -100,11 +95,12 @@ TEST_F(KwokProviderTest, GrowCreatesGpuNodesAtTheLowestFreeIndices) {
   EXPECT_EQ(node.FindPath("status.allocatable")->ToJson(),
             node.FindPath("status.capacity")->ToJson());
 
-  EXPECT_EQ(At(Json(sent[2].body), "metadata.name"), "gpu-a-2");
+  EXPECT_EQ(At(JsonOrFail(sent[2].body), "metadata.name"), "gpu-a-2");
   EXPECT_EQ(sent[3].method, "PATCH");
   EXPECT_EQ(sent[3].path, "/api/v1/nodes/gpu-a-2/status");
-  EXPECT_EQ(Json(sent[3].body).FindPath("status.capacity")->Find("nvidia.com/gpu")->string_value(),
-            "8");
+  EXPECT_EQ(
+      JsonOrFail(sent[3].body).FindPath("status.capacity")->Find("nvidia.com/gpu")->string_value(),
+      "8");
   EXPECT_EQ(transport_.pending(), 0u);
 }
 
@@ -117,8 +113,8 @@ TEST_F(KwokProviderTest, GrowSkipsNamesTakenOutsideThePool) {
   ASSERT_TRUE(provider_.Resize(Pool(), 1, {}).ok());
   const std::vector<kube::HttpRequest> sent = transport_.requests();
   ASSERT_EQ(sent.size(), 3u);
-  EXPECT_EQ(At(Json(sent[1].body), "metadata.name"), "gpu-a-0");
-  EXPECT_EQ(At(Json(sent[2].body), "metadata.name"), "gpu-a-1");
+  EXPECT_EQ(At(JsonOrFail(sent[1].body), "metadata.name"), "gpu-a-0");
+  EXPECT_EQ(At(JsonOrFail(sent[2].body), "metadata.name"), "gpu-a-1");
 }
 
 TEST_F(KwokProviderTest, ShrinkDeletesExactlyTheNamedNodes) {

@@ -9,15 +9,10 @@
 #include "operator/json/json.h"
 #include "operator/kube/resource.h"
 #include "tests/unit/fake_transport.h"
+#include "tests/unit/json_or_fail.h"
 
 namespace bursar::kube {
 namespace {
-
-json::Value J(std::string_view text) {
-  absl::StatusOr<json::Value> v = json::Parse(text);
-  EXPECT_TRUE(v.ok()) << v.status() << ": " << text;
-  return v.ok() ? *v : json::Value();
-}
 
 HttpRequest Expected(std::string method, std::string path, std::string content_type = "",
                      std::string body = "") {
@@ -39,15 +34,15 @@ struct BuildCase {
 };
 
 TEST(RequestsTest, BuildsExactRequests) {
-  const json::Value budget = J(
+  const json::Value budget = JsonOrFail(
       R"({"apiVersion":"bursar.dev/v1alpha1","kind":"ComputeBudget",)"
       R"("metadata":{"name":"team-a","resourceVersion":"4711"},"spec":{"enforcement":"DryRun"}})");
-  const json::Value lease = J(
+  const json::Value lease = JsonOrFail(
       R"({"apiVersion":"coordination.k8s.io/v1","kind":"Lease",)"
       R"("metadata":{"name":"bursar","namespace":"bursar-system"},"spec":{"holderIdentity":"a"}})");
-  const json::Value scale = J(R"({"apiVersion":"autoscaling/v1","kind":"Scale",)"
-                              R"("metadata":{"name":"gpu-pool","namespace":"capi",)"
-                              R"("resourceVersion":"9"},"spec":{"replicas":3}})");
+  const json::Value scale = JsonOrFail(R"({"apiVersion":"autoscaling/v1","kind":"Scale",)"
+                                       R"("metadata":{"name":"gpu-pool","namespace":"capi",)"
+                                       R"("resourceVersion":"9"},"spec":{"replicas":3}})");
 
   const std::vector<BuildCase> cases = {
       {"get namespaced", [] { return RequestBuilder(kPods, "team-a").Get("web-0"); },
@@ -157,7 +152,7 @@ TEST(RequestsTest, BuildsExactRequests) {
       {"merge patch",
        [] {
          return RequestBuilder(kJobs, "ml")
-             .Patch("train-1", PatchType::kMerge, J(R"({"spec":{"suspend":true}})"));
+             .Patch("train-1", PatchType::kMerge, JsonOrFail(R"({"spec":{"suspend":true}})"));
        },
        Expected("PATCH", "/apis/batch/v1/namespaces/ml/jobs/train-1",
                 "application/merge-patch+json", R"({"spec":{"suspend":true}})")},
@@ -165,9 +160,9 @@ TEST(RequestsTest, BuildsExactRequests) {
        [] {
          return RequestBuilder(kKueueClusterQueues)
              .Patch("gpu", PatchType::kJson,
-                    J(R"([{"op":"test","path":"/metadata/resourceVersion","value":"7"},)"
-                      R"({"op":"replace","path":"/spec/resourceGroups/0/flavors/0/)"
-                      R"(resources/0/nominalQuota","value":"8"}])"));
+                    JsonOrFail(R"([{"op":"test","path":"/metadata/resourceVersion","value":"7"},)"
+                               R"({"op":"replace","path":"/spec/resourceGroups/0/flavors/0/)"
+                               R"(resources/0/nominalQuota","value":"8"}])"));
        },
        Expected("PATCH", "/apis/kueue.x-k8s.io/v1beta1/clusterqueues/gpu",
                 "application/json-patch+json",
@@ -180,7 +175,7 @@ TEST(RequestsTest, BuildsExactRequests) {
          o.field_manager = "bursar";
          return RequestBuilder(kResourceQuotas, "team-a")
              .Patch("bursar-gpu", PatchType::kStrategic,
-                    J(R"({"spec":{"hard":{"requests.nvidia.com/gpu":"4"}}})"), o);
+                    JsonOrFail(R"({"spec":{"hard":{"requests.nvidia.com/gpu":"4"}}})"), o);
        },
        Expected("PATCH", "/api/v1/namespaces/team-a/resourcequotas/bursar-gpu?fieldManager=bursar",
                 "application/strategic-merge-patch+json",
@@ -209,7 +204,7 @@ TEST(RequestsTest, BuildsExactRequests) {
        [] {
          return RequestBuilder(kGPUNodePools)
              .PatchSubresource("a100", "status", PatchType::kMerge,
-                               J(R"({"status":{"desiredNodes":3}})"));
+                               JsonOrFail(R"({"status":{"desiredNodes":3}})"));
        },
        Expected("PATCH", "/apis/bursar.dev/v1alpha1/gpunodepools/a100/status",
                 "application/merge-patch+json", R"({"status":{"desiredNodes":3}})")},
@@ -231,7 +226,7 @@ TEST(RequestsTest, BuildsExactRequests) {
        [] {
          return RequestBuilder(kMachineDeployments, "capi")
              .PatchSubresource("gpu-pool", "scale", PatchType::kMerge,
-                               J(R"({"spec":{"replicas":2}})"));
+                               JsonOrFail(R"({"spec":{"replicas":2}})"));
        },
        Expected("PATCH",
                 "/apis/cluster.x-k8s.io/v1beta1/namespaces/capi/machinedeployments/gpu-pool/scale",
@@ -322,10 +317,10 @@ struct RejectCase {
 };
 
 TEST(RequestsTest, RejectsWhatTheServerWouldReject) {
-  const json::Value no_rv =
-      J(R"({"apiVersion":"bursar.dev/v1alpha1","kind":"ComputeBudget","metadata":{"name":"a"}})");
-  const json::Value no_kind = J(R"({"apiVersion":"v1","metadata":{"name":"a"}})");
-  const json::Value other_ns = J(R"({"metadata":{"name":"a","namespace":"other"}})");
+  const json::Value no_rv = JsonOrFail(
+      R"({"apiVersion":"bursar.dev/v1alpha1","kind":"ComputeBudget","metadata":{"name":"a"}})");
+  const json::Value no_kind = JsonOrFail(R"({"apiVersion":"v1","metadata":{"name":"a"}})");
+  const json::Value other_ns = JsonOrFail(R"({"metadata":{"name":"a","namespace":"other"}})");
   const std::vector<RejectCase> cases = {
       {"namespaced item without namespace", [] { return RequestBuilder(kPods).Get("web-0"); },
        "pods are namespaced: a namespace is required"},
@@ -371,7 +366,8 @@ TEST(RequestsTest, RejectsWhatTheServerWouldReject) {
       {"update without resourceVersion",
        [&] { return RequestBuilder(kComputeBudgets).Update(no_rv); },
        "metadata.resourceVersion is required"},
-      {"update without name", [] { return RequestBuilder(kNodes).Update(J(R"({"spec":{}})")); },
+      {"update without name",
+       [] { return RequestBuilder(kNodes).Update(JsonOrFail(R"({"spec":{}})")); },
        "metadata.name is required"},
       {"create in another namespace",
        [&] { return RequestBuilder(kPods, "team-a").Create(other_ns); },
@@ -380,19 +376,19 @@ TEST(RequestsTest, RejectsWhatTheServerWouldReject) {
        [] {
          PatchOptions o;
          o.force = true;
-         return RequestBuilder(kNodes).Patch("n", PatchType::kMerge, J("{}"), o);
+         return RequestBuilder(kNodes).Patch("n", PatchType::kMerge, JsonOrFail("{}"), o);
        },
        "force is only allowed for apply"},
       {"apply without field manager",
-       [] { return RequestBuilder(kNodes).Patch("n", PatchType::kApply, J("{}")); },
+       [] { return RequestBuilder(kNodes).Patch("n", PatchType::kApply, JsonOrFail("{}")); },
        "a field manager is required"},
       {"apply without kind", [&] { return RequestBuilder(kNodes).Apply(no_kind, "bursar"); },
        "kind is required"},
       {"json patch as object",
-       [] { return RequestBuilder(kNodes).Patch("n", PatchType::kJson, J("{}")); },
+       [] { return RequestBuilder(kNodes).Patch("n", PatchType::kJson, JsonOrFail("{}")); },
        "must be a JSON array"},
       {"merge patch as array",
-       [] { return RequestBuilder(kNodes).Patch("n", PatchType::kMerge, J("[]")); },
+       [] { return RequestBuilder(kNodes).Patch("n", PatchType::kMerge, JsonOrFail("[]")); },
        "must be a JSON object"},
       {"negative grace period",
        [] {
