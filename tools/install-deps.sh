@@ -16,6 +16,7 @@ packages=(
   tzdata                  # IANA zone files read by absl::LoadTimeZone
   python3 python3-yaml    # tests/crds/check_crds.py
   curl openssl unzip      # tests/cluster: certificates, readiness probes, the kubectl/helm layer
+  prometheus              # tests/e2e/prometheus.sh: a real Prometheus scraping a fake DCGM exporter
 )
 
 missing=()
