@@ -631,6 +631,11 @@ void ReadBudgetStatus(ObjectReader& r, ComputeBudgetStatus* out) {
     ReadLedger(l, &ledger);
     out->ledger = std::move(ledger);
   });
+  r.Object("reserveLedger", kOptional, [&](ObjectReader& l) {
+    engine::LedgerState ledger;
+    ReadLedger(l, &ledger);
+    out->reserve_ledger = std::move(ledger);
+  });
   r.ObjectList<ActionRecord>("recentActions", &out->recent_actions,
                              {.max_items = kMaxRecentActions}, ReadActionRecord);
 }
@@ -1184,6 +1189,9 @@ json::Value EncodeComputeBudgetStatus(const ComputeBudgetStatus& s) {
   SetConditions(out, s.conditions);
   if (s.ledger.has_value()) {
     out.Set("ledger", EncodeLedger(*s.ledger));
+  }
+  if (s.reserve_ledger.has_value()) {
+    out.Set("reserveLedger", EncodeLedger(*s.reserve_ledger));
   }
   if (!s.recent_actions.empty()) {
     json::Value actions = json::Value::Array({});

@@ -140,6 +140,8 @@ struct ComputeBudgetStatus {
   BudgetPhase phase = BudgetPhase::kWithinBudget;
   std::vector<Condition> conditions;
   std::optional<engine::LedgerState> ledger;
+  // The part of the ledger charged to the retraining reserve (same shape).
+  std::optional<engine::LedgerState> reserve_ledger;
   std::vector<ActionRecord> recent_actions;
 };
 

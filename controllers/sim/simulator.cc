@@ -5,6 +5,7 @@
 #include <set>
 
 #include "absl/strings/str_cat.h"
+#include "controllers/engine/attribution.h"
 #include "controllers/engine/budget_policy.h"
 #include "controllers/engine/cost_model.h"
 #include "controllers/engine/ledger.h"
@@ -313,43 +314,19 @@ absl::Status Simulation::Setup() {
   return absl::OkStatus();
 }
 
-// A pod is charged to exactly one budget: the narrowest scope wins (a podSelector over
-// namespaces alone), then the oldest budget, then the name. The simulator's Jobs carry the
-// labels bursar.dev/model and bursar.dev/purpose.
+// A pod is charged to exactly one budget (engine/attribution.h). The simulator's Jobs carry the
+// model and purpose labels under every budget's configured label keys.
 int Simulation::BudgetFor(const TraceJob& job) const {
-  int best = kNoBudget;
-  auto narrowness = [](const api::ComputeBudget& cb) {
-    return cb.spec.scope.pod_selector.has_value() ? 1 + cb.spec.scope.pod_selector->Specificity()
-                                                  : 0;
-  };
+  std::vector<const api::ComputeBudget*> candidates;
   engine::Labels pod_labels;
-  engine::Labels ns_labels{{"kubernetes.io/metadata.name", job.ns}};
-  for (size_t i = 0; i < budgets_.size(); ++i) {
-    const api::ComputeBudget& cb = *budgets_[i].spec;
-    const api::BudgetScope& scope = cb.spec.scope;
-    pod_labels = {{cb.spec.retraining.model_label, job.model},
-                  {cb.spec.retraining.purpose_label, job.purpose}};
-    bool ns_match =
-        std::find(scope.namespaces.begin(), scope.namespaces.end(), job.ns) !=
-            scope.namespaces.end() ||
-        (scope.namespace_selector.has_value() && scope.namespace_selector->Matches(ns_labels));
-    if (!ns_match || (scope.pod_selector.has_value() && !scope.pod_selector->Matches(pod_labels))) {
-      continue;
-    }
-    if (best == kNoBudget) {
-      best = static_cast<int>(i);
-      continue;
-    }
-    const api::ComputeBudget& other = *budgets_[static_cast<size_t>(best)].spec;
-    auto key = [&](const api::ComputeBudget& c) {
-      return std::make_tuple(-static_cast<int64_t>(narrowness(c)), c.metadata.creation_timestamp,
-                             c.metadata.name);
-    };
-    if (key(cb) < key(other)) {
-      best = static_cast<int>(i);
-    }
+  for (const Budget& b : budgets_) {
+    candidates.push_back(b.spec);
+    pod_labels[b.spec->spec.retraining.model_label] = job.model;
+    pod_labels[b.spec->spec.retraining.purpose_label] = job.purpose;
   }
-  return best;
+  engine::Attribution attribution =
+      engine::AttributePod(candidates, {.namespace_name = job.ns, .pod_labels = &pod_labels});
+  return attribution.budget < 0 ? kNoBudget : attribution.budget;
 }
 
 void Simulation::EndSegment(Job& job, int64_t end_s, bool ended) {

@@ -3,16 +3,66 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 
 namespace bursar::cmd {
+namespace {
+
+bool Contains(const std::vector<std::string>& list, const std::string& s) {
+  return std::find(list.begin(), list.end(), s) != list.end();
+}
+
+size_t EditDistance(std::string_view a, std::string_view b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) {
+    row[j] = j;
+  }
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diagonal = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      size_t above = row[j];
+      row[j] = std::min({above + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
+// " (did you mean --x?)" for the nearest flag within two edits, else "".
+std::string Suggestion(const std::string& name,
+                       std::initializer_list<const std::vector<std::string>*> lists) {
+  const std::string* best = nullptr;
+  size_t best_distance = 3;
+  for (const std::vector<std::string>* list : lists) {
+    for (const std::string& candidate : *list) {
+      if (size_t d = EditDistance(name, candidate); d < best_distance) {
+        best = &candidate;
+        best_distance = d;
+      }
+    }
+  }
+  return best == nullptr ? "" : absl::StrCat(" (did you mean --", *best, "?)");
+}
+
+}  // namespace
 
 absl::StatusOr<Args> Args::Parse(const std::vector<std::string>& argv,
                                  const std::vector<std::string>& known,
-                                 const std::vector<std::string>& switches) {
+                                 const std::vector<std::string>& switches,
+                                 const std::vector<std::string>& booleans) {
+  std::vector<std::string> errors;
+  Args args = ParseAll(argv, known, switches, booleans, &errors);
+  if (!errors.empty()) {
+    return absl::InvalidArgumentError(absl::StrJoin(errors, "\n"));
+  }
+  return args;
+}
+
+Args Args::ParseAll(const std::vector<std::string>& argv, const std::vector<std::string>& known,
+                    const std::vector<std::string>& switches,
+                    const std::vector<std::string>& booleans, std::vector<std::string>* errors) {
   Args args;
-  auto contains = [](const std::vector<std::string>& list, const std::string& s) {
-    return std::find(list.begin(), list.end(), s) != list.end();
-  };
   for (size_t i = 0; i < argv.size(); ++i) {
     const std::string& a = argv[i];
     if (a.rfind("--", 0) != 0 || a == "--") {
@@ -25,19 +75,31 @@ absl::StatusOr<Args> Args::Parse(const std::vector<std::string>& argv,
       value = name.substr(eq + 1);
       name = name.substr(0, eq);
     }
-    if (contains(switches, name)) {
+    if (Contains(switches, name)) {
       if (value.has_value()) {
-        return absl::InvalidArgumentError(absl::StrCat("--", name, " takes no value"));
+        errors->push_back(absl::StrCat("--", name, ": takes no value"));
+        continue;
       }
       args.values_.emplace(name, "true");
       continue;
     }
-    if (!contains(known, name)) {
-      return absl::InvalidArgumentError(absl::StrCat("unknown flag --", name));
+    if (Contains(booleans, name)) {
+      args.values_.emplace(name, value.value_or("true"));
+      continue;
+    }
+    if (!Contains(known, name)) {
+      // Most likely a value flag: its value is not a positional argument to complain about.
+      if (!value.has_value() && i + 1 < argv.size() && argv[i + 1].rfind("--", 0) != 0) {
+        ++i;
+      }
+      errors->push_back(absl::StrCat("--", name, ": unknown flag",
+                                     Suggestion(name, {&known, &switches, &booleans})));
+      continue;
     }
     if (!value.has_value()) {
       if (i + 1 >= argv.size()) {
-        return absl::InvalidArgumentError(absl::StrCat("--", name, " needs a value"));
+        errors->push_back(absl::StrCat("--", name, ": needs a value"));
+        continue;
       }
       value = argv[++i];
     }

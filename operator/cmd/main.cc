@@ -1,4 +1,5 @@
 // bursar: the operator's binary. Commands:
+//   bursar run [flags]   the operator (operator/cmd/run.h)
 //   bursar simulate --scenario FILE [--policy P|all] [--output table|json|csv] [--plot FILE.svg]
 //   bursar trace generate [--seed N] [--jobs N] [--span DURATION] [--team NS[:W[:M1|M2]]]...
 //                         [--retrain-fraction F] [--max-duration DURATION] [--out FILE]
@@ -7,6 +8,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -23,6 +25,8 @@
 #include "controllers/sim/spend_chart.h"
 #include "controllers/sim/trace_generator.h"
 #include "operator/cmd/args.h"
+#include "operator/cmd/run.h"
+#include "operator/cmd/run_options.h"
 
 namespace bursar::cmd {
 namespace {
@@ -32,6 +36,7 @@ constexpr char kVersion[] = "0.1.0";
 constexpr char kUsage[] = R"(bursar keeps the compute spend of ML workloads within declared budgets.
 
 Usage:
+  bursar run [--kubeconfig FILE] [--config FILE] [--tick 15s] ...   (the operator; run --help)
   bursar simulate --scenario FILE [--policy bursar|none|static-quota|shutoff|all]
                   [--output table|json|csv] [--plot FILE.svg] [--quiet]
   bursar trace generate [--seed N] [--jobs N] [--span 720h] [--team NS[:WEIGHT[:MODEL|MODEL]]]...
@@ -262,6 +267,18 @@ int Main(int argc, char** argv) {
   }
   std::string command = args[0];
   std::vector<std::string> rest(args.begin() + 1, args.end());
+  if (command == "run") {
+    if (std::find(rest.begin(), rest.end(), "--help") != rest.end() ||
+        std::find(rest.begin(), rest.end(), "-h") != rest.end()) {
+      std::cout << RunUsage();
+      return 0;
+    }
+    absl::StatusOr<RunOptions> options = ParseRunOptions(rest, ProcessGetenv);
+    if (!options.ok()) {
+      return Fail(options.status());
+    }
+    return RunOperator(*options);
+  }
   if (command == "simulate") {
     return Simulate(rest);
   }

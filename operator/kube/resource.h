@@ -37,6 +37,7 @@ inline constexpr ResourceType kNodes{"", "v1", "nodes", "Node", false};
 inline constexpr ResourceType kNamespaces{"", "v1", "namespaces", "Namespace", false};
 inline constexpr ResourceType kResourceQuotas{"", "v1", "resourcequotas", "ResourceQuota", true};
 inline constexpr ResourceType kEvents{"", "v1", "events", "Event", true};
+inline constexpr ResourceType kSecrets{"", "v1", "secrets", "Secret", true};
 
 inline constexpr ResourceType kJobs{"batch", "v1", "jobs", "Job", true};
 inline constexpr ResourceType kLeases{"coordination.k8s.io", "v1", "leases", "Lease", true};

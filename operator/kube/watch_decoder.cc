@@ -456,6 +456,7 @@ struct PodSummaryDecoder::Impl {
   ondemand::parser parser;
   std::string padded;  // the input plus simdjson's padding
   std::vector<InternedString> label_keys;
+  bool keep_all_labels = false;
   // A lock-free front for the process-wide pool.
   absl::flat_hash_map<std::string, InternedString> interned;
 
@@ -505,6 +506,12 @@ absl::Status PodSummaryDecoder::Impl::DecodeMetadata(ondemand::value v, PodSumma
     }
     if (key == "labels") {
       return ForEachField(value, "metadata.labels", [&](std::string_view k, ondemand::value lv) {
+        if (keep_all_labels) {
+          std::string label_value;
+          absl::Status s = ReadString(lv, "metadata.labels", label_value);
+          pod.labels.emplace_back(Intern(k), std::move(label_value));
+          return s;
+        }
         for (const InternedString& wanted : label_keys) {
           if (wanted == k) {
             std::string label_value;
@@ -739,6 +746,10 @@ absl::Status PodSummaryDecoder::Impl::DecodePodObject(ondemand::value v, PodSumm
 PodSummaryDecoder::PodSummaryDecoder(std::vector<std::string> label_keys)
     : impl_(std::make_unique<Impl>()) {
   for (const std::string& key : label_keys) {
+    if (key == kAllLabels) {
+      impl_->keep_all_labels = true;
+      continue;
+    }
     impl_->label_keys.push_back(impl_->Intern(key));
   }
 }

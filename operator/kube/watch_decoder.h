@@ -167,7 +167,9 @@ struct PodListPage {
 // so reuse one per watch. Thread-compatible: one decoder per thread.
 class PodSummaryDecoder {
  public:
-  // `label_keys`: the labels worth keeping (budget scopes and the modelDrift label).
+  // `label_keys`: the labels worth keeping (budget scopes and the modelDrift label); the key
+  // kAllLabels keeps every label (the operator's choice: scopes change while it runs).
+  static constexpr char kAllLabels[] = "*";
   explicit PodSummaryDecoder(std::vector<std::string> label_keys = {});
   ~PodSummaryDecoder();
   PodSummaryDecoder(const PodSummaryDecoder&) = delete;

@@ -305,7 +305,11 @@ start_control_plane() {
     # come from --cidr, kept apart from the service range; both are data only. Its server
     # (healthz now, kubelet-style metrics later) starts once its controllers run.
     local stage_args=() stage
-    for stage in "$KWOK_DIR"/stages/*.yaml; do stage_args+=("--config=$stage"); done
+    # Our own Stages (tests/cluster/stages) replace the cached ones of the same file name.
+    for stage in "$KWOK_DIR"/stages/*.yaml; do
+      [[ -f $CLUSTER_SCRIPTS_DIR/stages/${stage##*/} ]] || stage_args+=("--config=$stage")
+    done
+    for stage in "$CLUSTER_SCRIPTS_DIR"/stages/*.yaml; do stage_args+=("--config=$stage"); done
     start kwok "$KWOK_DIR/kwok" \
       --kubeconfig="$KUBECONFIG_FILE" \
       --manage-all-nodes=false \

@@ -1,0 +1,167 @@
+#include "controllers/reconcilers/gather.h"
+
+#include <algorithm>
+
+#include "absl/strings/numbers.h"
+#include "controllers/api/codec.h"
+#include "controllers/engine/duration.h"
+#include "controllers/engine/quantity.h"
+
+namespace bursar::reconcilers {
+namespace {
+
+std::string StringAt(const json::Value& v, std::string_view dotted) {
+  const json::Value* found = v.FindPath(dotted);
+  return found != nullptr && found->is_string() ? found->string_value() : std::string();
+}
+
+absl::Time TimeAt(const json::Value& v, std::string_view dotted) {
+  absl::StatusOr<absl::Time> t = api::ParseTime(StringAt(v, dotted));
+  return t.ok() ? *t : absl::InfinitePast();
+}
+
+engine::Quantity QuantityAt(const json::Value* resources, std::string_view name) {
+  if (resources == nullptr) {
+    return engine::Quantity();
+  }
+  const json::Value* q = resources->Find(name);
+  if (q == nullptr || !(q->is_string() || q->is_number())) {
+    return engine::Quantity();
+  }
+  absl::StatusOr<engine::Quantity> parsed = engine::Quantity::Parse(q->text());
+  return parsed.ok() ? *parsed : engine::Quantity();
+}
+
+int64_t GpusOf(const json::Value* resources) {
+  return QuantityAt(resources, "nvidia.com/gpu").Value();
+}
+
+}  // namespace
+
+engine::Labels LabelsAt(const json::Value& object, std::string_view dotted_path) {
+  engine::Labels labels;
+  const json::Value* found = object.FindPath(dotted_path);
+  if (found == nullptr || !found->is_object()) {
+    return labels;
+  }
+  for (const auto& [key, value] : found->members()) {
+    if (value.is_string()) {
+      labels.emplace(key, value.string_value());
+    }
+  }
+  return labels;
+}
+
+PodView PodViewOf(const kube::PodSummary& pod) {
+  PodView view;
+  view.uid = pod.uid;
+  view.namespace_name = std::string(pod.namespace_name.view());
+  view.name = pod.name;
+  view.node_name = pod.node_name;
+  for (const auto& [key, value] : pod.labels) {
+    view.labels.emplace(std::string(key.view()), value);
+  }
+  switch (pod.phase) {
+    case kube::PodPhase::kSucceeded:
+    case kube::PodPhase::kFailed:
+      view.state = PodState::kEnded;
+      break;
+    case kube::PodPhase::kRunning:
+      view.state = PodState::kRunning;
+      break;
+    case kube::PodPhase::kPending:
+    case kube::PodPhase::kUnknown:
+      view.state = PodState::kPending;
+      break;
+  }
+  view.start = pod.start_time;
+  view.deleting = pod.deletion_timestamp;
+  for (const kube::ContainerSummary& c : pod.containers) {
+    engine::ContainerResources r;
+    r.cpu_request = engine::Quantity::FromMilli(c.cpu_milli);
+    r.memory_request = engine::Quantity::FromUnits(c.memory_bytes);
+    r.gpus = c.gpus;
+    view.containers.push_back(r);
+    if (view.state == PodState::kEnded && c.finished_at.has_value()) {
+      view.end = view.end.has_value() ? std::max(*view.end, *c.finished_at) : *c.finished_at;
+    }
+  }
+  if (pod.owner_kind == std::string_view("Job")) {
+    view.job = pod.owner_name;
+  }
+  view.priority = pod.priority;
+  return view;
+}
+
+NodeView NodeViewOf(const json::Value& node) {
+  NodeView view;
+  view.info.name = StringAt(node, "metadata.name");
+  view.info.labels = LabelsAt(node, "metadata.labels");
+  const json::Value* capacity = node.FindPath("status.capacity");
+  view.info.cpu_capacity = QuantityAt(capacity, "cpu");
+  view.info.memory_capacity = QuantityAt(capacity, "memory");
+  view.info.gpu_capacity = GpusOf(capacity);
+  view.created = TimeAt(node, "metadata.creationTimestamp");
+  view.grown_for = StringAt(node, std::string("metadata.annotations.") + kGrownForAnnotation);
+  const json::Value* conditions = node.FindPath("status.conditions");
+  if (conditions != nullptr && conditions->is_array()) {
+    for (const json::Value& c : conditions->elements()) {
+      if (StringAt(c, "type") == "Ready") {
+        view.ready = StringAt(c, "status") == "True";
+      }
+    }
+  }
+  return view;
+}
+
+JobView JobViewOf(const json::Value& job) {
+  JobView view;
+  view.namespace_name = StringAt(job, "metadata.namespace");
+  view.name = StringAt(job, "metadata.name");
+  view.labels = LabelsAt(job, "spec.template.metadata.labels");
+  view.created = TimeAt(job, "metadata.creationTimestamp");
+  const json::Value* suspend = job.FindPath("spec.suspend");
+  view.suspended = suspend != nullptr && suspend->is_bool() && suspend->bool_value();
+  const json::Value* conditions = job.FindPath("status.conditions");
+  if (conditions != nullptr && conditions->is_array()) {
+    for (const json::Value& c : conditions->elements()) {
+      std::string type = StringAt(c, "type");
+      if ((type == "Complete" || type == "Failed") && StringAt(c, "status") == "True") {
+        view.finished = true;
+      }
+    }
+  }
+  int64_t per_pod = 0;
+  const json::Value* containers = job.FindPath("spec.template.spec.containers");
+  if (containers != nullptr && containers->is_array()) {
+    for (const json::Value& c : containers->elements()) {
+      // Extended resources: the request equals the limit, and either may be given.
+      int64_t gpus = GpusOf(c.FindPath("resources.requests"));
+      per_pod += gpus > 0 ? gpus : GpusOf(c.FindPath("resources.limits"));
+    }
+  }
+  const json::Value* parallelism = job.FindPath("spec.parallelism");
+  int64_t pods = parallelism != nullptr && parallelism->is_integer() ? parallelism->int_value() : 1;
+  view.gpus = per_pod * std::max<int64_t>(pods, 0);
+  const json::Value* annotations = job.FindPath("metadata.annotations");
+  if (annotations != nullptr && annotations->is_object()) {
+    auto text = [&](const char* key) {
+      const json::Value* v = annotations->Find(key);
+      return v != nullptr && v->is_string() ? v->string_value() : std::string();
+    };
+    view.held_by = text(kHeldByAnnotation);
+    view.held_for = text(kHeldRungAnnotation);
+    if (absl::StatusOr<absl::Duration> grace = engine::ParseDuration(text(kDrainGraceAnnotation));
+        grace.ok()) {
+      view.drain_grace = *grace;
+    }
+    int32_t priority = 0;
+    std::string p = text(kPriorityAnnotation);
+    if (!p.empty() && absl::SimpleAtoi(p, &priority)) {
+      view.priority = priority;
+    }
+  }
+  return view;
+}
+
+}  // namespace bursar::reconcilers

@@ -1,0 +1,29 @@
+#pragma once
+
+// Gather: the pure conversions from what the operator's caches hold (Pod summaries, Node, Job
+// and Namespace objects as JSON) into the Snapshot structs the planner reads. No I/O; every
+// function is total: a field that is missing or malformed reads as its zero value, because a
+// cache entry the API server accepted is never rejected here.
+// Thread-compatible.
+
+#include "controllers/engine/labels.h"
+#include "controllers/reconcilers/snapshot.h"
+#include "operator/json/json.h"
+#include "operator/kube/watch_decoder.h"
+
+namespace bursar::reconcilers {
+
+// metadata.labels (or `path`'s labels object) as a label set.
+engine::Labels LabelsAt(const json::Value& object, std::string_view dotted_path);
+
+// A Pod: its end is when the last container terminated (Succeeded / Failed pods).
+PodView PodViewOf(const kube::PodSummary& pod);
+
+// A Node: capacity (cpu, memory, nvidia.com/gpu), Ready, creation time, Bursar's owner mark.
+NodeView NodeViewOf(const json::Value& node);
+
+// A batch/v1 Job: suspend, Complete/Failed, GPUs of its pod template x parallelism, and
+// Bursar's annotations.
+JobView JobViewOf(const json::Value& job);
+
+}  // namespace bursar::reconcilers

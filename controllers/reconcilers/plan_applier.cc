@@ -1,0 +1,318 @@
+#include "controllers/reconcilers/plan_applier.h"
+
+#include <set>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "controllers/api/codec.h"
+
+namespace bursar::reconcilers {
+namespace {
+
+using json::Value;
+
+std::string StringAt(const Value& v, std::string_view dotted) {
+  const Value* found = v.FindPath(dotted);
+  return found != nullptr && found->is_string() ? found->string_value() : std::string();
+}
+
+std::string QuotaName(const std::string& budget) {
+  return absl::StrCat("bursar-", budget);
+}
+
+runtime::ObjectReference BudgetRef(const api::ComputeBudget& budget) {
+  return {.api_version = api::kApiVersion,
+          .kind = "ComputeBudget",
+          .namespace_name = "",
+          .name = budget.metadata.name,
+          .uid = budget.metadata.uid};
+}
+
+Value ManagedLabels(const std::string& budget) {
+  return Value::Object(
+      {{kManagedByLabel, Value::String(kManagedByValue)}, {kBudgetLabel, Value::String(budget)}});
+}
+
+kube::DeleteOptions DeleteIfUid(std::string uid) {
+  kube::DeleteOptions options;
+  options.precondition_uid = std::move(uid);
+  return options;
+}
+
+}  // namespace
+
+json::Value QuotaObject(const QuotaTarget& target, const std::string& budget_uid) {
+  Value metadata = Value::Object({{"name", Value::String(QuotaName(target.budget))},
+                                  {"namespace", Value::String(target.namespace_name)},
+                                  {"labels", ManagedLabels(target.budget)}});
+  if (!budget_uid.empty()) {
+    // A cluster-scoped owner may own namespaced objects: deleting the budget deletes its quotas.
+    metadata.Set("ownerReferences",
+                 Value::Array({Value::Object({{"apiVersion", Value::String(api::kApiVersion)},
+                                              {"kind", Value::String("ComputeBudget")},
+                                              {"name", Value::String(target.budget)},
+                                              {"uid", Value::String(budget_uid)}})}));
+  }
+  return Value::Object(
+      {{"apiVersion", Value::String("v1")},
+       {"kind", Value::String("ResourceQuota")},
+       {"metadata", std::move(metadata)},
+       {"spec",
+        Value::Object({{"hard", Value::Object({{kQuotaGpuResource,
+                                                Value::String(absl::StrCat(target.gpus))}})}})}});
+}
+
+void PlanApplier::ApplyStatus(const kube::ResourceType& type, const std::string& name, Value status,
+                              ApplyReport& report) {
+  std::string key = std::string(type.plural) + "/" + name;
+  std::string text = status.ToJson();
+  auto it = written_.find(key);
+  if (it != written_.end() && it->second == text) {
+    return;
+  }
+  Value object = Value::Object({{"apiVersion", Value::String(type.ApiVersion())},
+                                {"kind", Value::String(std::string(type.kind))},
+                                {"metadata", Value::Object({{"name", Value::String(name)}})},
+                                {"status", std::move(status)}});
+  absl::StatusOr<Value> applied = client_.ApplyStatus(type, "", object, kFieldManager, true);
+  if (!applied.ok()) {
+    if (!kube::IsNotFound(applied.status())) {  // deleted meanwhile: nothing to report on
+      report.errors.push_back(absl::StrCat(std::string(type.kind), "/", name,
+                                           ": status: ", applied.status().message()));
+    }
+    written_.erase(key);
+    return;
+  }
+  ++report.writes;
+  written_[key] = std::move(text);
+}
+
+void PlanApplier::ApplyQuotas(const Plan& plan, const Snapshot& snapshot,
+                              const std::vector<Value>& owned, ApplyReport& report) {
+  std::map<std::string, std::string> uid_of;
+  for (const api::ComputeBudget& b : snapshot.budgets) {
+    uid_of[b.metadata.name] = b.metadata.uid;
+  }
+  std::map<std::string, const Value*> existing;  // "ns/name"
+  for (const Value& q : owned) {
+    existing[absl::StrCat(StringAt(q, "metadata.namespace"), "/", StringAt(q, "metadata.name"))] =
+        &q;
+  }
+  std::set<std::string> wanted;
+  for (const QuotaTarget& target : plan.quotas) {
+    std::string key = absl::StrCat(target.namespace_name, "/", QuotaName(target.budget));
+    wanted.insert(key);
+    auto it = existing.find(key);
+    std::string hard = absl::StrCat(target.gpus);
+    if (it != existing.end()) {
+      const Value* current = it->second->FindPath("spec.hard");
+      const Value* value = current != nullptr ? current->Find(kQuotaGpuResource) : nullptr;
+      if (value != nullptr && value->text() == hard) {
+        continue;
+      }
+    }
+    absl::StatusOr<Value> applied =
+        client_.Apply(kube::kResourceQuotas, target.namespace_name,
+                      QuotaObject(target, uid_of[target.budget]), kFieldManager, true);
+    if (!applied.ok()) {
+      report.errors.push_back(
+          absl::StrCat("ResourceQuota/", key, ": ", applied.status().message()));
+      continue;
+    }
+    ++report.writes;
+    ++report.actions["SetQuota"];
+  }
+  std::set<std::string> frozen(plan.frozen_budgets.begin(), plan.frozen_budgets.end());
+  for (const auto& [key, quota] : existing) {
+    std::string budget = StringAt(*quota, std::string("metadata.labels.") + kBudgetLabel);
+    if (wanted.contains(key) || frozen.contains(budget)) {
+      continue;
+    }
+    absl::Status deleted =
+        client_
+            .Delete(kube::kResourceQuotas, StringAt(*quota, "metadata.namespace"),
+                    StringAt(*quota, "metadata.name"),
+                    DeleteIfUid(StringAt(*quota, "metadata.uid")))
+            .status();
+    if (!deleted.ok() && !kube::IsNotFound(deleted)) {
+      report.errors.push_back(absl::StrCat("ResourceQuota/", key, ": delete: ", deleted.message()));
+      continue;
+    }
+    ++report.writes;
+    ++report.actions["RemoveQuota"];
+  }
+}
+
+// Sets nominalQuota of the first flavor that lists each resource. A JSON patch with a `test` of
+// the resource's name makes a concurrent reordering fail instead of writing the wrong entry.
+void PlanApplier::ApplyClusterQueue(const ClusterQueueTarget& target, ApplyReport& report) {
+  std::string where = absl::StrCat("ClusterQueue/", target.cluster_queue);
+  absl::StatusOr<Value> cq = client_.Get(kube::kKueueClusterQueues, "", target.cluster_queue);
+  if (!cq.ok()) {
+    report.errors.push_back(absl::StrCat(where, ": ", cq.status().message()));
+    return;
+  }
+  std::vector<Value> ops;
+  const Value* groups = cq->FindPath("spec.resourceGroups");
+  std::set<std::string> found;
+  std::string quantity = absl::StrCat(target.gpus);
+  for (size_t g = 0; groups != nullptr && groups->is_array() && g < groups->elements().size();
+       ++g) {
+    const Value* flavors = groups->elements()[g].Find("flavors");
+    for (size_t f = 0; flavors != nullptr && flavors->is_array() && f < flavors->elements().size();
+         ++f) {
+      const Value* resources = flavors->elements()[f].Find("resources");
+      for (size_t r = 0;
+           resources != nullptr && resources->is_array() && r < resources->elements().size(); ++r) {
+        const Value& res = resources->elements()[r];
+        std::string name = StringAt(res, "name");
+        if (found.contains(name) || std::find(target.resources.begin(), target.resources.end(),
+                                              name) == target.resources.end()) {
+          continue;
+        }
+        found.insert(name);
+        const Value* nominal = res.Find("nominalQuota");
+        if (nominal != nullptr && nominal->text() == quantity) {
+          continue;
+        }
+        std::string path =
+            absl::StrCat("/spec/resourceGroups/", g, "/flavors/", f, "/resources/", r);
+        ops.push_back(Value::Object({{"op", Value::String("test")},
+                                     {"path", Value::String(path + "/name")},
+                                     {"value", Value::String(name)}}));
+        ops.push_back(Value::Object({{"op", Value::String("replace")},
+                                     {"path", Value::String(path + "/nominalQuota")},
+                                     {"value", Value::String(quantity)}}));
+      }
+    }
+  }
+  if (found.empty()) {
+    report.errors.push_back(absl::StrCat(where, ": lists none of the budget's quota resources"));
+    return;
+  }
+  if (ops.empty()) {
+    return;
+  }
+  absl::StatusOr<Value> patched =
+      client_.Patch(kube::kKueueClusterQueues, "", target.cluster_queue, kube::PatchType::kJson,
+                    Value::Array(std::move(ops)), {.field_manager = kFieldManager});
+  if (!patched.ok()) {
+    report.errors.push_back(absl::StrCat(where, ": ", patched.status().message()));
+    return;
+  }
+  ++report.writes;
+  ++report.actions["SetQuota"];
+}
+
+ApplyReport PlanApplier::Apply(const Plan& plan, const Snapshot& snapshot,
+                               const std::vector<Value>& owned_quotas) {
+  ApplyReport report;
+  std::map<std::string, const api::ComputeBudget*> budgets;
+  for (const api::ComputeBudget& b : snapshot.budgets) {
+    budgets[b.metadata.name] = &b;
+  }
+  std::map<std::string, const api::GPUNodePool*> pools;
+  for (const api::GPUNodePool& p : snapshot.pools) {
+    pools[p.metadata.name] = &p;
+  }
+
+  // Actuation first, so that status reports what was done.
+  ApplyQuotas(plan, snapshot, owned_quotas, report);
+  for (const ClusterQueueTarget& target : plan.cluster_queues) {
+    ApplyClusterQueue(target, report);
+  }
+  for (const JobChange& change : plan.jobs) {
+    Value annotations = change.suspend
+                            ? Value::Object({{kHeldByAnnotation, Value::String(change.budget)},
+                                             {kHeldRungAnnotation, Value::String(change.rung)}})
+                            : Value::Object({{kHeldByAnnotation, Value::Null()},
+                                             {kHeldRungAnnotation, Value::Null()}});
+    Value patch =
+        Value::Object({{"metadata", Value::Object({{"annotations", std::move(annotations)}})},
+                       {"spec", Value::Object({{"suspend", Value::Bool(change.suspend)}})}});
+    std::string where = absl::StrCat("Job/", change.namespace_name, "/", change.name);
+    absl::StatusOr<Value> patched =
+        client_.Patch(kube::kJobs, change.namespace_name, change.name, kube::PatchType::kMerge,
+                      patch, {.field_manager = kFieldManager});
+    if (!patched.ok()) {
+      if (!kube::IsNotFound(patched.status())) {
+        report.errors.push_back(absl::StrCat(where, ": ", patched.status().message()));
+      }
+      continue;
+    }
+    ++report.writes;
+    events_.Record(runtime::ObjectReference::Of(kube::kJobs, *patched),
+                   change.suspend ? runtime::EventType::kWarning : runtime::EventType::kNormal,
+                   change.suspend ? absl::StrCat("Bursar", change.rung) : "BursarRelease",
+                   change.message);
+  }
+  for (const PoolChange& change : plan.pool_changes) {
+    auto pool = pools.find(change.pool);
+    if (pool == pools.end()) {
+      continue;
+    }
+    std::string why;
+    providers::NodePoolProvider* provider = providers_(*pool->second, &why);
+    std::string where = absl::StrCat("GPUNodePool/", change.pool);
+    if (provider == nullptr) {
+      report.errors.push_back(absl::StrCat(where, ": ", why));
+      continue;
+    }
+    absl::Status resized = provider->Resize(*pool->second, change.desired, change.remove);
+    if (!resized.ok()) {
+      report.errors.push_back(
+          absl::StrCat(where, ": resize to ", change.desired, ": ", resized.message()));
+      continue;
+    }
+    ++report.writes;
+    ++report.actions[change.desired > change.current ? "ScaleUp" : "ScaleDown"];
+    auto budget = budgets.find(change.grown_for);
+    if (budget != budgets.end()) {
+      events_.Record(BudgetRef(*budget->second), runtime::EventType::kNormal, "ScaleUp",
+                     absl::StrCat("GPUNodePool ", change.pool, ": ", change.current, " -> ",
+                                  change.desired, " nodes (", change.reason, ")"));
+    }
+  }
+  for (const NodeOwnership& owner : plan.node_owners) {
+    Value patch = Value::Object(
+        {{"metadata",
+          Value::Object({{"annotations",
+                          Value::Object({{kGrownForAnnotation, Value::String(owner.budget)}})}})}});
+    absl::StatusOr<Value> patched =
+        client_.Patch(kube::kNodes, "", owner.node, kube::PatchType::kMerge, patch,
+                      {.field_manager = kFieldManager});
+    if (!patched.ok() && !kube::IsNotFound(patched.status())) {
+      report.errors.push_back(absl::StrCat("Node/", owner.node, ": ", patched.status().message()));
+    } else if (patched.ok()) {
+      ++report.writes;
+    }
+  }
+
+  // Status and Events.
+  for (const BudgetOutcome& outcome : plan.budgets) {
+    auto budget = budgets.find(outcome.name);
+    if (budget == budgets.end()) {
+      continue;
+    }
+    ApplyStatus(kube::kComputeBudgets, outcome.name, api::EncodeComputeBudgetStatus(outcome.status),
+                report);
+    for (const EventNote& note : outcome.events) {
+      events_.Record(BudgetRef(*budget->second),
+                     note.warning ? runtime::EventType::kWarning : runtime::EventType::kNormal,
+                     note.reason, note.message);
+    }
+    for (const api::ActionRecord& action : outcome.new_actions) {
+      ++report.actions[action.dry_run ? absl::StrCat("DryRun", action.action) : action.action];
+    }
+  }
+  for (const PoolOutcome& outcome : plan.pools) {
+    ApplyStatus(kube::kGPUNodePools, outcome.name, api::EncodeGPUNodePoolStatus(outcome.status),
+                report);
+    for (const std::string& error : outcome.errors) {
+      report.errors.push_back(absl::StrCat("GPUNodePool/", outcome.name, ": ", error));
+    }
+  }
+  return report;
+}
+
+}  // namespace bursar::reconcilers

@@ -1,0 +1,76 @@
+#pragma once
+
+// PlanApplier: writes a BudgetPlanner Plan to the cluster, leader only. Every write is
+// level-based and skipped when the cluster already says the same (the last status written, the
+// cached ResourceQuota), so a quiet cluster costs no API calls:
+// - ComputeBudget and GPUNodePool status through /status with server-side apply (field manager
+//   "bursar", forced: status is ours alone);
+// - ResourceQuota "bursar-<budget>" per namespace: server-side apply of exactly the fields Bursar
+//   manages (labels, owner reference to the budget, spec.hard[requests.nvidia.com/gpu]); owned
+//   quotas that the plan no longer wants are deleted, except those of frozen budgets;
+// - Kueue ClusterQueue nominalQuota: a JSON patch of the one quantity, guarded by a test op;
+// - Jobs: spec.suspend and Bursar's held-by annotations (merge patch);
+// - node pools through their provider, and the grown-for annotation on new Nodes;
+// - Events on the budgets and Jobs acted on.
+// A failed write is reported and the rest of the plan still applied: one bad object never
+// stops the others. Thread-compatible (one reconcile loop).
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "controllers/providers/node_pool_provider.h"
+#include "controllers/reconcilers/budget_planner.h"
+#include "operator/json/json.h"
+#include "operator/kube/client.h"
+#include "operator/runtime/event_recorder.h"
+
+namespace bursar::reconcilers {
+
+inline constexpr char kFieldManager[] = "bursar";
+
+// The GPU resource name a ResourceQuota limits (extended resources take requests. only).
+inline constexpr char kQuotaGpuResource[] = "requests.nvidia.com/gpu";
+
+// Finds the provider of a pool (nullptr with a reason when there is none).
+using ProviderLookup =
+    std::function<providers::NodePoolProvider*(const api::GPUNodePool& pool, std::string* why)>;
+
+struct ApplyReport {
+  int writes = 0;
+  std::vector<std::string> errors;     // "<kind>/<name>: <what failed>"
+  std::map<std::string, int> actions;  // by action ("Hold", "Drain", "Release", "ScalePool", ...)
+};
+
+class PlanApplier {
+ public:
+  PlanApplier(const kube::ApiClient& client, runtime::EventRecorder& events,
+              ProviderLookup providers)
+      : client_(client), events_(events), providers_(std::move(providers)) {}
+
+  // `owned_quotas`: the ResourceQuotas labelled managed-by=bursar, as cached.
+  ApplyReport Apply(const Plan& plan, const Snapshot& snapshot,
+                    const std::vector<json::Value>& owned_quotas);
+
+  // Forgets the statuses written (after losing and regaining leadership: write again).
+  void Reset() { written_.clear(); }
+
+ private:
+  void ApplyStatus(const kube::ResourceType& type, const std::string& name, json::Value status,
+                   ApplyReport& report);
+  void ApplyQuotas(const Plan& plan, const Snapshot& snapshot,
+                   const std::vector<json::Value>& owned, ApplyReport& report);
+  void ApplyClusterQueue(const ClusterQueueTarget& target, ApplyReport& report);
+
+  const kube::ApiClient& client_;
+  runtime::EventRecorder& events_;
+  ProviderLookup providers_;
+  std::map<std::string, std::string> written_;  // "<plural>/<name>" -> status JSON last applied
+};
+
+// The server-side-apply body of a quota (exposed for tests).
+json::Value QuotaObject(const QuotaTarget& target, const std::string& budget_uid);
+
+}  // namespace bursar::reconcilers

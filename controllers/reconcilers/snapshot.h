@@ -1,0 +1,95 @@
+#pragma once
+
+// Snapshot: everything one reconcile pass of the budget planner reads, gathered from the
+// operator's caches into plain structs (cert-manager's and Kueue's habit: gather, decide with
+// pure functions, then write only the difference). Nothing here refers to Kubernetes I/O, so
+// the planner is tested with small hand-built snapshots.
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/time/time.h"
+#include "controllers/api/types.h"
+#include "controllers/engine/cost_model.h"
+#include "controllers/engine/labels.h"
+#include "controllers/engine/retraining_gate.h"
+
+namespace bursar::reconcilers {
+
+// Annotations and labels Bursar reads and writes on objects it does not own.
+inline constexpr char kHeldByAnnotation[] = "bursar.dev/held-by";  // Job: budget that suspended it
+inline constexpr char kHeldRungAnnotation[] = "bursar.dev/held-for";       // Job: "Hold" or "Drain"
+inline constexpr char kDrainGraceAnnotation[] = "bursar.dev/drain-grace";  // Job: Go duration
+inline constexpr char kPriorityAnnotation[] = "bursar.dev/priority";       // Job: drain order
+inline constexpr char kGrownForAnnotation[] =
+    "bursar.dev/grown-for";                                  // Node: budget that paid for it
+inline constexpr char kBudgetLabel[] = "bursar.dev/budget";  // owned ResourceQuotas
+inline constexpr char kManagedByLabel[] = "app.kubernetes.io/managed-by";
+inline constexpr char kManagedByValue[] = "bursar";
+
+enum class PodState { kPending, kRunning, kEnded };
+
+struct PodView {
+  std::string uid;
+  std::string namespace_name;
+  std::string name;
+  std::string node_name;  // "" until scheduled
+  engine::Labels labels;
+  PodState state = PodState::kPending;
+  std::optional<absl::Time> start;     // status.startTime
+  std::optional<absl::Time> end;       // ended pods: when the last container finished
+  std::optional<absl::Time> deleting;  // metadata.deletionTimestamp
+  std::vector<engine::ContainerResources> containers;
+  std::string job;  // name of the controlling Job (same namespace); "" when none
+  int32_t priority = 0;
+};
+
+struct NodeView {
+  engine::NodeInfo info;
+  absl::Time created = absl::InfinitePast();
+  bool ready = false;
+  std::string grown_for;  // kGrownForAnnotation
+};
+
+struct JobView {
+  std::string namespace_name;
+  std::string name;
+  engine::Labels labels;  // the pod template's labels (what its pods will carry)
+  bool suspended = false;
+  bool finished = false;            // Complete or Failed
+  int64_t gpus = 0;                 // GPUs its pods request together when all run (x parallelism)
+  std::optional<int32_t> priority;  // kPriorityAnnotation; else its pods' priority
+  absl::Time created = absl::InfinitePast();
+  std::string held_by;  // kHeldByAnnotation
+  std::string held_for;
+  absl::Duration drain_grace = absl::ZeroDuration();
+};
+
+// A pool's size as its provider reports it (target includes nodes still provisioning).
+struct PoolObservation {
+  int target_size = 0;
+  bool known = false;  // false: the provider could not be asked; count matching Nodes instead
+  std::string error;
+};
+
+struct Snapshot {
+  absl::Time now;
+  std::vector<api::ComputeBudget> budgets;
+  std::vector<api::GPUNodePool> pools;
+  std::vector<api::PriceBook> price_books;
+  std::vector<PodView> pods;
+  std::vector<NodeView> nodes;
+  std::vector<JobView> jobs;
+  std::map<std::string, engine::Labels> namespaces;
+  std::map<std::string, PoolObservation> pool_observations;  // by pool name
+  // modelDrift signals received since the previous pass.
+  std::vector<engine::ModelDriftSignal> drift;
+  // Mean GPU utilisation (percent) by "namespace/pod", from DCGM through Prometheus.
+  absl::flat_hash_map<std::string, double> gpu_utilization;
+};
+
+}  // namespace bursar::reconcilers

@@ -1,0 +1,419 @@
+#include "operator/cmd/run.h"
+
+#include <pthread.h>
+#include <signal.h>
+
+#include <fstream>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "controllers/providers/cluster_api_provider.h"
+#include "controllers/providers/external_grpc_provider.h"
+#include "controllers/providers/karpenter_provider.h"
+#include "controllers/providers/kwok_provider.h"
+#include "controllers/reconcilers/budget_loop.h"
+#include "controllers/signals/prometheus.h"
+#include "controllers/signals/signals_service.h"
+#include "grpcpp/grpcpp.h"
+#include "operator/kube/cpprest_transport.h"
+#include "operator/kube/kubeconfig.h"
+#include "operator/runtime/endpoints.h"
+#include "operator/runtime/event_recorder.h"
+#include "operator/runtime/leader_election.h"
+#include "operator/runtime/watcher.h"
+
+namespace bursar::cmd {
+namespace {
+
+using reconcilers::kManagedByLabel;
+using reconcilers::kManagedByValue;
+
+struct HostPort {
+  std::string host;
+  int port = 0;
+};
+
+// "host:port", "[v6]:port" or ":port" (every interface).
+HostPort SplitHostPort(const std::string& address) {
+  HostPort out;
+  size_t colon = address.rfind(':');
+  out.host = address.substr(0, colon);
+  if (out.host.size() >= 2 && out.host.front() == '[') {
+    out.host = out.host.substr(1, out.host.size() - 2);
+  }
+  if (out.host.empty()) {
+    out.host = "0.0.0.0";
+  }
+  (void)absl::SimpleAtoi(address.substr(colon + 1), &out.port);
+  return out;
+}
+
+absl::StatusOr<kube::ClusterConfig> LoadCluster(const RunOptions& options) {
+  if (!options.kubeconfig.empty()) {
+    return kube::LoadKubeconfig(options.kubeconfig, options.context);
+  }
+  return kube::InClusterConfig();
+}
+
+// Node pool providers by type, built once; ExternalGRPC channels by address and CA.
+class Providers {
+ public:
+  Providers(kube::ApiClient& client, std::string secret_namespace)
+      : client_(client),
+        secret_namespace_(std::move(secret_namespace)),
+        kwok_(client),
+        cluster_api_(client),
+        karpenter_(client) {}
+
+  providers::NodePoolProvider* For(const api::GPUNodePool& pool, std::string* why) {
+    switch (pool.spec.provider.type) {
+      case api::ProviderType::kKwok:
+        return &kwok_;
+      case api::ProviderType::kClusterAPI:
+        return &cluster_api_;
+      case api::ProviderType::kKarpenter:
+        return &karpenter_;
+      case api::ProviderType::kExternalGRPC:
+        return ExternalGrpc(pool, why);
+    }
+    *why = "unknown provider type";
+    return nullptr;
+  }
+
+ private:
+  providers::NodePoolProvider* ExternalGrpc(const api::GPUNodePool& pool, std::string* why) {
+    std::string ca_pem;
+    const std::string& secret = pool.spec.provider.grpc_tls_secret_ref;
+    if (!secret.empty()) {
+      absl::StatusOr<json::Value> got = client_.Get(kube::kSecrets, secret_namespace_, secret);
+      if (!got.ok()) {
+        *why = absl::StrCat("spec.provider.externalGRPC.tlsSecretRef: Secret ", secret_namespace_,
+                            "/", secret, ": ", got.status().message());
+        return nullptr;
+      }
+      const json::Value* ca = got->FindPath("data");
+      ca = ca != nullptr ? ca->Find("ca.crt") : nullptr;
+      if (ca == nullptr || !ca->is_string() || !absl::Base64Unescape(ca->string_value(), &ca_pem)) {
+        *why = absl::StrCat("spec.provider.externalGRPC.tlsSecretRef: Secret ", secret_namespace_,
+                            "/", secret, " has no base64 key ca.crt");
+        return nullptr;
+      }
+    }
+    std::string key = absl::StrCat(pool.spec.provider.grpc_address, "\n", ca_pem);
+    auto it = grpc_.find(key);
+    if (it == grpc_.end()) {
+      auto provider = std::make_unique<providers::ExternalGrpcProvider>(
+          providers::MakeExternalGrpcChannel(pool.spec.provider.grpc_address, ca_pem));
+      it = grpc_.emplace(key, std::move(provider)).first;
+    }
+    return it->second.get();
+  }
+
+  kube::ApiClient& client_;
+  std::string secret_namespace_;
+  providers::KwokProvider kwok_;
+  providers::ClusterApiProvider cluster_api_;
+  providers::KarpenterProvider karpenter_;
+  std::map<std::string, std::unique_ptr<providers::ExternalGrpcProvider>> grpc_;
+};
+
+// Blocks SIGTERM/SIGINT in every thread and turns them into `stop` on a dedicated thread.
+class SignalWaiter {
+ public:
+  explicit SignalWaiter(runtime::Wakeup* stop) {
+    sigemptyset(&set_);
+    sigaddset(&set_, SIGTERM);
+    sigaddset(&set_, SIGINT);
+    sigaddset(&set_, SIGUSR1);  // used to end the waiter itself
+    pthread_sigmask(SIG_BLOCK, &set_, nullptr);
+    thread_ = std::thread([this, stop] {
+      int sig = 0;
+      sigwait(&set_, &sig);
+      received_ = sig;
+      stop->Notify();
+    });
+  }
+  ~SignalWaiter() {
+    if (received_ == 0) {
+      pthread_kill(thread_.native_handle(), SIGUSR1);
+    }
+    thread_.join();
+  }
+  int received() const { return received_; }
+
+ private:
+  sigset_t set_;
+  std::atomic<int> received_{0};
+  std::thread thread_;
+};
+
+}  // namespace
+
+int RunOperator(const RunOptions& options) {
+  runtime::SystemClock clock;
+  runtime::Logger log(clock, options.log_level, options.log_format);
+  runtime::Wakeup stop;
+  SignalWaiter signals(&stop);  // before any thread starts, so they inherit the mask
+
+  absl::StatusOr<kube::ClusterConfig> cluster = LoadCluster(options);
+  if (!cluster.ok()) {
+    log.Error(
+        "cannot load the cluster configuration",
+        {{"kubeconfig", options.kubeconfig}, {"error", std::string(cluster.status().message())}});
+    return 2;
+  }
+  absl::StatusOr<std::unique_ptr<kube::CppRestTransport>> transport = kube::TransportFor(*cluster);
+  if (!transport.ok()) {
+    log.Error("cannot connect",
+              {{"server", cluster->server}, {"error", std::string(transport.status().message())}});
+    return 2;
+  }
+  runtime::Registry registry;
+  kube::ApiClient::Options client_options;
+  if (absl::StatusOr<kube::ApiClient::Observer> observer =
+          runtime::MakeRequestMetricsObserver(&registry);
+      observer.ok()) {
+    client_options.observer = *observer;
+  }
+  kube::ApiClient client(**transport, client_options);
+
+  // Caches.
+  runtime::PodStore pods;
+  runtime::ObjectStore nodes, jobs, namespaces, budgets, pools, price_books, quotas;
+  std::vector<std::unique_ptr<runtime::Watcher<json::Value>>> watchers;
+  auto watch = [&](const kube::ResourceType& type, runtime::ObjectStore& store,
+                   std::string label_selector = "") {
+    runtime::WatcherOptions wo;
+    wo.label_selector = std::move(label_selector);
+    wo.metrics = &registry;
+    wo.on_error = [&log, type](const absl::Status& error) {
+      log.Warn("watch failed; retrying",
+               {{"resource", std::string(type.plural)}, {"error", std::string(error.message())}});
+    };
+    watchers.push_back(
+        std::make_unique<runtime::Watcher<json::Value>>(client, clock, type, store.Sink(), wo));
+  };
+  watch(kube::kNodes, nodes);
+  watch(kube::kJobs, jobs);
+  watch(kube::kNamespaces, namespaces);
+  watch(kube::kComputeBudgets, budgets);
+  watch(kube::kGPUNodePools, pools);
+  watch(kube::kPriceBooks, price_books);
+  watch(kube::kResourceQuotas, quotas, absl::StrCat(kManagedByLabel, "=", kManagedByValue));
+  runtime::WatcherOptions pod_options;
+  pod_options.pod_label_keys = {kube::PodSummaryDecoder::kAllLabels};
+  pod_options.metrics = &registry;
+  pod_options.on_error = [&log](const absl::Status& error) {
+    log.Warn("watch failed; retrying",
+             {{"resource", "pods"}, {"error", std::string(error.message())}});
+  };
+  runtime::PodWatcher pod_watcher(client, clock, kube::kPods, pods.Sink(), pod_options);
+
+  // Leader election.
+  std::unique_ptr<runtime::LeaderElector> elector;
+  if (options.leader_elect) {
+    runtime::LeaderElectionOptions le;
+    le.lease_namespace = options.lease_namespace;
+    le.lease_name = options.lease_name;
+    le.identity = options.identity;
+    le.metrics = &registry;
+    le.on_started_leading = [&log] { log.Info("became the leader"); };
+    le.on_stopped_leading = [&log] { log.Warn("lost leadership: actuation stops"); };
+    elector = std::make_unique<runtime::LeaderElector>(client, clock, le);
+  }
+  auto is_leader = [&elector] { return elector == nullptr || elector->IsLeader(); };
+
+  // Signals, budgets board, events, providers, the loop.
+  signals::DriftInbox drift;
+  signals::BudgetBoard board;
+  runtime::EventRecorderOptions event_options;
+  event_options.reporting_instance = options.identity;
+  event_options.metrics = &registry;
+  runtime::ApiEventRecorder events(client, clock, event_options);
+  Providers providers(client, options.lease_namespace);
+  reconcilers::PlanApplier applier(client, events,
+                                   [&providers](const api::GPUNodePool& pool, std::string* why) {
+                                     return providers.For(pool, why);
+                                   });
+
+  reconcilers::UsageSources usage;
+  std::unique_ptr<kube::CppRestTransport> prometheus_transport;
+  std::unique_ptr<signals::PrometheusClient> prometheus;
+  if (!options.prometheus_url.empty()) {
+    kube::TransportConfig tc;
+    size_t path_at = options.prometheus_url.find('/', options.prometheus_url.find("//") + 2);
+    tc.server = options.prometheus_url.substr(0, path_at);
+    std::string base_path =
+        path_at == std::string::npos ? "" : options.prometheus_url.substr(path_at);
+    if (!options.prometheus_ca_file.empty()) {
+      std::ifstream in(options.prometheus_ca_file);
+      tc.ca_pem.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    }
+    absl::StatusOr<std::unique_ptr<kube::CppRestTransport>> pt = kube::CppRestTransport::Create(tc);
+    if (!pt.ok()) {
+      log.Error("--prometheus-url: cannot use it", {{"error", std::string(pt.status().message())}});
+      return 2;
+    }
+    prometheus_transport = *std::move(pt);
+    prometheus = std::make_unique<signals::PrometheusClient>(*prometheus_transport, base_path);
+    std::string query =
+        options.dcgm_query.empty() ? signals::kDefaultDcgmQuery : options.dcgm_query;
+    usage.gpu_utilization =
+        [&prometheus,
+         query](absl::Time now) -> absl::StatusOr<absl::flat_hash_map<std::string, double>> {
+      absl::StatusOr<std::vector<signals::PromSample>> samples = prometheus->Query(query, now);
+      if (!samples.ok()) {
+        return samples.status();
+      }
+      return signals::GpuUtilizationByPod(*samples);
+    };
+  }
+  if (options.metrics_api) {
+    usage.pod_usage = [&transport]() -> absl::StatusOr<std::vector<signals::PodUsage>> {
+      absl::StatusOr<kube::HttpResponse> got =
+          (*transport)->Send(signals::BuildPodMetricsList(), absl::Seconds(10));
+      if (!got.ok()) {
+        return got.status();
+      }
+      if (got->status / 100 != 2) {
+        return absl::UnavailableError(absl::StrCat("metrics.k8s.io answered HTTP ", got->status,
+                                                   ": ", got->body.substr(0, 200)));
+      }
+      return signals::ParsePodMetricsList(got->body);
+    };
+  }
+
+  reconcilers::BudgetLoopCaches caches{.pods = &pods,
+                                       .nodes = &nodes,
+                                       .jobs = &jobs,
+                                       .namespaces = &namespaces,
+                                       .budgets = &budgets,
+                                       .pools = &pools,
+                                       .price_books = &price_books,
+                                       .owned_quotas = &quotas};
+  absl::StatusOr<std::unique_ptr<reconcilers::BudgetLoop>> loop = reconcilers::BudgetLoop::Create(
+      caches, &applier, is_leader, &drift, &board, std::move(usage), &registry, &log, clock,
+      {.tick = options.tick,
+       .min_interval = std::min(options.tick, absl::Seconds(1)),
+       .lookahead = options.lookahead});
+  if (!loop.ok()) {
+    log.Error("cannot set up metrics", {{"error", std::string(loop.status().message())}});
+    return 2;
+  }
+  (*loop)->WatchForChanges(pods, budgets, pools, price_books, jobs);
+
+  // Health, readiness and metrics.
+  std::vector<const runtime::SyncedCache*> all_caches = {
+      &pods, &nodes, &jobs, &namespaces, &budgets, &pools, &price_books, &quotas};
+  runtime::Endpoints endpoints(&registry);
+  endpoints.AddReadinessCheck({"caches", [&all_caches] {
+                                 for (const runtime::SyncedCache* c : all_caches) {
+                                   if (!c->HasSynced()) {
+                                     return std::string("watch caches are still syncing");
+                                   }
+                                 }
+                                 return std::string();
+                               }});
+  HostPort health = SplitHostPort(options.health_addr);
+  absl::StatusOr<std::unique_ptr<runtime::HttpServer>> http =
+      kube::StartHttpServer(health.host, health.port, endpoints.Handler());
+  if (!http.ok()) {
+    log.Error("--health-addr: cannot listen",
+              {{"address", options.health_addr}, {"error", std::string(http.status().message())}});
+    return 2;
+  }
+
+  // gRPC: modelDrift signals and the budget query API.
+  signals::SignalsService signals_service(&drift, [&clock] { return clock.Now(); });
+  signals::BudgetsService budgets_service(&board);
+  std::unique_ptr<grpc::Server> grpc_server;
+  int grpc_port = 0;
+  if (options.grpc_addr != "off") {
+    HostPort g = SplitHostPort(options.grpc_addr);
+    grpc::ServerBuilder builder;
+    builder.AddListeningPort(
+        absl::StrCat(
+            g.host.find(':') != std::string::npos ? absl::StrCat("[", g.host, "]") : g.host, ":",
+            g.port),
+        grpc::InsecureServerCredentials(), &grpc_port);
+    builder.RegisterService(&signals_service);
+    builder.RegisterService(&budgets_service);
+    grpc_server = builder.BuildAndStart();
+    if (grpc_server == nullptr || grpc_port == 0) {
+      log.Error("--grpc-addr: cannot listen", {{"address", options.grpc_addr}});
+      return 2;
+    }
+  }
+  if (!options.address_file.empty()) {
+    std::ofstream out(options.address_file + ".tmp");
+    out << "health=" << health.host << ":" << (*http)->port() << "\n"
+        << "grpc=" << SplitHostPort(options.grpc_addr).host << ":" << grpc_port << "\n";
+    out.close();
+    std::rename((options.address_file + ".tmp").c_str(), options.address_file.c_str());
+  }
+  log.Info("bursar operator started", {{"server", cluster->server},
+                                       {"identity", options.identity},
+                                       {"leaderElection", options.leader_elect},
+                                       {"tick", absl::FormatDuration(options.tick)},
+                                       {"healthPort", (*http)->port()},
+                                       {"grpcPort", grpc_port}});
+
+  // Run: one thread per watcher, the elector, and the loop once every cache has synced.
+  std::vector<std::thread> threads;
+  for (auto& w : watchers) {
+    threads.emplace_back([&w, &stop] { w->Run(&stop); });
+  }
+  threads.emplace_back([&pod_watcher, &stop] { pod_watcher.Run(&stop); });
+  if (elector != nullptr) {
+    threads.emplace_back([&elector, &stop] { elector->Run(&stop); });
+  }
+  std::thread loop_thread([&] {
+    for (const runtime::SyncedCache* c : all_caches) {
+      while (!c->HasSynced() && !stop.HasBeenNotified()) {
+        clock.SleepFor(absl::Milliseconds(50), &stop);
+      }
+    }
+    if (!stop.HasBeenNotified()) {
+      log.Info("caches synced", {{"pods", pods.size()}, {"budgets", budgets.size()}});
+      (*loop)->Run(&stop);
+    }
+  });
+
+  // Shutdown: on SIGTERM/SIGINT, stop the loop and watchers, give up the Lease, close the
+  // services. Everything owned is joined.
+  while (!stop.HasBeenNotified()) {
+    clock.SleepUntil(absl::InfiniteFuture(), &stop);
+  }
+  log.Info("shutting down", {{"signal", signals.received()}});
+  for (auto& w : watchers) {
+    w->Interrupt();
+  }
+  pod_watcher.Interrupt();
+  loop_thread.join();
+  for (std::thread& t : threads) {
+    t.join();
+  }
+  if (elector != nullptr) {
+    if (absl::Status released = elector->Release(); !released.ok()) {
+      log.Warn("could not release the Lease", {{"error", std::string(released.message())}});
+    }
+  }
+  board.Close();
+  if (grpc_server != nullptr) {
+    grpc_server->Shutdown(std::chrono::system_clock::now() +
+                          absl::ToChronoSeconds(options.shutdown_grace));
+  }
+  (*http)->Stop();
+  events.Shutdown();
+  log.Info("stopped");
+  return 0;
+}
+
+}  // namespace bursar::cmd

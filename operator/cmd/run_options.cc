@@ -1,0 +1,611 @@
+#include "operator/cmd/run_options.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "controllers/api/field_reader.h"
+#include "controllers/api/yaml.h"
+#include "controllers/engine/duration.h"
+#include "operator/cmd/args.h"
+
+namespace bursar::cmd {
+namespace {
+
+using api::AbslView;
+using api::Quote;
+
+// One setting: its flag, its key in the config file, and its help. `metavar` is empty for
+// boolean flags. `default_text` renders the default for the help text.
+struct Setting {
+  std::string_view flag;
+  std::string_view key;
+  std::string_view metavar;
+  std::string_view help;
+  std::string (*default_text)(const RunOptions&);
+};
+
+constexpr Setting kKubeconfig{
+    "kubeconfig", "kubeconfig", "FILE", "The kubeconfig to connect with.",
+    [](const RunOptions&) -> std::string { return "$KUBECONFIG, else the pod's service account"; }};
+constexpr Setting kContext{"context", "context", "NAME", "The kubeconfig context to use.",
+                           [](const RunOptions&) -> std::string { return "current-context"; }};
+constexpr Setting kTick{"tick", "tick", "DURATION",
+                        "How often to meter spend and reconcile budgets, 100ms to 10m.",
+                        [](const RunOptions& d) { return engine::FormatDuration(d.tick); }};
+constexpr Setting kLookahead{"lookahead", "lookahead", "DURATION",
+                             "How far ahead enforcement looks when it projects spend; at least "
+                             "the tick, 0 means twice the tick.",
+                             [](const RunOptions&) -> std::string { return "2 x tick"; }};
+constexpr Setting kLeaderElect{
+    "leader-elect", "leaderElect", "",
+    "Take a Lease before acting, so that only one replica actuates at a time.",
+    [](const RunOptions& d) -> std::string { return d.leader_elect ? "true" : "false"; }};
+constexpr Setting kLeaseNamespace{
+    "leader-election-namespace", "leaderElectionNamespace", "NAMESPACE",
+    "The namespace of the leader-election Lease.",
+    [](const RunOptions& d) { return absl::StrCat("$POD_NAMESPACE, else ", d.lease_namespace); }};
+constexpr Setting kLeaseName{"leader-election-id", "leaderElectionId", "NAME",
+                             "The name of the leader-election Lease (a DNS-1123 subdomain).",
+                             [](const RunOptions& d) { return d.lease_name; }};
+constexpr Setting kIdentity{"id", "id", "NAME", "This replica's identity as a Lease holder.",
+                            [](const RunOptions&) -> std::string { return "<hostname>_<pid>"; }};
+constexpr Setting kHealthAddr{
+    "health-addr", "healthAddr", "HOST:PORT",
+    "Where to serve /healthz, /readyz and /metrics. An empty host listens on every interface, "
+    "port 0 on any free port; bracket IPv6 hosts ([::1]:8081).",
+    [](const RunOptions& d) { return d.health_addr; }};
+constexpr Setting kGrpcAddr{
+    "grpc-addr", "grpcAddr", "HOST:PORT|off",
+    "Where to serve the bursar.v1.Signals and bursar.v1.Budgets gRPC services; off disables them.",
+    [](const RunOptions& d) { return d.grpc_addr; }};
+constexpr Setting kPrometheusUrl{
+    "prometheus-url", "prometheusUrl", "URL",
+    "http(s)://HOST:PORT[/PREFIX] of the Prometheus that scrapes DCGM, for GPU utilisation.",
+    [](const RunOptions&) -> std::string { return "none (no utilisation)"; }};
+constexpr Setting kPrometheusCaFile{
+    "prometheus-ca-file", "prometheusCaFile", "FILE",
+    "PEM certificates to verify an https Prometheus with.",
+    [](const RunOptions&) -> std::string { return "the system's trust store"; }};
+constexpr Setting kDcgmQuery{
+    "dcgm-query", "dcgmQuery", "PROMQL", "The PromQL query for per-pod GPU utilisation.",
+    [](const RunOptions&) -> std::string { return "the built-in DCGM_FI_DEV_GPU_UTIL query"; }};
+constexpr Setting kMetricsApi{
+    "metrics-api", "metricsApi", "",
+    "Read pod CPU and memory usage from metrics.k8s.io (metrics-server).",
+    [](const RunOptions& d) -> std::string { return d.metrics_api ? "true" : "false"; }};
+constexpr Setting kLogLevel{
+    "log-level", "logLevel", "debug|info|warn|error", "The least severe log records to write.",
+    [](const RunOptions& d) { return std::string(runtime::LogLevelName(d.log_level)); }};
+constexpr Setting kLogFormat{
+    "log-format", "logFormat", "json|text", "One JSON object per line, or text for people.",
+    [](const RunOptions& d) { return std::string(runtime::LogFormatName(d.log_format)); }};
+constexpr Setting kShutdownGrace{
+    "shutdown-grace", "shutdownGrace", "DURATION",
+    "How long SIGTERM waits for in-flight work before the process exits.",
+    [](const RunOptions& d) { return engine::FormatDuration(d.shutdown_grace); }};
+constexpr Setting kAddressFile{
+    "address-file", "addressFile", "FILE",
+    "After start-up, write \"health=HOST:PORT\" and \"grpc=HOST:PORT\" lines here (the ports "
+    "really bound, for tests that listen on port 0).",
+    [](const RunOptions&) -> std::string { return "none"; }};
+
+constexpr const Setting* kSettings[] = {
+    &kKubeconfig, &kContext,    &kTick,       &kLookahead, &kLeaderElect,   &kLeaseNamespace,
+    &kLeaseName,  &kIdentity,   &kHealthAddr, &kGrpcAddr,  &kPrometheusUrl, &kPrometheusCaFile,
+    &kDcgmQuery,  &kMetricsApi, &kLogLevel,   &kLogFormat, &kShutdownGrace, &kAddressFile,
+};
+
+constexpr std::string_view kConfigFlag = "config";
+
+constexpr api::EnumSpelling<runtime::LogLevel> kLevelSpellings[] = {
+    {runtime::LogLevel::kDebug, "debug"},
+    {runtime::LogLevel::kInfo, "info"},
+    {runtime::LogLevel::kWarn, "warn"},
+    {runtime::LogLevel::kError, "error"},
+};
+constexpr api::EnumSpelling<runtime::LogFormat> kFormatSpellings[] = {
+    {runtime::LogFormat::kJson, "json"},
+    {runtime::LogFormat::kText, "text"},
+};
+
+bool IsBoolean(const Setting& s) {
+  return s.metavar.empty();
+}
+
+// -------------------------------------------------------------------------------------------
+// Value checks: "" when the value is valid, else the reason.
+
+bool IsLowerAlnum(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+}
+
+// [a-z0-9]([-a-z0-9]*[a-z0-9])?
+bool IsLabelPattern(std::string_view s) {
+  if (s.empty() || !IsLowerAlnum(s.front()) || !IsLowerAlnum(s.back())) {
+    return false;
+  }
+  for (char c : s) {
+    if (!IsLowerAlnum(c) && c != '-') {
+      return false;
+    }
+  }
+  return true;
+}
+
+std::string CheckDnsLabel(const std::string& s) {
+  if (s.size() > 63 || !IsLabelPattern(s)) {
+    return absl::StrCat(Quote(s),
+                        " is not a DNS-1123 label (at most 63 lower-case letters, digits and "
+                        "'-', starting and ending with a letter or digit)");
+  }
+  return "";
+}
+
+std::string CheckDnsSubdomain(const std::string& s) {
+  bool ok = !s.empty() && s.size() <= 253;
+  for (absl::string_view part : absl::StrSplit(AbslView(s), '.')) {
+    ok = ok && IsLabelPattern(api::StdView(part));
+  }
+  if (!ok) {
+    return absl::StrCat(Quote(s),
+                        " is not a DNS-1123 subdomain (at most 253 lower-case letters, digits, "
+                        "'-' and '.', starting and ending with a letter or digit)");
+  }
+  return "";
+}
+
+std::string CheckTick(absl::Duration tick) {
+  if (tick < kMinTick || tick > kMaxTick) {
+    return absl::StrCat("must be between ", engine::FormatDuration(kMinTick), " and ",
+                        engine::FormatDuration(kMaxTick), " (got ", engine::FormatDuration(tick),
+                        ")");
+  }
+  return "";
+}
+
+bool IsHostChar(char c) {
+  return IsLowerAlnum(c) || (c >= 'A' && c <= 'Z') || c == '-' || c == '.' || c == '_';
+}
+
+bool IsIpv6Char(char c) {
+  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') || c == ':' ||
+         c == '.';
+}
+
+// Checks HOST or [IPV6] (empty when `allow_empty_host`), then ':' and a port from `min_port` to
+// 65535.
+std::string CheckHostAndPort(std::string_view s, bool allow_empty_host, int min_port) {
+  const std::string example =
+      allow_empty_host ? "e.g. \":8081\", \"127.0.0.1:0\" or \"[::1]:8081\"" : "e.g. host:9090";
+  size_t colon = s.rfind(':');
+  if (colon == std::string_view::npos) {
+    return absl::StrCat(Quote(s), " is not HOST:PORT (", example, ")");
+  }
+  std::string_view host = s.substr(0, colon);
+  std::string_view port = s.substr(colon + 1);
+  if (!host.empty() && host.front() == '[') {
+    std::string_view inner = host.substr(1);
+    if (inner.empty() || inner.back() != ']' ||
+        inner.substr(0, inner.size() - 1).find(':') == std::string_view::npos ||
+        !std::all_of(inner.begin(), inner.end() - 1, IsIpv6Char)) {
+      return absl::StrCat(Quote(s), ": ", Quote(host), " is not a bracketed IPv6 address");
+    }
+  } else if (host.find(':') != std::string_view::npos) {
+    return absl::StrCat(Quote(s), ": an IPv6 host needs brackets, e.g. \"[::1]:8081\"");
+  } else if (host.empty() && !allow_empty_host) {
+    return absl::StrCat(Quote(s), ": the host is missing");
+  } else if (!std::all_of(host.begin(), host.end(), IsHostChar)) {
+    return absl::StrCat(Quote(s), ": ", Quote(host), " is not a host name or IP address");
+  }
+  int value = 0;
+  bool digits = !port.empty() && port.size() <= 5 &&
+                std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; });
+  if (digits) {
+    for (char c : port) {
+      value = value * 10 + (c - '0');
+    }
+  }
+  if (!digits || value < min_port || value > 65535) {
+    return absl::StrCat(Quote(s), ": port ", Quote(port), " is not a number from ", min_port,
+                        " to 65535");
+  }
+  return "";
+}
+
+std::string CheckListenAddress(const std::string& s) {
+  return CheckHostAndPort(s, /*allow_empty_host=*/true, /*min_port=*/0);
+}
+
+std::string CheckGrpcAddress(const std::string& s) {
+  return s == "off" ? "" : CheckListenAddress(s);
+}
+
+// http(s)://HOST[:PORT][/PREFIX] without a query, fragment or credentials; the result has no
+// trailing '/', so that callers append "/api/v1/query".
+absl::StatusOr<std::string> NormalizePrometheusUrl(const std::string& url) {
+  auto invalid = [&](std::string_view why) {
+    return absl::InvalidArgumentError(absl::StrCat(Quote(url), ": ", AbslView(why)));
+  };
+  std::string_view rest = url;
+  if (rest.starts_with("https://")) {
+    rest.remove_prefix(8);
+  } else if (rest.starts_with("http://")) {
+    rest.remove_prefix(7);
+  } else {
+    return invalid("must start with http:// or https://");
+  }
+  if (rest.find_first_of("?#") != std::string_view::npos) {
+    return invalid("must not have a query or fragment");
+  }
+  size_t slash = rest.find('/');
+  std::string_view authority = rest.substr(0, slash);
+  if (authority.find('@') != std::string_view::npos) {
+    return invalid("must not hold credentials");
+  }
+  if (authority.empty()) {
+    return invalid("the host is missing");
+  }
+  // The port is optional in a URL; check HOST[:PORT] by the listen-address rules.
+  bool has_port = authority.front() == '[' ? authority.find(']') != std::string_view::npos &&
+                                                 authority.find(']') + 1 < authority.size()
+                                           : authority.find(':') != std::string_view::npos;
+  std::string host_port =
+      has_port ? std::string(authority) : absl::StrCat(AbslView(authority), ":80");
+  if (!CheckHostAndPort(host_port, /*allow_empty_host=*/false, /*min_port=*/1).empty()) {
+    return invalid(has_port ? "the host or port is not valid (want HOST[:PORT], port 1-65535)"
+                            : "the host is not valid");
+  }
+  std::string out = url;
+  while (out.size() > url.size() - rest.size() + authority.size() && out.back() == '/') {
+    out.pop_back();
+  }
+  return out;
+}
+
+// -------------------------------------------------------------------------------------------
+// Sources: the file and the flags, read by one function (ReadSettings).
+
+class SettingSource {
+ public:
+  virtual ~SettingSource() = default;
+  // Each reader returns true when the setting is present and of the right type (then *out is
+  // set); type errors are reported by the source.
+  virtual bool String(const Setting& s, std::string* out) = 0;
+  virtual bool Duration(const Setting& s, absl::Duration* out) = 0;
+  virtual bool Bool(const Setting& s, bool* out) = 0;
+  virtual bool Level(const Setting& s, runtime::LogLevel* out) = 0;
+  virtual bool Format(const Setting& s, runtime::LogFormat* out) = 0;
+  virtual void Error(const Setting& s, std::string_view reason) = 0;
+  // Where the setting's value came from, as a message prefix: "--tick" or "run.yaml:3: tick".
+  virtual std::string Where(const Setting& s) const = 0;
+};
+
+class FlagSource final : public SettingSource {
+ public:
+  FlagSource(const Args& args, std::vector<std::string>* errors) : args_(args), errors_(errors) {}
+
+  bool String(const Setting& s, std::string* out) override {
+    std::optional<std::string> v = args_.Get(s.flag);
+    if (!v.has_value()) {
+      return false;
+    }
+    *out = *std::move(v);
+    return true;
+  }
+  bool Duration(const Setting& s, absl::Duration* out) override {
+    return Parse(s, out, engine::ParseDuration);
+  }
+  bool Bool(const Setting& s, bool* out) override {
+    return Parse(s, out, [](std::string_view v) -> absl::StatusOr<bool> {
+      if (v == "true" || v == "false") {
+        return v == "true";
+      }
+      return absl::InvalidArgumentError(absl::StrCat(Quote(v), " is not true or false"));
+    });
+  }
+  bool Level(const Setting& s, runtime::LogLevel* out) override {
+    return Parse(s, out, runtime::ParseLogLevel);
+  }
+  bool Format(const Setting& s, runtime::LogFormat* out) override {
+    return Parse(s, out, runtime::ParseLogFormat);
+  }
+  void Error(const Setting& s, std::string_view reason) override {
+    errors_->push_back(absl::StrCat(Where(s), ": ", AbslView(reason)));
+  }
+  std::string Where(const Setting& s) const override {
+    return absl::StrCat("--", AbslView(s.flag));
+  }
+
+ private:
+  template <typename T, typename ParseFn>
+  bool Parse(const Setting& s, T* out, ParseFn parse) {
+    std::optional<std::string> v = args_.Get(s.flag);
+    if (!v.has_value()) {
+      return false;
+    }
+    absl::StatusOr<T> parsed = parse(*v);
+    if (!parsed.ok()) {
+      Error(s, api::StdView(parsed.status().message()));
+      return false;
+    }
+    *out = *parsed;
+    return true;
+  }
+
+  const Args& args_;
+  std::vector<std::string>* errors_;
+};
+
+class FileSource final : public SettingSource {
+ public:
+  FileSource(const json::Value& doc, std::string path, api::DecodeErrors* errors)
+      : doc_(doc), path_(std::move(path)), reader_(&doc, "", errors, true) {}
+
+  bool String(const Setting& s, std::string* out) override {
+    return reader_.String(s.key, out) && !reader_.Invalid(s.key);
+  }
+  bool Duration(const Setting& s, absl::Duration* out) override {
+    return reader_.Duration(s.key, out) && !reader_.Invalid(s.key);
+  }
+  bool Bool(const Setting& s, bool* out) override {
+    return reader_.Bool(s.key, out) && !reader_.Invalid(s.key);
+  }
+  bool Level(const Setting& s, runtime::LogLevel* out) override {
+    return reader_.Enum(s.key, out, kLevelSpellings) && !reader_.Invalid(s.key);
+  }
+  bool Format(const Setting& s, runtime::LogFormat* out) override {
+    return reader_.Enum(s.key, out, kFormatSpellings) && !reader_.Invalid(s.key);
+  }
+  void Error(const Setting& s, std::string_view reason) override { reader_.Error(s.key, reason); }
+  std::string Where(const Setting& s) const override {
+    const json::Value* v = doc_.Find(s.key);
+    int line = v != nullptr && v->line() > 0 ? v->line() : doc_.line();
+    return absl::StrCat(path_, ":", line, ": ", AbslView(s.key));
+  }
+  // Reports the keys that no setting read.
+  void Finish() { reader_.Finish(); }
+
+ private:
+  const json::Value& doc_;
+  std::string path_;
+  api::ObjectReader reader_;
+};
+
+// Where the values that cross-field rules look at came from ("" = the default).
+struct Origins {
+  std::string tick;
+  bool tick_valid = true;
+  std::string lookahead;
+  std::string prometheus_ca_file;
+  bool lease_namespace_set = false;
+};
+
+void Check(SettingSource& src, const Setting& s, const std::string& reason) {
+  if (!reason.empty()) {
+    src.Error(s, reason);
+  }
+}
+
+// Reads every setting `src` holds into `o`, checking each value on its own.
+void ReadSettings(SettingSource& src, RunOptions* o, Origins* origins) {
+  src.String(kKubeconfig, &o->kubeconfig);
+  src.String(kContext, &o->context);
+  if (src.Duration(kTick, &o->tick)) {
+    origins->tick = src.Where(kTick);
+    std::string why = CheckTick(o->tick);
+    origins->tick_valid = why.empty();
+    Check(src, kTick, why);
+  }
+  if (src.Duration(kLookahead, &o->lookahead)) {
+    origins->lookahead = src.Where(kLookahead);
+  }
+  src.Bool(kLeaderElect, &o->leader_elect);
+  if (src.String(kLeaseNamespace, &o->lease_namespace)) {
+    origins->lease_namespace_set = true;
+    Check(src, kLeaseNamespace, CheckDnsLabel(o->lease_namespace));
+  }
+  if (src.String(kLeaseName, &o->lease_name)) {
+    Check(src, kLeaseName, CheckDnsSubdomain(o->lease_name));
+  }
+  src.String(kIdentity, &o->identity);  // "" means the default, as for the kubeconfig
+  if (src.String(kHealthAddr, &o->health_addr)) {
+    Check(src, kHealthAddr, CheckListenAddress(o->health_addr));
+  }
+  if (src.String(kGrpcAddr, &o->grpc_addr)) {
+    Check(src, kGrpcAddr, CheckGrpcAddress(o->grpc_addr));
+  }
+  if (std::string url; src.String(kPrometheusUrl, &url)) {
+    if (url.empty()) {
+      o->prometheus_url.clear();
+    } else if (absl::StatusOr<std::string> normal = NormalizePrometheusUrl(url); normal.ok()) {
+      o->prometheus_url = *std::move(normal);
+    } else {
+      src.Error(kPrometheusUrl, api::StdView(normal.status().message()));
+    }
+  }
+  if (src.String(kPrometheusCaFile, &o->prometheus_ca_file)) {
+    origins->prometheus_ca_file = src.Where(kPrometheusCaFile);
+  }
+  src.String(kDcgmQuery, &o->dcgm_query);
+  src.Bool(kMetricsApi, &o->metrics_api);
+  src.Level(kLogLevel, &o->log_level);
+  src.Format(kLogFormat, &o->log_format);
+  src.Duration(kShutdownGrace, &o->shutdown_grace);  // ParseDuration rejects negatives
+  src.String(kAddressFile, &o->address_file);
+}
+
+// Reads --config FILE into `o`; file problems go to `errors`, others to `messages`.
+void ReadConfigFile(const std::string& path, RunOptions* o, Origins* origins,
+                    api::DecodeErrors* errors, std::vector<std::string>* messages) {
+  absl::StatusOr<std::vector<json::Value>> docs = api::ReadYamlFile(path);
+  if (!docs.ok()) {
+    messages->push_back(absl::StrCat("--config: ", docs.status().message()));
+    return;
+  }
+  if (docs->empty()) {
+    return;  // an empty file (or only comments) changes nothing
+  }
+  if (docs->size() > 1) {
+    messages->push_back(absl::StrCat(path, ":", (*docs)[1].line(),
+                                     ": a config file holds one document, found ", docs->size()));
+    return;
+  }
+  FileSource file(docs->front(), path, errors);
+  ReadSettings(file, o, origins);
+  file.Finish();
+}
+
+std::string Hostname() {
+  char buf[256] = {};
+  if (::gethostname(buf, sizeof buf - 1) != 0 || buf[0] == '\0') {
+    return "localhost";
+  }
+  return buf;
+}
+
+std::vector<std::string> FlagNames(bool booleans) {
+  std::vector<std::string> out;
+  for (const Setting* s : kSettings) {
+    if (IsBoolean(*s) == booleans) {
+      out.emplace_back(s->flag);
+    }
+  }
+  if (!booleans) {
+    out.emplace_back(kConfigFlag);
+  }
+  return out;
+}
+
+// Words of `text` wrapped to `width` columns, each line indented by `indent` spaces.
+void AppendWrapped(std::string& out, std::string_view text, size_t indent, size_t width) {
+  size_t column = 0;
+  for (absl::string_view word : absl::StrSplit(AbslView(text), ' ', absl::SkipEmpty())) {
+    if (column > indent && column + 1 + word.size() > width) {
+      out.push_back('\n');
+      column = 0;
+    }
+    if (column == 0) {
+      out.append(indent, ' ');
+      column = indent;
+    } else {
+      out.push_back(' ');
+      ++column;
+    }
+    out.append(word.data(), word.size());
+    column += word.size();
+  }
+  out.push_back('\n');
+}
+
+}  // namespace
+
+absl::StatusOr<RunOptions> ParseRunOptions(const std::vector<std::string>& argv,
+                                           const GetenvFn& getenv) {
+  std::vector<std::string> messages;  // everything that is not a config-file problem
+  std::vector<std::string> booleans = FlagNames(true);
+  Args args = Args::ParseAll(argv, FlagNames(false), {}, booleans, &messages);
+  for (const std::string& p : args.positional()) {
+    std::string hint;
+    for (size_t i = 1; i < argv.size() && (p == "true" || p == "false"); ++i) {
+      for (const std::string& b : booleans) {
+        if (argv[i] == p && argv[i - 1] == absl::StrCat("--", b)) {
+          hint = absl::StrCat(" (write --", b, "=", p, ")");
+        }
+      }
+    }
+    messages.push_back(absl::StrCat("unexpected argument ", Quote(p), hint));
+  }
+
+  RunOptions o;
+  Origins origins;
+  std::optional<std::string> pod_namespace = getenv("POD_NAMESPACE");
+  if (pod_namespace.has_value() && !pod_namespace->empty()) {
+    o.lease_namespace = *pod_namespace;
+  }
+
+  std::optional<std::string> config = args.Get(kConfigFlag);
+  api::DecodeErrors file_errors(config.value_or(""));
+  if (config.has_value()) {
+    ReadConfigFile(*config, &o, &origins, &file_errors, &messages);
+  }
+  std::vector<std::string> flag_errors;
+  FlagSource flags(args, &flag_errors);
+  ReadSettings(flags, &o, &origins);
+
+  // Resolve what depends on other settings, the environment or the process.
+  if (o.kubeconfig.empty()) {
+    o.kubeconfig = getenv("KUBECONFIG").value_or("");
+  }
+  if (!origins.lease_namespace_set && pod_namespace.has_value() && !pod_namespace->empty()) {
+    if (std::string why = CheckDnsLabel(o.lease_namespace); !why.empty()) {
+      flag_errors.push_back(absl::StrCat("$POD_NAMESPACE: ", why));
+    }
+  }
+  if (o.identity.empty()) {
+    o.identity = absl::StrCat(Hostname(), "_", ::getpid());
+  }
+  if (o.lookahead == absl::ZeroDuration()) {
+    o.lookahead = 2 * o.tick;
+  } else if (origins.tick_valid && o.lookahead < o.tick) {
+    flag_errors.push_back(absl::StrCat(origins.lookahead, ": must be at least the tick, ",
+                                       engine::FormatDuration(o.tick), " (got ",
+                                       engine::FormatDuration(o.lookahead), ")"));
+  }
+  if (!o.prometheus_ca_file.empty() && !o.prometheus_url.starts_with("https://")) {
+    flag_errors.push_back(
+        absl::StrCat(origins.prometheus_ca_file, ": needs an https:// prometheus URL"));
+  }
+
+  if (!file_errors.empty()) {
+    messages.emplace_back(api::StdView(file_errors.ToStatus().message()));
+  }
+  messages.insert(messages.end(), flag_errors.begin(), flag_errors.end());
+  if (!messages.empty()) {
+    return absl::InvalidArgumentError(absl::StrJoin(messages, "\n"));
+  }
+  return o;
+}
+
+std::optional<std::string> ProcessGetenv(std::string_view name) {
+  const char* v = std::getenv(std::string(name).c_str());
+  if (v == nullptr || *v == '\0') {
+    return std::nullopt;
+  }
+  return std::string(v);
+}
+
+std::string RunUsage() {
+  constexpr size_t kWidth = 100;
+  RunOptions defaults;
+  std::string out =
+      "Usage: bursar run [--config FILE] [flags]\n"
+      "\n";
+  AppendWrapped(out,
+                "Runs the operator: meters what every pod costs, paces each ComputeBudget and "
+                "enforces it. Settings come from the defaults, the environment, the --config "
+                "file and the flags, each overriding the one before. Durations are Go-style "
+                "(500ms, 15s, 1h30m). Boolean flags take --flag or --flag=false.",
+                0, kWidth);
+  out += "\nFlags (config file key in parentheses):\n";
+  out += "  --config FILE\n";
+  AppendWrapped(out,
+                "A YAML file with any of the settings below, keys in camelCase; see "
+                "examples/operator/config.yaml.",
+                6, kWidth);
+  for (const Setting* s : kSettings) {
+    absl::StrAppend(&out, "  --", AbslView(s->flag),
+                    IsBoolean(*s) ? "[=true|false]" : absl::StrCat(" ", AbslView(s->metavar)),
+                    "  (", AbslView(s->key), ")\n");
+    AppendWrapped(out,
+                  absl::StrCat(AbslView(s->help), " Default: ", s->default_text(defaults), "."), 6,
+                  kWidth);
+  }
+  return out;
+}
+
+}  // namespace bursar::cmd

@@ -1,0 +1,90 @@
+#pragma once
+
+// The settings of `bursar run` (the operator itself), from flags and an optional YAML file.
+//
+// Sources, weakest first: the defaults below, the environment ($KUBECONFIG, $POD_NAMESPACE),
+// the file named by --config (the same settings in camelCase, see
+// examples/operator/config.yaml), then the flags. ParseRunOptions resolves what depends on other
+// settings or on the process, so callers see the real values: lookahead (zero means 2 x tick),
+// identity ("<hostname>_<pid>"), lease_namespace and kubeconfig.
+//
+// Errors are collected, not stopped at: one InvalidArgument holds every problem, one per line,
+// each naming where it came from: `--tick: ...` for a flag, `config.yaml:7: tick: ...` for the
+// file (unknown keys get a "did you mean"), `$POD_NAMESPACE: ...` for the environment. A file
+// value that a flag overrides must still be valid.
+//
+// Booleans are flags with an optional value: `--leader-elect` or `--leader-elect=false`
+// (`--leader-elect false` is rejected with a hint, as in Go's flag package).
+// Thread-compatible: plain data and pure functions (apart from reading the file).
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "operator/runtime/log.h"
+
+namespace bursar::cmd {
+
+struct RunOptions {
+  // --kubeconfig; "" -> $KUBECONFIG (resolved here), and still "" -> in-cluster config.
+  std::string kubeconfig;
+  // --context; "" -> the kubeconfig's current-context.
+  std::string context;
+  // --tick: the metering and reconcile interval, 100ms to 10m.
+  absl::Duration tick = absl::Seconds(15);
+  // --lookahead: how far ahead enforcement looks, at least tick; zero (the default) resolves to
+  // 2 x tick.
+  absl::Duration lookahead = absl::ZeroDuration();
+  // --leader-elect[=true|false]
+  bool leader_elect = true;
+  // --leader-election-namespace (a DNS-1123 label); default $POD_NAMESPACE when set.
+  std::string lease_namespace = "bursar-system";
+  // --leader-election-id: the Lease's name (a DNS-1123 subdomain).
+  std::string lease_name = "bursar-operator";
+  // --id: this replica's holder identity; "" (the default) resolves to "<hostname>_<pid>".
+  std::string identity;
+  // --health-addr HOST:PORT serving /healthz, /readyz and /metrics. An empty host is every
+  // interface; an IPv6 host is bracketed ("[::1]:8081"); port 0 is any free port.
+  std::string health_addr = ":8081";
+  // --grpc-addr HOST:PORT for bursar.v1.Signals and bursar.v1.Budgets; "off" disables them.
+  std::string grpc_addr = ":9090";
+  // --prometheus-url http(s)://HOST[:PORT][/PREFIX], without a trailing '/'; "" means no DCGM
+  // utilisation.
+  std::string prometheus_url;
+  // --prometheus-ca-file: PEM bundle for an https Prometheus ("" = the system's trust store).
+  std::string prometheus_ca_file;
+  // --dcgm-query; "" means the default query of controllers/signals/prometheus.h.
+  std::string dcgm_query;
+  // --metrics-api[=true|false]: read pod cpu/memory usage from metrics.k8s.io.
+  bool metrics_api = false;
+  runtime::LogLevel log_level = runtime::LogLevel::kInfo;     // --log-level
+  runtime::LogFormat log_format = runtime::LogFormat::kJson;  // --log-format
+  // --shutdown-grace: how long a SIGTERM waits for in-flight work before exiting.
+  absl::Duration shutdown_grace = absl::Seconds(10);
+  // --address-file FILE: after start-up, write "health=HOST:PORT\ngrpc=HOST:PORT\n" (for tests
+  // that use port 0).
+  std::string address_file;
+};
+
+inline constexpr absl::Duration kMinTick = absl::Milliseconds(100);
+inline constexpr absl::Duration kMaxTick = absl::Minutes(10);
+
+// Reads the environment; empty values count as unset.
+using GetenvFn = std::function<std::optional<std::string>(std::string_view)>;
+
+// `argv` holds the arguments after "run". `getenv` is consulted for KUBECONFIG and
+// POD_NAMESPACE only; `--help` is not handled here (check for it first).
+absl::StatusOr<RunOptions> ParseRunOptions(const std::vector<std::string>& argv,
+                                           const GetenvFn& getenv);
+
+// std::getenv, for main.
+std::optional<std::string> ProcessGetenv(std::string_view name);
+
+// The help text of `bursar run`: every flag with its default, wrapped at 100 columns.
+std::string RunUsage();
+
+}  // namespace bursar::cmd

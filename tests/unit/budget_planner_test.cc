@@ -1,0 +1,398 @@
+// Tests for reconcilers::BudgetPlanner: snapshots built in code (budgets, pools and price books
+// decoded from YAML exactly as the API server's objects are), asserting the plan's outcomes:
+// metered spend against numbers computed by hand, restart safety through status, the ladder's
+// Job actions, quotas, pool sizes and node ownership, invalid budgets, DryRun and modelDrift.
+//
+// Unless a test says otherwise: budget "vision" covers namespace vision, $100 per 10-hour Custom
+// period starting at kStart, pacing None, default thresholds; pool "a100" has 2-GPU nodes at
+// $8 per node-hour, so a 1-GPU pod that requests nothing else costs the GPU share of a node:
+// a node of 2 GPUs, 2 cores and 2 GiB splits $8 by the default prices (GPU 0.95, core 0.031611,
+// GiB 0.004237) — numbers are checked through the cost model's own split below.
+
+#include "controllers/reconcilers/budget_planner.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
+#include "controllers/api/codec.h"
+#include "controllers/api/yaml.h"
+#include "controllers/engine/cost_model.h"
+
+namespace bursar::reconcilers {
+namespace {
+
+const absl::Time kStart = absl::FromUnixSeconds(1'800'000'000);
+
+template <typename T, typename Decoder>
+T Decode(const std::string& yaml, Decoder decode) {
+  auto docs = api::ParseYamlDocuments(yaml, "test.yaml");
+  EXPECT_TRUE(docs.ok()) << docs.status();
+  auto decoded = decode((*docs)[0], api::DecodeOptions{.source = "test.yaml"});
+  EXPECT_TRUE(decoded.ok()) << decoded.status();
+  return *decoded;
+}
+
+// The default spec, with any top-level key of `extra_spec` ("  key: value" lines) replacing the
+// default of the same key.
+std::string BudgetYaml(const std::string& extra_spec = "", const std::string& name = "vision") {
+  std::string spec;
+  for (const char* line :
+       {"  scope: {namespaces: [vision]}\n", "  limit: {amount: \"100\", currency: USD}\n",
+        "  period: {type: Custom, duration: 10h, anchor: \"2027-01-15T08:00:00Z\"}\n",
+        "  pacing: {mode: None}\n", "  nodePools: [a100]\n"}) {
+    std::string key(line, std::string_view(line).find(':') + 1);
+    if (extra_spec.find(key) == std::string::npos) {
+      spec += line;
+    }
+  }
+  return absl::StrCat("apiVersion: bursar.dev/v1alpha1\nkind: ComputeBudget\nmetadata: {name: ",
+                      name, ", uid: uid-", name, ", generation: 3}\nspec:\n", spec, extra_spec);
+}
+
+api::ComputeBudget Budget(const std::string& extra_spec = "", const std::string& name = "vision") {
+  return Decode<api::ComputeBudget>(BudgetYaml(extra_spec, name), api::DecodeComputeBudget);
+}
+
+api::GPUNodePool Pool(int min_nodes = 0) {
+  return Decode<api::GPUNodePool>(absl::StrCat(R"(apiVersion: bursar.dev/v1alpha1
+kind: GPUNodePool
+metadata: {name: a100, generation: 1}
+spec:
+  provider: {type: Kwok}
+  nodeSelector: {pool: a100}
+  gpuType: A100
+  gpusPerNode: 2
+  pricePerNodeHour: "8"
+  minNodes: )",
+                                               min_nodes, R"(
+  maxNodes: 4
+  maxScaleStep: 2
+  scaleDownDelay: 10m
+)"),
+                                  api::DecodeGPUNodePool);
+}
+
+api::PriceBook Book() {
+  return Decode<api::PriceBook>(R"(apiVersion: bursar.dev/v1alpha1
+kind: PriceBook
+metadata: {name: default}
+spec: {currency: USD}
+)",
+                                api::DecodePriceBook);
+}
+
+NodeView Node(const std::string& name, const std::string& grown_for = "") {
+  NodeView n;
+  n.info.name = name;
+  n.info.labels = {{"pool", "a100"}};
+  n.info.cpu_capacity = engine::Quantity::FromUnits(2);
+  n.info.memory_capacity = engine::Quantity::FromUnits(int64_t{2} << 30);
+  n.info.gpu_capacity = 2;
+  n.ready = true;
+  n.created = kStart;
+  n.grown_for = grown_for;
+  return n;
+}
+
+PodView Pod(const std::string& uid, absl::Time start, const std::string& node = "a100-0",
+            int64_t gpus = 1, const std::string& job = "") {
+  PodView p;
+  p.uid = uid;
+  p.namespace_name = "vision";
+  p.name = absl::StrCat("pod-", uid);
+  p.node_name = node;
+  p.state = PodState::kRunning;
+  p.start = start;
+  engine::ContainerResources c;
+  c.gpus = gpus;
+  p.containers = {c};
+  p.job = job;
+  return p;
+}
+
+JobView Job(const std::string& name, int64_t gpus, absl::Time created = kStart) {
+  JobView j;
+  j.namespace_name = "vision";
+  j.name = name;
+  j.gpus = gpus;
+  j.created = created;
+  return j;
+}
+
+Snapshot Base(absl::Time now) {
+  Snapshot s;
+  s.now = now;
+  s.budgets = {Budget()};
+  s.pools = {Pool()};
+  s.price_books = {Book()};
+  s.nodes = {Node("a100-0")};
+  s.namespaces = {{"vision", {}}, {"free", {}}};
+  return s;
+}
+
+// Price of one GPU-hour on an a100 node, as the cost model splits the node price.
+engine::Money GpuShare() {
+  engine::PriceResolver resolver(Book().spec);
+  engine::UnitPrices prices = resolver.PricesFor(Node("x").info, engine::Money::FromUnits(8));
+  engine::ContainerResources c;
+  c.gpus = 1;
+  return engine::PodRatePerHour({c}, prices);
+}
+
+const BudgetOutcome& Outcome(const Plan& plan, const std::string& name = "vision") {
+  for (const BudgetOutcome& o : plan.budgets) {
+    if (o.name == name) {
+      return o;
+    }
+  }
+  ADD_FAILURE() << "no outcome for " << name;
+  static BudgetOutcome none;
+  return none;
+}
+
+TEST(BudgetPlannerTest, MetersARunningPodExactlyOnceAcrossPasses) {
+  BudgetPlanner planner;
+  Snapshot s = Base(kStart + absl::Hours(1));
+  s.pods = {Pod("p1", kStart)};
+  Plan first = planner.Reconcile(s);
+  EXPECT_EQ(Outcome(first).status.spent, GpuShare());
+  // The same instant again charges nothing more; an hour later, one more hour.
+  EXPECT_EQ(Outcome(planner.Reconcile(s)).status.spent, GpuShare());
+  s.now = kStart + absl::Hours(2);
+  Plan later = planner.Reconcile(s);
+  EXPECT_EQ(Outcome(later).status.spent, GpuShare().MulDiv(2, 1));
+  EXPECT_EQ(Outcome(later).status.gpu_hours, engine::Money::FromUnits(2));
+  EXPECT_TRUE(Outcome(later).valid);
+  EXPECT_EQ(Outcome(later).status.observed_generation, 3);
+}
+
+TEST(BudgetPlannerTest, ARestartedPlannerResumesFromStatusWithoutCountingTwice) {
+  BudgetPlanner before;
+  Snapshot s = Base(kStart + absl::Hours(1));
+  s.pods = {Pod("p1", kStart), Pod("p2", kStart + absl::Minutes(30))};
+  Plan plan = before.Reconcile(s);
+
+  // The operator dies; p2 ends while it is down; a new planner starts from the written status.
+  BudgetPlanner after;
+  s.budgets[0].status = Outcome(plan).status;
+  s.now = kStart + absl::Hours(3);
+  s.pods[1].state = PodState::kEnded;
+  s.pods[1].end = kStart + absl::Hours(2);
+  Plan resumed = after.Reconcile(s);
+  // p1: 3 hours; p2: 1.5 hours (30 min to 2 h) — nothing lost, nothing twice.
+  EXPECT_EQ(Outcome(resumed).status.spent, GpuShare().MulDiv(45, 10));
+  // Ended pods leave the ledger's pod list.
+  ASSERT_TRUE(Outcome(resumed).status.ledger.has_value());
+  ASSERT_EQ(Outcome(resumed).status.ledger->pods.size(), 1u);
+  EXPECT_EQ(Outcome(resumed).status.ledger->pods[0].uid, "p1");
+}
+
+TEST(BudgetPlannerTest, ABudgetThatCannotBeHonouredGetsAFalseConditionAndTheOthersCarryOn) {
+  BudgetPlanner planner;
+  Snapshot s = Base(kStart + absl::Hours(1));
+  s.budgets = {Budget("  priceBookRef: missing\n", "broken"), Budget()};
+  s.pods = {Pod("p1", kStart)};
+  Plan plan = planner.Reconcile(s);
+  const BudgetOutcome& broken = Outcome(plan, "broken");
+  EXPECT_FALSE(broken.valid);
+  ASSERT_EQ(broken.status.conditions.size(), 1u);
+  EXPECT_EQ(broken.status.conditions[0].status, "False");
+  EXPECT_EQ(broken.status.conditions[0].reason, "PriceBookNotFound");
+  EXPECT_NE(broken.status.conditions[0].message.find("spec.priceBookRef"), std::string::npos);
+  EXPECT_EQ(plan.frozen_budgets, std::vector<std::string>{"broken"});
+  ASSERT_EQ(broken.events.size(), 1u);
+  EXPECT_TRUE(broken.events[0].warning);
+  // The valid budget still meters the pod (the broken one cannot claim it).
+  EXPECT_EQ(Outcome(plan).status.spent, GpuShare());
+
+  s.budgets = {Budget("  nodePools: [nope]\n", "nopool")};
+  Plan again = planner.Reconcile(s);
+  EXPECT_EQ(Outcome(again, "nopool").status.conditions[0].reason, "NodePoolNotFound");
+}
+
+TEST(BudgetPlannerTest, OverlappingScopesChargeTheNarrowestAndSaySo) {
+  BudgetPlanner planner;
+  Snapshot s = Base(kStart + absl::Hours(1));
+  s.budgets = {
+      Budget(),
+      Budget("  scope: {namespaces: [vision], podSelector: {matchLabels: {team: cv}}}\n", "cv")};
+  s.pods = {Pod("p1", kStart)};
+  s.pods[0].labels = {{"team", "cv"}};
+  Plan plan = planner.Reconcile(s);
+  EXPECT_EQ(Outcome(plan, "cv").status.spent, GpuShare());
+  EXPECT_EQ(Outcome(plan, "vision").status.spent, engine::Money());
+  for (const char* name : {"cv", "vision"}) {
+    bool overlapping = false;
+    for (const api::Condition& c : Outcome(plan, name).status.conditions) {
+      overlapping |= c.type == "Overlapping" && c.status == "True";
+    }
+    EXPECT_TRUE(overlapping) << name;
+  }
+}
+
+TEST(BudgetPlannerTest, EvenPacingSetsTheQuotaOfEveryScopedNamespace) {
+  BudgetPlanner planner;
+  Snapshot s = Base(kStart + absl::Hours(1));
+  s.budgets = {Budget("  pacing: {mode: Even}\n")};
+  Plan plan = planner.Reconcile(s);
+  ASSERT_EQ(plan.quotas.size(), 1u);
+  EXPECT_EQ(plan.quotas[0].namespace_name, "vision");
+  EXPECT_EQ(plan.quotas[0].budget, "vision");
+  // $100 over the 9 hours left at the GPU-hour price of the pool's nodes (half a node).
+  EXPECT_EQ(plan.quotas[0].gpus, Outcome(plan).status.allowed_gpus);
+  EXPECT_EQ(plan.quotas[0].gpus, 100 * 1'000'000 / (4'000'000 * 9));
+}
+
+TEST(BudgetPlannerTest, HoldSuspendsJobsWithoutPodsAndDrainTheLowestPriorityFirst) {
+  BudgetPlanner planner;
+  Snapshot s = Base(kStart + absl::Hours(8));
+  // Four GPUs for 8 hours at ~$3.85 an hour each is past the $100 limit: Drain.
+  s.nodes = {Node("a100-0"), Node("a100-1")};
+  s.pods = {Pod("a", kStart, "a100-0", 2, "important"), Pod("b", kStart, "a100-1", 2, "cheap")};
+  s.pods[0].priority = 100;
+  s.jobs = {Job("important", 2), Job("cheap", 2), Job("waiting", 1)};
+  Plan plan = planner.Reconcile(s);
+  EXPECT_EQ(Outcome(plan).decision.rung, api::LadderAction::kDrain);
+  std::vector<std::string> suspended;
+  for (const JobChange& j : plan.jobs) {
+    EXPECT_TRUE(j.suspend);
+    suspended.push_back(absl::StrCat(j.name, ":", j.rung));
+  }
+  std::sort(suspended.begin(), suspended.end());
+  // Drain keeps what fits under the ceiling (nothing is left): both running Jobs go, and the
+  // Job without pods is held.
+  EXPECT_EQ(suspended,
+            (std::vector<std::string>{"cheap:Drain", "important:Drain", "waiting:Hold"}));
+
+  // A new period releases the Jobs Bursar held (and only those).
+  Snapshot next = Base(kStart + absl::Hours(10) + absl::Minutes(1));
+  next.jobs = {Job("important", 2), Job("cheap", 2), Job("users-own", 1)};
+  for (JobView& j : next.jobs) {
+    j.suspended = true;
+    if (j.name != "users-own") {
+      j.held_by = "vision";
+    }
+  }
+  Plan released = planner.Reconcile(next);
+  std::vector<std::string> resumed;
+  for (const JobChange& j : released.jobs) {
+    EXPECT_FALSE(j.suspend);
+    resumed.push_back(j.name);
+  }
+  std::sort(resumed.begin(), resumed.end());
+  EXPECT_EQ(resumed, (std::vector<std::string>{"cheap", "important"}));
+  bool new_period = false;
+  for (const api::ActionRecord& a : Outcome(released).new_actions) {
+    new_period |= a.action == "Release" && a.reason == "NewPeriod";
+  }
+  EXPECT_TRUE(new_period);
+}
+
+TEST(BudgetPlannerTest, DryRunRecordsDecisionsAndActsOnNothing) {
+  BudgetPlanner planner;
+  Snapshot s = Base(kStart + absl::Hours(5));
+  s.budgets = {Budget("  enforcement: DryRun\n  pacing: {mode: Even}\n")};
+  s.nodes = {Node("a100-0"), Node("a100-1")};
+  s.pods = {Pod("a", kStart, "a100-0", 2, "j1"), Pod("b", kStart, "a100-1", 2, "j2")};
+  s.jobs = {Job("j1", 2), Job("j2", 2), Job("j3", 1)};
+  Plan plan = planner.Reconcile(s);
+  EXPECT_TRUE(plan.jobs.empty());
+  EXPECT_TRUE(plan.quotas.empty());
+  const BudgetOutcome& o = Outcome(plan);
+  EXPECT_TRUE(o.dry_run);
+  ASSERT_FALSE(o.status.recent_actions.empty());
+  for (const api::ActionRecord& a : o.status.recent_actions) {
+    EXPECT_TRUE(a.dry_run) << a.action;
+  }
+}
+
+TEST(BudgetPlannerTest, GrowsThePoolForPendingWorkAndClaimsTheNewNodes) {
+  BudgetPlanner planner;
+  Snapshot s = Base(kStart + absl::Hours(1));
+  s.nodes = {};
+  PodView pending = Pod("p1", kStart, "", 2);
+  pending.state = PodState::kPending;
+  pending.start.reset();
+  s.pods = {pending, Pod("p2", kStart, "", 1)};
+  s.pods[1].state = PodState::kPending;
+  s.pods[1].start.reset();
+  Plan plan = planner.Reconcile(s);
+  ASSERT_EQ(plan.pool_changes.size(), 1u);
+  EXPECT_EQ(plan.pool_changes[0].current, 0);
+  EXPECT_EQ(plan.pool_changes[0].desired, 2);  // 3 GPUs on 2-GPU nodes
+  EXPECT_EQ(plan.pool_changes[0].grown_for, "vision");
+
+  // The nodes appear: they belong to the budget that asked for them.
+  s.nodes = {Node("a100-0"), Node("a100-1")};
+  Plan next = planner.Reconcile(s);
+  ASSERT_EQ(next.node_owners.size(), 2u);
+  EXPECT_EQ(next.node_owners[0].budget, "vision");
+}
+
+TEST(BudgetPlannerTest, IdleNodesAreChargedToTheirBudgetAndOnlyIdleOnesAreRemoved) {
+  BudgetPlanner planner;
+  Snapshot s = Base(kStart + absl::Hours(1));
+  s.nodes = {Node("a100-0", "vision"), Node("a100-1", "vision")};
+  s.pods = {Pod("p1", kStart, "a100-0", 1)};
+  EXPECT_TRUE(planner.Reconcile(s).pool_changes.empty());
+  s.now += absl::Minutes(6);
+  Plan plan = planner.Reconcile(s);
+  // p1 for 66 minutes, plus the idle node a100-1 for the 6 minutes between the passes.
+  engine::PriceResolver resolver(Book().spec);
+  engine::ContainerResources whole;
+  whole.cpu_request = engine::Quantity::FromUnits(2);
+  whole.memory_request = engine::Quantity::FromUnits(int64_t{2} << 30);
+  whole.gpus = 2;
+  engine::Money node_hour = engine::PodRatePerHour(
+      {whole}, resolver.PricesFor(Node("x").info, engine::Money::FromUnits(8)));
+  EXPECT_EQ(Outcome(plan).status.spent, GpuShare().MulDiv(66, 60) + node_hour.MulDiv(6, 60));
+  // Demand has been below the pool for less than scaleDownDelay (10m): nothing yet.
+  EXPECT_TRUE(plan.pool_changes.empty());
+
+  // After scaleDownDelay the idle node goes and the busy one stays.
+  s.now += absl::Minutes(5);
+  Plan shrink = planner.Reconcile(s);
+  ASSERT_EQ(shrink.pool_changes.size(), 1u);
+  EXPECT_EQ(shrink.pool_changes[0].desired, 1);
+  EXPECT_EQ(shrink.pool_changes[0].remove, std::vector<std::string>{"a100-1"});
+}
+
+TEST(BudgetPlannerTest, AModelDriftUnlockReleasesAHeldRetrainingJobOntoTheReserve) {
+  BudgetPlanner planner;
+  std::string spec = R"(  retraining: {reservePercent: 20, driftThreshold: "0.3", cooldown: 1h}
+)";
+  Snapshot s = Base(kStart + absl::Hours(5));
+  s.budgets = {Budget(spec)};
+  s.nodes = {Node("a100-0"), Node("a100-1")};
+  // Regular work has spent the regular part of the limit: held.
+  s.pods = {Pod("a", kStart, "a100-0", 2, "train"), Pod("b", kStart, "a100-1", 2, "train2")};
+  JobView retrain = Job("retrain-fraud", 1);
+  retrain.labels = {{"bursar.dev/model", "fraud"}, {"bursar.dev/purpose", "retrain"}};
+  retrain.suspended = true;
+  retrain.held_by = "vision";
+  s.jobs = {Job("train", 2), Job("train2", 2), retrain};
+  Plan held = planner.Reconcile(s);
+  for (const JobChange& j : held.jobs) {
+    EXPECT_NE(j.name, "retrain-fraud") << "released before any modelDrift signal";
+  }
+  s.drift = {
+      {.model = "fraud", .score_micros = 500000, .metric = "psi", .time = s.now, .source = "test"}};
+  Plan unlocked = planner.Reconcile(s);
+  bool released = false;
+  for (const JobChange& j : unlocked.jobs) {
+    released |= j.name == "retrain-fraud" && !j.suspend;
+  }
+  EXPECT_TRUE(released);
+  bool recorded = false;
+  for (const api::ActionRecord& a : Outcome(unlocked).new_actions) {
+    recorded |= a.action == "UnlockReserve" && a.target == "model/fraud";
+  }
+  EXPECT_TRUE(recorded);
+}
+
+}  // namespace
+}  // namespace bursar::reconcilers
