@@ -12,7 +12,8 @@ SCENARIO ?= examples/scenarios/three-teams-month.yaml
 export CCACHE_DIR ?= $(HOME)/.cache/bursar/ccache
 
 .PHONY: all deps build build-asan test test-unit test-asan demo bench lint format format-check clean \
-        cluster-build cluster-up cluster-down test-cluster test-crds-server test-integration
+        cluster-build cluster-up cluster-down test-cluster test-crds-server test-integration \
+        test-e2e bench-latency test-helm image
 
 all: build
 
@@ -38,7 +39,7 @@ build-asan: deps
 test: build format-check
 	cd $(BUILD_DIR) && ctest $(CTEST_FLAGS) -j $(JOBS)
 	$(MAKE) --no-print-directory test-asan
-	$(MAKE) --no-print-directory test-crds-server test-cluster test-integration
+	$(MAKE) --no-print-directory test-crds-server test-cluster test-integration test-helm test-e2e
 
 test-unit: build
 	cd $(BUILD_DIR) && ctest $(CTEST_FLAGS) -j $(JOBS) -L unit
@@ -98,6 +99,25 @@ test-cluster: cluster-build
 # compaction, two processes electing one leader.
 test-integration: build cluster-build
 	tests/cluster/with-cluster.sh -- $(BUILD_DIR)/tests/bursar_integration_tests
+
+# The operator end to end (tests/e2e): each scenario on its own throwaway cluster with
+# kube-scheduler, kube-controller-manager and kwok GPU nodes (the metrics one next to a real
+# Prometheus). E2E="1 3" runs a subset.
+test-e2e: build cluster-build
+	tests/e2e/run-all.sh $(E2E)
+
+# The Helm chart: lint, template, schema, CRD drift, install into a real apiserver, a full
+# reconcile with the chart's ServiceAccount token, RBAC denials, upgrade and uninstall.
+test-helm: build cluster-build
+	tests/cluster/with-cluster.sh -- tests/helm/helm-test.sh
+
+# The container image, with whichever builder is present (docker, podman or buildah).
+image: build
+	tools/build-image.sh --prebuilt $(BUILD_DIR)/bursar
+
+# Reconcile latency with 1,000 GPU pods on kwok (a measurement; prints min/median/max).
+bench-latency: build cluster-build
+	tests/cluster/with-cluster.sh --with-all -- tests/e2e/latency.sh $(PODS) $(SAMPLES)
 
 # The CRDs' schemas and CEL rules in a real kube-apiserver: every tests/crds/invalid/ manifest
 # is rejected with its message (or, where marked, accepted).

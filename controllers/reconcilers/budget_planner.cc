@@ -428,9 +428,17 @@ Plan BudgetPlanner::Reconcile(const Snapshot& snap) {
     };
     apply();
     bool new_period = false;
+    std::string ended_summary;
     while (now >= st.ledger->period().end) {
       engine::Period next = w.calendar->Containing(st.ledger->period().end);
       st.ledger->CompletePass(st.ledger->period().end, ended);
+      ended_summary = absl::StrCat(
+          "period ", api::FormatTime(st.ledger->period().start), " ended with ",
+          st.ledger->spent().ToString(), " spent",
+          b.spec.limit.amount.has_value() ? absl::StrCat(" of ", b.spec.limit.amount->ToString())
+                                          : "",
+          " and ", Money::FromUnits(st.ledger->gpu_seconds()).MulDiv(1, 3600).ToString(),
+          " GPU-hours; ");
       st.ledger.emplace(next);
       st.reserve_ledger.emplace(next);
       new_period = true;
@@ -497,13 +505,14 @@ Plan BudgetPlanner::Reconcile(const Snapshot& snap) {
 
     // Ladder transitions: what Bursar did (or, in DryRun, would have done).
     if (new_period) {
-      out.new_actions.push_back({.time = now,
-                                 .action = "Release",
-                                 .reason = "NewPeriod",
-                                 .message = absl::StrCat("period ", api::FormatTime(period.start),
-                                                         " started; the budget is restored"),
-                                 .target = absl::StrCat("computebudget/", b.metadata.name),
-                                 .dry_run = !w.enforced});
+      out.new_actions.push_back(
+          {.time = now,
+           .action = "Release",
+           .reason = "NewPeriod",
+           .message = absl::StrCat(ended_summary, "period ", api::FormatTime(period.start),
+                                   " started; the budget is restored"),
+           .target = absl::StrCat("computebudget/", b.metadata.name),
+           .dry_run = !w.enforced});
       out.events.push_back(
           {.reason = "NewPeriod", .message = "a new period started; held work is released"});
     }

@@ -15,6 +15,14 @@ std::string StringAt(const json::Value& v, std::string_view dotted) {
   return found != nullptr && found->is_string() ? found->string_value() : std::string();
 }
 
+// A string member of the object at `dotted` whose key may contain dots ("bursar.dev/grown-for"),
+// which FindPath would split.
+std::string MemberAt(const json::Value& v, std::string_view dotted, std::string_view key) {
+  const json::Value* parent = v.FindPath(dotted);
+  const json::Value* found = parent != nullptr ? parent->Find(key) : nullptr;
+  return found != nullptr && found->is_string() ? found->string_value() : std::string();
+}
+
 absl::Time TimeAt(const json::Value& v, std::string_view dotted) {
   absl::StatusOr<absl::Time> t = api::ParseTime(StringAt(v, dotted));
   return t.ok() ? *t : absl::InfinitePast();
@@ -102,7 +110,7 @@ NodeView NodeViewOf(const json::Value& node) {
   view.info.memory_capacity = QuantityAt(capacity, "memory");
   view.info.gpu_capacity = GpusOf(capacity);
   view.created = TimeAt(node, "metadata.creationTimestamp");
-  view.grown_for = StringAt(node, std::string("metadata.annotations.") + kGrownForAnnotation);
+  view.grown_for = MemberAt(node, "metadata.annotations", kGrownForAnnotation);
   const json::Value* conditions = node.FindPath("status.conditions");
   if (conditions != nullptr && conditions->is_array()) {
     for (const json::Value& c : conditions->elements()) {

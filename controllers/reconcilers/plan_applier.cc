@@ -124,7 +124,9 @@ void PlanApplier::ApplyQuotas(const Plan& plan, const Snapshot& snapshot,
   }
   std::set<std::string> frozen(plan.frozen_budgets.begin(), plan.frozen_budgets.end());
   for (const auto& [key, quota] : existing) {
-    std::string budget = StringAt(*quota, std::string("metadata.labels.") + kBudgetLabel);
+    const Value* labels = quota->FindPath("metadata.labels");
+    const Value* label = labels != nullptr ? labels->Find(kBudgetLabel) : nullptr;
+    std::string budget = label != nullptr && label->is_string() ? label->string_value() : "";
     if (wanted.contains(key) || frozen.contains(budget)) {
       continue;
     }

@@ -8,7 +8,11 @@
 namespace bursar::signals {
 
 SignalsService::SignalsService(DriftInbox* inbox, std::function<absl::Time()> now)
-    : inbox_(inbox), now_(std::move(now)) {}
+    : SignalsService(inbox, std::move(now), nullptr) {}
+
+SignalsService::SignalsService(DriftInbox* inbox, std::function<absl::Time()> now,
+                               std::function<bool()> accepting)
+    : inbox_(inbox), now_(std::move(now)), accepting_(std::move(accepting)) {}
 
 grpc::Status SignalsService::ReportModelDrift(grpc::ServerContext* /*context*/,
                                               const bursar::v1::ReportModelDriftRequest* request,
@@ -26,6 +30,11 @@ grpc::Status SignalsService::ReportModelDrift(grpc::ServerContext* /*context*/,
   absl::StatusOr<engine::ModelDriftSignal> signal = ValidateModelDriftReport(report, now_());
   if (!signal.ok()) {
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, std::string(signal.status().message()));
+  }
+  if (accepting_ && !accepting_()) {
+    return grpc::Status(
+        grpc::StatusCode::UNAVAILABLE,
+        "this replica is not the leader; retry (reports are applied by the leader)");
   }
   inbox_->Push(*std::move(signal));
   response->set_accepted(true);

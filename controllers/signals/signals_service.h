@@ -20,6 +20,11 @@ class SignalsService final : public bursar::v1::Signals::Service {
   // `now` returns wall-clock time (the reference for the future-skew check); it is called from
   // gRPC threads and must be thread-safe.
   SignalsService(DriftInbox* inbox, std::function<absl::Time()> now);
+  // `accepting` (optional, thread-safe) says whether this replica applies signals now: only the
+  // leader drains its inbox, so a follower answers UNAVAILABLE ("retry") instead of queueing a
+  // report nobody would read. Clients retry and reach the leader through the Service.
+  SignalsService(DriftInbox* inbox, std::function<absl::Time()> now,
+                 std::function<bool()> accepting);
 
   grpc::Status ReportModelDrift(grpc::ServerContext* context,
                                 const bursar::v1::ReportModelDriftRequest* request,
@@ -28,6 +33,7 @@ class SignalsService final : public bursar::v1::Signals::Service {
  private:
   DriftInbox* const inbox_;
   const std::function<absl::Time()> now_;
+  const std::function<bool()> accepting_;
 };
 
 }  // namespace bursar::signals

@@ -1,5 +1,6 @@
 // bursar: the operator's binary. Commands:
 //   bursar run [flags]   the operator (operator/cmd/run.h)
+//   bursar report-drift --address HOST:PORT --model NAME --score 0..1   (report_drift.h)
 //   bursar simulate --scenario FILE [--policy P|all] [--output table|json|csv] [--plot FILE.svg]
 //   bursar trace generate [--seed N] [--jobs N] [--span DURATION] [--team NS[:W[:M1|M2]]]...
 //                         [--retrain-fraction F] [--max-duration DURATION] [--out FILE]
@@ -25,6 +26,7 @@
 #include "controllers/sim/spend_chart.h"
 #include "controllers/sim/trace_generator.h"
 #include "operator/cmd/args.h"
+#include "operator/cmd/report_drift.h"
 #include "operator/cmd/run.h"
 #include "operator/cmd/run_options.h"
 
@@ -33,10 +35,12 @@ namespace {
 
 constexpr char kVersion[] = "0.1.0";
 
-constexpr char kUsage[] = R"(bursar keeps the compute spend of ML workloads within declared budgets.
+constexpr char kUsage[] =
+    R"(bursar keeps the compute spend of ML workloads within declared budgets.
 
 Usage:
   bursar run [--kubeconfig FILE] [--config FILE] [--tick 15s] ...   (the operator; run --help)
+  bursar report-drift --address HOST:PORT --model NAME --score 0..1 [--metric psi] [--source S]
   bursar simulate --scenario FILE [--policy bursar|none|static-quota|shutoff|all]
                   [--output table|json|csv] [--plot FILE.svg] [--quiet]
   bursar trace generate [--seed N] [--jobs N] [--span 720h] [--team NS[:WEIGHT[:MODEL|MODEL]]]...
@@ -278,6 +282,9 @@ int Main(int argc, char** argv) {
       return Fail(options.status());
     }
     return RunOperator(*options);
+  }
+  if (command == "report-drift") {
+    return ReportDrift(rest);
   }
   if (command == "simulate") {
     return Simulate(rest);

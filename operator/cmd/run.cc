@@ -331,7 +331,8 @@ int RunOperator(const RunOptions& options) {
   }
 
   // gRPC: modelDrift signals and the budget query API.
-  signals::SignalsService signals_service(&drift, [&clock] { return clock.Now(); });
+  signals::SignalsService signals_service(
+      &drift, [&clock] { return clock.Now(); }, is_leader);
   signals::BudgetsService budgets_service(&board);
   std::unique_ptr<grpc::Server> grpc_server;
   int grpc_port = 0;

@@ -2,6 +2,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <atomic>
 #include <memory>
 #include <string>
 #include <vector>
@@ -58,7 +59,8 @@ class SignalsServiceTest : public ::testing::Test {
   }
 
   DriftInbox inbox_{16};
-  SignalsService service_{&inbox_, [] { return kNow; }};
+  std::atomic<bool> leader_{true};
+  SignalsService service_{&inbox_, [] { return kNow; }, [this] { return leader_.load(); }};
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<bursar::v1::Signals::Stub> stub_;
 };
@@ -76,6 +78,18 @@ TEST_F(SignalsServiceTest, AcceptedReportLandsInTheInbox) {
   EXPECT_EQ(signals[0].metric, "psi");
   EXPECT_EQ(signals[0].time, kNow - absl::Seconds(60) + absl::Milliseconds(250));
   EXPECT_EQ(signals[0].source, "evidently/prod");
+}
+
+TEST_F(SignalsServiceTest, AFollowerAsksTheClientToRetryInsteadOfQueueing) {
+  leader_ = false;
+  bursar::v1::ReportModelDriftResponse response;
+  grpc::Status status = Report(ValidRequest(), &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_NE(status.error_message().find("not the leader"), std::string::npos);
+  EXPECT_TRUE(inbox_.Drain().empty());
+  leader_ = true;
+  ASSERT_TRUE(Report(ValidRequest(), &response).ok());
+  EXPECT_EQ(inbox_.Drain().size(), 1u);
 }
 
 TEST_F(SignalsServiceTest, EmptySourceIsRecordedAsGrpc) {

@@ -189,6 +189,16 @@ TEST(LineAssemblerTest, RefusesEndlessLines) {
 const std::vector<std::string> kLabelKeys = {"bursar.dev/budget", "app.kubernetes.io/name",
                                              "model"};
 
+TEST(PodSummaryTest, TheAllLabelsKeyKeepsEveryLabel) {
+  PodSummaryDecoder decoder({PodSummaryDecoder::kAllLabels});
+  absl::StatusOr<PodSummary> pod = decoder.DecodePod(GpuPod());
+  ASSERT_TRUE(pod.ok()) << pod.status();
+  ASSERT_GE(pod->labels.size(), 7u);
+  EXPECT_EQ(pod->labels[0].first, "app.kubernetes.io/name");
+  ASSERT_NE(pod->Label("job-name"), nullptr);
+  EXPECT_EQ(*pod->Label("job-name"), "llama-finetune-7b");
+}
+
 TEST(PodSummaryTest, DecodesWhatBursarUsesFromARealPod) {
   PodSummaryDecoder decoder(kLabelKeys);
   absl::StatusOr<PodSummary> pod = decoder.DecodePod(GpuPod());

@@ -1,0 +1,208 @@
+# shellcheck shell=bash
+# shellcheck disable=SC2034  # variables are used by the scenarios that source this file
+# Shared by the end-to-end scenarios (tests/e2e/scenario-*.sh): start and stop the real operator
+# against the test cluster, wait for conditions with deadlines (never fixed sleeps for results),
+# read objects with kubectl, and count checks. Each scenario runs inside
+#   tests/cluster/with-cluster.sh --with-all -- tests/e2e/scenario-N-....sh
+# so it has its own control plane, kube-scheduler, kube-controller-manager and kwok.
+
+E2E_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO=$(cd "$E2E_DIR/../.." && pwd)
+# shellcheck source=tests/cluster/lib.sh
+source "$REPO/tests/cluster/lib.sh"
+
+: "${KUBECONFIG:?run this through tests/cluster/with-cluster.sh --with-all (KUBECONFIG is unset)}"
+BURSAR=${BURSAR_BINARY:-$REPO/build/bursar}
+KUBECTL=${BURSAR_TEST_KUBECTL:-kubectl}
+[[ -x $BURSAR ]] || die "$BURSAR is not built (make build)"
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/bursar-e2e.XXXXXX")
+OPERATOR_LOG=$WORK/operator.log
+OPERATOR_PID=""
+OPERATOR_HEALTH=""
+OPERATOR_GRPC=""
+passed=0 failed=0
+SCENARIO_START=$(date +%s)
+
+kc() { "$KUBECTL" "$@"; }
+
+# jp KIND NAME JSONPATH [NAMESPACE] — one field of one object ("" when absent).
+jp() {
+  local ns=()
+  [[ -n ${4:-} ]] && ns=(-n "$4")
+  kc get "$1" "$2" "${ns[@]}" -o "jsonpath=$3" 2>/dev/null || true
+}
+
+# wait_for DESCRIPTION SECONDS COMMAND... — polls COMMAND every half second until it succeeds;
+# fails with DESCRIPTION after SECONDS.
+wait_for() {
+  local what=$1 seconds=$2 deadline
+  shift 2
+  deadline=$(($(date +%s) + seconds))
+  until "$@" >/dev/null 2>&1; do
+    if (($(date +%s) >= deadline)); then
+      echo "timed out after ${seconds}s waiting for: $what"
+      return 1
+    fi
+    sleep 0.5
+  done
+}
+
+# check DESCRIPTION FUNCTION — runs FUNCTION, prints ok/FAIL and, on failure, its output.
+check() {
+  local what=$1 out
+  if out=$("$2" 2>&1); then
+    passed=$((passed + 1))
+    echo "ok    $what"
+  else
+    failed=$((failed + 1))
+    echo "FAIL  $what"
+    printf '%s\n' "$out" | sed 's/^/      /'
+  fi
+}
+
+# Applies the CRDs and waits until they are served.
+install_crds() {
+  kc apply -f "$REPO/crds/" >/dev/null
+  kc wait --for=condition=Established --timeout=60s -f "$REPO/crds/" >/dev/null
+}
+
+# operator_start [FLAG...] — starts `bursar run` in the background (1 s tick, no leader election,
+# loopback ports) and waits until /readyz answers.
+operator_start() {
+  rm -f "$WORK/addresses"
+  "$BURSAR" run --kubeconfig "$KUBECONFIG" --tick 1s --leader-elect=false \
+    --health-addr 127.0.0.1:0 --grpc-addr 127.0.0.1:0 --address-file "$WORK/addresses" \
+    --log-format text "$@" >>"$OPERATOR_LOG" 2>&1 &
+  OPERATOR_PID=$!
+  local deadline=$(($(date +%s) + 30))
+  until [[ -s $WORK/addresses ]]; do
+    kill -0 "$OPERATOR_PID" 2>/dev/null || {
+      tail_log "$OPERATOR_LOG"
+      die "the operator exited during start-up"
+    }
+    (($(date +%s) < deadline)) || die "the operator did not start within 30s"
+    sleep 0.2
+  done
+  OPERATOR_HEALTH=$(sed -n 's/^health=//p' "$WORK/addresses")
+  OPERATOR_GRPC=$(sed -n 's/^grpc=//p' "$WORK/addresses")
+  wait_for "operator /readyz" 30 curl -sf "http://$OPERATOR_HEALTH/readyz" ||
+    die "the operator never became ready"
+}
+
+# operator_kill SIGNAL — sends SIGNAL and waits for the process to go.
+operator_kill() {
+  [[ -n $OPERATOR_PID ]] || return 0
+  kill "-$1" "$OPERATOR_PID" 2>/dev/null || true
+  wait "$OPERATOR_PID" 2>/dev/null || true
+  OPERATOR_PID=""
+}
+
+# metric NAME_WITH_LABELS — one sample from the operator's /metrics ("" when absent).
+metric() {
+  curl -sf "http://$OPERATOR_HEALTH/metrics" | awk -v m="$1" '$1 == m { print $2 }'
+}
+
+# The Job template every scenario uses: JOB NAMESPACE GPUS RUN_FOR [LABELS_YAML] [PRIORITY].
+gpu_job() {
+  local name=$1 ns=$2 gpus=$3 run_for=$4 labels=${5:-"{}"} priority=${6:-0}
+  cat <<EOF
+apiVersion: batch/v1
+kind: Job
+metadata:
+  name: $name
+  namespace: $ns
+  annotations: {bursar.dev/priority: "$priority"}
+spec:
+  backoffLimit: 0
+  template:
+    metadata:
+      labels: $labels
+      annotations: {bursar.dev/run-for: "$run_for"}
+    spec:
+      restartPolicy: Never
+      nodeSelector: {bursar.dev/pool: a100}
+      tolerations: [{key: kwok.x-k8s.io/node, operator: Exists, effect: NoSchedule}]
+      containers:
+      - name: train
+        image: registry.invalid/bursar/fake-trainer:1
+        resources: {limits: {nvidia.com/gpu: "$gpus"}}
+---
+EOF
+}
+
+# A price book and a kwok pool of 2-GPU A100 nodes at $720 per node-hour ($360 per GPU-hour:
+# $0.10 per GPU-second, so a few minutes of a few GPUs spends a few dollars).
+price_book_and_pool() {
+  local max_nodes=${1:-6} min_nodes=${2:-0}
+  cat <<EOF
+apiVersion: bursar.dev/v1alpha1
+kind: PriceBook
+metadata: {name: default}
+spec:
+  currency: USD
+  gpus:
+    - {model: NVIDIA-A100-SXM4-80GB, capacityType: OnDemand, pricePerHour: "360"}
+---
+apiVersion: bursar.dev/v1alpha1
+kind: GPUNodePool
+metadata: {name: a100}
+spec:
+  provider: {type: Kwok}
+  nodeSelector: {bursar.dev/pool: a100}
+  gpuType: NVIDIA-A100-SXM4-80GB
+  gpusPerNode: 2
+  pricePerNodeHour: "720"
+  minNodes: $min_nodes
+  maxNodes: $max_nodes
+  maxScaleStep: 2
+  scaleDownDelay: 20s
+---
+EOF
+}
+
+# Seconds until the next multiple of PERIOD seconds since the Unix epoch (Custom periods
+# anchored at the epoch start there).
+seconds_to_boundary() {
+  local period=$1 now
+  now=$(date +%s)
+  echo $((period - now % period))
+}
+
+# Sum of money over a time window, computed from pod timestamps (independently of the operator):
+# python3 reads `kubectl get pods -o json` and prints the dollars each pod cost between FROM and
+# TO (Unix seconds) at USD_PER_GPU_SECOND per requested GPU.
+spend_from_pods() {
+  local ns=$1 from=$2 to=$3 rate=$4
+  kc get pods -n "$ns" -o json | python3 -c '
+import json, sys, datetime
+lo, hi, rate = float(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3])
+def ts(s): return datetime.datetime.strptime(s, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.timezone.utc).timestamp()
+total = 0.0
+for p in json.load(sys.stdin)["items"]:
+    st = p.get("status", {})
+    if "startTime" not in st or not p["spec"].get("nodeName"): continue
+    start = ts(st["startTime"]); end = hi
+    ends = [c["state"]["terminated"]["finishedAt"] for c in st.get("containerStatuses", []) if "terminated" in c.get("state", {})]
+    if st.get("phase") in ("Succeeded", "Failed") and ends: end = max(ts(e) for e in ends)
+    gpus = sum(int(c.get("resources", {}).get("limits", {}).get("nvidia.com/gpu", 0)) for c in p["spec"]["containers"])
+    total += max(0.0, min(end, hi) - max(start, lo)) * gpus * rate
+print("%.6f" % total)' "$from" "$to" "$rate"
+}
+
+# finish — stops the operator, prints the summary and exits 1 if a check failed.
+finish() {
+  operator_kill TERM
+  local took=$(($(date +%s) - SCENARIO_START))
+  echo "$passed passed, $failed failed ($(format_duration "$took"))"
+  if ((failed > 0)); then
+    tail_log "$OPERATOR_LOG" 60
+    exit 1
+  fi
+}
+
+cleanup_e2e() {
+  [[ -n $OPERATOR_PID ]] && kill -9 "$OPERATOR_PID" 2>/dev/null
+  rm -rf "$WORK"
+}
+trap cleanup_e2e EXIT

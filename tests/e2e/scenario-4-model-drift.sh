@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# Scenario 4 — modelDrift. A budget whose regular money is spent holds a retraining Job; a
+# modelDrift report over the threshold (bursar.v1.Signals/ReportModelDrift, sent with
+# `bursar report-drift`) unlocks the retraining reserve, and the Job that would otherwise have
+# stayed held runs — while the regular work stays held.
+#
+#   tests/cluster/with-cluster.sh --with-all -- tests/e2e/scenario-4-model-drift.sh
+#
+# Numbers: $16 per 100 s with 50 % reserved for retraining: regular work may spend $8, which four
+# 1-GPU Jobs ($0.06 a second each) use up in about half a minute; the $8 reserve affords one GPU
+# (at the pool's $360 per GPU-hour) for the rest of the period.
+set -euo pipefail
+SCRIPT_NAME=e2e/scenario-4
+# shellcheck source=tests/e2e/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+PERIOD=100
+install_crds
+anchor=$(date -u -d "@$(($(date +%s) + 5))" +%Y-%m-%dT%H:%M:%SZ)
+{
+  echo "apiVersion: v1
+kind: Namespace
+metadata: {name: ml}
+---"
+  price_book_and_pool 6
+  cat <<EOF
+apiVersion: bursar.dev/v1alpha1
+kind: ComputeBudget
+metadata: {name: fraud-team}
+spec:
+  scope: {namespaces: [ml]}
+  limit: {amount: "16", currency: USD}
+  period: {type: Custom, duration: ${PERIOD}s, anchor: "$anchor"}
+  pacing: {mode: None}
+  nodePools: [a100]
+  retraining: {reservePercent: 50, driftThreshold: "0.3", cooldown: 1m, maxPerPeriod: 2}
+EOF
+} >"$WORK/setup.yaml"
+kc apply -f "$WORK/setup.yaml" >/dev/null
+operator_start
+wait_for "the operator to enter the period" 30 bash -c \
+  "kubectl get computebudget fraud-team -o jsonpath='{.status.period.start}' | grep -qx '$anchor'"
+for i in 1 2 3 4; do gpu_job "train-$i" ml 1 300s; done | kc apply -f - >/dev/null
+
+retrain_labels='{bursar.dev/model: fraud, bursar.dev/purpose: retrain}'
+retrain_job_is_held() {
+  wait_for "regular money spent (Held or Exhausted)" 80 bash -c \
+    "kubectl get computebudget fraud-team -o jsonpath='{.status.phase}' | grep -Eq 'Held|Exhausted'" ||
+    return 1
+  gpu_job retrain-fraud ml 1 20s "$retrain_labels" | kc apply -f - >/dev/null
+  wait_for "retrain-fraud held by Bursar" 15 bash -c \
+    "[[ \$(kubectl get job retrain-fraud -n ml -o jsonpath='{.spec.suspend}/{.metadata.annotations.bursar\\.dev/held-by}') == true/fraud-team ]]" ||
+    return 1
+  sleep 3 # a few passes: without a modelDrift report it stays held
+  [[ $(jp job retrain-fraud '{.spec.suspend}' ml) == true ]]
+}
+check "without a modelDrift report the retraining Job is held" retrain_job_is_held
+
+drift_report_unlocks_reserve() {
+  "$BURSAR" report-drift --address "$OPERATOR_GRPC" --model fraud --score 0.62 --metric psi \
+    --source e2e || return 1
+  wait_for "UnlockReserve in recentActions" 15 bash -c \
+    "kubectl get computebudget fraud-team -o jsonpath='{.status.recentActions[*].action}' | grep -q UnlockReserve" ||
+    return 1
+  kc get events -n default --field-selector reason=ModelDriftUnlocked -o name | grep -q .
+}
+check "a modelDrift report over the threshold unlocks the reserve" drift_report_unlocks_reserve
+
+retrain_job_runs() {
+  wait_for "retrain-fraud resumed" 15 bash -c \
+    "[[ \$(kubectl get job retrain-fraud -n ml -o jsonpath='{.spec.suspend}') == false ]]" || return 1
+  wait_for "retrain-fraud to succeed" 60 bash -c \
+    "kubectl get job retrain-fraud -n ml -o jsonpath='{.status.succeeded}' | grep -q 1" || return 1
+  # The regular work is drained, not carried on the reserve: the reserve is for retraining only.
+  wait_for "the four regular Jobs suspended" 40 bash -c \
+    "[[ \$(kubectl get jobs train-1 train-2 train-3 train-4 -n ml -o jsonpath='{range .items[*]}{.spec.suspend}{\"\\n\"}{end}' | grep -c true) -eq 4 ]]"
+}
+check "the retraining Job runs on the reserve; regular work stays held" retrain_job_runs
+
+below_threshold_is_ignored() {
+  "$BURSAR" report-drift --address "$OPERATOR_GRPC" --model other --score 0.1 --metric psi \
+    --source e2e || return 1
+  wait_for "the ignored report's Event" 15 bash -c \
+    "kubectl get events -n default --field-selector reason=ModelDriftIgnored -o jsonpath='{.items[*].message}' | grep -q 'model other'"
+}
+check "a report below the threshold is recorded and ignored" below_threshold_is_ignored
+finish

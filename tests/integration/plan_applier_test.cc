@@ -1,0 +1,206 @@
+// Integration tests of reconcilers::PlanApplier against a real kube-apiserver: what a plan
+// leaves in the API server — owned ResourceQuotas (server-side apply, owner reference, labels,
+// only Bursar's fields; stale ones deleted, frozen budgets' kept), the Kueue ClusterQueue
+// nominalQuota (stand-in CRD), Job suspension with Bursar's annotations, and budget status.
+
+#include "controllers/reconcilers/plan_applier.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "controllers/api/codec.h"
+#include "tests/integration/cluster_test_base.h"
+
+namespace bursar::reconcilers {
+namespace {
+
+using testing::ClusterTest;
+using testing::Member;
+using testing::Str;
+
+// Records events in memory: the API event writer has its own tests.
+class MemoryEvents final : public runtime::EventRecorder {
+ public:
+  void Record(const runtime::ObjectReference& object, runtime::EventType, std::string_view reason,
+              std::string_view) override {
+    reasons.push_back(absl::StrCat(object.kind, "/", object.name, ":", std::string(reason)));
+  }
+  std::vector<std::string> reasons;
+};
+
+class PlanApplierTest : public ClusterTest {
+ protected:
+  PlanApplier Applier() {
+    return PlanApplier(client(), events_, [](const api::GPUNodePool&, std::string* why) {
+      *why = "no providers in this test";
+      return static_cast<providers::NodePoolProvider*>(nullptr);
+    });
+  }
+  std::vector<json::Value> OwnedQuotas(const std::string& ns) {
+    kube::ListOptions options;
+    options.label_selector = absl::StrCat(kManagedByLabel, "=", kManagedByValue);
+    absl::StatusOr<kube::ObjectList> list = client().ListAll(kube::kResourceQuotas, ns, options);
+    EXPECT_TRUE(list.ok()) << list.status();
+    return list.ok() ? list->items : std::vector<json::Value>{};
+  }
+  MemoryEvents events_;
+};
+
+TEST_F(PlanApplierTest, QuotasAreAppliedOwnedAndRemovedWhenNoLongerPlanned) {
+  const std::string ns = Namespace();
+  // Another field manager sets a cpu limit on the same quota: Bursar must leave it alone.
+  Snapshot snap;
+  Plan plan;
+  plan.quotas = {{ns, "team-a", 3}};
+  PlanApplier applier = Applier();
+  ApplyReport report = applier.Apply(plan, snap, {});
+  ASSERT_TRUE(report.errors.empty()) << report.errors[0];
+  std::vector<json::Value> owned = OwnedQuotas(ns);
+  ASSERT_EQ(owned.size(), 1u);
+  EXPECT_EQ(Str(owned[0], "metadata.name"), "bursar-team-a");
+  EXPECT_EQ(Member(owned[0], "spec.hard", kQuotaGpuResource), "3");
+  EXPECT_EQ(Member(owned[0], "metadata.labels", kBudgetLabel), "team-a");
+
+  absl::StatusOr<json::Value> other = client().Patch(
+      kube::kResourceQuotas, ns, "bursar-team-a", kube::PatchType::kMerge,
+      JsonOrFail(R"({"spec":{"hard":{"limits.cpu":"10"}}})"), {.field_manager = "someone-else"});
+  ASSERT_TRUE(other.ok()) << other.status();
+
+  plan.quotas = {{ns, "team-a", 1}};
+  report = applier.Apply(plan, snap, OwnedQuotas(ns));
+  ASSERT_TRUE(report.errors.empty()) << report.errors[0];
+  owned = OwnedQuotas(ns);
+  ASSERT_EQ(owned.size(), 1u);
+  EXPECT_EQ(Member(owned[0], "spec.hard", kQuotaGpuResource), "1");
+  EXPECT_EQ(Member(owned[0], "spec.hard", "limits.cpu"), "10");
+
+  // Unchanged: no write at all.
+  report = applier.Apply(plan, snap, OwnedQuotas(ns));
+  EXPECT_EQ(report.writes, 0);
+
+  // A frozen budget keeps its quota; otherwise a quota the plan no longer wants is deleted.
+  plan.quotas.clear();
+  plan.frozen_budgets = {"team-a"};
+  applier.Apply(plan, snap, OwnedQuotas(ns));
+  EXPECT_EQ(OwnedQuotas(ns).size(), 1u);
+  plan.frozen_budgets.clear();
+  report = applier.Apply(plan, snap, OwnedQuotas(ns));
+  ASSERT_TRUE(report.errors.empty()) << report.errors[0];
+  EXPECT_TRUE(OwnedQuotas(ns).empty());
+}
+
+TEST_F(PlanApplierTest, ClusterQueueNominalQuotaIsPatchedInPlace) {
+  InstallOptionalCrds();
+  const std::string name = Id();
+  absl::StatusOr<json::Value> cq = client().Create(
+      kube::kKueueClusterQueues, "",
+      JsonOrFail(absl::StrCat(R"({"apiVersion":"kueue.x-k8s.io/v1beta1","kind":"ClusterQueue",
+        "metadata":{"name":")",
+                              name, R"("},"spec":{"resourceGroups":[
+          {"coveredResources":["cpu"],"flavors":[{"name":"default","resources":[
+            {"name":"cpu","nominalQuota":"64"}]}]},
+          {"coveredResources":["nvidia.com/gpu"],"flavors":[{"name":"a100","resources":[
+            {"name":"nvidia.com/gpu","nominalQuota":"16"}]}]}]}})")));
+  ASSERT_TRUE(cq.ok()) << cq.status();
+  Plan plan;
+  plan.cluster_queues = {{name, "team-a", {"nvidia.com/gpu"}, 5}};
+  PlanApplier applier = Applier();
+  ApplyReport report = applier.Apply(plan, Snapshot{}, {});
+  ASSERT_TRUE(report.errors.empty()) << report.errors[0];
+  absl::StatusOr<json::Value> got = client().Get(kube::kKueueClusterQueues, "", name);
+  ASSERT_TRUE(got.ok()) << got.status();
+  const json::Value& groups = *got->FindPath("spec.resourceGroups");
+  EXPECT_EQ(groups.elements()[1]
+                .Find("flavors")
+                ->elements()[0]
+                .Find("resources")
+                ->elements()[0]
+                .Find("nominalQuota")
+                ->string_value(),
+            "5");
+  EXPECT_EQ(groups.elements()[0]
+                .Find("flavors")
+                ->elements()[0]
+                .Find("resources")
+                ->elements()[0]
+                .Find("nominalQuota")
+                ->string_value(),
+            "64");
+  (void)client().Delete(kube::kKueueClusterQueues, "", name);
+
+  // A queue without the resource is an error naming it, not a silent success.
+  plan.cluster_queues = {{"no-such-queue", "team-a", {"nvidia.com/gpu"}, 5}};
+  report = applier.Apply(plan, Snapshot{}, {});
+  ASSERT_EQ(report.errors.size(), 1u);
+  EXPECT_NE(report.errors[0].find("ClusterQueue/no-such-queue"), std::string::npos);
+}
+
+TEST_F(PlanApplierTest, JobsAreSuspendedWithBursarsAnnotationsAndResumedWithoutThem) {
+  const std::string ns = Namespace();
+  absl::StatusOr<json::Value> job =
+      client().Create(kube::kJobs, ns, JsonOrFail(R"({"apiVersion":"batch/v1","kind":"Job",
+        "metadata":{"name":"train"},"spec":{"suspend":false,"template":{"spec":{
+        "restartPolicy":"Never","containers":[{"name":"c","image":"registry.invalid/x:1"}]}}}})"));
+  ASSERT_TRUE(job.ok()) << job.status();
+  Plan plan;
+  plan.jobs = {{ns, "train", "team-a", true, "Drain", "drained"}};
+  PlanApplier applier = Applier();
+  ASSERT_TRUE(applier.Apply(plan, Snapshot{}, {}).errors.empty());
+  absl::StatusOr<json::Value> got = client().Get(kube::kJobs, ns, "train");
+  ASSERT_TRUE(got.ok());
+  EXPECT_TRUE(got->FindPath("spec.suspend")->bool_value());
+  EXPECT_EQ(Member(*got, "metadata.annotations", kHeldByAnnotation), "team-a");
+  EXPECT_EQ(Member(*got, "metadata.annotations", kHeldRungAnnotation), "Drain");
+  EXPECT_EQ(events_.reasons, std::vector<std::string>{"Job/train:BursarDrain"});
+
+  plan.jobs = {{ns, "train", "team-a", false, "Release", "released"}};
+  ASSERT_TRUE(applier.Apply(plan, Snapshot{}, {}).errors.empty());
+  got = client().Get(kube::kJobs, ns, "train");
+  ASSERT_TRUE(got.ok());
+  EXPECT_FALSE(got->FindPath("spec.suspend")->bool_value());
+  EXPECT_EQ(Member(*got, "metadata.annotations", kHeldByAnnotation), "");
+}
+
+TEST_F(PlanApplierTest, BudgetStatusIsAppliedThroughTheStatusSubresource) {
+  absl::StatusOr<std::vector<json::Value>> crds =
+      api::ReadYamlFile(std::string(BURSAR_SOURCE_DIR) + "/crds/bursar.dev_computebudgets.yaml");
+  ASSERT_TRUE(crds.ok()) << crds.status();
+  ApplyCrd((*crds)[0]);
+  const std::string name = Id();
+  absl::StatusOr<json::Value> created = client().Create(
+      kube::kComputeBudgets, "",
+      JsonOrFail(absl::StrCat(R"({"apiVersion":"bursar.dev/v1alpha1","kind":"ComputeBudget",
+        "metadata":{"name":")",
+                              name, R"("},"spec":{"scope":{"namespaces":["x"]},
+        "limit":{"amount":"10","currency":"USD"},"period":{"type":"Monthly"}}})")));
+  ASSERT_TRUE(created.ok()) << created.status();
+  absl::StatusOr<api::ComputeBudget> budget =
+      api::DecodeComputeBudget(*created, {.source = "apiserver", .reject_unknown_fields = false});
+  ASSERT_TRUE(budget.ok()) << budget.status();
+  Snapshot snap;
+  snap.budgets = {*budget};
+  Plan plan;
+  BudgetOutcome outcome;
+  outcome.name = name;
+  outcome.status.observed_generation = 1;
+  outcome.status.spent = engine::Money::FromMicros(1'500'000);
+  outcome.status.phase = api::BudgetPhase::kThrottled;
+  plan.budgets = {outcome};
+  PlanApplier applier = Applier();
+  ApplyReport report = applier.Apply(plan, snap, {});
+  ASSERT_TRUE(report.errors.empty()) << report.errors[0];
+  absl::StatusOr<json::Value> got = client().Get(kube::kComputeBudgets, "", name);
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(Str(*got, "status.spent"), "1.50");
+  EXPECT_EQ(Str(*got, "status.phase"), "Throttled");
+  // The spec was not touched, and the same status again is not written again.
+  EXPECT_EQ(Str(*got, "spec.limit.amount"), "10");
+  EXPECT_EQ(applier.Apply(plan, snap, {}).writes, 0);
+  (void)client().Delete(kube::kComputeBudgets, "", name);
+}
+
+}  // namespace
+}  // namespace bursar::reconcilers

@@ -1,0 +1,102 @@
+// Tests for reconcilers::PodViewOf / NodeViewOf / JobViewOf: what the planner sees of the objects
+// the operator caches, including annotation and label keys with dots.
+
+#include "controllers/reconcilers/gather.h"
+
+#include <gtest/gtest.h>
+
+#include "controllers/api/codec.h"
+#include "tests/unit/json_or_fail.h"
+
+namespace bursar::reconcilers {
+namespace {
+
+absl::Time T(const char* text) {
+  absl::StatusOr<absl::Time> t = api::ParseTime(text);
+  EXPECT_TRUE(t.ok()) << text;
+  return t.ok() ? *t : absl::InfinitePast();
+}
+
+TEST(GatherTest, NodeViewReadsCapacityReadinessAndTheGrowerAnnotation) {
+  NodeView n = NodeViewOf(JsonOrFail(R"({"metadata":{"name":"a100-3",
+      "creationTimestamp":"2026-11-27T10:00:00Z",
+      "labels":{"bursar.dev/pool":"a100"},
+      "annotations":{"bursar.dev/grown-for":"vision"}},
+    "status":{"capacity":{"cpu":"24","memory":"128Gi","nvidia.com/gpu":"2"},
+      "conditions":[{"type":"MemoryPressure","status":"False"},{"type":"Ready","status":"True"}]}})"));
+  EXPECT_EQ(n.info.name, "a100-3");
+  EXPECT_EQ(n.info.labels.at("bursar.dev/pool"), "a100");
+  EXPECT_EQ(n.info.cpu_capacity, engine::Quantity::FromUnits(24));
+  EXPECT_EQ(n.info.memory_capacity, engine::Quantity::FromUnits(int64_t{128} << 30));
+  EXPECT_EQ(n.info.gpu_capacity, 2);
+  EXPECT_TRUE(n.ready);
+  EXPECT_EQ(n.grown_for, "vision");
+  EXPECT_EQ(n.created, T("2026-11-27T10:00:00Z"));
+
+  NodeView bare = NodeViewOf(JsonOrFail(R"({"metadata":{"name":"x"}})"));
+  EXPECT_FALSE(bare.ready);
+  EXPECT_EQ(bare.grown_for, "");
+  EXPECT_EQ(bare.info.gpu_capacity, 0);
+}
+
+TEST(GatherTest, JobViewCountsGpusOfAllParallelPodsAndReadsBursarsAnnotations) {
+  JobView j = JobViewOf(JsonOrFail(R"({"metadata":{"name":"train","namespace":"vision",
+      "creationTimestamp":"2026-11-27T10:00:00Z",
+      "annotations":{"bursar.dev/held-by":"vision","bursar.dev/held-for":"Drain",
+                     "bursar.dev/drain-grace":"2m","bursar.dev/priority":"7"}},
+    "spec":{"suspend":true,"parallelism":3,"template":{"metadata":{"labels":{"bursar.dev/model":"fraud"}},
+      "spec":{"containers":[{"resources":{"limits":{"nvidia.com/gpu":"2"}}},
+                            {"resources":{"requests":{"nvidia.com/gpu":"1"}}}]}}},
+    "status":{"conditions":[{"type":"Suspended","status":"True"}]}})"));
+  EXPECT_EQ(j.namespace_name, "vision");
+  EXPECT_EQ(j.gpus, 9);
+  EXPECT_TRUE(j.suspended);
+  EXPECT_FALSE(j.finished);
+  EXPECT_EQ(j.held_by, "vision");
+  EXPECT_EQ(j.held_for, "Drain");
+  EXPECT_EQ(j.drain_grace, absl::Minutes(2));
+  EXPECT_EQ(j.priority, 7);
+  EXPECT_EQ(j.labels.at("bursar.dev/model"), "fraud");
+
+  JobView done = JobViewOf(JsonOrFail(R"({"metadata":{"name":"d","namespace":"n"},
+    "status":{"conditions":[{"type":"Complete","status":"True"}]}})"));
+  EXPECT_TRUE(done.finished);
+  EXPECT_FALSE(done.priority.has_value());
+}
+
+TEST(GatherTest, PodViewEndsAtTheLastContainerFinishAndKnowsItsJob) {
+  kube::PodSummary pod;
+  pod.uid = "u1";
+  pod.namespace_name = kube::InternedString("vision");
+  pod.name = "train-x";
+  pod.node_name = "a100-0";
+  pod.phase = kube::PodPhase::kSucceeded;
+  pod.start_time = T("2026-11-27T10:00:00Z");
+  pod.owner_kind = kube::InternedString("Job");
+  pod.owner_name = "train";
+  pod.labels = {{kube::InternedString("team"), "cv"}};
+  kube::ContainerSummary a;
+  a.gpus = 1;
+  a.cpu_milli = 500;
+  a.finished_at = T("2026-11-27T10:05:00Z");
+  kube::ContainerSummary b = a;
+  b.finished_at = T("2026-11-27T10:07:00Z");
+  pod.containers = {a, b};
+  PodView v = PodViewOf(pod);
+  EXPECT_EQ(v.state, PodState::kEnded);
+  EXPECT_EQ(v.end, T("2026-11-27T10:07:00Z"));
+  EXPECT_EQ(v.job, "train");
+  EXPECT_EQ(v.labels.at("team"), "cv");
+  ASSERT_EQ(v.containers.size(), 2u);
+  EXPECT_EQ(v.containers[0].cpu_request, engine::Quantity::FromMilli(500));
+
+  pod.phase = kube::PodPhase::kRunning;
+  pod.owner_kind = kube::InternedString("ReplicaSet");
+  PodView running = PodViewOf(pod);
+  EXPECT_EQ(running.state, PodState::kRunning);
+  EXPECT_FALSE(running.end.has_value());
+  EXPECT_EQ(running.job, "");
+}
+
+}  // namespace
+}  // namespace bursar::reconcilers
