@@ -104,6 +104,7 @@ struct Work {
   int64_t regular_active_gpus = 0;
   int64_t reserve_active_gpus = 0;
   int64_t reserve_headroom = 0;
+  std::set<std::string> reserve_pods;  // uids of pods that run on the retraining reserve
 };
 
 }  // namespace
@@ -366,6 +367,9 @@ Plan BudgetPlanner::Reconcile(const Snapshot& snap) {
       present.insert(pod->uid);
       int64_t gpus = engine::PodGpus(pod->containers);
       bool reserve = on_reserve(pod->labels);
+      if (reserve) {
+        w.reserve_pods.insert(pod->uid);
+      }
       if (Active(*pod)) {
         (reserve ? w.reserve_active_gpus : w.regular_active_gpus) += gpus;
       }
@@ -877,19 +881,19 @@ Plan BudgetPlanner::Reconcile(const Snapshot& snap) {
           std::find(w.pools.begin(), w.pools.end(), &pool) == w.pools.end()) {
         continue;
       }
+      // A held budget asks for nodes only for retraining work on an unlocked reserve.
+      const bool held = w.enforced && w.decision.hold_new_work;
       int64_t pending = 0;
       for (const PodView* pod : w.pods) {
         if (Active(*pod) && pod->node_name.empty() &&
-            engine::PodGpus(pod->containers) <= pool.spec.gpus_per_node) {
+            engine::PodGpus(pod->containers) <= pool.spec.gpus_per_node &&
+            (!held || w.reserve_pods.contains(pod->uid))) {
           pending += engine::PodGpus(pod->containers);
         }
       }
       if (w.total_quota >= 0) {
         pending = std::min(pending, std::max<int64_t>(0, w.total_quota - w.regular_active_gpus -
                                                              w.reserve_active_gpus + pending));
-      }
-      if (w.enforced && w.decision.hold_new_work) {
-        pending = 0;
       }
       demand += pending;
       if (pending > grower_pending) {

@@ -394,5 +394,33 @@ TEST(BudgetPlannerTest, AModelDriftUnlockReleasesAHeldRetrainingJobOntoTheReserv
   EXPECT_TRUE(recorded);
 }
 
+TEST(BudgetPlannerTest, AHeldBudgetGrowsItsPoolOnlyForRetrainingOnAnUnlockedReserve) {
+  BudgetPlanner planner;
+  Snapshot s = Base(kStart + absl::Hours(8));
+  s.budgets = {Budget("  retraining: {reservePercent: 50, driftThreshold: \"0.3\"}\n")};
+  // Eight hours of two GPUs spend the regular half of the limit: held.
+  s.nodes = {Node("a100-0")};
+  s.pods = {Pod("a", kStart, "a100-0", 2, "train")};
+  PodView regular = Pod("r", kStart, "", 2, "more");
+  regular.state = PodState::kPending;
+  regular.start.reset();
+  PodView retrain = Pod("t", kStart, "", 1, "retrain");
+  retrain.state = PodState::kPending;
+  retrain.start.reset();
+  retrain.labels = {{"bursar.dev/model", "fraud"}, {"bursar.dev/purpose", "retrain"}};
+  s.pods.push_back(regular);
+  s.pods.push_back(retrain);
+  Plan held = planner.Reconcile(s);
+  ASSERT_TRUE(Outcome(held).decision.hold_new_work);
+  EXPECT_TRUE(held.pool_changes.empty()) << "grew for held work";
+
+  s.now += absl::Seconds(1);
+  s.drift = {
+      {.model = "fraud", .score_micros = 400000, .metric = "psi", .time = s.now, .source = "test"}};
+  Plan unlocked = planner.Reconcile(s);
+  ASSERT_EQ(unlocked.pool_changes.size(), 1u);
+  EXPECT_EQ(unlocked.pool_changes[0].desired, 2);  // the retraining GPU only, not the regular one
+}
+
 }  // namespace
 }  // namespace bursar::reconcilers
