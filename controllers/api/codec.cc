@@ -543,6 +543,7 @@ void ReadRetraining(ObjectReader& r, RetrainingSpec* out) {
   r.String("purposeLabel", &out->purpose_label, {.min_length = 1, .max_length = 317});
   r.Duration("cooldown", &out->cooldown);
   r.Int("maxPerPeriod", &out->max_per_period, {.min = 0});
+  r.String("driftQuery", &out->drift_query, {.min_length = 1, .max_length = 4096});
 }
 
 void ReadBudgetSpec(ObjectReader& r, ComputeBudgetSpec* out) {
@@ -971,6 +972,9 @@ json::Value EncodeBudgetSpec(const ComputeBudgetSpec& spec) {
   retraining.Set("purposeLabel", Str(r.purpose_label));
   retraining.Set("cooldown", Str(DurationText(r.cooldown)));
   retraining.Set("maxPerPeriod", json::Value::Int(r.max_per_period));
+  if (!r.drift_query.empty()) {
+    retraining.Set("driftQuery", Str(r.drift_query));
+  }
   out.Set("retraining", std::move(retraining));
 
   out.Set("priceBookRef", Str(spec.price_book_ref));

@@ -100,6 +100,8 @@ struct RetrainingSpec {
   std::string purpose_label = "bursar.dev/purpose";
   absl::Duration cooldown = absl::Hours(6);
   int max_per_period = 3;
+  // PromQL giving modelDrift scores by `model` label; empty when unused.
+  std::string drift_query;
 };
 
 struct ComputeBudgetSpec {

@@ -219,6 +219,36 @@ Snapshot BudgetLoop::Gather(absl::Time now) {
   std::sort(snap.jobs.begin(), snap.jobs.end(), [](const JobView& a, const JobView& b) {
     return std::tie(a.namespace_name, a.name) < std::tie(b.namespace_name, b.name);
   });
+  // Budgets' own modelDrift queries: one signal per sample with a `model` label and a score.
+  for (const api::ComputeBudget& b : snap.budgets) {
+    const std::string& query = b.spec.retraining.drift_query;
+    if (query.empty()) {
+      continue;
+    }
+    if (!usage_.prometheus_query) {
+      log_->Warn("spec.retraining.driftQuery needs --prometheus-url; ignored",
+                 {{"budget", b.metadata.name}});
+      continue;
+    }
+    absl::StatusOr<std::vector<signals::PromSample>> samples = usage_.prometheus_query(query, now);
+    if (!samples.ok()) {
+      log_->Warn("spec.retraining.driftQuery failed",
+                 {{"budget", b.metadata.name}, {"error", std::string(samples.status().message())}});
+      continue;
+    }
+    for (const signals::PromSample& sample : *samples) {
+      auto model = sample.labels.find("model");
+      if (model == sample.labels.end() || !(sample.value >= 0 && sample.value <= 1)) {
+        continue;
+      }
+      snap.budget_drift[b.metadata.name].push_back(
+          {.model = model->second,
+           .score_micros = static_cast<int64_t>(sample.value * 1e6 + 0.5),
+           .metric = "driftQuery",
+           .time = now,
+           .source = "prometheus"});
+    }
+  }
   if (usage_.gpu_utilization) {
     absl::StatusOr<absl::flat_hash_map<std::string, double>> util = usage_.gpu_utilization(now);
     if (util.ok()) {

@@ -28,6 +28,7 @@
 #include "controllers/signals/budgets_service.h"
 #include "controllers/signals/drift_inbox.h"
 #include "controllers/signals/pod_metrics.h"
+#include "controllers/signals/prometheus.h"
 #include "operator/runtime/clock.h"
 #include "operator/runtime/log.h"
 #include "operator/runtime/metrics.h"
@@ -50,6 +51,10 @@ struct UsageSources {
   // Mean GPU utilisation by "namespace/pod" (DCGM through Prometheus); optional.
   std::function<absl::StatusOr<absl::flat_hash_map<std::string, double>>(absl::Time now)>
       gpu_utilization;
+  // A Prometheus instant query (for budgets' spec.retraining.driftQuery); optional.
+  std::function<absl::StatusOr<std::vector<signals::PromSample>>(const std::string& promql,
+                                                                 absl::Time now)>
+      prometheus_query;
   // cpu/memory usage from metrics.k8s.io; optional.
   std::function<absl::StatusOr<std::vector<signals::PodUsage>>()> pod_usage;
 };

@@ -323,7 +323,17 @@ Plan BudgetPlanner::Reconcile(const Snapshot& snap) {
 
     // modelDrift signals first, so retraining pods unlocked now are charged to the reserve.
     if (b.spec.retraining.reserve_percent > 0) {
+      std::vector<std::pair<const engine::ModelDriftSignal*, bool>> signals;  // (signal, quiet)
       for (const engine::ModelDriftSignal& signal : snap.drift) {
+        signals.emplace_back(&signal, false);
+      }
+      if (auto own = snap.budget_drift.find(b.metadata.name); own != snap.budget_drift.end()) {
+        for (const engine::ModelDriftSignal& signal : own->second) {
+          signals.emplace_back(&signal, true);
+        }
+      }
+      for (const auto& [signal_ptr, quiet] : signals) {
+        const engine::ModelDriftSignal& signal = *signal_ptr;
         engine::DriftOutcome outcome = st.gate.Observe(b.spec.retraining, signal, current);
         std::string message = absl::StrCat(
             "model ", signal.model, " score ", static_cast<double>(signal.score_micros) / 1e6, " (",
@@ -336,7 +346,7 @@ Plan BudgetPlanner::Reconcile(const Snapshot& snap) {
                                      .target = absl::StrCat("model/", signal.model),
                                      .dry_run = !w.enforced});
           out.events.push_back({.reason = "ModelDriftUnlocked", .message = message});
-        } else {
+        } else if (!quiet) {
           out.events.push_back({.reason = "ModelDriftIgnored", .message = message});
         }
       }

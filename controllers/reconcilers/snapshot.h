@@ -86,8 +86,11 @@ struct Snapshot {
   std::vector<JobView> jobs;
   std::map<std::string, engine::Labels> namespaces;
   std::map<std::string, PoolObservation> pool_observations;  // by pool name
-  // modelDrift signals received since the previous pass.
+  // modelDrift signals received since the previous pass (for every budget with a reserve).
   std::vector<engine::ModelDriftSignal> drift;
+  // Scores from each budget's own spec.retraining.driftQuery, for that budget only; evaluated
+  // every pass, so only an unlock is announced.
+  std::map<std::string, std::vector<engine::ModelDriftSignal>> budget_drift;
   // Mean GPU utilisation (percent) by "namespace/pod", from DCGM through Prometheus.
   absl::flat_hash_map<std::string, double> gpu_utilization;
 };

@@ -265,6 +265,9 @@ int RunOperator(const RunOptions& options) {
     prometheus = std::make_unique<signals::PrometheusClient>(*prometheus_transport, base_path);
     std::string query =
         options.dcgm_query.empty() ? signals::kDefaultDcgmQuery : options.dcgm_query;
+    usage.prometheus_query = [&prometheus](const std::string& promql, absl::Time now) {
+      return prometheus->Query(promql, now);
+    };
     usage.gpu_utilization =
         [&prometheus,
          query](absl::Time now) -> absl::StatusOr<absl::flat_hash_map<std::string, double>> {

@@ -422,5 +422,28 @@ TEST(BudgetPlannerTest, AHeldBudgetGrowsItsPoolOnlyForRetrainingOnAnUnlockedRese
   EXPECT_EQ(unlocked.pool_changes[0].desired, 2);  // the retraining GPU only, not the regular one
 }
 
+TEST(BudgetPlannerTest, ABudgetsOwnDriftQueryUnlocksOnlyThatBudgetAndRepeatsQuietly) {
+  BudgetPlanner planner;
+  Snapshot s = Base(kStart + absl::Hours(1));
+  std::string retraining = "  retraining: {reservePercent: 20, cooldown: 1h}\n";
+  s.budgets = {Budget(retraining, "vision"), Budget(retraining, "other")};
+  s.budget_drift["vision"] = {{.model = "fraud",
+                               .score_micros = 100000,
+                               .metric = "driftQuery",
+                               .time = s.now,
+                               .source = "prometheus"}};
+  Plan below = planner.Reconcile(s);
+  EXPECT_TRUE(Outcome(below).events.empty()) << "a score below the threshold, every pass: no noise";
+  s.budget_drift["vision"][0].score_micros = 500000;
+  Plan unlocked = planner.Reconcile(s);
+  ASSERT_EQ(Outcome(unlocked).new_actions.size(), 1u);
+  EXPECT_EQ(Outcome(unlocked).new_actions[0].action, "UnlockReserve");
+  EXPECT_TRUE(Outcome(unlocked, "other").new_actions.empty());
+  // The next pass sees the same score again: cooling down, and quiet.
+  Plan again = planner.Reconcile(s);
+  EXPECT_TRUE(Outcome(again).new_actions.empty());
+  EXPECT_TRUE(Outcome(again).events.empty());
+}
+
 }  // namespace
 }  // namespace bursar::reconcilers

@@ -277,7 +277,8 @@ ComputeBudget RichBudget() {
       .DryRun()
       .Quota({QuotaMode::kKueueClusterQueue, {"nvidia.com/gpu", "cpu"}, "vision-cq"})
       .NodePools({"a100-pool", "h100-pool"})
-      .Retraining({15, 250000, "example.com/model", "example.com/purpose", absl::Minutes(90), 0})
+      .Retraining({15, 250000, "example.com/model", "example.com/purpose", absl::Minutes(90), 0,
+                   "max by (model) (drift_score{team=\"vision\"})"})
       .PriceBookRef("spot-prices")
       .Status(RichBudgetStatus())
       .Build();
