@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "operator/json/json.h"
+#include "operator/kube/kube_status.h"
 #include "operator/kube/requests.h"
 
 namespace bursar::signals {
@@ -58,24 +59,6 @@ absl::StatusCode CodeForErrorType(std::string_view error_type) {
     return absl::StatusCode::kNotFound;
   }
   return absl::StatusCode::kInternal;
-}
-
-absl::StatusCode CodeForHttpStatus(int status) {
-  switch (status) {
-    case 400:
-    case 422:
-      return absl::StatusCode::kInvalidArgument;
-    case 401:
-      return absl::StatusCode::kUnauthenticated;
-    case 403:
-      return absl::StatusCode::kPermissionDenied;
-    case 404:
-      return absl::StatusCode::kNotFound;
-    case 504:
-      return absl::StatusCode::kDeadlineExceeded;
-    default:
-      return status >= 500 ? absl::StatusCode::kUnavailable : absl::StatusCode::kUnknown;
-  }
 }
 
 std::string StringMember(const json::Value& object, std::string_view key) {
@@ -276,7 +259,7 @@ absl::StatusOr<std::vector<PromSample>> PrometheusClient::Query(std::string_view
         detail = "(empty body)";
       }
     }
-    return absl::Status(CodeForHttpStatus(response->status),
+    return absl::Status(kube::StatusCodeForHttp(response->status),
                         absl::StrCat("prometheus query ", AbslView(promql), ": HTTP ",
                                      response->status, ": ", detail));
   }

@@ -57,7 +57,9 @@ std::string_view ReasonForCode(int code) {
   }
 }
 
-absl::StatusCode CodeFor(int http_status, std::string_view reason) {
+}  // namespace
+
+absl::StatusCode StatusCodeForHttp(int http_status, std::string_view reason) {
   switch (http_status) {
     case 400:
     case 406:
@@ -95,6 +97,8 @@ absl::StatusCode CodeFor(int http_status, std::string_view reason) {
   return absl::StatusCode::kUnknown;
 }
 
+namespace {
+
 std::string StringField(const json::Value& object, std::string_view key) {
   const json::Value* v = object.Find(key);
   return v != nullptr && v->is_string() ? v->string_value() : std::string();
@@ -120,7 +124,7 @@ absl::Status MakeError(int http_status, const KubeStatus& kube_status, std::stri
   if (!kube_status.message.empty()) {
     absl::StrAppend(&message, ": ", kube_status.message);
   }
-  absl::Status error(CodeFor(http_status, kube_status.reason), message);
+  absl::Status error(StatusCodeForHttp(http_status, kube_status.reason), message);
   error.SetPayload(AsAbsl(kKubeStatusTypeUrl), absl::Cord(payload));
   return error;
 }

@@ -59,6 +59,12 @@ struct KubeStatus {
 std::optional<KubeStatus> ParseKubeStatus(const json::Value& value);
 std::optional<KubeStatus> ParseKubeStatus(std::string_view body);
 
+// The absl code of an HTTP error status (any HTTP server, not only Kubernetes): 400/422
+// InvalidArgument, 401 Unauthenticated, 403 PermissionDenied, 404 NotFound, 409 Aborted (or
+// AlreadyExists with that `reason`), 410 OutOfRange, 429 and 5xx Unavailable, 504
+// DeadlineExceeded, other 4xx FailedPrecondition.
+absl::StatusCode StatusCodeForHttp(int http_status, std::string_view reason = "");
+
 // The error for a non-2xx response (OK for 2xx), carrying the parsed or synthesized Status.
 absl::Status ErrorFromResponse(int http_status, std::string_view body);
 // The error for a Status received in a 2xx body, e.g. a watch ERROR event.
