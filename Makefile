@@ -13,7 +13,7 @@ export CCACHE_DIR ?= $(HOME)/.cache/bursar/ccache
 
 .PHONY: all deps build build-asan test test-unit test-asan demo bench lint format format-check clean \
         cluster-build cluster-up cluster-down test-cluster test-crds-server test-integration \
-        test-e2e bench-latency test-helm image
+        test-e2e bench-latency test-helm image demo-cluster
 
 all: build
 
@@ -55,6 +55,12 @@ demo: deps $(BUILD_DIR)/build.ninja
 	  --plot $(BUILD_DIR)/demo-spend.svg
 	@echo "Spend against the pacing line, per budget: $(BUILD_DIR)/demo-spend.svg"
 	@echo "All four policies side by side: ./$(BUILD_DIR)/bursar simulate --scenario $(SCENARIO) --policy all"
+
+# A live local cluster (the test control plane, kube-scheduler, kwok GPU nodes), the operator,
+# three sample budgets and a generated workload, paced in real time; then a summary and teardown.
+# DEMO_MINUTES=4 by default.
+demo-cluster: build cluster-build
+	tests/cluster/with-cluster.sh --with-all -- tools/demo-cluster.sh
 
 bench: build
 	./$(BUILD_DIR)/tests/bursar_bench

@@ -15,6 +15,7 @@ packages=(
   clang-format clang-tidy
   tzdata                  # IANA zone files read by absl::LoadTimeZone
   python3 python3-yaml    # tests/crds/check_crds.py
+  lua5.4                  # tests/gitops: runs the Argo CD health checks of docs/gitops.md
   curl openssl unzip      # tests/cluster: certificates, readiness probes, the kubectl/helm layer
   prometheus              # tests/e2e/prometheus.sh: a real Prometheus scraping a fake DCGM exporter
 )

@@ -713,8 +713,17 @@ Plan BudgetPlanner::Reconcile(const Snapshot& snap) {
     const std::string& name = w.budget->metadata.name;
     BudgetOutcome& out = *std::find_if(plan.budgets.begin(), plan.budgets.end(),
                                        [&](const BudgetOutcome& o) { return o.name == name; });
+    BudgetState& budget_state = budgets_[name];
+    if (!d.hold_new_work && !d.keep_running_gpus.has_value()) {
+      budget_state.dry_run_jobs.clear();
+    }
     auto act = [&](const JobView& job, bool suspend, const std::string& rung,
                    const std::string& message) {
+      if (!w.enforced && !budget_state.dry_run_jobs
+                              .insert(absl::StrCat(rung, "/", job.namespace_name, "/", job.name))
+                              .second) {
+        return;  // already recorded in this episode: nothing changes in DryRun
+      }
       api::ActionRecord record{.time = now,
                                .action = suspend ? rung : "Resume",
                                .reason = suspend ? absl::StrCat("Budget", rung) : "Released",

@@ -140,6 +140,9 @@ class BudgetPlanner {
     std::vector<api::ActionRecord> recent_actions;
     std::vector<api::Condition> conditions;
     std::map<std::string, absl::Time> idle_since;  // node -> last instant its idle time was charged
+    // DryRun: Jobs already recorded as held or drained while the budget stays at Hold or above,
+    // so that a decision re-taken every pass is recorded once.
+    std::set<std::string> dry_run_jobs;
   };
   struct PoolState {
     absl::Time low_since = absl::InfiniteFuture();

@@ -4,6 +4,7 @@
 //   bursar simulate --scenario FILE [--policy P|all] [--output table|json|csv] [--plot FILE.svg]
 //   bursar trace generate [--seed N] [--jobs N] [--span DURATION] [--team NS[:W[:M1|M2]]]...
 //                         [--retrain-fraction F] [--max-duration DURATION] [--out FILE]
+//   bursar kubectl status|why|simulate ...   (plugin.h; also run as `kubectl-bursar`)
 //   bursar version
 // main only parses flags, wires the pieces and runs them; the work lives in controllers/.
 
@@ -26,6 +27,7 @@
 #include "controllers/sim/spend_chart.h"
 #include "controllers/sim/trace_generator.h"
 #include "operator/cmd/args.h"
+#include "operator/cmd/plugin.h"
 #include "operator/cmd/report_drift.h"
 #include "operator/cmd/run.h"
 #include "operator/cmd/run_options.h"
@@ -45,6 +47,9 @@ Usage:
                   [--output table|json|csv] [--plot FILE.svg] [--quiet]
   bursar trace generate [--seed N] [--jobs N] [--span 720h] [--team NS[:WEIGHT[:MODEL|MODEL]]]...
                   [--retrain-fraction 0.05] [--max-duration 336h] [--out FILE]
+  bursar kubectl status [--kubeconfig FILE] [--context NAME] [--output table|json]
+  bursar kubectl why BUDGET [--kubeconfig FILE] [--context NAME]
+  bursar kubectl simulate ...   (`kubectl bursar ...` through a kubectl-bursar symlink on PATH)
   bursar version
 )";
 
@@ -265,6 +270,9 @@ int TraceGenerate(const std::vector<std::string>& argv) {
 
 int Main(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
+  if (argc > 0 && InvokedAsKubectlPlugin(argv[0])) {
+    return KubectlPlugin(args, Simulate);
+  }
   if (args.empty() || args[0] == "help" || args[0] == "--help" || args[0] == "-h") {
     std::cout << kUsage;
     return args.empty() ? 2 : 0;
@@ -288,6 +296,9 @@ int Main(int argc, char** argv) {
   }
   if (command == "simulate") {
     return Simulate(rest);
+  }
+  if (command == "kubectl") {
+    return KubectlPlugin(rest, Simulate);
   }
   if (command == "trace" && !rest.empty() && rest[0] == "generate") {
     return TraceGenerate(std::vector<std::string>(rest.begin() + 1, rest.end()));

@@ -308,6 +308,11 @@ TEST(BudgetPlannerTest, DryRunRecordsDecisionsAndActsOnNothing) {
   for (const api::ActionRecord& a : o.status.recent_actions) {
     EXPECT_TRUE(a.dry_run) << a.action;
   }
+  // Nothing changed in the cluster, so the next pass decides the same: recorded once only.
+  s.now += absl::Seconds(1);
+  Plan again = planner.Reconcile(s);
+  EXPECT_TRUE(again.jobs.empty());
+  EXPECT_TRUE(Outcome(again).new_actions.empty());
 }
 
 TEST(BudgetPlannerTest, GrowsThePoolForPendingWorkAndClaimsTheNewNodes) {
