@@ -350,6 +350,8 @@ void BudgetLoop::Export(const Plan& plan, const Snapshot& snap, const ApplyRepor
     metrics_->running_gpus->WithLabels({b.name}).Set(static_cast<double>(b.running_gpus));
     if (b.gpu_utilization >= 0) {
       metrics_->utilization->WithLabels({b.name}).Set(b.gpu_utilization);
+    } else {
+      metrics_->utilization->Remove({b.name});  // unknown is absent, not a stale or a zero value
     }
     for (api::BudgetPhase phase : kPhases) {
       metrics_->phase->WithLabels({b.name, api::Name(phase)}).Set(phase == s.phase ? 1 : 0);

@@ -301,7 +301,9 @@ start_control_plane() {
       --use-service-account-credentials=false
   fi
   if $with_kwok; then
-    # --config once per Stage file; manages only Nodes annotated kwok.x-k8s.io/node=fake. Pod IPs
+    # --config once per Stage file; manages only Nodes annotated kwok.x-k8s.io/node=fake; keeps
+    # node Leases (without them heartbeats come every ~55 s, past the controller-manager's 50 s
+    # grace, and nodes flap NotReady, restarting pods' Stage delays). Pod IPs
     # come from --cidr, kept apart from the service range; both are data only. Its server
     # (healthz now, kubelet-style metrics later) starts once its controllers run.
     local stage_args=() stage
@@ -314,6 +316,7 @@ start_control_plane() {
       --kubeconfig="$KUBECONFIG_FILE" \
       --manage-all-nodes=false \
       --manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake \
+      --node-lease-duration-seconds=40 \
       --node-ip=127.0.0.1 \
       --cidr=10.244.0.0/16 \
       --server-address="127.0.0.1:$KWOK_PORT" \

@@ -131,8 +131,10 @@ spec:
 EOF
 }
 
-# A price book and a kwok pool of 2-GPU A100 nodes at $720 per node-hour ($360 per GPU-hour:
-# $0.10 per GPU-second, so a few minutes of a few GPUs spends a few dollars).
+# A price book and a kwok pool of 2-GPU A100 nodes at $720 per node-hour. The budget converts
+# money into GPUs at the node's per-GPU share ($360 per GPU-hour); a pod that requests one GPU
+# and nothing else is charged the GPU part of the node price as OpenCost splits it over the
+# node's 24 cores and 128 GiB ($213.68 per GPU-hour, $0.0594 per GPU-second).
 price_book_and_pool() {
   local max_nodes=${1:-6} min_nodes=${2:-0}
   cat <<EOF

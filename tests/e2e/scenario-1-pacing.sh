@@ -6,8 +6,8 @@
 #   tests/cluster/with-cluster.sh --with-all -- tests/e2e/scenario-1-pacing.sh
 #
 # Numbers: 2-GPU nodes at $720 per node-hour; the budget converts money into GPUs at the node's
-# per-GPU share ($360 per GPU-hour, $0.10 per GPU-second), so $12 over a 90 s Custom period
-# affords about 1.3 GPUs on average: six 1-GPU Jobs want 6 (3 nodes), Even pacing allows 1-2.
+# per-GPU share ($360 per GPU-hour), so $12 over a 90 s Custom period affords about 1.3 GPUs on
+# average: six 1-GPU Jobs want 6 (3 nodes), Even pacing allows 1-2.
 set -euo pipefail
 SCRIPT_NAME=e2e/scenario-1
 # shellcheck source=tests/e2e/lib.sh

@@ -1,0 +1,214 @@
+#!/usr/bin/env bash
+# Scenario 6 — Bad input:
+#   (a) invalid budgets, pools and price books are rejected by the apiserver with the CRDs'
+#       messages (a sample of tests/crds/invalid/, each with its "# server-expect:" or
+#       "# expect:" text) and are not stored;
+#   (b) budgets that pass the schema but cannot be honoured get Ready=False with the reason and a
+#       message naming what is missing, and a Warning Event: an unknown node pool
+#       (NodePoolNotFound), a missing PriceBook (PriceBookNotFound);
+#   (c) the operator carries on with every other budget: a valid budget in another namespace is
+#       metered (status.spent > 0) and gets its ResourceQuota, and the process keeps running;
+#   (d) creating what was missing turns the broken budgets Ready=True, and they are metered.
+#
+#   tests/cluster/with-cluster.sh --with-all -- tests/e2e/scenario-6-bad-input.sh
+# shellcheck disable=SC2119  # operator_start takes optional flags; none are needed here
+set -euo pipefail
+# shellcheck source=tests/e2e/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+echo "scenario 6: bad input"
+install_crds
+
+# --- (a) Rejected by the apiserver -------------------------------------------------------------
+INVALID=(
+  budget-custom-without-duration # CEL rule
+  budget-thresholds-descending   # CEL rule
+  budget-limit-empty             # CEL rule
+  budget-unknown-field           # structural schema, strict field validation
+  budget-bad-enforcement         # enum
+  budget-amount-negative         # pattern
+  pool-min-above-max             # CEL rule on a GPUNodePool
+  pricebook-bad-decimal          # pattern on a PriceBook
+)
+# rejected FILE — `kubectl apply` fails with the file's expected text and stores nothing.
+rejected() {
+  local file=$1 expect out
+  expect=$(sed -n 's/^# server-expect: //p' "$file" | head -n 1)
+  [[ -n $expect ]] || expect=$(sed -n '1s/^# expect: //p' "$file")
+  [[ -n $expect ]] || {
+    echo "$file has no '# expect:' line"
+    return 1
+  }
+  if out=$(kc apply -f "$file" 2>&1); then
+    echo "accepted: $out"
+    kc delete -f "$file" --ignore-not-found >/dev/null 2>&1 || true
+    return 1
+  fi
+  if [[ $out != *"$expect"* ]]; then
+    echo "rejected, but without '$expect':"
+    echo "$out"
+    return 1
+  fi
+  if kc get -f "$file" >/dev/null 2>&1; then
+    echo "rejected, yet the object exists"
+    return 1
+  fi
+  echo "$out"
+}
+for name in "${INVALID[@]}"; do
+  file=$REPO/tests/crds/invalid/$name.yaml
+  expect=$(sed -n 's/^# server-expect: //p' "$file" | head -n 1)
+  [[ -n $expect ]] || expect=$(sed -n '1s/^# expect: //p' "$file")
+  check_rejected() { rejected "$file"; }
+  check "rejected by the apiserver: $name.yaml (\"$expect\")" check_rejected
+done
+
+# --- Budgets: one valid, two that cannot be honoured -------------------------------------------
+for ns in vision nlp audio; do kc create namespace "$ns" >/dev/null; done
+price_book_and_pool 2 2 | kc apply -f - >/dev/null
+anchor=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+budget() { # NAME EXTRA_SPEC_LINE
+  cat <<EOF
+apiVersion: bursar.dev/v1alpha1
+kind: ComputeBudget
+metadata: {name: $1}
+spec:
+  scope: {namespaces: [$1]}
+  limit: {amount: "1000", currency: USD}
+  period: {type: Custom, duration: 10m, anchor: "$anchor"}
+  $2
+---
+EOF
+}
+{
+  budget vision "nodePools: [a100]"
+  budget nlp "nodePools: [a100, h100]"
+  budget audio "priceBookRef: gpu-prices"
+  gpu_job train vision 1 10m
+  gpu_job train nlp 1 10m
+  gpu_job train audio 1 10m
+} | kc apply -f - >/dev/null
+operator_start
+
+# ready_is BUDGET STATUS REASON [MESSAGE_PART] — the Ready condition says so.
+ready_is() {
+  local got
+  got=$(jp computebudget "$1" \
+    '{.status.conditions[?(@.type=="Ready")].status}|{.status.conditions[?(@.type=="Ready")].reason}|{.status.conditions[?(@.type=="Ready")].message}')
+  echo "Ready of $1: $got"
+  [[ $got == "$2|$3|"* && $got == *"${4:-}"* ]]
+}
+# warning_event BUDGET REASON MESSAGE_PART — a Warning Event on the budget says so.
+warning_event() {
+  local got
+  got=$(kc get events -A --field-selector \
+    "involvedObject.kind=ComputeBudget,involvedObject.name=$1,reason=$2,type=Warning" \
+    -o 'jsonpath={range .items[*]}{.message}{"\n"}{end}')
+  echo "Warning events $2 on $1: ${got:-none}"
+  [[ $got == *"$3"* ]]
+}
+
+# --- (b) Cannot be honoured ----------------------------------------------------------------------
+nlp_not_ready() { ready_is nlp False NodePoolNotFound '"h100"'; }
+wait_for "nlp Ready=False" 30 nlp_not_ready || true
+check "unknown node pool: nlp is Ready=False, reason NodePoolNotFound, naming h100" nlp_not_ready
+nlp_event() { warning_event nlp NodePoolNotFound '"h100"'; }
+wait_for "nlp's Warning Event" 15 nlp_event || true
+check "unknown node pool: a Warning Event NodePoolNotFound naming h100" nlp_event
+
+audio_not_ready() { ready_is audio False PriceBookNotFound '"gpu-prices"'; }
+wait_for "audio Ready=False" 30 audio_not_ready || true
+check "missing PriceBook: audio is Ready=False, reason PriceBookNotFound, naming gpu-prices" \
+  audio_not_ready
+audio_event() { warning_event audio PriceBookNotFound '"gpu-prices"'; }
+wait_for "audio's Warning Event" 15 audio_event || true
+check "missing PriceBook: a Warning Event PriceBookNotFound naming gpu-prices" audio_event
+# The budgets stay broken for several 1 s passes: they are announced once, not once per pass.
+announced_once() {
+  local count
+  count=$(kc get events -A --field-selector \
+    "involvedObject.kind=ComputeBudget,involvedObject.name=nlp,reason=NodePoolNotFound" \
+    -o 'jsonpath={range .items[*]}{.count}{"\n"}{end}' |
+    awk '{n += ($1 == "" ? 1 : $1)} END {print n + 0}')
+  echo "NodePoolNotFound events on nlp: $count (after $(($(date +%s) - SCENARIO_START))s)"
+  ((count == 1))
+}
+sleep 3
+check "a broken budget is announced by one Event, not one per pass" announced_once
+
+# --- (c) Everything else carries on --------------------------------------------------------------
+# spent_positive BUDGET — status.spent > 0.
+spent_positive() {
+  local spent
+  spent=$(jp computebudget "$1" '{.status.spent}')
+  echo "status.spent of $1: ${spent:-absent}"
+  [[ -n $spent ]] && python3 -c "import sys; sys.exit(0 if float('$spent') > 0 else 1)"
+}
+vision_spends() { spent_positive vision; }
+wait_for "vision's spend" 60 vision_spends || true
+check "the valid budget (vision) is metered: status.spent > 0" vision_spends
+vision_ready() { ready_is vision True Enforcing; }
+check "the valid budget is Ready=True (Enforcing)" vision_ready
+# quota_of BUDGET — its ResourceQuota bursar-BUDGET in namespace BUDGET has a GPU limit.
+quota_of() {
+  local hard
+  hard=$(jp resourcequota "bursar-$1" '{.spec.hard.requests\.nvidia\.com/gpu}' "$1")
+  echo "ResourceQuota $1/bursar-$1 requests.nvidia.com/gpu: ${hard:-absent}"
+  [[ -n $hard ]]
+}
+vision_quota() { quota_of vision; }
+wait_for "vision's ResourceQuota" 30 vision_quota || true
+check "the valid budget gets its ResourceQuota bursar-vision" vision_quota
+operator_alive() { kill -0 "$OPERATOR_PID" && curl -sf "http://$OPERATOR_HEALTH/healthz"; }
+check "the operator is still running and healthy" operator_alive
+
+# --- (d) Fixing the bad budgets ------------------------------------------------------------------
+kc apply -f - >/dev/null <<EOF
+apiVersion: bursar.dev/v1alpha1
+kind: PriceBook
+metadata: {name: gpu-prices}
+spec:
+  currency: USD
+---
+apiVersion: bursar.dev/v1alpha1
+kind: GPUNodePool
+metadata: {name: h100}
+spec:
+  provider: {type: Kwok}
+  nodeSelector: {bursar.dev/pool: h100}
+  gpuType: NVIDIA-H100-80GB-HBM3
+  gpusPerNode: 8
+  pricePerNodeHour: "2000"
+  minNodes: 0
+  maxNodes: 1
+EOF
+audio_ready() { ready_is audio True Enforcing; }
+wait_for "audio Ready=True" 30 audio_ready || true
+check "creating the missing PriceBook turns audio Ready=True" audio_ready
+nlp_ready() { ready_is nlp True Enforcing; }
+wait_for "nlp Ready=True" 30 nlp_ready || true
+check "creating the missing GPUNodePool turns nlp Ready=True" nlp_ready
+fixed_spend() { spent_positive audio && spent_positive nlp; }
+wait_for "the fixed budgets' spend" 30 fixed_spend || true
+check "the fixed budgets are metered (status.spent > 0)" fixed_spend
+# What ran while audio could not be priced is charged once it can: its ledger's GPU-seconds equal
+# its pod's since the period start, up to the last pass (one 1-GPU pod: within a 1 s tick).
+audio_nothing_lost() {
+  local gpu_seconds watermark start from_pods
+  read -r gpu_seconds watermark start < <(kc get computebudget audio -o json | python3 -c '
+import json, sys, datetime
+l = json.load(sys.stdin)["status"]["ledger"]
+def ts(t):
+    whole, _, frac = t.rstrip("Z").partition(".")
+    v = datetime.datetime.strptime(whole, "%Y-%m-%dT%H:%M:%S").replace(tzinfo=datetime.timezone.utc).timestamp()
+    return v + (float("0." + frac) if frac else 0.0)
+print(l.get("gpuSeconds", "0"), "%.3f" % ts(l["watermark"]), "%.0f" % ts(l["periodStart"]))')
+  from_pods=$(spend_from_pods audio "$start" "$watermark" 1)
+  echo "audio ledger gpuSeconds $gpu_seconds, from its pod $from_pods"
+  python3 -c "import sys; sys.exit(0 if abs($gpu_seconds - $from_pods) <= 1 else 1)"
+}
+check "the GPU time audio ran while unpriceable is charged once fixed (nothing lost)" \
+  audio_nothing_lost
+check "the operator is still running and healthy" operator_alive
+
+finish
