@@ -103,30 +103,7 @@ ${5:-}
 EOF
 }
 {
-  cat <<EOF
-apiVersion: bursar.dev/v1alpha1
-kind: PriceBook
-metadata: {name: default}
-spec:
-  currency: USD
-  gpus:
-    - {model: NVIDIA-A100-SXM4-80GB, capacityType: OnDemand, pricePerHour: "360"}
----
-apiVersion: bursar.dev/v1alpha1
-kind: GPUNodePool
-metadata: {name: a100}
-spec:
-  provider: {type: Kwok}
-  nodeSelector: {bursar.dev/pool: a100}
-  gpuType: NVIDIA-A100-SXM4-80GB
-  gpusPerNode: 8
-  pricePerNodeHour: "2880"
-  minNodes: 0
-  maxNodes: 8
-  maxScaleStep: 2
-  scaleDownDelay: 20s
----
-EOF
+  price_book_and_pool 8 0 8 2880  # 8-GPU nodes at $2,880 per node-hour (tests/e2e/lib.sh)
   budget vision "$LIMIT_VISION" Even Enforce
   budget nlp "$LIMIT_NLP" None Enforce \
     "  thresholds: [{percent: 50, action: Notify}, {percent: 90, action: Hold}, {percent: 100, action: Drain}]"

@@ -131,12 +131,13 @@ spec:
 EOF
 }
 
-# A price book and a kwok pool of 2-GPU A100 nodes at $720 per node-hour. The budget converts
+# price_book_and_pool [MAX_NODES] [MIN_NODES] [GPUS_PER_NODE] [USD_PER_NODE_HOUR] — a price book
+# and a kwok pool, by default of 2-GPU A100 nodes at $720 per node-hour. The budget converts
 # money into GPUs at the node's per-GPU share ($360 per GPU-hour); a pod that requests one GPU
 # and nothing else is charged the GPU part of the node price as OpenCost splits it over the
 # node's 24 cores and 128 GiB ($213.68 per GPU-hour, $0.0594 per GPU-second).
 price_book_and_pool() {
-  local max_nodes=${1:-6} min_nodes=${2:-0}
+  local max_nodes=${1:-6} min_nodes=${2:-0} gpus_per_node=${3:-2} node_price=${4:-720}
   cat <<EOF
 apiVersion: bursar.dev/v1alpha1
 kind: PriceBook
@@ -153,8 +154,8 @@ spec:
   provider: {type: Kwok}
   nodeSelector: {bursar.dev/pool: a100}
   gpuType: NVIDIA-A100-SXM4-80GB
-  gpusPerNode: 2
-  pricePerNodeHour: "720"
+  gpusPerNode: $gpus_per_node
+  pricePerNodeHour: "$node_price"
   minNodes: $min_nodes
   maxNodes: $max_nodes
   maxScaleStep: 2
