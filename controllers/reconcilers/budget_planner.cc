@@ -286,7 +286,8 @@ Plan BudgetPlanner::Reconcile(const Snapshot& snap) {
       out.status.conditions = st.conditions;
       bool announced = std::any_of(b.status.conditions.begin(), b.status.conditions.end(),
                                    [&](const api::Condition& c) {
-                                     return c.type == "Ready" && c.reason == w.invalid_reason;
+                                     return c.type == "Ready" && c.reason == w.invalid_reason &&
+                                            c.message == w.invalid_message;
                                    });
       if (!announced) {
         out.events.push_back(

@@ -209,6 +209,13 @@ TEST(BudgetPlannerTest, ABudgetThatCannotBeHonouredGetsAFalseConditionAndTheOthe
   // The valid budget still meters the pod (the broken one cannot claim it).
   EXPECT_EQ(Outcome(plan).status.spent, GpuShare());
 
+  // Announced once: the next pass sees its own condition in status and stays quiet, until the
+  // problem changes.
+  s.budgets[0].status = broken.status;
+  EXPECT_TRUE(Outcome(planner.Reconcile(s), "broken").events.empty());
+  s.budgets[0].spec.price_book_ref = "also-missing";
+  EXPECT_EQ(Outcome(planner.Reconcile(s), "broken").events.size(), 1u);
+
   s.budgets = {Budget("  nodePools: [nope]\n", "nopool")};
   Plan again = planner.Reconcile(s);
   EXPECT_EQ(Outcome(again, "nopool").status.conditions[0].reason, "NodePoolNotFound");
