@@ -102,9 +102,10 @@ test-cluster: cluster-build
 
 # The Kubernetes client and runtime against a real kube-apiserver and etcd: CRUD on every kind,
 # conflicts, server-side apply ownership, watches across an apiserver restart, 410 after etcd
-# compaction, two processes electing one leader.
+# compaction, two processes electing one leader; the plan applier; the Prometheus client against
+# a real Prometheus scraping a fake DCGM exporter.
 test-integration: build cluster-build
-	tests/cluster/with-cluster.sh -- $(BUILD_DIR)/tests/bursar_integration_tests
+	tests/e2e/with-prometheus.sh -- tests/cluster/with-cluster.sh -- $(BUILD_DIR)/tests/bursar_integration_tests
 
 # The operator end to end (tests/e2e): each scenario on its own throwaway cluster with
 # kube-scheduler, kube-controller-manager and kwok GPU nodes (the metrics one next to a real
