@@ -72,6 +72,8 @@ bool IsGoDurationText(std::string_view s) {
   return true;
 }
 
+}  // namespace
+
 size_t EditDistance(std::string_view a, std::string_view b) {
   std::vector<size_t> row(b.size() + 1);
   for (size_t j = 0; j <= b.size(); ++j) {
@@ -89,8 +91,6 @@ size_t EditDistance(std::string_view a, std::string_view b) {
   }
   return row[b.size()];
 }
-
-}  // namespace
 
 std::string Quote(std::string_view s) {
   std::string out;

@@ -66,6 +66,9 @@ inline std::string_view StdView(absl::string_view s) {
   return {s.data(), s.size()};
 }
 
+// Levenshtein distance (insertions, deletions, substitutions), for "did you mean" hints.
+size_t EditDistance(std::string_view a, std::string_view b);
+
 // `"text"` with JSON escaping: values quoted in messages stay on one line.
 std::string Quote(std::string_view s);
 

@@ -4,29 +4,13 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "controllers/api/field_reader.h"
 
 namespace bursar::cmd {
 namespace {
 
 bool Contains(const std::vector<std::string>& list, const std::string& s) {
   return std::find(list.begin(), list.end(), s) != list.end();
-}
-
-size_t EditDistance(std::string_view a, std::string_view b) {
-  std::vector<size_t> row(b.size() + 1);
-  for (size_t j = 0; j <= b.size(); ++j) {
-    row[j] = j;
-  }
-  for (size_t i = 1; i <= a.size(); ++i) {
-    size_t diagonal = row[0];
-    row[0] = i;
-    for (size_t j = 1; j <= b.size(); ++j) {
-      size_t above = row[j];
-      row[j] = std::min({above + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
-      diagonal = above;
-    }
-  }
-  return row[b.size()];
 }
 
 // " (did you mean --x?)" for the nearest flag within two edits, else "".
@@ -36,7 +20,7 @@ std::string Suggestion(const std::string& name,
   size_t best_distance = 3;
   for (const std::vector<std::string>* list : lists) {
     for (const std::string& candidate : *list) {
-      if (size_t d = EditDistance(name, candidate); d < best_distance) {
+      if (size_t d = api::EditDistance(name, candidate); d < best_distance) {
         best = &candidate;
         best_distance = d;
       }
