@@ -6,11 +6,6 @@
 
 namespace bursar::providers {
 
-std::string StringAt(const json::Value& v, std::string_view dotted) {
-  const json::Value* f = v.FindPath(dotted);
-  return f != nullptr && f->is_string() ? f->string_value() : "";
-}
-
 bool IsNodeReady(const json::Value& node) {
   const json::Value* conditions = node.FindPath("status.conditions");
   if (conditions == nullptr || !conditions->is_array()) {

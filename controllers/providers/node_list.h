@@ -17,8 +17,7 @@
 
 namespace bursar::providers {
 
-// The string at a dotted path, "" when absent or not a string.
-std::string StringAt(const json::Value& v, std::string_view dotted);
+using json::StringAt;
 
 // True when the Node's Ready condition is True.
 bool IsNodeReady(const json::Value& node);

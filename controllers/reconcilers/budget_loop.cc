@@ -39,10 +39,6 @@ absl::Status Assign(absl::StatusOr<T> made, T* out) {
   return absl::OkStatus();
 }
 
-std::string KeyOf(const std::string& ns, const std::string& name) {
-  return absl::StrCat(ns, "/", name);
-}
-
 constexpr api::BudgetPhase kPhases[] = {api::BudgetPhase::kWithinBudget, api::BudgetPhase::kAtRisk,
                                         api::BudgetPhase::kThrottled, api::BudgetPhase::kHeld,
                                         api::BudgetPhase::kExhausted};
@@ -169,7 +165,7 @@ Snapshot BudgetLoop::Gather(absl::Time now) {
     if (got.ok()) {
       usage = *std::move(got);
       for (const signals::PodUsage& u : usage) {
-        usage_by_pod[KeyOf(u.namespace_name, u.name)] = &u;
+        usage_by_pod[runtime::ObjectKey(u.namespace_name, u.name)] = &u;
       }
     } else {
       log_->Warn("metrics.k8s.io unavailable; charging requests only",

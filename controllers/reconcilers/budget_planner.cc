@@ -124,25 +124,29 @@ Plan BudgetPlanner::Reconcile(const Snapshot& snap) {
   }
   std::map<std::string, const NodeView*> nodes;
   std::map<std::string, const api::GPUNodePool*> pool_of_node;
+  std::map<const api::GPUNodePool*, std::vector<const NodeView*>> members_of_pool;
   for (const NodeView& n : snap.nodes) {
     nodes[n.info.name] = &n;
     for (const api::GPUNodePool& p : snap.pools) {
       if (NodeInPool(p, n)) {
         pool_of_node[n.info.name] = &p;
+        members_of_pool[&p].push_back(&n);
         break;
       }
     }
   }
   std::map<std::string, int64_t> active_pods_on_node;
+  std::map<std::string, int64_t> active_gpus_on_node;
   std::map<std::string, int64_t> active_gpus_in_ns;
   for (const PodView& pod : snap.pods) {
     if (!Active(pod)) {
       continue;
     }
+    int64_t gpus = engine::PodGpus(pod.containers);
     if (!pod.node_name.empty()) {
       ++active_pods_on_node[pod.node_name];
+      active_gpus_on_node[pod.node_name] += gpus;
     }
-    int64_t gpus = engine::PodGpus(pod.containers);
     active_gpus_in_ns[pod.namespace_name] += gpus;
   }
   auto idle = [&](const std::string& node) { return active_pods_on_node[node] == 0; };
@@ -468,9 +472,9 @@ Plan BudgetPlanner::Reconcile(const Snapshot& snap) {
     Money gpu_hour_price;
     for (const api::GPUNodePool* pool : w.pools) {
       const NodeView* sample = nullptr;
-      for (const NodeView& node : snap.nodes) {
-        if (NodeInPool(*pool, node) && node.info.gpu_capacity > 0) {
-          sample = &node;
+      for (const NodeView* node : members_of_pool[pool]) {
+        if (node->info.gpu_capacity > 0) {
+          sample = node;
           break;
         }
       }
@@ -854,13 +858,7 @@ Plan BudgetPlanner::Reconcile(const Snapshot& snap) {
     PoolState& ps = pools_[pool.metadata.name];
     bool first_pass =
         ps.known_nodes.empty() && ps.growing_for.empty() && ps.low_since == absl::InfiniteFuture();
-    std::vector<const NodeView*> members;
-    for (const NodeView& n : snap.nodes) {
-      auto it = pool_of_node.find(n.info.name);
-      if (it != pool_of_node.end() && it->second == &pool) {
-        members.push_back(&n);
-      }
-    }
+    const std::vector<const NodeView*>& members = members_of_pool[&pool];
     // Nodes that appeared since a grow belong to the budget that asked for them.
     std::set<std::string> member_names;
     for (const NodeView* n : members) {
@@ -886,11 +884,7 @@ Plan BudgetPlanner::Reconcile(const Snapshot& snap) {
     for (const NodeView* n : members) {
       busy += idle(n->info.name) ? 0 : 1;
       ready += n->ready ? 1 : 0;
-    }
-    for (const PodView& pod : snap.pods) {
-      if (Active(pod) && member_names.contains(pod.node_name)) {
-        demand += engine::PodGpus(pod.containers);
-      }
+      demand += active_gpus_on_node[n->info.name];
     }
     // Pending GPU work of the budgets that may grow this pool, capped by their quotas.
     std::string grower;

@@ -10,21 +10,8 @@
 namespace bursar::reconcilers {
 namespace {
 
-std::string StringAt(const json::Value& v, std::string_view dotted) {
-  const json::Value* found = v.FindPath(dotted);
-  return found != nullptr && found->is_string() ? found->string_value() : std::string();
-}
-
-// A string member of the object at `dotted` whose key may contain dots ("bursar.dev/grown-for"),
-// which FindPath would split.
-std::string MemberAt(const json::Value& v, std::string_view dotted, std::string_view key) {
-  const json::Value* parent = v.FindPath(dotted);
-  const json::Value* found = parent != nullptr ? parent->Find(key) : nullptr;
-  return found != nullptr && found->is_string() ? found->string_value() : std::string();
-}
-
 absl::Time TimeAt(const json::Value& v, std::string_view dotted) {
-  absl::StatusOr<absl::Time> t = api::ParseTime(StringAt(v, dotted));
+  absl::StatusOr<absl::Time> t = api::ParseTime(json::StringAt(v, dotted));
   return t.ok() ? *t : absl::InfinitePast();
 }
 
@@ -103,19 +90,19 @@ PodView PodViewOf(const kube::PodSummary& pod) {
 
 NodeView NodeViewOf(const json::Value& node) {
   NodeView view;
-  view.info.name = StringAt(node, "metadata.name");
+  view.info.name = json::StringAt(node, "metadata.name");
   view.info.labels = LabelsAt(node, "metadata.labels");
   const json::Value* capacity = node.FindPath("status.capacity");
   view.info.cpu_capacity = QuantityAt(capacity, "cpu");
   view.info.memory_capacity = QuantityAt(capacity, "memory");
   view.info.gpu_capacity = GpusOf(capacity);
   view.created = TimeAt(node, "metadata.creationTimestamp");
-  view.grown_for = MemberAt(node, "metadata.annotations", kGrownForAnnotation);
+  view.grown_for = json::MemberStringAt(node, "metadata.annotations", kGrownForAnnotation);
   const json::Value* conditions = node.FindPath("status.conditions");
   if (conditions != nullptr && conditions->is_array()) {
     for (const json::Value& c : conditions->elements()) {
-      if (StringAt(c, "type") == "Ready") {
-        view.ready = StringAt(c, "status") == "True";
+      if (json::StringAt(c, "type") == "Ready") {
+        view.ready = json::StringAt(c, "status") == "True";
       }
     }
   }
@@ -124,8 +111,8 @@ NodeView NodeViewOf(const json::Value& node) {
 
 JobView JobViewOf(const json::Value& job) {
   JobView view;
-  view.namespace_name = StringAt(job, "metadata.namespace");
-  view.name = StringAt(job, "metadata.name");
+  view.namespace_name = json::StringAt(job, "metadata.namespace");
+  view.name = json::StringAt(job, "metadata.name");
   view.labels = LabelsAt(job, "spec.template.metadata.labels");
   view.created = TimeAt(job, "metadata.creationTimestamp");
   const json::Value* suspend = job.FindPath("spec.suspend");
@@ -133,8 +120,8 @@ JobView JobViewOf(const json::Value& job) {
   const json::Value* conditions = job.FindPath("status.conditions");
   if (conditions != nullptr && conditions->is_array()) {
     for (const json::Value& c : conditions->elements()) {
-      std::string type = StringAt(c, "type");
-      if ((type == "Complete" || type == "Failed") && StringAt(c, "status") == "True") {
+      std::string type = json::StringAt(c, "type");
+      if ((type == "Complete" || type == "Failed") && json::StringAt(c, "status") == "True") {
         view.finished = true;
       }
     }
@@ -151,23 +138,20 @@ JobView JobViewOf(const json::Value& job) {
   const json::Value* parallelism = job.FindPath("spec.parallelism");
   int64_t pods = parallelism != nullptr && parallelism->is_integer() ? parallelism->int_value() : 1;
   view.gpus = per_pod * std::max<int64_t>(pods, 0);
-  const json::Value* annotations = job.FindPath("metadata.annotations");
-  if (annotations != nullptr && annotations->is_object()) {
-    auto text = [&](const char* key) {
-      const json::Value* v = annotations->Find(key);
-      return v != nullptr && v->is_string() ? v->string_value() : std::string();
-    };
-    view.held_by = text(kHeldByAnnotation);
-    view.held_for = text(kHeldRungAnnotation);
-    if (absl::StatusOr<absl::Duration> grace = engine::ParseDuration(text(kDrainGraceAnnotation));
-        grace.ok()) {
-      view.drain_grace = *grace;
-    }
-    int32_t priority = 0;
-    std::string p = text(kPriorityAnnotation);
-    if (!p.empty() && absl::SimpleAtoi(p, &priority)) {
-      view.priority = priority;
-    }
+  auto annotation = [&](const char* key) {
+    return json::MemberStringAt(job, "metadata.annotations", key);
+  };
+  view.held_by = annotation(kHeldByAnnotation);
+  view.held_for = annotation(kHeldRungAnnotation);
+  if (absl::StatusOr<absl::Duration> grace =
+          engine::ParseDuration(annotation(kDrainGraceAnnotation));
+      grace.ok()) {
+    view.drain_grace = *grace;
+  }
+  int32_t priority = 0;
+  std::string p = annotation(kPriorityAnnotation);
+  if (!p.empty() && absl::SimpleAtoi(p, &priority)) {
+    view.priority = priority;
   }
   return view;
 }

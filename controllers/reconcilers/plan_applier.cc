@@ -11,11 +11,6 @@ namespace {
 
 using json::Value;
 
-std::string StringAt(const Value& v, std::string_view dotted) {
-  const Value* found = v.FindPath(dotted);
-  return found != nullptr && found->is_string() ? found->string_value() : std::string();
-}
-
 std::string QuotaName(const std::string& budget) {
   return absl::StrCat("bursar-", budget);
 }
@@ -95,8 +90,8 @@ void PlanApplier::ApplyQuotas(const Plan& plan, const Snapshot& snapshot,
   }
   std::map<std::string, const Value*> existing;  // "ns/name"
   for (const Value& q : owned) {
-    existing[absl::StrCat(StringAt(q, "metadata.namespace"), "/", StringAt(q, "metadata.name"))] =
-        &q;
+    existing[absl::StrCat(json::StringAt(q, "metadata.namespace"), "/",
+                          json::StringAt(q, "metadata.name"))] = &q;
   }
   std::set<std::string> wanted;
   for (const QuotaTarget& target : plan.quotas) {
@@ -124,17 +119,15 @@ void PlanApplier::ApplyQuotas(const Plan& plan, const Snapshot& snapshot,
   }
   std::set<std::string> frozen(plan.frozen_budgets.begin(), plan.frozen_budgets.end());
   for (const auto& [key, quota] : existing) {
-    const Value* labels = quota->FindPath("metadata.labels");
-    const Value* label = labels != nullptr ? labels->Find(kBudgetLabel) : nullptr;
-    std::string budget = label != nullptr && label->is_string() ? label->string_value() : "";
+    std::string budget = json::MemberStringAt(*quota, "metadata.labels", kBudgetLabel);
     if (wanted.contains(key) || frozen.contains(budget)) {
       continue;
     }
     absl::Status deleted =
         client_
-            .Delete(kube::kResourceQuotas, StringAt(*quota, "metadata.namespace"),
-                    StringAt(*quota, "metadata.name"),
-                    DeleteIfUid(StringAt(*quota, "metadata.uid")))
+            .Delete(kube::kResourceQuotas, json::StringAt(*quota, "metadata.namespace"),
+                    json::StringAt(*quota, "metadata.name"),
+                    DeleteIfUid(json::StringAt(*quota, "metadata.uid")))
             .status();
     if (!deleted.ok() && !kube::IsNotFound(deleted)) {
       report.errors.push_back(absl::StrCat("ResourceQuota/", key, ": delete: ", deleted.message()));
@@ -167,7 +160,7 @@ void PlanApplier::ApplyClusterQueue(const ClusterQueueTarget& target, ApplyRepor
       for (size_t r = 0;
            resources != nullptr && resources->is_array() && r < resources->elements().size(); ++r) {
         const Value& res = resources->elements()[r];
-        std::string name = StringAt(res, "name");
+        std::string name = json::StringAt(res, "name");
         if (found.contains(name) || std::find(target.resources.begin(), target.resources.end(),
                                               name) == target.resources.end()) {
           continue;

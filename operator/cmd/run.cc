@@ -98,9 +98,8 @@ class Providers {
                             "/", secret, ": ", got.status().message());
         return nullptr;
       }
-      const json::Value* ca = got->FindPath("data");
-      ca = ca != nullptr ? ca->Find("ca.crt") : nullptr;
-      if (ca == nullptr || !ca->is_string() || !absl::Base64Unescape(ca->string_value(), &ca_pem)) {
+      std::string ca = json::MemberStringAt(*got, "data", "ca.crt");
+      if (ca.empty() || !absl::Base64Unescape(ca, &ca_pem)) {
         *why = absl::StrCat("spec.provider.externalGRPC.tlsSecretRef: Secret ", secret_namespace_,
                             "/", secret, " has no base64 key ca.crt");
         return nullptr;

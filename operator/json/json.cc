@@ -117,6 +117,17 @@ const Value* Value::FindPath(std::string_view dotted) const {
   return cur;
 }
 
+std::string StringAt(const Value& v, std::string_view dotted) {
+  const Value* found = v.FindPath(dotted);
+  return found != nullptr && found->is_string() ? found->string_value() : std::string();
+}
+
+std::string MemberStringAt(const Value& v, std::string_view dotted, std::string_view key) {
+  const Value* parent = v.FindPath(dotted);
+  const Value* found = parent != nullptr ? parent->Find(key) : nullptr;
+  return found != nullptr && found->is_string() ? found->string_value() : std::string();
+}
+
 Value* Value::FindMutable(std::string_view key) {
   return const_cast<Value*>(static_cast<const Value*>(this)->Find(key));
 }

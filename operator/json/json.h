@@ -96,6 +96,12 @@ class Value {
   std::vector<Member> members_;
 };
 
+// The string at a dotted path ("metadata.name"); "" when absent or not a string.
+std::string StringAt(const Value& v, std::string_view dotted);
+// The string member `key` of the object at `dotted`, for keys that contain dots themselves
+// (labels and annotations: "bursar.dev/held-by"), which FindPath would split; "" when absent.
+std::string MemberStringAt(const Value& v, std::string_view dotted, std::string_view key);
+
 // Parses one JSON document. Errors carry simdjson's reason ("TAPE_ERROR: ...").
 absl::StatusOr<Value> Parse(std::string_view text);
 

@@ -24,11 +24,6 @@ bool IsBlank(std::string_view s) {
   return s.find_first_not_of(" \t\r\n") == std::string_view::npos;
 }
 
-std::string StringAt(const json::Value& doc, std::string_view dotted) {
-  const json::Value* v = doc.FindPath(dotted);
-  return v != nullptr && v->is_string() ? v->string_value() : std::string();
-}
-
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------
@@ -126,8 +121,8 @@ absl::StatusOr<ObjectList> ApiClient::List(const ResourceType& type, std::string
   if (items->is_array()) {
     list.items = items->elements();  // json::Value offers no way to move them out
   }
-  list.resource_version = StringAt(*doc, "metadata.resourceVersion");
-  list.continue_token = StringAt(*doc, "metadata.continue");
+  list.resource_version = json::StringAt(*doc, "metadata.resourceVersion");
+  list.continue_token = json::StringAt(*doc, "metadata.continue");
   return list;
 }
 

@@ -21,11 +21,6 @@ constexpr size_t kMaxNamePrefix = 253 - 17;
 // Where client-go puts Events of cluster-scoped objects.
 constexpr std::string_view kDefaultNamespace = "default";
 
-std::string StringAt(const json::Value& object, std::string_view dotted) {
-  const json::Value* v = object.FindPath(dotted);
-  return v != nullptr && v->is_string() ? v->string_value() : std::string();
-}
-
 // At most `limit` bytes, not cutting a UTF-8 sequence in two.
 std::string Truncate(std::string_view s, size_t limit) {
   if (s.size() <= limit) {
@@ -67,9 +62,9 @@ ObjectReference ObjectReference::Of(const kube::ResourceType& type, const json::
   ObjectReference ref;
   ref.api_version = type.ApiVersion();
   ref.kind = std::string(type.kind);
-  ref.namespace_name = StringAt(object, "metadata.namespace");
-  ref.name = StringAt(object, "metadata.name");
-  ref.uid = StringAt(object, "metadata.uid");
+  ref.namespace_name = json::StringAt(object, "metadata.namespace");
+  ref.name = json::StringAt(object, "metadata.name");
+  ref.uid = json::StringAt(object, "metadata.uid");
   return ref;
 }
 

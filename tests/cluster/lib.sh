@@ -43,6 +43,23 @@ tail_log() {
   fi
 }
 
+# check DESCRIPTION FUNCTION — for the test scripts: runs FUNCTION, prints "ok" or "FAIL" with the
+# description and its time, and on failure FUNCTION's output, indented; counts into the globals
+# `passed` and `failed`. FUNCTION runs where `set -e` is ignored (an `if` condition), so every
+# step in it ends in `|| return 1`.
+passed=${passed:-0} failed=${failed:-0}
+check() {
+  local what=$1 out t0=$SECONDS
+  if out=$("$2" 2>&1); then
+    passed=$((passed + 1))
+    printf 'ok    %s (%ds)\n' "$what" $((SECONDS - t0))
+  else
+    failed=$((failed + 1))
+    printf 'FAIL  %s (%ds)\n' "$what" $((SECONDS - t0))
+    printf '%s\n' "$out" | sed 's/^/      /'
+  fi
+}
+
 # "1m07s" from a number of seconds.
 format_duration() {
   local s=$1

@@ -20,20 +20,6 @@ WAIT=${BURSAR_SMOKE_TIMEOUT:-90s}
 
 passed=0 failed=0
 
-# check DESCRIPTION FUNCTION — runs FUNCTION, prints ok/FAIL and, on failure, its output.
-# FUNCTION runs where `set -e` is ignored (an `if` condition), so every step ends in `|| return 1`.
-check() {
-  local what=$1 out
-  if out=$("$2" 2>&1); then
-    passed=$((passed + 1))
-    echo "ok    $what"
-  else
-    failed=$((failed + 1))
-    echo "FAIL  $what"
-    printf '%s\n' "$out" | sed 's/^/      /'
-  fi
-}
-
 kc() { "$KUBECTL" "$@"; }
 
 version_is_stamped() {

@@ -48,17 +48,13 @@ wait_for() {
   done
 }
 
-# check DESCRIPTION FUNCTION — runs FUNCTION, prints ok/FAIL and, on failure, its output.
-check() {
-  local what=$1 out
-  if out=$("$2" 2>&1); then
-    passed=$((passed + 1))
-    echo "ok    $what"
-  else
-    failed=$((failed + 1))
-    echo "FAIL  $what"
-    printf '%s\n' "$out" | sed 's/^/      /'
-  fi
+# rfc3339_in SECONDS — the UTC instant SECONDS from now, e.g. a Custom period's anchor.
+rfc3339_in() { date -u -d "@$(($(date +%s) + $1))" +%Y-%m-%dT%H:%M:%SZ; }
+
+# namespaces_yaml NAME... — a Namespace manifest for each name.
+namespaces_yaml() {
+  local ns
+  for ns in "$@"; do printf 'apiVersion: v1\nkind: Namespace\nmetadata: {name: %s}\n---\n' "$ns"; done
 }
 
 # Applies the CRDs and waits until they are served.

@@ -17,16 +17,9 @@ PERIOD=90
 LIMIT=12
 install_crds
 # The period starts 5 s from now, so the test sees one whole period from its start.
-anchor=$(date -u -d "@$(($(date +%s) + 5))" +%Y-%m-%dT%H:%M:%SZ)
+anchor=$(rfc3339_in 5)
 {
-  echo "apiVersion: v1
-kind: Namespace
-metadata: {name: vision}
----
-apiVersion: v1
-kind: Namespace
-metadata: {name: free}
----"
+  namespaces_yaml vision free
   price_book_and_pool 6
   cat <<EOF
 apiVersion: bursar.dev/v1alpha1
@@ -98,8 +91,15 @@ pool_grew_only_as_far_as_allowed() {
 }
 quota_was_throttled() {
   echo "quota went down to $min_quota GPUs (6 wanted)"
-  ((min_quota < 6))
-  kc get events -n vision --field-selector reason=FailedCreate -o name | grep -q .
+  ((min_quota < 6)) || return 1
+  # Captured, not piped into grep -q: with pipefail, an early-exiting grep can fail the pipeline.
+  local events
+  events=$(kc get events -n vision --field-selector reason=FailedCreate -o name)
+  [[ -n $events ]] || {
+    echo "no FailedCreate (exceeded quota) Events in namespace vision:"
+    kc get events -n vision
+    return 1
+  }
 }
 period_ended_at_or_under_its_limit() {
   echo "status: ${summary:-<no summary for the period that started $anchor>}"
@@ -113,7 +113,7 @@ period_ended_at_or_under_its_limit() {
   python3 -c "import sys; sys.exit(0 if $from_pods <= $LIMIT * 1.02 else 1)"
 }
 budgetless_namespace_untouched() {
-  kc get resourcequota -n free -o name | grep -q . && {
+  [[ -n $(kc get resourcequota -n free -o name) ]] && {
     echo "a ResourceQuota appeared in namespace free"
     return 1
   }

@@ -15,14 +15,11 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 PERIOD=75
 LIMIT=5
 install_crds
-anchor=$(date -u -d "@$(($(date +%s) + 5))" +%Y-%m-%dT%H:%M:%SZ)
+anchor=$(rfc3339_in 5)
 period_start=$(date -d "$anchor" +%s)
 next_period=$(date -u -d "@$((period_start + PERIOD))" +%Y-%m-%dT%H:%M:%SZ)
 {
-  echo "apiVersion: v1
-kind: Namespace
-metadata: {name: vision}
----"
+  namespaces_yaml vision
   price_book_and_pool 6
   cat <<EOF
 apiVersion: bursar.dev/v1alpha1
@@ -62,7 +59,7 @@ held_job_is_suspended_without_new_nodes() {
   local after
   after=$(pool_nodes)
   echo "pool nodes before the held Job: $before, after: $after"
-  ((after <= before))
+  ((after <= before)) || return 1
   [[ -z $(kc get pods -n vision -l job-name=late -o name) ]] || {
     echo "the held Job has pods"
     return 1
@@ -79,7 +76,7 @@ drain_suspends_running_jobs() {
   }
   wait_for "no running pods" 30 bash -c \
     "[[ \$(kubectl get pods -n vision --field-selector=status.phase=Running --no-headers | wc -l) -eq 0 ]]"
-  kc get events -n vision --field-selector reason=BursarDrain -o name | grep -q .
+  [[ -n $(kc get events -n vision --field-selector reason=BursarDrain -o name) ]]
 }
 check "Drain: the running Jobs are suspended" drain_suspends_running_jobs
 

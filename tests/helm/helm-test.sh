@@ -15,6 +15,9 @@ set -euo pipefail
 
 : "${KUBECONFIG:?run this through tests/cluster/with-cluster.sh (KUBECONFIG is unset)}"
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+SCRIPT_NAME=helm/helm-test
+# shellcheck source=tests/cluster/lib.sh
+source "$REPO/tests/cluster/lib.sh" # check, log, die
 CHART=$REPO/helm/bursar
 KUBECTL=${BURSAR_TEST_KUBECTL:-kubectl}
 HELM=${BURSAR_TEST_HELM:-helm}
@@ -51,20 +54,6 @@ trap cleanup EXIT
 
 passed=0 failed=0
 started=$SECONDS
-
-# check DESCRIPTION FUNCTION — runs FUNCTION, prints ok/FAIL and, on failure, its output.
-# FUNCTION runs where `set -e` is ignored (an `if` condition), so every step ends in `|| return 1`.
-check() {
-  local what=$1 out t0=$SECONDS
-  if out=$("$2" 2>&1); then
-    passed=$((passed + 1))
-    printf 'ok    %s (%ds)\n' "$what" $((SECONDS - t0))
-  else
-    failed=$((failed + 1))
-    printf 'FAIL  %s (%ds)\n' "$what" $((SECONDS - t0))
-    printf '%s\n' "$out" | sed 's/^/      /'
-  fi
-}
 
 kc() { "$KUBECTL" "$@"; }
 helm() { "$HELM" "$@"; }

@@ -28,31 +28,20 @@
 #include "operator/runtime/event_recorder.h"
 #include "operator/runtime/store.h"
 #include "operator/runtime/watcher.h"
+#include "tests/integration/cluster_test_base.h"
 #include "tests/unit/json_or_fail.h"
 
 namespace bursar::kube {
 namespace {
 
 constexpr ResourceType kConfigMaps{"", "v1", "configmaps", "ConfigMap", true};
-constexpr ResourceType kCrds{"apiextensions.k8s.io", "v1", "customresourcedefinitions",
-                             "CustomResourceDefinition", false};
-constexpr char kManager[] = "bursar-integration-tests";
+using testing::Env;
+using testing::kCrds;
+using testing::kManager;
 
-std::string Env(const char* name) {
-  const char* v = std::getenv(name);
-  return v == nullptr ? "" : v;
-}
-
-// Skips a test that needs what only tests/cluster/with-cluster.sh's throwaway cluster provides,
-// when the suite runs against another cluster through KUBECONFIG. `why` names what the test
-// does with it, so the skip message says exactly which capability is missing and why. Under
-// `make test` (make test-integration) these variables are always set and nothing is skipped.
-#define REQUIRE_HARNESS(var, why)                                                           \
-  if (Env(var).empty()) {                                                                   \
-    GTEST_SKIP() << var << " is unset, and this test " << why                               \
-                 << "; only the throwaway cluster of tests/cluster/with-cluster.sh offers " \
-                    "that (run make test-integration)";                                     \
-  }
+// The throwaway cluster of tests/cluster/with-cluster.sh (restartable apiserver, etcd gateway,
+// token file); other clusters reached through KUBECONFIG lack them.
+#define REQUIRE_HARNESS(var, why) REQUIRE_ENV(var, why, "tests/cluster/with-cluster.sh")
 
 std::string ReadFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -69,11 +58,6 @@ std::vector<json::Value> YamlFile(const std::string& path) {
   absl::StatusOr<std::vector<json::Value>> docs = api::ReadYamlFile(path);
   EXPECT_TRUE(docs.ok()) << docs.status();
   return docs.ok() ? *docs : std::vector<json::Value>{};
-}
-
-std::string Str(const json::Value& v, std::string_view dotted) {
-  const json::Value* f = v.FindPath(dotted);
-  return f != nullptr && f->is_string() ? f->string_value() : "";
 }
 
 class ApiServerTest : public ::testing::Test {
@@ -124,7 +108,7 @@ class ApiServerTest : public ::testing::Test {
       for (const json::Value& crd : YamlFile(file)) {
         absl::StatusOr<json::Value> applied = client().Apply(kCrds, "", crd, kManager, true);
         ASSERT_TRUE(applied.ok()) << file << ": " << applied.status();
-        std::string name = Str(crd, "metadata.name");
+        std::string name = json::StringAt(crd, "metadata.name");
         bool established = false;
         for (int i = 0; i < 100 && !established; ++i) {
           absl::StatusOr<json::Value> got = client().Get(kCrds, "", name);
@@ -132,8 +116,8 @@ class ApiServerTest : public ::testing::Test {
           const json::Value* conditions = got->FindPath("status.conditions");
           for (const json::Value& c :
                conditions != nullptr ? conditions->elements() : std::vector<json::Value>{}) {
-            established =
-                established || (Str(c, "type") == "Established" && Str(c, "status") == "True");
+            established = established || (json::StringAt(c, "type") == "Established" &&
+                                          json::StringAt(c, "status") == "True");
           }
           if (!established) {
             std::this_thread::sleep_for(std::chrono::milliseconds(100));
@@ -194,12 +178,12 @@ TEST_F(ApiServerTest, CrudOnCoreAndBatchKinds) {
     json::Value object = JsonOrFail(text);
     absl::StatusOr<json::Value> created = client().Create(c.type, where, object);
     ASSERT_TRUE(created.ok()) << created.status();
-    std::string name = Str(*created, "metadata.name");
-    EXPECT_FALSE(Str(*created, "metadata.uid").empty());
+    std::string name = json::StringAt(*created, "metadata.name");
+    EXPECT_FALSE(json::StringAt(*created, "metadata.uid").empty());
 
     absl::StatusOr<json::Value> got = client().Get(c.type, where, name);
     ASSERT_TRUE(got.ok()) << got.status();
-    EXPECT_EQ(Str(*got, "metadata.uid"), Str(*created, "metadata.uid"));
+    EXPECT_EQ(json::StringAt(*got, "metadata.uid"), json::StringAt(*created, "metadata.uid"));
 
     ListOptions by_label;
     by_label.label_selector = "app=x";
@@ -211,7 +195,7 @@ TEST_F(ApiServerTest, CrudOnCoreAndBatchKinds) {
     updated.FindMutable("metadata")->Set("labels", JsonOrFail(R"({"app":"x","updated":"yes"})"));
     absl::StatusOr<json::Value> after = client().Update(c.type, where, updated);
     ASSERT_TRUE(after.ok()) << after.status();
-    EXPECT_EQ(Str(*after, "metadata.labels.updated"), "yes");
+    EXPECT_EQ(json::StringAt(*after, "metadata.labels.updated"), "yes");
 
     absl::StatusOr<json::Value> deleted = client().Delete(c.type, where, name);
     ASSERT_TRUE(deleted.ok()) << deleted.status();
@@ -241,10 +225,10 @@ TEST_F(ApiServerTest, BursarKindsRoundTripWithStatusSubresource) {
     ASSERT_EQ(docs.size(), 1u);
     absl::StatusOr<json::Value> created = client().Create(c.type, "", docs[0]);
     ASSERT_TRUE(created.ok()) << created.status();
-    std::string name = Str(*created, "metadata.name");
+    std::string name = json::StringAt(*created, "metadata.name");
     // Defaults from the schema were applied by the server.
     if (c.type == kComputeBudgets) {
-      EXPECT_EQ(Str(*created, "spec.enforcement"), "Enforce");
+      EXPECT_EQ(json::StringAt(*created, "spec.enforcement"), "Enforce");
       json::Value status =
           JsonOrFail(R"({"status":{"phase":"AtRisk","spent":"12.50","allowedGPUs":3}})");
       absl::StatusOr<json::Value> patched =
@@ -252,14 +236,14 @@ TEST_F(ApiServerTest, BursarKindsRoundTripWithStatusSubresource) {
       ASSERT_TRUE(patched.ok()) << patched.status();
       absl::StatusOr<json::Value> got = client().Get(c.type, "", name);
       ASSERT_TRUE(got.ok());
-      EXPECT_EQ(Str(*got, "status.phase"), "AtRisk");
-      EXPECT_EQ(Str(*got, "spec.limit.amount"), "5000");
+      EXPECT_EQ(json::StringAt(*got, "status.phase"), "AtRisk");
+      EXPECT_EQ(json::StringAt(*got, "spec.limit.amount"), "5000");
       // A main-resource write cannot change status.
       json::Value spec_write = *got;
       spec_write.FindMutable("status")->Set("phase", json::Value::String("Held"));
       absl::StatusOr<json::Value> updated = client().Update(c.type, "", spec_write);
       ASSERT_TRUE(updated.ok()) << updated.status();
-      EXPECT_EQ(Str(*updated, "status.phase"), "AtRisk");
+      EXPECT_EQ(json::StringAt(*updated, "status.phase"), "AtRisk");
     }
     absl::StatusOr<ObjectList> listed = client().ListAll(c.type, "", {});
     ASSERT_TRUE(listed.ok()) << listed.status();
@@ -371,7 +355,7 @@ TEST_F(ApiServerTest, ConflictsAreTypedAndRetryable) {
   ASSERT_TRUE(client().Update(kConfigMaps, ns, *fresh).ok());
   // Delete with a stale precondition fails the same way.
   DeleteOptions precondition;
-  precondition.precondition_resource_version = Str(*cm, "metadata.resourceVersion");
+  precondition.precondition_resource_version = json::StringAt(*cm, "metadata.resourceVersion");
   absl::StatusOr<json::Value> deleted = client().Delete(kConfigMaps, ns, "c", precondition);
   ASSERT_FALSE(deleted.ok());
   EXPECT_TRUE(IsConflict(deleted.status())) << deleted.status();
@@ -389,14 +373,14 @@ TEST_F(ApiServerTest, ServerSideApplyRespectsFieldOwnership) {
       client().Apply(kConfigMaps, ns, ConfigMap(ns, "owned", R"({"b":"1"})"), "manager-b").ok());
   absl::StatusOr<json::Value> both = client().Get(kConfigMaps, ns, "owned");
   ASSERT_TRUE(both.ok());
-  EXPECT_EQ(Str(*both, "data.a"), "1");
-  EXPECT_EQ(Str(*both, "data.b"), "1");
+  EXPECT_EQ(json::StringAt(*both, "data.a"), "1");
+  EXPECT_EQ(json::StringAt(*both, "data.b"), "1");
   // manager-a changes its own field: manager-b's field is untouched.
   ASSERT_TRUE(
       client().Apply(kConfigMaps, ns, ConfigMap(ns, "owned", R"({"a":"2"})"), "manager-a").ok());
   absl::StatusOr<json::Value> after = client().Get(kConfigMaps, ns, "owned");
-  EXPECT_EQ(Str(*after, "data.a"), "2");
-  EXPECT_EQ(Str(*after, "data.b"), "1");
+  EXPECT_EQ(json::StringAt(*after, "data.a"), "2");
+  EXPECT_EQ(json::StringAt(*after, "data.b"), "1");
   // manager-b may not take manager-a's field without force...
   absl::StatusOr<json::Value> conflict =
       client().Apply(kConfigMaps, ns, ConfigMap(ns, "owned", R"({"a":"3","b":"1"})"), "manager-b");
@@ -409,7 +393,7 @@ TEST_F(ApiServerTest, ServerSideApplyRespectsFieldOwnership) {
                          /*force=*/true)
                   .ok());
   absl::StatusOr<json::Value> taken = client().Get(kConfigMaps, ns, "owned");
-  EXPECT_EQ(Str(*taken, "data.a"), "3");
+  EXPECT_EQ(json::StringAt(*taken, "data.a"), "3");
 }
 
 // Reads events until `want` of them arrived or the stream ends; returns what it saw.
@@ -430,8 +414,8 @@ std::vector<std::string> Collect(WatchStream& stream, size_t want, std::string* 
     const char* type = (*e)->type == WatchEvent::Type::kAdded      ? "ADDED"
                        : (*e)->type == WatchEvent::Type::kModified ? "MODIFIED"
                                                                    : "DELETED";
-    seen.push_back(absl::StrCat(type, " ", Str((*e)->object, "metadata.name"), " ",
-                                Str((*e)->object, "data.v")));
+    seen.push_back(absl::StrCat(type, " ", json::StringAt((*e)->object, "metadata.name"), " ",
+                                json::StringAt((*e)->object, "data.v")));
   }
   return seen;
 }
@@ -486,7 +470,7 @@ TEST_F(ApiServerTest, WatcherSurvivesAnApiserverRestartWithoutLossOrDuplicates) 
   std::thread run([&] { watcher.Run(&stop); });
   auto value_of = [&](const std::string& name) -> std::string {
     std::shared_ptr<const json::Value> cm = store.Get(runtime::ObjectKey(ns, name));
-    return cm == nullptr ? "" : Str(*cm, "data.v");
+    return cm == nullptr ? "" : json::StringAt(*cm, "data.v");
   };
   EXPECT_TRUE(Eventually([&] { return store.HasSynced() && value_of("one") == "1"; }));
 
@@ -613,7 +597,7 @@ TEST_F(ApiServerTest, TwoProcessesElectOneLeaderAndHandOverWhenItIsKilled) {
   std::string ns = Namespace();
   auto holder = [&]() -> std::string {
     absl::StatusOr<json::Value> lease = client().Get(kLeases, ns, "bursar-leader");
-    return lease.ok() ? Str(*lease, "spec.holderIdentity") : "";
+    return lease.ok() ? json::StringAt(*lease, "spec.holderIdentity") : "";
   };
   pid_t a = StartProbe("replica-a", ns);
   ASSERT_GT(a, 0);
@@ -733,10 +717,10 @@ TEST_F(ApiServerTest, EventRecorderAggregatesRepeatsIntoOneEvent) {
   ASSERT_TRUE(listed.ok()) << listed.status();
   std::map<std::string, int64_t> count_by_reason;
   for (const json::Value& e : listed->items) {
-    EXPECT_EQ(Str(e, "involvedObject.name"), "budget");
-    EXPECT_EQ(Str(e, "reportingComponent"), "bursar.dev/operator");
+    EXPECT_EQ(json::StringAt(e, "involvedObject.name"), "budget");
+    EXPECT_EQ(json::StringAt(e, "reportingComponent"), "bursar.dev/operator");
     const json::Value* count = e.Find("count");
-    count_by_reason[Str(e, "reason")] += count != nullptr ? count->int_value() : 1;
+    count_by_reason[json::StringAt(e, "reason")] += count != nullptr ? count->int_value() : 1;
   }
   EXPECT_EQ(listed->items.size(), 2u);
   EXPECT_EQ(count_by_reason["BudgetAtRisk"], 3);

@@ -22,6 +22,7 @@
 #include "operator/kube/cpprest_transport.h"
 #include "operator/kube/kube_status.h"
 #include "operator/kube/resource.h"
+#include "tests/integration/harness_env.h"
 #include "tests/unit/json_or_fail.h"
 
 namespace bursar::testing {
@@ -42,23 +43,6 @@ inline constexpr char kMachineCrd[] = R"({
            "versions": [{"name": "v1beta1", "served": true, "storage": true,
                          "schema": {"openAPIV3Schema": {"type": "object",
                                     "x-kubernetes-preserve-unknown-fields": true}}}]}})";
-
-inline std::string Env(const char* name) {
-  const char* v = std::getenv(name);
-  return v == nullptr ? "" : v;
-}
-
-inline std::string Str(const json::Value& v, std::string_view dotted) {
-  const json::Value* f = v.FindPath(dotted);
-  return f != nullptr && f->is_string() ? f->string_value() : "";
-}
-
-// Member lookup for keys with dots ("nvidia.com/gpu"), which FindPath would split.
-inline std::string Member(const json::Value& v, std::string_view path, std::string_view key) {
-  const json::Value* parent = v.FindPath(path);
-  const json::Value* f = parent != nullptr ? parent->Find(key) : nullptr;
-  return f != nullptr && f->is_string() ? f->string_value() : "";
-}
 
 class ClusterTest : public ::testing::Test {
  protected:
@@ -92,7 +76,7 @@ class ClusterTest : public ::testing::Test {
     absl::StatusOr<kube::ObjectList> nodes = client().ListAll(kube::kNodes, "", options);
     if (nodes.ok()) {
       for (const json::Value& node : nodes->items) {
-        (void)client().Delete(kube::kNodes, "", Str(node, "metadata.name"));
+        (void)client().Delete(kube::kNodes, "", json::StringAt(node, "metadata.name"));
       }
     }
     for (const std::string& ns : namespaces_) {
@@ -127,14 +111,14 @@ class ClusterTest : public ::testing::Test {
   void ApplyCrd(const json::Value& crd) {
     absl::StatusOr<json::Value> applied = client().Apply(kCrds, "", crd, kManager, true);
     ASSERT_TRUE(applied.ok()) << applied.status();
-    const std::string name = Str(crd, "metadata.name");
+    const std::string name = json::StringAt(crd, "metadata.name");
     for (int i = 0; i < 100; ++i) {
       absl::StatusOr<json::Value> got = client().Get(kCrds, "", name);
       ASSERT_TRUE(got.ok()) << got.status();
       const json::Value* conditions = got->FindPath("status.conditions");
       if (conditions != nullptr) {
         for (const json::Value& c : conditions->elements()) {
-          if (Str(c, "type") == "Established" && Str(c, "status") == "True") {
+          if (json::StringAt(c, "type") == "Established" && json::StringAt(c, "status") == "True") {
             return;
           }
         }
@@ -161,7 +145,7 @@ class ClusterTest : public ::testing::Test {
     EXPECT_TRUE(nodes.ok()) << nodes.status();
     std::set<std::string> names;
     for (const json::Value& node : nodes.ok() ? nodes->items : std::vector<json::Value>{}) {
-      names.insert(Str(node, "metadata.name"));
+      names.insert(json::StringAt(node, "metadata.name"));
     }
     return names;
   }

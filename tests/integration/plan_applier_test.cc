@@ -18,8 +18,6 @@ namespace bursar::reconcilers {
 namespace {
 
 using testing::ClusterTest;
-using testing::Member;
-using testing::Str;
 
 // Records events in memory: the API event writer has its own tests.
 class MemoryEvents final : public runtime::EventRecorder {
@@ -60,9 +58,9 @@ TEST_F(PlanApplierTest, QuotasAreAppliedOwnedAndRemovedWhenNoLongerPlanned) {
   ASSERT_TRUE(report.errors.empty()) << report.errors[0];
   std::vector<json::Value> owned = OwnedQuotas(ns);
   ASSERT_EQ(owned.size(), 1u);
-  EXPECT_EQ(Str(owned[0], "metadata.name"), "bursar-team-a");
-  EXPECT_EQ(Member(owned[0], "spec.hard", kQuotaGpuResource), "3");
-  EXPECT_EQ(Member(owned[0], "metadata.labels", kBudgetLabel), "team-a");
+  EXPECT_EQ(json::StringAt(owned[0], "metadata.name"), "bursar-team-a");
+  EXPECT_EQ(json::MemberStringAt(owned[0], "spec.hard", kQuotaGpuResource), "3");
+  EXPECT_EQ(json::MemberStringAt(owned[0], "metadata.labels", kBudgetLabel), "team-a");
 
   absl::StatusOr<json::Value> other = client().Patch(
       kube::kResourceQuotas, ns, "bursar-team-a", kube::PatchType::kMerge,
@@ -74,8 +72,8 @@ TEST_F(PlanApplierTest, QuotasAreAppliedOwnedAndRemovedWhenNoLongerPlanned) {
   ASSERT_TRUE(report.errors.empty()) << report.errors[0];
   owned = OwnedQuotas(ns);
   ASSERT_EQ(owned.size(), 1u);
-  EXPECT_EQ(Member(owned[0], "spec.hard", kQuotaGpuResource), "1");
-  EXPECT_EQ(Member(owned[0], "spec.hard", "limits.cpu"), "10");
+  EXPECT_EQ(json::MemberStringAt(owned[0], "spec.hard", kQuotaGpuResource), "1");
+  EXPECT_EQ(json::MemberStringAt(owned[0], "spec.hard", "limits.cpu"), "10");
 
   // Unchanged: no write at all.
   report = applier.Apply(plan, snap, OwnedQuotas(ns));
@@ -152,8 +150,8 @@ TEST_F(PlanApplierTest, JobsAreSuspendedWithBursarsAnnotationsAndResumedWithoutT
   absl::StatusOr<json::Value> got = client().Get(kube::kJobs, ns, "train");
   ASSERT_TRUE(got.ok());
   EXPECT_TRUE(got->FindPath("spec.suspend")->bool_value());
-  EXPECT_EQ(Member(*got, "metadata.annotations", kHeldByAnnotation), "team-a");
-  EXPECT_EQ(Member(*got, "metadata.annotations", kHeldRungAnnotation), "Drain");
+  EXPECT_EQ(json::MemberStringAt(*got, "metadata.annotations", kHeldByAnnotation), "team-a");
+  EXPECT_EQ(json::MemberStringAt(*got, "metadata.annotations", kHeldRungAnnotation), "Drain");
   EXPECT_EQ(events_.reasons, std::vector<std::string>{"Job/train:BursarDrain"});
 
   plan.jobs = {{ns, "train", "team-a", false, "Release", "released"}};
@@ -161,7 +159,7 @@ TEST_F(PlanApplierTest, JobsAreSuspendedWithBursarsAnnotationsAndResumedWithoutT
   got = client().Get(kube::kJobs, ns, "train");
   ASSERT_TRUE(got.ok());
   EXPECT_FALSE(got->FindPath("spec.suspend")->bool_value());
-  EXPECT_EQ(Member(*got, "metadata.annotations", kHeldByAnnotation), "");
+  EXPECT_EQ(json::MemberStringAt(*got, "metadata.annotations", kHeldByAnnotation), "");
 }
 
 TEST_F(PlanApplierTest, BudgetStatusIsAppliedThroughTheStatusSubresource) {
@@ -194,10 +192,10 @@ TEST_F(PlanApplierTest, BudgetStatusIsAppliedThroughTheStatusSubresource) {
   ASSERT_TRUE(report.errors.empty()) << report.errors[0];
   absl::StatusOr<json::Value> got = client().Get(kube::kComputeBudgets, "", name);
   ASSERT_TRUE(got.ok());
-  EXPECT_EQ(Str(*got, "status.spent"), "1.50");
-  EXPECT_EQ(Str(*got, "status.phase"), "Throttled");
+  EXPECT_EQ(json::StringAt(*got, "status.spent"), "1.50");
+  EXPECT_EQ(json::StringAt(*got, "status.phase"), "Throttled");
   // The spec was not touched, and the same status again is not written again.
-  EXPECT_EQ(Str(*got, "spec.limit.amount"), "10");
+  EXPECT_EQ(json::StringAt(*got, "spec.limit.amount"), "10");
   EXPECT_EQ(applier.Apply(plan, snap, {}).writes, 0);
   (void)client().Delete(kube::kComputeBudgets, "", name);
 }

@@ -26,6 +26,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "operator/kube/cpprest_transport.h"
+#include "tests/integration/harness_env.h"
 
 namespace bursar::signals {
 namespace {
@@ -39,10 +40,7 @@ constexpr absl::Duration kFirstScrapeDeadline = absl::Seconds(60);
 constexpr absl::Duration kChangeDeadline = absl::Seconds(30);
 constexpr absl::Duration kPollInterval = absl::Milliseconds(200);
 
-std::string Env(const char* name) {
-  const char* v = std::getenv(name);
-  return v == nullptr ? "" : v;
-}
+using testing::Env;
 
 // One GPU as the fake exporter reads it; an empty pod is an idle GPU.
 struct Gpu {
@@ -86,11 +84,11 @@ class PrometheusDcgmTest : public ::testing::Test {
   void SetUp() override {
     url_ = Env("BURSAR_TEST_PROMETHEUS_URL");
     series_ = Env("BURSAR_TEST_DCGM_SERIES");
-    if (url_.empty() || series_.empty()) {
-      GTEST_SKIP() << "BURSAR_TEST_PROMETHEUS_URL or BURSAR_TEST_DCGM_SERIES is unset: this test "
-                      "needs a real Prometheus scraping the fake DCGM exporter; run it through "
-                      "tests/e2e/with-prometheus.sh -- COMMAND";
-    }
+    REQUIRE_ENV("BURSAR_TEST_PROMETHEUS_URL", "queries a real Prometheus",
+                "tests/e2e/with-prometheus.sh");
+    REQUIRE_ENV("BURSAR_TEST_DCGM_SERIES",
+                "writes the series the fake DCGM exporter serves to that Prometheus",
+                "tests/e2e/with-prometheus.sh");
     kube::TransportConfig config;
     config.server = url_;  // http://: no TLS, no credentials
     absl::StatusOr<std::unique_ptr<kube::CppRestTransport>> transport =

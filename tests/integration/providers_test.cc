@@ -34,8 +34,6 @@ namespace {
 using testing::ClusterTest;
 using testing::kManager;
 using testing::kTestLabel;
-using testing::Member;
-using testing::Str;
 using ProviderTest = ClusterTest;
 
 TEST_F(ProviderTest, KwokGrowCreatesGpuNodesAndShrinkDeletesExactlyTheNamedOnes) {
@@ -59,20 +57,20 @@ TEST_F(ProviderTest, KwokGrowCreatesGpuNodesAndShrinkDeletesExactlyTheNamedOnes)
 
   absl::StatusOr<json::Value> node = client().Get(kube::kNodes, "", p + "1");
   ASSERT_TRUE(node.ok()) << node.status();
-  EXPECT_EQ(Member(*node, "status.capacity", "nvidia.com/gpu"), "8");
-  EXPECT_EQ(Member(*node, "status.allocatable", "nvidia.com/gpu"), "8");
-  EXPECT_EQ(Member(*node, "status.capacity", "pods"), "110");
-  EXPECT_EQ(Member(*node, "metadata.labels", "nvidia.com/gpu.product"), "A100");
-  EXPECT_EQ(Member(*node, "metadata.labels", "karpenter.sh/capacity-type"), "spot");
-  EXPECT_EQ(Member(*node, "metadata.annotations", "kwok.x-k8s.io/node"), "fake");
+  EXPECT_EQ(json::MemberStringAt(*node, "status.capacity", "nvidia.com/gpu"), "8");
+  EXPECT_EQ(json::MemberStringAt(*node, "status.allocatable", "nvidia.com/gpu"), "8");
+  EXPECT_EQ(json::MemberStringAt(*node, "status.capacity", "pods"), "110");
+  EXPECT_EQ(json::MemberStringAt(*node, "metadata.labels", "nvidia.com/gpu.product"), "A100");
+  EXPECT_EQ(json::MemberStringAt(*node, "metadata.labels", "karpenter.sh/capacity-type"), "spot");
+  EXPECT_EQ(json::MemberStringAt(*node, "metadata.annotations", "kwok.x-k8s.io/node"), "fake");
   const json::Value* taints = node->FindPath("spec.taints");
   ASSERT_NE(taints, nullptr);
   // The apiserver adds node.kubernetes.io/not-ready itself (TaintNodesByCondition).
   bool kwok_taint = false;
   for (const json::Value& taint : taints->elements()) {
-    kwok_taint =
-        kwok_taint || (Str(taint, "key") == "kwok.x-k8s.io/node" && Str(taint, "value") == "fake" &&
-                       Str(taint, "effect") == "NoSchedule");
+    kwok_taint = kwok_taint || (json::StringAt(taint, "key") == "kwok.x-k8s.io/node" &&
+                                json::StringAt(taint, "value") == "fake" &&
+                                json::StringAt(taint, "effect") == "NoSchedule");
   }
   EXPECT_TRUE(kwok_taint) << taints->ToJson();
 
@@ -140,10 +138,10 @@ TEST_F(ProviderTest, ClusterApiScalesTheMachineDeploymentAndMarksMachines) {
   EXPECT_EQ(scale->FindPath("spec.replicas")->int_value(), 1);
   absl::StatusOr<json::Value> m2 = client().Get(kClusterApiMachines, ns, "m2");
   ASSERT_TRUE(m2.ok()) << m2.status();
-  EXPECT_EQ(Member(*m2, "metadata.annotations", kDeleteMachineAnnotation), "yes");
+  EXPECT_EQ(json::MemberStringAt(*m2, "metadata.annotations", kDeleteMachineAnnotation), "yes");
   absl::StatusOr<json::Value> m1 = client().Get(kClusterApiMachines, ns, "m1");
   ASSERT_TRUE(m1.ok()) << m1.status();
-  EXPECT_EQ(Member(*m1, "metadata.annotations", kDeleteMachineAnnotation), "");
+  EXPECT_EQ(json::MemberStringAt(*m1, "metadata.annotations", kDeleteMachineAnnotation), "");
 }
 
 TEST_F(ProviderTest, KarpenterPatchesTheGpuLimitAndDeletesNamedNodes) {
@@ -171,8 +169,8 @@ TEST_F(ProviderTest, KarpenterPatchesTheGpuLimitAndDeletesNamedNodes) {
   ASSERT_TRUE(provider.Resize(pool, 3, {}).ok());
   absl::StatusOr<json::Value> got = client().Get(kube::kKarpenterNodePools, "", name);
   ASSERT_TRUE(got.ok()) << got.status();
-  EXPECT_EQ(Member(*got, "spec.limits", "nvidia.com/gpu"), "12");
-  EXPECT_EQ(Member(*got, "spec.limits", "cpu"), "1000");
+  EXPECT_EQ(json::MemberStringAt(*got, "spec.limits", "nvidia.com/gpu"), "12");
+  EXPECT_EQ(json::MemberStringAt(*got, "spec.limits", "cpu"), "1000");
 
   // Karpenter launched three nodes.
   const std::string label = absl::StrCat(R"("karpenter.sh/nodepool":")", name, R"(")");
@@ -183,7 +181,7 @@ TEST_F(ProviderTest, KarpenterPatchesTheGpuLimitAndDeletesNamedNodes) {
   ASSERT_TRUE(provider.Resize(pool, 1, {name + "-a", name + "-c"}).ok());
   got = client().Get(kube::kKarpenterNodePools, "", name);
   ASSERT_TRUE(got.ok()) << got.status();
-  EXPECT_EQ(Member(*got, "spec.limits", "nvidia.com/gpu"), "4");
+  EXPECT_EQ(json::MemberStringAt(*got, "spec.limits", "nvidia.com/gpu"), "4");
   EXPECT_EQ(NodeNames(absl::StrCat("karpenter.sh/nodepool=", name)),
             (std::set<std::string>{name + "-b"}));
 }
