@@ -10,6 +10,10 @@ JOBS ?= $(shell nproc)
 SCENARIO ?= examples/scenarios/three-teams-month.yaml
 
 export CCACHE_DIR ?= $(HOME)/.cache/bursar/ccache
+# Paths relative to the checkout and no working directory in the hash: a clone in another folder
+# (CI's, a git worktree) reuses what this one compiled.
+export CCACHE_BASEDIR ?= $(CURDIR)
+export CCACHE_NOHASHDIR ?= 1
 
 .PHONY: all deps build build-asan test test-unit test-asan demo bench lint format format-check clean \
         cluster-build cluster-up cluster-down test-cluster test-crds-server test-integration \

@@ -9,7 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "controllers/api/field_reader.h"
-#include "controllers/engine/duration.h"
+#include "controllers/values/duration.h"
 
 namespace bursar::api {
 namespace {
@@ -194,12 +194,12 @@ constexpr size_t kMaxKindNameLength = 63;
 // -------------------------------------------------------------------------------------------
 // Enum spellings, as in the CRDs.
 
-constexpr EnumSpelling<engine::PeriodType> kPeriodTypes[] = {
-    {engine::PeriodType::kHourly, "Hourly"},
-    {engine::PeriodType::kDaily, "Daily"},
-    {engine::PeriodType::kWeekly, "Weekly"},
-    {engine::PeriodType::kMonthly, "Monthly"},
-    {engine::PeriodType::kCustom, "Custom"}};
+constexpr EnumSpelling<values::PeriodType> kPeriodTypes[] = {
+    {values::PeriodType::kHourly, "Hourly"},
+    {values::PeriodType::kDaily, "Daily"},
+    {values::PeriodType::kWeekly, "Weekly"},
+    {values::PeriodType::kMonthly, "Monthly"},
+    {values::PeriodType::kCustom, "Custom"}};
 constexpr EnumSpelling<PacingMode> kPacingModes[] = {{PacingMode::kEven, "Even"},
                                                      {PacingMode::kNone, "None"}};
 constexpr EnumSpelling<LadderAction> kLadderActions[] = {{LadderAction::kNotify, "Notify"},
@@ -224,11 +224,11 @@ constexpr EnumSpelling<ProviderType> kProviderTypes[] = {
     {ProviderType::kKwok, "Kwok"}};
 constexpr EnumSpelling<CapacityType> kCapacityTypes[] = {{CapacityType::kOnDemand, "OnDemand"},
                                                          {CapacityType::kSpot, "Spot"}};
-constexpr EnumSpelling<engine::SelectorOperator> kOperators[] = {
-    {engine::SelectorOperator::kIn, "In"},
-    {engine::SelectorOperator::kNotIn, "NotIn"},
-    {engine::SelectorOperator::kExists, "Exists"},
-    {engine::SelectorOperator::kDoesNotExist, "DoesNotExist"}};
+constexpr EnumSpelling<values::SelectorOperator> kOperators[] = {
+    {values::SelectorOperator::kIn, "In"},
+    {values::SelectorOperator::kNotIn, "NotIn"},
+    {values::SelectorOperator::kExists, "Exists"},
+    {values::SelectorOperator::kDoesNotExist, "DoesNotExist"}};
 constexpr std::string_view kConditionStatuses[] = {"True", "False", "Unknown"};
 
 bool IsConditionStatus(std::string_view s) {
@@ -288,7 +288,7 @@ bool IsFinite(absl::Time t) {
 
 // Go-style text the CRDs' duration pattern accepts: "us", never the micro sign.
 std::string DurationText(absl::Duration d) {
-  std::string text = engine::FormatDuration(d);
+  std::string text = values::FormatDuration(d);
   if (size_t micro = text.find("\xc2\xb5s"); micro != std::string::npos) {
     text.replace(micro, 3, "us");
   }
@@ -297,7 +297,7 @@ std::string DurationText(absl::Duration d) {
 
 // "0.3" for 300000 micros; "1" for 1000000.
 std::string FormatMicrosFraction(int64_t micros) {
-  std::string text = engine::Money::FromMicros(micros).ToString();
+  std::string text = values::Money::FromMicros(micros).ToString();
   if (text.find('.') != std::string::npos) {
     while (text.back() == '0') {
       text.pop_back();
@@ -356,12 +356,12 @@ void ReadKindMeta(ObjectReader& root, ObjectMeta* out) {
   });
 }
 
-void ReadSelector(ObjectReader& r, engine::LabelSelector* out) {
+void ReadSelector(ObjectReader& r, values::LabelSelector* out) {
   r.StringMap("matchLabels", &out->match_labels,
               {.max_entries = 64, .key = {}, .value = {.max_length = 63}});
-  r.ObjectList<engine::SelectorRequirement>(
+  r.ObjectList<values::SelectorRequirement>(
       "matchExpressions", &out->match_expressions, {.max_items = 32},
-      [](ObjectReader& e, size_t, engine::SelectorRequirement* req) {
+      [](ObjectReader& e, size_t, values::SelectorRequirement* req) {
         e.String("key", &req->key, {.presence = kRequired, .min_length = 1, .max_length = 317});
         e.Enum("operator", &req->op, kOperators, kRequired);
         e.StringList("values", &req->values, {.max_items = 64}, {.max_length = 63});
@@ -369,7 +369,7 @@ void ReadSelector(ObjectReader& r, engine::LabelSelector* out) {
           return;
         }
         bool needs_values =
-            req->op == engine::SelectorOperator::kIn || req->op == engine::SelectorOperator::kNotIn;
+            req->op == values::SelectorOperator::kIn || req->op == values::SelectorOperator::kNotIn;
         if (needs_values == req->values.empty()) {
           e.Error("values",
                   "values must be non-empty for In and NotIn, and empty for Exists and "
@@ -379,9 +379,9 @@ void ReadSelector(ObjectReader& r, engine::LabelSelector* out) {
 }
 
 bool OptionalSelector(ObjectReader& r, std::string_view key,
-                      std::optional<engine::LabelSelector>* out) {
+                      std::optional<values::LabelSelector>* out) {
   return r.Object(key, kOptional, [&](ObjectReader& s) {
-    engine::LabelSelector selector;
+    values::LabelSelector selector;
     ReadSelector(s, &selector);
     *out = std::move(selector);
   });
@@ -441,7 +441,7 @@ void ReadLimit(ObjectReader& r, BudgetLimit* out) {
   }
 }
 
-void ReadPeriod(ObjectReader& r, engine::PeriodSpec* out) {
+void ReadPeriod(ObjectReader& r, values::PeriodSpec* out) {
   r.Enum("type", &out->type, kPeriodTypes);
   r.String("timeZone", &out->time_zone,
            {.min_length = 1,
@@ -454,7 +454,7 @@ void ReadPeriod(ObjectReader& r, engine::PeriodSpec* out) {
   if (r.Invalid("type")) {
     return;
   }
-  bool custom = out->type == engine::PeriodType::kCustom;
+  bool custom = out->type == values::PeriodType::kCustom;
   size_t errors_before = r.errors()->size();
   if (custom && !has_duration) {
     r.ErrorHere("a Custom period needs duration");
@@ -465,7 +465,7 @@ void ReadPeriod(ObjectReader& r, engine::PeriodSpec* out) {
   if (!custom && has_anchor) {
     r.Error("anchor", "anchor is only allowed with a Custom period");
   }
-  if (out->type == engine::PeriodType::kWeekly && has_start_day && !r.Invalid("startDay") &&
+  if (out->type == values::PeriodType::kWeekly && has_start_day && !r.Invalid("startDay") &&
       out->start_day > 7) {
     r.Error("startDay", absl::StrCat("a Weekly period needs startDay between 1 (Monday) and 7 "
                                      "(Sunday), got ",
@@ -483,7 +483,7 @@ void ReadPeriod(ObjectReader& r, engine::PeriodSpec* out) {
     r.Error("timeZone", absl::StrCat(Quote(out->time_zone), " is not a known IANA time zone"));
     return;
   }
-  absl::StatusOr<engine::PeriodCalendar> calendar = engine::PeriodCalendar::Create(*out);
+  absl::StatusOr<values::PeriodCalendar> calendar = values::PeriodCalendar::Create(*out);
   if (!calendar.ok()) {
     r.ErrorHere(StdView(calendar.status().message()));
   }
@@ -532,7 +532,7 @@ void ReadRetraining(ObjectReader& r, RetrainingSpec* out) {
                 .valid = IsDriftThreshold,
                 .want = "a decimal from 0 to 1 with at most 6 fractional digits (e.g. \"0.3\")"}) &&
       !r.Invalid("driftThreshold")) {
-    absl::StatusOr<engine::Money> micros = engine::Money::Parse(drift);
+    absl::StatusOr<values::Money> micros = values::Money::Parse(drift);
     if (micros.ok()) {
       out->drift_threshold_micros = micros->micros();
     } else {
@@ -563,7 +563,7 @@ void ReadBudgetSpec(ObjectReader& r, ComputeBudgetSpec* out) {
   r.String("priceBookRef", &out->price_book_ref, {.min_length = 1, .max_length = 253});
 }
 
-void ReadPeriodWindow(ObjectReader& p, engine::Period* out) {
+void ReadPeriodWindow(ObjectReader& p, values::Period* out) {
   p.Time("start", &out->start, kRequired);
   p.Time("end", &out->end, kRequired);
   if (!p.Invalid("start") && !p.Invalid("end") && out->end < out->start) {
@@ -571,12 +571,12 @@ void ReadPeriodWindow(ObjectReader& p, engine::Period* out) {
   }
 }
 
-void ReadLedger(ObjectReader& r, engine::LedgerState* out) {
+void ReadLedger(ObjectReader& r, values::LedgerState* out) {
   r.Time("periodStart", &out->period.start, kRequired);
   r.Time("periodEnd", &out->period.end, kRequired);
   std::string accrued = "0";
   if (r.String("accrued", &accrued, {.max_length = 48}) && !r.Invalid("accrued")) {
-    absl::StatusOr<engine::Accrual> a = engine::ParseAccrual(accrued);
+    absl::StatusOr<values::Accrual> a = values::ParseAccrual(accrued);
     if (a.ok()) {
       out->accrued = *a;
     } else {
@@ -594,9 +594,9 @@ void ReadLedger(ObjectReader& r, engine::LedgerState* out) {
     }
   }
   r.Time("watermark", &out->watermark);
-  r.ObjectList<engine::PodAccount>(
+  r.ObjectList<values::PodAccount>(
       "pods", &out->pods, {.max_items = 10000},
-      [](ObjectReader& p, size_t, engine::PodAccount* pod) {
+      [](ObjectReader& p, size_t, values::PodAccount* pod) {
         p.String("uid", &pod->uid, {.presence = kRequired, .min_length = 1, .max_length = 64});
         p.Time("accountedUntil", &pod->accounted_until, kRequired);
       });
@@ -614,7 +614,7 @@ void ReadActionRecord(ObjectReader& a, size_t, ActionRecord* out) {
 void ReadBudgetStatus(ObjectReader& r, ComputeBudgetStatus* out) {
   r.Int64("observedGeneration", &out->observed_generation, {.min = 0, .max = INT64_MAX});
   r.Object("period", kOptional, [&](ObjectReader& p) {
-    engine::Period period;
+    values::Period period;
     ReadPeriodWindow(p, &period);
     out->period = period;
   });
@@ -628,12 +628,12 @@ void ReadBudgetStatus(ObjectReader& r, ComputeBudgetStatus* out) {
   r.Enum("phase", &out->phase, kPhases);
   ReadConditions(r, &out->conditions);
   r.Object("ledger", kOptional, [&](ObjectReader& l) {
-    engine::LedgerState ledger;
+    values::LedgerState ledger;
     ReadLedger(l, &ledger);
     out->ledger = std::move(ledger);
   });
   r.Object("reserveLedger", kOptional, [&](ObjectReader& l) {
-    engine::LedgerState ledger;
+    values::LedgerState ledger;
     ReadLedger(l, &ledger);
     out->reserve_ledger = std::move(ledger);
   });
@@ -806,7 +806,7 @@ json::Value StringList(const std::vector<std::string>& items) {
   return json::Value::Array(std::move(elements));
 }
 
-json::Value StringMap(const engine::Labels& map) {
+json::Value StringMap(const values::Labels& map) {
   json::Value out = json::Value::Object({});
   for (const auto& [k, v] : map) {
     out.Set(k, Str(v));
@@ -814,17 +814,17 @@ json::Value StringMap(const engine::Labels& map) {
   return out;
 }
 
-json::Value EncodeSelector(const engine::LabelSelector& selector) {
+json::Value EncodeSelector(const values::LabelSelector& selector) {
   json::Value out = json::Value::Object({});
   if (!selector.match_labels.empty()) {
     out.Set("matchLabels", StringMap(selector.match_labels));
   }
   if (!selector.match_expressions.empty()) {
     json::Value list = json::Value::Array({});
-    for (const engine::SelectorRequirement& req : selector.match_expressions) {
+    for (const values::SelectorRequirement& req : selector.match_expressions) {
       json::Value e = json::Value::Object({});
       e.Set("key", Str(req.key));
-      e.Set("operator", Str(engine::SelectorOperatorName(req.op)));
+      e.Set("operator", Str(values::SelectorOperatorName(req.op)));
       if (!req.values.empty()) {
         e.Set("values", StringList(req.values));
       }
@@ -861,18 +861,18 @@ void SetConditions(json::Value& out, const std::vector<Condition>& conditions) {
   out.Set("conditions", std::move(list));
 }
 
-json::Value EncodeLedger(const engine::LedgerState& ledger) {
+json::Value EncodeLedger(const values::LedgerState& ledger) {
   json::Value out = json::Value::Object({});
   out.Set("periodStart", Str(FormatExactTime(ledger.period.start)));
   out.Set("periodEnd", Str(FormatExactTime(ledger.period.end)));
-  out.Set("accrued", Str(engine::AccrualToString(ledger.accrued)));
+  out.Set("accrued", Str(values::AccrualToString(ledger.accrued)));
   out.Set("gpuSeconds", Str(absl::StrCat(ledger.gpu_seconds)));
   if (IsFinite(ledger.watermark)) {
     out.Set("watermark", Str(FormatExactTime(ledger.watermark)));
   }
   if (!ledger.pods.empty()) {
     json::Value pods = json::Value::Array({});
-    for (const engine::PodAccount& pod : ledger.pods) {
+    for (const values::PodAccount& pod : ledger.pods) {
       json::Value p = json::Value::Object({});
       p.Set("uid", Str(pod.uid));
       p.Set("accountedUntil", Str(FormatExactTime(pod.accounted_until)));
@@ -927,10 +927,10 @@ json::Value EncodeBudgetSpec(const ComputeBudgetSpec& spec) {
   out.Set("limit", std::move(limit));
 
   json::Value period = json::Value::Object({});
-  period.Set("type", Str(engine::PeriodTypeName(spec.period.type)));
+  period.Set("type", Str(values::PeriodTypeName(spec.period.type)));
   period.Set("timeZone", Str(spec.period.time_zone));
   period.Set("startDay", json::Value::Int(spec.period.start_day));
-  if (spec.period.type == engine::PeriodType::kCustom) {
+  if (spec.period.type == values::PeriodType::kCustom) {
     period.Set("duration", Str(DurationText(spec.period.duration)));
     period.Set("anchor", Str(api::FormatTime(spec.period.anchor)));
   }

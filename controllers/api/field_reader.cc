@@ -5,7 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "controllers/api/codec.h"
-#include "controllers/engine/duration.h"
+#include "controllers/values/duration.h"
 
 namespace bursar::api {
 namespace {
@@ -358,7 +358,7 @@ bool ObjectReader::Bool(std::string_view key, bool* out, Presence presence) {
   return true;
 }
 
-bool ObjectReader::Decimal(std::string_view key, engine::Money* out, DecimalKind kind,
+bool ObjectReader::Decimal(std::string_view key, values::Money* out, DecimalKind kind,
                            Presence presence) {
   auto [v, s] = StringField(key, presence);
   if (v == nullptr) {
@@ -387,7 +387,7 @@ bool ObjectReader::Decimal(std::string_view key, engine::Money* out, DecimalKind
     }
     return true;
   }
-  absl::StatusOr<engine::Money> money = engine::Money::Parse(*s);
+  absl::StatusOr<values::Money> money = values::Money::Parse(*s);
   if (!money.ok()) {
     Fail(key, *v, StdView(money.status().message()));  // names the text already
     return true;
@@ -396,9 +396,9 @@ bool ObjectReader::Decimal(std::string_view key, engine::Money* out, DecimalKind
   return true;
 }
 
-bool ObjectReader::Decimal(std::string_view key, std::optional<engine::Money>* out,
+bool ObjectReader::Decimal(std::string_view key, std::optional<values::Money>* out,
                            DecimalKind kind) {
-  engine::Money money;
+  values::Money money;
   bool present = Decimal(key, &money, kind, kOptional);
   if (present && !Invalid(key)) {
     *out = money;
@@ -420,7 +420,7 @@ bool ObjectReader::Duration(std::string_view key, absl::Duration* out, Presence 
          absl::StrCat(Quote(*s), " is not a duration (want e.g. \"90s\", \"6h\" or \"1h30m\")"));
     return true;
   }
-  absl::StatusOr<absl::Duration> d = engine::ParseDuration(*s);
+  absl::StatusOr<absl::Duration> d = values::ParseDuration(*s);
   if (!d.ok()) {
     Fail(key, *v, StdView(d.status().message()));  // names the text already
     return true;
@@ -505,7 +505,7 @@ bool ObjectReader::StringList(std::string_view key, std::vector<std::string>* ou
   return true;
 }
 
-bool ObjectReader::StringMap(std::string_view key, engine::Labels* out, const MapRule& rule) {
+bool ObjectReader::StringMap(std::string_view key, values::Labels* out, const MapRule& rule) {
   const json::Value* v = Field(key, rule.presence);
   if (v == nullptr) {
     return false;
@@ -520,7 +520,7 @@ bool ObjectReader::StringMap(std::string_view key, engine::Labels* out, const Ma
                       ")"));
     return true;
   }
-  engine::Labels result;
+  values::Labels result;
   std::string base = PathOf(key);
   for (const auto& [k, value] : v->members()) {
     std::string path = absl::StrCat(base, "[", k, "]");

@@ -23,8 +23,8 @@
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
-#include "controllers/engine/labels.h"
-#include "controllers/engine/money.h"
+#include "controllers/values/labels.h"
+#include "controllers/values/money.h"
 #include "operator/json/json.h"
 
 namespace bursar::api {
@@ -143,9 +143,9 @@ class ObjectReader {
   bool Int(std::string_view key, int* out, const IntRule& rule = {});
   bool Int64(std::string_view key, int64_t* out, const IntRule& rule);
   bool Bool(std::string_view key, bool* out, Presence presence = kOptional);
-  bool Decimal(std::string_view key, engine::Money* out, DecimalKind kind,
+  bool Decimal(std::string_view key, values::Money* out, DecimalKind kind,
                Presence presence = kOptional);
-  bool Decimal(std::string_view key, std::optional<engine::Money>* out, DecimalKind kind);
+  bool Decimal(std::string_view key, std::optional<values::Money>* out, DecimalKind kind);
   // A Go duration as the CRDs' pattern allows it: "90s", "6h", "1h30m" (no bare "0").
   bool Duration(std::string_view key, absl::Duration* out, Presence presence = kOptional);
   // An RFC 3339 date-time.
@@ -153,7 +153,7 @@ class ObjectReader {
   bool Time(std::string_view key, std::optional<absl::Time>* out);
   bool StringList(std::string_view key, std::vector<std::string>* out, const ListRule& list,
                   const StringRule& item = {});
-  bool StringMap(std::string_view key, engine::Labels* out, const MapRule& rule = {});
+  bool StringMap(std::string_view key, values::Labels* out, const MapRule& rule = {});
 
   template <typename E, size_t N>
   bool Enum(std::string_view key, E* out, const EnumSpelling<E> (&table)[N],

@@ -12,10 +12,10 @@
 #include <vector>
 
 #include "absl/time/time.h"
-#include "controllers/engine/labels.h"
-#include "controllers/engine/ledger.h"
-#include "controllers/engine/money.h"
-#include "controllers/engine/period.h"
+#include "controllers/values/labels.h"
+#include "controllers/values/ledger.h"
+#include "controllers/values/money.h"
+#include "controllers/values/period.h"
 
 namespace bursar::api {
 
@@ -30,8 +30,8 @@ struct ObjectMeta {
   std::string resource_version;
   int64_t generation = 0;
   absl::Time creation_timestamp = absl::InfinitePast();
-  engine::Labels labels;
-  engine::Labels annotations;
+  values::Labels labels;
+  values::Labels annotations;
 };
 
 // metav1.Condition.
@@ -57,15 +57,15 @@ enum class BudgetPhase { kWithinBudget, kAtRisk, kThrottled, kHeld, kExhausted }
 
 struct BudgetScope {
   std::vector<std::string> namespaces;
-  std::optional<engine::LabelSelector> namespace_selector;
-  std::optional<engine::LabelSelector> pod_selector;
+  std::optional<values::LabelSelector> namespace_selector;
+  std::optional<values::LabelSelector> pod_selector;
 };
 
 struct BudgetLimit {
-  std::optional<engine::Money> amount;
+  std::optional<values::Money> amount;
   std::string currency = "USD";
   // GPU-hours as a fixed-point decimal (micro GPU-hours), e.g. "2000.5".
-  std::optional<engine::Money> gpu_hours;
+  std::optional<values::Money> gpu_hours;
 };
 
 struct Pacing {
@@ -107,7 +107,7 @@ struct RetrainingSpec {
 struct ComputeBudgetSpec {
   BudgetScope scope;
   BudgetLimit limit;
-  engine::PeriodSpec period;
+  values::PeriodSpec period;
   Pacing pacing;
   std::vector<Threshold> thresholds = DefaultThresholds();
   EnforcementMode enforcement = EnforcementMode::kEnforce;
@@ -131,19 +131,19 @@ inline constexpr size_t kMaxRecentActions = 20;
 
 struct ComputeBudgetStatus {
   int64_t observed_generation = 0;
-  std::optional<engine::Period> period;
-  engine::Money spent;
-  engine::Money gpu_hours;  // micro GPU-hours
-  engine::Money burn_rate;  // currency per hour
-  engine::Money forecast;   // spend expected at the end of the period
-  engine::Money remaining;
+  std::optional<values::Period> period;
+  values::Money spent;
+  values::Money gpu_hours;  // micro GPU-hours
+  values::Money burn_rate;  // currency per hour
+  values::Money forecast;   // spend expected at the end of the period
+  values::Money remaining;
   std::optional<absl::Time> exhausts_at;
   int64_t allowed_gpus = 0;
   BudgetPhase phase = BudgetPhase::kWithinBudget;
   std::vector<Condition> conditions;
-  std::optional<engine::LedgerState> ledger;
+  std::optional<values::LedgerState> ledger;
   // The part of the ledger charged to the retraining reserve (same shape).
-  std::optional<engine::LedgerState> reserve_ledger;
+  std::optional<values::LedgerState> reserve_ledger;
   std::vector<ActionRecord> recent_actions;
 };
 
@@ -176,11 +176,11 @@ struct ProviderSpec {
 
 struct GPUNodePoolSpec {
   ProviderSpec provider;
-  engine::Labels node_selector;
+  values::Labels node_selector;
   std::string gpu_type;
   int gpus_per_node = 1;
   CapacityType capacity_type = CapacityType::kOnDemand;
-  std::optional<engine::Money> price_per_node_hour;
+  std::optional<values::Money> price_per_node_hour;
   std::string price_book_ref = "default";
   int min_nodes = 0;
   int max_nodes = 0;
@@ -211,20 +211,20 @@ struct GPUNodePool {
 struct GpuPrice {
   std::string model;
   CapacityType capacity_type = CapacityType::kOnDemand;
-  engine::Money price_per_hour;  // per GPU-hour
+  values::Money price_per_hour;  // per GPU-hour
 };
 
 struct InstancePrice {
   std::string name;
   CapacityType capacity_type = CapacityType::kOnDemand;
-  engine::Money price_per_hour;  // per node-hour
+  values::Money price_per_hour;  // per node-hour
 };
 
 // OpenCost's defaults (per core-hour, GiB-hour, GPU-hour).
 struct PriceDefaults {
-  engine::Money cpu_core_hour = engine::Money::FromMicros(31611);
-  engine::Money memory_gib_hour = engine::Money::FromMicros(4237);
-  engine::Money gpu_hour = engine::Money::FromMicros(950000);
+  values::Money cpu_core_hour = values::Money::FromMicros(31611);
+  values::Money memory_gib_hour = values::Money::FromMicros(4237);
+  values::Money gpu_hour = values::Money::FromMicros(950000);
 };
 
 struct NodeLabelKeys {

@@ -19,7 +19,7 @@ bool ScopeMatches(const api::BudgetScope& scope, const PodScopeKey& pod) {
   bool ns_match = std::find(scope.namespaces.begin(), scope.namespaces.end(), pod.namespace_name) !=
                   scope.namespaces.end();
   if (!ns_match && scope.namespace_selector.has_value()) {
-    Labels ns_labels = pod.namespace_labels != nullptr ? *pod.namespace_labels : Labels{};
+    values::Labels ns_labels = pod.namespace_labels != nullptr ? *pod.namespace_labels : values::Labels{};
     ns_labels.emplace(kNamespaceNameLabel, std::string(pod.namespace_name));
     ns_match = scope.namespace_selector->Matches(ns_labels);
   }
@@ -29,7 +29,7 @@ bool ScopeMatches(const api::BudgetScope& scope, const PodScopeKey& pod) {
   if (!scope.pod_selector.has_value()) {
     return true;
   }
-  static const Labels kNone;
+  static const values::Labels kNone;
   return scope.pod_selector->Matches(pod.pod_labels != nullptr ? *pod.pod_labels : kNone);
 }
 

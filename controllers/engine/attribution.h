@@ -9,15 +9,15 @@
 #include <vector>
 
 #include "controllers/api/types.h"
-#include "controllers/engine/labels.h"
+#include "controllers/values/labels.h"
 
 namespace bursar::engine {
 
 // The pod's namespace and the labels that scopes are matched against.
 struct PodScopeKey {
   std::string_view namespace_name;
-  const Labels* namespace_labels = nullptr;  // kubernetes.io/metadata.name is implied
-  const Labels* pod_labels = nullptr;
+  const values::Labels* namespace_labels = nullptr;  // kubernetes.io/metadata.name is implied
+  const values::Labels* pod_labels = nullptr;
 };
 
 // True when `scope` selects the pod: its namespace is listed or matches namespaceSelector, and

@@ -133,8 +133,8 @@ std::optional<int64_t> MinOpt(std::optional<int64_t> a, std::optional<int64_t> b
 
 }  // namespace
 
-Money ReserveOf(Money limit, int reserve_percent) {
-  return limit.MulDiv(reserve_percent, 100, Rounding::kDown);
+values::Money ReserveOf(values::Money limit, int reserve_percent) {
+  return limit.MulDiv(reserve_percent, 100, values::Rounding::kDown);
 }
 
 BudgetDecision DecideBudget(const api::ComputeBudgetSpec& spec, const BudgetInputs& in) {
@@ -230,9 +230,9 @@ BudgetDecision DecideBudget(const api::ComputeBudgetSpec& spec, const BudgetInpu
   int64_t rate = money_index.has_value()
                      ? out.burn_rate.micros()
                      : (in.running_gpus + in.idle_gpus + in.reserve_running_gpus) * 1'000'000;
-  out.burn_rate = Money::FromMicros(rate);  // in the view's unit, like forecast and remaining
-  out.forecast = Money::FromMicros(view.forecast);
-  out.remaining = Money::FromMicros(limit - spent);
+  out.burn_rate = values::Money::FromMicros(rate);  // in the view's unit, like forecast and remaining
+  out.forecast = values::Money::FromMicros(view.forecast);
+  out.remaining = values::Money::FromMicros(limit - spent);
   out.forecast_over_limit = view.forecast > limit;
   if (rate > 0 && spent < limit) {
     absl::Duration to_exhaustion =

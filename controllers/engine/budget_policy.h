@@ -28,31 +28,31 @@
 
 #include "absl/time/time.h"
 #include "controllers/api/types.h"
-#include "controllers/engine/money.h"
-#include "controllers/engine/period.h"
+#include "controllers/values/money.h"
+#include "controllers/values/period.h"
 
 namespace bursar::engine {
 
 struct BudgetInputs {
   absl::Time now;
-  Period period;
+  values::Period period;
   // Spend in the period so far: everything, and the part charged to the retraining reserve.
-  Money spent;
-  Money reserve_spent;
+  values::Money spent;
+  values::Money reserve_spent;
   int64_t gpu_seconds = 0;
   int64_t reserve_gpu_seconds = 0;
   // Current burn per hour: regular work (including idle capacity charged to the budget), and
   // retraining work drawing on the reserve.
-  Money rate_per_hour;
-  Money reserve_rate_per_hour;
+  values::Money rate_per_hour;
+  values::Money reserve_rate_per_hour;
   // The part of rate_per_hour that is idle capacity this budget pays for (a pool it grew), and
   // its devices. Suspending Jobs cannot stop it; only removing the nodes can.
-  Money idle_rate_per_hour;
+  values::Money idle_rate_per_hour;
   int64_t idle_gpus = 0;
   int64_t running_gpus = 0;          // regular work
   int64_t reserve_running_gpus = 0;  // retraining work on the reserve
   // Price of one more GPU-hour of this budget's work (converts money into GPUs). Must be > 0.
-  Money gpu_hour_price;
+  values::Money gpu_hour_price;
   // Whether a modelDrift signal has unlocked the reserve (see RetrainingGate).
   bool reserve_unlocked = false;
   absl::Duration lookahead = absl::Minutes(2);
@@ -75,9 +75,9 @@ struct BudgetDecision {
   int64_t reserve_allowed_gpus = 0;
   std::optional<int64_t> reserve_keep_running_gpus;
   // Money view for status (the money dimension when set, else GPU-hours in micro units).
-  Money forecast;
-  Money remaining;
-  Money burn_rate;
+  values::Money forecast;
+  values::Money remaining;
+  values::Money burn_rate;
   std::optional<absl::Time> exhausts_at;
   bool forecast_over_limit = false;
   std::string reason;  // one human sentence: which dimension bound, and why this rung
@@ -86,6 +86,6 @@ struct BudgetDecision {
 BudgetDecision DecideBudget(const api::ComputeBudgetSpec& spec, const BudgetInputs& in);
 
 // The reserve: L x reservePercent / 100 (for the money limit; GPU-hours likewise).
-Money ReserveOf(Money limit, int reserve_percent);
+values::Money ReserveOf(values::Money limit, int reserve_percent);
 
 }  // namespace bursar::engine

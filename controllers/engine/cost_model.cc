@@ -12,12 +12,12 @@ __extension__ typedef __int128 Int128;
 constexpr Int128 kNanosPerUnit = 1'000'000'000;
 constexpr Int128 kBytesPerGiB = Int128{1} << 30;
 
-Quantity MaxOf(const Quantity& request, const std::optional<Quantity>& usage) {
+values::Quantity MaxOf(const values::Quantity& request, const std::optional<values::Quantity>& usage) {
   return usage.has_value() && *usage > request ? *usage : request;
 }
 
 // price (micros per unit-hour) x amount (nanos of the unit) / divisor, rounded half up.
-int64_t Charge(Money price, Int128 amount_nanos, Int128 divisor) {
+int64_t Charge(values::Money price, Int128 amount_nanos, Int128 divisor) {
   Int128 num = static_cast<Int128>(price.micros()) * amount_nanos;
   Int128 den = kNanosPerUnit * divisor;
   return static_cast<int64_t>((num + den / 2) / den);
@@ -25,7 +25,7 @@ int64_t Charge(Money price, Int128 amount_nanos, Int128 divisor) {
 
 }  // namespace
 
-api::CapacityType PriceResolver::CapacityOf(const Labels& node_labels) const {
+api::CapacityType PriceResolver::CapacityOf(const values::Labels& node_labels) const {
   auto it = node_labels.find(book_.node_labels.capacity_type);
   if (it != node_labels.end() && std::find(book_.spot_values.begin(), book_.spot_values.end(),
                                            it->second) != book_.spot_values.end()) {
@@ -34,7 +34,7 @@ api::CapacityType PriceResolver::CapacityOf(const Labels& node_labels) const {
   return api::CapacityType::kOnDemand;
 }
 
-std::optional<Money> PriceResolver::GpuPrice(std::string_view gpu_model,
+std::optional<values::Money> PriceResolver::GpuPrice(std::string_view gpu_model,
                                              api::CapacityType capacity) const {
   for (const api::GpuPrice& p : book_.gpus) {
     if (p.model == gpu_model && p.capacity_type == capacity) {
@@ -45,13 +45,13 @@ std::optional<Money> PriceResolver::GpuPrice(std::string_view gpu_model,
 }
 
 UnitPrices PriceResolver::PricesFor(const NodeInfo& node,
-                                    std::optional<Money> node_price_per_hour) const {
+                                    std::optional<values::Money> node_price_per_hour) const {
   const api::PriceDefaults& d = book_.defaults;
   UnitPrices prices{d.cpu_core_hour, d.memory_gib_hour, d.gpu_hour, CapacityOf(node.labels),
                     "defaults"};
   std::string capacity = api::Name(prices.capacity_type);
 
-  std::optional<Money> node_price = node_price_per_hour;
+  std::optional<values::Money> node_price = node_price_per_hour;
   std::string node_source = "pool price";
   if (!node_price.has_value()) {
     auto it = node.labels.find(book_.node_labels.instance_type);
@@ -73,8 +73,8 @@ UnitPrices PriceResolver::PricesFor(const NodeInfo& node,
     Int128 weight = cores * d.cpu_core_hour.micros() +
                     gib / kBytesPerGiB * d.memory_gib_hour.micros() + gpus * d.gpu_hour.micros();
     if (weight > 0) {
-      auto scale = [&](Money unit) {
-        return Money::FromMicros(static_cast<int64_t>(static_cast<Int128>(node_price->micros()) *
+      auto scale = [&](values::Money unit) {
+        return values::Money::FromMicros(static_cast<int64_t>(static_cast<Int128>(node_price->micros()) *
                                                       unit.micros() * kNanosPerUnit / weight));
       };
       prices.cpu_core_hour = scale(d.cpu_core_hour);
@@ -86,7 +86,7 @@ UnitPrices PriceResolver::PricesFor(const NodeInfo& node,
   }
   auto model = node.labels.find(book_.node_labels.gpu_model);
   if (model != node.labels.end()) {
-    if (std::optional<Money> gpu = GpuPrice(model->second, prices.capacity_type)) {
+    if (std::optional<values::Money> gpu = GpuPrice(model->second, prices.capacity_type)) {
       prices.gpu_hour = *gpu;
       prices.source = absl::StrCat("gpu ", model->second, " (", capacity, ")");
     }
@@ -94,7 +94,7 @@ UnitPrices PriceResolver::PricesFor(const NodeInfo& node,
   return prices;
 }
 
-Money PodRatePerHour(const std::vector<ContainerResources>& containers, const UnitPrices& prices) {
+values::Money PodRatePerHour(const std::vector<ContainerResources>& containers, const UnitPrices& prices) {
   int64_t micros = 0;
   for (const ContainerResources& c : containers) {
     micros += Charge(prices.cpu_core_hour, MaxOf(c.cpu_request, c.cpu_usage).nanos(), 1);
@@ -102,7 +102,7 @@ Money PodRatePerHour(const std::vector<ContainerResources>& containers, const Un
                      kBytesPerGiB);
     micros += c.gpus * prices.gpu_hour.micros();
   }
-  return Money::FromMicros(micros);
+  return values::Money::FromMicros(micros);
 }
 
 int64_t PodGpus(const std::vector<ContainerResources>& containers) {

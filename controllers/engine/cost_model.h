@@ -15,33 +15,33 @@
 #include <vector>
 
 #include "controllers/api/types.h"
-#include "controllers/engine/labels.h"
-#include "controllers/engine/money.h"
-#include "controllers/engine/quantity.h"
+#include "controllers/values/labels.h"
+#include "controllers/values/money.h"
+#include "controllers/values/quantity.h"
 
 namespace bursar::engine {
 
 struct NodeInfo {
   std::string name;
-  Labels labels;
-  Quantity cpu_capacity;     // cores
-  Quantity memory_capacity;  // bytes
+  values::Labels labels;
+  values::Quantity cpu_capacity;     // cores
+  values::Quantity memory_capacity;  // bytes
   int64_t gpu_capacity = 0;  // whole devices
 };
 
 struct ContainerResources {
-  Quantity cpu_request;
-  Quantity memory_request;
+  values::Quantity cpu_request;
+  values::Quantity memory_request;
   int64_t gpus = 0;  // nvidia.com/gpu request (equal to the limit for extended resources)
-  std::optional<Quantity> cpu_usage;
-  std::optional<Quantity> memory_usage;
+  std::optional<values::Quantity> cpu_usage;
+  std::optional<values::Quantity> memory_usage;
 };
 
 // Per-unit hourly prices that apply on one node, and where they came from (for `why`).
 struct UnitPrices {
-  Money cpu_core_hour;
-  Money memory_gib_hour;
-  Money gpu_hour;
+  values::Money cpu_core_hour;
+  values::Money memory_gib_hour;
+  values::Money gpu_hour;
   api::CapacityType capacity_type = api::CapacityType::kOnDemand;
   std::string source;  // e.g. "instanceType p4d.24xlarge (Spot)", "gpu NVIDIA-A100 (OnDemand)"
 };
@@ -53,11 +53,11 @@ class PriceResolver {
   // Prices on `node`. `node_price_per_hour` (e.g. a GPUNodePool's pricePerNodeHour) takes
   // precedence over the PriceBook's instance-type prices.
   UnitPrices PricesFor(const NodeInfo& node,
-                       std::optional<Money> node_price_per_hour = std::nullopt) const;
+                       std::optional<values::Money> node_price_per_hour = std::nullopt) const;
 
-  api::CapacityType CapacityOf(const Labels& node_labels) const;
+  api::CapacityType CapacityOf(const values::Labels& node_labels) const;
   // Price of one GPU-hour of `gpu_model` at `capacity`, if the book lists it.
-  std::optional<Money> GpuPrice(std::string_view gpu_model, api::CapacityType capacity) const;
+  std::optional<values::Money> GpuPrice(std::string_view gpu_model, api::CapacityType capacity) const;
   const api::PriceBookSpec& book() const { return book_; }
 
  private:
@@ -65,7 +65,7 @@ class PriceResolver {
 };
 
 // Cost per hour of a pod's containers at `prices`.
-Money PodRatePerHour(const std::vector<ContainerResources>& containers, const UnitPrices& prices);
+values::Money PodRatePerHour(const std::vector<ContainerResources>& containers, const UnitPrices& prices);
 
 // Total nvidia.com/gpu requested by the containers.
 int64_t PodGpus(const std::vector<ContainerResources>& containers);

@@ -18,7 +18,7 @@ const char* DriftOutcomeName(DriftOutcome outcome) {
   return "?";
 }
 
-void RetrainingGate::Roll(const Period& period) {
+void RetrainingGate::Roll(const values::Period& period) {
   if (period_ == period) {
     return;
   }
@@ -28,7 +28,7 @@ void RetrainingGate::Roll(const Period& period) {
 }
 
 DriftOutcome RetrainingGate::Observe(const api::RetrainingSpec& spec,
-                                     const ModelDriftSignal& signal, const Period& period) {
+                                     const ModelDriftSignal& signal, const values::Period& period) {
   Roll(period);
   if (spec.reserve_percent <= 0) {
     return DriftOutcome::kNoReserve;
@@ -49,15 +49,15 @@ DriftOutcome RetrainingGate::Observe(const api::RetrainingSpec& spec,
   return DriftOutcome::kUnlocked;
 }
 
-bool RetrainingGate::IsUnlocked(const std::string& model, const Period& period) const {
+bool RetrainingGate::IsUnlocked(const std::string& model, const values::Period& period) const {
   return period_ == period && unlocked_.contains(model);
 }
 
-bool RetrainingGate::AnyUnlocked(const Period& period) const {
+bool RetrainingGate::AnyUnlocked(const values::Period& period) const {
   return period_ == period && !unlocked_.empty();
 }
 
-int RetrainingGate::UnlocksIn(const Period& period) const {
+int RetrainingGate::UnlocksIn(const values::Period& period) const {
   return period_ == period ? unlocks_this_period_ : 0;
 }
 

@@ -15,7 +15,7 @@
 
 #include "absl/time/time.h"
 #include "controllers/api/types.h"
-#include "controllers/engine/period.h"
+#include "controllers/values/period.h"
 
 namespace bursar::engine {
 
@@ -35,15 +35,15 @@ class RetrainingGate {
  public:
   // Applies one signal observed during `period`.
   DriftOutcome Observe(const api::RetrainingSpec& spec, const ModelDriftSignal& signal,
-                       const Period& period);
+                       const values::Period& period);
 
-  bool IsUnlocked(const std::string& model, const Period& period) const;
-  bool AnyUnlocked(const Period& period) const;
-  int UnlocksIn(const Period& period) const;
+  bool IsUnlocked(const std::string& model, const values::Period& period) const;
+  bool AnyUnlocked(const values::Period& period) const;
+  int UnlocksIn(const values::Period& period) const;
 
  private:
-  void Roll(const Period& period);
-  Period period_{absl::InfinitePast(), absl::InfinitePast()};
+  void Roll(const values::Period& period);
+  values::Period period_{absl::InfinitePast(), absl::InfinitePast()};
   std::map<std::string, absl::Time> last_unlock_;  // by model, across periods
   std::map<std::string, bool> unlocked_;           // by model, this period
   int unlocks_this_period_ = 0;

@@ -7,7 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "controllers/engine/quantity.h"
+#include "controllers/values/quantity.h"
 #include "controllers/providers/node_list.h"
 #include "operator/json/json.h"
 #include "operator/kube/kube_status.h"
@@ -37,7 +37,7 @@ absl::Status CheckSpec(const api::GPUNodePool& pool) {
 // The pool's Nodes: karpenter.sh/nodepool=<name> plus the nodeSelector.
 absl::StatusOr<std::vector<ProviderNode>> ListNodes(kube::ApiClient& client,
                                                     const api::GPUNodePool& pool) {
-  engine::Labels selector = pool.spec.node_selector;
+  values::Labels selector = pool.spec.node_selector;
   selector[std::string(kKarpenterNodePoolLabel)] = pool.spec.provider.karpenter_node_pool;
   return ListPoolNodes(client, LabelSelectorText(selector), Where(pool));
 }
@@ -59,7 +59,7 @@ absl::StatusOr<std::optional<int64_t>> GpuLimit(kube::ApiClient& client,
     return absl::InvalidArgumentError(absl::StrCat(Where(pool), ": spec.limits[\"", kGpuResource,
                                                    "\"] is not a quantity: ", limit->ToJson()));
   }
-  absl::StatusOr<engine::Quantity> quantity = engine::Quantity::Parse(limit->text());
+  absl::StatusOr<values::Quantity> quantity = values::Quantity::Parse(limit->text());
   if (!quantity.ok()) {
     return WrapProviderError(quantity.status(), Where(pool),
                              absl::StrCat("spec.limits[\"", kGpuResource, "\"]"));

@@ -19,7 +19,7 @@ bool IsNodeReady(const json::Value& node) {
   return false;
 }
 
-std::string LabelSelectorText(const engine::Labels& labels) {
+std::string LabelSelectorText(const values::Labels& labels) {
   std::vector<std::string> terms;
   for (const auto& [key, value] : labels) {
     terms.push_back(absl::StrCat(key, "=", value));

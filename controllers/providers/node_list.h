@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "controllers/engine/labels.h"
+#include "controllers/values/labels.h"
 #include "controllers/providers/node_pool_provider.h"
 #include "operator/json/json.h"
 #include "operator/kube/client.h"
@@ -23,7 +23,7 @@ using json::StringAt;
 bool IsNodeReady(const json::Value& node);
 
 // "key=value,key2=value2" for a label selector query.
-std::string LabelSelectorText(const engine::Labels& labels);
+std::string LabelSelectorText(const values::Labels& labels);
 
 // `status` with "<where>: <what>: " in front of its message, code kept.
 absl::Status WrapProviderError(const absl::Status& status, std::string_view where,

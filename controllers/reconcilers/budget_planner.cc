@@ -8,14 +8,14 @@
 #include "controllers/api/codec.h"
 #include "controllers/engine/attribution.h"
 #include "controllers/engine/cost_model.h"
-#include "controllers/engine/period.h"
+#include "controllers/values/period.h"
 #include "controllers/engine/pool_sizing.h"
 
 namespace bursar::reconcilers {
 namespace {
 
 using api::LadderAction;
-using engine::Money;
+using values::Money;
 
 constexpr char kRetrainPurpose[] = "retrain";
 
@@ -77,7 +77,7 @@ bool NodeInPool(const api::GPUNodePool& pool, const NodeView& node) {
   return true;
 }
 
-bool IsRetraining(const engine::Labels& labels, const api::RetrainingSpec& spec,
+bool IsRetraining(const values::Labels& labels, const api::RetrainingSpec& spec,
                   std::string* model) {
   auto purpose = labels.find(spec.purpose_label);
   auto m = labels.find(spec.model_label);
@@ -91,7 +91,7 @@ bool IsRetraining(const engine::Labels& labels, const api::RetrainingSpec& spec,
 // One budget's pass, while it is being planned.
 struct Work {
   const api::ComputeBudget* budget = nullptr;
-  std::optional<engine::PeriodCalendar> calendar;
+  std::optional<values::PeriodCalendar> calendar;
   const api::PriceBook* book = nullptr;
   std::vector<const api::GPUNodePool*> pools;
   std::string invalid_reason;  // CamelCase
@@ -166,7 +166,7 @@ Plan BudgetPlanner::Reconcile(const Snapshot& snap) {
     const api::ComputeBudget& b = *sorted[i];
     w.budget = &b;
     w.enforced = b.spec.enforcement == api::EnforcementMode::kEnforce;
-    absl::StatusOr<engine::PeriodCalendar> calendar = engine::PeriodCalendar::Create(b.spec.period);
+    absl::StatusOr<values::PeriodCalendar> calendar = values::PeriodCalendar::Create(b.spec.period);
     if (!calendar.ok()) {
       w.invalid_reason = "InvalidPeriod";
       w.invalid_message = absl::StrCat("spec.period: ", calendar.status().message());
@@ -215,8 +215,8 @@ Plan BudgetPlanner::Reconcile(const Snapshot& snap) {
   }
 
   // --- Attribute pods ----------------------------------------------------------------------
-  static const engine::Labels kNoLabels;
-  auto ns_labels = [&](const std::string& ns) -> const engine::Labels* {
+  static const values::Labels kNoLabels;
+  auto ns_labels = [&](const std::string& ns) -> const values::Labels* {
     auto it = snap.namespaces.find(ns);
     return it == snap.namespaces.end() ? &kNoLabels : &it->second;
   };
@@ -302,11 +302,11 @@ Plan BudgetPlanner::Reconcile(const Snapshot& snap) {
       continue;
     }
 
-    const engine::Period current = w.calendar->Containing(now);
-    auto restore = [&](const std::optional<engine::LedgerState>& saved,
-                       const engine::Period& fallback) {
+    const values::Period current = w.calendar->Containing(now);
+    auto restore = [&](const std::optional<values::LedgerState>& saved,
+                       const values::Period& fallback) {
       if (saved.has_value() && saved->period.start <= now) {
-        absl::StatusOr<engine::BudgetLedger> restored = engine::BudgetLedger::Restore(*saved);
+        absl::StatusOr<values::BudgetLedger> restored = values::BudgetLedger::Restore(*saved);
         if (restored.ok()) {
           return *std::move(restored);
         }
@@ -316,14 +316,14 @@ Plan BudgetPlanner::Reconcile(const Snapshot& snap) {
              .message = absl::StrCat("status.ledger: ", restored.status().message(),
                                      "; metering restarts from the period start")});
       }
-      return engine::BudgetLedger(fallback);
+      return values::BudgetLedger(fallback);
     };
     if (!st.ledger.has_value()) {
       st.ledger = restore(b.status.ledger, current);
       st.reserve_ledger = (b.status.reserve_ledger.has_value() &&
                            b.status.reserve_ledger->period == st.ledger->period())
                               ? restore(b.status.reserve_ledger, st.ledger->period())
-                              : engine::BudgetLedger(st.ledger->period());
+                              : values::BudgetLedger(st.ledger->period());
     }
 
     // modelDrift signals first, so retraining pods unlocked now are charged to the reserve.
@@ -356,7 +356,7 @@ Plan BudgetPlanner::Reconcile(const Snapshot& snap) {
         }
       }
     }
-    auto on_reserve = [&](const engine::Labels& labels) {
+    auto on_reserve = [&](const values::Labels& labels) {
       std::string model;
       return b.spec.retraining.reserve_percent > 0 &&
              IsRetraining(labels, b.spec.retraining, &model) && st.gate.IsUnlocked(model, current);
@@ -431,7 +431,7 @@ Plan BudgetPlanner::Reconcile(const Snapshot& snap) {
       idle_gpus += node.info.gpu_capacity;
     }
     st.idle_since = std::move(idle_since);
-    for (const engine::PodAccount& account : st.ledger->Snapshot().pods) {
+    for (const values::PodAccount& account : st.ledger->Snapshot().pods) {
       if (!present.contains(account.uid)) {
         ended.push_back(account.uid);  // gone (deleted) or no longer idle
       }
@@ -449,7 +449,7 @@ Plan BudgetPlanner::Reconcile(const Snapshot& snap) {
     bool new_period = false;
     std::string ended_summary;
     while (now >= st.ledger->period().end) {
-      engine::Period next = w.calendar->Containing(st.ledger->period().end);
+      values::Period next = w.calendar->Containing(st.ledger->period().end);
       st.ledger->CompletePass(st.ledger->period().end, ended);
       ended_summary = absl::StrCat(
           "period ", api::FormatTime(st.ledger->period().start), " ended with ",
@@ -465,7 +465,7 @@ Plan BudgetPlanner::Reconcile(const Snapshot& snap) {
     }
     st.ledger->CompletePass(now, ended);
     st.reserve_ledger->CompletePass(now, ended);
-    const engine::Period period = st.ledger->period();
+    const values::Period period = st.ledger->period();
 
     // Convert money into GPUs at the dearest per-GPU share of the budget's pools' nodes (never
     // under-estimates), or at what its running GPUs cost now when that is dearer.
@@ -479,15 +479,15 @@ Plan BudgetPlanner::Reconcile(const Snapshot& snap) {
         }
       }
       if (sample != nullptr) {
-        gpu_hour_price = engine::Max(
+        gpu_hour_price = values::Max(
             gpu_hour_price, node_rate(w.book, *sample).MulDiv(1, sample->info.gpu_capacity));
       } else if (pool->spec.price_per_node_hour.has_value()) {
-        gpu_hour_price = engine::Max(
+        gpu_hour_price = values::Max(
             gpu_hour_price, pool->spec.price_per_node_hour->MulDiv(1, pool->spec.gpus_per_node));
       }
     }
     if (regular_gpus > 0) {
-      gpu_hour_price = engine::Max(gpu_hour_price, regular_rate.MulDiv(1, regular_gpus));
+      gpu_hour_price = values::Max(gpu_hour_price, regular_rate.MulDiv(1, regular_gpus));
     }
     if (gpu_hour_price.IsZero()) {
       gpu_hour_price = w.book->spec.defaults.gpu_hour;
@@ -627,7 +627,7 @@ Plan BudgetPlanner::Reconcile(const Snapshot& snap) {
     for (const auto& [ns, labels] : snap.namespaces) {
       bool listed = std::find(spec.scope.namespaces.begin(), spec.scope.namespaces.end(), ns) !=
                     spec.scope.namespaces.end();
-      engine::Labels with_name = labels;
+      values::Labels with_name = labels;
       with_name.emplace("kubernetes.io/metadata.name", ns);
       if (listed || (spec.scope.namespace_selector.has_value() &&
                      spec.scope.namespace_selector->Matches(with_name))) {

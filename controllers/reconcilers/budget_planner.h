@@ -1,7 +1,7 @@
 #pragma once
 
 // BudgetPlanner: one reconcile pass of every ComputeBudget, from a Snapshot to a Plan. It meters
-// each pod into its budget's ledger (engine::BudgetLedger), decides the rung of the enforcement
+// each pod into its budget's ledger (values::BudgetLedger), decides the rung of the enforcement
 // ladder (engine::DecideBudget), and derives what the cluster should look like: quotas per
 // namespace or ClusterQueue, Jobs held, drained or released, node pool sizes, and each budget's
 // status. It never performs I/O; the operator applies the Plan (controllers/reconcilers/apply).
@@ -34,7 +34,7 @@
 #include "absl/time/time.h"
 #include "controllers/api/types.h"
 #include "controllers/engine/budget_policy.h"
-#include "controllers/engine/ledger.h"
+#include "controllers/values/ledger.h"
 #include "controllers/engine/retraining_gate.h"
 #include "controllers/reconcilers/snapshot.h"
 
@@ -132,8 +132,8 @@ class BudgetPlanner {
  private:
   struct BudgetState {
     std::string uid;
-    std::optional<engine::BudgetLedger> ledger;
-    std::optional<engine::BudgetLedger> reserve_ledger;
+    std::optional<values::BudgetLedger> ledger;
+    std::optional<values::BudgetLedger> reserve_ledger;
     engine::RetrainingGate gate;
     api::LadderAction last_rung = api::LadderAction::kNone;
     bool seen_rung = false;

@@ -4,8 +4,8 @@
 
 #include "absl/strings/numbers.h"
 #include "controllers/api/codec.h"
-#include "controllers/engine/duration.h"
-#include "controllers/engine/quantity.h"
+#include "controllers/values/duration.h"
+#include "controllers/values/quantity.h"
 
 namespace bursar::reconcilers {
 namespace {
@@ -15,16 +15,16 @@ absl::Time TimeAt(const json::Value& v, std::string_view dotted) {
   return t.ok() ? *t : absl::InfinitePast();
 }
 
-engine::Quantity QuantityAt(const json::Value* resources, std::string_view name) {
+values::Quantity QuantityAt(const json::Value* resources, std::string_view name) {
   if (resources == nullptr) {
-    return engine::Quantity();
+    return values::Quantity();
   }
   const json::Value* q = resources->Find(name);
   if (q == nullptr || !(q->is_string() || q->is_number())) {
-    return engine::Quantity();
+    return values::Quantity();
   }
-  absl::StatusOr<engine::Quantity> parsed = engine::Quantity::Parse(q->text());
-  return parsed.ok() ? *parsed : engine::Quantity();
+  absl::StatusOr<values::Quantity> parsed = values::Quantity::Parse(q->text());
+  return parsed.ok() ? *parsed : values::Quantity();
 }
 
 int64_t GpusOf(const json::Value* resources) {
@@ -33,8 +33,8 @@ int64_t GpusOf(const json::Value* resources) {
 
 }  // namespace
 
-engine::Labels LabelsAt(const json::Value& object, std::string_view dotted_path) {
-  engine::Labels labels;
+values::Labels LabelsAt(const json::Value& object, std::string_view dotted_path) {
+  values::Labels labels;
   const json::Value* found = object.FindPath(dotted_path);
   if (found == nullptr || !found->is_object()) {
     return labels;
@@ -73,8 +73,8 @@ PodView PodViewOf(const kube::PodSummary& pod) {
   view.deleting = pod.deletion_timestamp;
   for (const kube::ContainerSummary& c : pod.containers) {
     engine::ContainerResources r;
-    r.cpu_request = engine::Quantity::FromMilli(c.cpu_milli);
-    r.memory_request = engine::Quantity::FromUnits(c.memory_bytes);
+    r.cpu_request = values::Quantity::FromMilli(c.cpu_milli);
+    r.memory_request = values::Quantity::FromUnits(c.memory_bytes);
     r.gpus = c.gpus;
     view.containers.push_back(r);
     if (view.state == PodState::kEnded && c.finished_at.has_value()) {
@@ -144,7 +144,7 @@ JobView JobViewOf(const json::Value& job) {
   view.held_by = annotation(kHeldByAnnotation);
   view.held_for = annotation(kHeldRungAnnotation);
   if (absl::StatusOr<absl::Duration> grace =
-          engine::ParseDuration(annotation(kDrainGraceAnnotation));
+          values::ParseDuration(annotation(kDrainGraceAnnotation));
       grace.ok()) {
     view.drain_grace = *grace;
   }

@@ -6,7 +6,7 @@
 // cache entry the API server accepted is never rejected here.
 // Thread-compatible.
 
-#include "controllers/engine/labels.h"
+#include "controllers/values/labels.h"
 #include "controllers/reconcilers/snapshot.h"
 #include "operator/json/json.h"
 #include "operator/kube/watch_decoder.h"
@@ -14,7 +14,7 @@
 namespace bursar::reconcilers {
 
 // metadata.labels (or `path`'s labels object) as a label set.
-engine::Labels LabelsAt(const json::Value& object, std::string_view dotted_path);
+values::Labels LabelsAt(const json::Value& object, std::string_view dotted_path);
 
 // A Pod: its end is when the last container terminated (Succeeded / Failed pods).
 PodView PodViewOf(const kube::PodSummary& pod);

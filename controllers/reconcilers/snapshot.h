@@ -15,7 +15,7 @@
 #include "absl/time/time.h"
 #include "controllers/api/types.h"
 #include "controllers/engine/cost_model.h"
-#include "controllers/engine/labels.h"
+#include "controllers/values/labels.h"
 #include "controllers/engine/retraining_gate.h"
 
 namespace bursar::reconcilers {
@@ -38,7 +38,7 @@ struct PodView {
   std::string namespace_name;
   std::string name;
   std::string node_name;  // "" until scheduled
-  engine::Labels labels;
+  values::Labels labels;
   PodState state = PodState::kPending;
   std::optional<absl::Time> start;     // status.startTime
   std::optional<absl::Time> end;       // ended pods: when the last container finished
@@ -58,7 +58,7 @@ struct NodeView {
 struct JobView {
   std::string namespace_name;
   std::string name;
-  engine::Labels labels;  // the pod template's labels (what its pods will carry)
+  values::Labels labels;  // the pod template's labels (what its pods will carry)
   bool suspended = false;
   bool finished = false;            // Complete or Failed
   int64_t gpus = 0;                 // GPUs its pods request together when all run (x parallelism)
@@ -84,7 +84,7 @@ struct Snapshot {
   std::vector<PodView> pods;
   std::vector<NodeView> nodes;
   std::vector<JobView> jobs;
-  std::map<std::string, engine::Labels> namespaces;
+  std::map<std::string, values::Labels> namespaces;
   std::map<std::string, PoolObservation> pool_observations;  // by pool name
   // modelDrift signals received since the previous pass (for every budget with a reserve).
   std::vector<engine::ModelDriftSignal> drift;

@@ -5,7 +5,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "controllers/api/codec.h"
-#include "controllers/engine/duration.h"
+#include "controllers/values/duration.h"
 #include "operator/json/json.h"
 
 namespace bursar::signals {
@@ -35,14 +35,14 @@ absl::StatusOr<std::string> RequiredString(const json::Value& object, std::strin
   return v->string_value();
 }
 
-absl::StatusOr<engine::Quantity> RequiredQuantity(const json::Value& usage, std::string_view key,
+absl::StatusOr<values::Quantity> RequiredQuantity(const json::Value& usage, std::string_view key,
                                                   const std::string& where) {
   const json::Value* v = usage.Find(key);
   // The API writes quantities as strings; a bare number is read leniently, as the API server does.
   if (v == nullptr || !(v->is_string() || v->is_number())) {
     return Malformed(where, Got(v));
   }
-  absl::StatusOr<engine::Quantity> q = engine::Quantity::Parse(v->text());
+  absl::StatusOr<values::Quantity> q = values::Quantity::Parse(v->text());
   if (!q.ok()) {
     return Malformed(where, std::string(q.status().message()));
   }
@@ -66,12 +66,12 @@ absl::StatusOr<ContainerUsage> ParseContainer(const json::Value& c, const std::s
                          ? std::string("missing")
                          : absl::StrCat("expected an object, got ", json::TypeName(usage->type())));
   }
-  absl::StatusOr<engine::Quantity> cpu =
+  absl::StatusOr<values::Quantity> cpu =
       RequiredQuantity(*usage, "cpu", absl::StrCat(where, ".usage.cpu"));
   if (!cpu.ok()) {
     return cpu.status();
   }
-  absl::StatusOr<engine::Quantity> memory =
+  absl::StatusOr<values::Quantity> memory =
       RequiredQuantity(*usage, "memory", absl::StrCat(where, ".usage.memory"));
   if (!memory.ok()) {
     return memory.status();
@@ -115,7 +115,7 @@ absl::StatusOr<PodUsage> ParseItem(const json::Value& item, const std::string& w
   if (!window.ok()) {
     return window.status();
   }
-  absl::StatusOr<absl::Duration> d = engine::ParseDuration(*window);
+  absl::StatusOr<absl::Duration> d = values::ParseDuration(*window);
   if (!d.ok()) {
     return Malformed(window_where, std::string(d.status().message()));
   }

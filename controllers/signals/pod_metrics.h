@@ -18,7 +18,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "controllers/engine/quantity.h"
+#include "controllers/values/quantity.h"
 #include "operator/kube/transport.h"
 
 namespace bursar::signals {
@@ -28,8 +28,8 @@ kube::HttpRequest BuildPodMetricsList();
 
 struct ContainerUsage {
   std::string name;
-  engine::Quantity cpu;
-  engine::Quantity memory;
+  values::Quantity cpu;
+  values::Quantity memory;
   bool operator==(const ContainerUsage&) const = default;
 };
 

@@ -150,7 +150,7 @@ absl::StatusOr<std::optional<PromSample>> ParseSample(const json::Value& element
 }
 
 // The first label of `names` that is set (Prometheus treats "" as unset).
-std::string_view FirstSet(const engine::Labels& labels,
+std::string_view FirstSet(const values::Labels& labels,
                           std::initializer_list<std::string_view> names) {
   for (std::string_view name : names) {
     auto it = labels.find(name);

@@ -22,7 +22,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "controllers/engine/labels.h"
+#include "controllers/values/labels.h"
 #include "operator/kube/transport.h"
 
 namespace bursar::signals {
@@ -44,7 +44,7 @@ kube::HttpRequest BuildPrometheusQuery(std::string_view base_path, std::string_v
 // One element of an instant vector: the series' labels (including __name__ when the query kept
 // it), its value and the evaluation time.
 struct PromSample {
-  engine::Labels labels;
+  values::Labels labels;
   double value = 0;
   absl::Time time;
   bool operator==(const PromSample&) const = default;

@@ -6,7 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "controllers/api/field_reader.h"
 #include "controllers/api/yaml.h"
-#include "controllers/engine/quantity.h"
+#include "controllers/values/quantity.h"
 
 namespace bursar::sim {
 namespace {
@@ -22,12 +22,12 @@ std::string Resolve(const std::string& scenario_path, const std::string& relativ
 }
 
 // Reads a Quantity field into `out` (e.g. "12", "500m", "144Gi").
-void ReadQuantity(api::ObjectReader& r, std::string_view key, engine::Quantity* out) {
+void ReadQuantity(api::ObjectReader& r, std::string_view key, values::Quantity* out) {
   std::string text;
   if (!r.String(key, &text) || r.Invalid(key)) {
     return;
   }
-  absl::StatusOr<engine::Quantity> q = engine::Quantity::Parse(text);
+  absl::StatusOr<values::Quantity> q = values::Quantity::Parse(text);
   if (!q.ok()) {
     r.Error(key, std::string(q.status().message()));
     return;
@@ -63,10 +63,10 @@ absl::StatusOr<Scenario> LoadScenario(const std::string& path) {
       "modelDrift", &s.drift, {}, [](api::ObjectReader& e, size_t, DriftEvent* out) {
         e.Duration("after", &out->at, api::kRequired);
         e.String("model", &out->signal.model, {.presence = api::kRequired, .min_length = 1});
-        engine::Money score;
+        values::Money score;
         if (e.Decimal("score", &score, api::DecimalKind::kUnsigned, api::kRequired) &&
             !e.Invalid("score")) {
-          if (score > engine::Money::FromUnits(1)) {
+          if (score > values::Money::FromUnits(1)) {
             e.Error("score", "a modelDrift score lies in [0, 1]");
           }
           out->signal.score_micros = score.micros();
@@ -81,8 +81,8 @@ absl::StatusOr<Scenario> LoadScenario(const std::string& path) {
     c.Duration("provisioningDelay", &s.cluster.provisioning_delay);
     c.Duration("restartPenalty", &s.cluster.restart_penalty);
     c.Duration("billingLag", &s.cluster.billing_lag);
-    engine::Quantity cpu = engine::Quantity::FromMilli(s.cluster.cpu_millis_per_gpu);
-    engine::Quantity memory = engine::Quantity::FromUnits(s.cluster.memory_bytes_per_gpu);
+    values::Quantity cpu = values::Quantity::FromMilli(s.cluster.cpu_millis_per_gpu);
+    values::Quantity memory = values::Quantity::FromUnits(s.cluster.memory_bytes_per_gpu);
     ReadQuantity(c, "cpuPerGpu", &cpu);
     ReadQuantity(c, "memoryPerGpu", &memory);
     s.cluster.cpu_millis_per_gpu = cpu.MilliValue();

@@ -8,14 +8,14 @@
 #include "controllers/engine/attribution.h"
 #include "controllers/engine/budget_policy.h"
 #include "controllers/engine/cost_model.h"
-#include "controllers/engine/ledger.h"
+#include "controllers/values/ledger.h"
 #include "controllers/engine/pool_sizing.h"
 
 namespace bursar::sim {
 namespace {
 
 using api::LadderAction;
-using engine::Money;
+using values::Money;
 
 __extension__ typedef __int128 Int128;
 
@@ -74,9 +74,9 @@ struct Charge {
 
 struct Budget {
   const api::ComputeBudget* spec = nullptr;
-  std::optional<engine::PeriodCalendar> calendar;
-  std::optional<engine::BudgetLedger> ledger;          // everything charged
-  std::optional<engine::BudgetLedger> reserve_ledger;  // the part on the retraining reserve
+  std::optional<values::PeriodCalendar> calendar;
+  std::optional<values::BudgetLedger> ledger;          // everything charged
+  std::optional<values::BudgetLedger> reserve_ledger;  // the part on the retraining reserve
   engine::RetrainingGate gate;
   std::vector<int> pools;
   Money gpu_hour_price;
@@ -172,8 +172,8 @@ const api::PriceBook* Simulation::FindPriceBook(const std::string& name) const {
 Money Simulation::JobRate(const Pool& pool, int64_t gpus) const {
   engine::ContainerResources c;
   int64_t share = std::max<int64_t>(gpus, 1);
-  c.cpu_request = engine::Quantity::FromMilli(scenario_.cluster.cpu_millis_per_gpu * share);
-  c.memory_request = engine::Quantity::FromUnits(scenario_.cluster.memory_bytes_per_gpu * share);
+  c.cpu_request = values::Quantity::FromMilli(scenario_.cluster.cpu_millis_per_gpu * share);
+  c.memory_request = values::Quantity::FromUnits(scenario_.cluster.memory_bytes_per_gpu * share);
   c.gpus = gpus;
   return engine::PodRatePerHour({c}, pool.prices);
 }
@@ -204,9 +204,9 @@ absl::Status Simulation::Setup() {
         p.spec.capacity_type == api::CapacityType::kSpot ? "spot" : "on-demand";
     node.gpu_capacity = p.spec.gpus_per_node;
     node.cpu_capacity =
-        engine::Quantity::FromMilli(scenario_.cluster.cpu_millis_per_gpu * p.spec.gpus_per_node);
+        values::Quantity::FromMilli(scenario_.cluster.cpu_millis_per_gpu * p.spec.gpus_per_node);
     node.memory_capacity =
-        engine::Quantity::FromUnits(scenario_.cluster.memory_bytes_per_gpu * p.spec.gpus_per_node);
+        values::Quantity::FromUnits(scenario_.cluster.memory_bytes_per_gpu * p.spec.gpus_per_node);
     pool.prices = resolver.PricesFor(node, p.spec.price_per_node_hour);
     pools_.push_back(std::move(pool));
     pools_.back().gpu_rate = JobRate(pools_.back(), 1);
@@ -237,14 +237,14 @@ absl::Status Simulation::Setup() {
   for (const api::ComputeBudget& cb : m.budgets) {
     Budget b;
     b.spec = &cb;
-    absl::StatusOr<engine::PeriodCalendar> calendar =
-        engine::PeriodCalendar::Create(cb.spec.period);
+    absl::StatusOr<values::PeriodCalendar> calendar =
+        values::PeriodCalendar::Create(cb.spec.period);
     if (!calendar.ok()) {
       return absl::InvalidArgumentError(
           absl::StrCat("computebudget/", cb.metadata.name, ": ", calendar.status().message()));
     }
     b.calendar = *calendar;
-    engine::Period period = b.calendar->Containing(scenario_.start);
+    values::Period period = b.calendar->Containing(scenario_.start);
     b.ledger.emplace(period);
     b.reserve_ledger.emplace(period);
     for (const std::string& name : cb.spec.node_pools) {
@@ -277,7 +277,7 @@ absl::Status Simulation::Setup() {
     }
     // Convert money into GPUs at the dearest of the budget's pools: never under-estimates spend.
     for (int i : b.pools) {
-      b.gpu_hour_price = engine::Max(b.gpu_hour_price, pools_[static_cast<size_t>(i)].gpu_rate);
+      b.gpu_hour_price = values::Max(b.gpu_hour_price, pools_[static_cast<size_t>(i)].gpu_rate);
     }
     b.gpu_hours_only = !cb.spec.limit.amount.has_value();
     b.result.name = cb.metadata.name;
@@ -318,7 +318,7 @@ absl::Status Simulation::Setup() {
 // model and purpose labels under every budget's configured label keys.
 int Simulation::BudgetFor(const TraceJob& job) const {
   std::vector<const api::ComputeBudget*> candidates;
-  engine::Labels pod_labels;
+  values::Labels pod_labels;
   for (const Budget& b : budgets_) {
     candidates.push_back(b.spec);
     pod_labels[b.spec->spec.retraining.model_label] = job.model;
@@ -479,7 +479,7 @@ void Simulation::ChargeIdle(int64_t from_s, int64_t to_s) {
 }
 
 void Simulation::RollPeriod(Budget& b, int64_t now_s) {
-  const engine::Period& period = b.ledger->period();
+  const values::Period& period = b.ledger->period();
   PeriodResult r;
   r.start = period.start;
   r.end = period.end;
@@ -502,7 +502,7 @@ void Simulation::RollPeriod(Budget& b, int64_t now_s) {
   if (!r.complete) {
     return;
   }
-  engine::Period next = b.calendar->Next(period);
+  values::Period next = b.calendar->Next(period);
   b.ledger.emplace(next);
   b.reserve_ledger.emplace(next);
   b.shut_off = false;
@@ -512,7 +512,7 @@ void Simulation::RollPeriod(Budget& b, int64_t now_s) {
 
 void Simulation::Meter(int64_t now_s) {
   for (Budget& b : budgets_) {
-    auto apply = [&](engine::BudgetLedger& ledger, engine::BudgetLedger& reserve) {
+    auto apply = [&](values::BudgetLedger& ledger, values::BudgetLedger& reserve) {
       for (const Charge& c : b.step_charges) {
         ledger.ChargePod(c.uid, c.from, c.to, c.rate, c.gpus, c.ended);
         if (c.reserve) {
@@ -712,7 +712,7 @@ void Simulation::Decide(int64_t now_s) {
         b.billed.emplace_back(
             now_s,
             b.gpu_hours_only
-                ? Money::FromUnits(b.ledger->gpu_seconds()).MulDiv(1, 3600, engine::Rounding::kDown)
+                ? Money::FromUnits(b.ledger->gpu_seconds()).MulDiv(1, 3600, values::Rounding::kDown)
                 : b.ledger->spent());
         int64_t lag = std::min(absl::ToInt64Seconds(scenario_.cluster.billing_lag),
                                absl::ToInt64Seconds(in.period.length()) / 10);
@@ -979,7 +979,7 @@ void Simulation::Sample(int64_t now_s) {
   }
   next_chart_s_ = now_s + chart_every_s_;
   for (Budget& b : budgets_) {
-    const engine::Period& period = b.ledger->period();
+    const values::Period& period = b.ledger->period();
     const api::BudgetLimit& limit = b.spec->spec.limit;
     double l = b.gpu_hours_only ? limit.gpu_hours->ToDouble() : limit.amount->ToDouble();
     SpendSeries& s = b.result.chart;

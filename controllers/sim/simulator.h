@@ -30,7 +30,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "controllers/api/manifests.h"
-#include "controllers/engine/money.h"
+#include "controllers/values/money.h"
 #include "controllers/engine/retraining_gate.h"
 #include "controllers/sim/spend_chart.h"
 #include "controllers/sim/trace.h"

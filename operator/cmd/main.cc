@@ -21,7 +21,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "controllers/engine/duration.h"
+#include "controllers/values/duration.h"
 #include "controllers/sim/report.h"
 #include "controllers/sim/scenario.h"
 #include "controllers/sim/spend_chart.h"
@@ -145,7 +145,7 @@ int Simulate(const std::vector<std::string>& argv) {
     if (!args->Has("quiet")) {
       std::fprintf(stderr, "simulated %s (%s): %zu jobs over %s in %.2f s\n",
                    scenario->name.c_str(), sim::PolicyName(policy), scenario->jobs.size(),
-                   engine::FormatDuration(scenario->duration).c_str(), seconds);
+                   values::FormatDuration(scenario->duration).c_str(), seconds);
     }
     reports.push_back(*std::move(report));
   }
@@ -221,7 +221,7 @@ int TraceGenerate(const std::vector<std::string>& argv) {
   };
   auto duration = [&](const char* flag, int64_t* out) -> absl::Status {
     if (std::optional<std::string> v = args->Get(flag)) {
-      absl::StatusOr<absl::Duration> d = engine::ParseDuration(*v);
+      absl::StatusOr<absl::Duration> d = values::ParseDuration(*v);
       if (!d.ok()) {
         return absl::InvalidArgumentError(absl::StrCat("--", flag, ": ", d.status().message()));
       }

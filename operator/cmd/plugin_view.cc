@@ -9,13 +9,13 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "controllers/api/codec.h"
-#include "controllers/engine/duration.h"
-#include "controllers/engine/money.h"
+#include "controllers/values/duration.h"
+#include "controllers/values/money.h"
 
 namespace bursar::cmd {
 namespace {
 
-using engine::Money;
+using values::Money;
 
 constexpr char kNone[] = "—";
 constexpr int kDefaultBarCells = 20;
@@ -189,7 +189,7 @@ Numbers NumbersOf(const api::ComputeBudget& b, absl::Time now) {
     n.elapsed = st.period->ElapsedFraction(now);
     if (spec.pacing.mode == api::PacingMode::kEven) {
       // limit x elapsed / length, in whole seconds and exact (a rounded fraction is not).
-      const engine::Period& p = *st.period;
+      const values::Period& p = *st.period;
       int64_t length = absl::ToInt64Seconds(p.length());
       int64_t elapsed = std::clamp<int64_t>(absl::ToInt64Seconds(now - p.start), 0, length);
       n.pacing_target = length > 0 ? n.limit.MulDiv(elapsed, length) : n.limit;
@@ -311,24 +311,24 @@ std::string FormatTable(const std::vector<Row>& rows, int indent, const ViewOpti
 // ---------------------------------------------------------------------------------------------
 // Spec summaries for `why`.
 
-std::string SelectorText(const engine::LabelSelector& s) {
+std::string SelectorText(const values::LabelSelector& s) {
   std::vector<std::string> parts;
   for (const auto& [k, v] : s.match_labels) {
     parts.push_back(absl::StrCat(k, "=", v));
   }
-  for (const engine::SelectorRequirement& r : s.match_expressions) {
+  for (const values::SelectorRequirement& r : s.match_expressions) {
     std::string values = absl::StrCat("(", absl::StrJoin(r.values, ","), ")");
     switch (r.op) {
-      case engine::SelectorOperator::kIn:
+      case values::SelectorOperator::kIn:
         parts.push_back(absl::StrCat(r.key, " in ", values));
         break;
-      case engine::SelectorOperator::kNotIn:
+      case values::SelectorOperator::kNotIn:
         parts.push_back(absl::StrCat(r.key, " notin ", values));
         break;
-      case engine::SelectorOperator::kExists:
+      case values::SelectorOperator::kExists:
         parts.push_back(r.key);
         break;
-      case engine::SelectorOperator::kDoesNotExist:
+      case values::SelectorOperator::kDoesNotExist:
         parts.push_back(absl::StrCat("!", r.key));
         break;
     }
@@ -361,22 +361,22 @@ std::string LimitText(const api::BudgetLimit& limit) {
   return absl::StrCat(absl::StrJoin(parts, " and "), " per period");
 }
 
-std::string PeriodText(const engine::PeriodSpec& p) {
-  std::string type = engine::PeriodTypeName(p.type);
+std::string PeriodText(const values::PeriodSpec& p) {
+  std::string type = values::PeriodTypeName(p.type);
   switch (p.type) {
-    case engine::PeriodType::kHourly:
-    case engine::PeriodType::kDaily:
+    case values::PeriodType::kHourly:
+    case values::PeriodType::kDaily:
       return absl::StrCat(type, ", ", p.time_zone);
-    case engine::PeriodType::kWeekly: {
+    case values::PeriodType::kWeekly: {
       constexpr const char* kDays[] = {"Monday", "Tuesday",  "Wednesday", "Thursday",
                                        "Friday", "Saturday", "Sunday"};
       int day = std::clamp(p.start_day, 1, 7);
       return absl::StrCat(type, " from ", kDays[day - 1], ", ", p.time_zone);
     }
-    case engine::PeriodType::kMonthly:
+    case values::PeriodType::kMonthly:
       return absl::StrCat(type, " from day ", p.start_day, ", ", p.time_zone);
-    case engine::PeriodType::kCustom:
-      return absl::StrCat(type, " every ", engine::FormatDuration(p.duration), " from ",
+    case values::PeriodType::kCustom:
+      return absl::StrCat(type, " every ", values::FormatDuration(p.duration), " from ",
                           api::FormatTime(p.anchor));
   }
   return type;
@@ -419,7 +419,7 @@ std::string RetrainingText(const api::RetrainingSpec& r) {
   }
   return absl::StrCat(r.reserve_percent,
                       "% reserve, unlocked at modelDrift >= ", DriftText(r.drift_threshold_micros),
-                      " (cooldown ", engine::FormatDuration(r.cooldown), ", at most ",
+                      " (cooldown ", values::FormatDuration(r.cooldown), ", at most ",
                       r.max_per_period, " per period)");
 }
 

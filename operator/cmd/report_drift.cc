@@ -4,7 +4,7 @@
 
 #include "absl/strings/numbers.h"
 #include "bursar/v1/signals.grpc.pb.h"
-#include "controllers/engine/duration.h"
+#include "controllers/values/duration.h"
 #include "grpcpp/grpcpp.h"
 #include "operator/cmd/args.h"
 
@@ -27,7 +27,7 @@ int ReportDrift(const std::vector<std::string>& args) {
               << kReportDriftUsage;
     return 2;
   }
-  absl::StatusOr<absl::Duration> timeout = engine::ParseDuration(parsed->GetOr("timeout", "10s"));
+  absl::StatusOr<absl::Duration> timeout = values::ParseDuration(parsed->GetOr("timeout", "10s"));
   if (!timeout.ok()) {
     std::cerr << "bursar report-drift: --timeout: " << timeout.status().message() << "\n";
     return 2;

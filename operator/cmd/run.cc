@@ -324,7 +324,7 @@ int RunOperator(const RunOptions& options) {
                                  return std::string();
                                }});
   HostPort health = SplitHostPort(options.health_addr);
-  absl::StatusOr<std::unique_ptr<runtime::HttpServer>> http =
+  absl::StatusOr<std::unique_ptr<kube::HttpServer>> http =
       kube::StartHttpServer(health.host, health.port, endpoints.Handler());
   if (!http.ok()) {
     log.Error("--health-addr: cannot listen",

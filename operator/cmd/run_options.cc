@@ -10,7 +10,7 @@
 #include "absl/strings/str_split.h"
 #include "controllers/api/field_reader.h"
 #include "controllers/api/yaml.h"
-#include "controllers/engine/duration.h"
+#include "controllers/values/duration.h"
 #include "operator/cmd/args.h"
 
 namespace bursar::cmd {
@@ -36,7 +36,7 @@ constexpr Setting kContext{"context", "context", "NAME", "The kubeconfig context
                            [](const RunOptions&) -> std::string { return "current-context"; }};
 constexpr Setting kTick{"tick", "tick", "DURATION",
                         "How often to meter spend and reconcile budgets, 100ms to 10m.",
-                        [](const RunOptions& d) { return engine::FormatDuration(d.tick); }};
+                        [](const RunOptions& d) { return values::FormatDuration(d.tick); }};
 constexpr Setting kLookahead{"lookahead", "lookahead", "DURATION",
                              "How far ahead enforcement looks when it projects spend; at least "
                              "the tick, 0 means twice the tick.",
@@ -87,7 +87,7 @@ constexpr Setting kLogFormat{
 constexpr Setting kShutdownGrace{
     "shutdown-grace", "shutdownGrace", "DURATION",
     "How long SIGTERM waits for in-flight work before the process exits.",
-    [](const RunOptions& d) { return engine::FormatDuration(d.shutdown_grace); }};
+    [](const RunOptions& d) { return values::FormatDuration(d.shutdown_grace); }};
 constexpr Setting kAddressFile{
     "address-file", "addressFile", "FILE",
     "After start-up, write \"health=HOST:PORT\" and \"grpc=HOST:PORT\" lines here (the ports "
@@ -161,8 +161,8 @@ std::string CheckDnsSubdomain(const std::string& s) {
 
 std::string CheckTick(absl::Duration tick) {
   if (tick < kMinTick || tick > kMaxTick) {
-    return absl::StrCat("must be between ", engine::FormatDuration(kMinTick), " and ",
-                        engine::FormatDuration(kMaxTick), " (got ", engine::FormatDuration(tick),
+    return absl::StrCat("must be between ", values::FormatDuration(kMinTick), " and ",
+                        values::FormatDuration(kMaxTick), " (got ", values::FormatDuration(tick),
                         ")");
   }
   return "";
@@ -298,7 +298,7 @@ class FlagSource final : public SettingSource {
     return true;
   }
   bool Duration(const Setting& s, absl::Duration* out) override {
-    return Parse(s, out, engine::ParseDuration);
+    return Parse(s, out, values::ParseDuration);
   }
   bool Bool(const Setting& s, bool* out) override {
     return Parse(s, out, [](std::string_view v) -> absl::StatusOr<bool> {
@@ -553,8 +553,8 @@ absl::StatusOr<RunOptions> ParseRunOptions(const std::vector<std::string>& argv,
     o.lookahead = 2 * o.tick;
   } else if (origins.tick_valid && o.lookahead < o.tick) {
     flag_errors.push_back(absl::StrCat(origins.lookahead, ": must be at least the tick, ",
-                                       engine::FormatDuration(o.tick), " (got ",
-                                       engine::FormatDuration(o.lookahead), ")"));
+                                       values::FormatDuration(o.tick), " (got ",
+                                       values::FormatDuration(o.lookahead), ")"));
   }
   if (!o.prometheus_ca_file.empty() && !o.prometheus_url.starts_with("https://")) {
     flag_errors.push_back(

@@ -315,8 +315,8 @@ class CppRestLineStream final : public LineStream {
   std::optional<absl::StatusOr<std::optional<std::string>>> end_;
 };
 
-// Serves GET requests with a runtime::HttpHandler. Thread-safe.
-class CppRestHttpServer final : public runtime::HttpServer {
+// Serves GET requests with a kube::HttpHandler. Thread-safe.
+class CppRestHttpServer final : public kube::HttpServer {
  public:
   CppRestHttpServer(std::unique_ptr<http_listener::http_listener> listener, int port)
       : listener_(std::move(listener)), port_(port) {}
@@ -343,7 +343,7 @@ class CppRestHttpServer final : public runtime::HttpServer {
   const int port_;
 };
 
-void Reply(const http::http_request& request, const runtime::HttpServerResponse& reply) {
+void Reply(const http::http_request& request, const kube::HttpServerResponse& reply) {
   http::http_response response(static_cast<http::status_code>(reply.status));
   response.headers().add("Content-Type", reply.content_type.empty()
                                              ? std::string("text/plain; charset=utf-8")
@@ -361,12 +361,12 @@ void Reply(const http::http_request& request, const runtime::HttpServerResponse&
   });
 }
 
-void Serve(const runtime::HttpHandler& handler, const http::http_request& request) {
+void Serve(const kube::HttpHandler& handler, const http::http_request& request) {
   if (request.method() != http::methods::GET) {
     Reply(request, {http::status_codes::MethodNotAllowed, "", "method not allowed\n"});
     return;
   }
-  runtime::HttpServerResponse response;
+  kube::HttpServerResponse response;
   try {
     response = handler(request.request_uri().path());
   } catch (...) {
@@ -618,9 +618,9 @@ absl::StatusOr<StreamResponse> CppRestTransport::Stream(const HttpRequest& reque
   return out;
 }
 
-absl::StatusOr<std::unique_ptr<runtime::HttpServer>> StartHttpServer(const std::string& address,
+absl::StatusOr<std::unique_ptr<kube::HttpServer>> StartHttpServer(const std::string& address,
                                                                      int port,
-                                                                     runtime::HttpHandler handler) {
+                                                                     kube::HttpHandler handler) {
   if (port < 0 || port > 65535) {
     return absl::InvalidArgumentError(absl::StrCat("port ", port, " is out of range"));
   }

@@ -31,7 +31,7 @@
 #include "absl/time/time.h"
 #include "operator/kube/kubeconfig.h"
 #include "operator/kube/transport.h"
-#include "operator/runtime/http_server.h"
+#include "operator/kube/http_server.h"
 
 namespace bursar::kube {
 
@@ -83,8 +83,8 @@ class CppRestTransport final : public Transport {
 // bearer token (a token file is re-read as it rotates, through a TokenSource).
 absl::StatusOr<std::unique_ptr<CppRestTransport>> TransportFor(const ClusterConfig& cluster);
 
-absl::StatusOr<std::unique_ptr<runtime::HttpServer>> StartHttpServer(const std::string& address,
+absl::StatusOr<std::unique_ptr<kube::HttpServer>> StartHttpServer(const std::string& address,
                                                                      int port,
-                                                                     runtime::HttpHandler handler);
+                                                                     kube::HttpHandler handler);
 
 }  // namespace bursar::kube

@@ -19,7 +19,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/civil_time.h"
-#include "controllers/engine/quantity.h"
+#include "controllers/values/quantity.h"
 
 namespace bursar::kube {
 namespace {
@@ -181,7 +181,7 @@ absl::Status ReadTime(ondemand::value v, std::string_view where, std::optional<a
 
 // A quantity, as a string ("500m") or, leniently, a bare number.
 absl::Status ReadQuantity(ondemand::value v, std::string_view where,
-                          std::optional<engine::Quantity>& out) {
+                          std::optional<values::Quantity>& out) {
   ondemand::json_type type;
   if (auto e = v.type().get(type); e) {
     return JsonError(e, where);
@@ -200,7 +200,7 @@ absl::Status ReadQuantity(ondemand::value v, std::string_view where,
   } else if (auto e = v.get_string().get(text); e) {
     return JsonError(e, where);
   }
-  absl::StatusOr<engine::Quantity> q = engine::Quantity::Parse(text);
+  absl::StatusOr<values::Quantity> q = values::Quantity::Parse(text);
   if (!q.ok()) {
     return absl::InvalidArgumentError(
         absl::StrCat("pod: ", AsAbsl(where), ": ", q.status().message()));
@@ -260,9 +260,9 @@ absl::Status ForEachElement(ondemand::value v, std::string_view where, Fn fn) {
 
 // Requests and limits of one resource; the limit stands in for a missing request.
 struct ResourcePair {
-  std::optional<engine::Quantity> request;
-  std::optional<engine::Quantity> limit;
-  const std::optional<engine::Quantity>& Effective() const {
+  std::optional<values::Quantity> request;
+  std::optional<values::Quantity> limit;
+  const std::optional<values::Quantity>& Effective() const {
     return request.has_value() ? request : limit;
   }
 };

@@ -4,7 +4,7 @@
 
 namespace bursar::runtime {
 
-HttpServerResponse Endpoints::Serve(std::string_view path) const {
+kube::HttpServerResponse Endpoints::Serve(std::string_view path) const {
   // Probes may carry a query (?verbose); it does not change the answer.
   path = path.substr(0, path.find('?'));
   if (path == "/healthz" || path == "/livez") {

@@ -15,7 +15,7 @@
 
 #include "absl/status/statusor.h"
 #include "operator/kube/client.h"
-#include "operator/runtime/http_server.h"
+#include "operator/kube/http_server.h"
 #include "operator/runtime/metrics.h"
 
 namespace bursar::runtime {
@@ -35,8 +35,8 @@ class Endpoints {
   // /healthz -> 200 "ok"; /readyz -> 200 with one "[+]name ok" line per check, or 503 with
   // "[-]name: reason" for the failing ones (the kube-apiserver's format); /metrics -> the
   // registry; anything else -> 404.
-  HttpServerResponse Serve(std::string_view path) const;
-  HttpHandler Handler() const {
+  kube::HttpServerResponse Serve(std::string_view path) const;
+  kube::HttpHandler Handler() const {
     return [this](std::string_view path) { return Serve(path); };
   }
 

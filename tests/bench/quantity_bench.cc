@@ -5,9 +5,9 @@
 #include <vector>
 
 #include "benchmark/benchmark.h"
-#include "controllers/engine/quantity.h"
+#include "controllers/values/quantity.h"
 
-namespace bursar::engine {
+namespace bursar::values {
 namespace {
 
 const std::vector<std::string>& Inputs() {
@@ -49,4 +49,4 @@ void BM_QuantityParseAndToString(benchmark::State& state) {
 BENCHMARK(BM_QuantityParseAndToString);
 
 }  // namespace
-}  // namespace bursar::engine
+}  // namespace bursar::values

@@ -639,7 +639,7 @@ TEST_F(ApiServerTest, HealthReadinessAndMetricsShareOneListener) {
   bool synced = false;
   endpoints.AddReadinessCheck(
       {"caches", [&] { return synced ? std::string() : std::string("not synced"); }});
-  absl::StatusOr<std::unique_ptr<runtime::HttpServer>> server =
+  absl::StatusOr<std::unique_ptr<kube::HttpServer>> server =
       StartHttpServer("127.0.0.1", 0, endpoints.Handler());
   ASSERT_TRUE(server.ok()) << server.status();
   TransportConfig plain;

@@ -184,7 +184,7 @@ TEST_F(PlanApplierTest, BudgetStatusIsAppliedThroughTheStatusSubresource) {
   BudgetOutcome outcome;
   outcome.name = name;
   outcome.status.observed_generation = 1;
-  outcome.status.spent = engine::Money::FromMicros(1'500'000);
+  outcome.status.spent = values::Money::FromMicros(1'500'000);
   outcome.status.phase = api::BudgetPhase::kThrottled;
   plan.budgets = {outcome};
   PlanApplier applier = Applier();

@@ -89,8 +89,8 @@ NodeView Node(const std::string& name, const std::string& grown_for = "") {
   NodeView n;
   n.info.name = name;
   n.info.labels = {{"pool", "a100"}};
-  n.info.cpu_capacity = engine::Quantity::FromUnits(2);
-  n.info.memory_capacity = engine::Quantity::FromUnits(int64_t{2} << 30);
+  n.info.cpu_capacity = values::Quantity::FromUnits(2);
+  n.info.memory_capacity = values::Quantity::FromUnits(int64_t{2} << 30);
   n.info.gpu_capacity = 2;
   n.ready = true;
   n.created = kStart;
@@ -135,9 +135,9 @@ Snapshot Base(absl::Time now) {
 }
 
 // Price of one GPU-hour on an a100 node, as the cost model splits the node price.
-engine::Money GpuShare() {
+values::Money GpuShare() {
   engine::PriceResolver resolver(Book().spec);
-  engine::UnitPrices prices = resolver.PricesFor(Node("x").info, engine::Money::FromUnits(8));
+  engine::UnitPrices prices = resolver.PricesFor(Node("x").info, values::Money::FromUnits(8));
   engine::ContainerResources c;
   c.gpus = 1;
   return engine::PodRatePerHour({c}, prices);
@@ -165,7 +165,7 @@ TEST(BudgetPlannerTest, MetersARunningPodExactlyOnceAcrossPasses) {
   s.now = kStart + absl::Hours(2);
   Plan later = planner.Reconcile(s);
   EXPECT_EQ(Outcome(later).status.spent, GpuShare().MulDiv(2, 1));
-  EXPECT_EQ(Outcome(later).status.gpu_hours, engine::Money::FromUnits(2));
+  EXPECT_EQ(Outcome(later).status.gpu_hours, values::Money::FromUnits(2));
   EXPECT_TRUE(Outcome(later).valid);
   EXPECT_EQ(Outcome(later).status.observed_generation, 3);
 }
@@ -231,7 +231,7 @@ TEST(BudgetPlannerTest, OverlappingScopesChargeTheNarrowestAndSaySo) {
   s.pods[0].labels = {{"team", "cv"}};
   Plan plan = planner.Reconcile(s);
   EXPECT_EQ(Outcome(plan, "cv").status.spent, GpuShare());
-  EXPECT_EQ(Outcome(plan, "vision").status.spent, engine::Money());
+  EXPECT_EQ(Outcome(plan, "vision").status.spent, values::Money());
   for (const char* name : {"cv", "vision"}) {
     bool overlapping = false;
     for (const api::Condition& c : Outcome(plan, name).status.conditions) {
@@ -356,11 +356,11 @@ TEST(BudgetPlannerTest, IdleNodesAreChargedToTheirBudgetAndOnlyIdleOnesAreRemove
   // p1 for 66 minutes, plus the idle node a100-1 for the 6 minutes between the passes.
   engine::PriceResolver resolver(Book().spec);
   engine::ContainerResources whole;
-  whole.cpu_request = engine::Quantity::FromUnits(2);
-  whole.memory_request = engine::Quantity::FromUnits(int64_t{2} << 30);
+  whole.cpu_request = values::Quantity::FromUnits(2);
+  whole.memory_request = values::Quantity::FromUnits(int64_t{2} << 30);
   whole.gpus = 2;
-  engine::Money node_hour = engine::PodRatePerHour(
-      {whole}, resolver.PricesFor(Node("x").info, engine::Money::FromUnits(8)));
+  values::Money node_hour = engine::PodRatePerHour(
+      {whole}, resolver.PricesFor(Node("x").info, values::Money::FromUnits(8)));
   EXPECT_EQ(Outcome(plan).status.spent, GpuShare().MulDiv(66, 60) + node_hour.MulDiv(6, 60));
   // Demand has been below the pool for less than scaleDownDelay (10m): nothing yet.
   EXPECT_TRUE(plan.pool_changes.empty());

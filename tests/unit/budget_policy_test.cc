@@ -21,8 +21,8 @@
 
 #include "absl/time/time.h"
 #include "controllers/api/types.h"
-#include "controllers/engine/money.h"
-#include "controllers/engine/period.h"
+#include "controllers/values/money.h"
+#include "controllers/values/period.h"
 #include "gtest/gtest.h"
 
 namespace bursar::engine {
@@ -34,13 +34,13 @@ using api::LadderAction;
 const absl::Time kStart = absl::FromUnixSeconds(1'700'000'000);
 
 int64_t Micros(std::string_view text) {
-  absl::StatusOr<Money> m = Money::Parse(text);
+  absl::StatusOr<values::Money> m = values::Money::Parse(text);
   EXPECT_TRUE(m.ok()) << text << ": " << m.status();
   return m.ok() ? m->micros() : 0;
 }
 
-Money M(std::string_view text) {
-  return Money::FromMicros(Micros(text));
+values::Money M(std::string_view text) {
+  return values::Money::FromMicros(Micros(text));
 }
 
 class BudgetSpecBuilder {
@@ -89,7 +89,7 @@ class InputsBuilder {
     in_.lookahead = absl::Minutes(30);
   }
   InputsBuilder& PeriodHours(double hours) {
-    in_.period = Period{kStart, kStart + absl::Hours(hours)};
+    in_.period = values::Period{kStart, kStart + absl::Hours(hours)};
     return *this;
   }
   InputsBuilder& AtHour(double hours) {
@@ -916,7 +916,7 @@ TEST_P(BudgetPolicyMonotonicTest, RungNeverDecreasesAsSpentIncreases) {
   bool saw_drain = false;
   // 0 to 1500 in steps of 0.37 (an awkward step so values land between round numbers).
   for (int64_t micros = 0; micros <= 1'500'000'000; micros += 370'000) {
-    in.spent = Money::FromMicros(micros) + in.reserve_spent;
+    in.spent = values::Money::FromMicros(micros) + in.reserve_spent;
     BudgetDecision d = DecideBudget(spec, in);
     ASSERT_GE(d.rung, prev_rung) << "spent " << in.spent.ToDouble() << ": " << api::Name(prev_rung)
                                  << " -> " << api::Name(d.rung);

@@ -12,13 +12,13 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "bursar/v1/budgets.grpc.pb.h"
-#include "controllers/engine/money.h"
+#include "controllers/values/money.h"
 #include "gtest/gtest.h"
 
 namespace bursar::signals {
 namespace {
 
-using engine::Money;
+using values::Money;
 
 const absl::Time kPeriodStart = absl::FromUnixSeconds(1'800'000'000);
 
@@ -28,7 +28,7 @@ api::ComputeBudget Budget(const std::string& name, int64_t spent_units) {
   b.spec.limit.amount = Money::FromUnits(5000);
   b.spec.limit.currency = "EUR";
   b.status.observed_generation = 3;
-  b.status.period = engine::Period{kPeriodStart, kPeriodStart + absl::Hours(24)};
+  b.status.period = values::Period{kPeriodStart, kPeriodStart + absl::Hours(24)};
   b.status.spent = Money::FromUnits(spent_units);
   b.status.gpu_hours = Money::FromMicros(12'500'000);
   b.status.burn_rate = Money::FromMicros(101'250'000);

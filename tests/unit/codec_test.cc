@@ -24,10 +24,10 @@ absl::Time At(const char* rfc3339) {
   return t.value_or(absl::UnixEpoch());
 }
 
-engine::Money M(const char* decimal) {
-  absl::StatusOr<engine::Money> m = engine::Money::Parse(decimal);
+values::Money M(const char* decimal) {
+  absl::StatusOr<values::Money> m = values::Money::Parse(decimal);
   EXPECT_TRUE(m.ok()) << m.status();
-  return m.value_or(engine::Money());
+  return m.value_or(values::Money());
 }
 
 std::vector<std::string> Lines(const absl::Status& status) {
@@ -165,20 +165,20 @@ class BudgetBuilder {
     b_.metadata.annotations[std::move(k)] = std::move(v);
     return *this;
   }
-  BudgetBuilder& NamespaceSelector(engine::LabelSelector s) {
+  BudgetBuilder& NamespaceSelector(values::LabelSelector s) {
     b_.spec.scope.namespace_selector = std::move(s);
     return *this;
   }
-  BudgetBuilder& PodSelector(engine::LabelSelector s) {
+  BudgetBuilder& PodSelector(values::LabelSelector s) {
     b_.spec.scope.pod_selector = std::move(s);
     return *this;
   }
-  BudgetBuilder& Limit(std::optional<engine::Money> amount, std::string currency,
-                       std::optional<engine::Money> gpu_hours) {
+  BudgetBuilder& Limit(std::optional<values::Money> amount, std::string currency,
+                       std::optional<values::Money> gpu_hours) {
     b_.spec.limit = {amount, std::move(currency), gpu_hours};
     return *this;
   }
-  BudgetBuilder& Period(engine::PeriodSpec p) {
+  BudgetBuilder& Period(values::PeriodSpec p) {
     b_.spec.period = std::move(p);
     return *this;
   }
@@ -220,15 +220,15 @@ class BudgetBuilder {
   ComputeBudget b_;
 };
 
-engine::LabelSelector Selector(engine::Labels labels,
-                               std::vector<engine::SelectorRequirement> expressions) {
+values::LabelSelector Selector(values::Labels labels,
+                               std::vector<values::SelectorRequirement> expressions) {
   return {std::move(labels), std::move(expressions)};
 }
 
 ComputeBudgetStatus RichBudgetStatus() {
   ComputeBudgetStatus s;
   s.observed_generation = 7;
-  s.period = engine::Period{At("2026-11-01T00:00:00Z"), At("2026-12-01T00:00:00Z")};
+  s.period = values::Period{At("2026-11-01T00:00:00Z"), At("2026-12-01T00:00:00Z")};
   s.spent = M("1250.5");
   s.gpu_hours = M("310.25");
   s.burn_rate = M("4.123456");
@@ -240,9 +240,9 @@ ComputeBudgetStatus RichBudgetStatus() {
   s.conditions = {{"Ready", "True", "Reconciled", "", At("2026-11-02T08:00:00Z"), 7},
                   {"bursar.dev/Overlapping", "False", "NoOverlap", "no other budget overlaps",
                    At("2026-11-02T08:00:01Z"), 6}};
-  engine::LedgerState ledger;
+  values::LedgerState ledger;
   ledger.period = *s.period;
-  ledger.accrued = static_cast<engine::Accrual>(1) << 80;  // beyond int64
+  ledger.accrued = static_cast<values::Accrual>(1) << 80;  // beyond int64
   ledger.gpu_seconds = 1116900;
   ledger.watermark = At("2026-11-27T08:00:00.25Z");
   ledger.pods = {{"0a1b-uid", At("2026-11-27T08:00:00Z")},
@@ -257,8 +257,8 @@ ComputeBudgetStatus RichBudgetStatus() {
 }
 
 ComputeBudget RichBudget() {
-  engine::PeriodSpec period;
-  period.type = engine::PeriodType::kCustom;
+  values::PeriodSpec period;
+  period.type = values::PeriodType::kCustom;
   period.duration = absl::Minutes(2);
   period.anchor = At("2025-01-01T00:00:00Z");
   return BudgetBuilder()
@@ -267,8 +267,8 @@ ComputeBudget RichBudget() {
       .Annotation("bursar.dev/owner", "ml-platform@example.com")
       .NamespaceSelector(Selector(
           {{"bursar.dev/billing", "vision"}},
-          {{"kubernetes.io/metadata.name", engine::SelectorOperator::kNotIn, {"kube-system"}},
-           {"tier", engine::SelectorOperator::kExists, {}}}))
+          {{"kubernetes.io/metadata.name", values::SelectorOperator::kNotIn, {"kube-system"}},
+           {"tier", values::SelectorOperator::kExists, {}}}))
       .PodSelector(Selector({{"workload-class", "training"}}, {}))
       .Limit(M("5000.5"), "EUR", M("2000.125"))
       .Period(period)
@@ -510,9 +510,9 @@ TEST(CodecRoundTripTest, EmptyListsStayEmpty) {
 }
 
 TEST(CodecRoundTripTest, EveryPeriodType) {
-  for (engine::PeriodType type : {engine::PeriodType::kHourly, engine::PeriodType::kDaily,
-                                  engine::PeriodType::kWeekly, engine::PeriodType::kMonthly}) {
-    engine::PeriodSpec period;
+  for (values::PeriodType type : {values::PeriodType::kHourly, values::PeriodType::kDaily,
+                                  values::PeriodType::kWeekly, values::PeriodType::kMonthly}) {
+    values::PeriodSpec period;
     period.type = type;
     period.time_zone = "Europe/Berlin";
     period.start_day = 7;
@@ -567,7 +567,7 @@ TEST(CodecRoundTripTest, SubMillisecondDurationsUseUs) {
 TEST(CodecEncodeTest, BudgetStatusShape) {
   ComputeBudgetStatus s;
   s.observed_generation = 3;
-  s.period = engine::Period{At("2026-11-01T00:00:00Z"), At("2026-12-01T00:00:00Z")};
+  s.period = values::Period{At("2026-11-01T00:00:00Z"), At("2026-12-01T00:00:00Z")};
   s.spent = M("1250.5");
   s.gpu_hours = M("10");
   s.burn_rate = M("2.25");
@@ -577,7 +577,7 @@ TEST(CodecEncodeTest, BudgetStatusShape) {
   s.allowed_gpus = 8;
   s.phase = BudgetPhase::kThrottled;
   s.conditions = {{"Ready", "True", "Reconciled", "", At("2026-11-02T08:00:00Z"), 3}};
-  engine::LedgerState ledger;
+  values::LedgerState ledger;
   ledger.period = *s.period;
   ledger.accrued = 4501800000000;
   ledger.gpu_seconds = 36000;
@@ -650,7 +650,7 @@ TEST(CodecDefaultsTest, MinimalBudgetGetsEveryCrdDefault) {
   const ComputeBudgetSpec& s = b->spec;
   EXPECT_EQ(s.limit.currency, "USD");
   EXPECT_FALSE(s.limit.gpu_hours.has_value());
-  EXPECT_EQ(s.period.type, engine::PeriodType::kMonthly);
+  EXPECT_EQ(s.period.type, values::PeriodType::kMonthly);
   EXPECT_EQ(s.period.time_zone, "UTC");
   EXPECT_EQ(s.period.start_day, 1);
   EXPECT_EQ(s.period.anchor, absl::UnixEpoch());
@@ -1319,8 +1319,8 @@ TEST(CodecMetaTest, DecodeObjectMetaOfAnyKind) {
   EXPECT_EQ(m->resource_version, "9");
   EXPECT_EQ(m->generation, 4);
   EXPECT_EQ(m->creation_timestamp, At("2026-01-02T03:04:05Z"));
-  EXPECT_EQ(m->labels, (engine::Labels{{"a", "b"}}));
-  EXPECT_EQ(m->annotations, (engine::Labels{{"x/y", "any text"}}));
+  EXPECT_EQ(m->labels, (values::Labels{{"a", "b"}}));
+  EXPECT_EQ(m->annotations, (values::Labels{{"x/y", "any text"}}));
   ExpectMetaEq(DecodeObjectMeta(EncodeObjectMeta(*m), kStrict).value_or(ObjectMeta{}), *m);
 }
 

@@ -13,8 +13,8 @@
 #include <vector>
 
 #include "controllers/api/types.h"
-#include "controllers/engine/money.h"
-#include "controllers/engine/quantity.h"
+#include "controllers/values/money.h"
+#include "controllers/values/quantity.h"
 #include "gtest/gtest.h"
 
 namespace bursar::engine {
@@ -25,21 +25,21 @@ using api::CapacityType;
 constexpr char kA100[] = "NVIDIA-A100-SXM4-80GB";
 constexpr char kH100[] = "NVIDIA-H100-80GB-HBM3";
 
-Quantity Q(std::string_view text) {
-  absl::StatusOr<Quantity> q = Quantity::Parse(text);
+values::Quantity Q(std::string_view text) {
+  absl::StatusOr<values::Quantity> q = values::Quantity::Parse(text);
   EXPECT_TRUE(q.ok()) << text << ": " << q.status();
-  return q.ok() ? *q : Quantity();
+  return q.ok() ? *q : values::Quantity();
 }
 
 // Micro-units of a decimal amount, for readable expectations: Micros("0.5") == 500000.
 int64_t Micros(std::string_view text) {
-  absl::StatusOr<Money> m = Money::Parse(text);
+  absl::StatusOr<values::Money> m = values::Money::Parse(text);
   EXPECT_TRUE(m.ok()) << text << ": " << m.status();
   return m.ok() ? m->micros() : 0;
 }
 
-Money M(std::string_view text) {
-  return Money::FromMicros(Micros(text));
+values::Money M(std::string_view text) {
+  return values::Money::FromMicros(Micros(text));
 }
 
 class PriceBookBuilder {
@@ -142,7 +142,7 @@ NodeBuilder P4d() {
 struct CapacityCase {
   std::string name;
   PriceBookBuilder book;
-  Labels labels;
+  values::Labels labels;
   CapacityType want;
 };
 
@@ -215,7 +215,7 @@ struct PricesCase {
   std::string name;
   PriceBookBuilder book;
   NodeBuilder node;
-  std::optional<Money> pool_price;
+  std::optional<values::Money> pool_price;
   int64_t want_cpu;
   int64_t want_mem;
   int64_t want_gpu;
@@ -470,8 +470,8 @@ INSTANTIATE_TEST_SUITE_P(
 
 TEST(CostModelPodRateTest, RoundsHalfUpPerResource) {
   UnitPrices p;
-  p.cpu_core_hour = Money::FromMicros(3);  // 0.5 core -> 1.5 micros -> 2
-  p.memory_gib_hour = Money::FromMicros(1);
+  p.cpu_core_hour = values::Money::FromMicros(3);  // 0.5 core -> 1.5 micros -> 2
+  p.memory_gib_hour = values::Money::FromMicros(1);
   EXPECT_EQ(PodRatePerHour({ContainerBuilder().Cpu("500m")}, p).micros(), 2);
   EXPECT_EQ(PodRatePerHour({ContainerBuilder().Cpu("400m")}, p).micros(), 1);      // 1.2 -> 1
   EXPECT_EQ(PodRatePerHour({ContainerBuilder().Memory("512Mi")}, p).micros(), 1);  // 0.5 -> 1
@@ -500,7 +500,7 @@ TEST(CostModelPodRateTest, WholeNodePodCostsNodePrice) {
   PriceResolver r =
       PriceBookBuilder().Instance("p4d.24xlarge", CapacityType::kOnDemand, "32.77").Resolver();
   UnitPrices p = r.PricesFor(P4d().Build());
-  const Money rate = PodRatePerHour({ContainerBuilder().Cpu("96").Memory("1152Gi").Gpus(8)}, p);
+  const values::Money rate = PodRatePerHour({ContainerBuilder().Cpu("96").Memory("1152Gi").Gpus(8)}, p);
   EXPECT_LE(rate.micros(), Micros("32.77"));
   EXPECT_GE(rate.micros(), Micros("32.77") - (96 + 1152 + 8));
 }

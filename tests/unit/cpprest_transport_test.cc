@@ -809,7 +809,7 @@ TEST(CppRestTransportSend, APathThatIsNotAUriIsInvalidArgument) {
   EXPECT_EQ(response.status().code(), absl::StatusCode::kInvalidArgument) << response.status();
 }
 
-runtime::HttpServerResponse HealthHandler(std::string_view path) {
+kube::HttpServerResponse HealthHandler(std::string_view path) {
   if (path == "/healthz") {
     return {200, "", "ok\n"};
   }
@@ -823,7 +823,7 @@ runtime::HttpServerResponse HealthHandler(std::string_view path) {
 }
 
 TEST(StartHttpServer, AnswersGetsOnAPortItPicked) {
-  absl::StatusOr<std::unique_ptr<runtime::HttpServer>> server =
+  absl::StatusOr<std::unique_ptr<kube::HttpServer>> server =
       StartHttpServer("127.0.0.1", 0, HealthHandler);
   ASSERT_TRUE(server.ok()) << server.status();
   const int port = (*server)->port();
@@ -867,7 +867,7 @@ TEST(StartHttpServer, AnswersGetsOnAPortItPicked) {
 TEST(StartHttpServer, FailsOnAPortThatIsTaken) {
   asio::io_context io;
   asio::ip::tcp::acceptor taken(io, {asio::ip::make_address("127.0.0.1"), 0});
-  absl::StatusOr<std::unique_ptr<runtime::HttpServer>> server =
+  absl::StatusOr<std::unique_ptr<kube::HttpServer>> server =
       StartHttpServer("127.0.0.1", taken.local_endpoint().port(), HealthHandler);
   EXPECT_EQ(server.status().code(), absl::StatusCode::kUnavailable) << server.status();
 }

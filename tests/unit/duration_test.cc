@@ -1,4 +1,4 @@
-#include "controllers/engine/duration.h"
+#include "controllers/values/duration.h"
 
 #include <cstdint>
 #include <limits>
@@ -6,7 +6,7 @@
 
 #include "gtest/gtest.h"
 
-namespace bursar::engine {
+namespace bursar::values {
 namespace {
 
 TEST(DurationParse, GoGrammar) {
@@ -117,7 +117,7 @@ TEST(DurationFormat, ShortestGoStyle) {
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.text);
-    EXPECT_EQ(engine::FormatDuration(c.d), c.text);
+    EXPECT_EQ(values::FormatDuration(c.d), c.text);
   }
 }
 
@@ -129,7 +129,7 @@ TEST(DurationFormat, RoundTripsThroughParse) {
       absl::Hours(25),       absl::Hours(8760),     absl::Hours(1) + absl::Milliseconds(1),
   };
   for (absl::Duration d : values) {
-    const std::string text = engine::FormatDuration(d);
+    const std::string text = values::FormatDuration(d);
     SCOPED_TRACE(text);
     absl::StatusOr<absl::Duration> back = ParseDuration(text);
     ASSERT_TRUE(back.ok()) << back.status();
@@ -138,4 +138,4 @@ TEST(DurationFormat, RoundTripsThroughParse) {
 }
 
 }  // namespace
-}  // namespace bursar::engine
+}  // namespace bursar::values

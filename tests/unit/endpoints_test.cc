@@ -28,13 +28,13 @@ TEST(EndpointsTest, HealthzReadyzAndMetrics) {
       {"/nope", 404, "not found: /nope"},
   };
   for (const Case& c : before) {
-    HttpServerResponse r = endpoints.Serve(c.path);
+    kube::HttpServerResponse r = endpoints.Serve(c.path);
     EXPECT_EQ(r.status, c.status) << c.path;
     EXPECT_NE(r.body.find(c.body_contains), std::string::npos) << c.path << "\n" << r.body;
   }
   EXPECT_EQ(endpoints.Serve("/metrics").content_type, kMetricsContentType);
   synced = true;
-  HttpServerResponse ready = endpoints.Handler()("/readyz");
+  kube::HttpServerResponse ready = endpoints.Handler()("/readyz");
   EXPECT_EQ(ready.status, 200);
   EXPECT_NE(ready.body.find("[+]caches ok"), std::string::npos);
 }

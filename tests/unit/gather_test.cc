@@ -26,8 +26,8 @@ TEST(GatherTest, NodeViewReadsCapacityReadinessAndTheGrowerAnnotation) {
       "conditions":[{"type":"MemoryPressure","status":"False"},{"type":"Ready","status":"True"}]}})"));
   EXPECT_EQ(n.info.name, "a100-3");
   EXPECT_EQ(n.info.labels.at("bursar.dev/pool"), "a100");
-  EXPECT_EQ(n.info.cpu_capacity, engine::Quantity::FromUnits(24));
-  EXPECT_EQ(n.info.memory_capacity, engine::Quantity::FromUnits(int64_t{128} << 30));
+  EXPECT_EQ(n.info.cpu_capacity, values::Quantity::FromUnits(24));
+  EXPECT_EQ(n.info.memory_capacity, values::Quantity::FromUnits(int64_t{128} << 30));
   EXPECT_EQ(n.info.gpu_capacity, 2);
   EXPECT_TRUE(n.ready);
   EXPECT_EQ(n.grown_for, "vision");
@@ -88,7 +88,7 @@ TEST(GatherTest, PodViewEndsAtTheLastContainerFinishAndKnowsItsJob) {
   EXPECT_EQ(v.job, "train");
   EXPECT_EQ(v.labels.at("team"), "cv");
   ASSERT_EQ(v.containers.size(), 2u);
-  EXPECT_EQ(v.containers[0].cpu_request, engine::Quantity::FromMilli(500));
+  EXPECT_EQ(v.containers[0].cpu_request, values::Quantity::FromMilli(500));
 
   pod.phase = kube::PodPhase::kRunning;
   pod.owner_kind = kube::InternedString("ReplicaSet");

@@ -1,7 +1,7 @@
-// Tests for engine::LabelSelector: metav1.LabelSelector semantics (matchLabels AND every
+// Tests for values::LabelSelector: metav1.LabelSelector semantics (matchLabels AND every
 // matchExpression; NotIn and DoesNotExist match absent keys; the empty selector matches all).
 
-#include "controllers/engine/labels.h"
+#include "controllers/values/labels.h"
 
 #include <string>
 #include <utility>
@@ -9,7 +9,7 @@
 
 #include "gtest/gtest.h"
 
-namespace bursar::engine {
+namespace bursar::values {
 namespace {
 
 class SelectorBuilder {
@@ -167,4 +167,4 @@ TEST(LabelsSelectorTest, OperatorNames) {
 }
 
 }  // namespace
-}  // namespace bursar::engine
+}  // namespace bursar::values

@@ -1,10 +1,10 @@
-#include "controllers/engine/ledger.h"
+#include "controllers/values/ledger.h"
 
 #include <gtest/gtest.h>
 
 #include <random>
 
-namespace bursar::engine {
+namespace bursar::values {
 namespace {
 
 absl::Time T(int64_t seconds) {
@@ -157,4 +157,4 @@ TEST(LedgerTest, AccrualRoundsHalfEvenToMicros) {
 }
 
 }  // namespace
-}  // namespace bursar::engine
+}  // namespace bursar::values

@@ -1,4 +1,4 @@
-#include "controllers/engine/money.h"
+#include "controllers/values/money.h"
 
 #include <cstdint>
 #include <limits>
@@ -6,7 +6,7 @@
 
 #include "gtest/gtest.h"
 
-namespace bursar::engine {
+namespace bursar::values {
 namespace {
 
 constexpr int64_t kMax = std::numeric_limits<int64_t>::max();
@@ -202,4 +202,4 @@ TEST(MoneyArithmetic, OperatorsAndOrdering) {
 }
 
 }  // namespace
-}  // namespace bursar::engine
+}  // namespace bursar::values

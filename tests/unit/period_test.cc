@@ -1,11 +1,11 @@
-#include "controllers/engine/period.h"
+#include "controllers/values/period.h"
 
 #include <string>
 #include <vector>
 
 #include "gtest/gtest.h"
 
-namespace bursar::engine {
+namespace bursar::values {
 namespace {
 
 // An instant written with its UTC offset, so that each expectation says which side of a DST
@@ -397,4 +397,4 @@ TEST(PeriodElapsedFraction, ClampsToUnitInterval) {
 }
 
 }  // namespace
-}  // namespace bursar::engine
+}  // namespace bursar::values

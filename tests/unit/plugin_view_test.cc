@@ -22,7 +22,7 @@
 namespace bursar::cmd {
 namespace {
 
-using engine::Money;
+using values::Money;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
@@ -48,7 +48,7 @@ class Budget {
     b_.spec.scope.namespaces = {b_.metadata.name.substr(b_.metadata.name.find('-') + 1)};
     b_.metadata.generation = 2;
     b_.status.observed_generation = 2;
-    b_.status.period = engine::Period{At("2025-06-01T00:00:00Z"), At("2025-07-01T00:00:00Z")};
+    b_.status.period = values::Period{At("2025-06-01T00:00:00Z"), At("2025-07-01T00:00:00Z")};
     Ready("True", "Enforcing", "spend is on the pacing line");
   }
   Budget& Limit(const char* amount) {
@@ -62,8 +62,8 @@ class Budget {
   }
   // Weekly from Monday, Berlin time; the status window given in UTC.
   Budget& Weekly(const char* start, const char* end) {
-    b_.spec.period = {.type = engine::PeriodType::kWeekly, .time_zone = "Europe/Berlin"};
-    b_.status.period = engine::Period{At(start), At(end)};
+    b_.spec.period = {.type = values::PeriodType::kWeekly, .time_zone = "Europe/Berlin"};
+    b_.status.period = values::Period{At(start), At(end)};
     return *this;
   }
   Budget& Spent(const char* spent, const char* forecast, const char* burn) {

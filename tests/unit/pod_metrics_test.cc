@@ -6,7 +6,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
-#include "controllers/engine/quantity.h"
+#include "controllers/values/quantity.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -15,10 +15,10 @@ namespace {
 
 using ::testing::HasSubstr;
 
-engine::Quantity Q(const std::string& text) {
-  absl::StatusOr<engine::Quantity> q = engine::Quantity::Parse(text);
+values::Quantity Q(const std::string& text) {
+  absl::StatusOr<values::Quantity> q = values::Quantity::Parse(text);
   EXPECT_TRUE(q.ok()) << q.status();
-  return q.ok() ? *q : engine::Quantity();
+  return q.ok() ? *q : values::Quantity();
 }
 
 // A PodMetricsList around `items` (a JSON array).

@@ -255,14 +255,14 @@ TEST_F(PrometheusClientTest, Errors) {
 // ---------------------------------------------------------------------------------------------
 // GpuUtilizationByPod
 
-PromSample Sample(engine::Labels labels, double value) {
+PromSample Sample(values::Labels labels, double value) {
   return PromSample{std::move(labels), value, kAt};
 }
 
 TEST(DcgmUtilizationTest, ResolvesPodLabels) {
   struct Case {
     std::string name;
-    engine::Labels labels;
+    values::Labels labels;
     std::string key;  // "" when the sample names no pod
   };
   const std::vector<Case> cases = {

@@ -1,4 +1,4 @@
-#include "controllers/engine/quantity.h"
+#include "controllers/values/quantity.h"
 
 #include <cstdint>
 #include <limits>
@@ -7,7 +7,7 @@
 
 #include "gtest/gtest.h"
 
-namespace bursar::engine {
+namespace bursar::values {
 namespace {
 
 using Format = Quantity::Format;
@@ -482,4 +482,4 @@ TEST(QuantityCompare, OrdersByValueAcrossFormats) {
 }
 
 }  // namespace
-}  // namespace bursar::engine
+}  // namespace bursar::values

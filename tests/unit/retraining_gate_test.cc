@@ -14,7 +14,7 @@
 
 #include "absl/time/time.h"
 #include "controllers/api/types.h"
-#include "controllers/engine/period.h"
+#include "controllers/values/period.h"
 #include "gtest/gtest.h"
 
 namespace bursar::engine {
@@ -23,8 +23,8 @@ namespace {
 const absl::Time kStart = absl::FromUnixSeconds(1'700'000'000);
 
 // Daily periods starting at kStart.
-Period Day(int n) {
-  return Period{kStart + absl::Hours(24 * n), kStart + absl::Hours(24 * (n + 1))};
+values::Period Day(int n) {
+  return values::Period{kStart + absl::Hours(24 * n), kStart + absl::Hours(24 * (n + 1))};
 }
 
 absl::Time At(absl::Duration since_start) {
@@ -107,7 +107,7 @@ TEST_P(RetrainingGateTest, Script) {
                            << DriftOutcomeName(got) << ", want " << DriftOutcomeName(o.want);
   }
   ASSERT_FALSE(c.script.empty());
-  const Period last = Day(c.script.back().day);
+  const values::Period last = Day(c.script.back().day);
   for (const char* model : {"fraud", "churn", "ranker", "vision"}) {
     const bool want =
         std::find(c.want_unlocked.begin(), c.want_unlocked.end(), model) != c.want_unlocked.end();

@@ -1,4 +1,4 @@
-#include "controllers/engine/period.h"
+#include "controllers/values/period.h"
 
 #include <algorithm>
 #include <cstdint>
@@ -9,7 +9,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 
-namespace bursar::engine {
+namespace bursar::values {
 namespace {
 
 // Debian's Abseil has its own string_view type, not an alias of std::string_view.
@@ -194,4 +194,4 @@ absl::StatusOr<PeriodType> ParsePeriodType(std::string_view name) {
                    "\" (want Hourly, Daily, Weekly, Monthly or Custom)"));
 }
 
-}  // namespace bursar::engine
+}  // namespace bursar::values

@@ -1,4 +1,4 @@
-#include "controllers/engine/duration.h"
+#include "controllers/values/duration.h"
 
 #include <cstdint>
 #include <limits>
@@ -8,7 +8,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 
-namespace bursar::engine {
+namespace bursar::values {
 namespace {
 
 __extension__ typedef __int128 Int128;
@@ -175,4 +175,4 @@ std::string FormatDuration(absl::Duration d) {
   return out;
 }
 
-}  // namespace bursar::engine
+}  // namespace bursar::values

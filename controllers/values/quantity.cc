@@ -1,4 +1,4 @@
-#include "controllers/engine/quantity.h"
+#include "controllers/values/quantity.h"
 
 #include <cstdint>
 #include <iterator>
@@ -11,7 +11,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 
-namespace bursar::engine {
+namespace bursar::values {
 namespace {
 
 constexpr Int128 kNanosPerUnit = 1'000'000'000;
@@ -407,4 +407,4 @@ Quantity Quantity::operator-(const Quantity& o) const {
   return Quantity(SaturatingAdd(nanos_, -o.nanos_), nanos_ == 0 ? o.format_ : format_);
 }
 
-}  // namespace bursar::engine
+}  // namespace bursar::values

@@ -13,7 +13,7 @@
 
 #include "absl/status/statusor.h"
 
-namespace bursar::engine {
+namespace bursar::values {
 
 // kHalfEven: to nearest, ties to even (banker's rounding). kDown: toward zero (truncate).
 // kUp: away from zero. Negative amounts round symmetrically to positive ones.
@@ -71,4 +71,4 @@ constexpr Money Min(Money a, Money b) {
   return a < b ? a : b;
 }
 
-}  // namespace bursar::engine
+}  // namespace bursar::values

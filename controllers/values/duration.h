@@ -10,11 +10,11 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 
-namespace bursar::engine {
+namespace bursar::values {
 
 absl::StatusOr<absl::Duration> ParseDuration(std::string_view text);
 
 // Shortest Go-style text: 90s -> "1m30s", 2h -> "2h", 0 -> "0s".
 std::string FormatDuration(absl::Duration d);
 
-}  // namespace bursar::engine
+}  // namespace bursar::values

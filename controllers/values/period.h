@@ -14,7 +14,7 @@
 #include "absl/time/civil_time.h"
 #include "absl/time/time.h"
 
-namespace bursar::engine {
+namespace bursar::values {
 
 enum class PeriodType { kHourly, kDaily, kWeekly, kMonthly, kCustom };
 
@@ -59,4 +59,4 @@ class PeriodCalendar {
 const char* PeriodTypeName(PeriodType type);
 absl::StatusOr<PeriodType> ParsePeriodType(std::string_view name);
 
-}  // namespace bursar::engine
+}  // namespace bursar::values

@@ -1,8 +1,8 @@
-#include "controllers/engine/labels.h"
+#include "controllers/values/labels.h"
 
 #include <algorithm>
 
-namespace bursar::engine {
+namespace bursar::values {
 
 bool LabelSelector::Matches(const Labels& labels) const {
   for (const auto& [key, value] : match_labels) {
@@ -57,4 +57,4 @@ const char* SelectorOperatorName(SelectorOperator op) {
   return "?";
 }
 
-}  // namespace bursar::engine
+}  // namespace bursar::values

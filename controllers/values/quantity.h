@@ -14,7 +14,7 @@
 
 #include "absl/status/statusor.h"
 
-namespace bursar::engine {
+namespace bursar::values {
 
 // The compiler's 128-bit integers; __extension__ keeps -Wpedantic quiet about them.
 __extension__ typedef __int128 Int128;
@@ -54,4 +54,4 @@ class Quantity {
   Format format_ = Format::kDecimalSI;
 };
 
-}  // namespace bursar::engine
+}  // namespace bursar::values

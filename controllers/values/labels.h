@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-namespace bursar::engine {
+namespace bursar::values {
 
 using Labels = std::map<std::string, std::string, std::less<>>;
 
@@ -34,4 +34,4 @@ struct LabelSelector {
 
 const char* SelectorOperatorName(SelectorOperator op);
 
-}  // namespace bursar::engine
+}  // namespace bursar::values

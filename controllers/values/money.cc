@@ -1,4 +1,4 @@
-#include "controllers/engine/money.h"
+#include "controllers/values/money.h"
 
 #include <cstdint>
 #include <limits>
@@ -8,7 +8,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 
-namespace bursar::engine {
+namespace bursar::values {
 namespace {
 
 __extension__ typedef __int128 Int128;
@@ -153,4 +153,4 @@ Money Money::MulDiv(int64_t numerator, int64_t denominator, Rounding rounding) c
   return Money(Saturate(quotient));
 }
 
-}  // namespace bursar::engine
+}  // namespace bursar::values

@@ -2,7 +2,7 @@
 
 // The operator's small HTTP server for /healthz, /readyz and /metrics. This header is only the
 // interface: the implementation (cpprestsdk's http_listener) is started by
-// kube::StartHttpServer in operator/kube/cpprest_transport.h, so that exactly one translation
+// StartHttpServer in cpprest_transport.h, so that exactly one translation
 // unit includes cpprestsdk.
 //
 // Only GET is served (anything else gets 405); the handler sees the request path without the
@@ -13,7 +13,7 @@
 #include <string>
 #include <string_view>
 
-namespace bursar::runtime {
+namespace bursar::kube {
 
 struct HttpServerResponse {
   int status = 200;
@@ -34,4 +34,4 @@ class HttpServer {
   virtual void Stop() = 0;
 };
 
-}  // namespace bursar::runtime
+}  // namespace bursar::kube

@@ -25,10 +25,10 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "controllers/engine/money.h"
-#include "controllers/engine/period.h"
+#include "controllers/values/money.h"
+#include "controllers/values/period.h"
 
-namespace bursar::engine {
+namespace bursar::values {
 
 __extension__ typedef __int128 Accrual;  // 1 unit = 1/3600 micro-unit of the currency
 
@@ -95,4 +95,4 @@ Money AccrualToMoney(Accrual a);
 std::string AccrualToString(Accrual a);
 absl::StatusOr<Accrual> ParseAccrual(std::string_view text);
 
-}  // namespace bursar::engine
+}  // namespace bursar::values

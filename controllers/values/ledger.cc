@@ -1,11 +1,11 @@
-#include "controllers/engine/ledger.h"
+#include "controllers/values/ledger.h"
 
 #include <algorithm>
 #include <charconv>
 
 #include "absl/strings/str_cat.h"
 
-namespace bursar::engine {
+namespace bursar::values {
 namespace {
 
 __extension__ typedef unsigned __int128 UInt128;
@@ -153,4 +153,4 @@ LedgerState BudgetLedger::Snapshot() const {
   return state;
 }
 
-}  // namespace bursar::engine
+}  // namespace bursar::values
