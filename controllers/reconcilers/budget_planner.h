@@ -4,7 +4,12 @@
 // each pod into its budget's ledger (values::BudgetLedger), decides the rung of the enforcement
 // ladder (engine::DecideBudget), and derives what the cluster should look like: quotas per
 // namespace or ClusterQueue, Jobs held, drained or released, node pool sizes, and each budget's
-// status. It never performs I/O; the operator applies the Plan (controllers/reconcilers/apply).
+// status. It never performs I/O; the operator applies the Plan (PlanApplier, plan_applier.h).
+//
+// A pass runs in named steps over one shared context (budget_planner.cc): index the snapshot,
+// validate budgets, attribute pods, then per budget restore ledgers, observe modelDrift, meter,
+// decide (engine::Decide, the step `bursar simulate` calls too) and write its status; then plan
+// quotas, Jobs (hold, drain, release) and node pools.
 //
 // State kept between passes (and why it survives a restart):
 // - ledgers: restored from status.ledger / status.reserveLedger the first time a budget is
@@ -34,15 +39,16 @@
 #include "absl/time/time.h"
 #include "controllers/api/types.h"
 #include "controllers/engine/budget_policy.h"
-#include "controllers/values/ledger.h"
+#include "controllers/engine/budget_step.h"
 #include "controllers/engine/retraining_gate.h"
 #include "controllers/reconcilers/snapshot.h"
+#include "controllers/values/ledger.h"
 
 namespace bursar::reconcilers {
 
 struct PlannerOptions {
-  // How far ahead the current burn is projected (>= one metering tick; 2 ticks by default).
-  absl::Duration lookahead = absl::Seconds(30);
+  // How far ahead the current burn is projected: two ticks of the default 15 s tick.
+  absl::Duration lookahead = engine::LookaheadFor(absl::Seconds(15));
 };
 
 // An Event on the ComputeBudget.
@@ -79,12 +85,16 @@ struct ClusterQueueTarget {
   int64_t gpus = 0;
 };
 
+// The rung of the ladder a Job change carries out.
+enum class JobRung { kHold, kDrain, kRelease };
+const char* Name(JobRung rung);  // "Hold", "Drain", "Release"
+
 struct JobChange {
   std::string namespace_name;
   std::string name;
   std::string budget;
   bool suspend = true;  // false: resume (and remove Bursar's annotations)
-  std::string rung;     // "Hold", "Drain" or "Release"
+  JobRung rung = JobRung::kHold;
   std::string message;
 };
 
@@ -126,10 +136,13 @@ class BudgetPlanner {
 
   Plan Reconcile(const Snapshot& snapshot);
 
-  // Forgets everything about budgets no longer present (called by Reconcile).
+  // How many budgets the planner keeps state for (Reconcile forgets budgets no longer present).
   size_t tracked_budgets() const { return budgets_.size(); }
 
  private:
+  struct Pass;        // one Reconcile's shared context (budget_planner.cc)
+  struct BudgetWork;  // one budget within a pass
+  struct JobCandidate;
   struct BudgetState {
     std::string uid;
     std::optional<values::BudgetLedger> ledger;
@@ -149,6 +162,37 @@ class BudgetPlanner {
     std::string growing_for;
     std::set<std::string> known_nodes;
   };
+
+  // The steps of a pass, in order.
+  void ValidateBudgets(Pass& pass);
+  void ForgetRemovedBudgets(const Pass& pass);
+  static void AttributePods(Pass& pass);
+  void PlanBudget(Pass& pass, BudgetWork& w);
+  static void PlanQuotas(Pass& pass);
+  void PlanJobs(Pass& pass);
+  void AttachRecentActions(Pass& pass);
+  void PlanPools(Pass& pass);
+  // Parts of PlanBudget.
+  static void MarkInvalid(const BudgetWork& w, BudgetState& st, absl::Time now, BudgetOutcome& out);
+  static void RestoreLedgers(const api::ComputeBudget& b, absl::Time now,
+                             const values::Period& current, BudgetState& st, BudgetOutcome& out);
+  struct Metering;
+  Metering MeterBudget(Pass& pass, BudgetWork& w, const values::Period& current, BudgetState& st);
+  static void ObserveDrift(const Pass& pass, const BudgetWork& w, const values::Period& current,
+                           BudgetState& st, BudgetOutcome& out);
+  static void RecordTransitions(const BudgetWork& w, const engine::BudgetDecision& d,
+                                absl::Time now, const std::string& ended_summary, BudgetState& st,
+                                BudgetOutcome& out);
+  static void WriteStatus(const BudgetWork& w, const engine::BudgetStep& step, BudgetState& st,
+                          BudgetOutcome& out);
+  // Parts of PlanJobs.
+  void PlanBudgetJobs(Pass& pass, BudgetWork& w, std::vector<JobCandidate>& candidates,
+                      std::set<std::string>& draining_jobs);
+  // Parts of PlanPools.
+  struct PoolDemand;
+  static PoolDemand DemandFor(const Pass& pass, const api::GPUNodePool& pool,
+                              const std::vector<const NodeView*>& members);
+  void PlanPool(Pass& pass, const api::GPUNodePool& pool);
 
   PlannerOptions options_;
   std::map<std::string, BudgetState> budgets_;

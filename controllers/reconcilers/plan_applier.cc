@@ -217,11 +217,11 @@ ApplyReport PlanApplier::Apply(const Plan& plan, const Snapshot& snapshot,
     ApplyClusterQueue(target, report);
   }
   for (const JobChange& change : plan.jobs) {
-    Value annotations = change.suspend
-                            ? Value::Object({{kHeldByAnnotation, Value::String(change.budget)},
-                                             {kHeldRungAnnotation, Value::String(change.rung)}})
-                            : Value::Object({{kHeldByAnnotation, Value::Null()},
-                                             {kHeldRungAnnotation, Value::Null()}});
+    Value annotations =
+        change.suspend ? Value::Object({{kHeldByAnnotation, Value::String(change.budget)},
+                                        {kHeldRungAnnotation, Value::String(Name(change.rung))}})
+                       : Value::Object({{kHeldByAnnotation, Value::Null()},
+                                        {kHeldRungAnnotation, Value::Null()}});
     Value patch =
         Value::Object({{"metadata", Value::Object({{"annotations", std::move(annotations)}})},
                        {"spec", Value::Object({{"suspend", Value::Bool(change.suspend)}})}});
@@ -238,7 +238,7 @@ ApplyReport PlanApplier::Apply(const Plan& plan, const Snapshot& snapshot,
     ++report.writes;
     events_.Record(runtime::ObjectReference::Of(kube::kJobs, *patched),
                    change.suspend ? runtime::EventType::kWarning : runtime::EventType::kNormal,
-                   change.suspend ? absl::StrCat("Bursar", change.rung) : "BursarRelease",
+                   change.suspend ? absl::StrCat("Bursar", Name(change.rung)) : "BursarRelease",
                    change.message);
   }
   for (const PoolChange& change : plan.pool_changes) {

@@ -7,17 +7,16 @@
 #include "absl/strings/str_cat.h"
 #include "controllers/engine/attribution.h"
 #include "controllers/engine/budget_policy.h"
+#include "controllers/engine/budget_step.h"
 #include "controllers/engine/cost_model.h"
-#include "controllers/values/ledger.h"
 #include "controllers/engine/pool_sizing.h"
+#include "controllers/values/ledger.h"
 
 namespace bursar::sim {
 namespace {
 
 using api::LadderAction;
 using values::Money;
-
-__extension__ typedef __int128 Int128;
 
 constexpr int kNoBudget = -1;
 
@@ -83,10 +82,10 @@ struct Budget {
   std::vector<Charge> step_charges;
   std::vector<std::string> step_ended;
   std::set<std::tuple<int, int64_t, size_t>> pending;  // (-priority, submit, job index)
+  std::vector<Money> pool_gpu_hour_prices;             // of its pools, for engine::GpuHourPrice
+  Money default_gpu_hour;                              // its price book's, when it has one
   engine::BudgetDecision decision;
-  bool shut_off = false;                          // shutoff policy: stopped until the next period
-  std::vector<std::pair<int64_t, Money>> billed;  // (time, spent) samples for billing lag
-  int64_t static_quota = 0;
+  std::unique_ptr<EnforcementPolicy> enforcement;
   BudgetResult result;
   int64_t wait_sum_s = 0;
   int64_t started_jobs = 0;
@@ -139,6 +138,8 @@ class Simulation {
   int64_t RunningGpus(int budget, bool reserve) const;
   Money RunningRate(int budget, bool reserve) const;
   std::pair<Money, int64_t> IdleOf(int budget) const;
+  engine::BudgetStep StepOf(const Budget& b, int budget, int64_t now_s) const;
+  DecisionTrace TraceOf(const Budget& b, int budget, const engine::BudgetStep& step) const;
   void DrainTo(int budget, int64_t keep_gpus, bool reserve, int64_t now_s);
 
   const Scenario& scenario_;
@@ -275,9 +276,11 @@ absl::Status Simulation::Setup() {
             " does not match PriceBook \"", book->metadata.name, "\" (", book->spec.currency, ")"));
       }
     }
-    // Convert money into GPUs at the dearest of the budget's pools: never under-estimates spend.
     for (int i : b.pools) {
-      b.gpu_hour_price = values::Max(b.gpu_hour_price, pools_[static_cast<size_t>(i)].gpu_rate);
+      b.pool_gpu_hour_prices.push_back(pools_[static_cast<size_t>(i)].gpu_rate);
+    }
+    if (const api::PriceBook* book = FindPriceBook(cb.spec.price_book_ref); book != nullptr) {
+      b.default_gpu_hour = book->spec.defaults.gpu_hour;
     }
     b.gpu_hours_only = !cb.spec.limit.amount.has_value();
     b.result.name = cb.metadata.name;
@@ -285,17 +288,14 @@ absl::Status Simulation::Setup() {
     b.result.enforced = cb.spec.enforcement == api::EnforcementMode::kEnforce;
     b.result.chart.budget = cb.metadata.name;
     b.result.chart.unit = b.result.unit;
-    // static-quota: the GPUs that spend exactly the regular limit (L - reserve, as the engine
-    // counts it) over a full period. Exact integer arithmetic: a limit of exactly N GPUs' worth
-    // must give N, not N - 1 from a binary rounding.
-    Money limit = b.gpu_hours_only ? *cb.spec.limit.gpu_hours : *cb.spec.limit.amount;
-    Money regular = limit - engine::ReserveOf(limit, cb.spec.retraining.reserve_percent);
-    int64_t per_gpu_hour = b.gpu_hours_only ? Money::kMicrosPerUnit : b.gpu_hour_price.micros();
-    int64_t period_s = absl::ToInt64Seconds(period.length());
-    b.static_quota = per_gpu_hour > 0 && period_s > 0 && regular.micros() > 0
-                         ? static_cast<int64_t>(static_cast<Int128>(regular.micros()) * 3600 /
-                                                (static_cast<Int128>(per_gpu_hour) * period_s))
-                         : 0;
+    b.enforcement = MakeEnforcementPolicy(
+        options_.policy,
+        {.spec = &cb.spec,
+         .gpu_hours_only = b.gpu_hours_only,
+         .gpu_hour_price = engine::GpuHourPrice(b.pool_gpu_hour_prices, {}, b.default_gpu_hour),
+         .first_period = period.length(),
+         .billing_lag = scenario_.cluster.billing_lag,
+         .step_s = step_s_});
     budgets_.push_back(std::move(b));
   }
 
@@ -400,6 +400,14 @@ void Simulation::Advance(int64_t from_s, int64_t to_s) {
   std::vector<size_t> finished;
   for (size_t index : running_) {
     Job& job = jobs_[index];
+    if (job.budget != kNoBudget && job.retrain) {
+      // As in the operator: running retraining work draws on the reserve while its model is
+      // unlocked in the period it is charged in (a new period locks the reserve again).
+      const Budget& b = budgets_[static_cast<size_t>(job.budget)];
+      job.on_reserve = b.enforcement->UsesRetrainingReserve() &&
+                       engine::DrawsOnReserve(b.spec->spec.retraining, b.gate, job.retrain,
+                                              job.trace->model, b.calendar->Containing(At(to_s)));
+    }
     int64_t worked = to_s - from_s;
     if (job.remaining_s <= worked) {
       finished.push_back(index);
@@ -505,8 +513,7 @@ void Simulation::RollPeriod(Budget& b, int64_t now_s) {
   values::Period next = b.calendar->Next(period);
   b.ledger.emplace(next);
   b.reserve_ledger.emplace(next);
-  b.shut_off = false;
-  b.billed.clear();
+  b.enforcement->NewPeriod();
   b.result.chart.period_starts_h.push_back(absl::ToDoubleHours(next.start - scenario_.start));
 }
 
@@ -638,58 +645,66 @@ std::optional<int64_t> Simulation::QuotaFor(const Budget& b) const {
   if (!b.result.enforced) {
     return std::nullopt;  // DryRun: decide and report, change nothing (under every policy)
   }
-  switch (options_.policy) {
-    case Policy::kBursar:
-      return b.decision.quota_gpus;
-    case Policy::kStaticQuota:
-      return b.static_quota;
-    case Policy::kShutoff:
-      return b.shut_off ? std::optional<int64_t>(0) : std::nullopt;
-    case Policy::kNone:
-      return std::nullopt;
-  }
-  return std::nullopt;
+  return b.enforcement->Quota(b.decision);
 }
 
 bool Simulation::HoldsNewWork(const Budget& b) const {
-  if (!b.result.enforced) {
-    return false;
-  }
-  if (options_.policy == Policy::kShutoff) {
-    return b.shut_off;
-  }
-  return options_.policy == Policy::kBursar && b.decision.hold_new_work;
+  return b.result.enforced && b.enforcement->HoldsNewWork(b.decision);
 }
 
 bool Simulation::MayUseReserve(const Budget& b, const Job& job) const {
-  return options_.policy == Policy::kBursar && job.retrain &&
-         b.gate.IsUnlocked(job.trace->model, b.ledger->period());
+  return b.enforcement->UsesRetrainingReserve() &&
+         engine::DrawsOnReserve(b.spec->spec.retraining, b.gate, job.retrain, job.trace->model,
+                                b.ledger->period());
+}
+
+engine::BudgetStep Simulation::StepOf(const Budget& b, int budget, int64_t now_s) const {
+  engine::BudgetStep step{.now = At(now_s),
+                          .ledger = &*b.ledger,
+                          .reserve_ledger = &*b.reserve_ledger,
+                          .burn = {},
+                          .gpu_hour_price = Money(),
+                          .reserve_unlocked = b.gate.AnyUnlocked(b.ledger->period()),
+                          .lookahead = engine::LookaheadFor(scenario_.step)};
+  step.burn.regular_rate = RunningRate(budget, false);
+  step.burn.regular_gpus = RunningGpus(budget, false);
+  step.burn.reserve_rate = RunningRate(budget, true);
+  step.burn.reserve_gpus = RunningGpus(budget, true);
+  std::tie(step.burn.idle_rate, step.burn.idle_gpus) = IdleOf(budget);
+  step.gpu_hour_price = engine::GpuHourPrice(b.pool_gpu_hour_prices, step.burn, b.default_gpu_hour);
+  return step;
+}
+
+DecisionTrace Simulation::TraceOf(const Budget& b, int budget,
+                                  const engine::BudgetStep& step) const {
+  DecisionTrace trace{
+      .budget = b.spec->metadata.name, .step = step, .decision = b.decision, .running = {}};
+  for (size_t i : running_) {
+    const Job& job = jobs_[i];
+    if (job.budget == budget) {
+      trace.running.push_back({.uid = job.uid,
+                               .namespace_name = job.trace->ns,
+                               .gpus = job.trace->gpus,
+                               .pool = pools_[static_cast<size_t>(job.pool)].spec->metadata.name,
+                               .since = At(job.run_since_s),
+                               .on_reserve = job.on_reserve});
+    }
+  }
+  return trace;
 }
 
 void Simulation::Decide(int64_t now_s) {
   for (size_t bi = 0; bi < budgets_.size(); ++bi) {
     Budget& b = budgets_[bi];
     int budget = static_cast<int>(bi);
-    engine::BudgetInputs in;
-    in.now = At(now_s);
-    in.period = b.ledger->period();
-    in.spent = b.ledger->spent();
-    in.reserve_spent = b.reserve_ledger->spent();
-    in.gpu_seconds = b.ledger->gpu_seconds();
-    in.reserve_gpu_seconds = b.reserve_ledger->gpu_seconds();
-    in.rate_per_hour = RunningRate(budget, false);
-    std::tie(in.idle_rate_per_hour, in.idle_gpus) = IdleOf(budget);
-    in.reserve_rate_per_hour = RunningRate(budget, true);
-    in.running_gpus = RunningGpus(budget, false);
-    in.reserve_running_gpus = RunningGpus(budget, true);
-    in.gpu_hour_price = b.gpu_hour_price;
-    in.reserve_unlocked = b.gate.AnyUnlocked(in.period);
-    // Project two metering ticks ahead, plus the time a suspension takes to stop the meter.
-    in.lookahead = 2 * scenario_.step;
-    b.decision = engine::DecideBudget(b.spec->spec, in);
+    const engine::BudgetStep step = StepOf(b, budget, now_s);
+    b.decision = engine::Decide(b.spec->spec, step);
+    if (options_.on_decision) {
+      options_.on_decision(TraceOf(b, budget, step));
+    }
 
     // Rungs entered: what Bursar did (or, for DryRun budgets, would have done).
-    if (options_.policy == Policy::kBursar && b.decision.rung > b.last_rung) {
+    if (b.enforcement->FollowsLadder() && b.decision.rung > b.last_rung) {
       ++b.result.actions[api::Name(b.decision.rung)];
     }
     b.last_rung = b.decision.rung;
@@ -697,44 +712,20 @@ void Simulation::Decide(int64_t now_s) {
     if (!b.result.enforced) {
       continue;
     }
-    switch (options_.policy) {
-      case Policy::kBursar:
-        if (b.decision.keep_running_gpus.has_value()) {
-          DrainTo(budget, *b.decision.keep_running_gpus, false, now_s);
-        }
-        if (b.decision.reserve_keep_running_gpus.has_value()) {
-          DrainTo(budget, *b.decision.reserve_keep_running_gpus, true, now_s);
-        }
-        break;
-      case Policy::kShutoff: {
-        // Billing shows usage `lag` late, in the budget's unit (money, or micro GPU-hours for
-        // gpuHours-only budgets); the lag never exceeds a tenth of the period.
-        b.billed.emplace_back(
-            now_s,
-            b.gpu_hours_only
-                ? Money::FromUnits(b.ledger->gpu_seconds()).MulDiv(1, 3600, values::Rounding::kDown)
-                : b.ledger->spent());
-        int64_t lag = std::min(absl::ToInt64Seconds(scenario_.cluster.billing_lag),
-                               absl::ToInt64Seconds(in.period.length()) / 10);
-        Money billed;
-        for (const auto& [t, spent] : b.billed) {
-          if (t <= now_s - lag) {
-            billed = spent;
-          }
-        }
-        std::erase_if(b.billed, [&](const auto& s) { return s.first < now_s - lag - step_s_; });
-        bool over = billed >=
-                    (b.gpu_hours_only ? *b.spec->spec.limit.gpu_hours : *b.spec->spec.limit.amount);
-        if (over && !b.shut_off) {
-          b.shut_off = true;
-          DrainTo(budget, 0, false, now_s);
-          DrainTo(budget, 0, true, now_s);
-        }
-        break;
-      }
-      case Policy::kNone:
-      case Policy::kStaticQuota:
-        break;
+    // What a bill would show, in the budget's unit (micro GPU-hours for gpuHours-only budgets).
+    Money billable =
+        b.gpu_hours_only
+            ? Money::FromUnits(b.ledger->gpu_seconds()).MulDiv(1, 3600, values::Rounding::kDown)
+            : b.ledger->spent();
+    StopOrder stop = b.enforcement->Act({.now_s = now_s,
+                                         .period_length = b.ledger->period().length(),
+                                         .billable = billable,
+                                         .decision = &b.decision});
+    if (stop.keep_regular_gpus.has_value()) {
+      DrainTo(budget, *stop.keep_regular_gpus, false, now_s);
+    }
+    if (stop.keep_reserve_gpus.has_value()) {
+      DrainTo(budget, *stop.keep_reserve_gpus, true, now_s);
     }
   }
 }
@@ -1048,30 +1039,6 @@ absl::StatusOr<SimReport> Simulation::Run() {
 }
 
 }  // namespace
-
-const char* PolicyName(Policy policy) {
-  switch (policy) {
-    case Policy::kBursar:
-      return "bursar";
-    case Policy::kNone:
-      return "none";
-    case Policy::kStaticQuota:
-      return "static-quota";
-    case Policy::kShutoff:
-      return "shutoff";
-  }
-  return "?";
-}
-
-absl::StatusOr<Policy> ParsePolicy(std::string_view name) {
-  for (Policy p : kAllPolicies) {
-    if (name == PolicyName(p)) {
-      return p;
-    }
-  }
-  return absl::InvalidArgumentError(absl::StrCat(
-      "--policy: \"", std::string(name), "\" is not one of bursar, none, static-quota, shutoff"));
-}
 
 absl::StatusOr<SimReport> Simulate(const Scenario& scenario, const SimOptions& options) {
   Simulation sim(scenario, options);

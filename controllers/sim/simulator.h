@@ -14,10 +14,9 @@
 //   budget whose demand last grew it (DESIGN.md, cost model).
 // - Suspending a Job (Drain, or a shutoff) deletes its pods; resuming starts new pods, which
 //   continue from the last checkpoint and lose cluster.restartPenalty of work.
-// - Policies: `bursar` (the engine's ladder), `none` (no enforcement), `static-quota` (a fixed
-//   GPU quota sized to spend exactly the limit over the period at full use), `shutoff` (run
-//   freely; when billed spend, seen cluster.billingLag late, reaches the limit, stop every Job
-//   until the next period — how cloud budget alerts wired to a kill switch behave).
+// - Every budget is metered and decided by the operator's own step (engine/budget_step.h) under
+//   every policy; the policy (sim/enforcement.h: bursar, none, static-quota, shutoff) says what
+//   the cluster does with the decision.
 // Deterministic: the same scenario and policy give the same report. Not thread-safe.
 
 #include <cstdint>
@@ -30,19 +29,14 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "controllers/api/manifests.h"
-#include "controllers/values/money.h"
+#include "controllers/engine/budget_step.h"
 #include "controllers/engine/retraining_gate.h"
+#include "controllers/sim/enforcement.h"
 #include "controllers/sim/spend_chart.h"
 #include "controllers/sim/trace.h"
+#include "controllers/values/money.h"
 
 namespace bursar::sim {
-
-enum class Policy { kBursar, kNone, kStaticQuota, kShutoff };
-
-const char* PolicyName(Policy policy);
-absl::StatusOr<Policy> ParsePolicy(std::string_view name);
-inline constexpr Policy kAllPolicies[] = {Policy::kBursar, Policy::kNone, Policy::kStaticQuota,
-                                          Policy::kShutoff};
 
 struct DriftEvent {
   absl::Duration at;  // since the scenario start
@@ -121,10 +115,30 @@ struct SimReport {
   int64_t jobs_unschedulable = 0;  // need more GPUs than any allowed pool can ever hold
 };
 
+// One decision step the simulation took and the state it decided on: enough to rebuild the same
+// cluster as an operator Snapshot (tests feed both paths the same state).
+struct DecisionTrace {
+  struct RunningJob {
+    std::string uid;  // of its current pods, as charged to the ledger
+    std::string namespace_name;
+    int64_t gpus = 0;
+    std::string pool;
+    absl::Time since;  // start of its current pods
+    bool on_reserve = false;
+  };
+  std::string budget;
+  engine::BudgetStep step;  // its ledger pointers are valid during the callback only
+  engine::BudgetDecision decision;
+  std::vector<RunningJob> running;  // the budget's running jobs
+};
+
 struct SimOptions {
   Policy policy = Policy::kBursar;
   // Called now and then with the fraction done; for progress bars. May be empty.
   std::function<void(double fraction)> progress;
+  // Called with every decision step the simulation takes; for tests that compare the
+  // simulator's path with the operator's. May be empty.
+  std::function<void(const DecisionTrace&)> on_decision;
 };
 
 absl::StatusOr<SimReport> Simulate(const Scenario& scenario, const SimOptions& options);

@@ -144,7 +144,7 @@ TEST_F(PlanApplierTest, JobsAreSuspendedWithBursarsAnnotationsAndResumedWithoutT
         "restartPolicy":"Never","containers":[{"name":"c","image":"registry.invalid/x:1"}]}}}})"));
   ASSERT_TRUE(job.ok()) << job.status();
   Plan plan;
-  plan.jobs = {{ns, "train", "team-a", true, "Drain", "drained"}};
+  plan.jobs = {{ns, "train", "team-a", true, reconcilers::JobRung::kDrain, "drained"}};
   PlanApplier applier = Applier();
   ASSERT_TRUE(applier.Apply(plan, Snapshot{}, {}).errors.empty());
   absl::StatusOr<json::Value> got = client().Get(kube::kJobs, ns, "train");

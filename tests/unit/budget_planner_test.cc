@@ -267,7 +267,7 @@ TEST(BudgetPlannerTest, HoldSuspendsJobsWithoutPodsAndDrainTheLowestPriorityFirs
   std::vector<std::string> suspended;
   for (const JobChange& j : plan.jobs) {
     EXPECT_TRUE(j.suspend);
-    suspended.push_back(absl::StrCat(j.name, ":", j.rung));
+    suspended.push_back(absl::StrCat(j.name, ":", Name(j.rung)));
   }
   std::sort(suspended.begin(), suspended.end());
   // Drain keeps what fits under the ceiling (nothing is left): both running Jobs go, and the

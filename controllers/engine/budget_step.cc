@@ -1,0 +1,61 @@
+#include "controllers/engine/budget_step.h"
+
+namespace bursar::engine {
+namespace {
+constexpr char kRetrainPurpose[] = "retrain";
+}  // namespace
+
+values::Money GpuHourPrice(std::span<const values::Money> pool_gpu_hour_prices,
+                           const BudgetBurn& burn, values::Money default_gpu_hour) {
+  values::Money price;
+  for (values::Money pool_price : pool_gpu_hour_prices) {
+    price = values::Max(price, pool_price);
+  }
+  if (burn.regular_gpus > 0) {
+    price = values::Max(price, burn.regular_rate.MulDiv(1, burn.regular_gpus));
+  }
+  return price.IsZero() ? default_gpu_hour : price;
+}
+
+bool DrawsOnReserve(const api::RetrainingSpec& retraining, const RetrainingGate& gate,
+                    bool retraining_work, std::string_view model, const values::Period& period) {
+  return retraining.reserve_percent > 0 && retraining_work &&
+         gate.IsUnlocked(std::string(model), period);
+}
+
+bool IsRetrainingWork(const values::Labels& labels, const api::RetrainingSpec& retraining,
+                      std::string* model) {
+  auto purpose = labels.find(retraining.purpose_label);
+  auto m = labels.find(retraining.model_label);
+  if (purpose == labels.end() || purpose->second != kRetrainPurpose || m == labels.end()) {
+    return false;
+  }
+  *model = m->second;
+  return true;
+}
+
+BudgetInputs InputsFor(const BudgetStep& step) {
+  BudgetInputs in;
+  in.now = step.now;
+  in.period = step.ledger->period();
+  in.spent = step.ledger->spent();
+  in.reserve_spent = step.reserve_ledger->spent();
+  in.gpu_seconds = step.ledger->gpu_seconds();
+  in.reserve_gpu_seconds = step.reserve_ledger->gpu_seconds();
+  in.rate_per_hour = step.burn.regular_rate + step.burn.idle_rate;
+  in.reserve_rate_per_hour = step.burn.reserve_rate;
+  in.idle_rate_per_hour = step.burn.idle_rate;
+  in.idle_gpus = step.burn.idle_gpus;
+  in.running_gpus = step.burn.regular_gpus;
+  in.reserve_running_gpus = step.burn.reserve_gpus;
+  in.gpu_hour_price = step.gpu_hour_price;
+  in.reserve_unlocked = step.reserve_unlocked;
+  in.lookahead = step.lookahead;
+  return in;
+}
+
+BudgetDecision Decide(const api::ComputeBudgetSpec& spec, const BudgetStep& step) {
+  return DecideBudget(spec, InputsFor(step));
+}
+
+}  // namespace bursar::engine

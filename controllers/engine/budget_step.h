@@ -1,0 +1,76 @@
+#pragma once
+
+// BudgetStep: one budget's decision step, from where it stands to what the ladder decides. The
+// operator (reconcilers/budget_planner) and `bursar simulate` (sim/simulation) both assemble a
+// budget's state into a BudgetStep and call Decide here, so the two cannot drift apart: the
+// inputs the engine sees are built by one function, the GPU-hour price comes from one rule, the
+// lookahead from one default, and a job's membership of the retraining reserve from one test.
+// Pure and deterministic. Thread-compatible.
+
+#include <cstdint>
+#include <span>
+#include <string_view>
+
+#include "absl/time/time.h"
+#include "controllers/api/types.h"
+#include "controllers/engine/budget_policy.h"
+#include "controllers/engine/retraining_gate.h"
+#include "controllers/values/labels.h"
+#include "controllers/values/ledger.h"
+#include "controllers/values/money.h"
+#include "controllers/values/period.h"
+
+namespace bursar::engine {
+
+// How far ahead the current burn is projected, in metering ticks: one tick for the next meter
+// reading, one for the time a suspension takes to stop the meter.
+inline constexpr int kLookaheadTicks = 2;
+inline absl::Duration LookaheadFor(absl::Duration tick) {
+  return kLookaheadTicks * tick;
+}
+
+// What a budget's work burns right now, per hour.
+struct BudgetBurn {
+  values::Money regular_rate;  // running regular work
+  int64_t regular_gpus = 0;
+  values::Money reserve_rate;  // running retraining work drawing on the reserve
+  int64_t reserve_gpus = 0;
+  values::Money idle_rate;  // idle capacity the budget pays for (nodes it grew)
+  int64_t idle_gpus = 0;
+};
+
+// The price of one more GPU-hour of a budget's work, which converts money into GPUs: the
+// dearest per-GPU price of the budget's pools (never under-estimates), or what its running
+// regular GPUs cost now when that is dearer; the price book's default GPU-hour price when
+// neither is known (no pool prices, nothing running).
+values::Money GpuHourPrice(std::span<const values::Money> pool_gpu_hour_prices,
+                           const BudgetBurn& burn, values::Money default_gpu_hour);
+
+// Whether work labelled as retraining for `model` draws on the budget's retraining reserve in
+// `period`: the budget keeps a reserve and a modelDrift signal unlocked it for that model in
+// that period. A running job's membership follows the period it is charged in.
+bool DrawsOnReserve(const api::RetrainingSpec& retraining, const RetrainingGate& gate,
+                    bool retraining_work, std::string_view model, const values::Period& period);
+
+// The retraining label test: purpose label = "retrain" and a model label; sets *model.
+bool IsRetrainingWork(const values::Labels& labels, const api::RetrainingSpec& retraining,
+                      std::string* model);
+
+struct BudgetStep {
+  absl::Time now;
+  // The ledgers after this pass's metering: everything charged, and the reserve's part.
+  const values::BudgetLedger* ledger = nullptr;
+  const values::BudgetLedger* reserve_ledger = nullptr;
+  BudgetBurn burn;
+  values::Money gpu_hour_price;
+  bool reserve_unlocked = false;
+  absl::Duration lookahead = LookaheadFor(absl::Seconds(15));
+};
+
+// The engine's inputs for a step (exposed for tests and for status views).
+BudgetInputs InputsFor(const BudgetStep& step);
+
+// The decision for a step: DecideBudget(spec, InputsFor(step)).
+BudgetDecision Decide(const api::ComputeBudgetSpec& spec, const BudgetStep& step);
+
+}  // namespace bursar::engine

@@ -1,0 +1,405 @@
+// The actuation steps of a BudgetPlanner pass: from each budget's decision to quotas, Jobs held,
+// drained and released, and node pool sizes (see budget_planner.h for the rules).
+
+#include <algorithm>
+#include <tuple>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "controllers/engine/pool_sizing.h"
+#include "controllers/reconcilers/budget_planner.h"
+#include "controllers/reconcilers/planner_pass.h"
+
+namespace bursar::reconcilers {
+
+using values::Money;
+
+void BudgetPlanner::PlanQuotas(Pass& pass) {
+  for (BudgetWork& w : pass.work) {
+    if (!w.valid() || !w.enforced || w.total_quota < 0) {
+      continue;
+    }
+    const api::ComputeBudgetSpec& spec = w.budget->spec;
+    if (spec.quota.mode == api::QuotaMode::kKueueClusterQueue) {
+      pass.plan.cluster_queues.push_back(
+          {spec.quota.cluster_queue, w.name(), spec.quota.resources, w.total_quota});
+      continue;
+    }
+    if (spec.quota.mode != api::QuotaMode::kResourceQuota) {
+      continue;
+    }
+    std::vector<std::string> namespaces;  // in scope and existing
+    for (const auto& [ns, labels] : pass.snap.namespaces) {
+      bool listed = std::find(spec.scope.namespaces.begin(), spec.scope.namespaces.end(), ns) !=
+                    spec.scope.namespaces.end();
+      values::Labels with_name = labels;
+      with_name.emplace("kubernetes.io/metadata.name", ns);
+      if (listed || (spec.scope.namespace_selector.has_value() &&
+                     spec.scope.namespace_selector->Matches(with_name))) {
+        namespaces.push_back(ns);
+      }
+    }
+    std::map<std::string, int64_t> used, waiting;
+    int64_t used_total = 0;
+    for (const PodView* pod : w.pods) {
+      if (Active(*pod)) {
+        int64_t g = engine::PodGpus(pod->containers);
+        used[pod->namespace_name] += g;
+        used_total += g;
+      }
+    }
+    for (const JobView& job : pass.snap.jobs) {
+      if (!job.finished && (job.suspended || job.held_by == w.name())) {
+        waiting[job.namespace_name] += job.gpus;
+      }
+    }
+    int64_t headroom = std::max<int64_t>(0, w.total_quota - used_total);
+    std::map<std::string, int64_t> share;
+    for (const std::string& ns : namespaces) {
+      int64_t give = std::min(headroom, waiting[ns]);
+      share[ns] = give;
+      headroom -= give;
+    }
+    if (!namespaces.empty()) {
+      share[namespaces.front()] += headroom;
+    }
+    for (const std::string& ns : namespaces) {
+      // The quota counts every pod of the namespace, also those another budget pays for.
+      int64_t others = pass.active_gpus_in_ns[ns] - used[ns];
+      pass.plan.quotas.push_back({ns, w.name(), others + used[ns] + share[ns]});
+    }
+  }
+}
+
+// Jobs: each unfinished Job goes to the budget its pods will be charged to; Jobs held by a
+// budget that is gone are let go; then each budget holds, drains and releases its own.
+void BudgetPlanner::PlanJobs(Pass& pass) {
+  std::map<std::string, int32_t> job_pod_priority;
+  for (const PodView& pod : pass.snap.pods) {
+    if (Active(pod) && !pod.job.empty()) {
+      std::string key = JobKey(pod.namespace_name, pod.job);
+      pass.job_active_gpus[key] += engine::PodGpus(pod.containers);
+      job_pod_priority[key] = std::max(job_pod_priority[key], pod.priority);
+    }
+  }
+  std::map<std::string, size_t> work_by_name;
+  for (size_t i = 0; i < pass.work.size(); ++i) {
+    work_by_name[pass.work[i].name()] = i;
+  }
+  std::map<size_t, std::vector<JobCandidate>> jobs_of_budget;
+  for (const JobView& job : pass.snap.jobs) {
+    if (job.finished) {
+      continue;
+    }
+    engine::Attribution a = pass.Attribute(job.namespace_name, job.labels);
+    if (a.budget < 0) {
+      // Held by a budget that is gone, or no longer in any scope: let it go.
+      if (!job.held_by.empty() && !work_by_name.contains(job.held_by)) {
+        pass.plan.jobs.push_back({job.namespace_name, job.name, job.held_by, false,
+                                  JobRung::kRelease, "its budget no longer exists"});
+      }
+      continue;
+    }
+    size_t wi = pass.valid_index[static_cast<size_t>(a.budget)];
+    const BudgetWork& w = pass.work[wi];
+    const api::RetrainingSpec& retraining = w.budget->spec.retraining;
+    const BudgetState& st = budgets_[w.name()];
+    std::string model;
+    bool retraining_job = engine::IsRetrainingWork(job.labels, retraining, &model);
+    bool reserve =
+        engine::DrawsOnReserve(retraining, st.gate, retraining_job, model, st.ledger->period());
+    int32_t priority =
+        job.priority.value_or(job_pod_priority[JobKey(job.namespace_name, job.name)]);
+    jobs_of_budget[wi].push_back({&job, priority, reserve});
+  }
+  std::set<std::string> draining_jobs;
+  for (auto& [wi, candidates] : jobs_of_budget) {
+    PlanBudgetJobs(pass, pass.work[wi], candidates, draining_jobs);
+  }
+  std::erase_if(drain_requested_, [&](const auto& e) { return !draining_jobs.contains(e.first); });
+}
+
+// One budget's Jobs: Hold suspends Jobs without running pods (so nothing scales up for them);
+// Drain keeps only as many running GPUs as the decision allows, lowest priority and newest
+// first, after each Job's drain grace; Release resumes what Bursar held, highest priority
+// first, as far as the quota allows.
+void BudgetPlanner::PlanBudgetJobs(Pass& pass, BudgetWork& w, std::vector<JobCandidate>& candidates,
+                                   std::set<std::string>& draining_jobs) {
+  const engine::BudgetDecision& d = w.decision;
+  const std::string& name = w.name();
+  const absl::Time now = pass.now;
+  BudgetOutcome& out = pass.plan.budgets[w.outcome];
+  BudgetState& budget_state = budgets_[name];
+  if (!d.hold_new_work && !d.keep_running_gpus.has_value()) {
+    budget_state.dry_run_jobs.clear();
+  }
+  std::map<std::string, int64_t>& job_active_gpus = pass.job_active_gpus;
+  auto act = [&](const JobView& job, bool suspend, JobRung rung, const std::string& message) {
+    if (!w.enforced &&
+        !budget_state.dry_run_jobs
+             .insert(absl::StrCat(Name(rung), "/", job.namespace_name, "/", job.name))
+             .second) {
+      return;  // already recorded in this episode: nothing changes in DryRun
+    }
+    out.new_actions.push_back({.time = now,
+                               .action = suspend ? Name(rung) : "Resume",
+                               .reason = suspend ? absl::StrCat("Budget", Name(rung)) : "Released",
+                               .message = message,
+                               .target = absl::StrCat("Job/", job.namespace_name, "/", job.name),
+                               .dry_run = !w.enforced});
+    if (w.enforced) {
+      pass.plan.jobs.push_back({job.namespace_name, job.name, name, suspend, rung, message});
+    }
+  };
+  std::vector<JobCandidate> held_by_us, running, idle_jobs;
+  for (const JobCandidate& c : candidates) {
+    if (c.job->suspended) {
+      if (c.job->held_by == name) {
+        held_by_us.push_back(c);
+      }
+    } else if (job_active_gpus[JobKey(c.job->namespace_name, c.job->name)] > 0) {
+      running.push_back(c);
+    } else {
+      idle_jobs.push_back(c);
+    }
+  }
+  int64_t reserve_headroom = w.reserve_headroom;
+  if (d.hold_new_work) {
+    for (const JobCandidate& c : idle_jobs) {
+      if (c.reserve && c.job->gpus <= reserve_headroom) {
+        reserve_headroom -= c.job->gpus;
+        continue;
+      }
+      act(*c.job, true, JobRung::kHold,
+          absl::StrCat("held: budget ", name, " is at its Hold threshold (", d.reason, ")"));
+    }
+  }
+  auto drain = [&](bool reserve, int64_t keep) {
+    std::vector<JobCandidate> pool;
+    int64_t total = 0;
+    for (const JobCandidate& c : running) {
+      if (c.reserve == reserve) {
+        pool.push_back(c);
+        total += job_active_gpus[JobKey(c.job->namespace_name, c.job->name)];
+      }
+    }
+    std::sort(pool.begin(), pool.end(), [](const JobCandidate& a, const JobCandidate& b) {
+      return std::make_tuple(a.priority, -absl::ToUnixNanos(a.job->created), a.job->name) <
+             std::make_tuple(b.priority, -absl::ToUnixNanos(b.job->created), b.job->name);
+    });
+    for (const JobCandidate& c : pool) {
+      if (total <= keep) {
+        break;
+      }
+      std::string key = JobKey(c.job->namespace_name, c.job->name);
+      total -= job_active_gpus[key];
+      draining_jobs.insert(key);
+      auto [requested, inserted] = drain_requested_.emplace(key, now);
+      if (now - requested->second < c.job->drain_grace) {
+        if (inserted) {
+          out.events.push_back(
+              {.warning = true,
+               .reason = "DrainRequested",
+               .message =
+                   absl::StrCat("Job ", key, " will be suspended after its ", kDrainGraceAnnotation,
+                                " of ", absl::FormatDuration(c.job->drain_grace))});
+        }
+        continue;
+      }
+      act(*c.job, true, JobRung::kDrain,
+          absl::StrCat("drained: budget ", name, " keeps ", keep, " running GPUs (", d.reason,
+                       ")"));
+    }
+  };
+  if (d.keep_running_gpus.has_value()) {
+    drain(false, *d.keep_running_gpus);
+  }
+  if (d.reserve_keep_running_gpus.has_value()) {
+    drain(true, *d.reserve_keep_running_gpus);
+  }
+  std::sort(held_by_us.begin(), held_by_us.end(), [](const JobCandidate& a, const JobCandidate& b) {
+    return std::make_tuple(-a.priority, a.job->created, a.job->name) <
+           std::make_tuple(-b.priority, b.job->created, b.job->name);
+  });
+  bool held = d.hold_new_work || d.keep_running_gpus.has_value();
+  int64_t headroom =
+      w.total_quota < 0
+          ? INT64_MAX
+          : std::max<int64_t>(0, w.total_quota - w.regular_active_gpus - w.reserve_active_gpus);
+  for (const JobCandidate& c : held_by_us) {
+    if (c.reserve && c.job->gpus <= reserve_headroom) {
+      reserve_headroom -= c.job->gpus;
+      act(*c.job, false, JobRung::kRelease,
+          absl::StrCat("released onto the retraining reserve of budget ", name,
+                       " (modelDrift unlocked it)"));
+      continue;
+    }
+    if (held || c.job->gpus > headroom) {
+      continue;
+    }
+    headroom -= c.job->gpus;
+    act(*c.job, false, JobRung::kRelease,
+        absl::StrCat("released: budget ", name, " has room again"));
+  }
+}
+
+// Recent actions are trimmed and attached once the Job actions are known.
+void BudgetPlanner::AttachRecentActions(Pass& pass) {
+  for (BudgetOutcome& out : pass.plan.budgets) {
+    BudgetState& st = budgets_[out.name];
+    for (const api::ActionRecord& a : out.new_actions) {
+      st.recent_actions.push_back(a);
+    }
+    if (st.recent_actions.size() > api::kMaxRecentActions) {
+      st.recent_actions.erase(st.recent_actions.begin(),
+                              st.recent_actions.end() - api::kMaxRecentActions);
+    }
+    out.status.recent_actions = st.recent_actions;
+  }
+}
+
+// What the budgets that may grow a pool want of it.
+struct BudgetPlanner::PoolDemand {
+  int64_t pending_gpus = 0;  // pending work the budgets would admit now, capped by their quotas
+  std::string grower;        // the budget with the most of it
+  bool owners_held = true;   // every budget owning an idle node is held
+};
+
+BudgetPlanner::PoolDemand BudgetPlanner::DemandFor(const Pass& pass, const api::GPUNodePool& pool,
+                                                   const std::vector<const NodeView*>& members) {
+  PoolDemand demand;
+  int64_t grower_pending = 0;
+  for (const BudgetWork& w : pass.work) {
+    if (!w.valid() || std::find(w.pools.begin(), w.pools.end(), &pool) == w.pools.end()) {
+      continue;
+    }
+    // A held budget asks for nodes only for retraining work on an unlocked reserve.
+    const bool held = w.enforced && w.decision.hold_new_work;
+    int64_t pending = 0;
+    for (const PodView* pod : w.pods) {
+      if (Active(*pod) && pod->node_name.empty() &&
+          engine::PodGpus(pod->containers) <= pool.spec.gpus_per_node &&
+          (!held || w.reserve_pods.contains(pod->uid))) {
+        pending += engine::PodGpus(pod->containers);
+      }
+    }
+    if (w.total_quota >= 0) {
+      pending = std::min(pending, std::max<int64_t>(0, w.total_quota - w.regular_active_gpus -
+                                                           w.reserve_active_gpus + pending));
+    }
+    demand.pending_gpus += pending;
+    if (pending > grower_pending) {
+      demand.grower = w.name();
+      grower_pending = pending;
+    }
+    bool holds =
+        w.enforced && (w.decision.hold_new_work || w.decision.keep_running_gpus.has_value());
+    for (const NodeView* n : members) {
+      if (n->grown_for == w.name() && pass.Idle(n->info.name) && !holds) {
+        demand.owners_held = false;
+      }
+    }
+  }
+  return demand;
+}
+
+void BudgetPlanner::PlanPools(Pass& pass) {
+  for (const api::GPUNodePool& pool : pass.snap.pools) {
+    PlanPool(pass, pool);
+  }
+  std::erase_if(pools_, [&](const auto& e) { return !pass.pools_by_name.contains(e.first); });
+}
+
+// A pool's size: running work plus what its budgets would admit now (engine::SizePool); new
+// nodes belong to the budget that asked for them; only idle nodes are removed, unready and
+// owned ones first, newest first.
+void BudgetPlanner::PlanPool(Pass& pass, const api::GPUNodePool& pool) {
+  const absl::Time now = pass.now;
+  PoolOutcome outcome;
+  outcome.name = pool.metadata.name;
+  outcome.status = pool.status;
+  outcome.status.observed_generation = pool.metadata.generation;
+  PoolState& ps = pools_[pool.metadata.name];
+  bool first_pass =
+      ps.known_nodes.empty() && ps.growing_for.empty() && ps.low_since == absl::InfiniteFuture();
+  const std::vector<const NodeView*>& members = pass.members_of_pool[&pool];
+  // Nodes that appeared since a grow belong to the budget that asked for them.
+  std::set<std::string> member_names;
+  for (const NodeView* n : members) {
+    member_names.insert(n->info.name);
+    if (!first_pass && !ps.growing_for.empty() && n->grown_for.empty() &&
+        !ps.known_nodes.contains(n->info.name)) {
+      pass.plan.node_owners.push_back({n->info.name, ps.growing_for});
+    }
+  }
+  ps.known_nodes = member_names;
+
+  int current = static_cast<int>(members.size());
+  auto observed = pass.snap.pool_observations.find(pool.metadata.name);
+  if (observed != pass.snap.pool_observations.end()) {
+    if (observed->second.known) {
+      current = observed->second.target_size;
+    } else if (!observed->second.error.empty()) {
+      outcome.errors.push_back(observed->second.error);
+    }
+  }
+  int busy = 0, ready = 0;
+  int64_t running = 0;
+  for (const NodeView* n : members) {
+    busy += pass.Idle(n->info.name) ? 0 : 1;
+    ready += n->ready ? 1 : 0;
+    running += pass.active_gpus_on_node[n->info.name];
+  }
+  PoolDemand demand = DemandFor(pass, pool, members);
+  bool any_owned_idle = std::any_of(members.begin(), members.end(), [&](const NodeView* n) {
+    return !n->grown_for.empty() && pass.Idle(n->info.name);
+  });
+  engine::PoolSizingInputs in{.now = now,
+                              .current_nodes = current,
+                              .busy_nodes = busy,
+                              .allowed_demand_gpus = running + demand.pending_gpus,
+                              .low_since = ps.low_since,
+                              .scale_down_now = any_owned_idle && demand.owners_held};
+  engine::PoolSizingDecision decision = engine::SizePool(pool.spec, in);
+  ps.low_since = decision.low_since;
+  outcome.status.current_nodes = current;
+  outcome.status.ready_nodes = ready;
+  outcome.status.idle_nodes = current - busy;
+  outcome.status.desired_nodes = decision.desired_nodes;
+  if (decision.desired_nodes != current) {
+    outcome.status.last_scale_time = now;
+    outcome.status.last_scale_reason = decision.reason;
+  }
+  if (decision.desired_nodes > current) {
+    ps.growing_for = demand.grower;
+    pass.plan.pool_changes.push_back(
+        {pool.metadata.name, current, decision.desired_nodes, {}, decision.reason, demand.grower});
+  } else if (decision.desired_nodes < current) {
+    std::vector<const NodeView*> removable;
+    for (const NodeView* n : members) {
+      if (pass.Idle(n->info.name)) {
+        removable.push_back(n);
+      }
+    }
+    std::sort(removable.begin(), removable.end(), [&](const NodeView* a, const NodeView* b) {
+      return std::make_tuple(a->ready, a->grown_for.empty(), -absl::ToUnixNanos(a->created),
+                             a->info.name) < std::make_tuple(b->ready, b->grown_for.empty(),
+                                                             -absl::ToUnixNanos(b->created),
+                                                             b->info.name);
+    });
+    size_t count =
+        std::min(removable.size(), static_cast<size_t>(current - decision.desired_nodes));
+    PoolChange change{pool.metadata.name, current, current - static_cast<int>(count), {},
+                      decision.reason,    ""};
+    for (size_t i = 0; i < count; ++i) {
+      change.remove.push_back(removable[i]->info.name);
+    }
+    outcome.status.desired_nodes = change.desired;
+    if (count > 0) {
+      pass.plan.pool_changes.push_back(std::move(change));
+    }
+  }
+  pass.plan.pools.push_back(std::move(outcome));
+}
+
+}  // namespace bursar::reconcilers

@@ -1,0 +1,200 @@
+// One decision path: the operator (reconcilers::BudgetPlanner) and `bursar simulate`
+// (sim::Simulate) must decide the same thing when they see the same cluster. The simulation runs
+// a budget under pressure (Even pacing, demand several times the limit, so it climbs through
+// Throttle, Hold and Drain); at sampled decision steps the test rebuilds the cluster the
+// simulation decided on as an operator Snapshot — the budget with its ledger in status, the
+// pool's nodes, the running pods at their start times — runs a fresh planner on it, and expects
+// the planner's decision to equal the simulator's field by field.
+//
+// Prices are chosen so that a pod's cost and a node's per-GPU share are exact in micro-units
+// (2.00 per GPU-hour, 4 cores at 0.01 and 16 GiB at 0.001 per GPU: 2.056 per GPU-hour), and the
+// pool has a fixed size, so no grown node is idle (the simulator counts idle capacity in GPUs,
+// the operator in whole nodes: a difference of cluster model, not of the decision step).
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <map>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "controllers/api/codec.h"
+#include "controllers/api/yaml.h"
+#include "controllers/reconcilers/budget_planner.h"
+#include "controllers/sim/simulator.h"
+
+namespace bursar {
+namespace {
+
+const absl::Time kStart = absl::FromUnixSeconds(1793577600);  // 2026-11-02T00:00:00Z
+constexpr int kCoresPerGpu = 4;
+constexpr int kGiBPerGpu = 16;
+constexpr int kGpusPerNode = 4;
+constexpr int kNodes = 6;
+
+constexpr char kPriceBook[] = R"(apiVersion: bursar.dev/v1alpha1
+kind: PriceBook
+metadata: {name: default}
+spec:
+  currency: USD
+  defaults: {cpuCoreHour: "0.01", memoryGiBHour: "0.001", gpuHour: "1"}
+  gpus:
+    - {model: TEST-GPU, capacityType: OnDemand, pricePerHour: "2"}
+)";
+constexpr char kPool[] = R"(apiVersion: bursar.dev/v1alpha1
+kind: GPUNodePool
+metadata: {name: gpu-pool}
+spec:
+  provider: {type: Kwok}
+  gpuType: TEST-GPU
+  gpusPerNode: 4
+  minNodes: 6
+  maxNodes: 6
+)";
+constexpr char kBudget[] = R"(apiVersion: bursar.dev/v1alpha1
+kind: ComputeBudget
+metadata: {name: vision, uid: uid-vision}
+spec:
+  scope: {namespaces: [vision]}
+  limit: {amount: "300", currency: USD}
+  period: {type: Daily, timeZone: UTC}
+  pacing: {mode: Even, burstPercent: 10}
+  nodePools: [gpu-pool]
+)";
+
+template <typename T, typename Decoder>
+T Decode(const char* yaml, Decoder decode) {
+  auto docs = api::ParseYamlDocuments(yaml, "parity.yaml");
+  EXPECT_TRUE(docs.ok()) << docs.status();
+  auto decoded = decode((*docs)[0], api::DecodeOptions{.source = "parity.yaml"});
+  EXPECT_TRUE(decoded.ok()) << decoded.status();
+  return *decoded;
+}
+
+sim::Scenario PressureScenario() {
+  sim::Scenario s;
+  s.name = "parity";
+  s.source = "decision_parity_test";
+  s.start = kStart;
+  s.duration = absl::Hours(60);
+  s.step = absl::Minutes(1);
+  s.cluster.cpu_millis_per_gpu = int64_t{kCoresPerGpu} * 1000;
+  s.cluster.memory_bytes_per_gpu = int64_t{kGiBPerGpu} << 30;
+  s.manifests.price_books = {Decode<api::PriceBook>(kPriceBook, api::DecodePriceBook)};
+  s.manifests.pools = {Decode<api::GPUNodePool>(kPool, api::DecodeGPUNodePool)};
+  s.manifests.budgets = {Decode<api::ComputeBudget>(kBudget, api::DecodeComputeBudget)};
+  std::mt19937 rng(7);  // seeded: the same trace every run
+  for (int i = 0; i < 120; ++i) {
+    sim::TraceJob job;
+    job.submit_time_s = static_cast<int64_t>(rng() % (54 * 3600)) / 60 * 60;
+    job.duration_s = 1800 + static_cast<int64_t>(rng() % (5 * 3600));
+    job.gpus = 1 + static_cast<int>(rng() % 4);
+    job.ns = "vision";
+    job.priority = static_cast<int>(rng() % 3);
+    s.jobs.push_back(job);
+  }
+  std::stable_sort(s.jobs.begin(), s.jobs.end(),
+                   [](const auto& a, const auto& b) { return a.submit_time_s < b.submit_time_s; });
+  return s;
+}
+
+// The cluster a simulator decision saw, as the operator's caches would show it.
+reconcilers::Snapshot SnapshotOf(const sim::Scenario& scenario, const sim::DecisionTrace& trace) {
+  reconcilers::Snapshot snap;
+  snap.now = trace.step.now;
+  snap.price_books = scenario.manifests.price_books;
+  snap.pools = scenario.manifests.pools;
+  snap.budgets = scenario.manifests.budgets;
+  snap.budgets[0].status.ledger = trace.step.ledger->Snapshot();
+  snap.budgets[0].status.reserve_ledger = trace.step.reserve_ledger->Snapshot();
+  snap.namespaces["vision"] = {};
+  for (int i = 0; i < kNodes; ++i) {
+    reconcilers::NodeView node;
+    node.info.name = absl::StrCat("gpu-pool-", i);
+    node.info.labels = {{"nvidia.com/gpu.product", "TEST-GPU"},
+                        {"karpenter.sh/capacity-type", "on-demand"}};
+    node.info.gpu_capacity = kGpusPerNode;
+    node.info.cpu_capacity = values::Quantity::FromUnits(kCoresPerGpu * kGpusPerNode);
+    node.info.memory_capacity =
+        values::Quantity::FromUnits((int64_t{kGiBPerGpu} << 30) * kGpusPerNode);
+    node.ready = true;
+    snap.nodes.push_back(node);
+  }
+  for (const sim::DecisionTrace::RunningJob& job : trace.running) {
+    reconcilers::PodView pod;
+    pod.uid = job.uid;
+    pod.namespace_name = job.namespace_name;
+    pod.name = absl::StrCat("pod-", job.uid);
+    pod.node_name = "gpu-pool-0";  // the planner prices by node; capacity is the scheduler's
+    pod.state = reconcilers::PodState::kRunning;
+    pod.start = job.since;
+    engine::ContainerResources c;
+    int64_t share = std::max<int64_t>(job.gpus, 1);
+    c.cpu_request = values::Quantity::FromUnits(kCoresPerGpu * share);
+    c.memory_request = values::Quantity::FromUnits((int64_t{kGiBPerGpu} << 30) * share);
+    c.gpus = job.gpus;
+    pod.containers = {c};
+    snap.pods.push_back(pod);
+  }
+  return snap;
+}
+
+void ExpectSameDecision(const engine::BudgetDecision& sim, const engine::BudgetDecision& op,
+                        absl::Time at) {
+  SCOPED_TRACE(absl::StrCat("at ", absl::FormatTime(at), ": simulator says ", sim.reason,
+                            " | operator says ", op.reason));
+  EXPECT_EQ(sim.rung, op.rung);
+  EXPECT_EQ(sim.phase, op.phase);
+  EXPECT_DOUBLE_EQ(sim.usage_percent, op.usage_percent);
+  EXPECT_EQ(sim.quota_gpus, op.quota_gpus);
+  EXPECT_EQ(sim.allowed_gpus, op.allowed_gpus);
+  EXPECT_EQ(sim.hold_new_work, op.hold_new_work);
+  EXPECT_EQ(sim.keep_running_gpus, op.keep_running_gpus);
+  EXPECT_EQ(sim.reserve_allowed_gpus, op.reserve_allowed_gpus);
+  EXPECT_EQ(sim.forecast, op.forecast);
+  EXPECT_EQ(sim.remaining, op.remaining);
+  EXPECT_EQ(sim.burn_rate, op.burn_rate);
+  EXPECT_EQ(sim.exhausts_at, op.exhausts_at);
+  EXPECT_EQ(sim.reason, op.reason);
+}
+
+TEST(DecisionParity, TheOperatorDecidesWhatTheSimulatorDecidedOnTheSameCluster) {
+  sim::Scenario scenario = PressureScenario();
+  std::vector<sim::DecisionTrace> sampled;
+  std::vector<reconcilers::Snapshot> snapshots;
+  std::vector<values::Money> spent;
+  int tick = 0;
+  sim::SimOptions options;
+  options.policy = sim::Policy::kBursar;
+  options.on_decision = [&](const sim::DecisionTrace& trace) {
+    if (tick++ % 23 == 0 && !trace.running.empty()) {  // the ledgers live only during the call
+      snapshots.push_back(SnapshotOf(scenario, trace));
+      spent.push_back(trace.step.ledger->spent());
+      sampled.push_back(trace);
+    }
+  };
+  absl::StatusOr<sim::SimReport> report = sim::Simulate(scenario, options);
+  ASSERT_TRUE(report.ok()) << report.status();
+  ASSERT_GT(sampled.size(), 100u);
+
+  std::map<api::LadderAction, int> rungs_seen;
+  for (size_t i = 0; i < sampled.size(); ++i) {
+    reconcilers::BudgetPlanner planner(
+        reconcilers::PlannerOptions{.lookahead = engine::LookaheadFor(scenario.step)});
+    reconcilers::Plan plan = planner.Reconcile(snapshots[i]);
+    ASSERT_EQ(plan.budgets.size(), 1u);
+    ASSERT_TRUE(plan.budgets[0].valid);
+    // The planner metered nothing new: the ledger in status already counts every pod up to now.
+    EXPECT_EQ(plan.budgets[0].status.spent, spent[i]);
+    ExpectSameDecision(sampled[i].decision, plan.budgets[0].decision, sampled[i].step.now);
+    ++rungs_seen[sampled[i].decision.rung];
+  }
+  // The comparison covered the ladder, not only calm water.
+  EXPECT_GT(rungs_seen[api::LadderAction::kThrottle] + rungs_seen[api::LadderAction::kNotify], 0);
+  EXPECT_GT(rungs_seen[api::LadderAction::kHold] + rungs_seen[api::LadderAction::kDrain], 0);
+}
+
+}  // namespace
+}  // namespace bursar
