@@ -400,12 +400,12 @@ void Simulation::Advance(int64_t from_s, int64_t to_s) {
   std::vector<size_t> finished;
   for (size_t index : running_) {
     Job& job = jobs_[index];
-    if (job.budget != kNoBudget && job.retrain) {
-      // As in the operator: running retraining work draws on the reserve while its model is
-      // unlocked in the period it is charged in (a new period locks the reserve again).
+    if (job.on_reserve) {
+      // A Job admitted onto the reserve draws on it only while its model is unlocked in the
+      // period it is charged in: a new period locks the reserve again, and the Job becomes
+      // regular work, paced as such.
       const Budget& b = budgets_[static_cast<size_t>(job.budget)];
-      job.on_reserve = b.enforcement->UsesRetrainingReserve() &&
-                       engine::DrawsOnReserve(b.spec->spec.retraining, b.gate, job.retrain,
+      job.on_reserve = engine::DrawsOnReserve(b.spec->spec.retraining, b.gate, job.retrain,
                                               job.trace->model, b.calendar->Containing(At(to_s)));
     }
     int64_t worked = to_s - from_s;
@@ -589,10 +589,6 @@ Money Simulation::RunningRate(int budget, bool reserve) const {
     if (jobs_[i].budget == budget && jobs_[i].on_reserve == reserve) {
       rate += jobs_[i].rate;
     }
-  }
-  // Idle capacity this budget pays for burns money too.
-  if (!reserve) {
-    rate += IdleOf(budget).first;
   }
   return rate;
 }

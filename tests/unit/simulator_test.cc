@@ -858,6 +858,32 @@ TEST(SimulatorBursarReserve, RetrainingWaitsForAModelDriftEventThenRunsOnTheRese
   EXPECT_LE(b.periods[0].spent, 20.0);
 }
 
+// A retraining Job admitted onto the reserve in one period and still running in the next draws
+// on the reserve only while its model is unlocked: in the next period it is regular work,
+// charged and paced as such, so no period ends over its limit. (Half the $20 is the reserve, so
+// the 2-GPU Job fits the reserve's allowance when the unlock comes.)
+TEST(SimulatorBursarReserve, ARetrainingJobLeavesTheReserveWhenItsPeriodEnds) {
+  ScenarioBuilder builder;
+  builder.Duration(absl::Hours(12))
+      .Pool(PoolYaml().Fixed(1))
+      .Budget(BudgetYaml("vision")
+                  .Amount("20")
+                  .Custom(absl::Hours(4))
+                  .Retraining("{reservePercent: 50, driftThreshold: \"0.3\"}"))
+      .Add(Job(absl::ZeroDuration(), absl::Hours(12), 2, "vision", 0, "resnet50", "train"))
+      .Add(Job(absl::Hours(1), absl::Hours(10), 2, "vision", 0, "resnet50", "retrain"))
+      .Drift(absl::Hours(1), "resnet50", 0.9);
+  SimReport report = SimulateOrFail(builder.Build(), Policy::kBursar);
+  const BudgetResult& b = BudgetOf(report, "vision");
+  EXPECT_EQ(b.model_drift_unlocks, 1);
+  ASSERT_THAT(b.periods, SizeIs(3));
+  for (const PeriodResult& p : b.periods) {
+    EXPECT_LE(p.spent, 20.0 + kCent) << absl::FormatTime(p.start);
+  }
+  EXPECT_EQ(b.overspent_periods, 0);
+  EXPECT_GE(b.jobs_suspended, 1);  // the retraining Job is paced like regular work afterwards
+}
+
 struct GateCase {
   std::string name;
   std::string retraining;                                     // the budget's spec.retraining
