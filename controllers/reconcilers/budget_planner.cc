@@ -482,16 +482,24 @@ BudgetPlanner::Metering BudgetPlanner::MeterBudget(Pass& pass, BudgetWork& w,
     }
   };
   apply();
-  while (now >= st.ledger->period().end) {
-    values::Period next = w.calendar->Containing(st.ledger->period().end);
-    st.ledger->CompletePass(st.ledger->period().end, ended);
+  if (now >= st.ledger->period().end) {
+    // The period ended. One step whatever the gap: a ledger restored after a long outage jumps
+    // straight to the period holding now (the charges are clipped to it), so the work of a pass
+    // never depends on how many periods passed.
+    const values::Period ended_period = st.ledger->period();
+    const values::Period next = w.calendar->Containing(now);
+    st.ledger->CompletePass(ended_period.end, ended);
     m.ended_summary = absl::StrCat(
-        "period ", api::FormatTime(st.ledger->period().start), " ended with ",
+        "period ", api::FormatTime(ended_period.start), " ended with ",
         st.ledger->spent().ToString(), " spent",
         b.spec.limit.amount.has_value() ? absl::StrCat(" of ", b.spec.limit.amount->ToString())
                                         : "",
         " and ", Money::FromUnits(st.ledger->gpu_seconds()).MulDiv(1, 3600).ToString(),
-        " GPU-hours; ");
+        " GPU-hours; ",
+        next.start > ended_period.end
+            ? absl::StrCat("no pass ran from ", api::FormatTime(ended_period.end), " to ",
+                           api::FormatTime(next.start), "; ")
+            : "");
     st.ledger.emplace(next);
     st.reserve_ledger.emplace(next);
     apply();

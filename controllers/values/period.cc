@@ -128,9 +128,11 @@ absl::StatusOr<PeriodCalendar> PeriodCalendar::Create(const PeriodSpec& spec) {
       }
       break;
     case PeriodType::kCustom:
-      if (spec.duration <= absl::ZeroDuration() || spec.duration == absl::InfiniteDuration()) {
+      if (spec.duration < kMinCustomPeriod || spec.duration == absl::InfiniteDuration()) {
         return absl::InvalidArgumentError(
-            "period.duration: a Custom period needs a positive duration");
+            absl::StrCat("period.duration: a Custom period must last at least ",
+                         absl::FormatDuration(kMinCustomPeriod), " (got ",
+                         absl::FormatDuration(spec.duration), ")"));
       }
       break;
     case PeriodType::kHourly:

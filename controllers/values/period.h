@@ -39,11 +39,15 @@ struct Period {
   bool operator==(const Period&) const = default;
 };
 
+// The shortest Custom period: shorter ones cannot be metered meaningfully (the operator's tick
+// is 15 s) and, unbounded, would let one budget's spec drive any amount of work.
+inline constexpr absl::Duration kMinCustomPeriod = absl::Seconds(30);
+
 // A validated PeriodSpec with its time zone loaded. Cheap to copy; thread-compatible.
 class PeriodCalendar {
  public:
   // Fails with InvalidArgument naming the field: unknown time zone, start_day out of range,
-  // Custom without a positive duration.
+  // Custom shorter than kMinCustomPeriod.
   static absl::StatusOr<PeriodCalendar> Create(const PeriodSpec& spec);
 
   Period Containing(absl::Time t) const;

@@ -189,8 +189,8 @@ CEL_TWINS = {
         lambda s: "anchor" not in s or s["type"] == "Custom",
     "self.type != 'Weekly' || !has(self.startDay) || self.startDay <= 7":
         lambda s: s["type"] != "Weekly" or "startDay" not in s or s["startDay"] <= 7,
-    "!has(self.duration) || duration(self.duration) > duration('0s')":
-        lambda s: "duration" not in s or go_duration_ns(s["duration"]) > 0,
+    "!has(self.duration) || duration(self.duration) >= duration('30s')":
+        lambda s: "duration" not in s or go_duration_ns(s["duration"]) >= 30 * 10**9,
     "self.map(t, t.percent).isSorted() && self.all(t, self.exists_one(u, u.percent == t.percent))":
         lambda s: _strictly_ascending([t["percent"] for t in s]),
     "!has(self.mode) || self.mode != 'KueueClusterQueue' || has(self.clusterQueue)":

@@ -191,6 +191,55 @@ TEST(BudgetPlannerTest, ARestartedPlannerResumesFromStatusWithoutCountingTwice) 
   EXPECT_EQ(Outcome(resumed).status.ledger->pods[0].uid, "p1");
 }
 
+// However many periods passed since the ledger in status (an outage, or the shortest Custom
+// period over a year), one pass rolls it over in one step: the work of a pass never depends on
+// a user's spec (a 1ns period once stalled every budget's metering).
+TEST(BudgetPlannerTest, ALedgerManyPeriodsOldRollsOverInOneStep) {
+  BudgetPlanner before;
+  Snapshot s = Base(kStart + absl::Minutes(1));
+  s.budgets = {
+      Budget("  period: {type: Custom, duration: 30s, anchor: \"2027-01-15T08:00:00Z\"}\n")};
+  s.pods = {Pod("p1", kStart)};
+  s.budgets[0].status = Outcome(before.Reconcile(s)).status;
+
+  BudgetPlanner after;
+  s.now = kStart + absl::Hours(24 * 365) + absl::Seconds(10);  // ~1 million periods later
+  Plan plan = after.Reconcile(s);
+  const BudgetOutcome& out = Outcome(plan);
+  ASSERT_TRUE(out.valid);
+  ASSERT_TRUE(out.status.period.has_value());
+  EXPECT_EQ(out.status.period->start, s.now - absl::Seconds(10));
+  // Only the 10 s of p1 inside the current period are charged to it.
+  EXPECT_EQ(out.status.spent, GpuShare().MulDiv(10, 3600));
+  bool noted_gap = false;
+  for (const api::ActionRecord& a : out.new_actions) {
+    noted_gap |= a.reason == "NewPeriod" && a.message.find("no pass ran from") != std::string::npos;
+  }
+  EXPECT_TRUE(noted_gap);
+}
+
+TEST(BudgetPlannerTest, ABudgetShorterThanTheMinimumPeriodIsNotReadyAndTheOthersCarryOn) {
+  BudgetPlanner planner;
+  Snapshot s = Base(kStart + absl::Hours(1));
+  // The CRD and the decoder refuse such a period; a budget that reaches the planner anyway (an
+  // older CRD without the rule) is marked, not obeyed.
+  s.budgets = {Budget("", "tiny"), Budget()};
+  s.budgets[0].spec.period = {.type = values::PeriodType::kCustom,
+                              .time_zone = "UTC",
+                              .start_day = 1,
+                              .duration = absl::Nanoseconds(1),
+                              .anchor = kStart};
+  s.pods = {Pod("p1", kStart)};
+  Plan plan = planner.Reconcile(s);
+  const BudgetOutcome& tiny = Outcome(plan, "tiny");
+  EXPECT_FALSE(tiny.valid);
+  ASSERT_EQ(tiny.status.conditions.size(), 1u);
+  EXPECT_EQ(tiny.status.conditions[0].reason, "InvalidPeriod");
+  EXPECT_EQ(tiny.status.conditions[0].message,
+            "spec.period: period.duration: a Custom period must last at least 30s (got 1ns)");
+  EXPECT_EQ(Outcome(plan).status.spent, GpuShare());
+}
+
 TEST(BudgetPlannerTest, ABudgetThatCannotBeHonouredGetsAFalseConditionAndTheOthersCarryOn) {
   BudgetPlanner planner;
   Snapshot s = Base(kStart + absl::Hours(1));

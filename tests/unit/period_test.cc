@@ -63,11 +63,16 @@ TEST(PeriodCalendarCreate, ValidationNamesTheField) {
       {"monthly 29", Spec(PeriodType::kMonthly, "UTC", 29),
        "period.startDay: must be 1..28 for Monthly"},
       {"custom zero", Custom("2024-01-01T00:00:00Z", absl::ZeroDuration()),
-       "period.duration: a Custom period needs a positive duration"},
+       "period.duration: a Custom period must last at least 30s (got 0)"},
       {"custom negative", Custom("2024-01-01T00:00:00Z", -absl::Hours(1)),
-       "period.duration: a Custom period needs a positive duration"},
+       "period.duration: a Custom period must last at least 30s (got -1h)"},
+      {"custom one nanosecond", Custom("2024-01-01T00:00:00Z", absl::Nanoseconds(1)),
+       "period.duration: a Custom period must last at least 30s (got 1ns)"},
+      {"custom just under",
+       Custom("2024-01-01T00:00:00Z", absl::Seconds(30) - absl::Nanoseconds(1)),
+       "period.duration: a Custom period must last at least 30s"},
       {"custom infinite", Custom("2024-01-01T00:00:00Z", absl::InfiniteDuration()),
-       "period.duration: a Custom period needs a positive duration"},
+       "period.duration: a Custom period must last at least 30s (got inf)"},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.name);
@@ -85,7 +90,7 @@ TEST(PeriodCalendarCreate, AcceptsValidSpecs) {
   EXPECT_TRUE(PeriodCalendar::Create(Spec(PeriodType::kDaily, "Europe/Berlin", -1)).ok());
   EXPECT_TRUE(PeriodCalendar::Create(Spec(PeriodType::kWeekly, "UTC", 7)).ok());
   EXPECT_TRUE(PeriodCalendar::Create(Spec(PeriodType::kMonthly, "America/New_York", 28)).ok());
-  EXPECT_TRUE(PeriodCalendar::Create(Custom("2024-01-01T00:00:00Z", absl::Nanoseconds(1))).ok());
+  EXPECT_TRUE(PeriodCalendar::Create(Custom("2024-01-01T00:00:00Z", kMinCustomPeriod)).ok());
   const PeriodSpec spec = Spec(PeriodType::kWeekly, "Europe/Berlin", 3);
   EXPECT_EQ(MustCreate(spec).spec().time_zone, "Europe/Berlin");
   EXPECT_EQ(MustCreate(spec).spec().start_day, 3);
