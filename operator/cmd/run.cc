@@ -9,6 +9,7 @@
 #include <fstream>
 #include <map>
 #include <memory>
+#include <stop_token>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -32,6 +33,7 @@
 #include "operator/runtime/endpoints.h"
 #include "operator/runtime/event_recorder.h"
 #include "operator/runtime/leader_election.h"
+#include "operator/runtime/thread_group.h"
 #include "operator/runtime/watcher.h"
 
 namespace bursar::cmd {
@@ -46,9 +48,9 @@ struct HostPort {
   int port = 0;
 };
 
-// "host:port", "[v6]:port" or ":port" (every interface), given to `flag`.
-// ParseRunOptions has checked the form already; an address it let through that
-// still does not split is an error that names the flag, never a silent port 0.
+// "host:port", "[v6]:port" or ":port" (every interface), given to `flag`. ParseRunOptions has
+// checked the form already; an address it let through that still does not split is an error
+// that names the flag, never a silent port 0.
 absl::StatusOr<HostPort> SplitHostPort(std::string_view flag, const std::string& address) {
   HostPort out;
   size_t colon = address.rfind(':');
@@ -67,9 +69,8 @@ absl::StatusOr<HostPort> SplitHostPort(std::string_view flag, const std::string&
   return out;
 }
 
-// The PEM bundle named by --prometheus-ca-file. An unreadable or empty file is
-// an error: the transport would otherwise fall back to the system trust store
-// without a word.
+// The PEM bundle named by --prometheus-ca-file. An unreadable or empty file is an error: the
+// transport would otherwise fall back to the system trust store without a word.
 absl::StatusOr<std::string> ReadCaFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in.is_open()) {
@@ -88,8 +89,8 @@ absl::StatusOr<std::string> ReadCaFile(const std::string& path) {
   return pem;
 }
 
-// Writes `content` to `path` through a temporary file and a rename, so that a
-// reader never sees half of it.
+// Writes `content` to `path` through a temporary file and a rename, so that a reader never sees
+// half of it.
 absl::Status WriteAddressFile(const std::string& path, const std::string& content) {
   const std::string tmp = path + ".tmp";
   std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
@@ -119,8 +120,7 @@ absl::StatusOr<kube::ClusterConfig> LoadCluster(const RunOptions& options) {
   return kube::InClusterConfig();
 }
 
-// Node pool providers by type, built once; ExternalGRPC channels by address and
-// CA.
+// Node pool providers by type, built once; ExternalGRPC channels by address and CA.
 class Providers {
  public:
   Providers(kube::ApiClient& client, std::string secret_namespace)
@@ -181,8 +181,7 @@ class Providers {
   std::map<std::string, std::unique_ptr<providers::ExternalGrpcProvider>> grpc_;
 };
 
-// Blocks SIGTERM/SIGINT in every thread and turns them into `stop` on a
-// dedicated thread.
+// Blocks SIGTERM/SIGINT in every thread and turns them into `stop` on a dedicated thread.
 class SignalWaiter {
  public:
   explicit SignalWaiter(runtime::Wakeup* stop) {
@@ -245,7 +244,11 @@ int RunOperator(const RunOptions& options) {
   // Caches.
   runtime::PodStore pods;
   runtime::ObjectStore nodes, jobs, namespaces, budgets, pools, price_books, quotas;
-  std::vector<std::unique_ptr<runtime::Watcher<json::Value>>> watchers;
+  struct NamedWatcher {
+    std::string resource;
+    std::unique_ptr<runtime::Watcher<json::Value>> watcher;
+  };
+  std::vector<NamedWatcher> watchers;
   auto watch = [&](const kube::ResourceType& type, runtime::ObjectStore& store,
                    std::string label_selector = "") {
     runtime::WatcherOptions wo;
@@ -255,8 +258,8 @@ int RunOperator(const RunOptions& options) {
       log.Warn("watch failed; retrying",
                {{"resource", std::string(type.plural)}, {"error", std::string(error.message())}});
     };
-    watchers.push_back(
-        std::make_unique<runtime::Watcher<json::Value>>(client, clock, type, store.Sink(), wo));
+    watchers.push_back({std::string(type.plural), std::make_unique<runtime::Watcher<json::Value>>(
+                                                      client, clock, type, store.Sink(), wo)});
   };
   watch(kube::kNodes, nodes);
   watch(kube::kJobs, jobs);
@@ -443,41 +446,42 @@ int RunOperator(const RunOptions& options) {
                                        {"healthPort", (*http)->port()},
                                        {"grpcPort", grpc_port}});
 
-  // Run: one thread per watcher, the elector, and the loop once every cache has
-  // synced.
-  std::vector<std::thread> threads;
-  for (auto& w : watchers) {
-    threads.emplace_back([&w, &stop] { w->Run(&stop); });
+  // Threads: the watchers fill the caches, the elector holds the Lease, and the budget loop's
+  // controller passes once every cache has synced. A thread that ends on its own notifies
+  // `stop` as a signal does: the operator shuts down rather than run half-dead.
+  runtime::ThreadGroup threads(&stop);
+  for (NamedWatcher& named : watchers) {
+    runtime::Watcher<json::Value>* w = named.watcher.get();
+    threads.Add(absl::StrCat("watch ", named.resource), [w](std::stop_token token) {
+      runtime::RunWithStopToken(
+          token, [w](runtime::Wakeup* s) { w->Run(s); }, [w] { w->Interrupt(); });
+    });
   }
-  threads.emplace_back([&pod_watcher, &stop] { pod_watcher.Run(&stop); });
-  if (elector != nullptr) {
-    threads.emplace_back([&elector, &stop] { elector->Run(&stop); });
-  }
-  std::thread loop_thread([&] {
-    for (const runtime::SyncedCache* c : all_caches) {
-      while (!c->HasSynced() && !stop.HasBeenNotified()) {
-        clock.SleepFor(absl::Milliseconds(50), &stop);
-      }
-    }
-    if (!stop.HasBeenNotified()) {
-      log.Info("caches synced", {{"pods", pods.size()}, {"budgets", budgets.size()}});
-      (*loop)->Run(&stop);
-    }
+  threads.Add("watch pods", [&pod_watcher](std::stop_token token) {
+    runtime::RunWithStopToken(
+        token, [&pod_watcher](runtime::Wakeup* s) { pod_watcher.Run(s); },
+        [&pod_watcher] { pod_watcher.Interrupt(); });
   });
+  if (elector != nullptr) {
+    threads.Add("leader election", [&elector](std::stop_token token) {
+      runtime::RunWithStopToken(token, [&elector](runtime::Wakeup* s) { elector->Run(s); });
+    });
+  }
+  threads.Add("budget loop", [&loop](std::stop_token token) {
+    runtime::RunWithStopToken(token, [&loop](runtime::Wakeup* s) { (*loop)->Run(s); });
+  });
+  threads.Start();
 
-  // Shutdown: on SIGTERM/SIGINT, stop the loop and watchers, give up the Lease,
-  // close the services. Everything owned is joined.
+  // Shutdown, on SIGTERM/SIGINT: the threads stop in reverse order (thread_group.h), so the
+  // loop finishes its pass before the elector stops and the watches end; then the Lease is
+  // given up and the services close.
   while (!stop.HasBeenNotified()) {
     clock.SleepUntil(absl::InfiniteFuture(), &stop);
   }
   log.Info("shutting down", {{"signal", signals.received()}});
-  for (auto& w : watchers) {
-    w->Interrupt();
-  }
-  pod_watcher.Interrupt();
-  loop_thread.join();
-  for (std::thread& t : threads) {
-    t.join();
+  absl::Status stopped = threads.Stop();
+  if (!stopped.ok()) {
+    log.Error("a thread failed", {{"error", std::string(stopped.message())}});
   }
   if (elector != nullptr) {
     if (absl::Status released = elector->Release(); !released.ok()) {
@@ -492,7 +496,7 @@ int RunOperator(const RunOptions& options) {
   (*http)->Stop();
   events.Shutdown();
   log.Info("stopped");
-  return 0;
+  return stopped.ok() ? 0 : 1;
 }
 
 }  // namespace bursar::cmd
