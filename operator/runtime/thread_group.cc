@@ -61,11 +61,12 @@ void ThreadGroup::RunMember(const std::string& name, const Body& body, std::stop
   if (failure.error == nullptr && !failure.early) {
     return;
   }
+  const bool early = failure.early;
   {
     absl::MutexLock lock(&mu_);
     failures_.push_back(std::move(failure));
   }
-  if (failure.early && ended_early_ != nullptr) {
+  if (early && ended_early_ != nullptr) {
     ended_early_->Notify();
   }
 }
