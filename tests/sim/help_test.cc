@@ -49,6 +49,9 @@ TEST_P(HelpTest, PrintsTheCommandsUsageAndExitsZero) {
 }
 
 TEST_P(HelpTest, HelpWinsOverAnUnknownFlag) {
+  if (std::string(GetParam().command).empty()) {
+    GTEST_SKIP() << "`bursar` itself takes no flags: its first argument names the command";
+  }
   Output run = Bursar(std::string(GetParam().command) + " --no-such-flag x --help");
   EXPECT_EQ(run.exit_code, 0);
   EXPECT_NE(run.out.find(GetParam().expected), std::string::npos) << run.out;
