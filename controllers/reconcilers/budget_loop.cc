@@ -1,6 +1,9 @@
 #include "controllers/reconcilers/budget_loop.h"
 
 #include <algorithm>
+#include <initializer_list>
+#include <string>
+#include <string_view>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -129,7 +132,28 @@ BudgetLoop::BudgetLoop(BudgetLoopCaches caches, PlanApplier* applier,
       log_(log),
       clock_(clock),
       options_(options),
-      planner_(std::make_unique<BudgetPlanner>(PlannerOptions{options.lookahead})) {}
+      planner_(std::make_unique<BudgetPlanner>(PlannerOptions{options.lookahead})) {
+  runtime::ControllerOptions co;
+  co.name = kBudgetLoopKey;
+  co.workers = 1;  // one pass at a time; the queue never hands the key out twice anyway
+  // A pass reports its failed writes itself and retries them next pass; only a throwing pass
+  // reaches the controller, and it is retried at the next tick, as any pass.
+  co.error_policy = [tick = options.tick](std::string_view, const absl::Status&) {
+    return runtime::RetryDecision::After(tick);
+  };
+  co.log_error = [log](std::string_view, const absl::Status& error) {
+    log->Error("pass failed; retried at the next tick", {{"error", std::string(error.message())}});
+  };
+  controller_ = std::make_unique<runtime::Controller>(
+      clock, [this](const std::string& key) { return Reconcile(key); }, std::move(co));
+  for (const runtime::SyncedCache* cache : std::initializer_list<const runtime::SyncedCache*>{
+           caches.pods, caches.nodes, caches.jobs, caches.namespaces, caches.budgets, caches.pools,
+           caches.price_books, caches.owned_quotas}) {
+    if (cache != nullptr) {
+      controller_->WaitForCache(*cache);
+    }
+  }
+}
 
 BudgetLoop::~BudgetLoop() = default;
 
@@ -405,7 +429,14 @@ void BudgetLoop::Publish(const Plan* plan, const Snapshot& snap) {
 }
 
 void BudgetLoop::Trigger() {
-  trigger_.Notify();
+  const absl::Time now = clock_.MonotonicNow();
+  absl::Duration wait;
+  {
+    absl::MutexLock lock(&mu_);
+    triggered_ = true;
+    wait = last_start_ + options_.min_interval - now;  // <= 0: at once
+  }
+  controller_->EnqueueAfter(kBudgetLoopKey, wait);
 }
 
 void BudgetLoop::WatchForChanges(runtime::PodStore& pods, runtime::ObjectStore& budgets,
@@ -439,22 +470,35 @@ void BudgetLoop::WatchForChanges(runtime::PodStore& pods, runtime::ObjectStore& 
   });
 }
 
-void BudgetLoop::Run(runtime::Wakeup* stop) {
-  while (!stop->HasBeenNotified()) {
-    trigger_.Clear();
-    absl::Time started = clock_.MonotonicNow();
-    RunOnce();
-    // Next pass at the tick, or sooner when a change asks for one, but never sooner than
-    // min_interval after this one started. Waits in short slices to watch both flags.
-    absl::Time next = started + options_.tick;
-    if (!clock_.SleepUntil(started + options_.min_interval, stop)) {
-      break;
+absl::StatusOr<runtime::ReconcileResult> BudgetLoop::Reconcile(const std::string& /*key*/) {
+  const absl::Time started = clock_.MonotonicNow();
+  absl::Time next_tick;
+  {
+    absl::MutexLock lock(&mu_);
+    // Due at the tick, or min_interval after the last pass when a change asked for one. Too
+    // early means a requeue that a later pass overtook (the queue keeps the earliest one).
+    const absl::Time due = triggered_ ? last_start_ + options_.min_interval : next_tick_;
+    if (started < due) {
+      return runtime::ReconcileResult::RequeueAfter(due - started);
     }
-    while (!stop->HasBeenNotified() && !trigger_.HasBeenNotified() &&
-           clock_.MonotonicNow() < next) {
-      clock_.SleepUntil(std::min(next, clock_.MonotonicNow() + absl::Milliseconds(200)), &trigger_);
-    }
+    triggered_ = false;  // before the pass reads the caches: a change during it asks again
+    last_start_ = started;
+    next_tick_ = started + options_.tick;
+    next_tick = next_tick_;
   }
+  if (!caches_synced_logged_) {
+    log_->Info("caches synced",
+               {{"pods", caches_.pods != nullptr ? caches_.pods->size() : 0},
+                {"budgets", caches_.budgets != nullptr ? caches_.budgets->size() : 0}});
+    caches_synced_logged_ = true;
+  }
+  RunOnce();
+  return runtime::ReconcileResult::RequeueAfter(next_tick - clock_.MonotonicNow());
+}
+
+void BudgetLoop::Run(runtime::Wakeup* stop) {
+  controller_->Enqueue(kBudgetLoopKey);  // the first pass, once the caches have synced
+  controller_->Run(stop);
 }
 
 }  // namespace bursar::reconcilers

@@ -6,13 +6,19 @@
 // Every replica publishes budgets to the Budgets API board and exports the bursar_* metrics, so
 // read APIs work on followers too (from the status the leader wrote).
 //
-// Timing: a pass runs every `tick`, and sooner (at most every `min_interval`) when a watched
-// object changed in a way that matters (a pod started or ended, a budget, pool or price book
-// changed), so status follows a pod start within about min_interval rather than a whole tick.
+// Drive: the loop is the reconciler of a runtime::Controller (one worker, one key,
+// kBudgetLoopKey), which waits until every cache has synced before the first pass. A pass
+// requeues the key after `tick`; a watched change that matters (a pod started, ended or was
+// scheduled, a Job created or deleted, the spec of a budget, pool or price book changed) adds
+// it sooner, but never sooner than `min_interval` after the last pass started, so status
+// follows a pod start within about min_interval rather than a whole tick. A tick requeue that a
+// triggered pass has overtaken runs no pass: passes come `tick` after the last one, as before.
 // Metering does not depend on the timing: the ledger charges intervals from pod timestamps.
 // On gaining leadership the planner starts afresh, restoring every ledger from status, so a
 // new leader never trusts memory that another replica's writes have overtaken.
-// Thread-safe: Trigger() may be called from any thread; Run() from one.
+// A pass that throws is logged by the controller and retried at the next tick.
+// Thread-safe: Trigger() may be called from any thread; Run(), RunOnce() and Reconcile() from
+// one at a time (the controller has one worker).
 
 #include <functional>
 #include <memory>
@@ -30,6 +36,7 @@
 #include "controllers/signals/pod_metrics.h"
 #include "controllers/signals/prometheus.h"
 #include "operator/runtime/clock.h"
+#include "operator/runtime/controller.h"
 #include "operator/runtime/log.h"
 #include "operator/runtime/metrics.h"
 #include "operator/runtime/store.h"
@@ -59,6 +66,9 @@ struct UsageSources {
   std::function<absl::StatusOr<std::vector<signals::PodUsage>>()> pod_usage;
 };
 
+// The one key of the loop's controller: a pass covers every budget at once.
+inline constexpr char kBudgetLoopKey[] = "budgets";
+
 struct BudgetLoopOptions {
   absl::Duration tick = absl::Seconds(15);
   absl::Duration min_interval = absl::Seconds(1);
@@ -81,8 +91,13 @@ class BudgetLoop {
   // One pass now. Returns the plan it computed (for tests and `why`).
   Plan RunOnce();
 
-  // Passes until `stop` is notified.
+  // Runs the loop's controller until `stop` is notified: waits for the caches, then passes.
+  // Returns once the pass in flight (if any) has finished. Once only.
   void Run(runtime::Wakeup* stop);
+
+  // The controller's reconciler: one pass when one is due (see Drive above), then a requeue
+  // at the next tick. Exposed for tests.
+  absl::StatusOr<runtime::ReconcileResult> Reconcile(const std::string& key);
 
   // Asks for a pass soon (within min_interval). Any thread.
   void Trigger();
@@ -94,6 +109,9 @@ class BudgetLoop {
 
   // Snapshot building, exposed for tests.
   Snapshot Gather(absl::Time now);
+
+  // The controller that drives the loop (its queue holds kBudgetLoopKey).
+  runtime::Controller& controller() { return *controller_; }
 
  private:
   struct Metrics;
@@ -118,7 +136,16 @@ class BudgetLoop {
   bool was_leader_ = false;
   std::vector<std::string> published_;  // budget names on the board
   std::vector<std::string> exported_;   // budget names with metrics
-  runtime::Wakeup trigger_;
+  bool caches_synced_logged_ = false;
+
+  // When passes are due; Trigger() runs on watch threads, Reconcile() on the worker.
+  absl::Mutex mu_;
+  bool triggered_ ABSL_GUARDED_BY(mu_) = false;  // a change asked for a pass since the last began
+  absl::Time last_start_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();  // monotonic
+  absl::Time next_tick_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();   // monotonic
+
+  // Last: its worker calls Reconcile(), so it goes first on destruction.
+  std::unique_ptr<runtime::Controller> controller_;
 };
 
 }  // namespace bursar::reconcilers

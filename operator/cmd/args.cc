@@ -31,6 +31,18 @@ std::string Suggestion(const std::string& name,
 
 }  // namespace
 
+bool AsksForHelp(const std::vector<std::string>& argv) {
+  for (const std::string& a : argv) {
+    if (a == "--") {
+      return false;
+    }
+    if (a == "--help" || a == "-h") {
+      return true;
+    }
+  }
+  return false;
+}
+
 absl::StatusOr<Args> Args::Parse(const std::vector<std::string>& argv,
                                  const std::vector<std::string>& known,
                                  const std::vector<std::string>& switches,

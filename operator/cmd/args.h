@@ -19,6 +19,11 @@
 
 namespace bursar::cmd {
 
+// True when `argv` asks for help: "--help" or "-h" anywhere before a lone "--". Commands check
+// it before Parse(), so that help wins over whatever else is on the line (unknown flags, missing
+// required ones) and prints the command's usage with exit code 0.
+bool AsksForHelp(const std::vector<std::string>& argv);
+
 class Args {
  public:
   // `known` lists the value flags the command accepts, `switches` those that take no value and

@@ -21,11 +21,11 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "controllers/values/duration.h"
 #include "controllers/sim/report.h"
 #include "controllers/sim/scenario.h"
 #include "controllers/sim/spend_chart.h"
 #include "controllers/sim/trace_generator.h"
+#include "controllers/values/duration.h"
 #include "operator/cmd/args.h"
 #include "operator/cmd/plugin.h"
 #include "operator/cmd/report_drift.h"
@@ -51,6 +51,50 @@ Usage:
   bursar kubectl why BUDGET [--kubeconfig FILE] [--context NAME]
   bursar kubectl simulate ...   (`kubectl bursar ...` through a kubectl-bursar symlink on PATH)
   bursar version
+
+Every command prints its usage for --help.
+)";
+
+// `bursar simulate --help` (also `kubectl bursar simulate --help`).
+constexpr char kSimulateUsage[] =
+    R"(Usage:
+  bursar simulate --scenario FILE [--policy bursar|none|static-quota|shutoff|all]
+                  [--output table|json|csv] [--plot FILE.svg] [--quiet]
+
+Runs a scenario (the manifests users apply, a CSV trace, modelDrift events and a simulated
+cluster) through the engine the operator runs, and reports per budget the limit, the spend,
+whether a period went over, and the jobs that ran, were held or suspended (docs/simulate.md).
+
+  --scenario FILE   the scenario to run (required)
+  --policy P        bursar (default), none, static-quota, shutoff; all compares the four
+  --output FORMAT   table (default), json or csv
+  --plot FILE.svg   also draw each budget's spend against its pacing line
+  --quiet           no progress bar or timing lines on stderr
+)";
+
+// `bursar trace generate --help` (and `bursar trace --help`).
+constexpr char kTraceGenerateUsage[] =
+    R"(Usage:
+  bursar trace generate [--seed N] [--jobs N] [--span 720h] [--team NS[:WEIGHT[:MODEL|MODEL]]]...
+                  [--retrain-fraction 0.05] [--max-duration 336h] [--out FILE] [--quiet]
+
+Writes a seeded synthetic job trace as CSV
+(submit_time_s,duration_s,gpus,namespace,priority,model,purpose) for a scenario to replay.
+
+  --seed N                  the random seed (default 1): the same seed gives the same trace
+  --jobs N                  how many jobs (default 1000)
+  --span DURATION           submissions spread over this long (default 720h)
+  --team NS[:W[:M1|M2]]     a team's namespace, its share of jobs and its models; repeatable
+                            (default: one team "default")
+  --retrain-fraction F      share of jobs that retrain a model (default 0.05)
+  --max-duration DURATION   the longest one job runs (default 336h)
+  --out FILE                write there instead of stdout
+  --quiet                   no summary line on stderr
+)";
+
+constexpr char kVersionUsage[] =
+    R"(Usage:
+  bursar version   prints the version of this binary
 )";
 
 int Fail(const absl::Status& status) {
@@ -98,6 +142,10 @@ class ProgressBar {
 };
 
 int Simulate(const std::vector<std::string>& argv) {
+  if (AsksForHelp(argv)) {
+    std::cout << kSimulateUsage;
+    return 0;
+  }
   absl::StatusOr<Args> args =
       Args::Parse(argv, {"scenario", "policy", "output", "plot"}, {"quiet"});
   if (!args.ok()) {
@@ -198,6 +246,10 @@ absl::StatusOr<sim::TeamShare> ParseTeam(const std::string& text) {
 }
 
 int TraceGenerate(const std::vector<std::string>& argv) {
+  if (AsksForHelp(argv)) {
+    std::cout << kTraceGenerateUsage;
+    return 0;
+  }
   absl::StatusOr<Args> args = Args::Parse(
       argv, {"seed", "jobs", "span", "team", "retrain-fraction", "max-duration", "out"}, {"quiet"});
   if (!args.ok()) {
@@ -280,8 +332,7 @@ int Main(int argc, char** argv) {
   std::string command = args[0];
   std::vector<std::string> rest(args.begin() + 1, args.end());
   if (command == "run") {
-    if (std::find(rest.begin(), rest.end(), "--help") != rest.end() ||
-        std::find(rest.begin(), rest.end(), "-h") != rest.end()) {
+    if (AsksForHelp(rest)) {
       std::cout << RunUsage();
       return 0;
     }
@@ -292,6 +343,10 @@ int Main(int argc, char** argv) {
     return RunOperator(*options);
   }
   if (command == "report-drift") {
+    if (AsksForHelp(rest)) {
+      std::cout << "Usage:\n" << kReportDriftUsage;
+      return 0;
+    }
     return ReportDrift(rest);
   }
   if (command == "simulate") {
@@ -302,6 +357,18 @@ int Main(int argc, char** argv) {
   }
   if (command == "trace" && !rest.empty() && rest[0] == "generate") {
     return TraceGenerate(std::vector<std::string>(rest.begin() + 1, rest.end()));
+  }
+  if (command == "trace") {  // generate is trace's only command
+    if (AsksForHelp(rest) || (!rest.empty() && rest[0] == "help")) {
+      std::cout << kTraceGenerateUsage;
+      return 0;
+    }
+    std::cerr << "bursar trace: needs the command \"generate\"\n\n" << kTraceGenerateUsage;
+    return 2;
+  }
+  if ((command == "version" || command == "--version") && AsksForHelp(rest)) {
+    std::cout << kVersionUsage;
+    return 0;
   }
   if (command == "version" || command == "--version") {
     std::cout << "bursar " << kVersion << "\n";

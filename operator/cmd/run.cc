@@ -3,10 +3,15 @@
 #include <pthread.h>
 #include <signal.h>
 
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <map>
 #include <memory>
+#include <stop_token>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -14,6 +19,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "controllers/api/field_reader.h"
 #include "controllers/providers/cluster_api_provider.h"
 #include "controllers/providers/external_grpc_provider.h"
 #include "controllers/providers/karpenter_provider.h"
@@ -27,11 +33,13 @@
 #include "operator/runtime/endpoints.h"
 #include "operator/runtime/event_recorder.h"
 #include "operator/runtime/leader_election.h"
+#include "operator/runtime/thread_group.h"
 #include "operator/runtime/watcher.h"
 
 namespace bursar::cmd {
 namespace {
 
+using api::AbslView;
 using reconcilers::kManagedByLabel;
 using reconcilers::kManagedByValue;
 
@@ -40,10 +48,17 @@ struct HostPort {
   int port = 0;
 };
 
-// "host:port", "[v6]:port" or ":port" (every interface).
-HostPort SplitHostPort(const std::string& address) {
+// "host:port", "[v6]:port" or ":port" (every interface), given to `flag`. ParseRunOptions has
+// checked the form already; an address it let through that still does not split is an error
+// that names the flag, never a silent port 0.
+absl::StatusOr<HostPort> SplitHostPort(std::string_view flag, const std::string& address) {
   HostPort out;
   size_t colon = address.rfind(':');
+  if (colon == std::string::npos || !absl::SimpleAtoi(address.substr(colon + 1), &out.port) ||
+      out.port < 0 || out.port > 65535) {
+    return absl::InvalidArgumentError(absl::StrCat("--", AbslView(flag), ": \"", address,
+                                                   "\" is not HOST:PORT with a port 0-65535"));
+  }
   out.host = address.substr(0, colon);
   if (out.host.size() >= 2 && out.host.front() == '[') {
     out.host = out.host.substr(1, out.host.size() - 2);
@@ -51,8 +66,51 @@ HostPort SplitHostPort(const std::string& address) {
   if (out.host.empty()) {
     out.host = "0.0.0.0";
   }
-  (void)absl::SimpleAtoi(address.substr(colon + 1), &out.port);
   return out;
+}
+
+// The PEM bundle named by --prometheus-ca-file. An unreadable or empty file is an error: the
+// transport would otherwise fall back to the system trust store without a word.
+absl::StatusOr<std::string> ReadCaFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in.is_open()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--prometheus-ca-file: cannot read \"", path, "\": ", std::strerror(errno)));
+  }
+  std::string pem{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+  if (in.bad()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--prometheus-ca-file: cannot read \"", path, "\""));
+  }
+  if (pem.find_first_not_of(" \t\r\n") == std::string::npos) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--prometheus-ca-file: \"", path, "\" is empty"));
+  }
+  return pem;
+}
+
+// Writes `content` to `path` through a temporary file and a rename, so that a reader never sees
+// half of it.
+absl::Status WriteAddressFile(const std::string& path, const std::string& content) {
+  const std::string tmp = path + ".tmp";
+  std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+  if (!out.is_open()) {
+    return absl::UnavailableError(
+        absl::StrCat("--address-file: cannot create \"", tmp, "\": ", std::strerror(errno)));
+  }
+  out << content;
+  out.close();
+  if (!out) {
+    std::remove(tmp.c_str());
+    return absl::UnavailableError(absl::StrCat("--address-file: cannot write \"", tmp, "\""));
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    const int error = errno;
+    std::remove(tmp.c_str());
+    return absl::UnavailableError(absl::StrCat("--address-file: cannot rename \"", tmp, "\" to \"",
+                                               path, "\": ", std::strerror(error)));
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<kube::ClusterConfig> LoadCluster(const RunOptions& options) {
@@ -186,7 +244,11 @@ int RunOperator(const RunOptions& options) {
   // Caches.
   runtime::PodStore pods;
   runtime::ObjectStore nodes, jobs, namespaces, budgets, pools, price_books, quotas;
-  std::vector<std::unique_ptr<runtime::Watcher<json::Value>>> watchers;
+  struct NamedWatcher {
+    std::string resource;
+    std::unique_ptr<runtime::Watcher<json::Value>> watcher;
+  };
+  std::vector<NamedWatcher> watchers;
   auto watch = [&](const kube::ResourceType& type, runtime::ObjectStore& store,
                    std::string label_selector = "") {
     runtime::WatcherOptions wo;
@@ -196,8 +258,8 @@ int RunOperator(const RunOptions& options) {
       log.Warn("watch failed; retrying",
                {{"resource", std::string(type.plural)}, {"error", std::string(error.message())}});
     };
-    watchers.push_back(
-        std::make_unique<runtime::Watcher<json::Value>>(client, clock, type, store.Sink(), wo));
+    watchers.push_back({std::string(type.plural), std::make_unique<runtime::Watcher<json::Value>>(
+                                                      client, clock, type, store.Sink(), wo)});
   };
   watch(kube::kNodes, nodes);
   watch(kube::kJobs, jobs);
@@ -252,8 +314,12 @@ int RunOperator(const RunOptions& options) {
     std::string base_path =
         path_at == std::string::npos ? "" : options.prometheus_url.substr(path_at);
     if (!options.prometheus_ca_file.empty()) {
-      std::ifstream in(options.prometheus_ca_file);
-      tc.ca_pem.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+      absl::StatusOr<std::string> pem = ReadCaFile(options.prometheus_ca_file);
+      if (!pem.ok()) {
+        log.Error("cannot use the Prometheus CA", {{"error", std::string(pem.status().message())}});
+        return 2;
+      }
+      tc.ca_pem = *std::move(pem);
     }
     absl::StatusOr<std::unique_ptr<kube::CppRestTransport>> pt = kube::CppRestTransport::Create(tc);
     if (!pt.ok()) {
@@ -323,9 +389,13 @@ int RunOperator(const RunOptions& options) {
                                  }
                                  return std::string();
                                }});
-  HostPort health = SplitHostPort(options.health_addr);
+  absl::StatusOr<HostPort> health = SplitHostPort("health-addr", options.health_addr);
+  if (!health.ok()) {
+    log.Error("cannot listen", {{"error", std::string(health.status().message())}});
+    return 2;
+  }
   absl::StatusOr<std::unique_ptr<kube::HttpServer>> http =
-      kube::StartHttpServer(health.host, health.port, endpoints.Handler());
+      kube::StartHttpServer(health->host, health->port, endpoints.Handler());
   if (!http.ok()) {
     log.Error("--health-addr: cannot listen",
               {{"address", options.health_addr}, {"error", std::string(http.status().message())}});
@@ -338,13 +408,19 @@ int RunOperator(const RunOptions& options) {
   signals::BudgetsService budgets_service(&board);
   std::unique_ptr<grpc::Server> grpc_server;
   int grpc_port = 0;
+  std::string grpc_host = options.grpc_addr;  // "off" stays "off" in --address-file
   if (options.grpc_addr != "off") {
-    HostPort g = SplitHostPort(options.grpc_addr);
+    absl::StatusOr<HostPort> g = SplitHostPort("grpc-addr", options.grpc_addr);
+    if (!g.ok()) {
+      log.Error("cannot listen", {{"error", std::string(g.status().message())}});
+      return 2;
+    }
+    grpc_host = g->host;
     grpc::ServerBuilder builder;
     builder.AddListeningPort(
         absl::StrCat(
-            g.host.find(':') != std::string::npos ? absl::StrCat("[", g.host, "]") : g.host, ":",
-            g.port),
+            g->host.find(':') != std::string::npos ? absl::StrCat("[", g->host, "]") : g->host, ":",
+            g->port),
         grpc::InsecureServerCredentials(), &grpc_port);
     builder.RegisterService(&signals_service);
     builder.RegisterService(&budgets_service);
@@ -355,11 +431,13 @@ int RunOperator(const RunOptions& options) {
     }
   }
   if (!options.address_file.empty()) {
-    std::ofstream out(options.address_file + ".tmp");
-    out << "health=" << health.host << ":" << (*http)->port() << "\n"
-        << "grpc=" << SplitHostPort(options.grpc_addr).host << ":" << grpc_port << "\n";
-    out.close();
-    std::rename((options.address_file + ".tmp").c_str(), options.address_file.c_str());
+    absl::Status written = WriteAddressFile(
+        options.address_file, absl::StrCat("health=", health->host, ":", (*http)->port(), "\n",
+                                           "grpc=", grpc_host, ":", grpc_port, "\n"));
+    if (!written.ok()) {
+      log.Error("cannot write the address file", {{"error", std::string(written.message())}});
+      return 2;
+    }
   }
   log.Info("bursar operator started", {{"server", cluster->server},
                                        {"identity", options.identity},
@@ -368,40 +446,42 @@ int RunOperator(const RunOptions& options) {
                                        {"healthPort", (*http)->port()},
                                        {"grpcPort", grpc_port}});
 
-  // Run: one thread per watcher, the elector, and the loop once every cache has synced.
-  std::vector<std::thread> threads;
-  for (auto& w : watchers) {
-    threads.emplace_back([&w, &stop] { w->Run(&stop); });
+  // Threads: the watchers fill the caches, the elector holds the Lease, and the budget loop's
+  // controller passes once every cache has synced. A thread that ends on its own notifies
+  // `stop` as a signal does: the operator shuts down rather than run half-dead.
+  runtime::ThreadGroup threads(&stop);
+  for (NamedWatcher& named : watchers) {
+    runtime::Watcher<json::Value>* w = named.watcher.get();
+    threads.Add(absl::StrCat("watch ", named.resource), [w](std::stop_token token) {
+      runtime::RunWithStopToken(
+          token, [w](runtime::Wakeup* s) { w->Run(s); }, [w] { w->Interrupt(); });
+    });
   }
-  threads.emplace_back([&pod_watcher, &stop] { pod_watcher.Run(&stop); });
-  if (elector != nullptr) {
-    threads.emplace_back([&elector, &stop] { elector->Run(&stop); });
-  }
-  std::thread loop_thread([&] {
-    for (const runtime::SyncedCache* c : all_caches) {
-      while (!c->HasSynced() && !stop.HasBeenNotified()) {
-        clock.SleepFor(absl::Milliseconds(50), &stop);
-      }
-    }
-    if (!stop.HasBeenNotified()) {
-      log.Info("caches synced", {{"pods", pods.size()}, {"budgets", budgets.size()}});
-      (*loop)->Run(&stop);
-    }
+  threads.Add("watch pods", [&pod_watcher](std::stop_token token) {
+    runtime::RunWithStopToken(
+        token, [&pod_watcher](runtime::Wakeup* s) { pod_watcher.Run(s); },
+        [&pod_watcher] { pod_watcher.Interrupt(); });
   });
+  if (elector != nullptr) {
+    threads.Add("leader election", [&elector](std::stop_token token) {
+      runtime::RunWithStopToken(token, [&elector](runtime::Wakeup* s) { elector->Run(s); });
+    });
+  }
+  threads.Add("budget loop", [&loop](std::stop_token token) {
+    runtime::RunWithStopToken(token, [&loop](runtime::Wakeup* s) { (*loop)->Run(s); });
+  });
+  threads.Start();
 
-  // Shutdown: on SIGTERM/SIGINT, stop the loop and watchers, give up the Lease, close the
-  // services. Everything owned is joined.
+  // Shutdown, on SIGTERM/SIGINT: the threads stop in reverse order (thread_group.h), so the
+  // loop finishes its pass before the elector stops and the watches end; then the Lease is
+  // given up and the services close.
   while (!stop.HasBeenNotified()) {
     clock.SleepUntil(absl::InfiniteFuture(), &stop);
   }
   log.Info("shutting down", {{"signal", signals.received()}});
-  for (auto& w : watchers) {
-    w->Interrupt();
-  }
-  pod_watcher.Interrupt();
-  loop_thread.join();
-  for (std::thread& t : threads) {
-    t.join();
+  absl::Status stopped = threads.Stop();
+  if (!stopped.ok()) {
+    log.Error("a thread failed", {{"error", std::string(stopped.message())}});
   }
   if (elector != nullptr) {
     if (absl::Status released = elector->Release(); !released.ok()) {
@@ -416,7 +496,7 @@ int RunOperator(const RunOptions& options) {
   (*http)->Stop();
   events.Shutdown();
   log.Info("stopped");
-  return 0;
+  return stopped.ok() ? 0 : 1;
 }
 
 }  // namespace bursar::cmd

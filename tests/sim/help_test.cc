@@ -1,0 +1,80 @@
+// Runs the real `bursar` binary: every command prints its usage for --help (and -h) on stdout
+// and exits 0, whatever else is on the line.
+
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <array>
+#include <cstdio>
+#include <string>
+
+namespace {
+
+struct Output {
+  int exit_code = -1;
+  std::string out;  // stdout only
+};
+
+Output Bursar(const std::string& args) {
+  std::string command = std::string(BURSAR_BINARY) + " " + args + " 2>/dev/null";
+  Output run;
+  FILE* pipe = popen(command.c_str(), "r");
+  if (pipe == nullptr) {
+    return run;
+  }
+  std::array<char, 65536> buf;
+  size_t n;
+  while ((n = fread(buf.data(), 1, buf.size(), pipe)) > 0) {
+    run.out.append(buf.data(), n);
+  }
+  int status = pclose(pipe);
+  run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return run;
+}
+
+struct HelpCase {
+  const char* command;   // what follows `bursar`, before --help
+  const char* expected;  // a line of the usage that only this command prints
+};
+
+class HelpTest : public ::testing::TestWithParam<HelpCase> {};
+
+TEST_P(HelpTest, PrintsTheCommandsUsageAndExitsZero) {
+  for (const char* flag : {"--help", "-h"}) {
+    SCOPED_TRACE(std::string(GetParam().command) + " " + flag);
+    Output run = Bursar(std::string(GetParam().command) + " " + flag);
+    EXPECT_EQ(run.exit_code, 0);
+    EXPECT_NE(run.out.find(GetParam().expected), std::string::npos) << run.out;
+  }
+}
+
+TEST_P(HelpTest, HelpWinsOverAnUnknownFlag) {
+  if (std::string(GetParam().command).empty()) {
+    GTEST_SKIP() << "`bursar` itself takes no flags: its first argument names the command";
+  }
+  Output run = Bursar(std::string(GetParam().command) + " --no-such-flag x --help");
+  EXPECT_EQ(run.exit_code, 0);
+  EXPECT_NE(run.out.find(GetParam().expected), std::string::npos) << run.out;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    EveryCommand, HelpTest,
+    ::testing::Values(HelpCase{"", "bursar run [--kubeconfig FILE]"},
+                      HelpCase{"run", "--leader-elect"},
+                      HelpCase{"report-drift", "bursar report-drift --address HOST:PORT"},
+                      HelpCase{"simulate", "--scenario FILE   the scenario to run"},
+                      HelpCase{"trace", "bursar trace generate [--seed N]"},
+                      HelpCase{"trace generate", "--seed N                  the random seed"},
+                      HelpCase{"kubectl", "kubectl bursar status [--kubeconfig FILE]"},
+                      HelpCase{"kubectl status", "kubectl bursar status [--kubeconfig FILE]"},
+                      HelpCase{"kubectl why", "kubectl bursar why BUDGET"},
+                      HelpCase{"kubectl simulate", "--scenario FILE   the scenario to run"},
+                      HelpCase{"version", "bursar version   prints the version"}));
+
+TEST(HelpTest, UnknownFlagsStillFailWithoutHelp) {
+  EXPECT_EQ(Bursar("simulate --no-such-flag").exit_code, 2);
+  EXPECT_EQ(Bursar("trace generate --no-such-flag").exit_code, 2);
+  EXPECT_EQ(Bursar("trace").exit_code, 2);
+}
+
+}  // namespace

@@ -1,0 +1,337 @@
+// BudgetLoop's drive: the runtime Controller (one key) runs a pass once the caches have synced,
+// again at every tick, and sooner, but never sooner than min_interval after the last pass, when
+// a watched change matters. Time is a SimulatedClock; nothing sleeps.
+
+#include "controllers/reconcilers/budget_loop.h"
+
+#include <gtest/gtest.h>
+
+#include <functional>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "operator/json/json.h"
+#include "operator/runtime/clock.h"
+#include "operator/runtime/controller.h"
+#include "operator/runtime/log.h"
+#include "operator/runtime/metrics.h"
+#include "operator/runtime/store.h"
+
+namespace bursar::reconcilers {
+namespace {
+
+using runtime::ReconcileResult;
+
+// Real-time bound on waits for the loop's threads; never reached by a passing test.
+constexpr absl::Duration kPatience = absl::Seconds(30);
+constexpr absl::Duration kTick = absl::Seconds(15);
+constexpr absl::Duration kMinInterval = absl::Seconds(1);
+
+// The log lines, so that a test can count passes ("pass done") and wait for them.
+class Lines {
+ public:
+  void Add(std::string_view line) {
+    absl::MutexLock lock(&mu_);
+    lines_.emplace_back(line);
+  }
+  int Count(std::string_view message) const {
+    absl::MutexLock lock(&mu_);
+    return CountLocked(message);
+  }
+  bool WaitFor(std::string_view message, int n) const {
+    absl::MutexLock lock(&mu_);
+    auto reached = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return CountLocked(message) >= n; };
+    return mu_.AwaitWithTimeout(absl::Condition(&reached), kPatience);
+  }
+
+ private:
+  int CountLocked(std::string_view message) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    const std::string needle = absl::StrCat("\"msg\":\"", std::string(message), "\"");
+    int n = 0;
+    for (const std::string& line : lines_) {
+      n += absl::StrContains(line, needle) ? 1 : 0;
+    }
+    return n;
+  }
+  mutable absl::Mutex mu_;
+  std::vector<std::string> lines_ ABSL_GUARDED_BY(mu_);
+};
+
+json::Value Object(const std::string& name, const std::string& resource_version, int generation) {
+  absl::StatusOr<json::Value> v =
+      json::Parse(absl::StrCat(R"({"metadata":{"name":")", name, R"(","resourceVersion":")",
+                               resource_version, R"(","generation":)", generation, "}}"));
+  return *v;
+}
+
+kube::PodSummary Pod(std::string_view resource_version, kube::PodPhase phase) {
+  kube::PodSummary pod;
+  pod.uid = "uid-train-0";
+  pod.namespace_name = kube::InternedString("ml");
+  pod.name = "train-0";
+  pod.resource_version = std::string(resource_version);
+  pod.node_name = "gpu-1";
+  pod.phase = phase;
+  return pod;
+}
+
+// A loop over empty caches, with a clock, a registry and a log of its own. The loop is the
+// leader, has no applier (it never writes) and no board.
+class BudgetLoopTest : public ::testing::Test {
+ protected:
+  // Once per test: the loop registers its metrics in registry_.
+  std::unique_ptr<BudgetLoop> Make(UsageSources usage = {}) {
+    BudgetLoopCaches caches{.pods = &pods_,
+                            .nodes = &nodes_,
+                            .jobs = &jobs_,
+                            .namespaces = &namespaces_,
+                            .budgets = &budgets_,
+                            .pools = &pools_,
+                            .price_books = &price_books_,
+                            .owned_quotas = &quotas_};
+    absl::StatusOr<std::unique_ptr<BudgetLoop>> loop = BudgetLoop::Create(
+        caches, /*applier=*/nullptr, [] { return true; }, /*drift=*/nullptr, /*board=*/nullptr,
+        std::move(usage), &registry_, &log_, clock_,
+        {.tick = kTick, .min_interval = kMinInterval, .lookahead = absl::Seconds(30)});
+    EXPECT_TRUE(loop.ok()) << loop.status();
+    return loop.ok() ? *std::move(loop) : nullptr;
+  }
+
+  void SyncAll() {
+    pods_.Apply(runtime::WatcherEvent<kube::PodSummary>::Restarted({}));
+    for (runtime::ObjectStore* s :
+         {&nodes_, &jobs_, &namespaces_, &budgets_, &pools_, &price_books_, &quotas_}) {
+      s->Apply(runtime::WatcherEvent<json::Value>::Restarted({}));
+    }
+  }
+
+  // Calls the reconciler as the controller's worker would; true when it ran a pass.
+  bool Reconcile(absl::Duration* requeue_after) {
+    const int before = lines_.Count("pass done");
+    absl::StatusOr<ReconcileResult> result = loop_->Reconcile(kBudgetLoopKey);
+    if (!result.ok()) {
+      ADD_FAILURE() << result.status();
+      return false;
+    }
+    EXPECT_EQ(result->action, ReconcileResult::Action::kRequeueAfter);
+    *requeue_after = result->after;
+    return lines_.Count("pass done") == before + 1;
+  }
+
+  runtime::SimulatedClock clock_;
+  runtime::Registry registry_;
+  Lines lines_;
+  runtime::Logger log_{clock_, runtime::LogLevel::kDebug, runtime::LogFormat::kJson,
+                       [this](std::string_view line) { lines_.Add(line); }};
+  runtime::PodStore pods_;
+  runtime::ObjectStore nodes_, jobs_, namespaces_, budgets_, pools_, price_books_, quotas_;
+  std::unique_ptr<BudgetLoop> loop_;
+};
+
+TEST_F(BudgetLoopTest, APassRequeuesAtTheTickAndNothingRunsBeforeIt) {
+  loop_ = Make();
+  absl::Duration after;
+  EXPECT_TRUE(Reconcile(&after));
+  EXPECT_EQ(after, kTick);
+  EXPECT_EQ(lines_.Count("caches synced"), 1);
+
+  clock_.Advance(absl::Seconds(4));
+  EXPECT_FALSE(Reconcile(&after));  // an early call (a stale requeue): no pass, the rest
+  EXPECT_EQ(after, absl::Seconds(11));
+
+  clock_.Advance(absl::Seconds(11));
+  EXPECT_TRUE(Reconcile(&after));
+  EXPECT_EQ(after, kTick);
+  EXPECT_EQ(lines_.Count("caches synced"), 1);  // once, before the first pass
+}
+
+TEST_F(BudgetLoopTest, ATriggerRunsAPassAtOnceAfterMinIntervalAndMovesTheTick) {
+  loop_ = Make();
+  absl::Duration after;
+  ASSERT_TRUE(Reconcile(&after));
+  clock_.Advance(absl::Seconds(5));
+  loop_->Trigger();
+  EXPECT_EQ(loop_->controller().queue().Len(), 1u);  // queued at once: min_interval has passed
+  EXPECT_TRUE(Reconcile(&after));
+  EXPECT_EQ(after, kTick);
+
+  // The tick the first pass asked for (t=15 s) comes 10 s after the triggered pass: no pass;
+  // the next is a whole tick after the triggered one (t=20 s), as the tick loop did.
+  clock_.Advance(absl::Seconds(10));
+  EXPECT_FALSE(Reconcile(&after));
+  EXPECT_EQ(after, absl::Seconds(5));
+  clock_.Advance(absl::Seconds(5));
+  EXPECT_TRUE(Reconcile(&after));
+}
+
+TEST_F(BudgetLoopTest, TriggersComeNoSoonerThanMinIntervalAfterThePass) {
+  loop_ = Make();
+  absl::Duration after;
+  ASSERT_TRUE(Reconcile(&after));
+  clock_.Advance(absl::Milliseconds(300));
+  loop_->Trigger();
+  EXPECT_EQ(loop_->controller().queue().Len(), 0u);  // delayed to t=1 s, not queued yet
+
+  // Even when the key comes early, the pass waits for min_interval.
+  EXPECT_FALSE(Reconcile(&after));
+  EXPECT_EQ(after, absl::Milliseconds(700));
+  clock_.Advance(absl::Milliseconds(700));
+  EXPECT_TRUE(Reconcile(&after));
+  EXPECT_EQ(after, kTick);
+}
+
+TEST_F(BudgetLoopTest, AChangeDuringAPassAsksForAnotherOne) {
+  BudgetLoop* loop = nullptr;
+  int calls = 0;
+  UsageSources usage;
+  usage.pod_usage = [&]() -> absl::StatusOr<std::vector<signals::PodUsage>> {
+    if (++calls == 1) {
+      loop->Trigger();  // a pod starts while the first pass gathers
+    }
+    return std::vector<signals::PodUsage>{};
+  };
+  loop_ = Make(std::move(usage));
+  loop = loop_.get();
+
+  absl::Duration after;
+  ASSERT_TRUE(Reconcile(&after));
+  clock_.Advance(kMinInterval);
+  EXPECT_TRUE(Reconcile(&after));  // not lost, though it came while the pass ran
+  clock_.Advance(kMinInterval);
+  EXPECT_FALSE(Reconcile(&after));  // and served once
+}
+
+TEST_F(BudgetLoopTest, WatchedChangesThatMatterTriggerAndOthersDoNot) {
+  loop_ = Make();
+  loop_->WatchForChanges(pods_, budgets_, pools_, price_books_, jobs_);
+  SyncAll();
+  pods_.Apply(runtime::WatcherEvent<kube::PodSummary>::Applied(Pod("1", kube::PodPhase::kPending)));
+  budgets_.Apply(runtime::WatcherEvent<json::Value>::Applied(Object("team-a", "1", 1)));
+  jobs_.Apply(runtime::WatcherEvent<json::Value>::Applied(Object("train", "1", 1)));
+  absl::Duration after;
+  ASSERT_TRUE(Reconcile(&after));
+
+  struct Case {
+    const char* what;
+    std::function<void()> change;
+    bool triggers;
+  };
+  const std::vector<Case> cases = {
+      {"a pod's resourceVersion only",
+       [&] {
+         pods_.Apply(
+             runtime::WatcherEvent<kube::PodSummary>::Applied(Pod("2", kube::PodPhase::kPending)));
+       },
+       false},
+      {"a pod starts running",
+       [&] {
+         pods_.Apply(
+             runtime::WatcherEvent<kube::PodSummary>::Applied(Pod("3", kube::PodPhase::kRunning)));
+       },
+       true},
+      {"a budget's status write (same generation)",
+       [&] {
+         budgets_.Apply(runtime::WatcherEvent<json::Value>::Applied(Object("team-a", "2", 1)));
+       },
+       false},
+      {"a budget's spec (new generation)",
+       [&] {
+         budgets_.Apply(runtime::WatcherEvent<json::Value>::Applied(Object("team-a", "3", 2)));
+       },
+       true},
+      {"a pool is created",
+       [&] { pools_.Apply(runtime::WatcherEvent<json::Value>::Applied(Object("a100", "1", 1))); },
+       true},
+      {"a price book is deleted",
+       [&] {
+         price_books_.Apply(runtime::WatcherEvent<json::Value>::Applied(Object("list", "1", 1)));
+         clock_.Advance(kMinInterval);
+         absl::Duration ignored;
+         Reconcile(&ignored);
+         price_books_.Apply(runtime::WatcherEvent<json::Value>::Deleted(Object("list", "2", 1)));
+       },
+       true},
+      {"a Job's update",
+       [&] { jobs_.Apply(runtime::WatcherEvent<json::Value>::Applied(Object("train", "2", 2))); },
+       false},
+      {"a Job is deleted",
+       [&] { jobs_.Apply(runtime::WatcherEvent<json::Value>::Deleted(Object("train", "3", 2))); },
+       true},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.what);
+    c.change();
+    clock_.Advance(kMinInterval);
+    EXPECT_EQ(Reconcile(&after), c.triggers);
+    if (c.triggers) {
+      EXPECT_EQ(after, kTick);
+    }
+  }
+}
+
+// The whole drive, on the controller's threads: nothing until every cache has synced, then a
+// pass; a trigger brings the next one; stop ends Run() after the pass in flight.
+TEST_F(BudgetLoopTest, RunWaitsForEveryCacheThenPassesUntilStopped) {
+  loop_ = Make();
+  runtime::Wakeup stop;
+  std::thread runner([&] { loop_->Run(&stop); });
+  // Run() polls the caches on the clock; the queue's delay thread sleeps on it too.
+  ASSERT_TRUE(clock_.AwaitSleepers(2, kPatience));
+  for (runtime::ObjectStore* s :
+       {&nodes_, &jobs_, &namespaces_, &budgets_, &pools_, &price_books_, &quotas_}) {
+    s->Apply(runtime::WatcherEvent<json::Value>::Restarted({}));
+  }
+  clock_.Advance(absl::Seconds(1));
+  ASSERT_TRUE(clock_.AwaitSleepers(2, kPatience));
+  EXPECT_EQ(lines_.Count("pass done"), 0);  // the pods have not synced
+  EXPECT_FALSE(loop_->controller().running());
+
+  pods_.Apply(runtime::WatcherEvent<kube::PodSummary>::Restarted({}));
+  clock_.Advance(absl::Seconds(1));
+  ASSERT_TRUE(lines_.WaitFor("pass done", 1));
+  EXPECT_EQ(lines_.Count("caches synced"), 1);
+
+  clock_.Advance(kMinInterval);
+  loop_->Trigger();
+  ASSERT_TRUE(lines_.WaitFor("pass done", 2));
+
+  stop.Notify();
+  runner.join();
+  EXPECT_FALSE(loop_->controller().running());
+}
+
+TEST_F(BudgetLoopTest, APassThatThrowsIsLoggedAndTheLoopRunsOn) {
+  int calls = 0;
+  UsageSources usage;
+  usage.pod_usage = [&calls]() -> absl::StatusOr<std::vector<signals::PodUsage>> {
+    if (++calls == 1) {
+      throw std::runtime_error("metrics client exploded");
+    }
+    return std::vector<signals::PodUsage>{};
+  };
+  loop_ = Make(std::move(usage));
+  SyncAll();
+  runtime::Wakeup stop;
+  std::thread runner([&] { loop_->Run(&stop); });
+  ASSERT_TRUE(lines_.WaitFor("pass failed; retried at the next tick", 1));
+  EXPECT_EQ(lines_.Count("pass done"), 0);
+
+  clock_.Advance(kMinInterval);
+  loop_->Trigger();  // a change still brings a pass at once
+  ASSERT_TRUE(lines_.WaitFor("pass done", 1));
+  stop.Notify();
+  runner.join();
+}
+
+}  // namespace
+}  // namespace bursar::reconcilers
