@@ -11,6 +11,7 @@
 #include "controllers/api/codec.h"
 #include "controllers/values/duration.h"
 #include "controllers/values/money.h"
+#include "controllers/values/strings.h"
 
 namespace bursar::cmd {
 namespace {
@@ -35,7 +36,7 @@ std::string Paint(std::string_view text, const char* code, bool enabled) {
   if (!enabled || code == nullptr || text.empty()) {
     return std::string(text);
   }
-  return absl::StrCat("\033[", code, "m", absl::string_view(text.data(), text.size()), "\033[0m");
+  return absl::StrCat("\033[", code, "m", values::AbslView(text), "\033[0m");
 }
 
 // Terminal columns of UTF-8 text: one per code point (no wide characters are printed here).
@@ -426,9 +427,9 @@ std::string RetrainingText(const api::RetrainingSpec& r) {
 // "  Key:          value" lines.
 void Field(std::string* out, std::string_view key, std::string_view value) {
   constexpr int kKeyWidth = 14;
-  std::string k = key.empty() ? "" : absl::StrCat(absl::string_view(key.data(), key.size()), ":");
+  std::string k = key.empty() ? "" : absl::StrCat(values::AbslView(key), ":");
   absl::StrAppend(out, "  ", k, std::string(static_cast<size_t>(kKeyWidth - DisplayWidth(k)), ' '),
-                  absl::string_view(value.data(), value.size()), "\n");
+                  values::AbslView(value), "\n");
 }
 
 void AppendJsonMoney(json::Writer& w, std::string_view key, std::optional<Money> m) {
