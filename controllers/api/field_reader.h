@@ -1,8 +1,8 @@
 #pragma once
 
-// The building blocks of the decoders in codec.cc: `DecodeErrors` collects every problem of one
-// object as `<source>:<line>: <json path>: <reason>`, and `ObjectReader` reads the fields of one
-// JSON object, one line of code per field, checking the JSON type and the CRD's rules for that
+// The building blocks of the decoders in codec_decode.cc: `DecodeErrors` collects every problem of
+// one object as `<source>:<line>: <json path>: <reason>`, and `ObjectReader` reads the fields of
+// one JSON object, one line of code per field, checking the JSON type and the CRD's rules for that
 // field (length, pattern, range, enum, list size and uniqueness) and recording the known keys so
 // that `Finish()` can reject unknown ones. A field that is absent or null keeps whatever the
 // output already holds, which is how the CRD defaults (initialisers in types.h) apply.
