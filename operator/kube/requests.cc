@@ -123,6 +123,29 @@ HttpRequest MakeRequest(std::string method, std::string path, std::string_view c
   return request;
 }
 
+// A create or update must not name a namespace other than the request's (`verb` starts the
+// message).
+absl::Status CheckObjectNamespace(std::string_view verb, const json::Value& object,
+                                  std::string_view request_ns) {
+  std::string_view object_ns = MetadataString(object, "namespace");
+  if (!object_ns.empty() && object_ns != request_ns) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(AbslView(verb), ": metadata.namespace \"", AbslView(object_ns),
+                     "\" does not match the request namespace \"", AbslView(request_ns), "\""));
+  }
+  return absl::OkStatus();
+}
+
+// The query every write sends: dryRun=All when asked, and the field manager when there is one.
+Query WriteQuery(bool dry_run, std::string_view field_manager) {
+  Query query;
+  if (dry_run) {
+    query.Add("dryRun", "All");
+  }
+  query.Add("fieldManager", field_manager);
+  return query;
+}
+
 }  // namespace
 
 std::string EncodeQueryValue(std::string_view value) {
@@ -262,21 +285,14 @@ absl::StatusOr<HttpRequest> RequestBuilder::Create(const json::Value& object,
   if (!object.is_object()) {
     return absl::InvalidArgumentError("create: the object must be a JSON object");
   }
-  std::string_view object_ns = MetadataString(object, "namespace");
-  if (!object_ns.empty() && object_ns != ns_) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("create: metadata.namespace \"", AbslView(object_ns),
-                     "\" does not match the request namespace \"", ns_, "\""));
+  if (absl::Status ns = CheckObjectNamespace("create", object, ns_); !ns.ok()) {
+    return ns;
   }
   absl::StatusOr<std::string> path = CollectionPath(/*item=*/type_.namespaced);
   if (!path.ok()) {
     return path.status();
   }
-  Query query;
-  if (options.dry_run) {
-    query.Add("dryRun", "All");
-  }
-  query.Add("fieldManager", options.field_manager);
+  Query query = WriteQuery(options.dry_run, options.field_manager);
   return MakeRequest("POST", *path + query.text(), kJsonMediaType, object.ToJson());
 }
 
@@ -310,21 +326,14 @@ absl::StatusOr<HttpRequest> RequestBuilder::Put(std::string_view subresource,
         "\": metadata.resourceVersion is required (an unconditional PUT overwrites concurrent "
         "writers; use a patch or server-side apply instead)"));
   }
-  std::string_view object_ns = MetadataString(object, "namespace");
-  if (!object_ns.empty() && object_ns != ns_) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("update: metadata.namespace \"", AbslView(object_ns),
-                     "\" does not match the request namespace \"", ns_, "\""));
+  if (absl::Status ns = CheckObjectNamespace("update", object, ns_); !ns.ok()) {
+    return ns;
   }
   absl::StatusOr<std::string> path = ItemPath(name, subresource);
   if (!path.ok()) {
     return path.status();
   }
-  Query query;
-  if (options.dry_run) {
-    query.Add("dryRun", "All");
-  }
-  query.Add("fieldManager", options.field_manager);
+  Query query = WriteQuery(options.dry_run, options.field_manager);
   return MakeRequest("PUT", *path + query.text(), kJsonMediaType, object.ToJson());
 }
 
@@ -356,11 +365,7 @@ absl::StatusOr<HttpRequest> RequestBuilder::PatchSubresource(std::string_view na
   if (!path.ok()) {
     return path.status();
   }
-  Query query;
-  if (options.dry_run) {
-    query.Add("dryRun", "All");
-  }
-  query.Add("fieldManager", options.field_manager);
+  Query query = WriteQuery(options.dry_run, options.field_manager);
   if (options.force) {
     query.Add("force", "true");
   }
