@@ -89,6 +89,26 @@ wait_for() {
   done
 }
 
+# run_command COMMAND... — for the with-*.sh wrappers: runs COMMAND in its own process group
+# (job control), waits for it, then stops what is left of the group; sets `status` to its exit
+# status. `wait` (unlike a foreground command) returns at once when a trapped signal arrives,
+# and the wrapper's INT/TERM traps call stop_command.
+child=""
+run_command() {
+  set -m
+  "$@" &
+  child=$!
+  set +m
+  status=0
+  wait "$child" || status=$?
+  stop_command TERM
+}
+
+# stop_command SIGNAL — signals the command's whole process group (if it is still there).
+stop_command() {
+  if [[ -n $child ]]; then kill "-$1" -- "-$child" 2>/dev/null || true; fi
+}
+
 # "1m07s" from a number of seconds.
 format_duration() {
   local s=$1
