@@ -10,9 +10,7 @@
 namespace bursar::api {
 namespace {
 
-bool IsDigit(char c) {
-  return c >= '0' && c <= '9';
-}
+using values::IsDigit;
 
 // ^[0-9]+(\.[0-9]{1,max_fraction})?$ with an optional leading '-' when `allow_sign`.
 bool IsDecimalText(std::string_view s, bool allow_sign, size_t max_fraction) {

@@ -1,8 +1,8 @@
 #pragma once
 
-// The building blocks of the decoders in codec.cc: `DecodeErrors` collects every problem of one
-// object as `<source>:<line>: <json path>: <reason>`, and `ObjectReader` reads the fields of one
-// JSON object, one line of code per field, checking the JSON type and the CRD's rules for that
+// The building blocks of the decoders in codec_decode.cc: `DecodeErrors` collects every problem of
+// one object as `<source>:<line>: <json path>: <reason>`, and `ObjectReader` reads the fields of
+// one JSON object, one line of code per field, checking the JSON type and the CRD's rules for that
 // field (length, pattern, range, enum, list size and uniqueness) and recording the known keys so
 // that `Finish()` can reject unknown ones. A field that is absent or null keeps whatever the
 // output already holds, which is how the CRD defaults (initialisers in types.h) apply.
@@ -25,6 +25,7 @@
 #include "absl/time/time.h"
 #include "controllers/values/labels.h"
 #include "controllers/values/money.h"
+#include "controllers/values/strings.h"
 #include "operator/json/json.h"
 
 namespace bursar::api {
@@ -58,13 +59,9 @@ class DecodeErrors {
   std::vector<Error> errors_;
 };
 
-// Debian's Abseil has its own string_view type, not an alias of std::string_view.
-inline absl::string_view AbslView(std::string_view s) {
-  return {s.data(), s.size()};
-}
-inline std::string_view StdView(absl::string_view s) {
-  return {s.data(), s.size()};
-}
+// The string_view bridge (controllers/values/strings.h), here too for the decoders' callers.
+using values::AbslView;
+using values::StdView;
 
 // Levenshtein distance (insertions, deletions, substitutions), for "did you mean" hints.
 size_t EditDistance(std::string_view a, std::string_view b);

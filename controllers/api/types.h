@@ -16,6 +16,7 @@
 #include "controllers/values/ledger.h"
 #include "controllers/values/money.h"
 #include "controllers/values/period.h"
+#include "controllers/values/resources.h"
 
 namespace bursar::api {
 
@@ -88,7 +89,7 @@ inline std::vector<Threshold> DefaultThresholds() {
 
 struct QuotaSpec {
   QuotaMode mode = QuotaMode::kResourceQuota;
-  std::vector<std::string> resources = {"nvidia.com/gpu"};
+  std::vector<std::string> resources = {values::kGpuResource};
   std::string cluster_queue;  // required for kKueueClusterQueue
 };
 

@@ -18,6 +18,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "controllers/api/field_reader.h"
+#include "controllers/values/strings.h"
 
 namespace bursar::api {
 namespace {
@@ -46,26 +47,24 @@ absl::Status ErrorAt(std::string_view source, Position pos, std::string_view rea
       absl::StrCat(AbslView(source), ":", pos.line, ":", pos.column, ": ", AbslView(reason)));
 }
 
-bool AllOf(std::string_view s, bool (*pred)(unsigned char)) {
+bool AllOf(std::string_view s, bool (*pred)(char)) {
   if (s.empty()) {
     return false;
   }
   for (char c : s) {
-    if (!pred(static_cast<unsigned char>(c))) {
+    if (!pred(c)) {
       return false;
     }
   }
   return true;
 }
 
-bool IsDigit(unsigned char c) {
-  return c >= '0' && c <= '9';
-}
-bool IsOctalDigit(unsigned char c) {
+using values::IsDigit;
+bool IsOctalDigit(char c) {
   return c >= '0' && c <= '7';
 }
-bool IsHexDigit(unsigned char c) {
-  return std::isxdigit(c) != 0;
+bool IsHexDigit(char c) {
+  return std::isxdigit(static_cast<unsigned char>(c)) != 0;
 }
 
 std::string_view StripSign(std::string_view s, bool* negative) {
@@ -83,14 +82,14 @@ bool IsCoreFloat(std::string_view s) {
   s = StripSign(s, &negative);
   size_t i = 0;
   size_t int_digits = 0;
-  while (i < s.size() && IsDigit(static_cast<unsigned char>(s[i]))) {
+  while (i < s.size() && IsDigit(s[i])) {
     ++i;
     ++int_digits;
   }
   size_t frac_digits = 0;
   if (i < s.size() && s[i] == '.') {
     ++i;
-    while (i < s.size() && IsDigit(static_cast<unsigned char>(s[i]))) {
+    while (i < s.size() && IsDigit(s[i])) {
       ++i;
       ++frac_digits;
     }
@@ -104,7 +103,7 @@ bool IsCoreFloat(std::string_view s) {
       ++i;
     }
     size_t exp_digits = 0;
-    while (i < s.size() && IsDigit(static_cast<unsigned char>(s[i]))) {
+    while (i < s.size() && IsDigit(s[i])) {
       ++i;
       ++exp_digits;
     }

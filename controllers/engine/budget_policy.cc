@@ -4,12 +4,11 @@
 #include <cmath>
 #include <limits>
 
+#include "absl/numeric/int128.h"
 #include "absl/strings/str_format.h"
 
 namespace bursar::engine {
 namespace {
-
-__extension__ typedef __int128 Int128;
 
 using api::BudgetPhase;
 using api::LadderAction;
@@ -66,8 +65,8 @@ DimensionDecision Decide(const api::ComputeBudgetSpec& spec, const BudgetInputs&
   DimensionDecision out;
   const double lookahead_h = Hours(in.lookahead);
   const double left_h = std::max(Hours(in.period.end - in.now), 1.0 / 3600);
-  const int64_t reserve =
-      static_cast<int64_t>(static_cast<Int128>(d.limit) * spec.retraining.reserve_percent / 100);
+  const int64_t reserve = static_cast<int64_t>(static_cast<absl::int128>(d.limit) *
+                                               spec.retraining.reserve_percent / 100);
   const int64_t regular_limit = d.limit - reserve;
   const int64_t regular_spent = d.spent - d.reserve_spent;
 
@@ -118,7 +117,7 @@ DimensionDecision Decide(const api::ComputeBudgetSpec& spec, const BudgetInputs&
 }
 
 int64_t MicroGpuHours(int64_t gpu_seconds) {
-  return static_cast<int64_t>(static_cast<Int128>(gpu_seconds) * 1'000'000 / 3600);
+  return static_cast<int64_t>(static_cast<absl::int128>(gpu_seconds) * 1'000'000 / 3600);
 }
 
 std::optional<int64_t> MinOpt(std::optional<int64_t> a, std::optional<int64_t> b) {
@@ -230,7 +229,8 @@ BudgetDecision DecideBudget(const api::ComputeBudgetSpec& spec, const BudgetInpu
   int64_t rate = money_index.has_value()
                      ? out.burn_rate.micros()
                      : (in.running_gpus + in.idle_gpus + in.reserve_running_gpus) * 1'000'000;
-  out.burn_rate = values::Money::FromMicros(rate);  // in the view's unit, like forecast and remaining
+  out.burn_rate =
+      values::Money::FromMicros(rate);  // in the view's unit, like forecast and remaining
   out.forecast = values::Money::FromMicros(view.forecast);
   out.remaining = values::Money::FromMicros(limit - spent);
   out.forecast_over_limit = view.forecast > limit;

@@ -3,16 +3,18 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "controllers/values/int128.h"
 
 namespace bursar::engine {
 namespace {
 
-__extension__ typedef __int128 Int128;
+using values::Int128;
 
 constexpr Int128 kNanosPerUnit = 1'000'000'000;
 constexpr Int128 kBytesPerGiB = Int128{1} << 30;
 
-values::Quantity MaxOf(const values::Quantity& request, const std::optional<values::Quantity>& usage) {
+values::Quantity MaxOf(const values::Quantity& request,
+                       const std::optional<values::Quantity>& usage) {
   return usage.has_value() && *usage > request ? *usage : request;
 }
 
@@ -35,7 +37,7 @@ api::CapacityType PriceResolver::CapacityOf(const values::Labels& node_labels) c
 }
 
 std::optional<values::Money> PriceResolver::GpuPrice(std::string_view gpu_model,
-                                             api::CapacityType capacity) const {
+                                                     api::CapacityType capacity) const {
   for (const api::GpuPrice& p : book_.gpus) {
     if (p.model == gpu_model && p.capacity_type == capacity) {
       return p.price_per_hour;
@@ -74,8 +76,8 @@ UnitPrices PriceResolver::PricesFor(const NodeInfo& node,
                     gib / kBytesPerGiB * d.memory_gib_hour.micros() + gpus * d.gpu_hour.micros();
     if (weight > 0) {
       auto scale = [&](values::Money unit) {
-        return values::Money::FromMicros(static_cast<int64_t>(static_cast<Int128>(node_price->micros()) *
-                                                      unit.micros() * kNanosPerUnit / weight));
+        return values::Money::FromMicros(static_cast<int64_t>(
+            static_cast<Int128>(node_price->micros()) * unit.micros() * kNanosPerUnit / weight));
       };
       prices.cpu_core_hour = scale(d.cpu_core_hour);
       prices.memory_gib_hour = scale(d.memory_gib_hour);
@@ -94,7 +96,8 @@ UnitPrices PriceResolver::PricesFor(const NodeInfo& node,
   return prices;
 }
 
-values::Money PodRatePerHour(const std::vector<ContainerResources>& containers, const UnitPrices& prices) {
+values::Money PodRatePerHour(const std::vector<ContainerResources>& containers,
+                             const UnitPrices& prices) {
   int64_t micros = 0;
   for (const ContainerResources& c : containers) {
     micros += Charge(prices.cpu_core_hour, MaxOf(c.cpu_request, c.cpu_usage).nanos(), 1);

@@ -25,12 +25,13 @@
 #include "absl/status/statusor.h"
 #include "controllers/api/types.h"
 #include "controllers/providers/node_pool_provider.h"
+#include "controllers/values/resources.h"
 #include "operator/kube/client.h"
 
 namespace bursar::providers {
 
 inline constexpr char kKarpenterNodePoolLabel[] = "karpenter.sh/nodepool";
-inline constexpr char kGpuResource[] = "nvidia.com/gpu";
+using values::kGpuResource;
 
 class KarpenterProvider final : public NodePoolProvider {
  public:

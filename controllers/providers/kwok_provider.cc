@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "controllers/providers/node_list.h"
+#include "controllers/values/resources.h"
 #include "operator/json/json.h"
 #include "operator/kube/kube_status.h"
 #include "operator/kube/resource.h"
@@ -40,7 +41,7 @@ json::Value Resources(const api::GPUNodePool& pool) {
       {"cpu", Str(absl::StrCat(KwokProvider::kCpusPerGpu * gpus))},
       {"memory", Str(absl::StrCat(KwokProvider::kMemoryGiPerGpu * gpus, "Gi"))},
       {"pods", Str("110")},
-      {"nvidia.com/gpu", Str(absl::StrCat(gpus))},
+      {values::kGpuResource, Str(absl::StrCat(gpus))},
   });
 }
 
@@ -164,7 +165,7 @@ absl::Status KwokProvider::Resize(const api::GPUNodePool& pool, int desired,
       names.insert(name);
       ++created;
       const json::Value* gpus = node->FindPath("status.capacity");
-      if (gpus == nullptr || gpus->Find("nvidia.com/gpu") == nullptr) {
+      if (gpus == nullptr || gpus->Find(values::kGpuResource) == nullptr) {
         absl::StatusOr<json::Value> patched =
             client_.PatchStatus(kube::kNodes, "", name, kube::PatchType::kMerge,
                                 json::Value::Object({{"status", NodeStatus(pool)}}));

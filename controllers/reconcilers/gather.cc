@@ -6,6 +6,7 @@
 #include "controllers/api/codec.h"
 #include "controllers/values/duration.h"
 #include "controllers/values/quantity.h"
+#include "controllers/values/resources.h"
 
 namespace bursar::reconcilers {
 namespace {
@@ -28,7 +29,7 @@ values::Quantity QuantityAt(const json::Value* resources, std::string_view name)
 }
 
 int64_t GpusOf(const json::Value* resources) {
-  return QuantityAt(resources, "nvidia.com/gpu").Value();
+  return QuantityAt(resources, values::kGpuResource).Value();
 }
 
 }  // namespace

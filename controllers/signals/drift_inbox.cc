@@ -5,15 +5,15 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "controllers/values/strings.h"
 
 namespace bursar::signals {
 namespace {
 
-bool IsAlnum(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
-}
+using values::IsAlnum;
 
-// Kubernetes label value rules (non-empty here: a model must be named).
+// values::IsLabelValue's rule, non-empty here (a model must be named), with a message per
+// failure for the client that sent the report.
 absl::Status CheckLabelValue(const std::string& value) {
   if (value.empty()) {
     return absl::InvalidArgumentError("model: must not be empty");

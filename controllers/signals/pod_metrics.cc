@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "controllers/api/codec.h"
 #include "controllers/values/duration.h"
+#include "controllers/values/strings.h"
 #include "operator/json/json.h"
 
 namespace bursar::signals {
@@ -13,8 +14,7 @@ namespace {
 
 absl::Status Malformed(std::string_view where, std::string_view what) {
   return absl::InvalidArgumentError(
-      absl::StrCat("PodMetricsList: ", absl::string_view(where.data(), where.size()), ": ",
-                   absl::string_view(what.data(), what.size())));
+      absl::StrCat("PodMetricsList: ", values::AbslView(where), ": ", values::AbslView(what)));
 }
 
 std::string Got(const json::Value* v) {

@@ -12,6 +12,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "controllers/values/strings.h"
 #include "operator/json/json.h"
 #include "operator/kube/kube_status.h"
 #include "operator/kube/requests.h"
@@ -19,10 +20,7 @@
 namespace bursar::signals {
 namespace {
 
-// Debian's Abseil has its own string_view.
-absl::string_view AbslView(std::string_view s) {
-  return absl::string_view(s.data(), s.size());
-}
+using values::AbslView;
 
 absl::Status Malformed(std::string_view where, std::string_view what) {
   return absl::InvalidArgumentError(

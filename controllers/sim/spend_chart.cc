@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "controllers/values/strings.h"
 
 namespace bursar::sim {
 namespace {
@@ -27,9 +28,7 @@ constexpr std::string_view kSpentColor = "#1f77b4";
 constexpr std::string_view kPacingColor = "#555555";
 constexpr std::string_view kLimitColor = "#d62728";
 
-absl::string_view Sv(std::string_view s) {
-  return absl::string_view(s.data(), s.size());
-}
+using values::AbslView;
 
 // Length of the valid UTF-8 sequence starting at s[i], or 0 when it is not valid.
 size_t Utf8SequenceLength(std::string_view s, size_t i) {
@@ -143,7 +142,7 @@ std::string FormatTick(double value, double step) {
     value = 0;  // avoid "-0"
   }
   return absl::StrCat(absl::StrFormat("%.*f", DecimalsFor(step / factor), value / factor),
-                      Sv(suffix));
+                      AbslView(suffix));
 }
 
 std::string Num(double v) {
@@ -208,8 +207,8 @@ void AppendPolyline(std::string& svg, const Frame& frame, const Line& line,
   if (line.t.empty()) {
     return;
   }
-  absl::StrAppend(&svg, "<polyline class=\"", Sv(css_class), "\" fill=\"none\" ", Sv(attributes),
-                  " points=\"");
+  absl::StrAppend(&svg, "<polyline class=\"", AbslView(css_class), "\" fill=\"none\" ",
+                  AbslView(attributes), " points=\"");
   for (size_t i = 0; i < line.t.size(); ++i) {
     absl::StrAppend(&svg, i == 0 ? "" : " ", Num(frame.X(line.t[i])), ",", Num(frame.Y(line.v[i])));
   }
@@ -221,7 +220,7 @@ void AppendStepPath(std::string& svg, const Frame& frame, const Line& line) {
   if (line.t.empty()) {
     return;
   }
-  absl::StrAppend(&svg, "<path class=\"limit\" fill=\"none\" stroke=\"", Sv(kLimitColor),
+  absl::StrAppend(&svg, "<path class=\"limit\" fill=\"none\" stroke=\"", AbslView(kLimitColor),
                   "\" stroke-width=\"1.5\" d=\"M", Num(frame.X(line.t[0])), ",",
                   Num(frame.Y(line.v[0])));
   for (size_t i = 1; i < line.t.size(); ++i) {
@@ -318,31 +317,32 @@ void AppendOverLimit(std::string& svg, const Frame& frame, const Line& spent, co
   }
   close();
   if (!path.empty()) {
-    absl::StrAppend(&svg, "<path class=\"over-limit\" fill=\"", Sv(kLimitColor),
+    absl::StrAppend(&svg, "<path class=\"over-limit\" fill=\"", AbslView(kLimitColor),
                     "\" fill-opacity=\"0.2\" stroke=\"none\" d=\"", path, "\"/>\n");
   }
 }
 
 void AppendText(std::string& svg, double x, double y, std::string_view anchor, double size,
                 std::string_view text, std::string_view extra = "") {
-  absl::StrAppend(&svg, "<text x=\"", Num(x), "\" y=\"", Num(y), "\" text-anchor=\"", Sv(anchor),
-                  "\" font-size=\"", Num(size), "\"", Sv(extra), ">", XmlEscape(text), "</text>\n");
+  absl::StrAppend(&svg, "<text x=\"", Num(x), "\" y=\"", Num(y), "\" text-anchor=\"",
+                  AbslView(anchor), "\" font-size=\"", Num(size), "\"", AbslView(extra), ">",
+                  XmlEscape(text), "</text>\n");
 }
 
 void AppendLegend(std::string& svg, double y) {
   double x = kLeft;
   const auto sample = [&](std::string_view label, std::string_view line_attributes) {
     absl::StrAppend(&svg, "<line x1=\"", Num(x), "\" y1=\"", Num(y - 4), "\" x2=\"", Num(x + 28),
-                    "\" y2=\"", Num(y - 4), "\" ", Sv(line_attributes), "/>\n");
+                    "\" y2=\"", Num(y - 4), "\" ", AbslView(line_attributes), "/>\n");
     AppendText(svg, x + 34, y, "start", 12, label);
     x += 130;
   };
-  sample("spent", absl::StrCat("stroke=\"", Sv(kSpentColor), "\" stroke-width=\"2\""));
-  sample("pacing", absl::StrCat("stroke=\"", Sv(kPacingColor),
+  sample("spent", absl::StrCat("stroke=\"", AbslView(kSpentColor), "\" stroke-width=\"2\""));
+  sample("pacing", absl::StrCat("stroke=\"", AbslView(kPacingColor),
                                 "\" stroke-width=\"1.5\" stroke-dasharray=\"6 4\""));
-  sample("limit", absl::StrCat("stroke=\"", Sv(kLimitColor), "\" stroke-width=\"1.5\""));
+  sample("limit", absl::StrCat("stroke=\"", AbslView(kLimitColor), "\" stroke-width=\"1.5\""));
   absl::StrAppend(&svg, "<rect x=\"", Num(x), "\" y=\"", Num(y - 11), "\" width=\"28\" height=\"",
-                  "12\" fill=\"", Sv(kLimitColor), "\" fill-opacity=\"0.2\"/>\n");
+                  "12\" fill=\"", AbslView(kLimitColor), "\" fill-opacity=\"0.2\"/>\n");
   AppendText(svg, x + 34, y, "start", 12, "spent over limit");
 }
 
@@ -433,10 +433,10 @@ void AppendPanel(std::string& svg, const SpendSeries& series, double panel_top) 
   AppendOverLimit(svg, frame, spent, limit);
   AppendStepPath(svg, frame, limit_corners);
   AppendPolyline(svg, frame, pacing, "pacing",
-                 absl::StrCat("stroke=\"", Sv(kPacingColor),
+                 absl::StrCat("stroke=\"", AbslView(kPacingColor),
                               "\" stroke-width=\"1.5\" stroke-dasharray=\"6 4\""));
   AppendPolyline(svg, frame, spent, "spent",
-                 absl::StrCat("stroke=\"", Sv(kSpentColor), "\" stroke-width=\"2\""));
+                 absl::StrCat("stroke=\"", AbslView(kSpentColor), "\" stroke-width=\"2\""));
 }
 
 }  // namespace

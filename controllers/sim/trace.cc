@@ -15,6 +15,8 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "controllers/values/strings.h"
+#include "controllers/values/validation.h"
 
 namespace bursar::sim {
 namespace {
@@ -54,10 +56,7 @@ std::string QuoteForMessage(std::string_view value) {
   return out;
 }
 
-// Debian's Abseil has its own string_view, which StrCat does not accept std::string_view for.
-absl::string_view Sv(std::string_view s) {
-  return absl::string_view(s.data(), s.size());
-}
+using values::AbslView;
 
 // "submit_time_s,duration_s,...": the canonical header.
 std::string CanonicalHeader() {
@@ -280,16 +279,18 @@ class TraceParser {
 
  private:
   absl::Status Error(int line, std::string_view message) const {
-    return absl::InvalidArgumentError(absl::StrCat(Sv(source_), ":", line, ": ", Sv(message)));
+    return absl::InvalidArgumentError(
+        absl::StrCat(AbslView(source_), ":", line, ": ", AbslView(message)));
   }
 
   // Names the column once the header is known ("model: unterminated quoted field").
   absl::Status ReaderError(const CsvReader& reader) const {
     const auto field = static_cast<size_t>(reader.error_field());
     if (field < column_of_field_.size()) {
-      return Error(reader.line(),
-                   absl::StrCat(Sv(kColumnNames[static_cast<size_t>(column_of_field_[field])]),
-                                ": ", reader.error()));
+      return Error(
+          reader.line(),
+          absl::StrCat(AbslView(kColumnNames[static_cast<size_t>(column_of_field_[field])]), ": ",
+                       reader.error()));
     }
     return Error(reader.line(), absl::StrCat("field ", field + 1, ": ", reader.error()));
   }
@@ -335,14 +336,16 @@ class TraceParser {
     Int parsed{};
     const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), parsed);
     if (ec == std::errc::result_out_of_range) {
-      return Error(line, absl::StrCat(Sv(name), ": ", QuoteForMessage(value), " is out of range"));
+      return Error(line,
+                   absl::StrCat(AbslView(name), ": ", QuoteForMessage(value), " is out of range"));
     }
     if (ec != std::errc() || end != value.data() + value.size() || value.empty()) {
-      return Error(line,
-                   absl::StrCat(Sv(name), ": ", QuoteForMessage(value), " is not a whole number"));
+      return Error(line, absl::StrCat(AbslView(name), ": ", QuoteForMessage(value),
+                                      " is not a whole number"));
     }
     if (parsed < min || parsed > max) {
-      return Error(line, absl::StrCat(Sv(name), ": ", QuoteForMessage(value), " ", Sv(bound_text)));
+      return Error(line, absl::StrCat(AbslView(name), ": ", QuoteForMessage(value), " ",
+                                      AbslView(bound_text)));
     }
     out = parsed;
     return absl::OkStatus();
@@ -363,7 +366,7 @@ class TraceParser {
         return ParseWhole<int>(value, column, line, std::numeric_limits<int>::min(),
                                std::numeric_limits<int>::max(), "", job.priority);
       case Column::kNamespace:
-        if (!IsDns1123Label(value)) {
+        if (!values::IsDns1123Label(value)) {
           return Error(line, absl::StrCat("namespace: ", QuoteForMessage(value),
                                           " is not a valid DNS-1123 label"));
         }
@@ -416,17 +419,6 @@ void AppendInt(std::string& out, Int value) {
 }
 
 }  // namespace
-
-bool IsDns1123Label(std::string_view name) {
-  if (name.empty() || name.size() > 63) {
-    return false;
-  }
-  const auto alnum = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); };
-  if (!alnum(name.front()) || !alnum(name.back())) {
-    return false;
-  }
-  return std::all_of(name.begin(), name.end(), [&](char c) { return alnum(c) || c == '-'; });
-}
 
 absl::StatusOr<std::vector<TraceJob>> ParseTraceCsv(std::string_view text,
                                                     std::string_view source_name) {

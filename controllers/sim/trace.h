@@ -55,8 +55,4 @@ absl::StatusOr<std::vector<TraceJob>> ReadTraceFile(const std::string& path);
 // when needed. Valid jobs round-trip through ParseTraceCsv (except `line`, which is not written).
 std::string FormatTraceCsv(const std::vector<TraceJob>& jobs);
 
-// True when `name` is an RFC 1123 label as Kubernetes requires of namespaces: 1-63 characters
-// of [a-z0-9-], starting and ending with a letter or digit.
-bool IsDns1123Label(std::string_view name);
-
 }  // namespace bursar::sim

@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "controllers/values/validation.h"
 
 namespace bursar::sim {
 namespace {
@@ -212,7 +213,7 @@ absl::Status ValidateTraceGeneratorOptions(const TraceGeneratorOptions& options)
   for (size_t i = 0; i < options.teams.size(); ++i) {
     const TeamShare& team = options.teams[i];
     const std::string where = absl::StrCat("teams[", i, "] (", team.ns, ")");
-    if (!IsDns1123Label(team.ns)) {
+    if (!values::IsDns1123Label(team.ns)) {
       return absl::InvalidArgumentError(
           absl::StrCat(where, ": namespace \"", team.ns, "\" is not a valid DNS-1123 label"));
     }

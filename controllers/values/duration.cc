@@ -7,27 +7,19 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "controllers/values/int128.h"
+#include "controllers/values/strings.h"
 
 namespace bursar::values {
 namespace {
-
-__extension__ typedef __int128 Int128;
 
 // Fraction digits beyond this add less than a nanosecond even for hours; Go drops them too.
 constexpr int kMaxFractionDigits = 24;
 constexpr Int128 kMaxNanos = std::numeric_limits<int64_t>::max();
 
-// Debian's Abseil has its own string_view type, not an alias of std::string_view.
-absl::string_view AsAbsl(std::string_view s) {
-  return absl::string_view(s.data(), s.size());
-}
-
-bool IsDigit(char c) {
-  return c >= '0' && c <= '9';
-}
-
 absl::Status ParseError(std::string_view text, std::string_view why) {
-  return absl::InvalidArgumentError(absl::StrCat("duration \"", AsAbsl(text), "\": ", AsAbsl(why)));
+  return absl::InvalidArgumentError(
+      absl::StrCat("duration \"", AbslView(text), "\": ", AbslView(why)));
 }
 
 // Nanoseconds per unit, or 0 for an unknown unit. Both micro signs are accepted, as in Go:
@@ -122,7 +114,7 @@ absl::StatusOr<absl::Duration> ParseDuration(std::string_view text) {
     const int64_t unit_nanos = UnitNanos(unit);
     if (unit_nanos == 0) {
       return ParseError(
-          text, absl::StrCat("unknown unit \"", AsAbsl(unit), "\" (one of ns, us, ms, s, m, h)"));
+          text, absl::StrCat("unknown unit \"", AbslView(unit), "\" (one of ns, us, ms, s, m, h)"));
     }
     // whole <= 2^63 and unit_nanos < 2^42, so the product fits; the fraction is truncated to
     // whole nanoseconds as Go does.

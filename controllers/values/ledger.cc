@@ -4,11 +4,11 @@
 #include <charconv>
 
 #include "absl/strings/str_cat.h"
+#include "controllers/values/int128.h"
+#include "controllers/values/strings.h"
 
 namespace bursar::values {
 namespace {
-
-__extension__ typedef unsigned __int128 UInt128;
 
 // Whole seconds since the epoch; ledger intervals are whole seconds, as are Kubernetes
 // status timestamps.
@@ -98,7 +98,7 @@ absl::StatusOr<BudgetLedger> BudgetLedger::Restore(const LedgerState& state) {
 
 BudgetLedger::Charge BudgetLedger::ChargePod(std::string_view uid, absl::Time from, absl::Time to,
                                              Money rate_per_hour, int64_t gpus, bool ended) {
-  auto it = accounted_until_.find(absl::string_view(uid.data(), uid.size()));
+  auto it = accounted_until_.find(AbslView(uid));
   if (it == accounted_until_.end() && ended && to <= watermark_) {
     return {};  // ended before the last complete pass and no longer tracked: charged already
   }
@@ -134,7 +134,7 @@ Money BudgetLedger::spent() const {
 }
 
 absl::Time BudgetLedger::AccountedUntil(std::string_view uid) const {
-  auto it = accounted_until_.find(absl::string_view(uid.data(), uid.size()));
+  auto it = accounted_until_.find(AbslView(uid));
   return it == accounted_until_.end() ? absl::InfinitePast() : it->second;
 }
 

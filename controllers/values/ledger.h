@@ -25,12 +25,13 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "controllers/values/int128.h"
 #include "controllers/values/money.h"
 #include "controllers/values/period.h"
 
 namespace bursar::values {
 
-__extension__ typedef __int128 Accrual;  // 1 unit = 1/3600 micro-unit of the currency
+using Accrual = Int128;  // 1 unit = 1/3600 micro-unit of the currency
 
 inline constexpr int64_t kAccrualPerMicro = 3600;
 

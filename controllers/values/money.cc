@@ -7,25 +7,16 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "controllers/values/int128.h"
+#include "controllers/values/strings.h"
 
 namespace bursar::values {
 namespace {
 
-__extension__ typedef __int128 Int128;
-
 constexpr int kMaxFractionDigits = 6;
 
-// Debian's Abseil has its own string_view type, not an alias of std::string_view.
-absl::string_view AsAbsl(std::string_view s) {
-  return absl::string_view(s.data(), s.size());
-}
-
-bool IsDigit(char c) {
-  return c >= '0' && c <= '9';
-}
-
 absl::Status ParseError(std::string_view text, std::string_view why) {
-  return absl::InvalidArgumentError(absl::StrCat("\"", AsAbsl(text), "\": ", AsAbsl(why)));
+  return absl::InvalidArgumentError(absl::StrCat("\"", AbslView(text), "\": ", AbslView(why)));
 }
 
 int64_t Saturate(Int128 v) {

@@ -8,14 +8,10 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "controllers/values/strings.h"
 
 namespace bursar::values {
 namespace {
-
-// Debian's Abseil has its own string_view type, not an alias of std::string_view.
-absl::string_view AsAbsl(std::string_view s) {
-  return absl::string_view(s.data(), s.size());
-}
 
 struct TypeName {
   PeriodType type;
@@ -192,7 +188,7 @@ absl::StatusOr<PeriodType> ParsePeriodType(std::string_view name) {
     }
   }
   return absl::InvalidArgumentError(
-      absl::StrCat("period.type: unknown period type \"", AsAbsl(name),
+      absl::StrCat("period.type: unknown period type \"", AbslView(name),
                    "\" (want Hourly, Daily, Weekly, Monthly or Custom)"));
 }
 

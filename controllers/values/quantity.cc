@@ -10,6 +10,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "controllers/values/strings.h"
 
 namespace bursar::values {
 namespace {
@@ -24,17 +25,9 @@ constexpr UInt128 kBinarySICapNanos =
 // arithmetic below in int64 whatever the input says.
 constexpr int64_t kExponentClamp = 1'000'000;
 
-// Debian's Abseil has its own string_view type, not an alias of std::string_view.
-absl::string_view AsAbsl(std::string_view s) {
-  return absl::string_view(s.data(), s.size());
-}
-
-bool IsDigit(char c) {
-  return c >= '0' && c <= '9';
-}
-
 absl::Status ParseError(std::string_view text, std::string_view why) {
-  return absl::InvalidArgumentError(absl::StrCat("quantity \"", AsAbsl(text), "\": ", AsAbsl(why)));
+  return absl::InvalidArgumentError(
+      absl::StrCat("quantity \"", AbslView(text), "\": ", AbslView(why)));
 }
 
 struct Suffix {
@@ -314,7 +307,7 @@ absl::StatusOr<Quantity> Quantity::Parse(std::string_view text) {
   const std::string_view suffix_text = text.substr(pos);
   const std::optional<Suffix> suffix = InterpretSuffix(suffix_text);
   if (!suffix) {
-    return ParseError(text, absl::StrCat("invalid suffix \"", AsAbsl(suffix_text),
+    return ParseError(text, absl::StrCat("invalid suffix \"", AbslView(suffix_text),
                                          "\" (want n u m k M G T P E, Ki Mi Gi Ti Pi Ei, or an "
                                          "exponent such as e3)"));
   }

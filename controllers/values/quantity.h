@@ -13,12 +13,9 @@
 #include <string_view>
 
 #include "absl/status/statusor.h"
+#include "controllers/values/int128.h"
 
 namespace bursar::values {
-
-// The compiler's 128-bit integers; __extension__ keeps -Wpedantic quiet about them.
-__extension__ typedef __int128 Int128;
-__extension__ typedef unsigned __int128 UInt128;
 
 class Quantity {
  public:

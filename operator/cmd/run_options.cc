@@ -11,13 +11,16 @@
 #include "controllers/api/field_reader.h"
 #include "controllers/api/yaml.h"
 #include "controllers/values/duration.h"
+#include "controllers/values/host_port.h"
+#include "controllers/values/validation.h"
 #include "operator/cmd/args.h"
+#include "operator/cmd/run_option_checks.h"
 
 namespace bursar::cmd {
 namespace {
 
-using api::AbslView;
 using api::Quote;
+using values::AbslView;
 
 // One setting: its flag, its key in the config file, and its help. `metavar` is empty for
 // boolean flags. `default_text` renders the default for the help text.
@@ -118,156 +121,6 @@ bool IsBoolean(const Setting& s) {
 }
 
 // -------------------------------------------------------------------------------------------
-// Value checks: "" when the value is valid, else the reason.
-
-bool IsLowerAlnum(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
-}
-
-// [a-z0-9]([-a-z0-9]*[a-z0-9])?
-bool IsLabelPattern(std::string_view s) {
-  if (s.empty() || !IsLowerAlnum(s.front()) || !IsLowerAlnum(s.back())) {
-    return false;
-  }
-  for (char c : s) {
-    if (!IsLowerAlnum(c) && c != '-') {
-      return false;
-    }
-  }
-  return true;
-}
-
-std::string CheckDnsLabel(const std::string& s) {
-  if (s.size() > 63 || !IsLabelPattern(s)) {
-    return absl::StrCat(Quote(s),
-                        " is not a DNS-1123 label (at most 63 lower-case letters, digits and "
-                        "'-', starting and ending with a letter or digit)");
-  }
-  return "";
-}
-
-std::string CheckDnsSubdomain(const std::string& s) {
-  bool ok = !s.empty() && s.size() <= 253;
-  for (absl::string_view part : absl::StrSplit(AbslView(s), '.')) {
-    ok = ok && IsLabelPattern(api::StdView(part));
-  }
-  if (!ok) {
-    return absl::StrCat(Quote(s),
-                        " is not a DNS-1123 subdomain (at most 253 lower-case letters, digits, "
-                        "'-' and '.', starting and ending with a letter or digit)");
-  }
-  return "";
-}
-
-std::string CheckTick(absl::Duration tick) {
-  if (tick < kMinTick || tick > kMaxTick) {
-    return absl::StrCat("must be between ", values::FormatDuration(kMinTick), " and ",
-                        values::FormatDuration(kMaxTick), " (got ", values::FormatDuration(tick),
-                        ")");
-  }
-  return "";
-}
-
-bool IsHostChar(char c) {
-  return IsLowerAlnum(c) || (c >= 'A' && c <= 'Z') || c == '-' || c == '.' || c == '_';
-}
-
-bool IsIpv6Char(char c) {
-  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') || c == ':' ||
-         c == '.';
-}
-
-// Checks HOST or [IPV6] (empty when `allow_empty_host`), then ':' and a port from `min_port` to
-// 65535.
-std::string CheckHostAndPort(std::string_view s, bool allow_empty_host, int min_port) {
-  const std::string example =
-      allow_empty_host ? "e.g. \":8081\", \"127.0.0.1:0\" or \"[::1]:8081\"" : "e.g. host:9090";
-  size_t colon = s.rfind(':');
-  if (colon == std::string_view::npos) {
-    return absl::StrCat(Quote(s), " is not HOST:PORT (", example, ")");
-  }
-  std::string_view host = s.substr(0, colon);
-  std::string_view port = s.substr(colon + 1);
-  if (!host.empty() && host.front() == '[') {
-    std::string_view inner = host.substr(1);
-    if (inner.empty() || inner.back() != ']' ||
-        inner.substr(0, inner.size() - 1).find(':') == std::string_view::npos ||
-        !std::all_of(inner.begin(), inner.end() - 1, IsIpv6Char)) {
-      return absl::StrCat(Quote(s), ": ", Quote(host), " is not a bracketed IPv6 address");
-    }
-  } else if (host.find(':') != std::string_view::npos) {
-    return absl::StrCat(Quote(s), ": an IPv6 host needs brackets, e.g. \"[::1]:8081\"");
-  } else if (host.empty() && !allow_empty_host) {
-    return absl::StrCat(Quote(s), ": the host is missing");
-  } else if (!std::all_of(host.begin(), host.end(), IsHostChar)) {
-    return absl::StrCat(Quote(s), ": ", Quote(host), " is not a host name or IP address");
-  }
-  int value = 0;
-  bool digits = !port.empty() && port.size() <= 5 &&
-                std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; });
-  if (digits) {
-    for (char c : port) {
-      value = value * 10 + (c - '0');
-    }
-  }
-  if (!digits || value < min_port || value > 65535) {
-    return absl::StrCat(Quote(s), ": port ", Quote(port), " is not a number from ", min_port,
-                        " to 65535");
-  }
-  return "";
-}
-
-std::string CheckListenAddress(const std::string& s) {
-  return CheckHostAndPort(s, /*allow_empty_host=*/true, /*min_port=*/0);
-}
-
-std::string CheckGrpcAddress(const std::string& s) {
-  return s == "off" ? "" : CheckListenAddress(s);
-}
-
-// http(s)://HOST[:PORT][/PREFIX] without a query, fragment or credentials; the result has no
-// trailing '/', so that callers append "/api/v1/query".
-absl::StatusOr<std::string> NormalizePrometheusUrl(const std::string& url) {
-  auto invalid = [&](std::string_view why) {
-    return absl::InvalidArgumentError(absl::StrCat(Quote(url), ": ", AbslView(why)));
-  };
-  std::string_view rest = url;
-  if (rest.starts_with("https://")) {
-    rest.remove_prefix(8);
-  } else if (rest.starts_with("http://")) {
-    rest.remove_prefix(7);
-  } else {
-    return invalid("must start with http:// or https://");
-  }
-  if (rest.find_first_of("?#") != std::string_view::npos) {
-    return invalid("must not have a query or fragment");
-  }
-  size_t slash = rest.find('/');
-  std::string_view authority = rest.substr(0, slash);
-  if (authority.find('@') != std::string_view::npos) {
-    return invalid("must not hold credentials");
-  }
-  if (authority.empty()) {
-    return invalid("the host is missing");
-  }
-  // The port is optional in a URL; check HOST[:PORT] by the listen-address rules.
-  bool has_port = authority.front() == '[' ? authority.find(']') != std::string_view::npos &&
-                                                 authority.find(']') + 1 < authority.size()
-                                           : authority.find(':') != std::string_view::npos;
-  std::string host_port =
-      has_port ? std::string(authority) : absl::StrCat(AbslView(authority), ":80");
-  if (!CheckHostAndPort(host_port, /*allow_empty_host=*/false, /*min_port=*/1).empty()) {
-    return invalid(has_port ? "the host or port is not valid (want HOST[:PORT], port 1-65535)"
-                            : "the host is not valid");
-  }
-  std::string out = url;
-  while (out.size() > url.size() - rest.size() + authority.size() && out.back() == '/') {
-    out.pop_back();
-  }
-  return out;
-}
-
-// -------------------------------------------------------------------------------------------
 // Sources: the file and the flags, read by one function (ReadSettings).
 
 class SettingSource {
@@ -330,7 +183,7 @@ class FlagSource final : public SettingSource {
     }
     absl::StatusOr<T> parsed = parse(*v);
     if (!parsed.ok()) {
-      Error(s, api::StdView(parsed.status().message()));
+      Error(s, values::StdView(parsed.status().message()));
       return false;
     }
     *out = *parsed;
@@ -425,7 +278,7 @@ void ReadSettings(SettingSource& src, RunOptions* o, Origins* origins) {
     } else if (absl::StatusOr<std::string> normal = NormalizePrometheusUrl(url); normal.ok()) {
       o->prometheus_url = *std::move(normal);
     } else {
-      src.Error(kPrometheusUrl, api::StdView(normal.status().message()));
+      src.Error(kPrometheusUrl, values::StdView(normal.status().message()));
     }
   }
   if (src.String(kPrometheusCaFile, &o->prometheus_ca_file)) {
@@ -562,7 +415,7 @@ absl::StatusOr<RunOptions> ParseRunOptions(const std::vector<std::string>& argv,
   }
 
   if (!file_errors.empty()) {
-    messages.emplace_back(api::StdView(file_errors.ToStatus().message()));
+    messages.emplace_back(values::StdView(file_errors.ToStatus().message()));
   }
   messages.insert(messages.end(), flag_errors.begin(), flag_errors.end());
   if (!messages.empty()) {

@@ -3,8 +3,9 @@
 // Bursar's one JSON facade. `Value` is a small owned document tree that every decoder reads,
 // whether the text came from the API server (JSON, parsed with simdjson in json.cc) or from a
 // manifest file (YAML, converted in controllers/api/yaml.cc). `Writer` emits compact JSON.
-// Only two files include simdjson: json.cc, and operator/kube/watch_decoder.cc, whose hot-path
-// Pod decoder reads watch lines with simdjson's On-Demand API straight into compact structs.
+// Only two files include simdjson: json.cc, and operator/kube/pod_summary_decoder.cc, whose
+// hot-path Pod decoder reads watch lines with simdjson's On-Demand API straight into compact
+// structs.
 //
 // Numbers keep their source text next to the parsed double, so Quantity and Money decoders see
 // "0.1" exactly instead of a binary approximation. `line` is the 1-based source line where the

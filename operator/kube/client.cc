@@ -7,6 +7,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "controllers/values/strings.h"
 
 namespace bursar::kube {
 namespace {
@@ -16,9 +17,7 @@ constexpr std::string_view kScaleSubresource = "scale";
 // The server ends a watch without timeoutSeconds after 30 to 60 minutes.
 constexpr absl::Duration kServerWatchTimeout = absl::Hours(1);
 
-absl::string_view AsAbsl(std::string_view s) {
-  return absl::string_view(s.data(), s.size());
-}
+using values::AbslView;
 
 bool IsBlank(std::string_view s) {
   return s.find_first_not_of(" \t\r\n") == std::string_view::npos;
@@ -115,7 +114,7 @@ absl::StatusOr<ObjectList> ApiClient::List(const ResourceType& type, std::string
   const json::Value* items = doc->Find("items");
   if (items == nullptr || !(items->is_array() || items->is_null())) {
     return absl::InternalError(
-        absl::StrCat("list of ", AsAbsl(type.plural), ": the response has no items array"));
+        absl::StrCat("list of ", AbslView(type.plural), ": the response has no items array"));
   }
   ObjectList list;
   if (items->is_array()) {

@@ -8,6 +8,7 @@
 
 #include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
+#include "controllers/values/strings.h"
 
 namespace bursar::kube {
 namespace {
@@ -15,9 +16,7 @@ namespace {
 // Keeps a non-Status body (an HTML error page) from flooding logs.
 constexpr size_t kMaxSynthesizedMessage = 256;
 
-absl::string_view AsAbsl(std::string_view s) {
-  return absl::string_view(s.data(), s.size());
-}
+using values::AbslView;
 
 // The StatusReason client-go gives a bare HTTP code (NewGenericServerResponse).
 std::string_view ReasonForCode(int code) {
@@ -125,7 +124,7 @@ absl::Status MakeError(int http_status, const KubeStatus& kube_status, std::stri
     absl::StrAppend(&message, ": ", kube_status.message);
   }
   absl::Status error(StatusCodeForHttp(http_status, kube_status.reason), message);
-  error.SetPayload(AsAbsl(kKubeStatusTypeUrl), absl::Cord(payload));
+  error.SetPayload(AbslView(kKubeStatusTypeUrl), absl::Cord(payload));
   return error;
 }
 
@@ -197,7 +196,7 @@ absl::Status ErrorFromResponse(int http_status, std::string_view body) {
   synthesized.reason = std::string(ReasonForCode(http_status));
   std::string_view text = Trim(body);
   if (text.size() > kMaxSynthesizedMessage) {
-    synthesized.message = absl::StrCat(AsAbsl(text.substr(0, kMaxSynthesizedMessage)), "...");
+    synthesized.message = absl::StrCat(AbslView(text.substr(0, kMaxSynthesizedMessage)), "...");
   } else if (!text.empty()) {
     synthesized.message = std::string(text);
   } else {
@@ -218,7 +217,7 @@ std::optional<KubeStatus> KubeStatusOf(const absl::Status& status) {
   if (status.ok()) {
     return std::nullopt;
   }
-  absl::optional<absl::Cord> payload = status.GetPayload(AsAbsl(kKubeStatusTypeUrl));
+  absl::optional<absl::Cord> payload = status.GetPayload(AbslView(kKubeStatusTypeUrl));
   if (!payload.has_value()) {
     return std::nullopt;
   }

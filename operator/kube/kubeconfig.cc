@@ -21,13 +21,12 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "controllers/values/strings.h"
 
 namespace bursar::kube {
 namespace {
 
-absl::string_view AsAbsl(std::string_view s) {
-  return absl::string_view(s.data(), s.size());
-}
+using values::AbslView;
 
 std::string_view TrimSpace(std::string_view s) {
   constexpr std::string_view kSpace = " \t\r\n";
@@ -69,11 +68,11 @@ class KubeconfigReader {
 
   absl::Status Error(std::string_view key_path, std::string_view what) const {
     return absl::InvalidArgumentError(
-        absl::StrCat("kubeconfig ", file_, ": ", AsAbsl(key_path), ": ", AsAbsl(what)));
+        absl::StrCat("kubeconfig ", file_, ": ", AbslView(key_path), ": ", AbslView(what)));
   }
 
   static std::string KeyPath(std::string_view path, std::string_view key) {
-    return path.empty() ? std::string(key) : absl::StrCat(AsAbsl(path), ".", AsAbsl(key));
+    return path.empty() ? std::string(key) : absl::StrCat(AbslView(path), ".", AbslView(key));
   }
 
   // A scalar at node[key]; nullopt when absent or null.
@@ -258,7 +257,7 @@ class KubeconfigReader {
       return index.status();
     }
     if (*index < 0) {
-      return Error(absl::StrCat(AsAbsl(context_path), ".cluster"),
+      return Error(absl::StrCat(AbslView(context_path), ".cluster"),
                    absl::StrCat("cluster \"", name, "\" not found"));
     }
     const std::string path = absl::StrCat("clusters[", *index, "].cluster");
@@ -277,7 +276,7 @@ class KubeconfigReader {
     if (url.rfind("https://", 0) != 0 && url.rfind("http://", 0) != 0) {
       return Error(absl::StrCat(path, ".server"),
                    url.empty() ? "is required"
-                               : absl::StrCat("\"", AsAbsl(url), "\" is not an http(s) URL"));
+                               : absl::StrCat("\"", AbslView(url), "\" is not an http(s) URL"));
     }
     config.server = std::string(url);
     absl::StatusOr<std::string> ca = Pem(node, "certificate-authority", path);
@@ -309,7 +308,7 @@ class KubeconfigReader {
       return index.status();
     }
     if (*index < 0) {
-      return Error(absl::StrCat(AsAbsl(context_path), ".user"),
+      return Error(absl::StrCat(AbslView(context_path), ".user"),
                    absl::StrCat("user \"", name, "\" not found"));
     }
     const std::string path = absl::StrCat("users[", *index, "].user");

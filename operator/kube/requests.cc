@@ -7,6 +7,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "controllers/values/strings.h"
 
 namespace bursar::kube {
 namespace {
@@ -14,10 +15,7 @@ namespace {
 constexpr std::string_view kJsonMediaType = "application/json";
 constexpr std::string_view kHexDigits = "0123456789ABCDEF";
 
-// Debian's Abseil has its own string_view type, not an alias of std::string_view.
-absl::string_view AsAbsl(std::string_view s) {
-  return absl::string_view(s.data(), s.size());
-}
+using values::AbslView;
 
 bool IsUnreserved(char c) {
   return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
@@ -46,11 +44,11 @@ void AppendPercentEncoded(std::string& out, std::string_view s, bool (*keep)(cha
 // change the path's shape.
 absl::Status AppendSegment(std::string& path, std::string_view what, std::string_view segment) {
   if (segment.empty()) {
-    return absl::InvalidArgumentError(absl::StrCat(AsAbsl(what), " is empty"));
+    return absl::InvalidArgumentError(absl::StrCat(AbslView(what), " is empty"));
   }
   if (segment == "." || segment == ".." || segment.find('/') != std::string_view::npos) {
     return absl::InvalidArgumentError(
-        absl::StrCat(AsAbsl(what), " \"", AsAbsl(segment), "\" is not a valid path segment"));
+        absl::StrCat(AbslView(what), " \"", AbslView(segment), "\" is not a valid path segment"));
   }
   path.push_back('/');
   AppendPercentEncoded(path, segment, IsPathChar);
@@ -125,6 +123,29 @@ HttpRequest MakeRequest(std::string method, std::string path, std::string_view c
   return request;
 }
 
+// A create or update must not name a namespace other than the request's (`verb` starts the
+// message).
+absl::Status CheckObjectNamespace(std::string_view verb, const json::Value& object,
+                                  std::string_view request_ns) {
+  std::string_view object_ns = MetadataString(object, "namespace");
+  if (!object_ns.empty() && object_ns != request_ns) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(AbslView(verb), ": metadata.namespace \"", AbslView(object_ns),
+                     "\" does not match the request namespace \"", AbslView(request_ns), "\""));
+  }
+  return absl::OkStatus();
+}
+
+// The query every write sends: dryRun=All when asked, and the field manager when there is one.
+Query WriteQuery(bool dry_run, std::string_view field_manager) {
+  Query query;
+  if (dry_run) {
+    query.Add("dryRun", "All");
+  }
+  query.Add("fieldManager", field_manager);
+  return query;
+}
+
 }  // namespace
 
 std::string EncodeQueryValue(std::string_view value) {
@@ -155,7 +176,7 @@ absl::StatusOr<std::string> RequestBuilder::CollectionPath(bool item) const {
   if (type_.namespaced) {
     if (item && ns_.empty()) {
       return absl::InvalidArgumentError(
-          absl::StrCat(AsAbsl(type_.plural), " are namespaced: a namespace is required"));
+          absl::StrCat(AbslView(type_.plural), " are namespaced: a namespace is required"));
     }
     if (!ns_.empty()) {
       path.append("/namespaces");
@@ -166,7 +187,7 @@ absl::StatusOr<std::string> RequestBuilder::CollectionPath(bool item) const {
     }
   } else if (!ns_.empty()) {
     return absl::InvalidArgumentError(absl::StrCat(
-        AsAbsl(type_.plural), " are cluster-scoped: namespace \"", ns_, "\" must be empty"));
+        AbslView(type_.plural), " are cluster-scoped: namespace \"", ns_, "\" must be empty"));
   }
   path.push_back('/');
   path.append(type_.plural);
@@ -264,21 +285,14 @@ absl::StatusOr<HttpRequest> RequestBuilder::Create(const json::Value& object,
   if (!object.is_object()) {
     return absl::InvalidArgumentError("create: the object must be a JSON object");
   }
-  std::string_view object_ns = MetadataString(object, "namespace");
-  if (!object_ns.empty() && object_ns != ns_) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("create: metadata.namespace \"", AsAbsl(object_ns),
-                     "\" does not match the request namespace \"", ns_, "\""));
+  if (absl::Status ns = CheckObjectNamespace("create", object, ns_); !ns.ok()) {
+    return ns;
   }
   absl::StatusOr<std::string> path = CollectionPath(/*item=*/type_.namespaced);
   if (!path.ok()) {
     return path.status();
   }
-  Query query;
-  if (options.dry_run) {
-    query.Add("dryRun", "All");
-  }
-  query.Add("fieldManager", options.field_manager);
+  Query query = WriteQuery(options.dry_run, options.field_manager);
   return MakeRequest("POST", *path + query.text(), kJsonMediaType, object.ToJson());
 }
 
@@ -308,25 +322,18 @@ absl::StatusOr<HttpRequest> RequestBuilder::Put(std::string_view subresource,
   }
   if (MetadataString(object, "resourceVersion").empty()) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "update of \"", AsAbsl(name),
+        "update of \"", AbslView(name),
         "\": metadata.resourceVersion is required (an unconditional PUT overwrites concurrent "
         "writers; use a patch or server-side apply instead)"));
   }
-  std::string_view object_ns = MetadataString(object, "namespace");
-  if (!object_ns.empty() && object_ns != ns_) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("update: metadata.namespace \"", AsAbsl(object_ns),
-                     "\" does not match the request namespace \"", ns_, "\""));
+  if (absl::Status ns = CheckObjectNamespace("update", object, ns_); !ns.ok()) {
+    return ns;
   }
   absl::StatusOr<std::string> path = ItemPath(name, subresource);
   if (!path.ok()) {
     return path.status();
   }
-  Query query;
-  if (options.dry_run) {
-    query.Add("dryRun", "All");
-  }
-  query.Add("fieldManager", options.field_manager);
+  Query query = WriteQuery(options.dry_run, options.field_manager);
   return MakeRequest("PUT", *path + query.text(), kJsonMediaType, object.ToJson());
 }
 
@@ -343,26 +350,22 @@ absl::StatusOr<HttpRequest> RequestBuilder::PatchSubresource(std::string_view na
                                                              const PatchOptions& options) const {
   if (type == PatchType::kJson ? !patch.is_array() : !patch.is_object()) {
     return absl::InvalidArgumentError(
-        absl::StrCat("patch of \"", AsAbsl(name), "\": a ", AsAbsl(PatchContentType(type)),
+        absl::StrCat("patch of \"", AbslView(name), "\": a ", AbslView(PatchContentType(type)),
                      " patch must be a JSON ", type == PatchType::kJson ? "array" : "object"));
   }
   if (type == PatchType::kApply && options.field_manager.empty()) {
     return absl::InvalidArgumentError(
-        absl::StrCat("apply of \"", AsAbsl(name), "\": a field manager is required"));
+        absl::StrCat("apply of \"", AbslView(name), "\": a field manager is required"));
   }
   if (type != PatchType::kApply && options.force) {
     return absl::InvalidArgumentError(
-        absl::StrCat("patch of \"", AsAbsl(name), "\": force is only allowed for apply"));
+        absl::StrCat("patch of \"", AbslView(name), "\": force is only allowed for apply"));
   }
   absl::StatusOr<std::string> path = ItemPath(name, subresource);
   if (!path.ok()) {
     return path.status();
   }
-  Query query;
-  if (options.dry_run) {
-    query.Add("dryRun", "All");
-  }
-  query.Add("fieldManager", options.field_manager);
+  Query query = WriteQuery(options.dry_run, options.field_manager);
   if (options.force) {
     query.Add("force", "true");
   }
@@ -390,7 +393,7 @@ absl::StatusOr<HttpRequest> RequestBuilder::ApplySubresource(std::string_view su
     const json::Value* v = object.Find(key);
     if (v == nullptr || !v->is_string() || v->string_value().empty()) {
       return absl::InvalidArgumentError(
-          absl::StrCat("apply of \"", AsAbsl(name), "\": ", AsAbsl(key), " is required"));
+          absl::StrCat("apply of \"", AbslView(name), "\": ", AbslView(key), " is required"));
     }
   }
   PatchOptions options;

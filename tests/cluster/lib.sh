@@ -60,6 +60,55 @@ check() {
   fi
 }
 
+# wait_for [--every SECONDS] [--pid PID] DESCRIPTION SECONDS COMMAND... — runs COMMAND (its
+# output discarded) every half second, or every --every seconds, until it succeeds. Fails
+# (returns 1, after printing why on stdout) when SECONDS pass or, with --pid, as soon as process
+# PID has exited. The one polling loop of the shell tests: never poll without a deadline.
+wait_for() {
+  local every=0.5 pid=""
+  while (($# > 0)); do
+    case $1 in
+      --every) every=$2 && shift 2 ;;
+      --pid) pid=$2 && shift 2 ;;
+      *) break ;;
+    esac
+  done
+  local what=$1 seconds=$2 deadline
+  shift 2
+  deadline=$((SECONDS + seconds))
+  until "$@" >/dev/null 2>&1; do
+    if [[ -n $pid ]] && ! kill -0 "$pid" 2>/dev/null; then
+      echo "process $pid exited while waiting for: $what"
+      return 1
+    fi
+    if ((SECONDS >= deadline)); then
+      echo "timed out after ${seconds}s waiting for: $what"
+      return 1
+    fi
+    sleep "$every"
+  done
+}
+
+# run_command COMMAND... — for the with-*.sh wrappers: runs COMMAND in its own process group
+# (job control), waits for it, then stops what is left of the group; sets `status` to its exit
+# status. `wait` (unlike a foreground command) returns at once when a trapped signal arrives,
+# and the wrapper's INT/TERM traps call stop_command.
+child=""
+run_command() {
+  set -m
+  "$@" &
+  child=$!
+  set +m
+  status=0
+  wait "$child" || status=$?
+  stop_command TERM
+}
+
+# stop_command SIGNAL — signals the command's whole process group (if it is still there).
+stop_command() {
+  if [[ -n $child ]]; then kill "-$1" -- "-$child" 2>/dev/null || true; fi
+}
+
 # "1m07s" from a number of seconds.
 format_duration() {
   local s=$1

@@ -40,12 +40,9 @@ case $name in
   *) url= ;;
 esac
 if [[ -n $url ]]; then
-  deadline=$((SECONDS + 60))
-  until curl --silent --fail --noproxy '*' --max-time 2 --cacert "$BURSAR_TEST_CA_FILE" \
-    --cert "$BURSAR_TEST_CLIENT_CERT_FILE" --key "$BURSAR_TEST_CLIENT_KEY_FILE" "$url" >/dev/null 2>&1; do
-    kill -0 "$new_pid" 2>/dev/null || die "$name exited while restarting (see $dir/logs/$name.log)"
-    ((SECONDS < deadline)) || die "$name is not ready 60 s after restarting"
-    sleep 0.2
-  done
+  why=$(wait_for --every 0.2 --pid "$new_pid" "$name to become ready after restarting" 60 \
+    curl --silent --fail --noproxy '*' --max-time 2 --cacert "$BURSAR_TEST_CA_FILE" \
+    --cert "$BURSAR_TEST_CLIENT_CERT_FILE" --key "$BURSAR_TEST_CLIENT_KEY_FILE" "$url") ||
+    die "$why (see $dir/logs/$name.log)"
 fi
 log "$name restarted (pid $old_pid -> $new_pid)"

@@ -202,21 +202,13 @@ start() {
 # wait_ready NAME URL [CURL_ARGS...] — polls URL until it answers 2xx. Fails (returns 1) when the
 # process exits or TIMEOUT passes, after printing the end of its log.
 wait_ready() {
-  local name=$1 url=$2 deadline=$((SECONDS + TIMEOUT))
+  local name=$1 url=$2 why
   shift 2
-  until curl --silent --fail --noproxy '*' --max-time 2 "$@" "$url" >/dev/null 2>&1; do
-    if ! kill -0 "${PID[$name]}" 2>/dev/null; then
-      log "$name exited before becoming ready ($url)"
-      tail_log "$dir/logs/$name.log"
-      return 1
-    fi
-    if ((SECONDS >= deadline)); then
-      log "$name is not ready after ${TIMEOUT}s ($url)"
-      tail_log "$dir/logs/$name.log"
-      return 1
-    fi
-    sleep 0.2
-  done
+  why=$(wait_for --every 0.2 --pid "${PID[$name]}" "$name to become ready ($url)" "$TIMEOUT" \
+    curl --silent --fail --noproxy '*' --max-time 2 "$@" "$url") && return 0
+  log "$why"
+  tail_log "$dir/logs/$name.log"
+  return 1
 }
 
 # tls_args: curl arguments that verify the serving CA and present the admin certificate.

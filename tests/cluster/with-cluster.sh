@@ -40,11 +40,6 @@ teardown() {
   "$CLUSTER_SCRIPTS_DIR/down.sh" "$dir" || log "teardown of $dir failed; see the messages above"
 }
 trap teardown EXIT
-child=""
-# stop_command SIGNAL — signals the command's whole process group (if it is still there).
-stop_command() {
-  if [[ -n $child ]]; then kill "-$1" -- "-$child" 2>/dev/null || true; fi
-}
 trap 'status=130; stop_command TERM; exit 130' INT
 trap 'status=143; stop_command TERM; exit 143' TERM
 
@@ -53,13 +48,5 @@ trap 'status=143; stop_command TERM; exit 143' TERM
 source "$dir/env"
 export PATH="$BURSAR_TEST_BIN_PATH:$PATH"
 
-# Job control gives the command its own process group; `wait` (unlike a foreground command)
-# returns at once when a trapped signal arrives.
-set -m
-"$@" &
-child=$!
-set +m
-status=0
-wait "$child" || status=$?
-stop_command TERM
+run_command "$@"
 exit "$status"

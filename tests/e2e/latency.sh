@@ -88,17 +88,24 @@ operator_start --tick 15s
 wait_for "the first status" 60 bash -c \
   "kubectl get computebudget load -o jsonpath='{.status.ledger.pods[*].uid}' | wc -w | grep -qx $PODS"
 
+pod_running() { [[ $(jp pod "$1" '{.status.phase}' load) == Running ]]; }
+in_ledger() { kc get computebudget load -o jsonpath='{.status.ledger.pods[*].uid}' | grep -q "$1"; }
+# quota_changed BEFORE — the budget's GPU quota is set and differs from BEFORE.
+quota_changed() {
+  local after
+  after=$(jp resourcequota bursar-load '{.spec.hard.requests\.nvidia\.com/gpu}' load)
+  [[ -n $after && $after != "$1" ]]
+}
 stats() { sort -n | awk '{a[NR]=$1} END {printf "min %d ms, median %d ms, max %d ms (n=%d)\n", a[1], a[int((NR+1)/2)], a[NR], NR}'; }
 
 : >"$WORK/start.txt"
 for ((s = 0; s < SAMPLES; s++)); do
   pod "probe-$s" | kc apply -f - >/dev/null
-  until [[ $(jp pod "probe-$s" '{.status.phase}' load) == Running ]]; do sleep 0.05; done
+  wait_for --every 0.05 "probe-$s to run" 120 pod_running "probe-$s" || die "probe-$s never ran"
   running_at=$(now_ms)
   uid=$(jp pod "probe-$s" '{.metadata.uid}' load)
-  until kc get computebudget load -o jsonpath='{.status.ledger.pods[*].uid}' | grep -q "$uid"; do
-    sleep 0.05
-  done
+  wait_for --every 0.05 "probe-$s in the ledger" 120 in_ledger "$uid" ||
+    die "probe-$s never reached the ledger"
   echo $(($(now_ms) - running_at)) >>"$WORK/start.txt"
 done
 
@@ -111,12 +118,7 @@ for ((s = 0; s < SAMPLES; s++)); do
   before=$(jp resourcequota bursar-load '{.spec.hard.requests\.nvidia\.com/gpu}' load)
   kc patch computebudget load --type merge -p "{\"spec\":{\"limit\":{\"amount\":\"$limit\"}}}" >/dev/null
   crossed_at=$(now_ms)
-  deadline=$((crossed_at + 60000))
-  until after=$(jp resourcequota bursar-load '{.spec.hard.requests\.nvidia\.com/gpu}' load) &&
-    [[ -n $after && $after != "$before" ]]; do
-    (($(now_ms) < deadline)) || break
-    sleep 0.05
-  done
+  wait_for --every 0.05 "the quota to change" 60 quota_changed "$before" || true
   echo $(($(now_ms) - crossed_at)) >>"$WORK/quota.txt"
   # Back to a generous limit (no quota) before the next sample.
   kc patch computebudget load --type merge -p '{"spec":{"limit":{"amount":"100000000"}}}' >/dev/null

@@ -33,21 +33,6 @@ jp() {
   kc get "$1" "$2" "${ns[@]}" -o "jsonpath=$3" 2>/dev/null || true
 }
 
-# wait_for DESCRIPTION SECONDS COMMAND... — polls COMMAND every half second until it succeeds;
-# fails with DESCRIPTION after SECONDS.
-wait_for() {
-  local what=$1 seconds=$2 deadline
-  shift 2
-  deadline=$(($(date +%s) + seconds))
-  until "$@" >/dev/null 2>&1; do
-    if (($(date +%s) >= deadline)); then
-      echo "timed out after ${seconds}s waiting for: $what"
-      return 1
-    fi
-    sleep 0.5
-  done
-}
-
 # rfc3339_in SECONDS — the UTC instant SECONDS from now, e.g. a Custom period's anchor.
 rfc3339_in() { date -u -d "@$(($(date +%s) + $1))" +%Y-%m-%dT%H:%M:%SZ; }
 
@@ -71,15 +56,12 @@ operator_start() {
     --health-addr 127.0.0.1:0 --grpc-addr 127.0.0.1:0 --address-file "$WORK/addresses" \
     --log-format text "$@" >>"$OPERATOR_LOG" 2>&1 &
   OPERATOR_PID=$!
-  local deadline=$(($(date +%s) + 30))
-  until [[ -s $WORK/addresses ]]; do
-    kill -0 "$OPERATOR_PID" 2>/dev/null || {
-      tail_log "$OPERATOR_LOG"
-      die "the operator exited during start-up"
-    }
-    (($(date +%s) < deadline)) || die "the operator did not start within 30s"
-    sleep 0.2
-  done
+  local why
+  why=$(wait_for --every 0.2 --pid "$OPERATOR_PID" "the operator's address file" 30 \
+    test -s "$WORK/addresses") || {
+    tail_log "$OPERATOR_LOG"
+    die "the operator did not start: $why"
+  }
   OPERATOR_HEALTH=$(sed -n 's/^health=//p' "$WORK/addresses")
   OPERATOR_GRPC=$(sed -n 's/^grpc=//p' "$WORK/addresses")
   wait_for "operator /readyz" 30 curl -sf "http://$OPERATOR_HEALTH/readyz" ||

@@ -69,7 +69,7 @@ EOF
 # Starts Prometheus on a fresh port and waits until it is ready. Returns 1 on failure (the
 # process, if it still runs, is left for the caller to stop).
 start_once() {
-  local deadline=$((SECONDS + TIMEOUT))
+  local why
   port=$(free_port) || return 1
   url=http://127.0.0.1:$port
   # Its own session: a terminal's Ctrl-C reaches only the script that owns it.
@@ -82,19 +82,11 @@ start_once() {
     </dev/null >"$dir/prometheus.log" 2>&1 &
   pid=$!
   printf '%d %s\n' "$pid" "$PROMETHEUS" >"$dir/prometheus.pid"
-  until curl --silent --fail --noproxy '*' --max-time 2 "$url/-/ready" >/dev/null 2>&1; do
-    if ! kill -0 "$pid" 2>/dev/null; then
-      log "prometheus exited before becoming ready ($url)"
-      tail_log "$dir/prometheus.log"
-      return 1
-    fi
-    if ((SECONDS >= deadline)); then
-      log "prometheus is not ready after ${TIMEOUT}s ($url)"
-      tail_log "$dir/prometheus.log"
-      return 1
-    fi
-    sleep 0.2
-  done
+  why=$(wait_for --every 0.2 --pid "$pid" "prometheus to become ready ($url)" "$TIMEOUT" \
+    curl --silent --fail --noproxy '*' --max-time 2 "$url/-/ready") && return 0
+  log "$why"
+  tail_log "$dir/prometheus.log"
+  return 1
 }
 
 stop() {

@@ -94,7 +94,7 @@ quota_was_throttled() {
   ((min_quota < 6)) || return 1
   # Captured, not piped into grep -q: with pipefail, an early-exiting grep can fail the pipeline.
   local events
-  events=$(kc get events -n vision --field-selector reason=FailedCreate -o name)
+  events=$(kc get events -n vision --field-selector reason=FailedCreate -o name) || return 1
   [[ -n $events ]] || {
     echo "no FailedCreate (exceeded quota) Events in namespace vision:"
     kc get events -n vision
@@ -104,11 +104,12 @@ quota_was_throttled() {
 period_ended_at_or_under_its_limit() {
   echo "status: ${summary:-<no summary for the period that started $anchor>}"
   [[ -n $summary ]] || return 1
-  spent=$(sed -n 's/.* ended with \([0-9.]*\) spent.*/\1/p' <<<"$summary")
+  spent=$(sed -n 's/.* ended with \([0-9.]*\) spent.*/\1/p' <<<"$summary") || return 1
   python3 -c "import sys; sys.exit(0 if float('$spent') <= $LIMIT else 1)" || return 1
   # Independently, from pod timestamps: each 1-GPU pod costs the GPU share of its node price.
-  rate=$(python3 -c 'print(720 * 2 * 0.95 / (2 * 0.95 + 24 * 0.031611 + 128 * 0.004237) / 2 / 3600)')
-  from_pods=$(spend_from_pods vision "$period_start" "$((period_start + PERIOD))" "$rate")
+  rate=$(python3 -c 'print(720 * 2 * 0.95 / (2 * 0.95 + 24 * 0.031611 + 128 * 0.004237) / 2 / 3600)') || return 1
+  from_pods=$(spend_from_pods vision "$period_start" "$((period_start + PERIOD))" "$rate") ||
+    return 1
   echo "spend recomputed from pod timestamps: $from_pods (operator: $spent, limit $LIMIT)"
   python3 -c "import sys; sys.exit(0 if $from_pods <= $LIMIT * 1.02 else 1)"
 }

@@ -51,13 +51,13 @@ held_job_is_suspended_without_new_nodes() {
   wait_for "phase Held or Exhausted" 60 bash -c \
     "kubectl get computebudget vision -o jsonpath='{.status.phase}' | grep -Eq 'Held|Exhausted'" || return 1
   local before
-  before=$(pool_nodes)
-  gpu_job late vision 2 60s | kc apply -f - >/dev/null
+  before=$(pool_nodes) || return 1
+  gpu_job late vision 2 60s | kc apply -f - >/dev/null || return 1
   wait_for "Job late suspended by Bursar" 15 bash -c \
     "[[ \$(kubectl get job late -n vision -o jsonpath='{.spec.suspend}/{.metadata.annotations.bursar\\.dev/held-by}') == true/vision ]]" || return 1
   sleep 3  # a few passes: long enough for a wrong scale-up to show
   local after
-  after=$(pool_nodes)
+  after=$(pool_nodes) || return 1
   echo "pool nodes before the held Job: $before, after: $after"
   ((after <= before)) || return 1
   [[ -z $(kc get pods -n vision -l job-name=late -o name) ]] || {
@@ -75,7 +75,7 @@ drain_suspends_running_jobs() {
     return 1
   }
   wait_for "no running pods" 30 bash -c \
-    "[[ \$(kubectl get pods -n vision --field-selector=status.phase=Running --no-headers | wc -l) -eq 0 ]]"
+    "[[ \$(kubectl get pods -n vision --field-selector=status.phase=Running --no-headers | wc -l) -eq 0 ]]" || return 1
   [[ -n $(kc get events -n vision --field-selector reason=BursarDrain -o name) ]]
 }
 check "Drain: the running Jobs are suspended" drain_suspends_running_jobs

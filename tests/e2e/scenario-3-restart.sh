@@ -133,8 +133,8 @@ gpu_seconds_from_pods() { spend_from_pods "$NS" "$1" "$2" 1; }
 last_spent=0
 compare_with_pods() {
   local spent watermark start expected
-  read -r spent watermark start _ < <(budget_state)
-  expected=$(spend_from_pods "$NS" "$start" "$watermark" "$RATE")
+  read -r spent watermark start _ < <(budget_state) || return 1
+  expected=$(spend_from_pods "$NS" "$start" "$watermark" "$RATE") || return 1
   python3 - "$spent" "$expected" "$TOLERANCE" "$last_spent" <<'EOF'
 import sys
 spent, expected, tol, last = map(float, sys.argv[1:5])
@@ -272,7 +272,8 @@ check "the ledger no longer tracks pods that ended (bounded state)" ledger_bound
 
 nothing_grown() {
   local owned
-  owned=$(kc get nodes -o 'jsonpath={.items[*].metadata.annotations.bursar\.dev/grown-for}')
+  owned=$(kc get nodes -o 'jsonpath={.items[*].metadata.annotations.bursar\.dev/grown-for}') ||
+    return 1
   echo "grown-for annotations: '${owned}'"
   [[ -z $owned ]]
 }

@@ -44,7 +44,7 @@ retrain_job_is_held() {
   wait_for "regular money spent (Held or Exhausted)" 80 bash -c \
     "kubectl get computebudget fraud-team -o jsonpath='{.status.phase}' | grep -Eq 'Held|Exhausted'" ||
     return 1
-  gpu_job retrain-fraud ml 1 20s "$retrain_labels" | kc apply -f - >/dev/null
+  gpu_job retrain-fraud ml 1 20s "$retrain_labels" | kc apply -f - >/dev/null || return 1
   wait_for "retrain-fraud held by Bursar" 15 bash -c \
     "[[ \$(kubectl get job retrain-fraud -n ml -o jsonpath='{.spec.suspend}/{.metadata.annotations.bursar\\.dev/held-by}') == true/fraud-team ]]" ||
     return 1

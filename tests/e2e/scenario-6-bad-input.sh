@@ -202,8 +202,9 @@ def ts(t):
     whole, _, frac = t.rstrip("Z").partition(".")
     v = datetime.datetime.strptime(whole, "%Y-%m-%dT%H:%M:%S").replace(tzinfo=datetime.timezone.utc).timestamp()
     return v + (float("0." + frac) if frac else 0.0)
-print(l.get("gpuSeconds", "0"), "%.3f" % ts(l["watermark"]), "%.0f" % ts(l["periodStart"]))')
-  from_pods=$(spend_from_pods audio "$start" "$watermark" 1)
+print(l.get("gpuSeconds", "0"), "%.3f" % ts(l["watermark"]), "%.0f" % ts(l["periodStart"]))') ||
+    return 1
+  from_pods=$(spend_from_pods audio "$start" "$watermark" 1) || return 1
   echo "audio ledger gpuSeconds $gpu_seconds, from its pod $from_pods"
   python3 -c "import sys; sys.exit(0 if abs($gpu_seconds - $from_pods) <= 1 else 1)"
 }

@@ -30,7 +30,6 @@ require_tools python3 setsid
 dir=$(mktemp -d "${TMPDIR:-/tmp}/bursar-prometheus.XXXXXX")
 status=1
 exporter_pid=""
-child=""
 
 # True while PID is the exporter this script started (a reused PID is left alone).
 # shellcheck disable=SC2317  # called by teardown
@@ -54,10 +53,6 @@ teardown() {
   rm -rf "$dir"
 }
 trap teardown EXIT
-# stop_command SIGNAL — signals the command's whole process group (if it is still there).
-stop_command() {
-  if [[ -n $child ]]; then kill "-$1" -- "-$child" 2>/dev/null || true; fi
-}
 trap 'status=130; stop_command TERM; exit 130' INT
 trap 'status=143; stop_command TERM; exit 143' TERM
 
@@ -83,13 +78,5 @@ source "$dir/prometheus/env"
 export BURSAR_TEST_PROMETHEUS_URL BURSAR_TEST_DCGM_SERIES=$series \
   BURSAR_TEST_DCGM_EXPORTER=http://127.0.0.1:$exporter_port
 
-# Job control gives the command its own process group; `wait` (unlike a foreground command)
-# returns at once when a trapped signal arrives.
-set -m
-"$@" &
-child=$!
-set +m
-status=0
-wait "$child" || status=$?
-stop_command TERM
+run_command "$@"
 exit "$status"

@@ -295,14 +295,14 @@ TEST_F(ApiServerTest, OptionalKindsAreDiscoveredAndDriven) {
           .ok());
   absl::StatusOr<json::Value> scale = client().GetScale(kMachineDeployments, ns, "gpu-md");
   ASSERT_TRUE(scale.ok()) << scale.status();
-  EXPECT_EQ(scale->FindPath("spec.replicas")->int_value(), 1);
+  EXPECT_EQ(PathOrFail(*scale, "spec.replicas").int_value(), 1);
   absl::StatusOr<json::Value> rescaled =
       client().PatchScale(kMachineDeployments, ns, "gpu-md", PatchType::kMerge,
                           JsonOrFail(R"({"spec":{"replicas":3}})"));
   ASSERT_TRUE(rescaled.ok()) << rescaled.status();
   absl::StatusOr<json::Value> md = client().Get(kMachineDeployments, ns, "gpu-md");
   ASSERT_TRUE(md.ok());
-  EXPECT_EQ(md->FindPath("spec.replicas")->int_value(), 3);
+  EXPECT_EQ(PathOrFail(*md, "spec.replicas").int_value(), 3);
   // Karpenter: a NodePool's spec.limits through server-side apply.
   absl::StatusOr<json::Value> pool = client().Apply(
       kKarpenterNodePools, "",
@@ -310,7 +310,7 @@ TEST_F(ApiServerTest, OptionalKindsAreDiscoveredAndDriven) {
                "spec":{"limits":{"nvidia.com/gpu":"16"}}})"),
       kManager);
   ASSERT_TRUE(pool.ok()) << pool.status();
-  EXPECT_EQ(pool->FindPath("spec.limits")->Find("nvidia.com/gpu")->string_value(), "16");
+  EXPECT_EQ(FieldOrFail(PathOrFail(*pool, "spec.limits"), "nvidia.com/gpu").string_value(), "16");
 }
 
 TEST_F(ApiServerTest, ListPaginatesWithContinueTokens) {
@@ -530,7 +530,7 @@ int64_t EtcdRevision() {
   if (!v.ok() || v->FindPath("header.revision") == nullptr) {
     return -1;
   }
-  return std::stoll(v->FindPath("header.revision")->string_value());
+  return std::stoll(PathOrFail(*v, "header.revision").string_value());
 }
 
 TEST_F(ApiServerTest, CompactionMakesAnOldResourceVersionGoneAndARelistRecovers) {
@@ -615,7 +615,7 @@ TEST_F(ApiServerTest, TwoProcessesElectOneLeaderAndHandOverWhenItIsKilled) {
   EXPECT_TRUE(Eventually([&] { return holder() == "replica-b"; }, 40)) << holder();
   absl::StatusOr<json::Value> lease = client().Get(kLeases, ns, "bursar-leader");
   ASSERT_TRUE(lease.ok());
-  EXPECT_GE(lease->FindPath("spec.leaseTransitions")->int_value(), 1);
+  EXPECT_GE(PathOrFail(*lease, "spec.leaseTransitions").int_value(), 1);
   // A clean shutdown releases the lease at once.
   kill(b, SIGTERM);
   int status = 0;

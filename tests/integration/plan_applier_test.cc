@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "controllers/api/codec.h"
 #include "tests/integration/cluster_test_base.h"
+#include "tests/unit/json_or_fail.h"
 
 namespace bursar::reconcilers {
 namespace {
@@ -149,7 +150,7 @@ TEST_F(PlanApplierTest, JobsAreSuspendedWithBursarsAnnotationsAndResumedWithoutT
   ASSERT_TRUE(applier.Apply(plan, Snapshot{}, {}).errors.empty());
   absl::StatusOr<json::Value> got = client().Get(kube::kJobs, ns, "train");
   ASSERT_TRUE(got.ok());
-  EXPECT_TRUE(got->FindPath("spec.suspend")->bool_value());
+  EXPECT_TRUE(PathOrFail(*got, "spec.suspend").bool_value());
   EXPECT_EQ(json::MemberStringAt(*got, "metadata.annotations", kHeldByAnnotation), "team-a");
   EXPECT_EQ(json::MemberStringAt(*got, "metadata.annotations", kHeldRungAnnotation), "Drain");
   EXPECT_EQ(events_.reasons, std::vector<std::string>{"Job/train:BursarDrain"});
@@ -158,7 +159,7 @@ TEST_F(PlanApplierTest, JobsAreSuspendedWithBursarsAnnotationsAndResumedWithoutT
   ASSERT_TRUE(applier.Apply(plan, Snapshot{}, {}).errors.empty());
   got = client().Get(kube::kJobs, ns, "train");
   ASSERT_TRUE(got.ok());
-  EXPECT_FALSE(got->FindPath("spec.suspend")->bool_value());
+  EXPECT_FALSE(PathOrFail(*got, "spec.suspend").bool_value());
   EXPECT_EQ(json::MemberStringAt(*got, "metadata.annotations", kHeldByAnnotation), "");
 }
 

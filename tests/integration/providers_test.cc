@@ -108,7 +108,7 @@ TEST_F(ProviderTest, ClusterApiScalesTheMachineDeploymentAndMarksMachines) {
   ASSERT_TRUE(provider.Resize(pool, 3, {}).ok());
   absl::StatusOr<json::Value> scale = client().GetScale(kube::kMachineDeployments, ns, "gpu-md");
   ASSERT_TRUE(scale.ok()) << scale.status();
-  EXPECT_EQ(scale->FindPath("spec.replicas")->int_value(), 3);
+  EXPECT_EQ(PathOrFail(*scale, "spec.replicas").int_value(), 3);
 
   // Two of the three replicas have a Node (and a Machine pointing at it).
   const std::string n1 = Id() + "-n1";
@@ -135,7 +135,7 @@ TEST_F(ProviderTest, ClusterApiScalesTheMachineDeploymentAndMarksMachines) {
   ASSERT_TRUE(provider.Resize(pool, 1, {n2}).ok());
   scale = client().GetScale(kube::kMachineDeployments, ns, "gpu-md");
   ASSERT_TRUE(scale.ok()) << scale.status();
-  EXPECT_EQ(scale->FindPath("spec.replicas")->int_value(), 1);
+  EXPECT_EQ(PathOrFail(*scale, "spec.replicas").int_value(), 1);
   absl::StatusOr<json::Value> m2 = client().Get(kClusterApiMachines, ns, "m2");
   ASSERT_TRUE(m2.ok()) << m2.status();
   EXPECT_EQ(json::MemberStringAt(*m2, "metadata.annotations", kDeleteMachineAnnotation), "yes");

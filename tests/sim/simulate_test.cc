@@ -14,8 +14,11 @@
 #include <string>
 
 #include "operator/json/json.h"
+#include "tests/unit/json_or_fail.h"
 
 namespace {
+
+using bursar::FieldOrFail;
 
 namespace fs = std::filesystem;
 
@@ -79,20 +82,20 @@ TEST(SimulateTest, BursarKeepsEveryEnforcedPeriodWithinItsLimit) {
     ASSERT_NE(budgets, nullptr) << scenario;
     ASSERT_FALSE(budgets->elements().empty()) << scenario;
     for (const bursar::json::Value& b : budgets->elements()) {
-      std::string name = b.Find("name")->string_value();
+      std::string name = FieldOrFail(b, "name").string_value();
       ASSERT_NE(b.Find("periods"), nullptr);
-      EXPECT_FALSE(b.Find("periods")->elements().empty()) << name;
-      if (!b.Find("enforced")->bool_value()) {
+      EXPECT_FALSE(FieldOrFail(b, "periods").elements().empty()) << name;
+      if (!FieldOrFail(b, "enforced").bool_value()) {
         continue;
       }
-      EXPECT_EQ(b.Find("overspentPeriods")->int_value(), 0) << scenario << ": " << name;
-      for (const bursar::json::Value& p : b.Find("periods")->elements()) {
-        EXPECT_LE(p.Find("spent")->number_value(), p.Find("limit")->number_value())
-            << scenario << ": " << name << " period " << p.Find("start")->string_value();
+      EXPECT_EQ(FieldOrFail(b, "overspentPeriods").int_value(), 0) << scenario << ": " << name;
+      for (const bursar::json::Value& p : FieldOrFail(b, "periods").elements()) {
+        EXPECT_LE(FieldOrFail(p, "spent").number_value(), FieldOrFail(p, "limit").number_value())
+            << scenario << ": " << name << " period " << FieldOrFail(p, "start").string_value();
       }
       // Not a budget that simply did nothing: work ran and was charged.
-      EXPECT_GT(b.Find("spent")->number_value(), 0) << scenario << ": " << name;
-      EXPECT_GT(b.Find("jobsCompleted")->int_value(), 0) << scenario << ": " << name;
+      EXPECT_GT(FieldOrFail(b, "spent").number_value(), 0) << scenario << ": " << name;
+      EXPECT_GT(FieldOrFail(b, "jobsCompleted").int_value(), 0) << scenario << ": " << name;
     }
   }
 }
@@ -101,9 +104,9 @@ TEST(SimulateTest, WithoutEnforcementTheEnforcedBudgetsOverspend) {
   for (const std::string& scenario : BundledScenarios()) {
     bursar::json::Value report = Report(scenario, "none");
     double overspend = 0;
-    for (const bursar::json::Value& b : report.Find("budgets")->elements()) {
-      if (b.Find("enforced")->bool_value()) {
-        overspend += b.Find("overspend")->number_value();
+    for (const bursar::json::Value& b : FieldOrFail(report, "budgets").elements()) {
+      if (FieldOrFail(b, "enforced").bool_value()) {
+        overspend += FieldOrFail(b, "overspend").number_value();
       }
     }
     EXPECT_GT(overspend, 0) << scenario << ": the scenario does not stress its budgets";
@@ -112,13 +115,13 @@ TEST(SimulateTest, WithoutEnforcementTheEnforcedBudgetsOverspend) {
 
 TEST(SimulateTest, ReportHasTheDocumentedFields) {
   bursar::json::Value report = Report(Source("examples/scenarios/smoke-drift.yaml"), "bursar");
-  EXPECT_EQ(report.Find("policy")->string_value(), "bursar");
-  for (const bursar::json::Value& b : report.Find("budgets")->elements()) {
+  EXPECT_EQ(FieldOrFail(report, "policy").string_value(), "bursar");
+  for (const bursar::json::Value& b : FieldOrFail(report, "budgets").elements()) {
     for (const char* field : {"name", "limit", "spent", "overspend", "gpuHours", "jobsSubmitted",
                               "jobsCompleted", "jobsSuspended", "meanWaitSeconds", "periods"}) {
       EXPECT_NE(b.Find(field), nullptr) << field;
     }
-    for (const bursar::json::Value& p : b.Find("periods")->elements()) {
+    for (const bursar::json::Value& p : FieldOrFail(b, "periods").elements()) {
       for (const char* field : {"start", "end", "limit", "spent"}) {
         EXPECT_NE(p.Find(field), nullptr) << field;
       }
@@ -129,9 +132,9 @@ TEST(SimulateTest, ReportHasTheDocumentedFields) {
 TEST(SimulateTest, ModelDriftUnlocksTheRetrainingReserve) {
   bursar::json::Value report = Report(Source("examples/scenarios/smoke-drift.yaml"), "bursar");
   int64_t unlocks = 0;
-  for (const bursar::json::Value& b : report.Find("budgets")->elements()) {
-    if (b.Find("name")->string_value() == "vision-hourly") {
-      unlocks = b.Find("modelDriftUnlocks")->int_value();
+  for (const bursar::json::Value& b : FieldOrFail(report, "budgets").elements()) {
+    if (FieldOrFail(b, "name").string_value() == "vision-hourly") {
+      unlocks = FieldOrFail(b, "modelDriftUnlocks").int_value();
     }
   }
   EXPECT_EQ(unlocks, 1);

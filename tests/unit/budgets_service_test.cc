@@ -14,6 +14,7 @@
 #include "bursar/v1/budgets.grpc.pb.h"
 #include "controllers/values/money.h"
 #include "gtest/gtest.h"
+#include "tests/unit/loopback_grpc_server.h"
 
 namespace bursar::signals {
 namespace {
@@ -131,22 +132,13 @@ TEST(BudgetBoardTest, CloseEndsSubscriptionsAfterPendingChanges) {
 class BudgetsServiceTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    grpc::ServerBuilder builder;
-    int port = 0;
-    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
-    builder.RegisterService(&service_);
-    server_ = builder.BuildAndStart();
-    ASSERT_NE(server_, nullptr);
-    ASSERT_GT(port, 0);
-    stub_ = bursar::v1::Budgets::NewStub(
-        grpc::CreateChannel(absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials()));
+    ASSERT_TRUE(server_.ok());
+    stub_ = bursar::v1::Budgets::NewStub(server_.Channel());
   }
 
   void TearDown() override {
     board_.Close();
-    if (server_ != nullptr) {
-      server_->Shutdown();
-    }
+    server_.Stop();
   }
 
   static void SetDeadline(grpc::ClientContext* context) {
@@ -155,7 +147,7 @@ class BudgetsServiceTest : public ::testing::Test {
 
   BudgetBoard board_;
   BudgetsService service_{&board_, absl::Milliseconds(10)};
-  std::unique_ptr<grpc::Server> server_;
+  LoopbackGrpcServer server_{&service_};
   std::unique_ptr<bursar::v1::Budgets::Stub> stub_;
 };
 

@@ -42,7 +42,7 @@ std::string StatusBody(int code, std::string_view reason, std::string_view messa
 std::vector<std::string> Names(const ObjectList& list) {
   std::vector<std::string> names;
   for (const json::Value& item : list.items) {
-    names.push_back(item.FindPath("metadata.name")->string_value());
+    names.push_back(PathOrFail(item, "metadata.name").string_value());
   }
   return names;
 }
@@ -53,7 +53,7 @@ TEST(ApiClientTest, GetReturnsTheObject) {
   ApiClient client(transport);
   absl::StatusOr<json::Value> pod = client.Get(kPods, "ml", "web-0");
   ASSERT_TRUE(pod.ok()) << pod.status();
-  EXPECT_EQ(pod->FindPath("metadata.resourceVersion")->string_value(), "42");
+  EXPECT_EQ(PathOrFail(*pod, "metadata.resourceVersion").string_value(), "42");
   ASSERT_EQ(transport.sent().size(), 1u);
   EXPECT_EQ(transport.sent()[0].request.path, "/api/v1/namespaces/ml/pods/web-0");
   EXPECT_EQ(transport.sent()[0].timeout, absl::Seconds(30));
@@ -86,7 +86,7 @@ TEST(ApiClientTest, ErrorsKeepTheirKubernetesStatus) {
 
   absl::Status apply = client.Apply(kComputeBudgets, "", budget, "bursar").status();
   EXPECT_TRUE(IsConflict(apply)) << apply;
-  EXPECT_EQ(KubeStatusOf(apply)->details.Find("causes")->elements().size(), 1u);
+  EXPECT_EQ(FieldOrFail(KubeStatusOf(apply)->details, "causes").elements().size(), 1u);
 
   const json::Value lease = JsonOrFail(R"({"apiVersion":"coordination.k8s.io/v1","kind":"Lease",)"
                                        R"("metadata":{"name":"bursar"}})");
@@ -313,7 +313,7 @@ TEST(ApiClientTest, SubresourcesUseTheirPaths) {
   ASSERT_TRUE(client.ApplyStatus(kComputeBudgets, "", budget, "bursar", true).ok());
   absl::StatusOr<json::Value> got = client.GetScale(kMachineDeployments, "capi", "gpu");
   ASSERT_TRUE(got.ok());
-  EXPECT_EQ(got->FindPath("spec.replicas")->int_value(), 2);
+  EXPECT_EQ(PathOrFail(*got, "spec.replicas").int_value(), 2);
   ASSERT_TRUE(client.UpdateScale(kMachineDeployments, "capi", scale).ok());
   ASSERT_TRUE(client
                   .PatchScale(kMachineDeployments, "capi", "gpu", PatchType::kMerge,
@@ -344,10 +344,10 @@ TEST(ApiClientTest, DeleteReturnsWhatTheServerSent) {
   ApiClient client(transport);
   absl::StatusOr<json::Value> status = client.Delete(kNodes, "", "n");
   ASSERT_TRUE(status.ok()) << status.status();
-  EXPECT_EQ(status->Find("status")->string_value(), "Success");
+  EXPECT_EQ(FieldOrFail(*status, "status").string_value(), "Success");
   absl::StatusOr<json::Value> pod = client.Delete(kPods, "ml", "web-0");
   ASSERT_TRUE(pod.ok()) << pod.status();
-  EXPECT_EQ(pod->FindPath("metadata.name")->string_value(), "web-0");
+  EXPECT_EQ(PathOrFail(*pod, "metadata.name").string_value(), "web-0");
 }
 
 TEST(ApiClientTest, NonJsonSuccessIsAnError) {

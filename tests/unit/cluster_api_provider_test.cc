@@ -104,7 +104,7 @@ TEST_F(ClusterApiProviderTest, ShrinkMarksTheNamedNodesMachinesThenScales) {
   EXPECT_EQ(JsonOrFail(sent[3].body).ToJson(),
             R"({"metadata":{"annotations":{"cluster.x-k8s.io/delete-machine":"yes"}}})");
   EXPECT_EQ(sent[4].path, kScalePath);
-  EXPECT_EQ(JsonOrFail(sent[4].body).FindPath("spec.replicas")->int_value(), 2);
+  EXPECT_EQ(PathOrFail(JsonOrFail(sent[4].body), "spec.replicas").int_value(), 2);
 }
 
 TEST_F(ClusterApiProviderTest, ShrinkOfReplicasWithoutNodesNeedsNoNames) {

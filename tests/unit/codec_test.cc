@@ -10,6 +10,7 @@
 
 #include "absl/strings/str_split.h"
 #include "controllers/api/yaml.h"
+#include "tests/unit/json_or_fail.h"
 
 namespace bursar::api {
 namespace {
@@ -554,10 +555,10 @@ TEST(CodecRoundTripTest, SubMillisecondDurationsUseUs) {
   ComputeBudget budget = BudgetBuilder().Build();
   budget.spec.retraining.cooldown = absl::Microseconds(1500);
   json::Value encoded = EncodeComputeBudget(budget);
-  EXPECT_EQ(encoded.FindPath("spec.retraining.cooldown")->string_value(), "1.5ms");
+  EXPECT_EQ(PathOrFail(encoded, "spec.retraining.cooldown").string_value(), "1.5ms");
   budget.spec.retraining.cooldown = absl::Microseconds(250);
   encoded = EncodeComputeBudget(budget);
-  EXPECT_EQ(encoded.FindPath("spec.retraining.cooldown")->string_value(), "250us");
+  EXPECT_EQ(PathOrFail(encoded, "spec.retraining.cooldown").string_value(), "250us");
   ExpectBudgetEq(ThroughJson(encoded, DecodeComputeBudget), budget);
 }
 
@@ -623,20 +624,20 @@ TEST(CodecEncodeTest, PoolStatusShape) {
 
 TEST(CodecEncodeTest, EnvelopeAndMetadata) {
   json::Value v = EncodeComputeBudget(RichBudget());
-  EXPECT_EQ(v.Find("apiVersion")->string_value(), "bursar.dev/v1alpha1");
-  EXPECT_EQ(v.Find("kind")->string_value(), "ComputeBudget");
+  EXPECT_EQ(FieldOrFail(v, "apiVersion").string_value(), "bursar.dev/v1alpha1");
+  EXPECT_EQ(FieldOrFail(v, "kind").string_value(), "ComputeBudget");
   EXPECT_EQ(
-      v.Find("metadata")->ToJson(),
+      FieldOrFail(v, "metadata").ToJson(),
       R"({"name":"team-vision","uid":"6f1c2d3e-uid","resourceVersion":"12345",)"
       R"("generation":7,"creationTimestamp":"2026-10-01T12:00:00Z",)"
       R"("labels":{"team":"vision"},"annotations":{"bursar.dev/owner":"ml-platform@example.com"}})");
-  EXPECT_EQ(v.FindPath("spec.limit")->ToJson(),
+  EXPECT_EQ(PathOrFail(v, "spec.limit").ToJson(),
             R"({"amount":"5000.50","currency":"EUR","gpuHours":"2000.125"})");
-  EXPECT_EQ(v.FindPath("spec.period")->ToJson(),
+  EXPECT_EQ(PathOrFail(v, "spec.period").ToJson(),
             R"({"type":"Custom","timeZone":"UTC","startDay":1,"duration":"2m",)"
             R"("anchor":"2025-01-01T00:00:00Z"})");
-  EXPECT_EQ(v.FindPath("spec.retraining.driftThreshold")->string_value(), "0.25");
-  EXPECT_EQ(EncodeGPUNodePool(RichPool()).FindPath("spec.provider")->ToJson(),
+  EXPECT_EQ(PathOrFail(v, "spec.retraining.driftThreshold").string_value(), "0.25");
+  EXPECT_EQ(PathOrFail(EncodeGPUNodePool(RichPool()), "spec.provider").ToJson(),
             R"({"type":"ExternalGRPC","externalGRPC":{"address":"[fd00::1]:8086",)"
             R"("nodeGroup":"t4-spot","tlsSecretRef":"bursar-grpc-tls"}})");
 }

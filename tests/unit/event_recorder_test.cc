@@ -17,6 +17,7 @@
 #include "operator/runtime/clock.h"
 #include "operator/runtime/metrics.h"
 #include "tests/unit/fake_transport.h"
+#include "tests/unit/json_or_fail.h"
 
 namespace bursar::runtime {
 namespace {
@@ -159,11 +160,11 @@ TEST_F(EventRecorderTest, RepeatsWithinTenMinutesPatchTheCountInstead) {
                           R"("message":"quota lowered to 4 GPUs"})");
   EXPECT_EQ(sent[2].method, "PATCH");
   EXPECT_EQ(sent[2].path, sent[1].path);
-  EXPECT_EQ(Body(sent[2]).Find("count")->int_value(), 3);
+  EXPECT_EQ(FieldOrFail(Body(sent[2]), "count").int_value(), 3);
   EXPECT_EQ(sent[3].method, "POST");
-  const std::string second = Body(sent[3]).FindPath("metadata.name")->string_value();
+  const std::string second = PathOrFail(Body(sent[3]), "metadata.name").string_value();
   EXPECT_NE(second, first);
-  EXPECT_EQ(Body(sent[3]).Find("count")->int_value(), 1);
+  EXPECT_EQ(FieldOrFail(Body(sent[3]), "count").int_value(), 1);
   EXPECT_TRUE(Rendered(R"(bursar_event_recorder_events_total{result="aggregated"} 2)"));
 }
 
@@ -184,9 +185,11 @@ TEST_F(EventRecorderTest, DistinctMessagesAreDistinctEvents) {
     EXPECT_EQ(r.method, "POST");
   }
   // Recorded in the same instant, still three names.
-  EXPECT_EQ(Body(sent[0]).FindPath("metadata.name")->string_value(), NameAt("train-0", kStart));
-  EXPECT_EQ(Body(sent[1]).FindPath("metadata.name")->string_value(), NameAt("train-0", kStart, 1));
-  EXPECT_EQ(Body(sent[2]).FindPath("metadata.name")->string_value(), NameAt("train-0", kStart, 2));
+  EXPECT_EQ(PathOrFail(Body(sent[0]), "metadata.name").string_value(), NameAt("train-0", kStart));
+  EXPECT_EQ(PathOrFail(Body(sent[1]), "metadata.name").string_value(),
+            NameAt("train-0", kStart, 1));
+  EXPECT_EQ(PathOrFail(Body(sent[2]), "metadata.name").string_value(),
+            NameAt("train-0", kStart, 2));
 }
 
 TEST_F(EventRecorderTest, RemembersOnlyTheMostRecentEvents) {
@@ -203,7 +206,7 @@ TEST_F(EventRecorderTest, RemembersOnlyTheMostRecentEvents) {
   recorder.Flush();
   Lines methods;
   for (const kube::HttpRequest& r : Sent()) {
-    methods.push_back(absl::StrCat(r.method, " ", Body(r).Find("message")->string_value()));
+    methods.push_back(absl::StrCat(r.method, " ", FieldOrFail(Body(r), "message").string_value()));
   }
   // m1 was forgotten when m3 came (two entries at most); m3 was still remembered.
   EXPECT_EQ(methods, (Lines{"POST m1", "POST m2", "POST m3", "POST m1", "PATCH m3"}));
@@ -220,10 +223,10 @@ TEST_F(EventRecorderTest, ClusterScopedObjectsGoToTheDefaultNamespace) {
   ASSERT_EQ(Sent().size(), 1u);
   const kube::HttpRequest r = Sent()[0];
   EXPECT_EQ(r.path, "/api/v1/namespaces/default/events");
-  EXPECT_EQ(Body(r).Find("involvedObject")->ToJson(),
+  EXPECT_EQ(FieldOrFail(Body(r), "involvedObject").ToJson(),
             R"({"apiVersion":"bursar.dev/v1alpha1","kind":"ComputeBudget","name":"team-a",)"
             R"("uid":"b-1"})");
-  EXPECT_EQ(Body(r).FindPath("metadata.namespace")->string_value(), "default");
+  EXPECT_EQ(PathOrFail(Body(r), "metadata.namespace").string_value(), "default");
 }
 
 TEST_F(EventRecorderTest, AnEventExpiredOnTheServerIsCreatedAgainWithItsCount) {
@@ -240,10 +243,10 @@ TEST_F(EventRecorderTest, AnEventExpiredOnTheServerIsCreatedAgainWithItsCount) {
   ASSERT_EQ(sent.size(), 3u);
   EXPECT_EQ(sent[1].method, "PATCH");
   EXPECT_EQ(sent[2].method, "POST");
-  EXPECT_EQ(Body(sent[2]).FindPath("metadata.name")->string_value(), NameAt("train-0", kStart));
-  EXPECT_EQ(Body(sent[2]).Find("count")->int_value(), 2);
-  EXPECT_EQ(Body(sent[2]).Find("firstTimestamp")->string_value(), "2026-11-27T08:00:00Z");
-  EXPECT_EQ(Body(sent[2]).Find("lastTimestamp")->string_value(), "2026-11-27T08:05:00Z");
+  EXPECT_EQ(PathOrFail(Body(sent[2]), "metadata.name").string_value(), NameAt("train-0", kStart));
+  EXPECT_EQ(FieldOrFail(Body(sent[2]), "count").int_value(), 2);
+  EXPECT_EQ(FieldOrFail(Body(sent[2]), "firstTimestamp").string_value(), "2026-11-27T08:00:00Z");
+  EXPECT_EQ(FieldOrFail(Body(sent[2]), "lastTimestamp").string_value(), "2026-11-27T08:05:00Z");
 }
 
 TEST_F(EventRecorderTest, AFailedCreateIsForgottenSoTheNextOneCreatesAgain) {
@@ -277,7 +280,7 @@ TEST_F(EventRecorderTest, SpamFilterLimitsEventsPerObject) {
   recorder.Flush();
   Lines messages;
   for (const kube::HttpRequest& r : Sent()) {
-    messages.push_back(Body(r).Find("message")->string_value());
+    messages.push_back(FieldOrFail(Body(r), "message").string_value());
   }
   EXPECT_EQ(messages, (Lines{"1", "2", "4"}));
   EXPECT_TRUE(Rendered(R"(bursar_event_recorder_events_total{result="rate_limited"} 2)"));
@@ -302,7 +305,7 @@ TEST_F(EventRecorderTest, RecordNeverBlocksAndDropsWhenTheQueueIsFull) {
   recorder.Flush();
   Lines messages;
   for (const kube::HttpRequest& r : Sent()) {
-    messages.push_back(Body(r).Find("message")->string_value());
+    messages.push_back(FieldOrFail(Body(r), "message").string_value());
   }
   EXPECT_EQ(messages, (Lines{"1", "2", "3"}));
   EXPECT_TRUE(Rendered(R"(bursar_event_recorder_events_total{result="queue_full"} 1)"));
@@ -330,7 +333,7 @@ TEST_F(EventRecorderTest, LongMessagesAreTruncatedOnACharacterBoundary) {
   recorder.Record(TrainingJob(), EventType::kNormal, "R", message);
   recorder.Flush();
   ASSERT_EQ(Sent().size(), 1u);
-  EXPECT_EQ(Body(Sent()[0]).Find("message")->string_value(), std::string(1023, 'x'));
+  EXPECT_EQ(FieldOrFail(Body(Sent()[0]), "message").string_value(), std::string(1023, 'x'));
 }
 
 }  // namespace

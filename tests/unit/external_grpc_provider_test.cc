@@ -17,6 +17,7 @@
 #include "absl/synchronization/notification.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/unit/loopback_grpc_server.h"
 
 namespace bursar::providers {
 namespace {
@@ -155,18 +156,13 @@ class FakeCloudProvider final : public pb::CloudProvider::Service {
 class ExternalGrpcProviderTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    grpc::ServerBuilder builder;
-    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port_);
-    builder.RegisterService(&fake_);
-    server_ = builder.BuildAndStart();
-    ASSERT_NE(server_, nullptr);
-    ASSERT_GT(port_, 0);
-    address_ = absl::StrCat("127.0.0.1:", port_);
+    ASSERT_TRUE(server_.ok());
+    address_ = server_.address();
   }
 
   void TearDown() override {
     fake_.Release();
-    server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
+    server_.Stop(std::chrono::system_clock::now() + std::chrono::seconds(1));
   }
 
   api::GPUNodePool Pool(const std::string& group = "gpu-a100") const {
@@ -184,8 +180,7 @@ class ExternalGrpcProviderTest : public ::testing::Test {
 
   FakeCloudProvider fake_{
       "gpu-a100", 3, {"fake://gpu-a100/n1", "fake://gpu-a100/n2", "fake://gpu-a100/n3"}};
-  std::unique_ptr<grpc::Server> server_;
-  int port_ = 0;
+  LoopbackGrpcServer server_{&fake_};
   std::string address_;
 };
 
@@ -253,19 +248,15 @@ TEST_F(ExternalGrpcProviderTest, ShrinkRefusedWhenRemoveNamesAnUnknownNode) {
 
 TEST_F(ExternalGrpcProviderTest, ShrinkRefusedWhenANameMatchesTwoInstances) {
   FakeCloudProvider other("gpu-b", 2, {"fake://zone-a/n1", "fake://zone-b/n1"});
-  grpc::ServerBuilder builder;
-  int port = 0;
-  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
-  builder.RegisterService(&other);
-  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
-  ASSERT_NE(server, nullptr);
+  LoopbackGrpcServer server(&other);
+  ASSERT_TRUE(server.ok());
   api::GPUNodePool pool = Pool("gpu-b");
-  pool.spec.provider.grpc_address = absl::StrCat("127.0.0.1:", port);
+  pool.spec.provider.grpc_address = server.address();
 
   absl::Status status =
       ExternalGrpcProvider(MakeExternalGrpcChannel(pool.spec.provider.grpc_address, ""))
           .Resize(pool, 1, {"n1"});
-  server->Shutdown(std::chrono::system_clock::now());
+  server.Stop(std::chrono::system_clock::now());
 
   EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(status.message(), HasSubstr("n1"));
@@ -308,8 +299,7 @@ TEST_F(ExternalGrpcProviderTest, MissingNodeGroupIsRefusedWithoutCalling) {
 }
 
 TEST_F(ExternalGrpcProviderTest, ServerDownIsUnavailableNamingTheAddress) {
-  server_->Shutdown(std::chrono::system_clock::now());
-  server_->Wait();
+  server_.Stop(std::chrono::system_clock::now());
 
   absl::Status status = Provider().Resize(Pool(), 5, {});
 

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/unit/json_or_fail.h"
+
 namespace bursar::json {
 namespace {
 
@@ -9,17 +11,17 @@ TEST(JsonTest, ParsesEveryTypeAndKeepsNumberText) {
   absl::StatusOr<Value> v = Parse(
       R"({"s":"x\"y","i":-42,"d":0.1,"b":true,"n":null,"a":[1,{"k":[]}],"big":18446744073709551615})");
   ASSERT_TRUE(v.ok()) << v.status();
-  EXPECT_EQ(v->Find("s")->string_value(), "x\"y");
-  EXPECT_TRUE(v->Find("i")->is_integer());
-  EXPECT_EQ(v->Find("i")->int_value(), -42);
-  EXPECT_FALSE(v->Find("d")->is_integer());
-  EXPECT_EQ(v->Find("d")->text(), "0.1");
-  EXPECT_TRUE(v->Find("b")->bool_value());
-  EXPECT_TRUE(v->Find("n")->is_null());
-  EXPECT_EQ(v->Find("a")->elements().size(), 2u);
+  EXPECT_EQ(FieldOrFail(*v, "s").string_value(), "x\"y");
+  EXPECT_TRUE(FieldOrFail(*v, "i").is_integer());
+  EXPECT_EQ(FieldOrFail(*v, "i").int_value(), -42);
+  EXPECT_FALSE(FieldOrFail(*v, "d").is_integer());
+  EXPECT_EQ(FieldOrFail(*v, "d").text(), "0.1");
+  EXPECT_TRUE(FieldOrFail(*v, "b").bool_value());
+  EXPECT_TRUE(FieldOrFail(*v, "n").is_null());
+  EXPECT_EQ(FieldOrFail(*v, "a").elements().size(), 2u);
   EXPECT_TRUE(v->FindPath("a") != nullptr);
-  EXPECT_EQ(v->Find("big")->text(), "18446744073709551615");
-  EXPECT_FALSE(v->Find("big")->is_integer());
+  EXPECT_EQ(FieldOrFail(*v, "big").text(), "18446744073709551615");
+  EXPECT_FALSE(FieldOrFail(*v, "big").is_integer());
   EXPECT_EQ(v->Find("missing"), nullptr);
 }
 
@@ -27,7 +29,7 @@ TEST(JsonTest, FindPathFollowsObjects) {
   absl::StatusOr<Value> v = Parse(R"({"metadata":{"name":"team-a","labels":{"x":"y"}}})");
   ASSERT_TRUE(v.ok());
   ASSERT_NE(v->FindPath("metadata.name"), nullptr);
-  EXPECT_EQ(v->FindPath("metadata.name")->string_value(), "team-a");
+  EXPECT_EQ(PathOrFail(*v, "metadata.name").string_value(), "team-a");
   EXPECT_EQ(v->FindPath("metadata.nope.x"), nullptr);
 }
 
@@ -60,7 +62,7 @@ TEST(JsonTest, WriterEscapesAndRoundTrips) {
       R"({"text":"line\nbreak \"quoted\" \\ \u0001","n":-7,"d":2.5,"inf":null,"list":[false,null,1e3]})");
   absl::StatusOr<Value> back = Parse(w.str());
   ASSERT_TRUE(back.ok()) << back.status();
-  EXPECT_EQ(back->Find("text")->string_value(), "line\nbreak \"quoted\" \\ \x01");
+  EXPECT_EQ(FieldOrFail(*back, "text").string_value(), "line\nbreak \"quoted\" \\ \x01");
   EXPECT_EQ(Parse(back->ToJson())->ToJson(), back->ToJson());
 }
 

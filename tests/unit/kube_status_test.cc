@@ -8,6 +8,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/cord.h"
+#include "tests/unit/json_or_fail.h"
 
 namespace bursar::kube {
 namespace {
@@ -141,8 +142,8 @@ TEST(KubeStatusTest, KeepsTheRawStatusAsPayload) {
   const json::Value* causes = status->details.Find("causes");
   ASSERT_NE(causes, nullptr);
   ASSERT_EQ(causes->elements().size(), 1u);
-  EXPECT_EQ(causes->elements()[0].Find("field")->string_value(), ".spec.limit.amount");
-  EXPECT_EQ(causes->elements()[0].Find("reason")->string_value(), "FieldManagerConflict");
+  EXPECT_EQ(FieldOrFail(causes->elements()[0], "field").string_value(), ".spec.limit.amount");
+  EXPECT_EQ(FieldOrFail(causes->elements()[0], "reason").string_value(), "FieldManagerConflict");
 }
 
 TEST(KubeStatusTest, MessageNamesCodeReasonAndText) {
@@ -158,8 +159,8 @@ TEST(KubeStatusTest, MessageNamesCodeReasonAndText) {
 TEST(KubeStatusTest, InvalidKeepsEveryCause) {
   std::optional<KubeStatus> status = KubeStatusOf(ErrorFromResponse(422, kInvalid));
   ASSERT_TRUE(status.has_value());
-  EXPECT_EQ(status->details.Find("causes")->elements().size(), 2u);
-  EXPECT_EQ(status->details.Find("kind")->string_value(), "ComputeBudget");
+  EXPECT_EQ(FieldOrFail(status->details, "causes").elements().size(), 2u);
+  EXPECT_EQ(FieldOrFail(status->details, "kind").string_value(), "ComputeBudget");
 }
 
 TEST(KubeStatusTest, SuccessIsOk) {

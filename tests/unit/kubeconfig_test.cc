@@ -18,6 +18,8 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "controllers/values/strings.h"
+#include "tests/unit/temp_dir.h"
 
 namespace bursar::kube {
 namespace {
@@ -27,32 +29,6 @@ namespace fs = std::filesystem;
 constexpr char kCa[] = "-----BEGIN CERTIFICATE-----\nCA\n-----END CERTIFICATE-----\n";
 constexpr char kCert[] = "-----BEGIN CERTIFICATE-----\nCLIENT\n-----END CERTIFICATE-----\n";
 constexpr char kKey[] = "-----BEGIN EC PRIVATE KEY-----\nKEY\n-----END EC PRIVATE KEY-----\n";
-
-// A fresh directory per test, removed afterwards.
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (fs::path(::testing::TempDir()) / "kubeconfig-XXXXXX").string();
-    char* made = ::mkdtemp(pattern.data());
-    EXPECT_NE(made, nullptr);
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  std::string Write(const std::string& relative, std::string_view text) const {
-    const fs::path file = path_ / relative;
-    fs::create_directories(file.parent_path());
-    std::ofstream(file, std::ios::binary | std::ios::trunc) << text;
-    return file.string();
-  }
-  std::string Path(const std::string& relative) const { return (path_ / relative).string(); }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
 
 // Sets environment variables for one test and restores them afterwards.
 class EnvGuard {
@@ -83,7 +59,7 @@ class EnvGuard {
 };
 
 std::string B64(std::string_view s) {
-  return absl::Base64Escape(absl::string_view(s.data(), s.size()));
+  return absl::Base64Escape(values::AbslView(s));
 }
 
 std::string Message(const absl::Status& s) {
@@ -133,7 +109,7 @@ contexts:
 
 TEST(KubeconfigTest, CurrentContextWithEmbeddedData) {
   TempDir dir;
-  const std::string path = dir.Write("config", TwoContexts());
+  const std::string path = dir.File("config", TwoContexts());
   absl::StatusOr<ClusterConfig> config = LoadKubeconfig(path);
   ASSERT_TRUE(config.ok()) << config.status();
   EXPECT_EQ(config->server, "https://127.0.0.1:36443");
@@ -149,12 +125,12 @@ TEST(KubeconfigTest, CurrentContextWithEmbeddedData) {
 
 TEST(KubeconfigTest, NamedContextWithFilesRelativeToTheKubeconfig) {
   TempDir dir;
-  dir.Write("kube/pki/ca.crt", kCa);
-  dir.Write("kube/pki/admin.crt", kCert);
-  const std::string key = dir.Write("elsewhere/admin.key", kKey);
+  dir.File("kube/pki/ca.crt", kCa);
+  dir.File("kube/pki/admin.crt", kCert);
+  const std::string key = dir.File("elsewhere/admin.key", kKey);
   std::string text = TwoContexts();
   text.replace(text.find("/ABSOLUTE_KEY"), 13, key);
-  const std::string path = dir.Write("kube/config", text);
+  const std::string path = dir.File("kube/config", text);
   absl::StatusOr<ClusterConfig> config = LoadKubeconfig(path, "staging");
   ASSERT_TRUE(config.ok()) << config.status();
   EXPECT_EQ(config->server, "https://staging.example.com:6443");
@@ -167,8 +143,8 @@ TEST(KubeconfigTest, NamedContextWithFilesRelativeToTheKubeconfig) {
 
 TEST(KubeconfigTest, TokenAndTokenFile) {
   TempDir dir;
-  dir.Write("tokens/sa", "eyJhbGciOi.token.from-file\n");
-  const std::string path = dir.Write("config", R"(
+  dir.File("tokens/sa", "eyJhbGciOi.token.from-file\n");
+  const std::string path = dir.File("config", R"(
 clusters:
 - name: c
   cluster: {server: "https://10.0.0.1:6443", insecure-skip-tls-verify: true}
@@ -202,13 +178,13 @@ TEST(KubeconfigTest, InsecureOnlyWhenSetToTrue) {
        std::vector<std::pair<std::string, bool>>{{"", false},
                                                  {"insecure-skip-tls-verify: false", false},
                                                  {"insecure-skip-tls-verify: true", true}}) {
-    const std::string path = dir.Write("config", absl::StrCat(R"(
+    const std::string path = dir.File("config", absl::StrCat(R"(
 clusters:
 - name: c
   cluster:
     server: https://h:6443
     )",
-                                                              setting, R"(
+                                                             setting, R"(
 contexts:
 - {name: x, context: {cluster: c}}
 current-context: x
@@ -289,7 +265,7 @@ current-context: x
   for (const ErrorCase& c : cases) {
     SCOPED_TRACE(c.name);
     TempDir dir;
-    const std::string path = dir.Write("config", c.yaml);
+    const std::string path = dir.File("config", c.yaml);
     absl::StatusOr<ClusterConfig> config = LoadKubeconfig(path, c.context);
     ASSERT_FALSE(config.ok());
     const std::string prefix = absl::StrCat("kubeconfig ", path, ": ");
@@ -300,7 +276,7 @@ current-context: x
 
 TEST(KubeconfigTest, ExecPluginsAreNotSupported) {
   TempDir dir;
-  const std::string path = dir.Write("config", R"(
+  const std::string path = dir.File("config", R"(
 clusters:
 - {name: c, cluster: {server: "https://eks.example.com"}}
 users:
@@ -320,7 +296,7 @@ current-context: x
 
 TEST(KubeconfigTest, YamlSyntaxErrorsNameTheLine) {
   TempDir dir;
-  const std::string path = dir.Write("config", "clusters:\n- name: [unclosed\n");
+  const std::string path = dir.File("config", "clusters:\n- name: [unclosed\n");
   absl::StatusOr<ClusterConfig> config = LoadKubeconfig(path);
   ASSERT_FALSE(config.ok());
   EXPECT_EQ(config.status().code(), absl::StatusCode::kInvalidArgument);
@@ -337,8 +313,8 @@ TEST(KubeconfigTest, MissingFile) {
 
 TEST(KubeconfigTest, SeveralPathsUseTheFirstThatExists) {
   TempDir dir;
-  const std::string first = dir.Write("a/config", TwoContexts());
-  const std::string second = dir.Write("b/config", "not: [valid");
+  const std::string first = dir.File("a/config", TwoContexts());
+  const std::string second = dir.File("b/config", "not: [valid");
   absl::StatusOr<ClusterConfig> config =
       LoadKubeconfig(absl::StrCat(dir.Path("missing"), ":", first, ":", second));
   ASSERT_TRUE(config.ok()) << config.status();
@@ -364,9 +340,9 @@ TEST(KubeconfigTest, DefaultPathFromEnvironment) {
 
 TEST(InClusterConfigTest, ReadsTheServiceAccountMount) {
   TempDir dir;
-  dir.Write("ca.crt", kCa);
-  dir.Write("token", "sa-token\n");
-  dir.Write("namespace", "bursar-system");
+  dir.File("ca.crt", kCa);
+  dir.File("token", "sa-token\n");
+  dir.File("namespace", "bursar-system");
   EnvGuard env;
   env.Set("KUBERNETES_SERVICE_HOST", "10.96.0.1");
   env.Set("KUBERNETES_SERVICE_PORT", "443");
@@ -397,7 +373,7 @@ TEST(InClusterConfigTest, FailsOutsideACluster) {
   EXPECT_EQ(no_ca.status().code(), absl::StatusCode::kNotFound);
   EXPECT_NE(Message(no_ca.status()).find("ca.crt"), std::string::npos) << no_ca.status();
 
-  dir.Write("ca.crt", kCa);
+  dir.File("ca.crt", kCa);
   absl::StatusOr<ClusterConfig> no_token = InClusterConfig(dir.path().string());
   EXPECT_EQ(no_token.status().code(), absl::StatusCode::kNotFound);
   EXPECT_NE(Message(no_token.status()).find("token"), std::string::npos) << no_token.status();
@@ -421,18 +397,18 @@ void SetMtime(const std::string& path, int64_t seconds) {
 TEST(TokenSourceTest, PicksUpARotatedToken) {
   TempDir dir;
   FakeNow clock;
-  const std::string path = dir.Write("token", "first-token\n");
+  const std::string path = dir.File("token", "first-token\n");
   SetMtime(path, 1000);
   TokenSource source = TokenSource::File(path, "", clock.Fn());
   EXPECT_EQ(*source.Token(), "first-token");
 
   // Rewritten in place with a new modification time: picked up at once.
-  dir.Write("token", "second-token");
+  dir.File("token", "second-token");
   SetMtime(path, 2000);
   EXPECT_EQ(*source.Token(), "second-token");
 
   // The kubelet swaps a symlinked file atomically: a new inode.
-  dir.Write("token.new", "third-token");
+  dir.File("token.new", "third-token");
   fs::rename(dir.Path("token.new"), path);
   SetMtime(path, 2000);
   EXPECT_EQ(*source.Token(), "third-token");
@@ -441,12 +417,12 @@ TEST(TokenSourceTest, PicksUpARotatedToken) {
 TEST(TokenSourceTest, RereadsAtLeastEveryMinute) {
   TempDir dir;
   FakeNow clock;
-  const std::string path = dir.Write("token", "aaaa");
+  const std::string path = dir.File("token", "aaaa");
   SetMtime(path, 1000);
   TokenSource source = TokenSource::File(path, "", clock.Fn());
   EXPECT_EQ(*source.Token(), "aaaa");
   // Same size, same inode, same mtime: invisible to stat, so the period decides.
-  dir.Write("token", "bbbb");
+  dir.File("token", "bbbb");
   SetMtime(path, 1000);
   clock.now += absl::Seconds(59);
   EXPECT_EQ(*source.Token(), "aaaa");
@@ -457,13 +433,13 @@ TEST(TokenSourceTest, RereadsAtLeastEveryMinute) {
 TEST(TokenSourceTest, KeepsTheLastGoodTokenWhileTheFileIsGone) {
   TempDir dir;
   FakeNow clock;
-  const std::string path = dir.Write("token", "good");
+  const std::string path = dir.File("token", "good");
   TokenSource source = TokenSource::File(path, "", clock.Fn());
   EXPECT_EQ(*source.Token(), "good");
   fs::remove(path);
   clock.now += absl::Minutes(5);
   EXPECT_EQ(*source.Token(), "good");
-  dir.Write("token", "");  // mid-rewrite: empty
+  dir.File("token", "");  // mid-rewrite: empty
   EXPECT_EQ(*source.Token(), "good");
 }
 
@@ -473,14 +449,14 @@ TEST(TokenSourceTest, FailsOnlyWithoutAnyToken) {
   EXPECT_EQ(missing.Token().status().code(), absl::StatusCode::kNotFound);
   TokenSource with_fallback = TokenSource::File(dir.Path("token"), "from-kubeconfig");
   EXPECT_EQ(*with_fallback.Token(), "from-kubeconfig");
-  dir.Write("token", "now-there");
+  dir.File("token", "now-there");
   EXPECT_EQ(*with_fallback.Token(), "now-there");
   EXPECT_EQ(*TokenSource::Static(" fixed\n").Token(), "fixed");
 }
 
 TEST(TokenSourceTest, ConcurrentReadersSeeAWholeToken) {
   TempDir dir;
-  const std::string path = dir.Write("token", "token-0");
+  const std::string path = dir.File("token", "token-0");
   TokenSource source = TokenSource::File(path);
   std::vector<std::thread> readers;
   std::atomic<int> bad{0};
@@ -495,7 +471,7 @@ TEST(TokenSourceTest, ConcurrentReadersSeeAWholeToken) {
     });
   }
   for (int i = 1; i <= 20; ++i) {
-    dir.Write("token.new", absl::StrCat("token-", i));
+    dir.File("token.new", absl::StrCat("token-", i));
     fs::rename(dir.Path("token.new"), path);
   }
   for (std::thread& t : readers) {

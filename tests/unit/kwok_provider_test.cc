@@ -83,24 +83,25 @@ TEST_F(KwokProviderTest, GrowCreatesGpuNodesAtTheLowestFreeIndices) {
   EXPECT_EQ(At(node, "metadata.name"), "gpu-a-0");
   const json::Value* labels = node.FindPath("metadata.labels");
   ASSERT_NE(labels, nullptr);
-  EXPECT_EQ(labels->Find("bursar.dev/pool")->string_value(), "a100");
-  EXPECT_EQ(labels->Find("nvidia.com/gpu.product")->string_value(), "A100");
-  EXPECT_EQ(labels->Find("karpenter.sh/capacity-type")->string_value(), "spot");
-  EXPECT_EQ(node.FindPath("metadata.annotations")->Find("kwok.x-k8s.io/node")->string_value(),
-            "fake");
-  EXPECT_EQ(node.FindPath("spec.taints")->ToJson(),
+  EXPECT_EQ(FieldOrFail(*labels, "bursar.dev/pool").string_value(), "a100");
+  EXPECT_EQ(FieldOrFail(*labels, "nvidia.com/gpu.product").string_value(), "A100");
+  EXPECT_EQ(FieldOrFail(*labels, "karpenter.sh/capacity-type").string_value(), "spot");
+  EXPECT_EQ(
+      FieldOrFail(PathOrFail(node, "metadata.annotations"), "kwok.x-k8s.io/node").string_value(),
+      "fake");
+  EXPECT_EQ(PathOrFail(node, "spec.taints").ToJson(),
             R"([{"key":"kwok.x-k8s.io/node","value":"fake","effect":"NoSchedule"}])");
-  EXPECT_EQ(node.FindPath("status.capacity")->ToJson(),
+  EXPECT_EQ(PathOrFail(node, "status.capacity").ToJson(),
             R"({"cpu":"96","memory":"512Gi","pods":"110","nvidia.com/gpu":"8"})");
-  EXPECT_EQ(node.FindPath("status.allocatable")->ToJson(),
-            node.FindPath("status.capacity")->ToJson());
+  EXPECT_EQ(PathOrFail(node, "status.allocatable").ToJson(),
+            PathOrFail(node, "status.capacity").ToJson());
 
   EXPECT_EQ(At(JsonOrFail(sent[2].body), "metadata.name"), "gpu-a-2");
   EXPECT_EQ(sent[3].method, "PATCH");
   EXPECT_EQ(sent[3].path, "/api/v1/nodes/gpu-a-2/status");
-  EXPECT_EQ(
-      JsonOrFail(sent[3].body).FindPath("status.capacity")->Find("nvidia.com/gpu")->string_value(),
-      "8");
+  EXPECT_EQ(FieldOrFail(PathOrFail(JsonOrFail(sent[3].body), "status.capacity"), "nvidia.com/gpu")
+                .string_value(),
+            "8");
   EXPECT_EQ(transport_.pending(), 0u);
 }
 

@@ -15,6 +15,7 @@
 #include "operator/runtime/clock.h"
 #include "operator/runtime/metrics.h"
 #include "tests/unit/fake_transport.h"
+#include "tests/unit/json_or_fail.h"
 
 namespace bursar::runtime {
 namespace {
@@ -170,8 +171,8 @@ TEST_F(LeaderElectionTest, AcquiresAFreeLeaseWithOptimisticConcurrency) {
   const kube::HttpRequest put = Last();
   EXPECT_EQ(put.method, "PUT");
   EXPECT_EQ(put.path, kLeasePath);
-  EXPECT_EQ(Body(put).FindPath("metadata.resourceVersion")->string_value(), "5");
-  EXPECT_EQ(Body(put).FindPath("metadata.uid")->string_value(), "7f0c");  // the rest is kept
+  EXPECT_EQ(PathOrFail(Body(put), "metadata.resourceVersion").string_value(), "5");
+  EXPECT_EQ(PathOrFail(Body(put), "metadata.uid").string_value(), "7f0c");  // the rest is kept
   EXPECT_EQ(Spec(put, "holderIdentity"), "pod-a");
   EXPECT_EQ(Spec(put, "leaseDurationSeconds"), "15");
   EXPECT_EQ(Spec(put, "acquireTime"), "2026-11-27T08:00:00.000000Z");
@@ -191,7 +192,7 @@ TEST_F(LeaderElectionTest, RenewsTheLeaseItWroteWithoutReadingIt) {
   ASSERT_EQ(transport_.requests().size(), before + 1);  // one PUT, no GET
   const kube::HttpRequest put = Last();
   EXPECT_EQ(put.method, "PUT");
-  EXPECT_EQ(Body(put).FindPath("metadata.resourceVersion")->string_value(), "1");
+  EXPECT_EQ(PathOrFail(Body(put), "metadata.resourceVersion").string_value(), "1");
   EXPECT_EQ(Spec(put, "renewTime"), "2026-11-27T08:00:02.000000Z");
   EXPECT_EQ(Spec(put, "acquireTime"), "2026-11-27T08:00:00.000000Z");  // unchanged
   EXPECT_EQ(Spec(put, "leaseTransitions"), "0");
@@ -275,7 +276,7 @@ TEST_F(LeaderElectionTest, TakesOverAnExpiredLeaseAndCountsTheTransition) {
   EXPECT_TRUE(elector.IsLeader());
   const kube::HttpRequest put = Last();
   EXPECT_EQ(put.method, "PUT");
-  EXPECT_EQ(Body(put).FindPath("metadata.resourceVersion")->string_value(), "8");
+  EXPECT_EQ(PathOrFail(Body(put), "metadata.resourceVersion").string_value(), "8");
   EXPECT_EQ(Spec(put, "holderIdentity"), "pod-a");
   EXPECT_EQ(Spec(put, "leaseTransitions"), "4");
   EXPECT_EQ(Spec(put, "acquireTime"), "2026-11-27T08:00:25.000000Z");
@@ -306,7 +307,7 @@ TEST_F(LeaderElectionTest, ReleaseFreesTheLeaseAfterStoppingSoAnotherTakesOverAt
   EXPECT_EQ(log_, (Lines{"leader pod-a", "started", "stopped after 2 requests", "leader "}));
   const kube::HttpRequest put = Last();
   EXPECT_EQ(put.method, "PUT");
-  EXPECT_EQ(Body(put).FindPath("metadata.resourceVersion")->string_value(), "1");
+  EXPECT_EQ(PathOrFail(Body(put), "metadata.resourceVersion").string_value(), "1");
   EXPECT_EQ(Spec(put, "holderIdentity"), "");
   EXPECT_EQ(Spec(put, "leaseDurationSeconds"), "1");
   EXPECT_EQ(Spec(put, "acquireTime"), "2026-11-27T08:00:01.000000Z");

@@ -22,6 +22,7 @@
 #include "absl/time/time.h"
 #include "operator/json/json.h"
 #include "operator/runtime/clock.h"
+#include "tests/unit/json_or_fail.h"
 
 namespace bursar::runtime {
 namespace {
@@ -86,8 +87,8 @@ TEST_F(LogTest, JsonEscapesQuotesBackslashesAndControlCharacters) {
                        R"("msg":"line one\nline \"two\"\t\\","raw":"nul\u0000bell\u0007"})");
   absl::StatusOr<json::Value> v = json::Parse(lines_[0]);
   ASSERT_TRUE(v.ok()) << v.status();
-  EXPECT_EQ(v->Find("msg")->string_value(), "line one\nline \"two\"\t\\");
-  EXPECT_EQ(v->Find("raw")->string_value(), std::string("nul\0bell\x07", 9));
+  EXPECT_EQ(FieldOrFail(*v, "msg").string_value(), "line one\nline \"two\"\t\\");
+  EXPECT_EQ(FieldOrFail(*v, "raw").string_value(), std::string("nul\0bell\x07", 9));
 }
 
 TEST_F(LogTest, InvalidUtf8BecomesReplacementCharacters) {
@@ -104,10 +105,10 @@ TEST_F(LogTest, InvalidUtf8BecomesReplacementCharacters) {
   ASSERT_EQ(lines_.size(), 1u);
   absl::StatusOr<json::Value> v = json::Parse(lines_[0]);
   ASSERT_TRUE(v.ok()) << v.status() << "\n" << lines_[0];
-  EXPECT_EQ(v->Find("msg")->string_value(), "caf\xc3\xa9 \xe2\x82\xac \xf0\x9d\x84\x9e");
+  EXPECT_EQ(FieldOrFail(*v, "msg").string_value(), "caf\xc3\xa9 \xe2\x82\xac \xf0\x9d\x84\x9e");
   const std::string r = "\xef\xbf\xbd";
   // Each maximal ill-formed subpart is one U+FFFD: E2 82 together, C0 and AF apart.
-  EXPECT_EQ(v->Find("bad")->string_value(),
+  EXPECT_EQ(FieldOrFail(*v, "bad").string_value(),
             absl::StrCat("a", r, "b", r, "c", r, r, "d", r, r, r, "e", r, r, r, r));
   EXPECT_NE(v->Find(absl::StrCat("key", r)), nullptr) << lines_[0];
 }
@@ -140,7 +141,7 @@ TEST_F(LogTest, DoublesAreShortestRoundTripAndNonFiniteAreStrings) {
   EXPECT_EQ(lines_[1], "2026-11-27T10:00:00.123Z INFO  d a=0.3333333333333333 nan=NaN ninf=-Inf");
   absl::StatusOr<json::Value> v = json::Parse(lines_[0]);
   ASSERT_TRUE(v.ok()) << v.status();
-  EXPECT_EQ(v->Find("a")->number_value(), 0.1);
+  EXPECT_EQ(FieldOrFail(*v, "a").number_value(), 0.1);
 }
 
 TEST_F(LogTest, EveryIntegerTypeStringTypeAndBoolMapsToItsAlternative) {
@@ -198,9 +199,9 @@ TEST_F(LogTest, ReservedKeysAreRenamedInsteadOfColliding) {
   }
   EXPECT_THAT(keys,
               ElementsAre("ts", "level", "msg", "field.msg", "field.ts", "field.level", "message"));
-  EXPECT_EQ(v->Find("msg")->string_value(), "real");
-  EXPECT_EQ(v->Find("level")->string_value(), "warn");
-  EXPECT_EQ(v->Find("field.msg")->string_value(), "fake");
+  EXPECT_EQ(FieldOrFail(*v, "msg").string_value(), "real");
+  EXPECT_EQ(FieldOrFail(*v, "level").string_value(), "warn");
+  EXPECT_EQ(FieldOrFail(*v, "field.msg").string_value(), "fake");
   EXPECT_EQ(lines_[1], "2026-11-27T10:00:00.123Z WARN  real field.msg=fake");
 }
 
@@ -240,8 +241,8 @@ TEST(LogConcurrencyTest, FourThreadsWriteWholeParseableLines) {
     absl::StatusOr<json::Value> v = json::Parse(line);
     ASSERT_TRUE(v.ok()) << v.status() << "\n" << line;
     ASSERT_EQ(v->members().size(), 6u) << line;
-    EXPECT_EQ(v->Find("note")->string_value(), "a \"quoted\" value");
-    seen.emplace(v->Find("thread")->int_value(), v->Find("i")->int_value());
+    EXPECT_EQ(FieldOrFail(*v, "note").string_value(), "a \"quoted\" value");
+    seen.emplace(FieldOrFail(*v, "thread").int_value(), FieldOrFail(*v, "i").int_value());
   }
   EXPECT_EQ(seen.size(), kTotal);  // every record exactly once
 }

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/strings/str_split.h"
+#include "tests/unit/temp_dir.h"
 
 namespace bursar::api {
 namespace {
@@ -19,34 +20,6 @@ using ::testing::SizeIs;
 using ::testing::StartsWith;
 
 namespace fs = std::filesystem;
-
-// A scratch directory for one test, removed afterwards.
-class TempDir {
- public:
-  TempDir() {
-    const ::testing::TestInfo* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    root_ = fs::path(::testing::TempDir()) /
-            (std::string("manifests_") + info->test_suite_name() + "_" + info->name());
-    fs::remove_all(root_);
-    fs::create_directories(root_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(root_, ec);
-  }
-  TempDir& File(const std::string& name, const std::string& text) {
-    fs::path path = root_ / name;
-    fs::create_directories(path.parent_path());
-    std::ofstream(path) << text;
-    return *this;
-  }
-  std::string Path(const std::string& name = "") const {
-    return name.empty() ? root_.string() : (root_ / name).string();
-  }
-
- private:
-  fs::path root_;
-};
 
 std::string BudgetDoc(const std::string& name, const std::string& ns = "vision") {
   return "apiVersion: bursar.dev/v1alpha1\n"

@@ -22,9 +22,9 @@
 namespace bursar::cmd {
 namespace {
 
-using values::Money;
 using ::testing::HasSubstr;
 using ::testing::Not;
+using values::Money;
 
 absl::Time At(const char* rfc3339) {
   absl::StatusOr<absl::Time> t = api::ParseTime(rfc3339);
@@ -196,8 +196,8 @@ TEST(PluginViewTest, StatusOfNoBudgets) {
   EXPECT_EQ(RenderStatusTable({}, kNow, {}), "No ComputeBudgets found.\n");
   json::Value v = JsonOrFail(RenderStatusJson({}, kNow));
   ASSERT_NE(v.Find("budgets"), nullptr);
-  EXPECT_TRUE(v.Find("budgets")->elements().empty());
-  EXPECT_EQ(v.Find("now")->string_value(), "2025-06-13T12:00:00Z");
+  EXPECT_TRUE(FieldOrFail(v, "budgets").elements().empty());
+  EXPECT_EQ(FieldOrFail(v, "now").string_value(), "2025-06-13T12:00:00Z");
 }
 
 std::vector<ListedBudget> AllKinds() {
@@ -271,30 +271,31 @@ TEST(PluginViewTest, StatusJsonParsesWithTheNumbers) {
   ASSERT_NE(budgets, nullptr);
   ASSERT_EQ(budgets->elements().size(), 7u);
   const json::Value& throttled = budgets->elements()[1];
-  EXPECT_EQ(throttled.Find("name")->string_value(), "team-audio");
-  EXPECT_EQ(throttled.Find("phase")->string_value(), "Throttled");
-  EXPECT_EQ(throttled.Find("unit")->string_value(), "USD");
-  EXPECT_EQ(throttled.Find("spent")->string_value(), "820.00");
-  EXPECT_EQ(throttled.Find("limit")->string_value(), "1000.00");
-  EXPECT_EQ(throttled.Find("remaining")->string_value(), "180.00");
-  EXPECT_DOUBLE_EQ(throttled.Find("spentFraction")->number_value(), 0.82);
-  EXPECT_EQ(throttled.FindPath("pacing.mode")->string_value(), "Even");
-  EXPECT_EQ(throttled.FindPath("pacing.target")->string_value(), "416.666667");
-  EXPECT_NEAR(throttled.FindPath("pacing.elapsedFraction")->number_value(), 12.5 / 30, 1e-9);
-  EXPECT_EQ(throttled.Find("exhaustsAt")->string_value(), "2025-06-13T14:13:00Z");
-  EXPECT_EQ(throttled.Find("exhausts")->string_value(), "in 2h13m");
-  EXPECT_EQ(throttled.Find("allowedGPUs")->int_value(), 2);
-  EXPECT_EQ(throttled.FindPath("ready.reason")->string_value(), "Enforcing");
+  EXPECT_EQ(FieldOrFail(throttled, "name").string_value(), "team-audio");
+  EXPECT_EQ(FieldOrFail(throttled, "phase").string_value(), "Throttled");
+  EXPECT_EQ(FieldOrFail(throttled, "unit").string_value(), "USD");
+  EXPECT_EQ(FieldOrFail(throttled, "spent").string_value(), "820.00");
+  EXPECT_EQ(FieldOrFail(throttled, "limit").string_value(), "1000.00");
+  EXPECT_EQ(FieldOrFail(throttled, "remaining").string_value(), "180.00");
+  EXPECT_DOUBLE_EQ(FieldOrFail(throttled, "spentFraction").number_value(), 0.82);
+  EXPECT_EQ(PathOrFail(throttled, "pacing.mode").string_value(), "Even");
+  EXPECT_EQ(PathOrFail(throttled, "pacing.target").string_value(), "416.666667");
+  EXPECT_NEAR(PathOrFail(throttled, "pacing.elapsedFraction").number_value(), 12.5 / 30, 1e-9);
+  EXPECT_EQ(FieldOrFail(throttled, "exhaustsAt").string_value(), "2025-06-13T14:13:00Z");
+  EXPECT_EQ(FieldOrFail(throttled, "exhausts").string_value(), "in 2h13m");
+  EXPECT_EQ(FieldOrFail(throttled, "allowedGPUs").int_value(), 2);
+  EXPECT_EQ(PathOrFail(throttled, "ready.reason").string_value(), "Enforcing");
   const json::Value& nlp = budgets->elements()[3];
-  EXPECT_EQ(nlp.Find("unit")->string_value(), "GPU-h");
-  EXPECT_EQ(nlp.Find("spent")->string_value(), "812.50");
-  EXPECT_EQ(nlp.Find("limit")->string_value(), "2000.00");
-  EXPECT_EQ(nlp.Find("forecast")->string_value(), "5100.00");
-  EXPECT_EQ(budgets->elements()[4].Find("phase")->string_value(), "NotReady");
-  EXPECT_EQ(budgets->elements()[5].Find("phase")->string_value(), "Pending");
-  EXPECT_TRUE(budgets->elements()[5].Find("period")->is_null());
-  EXPECT_EQ(budgets->elements()[6].Find("phase")->string_value(), "Invalid");
-  EXPECT_THAT(budgets->elements()[6].Find("error")->string_value(), HasSubstr("Mars/Olympus"));
+  EXPECT_EQ(FieldOrFail(nlp, "unit").string_value(), "GPU-h");
+  EXPECT_EQ(FieldOrFail(nlp, "spent").string_value(), "812.50");
+  EXPECT_EQ(FieldOrFail(nlp, "limit").string_value(), "2000.00");
+  EXPECT_EQ(FieldOrFail(nlp, "forecast").string_value(), "5100.00");
+  EXPECT_EQ(FieldOrFail(budgets->elements()[4], "phase").string_value(), "NotReady");
+  EXPECT_EQ(FieldOrFail(budgets->elements()[5], "phase").string_value(), "Pending");
+  EXPECT_TRUE(FieldOrFail(budgets->elements()[5], "period").is_null());
+  EXPECT_EQ(FieldOrFail(budgets->elements()[6], "phase").string_value(), "Invalid");
+  EXPECT_THAT(FieldOrFail(budgets->elements()[6], "error").string_value(),
+              HasSubstr("Mars/Olympus"));
 }
 
 TEST(PluginViewTest, WhyShowsInputsActionsAndEvents) {

@@ -24,6 +24,7 @@
 #include "absl/time/time.h"
 #include "controllers/api/yaml.h"
 #include "operator/cmd/args.h"
+#include "tests/unit/temp_dir.h"
 
 namespace bursar::cmd {
 namespace {
@@ -49,40 +50,6 @@ std::string DefaultIdentity() {
   ::gethostname(host, sizeof host - 1);
   return absl::StrCat(host, "_", ::getpid());
 }
-
-// A scratch directory for one test, removed afterwards.
-class TempDir {
- public:
-  TempDir() {
-    const ::testing::TestInfo* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    std::string name =
-        absl::StrCat("run_options_", info->test_suite_name(), "_", info->name(), "_", ::getpid());
-    for (char& c : name) {
-      if (c == '/') {
-        c = '_';
-      }
-    }
-    root_ = fs::path(::testing::TempDir()) / name;
-    fs::remove_all(root_);
-    fs::create_directories(root_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(root_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-
-  // Writes `text` to `name` and returns its path.
-  std::string File(const std::string& name, const std::string& text) {
-    fs::path path = root_ / name;
-    std::ofstream(path) << text;
-    return path.string();
-  }
-
- private:
-  fs::path root_;
-};
 
 // The error message of a parse that must fail.
 std::string ErrorOf(const std::vector<std::string>& argv, const GetenvFn& env = Env()) {

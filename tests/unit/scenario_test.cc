@@ -17,6 +17,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "tests/unit/temp_dir.h"
 
 namespace bursar::sim {
 namespace {
@@ -25,42 +26,6 @@ namespace fs = std::filesystem;
 
 using ::testing::HasSubstr;
 using ::testing::SizeIs;
-
-// A scratch directory for one test, removed afterwards.
-class TempDir {
- public:
-  TempDir() {
-    const ::testing::TestInfo* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    // The pid keeps runs from other build directories at the same time apart.
-    std::string name =
-        absl::StrCat("scenario_", info->test_suite_name(), "_", info->name(), "_", ::getpid());
-    for (char& c : name) {
-      if (c == '/') {
-        c = '_';
-      }
-    }
-    root_ = fs::path(::testing::TempDir()) / name;
-    fs::remove_all(root_);
-    fs::create_directories(root_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(root_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-
-  TempDir& File(const std::string& name, const std::string& text) {
-    fs::path path = root_ / name;
-    fs::create_directories(path.parent_path());
-    std::ofstream(path) << text;
-    return *this;
-  }
-  std::string Path(const std::string& name) const { return (root_ / name).string(); }
-
- private:
-  fs::path root_;
-};
 
 constexpr char kBudgets[] = R"(apiVersion: bursar.dev/v1alpha1
 kind: ComputeBudget
@@ -99,9 +64,9 @@ constexpr char kTrace[] =
 
 // The layout every test starts from: scenarios/tiny.yaml refers to ../manifests and ../traces.
 void WriteInputs(TempDir& dir) {
-  dir.File("manifests/budgets.yaml", kBudgets)
-      .File("manifests/pools.yaml", kPools)
-      .File("traces/tiny.csv", kTrace);
+  dir.File("manifests/budgets.yaml", kBudgets);
+  dir.File("manifests/pools.yaml", kPools);
+  dir.File("traces/tiny.csv", kTrace);
 }
 
 constexpr char kValidScenario[] = R"(name: tiny

@@ -12,6 +12,7 @@
 #include "bursar/v1/signals.grpc.pb.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/unit/loopback_grpc_server.h"
 
 namespace bursar::signals {
 namespace {
@@ -23,21 +24,8 @@ const absl::Time kNow = absl::FromUnixSeconds(1'800'000'000);
 class SignalsServiceTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    grpc::ServerBuilder builder;
-    int port = 0;
-    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
-    builder.RegisterService(&service_);
-    server_ = builder.BuildAndStart();
-    ASSERT_NE(server_, nullptr);
-    ASSERT_GT(port, 0);
-    stub_ = bursar::v1::Signals::NewStub(
-        grpc::CreateChannel(absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials()));
-  }
-
-  void TearDown() override {
-    if (server_ != nullptr) {
-      server_->Shutdown();
-    }
+    ASSERT_TRUE(server_.ok());
+    stub_ = bursar::v1::Signals::NewStub(server_.Channel());
   }
 
   static bursar::v1::ReportModelDriftRequest ValidRequest() {
@@ -61,7 +49,7 @@ class SignalsServiceTest : public ::testing::Test {
   DriftInbox inbox_{16};
   std::atomic<bool> leader_{true};
   SignalsService service_{&inbox_, [] { return kNow; }, [this] { return leader_.load(); }};
-  std::unique_ptr<grpc::Server> server_;
+  LoopbackGrpcServer server_{&service_};
   std::unique_ptr<bursar::v1::Signals::Stub> stub_;
 };
 

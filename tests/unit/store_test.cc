@@ -13,6 +13,7 @@
 #include "operator/json/json.h"
 #include "operator/kube/watch_decoder.h"
 #include "operator/runtime/watcher.h"
+#include "tests/unit/json_or_fail.h"
 
 namespace bursar::runtime {
 namespace {
@@ -93,7 +94,7 @@ TEST(StoreTest, AppliedAndDeletedUpdateTheContentAndReportChanges) {
   EXPECT_EQ(store.ListKeys(), (Keys{"ml/a"}));
   std::shared_ptr<const json::Value> a = store.Get("ml/a");
   ASSERT_NE(a, nullptr);
-  EXPECT_EQ(a->FindPath("spec.nodeName")->string_value(), "gpu-1");
+  EXPECT_EQ(PathOrFail(*a, "spec.nodeName").string_value(), "gpu-1");
   EXPECT_EQ(store.Get("ml/b"), nullptr);
 }
 
@@ -139,9 +140,9 @@ TEST(StoreTest, SnapshotsOutliveTheContentTheyCameFrom) {
   store.Apply(Event::Restarted({}));
   store.Apply(Event::Applied(Obj("ml", "a", "2", "gpu-2")));
   ASSERT_NE(held, nullptr);
-  EXPECT_EQ(held->FindPath("spec.nodeName")->string_value(), "gpu-1");
+  EXPECT_EQ(PathOrFail(*held, "spec.nodeName").string_value(), "gpu-1");
   ASSERT_EQ(listed.size(), 1u);
-  EXPECT_EQ(listed[0]->FindPath("metadata.resourceVersion")->string_value(), "1");
+  EXPECT_EQ(PathOrFail(*listed[0], "metadata.resourceVersion").string_value(), "1");
 }
 
 TEST(StoreTest, ProjectorStoresTheCallersType) {
@@ -150,8 +151,8 @@ TEST(StoreTest, ProjectorStoresTheCallersType) {
     std::string node;
   };
   Store<Placement, json::Value> store([](const json::Value& o) {
-    return Placement{o.FindPath("metadata.name")->string_value(),
-                     o.FindPath("spec.nodeName")->string_value()};
+    return Placement{PathOrFail(o, "metadata.name").string_value(),
+                     PathOrFail(o, "spec.nodeName").string_value()};
   });
   store.Apply(WatcherEvent<json::Value>::Restarted(
       Objs({Obj("ml", "a", "1", "gpu-1"), Obj("", "cluster-wide", "2", "gpu-2")})));

@@ -198,22 +198,6 @@ TEST(TraceParseErrorTest, LongValuesAreShortened) {
   EXPECT_THAT(std::string(got.status().message()), HasSubstr("XXX...\""));
 }
 
-struct LabelCase {
-  std::string name;
-  bool valid;
-};
-
-TEST(TraceDns1123Test, Labels) {
-  const std::vector<LabelCase> cases = {
-      {"a", true},     {"team-a", true},  {"0abc9", true},   {std::string(63, 'a'), true},
-      {"", false},     {"-a", false},     {"a-", false},     {std::string(64, 'a'), false},
-      {"Team", false}, {"team_a", false}, {"team.a", false}, {"tëam", false},
-  };
-  for (const LabelCase& c : cases) {
-    EXPECT_EQ(IsDns1123Label(c.name), c.valid) << c.name;
-  }
-}
-
 TEST(TraceFormatTest, WritesCanonicalCsv) {
   const std::vector<TraceJob> jobs = {
       Job(0, 900, 1, "vision").Model("resnet50").Purpose("train"),

@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "operator/kube/kube_status.h"
+#include "tests/unit/json_or_fail.h"
 
 namespace bursar::kube {
 namespace {
@@ -276,10 +277,10 @@ TEST(PodSummaryTest, AgreesWithTheTreeDecoder) {
   PodSummaryDecoder decoder(kLabelKeys);
   absl::StatusOr<PodWatchEvent> fast = decoder.DecodeWatchLine(WatchLine("ADDED", GpuPod()));
   ASSERT_TRUE(fast.ok()) << fast.status();
-  EXPECT_EQ(fast->pod.name, tree->object.FindPath("metadata.name")->string_value());
-  EXPECT_EQ(fast->pod.uid, tree->object.FindPath("metadata.uid")->string_value());
+  EXPECT_EQ(fast->pod.name, PathOrFail(tree->object, "metadata.name").string_value());
+  EXPECT_EQ(fast->pod.uid, PathOrFail(tree->object, "metadata.uid").string_value());
   EXPECT_EQ(fast->pod.resource_version, tree->ResourceVersion());
-  EXPECT_EQ(fast->pod.node_name, tree->object.FindPath("spec.nodeName")->string_value());
+  EXPECT_EQ(fast->pod.node_name, PathOrFail(tree->object, "spec.nodeName").string_value());
 }
 
 TEST(PodSummaryTest, DecodesWatchLines) {

@@ -8,6 +8,8 @@
 #include <fstream>
 #include <string>
 
+#include "tests/unit/json_or_fail.h"
+
 namespace bursar::api {
 namespace {
 
@@ -117,12 +119,12 @@ TEST(YamlTest, NestedStructureAndLines) {
   ASSERT_EQ(docs->size(), 1u);
   const json::Value& doc = (*docs)[0];
   EXPECT_EQ(doc.line(), 2);
-  EXPECT_EQ(doc.Find("apiVersion")->line(), 2);
+  EXPECT_EQ(FieldOrFail(doc, "apiVersion").line(), 2);
   // Block collections carry the line of their key, so messages point at the key.
-  EXPECT_EQ(doc.Find("spec")->line(), 3);
-  EXPECT_EQ(doc.FindPath("spec.limit")->line(), 4);
-  EXPECT_EQ(doc.FindPath("spec.limit.amount")->line(), 5);
-  EXPECT_EQ(doc.FindPath("spec.limit.amount")->string_value(), "5000");
+  EXPECT_EQ(FieldOrFail(doc, "spec").line(), 3);
+  EXPECT_EQ(PathOrFail(doc, "spec.limit").line(), 4);
+  EXPECT_EQ(PathOrFail(doc, "spec.limit.amount").line(), 5);
+  EXPECT_EQ(PathOrFail(doc, "spec.limit.amount").string_value(), "5000");
   const json::Value* namespaces = doc.FindPath("spec.namespaces");
   ASSERT_TRUE(namespaces != nullptr && namespaces->is_array());
   EXPECT_EQ(namespaces->line(), 6);
@@ -131,10 +133,10 @@ TEST(YamlTest, NestedStructureAndLines) {
   EXPECT_EQ(namespaces->elements()[1].string_value(), "nlp");
   EXPECT_EQ(namespaces->elements()[1].line(), 8);
   // An empty value is null on its key's line.
-  EXPECT_TRUE(doc.FindPath("spec.empty")->is_null());
-  EXPECT_EQ(doc.FindPath("spec.empty")->line(), 9);
-  EXPECT_EQ(doc.FindPath("spec.flow.b")->elements()[1].string_value(), "y");
-  EXPECT_EQ(doc.FindPath("spec.flow.b")->line(), 10);
+  EXPECT_TRUE(PathOrFail(doc, "spec.empty").is_null());
+  EXPECT_EQ(PathOrFail(doc, "spec.empty").line(), 9);
+  EXPECT_EQ(PathOrFail(doc, "spec.flow.b").elements()[1].string_value(), "y");
+  EXPECT_EQ(PathOrFail(doc, "spec.flow.b").line(), 10);
   // Member order is kept.
   EXPECT_EQ(doc.members()[0].first, "apiVersion");
   EXPECT_EQ(doc.members()[1].first, "spec");
@@ -153,8 +155,8 @@ TEST(YamlTest, MultiDocumentSkipsEmptyDocuments) {
   absl::StatusOr<std::vector<json::Value>> docs = ParseYamlDocuments(text, "t.yaml");
   ASSERT_TRUE(docs.ok()) << docs.status();
   ASSERT_EQ(docs->size(), 2u);
-  EXPECT_EQ((*docs)[0].Find("a")->int_value(), 1);
-  EXPECT_EQ((*docs)[1].Find("b")->int_value(), 2);
+  EXPECT_EQ(FieldOrFail((*docs)[0], "a").int_value(), 1);
+  EXPECT_EQ(FieldOrFail((*docs)[1], "b").int_value(), 2);
   // Lines count from the start of the file, not of the document.
   EXPECT_EQ((*docs)[1].line(), 7);
 }
@@ -170,7 +172,7 @@ TEST(YamlTest, EmptyInputHasNoDocuments) {
 TEST(YamlTest, AliasesAreExpanded) {
   json::Value v = ParseValue("base: &b {x: 1}\nv: *b\n");
   ASSERT_TRUE(v.is_object());
-  EXPECT_EQ(v.Find("x")->int_value(), 1);
+  EXPECT_EQ(FieldOrFail(v, "x").int_value(), 1);
 }
 
 TEST(YamlTest, NumericKeysBecomeStrings) {
