@@ -19,7 +19,8 @@ bool ScopeMatches(const api::BudgetScope& scope, const PodScopeKey& pod) {
   bool ns_match = std::find(scope.namespaces.begin(), scope.namespaces.end(), pod.namespace_name) !=
                   scope.namespaces.end();
   if (!ns_match && scope.namespace_selector.has_value()) {
-    values::Labels ns_labels = pod.namespace_labels != nullptr ? *pod.namespace_labels : values::Labels{};
+    values::Labels ns_labels =
+        pod.namespace_labels != nullptr ? *pod.namespace_labels : values::Labels{};
     ns_labels.emplace(kNamespaceNameLabel, std::string(pod.namespace_name));
     ns_match = scope.namespace_selector->Matches(ns_labels);
   }

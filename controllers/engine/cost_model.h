@@ -26,7 +26,7 @@ struct NodeInfo {
   values::Labels labels;
   values::Quantity cpu_capacity;     // cores
   values::Quantity memory_capacity;  // bytes
-  int64_t gpu_capacity = 0;  // whole devices
+  int64_t gpu_capacity = 0;          // whole devices
 };
 
 struct ContainerResources {
@@ -57,7 +57,8 @@ class PriceResolver {
 
   api::CapacityType CapacityOf(const values::Labels& node_labels) const;
   // Price of one GPU-hour of `gpu_model` at `capacity`, if the book lists it.
-  std::optional<values::Money> GpuPrice(std::string_view gpu_model, api::CapacityType capacity) const;
+  std::optional<values::Money> GpuPrice(std::string_view gpu_model,
+                                        api::CapacityType capacity) const;
   const api::PriceBookSpec& book() const { return book_; }
 
  private:
@@ -65,7 +66,8 @@ class PriceResolver {
 };
 
 // Cost per hour of a pod's containers at `prices`.
-values::Money PodRatePerHour(const std::vector<ContainerResources>& containers, const UnitPrices& prices);
+values::Money PodRatePerHour(const std::vector<ContainerResources>& containers,
+                             const UnitPrices& prices);
 
 // Total nvidia.com/gpu requested by the containers.
 int64_t PodGpus(const std::vector<ContainerResources>& containers);

@@ -7,8 +7,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "controllers/values/quantity.h"
 #include "controllers/providers/node_list.h"
+#include "controllers/values/quantity.h"
 #include "operator/json/json.h"
 #include "operator/kube/kube_status.h"
 #include "operator/kube/resource.h"

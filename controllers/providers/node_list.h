@@ -10,8 +10,8 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "controllers/values/labels.h"
 #include "controllers/providers/node_pool_provider.h"
+#include "controllers/values/labels.h"
 #include "operator/json/json.h"
 #include "operator/kube/client.h"
 

@@ -6,8 +6,8 @@
 // cache entry the API server accepted is never rejected here.
 // Thread-compatible.
 
-#include "controllers/values/labels.h"
 #include "controllers/reconcilers/snapshot.h"
+#include "controllers/values/labels.h"
 #include "operator/json/json.h"
 #include "operator/kube/watch_decoder.h"
 

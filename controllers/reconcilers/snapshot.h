@@ -15,8 +15,8 @@
 #include "absl/time/time.h"
 #include "controllers/api/types.h"
 #include "controllers/engine/cost_model.h"
-#include "controllers/values/labels.h"
 #include "controllers/engine/retraining_gate.h"
+#include "controllers/values/labels.h"
 
 namespace bursar::reconcilers {
 

@@ -619,8 +619,8 @@ absl::StatusOr<StreamResponse> CppRestTransport::Stream(const HttpRequest& reque
 }
 
 absl::StatusOr<std::unique_ptr<kube::HttpServer>> StartHttpServer(const std::string& address,
-                                                                     int port,
-                                                                     kube::HttpHandler handler) {
+                                                                  int port,
+                                                                  kube::HttpHandler handler) {
   if (port < 0 || port > 65535) {
     return absl::InvalidArgumentError(absl::StrCat("port ", port, " is out of range"));
   }

@@ -29,9 +29,9 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "operator/kube/http_server.h"
 #include "operator/kube/kubeconfig.h"
 #include "operator/kube/transport.h"
-#include "operator/kube/http_server.h"
 
 namespace bursar::kube {
 
@@ -84,7 +84,7 @@ class CppRestTransport final : public Transport {
 absl::StatusOr<std::unique_ptr<CppRestTransport>> TransportFor(const ClusterConfig& cluster);
 
 absl::StatusOr<std::unique_ptr<kube::HttpServer>> StartHttpServer(const std::string& address,
-                                                                     int port,
-                                                                     kube::HttpHandler handler);
+                                                                  int port,
+                                                                  kube::HttpHandler handler);
 
 }  // namespace bursar::kube

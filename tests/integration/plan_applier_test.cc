@@ -155,7 +155,7 @@ TEST_F(PlanApplierTest, JobsAreSuspendedWithBursarsAnnotationsAndResumedWithoutT
   EXPECT_EQ(json::MemberStringAt(*got, "metadata.annotations", kHeldRungAnnotation), "Drain");
   EXPECT_EQ(events_.reasons, std::vector<std::string>{"Job/train:BursarDrain"});
 
-  plan.jobs = {{ns, "train", "team-a", false, "Release", "released"}};
+  plan.jobs = {{ns, "train", "team-a", false, reconcilers::JobRung::kRelease, "released"}};
   ASSERT_TRUE(applier.Apply(plan, Snapshot{}, {}).errors.empty());
   got = client().Get(kube::kJobs, ns, "train");
   ASSERT_TRUE(got.ok());

@@ -500,7 +500,8 @@ TEST(CostModelPodRateTest, WholeNodePodCostsNodePrice) {
   PriceResolver r =
       PriceBookBuilder().Instance("p4d.24xlarge", CapacityType::kOnDemand, "32.77").Resolver();
   UnitPrices p = r.PricesFor(P4d().Build());
-  const values::Money rate = PodRatePerHour({ContainerBuilder().Cpu("96").Memory("1152Gi").Gpus(8)}, p);
+  const values::Money rate =
+      PodRatePerHour({ContainerBuilder().Cpu("96").Memory("1152Gi").Gpus(8)}, p);
   EXPECT_LE(rate.micros(), Micros("32.77"));
   EXPECT_GE(rate.micros(), Micros("32.77") - (96 + 1152 + 8));
 }
