@@ -46,7 +46,7 @@ struct Pool {
   int64_t used_gpus = 0;
   absl::Time low_since = absl::InfiniteFuture();
   // Nodes by the budget whose demand launched them (kNoBudget: minNodes and unbudgeted work).
-  // A budget pays for the idle part of the nodes it asked for (DESIGN.md, cost model).
+  // A budget pays for the idle part of the nodes it asked for (docs/concepts.md, "Cost model").
   std::map<int, int> owned_nodes;
   std::map<int, int64_t> used_by;  // GPUs in use, by budget
   Money gpu_rate;                  // cost of a 1-GPU pod on this pool

@@ -11,7 +11,7 @@
 //   provisioningDelay; only idle nodes are removed.
 // - A Job's pods cost what the cost model says for a pod requesting `gpus` devices and the
 //   matching share of a node's cpu and memory. Idle capacity of a pool is charged to the
-//   budget whose demand last grew it (DESIGN.md, cost model).
+//   budget whose demand last grew it (docs/concepts.md, "Cost model").
 // - Suspending a Job (Drain, or a shutoff) deletes its pods; resuming starts new pods, which
 //   continue from the last checkpoint and lose cluster.restartPenalty of work.
 // - Every budget is metered and decided by the operator's own step (engine/budget_step.h) under

@@ -27,6 +27,7 @@
 #include "controllers/reconcilers/budget_loop.h"
 #include "controllers/signals/prometheus.h"
 #include "controllers/signals/signals_service.h"
+#include "controllers/values/host_port.h"
 #include "grpcpp/grpcpp.h"
 #include "operator/kube/cpprest_transport.h"
 #include "operator/kube/kubeconfig.h"
@@ -52,17 +53,13 @@ struct HostPort {
 // checked the form already; an address it let through that still does not split is an error
 // that names the flag, never a silent port 0.
 absl::StatusOr<HostPort> SplitHostPort(std::string_view flag, const std::string& address) {
-  HostPort out;
-  size_t colon = address.rfind(':');
-  if (colon == std::string::npos || !absl::SimpleAtoi(address.substr(colon + 1), &out.port) ||
-      out.port < 0 || out.port > 65535) {
+  std::optional<values::HostPortText> parts = values::SplitHostPort(address);
+  std::optional<int> port = parts.has_value() ? values::ParsePort(parts->port) : std::nullopt;
+  if (!port.has_value() || *port > 65535) {
     return absl::InvalidArgumentError(absl::StrCat("--", AbslView(flag), ": \"", address,
                                                    "\" is not HOST:PORT with a port 0-65535"));
   }
-  out.host = address.substr(0, colon);
-  if (out.host.size() >= 2 && out.host.front() == '[') {
-    out.host = out.host.substr(1, out.host.size() - 2);
-  }
+  HostPort out{.host = std::string(values::UnbracketHost(parts->host)), .port = *port};
   if (out.host.empty()) {
     out.host = "0.0.0.0";
   }

@@ -9,14 +9,11 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "controllers/values/strings.h"
 #include "operator/kube/kube_status.h"
 
 namespace bursar::runtime {
 namespace {
-
-absl::string_view AsAbsl(std::string_view s) {
-  return absl::string_view(s.data(), s.size());
-}
 
 std::unique_ptr<RateLimiter> LimiterOrDefault(const Clock& clock,
                                               std::unique_ptr<RateLimiter> limiter) {
@@ -200,8 +197,8 @@ void Controller::LogError(std::string_view key, const absl::Status& error) const
     return;
   }
   // One write per line, so that lines of concurrent workers do not interleave.
-  std::cerr << absl::StrCat("controller ", options_.name, ": reconcile ", AsAbsl(key), ": ",
-                            error.ToString(), "\n");
+  std::cerr << absl::StrCat("controller ", options_.name, ": reconcile ", values::AbslView(key),
+                            ": ", error.ToString(), "\n");
 }
 
 }  // namespace bursar::runtime

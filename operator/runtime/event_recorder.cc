@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "controllers/values/strings.h"
 #include "operator/kube/kube_status.h"
 #include "operator/kube/requests.h"
 
@@ -36,10 +37,6 @@ std::string Truncate(std::string_view s, size_t limit) {
 // metav1.Time: RFC 3339 in UTC, whole seconds.
 std::string FormatTimestamp(absl::Time t) {
   return absl::FormatTime("%Y-%m-%d%ET%H:%M:%SZ", t, absl::UTCTimeZone());
-}
-
-absl::string_view AsAbsl(std::string_view s) {
-  return absl::string_view(s.data(), s.size());
 }
 
 json::Value JsonString(std::string_view s) {
@@ -262,9 +259,9 @@ void ApiEventRecorder::Work() {
 
 void ApiEventRecorder::Write(const Pending& event) {
   // Same object, type, reason, message and source: one Event with a count.
-  const std::string key =
-      absl::StrCat(ObjectKeyOfReference(event.object), "\n", AsAbsl(EventTypeName(event.type)),
-                   "\n", event.reason, "\n", event.message);
+  const std::string key = absl::StrCat(ObjectKeyOfReference(event.object), "\n",
+                                       values::AbslView(EventTypeName(event.type)), "\n",
+                                       event.reason, "\n", event.message);
   Written* seen = written_.Find(key);
   if (seen != nullptr && event.monotonic - seen->last_seen <= options_.aggregation_window) {
     seen->count += 1;

@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "controllers/values/strings.h"
 #include "operator/json/json.h"
 
 namespace bursar::runtime {
@@ -18,10 +19,6 @@ constexpr std::string_view kLevelNames[] = {"debug", "info", "warn", "error"};
 constexpr std::string_view kTextLevels[] = {"DEBUG", "INFO ", "WARN ", "ERROR"};
 constexpr std::string_view kFormatNames[] = {"json", "text"};
 constexpr std::string_view kReplacement = "\xef\xbf\xbd";  // U+FFFD
-
-absl::string_view AbslView(std::string_view s) {
-  return {s.data(), s.size()};
-}
 
 // The length of the well-formed UTF-8 sequence that starts at s[i] (Unicode table 3-7: no
 // overlong forms, no surrogates, nothing above U+10FFFF), or 0 when it is ill-formed; then
@@ -91,7 +88,7 @@ std::string_view ValidUtf8(std::string_view s, std::string* scratch) {
 
 std::string_view FieldKey(std::string_view key, std::string* scratch) {
   if (key == "ts" || key == "level" || key == "msg") {
-    *scratch = absl::StrCat("field.", AbslView(key));
+    *scratch = absl::StrCat("field.", values::AbslView(key));
     return *scratch;
   }
   return key;

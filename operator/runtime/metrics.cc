@@ -15,14 +15,12 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "controllers/values/strings.h"
 
 namespace bursar::runtime {
 namespace {
 
 // Debian's Abseil has its own string_view type, not an alias of std::string_view.
-absl::string_view AsAbsl(std::string_view s) {
-  return absl::string_view(s.data(), s.size());
-}
 
 bool IsNameStart(char c, bool allow_colon) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || (allow_colon && c == ':');
@@ -59,7 +57,7 @@ void AppendEscaped(std::string_view text, bool quote, std::string* out) {
 void AppendHeader(const MetricFamily& family, std::string_view type, std::string* out) {
   absl::StrAppend(out, "# HELP ", family.name(), " ");
   AppendEscaped(family.help(), /*quote=*/false, out);
-  absl::StrAppend(out, "\n# TYPE ", family.name(), " ", AsAbsl(type), "\n");
+  absl::StrAppend(out, "\n# TYPE ", family.name(), " ", values::AbslView(type), "\n");
 }
 
 // name{l1="v1",l2="v2",extra="x"} value
@@ -67,7 +65,7 @@ void AppendSample(std::string_view name, std::string_view suffix,
                   const std::vector<std::string>& label_names,
                   const std::vector<std::string>& label_values, std::string_view extra_name,
                   std::string_view extra_value, std::string_view value, std::string* out) {
-  absl::StrAppend(out, AsAbsl(name), AsAbsl(suffix));
+  absl::StrAppend(out, values::AbslView(name), values::AbslView(suffix));
   if (!label_names.empty() || !extra_name.empty()) {
     out->push_back('{');
     for (size_t i = 0; i < label_names.size(); ++i) {
@@ -76,12 +74,12 @@ void AppendSample(std::string_view name, std::string_view suffix,
       out->push_back('"');
     }
     if (!extra_name.empty()) {
-      absl::StrAppend(out, label_names.empty() ? "" : ",", AsAbsl(extra_name), "=\"",
-                      AsAbsl(extra_value), "\"");
+      absl::StrAppend(out, label_names.empty() ? "" : ",", values::AbslView(extra_name), "=\"",
+                      values::AbslView(extra_value), "\"");
     }
     out->push_back('}');
   }
-  absl::StrAppend(out, " ", AsAbsl(value), "\n");
+  absl::StrAppend(out, " ", values::AbslView(value), "\n");
 }
 
 void AppendChild(const MetricFamily& family, const std::vector<std::string>& values,
@@ -165,7 +163,7 @@ std::string FormatMetricValue(double value) {
   if (exponent < -4 || exponent >= 6) {
     out.push_back(digits[0]);
     if (num_digits > 1) {
-      absl::StrAppend(&out, ".", AsAbsl(std::string_view(digits).substr(1)));
+      absl::StrAppend(&out, ".", values::AbslView(std::string_view(digits).substr(1)));
     }
     const int magnitude = std::abs(exponent);
     absl::StrAppend(&out, exponent < 0 ? "e-" : "e+", magnitude < 10 ? "0" : "", magnitude);

@@ -6,14 +6,12 @@
 #include <utility>
 
 #include "absl/strings/string_view.h"
+#include "controllers/values/strings.h"
 
 namespace bursar::runtime {
 namespace {
 
 // Debian's Abseil has its own string_view type, not an alias of std::string_view.
-absl::string_view AsAbsl(std::string_view s) {
-  return absl::string_view(s.data(), s.size());
-}
 
 }  // namespace
 
@@ -25,7 +23,7 @@ absl::Duration ItemExponentialFailureRateLimiter::When(std::string_view item) {
   int exponent;
   {
     absl::MutexLock lock(&mu_);
-    auto [it, inserted] = failures_.try_emplace(AsAbsl(item), 0);
+    auto [it, inserted] = failures_.try_emplace(values::AbslView(item), 0);
     exponent = it->second++;
   }
   // Duration × double saturates to infinity instead of overflowing; the cap then applies.
@@ -34,12 +32,12 @@ absl::Duration ItemExponentialFailureRateLimiter::When(std::string_view item) {
 
 void ItemExponentialFailureRateLimiter::Forget(std::string_view item) {
   absl::MutexLock lock(&mu_);
-  failures_.erase(AsAbsl(item));
+  failures_.erase(values::AbslView(item));
 }
 
 int ItemExponentialFailureRateLimiter::NumRequeues(std::string_view item) const {
   absl::MutexLock lock(&mu_);
-  auto it = failures_.find(AsAbsl(item));
+  auto it = failures_.find(values::AbslView(item));
   return it == failures_.end() ? 0 : it->second;
 }
 

@@ -34,6 +34,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
+#include "controllers/values/strings.h"
 #include "operator/json/json.h"
 #include "operator/kube/watch_decoder.h"
 #include "operator/runtime/watcher.h"
@@ -110,7 +111,7 @@ class Store final : public SyncedCache {
   // The object stored under `key`; null when there is none.
   std::shared_ptr<const T> Get(std::string_view key) const {
     absl::ReaderMutexLock lock(&mu_);
-    auto it = items_.find(absl::string_view(key.data(), key.size()));
+    auto it = items_.find(values::AbslView(key));
     return it == items_.end() ? nullptr : it->second.value;
   }
 

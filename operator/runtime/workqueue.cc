@@ -7,14 +7,12 @@
 #include <utility>
 
 #include "absl/strings/string_view.h"
+#include "controllers/values/strings.h"
 
 namespace bursar::runtime {
 namespace {
 
 // Debian's Abseil has its own string_view type, not an alias of std::string_view.
-absl::string_view AsAbsl(std::string_view s) {
-  return absl::string_view(s.data(), s.size());
-}
 
 }  // namespace
 
@@ -30,12 +28,12 @@ WorkQueue::~WorkQueue() {
 
 void WorkQueue::AddLocked(std::string_view key) {
   // contains() before emplace(): a repeated add, the common case, allocates nothing.
-  if (shutting_down_ || dirty_.contains(AsAbsl(key))) {
+  if (shutting_down_ || dirty_.contains(values::AbslView(key))) {
     return;
   }
-  dirty_.emplace(AsAbsl(key));
+  dirty_.emplace(values::AbslView(key));
   // A processing key stays out of the queue until Done(): no two workers on one key.
-  if (!processing_.contains(AsAbsl(key))) {
+  if (!processing_.contains(values::AbslView(key))) {
     queue_.emplace_back(key);
   }
 }
@@ -58,7 +56,8 @@ void WorkQueue::AddAfter(std::string_view key, absl::Duration delay) {
       return;
     }
     const uint64_t seq = next_seq_++;
-    auto [it, inserted] = delayed_index_.try_emplace(AsAbsl(key), DelayedIndex{ready_at, seq});
+    auto [it, inserted] =
+        delayed_index_.try_emplace(values::AbslView(key), DelayedIndex{ready_at, seq});
     if (!inserted) {
       if (ready_at >= it->second.ready_at) {
         return;  // already due no later than this
@@ -105,10 +104,10 @@ std::optional<std::string> WorkQueue::Get() {
 
 void WorkQueue::Done(std::string_view key) {
   absl::MutexLock lock(&mu_);
-  if (processing_.erase(AsAbsl(key)) == 0) {
+  if (processing_.erase(values::AbslView(key)) == 0) {
     return;
   }
-  if (dirty_.contains(AsAbsl(key))) {
+  if (dirty_.contains(values::AbslView(key))) {
     queue_.emplace_back(key);
   }
 }
