@@ -8,6 +8,7 @@
 #include "absl/strings/str_join.h"
 #include "controllers/api/field_reader.h"
 #include "controllers/api/yaml.h"
+#include "controllers/values/duration.h"
 #include "controllers/values/printable.h"
 #include "controllers/values/quantity.h"
 #include "controllers/values/strings.h"
@@ -215,9 +216,13 @@ absl::StatusOr<Scenario> Load(const std::string& path) {
     } else if (absl::Duration rest; duration_ok && s.duration > absl::ZeroDuration() &&
                                     absl::IDivDuration(s.duration, s.step, &rest) > kMaxTicks) {
       const int64_t ticks = absl::IDivDuration(s.duration, s.step, &rest);
+      std::string step_text = TextAt(docs->front(), "step");
+      if (step_text.empty()) {
+        step_text = absl::StrCat(values::FormatDuration(s.step), " (the default)");
+      }
       r.Error("duration",
-              absl::StrCat(duration_text, " at a ", TextAt(docs->front(), "step"), " step is ",
-                           ticks, " ticks; a run is at most ", kMaxTicks,
+              absl::StrCat(duration_text, " at a ", step_text, " step is ", ticks,
+                           " ticks; a run is at most ", kMaxTicks,
                            " ticks (duration/step): use a longer step or a shorter duration"));
     }
   }

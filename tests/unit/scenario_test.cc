@@ -381,6 +381,12 @@ TEST_F(ScenarioBadInput, AControlByteInTheInputIsEscapedInTheMessage) {
   }
 }
 
+TEST_F(ScenarioBadInput, ABadYamlEscapeShowsTheByteEscaped) {
+  // A backslash followed by a raw BEL: the YAML reader names the character it cannot unescape.
+  EXPECT_EQ(ErrorOf("name: \"a\\\ab\"\n"),
+            absl::StrCat(path(), ":1:11: unknown escape character: \\x07"));
+}
+
 TEST_F(ScenarioBadInput, AManifestPassedAsTheScenarioIsNamedAsSuch) {
   EXPECT_EQ(ErrorOf(kBudgets),
             absl::StrCat(path(),
