@@ -32,9 +32,10 @@
 // micro-units, about 9.2e12 currency units):
 // - duration > 0; step a whole number of seconds (the simulator meters in seconds), 1s or more
 //   and no longer than duration.
-// - duration / step at most kMaxTicks = 10,000,000 ticks. A run costs time and memory in
-//   proportion to its ticks; a simulated year at 1-minute ticks (525,600) and a month at 1s
-//   (2,592,000) stay allowed, while `2000000h` at `1s` (7.2e9 ticks, days of CPU) does not.
+// - duration / step at most kMaxTicks = 10,000,000 ticks. A run's time grows with its ticks
+//   (three-teams-month, 43,200 ticks, takes ~1.3 s a policy: 10M ticks of it ~5 minutes); a
+//   year at 1-minute ticks (525,600) and a month at 1s (2,592,000) stay allowed, while
+//   `2000000h` at `1s` (7.2e9 ticks, more than two days of CPU) does not.
 // - modelDrift[].after within the duration (a later event would never fire).
 // - cluster durations (provisioningDelay, restartPenalty, billingLag) at most kMaxClusterDelay
 //   (a year): longer is a typo, and it keeps the seconds arithmetic far from overflow.
