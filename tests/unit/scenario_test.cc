@@ -372,10 +372,12 @@ TEST_F(ScenarioBadInput, AnUnknownPoolNamesTheManifestFileAndLine) {
 }
 
 TEST_F(ScenarioBadInput, AControlByteInTheInputIsEscapedInTheMessage) {
-  // "\a" is a valid YAML escape: the key holds a raw BEL (0x07), echoed by "unknown field".
+  // "\a" is a valid YAML escape: the key "dura<BEL>tion" holds a raw BEL (0x07), which
+  // "unknown field" echoes.
   const std::string message =
       ErrorOf(ScenarioYaml("x", kStart, "1h", kManifests, kTracePath, "\"dura\\ation\": 2h\n"));
-  EXPECT_EQ(message, absl::StrCat(path(), ":7: dura\\x07ation: unknown field"));
+  EXPECT_EQ(message,
+            absl::StrCat(path(), ":7: dura\\x07tion: unknown field (did you mean \"duration\"?)"));
   for (char c : message) {
     EXPECT_FALSE(static_cast<unsigned char>(c) < 0x20 || c == 0x7f) << message;
   }
