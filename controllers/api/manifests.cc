@@ -160,6 +160,7 @@ class Loader {
                             " is defined twice: first at ", it->second));
       return;
     }
+    manifests_.origins[{kind, object->metadata.name}] = ManifestOrigin{path, doc};
     out->push_back(*std::move(object));
   }
 
@@ -199,6 +200,7 @@ absl::Status LoadManifestFile(const std::string& path, Manifests* out) {
   Append(loader.manifests().budgets, &out->budgets);
   Append(loader.manifests().pools, &out->pools);
   Append(loader.manifests().price_books, &out->price_books);
+  out->origins.merge(loader.manifests().origins);
   return absl::OkStatus();
 }
 

@@ -10,19 +10,32 @@
 // name defined twice for one kind (naming both places), and every decode error.
 // Loading is all-or-nothing: on error nothing is added to the output.
 
+#include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "controllers/api/types.h"
+#include "operator/json/json.h"
 
 namespace bursar::api {
+
+// Where an object was read from: its file and its document, whose values keep their lines. For
+// messages about references between objects (a budget's nodePools), which decoding one object
+// cannot check but which must still name `<file>:<line>`.
+struct ManifestOrigin {
+  std::string file;
+  json::Value document;
+};
 
 struct Manifests {
   std::vector<ComputeBudget> budgets;
   std::vector<GPUNodePool> pools;
   std::vector<PriceBook> price_books;
+  // By kind and name, e.g. {"ComputeBudget", "vision"}; empty for objects built in code.
+  std::map<std::pair<std::string, std::string>, ManifestOrigin> origins;
 };
 
 // Loads one YAML file and appends its objects to `out`; a name already in `out` for the same

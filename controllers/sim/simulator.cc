@@ -11,6 +11,7 @@
 #include "controllers/engine/cost_model.h"
 #include "controllers/engine/pool_sizing.h"
 #include "controllers/values/ledger.h"
+#include "controllers/values/strings.h"
 
 namespace bursar::sim {
 namespace {
@@ -19,6 +20,30 @@ using api::LadderAction;
 using values::Money;
 
 constexpr int kNoBudget = -1;
+
+// Where field `dotted` of a manifest object was written: "<file>:<line>: <dotted>" from the
+// manifests' origins (the line of the field, else of the nearest enclosing field written, as for
+// a defaulted one), else "<kind>/<name>: <dotted>" for objects built in code.
+std::string Where(const api::Manifests& m, const std::string& kind, const std::string& name,
+                  std::string_view dotted) {
+  auto origin = m.origins.find({kind, name});
+  if (origin != m.origins.end()) {
+    const json::Value* at = nullptr;
+    for (std::string_view path = dotted; at == nullptr && !path.empty();) {
+      at = origin->second.document.FindPath(path);
+      size_t dot = path.rfind('.');
+      path = dot == std::string_view::npos ? std::string_view() : path.substr(0, dot);
+    }
+    if (at != nullptr && at->line() > 0) {
+      return absl::StrCat(origin->second.file, ":", at->line(), ": ", values::AbslView(dotted));
+    }
+  }
+  std::string lower = kind;
+  std::transform(lower.begin(), lower.end(), lower.begin(), [](char c) {
+    return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
+  });
+  return absl::StrCat(lower, "/", name, ": ", values::AbslView(dotted));
+}
 
 enum class JobState { kFuture, kPending, kRunning, kSuspended, kCompleted };
 
@@ -192,9 +217,9 @@ absl::Status Simulation::Setup() {
     pool.owned_nodes[kNoBudget] = p.spec.min_nodes;
     const api::PriceBook* book = FindPriceBook(p.spec.price_book_ref);
     if (book == nullptr && !p.spec.price_per_node_hour.has_value()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("gpunodepool/", p.metadata.name, ": spec.priceBookRef: PriceBook \"",
-                       p.spec.price_book_ref, "\" not found and no spec.pricePerNodeHour"));
+      return absl::InvalidArgumentError(absl::StrCat(
+          Where(m, "GPUNodePool", p.metadata.name, "spec.priceBookRef"), ": PriceBook \"",
+          p.spec.price_book_ref, "\" not found and no spec.pricePerNodeHour"));
     }
     engine::PriceResolver resolver(book != nullptr ? book->spec : api::PriceBookSpec{});
     engine::NodeInfo node;
@@ -251,8 +276,9 @@ absl::Status Simulation::Setup() {
     for (const std::string& name : cb.spec.node_pools) {
       int i = pool_index(name);
       if (i < 0) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "computebudget/", cb.metadata.name, ": spec.nodePools: no GPUNodePool \"", name, "\""));
+        return absl::InvalidArgumentError(
+            absl::StrCat(Where(m, "ComputeBudget", cb.metadata.name, "spec.nodePools"),
+                         ": no GPUNodePool \"", name, "\""));
       }
       b.pools.push_back(i);
     }
@@ -266,14 +292,15 @@ absl::Status Simulation::Setup() {
     if (cb.spec.limit.amount.has_value()) {
       const api::PriceBook* book = FindPriceBook(cb.spec.price_book_ref);
       if (book == nullptr) {
-        return absl::InvalidArgumentError(absl::StrCat("computebudget/", cb.metadata.name,
-                                                       ": spec.priceBookRef: PriceBook \"",
-                                                       cb.spec.price_book_ref, "\" not found"));
+        return absl::InvalidArgumentError(
+            absl::StrCat(Where(m, "ComputeBudget", cb.metadata.name, "spec.priceBookRef"),
+                         ": PriceBook \"", cb.spec.price_book_ref, "\" not found"));
       }
       if (book->spec.currency != cb.spec.limit.currency) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "computebudget/", cb.metadata.name, ": spec.limit.currency: ", cb.spec.limit.currency,
-            " does not match PriceBook \"", book->metadata.name, "\" (", book->spec.currency, ")"));
+        return absl::InvalidArgumentError(
+            absl::StrCat(Where(m, "ComputeBudget", cb.metadata.name, "spec.limit.currency"), ": ",
+                         cb.spec.limit.currency, " does not match PriceBook \"",
+                         book->metadata.name, "\" (", book->spec.currency, ")"));
       }
     }
     for (int i : b.pools) {

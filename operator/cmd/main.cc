@@ -26,6 +26,8 @@
 #include "controllers/sim/spend_chart.h"
 #include "controllers/sim/trace_generator.h"
 #include "controllers/values/duration.h"
+#include "controllers/values/printable.h"
+#include "controllers/values/strings.h"
 #include "operator/cmd/args.h"
 #include "operator/cmd/plugin.h"
 #include "operator/cmd/report_drift.h"
@@ -97,8 +99,9 @@ constexpr char kVersionUsage[] =
   bursar version   prints the version of this binary
 )";
 
+// Every message reaches a terminal: a control byte from user input is shown as \xHH.
 int Fail(const absl::Status& status) {
-  std::cerr << "bursar: " << status.message() << "\n";
+  std::cerr << "bursar: " << values::EscapeControlBytes(values::StdView(status.message())) << "\n";
   return 2;
 }
 

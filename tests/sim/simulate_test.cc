@@ -27,11 +27,13 @@ struct Output {
   std::string out;
 };
 
-// Runs bursar with `args` (already shell-quoted where needed); stderr is captured with stdout
-// when `merge_stderr` is set.
-Output Bursar(const std::string& args, bool merge_stderr = false) {
+enum class Capture { kStdout, kStdoutAndStderr, kStderr };
+
+// Runs bursar with `args` (already shell-quoted where needed) and captures what `capture` says.
+Output RunBursar(const std::string& args, Capture capture) {
+  constexpr const char* kRedirect[] = {" 2>/dev/null", " 2>&1", " 2>&1 >/dev/null"};
   std::string command =
-      std::string(BURSAR_BINARY) + " " + args + (merge_stderr ? " 2>&1" : " 2>/dev/null");
+      std::string(BURSAR_BINARY) + " " + args + kRedirect[static_cast<int>(capture)];
   Output run;
   FILE* pipe = popen(command.c_str(), "r");
   if (pipe == nullptr) {
@@ -45,6 +47,11 @@ Output Bursar(const std::string& args, bool merge_stderr = false) {
   int status = pclose(pipe);
   run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return run;
+}
+
+// Runs bursar with `args`; stderr is captured with stdout when `merge_stderr` is set.
+Output Bursar(const std::string& args, bool merge_stderr = false) {
+  return RunBursar(args, merge_stderr ? Capture::kStdoutAndStderr : Capture::kStdout);
 }
 
 std::string Source(const std::string& relative) {
@@ -207,6 +214,32 @@ TEST(SimulateTest, BadInputFailsWithOneClearLine) {
     EXPECT_NE(run.exit_code, 0) << c.args;
     EXPECT_NE(run.out.find(c.expect), std::string::npos) << c.args << "\n" << run.out;
     EXPECT_EQ(run.out.find("terminate called"), std::string::npos) << c.args;
+  }
+}
+
+// Bad input to the simulator (issue 10, item 7): exit status 2 and exactly one line on stderr,
+// naming the file (and line) at fault; nothing on stdout.
+TEST(SimulateTest, BadScenarioValuesExitTwoWithOneLineOnStderr) {
+  struct Case {
+    std::string scenario;
+    std::string expect;  // the start of the stderr line after "bursar: "
+  };
+  const std::string data = Source("tests/sim/testdata/");
+  const std::vector<Case> cases = {
+      {data + "zero-duration.yaml", data + "zero-duration.yaml:3: duration: must be positive"},
+      {data + "too-many-ticks.yaml",
+       data + "too-many-ticks.yaml:3: duration: 2000000h at a 1s step is 7200000000 ticks"},
+      {data + "huge-memory.yaml", data + "huge-memory.yaml:8: cluster.memoryPerGpu: \"7Ei\""},
+      {data + "unknown-pool.yaml",
+       data + "unknown-pool-budget.yaml:12: spec.nodePools[0]: ComputeBudget \"lost\""},
+      {data + "unknown-pool-budget.yaml",
+       data + "unknown-pool-budget.yaml: this is a ComputeBudget manifest, not a scenario"},
+  };
+  for (const Case& c : cases) {
+    Output run = RunBursar("simulate --quiet --scenario " + c.scenario, Capture::kStderr);
+    EXPECT_EQ(run.exit_code, 2) << c.scenario << "\n" << run.out;
+    EXPECT_EQ(std::count(run.out.begin(), run.out.end(), '\n'), 1) << run.out;
+    EXPECT_EQ(run.out.rfind("bursar: " + c.expect, 0), 0u) << run.out;
   }
 }
 

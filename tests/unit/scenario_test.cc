@@ -17,6 +17,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "controllers/sim/simulator.h"
 #include "tests/unit/temp_dir.h"
 
 namespace bursar::sim {
@@ -268,10 +269,132 @@ INSTANTIATE_TEST_SUITE_P(
             ScenarioYaml("x", kStart, "1h",
                          "\n  - ../manifests/budgets.yaml\n  - ../manifests/nope.yaml", kTracePath),
             7, "manifests[1]", "nope.yaml"},
+        BadScenarioCase{"SubSecondStep",
+                        "name: x\nstart: \"2026-11-02T00:00:00Z\"\nduration: 1m\nstep: 1500ms\n"
+                        "manifests: []\ntrace: t.csv\n",
+                        4, "step", "whole number of seconds"},
+        BadScenarioCase{"ClusterDelayLongerThanAYear",
+                        ScenarioYaml("x", kStart, "1h", kManifests, kTracePath,
+                                     "cluster:\n  billingLag: 9000h\n"),
+                        8, "cluster.billingLag", "at most 8760h"},
+        BadScenarioCase{"DriftAfterTheEnd",
+                        ScenarioYaml("x", kStart, "1h", kManifests, kTracePath,
+                                     "modelDrift:\n  - {after: 2h, model: m, score: \"0.5\"}\n"),
+                        8, "modelDrift[0].after", "would never fire"},
+        BadScenarioCase{"UnknownUnbudgetedPool",
+                        ScenarioYaml("x", kStart, "1h", kManifests, kTracePath,
+                                     "cluster:\n  unbudgetedPools: [a100, h100]\n"),
+                        8, "cluster.unbudgetedPools[1]", "\"h100\" is not defined"},
         BadScenarioCase{"MissingTraceFile",
                         ScenarioYaml("x", kStart, "1h", kManifests, "../traces/gone.csv"), 6,
                         "trace", "gone.csv"}),
     [](const ::testing::TestParamInfo<BadScenarioCase>& param) { return param.param.name; });
+
+// Bad input to the simulator (issue 10, item 7): each case fails with exactly one line, naming
+// the file, the line and the field.
+class ScenarioBadInput : public ::testing::Test {
+ protected:
+  void SetUp() override { WriteInputs(dir_); }
+
+  // The error message of loading `yaml` as scenarios/bad.yaml, after checking it is one line.
+  std::string ErrorOf(const std::string& yaml) {
+    dir_.File("scenarios/bad.yaml", yaml);
+    absl::StatusOr<Scenario> s = LoadScenario(path());
+    EXPECT_FALSE(s.ok());
+    const std::string message(s.status().message());
+    EXPECT_EQ(message.find('\n'), std::string::npos) << message;
+    return message;
+  }
+  std::string path() { return dir_.Path("scenarios/bad.yaml"); }
+
+  TempDir dir_;
+};
+
+TEST_F(ScenarioBadInput, AZeroDurationIsRefused) {
+  EXPECT_EQ(ErrorOf(ScenarioYaml("x", kStart, "0s", kManifests, kTracePath)),
+            absl::StrCat(path(), ":3: duration: must be positive"));
+}
+
+TEST_F(ScenarioBadInput, ARunOfMoreThanTenMillionTicksIsRefusedWithTheCount) {
+  EXPECT_EQ(ErrorOf(absl::StrCat("name: x\nstart: ", kStart, "\nduration: 2000000h\nstep: 1s\n",
+                                 "manifests: ", kManifests, "\ntrace: ", kTracePath, "\n")),
+            absl::StrCat(path(),
+                         ":3: duration: 2000000h at a 1s step is 7200000000 ticks; a run is at "
+                         "most 10000000 ticks (duration/step): use a longer step or a shorter "
+                         "duration"));
+}
+
+TEST_F(ScenarioBadInput, AYearAtOneMinuteTicksIsAllowed) {
+  dir_.File("scenarios/year.yaml", ScenarioYaml("x", kStart, "8760h", kManifests, kTracePath));
+  absl::StatusOr<Scenario> s = LoadScenario(dir_.Path("scenarios/year.yaml"));
+  ASSERT_TRUE(s.ok()) << s.status();
+  absl::Duration rest;
+  EXPECT_EQ(absl::IDivDuration(s->duration, s->step, &rest), 525'600);
+}
+
+TEST_F(ScenarioBadInput, ANegativeCpuShareIsRefused) {
+  EXPECT_EQ(ErrorOf(ScenarioYaml("x", kStart, "1h", kManifests, kTracePath,
+                                 "cluster:\n  cpuPerGpu: \"-4\"\n")),
+            absl::StrCat(path(),
+                         ":8: cluster.cpuPerGpu: \"-4\" is out of range: want 0 to 1024 "
+                         "(cores per GPU)"));
+}
+
+TEST_F(ScenarioBadInput, AMemoryShareThatWouldOverflowMoneyIsRefused) {
+  EXPECT_EQ(ErrorOf(ScenarioYaml("x", kStart, "1h", kManifests, kTracePath,
+                                 "cluster:\n  memoryPerGpu: 7Ei\n")),
+            absl::StrCat(path(),
+                         ":8: cluster.memoryPerGpu: \"7Ei\" is out of range: want 0 to "
+                         "16Ti (bytes per GPU)"));
+}
+
+TEST_F(ScenarioBadInput, TheLargestSharesStillPriceANodeWithoutOverflow) {
+  dir_.File("scenarios/max.yaml", ScenarioYaml("x", kStart, "1h", kManifests, kTracePath,
+                                               "cluster:\n  cpuPerGpu: \"1024\"\n"
+                                               "  memoryPerGpu: 16Ti\n"));
+  absl::StatusOr<Scenario> s = LoadScenario(dir_.Path("scenarios/max.yaml"));
+  ASSERT_TRUE(s.ok()) << s.status();
+  absl::StatusOr<SimReport> report = Simulate(*s, {});
+  ASSERT_TRUE(report.ok()) << report.status();
+  ASSERT_THAT(report->budgets, SizeIs(1));
+  EXPECT_GE(report->budgets[0].spent, 0);
+}
+
+TEST_F(ScenarioBadInput, AnUnknownPoolNamesTheManifestFileAndLine) {
+  std::string budgets = kBudgets;
+  budgets.replace(budgets.find("nodePools: [a100]"), 17, "nodePools: [h100]");
+  dir_.File("manifests/budgets.yaml", budgets);
+  EXPECT_EQ(ErrorOf(ScenarioYaml("x", kStart, "1h", kManifests, kTracePath)),
+            absl::StrCat(dir_.Path("manifests/budgets.yaml"),
+                         ":9: spec.nodePools[0]: ComputeBudget \"vision\" names GPUNodePool "
+                         "\"h100\", which no manifest of the scenario defines (defined: "
+                         "\"a100\")"));
+}
+
+TEST_F(ScenarioBadInput, AControlByteInTheInputIsEscapedInTheMessage) {
+  // "\a" is a valid YAML escape: the key "dura<BEL>tion" holds a raw BEL (0x07), which
+  // "unknown field" echoes.
+  const std::string message =
+      ErrorOf(ScenarioYaml("x", kStart, "1h", kManifests, kTracePath, "\"dura\\ation\": 2h\n"));
+  EXPECT_EQ(message,
+            absl::StrCat(path(), ":7: dura\\x07tion: unknown field (did you mean \"duration\"?)"));
+  for (char c : message) {
+    EXPECT_FALSE(static_cast<unsigned char>(c) < 0x20 || c == 0x7f) << message;
+  }
+}
+
+TEST_F(ScenarioBadInput, ABadYamlEscapeShowsTheByteEscaped) {
+  // A backslash followed by a raw BEL: the YAML reader names the character it cannot unescape.
+  EXPECT_EQ(ErrorOf("name: \"a\\\ab\"\n"),
+            absl::StrCat(path(), ":1:11: unknown escape character: \\x07"));
+}
+
+TEST_F(ScenarioBadInput, AManifestPassedAsTheScenarioIsNamedAsSuch) {
+  EXPECT_EQ(ErrorOf(kBudgets),
+            absl::StrCat(path(),
+                         ": this is a ComputeBudget manifest, not a scenario; a scenario "
+                         "lists manifests under `manifests:` (see docs/simulate.md)"));
+}
 
 TEST(ScenarioLoad, ErrorsInsideAManifestNameTheManifestFileAndLine) {
   TempDir dir;
