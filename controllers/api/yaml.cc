@@ -589,6 +589,11 @@ absl::StatusOr<std::vector<json::Value>> ReadYamlFile(const std::string& path) {
   if (!in) {
     return absl::NotFoundError(absl::StrCat(path, ": cannot open: ", std::strerror(errno)));
   }
+  // Refused before reading; a pipe has no size and is checked after.
+  if (uintmax_t size = std::filesystem::file_size(path, ec); !ec && size > kMaxFileBytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": larger than ", kMaxFileBytes >> 20, " MiB"));
+  }
   std::ostringstream buffer;
   buffer << in.rdbuf();
   if (in.bad()) {

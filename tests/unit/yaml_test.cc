@@ -319,6 +319,18 @@ TEST(YamlTest, OversizedTextIsRefused) {
   EXPECT_EQ(ErrorOf(std::string((16 << 20) + 1, '#')), "bad.yaml: larger than 16 MiB");
 }
 
+TEST(YamlTest, OversizedFileIsRefusedBeforeReading) {
+  std::filesystem::path file = std::filesystem::path(::testing::TempDir()) / "yaml_test_big.yaml";
+  {
+    std::ofstream out(file);
+    out << std::string((16 << 20) + 1, '#');
+  }
+  absl::StatusOr<std::vector<json::Value>> docs = ReadYamlFile(file.string());
+  std::filesystem::remove(file);
+  ASSERT_FALSE(docs.ok());
+  EXPECT_EQ(docs.status().message(), file.string() + ": larger than 16 MiB");
+}
+
 TEST(YamlTest, AliasesKeepTheirMeaningAndLines) {
   const char* text =
       "defaults: &d\n"    // 1
