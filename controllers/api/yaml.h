@@ -13,7 +13,9 @@
 // `kubectl apply`. Errors read `<source>:<line>:<col>: <reason>`. yaml-cpp exceptions never
 // escape.
 //
-// Hostile input is bounded, never a crash: text over 16 MiB is refused before parsing;
+// Hostile input is bounded, never a crash: text over 4 MiB is refused before parsing (the largest
+// manifest here, a CRD, is 41 KB; yaml-cpp may hold 100-250 bytes per byte of a flow collection,
+// so 4 MiB bounds it near 1 GB, and brackets nested over 100 deep are refused from the text);
 // collections nest at most 100 levels ("nesting deeper than 100 levels"); an alias inside the
 // collection it names is a cycle and an error; and a whole file, aliases counted as the copies
 // they make, expands to at most 1,000,000 values and 64 MiB of scalars ("billion laughs").
