@@ -351,6 +351,7 @@ class Builder : public YAML::EventHandler {
       Fail(alias_pos, absl::StrCat("alias ", AliasName(mark),
                                    " refers to a collection that contains it (a cycle)"));
     }
+    copied_alias_ = true;
     Count(alias_pos, a.values, a.bytes);
     switch (a.kind) {
       case Anchored::kNull:
@@ -437,8 +438,8 @@ class Builder : public YAML::EventHandler {
     values_ += values;
     bytes_ += bytes;
     if (values_ > kMaxValues) {
-      Fail(pos, absl::StrCat("the file expands to more than ", kMaxValues,
-                             " values (alias expansion?)"));
+      Fail(pos, absl::StrCat(copied_alias_ ? "the file expands to more than " : "more than ",
+                             kMaxValues, copied_alias_ ? " values (alias expansion?)" : " values"));
     }
     if (bytes_ > kMaxScalarBytes) {
       Fail(pos, absl::StrCat("the file expands to more than ", kMaxScalarBytes >> 20,
@@ -585,6 +586,7 @@ class Builder : public YAML::EventHandler {
   YAML::Mark last_document_;
   int64_t values_ = 0;  // over the whole file, aliases counted as the copies they make
   int64_t bytes_ = 0;
+  bool copied_alias_ = false;  // for messages: a cap crossed without aliases is plain size
 };
 
 }  // namespace

@@ -262,6 +262,14 @@ TEST(YamlTest, AliasBombIsRejected) {
             "bad.yaml:7:10: the file expands to more than 1000000 values (alias expansion?)");
 }
 
+TEST(YamlTest, MillionValuesWithoutAliasesAreTooMany) {
+  std::string text;
+  for (int i = 0; i < 1'000'001; ++i) {
+    text += "- a\n";
+  }
+  EXPECT_EQ(ErrorOf(text), "bad.yaml:1000000:3: more than 1000000 values");
+}
+
 TEST(YamlTest, AliasBombOfLongScalarsIsRejectedByBytes) {
   // A 20 KB scalar copied 4^n times by nested aliases: 20 MB for each alias of l4, far fewer
   // than a million values; the byte cap stops it in l5.
