@@ -1,5 +1,6 @@
 #include "controllers/api/yaml.h"
 
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <cctype>
@@ -10,6 +11,8 @@
 #include <filesystem>
 #include <fstream>
 #include <limits>
+#include <map>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <system_error>
@@ -23,9 +26,12 @@
 namespace bursar::api {
 namespace {
 
-// Aliases can make a small document expand exponentially ("billion laughs"). A budget whose
-// status ledger tracks 10000 pods has about 30000 values; no manifest comes near this.
-constexpr int kMaxValues = 250'000;
+// Limits, explained in yaml.h. A budget whose status ledger tracks 10000 pods has about 30000
+// values; no manifest comes near any of them.
+constexpr size_t kMaxFileBytes = 4 << 20;
+constexpr size_t kMaxDepth = 100;
+constexpr int64_t kMaxValues = 1'000'000;
+constexpr int64_t kMaxScalarBytes = int64_t{64} << 20;
 
 constexpr std::string_view kCoreTagPrefix = "tag:yaml.org,2002:";
 
@@ -180,138 +186,434 @@ absl::StatusOr<json::Value> ResolvePlain(const std::string& s, int line, ScalarK
   return json::Value::String(s, line);
 }
 
-class Converter {
- public:
-  explicit Converter(std::string_view source) : source_(source) {}
-
-  // `fallback_line` is used when the node has no position; `forced_line`, when set, wins.
-  absl::StatusOr<json::Value> Convert(const YAML::Node& node, int fallback_line,
-                                      int forced_line = 0) {
-    if (++values_ > kMaxValues) {
-      return ErrorAt(
-          source_, PositionOf(node.Mark()),
-          absl::StrCat("document has more than ", kMaxValues, " values (alias expansion?)"));
-    }
-    Position pos = PositionOf(node.Mark());
-    int line = forced_line > 0 ? forced_line : pos.line > 0 ? pos.line : fallback_line;
-    switch (node.Type()) {
-      case YAML::NodeType::Undefined:
-      case YAML::NodeType::Null:
-        return json::Value::Null(line);
-      case YAML::NodeType::Scalar:
-        return ConvertScalar(node, pos, line);
-      case YAML::NodeType::Sequence: {
-        std::vector<json::Value> elements;
-        elements.reserve(node.size());
-        for (const YAML::Node& child : node) {
-          absl::StatusOr<json::Value> v = Convert(child, line);
-          if (!v.ok()) {
-            return v.status();
-          }
-          elements.push_back(*std::move(v));
-        }
-        return json::Value::Array(std::move(elements), line);
-      }
-      case YAML::NodeType::Map: {
-        std::vector<json::Value::Member> members;
-        std::set<std::string, std::less<>> seen;
-        for (const auto& kv : node) {
-          const YAML::Node& key = kv.first;
-          Position key_pos = PositionOf(key.Mark());
-          if (!key.IsScalar()) {
-            return ErrorAt(source_, key_pos, "mapping keys must be scalars");
-          }
-          if (!seen.insert(key.Scalar()).second) {
-            return ErrorAt(source_, key_pos, absl::StrCat("duplicate key \"", key.Scalar(), "\""));
-          }
-          // A block collection starts on the line after its key, but messages about it (an
-          // unknown field, a missing child) should point at the key; an empty value (`key:`)
-          // has no position of its own either.
-          int key_line = key_pos.line > 0 ? key_pos.line : line;
-          bool collection = kv.second.IsMap() || kv.second.IsSequence();
-          absl::StatusOr<json::Value> v =
-              kv.second.IsNull() ? json::Value::Null(key_line)
-                                 : Convert(kv.second, key_line, collection ? key_line : 0);
-          if (!v.ok()) {
-            return v.status();
-          }
-          members.emplace_back(key.Scalar(), *std::move(v));
-        }
-        return json::Value::Object(std::move(members), line);
-      }
-    }
-    return ErrorAt(source_, pos, "unknown YAML node type");
+// A scalar as yaml-cpp reports it, typed by the core schema; `line` is where the value is said to
+// be, `pos` where errors point.
+absl::StatusOr<json::Value> ConvertScalar(std::string_view source, const std::string& tag,
+                                          const std::string& s, Position pos, int line) {
+  if (tag == "!") {  // quoted or block scalar
+    return json::Value::String(s, line);
   }
-
- private:
-  absl::StatusOr<json::Value> ConvertScalar(const YAML::Node& node, Position pos, int line) {
-    const std::string& tag = node.Tag();
-    const std::string& s = node.Scalar();
-    if (tag == "!") {  // quoted or block scalar
-      return json::Value::String(s, line);
-    }
-    ScalarKind kind = ScalarKind::kString;
-    if (tag == "?" || tag.empty()) {
-      absl::StatusOr<json::Value> v = ResolvePlain(s, line, &kind);
-      if (!v.ok()) {
-        return ErrorAt(source_, pos, StdView(v.status().message()));
-      }
-      return v;
-    }
-    if (!tag.starts_with(kCoreTagPrefix)) {
-      return ErrorAt(source_, pos, absl::StrCat("unsupported YAML tag \"", tag, "\""));
-    }
-    std::string_view name = std::string_view(tag).substr(kCoreTagPrefix.size());
-    if (name == "str") {
-      return json::Value::String(s, line);
-    }
+  ScalarKind kind = ScalarKind::kString;
+  if (tag == "?" || tag.empty()) {
     absl::StatusOr<json::Value> v = ResolvePlain(s, line, &kind);
-    bool matches =
-        v.ok() && ((name == "null" && kind == ScalarKind::kNull) ||
-                   (name == "bool" && kind == ScalarKind::kBool) ||
-                   (name == "int" && kind == ScalarKind::kInt) ||
-                   (name == "float" && (kind == ScalarKind::kFloat || kind == ScalarKind::kInt)));
-    if (!matches) {
-      return ErrorAt(source_, pos, absl::StrCat("\"", s, "\" is not a valid !!", AbslView(name)));
+    if (!v.ok()) {
+      return ErrorAt(source, pos, StdView(v.status().message()));
     }
     return v;
   }
+  if (!tag.starts_with(kCoreTagPrefix)) {
+    return ErrorAt(source, pos, absl::StrCat("unsupported YAML tag \"", tag, "\""));
+  }
+  std::string_view name = std::string_view(tag).substr(kCoreTagPrefix.size());
+  if (name == "str") {
+    return json::Value::String(s, line);
+  }
+  absl::StatusOr<json::Value> v = ResolvePlain(s, line, &kind);
+  bool matches =
+      v.ok() && ((name == "null" && kind == ScalarKind::kNull) ||
+                 (name == "bool" && kind == ScalarKind::kBool) ||
+                 (name == "int" && kind == ScalarKind::kInt) ||
+                 (name == "float" && (kind == ScalarKind::kFloat || kind == ScalarKind::kInt)));
+  if (!matches) {
+    return ErrorAt(source, pos, absl::StrCat("\"", s, "\" is not a valid !!", AbslView(name)));
+  }
+  return v;
+}
 
+// yaml-cpp 0.7's scanner reads a whole flow collection ([...] {...}) ahead before it reports its
+// first event, holding 100-250 bytes of memory per byte of it (4M unclosed `[` took 950 MB), so
+// flow nesting is counted on the text before parsing. Brackets are counted wherever they stand
+// outside comments, quoted or not: a false alarm needs over 100 unmatched ones in strings.
+absl::Status CheckFlowNesting(std::string_view text, std::string_view source) {
+  size_t depth = 0;
+  int line = 1;
+  size_t line_start = 0;
+  bool comment = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (c == '\n') {
+      ++line;
+      line_start = i + 1;
+      comment = false;
+    } else if (comment) {
+      continue;
+    } else if (c == '#' && (i == line_start || text[i - 1] == ' ' || text[i - 1] == '\t')) {
+      comment = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > kMaxDepth) {
+        return ErrorAt(source, {line, static_cast<int>(i - line_start) + 1},
+                       absl::StrCat("nesting deeper than ", kMaxDepth, " levels"));
+      }
+    } else if ((c == ']' || c == '}') && depth > 0) {
+      --depth;
+    }
+  }
+  return absl::OkStatus();
+}
+
+// Thrown from the event handler to stop yaml-cpp's parser at once (it has no other way to be
+// told); caught in ParseYamlDocuments.
+struct StopParsing {
+  absl::Status status;
+};
+
+// Builds json::Value trees from yaml-cpp's parse events, one document at a time. Nothing here
+// recurses: open collections live on `stack_`, which kMaxDepth bounds, and the parser itself
+// recurses only as deep as the collections it reports.
+class Builder : public YAML::EventHandler {
+ public:
+  Builder(std::string_view text, std::string_view source) : text_(text), source_(source) {}
+
+  // The documents, or the first deferred error.
+  absl::StatusOr<std::vector<json::Value>> Finish() && {
+    if (deferred_.has_value()) {
+      return *deferred_;
+    }
+    return std::move(documents_);
+  }
+
+  void OnDocumentStart(const YAML::Mark& mark) override {
+    // yaml-cpp 0.7 does not consume a ',' (or other flow token) outside a flow collection: it
+    // reports an empty document at the same place, forever. Every real document moves on.
+    ++document_count_;
+    if (document_count_ > 1 && mark.pos == last_document_.pos) {
+      std::string_view what = "the YAML parser cannot get past this point";
+      if (mark.pos >= 0 && static_cast<size_t>(mark.pos) < text_.size() && text_[mark.pos] == ',') {
+        what = "unexpected ',' outside a flow collection ([...] or {...})";
+      }
+      Fail(PositionOf(mark), what);
+    }
+    if (document_count_ > text_.size() + 1) {  // a backstop: a document takes at least a byte
+      Fail(PositionOf(mark), "the YAML parser cannot get past this point");
+    }
+    last_document_ = mark;
+    anchors_.clear();  // anchors do not cross documents
+    stack_.clear();
+    skipped_depth_ = 0;
+    root_.reset();
+  }
+
+  void OnDocumentEnd() override {
+    if (root_.has_value() && !deferred_.has_value()) {
+      documents_.push_back(*std::move(root_));
+      root_.reset();
+    }
+  }
+
+  void OnNull(const YAML::Mark& mark, YAML::anchor_t anchor) override {
+    Position pos = PositionOf(mark);
+    Count(pos, 1, 0);
+    if (deferred_.has_value()) {
+      return;
+    }
+    if (anchor != YAML::NullAnchor) {
+      Anchored& a = anchors_[anchor];
+      a = Anchored{};
+      a.kind = Anchored::kNull;
+      a.pos = pos;
+      a.values = 1;
+    }
+    AddNull(pos);
+  }
+
+  void OnScalar(const YAML::Mark& mark, const std::string& tag, YAML::anchor_t anchor,
+                const std::string& value) override {
+    Position pos = PositionOf(mark);
+    Count(pos, 1, static_cast<int64_t>(value.size()));
+    if (deferred_.has_value()) {
+      return;
+    }
+    if (anchor != YAML::NullAnchor) {
+      Anchored& a = anchors_[anchor];
+      a = Anchored{};
+      a.kind = Anchored::kScalar;
+      a.pos = pos;
+      a.tag = tag;
+      a.scalar = value;
+      a.values = 1;
+      a.bytes = static_cast<int64_t>(value.size());
+    }
+    AddScalar(pos, tag, value);
+  }
+
+  void OnAlias(const YAML::Mark& mark, YAML::anchor_t anchor) override {
+    Position alias_pos = PositionOf(mark);
+    if (deferred_.has_value()) {
+      Count(alias_pos, 1, 0);  // nothing is copied any more
+      return;
+    }
+    auto it = anchors_.find(anchor);
+    if (it == anchors_.end()) {  // yaml-cpp rejects an unknown anchor before we get here
+      Fail(alias_pos, "alias to an unknown anchor");
+    }
+    const Anchored& a = it->second;
+    if (a.kind == Anchored::kOpen) {
+      Fail(alias_pos, absl::StrCat("alias ", AliasName(mark),
+                                   " refers to a collection that contains it (a cycle)"));
+    }
+    copied_alias_ = true;
+    Count(alias_pos, a.values, a.bytes);
+    switch (a.kind) {
+      case Anchored::kNull:
+        AddNull(a.pos);
+        break;
+      case Anchored::kScalar:
+        AddScalar(a.pos, a.tag, a.scalar);
+        break;
+      case Anchored::kCollection:
+      case Anchored::kOpen:
+        AddCollection(a.pos, a.collection, alias_pos);
+        break;
+    }
+  }
+
+  void OnSequenceStart(const YAML::Mark& mark, const std::string& /*tag*/, YAML::anchor_t anchor,
+                       YAML::EmitterStyle::value /*style*/) override {
+    Open(mark, anchor, /*is_map=*/false);
+  }
+  void OnSequenceEnd() override { Close(); }
+
+  void OnMapStart(const YAML::Mark& mark, const std::string& /*tag*/, YAML::anchor_t anchor,
+                  YAML::EmitterStyle::value /*style*/) override {
+    Open(mark, anchor, /*is_map=*/true);
+  }
+  void OnMapEnd() override { Close(); }
+
+ private:
+  // What an anchor names, kept so that each alias rebuilds the value as the old tree walk did.
+  struct Anchored {
+    enum Kind { kOpen, kNull, kScalar, kCollection } kind = kOpen;
+    Position pos;
+    std::string tag;
+    std::string scalar;
+    json::Value collection;
+    int64_t values = 0;  // values and scalar bytes one copy adds to the totals
+    int64_t bytes = 0;
+  };
+
+  // An open sequence or mapping.
+  struct Frame {
+    bool is_map = false;
+    Position pos;
+    int line = 0;
+    YAML::anchor_t anchor = YAML::NullAnchor;
+    int64_t values_before = 0;
+    int64_t bytes_before = 0;
+    std::vector<json::Value> elements;
+    std::vector<json::Value::Member> members;
+    std::set<std::string, std::less<>> keys;
+    bool has_key = false;  // a mapping's key is read, its value is next
+    std::string key;
+    int key_line = 0;
+  };
+
+  // An error in what the text means, not in its syntax: reported only when the parser finds no
+  // syntax error in the rest of the file (as when yaml-cpp loaded everything first). The rest
+  // is parsed under the same limits but builds nothing.
+  void Defer(absl::Status status) {
+    if (!deferred_.has_value()) {
+      deferred_ = std::move(status);
+    }
+  }
+  void Defer(Position pos, std::string_view reason) { Defer(ErrorAt(source_, pos, reason)); }
+
+  [[noreturn]] void Fail(Position pos, std::string_view reason) {
+    throw StopParsing{ErrorAt(source_, pos, reason)};
+  }
+
+  // The alias as written ("*a"), for messages.
+  std::string AliasName(const YAML::Mark& mark) const {
+    if (mark.pos < 0 || static_cast<size_t>(mark.pos) >= text_.size()) {
+      return "*";
+    }
+    size_t end = mark.pos + 1;
+    while (end < text_.size() && end - mark.pos < 64 &&
+           std::string_view(" \t\r\n,[]{}").find(text_[end]) == std::string_view::npos) {
+      ++end;
+    }
+    return std::string(text_.substr(mark.pos, end - mark.pos));
+  }
+
+  void Count(Position pos, int64_t values, int64_t bytes) {
+    values_ += values;
+    bytes_ += bytes;
+    if (values_ > kMaxValues) {
+      Fail(pos, absl::StrCat(copied_alias_ ? "the file expands to more than " : "more than ",
+                             kMaxValues, copied_alias_ ? " values (alias expansion?)" : " values"));
+    }
+    if (bytes_ > kMaxScalarBytes) {
+      Fail(pos, absl::StrCat("the file expands to more than ", kMaxScalarBytes >> 20,
+                             " MiB of scalars (alias expansion?)"));
+    }
+  }
+
+  // The line a value is said to be on, by the rules in yaml.h: a collection or null under a key
+  // takes the key's line; anything else its own, or its parent's when it has none.
+  int LineFor(Position pos, bool collection_or_null) const {
+    if (stack_.empty()) {
+      return pos.line > 0 ? pos.line : 1;
+    }
+    const Frame& parent = stack_.back();
+    if (parent.is_map && parent.has_key) {
+      return collection_or_null || pos.line <= 0 ? parent.key_line : pos.line;
+    }
+    return pos.line > 0 ? pos.line : parent.line;
+  }
+
+  bool AtKey() const { return !stack_.empty() && stack_.back().is_map && !stack_.back().has_key; }
+
+  void AddNull(Position pos) {
+    if (AtKey()) {
+      Defer(pos, "mapping keys must be scalars");
+      return;
+    }
+    if (stack_.empty()) {
+      return;  // a document that is only null is skipped
+    }
+    Add(json::Value::Null(LineFor(pos, true)));
+  }
+
+  void AddScalar(Position pos, const std::string& tag, const std::string& value) {
+    if (AtKey()) {
+      Frame& map = stack_.back();
+      if (!map.keys.insert(value).second) {
+        Defer(pos, absl::StrCat("duplicate key \"", value, "\""));
+        return;
+      }
+      map.has_key = true;
+      map.key = value;
+      map.key_line = pos.line > 0 ? pos.line : map.line;
+      return;
+    }
+    absl::StatusOr<json::Value> v = ConvertScalar(source_, tag, value, pos, LineFor(pos, false));
+    if (!v.ok()) {
+      Defer(v.status());
+      return;
+    }
+    Add(*std::move(v));
+  }
+
+  // A copy of an anchored collection, its top relined for where the alias stands.
+  void AddCollection(Position anchor_pos, const json::Value& collection, Position alias_pos) {
+    if (AtKey()) {
+      Defer(alias_pos, "mapping keys must be scalars");
+      return;
+    }
+    int line = LineFor(anchor_pos, true);
+    json::Value copy = collection;
+    if (copy.is_array()) {
+      Add(json::Value::Array(std::move(copy).TakeElements(), line));
+    } else {
+      Add(json::Value::Object(std::move(copy).TakeMembers(), line));
+    }
+  }
+
+  void Add(json::Value v) {
+    if (stack_.empty()) {
+      root_ = std::move(v);
+      return;
+    }
+    Frame& parent = stack_.back();
+    if (parent.is_map) {
+      parent.members.emplace_back(std::move(parent.key), std::move(v));
+      parent.has_key = false;
+    } else {
+      parent.elements.push_back(std::move(v));
+    }
+  }
+
+  void Open(const YAML::Mark& mark, YAML::anchor_t anchor, bool is_map) {
+    Position pos = PositionOf(mark);
+    if (stack_.size() + skipped_depth_ >= kMaxDepth) {
+      Fail(pos, absl::StrCat("nesting deeper than ", kMaxDepth, " levels"));
+    }
+    Count(pos, 1, 0);
+    if (AtKey()) {
+      Defer(pos, "mapping keys must be scalars");
+    }
+    if (deferred_.has_value()) {
+      ++skipped_depth_;
+      return;
+    }
+    Frame frame;
+    frame.is_map = is_map;
+    frame.pos = pos;
+    frame.line = LineFor(pos, true);
+    frame.anchor = anchor;
+    frame.values_before = values_ - 1;
+    frame.bytes_before = bytes_;
+    if (anchor != YAML::NullAnchor) {
+      Anchored& a = anchors_[anchor];
+      a = Anchored{};
+      a.kind = Anchored::kOpen;
+      a.pos = pos;
+    }
+    stack_.push_back(std::move(frame));
+  }
+
+  void Close() {
+    if (skipped_depth_ > 0) {
+      --skipped_depth_;
+      return;
+    }
+    if (deferred_.has_value()) {
+      stack_.pop_back();
+      return;
+    }
+    Frame frame = std::move(stack_.back());
+    stack_.pop_back();
+    json::Value v = frame.is_map ? json::Value::Object(std::move(frame.members), frame.line)
+                                 : json::Value::Array(std::move(frame.elements), frame.line);
+    if (frame.anchor != YAML::NullAnchor) {
+      Anchored& a = anchors_[frame.anchor];
+      a.kind = Anchored::kCollection;
+      a.collection = v;
+      a.values = values_ - frame.values_before;
+      a.bytes = bytes_ - frame.bytes_before;
+    }
+    Add(std::move(v));
+  }
+
+  std::string_view text_;
   std::string_view source_;
-  int values_ = 0;
+  std::vector<json::Value> documents_;
+  std::optional<json::Value> root_;
+  std::vector<Frame> stack_;
+  size_t skipped_depth_ = 0;  // collections opened after deferred_ was set
+  std::optional<absl::Status> deferred_;
+  std::map<YAML::anchor_t, Anchored> anchors_;
+  size_t document_count_ = 0;
+  YAML::Mark last_document_;
+  int64_t values_ = 0;  // over the whole file, aliases counted as the copies they make
+  int64_t bytes_ = 0;
+  bool copied_alias_ = false;  // for messages: a cap crossed without aliases is plain size
 };
 
 }  // namespace
 
 absl::StatusOr<std::vector<json::Value>> ParseYamlDocuments(std::string_view text,
                                                             std::string_view source_name) {
-  std::vector<YAML::Node> docs;
+  if (text.size() > kMaxFileBytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(AbslView(source_name), ": larger than ", kMaxFileBytes >> 20, " MiB"));
+  }
+  if (absl::Status nesting = CheckFlowNesting(text, source_name); !nesting.ok()) {
+    return nesting;
+  }
+  std::istringstream in{std::string(text)};
+  Builder builder(text, source_name);
   try {
-    docs = YAML::LoadAll(std::string(text));
+    YAML::Parser parser(in);
+    while (parser.HandleNextDocument(builder)) {
+    }
+  } catch (const StopParsing& stop) {
+    return stop.status;
   } catch (const YAML::Exception& e) {
     return ErrorAt(source_name, PositionOf(e.mark), e.msg);
   } catch (const std::exception& e) {
     return ErrorAt(source_name, {}, e.what());
   }
-  std::vector<json::Value> out;
-  out.reserve(docs.size());
-  for (const YAML::Node& doc : docs) {
-    Converter converter(source_name);  // the value budget is per document
-    if (doc.IsNull() || !doc.IsDefined()) {
-      continue;
-    }
-    absl::StatusOr<json::Value> v;
-    try {
-      v = converter.Convert(doc, 1);
-    } catch (const std::exception& e) {  // yaml-cpp may throw while walking, too
-      return ErrorAt(source_name, PositionOf(doc.Mark()), e.what());
-    }
-    if (!v.ok()) {
-      return v.status();
-    }
-    out.push_back(*std::move(v));
-  }
-  return out;
+  return std::move(builder).Finish();
 }
 
 absl::StatusOr<std::vector<json::Value>> ReadYamlFile(const std::string& path) {
@@ -322,6 +624,11 @@ absl::StatusOr<std::vector<json::Value>> ReadYamlFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     return absl::NotFoundError(absl::StrCat(path, ": cannot open: ", std::strerror(errno)));
+  }
+  // Refused before reading; a pipe has no size and is checked after.
+  if (uintmax_t size = std::filesystem::file_size(path, ec); !ec && size > kMaxFileBytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": larger than ", kMaxFileBytes >> 20, " MiB"));
   }
   std::ostringstream buffer;
   buffer << in.rdbuf();

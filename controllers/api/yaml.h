@@ -10,8 +10,22 @@
 // source text; anything quoted, block-scalar or tagged !!str is a string. Every value carries
 // its 1-based source line; a block mapping or list under a key carries the key's line, so that
 // messages about it point at the key. Duplicate mapping keys are an error, as in
-// `kubectl apply`. At most 250000 values per document (alias expansion bombs).
-// Errors read `<source>:<line>:<col>: <reason>`. yaml-cpp exceptions never escape.
+// `kubectl apply`. Errors read `<source>:<line>:<col>: <reason>`. yaml-cpp exceptions never
+// escape.
+//
+// Hostile input is bounded, never a crash: text over 4 MiB is refused before parsing (the largest
+// manifest here, a CRD, is 41 KB; yaml-cpp may hold 100-250 bytes per byte of a flow collection,
+// so 4 MiB bounds it near 1 GB, and brackets nested over 100 deep are refused from the text);
+// collections nest at most 100 levels ("nesting deeper than 100 levels"); an alias inside the
+// collection it names is a cycle and an error; and a whole file, aliases counted as the copies
+// they make, expands to at most 1,000,000 values and 64 MiB of scalars ("billion laughs").
+// Pitfall: yaml-cpp 0.7's LoadAll cannot be guarded from outside. It builds a node graph in
+// which an alias is its anchor, so `&a [*a]` is a cycle any tree walk follows forever, and on a
+// stray top-level `,` its parser reports an empty document at the same place forever, which
+// LoadAll collects until memory runs out (a one-byte file took 2.8 GB in 4 s). So this reads
+// yaml-cpp's parse events (YAML::Parser with our EventHandler) and builds the tree itself with
+// an explicit stack: it stops the parser (by throwing from the handler) the moment a document
+// starts where the previous one did, or a limit is crossed, before anything is allocated.
 
 #include <string>
 #include <string_view>

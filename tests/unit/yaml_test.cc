@@ -236,6 +236,17 @@ TEST(YamlTest, ReadFileUsesPathAsSource) {
   std::filesystem::remove(file);
 }
 
+// The message of a parse that must fail.
+std::string ErrorOf(const std::string& text) {
+  absl::StatusOr<std::vector<json::Value>> docs = ParseYamlDocuments(text, "bad.yaml");
+  EXPECT_FALSE(docs.ok()) << text.substr(0, 80);
+  if (docs.ok()) {
+    return "";
+  }
+  EXPECT_EQ(docs.status().code(), absl::StatusCode::kInvalidArgument);
+  return std::string(docs.status().message());
+}
+
 TEST(YamlTest, AliasBombIsRejected) {
   // Nine levels of nine-fold aliases would expand to 387 million values.
   std::string text = "a0: &a0 [x, x, x, x, x, x, x, x, x]\n";
@@ -247,9 +258,124 @@ TEST(YamlTest, AliasBombIsRejected) {
     }
     text += "]\n";
   }
-  absl::StatusOr<std::vector<json::Value>> docs = ParseYamlDocuments(text, "bomb.yaml");
+  EXPECT_EQ(ErrorOf(text),
+            "bad.yaml:7:10: the file expands to more than 1000000 values (alias expansion?)");
+}
+
+TEST(YamlTest, MillionValuesWithoutAliasesAreTooMany) {
+  std::string text;
+  for (int i = 0; i < 1'000'001; ++i) {
+    text += "- a\n";
+  }
+  EXPECT_EQ(ErrorOf(text), "bad.yaml:1000000:3: more than 1000000 values");
+}
+
+TEST(YamlTest, AliasBombOfLongScalarsIsRejectedByBytes) {
+  // A 20 KB scalar copied 4^n times by nested aliases: 20 MB for each alias of l4, far fewer
+  // than a million values; the byte cap stops it in l5.
+  std::string text = "s: &s " + std::string(20'000, 'x') + "\n";
+  text += "l0: &l0 [*s, *s, *s, *s]\n";
+  for (int i = 1; i <= 8; ++i) {
+    std::string prev = "*l" + std::to_string(i - 1);
+    text += "l" + std::to_string(i) + ": &l" + std::to_string(i) + " [" + prev + ", " + prev +
+            ", " + prev + ", " + prev + "]\n";
+  }
+  EXPECT_EQ(ErrorOf(text),
+            "bad.yaml:7:15: the file expands to more than 64 MiB of scalars (alias expansion?)");
+}
+
+TEST(YamlTest, SelfReferencingAliasIsACycle) {
+  EXPECT_EQ(ErrorOf("&a [*a]\n"),
+            "bad.yaml:1:5: alias *a refers to a collection that contains it (a cycle)");
+  EXPECT_EQ(ErrorOf("kind: X\nspec: &a {x: *a}\n"),
+            "bad.yaml:2:14: alias *a refers to a collection that contains it (a cycle)");
+  EXPECT_EQ(ErrorOf("spec: &top\n  list:\n    - name: n\n      parent: *top\n"),
+            "bad.yaml:4:15: alias *top refers to a collection that contains it (a cycle)");
+}
+
+TEST(YamlTest, DeepNestingIsRejectedWithItsDepth) {
+  EXPECT_EQ(ErrorOf(std::string(101, '[') + std::string(101, ']')),
+            "bad.yaml:1:101: nesting deeper than 100 levels");
+  // Far beyond yaml-cpp's own recursion guard (which says "bad file"), and refused from the text
+  // before yaml-cpp reads ahead 250 bytes per bracket.
+  EXPECT_EQ(ErrorOf(std::string(4'000'000, '[')), "bad.yaml:1:101: nesting deeper than 100 levels");
+  EXPECT_EQ(ErrorOf("a: # [[[[\n  " + std::string(120, '{')),
+            "bad.yaml:2:103: nesting deeper than 100 levels");
+  std::string block;
+  for (int i = 0; i < 150; ++i) {
+    block += std::string(i, ' ') + "k:\n";
+  }
+  block += std::string(150, ' ') + "v: 1\n";
+  EXPECT_EQ(ErrorOf(block), "bad.yaml:101:101: nesting deeper than 100 levels");
+  // A hundred levels is fine.
+  absl::StatusOr<std::vector<json::Value>> docs =
+      ParseYamlDocuments(std::string(100, '[') + std::string(100, ']'), "ok.yaml");
+  EXPECT_TRUE(docs.ok()) << docs.status();
+}
+
+TEST(YamlTest, StrayCommaDoesNotLoopForever) {
+  // yaml-cpp 0.7's LoadAll allocates without bound on these (2.8 GB in 4 s for the first).
+  EXPECT_EQ(ErrorOf(","),
+            "bad.yaml:1:1: unexpected ',' outside a flow collection ([...] or {...})");
+  EXPECT_EQ(ErrorOf("- a\n- b\n,\n"),
+            "bad.yaml:3:1: unexpected ',' outside a flow collection ([...] or {...})");
+  EXPECT_EQ(ErrorOf("{a: 1},"),
+            "bad.yaml:1:7: unexpected ',' outside a flow collection ([...] or {...})");
+  EXPECT_EQ(ErrorOf("a: 1\n---\n\t,\n"),
+            "bad.yaml:3:2: unexpected ',' outside a flow collection ([...] or {...})");
+}
+
+TEST(YamlTest, OversizedTextIsRefused) {
+  EXPECT_EQ(ErrorOf(std::string((4 << 20) + 1, '#')), "bad.yaml: larger than 4 MiB");
+}
+
+TEST(YamlTest, OversizedFileIsRefusedBeforeReading) {
+  std::filesystem::path file = std::filesystem::path(::testing::TempDir()) / "yaml_test_big.yaml";
+  {
+    std::ofstream out(file);
+    out << std::string((4 << 20) + 1, '#');
+  }
+  absl::StatusOr<std::vector<json::Value>> docs = ReadYamlFile(file.string());
+  std::filesystem::remove(file);
   ASSERT_FALSE(docs.ok());
-  EXPECT_THAT(std::string(docs.status().message()), HasSubstr("more than 250000 values"));
+  EXPECT_EQ(docs.status().message(), file.string() + ": larger than 4 MiB");
+}
+
+TEST(YamlTest, AliasesKeepTheirMeaningAndLines) {
+  const char* text =
+      "defaults: &d\n"    // 1
+      "  gpus: 2\n"       // 2
+      "  tags: [a, b]\n"  // 3
+      "name: &n team\n"   // 4
+      "empty: &e\n"       // 5
+      "jobs:\n"           // 6
+      "  - *d\n"          // 7
+      "  - x: *n\n"       // 8
+      "copy: *d\n"        // 9
+      "*n : 1\n"          // 10
+      "nothing: *e\n"     // 11
+      "---\n"             // 12
+      "d: &d [1]\n"       // 13
+      "again: *d\n";      // 14
+  absl::StatusOr<std::vector<json::Value>> docs = ParseYamlDocuments(text, "t.yaml");
+  ASSERT_TRUE(docs.ok()) << docs.status();
+  ASSERT_EQ(docs->size(), 2u);
+  const json::Value& doc = (*docs)[0];
+  // An alias as a list element keeps the anchored node's own line (its anchor's); under a key, a
+  // collection takes the key's line, as every collection does.
+  const json::Value& job = PathOrFail(doc, "jobs").elements()[0];
+  EXPECT_EQ(job.line(), 1);
+  EXPECT_EQ(FieldOrFail(job, "gpus").int_value(), 2);
+  EXPECT_EQ(FieldOrFail(job, "tags").elements()[1].string_value(), "b");
+  EXPECT_EQ(PathOrFail(doc, "copy").line(), 9);
+  EXPECT_EQ(PathOrFail(doc, "copy.tags").line(), 3);
+  EXPECT_EQ(PathOrFail(doc, "copy").ToJson(), PathOrFail(doc, "defaults").ToJson());
+  EXPECT_EQ(PathOrFail(doc, "jobs").elements()[1].Find("x")->string_value(), "team");
+  EXPECT_EQ(PathOrFail(doc, "team").int_value(), 1);
+  EXPECT_TRUE(PathOrFail(doc, "nothing").is_null());
+  EXPECT_EQ(PathOrFail(doc, "nothing").line(), 11);
+  // Anchors are per document: the second `&d` is its own.
+  EXPECT_EQ(FieldOrFail((*docs)[1], "again").ToJson(), "[1]");
 }
 
 }  // namespace
