@@ -132,7 +132,7 @@ BudgetLoop::BudgetLoop(BudgetLoopCaches caches, PlanApplier* applier,
       log_(log),
       clock_(clock),
       options_(options),
-      planner_(std::make_unique<BudgetPlanner>(PlannerOptions{options.lookahead})) {
+      planner_(std::make_unique<BudgetPlanner>(PlannerOptions{.lookahead = options.lookahead})) {
   runtime::ControllerOptions co;
   co.name = kBudgetLoopKey;
   co.workers = 1;  // one pass at a time; the queue never hands the key out twice anyway
@@ -295,7 +295,7 @@ Plan BudgetLoop::RunOnce() {
     return {};
   }
   if (!was_leader_) {
-    planner_ = std::make_unique<BudgetPlanner>(PlannerOptions{options_.lookahead});
+    planner_ = std::make_unique<BudgetPlanner>(PlannerOptions{.lookahead = options_.lookahead});
     if (applier_ != nullptr) {
       applier_->Reset();
     }
