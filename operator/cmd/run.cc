@@ -390,6 +390,9 @@ int RunOperator(const RunOptions& options) {
                                  }
                                  return std::string();
                                }});
+  // Alive while the loop completes passes (on every replica: followers pass too); a wedged pass
+  // restarts the container after a few ticks.
+  endpoints.AddLivenessCheck({"budget loop", [&loop] { return (*loop)->LivenessProblem(); }});
   absl::StatusOr<HostPort> health = SplitHostPort("health-addr", options.health_addr);
   if (!health.ok()) {
     log.Error("cannot listen", {{"error", std::string(health.status().message())}});
