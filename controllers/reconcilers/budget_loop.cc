@@ -97,7 +97,7 @@ absl::StatusOr<std::unique_ptr<BudgetLoop>> BudgetLoop::Create(
   gauge("bursar_leader", "1 while this replica is the leader and actuates.", {}, &m->leader);
   gauge("bursar_last_pass_timestamp_seconds",
         "Unix time at which the last metering and enforcement pass completed (leader or "
-        "follower); absent before the first.",
+        "follower); 0 before the first.",
         {}, &m->last_pass);
   if (s.ok()) {
     s = Assign(registry->AddCounter("bursar_actions_total",
