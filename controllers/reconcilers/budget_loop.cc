@@ -29,6 +29,7 @@ struct BudgetLoop::Metrics {
   runtime::HistogramFamily* reconcile = nullptr;
   runtime::CounterFamily* errors = nullptr;
   runtime::GaugeFamily* leader = nullptr;
+  runtime::GaugeFamily* last_pass = nullptr;
 };
 
 namespace {
@@ -47,6 +48,10 @@ constexpr api::BudgetPhase kPhases[] = {api::BudgetPhase::kWithinBudget, api::Bu
                                         api::BudgetPhase::kExhausted};
 
 }  // namespace
+
+absl::Duration StallTimeout(absl::Duration tick) {
+  return std::max(kStallTicks * tick, kMinStallTimeout);
+}
 
 absl::StatusOr<std::unique_ptr<BudgetLoop>> BudgetLoop::Create(
     BudgetLoopCaches caches, PlanApplier* applier, std::function<bool()> is_leader,
@@ -90,6 +95,10 @@ absl::StatusOr<std::unique_ptr<BudgetLoop>> BudgetLoop::Create(
   gauge("bursar_pool_nodes", "Nodes of a GPUNodePool by state (current, desired, ready, idle).",
         {"pool", "state"}, &m->pool_nodes);
   gauge("bursar_leader", "1 while this replica is the leader and actuates.", {}, &m->leader);
+  gauge("bursar_last_pass_timestamp_seconds",
+        "Unix time at which the last metering and enforcement pass completed (leader or "
+        "follower); 0 before the first.",
+        {}, &m->last_pass);
   if (s.ok()) {
     s = Assign(registry->AddCounter("bursar_actions_total",
                                     "Enforcement actions decided, by action (DryRun* when only "
@@ -132,7 +141,7 @@ BudgetLoop::BudgetLoop(BudgetLoopCaches caches, PlanApplier* applier,
       log_(log),
       clock_(clock),
       options_(options),
-      planner_(std::make_unique<BudgetPlanner>(PlannerOptions{options.lookahead})) {
+      planner_(std::make_unique<BudgetPlanner>(PlannerOptions{.lookahead = options.lookahead})) {
   runtime::ControllerOptions co;
   co.name = kBudgetLoopKey;
   co.workers = 1;  // one pass at a time; the queue never hands the key out twice anyway
@@ -292,10 +301,11 @@ Plan BudgetLoop::RunOnce() {
     Publish(nullptr, snap);
     metrics_->reconcile->WithLabels({"follower"})
         .Observe(absl::ToDoubleSeconds(clock_.MonotonicNow() - started));
+    MarkCompleted();
     return {};
   }
   if (!was_leader_) {
-    planner_ = std::make_unique<BudgetPlanner>(PlannerOptions{options_.lookahead});
+    planner_ = std::make_unique<BudgetPlanner>(PlannerOptions{.lookahead = options_.lookahead});
     if (applier_ != nullptr) {
       applier_->Reset();
     }
@@ -334,6 +344,7 @@ Plan BudgetLoop::RunOnce() {
   Publish(&plan, snap);
   double seconds = absl::ToDoubleSeconds(clock_.MonotonicNow() - started);
   metrics_->reconcile->WithLabels({"leader"}).Observe(seconds);
+  MarkCompleted();
   log_->Debug("pass done", {{"seconds", seconds},
                             {"budgets", plan.budgets.size()},
                             {"pods", snap.pods.size()},
@@ -428,6 +439,33 @@ void BudgetLoop::Publish(const Plan* plan, const Snapshot& snap) {
   published_ = std::move(names);
 }
 
+void BudgetLoop::MarkCompleted() {
+  metrics_->last_pass->WithLabels({}).Set(absl::ToDoubleSeconds(clock_.Now() - absl::UnixEpoch()));
+  absl::MutexLock lock(&mu_);
+  last_completed_ = clock_.MonotonicNow();
+}
+
+std::string BudgetLoop::LivenessProblem() const {
+  const absl::Duration limit = options_.stall_timeout > absl::ZeroDuration()
+                                   ? options_.stall_timeout
+                                   : StallTimeout(options_.tick);
+  absl::Time since;
+  {
+    absl::MutexLock lock(&mu_);
+    since = std::max(synced_at_, last_completed_);
+  }
+  if (since == absl::InfinitePast()) {
+    return "";  // the caches have not synced yet: /readyz says so
+  }
+  const absl::Duration idle = clock_.MonotonicNow() - since;
+  if (idle < limit) {
+    return "";
+  }
+  return absl::StrCat("no reconcile pass completed for ",
+                      absl::FormatDuration(absl::Trunc(idle, absl::Seconds(1))), " (tick ",
+                      absl::FormatDuration(options_.tick), ")");
+}
+
 void BudgetLoop::Trigger() {
   const absl::Time now = clock_.MonotonicNow();
   absl::Duration wait;
@@ -487,6 +525,10 @@ absl::StatusOr<runtime::ReconcileResult> BudgetLoop::Reconcile(const std::string
     next_tick = next_tick_;
   }
   if (!caches_synced_logged_) {
+    {
+      absl::MutexLock lock(&mu_);
+      synced_at_ = started;  // the controller calls once every cache has synced
+    }
     log_->Info("caches synced",
                {{"pods", caches_.pods != nullptr ? caches_.pods->size() : 0},
                 {"budgets", caches_.budgets != nullptr ? caches_.budgets->size() : 0}});

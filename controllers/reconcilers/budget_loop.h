@@ -17,6 +17,11 @@
 // On gaining leadership the planner starts afresh, restoring every ledger from status, so a
 // new leader never trusts memory that another replica's writes have overtaken.
 // A pass that throws is logged by the controller and retried at the next tick.
+// Liveness: LivenessProblem() says when no pass has completed for StallTimeout() (a few ticks),
+// counted from the last completed pass, or before the first one from the moment the caches
+// synced (the first Reconcile call); before that it stays quiet (/readyz reports the sync).
+// Followers pass too, so the rule holds on every replica. The operator serves it on /healthz;
+// the wall time of the last completed pass is bursar_last_pass_timestamp_seconds.
 // Thread-safe: Trigger() may be called from any thread; Run(), RunOnce() and Reconcile() from
 // one at a time (the controller has one worker).
 
@@ -69,11 +74,21 @@ struct UsageSources {
 // The one key of the loop's controller: a pass covers every budget at once.
 inline constexpr char kBudgetLoopKey[] = "budgets";
 
+// The loop is stalled when no pass has completed for this many ticks, and at least
+// kMinStallTimeout (so that a short tick does not turn one slow API call into a restart).
+inline constexpr int kStallTicks = 3;
+inline constexpr absl::Duration kMinStallTimeout = absl::Seconds(60);
+
 struct BudgetLoopOptions {
   absl::Duration tick = absl::Seconds(15);
   absl::Duration min_interval = absl::Seconds(1);
   absl::Duration lookahead = absl::Seconds(30);
+  // 0: StallTimeout(tick).
+  absl::Duration stall_timeout = absl::ZeroDuration();
 };
+
+// max(kStallTicks × tick, kMinStallTimeout).
+absl::Duration StallTimeout(absl::Duration tick);
 
 class BudgetLoop {
  public:
@@ -102,6 +117,10 @@ class BudgetLoop {
   // Asks for a pass soon (within min_interval). Any thread.
   void Trigger();
 
+  // "" while the loop is alive; else one line, e.g. "no reconcile pass completed for 3m12s
+  // (tick 15s)". See Liveness above. Any thread.
+  std::string LivenessProblem() const;
+
   // Wires store change callbacks to Trigger() (pods: start/end only; our kinds: any change).
   void WatchForChanges(runtime::PodStore& pods, runtime::ObjectStore& budgets,
                        runtime::ObjectStore& pools, runtime::ObjectStore& price_books,
@@ -121,6 +140,7 @@ class BudgetLoop {
              BudgetLoopOptions options);
   void Export(const Plan& plan, const Snapshot& snapshot, const ApplyReport* report);
   void Publish(const Plan* plan, const Snapshot& snapshot);
+  void MarkCompleted();  // a pass has completed: liveness and its metric
 
   BudgetLoopCaches caches_;
   PlanApplier* applier_;
@@ -138,8 +158,11 @@ class BudgetLoop {
   std::vector<std::string> exported_;   // budget names with metrics
   bool caches_synced_logged_ = false;
 
-  // When passes are due; Trigger() runs on watch threads, Reconcile() on the worker.
-  absl::Mutex mu_;
+  // When passes are due; Trigger() runs on watch threads, Reconcile() on the worker; and when
+  // the last one completed, for LivenessProblem() on the health listener's thread.
+  mutable absl::Mutex mu_;
+  absl::Time synced_at_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();  // monotonic; past: not yet
+  absl::Time last_completed_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();  // monotonic; past: none
   bool triggered_ ABSL_GUARDED_BY(mu_) = false;  // a change asked for a pass since the last began
   absl::Time last_start_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();  // monotonic
   absl::Time next_tick_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();   // monotonic

@@ -1,6 +1,7 @@
 #include "controllers/reconcilers/budget_planner.h"
 
 #include <algorithm>
+#include <exception>
 #include <tuple>
 #include <utility>
 
@@ -143,7 +144,14 @@ Plan BudgetPlanner::Reconcile(const Snapshot& snap) {
   ForgetRemovedBudgets(pass);
   AttributePods(pass);
   for (BudgetWork& w : pass.work) {
-    PlanBudget(pass, w);
+    const size_t outcome = pass.plan.budgets.size();
+    try {
+      PlanBudget(pass, w);
+    } catch (const std::exception& e) {
+      FreezeFailedBudget(pass, w, outcome, e.what());
+    } catch (...) {
+      FreezeFailedBudget(pass, w, outcome, "a non-standard exception");
+    }
   }
   PlanQuotas(pass);
   PlanJobs(pass);
@@ -247,23 +255,15 @@ struct BudgetPlanner::Metering {
 void BudgetPlanner::PlanBudget(Pass& pass, BudgetWork& w) {
   const api::ComputeBudget& b = *w.budget;
   const absl::Time now = pass.now;
-  w.outcome = pass.plan.budgets.size();
-  BudgetOutcome& out = pass.plan.budgets.emplace_back();
-  out.name = b.metadata.name;
-  out.dry_run = !w.enforced;
-  BudgetState& st = budgets_[b.metadata.name];
-  if (st.uid.empty()) {  // first sight: continue from what the status says
-    st.uid = b.metadata.uid;
-    st.recent_actions = b.status.recent_actions;
-    st.conditions = b.status.conditions;
-    st.last_rung = RungOfPhase(b.status.phase);
-  }
-  out.status = b.status;
-  out.status.observed_generation = b.metadata.generation;
+  BudgetState& st = BeginOutcome(pass, w);
+  BudgetOutcome& out = pass.plan.budgets[w.outcome];
   if (!w.valid()) {
     MarkInvalid(w, st, now, out);
     pass.plan.frozen_budgets.push_back(b.metadata.name);
     return;
+  }
+  if (options_.before_planning_budget) {
+    options_.before_planning_budget(b);
   }
 
   const values::Period current = w.calendar->Containing(now);
@@ -308,6 +308,42 @@ void BudgetPlanner::PlanBudget(Pass& pass, BudgetWork& w) {
                            : 0;
   RecordTransitions(w, d, now, m.ended_summary, st, out);
   WriteStatus(w, step, st, out);
+}
+
+// The budget's outcome, started from its status, and its state (from status at first sight).
+BudgetPlanner::BudgetState& BudgetPlanner::BeginOutcome(Pass& pass, BudgetWork& w) {
+  const api::ComputeBudget& b = *w.budget;
+  w.outcome = pass.plan.budgets.size();
+  BudgetOutcome& out = pass.plan.budgets.emplace_back();
+  out.name = b.metadata.name;
+  out.dry_run = !w.enforced;
+  BudgetState& st = budgets_[b.metadata.name];
+  if (st.uid.empty()) {  // first sight: continue from what the status says
+    st.uid = b.metadata.uid;
+    st.recent_actions = b.status.recent_actions;
+    st.conditions = b.status.conditions;
+    st.last_rung = RungOfPhase(b.status.phase);
+  }
+  out.status = b.status;
+  out.status.observed_generation = b.metadata.generation;
+  return st;
+}
+
+// A budget whose planning threw: what the failed step wrote to the plan is dropped and the
+// budget is frozen like an invalid one (Ready False, PlanningFailed), so its quotas, Jobs and
+// pools stay as they are and the other budgets are planned as usual. Its ledgers may hold half
+// a metering: they are dropped and restored from status next pass (idempotent, ledger.h).
+void BudgetPlanner::FreezeFailedBudget(Pass& pass, BudgetWork& w, size_t outcome,
+                                       std::string what) {
+  pass.plan.budgets.resize(outcome);
+  w.invalid_reason = "PlanningFailed";
+  w.invalid_message = std::move(what);
+  w.total_quota = -1;
+  BudgetState& st = BeginOutcome(pass, w);
+  st.ledger.reset();
+  st.reserve_ledger.reset();
+  MarkInvalid(w, st, pass.now, pass.plan.budgets[w.outcome]);
+  pass.plan.frozen_budgets.push_back(w.name());
 }
 
 void BudgetPlanner::MarkInvalid(const BudgetWork& w, BudgetState& st, absl::Time now,

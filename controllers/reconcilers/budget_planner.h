@@ -9,7 +9,10 @@
 // A pass runs in named steps over one shared context (budget_planner.cc): index the snapshot,
 // validate budgets, attribute pods, then per budget restore ledgers, observe modelDrift, meter,
 // decide (engine::Decide, the step `bursar simulate` calls too) and write its status; then plan
-// quotas, Jobs (hold, drain, release) and node pools.
+// quotas, Jobs (hold, drain, release) and node pools. One budget's failure never stops the
+// others: an exception while one budget is planned marks it not Ready (reason PlanningFailed,
+// the exception's message) and freezes it like an invalid budget; its ledgers are restored from
+// status on the next pass, so whatever the failed step had begun is neither lost nor kept.
 //
 // State kept between passes (and why it survives a restart):
 // - ledgers: restored from status.ledger / status.reserveLedger the first time a budget is
@@ -30,6 +33,7 @@
 // Deterministic for a given sequence of snapshots. Thread-compatible.
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <set>
@@ -49,6 +53,10 @@ namespace bursar::reconcilers {
 struct PlannerOptions {
   // How far ahead the current burn is projected: two ticks of the default 15 s tick.
   absl::Duration lookahead = engine::LookaheadFor(absl::Seconds(15));
+  // Test hook, unset in production: called with each valid budget as its planning step begins.
+  // A test throws from it to stand for a library that throws while one budget is planned
+  // (nothing in the planner throws on its own inputs, so no snapshot can provoke it).
+  std::function<void(const api::ComputeBudget&)> before_planning_budget = nullptr;
 };
 
 // An Event on the ComputeBudget.
@@ -168,11 +176,13 @@ class BudgetPlanner {
   void ForgetRemovedBudgets(const Pass& pass);
   static void AttributePods(Pass& pass);
   void PlanBudget(Pass& pass, BudgetWork& w);
+  void FreezeFailedBudget(Pass& pass, BudgetWork& w, size_t outcome, std::string what);
   static void PlanQuotas(Pass& pass);
   void PlanJobs(Pass& pass);
   void AttachRecentActions(Pass& pass);
   void PlanPools(Pass& pass);
   // Parts of PlanBudget.
+  BudgetState& BeginOutcome(Pass& pass, BudgetWork& w);
   static void MarkInvalid(const BudgetWork& w, BudgetState& st, absl::Time now, BudgetOutcome& out);
   static void RestoreLedgers(const api::ComputeBudget& b, absl::Time now,
                              const values::Period& current, BudgetState& st, BudgetOutcome& out);

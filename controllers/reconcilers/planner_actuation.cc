@@ -102,6 +102,9 @@ void BudgetPlanner::PlanJobs(Pass& pass) {
     }
     size_t wi = pass.valid_index[static_cast<size_t>(a.budget)];
     const BudgetWork& w = pass.work[wi];
+    if (!w.valid()) {
+      continue;  // its planning failed this pass: frozen, its Jobs stay as they are
+    }
     const api::RetrainingSpec& retraining = w.budget->spec.retraining;
     const BudgetState& st = budgets_[w.name()];
     std::string model;

@@ -5,6 +5,7 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <map>
@@ -386,6 +387,9 @@ int RunOperator(const RunOptions& options) {
                                  }
                                  return std::string();
                                }});
+  // Alive while the loop completes passes (on every replica: followers pass too); a wedged pass
+  // restarts the container after a few ticks.
+  endpoints.AddLivenessCheck({"budget loop", [&loop] { return (*loop)->LivenessProblem(); }});
   absl::StatusOr<HostPort> health = SplitHostPort("health-addr", options.health_addr);
   if (!health.ok()) {
     log.Error("cannot listen", {{"error", std::string(health.status().message())}});
@@ -446,7 +450,7 @@ int RunOperator(const RunOptions& options) {
   // Threads: the watchers fill the caches, the elector holds the Lease, and the budget loop's
   // controller passes once every cache has synced. A thread that ends on its own notifies
   // `stop` as a signal does: the operator shuts down rather than run half-dead.
-  runtime::ThreadGroup threads(&stop);
+  runtime::ThreadGroup threads(&stop, &clock);
   for (NamedWatcher& named : watchers) {
     runtime::Watcher<json::Value>* w = named.watcher.get();
     threads.Add(absl::StrCat("watch ", named.resource), [w](std::stop_token token) {
@@ -476,7 +480,17 @@ int RunOperator(const RunOptions& options) {
     clock.SleepUntil(absl::InfiniteFuture(), &stop);
   }
   log.Info("shutting down", {{"signal", signals.received()}});
-  absl::Status stopped = threads.Stop();
+  absl::Status stopped = threads.Stop(options.shutdown_grace);
+  if (absl::IsDeadlineExceeded(stopped)) {
+    // A thread is stuck (a pass blocked in a call that ignores its stop token) and still uses
+    // what this function owns: no destructor may run, so the process ends here, within the
+    // grace, rather than wait for the kubelet's SIGKILL.
+    log.Error("a thread did not stop within --shutdown-grace; exiting",
+              {{"error", std::string(stopped.message())},
+               {"shutdownGrace", absl::FormatDuration(options.shutdown_grace)}});
+    std::fflush(nullptr);
+    std::_Exit(1);
+  }
   if (!stopped.ok()) {
     log.Error("a thread failed", {{"error", std::string(stopped.message())}});
   }

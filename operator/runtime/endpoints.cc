@@ -8,6 +8,16 @@ kube::HttpServerResponse Endpoints::Serve(std::string_view path) const {
   // Probes may carry a query (?verbose); it does not change the answer.
   path = path.substr(0, path.find('?'));
   if (path == "/healthz" || path == "/livez") {
+    std::string failing;
+    for (const LivenessCheck& check : liveness_) {
+      std::string reason = check.not_alive_reason();
+      if (!reason.empty()) {
+        absl::StrAppend(&failing, failing.empty() ? "" : "; ", check.name, ": ", reason);
+      }
+    }
+    if (!failing.empty()) {
+      return {500, "", absl::StrCat(failing, "\n")};
+    }
     return {200, "", "ok\n"};
   }
   if (path == "/readyz") {

@@ -19,16 +19,25 @@ std::string Describe(const std::exception_ptr& error) {
   }
 }
 
+const Clock& DefaultClock() {
+  static const SystemClock clock;
+  return clock;
+}
+
 }  // namespace
 
-ThreadGroup::ThreadGroup(Wakeup* ended_early) : ended_early_(ended_early) {}
+ThreadGroup::ThreadGroup(Wakeup* ended_early, const Clock* clock)
+    : ended_early_(ended_early), clock_(clock != nullptr ? *clock : DefaultClock()) {}
 
 ThreadGroup::~ThreadGroup() {
   Stop().IgnoreError();  // documented: call Stop() to see the status
 }
 
 void ThreadGroup::Add(std::string name, Body body) {
-  members_.push_back(std::make_unique<Member>(Member{std::move(name), std::move(body), {}}));
+  auto member = std::make_unique<Member>();
+  member->name = std::move(name);
+  member->body = std::move(body);
+  members_.push_back(std::move(member));
   if (started_ && !stopped_) {
     Launch(*members_.back());
   }
@@ -45,45 +54,55 @@ void ThreadGroup::Start() {
 }
 
 void ThreadGroup::Launch(Member& member) {
-  member.thread = std::jthread([this, &member](std::stop_token token) {
-    RunMember(member.name, member.body, std::move(token));
-  });
+  member.thread =
+      std::jthread([this, &member](std::stop_token token) { RunMember(member, std::move(token)); });
 }
 
-void ThreadGroup::RunMember(const std::string& name, const Body& body, std::stop_token token) {
-  Failure failure{name, false, nullptr};
+void ThreadGroup::RunMember(Member& member, std::stop_token token) {
+  Failure failure{member.name, false, nullptr};
   try {
-    body(token);
+    member.body(token);
   } catch (...) {
     failure.error = std::current_exception();
   }
   failure.early = !token.stop_requested();
-  if (failure.error == nullptr && !failure.early) {
-    return;
-  }
   const bool early = failure.early;
-  {
+  if (failure.error != nullptr || early) {
     absl::MutexLock lock(&mu_);
     failures_.push_back(std::move(failure));
   }
+  member.returned.Notify();  // after the failure is on record: Stop() reads it next
   if (early && ended_early_ != nullptr) {
     ended_early_->Notify();
   }
 }
 
-absl::Status ThreadGroup::Stop() {
+absl::Status ThreadGroup::Stop(absl::Duration grace) {
   if (stopped_) {
     return result_;
   }
   stopped_ = true;
-  for (auto it = members_.rbegin(); it != members_.rend(); ++it) {
-    std::jthread& thread = (*it)->thread;
-    if (thread.joinable()) {
-      thread.request_stop();
-      thread.join();
-    }
-  }
+  const absl::Time deadline =
+      grace == absl::InfiniteDuration() ? absl::InfiniteFuture() : clock_.MonotonicNow() + grace;
   std::vector<std::string> problems;
+  bool stuck = false;
+  for (auto it = members_.rbegin(); it != members_.rend(); ++it) {
+    Member& member = **it;
+    if (!member.thread.joinable()) {
+      continue;
+    }
+    member.thread.request_stop();
+    if (stuck) {
+      continue;  // past the grace: asked, not waited for
+    }
+    if (clock_.SleepUntil(deadline, &member.returned)) {
+      stuck = true;
+      problems.push_back(absl::StrCat("thread \"", member.name, "\" did not stop within ",
+                                      absl::FormatDuration(grace)));
+      continue;
+    }
+    member.thread.join();
+  }
   {
     absl::MutexLock lock(&mu_);
     for (const Failure& f : failures_) {
@@ -95,8 +114,13 @@ absl::Status ThreadGroup::Stop() {
                                  : absl::StrCat("thread \"", f.name, "\" ", what, " on stopping"));
     }
   }
-  result_ =
-      problems.empty() ? absl::OkStatus() : absl::InternalError(absl::StrJoin(problems, "; "));
+  if (problems.empty()) {
+    result_ = absl::OkStatus();
+  } else if (stuck) {
+    result_ = absl::DeadlineExceededError(absl::StrJoin(problems, "; "));
+  } else {
+    result_ = absl::InternalError(absl::StrJoin(problems, "; "));
+  }
   return result_;
 }
 

@@ -16,8 +16,15 @@
 // Code that waits on a runtime::Wakeup (the runtime's Run(Wakeup* stop) methods) joins the stop
 // token through RunWithStopToken() below.
 //
-// Thread-safety: Add(), Start() and Stop() belong to the owner's thread. Pitfall: the destructor
-// stops a running group as Stop() does but drops its status: call Stop() to see the errors.
+// Stop(grace) bounds the wait: a member still running `grace` after Stop() began (one stuck in
+// a call that ignores its stop token) is named in a DeadlineExceeded error, the members after it
+// in the stop order are asked to stop but not waited for, and Stop() returns. Nothing can end a
+// thread from outside, so the owner that must exit ends the process then (RunOperator does).
+//
+// Thread-safety: Add(), Start() and Stop() belong to the owner's thread. Pitfalls: the destructor
+// stops a running group as Stop() does but drops its status: call Stop() to see the errors. And
+// after a Stop() that timed out the destructor still joins the stuck member (threads are never
+// detached): it blocks until that member returns.
 
 #include <exception>
 #include <functional>
@@ -39,8 +46,9 @@ class ThreadGroup {
   using Body = std::function<void(std::stop_token)>;
 
   // `ended_early`, when not null, is notified (from the ending thread) whenever a member ends
-  // before Stop() asked it to. It must outlive the group.
-  explicit ThreadGroup(Wakeup* ended_early = nullptr);
+  // before Stop() asked it to. Stop()'s grace is measured on `clock` (a process-wide
+  // SystemClock when null). Both must outlive the group.
+  explicit ThreadGroup(Wakeup* ended_early = nullptr, const Clock* clock = nullptr);
   ~ThreadGroup();
   ThreadGroup(const ThreadGroup&) = delete;
   ThreadGroup& operator=(const ThreadGroup&) = delete;
@@ -53,14 +61,17 @@ class ThreadGroup {
 
   // Stops the members in reverse order of Add(): request_stop(), then join, one at a time.
   // Returns OK when every member ran until it was asked to stop and none threw; otherwise an
-  // error naming each member that ended early or threw (with the exception's message). A
-  // second call returns the same result without stopping anything again.
-  absl::Status Stop();
+  // error naming each member that ended early or threw (with the exception's message). When a
+  // member has not returned `grace` after the call began, the error is DeadlineExceeded and
+  // names it (see the file comment). A second call returns the same result without stopping
+  // anything again.
+  absl::Status Stop(absl::Duration grace = absl::InfiniteDuration());
 
  private:
   struct Member {
     std::string name;
     Body body;
+    Wakeup returned;  // notified by the member's thread as its body has returned or thrown
     std::jthread thread;
   };
   // A member that ended early or threw.
@@ -71,9 +82,10 @@ class ThreadGroup {
   };
 
   void Launch(Member& member);
-  void RunMember(const std::string& name, const Body& body, std::stop_token token);
+  void RunMember(Member& member, std::stop_token token);
 
   Wakeup* const ended_early_;
+  const Clock& clock_;
   std::vector<std::unique_ptr<Member>> members_;  // the owner's thread only
   bool started_ = false;
   bool stopped_ = false;

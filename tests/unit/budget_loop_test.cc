@@ -310,6 +310,50 @@ TEST_F(BudgetLoopTest, RunWaitsForEveryCacheThenPassesUntilStopped) {
   EXPECT_FALSE(loop_->controller().running());
 }
 
+TEST_F(BudgetLoopTest, LivenessFailsAfterAFewTicksWithoutACompletedPass) {
+  EXPECT_EQ(StallTimeout(absl::Seconds(15)), absl::Seconds(60));  // the floor
+  EXPECT_EQ(StallTimeout(absl::Minutes(1)), absl::Minutes(3));    // three ticks
+  loop_ = Make();
+  // Before the caches sync (no Reconcile call yet) it stays quiet however long it takes.
+  clock_.Advance(absl::Hours(1));
+  EXPECT_EQ(loop_->LivenessProblem(), "");
+  EXPECT_NE(registry_.Render().find("\nbursar_last_pass_timestamp_seconds 0\n"), std::string::npos);
+
+  absl::Duration after;
+  ASSERT_TRUE(Reconcile(&after));
+  const double first = absl::ToDoubleSeconds(clock_.Now() - absl::UnixEpoch());
+  EXPECT_NE(registry_.Render().find(absl::StrCat("\nbursar_last_pass_timestamp_seconds ",
+                                                 runtime::FormatMetricValue(first), "\n")),
+            std::string::npos)
+      << registry_.Render();
+  clock_.Advance(absl::Seconds(59));
+  EXPECT_EQ(loop_->LivenessProblem(), "");
+  clock_.Advance(absl::Seconds(1));
+  EXPECT_EQ(loop_->LivenessProblem(), "no reconcile pass completed for 1m (tick 15s)");
+  clock_.Advance(absl::Seconds(132));
+  EXPECT_EQ(loop_->LivenessProblem(), "no reconcile pass completed for 3m12s (tick 15s)");
+
+  // A pass completes: alive again, and the metric moves.
+  ASSERT_TRUE(Reconcile(&after));
+  EXPECT_EQ(loop_->LivenessProblem(), "");
+  EXPECT_NE(registry_.Render().find(absl::StrCat("\nbursar_last_pass_timestamp_seconds ",
+                                                 runtime::FormatMetricValue(first + 192), "\n")),
+            std::string::npos);
+}
+
+TEST_F(BudgetLoopTest, BeforeTheFirstCompletedPassLivenessCountsFromTheCacheSync) {
+  UsageSources usage;
+  usage.pod_usage = []() -> absl::StatusOr<std::vector<signals::PodUsage>> {
+    throw std::runtime_error("metrics client exploded");  // every pass fails
+  };
+  loop_ = Make(std::move(usage));
+  clock_.Advance(absl::Minutes(10));                                   // a slow sync
+  EXPECT_THROW(loop_->Reconcile(kBudgetLoopKey), std::runtime_error);  // synced; the pass threw
+  EXPECT_EQ(loop_->LivenessProblem(), "");
+  clock_.Advance(absl::Seconds(75));
+  EXPECT_EQ(loop_->LivenessProblem(), "no reconcile pass completed for 1m15s (tick 15s)");
+}
+
 TEST_F(BudgetLoopTest, APassThatThrowsIsLoggedAndTheLoopRunsOn) {
   int calls = 0;
   UsageSources usage;

@@ -13,6 +13,7 @@
 
 #include <gtest/gtest.h>
 
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -288,6 +289,59 @@ TEST(BudgetPlannerTest, OverlappingScopesChargeTheNarrowestAndSaySo) {
     }
     EXPECT_TRUE(overlapping) << name;
   }
+}
+
+TEST(BudgetPlannerTest, ABudgetWhosePlanningThrowsIsFrozenAndTheOthersArePlanned) {
+  int throws = 1;
+  PlannerOptions options;
+  options.before_planning_budget = [&throws](const api::ComputeBudget& b) {
+    if (b.metadata.name == "broken" && throws-- > 0) {
+      throw std::runtime_error("zone database unreadable");
+    }
+  };
+  BudgetPlanner planner(options);
+  Snapshot s = Base(kStart + absl::Hours(1));
+  // "broken" sorts first, so "vision" is planned after the failure, not before it.
+  s.budgets = {Budget("  scope: {namespaces: [free]}\n  pacing: {mode: Even}\n", "broken"),
+               Budget("  pacing: {mode: Even}\n")};
+  PodView other = Pod("p2", kStart);
+  other.namespace_name = "free";
+  s.pods = {Pod("p1", kStart), other};
+  Plan plan = planner.Reconcile(s);
+
+  const BudgetOutcome& broken = Outcome(plan, "broken");
+  EXPECT_FALSE(broken.valid);
+  ASSERT_EQ(broken.status.conditions.size(), 1u);
+  EXPECT_EQ(broken.status.conditions[0].type, "Ready");
+  EXPECT_EQ(broken.status.conditions[0].status, "False");
+  EXPECT_EQ(broken.status.conditions[0].reason, "PlanningFailed");
+  EXPECT_EQ(broken.status.conditions[0].message, "zone database unreadable");
+  EXPECT_EQ(broken.status.spent, values::Money());  // nothing half-metered reaches status
+  ASSERT_EQ(broken.events.size(), 1u);
+  EXPECT_TRUE(broken.events[0].warning);
+  EXPECT_EQ(broken.events[0].reason, "PlanningFailed");
+  // Frozen: no quota is planned for it, so the one it owns stays as it is.
+  EXPECT_EQ(plan.frozen_budgets, std::vector<std::string>{"broken"});
+  for (const QuotaTarget& q : plan.quotas) {
+    EXPECT_NE(q.budget, "broken");
+  }
+  // The other budget is planned as if nothing happened.
+  const BudgetOutcome& vision = Outcome(plan);
+  EXPECT_TRUE(vision.valid);
+  EXPECT_EQ(vision.status.spent, GpuShare());
+  ASSERT_EQ(plan.quotas.size(), 1u);
+  EXPECT_EQ(plan.quotas[0].budget, "vision");
+
+  // Once planning works again, the budget is Ready and metered like the others.
+  s.budgets[0].status = broken.status;
+  Plan next = planner.Reconcile(s);
+  const BudgetOutcome& recovered = Outcome(next, "broken");
+  EXPECT_TRUE(recovered.valid);
+  ASSERT_FALSE(recovered.status.conditions.empty());
+  EXPECT_EQ(recovered.status.conditions[0].status, "True");
+  EXPECT_EQ(recovered.status.spent, GpuShare());
+  EXPECT_TRUE(next.frozen_budgets.empty());
+  EXPECT_EQ(next.quotas.size(), 2u);
 }
 
 TEST(BudgetPlannerTest, EvenPacingSetsTheQuotaOfEveryScopedNamespace) {

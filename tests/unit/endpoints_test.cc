@@ -39,6 +39,26 @@ TEST(EndpointsTest, HealthzReadyzAndMetrics) {
   EXPECT_NE(ready.body.find("[+]caches ok"), std::string::npos);
 }
 
+TEST(EndpointsTest, HealthzFailsWithTheReasonsOfTheFailingLivenessChecks) {
+  Endpoints endpoints(nullptr);
+  std::string loop_reason;
+  endpoints.AddLivenessCheck({"webhook", [] { return std::string(); }});
+  endpoints.AddLivenessCheck({"budget loop", [&] { return loop_reason; }});
+  endpoints.AddReadinessCheck({"caches", [] { return std::string("pods not synced"); }});
+  // Not ready is not dead: readiness checks never fail /healthz.
+  EXPECT_EQ(endpoints.Serve("/healthz").status, 200);
+  EXPECT_EQ(endpoints.Serve("/healthz").body, "ok\n");
+
+  loop_reason = "no reconcile pass completed for 3m12s (tick 15s)";
+  for (const char* path : {"/healthz", "/livez", "/healthz?verbose"}) {
+    kube::HttpServerResponse r = endpoints.Serve(path);
+    EXPECT_EQ(r.status, 500) << path;
+    EXPECT_EQ(r.body, "budget loop: no reconcile pass completed for 3m12s (tick 15s)\n") << path;
+  }
+  loop_reason.clear();
+  EXPECT_EQ(endpoints.Serve("/healthz").status, 200);
+}
+
 TEST(EndpointsTest, RequestMetricsCountByVerbAndCode) {
   Registry registry;
   absl::StatusOr<kube::ApiClient::Observer> observer = MakeRequestMetricsObserver(&registry);

@@ -193,6 +193,58 @@ TEST(RunWithStopTokenTest, TheWakeupIsNotifiedWhenTheTokenIsAskedToStop) {
   EXPECT_THAT(lines, ElementsAre("interrupted", "run returned"));
 }
 
+TEST(ThreadGroupTest, MembersThatStopWithinTheGraceAreJoinedAndStopIsOk) {
+  SimulatedClock clock;  // never advanced: the members return as soon as they are asked
+  Journal journal;
+  absl::Notification watcher_started, controller_started;
+  ThreadGroup group(nullptr, &clock);
+  group.Add("watcher", Member(journal, "watcher", &watcher_started));
+  group.Add("controller", Member(journal, "controller", &controller_started));
+  group.Start();
+  ASSERT_TRUE(watcher_started.WaitForNotificationWithTimeout(kPatience));
+  ASSERT_TRUE(controller_started.WaitForNotificationWithTimeout(kPatience));
+
+  EXPECT_TRUE(group.Stop(absl::Seconds(10)).ok());
+  EXPECT_THAT(journal.Lines(), ElementsAre("controller asked", "controller ended", "watcher asked",
+                                           "watcher ended"));
+}
+
+TEST(ThreadGroupTest, AMemberThatIgnoresItsStopTokenIsNamedOnceTheGraceHasPassed) {
+  SimulatedClock clock;
+  Journal journal;
+  absl::Notification watcher_started, stuck_started, release;
+  ThreadGroup group(nullptr, &clock);
+  group.Add("watcher", Member(journal, "watcher", &watcher_started));
+  // A pass stuck in a call that never looks at its stop token.
+  group.Add("budget loop", [&](std::stop_token) {
+    stuck_started.Notify();
+    release.WaitForNotification();
+  });
+  group.Start();
+  ASSERT_TRUE(watcher_started.WaitForNotificationWithTimeout(kPatience));
+  ASSERT_TRUE(stuck_started.WaitForNotificationWithTimeout(kPatience));
+
+  absl::Status stopped;
+  absl::Notification returned;
+  std::thread owner([&] {
+    stopped = group.Stop(absl::Seconds(10));
+    returned.Notify();
+  });
+  ASSERT_TRUE(clock.AwaitSleepers(1, kPatience));  // Stop() waits for "budget loop"
+  clock.Advance(absl::Seconds(9));
+  ASSERT_TRUE(clock.AwaitSleepers(1, kPatience));  // still waiting, within the grace
+  EXPECT_FALSE(returned.HasBeenNotified());
+  clock.Advance(absl::Seconds(1));
+  owner.join();
+
+  EXPECT_EQ(stopped.code(), absl::StatusCode::kDeadlineExceeded);
+  EXPECT_EQ(stopped.message(), "thread \"budget loop\" did not stop within 10s");
+  // The members after it in the stop order are still asked to stop (not waited for).
+  EXPECT_THAT(journal.Lines(), ::testing::Contains("watcher asked"));
+  EXPECT_EQ(group.Stop().code(), absl::StatusCode::kDeadlineExceeded);  // same answer again
+  release.Notify();  // lets the destructor join the stuck member
+}
+
 TEST(RunWithStopTokenTest, ATokenStoppedAlreadyStopsTheRunAtOnce) {
   SimulatedClock clock;
   std::stop_source source;
