@@ -1,0 +1,184 @@
+#pragma once
+
+// The simulated cluster behind sim::Simulate (simulator.h), internal to controllers/sim: the
+// state of Jobs, pools and budgets, and the Simulation that moves them one metering tick at a
+// time. Its parts live in three files:
+//   simulator.cc           setup from the scenario, the tick loop (Run) and the report;
+//   simulation_time.cc     time passing: Jobs run, finish, are suspended; spend is metered into
+//                          the ledgers; periods roll; modelDrift and arrivals are delivered;
+//   simulation_decisions.cc  the decision step per budget (engine::Decide, as the operator) and
+//                          what the cluster does with it: draining, admission, pool sizes.
+// Not thread-safe.
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <tuple>
+#include <utility>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "controllers/api/types.h"
+#include "controllers/engine/budget_policy.h"
+#include "controllers/engine/budget_step.h"
+#include "controllers/engine/cost_model.h"
+#include "controllers/engine/retraining_gate.h"
+#include "controllers/sim/enforcement.h"
+#include "controllers/sim/simulator.h"
+#include "controllers/values/ledger.h"
+#include "controllers/values/money.h"
+#include "controllers/values/period.h"
+
+namespace bursar::sim::internal {
+
+using api::LadderAction;
+using values::Money;
+
+constexpr int kNoBudget = -1;
+
+enum class JobState { kFuture, kPending, kRunning, kSuspended, kCompleted };
+
+struct Job {
+  const TraceJob* trace = nullptr;
+  int budget = kNoBudget;
+  JobState state = JobState::kFuture;
+  int pool = -1;
+  int64_t remaining_s = 0;  // work left
+  int64_t run_since_s = 0;  // start of the current pod segment
+  int segment = 0;          // pods are new on every resume: uid = id/segment
+  bool retrain = false;     // purpose retrain with a model
+  bool on_reserve = false;  // this run draws on the retraining reserve
+  bool ever_suspended = false;
+  bool ever_held = false;
+  std::optional<int64_t> first_start_s;
+  Money rate;
+  std::string uid;
+};
+
+struct Pool {
+  const api::GPUNodePool* spec = nullptr;
+  int ready_nodes = 0;
+  std::vector<int64_t> provisioning_ready_at;  // launch queue
+  int64_t used_gpus = 0;
+  absl::Time low_since = absl::InfiniteFuture();
+  // Nodes by the budget whose demand launched them (kNoBudget: minNodes and unbudgeted work).
+  // A budget pays for the idle part of the nodes it asked for (docs/concepts.md, "Cost model").
+  std::map<int, int> owned_nodes;
+  std::map<int, int64_t> used_by;  // GPUs in use, by budget
+  Money gpu_rate;                  // cost of a 1-GPU pod on this pool
+  Money node_rate;                 // cost of one node per hour
+  engine::UnitPrices prices;
+  int peak_nodes = 0;
+  double node_hours = 0;
+
+  int gpus_per_node() const { return spec->spec.gpus_per_node; }
+  int total_nodes() const { return ready_nodes + static_cast<int>(provisioning_ready_at.size()); }
+  int64_t free_gpus() const { return int64_t{ready_nodes} * gpus_per_node() - used_gpus; }
+  int64_t capacity_gpus() const { return int64_t{spec->spec.max_nodes} * gpus_per_node(); }
+};
+
+struct Charge {
+  std::string uid;
+  absl::Time from;
+  absl::Time to;
+  Money rate;
+  int64_t gpus = 0;
+  bool ended = false;
+  bool reserve = false;
+};
+
+struct Budget {
+  const api::ComputeBudget* spec = nullptr;
+  std::optional<values::PeriodCalendar> calendar;
+  std::optional<values::BudgetLedger> ledger;          // everything charged
+  std::optional<values::BudgetLedger> reserve_ledger;  // the part on the retraining reserve
+  engine::RetrainingGate gate;
+  std::vector<int> pools;
+  Money gpu_hour_price;
+  std::vector<Charge> step_charges;
+  std::vector<std::string> step_ended;
+  std::set<std::tuple<int, int64_t, size_t>> pending;  // (-priority, submit, job index)
+  std::vector<Money> pool_gpu_hour_prices;             // of its pools, for engine::GpuHourPrice
+  Money default_gpu_hour;                              // its price book's, when it has one
+  engine::BudgetDecision decision;
+  std::unique_ptr<EnforcementPolicy> enforcement;
+  BudgetResult result;
+  int64_t wait_sum_s = 0;
+  int64_t started_jobs = 0;
+  LadderAction last_rung = LadderAction::kNone;
+  bool gpu_hours_only = false;
+};
+
+inline double MoneyValue(Money m) {
+  return m.ToDouble();
+}
+
+class Simulation {
+ public:
+  Simulation(const Scenario& scenario, const SimOptions& options)
+      : scenario_(scenario), options_(options) {}
+
+  absl::StatusOr<SimReport> Run();
+
+ private:
+  absl::Status Setup();
+  absl::Time At(int64_t s) const { return scenario_.start + absl::Seconds(s); }
+  const api::PriceBook* FindPriceBook(const std::string& name) const;
+  int BudgetFor(const TraceJob& job) const;
+
+  void Advance(int64_t from_s, int64_t to_s);
+  void ChargeIdle(int64_t from_s, int64_t to_s);
+  void Meter(int64_t now_s);
+  void RollPeriod(Budget& b, int64_t now_s);
+  void DeliverDrift(int64_t now_s);
+  void Arrive(int64_t now_s);
+  void Decide(int64_t now_s);
+  void Admit(int64_t now_s);
+  void SizePools(int64_t now_s);
+  void Sample(int64_t now_s);
+  // Launched nodes whose provisioning delay has passed become usable (before admission).
+  void BringUpNodes(int64_t now_s);
+
+  void Start(size_t index, int pool, int64_t now_s, bool on_reserve);
+  void Suspend(size_t index, int64_t now_s);
+  void Release(Job& job);
+  void TransferHeldNodes(Pool& pool);
+  // Idle GPUs of `pool` by the budget that pays for them (kNoBudget: nobody's).
+  std::vector<std::pair<int, int64_t>> IdleByOwner(const Pool& pool) const;
+  void Finish(size_t index, int64_t end_s);
+  void EndSegment(Job& job, int64_t end_s, bool ended);
+  Money JobRate(const Pool& pool, int64_t gpus) const;
+  std::optional<int64_t> QuotaFor(const Budget& b) const;
+  bool HoldsNewWork(const Budget& b) const;
+  bool MayUseReserve(const Budget& b, const Job& job) const;
+  int64_t RunningGpus(int budget, bool reserve) const;
+  Money RunningRate(int budget, bool reserve) const;
+  std::pair<Money, int64_t> IdleOf(int budget) const;
+  engine::BudgetStep StepOf(const Budget& b, int budget, int64_t now_s) const;
+  DecisionTrace TraceOf(const Budget& b, int budget, const engine::BudgetStep& step) const;
+  void DrainTo(int budget, int64_t keep_gpus, bool reserve, int64_t now_s);
+
+  const Scenario& scenario_;
+  const SimOptions& options_;
+  std::vector<Job> jobs_;
+  std::vector<Budget> budgets_;
+  std::vector<Pool> pools_;
+  std::vector<int> unbudgeted_pools_;
+  std::set<std::tuple<int, int64_t, size_t>> unbudgeted_pending_;
+  std::vector<size_t> running_;  // indices of running jobs
+  size_t next_arrival_ = 0;
+  size_t next_drift_ = 0;
+  std::vector<size_t> arrival_order_;
+  Money unbudgeted_spent_;
+  int64_t unschedulable_ = 0;
+  int64_t step_s_ = 60;
+  int64_t end_s_ = 0;
+  int64_t chart_every_s_ = 60;
+  int64_t next_chart_s_ = 0;
+};
+
+}  // namespace bursar::sim::internal

@@ -1,0 +1,396 @@
+// Decisions in the simulated cluster (simulation.h): each budget's decision step, through the
+// operator's own engine::Decide, and what the cluster does with it under the policy being
+// simulated (enforcement.h) — draining, admission under quota and hold, and pool sizes.
+
+#include <algorithm>
+#include <cmath>
+#include <set>
+
+#include "absl/strings/str_cat.h"
+#include "controllers/engine/attribution.h"
+#include "controllers/engine/budget_policy.h"
+#include "controllers/engine/budget_step.h"
+#include "controllers/engine/cost_model.h"
+#include "controllers/engine/pool_sizing.h"
+#include "controllers/sim/simulation.h"
+#include "controllers/values/ledger.h"
+#include "controllers/values/strings.h"
+
+namespace bursar::sim::internal {
+
+int64_t Simulation::RunningGpus(int budget, bool reserve) const {
+  int64_t gpus = 0;
+  for (size_t i : running_) {
+    if (jobs_[i].budget == budget && jobs_[i].on_reserve == reserve) {
+      gpus += jobs_[i].trace->gpus;
+    }
+  }
+  return gpus;
+}
+
+Money Simulation::RunningRate(int budget, bool reserve) const {
+  Money rate;
+  for (size_t i : running_) {
+    if (jobs_[i].budget == budget && jobs_[i].on_reserve == reserve) {
+      rate += jobs_[i].rate;
+    }
+  }
+  return rate;
+}
+
+std::pair<Money, int64_t> Simulation::IdleOf(int budget) const {
+  Money rate;
+  int64_t gpus = 0;
+  for (const Pool& p : pools_) {
+    for (const auto& [owner, idle] : IdleByOwner(p)) {
+      if (owner == budget) {
+        rate += p.node_rate.MulDiv(idle, p.gpus_per_node());
+        gpus += idle;
+      }
+    }
+  }
+  return {rate, gpus};
+}
+
+void Simulation::DrainTo(int budget, int64_t keep_gpus, bool reserve, int64_t now_s) {
+  std::vector<size_t> candidates;
+  int64_t running = 0;
+  for (size_t i : running_) {
+    if (jobs_[i].budget == budget && jobs_[i].on_reserve == reserve) {
+      candidates.push_back(i);
+      running += jobs_[i].trace->gpus;
+    }
+  }
+  // Lowest priority first; among equals the most recently started (least work lost).
+  std::sort(candidates.begin(), candidates.end(), [&](size_t a, size_t b) {
+    const Job& ja = jobs_[a];
+    const Job& jb = jobs_[b];
+    if (ja.trace->priority != jb.trace->priority) {
+      return ja.trace->priority < jb.trace->priority;
+    }
+    return std::tie(ja.run_since_s, a) > std::tie(jb.run_since_s, b);
+  });
+  Budget& b = budgets_[static_cast<size_t>(budget)];
+  for (size_t i : candidates) {
+    if (running <= keep_gpus) {
+      break;
+    }
+    running -= jobs_[i].trace->gpus;
+    Suspend(i, now_s);
+    const Job& job = jobs_[i];
+    b.pending.insert(std::make_tuple(-job.trace->priority, job.trace->submit_time_s, i));
+  }
+}
+
+std::optional<int64_t> Simulation::QuotaFor(const Budget& b) const {
+  if (!b.result.enforced) {
+    return std::nullopt;  // DryRun: decide and report, change nothing (under every policy)
+  }
+  return b.enforcement->Quota(b.decision);
+}
+
+bool Simulation::HoldsNewWork(const Budget& b) const {
+  return b.result.enforced && b.enforcement->HoldsNewWork(b.decision);
+}
+
+bool Simulation::MayUseReserve(const Budget& b, const Job& job) const {
+  return b.enforcement->UsesRetrainingReserve() &&
+         engine::DrawsOnReserve(b.spec->spec.retraining, b.gate, job.retrain, job.trace->model,
+                                b.ledger->period());
+}
+
+engine::BudgetStep Simulation::StepOf(const Budget& b, int budget, int64_t now_s) const {
+  engine::BudgetStep step{.now = At(now_s),
+                          .ledger = &*b.ledger,
+                          .reserve_ledger = &*b.reserve_ledger,
+                          .burn = {},
+                          .gpu_hour_price = Money(),
+                          .reserve_unlocked = b.gate.AnyUnlocked(b.ledger->period()),
+                          .lookahead = engine::LookaheadFor(scenario_.step)};
+  step.burn.regular_rate = RunningRate(budget, false);
+  step.burn.regular_gpus = RunningGpus(budget, false);
+  step.burn.reserve_rate = RunningRate(budget, true);
+  step.burn.reserve_gpus = RunningGpus(budget, true);
+  std::tie(step.burn.idle_rate, step.burn.idle_gpus) = IdleOf(budget);
+  step.gpu_hour_price = engine::GpuHourPrice(b.pool_gpu_hour_prices, step.burn, b.default_gpu_hour);
+  return step;
+}
+
+DecisionTrace Simulation::TraceOf(const Budget& b, int budget,
+                                  const engine::BudgetStep& step) const {
+  DecisionTrace trace{
+      .budget = b.spec->metadata.name, .step = step, .decision = b.decision, .running = {}};
+  for (size_t i : running_) {
+    const Job& job = jobs_[i];
+    if (job.budget == budget) {
+      trace.running.push_back({.uid = job.uid,
+                               .namespace_name = job.trace->ns,
+                               .gpus = job.trace->gpus,
+                               .pool = pools_[static_cast<size_t>(job.pool)].spec->metadata.name,
+                               .since = At(job.run_since_s),
+                               .on_reserve = job.on_reserve});
+    }
+  }
+  return trace;
+}
+
+void Simulation::Decide(int64_t now_s) {
+  for (size_t bi = 0; bi < budgets_.size(); ++bi) {
+    Budget& b = budgets_[bi];
+    int budget = static_cast<int>(bi);
+    const engine::BudgetStep step = StepOf(b, budget, now_s);
+    b.decision = engine::Decide(b.spec->spec, step);
+    if (options_.on_decision) {
+      options_.on_decision(TraceOf(b, budget, step));
+    }
+
+    // Rungs entered: what Bursar did (or, for DryRun budgets, would have done).
+    if (b.enforcement->FollowsLadder() && b.decision.rung > b.last_rung) {
+      ++b.result.actions[api::Name(b.decision.rung)];
+    }
+    b.last_rung = b.decision.rung;
+
+    if (!b.result.enforced) {
+      continue;
+    }
+    // What a bill would show, in the budget's unit (micro GPU-hours for gpuHours-only budgets).
+    Money billable =
+        b.gpu_hours_only
+            ? Money::FromUnits(b.ledger->gpu_seconds()).MulDiv(1, 3600, values::Rounding::kDown)
+            : b.ledger->spent();
+    StopOrder stop = b.enforcement->Act({.now_s = now_s,
+                                         .period_length = b.ledger->period().length(),
+                                         .billable = billable,
+                                         .decision = &b.decision});
+    if (stop.keep_regular_gpus.has_value()) {
+      DrainTo(budget, *stop.keep_regular_gpus, false, now_s);
+    }
+    if (stop.keep_reserve_gpus.has_value()) {
+      DrainTo(budget, *stop.keep_reserve_gpus, true, now_s);
+    }
+  }
+}
+
+void Simulation::Admit(int64_t now_s) {
+  constexpr int kBackfillScan = 64;
+  auto place = [&](const Job& job, const std::vector<int>& pools) -> int {
+    for (int p : pools) {
+      if (pools_[static_cast<size_t>(p)].free_gpus() >= job.trace->gpus) {
+        return p;
+      }
+    }
+    return -1;
+  };
+  auto schedulable = [&](const Job& job, const std::vector<int>& pools) {
+    for (int p : pools) {
+      if (pools_[static_cast<size_t>(p)].capacity_gpus() >= job.trace->gpus) {
+        return true;
+      }
+    }
+    return job.trace->gpus == 0;
+  };
+  for (size_t bi = 0; bi < budgets_.size(); ++bi) {
+    Budget& b = budgets_[bi];
+    int budget = static_cast<int>(bi);
+    std::optional<int64_t> quota = QuotaFor(b);
+    bool hold = HoldsNewWork(b);
+    int64_t used = RunningGpus(budget, false);
+    int64_t reserve_used = RunningGpus(budget, true);
+    int scanned = 0;
+    for (auto it = b.pending.begin(); it != b.pending.end() && scanned < kBackfillScan;) {
+      size_t index = std::get<2>(*it);
+      Job& job = jobs_[index];
+      if (!schedulable(job, b.pools)) {
+        ++unschedulable_;
+        job.state = JobState::kCompleted;  // can never run: drop it
+        it = b.pending.erase(it);
+        continue;
+      }
+      bool reserve = MayUseReserve(b, job) && b.decision.reserve_allowed_gpus > 0 &&
+                     reserve_used + job.trace->gpus <= b.decision.reserve_allowed_gpus;
+      bool fits_quota = !quota.has_value() || used + job.trace->gpus <= *quota;
+      if (!reserve && (hold || !fits_quota)) {
+        if (hold && !job.first_start_s.has_value()) {
+          job.ever_held = true;
+        }
+        ++it;
+        ++scanned;
+        continue;
+      }
+      int pool = job.trace->gpus == 0 ? b.pools.front() : place(job, b.pools);
+      if (pool < 0) {
+        ++it;
+        ++scanned;
+        continue;
+      }
+      Start(index, pool, now_s, reserve);
+      (reserve ? reserve_used : used) += job.trace->gpus;
+      it = b.pending.erase(it);
+    }
+  }
+  int scanned = 0;
+  for (auto it = unbudgeted_pending_.begin();
+       it != unbudgeted_pending_.end() && scanned < kBackfillScan;) {
+    size_t index = std::get<2>(*it);
+    Job& job = jobs_[index];
+    if (!schedulable(job, unbudgeted_pools_)) {
+      ++unschedulable_;
+      job.state = JobState::kCompleted;
+      it = unbudgeted_pending_.erase(it);
+      continue;
+    }
+    int pool = job.trace->gpus == 0 && !unbudgeted_pools_.empty() ? unbudgeted_pools_.front()
+                                                                  : place(job, unbudgeted_pools_);
+    if (pool < 0) {
+      ++it;
+      ++scanned;
+      continue;
+    }
+    Start(index, pool, now_s, false);
+    it = unbudgeted_pending_.erase(it);
+  }
+}
+
+void Simulation::SizePools(int64_t now_s) {
+  // Demand per pool: running work plus pending work each budget would admit now.
+  std::vector<int64_t> demand(pools_.size(), 0);
+  std::vector<std::vector<std::pair<int64_t, int>>> growers(pools_.size());
+  for (size_t p = 0; p < pools_.size(); ++p) {
+    demand[p] = pools_[p].used_gpus;
+  }
+  auto add_pending = [&](const std::set<std::tuple<int, int64_t, size_t>>& pending,
+                         const std::vector<int>& pools, int64_t allowance, int budget) {
+    if (pools.empty()) {
+      return;
+    }
+    int64_t wanted = 0;
+    for (const auto& key : pending) {
+      const Job& job = jobs_[std::get<2>(key)];
+      if (wanted + job.trace->gpus > allowance) {
+        break;
+      }
+      wanted += job.trace->gpus;
+    }
+    if (wanted == 0) {
+      return;
+    }
+    // The first pool the budget may use takes the growth.
+    size_t p = static_cast<size_t>(pools.front());
+    demand[p] += wanted;
+    growers[p].emplace_back(wanted, budget);
+  };
+  for (size_t bi = 0; bi < budgets_.size(); ++bi) {
+    Budget& b = budgets_[bi];
+    int64_t allowance = std::numeric_limits<int64_t>::max() / 4;
+    if (HoldsNewWork(b)) {
+      allowance = 0;
+    }
+    if (std::optional<int64_t> q = QuotaFor(b)) {
+      allowance =
+          std::min(allowance, std::max<int64_t>(0, *q - RunningGpus(static_cast<int>(bi), false)));
+    }
+    add_pending(b.pending, b.pools, allowance, static_cast<int>(bi));
+  }
+  add_pending(unbudgeted_pending_, unbudgeted_pools_, std::numeric_limits<int64_t>::max() / 4,
+              kNoBudget);
+
+  for (size_t p = 0; p < pools_.size(); ++p) {
+    Pool& pool = pools_[p];
+    engine::PoolSizingInputs in;
+    in.now = At(now_s);
+    in.current_nodes = pool.total_nodes();
+    in.busy_nodes =
+        static_cast<int>((pool.used_gpus + pool.gpus_per_node() - 1) / pool.gpus_per_node());
+    in.allowed_demand_gpus = demand[p];
+    in.low_since = pool.low_since;
+    // Idle whole nodes by owner; a held owner's idle nodes go without waiting.
+    std::vector<std::pair<int, int>> idle_nodes;  // (owner, nodes)
+    for (const auto& [owner, gpus] : IdleByOwner(pool)) {
+      int nodes = static_cast<int>(gpus / pool.gpus_per_node());
+      if (nodes > 0) {
+        idle_nodes.emplace_back(owner, nodes);
+        in.scale_down_now =
+            in.scale_down_now ||
+            (owner != kNoBudget && HoldsNewWork(budgets_[static_cast<size_t>(owner)]));
+      }
+    }
+    engine::PoolSizingDecision d = engine::SizePool(pool.spec->spec, in);
+    pool.low_since = d.low_since;
+    if (d.desired_nodes > in.current_nodes) {
+      for (int i = in.current_nodes; i < d.desired_nodes; ++i) {
+        pool.provisioning_ready_at.push_back(
+            now_s + absl::ToInt64Seconds(scenario_.cluster.provisioning_delay));
+      }
+      int grower = growers[p].empty()
+                       ? kNoBudget
+                       : std::max_element(growers[p].begin(), growers[p].end())->second;
+      pool.owned_nodes[grower] += d.desired_nodes - in.current_nodes;
+    } else if (d.desired_nodes < in.current_nodes) {
+      int remove = in.current_nodes - d.desired_nodes;
+      // Held owners' idle nodes first, then the owner with the most idle nodes.
+      std::stable_sort(idle_nodes.begin(), idle_nodes.end(), [&](const auto& a, const auto& b) {
+        auto held = [&](int owner) {
+          return owner != kNoBudget && HoldsNewWork(budgets_[static_cast<size_t>(owner)]);
+        };
+        return std::make_pair(held(a.first), a.second) > std::make_pair(held(b.first), b.second);
+      });
+      for (auto& [owner, nodes] : idle_nodes) {
+        int n = std::min(remove, nodes);
+        if (n <= 0) {
+          continue;
+        }
+        pool.owned_nodes[owner] -= n;
+        remove -= n;
+        // Cancel launches first (no work can be on them), then ready nodes.
+        for (int i = 0; i < n; ++i) {
+          if (!pool.provisioning_ready_at.empty()) {
+            pool.provisioning_ready_at.pop_back();
+          } else {
+            --pool.ready_nodes;
+          }
+        }
+      }
+    }
+    TransferHeldNodes(pool);
+    pool.peak_nodes = std::max(pool.peak_nodes, pool.total_nodes());
+  }
+}
+
+// A held budget's nodes that other budgets' pods keep busy cannot be removed; they pass to the
+// budgets that keep them alive (largest overflow first), so a held budget stops paying for
+// capacity it no longer uses; the rest pass to the cluster (unbudgeted) until they are removed.
+void Simulation::TransferHeldNodes(Pool& pool) {
+  const int64_t gpn = pool.gpus_per_node();
+  auto used = [&](int owner) {
+    auto it = pool.used_by.find(owner);
+    return it == pool.used_by.end() ? int64_t{0} : it->second;
+  };
+  for (auto& [owner, nodes] : pool.owned_nodes) {
+    if (owner == kNoBudget || nodes <= 0 || !HoldsNewWork(budgets_[static_cast<size_t>(owner)])) {
+      continue;
+    }
+    int excess = nodes - static_cast<int>((used(owner) + gpn - 1) / gpn);
+    while (excess > 0) {
+      int taker = kNoBudget - 1;
+      int64_t most = 0;
+      for (const auto& [other, gpus] : pool.used_by) {
+        auto owned = pool.owned_nodes.find(other);
+        int64_t overflow =
+            gpus - (owned == pool.owned_nodes.end() ? 0 : int64_t{owned->second}) * gpn;
+        if (other != owner && overflow > most) {
+          most = overflow;
+          taker = other;
+        }
+      }
+      if (taker < kNoBudget) {
+        // Kept for other budgets' pending work, or not yet removed: the cluster carries it.
+        taker = kNoBudget;
+      }
+      --nodes;
+      --excess;
+      ++pool.owned_nodes[taker];
+    }
+  }
+}
+
+}  // namespace bursar::sim::internal

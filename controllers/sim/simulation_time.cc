@@ -1,0 +1,277 @@
+// Time passing in the simulated cluster (simulation.h): Jobs run, finish and are suspended, their
+// spend and idle capacity are charged, the ledgers are metered and roll over at period ends, and
+// modelDrift reports and Job arrivals are delivered.
+
+#include <algorithm>
+#include <cmath>
+#include <set>
+
+#include "absl/strings/str_cat.h"
+#include "controllers/engine/attribution.h"
+#include "controllers/engine/budget_policy.h"
+#include "controllers/engine/budget_step.h"
+#include "controllers/engine/cost_model.h"
+#include "controllers/engine/pool_sizing.h"
+#include "controllers/sim/simulation.h"
+#include "controllers/values/ledger.h"
+#include "controllers/values/strings.h"
+
+namespace bursar::sim::internal {
+
+void Simulation::EndSegment(Job& job, int64_t end_s, bool ended) {
+  Charge c{job.uid, At(job.run_since_s), At(end_s), job.rate, job.trace->gpus,
+           ended,   job.on_reserve};
+  if (job.budget == kNoBudget) {
+    // Unbudgeted spend is still metered, for the report: rate x seconds since the last tick.
+    return;
+  }
+  Budget& b = budgets_[static_cast<size_t>(job.budget)];
+  b.step_charges.push_back(std::move(c));
+  if (ended) {
+    b.step_ended.push_back(job.uid);
+  }
+}
+
+void Simulation::Start(size_t index, int pool, int64_t now_s, bool on_reserve) {
+  Job& job = jobs_[index];
+  Pool& p = pools_[static_cast<size_t>(pool)];
+  job.state = JobState::kRunning;
+  job.pool = pool;
+  job.on_reserve = on_reserve;
+  job.run_since_s = now_s;
+  job.uid = absl::StrCat(index, "/", job.segment++);
+  job.rate = JobRate(p, job.trace->gpus);
+  p.used_gpus += job.trace->gpus;
+  p.used_by[job.budget] += job.trace->gpus;
+  if (!job.first_start_s.has_value()) {
+    job.first_start_s = now_s;
+    if (job.budget != kNoBudget) {
+      Budget& b = budgets_[static_cast<size_t>(job.budget)];
+      b.wait_sum_s += now_s - job.trace->submit_time_s;
+      ++b.started_jobs;
+    }
+  } else {
+    job.remaining_s += absl::ToInt64Seconds(scenario_.cluster.restart_penalty);
+  }
+  running_.push_back(index);
+}
+
+void Simulation::Release(Job& job) {
+  Pool& pool = pools_[static_cast<size_t>(job.pool)];
+  pool.used_gpus -= job.trace->gpus;
+  pool.used_by[job.budget] -= job.trace->gpus;
+  job.pool = -1;
+}
+
+void Simulation::Suspend(size_t index, int64_t now_s) {
+  Job& job = jobs_[index];
+  EndSegment(job, now_s, true);
+  Release(job);
+  job.state = JobState::kSuspended;
+  job.ever_suspended = true;
+  running_.erase(std::find(running_.begin(), running_.end(), index));
+}
+
+void Simulation::Finish(size_t index, int64_t end_s) {
+  Job& job = jobs_[index];
+  EndSegment(job, end_s, true);
+  Release(job);
+  job.state = JobState::kCompleted;
+  if (job.budget != kNoBudget) {
+    Budget& b = budgets_[static_cast<size_t>(job.budget)];
+    ++b.result.jobs_completed;
+    b.result.completed_gpu_hours +=
+        static_cast<double>(job.trace->gpus) * static_cast<double>(job.trace->duration_s) / 3600.0;
+  }
+}
+
+void Simulation::Advance(int64_t from_s, int64_t to_s) {
+  std::vector<size_t> finished;
+  for (size_t index : running_) {
+    Job& job = jobs_[index];
+    if (job.on_reserve) {
+      // A Job admitted onto the reserve draws on it only while its model is unlocked in the
+      // period it is charged in: a new period locks the reserve again, and the Job becomes
+      // regular work, paced as such.
+      const Budget& b = budgets_[static_cast<size_t>(job.budget)];
+      job.on_reserve = engine::DrawsOnReserve(b.spec->spec.retraining, b.gate, job.retrain,
+                                              job.trace->model, b.calendar->Containing(At(to_s)));
+    }
+    int64_t worked = to_s - from_s;
+    if (job.remaining_s <= worked) {
+      finished.push_back(index);
+      continue;
+    }
+    job.remaining_s -= worked;
+    if (job.budget == kNoBudget) {
+      unbudgeted_spent_ += job.rate.MulDiv(worked, 3600);
+    } else {
+      EndSegment(job, to_s, false);
+    }
+  }
+  // A Job that ends inside the step frees its GPUs at its end: idle capacity is charged piece
+  // by piece between those ends, so no GPU-second is charged both to a Job and as idle.
+  std::stable_sort(finished.begin(), finished.end(),
+                   [&](size_t a, size_t b) { return jobs_[a].remaining_s < jobs_[b].remaining_s; });
+  int64_t idle_from = from_s;
+  for (size_t index : finished) {
+    Job& job = jobs_[index];
+    int64_t end = from_s + job.remaining_s;
+    if (end > idle_from) {
+      ChargeIdle(idle_from, end);
+      idle_from = end;
+    }
+    if (job.budget == kNoBudget) {
+      unbudgeted_spent_ += job.rate.MulDiv(job.remaining_s, 3600);
+    }
+    job.remaining_s = 0;
+    Finish(index, end);
+  }
+  std::erase_if(running_, [&](size_t i) { return jobs_[i].state != JobState::kRunning; });
+  if (to_s > idle_from) {
+    ChargeIdle(idle_from, to_s);
+  }
+  for (Pool& p : pools_) {
+    p.node_hours +=
+        static_cast<double>(p.total_nodes()) * static_cast<double>(to_s - from_s) / 3600.0;
+  }
+}
+
+std::vector<std::pair<int, int64_t>> Simulation::IdleByOwner(const Pool& pool) const {
+  std::vector<std::pair<int, int64_t>> out;
+  int64_t remaining = int64_t{pool.total_nodes()} * pool.gpus_per_node() - pool.used_gpus;
+  for (const auto& [owner, nodes] : pool.owned_nodes) {
+    if (owner == kNoBudget || remaining <= 0) {
+      continue;
+    }
+    auto used = pool.used_by.find(owner);
+    int64_t idle =
+        int64_t{nodes} * pool.gpus_per_node() - (used == pool.used_by.end() ? 0 : used->second);
+    idle = std::clamp<int64_t>(idle, 0, remaining);
+    if (idle > 0) {
+      out.emplace_back(owner, idle);
+      remaining -= idle;
+    }
+  }
+  if (remaining > 0) {
+    out.emplace_back(kNoBudget, remaining);
+  }
+  return out;
+}
+
+void Simulation::ChargeIdle(int64_t from_s, int64_t to_s) {
+  for (size_t i = 0; i < pools_.size(); ++i) {
+    Pool& p = pools_[i];
+    for (const auto& [owner, idle_gpus] : IdleByOwner(p)) {
+      // Idle devices cost their share of the node price.
+      Money rate = p.node_rate.MulDiv(idle_gpus, p.gpus_per_node());
+      if (owner == kNoBudget) {
+        unbudgeted_spent_ += rate.MulDiv(to_s - from_s, 3600);
+        continue;
+      }
+      budgets_[static_cast<size_t>(owner)].step_charges.push_back(
+          {absl::StrCat("idle/", i), At(from_s), At(to_s), rate, idle_gpus, false, false});
+    }
+  }
+}
+
+void Simulation::RollPeriod(Budget& b, int64_t now_s) {
+  const values::Period& period = b.ledger->period();
+  PeriodResult r;
+  r.start = period.start;
+  r.end = period.end;
+  r.complete = At(now_s) >= period.end;
+  if (!r.complete && At(now_s) <= period.start) {
+    return;  // the scenario ended exactly where this period begins
+  }
+  r.gpu_hours = b.ledger->gpu_hours();
+  const api::BudgetLimit& limit = b.spec->spec.limit;
+  r.limit = b.gpu_hours_only ? limit.gpu_hours->ToDouble() : limit.amount->ToDouble();
+  r.spent = b.gpu_hours_only ? b.ledger->gpu_hours() : MoneyValue(b.ledger->spent());
+  // Overspend against every limit the budget sets, in the report's unit.
+  double over = std::max(0.0, r.spent - r.limit);
+  if (!b.gpu_hours_only && limit.gpu_hours.has_value() &&
+      b.ledger->gpu_hours() > limit.gpu_hours->ToDouble() + 1e-9) {
+    over = std::max(over, 1e-6);  // over in GPU-hours: count the period as overspent
+  }
+  r.overspend = over;
+  b.result.periods.push_back(r);
+  if (!r.complete) {
+    return;
+  }
+  values::Period next = b.calendar->Next(period);
+  b.ledger.emplace(next);
+  b.reserve_ledger.emplace(next);
+  b.enforcement->NewPeriod();
+  b.result.chart.period_starts_h.push_back(absl::ToDoubleHours(next.start - scenario_.start));
+}
+
+void Simulation::Meter(int64_t now_s) {
+  for (Budget& b : budgets_) {
+    auto apply = [&](values::BudgetLedger& ledger, values::BudgetLedger& reserve) {
+      for (const Charge& c : b.step_charges) {
+        ledger.ChargePod(c.uid, c.from, c.to, c.rate, c.gpus, c.ended);
+        if (c.reserve) {
+          reserve.ChargePod(c.uid, c.from, c.to, c.rate, c.gpus, c.ended);
+        }
+      }
+    };
+    apply(*b.ledger, *b.reserve_ledger);
+    while (At(now_s) >= b.ledger->period().end) {
+      RollPeriod(b, now_s);
+      // The part of this step's intervals inside the new period: the ledger clips for us.
+      apply(*b.ledger, *b.reserve_ledger);
+    }
+    b.ledger->CompletePass(At(now_s), b.step_ended);
+    b.reserve_ledger->CompletePass(At(now_s), b.step_ended);
+    b.step_charges.clear();
+    b.step_ended.clear();
+  }
+}
+
+void Simulation::DeliverDrift(int64_t now_s) {
+  while (next_drift_ < scenario_.drift.size() &&
+         absl::ToInt64Seconds(scenario_.drift[next_drift_].at) <= now_s) {
+    engine::ModelDriftSignal signal = scenario_.drift[next_drift_].signal;
+    signal.time = At(now_s);
+    for (Budget& b : budgets_) {
+      engine::DriftOutcome outcome =
+          b.gate.Observe(b.spec->spec.retraining, signal, b.ledger->period());
+      if (outcome == engine::DriftOutcome::kUnlocked) {
+        ++b.result.model_drift_unlocks;
+      }
+    }
+    ++next_drift_;
+  }
+}
+
+void Simulation::Arrive(int64_t now_s) {
+  while (next_arrival_ < arrival_order_.size() &&
+         jobs_[arrival_order_[next_arrival_]].trace->submit_time_s <= now_s) {
+    size_t index = arrival_order_[next_arrival_++];
+    Job& job = jobs_[index];
+    job.state = JobState::kPending;
+    auto key = std::make_tuple(-job.trace->priority, job.trace->submit_time_s, index);
+    if (job.budget == kNoBudget) {
+      unbudgeted_pending_.insert(key);
+    } else {
+      Budget& b = budgets_[static_cast<size_t>(job.budget)];
+      ++b.result.jobs_submitted;
+      b.pending.insert(key);
+    }
+  }
+}
+
+void Simulation::BringUpNodes(int64_t now_s) {
+  for (Pool& pool : pools_) {
+    std::erase_if(pool.provisioning_ready_at, [&](int64_t ready_at) {
+      if (ready_at <= now_s) {
+        ++pool.ready_nodes;
+        return true;
+      }
+      return false;
+    });
+  }
+}
+
+}  // namespace bursar::sim::internal
