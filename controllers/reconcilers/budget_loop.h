@@ -82,7 +82,7 @@ inline constexpr absl::Duration kMinStallTimeout = absl::Seconds(60);
 struct BudgetLoopOptions {
   absl::Duration tick = absl::Seconds(15);
   absl::Duration min_interval = absl::Seconds(1);
-  absl::Duration lookahead = absl::Seconds(30);
+  absl::Duration lookahead = engine::LookaheadFor(absl::Seconds(15));
   // 0: StallTimeout(tick).
   absl::Duration stall_timeout = absl::ZeroDuration();
 };

@@ -10,6 +10,7 @@
 #include "absl/strings/str_split.h"
 #include "controllers/api/field_reader.h"
 #include "controllers/api/yaml.h"
+#include "controllers/engine/budget_step.h"
 #include "controllers/values/duration.h"
 #include "controllers/values/host_port.h"
 #include "controllers/values/validation.h"
@@ -403,7 +404,7 @@ absl::StatusOr<RunOptions> ParseRunOptions(const std::vector<std::string>& argv,
     o.identity = absl::StrCat(Hostname(), "_", ::getpid());
   }
   if (o.lookahead == absl::ZeroDuration()) {
-    o.lookahead = 2 * o.tick;
+    o.lookahead = engine::LookaheadFor(o.tick);
   } else if (origins.tick_valid && o.lookahead < o.tick) {
     flag_errors.push_back(absl::StrCat(origins.lookahead, ": must be at least the tick, ",
                                        values::FormatDuration(o.tick), " (got ",
