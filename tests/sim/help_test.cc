@@ -2,36 +2,16 @@
 // and exits 0, whatever else is on the line.
 
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 
-#include <array>
-#include <cstdio>
 #include <string>
 #include <vector>
 
+#include "tests/sim/run_bursar.h"
+
 namespace {
 
-struct Output {
-  int exit_code = -1;
-  std::string out;  // stdout only
-};
-
-Output Bursar(const std::string& args) {
-  std::string command = std::string(BURSAR_BINARY) + " " + args + " 2>/dev/null";
-  Output run;
-  FILE* pipe = popen(command.c_str(), "r");
-  if (pipe == nullptr) {
-    return run;
-  }
-  std::array<char, 65536> buf;
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), pipe)) > 0) {
-    run.out.append(buf.data(), n);
-  }
-  int status = pclose(pipe);
-  run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return run;
-}
+using bursar::simtest::Bursar;
+using bursar::simtest::Output;
 
 struct HelpCase {
   const char* command;   // what follows `bursar`, before --help

@@ -14,45 +14,18 @@
 #include <string>
 
 #include "operator/json/json.h"
+#include "tests/sim/run_bursar.h"
 #include "tests/unit/json_or_fail.h"
 
 namespace {
 
 using bursar::FieldOrFail;
+using bursar::simtest::Bursar;
+using bursar::simtest::Capture;
+using bursar::simtest::Output;
+using bursar::simtest::RunBursar;
 
 namespace fs = std::filesystem;
-
-struct Output {
-  int exit_code = -1;
-  std::string out;
-};
-
-enum class Capture { kStdout, kStdoutAndStderr, kStderr };
-
-// Runs bursar with `args` (already shell-quoted where needed) and captures what `capture` says.
-Output RunBursar(const std::string& args, Capture capture) {
-  constexpr const char* kRedirect[] = {" 2>/dev/null", " 2>&1", " 2>&1 >/dev/null"};
-  std::string command =
-      std::string(BURSAR_BINARY) + " " + args + kRedirect[static_cast<int>(capture)];
-  Output run;
-  FILE* pipe = popen(command.c_str(), "r");
-  if (pipe == nullptr) {
-    return run;
-  }
-  std::array<char, 65536> buf;
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), pipe)) > 0) {
-    run.out.append(buf.data(), n);
-  }
-  int status = pclose(pipe);
-  run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return run;
-}
-
-// Runs bursar with `args`; stderr is captured with stdout when `merge_stderr` is set.
-Output Bursar(const std::string& args, bool merge_stderr = false) {
-  return RunBursar(args, merge_stderr ? Capture::kStdoutAndStderr : Capture::kStdout);
-}
 
 std::string Source(const std::string& relative) {
   return std::string(BURSAR_SOURCE_DIR) + "/" + relative;
