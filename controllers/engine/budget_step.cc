@@ -18,9 +18,8 @@ values::Money GpuHourPrice(std::span<const values::Money> pool_gpu_hour_prices,
 }
 
 bool DrawsOnReserve(const api::RetrainingSpec& retraining, const RetrainingGate& gate,
-                    bool retraining_work, std::string_view model, const values::Period& period) {
-  return retraining.reserve_percent > 0 && retraining_work &&
-         gate.IsUnlocked(std::string(model), period);
+                    bool retraining_work, const std::string& model, const values::Period& period) {
+  return retraining.reserve_percent > 0 && retraining_work && gate.IsUnlocked(model, period);
 }
 
 bool IsRetrainingWork(const values::Labels& labels, const api::RetrainingSpec& retraining,

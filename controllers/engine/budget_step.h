@@ -50,7 +50,7 @@ values::Money GpuHourPrice(std::span<const values::Money> pool_gpu_hour_prices,
 // `period`: the budget keeps a reserve and a modelDrift signal unlocked it for that model in
 // that period. A running job's membership follows the period it is charged in.
 bool DrawsOnReserve(const api::RetrainingSpec& retraining, const RetrainingGate& gate,
-                    bool retraining_work, std::string_view model, const values::Period& period);
+                    bool retraining_work, const std::string& model, const values::Period& period);
 
 // The retraining label test: purpose label = "retrain" and a model label; sets *model.
 bool IsRetrainingWork(const values::Labels& labels, const api::RetrainingSpec& retraining,

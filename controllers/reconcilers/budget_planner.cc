@@ -276,7 +276,7 @@ void BudgetPlanner::PlanBudget(Pass& pass, BudgetWork& w) {
 
   std::vector<Money> pool_prices;  // per GPU-hour, of each pool the budget may grow
   for (const api::GPUNodePool* pool : w.pools) {
-    auto members = pass.members_of_pool[pool];
+    const std::vector<const NodeView*>& members = pass.members_of_pool[pool];
     auto sample = std::find_if(members.begin(), members.end(),
                                [](const NodeView* n) { return n->info.gpu_capacity > 0; });
     if (sample != members.end()) {

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <set>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "controllers/engine/attribution.h"
 #include "controllers/engine/budget_policy.h"
@@ -35,11 +36,7 @@ std::string Where(const api::Manifests& m, const std::string& kind, const std::s
       return absl::StrCat(origin->second.file, ":", at->line(), ": ", values::AbslView(dotted));
     }
   }
-  std::string lower = kind;
-  std::transform(lower.begin(), lower.end(), lower.begin(), [](char c) {
-    return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
-  });
-  return absl::StrCat(lower, "/", name, ": ", values::AbslView(dotted));
+  return absl::StrCat(absl::AsciiStrToLower(kind), "/", name, ": ", values::AbslView(dotted));
 }
 
 }  // namespace
