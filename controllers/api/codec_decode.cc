@@ -300,6 +300,7 @@ void ReadRetraining(ObjectReader& r, RetrainingSpec* out) {
   r.String("purposeLabel", &out->purpose_label, {.min_length = 1, .max_length = 317});
   r.Duration("cooldown", &out->cooldown);
   r.Int("maxPerPeriod", &out->max_per_period, {.min = 0});
+  r.Int("releaseUnusedFromPercent", &out->release_unused_from_percent, {.min = 0, .max = 100});
   r.String("driftQuery", &out->drift_query, {.min_length = 1, .max_length = 4096});
 }
 

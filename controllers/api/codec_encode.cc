@@ -230,6 +230,7 @@ json::Value EncodeBudgetSpec(const ComputeBudgetSpec& spec) {
   retraining.Set("purposeLabel", Str(r.purpose_label));
   retraining.Set("cooldown", Str(DurationText(r.cooldown)));
   retraining.Set("maxPerPeriod", json::Value::Int(r.max_per_period));
+  retraining.Set("releaseUnusedFromPercent", json::Value::Int(r.release_unused_from_percent));
   if (!r.drift_query.empty()) {
     retraining.Set("driftQuery", Str(r.drift_query));
   }

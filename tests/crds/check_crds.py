@@ -98,6 +98,7 @@ CONTRACT = {
         "spec.retraining", "spec.retraining.reservePercent", "spec.retraining.driftThreshold",
         "spec.retraining.modelLabel", "spec.retraining.purposeLabel",
         "spec.retraining.cooldown", "spec.retraining.maxPerPeriod",
+        "spec.retraining.releaseUnusedFromPercent",
         "spec.retraining.driftQuery",
         "spec.priceBookRef",
         "status.period", "status.period.start", "status.period.end",
