@@ -252,6 +252,21 @@ struct BudgetPlanner::Metering {
   std::string ended_summary;  // non-empty when a period ended this pass
 };
 
+// Pods of the budget that ran to their end teach it how long its work runs.
+void BudgetPlanner::LearnJobLengths(const BudgetWork& w, BudgetState& st) {
+  std::set<std::string> listed;
+  for (const PodView* pod : w.pods) {
+    if (pod->state != PodState::kEnded || !pod->start.has_value() || !pod->end.has_value()) {
+      continue;
+    }
+    listed.insert(pod->uid);
+    if (st.learned_pods.insert(pod->uid).second) {
+      st.lengths.Add(*pod->end - *pod->start, engine::PodGpus(pod->containers));
+    }
+  }
+  st.learned_pods = std::move(listed);
+}
+
 void BudgetPlanner::PlanBudget(Pass& pass, BudgetWork& w) {
   const api::ComputeBudget& b = *w.budget;
   const absl::Time now = pass.now;
@@ -273,26 +288,32 @@ void BudgetPlanner::PlanBudget(Pass& pass, BudgetWork& w) {
   // modelDrift signals first, so retraining pods unlocked now are charged to the reserve.
   ObserveDrift(pass, w, current, st, out);
   Metering m = MeterBudget(pass, w, current, st);
+  LearnJobLengths(w, st);
 
-  std::vector<Money> pool_prices;  // per GPU-hour, of each pool the budget may grow
+  std::vector<engine::PoolPrice> pool_prices;  // per GPU-hour, of each pool the budget may grow
   for (const api::GPUNodePool* pool : w.pools) {
     const std::vector<const NodeView*>& members = pass.members_of_pool[pool];
+    const bool has_room = std::cmp_less(members.size(), pool->spec.max_nodes);
     auto sample = std::find_if(members.begin(), members.end(),
                                [](const NodeView* n) { return n->info.gpu_capacity > 0; });
     if (sample != members.end()) {
       pool_prices.push_back(
-          pass.NodeRate(w.book, **sample).MulDiv(1, (*sample)->info.gpu_capacity));
+          {pass.NodeRate(w.book, **sample).MulDiv(1, (*sample)->info.gpu_capacity), has_room});
     } else if (pool->spec.price_per_node_hour.has_value()) {
-      pool_prices.push_back(pool->spec.price_per_node_hour->MulDiv(1, pool->spec.gpus_per_node));
+      pool_prices.push_back(
+          {pool->spec.price_per_node_hour->MulDiv(1, pool->spec.gpus_per_node), has_room});
     }
   }
-  engine::BudgetStep step{.now = now,
-                          .ledger = &*st.ledger,
-                          .reserve_ledger = &*st.reserve_ledger,
-                          .burn = m.burn,
-                          .gpu_hour_price = Money(),
-                          .reserve_unlocked = st.gate.AnyUnlocked(st.ledger->period()),
-                          .lookahead = options_.lookahead};
+  engine::BudgetStep step{
+      .now = now,
+      .ledger = &*st.ledger,
+      .reserve_ledger = &*st.reserve_ledger,
+      .burn = m.burn,
+      .gpu_hour_price = Money(),
+      .reserve_unlocked = st.gate.AnyUnlocked(st.ledger->period()),
+      .lookahead = options_.lookahead,
+      .next_period_length = w.calendar->Next(st.ledger->period()).length(),
+      .carry_fraction = st.lengths.FractionLongerThan(st.ledger->period().end - now)};
   step.gpu_hour_price =
       engine::GpuHourPrice(pool_prices, step.burn, w.book->spec.defaults.gpu_hour);
   w.decision = engine::Decide(b.spec, step);
