@@ -260,7 +260,7 @@ ApplyReport PlanApplier::Apply(const Plan& plan, const Snapshot& snapshot,
       report.errors.push_back(
           absl::StrCat(where, ": resize to ", change.desired, ": ", resized.message()));
       resize_results[change.pool] = {
-          .reason = kube::IsNotFound(resized) ? "ProviderTargetNotFound" : "ProviderUnavailable",
+          .reason = absl::IsNotFound(resized) ? "ProviderTargetNotFound" : "ProviderUnavailable",
           .message = absl::StrCat("resize from ", change.current, " to ", change.desired,
                                   " nodes failed: ", resized.message())};
       continue;
@@ -339,6 +339,8 @@ ApplyReport PlanApplier::Apply(const Plan& plan, const Snapshot& snapshot,
   return report;
 }
 
+// Providers wrap the API server's error and keep only its code (a missing CRD answers a plain
+// "404 page not found", no metav1.Status), so a 404 is recognised by the code alone.
 ProviderHealth PlanApplier::ProviderHealthOf(const api::GPUNodePool& pool, absl::Time now,
                                              const std::map<std::string, ProviderHealth>& resized) {
   ProviderSeen& seen = providers_seen_[pool.metadata.name];
@@ -364,7 +366,7 @@ ProviderHealth PlanApplier::ProviderHealthOf(const api::GPUNodePool& pool, absl:
   if (observed.ok()) {
     seen.health = {};
   } else {
-    seen.health = {.reason = kube::IsNotFound(observed.status()) ? "ProviderTargetNotFound"
+    seen.health = {.reason = absl::IsNotFound(observed.status()) ? "ProviderTargetNotFound"
                                                                  : "ProviderUnavailable",
                    .message = absl::StrCat("provider ", api::Name(pool.spec.provider.type), ": ",
                                            observed.status().message())};
