@@ -14,7 +14,9 @@
 #       bounds, are Ready=False (InvalidSpec, naming the field) with one Warning Event each; a
 #       budget using that PriceBook says PriceBookInvalid; a ClusterAPI pool whose
 #       MachineDeployment does not exist says ProviderTargetNotFound; a pool naming a missing
-#       PriceBook says PriceBookNotFound; a valid PriceBook and pool are Ready=True.
+#       PriceBook says PriceBookNotFound; an unreachable externalgrpc provider says
+#       ProviderUnavailable; a budget in an unknown IANA time zone is Ready=False (InvalidSpec);
+#       a valid PriceBook and pool are Ready=True.
 #
 #   tests/cluster/with-cluster.sh --with-all -- tests/e2e/scenario-6-bad-input.sh
 # shellcheck disable=SC2119  # operator_start takes optional flags; none are needed here
@@ -126,6 +128,24 @@ spec:
   gpusPerNode: 8
   pricePerNodeHour: "8"
   maxNodes: 2
+---
+apiVersion: bursar.dev/v1alpha1
+kind: GPUNodePool
+metadata: {name: grpc}
+spec:
+  provider: {type: ExternalGRPC, externalGRPC: {address: "127.0.0.1:1", nodeGroup: ng-1}}
+  nodeSelector: {bursar.dev/pool: grpc}
+  gpusPerNode: 8
+  pricePerNodeHour: "8"
+  maxNodes: 2
+---
+apiVersion: bursar.dev/v1alpha1
+kind: ComputeBudget
+metadata: {name: mars}
+spec:
+  scope: {namespaces: [mars]}
+  limit: {amount: "10"}
+  period: {type: Daily, timeZone: Mars/Olympus_Mons}
 ---
 apiVersion: bursar.dev/v1alpha1
 kind: GPUNodePool
@@ -243,6 +263,14 @@ capi_not_ready() { object_ready_is gpunodepool capi False ProviderTargetNotFound
 wait_for "GPUNodePool capi Ready=False" 30 capi_not_ready || true
 check "a ClusterAPI pool whose MachineDeployment does not exist says ProviderTargetNotFound" \
   capi_not_ready
+grpc_not_ready() { object_ready_is gpunodepool grpc False ProviderUnavailable '127.0.0.1:1'; }
+wait_for "GPUNodePool grpc Ready=False" 30 grpc_not_ready || true
+check "a pool whose externalgrpc provider is unreachable says ProviderUnavailable, with the error" \
+  grpc_not_ready
+mars_not_ready() { ready_is mars False InvalidSpec 'is not a known IANA time zone'; }
+wait_for "mars Ready=False" 30 mars_not_ready || true
+check "a budget with an unknown IANA time zone is Ready=False, InvalidSpec, naming the zone" \
+  mars_not_ready
 nobook_not_ready() { object_ready_is gpunodepool nobook False PriceBookNotFound '"missing-prices"'; }
 wait_for "GPUNodePool nobook Ready=False" 30 nobook_not_ready || true
 check "a pool naming a missing PriceBook says PriceBookNotFound" nobook_not_ready
@@ -253,12 +281,15 @@ wait_for "the valid PriceBook and pool Ready=True" 30 valid_objects_ready || tru
 check "the valid PriceBook and GPUNodePool are Ready=True" valid_objects_ready
 sleep 3 # several 1 s passes
 one_warning_each() {
-  local huge big capi
+  local huge big capi grpc mars
   huge=$(warnings PriceBook huge InvalidSpec)
   big=$(warnings GPUNodePool big InvalidSpec)
   capi=$(warnings GPUNodePool capi ProviderTargetNotFound)
-  echo "Warning Events: PriceBook huge $huge, GPUNodePool big $big, GPUNodePool capi $capi"
-  ((huge == 1 && big == 1 && capi == 1))
+  grpc=$(warnings GPUNodePool grpc ProviderUnavailable)
+  mars=$(warnings ComputeBudget mars InvalidSpec)
+  echo "Warning Events: PriceBook huge $huge, GPUNodePool big $big, capi $capi, grpc $grpc;" \
+    "ComputeBudget mars $mars"
+  ((huge == 1 && big == 1 && capi == 1 && grpc == 1 && mars == 1))
 }
 check "each of them is announced by exactly one Warning Event, not one per pass" one_warning_each
 
