@@ -22,8 +22,8 @@ namespace {
 // picks among them by namespace alone with the same tie-break as for pods (oldest, then name).
 struct QuotaContest {
   std::vector<api::ComputeBudget> by_namespace;  // valid budgets, podSelector dropped
-  std::vector<std::vector<const api::ComputeBudget*>>
-      rivals;  // per valid budget, into by_namespace
+  // Per valid budget (same index), pointers into by_namespace.
+  std::vector<std::vector<const api::ComputeBudget*>> rivals;
 };
 
 QuotaContest QuotaContestOf(const std::vector<const api::ComputeBudget*>& valid) {
@@ -62,9 +62,12 @@ void BudgetPlanner::PlanQuotas(Pass& pass) {
     if (!w.valid() || !w.enforced || w.total_quota < 0) {
       continue;
     }
-    const std::vector<const api::ComputeBudget*>& rivals =
-        contest.rivals[valid_position.at(w.budget)];
+    auto position = valid_position.find(w.budget);
     auto loses = [&](const std::string& ns) {
+      if (position == valid_position.end()) {
+        return false;  // not contested: every valid budget is in pass.valid
+      }
+      const std::vector<const api::ComputeBudget*>& rivals = contest.rivals[position->second];
       engine::Attribution a =
           engine::AttributePod(rivals, {.namespace_name = ns,
                                         .namespace_labels = pass.NamespaceLabels(ns),
