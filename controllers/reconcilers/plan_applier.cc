@@ -336,6 +336,19 @@ ApplyReport PlanApplier::Apply(const Plan& plan, const Snapshot& snapshot,
     Announce(kube::kPriceBooks, ready);
   }
   ApplyRejected(snapshot, report);
+  // Forget what was announced for objects that are gone or decode again (a budget's own Ready
+  // is the planner's), so that breaking again is news again.
+  std::set<std::string> voiced;
+  for (const api::GPUNodePool& p : snapshot.pools) {
+    voiced.insert(absl::StrCat("GPUNodePool/", p.metadata.name));
+  }
+  for (const api::PriceBook& b : snapshot.price_books) {
+    voiced.insert(absl::StrCat("PriceBook/", b.metadata.name));
+  }
+  for (const RejectedObject& r : snapshot.rejected) {
+    voiced.insert(absl::StrCat(r.kind, "/", r.name));
+  }
+  std::erase_if(announced_, [&](const auto& entry) { return !voiced.contains(entry.first); });
   return report;
 }
 

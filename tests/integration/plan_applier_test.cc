@@ -263,6 +263,20 @@ TEST_F(PlanApplierTest, AnUndecodableBudgetGetsReadyFalseKeepingItsStatusAndOneE
   snap.now += absl::Seconds(15);
   EXPECT_EQ(applier.Apply(Plan{}, snap, {}).writes, 0);
   EXPECT_EQ(events_.reasons.size(), 1u);
+
+  // Fixed (it decodes; the planner writes its Ready), then broken again: news again.
+  snap.rejected.clear();
+  EXPECT_EQ(applier.Apply(Plan{}, snap, {}).writes, 0);
+  snap.rejected = {
+      RejectedObjectOf("ComputeBudget", *stored, std::string(decoded.status().message()))};
+  snap.rejected[0].conditions = {{.type = "Ready",
+                                  .status = "True",
+                                  .reason = "Enforcing",
+                                  .message = "",
+                                  .last_transition_time = snap.now,
+                                  .observed_generation = 1}};
+  EXPECT_EQ(applier.Apply(Plan{}, snap, {}).writes, 1);
+  EXPECT_EQ(events_.reasons.size(), 2u);
   (void)client().Delete(kube::kComputeBudgets, "", name);
 }
 
