@@ -16,7 +16,9 @@
 #       MachineDeployment does not exist says ProviderTargetNotFound; a pool naming a missing
 #       PriceBook says PriceBookNotFound; an unreachable externalgrpc provider says
 #       ProviderUnavailable; a budget in an unknown IANA time zone is Ready=False (InvalidSpec);
-#       a valid PriceBook and pool are Ready=True.
+#       a valid PriceBook and pool are Ready=True;
+#   (f) a budget that loses a namespace to an older budget with the same scope there writes no
+#       ResourceQuota in it, and the one it wrote before is deleted.
 #
 #   tests/cluster/with-cluster.sh --with-all -- tests/e2e/scenario-6-bad-input.sh
 # shellcheck disable=SC2119  # operator_start takes optional flags; none are needed here
@@ -368,5 +370,30 @@ print(l.get("gpuSeconds", "0"), "%.3f" % ts(l["watermark"]), "%.0f" % ts(l["peri
 check "the GPU time audio ran while unpriceable is charged once fixed (nothing lost)" \
   audio_nothing_lost
 check "the operator is still running and healthy" operator_alive
+
+# --- (f) A budget that loses an overlap writes no quota --------------------------------------------
+# "first" (older) and "second" each select one namespace and get a quota there; then "first"
+# also selects second's namespace. It wins it (same pods, older), so second's quota there goes
+# and only first's remains: second's quota would refuse first's new pods.
+for ns in quota-a quota-b; do kc create namespace "$ns" >/dev/null; done
+budget first "" | sed 's/namespaces: \[first\]/namespaces: [quota-a]/' | kc apply -f - >/dev/null
+sleep 1 # a later creationTimestamp: second is the newer budget
+budget second "" | sed 's/namespaces: \[second\]/namespaces: [quota-b]/' | kc apply -f - >/dev/null
+# quota_in NS BUDGET — the ResourceQuota bursar-BUDGET exists in NS.
+quota_in() { [[ -n $(jp resourcequota "bursar-$2" '{.metadata.name}' "$1") ]]; }
+both_quotas() { quota_in quota-a first && quota_in quota-b second; }
+wait_for "the quotas of first and second" 30 both_quotas || true
+check "two budgets without overlap each write their quota" both_quotas
+kc patch computebudget first --type merge -p '{"spec":{"scope":{"namespaces":["quota-a","quota-b"]}}}' \
+  >/dev/null
+loser_quota_gone() {
+  local names
+  names=$(kc get resourcequota -n quota-b -o 'jsonpath={.items[*].metadata.name}')
+  echo "ResourceQuotas in quota-b: ${names:-none}"
+  [[ $names == "bursar-first" ]]
+}
+wait_for "second's quota in quota-b to go" 30 loser_quota_gone || true
+check "the overlap's loser (second) no longer has a quota in quota-b; the winner (first) has" \
+  loser_quota_gone
 
 finish
