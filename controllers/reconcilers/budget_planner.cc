@@ -187,9 +187,20 @@ void BudgetPlanner::ValidateBudgets(Pass& pass) {
       w.book = book->second;
     }
     if (w.valid() && w.book == nullptr) {
-      w.invalid_reason = "PriceBookNotFound";
-      w.invalid_message = absl::StrCat("spec.priceBookRef: PriceBook \"", b.spec.price_book_ref,
-                                       "\" not found; spend cannot be priced");
+      // A PriceBook that exists but did not decode is named as such, with its decoder's error.
+      auto rejected = std::find_if(
+          pass.snap.rejected.begin(), pass.snap.rejected.end(), [&](const RejectedObject& r) {
+            return r.kind == "PriceBook" && r.name == b.spec.price_book_ref;
+          });
+      if (rejected != pass.snap.rejected.end()) {
+        w.invalid_reason = "PriceBookInvalid";
+        w.invalid_message = absl::StrCat("spec.priceBookRef: PriceBook \"", b.spec.price_book_ref,
+                                         "\" is invalid; spend cannot be priced: ", rejected->why);
+      } else {
+        w.invalid_reason = "PriceBookNotFound";
+        w.invalid_message = absl::StrCat("spec.priceBookRef: PriceBook \"", b.spec.price_book_ref,
+                                         "\" not found; spend cannot be priced");
+      }
     }
     if (w.valid() && b.spec.limit.amount.has_value() &&
         w.book->spec.currency != b.spec.limit.currency) {
@@ -202,8 +213,16 @@ void BudgetPlanner::ValidateBudgets(Pass& pass) {
       auto pool = pass.pools_by_name.find(name);
       if (pool == pass.pools_by_name.end()) {
         if (w.valid()) {
-          w.invalid_reason = "NodePoolNotFound";
-          w.invalid_message = absl::StrCat("spec.nodePools: GPUNodePool \"", name, "\" not found");
+          auto rejected = std::find_if(
+              pass.snap.rejected.begin(), pass.snap.rejected.end(),
+              [&](const RejectedObject& r) { return r.kind == "GPUNodePool" && r.name == name; });
+          w.invalid_reason =
+              rejected != pass.snap.rejected.end() ? "NodePoolInvalid" : "NodePoolNotFound";
+          w.invalid_message =
+              rejected != pass.snap.rejected.end()
+                  ? absl::StrCat("spec.nodePools: GPUNodePool \"", name,
+                                 "\" is invalid: ", rejected->why)
+                  : absl::StrCat("spec.nodePools: GPUNodePool \"", name, "\" not found");
         }
         continue;
       }

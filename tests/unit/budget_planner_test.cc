@@ -291,6 +291,51 @@ TEST(BudgetPlannerTest, OverlappingScopesChargeTheNarrowestAndSaySo) {
   }
 }
 
+TEST(BudgetPlannerTest, ABudgetThatLosesANamespaceToAnOverlapWritesNoQuotaThere) {
+  BudgetPlanner planner;
+  Snapshot s = Base(kStart + absl::Hours(1));
+  // "older" and "newer" select the same pods of vision; "everything" selects every namespace.
+  // Without a podSelector, the oldest wins a namespace: "older" wins vision from both others,
+  // "everything" keeps free, which no one else selects.
+  s.budgets = {Budget("  pacing: {mode: Even}\n", "older"),
+               Budget("  pacing: {mode: Even}\n", "newer"),
+               Budget("  scope: {namespaceSelector: {}}\n  pacing: {mode: Even}\n", "everything")};
+  s.budgets[0].metadata.creation_timestamp = kStart - absl::Hours(3);
+  s.budgets[1].metadata.creation_timestamp = kStart - absl::Hours(1);
+  s.budgets[2].metadata.creation_timestamp = kStart - absl::Hours(2);
+  s.pods = {Pod("p1", kStart)};
+  Plan plan = planner.Reconcile(s);
+  EXPECT_EQ(Outcome(plan, "older").status.spent, GpuShare());
+  std::vector<std::string> quotas;
+  for (const QuotaTarget& q : plan.quotas) {
+    quotas.push_back(absl::StrCat(q.budget, "@", q.namespace_name));
+  }
+  EXPECT_EQ(quotas, (std::vector<std::string>{"everything@free", "older@vision"}));
+  for (const char* loser : {"newer", "everything"}) {
+    bool overlapping = false;
+    for (const api::Condition& c : Outcome(plan, loser).status.conditions) {
+      overlapping |= c.type == "Overlapping" && c.status == "True";
+    }
+    EXPECT_TRUE(overlapping) << loser;
+    EXPECT_TRUE(Outcome(plan, loser).valid) << loser;
+  }
+  // A loser is not frozen, so the applier deletes a quota it wrote before as unwanted.
+  EXPECT_TRUE(plan.frozen_budgets.empty());
+
+  // A podSelector makes a budget narrower, never a loser to a namespaces-only budget: both
+  // keep their quota in the namespace.
+  s.budgets[1] = Budget(
+      "  scope: {namespaces: [vision], podSelector: {matchLabels: {team: cv}}}\n"
+      "  pacing: {mode: Even}\n",
+      "newer");
+  Plan narrow = planner.Reconcile(s);
+  quotas.clear();
+  for (const QuotaTarget& q : narrow.quotas) {
+    quotas.push_back(absl::StrCat(q.budget, "@", q.namespace_name));
+  }
+  EXPECT_EQ(quotas, (std::vector<std::string>{"everything@free", "newer@vision", "older@vision"}));
+}
+
 TEST(BudgetPlannerTest, ABudgetWhosePlanningThrowsIsFrozenAndTheOthersArePlanned) {
   int throws = 1;
   PlannerOptions options;
