@@ -1,6 +1,7 @@
 #include "controllers/sim/enforcement.h"
 
 #include <algorithm>
+#include <cmath>
 #include <string>
 #include <utility>
 #include <vector>
@@ -37,32 +38,44 @@ class NoEnforcement final : public EnforcementPolicy {
   bool HoldsNewWork(const engine::BudgetDecision&) const override { return false; }
 };
 
-// The GPUs that spend exactly the regular limit (L - reserve, as the engine counts it) over a
-// full period. Exact integer arithmetic: a limit of exactly N GPUs' worth must give N, not N - 1
-// from a binary rounding.
-int64_t StaticQuotaGpus(const BudgetTerms& terms) {
-  const api::BudgetLimit& limit = terms.spec->limit;
-  Money total = terms.gpu_hours_only ? *limit.gpu_hours : *limit.amount;
-  Money regular = total - engine::ReserveOf(total, terms.spec->retraining.reserve_percent);
-  int64_t per_gpu_hour =
-      terms.gpu_hours_only ? Money::kMicrosPerUnit : terms.gpu_hour_price.micros();
-  int64_t period_s = absl::ToInt64Seconds(terms.first_period);
-  if (per_gpu_hour <= 0 || period_s <= 0 || regular.micros() <= 0) {
-    return 0;
-  }
-  return static_cast<int64_t>(absl::int128(regular.micros()) * 3600 /
-                              (absl::int128(per_gpu_hour) * period_s));
-}
-
 class StaticQuota final : public EnforcementPolicy {
  public:
-  explicit StaticQuota(const BudgetTerms& terms) : gpus_(StaticQuotaGpus(terms)) {}
-  StopOrder Act(const DecisionPoint&) override { return {}; }
-  std::optional<int64_t> Quota(const engine::BudgetDecision&) const override { return gpus_; }
+  explicit StaticQuota(const BudgetTerms& terms) : terms_(terms) { Resize(terms.first_period); }
+  StopOrder Act(const DecisionPoint& point) override {
+    if (point.period_length != period_) {
+      Resize(point.period_length);
+    }
+    now_s_ = point.now_s;
+    return {};
+  }
+  std::optional<int64_t> Quota(const engine::BudgetDecision&) const override {
+    if (!terms_.quota_scale.has_value()) {
+      return gpus_;
+    }
+    // The fractional GPU as a share of every hour.
+    return gpus_ + (now_s_ % 3600 < extra_s_per_hour_ ? 1 : 0);
+  }
   bool HoldsNewWork(const engine::BudgetDecision&) const override { return false; }
 
  private:
-  int64_t gpus_;
+  void Resize(absl::Duration period) {
+    period_ = period;
+    int64_t micro = StaticQuotaMicroGpus(terms_, period);
+    if (terms_.quota_scale.has_value()) {
+      gpus_ = micro / kMicro;
+      extra_s_per_hour_ = (micro % kMicro) * 3600 / kMicro;
+    } else {
+      gpus_ = WholeNodeQuota(micro, terms_.node_gpus, terms_.free_gpus);
+      extra_s_per_hour_ = 0;
+    }
+  }
+
+  static constexpr int64_t kMicro = 1'000'000;
+  BudgetTerms terms_;
+  absl::Duration period_;
+  int64_t gpus_ = 0;
+  int64_t extra_s_per_hour_ = 0;
+  int64_t now_s_ = 0;
 };
 
 class Shutoff final : public EnforcementPolicy {
@@ -106,6 +119,58 @@ class Shutoff final : public EnforcementPolicy {
 };
 
 }  // namespace
+
+int64_t StaticQuotaMicroGpus(const BudgetTerms& terms, absl::Duration period) {
+  constexpr int64_t kMicro = 1'000'000;
+  const api::BudgetLimit& limit = terms.spec->limit;
+  int64_t period_s = absl::ToInt64Seconds(period);
+  if (period_s <= 0) {
+    return 0;
+  }
+  const int reserve = terms.spec->retraining.reserve_percent;
+  // regular x 3600 / (per GPU-hour x period) GPUs, in micro-GPUs.
+  auto gpus = [&](Money total, int64_t per_gpu_hour_micros) -> absl::int128 {
+    Money regular = total - engine::ReserveOf(total, reserve);
+    if (per_gpu_hour_micros <= 0 || regular.micros() <= 0) {
+      return 0;
+    }
+    return absl::int128(regular.micros()) * 3600 * kMicro /
+           (absl::int128(per_gpu_hour_micros) * period_s);
+  };
+  std::optional<absl::int128> micro;
+  if (limit.amount.has_value() && !terms.gpu_hours_only) {
+    micro = gpus(*limit.amount, terms.gpu_hour_price.micros());
+  }
+  if (limit.gpu_hours.has_value()) {
+    absl::int128 by_hours = gpus(*limit.gpu_hours, Money::kMicrosPerUnit);
+    micro = micro.has_value() ? std::min(*micro, by_hours) : by_hours;
+  }
+  if (!micro.has_value()) {
+    return 0;
+  }
+  double scale = terms.quota_scale.value_or(1.0);
+  if (scale != 1.0) {
+    return static_cast<int64_t>(std::floor(static_cast<double>(*micro) * std::max(0.0, scale)));
+  }
+  return static_cast<int64_t>(std::min(*micro, absl::int128(int64_t{1} << 62)));
+}
+
+int64_t WholeNodeQuota(int64_t micro_gpus, int64_t node_gpus, int64_t free_gpus) {
+  constexpr int64_t kMicro = 1'000'000;
+  node_gpus = std::max<int64_t>(node_gpus, 1);
+  auto paid = [&](int64_t q) {
+    if (q <= free_gpus) {
+      return q;
+    }
+    int64_t nodes = (q - free_gpus + node_gpus - 1) / node_gpus;
+    return std::max(q, nodes * node_gpus);
+  };
+  int64_t q = micro_gpus / kMicro;
+  while (q > 0 && absl::int128(paid(q)) * kMicro > micro_gpus) {
+    --q;
+  }
+  return q;
+}
 
 const char* PolicyName(Policy policy) {
   switch (policy) {

@@ -135,8 +135,9 @@ TEST(SimulateTest, TableCsvAndPlotOutputs) {
   EXPECT_NE(table.out.find("vision-hourly"), std::string::npos);
   EXPECT_NE(table.out.find("OVERSPEND"), std::string::npos);
   Output csv = Bursar("simulate --quiet --output csv --scenario " + scenario);
-  EXPECT_EQ(csv.out.rfind(
-                "policy,budget,unit,period_start,period_end,limit,spent,overspend,complete\n", 0),
+  EXPECT_EQ(csv.out.rfind("policy,budget,unit,period_start,period_end,limit,spent,overspend,"
+                          "complete,gpu_hours,gpu_hours_limit,gpu_hours_overspend,over_limit\n",
+                          0),
             0u);
   fs::path svg = fs::temp_directory_path() / ("bursar-plot-" + std::to_string(getpid()) + ".svg");
   Output plot =
