@@ -45,36 +45,51 @@ class StaticQuota final : public EnforcementPolicy {
     if (point.period_length != period_) {
       Resize(point.period_length);
     }
+    if (!period_start_s_.has_value()) {
+      period_start_s_ = point.now_s;
+    }
     now_s_ = point.now_s;
     return {};
   }
   std::optional<int64_t> Quota(const engine::BudgetDecision&) const override {
-    if (!terms_.quota_scale.has_value()) {
-      return gpus_;
-    }
-    // The fractional GPU as a share of every hour.
-    return gpus_ + (now_s_ % 3600 < extra_s_per_hour_ ? 1 : 0);
+    return now_s_ - period_start_s_.value_or(now_s_) < high_s_ ? high_ : low_;
   }
   bool HoldsNewWork(const engine::BudgetDecision&) const override { return false; }
+  void NewPeriod() override { period_start_s_.reset(); }
 
  private:
   void Resize(absl::Duration period) {
+    constexpr int64_t kMicro = 1'000'000;
     period_ = period;
-    int64_t micro = StaticQuotaMicroGpus(terms_, period);
-    if (terms_.quota_scale.has_value()) {
-      gpus_ = micro / kMicro;
-      extra_s_per_hour_ = (micro % kMicro) * 3600 / kMicro;
-    } else {
-      gpus_ = WholeNodeQuota(micro, terms_.node_gpus, terms_.free_gpus);
-      extra_s_per_hour_ = 0;
+    const int64_t micro = StaticQuotaMicroGpus(terms_, period);
+    const int64_t node = terms_.node_gpus;
+    const int64_t free = terms_.free_gpus;
+    low_ = high_ = WholeNodeQuota(micro, node, free);
+    high_s_ = 0;
+    if (!terms_.quota_scale.has_value()) {
+      return;
     }
+    // Spend-matched: the next quota up for a share of the period, so that the paid GPUs average
+    // the allowance.
+    const int64_t paid_low = PaidGpus(low_, node, free);
+    const int64_t paid_next = PaidGpus(low_ + 1, node, free);
+    high_ = WholeNodeQuota(paid_next * kMicro, node, free);
+    const int64_t step = PaidGpus(high_, node, free) - paid_low;
+    if (step <= 0) {
+      return;
+    }
+    const double share = std::clamp(
+        static_cast<double>(micro - paid_low * kMicro) / static_cast<double>(step * kMicro), 0.0,
+        1.0);
+    high_s_ = static_cast<int64_t>(share * static_cast<double>(absl::ToInt64Seconds(period)));
   }
 
-  static constexpr int64_t kMicro = 1'000'000;
   BudgetTerms terms_;
   absl::Duration period_;
-  int64_t gpus_ = 0;
-  int64_t extra_s_per_hour_ = 0;
+  int64_t low_ = 0;
+  int64_t high_ = 0;
+  int64_t high_s_ = 0;  // the first seconds of each period that use high_
+  std::optional<int64_t> period_start_s_;
   int64_t now_s_ = 0;
 };
 
@@ -155,18 +170,19 @@ int64_t StaticQuotaMicroGpus(const BudgetTerms& terms, absl::Duration period) {
   return static_cast<int64_t>(std::min(*micro, absl::int128(int64_t{1} << 62)));
 }
 
+int64_t PaidGpus(int64_t q, int64_t node_gpus, int64_t free_gpus) {
+  if (q <= free_gpus) {
+    return q;
+  }
+  node_gpus = std::max<int64_t>(node_gpus, 1);
+  int64_t nodes = (q - free_gpus + node_gpus - 1) / node_gpus;
+  return std::max(q, nodes * node_gpus);
+}
+
 int64_t WholeNodeQuota(int64_t micro_gpus, int64_t node_gpus, int64_t free_gpus) {
   constexpr int64_t kMicro = 1'000'000;
-  node_gpus = std::max<int64_t>(node_gpus, 1);
-  auto paid = [&](int64_t q) {
-    if (q <= free_gpus) {
-      return q;
-    }
-    int64_t nodes = (q - free_gpus + node_gpus - 1) / node_gpus;
-    return std::max(q, nodes * node_gpus);
-  };
   int64_t q = micro_gpus / kMicro;
-  while (q > 0 && absl::int128(paid(q)) * kMicro > micro_gpus) {
+  while (q > 0 && absl::int128(PaidGpus(q, node_gpus, free_gpus)) * kMicro > micro_gpus) {
     --q;
   }
   return q;

@@ -14,10 +14,11 @@
 //                 budget limits both. Sized from each period's own length (a 31-day month
 //                 gets a smaller quota than a 28-day one). Running work is never stopped, so
 //                 a period that follows a longer one may start above its quota.
-//                 With BudgetTerms::quota_scale set (the spend-matched baseline, spend_match.h)
-//                 the scaled allowance is used as a real number: floor(A) GPUs, plus one more
-//                 during the first frac(A) of every hour; no node rounding (the spend it causes
-//                 is measured, not predicted).
+//                 With BudgetTerms::quota_scale set (the spend-matched baseline,
+//                 spend_match.h) the allowance is scaled, and the quota is the next whole-node
+//                 step up for the first part of every period, sized so that the paid GPUs
+//                 average the allowance: spend then grows smoothly with the scale instead of
+//                 jumping by a node's worth.
 //   shutoff       run freely; when billed spend, seen `billingLag` late, reaches the limit,
 //                 stop every Job until the next period (cloud budget alerts wired to a kill
 //                 switch).
@@ -99,9 +100,11 @@ std::unique_ptr<EnforcementPolicy> MakeEnforcementPolicy(Policy policy, const Bu
 // (exact integer arithmetic: a limit of exactly N GPUs' worth gives N x 10^6).
 int64_t StaticQuotaMicroGpus(const BudgetTerms& terms, absl::Duration period);
 
-// The baseline's quota for an allowance of `micro_gpus`: the most GPUs q whose paid capacity
-// — q itself, or the whole nodes it grows beyond the pool's free GPUs, whichever is more —
-// fits the allowance.
+// What a budget running q GPUs pays for at full use: q itself, or the whole nodes it grows
+// beyond the pool's free (minNodes) GPUs, whichever is more — the simulator counts a budget's
+// use against the nodes it owns first (simulation_time.cc, IdleByOwner).
+int64_t PaidGpus(int64_t q, int64_t node_gpus, int64_t free_gpus);
+// The baseline's quota for an allowance of `micro_gpus`: the most GPUs whose PaidGpus fits it.
 int64_t WholeNodeQuota(int64_t micro_gpus, int64_t node_gpus, int64_t free_gpus);
 
 }  // namespace bursar::sim
