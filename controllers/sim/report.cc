@@ -194,15 +194,14 @@ std::string FormatReportTable(const SimReport& report) {
       absl::StrFormat("Scenario %s, policy %s, %s .. %s UTC, %d jobs\n\n", report.scenario,
                       PolicyLabel(report), Day(report.start), Day(report.end), report.jobs_total);
   TextTable budgets({"BUDGET", "MODE", "LIMIT/PERIOD", "SPENT", "OVERSPEND", "OVER PERIODS",
-                     "GPU-H", "JOBS", "DONE", "SUSPENDED", "HELD", "MEAN WAIT"});
+                     "GPU-H", "JOBS", "DONE", "SUSPENDED", "HELD"});
   for (const BudgetResult& b : report.budgets) {
     budgets.Add({b.name, b.enforced ? "Enforce" : "DryRun", Amount(b.limit, b.unit),
                  Amount(b.spent, b.unit), Amount(b.overspend, b.unit),
                  absl::StrFormat("%d/%d", b.overspent_periods, b.periods.size()),
                  absl::StrFormat("%.0f", b.gpu_hours), absl::StrCat(b.jobs_submitted),
                  absl::StrCat(b.jobs_completed), absl::StrCat(b.jobs_suspended),
-                 absl::StrCat(b.jobs_held),
-                 absl::FormatDuration(absl::Seconds(std::round(b.mean_wait_seconds)))});
+                 absl::StrCat(b.jobs_held)});
   }
   out += budgets.Render();
   out += "\n";
