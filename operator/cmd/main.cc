@@ -217,10 +217,15 @@ int Simulate(const std::vector<std::string>& argv) {
     }
     double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    std::string scales;
+    for (const auto& [name, scale] : match->scales) {
+      absl::StrAppend(&scales, scales.empty() ? "" : ", ", name, " ",
+                      absl::StrFormat("%.4f", scale));
+    }
     spend_match_note = absl::StrFormat(
-        "static-quota (same spend): quota scale %.4f; enforced spend %.2f against bursar's %.2f "
+        "static-quota (same spend): quota scales %s; enforced spend %.2f against bursar's %.2f "
         "(%+.2f %%%s), after %d runs",
-        match->scale, match->spent, match->target,
+        scales, match->spent, match->target,
         match->target > 0 ? 100.0 * (match->spent - match->target) / match->target : 0.0,
         match->matched ? "" : ", NOT within 1 %", match->runs);
     if (!args->Has("quiet")) {
