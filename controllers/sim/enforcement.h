@@ -8,8 +8,17 @@
 //
 //   bursar        the engine's ladder: quota, Hold, Drain, the retraining reserve.
 //   none          no enforcement.
-//   static-quota  a fixed GPU quota that spends exactly the regular limit (L - reserve) over a
-//                 period at full use.
+//   static-quota  a fixed GPU quota per period: the most GPUs whose full use, idle remainders
+//                 of the nodes it makes the pool grow included, spends at most the regular
+//                 limit (L - reserve) over that period, in money and in GPU-hours where the
+//                 budget limits both. Sized from each period's own length (a 31-day month
+//                 gets a smaller quota than a 28-day one). Running work is never stopped, so
+//                 a period that follows a longer one may start above its quota.
+//                 With BudgetTerms::quota_scale set (the spend-matched baseline,
+//                 spend_match.h) the allowance is scaled, and the quota is the next whole-node
+//                 step up for the first part of every period, sized so that the paid GPUs
+//                 average the allowance: spend then grows smoothly with the scale instead of
+//                 jumping by a node's worth.
 //   shutoff       run freely; when billed spend, seen `billingLag` late, reaches the limit,
 //                 stop every Job until the next period (cloud budget alerts wired to a kill
 //                 switch).
@@ -42,14 +51,19 @@ struct BudgetTerms {
   bool gpu_hours_only = false;   // the limit is in GPU-hours only
   values::Money gpu_hour_price;  // of the budget's pools (engine::GpuHourPrice)
   absl::Duration first_period;   // length of the first period
-  absl::Duration billing_lag;    // shutoff: how late billing shows usage
-  int64_t step_s = 60;           // the metering tick
+  // static-quota: the pool the budget's growth lands on (its first) — GPUs per node, and the
+  // GPUs of its minNodes, which the cluster pays for.
+  int64_t node_gpus = 1;
+  int64_t free_gpus = 0;
+  std::optional<double> quota_scale;  // static-quota: the spend-matched scale, else nullopt
+  absl::Duration billing_lag;         // shutoff: how late billing shows usage
+  int64_t step_s = 60;                // the metering tick
 };
 
 // Where the budget stands at a decision point.
 struct DecisionPoint {
   int64_t now_s = 0;
-  absl::Duration period_length;
+  absl::Duration period_length;  // of the period now_s is in
   // Spent so far this period, in the budget's unit (money, or micro GPU-hours for gpuHours-only
   // budgets) — what a bill would show.
   values::Money billable;
@@ -80,5 +94,17 @@ class EnforcementPolicy {
 };
 
 std::unique_ptr<EnforcementPolicy> MakeEnforcementPolicy(Policy policy, const BudgetTerms& terms);
+
+// The static quota's allowance for a period of `period`: the GPUs whose full use spends the
+// regular limit, the smaller of the money and GPU-hours ones, times quota_scale, in micro-GPUs
+// (exact integer arithmetic: a limit of exactly N GPUs' worth gives N x 10^6).
+int64_t StaticQuotaMicroGpus(const BudgetTerms& terms, absl::Duration period);
+
+// What a budget running q GPUs pays for at full use: q itself, or the whole nodes it grows
+// beyond the pool's free (minNodes) GPUs, whichever is more — the simulator counts a budget's
+// use against the nodes it owns first (simulation_time.cc, IdleByOwner).
+int64_t PaidGpus(int64_t q, int64_t node_gpus, int64_t free_gpus);
+// The baseline's quota for an allowance of `micro_gpus`: the most GPUs whose PaidGpus fits it.
+int64_t WholeNodeQuota(int64_t micro_gpus, int64_t node_gpus, int64_t free_gpus);
 
 }  // namespace bursar::sim

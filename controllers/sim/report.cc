@@ -1,6 +1,9 @@
 #include "controllers/sim/report.h"
 
 #include <cmath>
+#include <optional>
+#include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -18,6 +21,31 @@ std::string Rfc3339(absl::Time t) {
 }
 double Cents(double v) {
   return std::round(v * 100.0) / 100.0;
+}
+
+std::string Seconds(double s) {
+  return absl::FormatDuration(absl::Seconds(std::round(s)));
+}
+
+std::string GpuHours(double v) {
+  return absl::StrFormat("%.1f", v);
+}
+
+// CSV: an absent value is an empty cell.
+std::string Cell(const std::optional<int64_t>& v) {
+  return v.has_value() ? absl::StrCat(*v) : "";
+}
+
+// A CSV field: quoted when it holds a comma, a quote or a line break.
+std::string CsvField(const std::string& v) {
+  if (v.find_first_of(",\"\r\n") == std::string::npos) {
+    return v;
+  }
+  std::string out = "\"";
+  for (char c : v) {
+    out += c == '"' ? std::string("\"\"") : std::string(1, c);
+  }
+  return out + "\"";
 }
 
 std::string Amount(double v, const std::string& unit) {
@@ -75,7 +103,20 @@ void WriteBudget(json::Writer& w, const BudgetResult& b) {
   w.Key("jobsCompleted").Int(b.jobs_completed);
   w.Key("jobsSuspended").Int(b.jobs_suspended);
   w.Key("jobsHeld").Int(b.jobs_held);
+  w.Key("gpuHoursOverspend").Double(Cents(b.gpu_hours_overspend));
+  w.Key("cost").Double(Cents(b.cost));
+  if (b.static_quota_scale.has_value()) {
+    w.Key("staticQuotaScale").Double(*b.static_quota_scale);
+  }
+  w.Key("jobsUnfinished").Int(b.jobs_unfinished);
+  w.Key("jobsUnschedulable").Int(b.jobs_unschedulable);
+  w.Key("suspensions").Int(b.suspensions);
+  w.Key("boundaryDrains").Int(b.boundary_drains);
+  w.Key("lostGpuHours").Double(Cents(b.lost_gpu_hours));
   w.Key("meanWaitSeconds").Double(std::round(b.mean_wait_seconds));
+  w.Key("meanFlowSeconds").Double(std::round(b.mean_flow_seconds));
+  w.Key("meanJctSeconds").Double(std::round(b.mean_jct_seconds));
+  w.Key("p95JctSeconds").Double(std::round(b.p95_jct_seconds));
   w.Key("modelDriftUnlocks").Int(b.model_drift_unlocks);
   w.Key("actions").BeginObject();
   for (const auto& [name, count] : b.actions) {
@@ -90,6 +131,12 @@ void WriteBudget(json::Writer& w, const BudgetResult& b) {
     w.Key("limit").Double(Cents(p.limit));
     w.Key("spent").Double(Cents(p.spent));
     w.Key("overspend").Double(Cents(p.overspend));
+    w.Key("gpuHours").Double(Cents(p.gpu_hours));
+    if (p.gpu_hours_limit.has_value()) {
+      w.Key("gpuHoursLimit").Double(Cents(*p.gpu_hours_limit));
+      w.Key("gpuHoursOverspend").Double(Cents(p.gpu_hours_overspend));
+    }
+    w.Key("overLimit").Bool(p.over_limit);
     w.Key("complete").Bool(p.complete);
     w.EndObject();
   }
@@ -100,7 +147,8 @@ void WriteBudget(json::Writer& w, const BudgetResult& b) {
 void WriteReport(json::Writer& w, const SimReport& r) {
   w.BeginObject();
   w.Key("scenario").String(r.scenario);
-  w.Key("policy").String(PolicyName(r.policy));
+  w.Key("policy").String(PolicyLabel(r));
+  w.Key("spendMatched").Bool(r.spend_matched);
   w.Key("start").String(Rfc3339(r.start));
   w.Key("end").String(Rfc3339(r.end));
   w.Key("jobsTotal").Int(r.jobs_total);
@@ -142,33 +190,46 @@ std::string FormatComparisonJson(const std::vector<SimReport>& reports) {
 }
 
 std::string FormatReportTable(const SimReport& report) {
-  std::string out = absl::StrFormat("Scenario %s, policy %s, %s .. %s UTC, %d jobs\n\n",
-                                    report.scenario, PolicyName(report.policy), Day(report.start),
-                                    Day(report.end), report.jobs_total);
+  std::string out =
+      absl::StrFormat("Scenario %s, policy %s, %s .. %s UTC, %d jobs\n\n", report.scenario,
+                      PolicyLabel(report), Day(report.start), Day(report.end), report.jobs_total);
   TextTable budgets({"BUDGET", "MODE", "LIMIT/PERIOD", "SPENT", "OVERSPEND", "OVER PERIODS",
-                     "GPU-H", "JOBS", "DONE", "SUSPENDED", "HELD", "MEAN WAIT"});
+                     "GPU-H", "JOBS", "DONE", "SUSPENDED", "HELD"});
   for (const BudgetResult& b : report.budgets) {
     budgets.Add({b.name, b.enforced ? "Enforce" : "DryRun", Amount(b.limit, b.unit),
                  Amount(b.spent, b.unit), Amount(b.overspend, b.unit),
                  absl::StrFormat("%d/%d", b.overspent_periods, b.periods.size()),
                  absl::StrFormat("%.0f", b.gpu_hours), absl::StrCat(b.jobs_submitted),
                  absl::StrCat(b.jobs_completed), absl::StrCat(b.jobs_suspended),
-                 absl::StrCat(b.jobs_held),
-                 absl::FormatDuration(absl::Seconds(std::round(b.mean_wait_seconds)))});
+                 absl::StrCat(b.jobs_held)});
   }
   out += budgets.Render();
+  out += "\n";
+  TextTable times({"BUDGET", "MEAN WAIT", "MEAN FLOW", "MEAN JCT", "P95 JCT", "UNFINISHED",
+                   "SUSPENSIONS", "BOUNDARY DRAINS", "LOST GPU-H", "GPU-H OVER"});
+  for (const BudgetResult& b : report.budgets) {
+    times.Add({b.name, Seconds(b.mean_wait_seconds), Seconds(b.mean_flow_seconds),
+               Seconds(b.mean_jct_seconds), Seconds(b.p95_jct_seconds),
+               absl::StrCat(b.jobs_unfinished), absl::StrCat(b.suspensions),
+               absl::StrCat(b.boundary_drains), GpuHours(b.lost_gpu_hours),
+               GpuHours(b.gpu_hours_overspend)});
+  }
+  out += times.Render();
   for (const BudgetResult& b : report.budgets) {
     if (b.periods.size() <= 1) {
       continue;
     }
     absl::StrAppend(&out, "\n", b.name, " by period:\n");
-    TextTable periods({"  START", "END", "LIMIT", "SPENT", "USED"});
+    TextTable periods({"  START", "END", "LIMIT", "SPENT", "USED", "GPU-H", "GPU-H LIMIT", "OVER"});
     for (const PeriodResult& p : b.periods) {
       periods.Add({"  " + Day(p.start), Day(p.end), Amount(p.limit, b.unit),
                    Amount(p.spent, b.unit),
                    p.limit > 0 ? absl::StrFormat("%.1f%%%s", 100.0 * p.spent / p.limit,
                                                  p.complete ? "" : " (partial)")
-                               : "-"});
+                               : "-",
+                   GpuHours(p.gpu_hours),
+                   p.gpu_hours_limit.has_value() ? GpuHours(*p.gpu_hours_limit) : "-",
+                   p.over_limit ? "yes" : "no"});
     }
     out += periods.Render();
   }
@@ -186,28 +247,50 @@ std::string FormatReportTable(const SimReport& report) {
 }
 
 std::string FormatReportCsv(const SimReport& report) {
-  std::string out = "policy,budget,unit,period_start,period_end,limit,spent,overspend,complete\n";
+  std::string out =
+      "policy,budget,unit,period_start,period_end,limit,spent,overspend,complete,gpu_hours,"
+      "gpu_hours_limit,gpu_hours_overspend,over_limit\n";
   for (const BudgetResult& b : report.budgets) {
     for (const PeriodResult& p : b.periods) {
-      absl::StrAppendFormat(&out, "%s,%s,%s,%s,%s,%.2f,%.2f,%.2f,%s\n", PolicyName(report.policy),
-                            b.name, b.unit, Rfc3339(p.start), Rfc3339(p.end), p.limit, p.spent,
-                            p.overspend, p.complete ? "true" : "false");
+      absl::StrAppendFormat(
+          &out, "%s,%s,%s,%s,%s,%.2f,%.2f,%.2f,%s,%.2f,%s,%s,%s\n", CsvField(PolicyLabel(report)),
+          b.name, b.unit, Rfc3339(p.start), Rfc3339(p.end), p.limit, p.spent, p.overspend,
+          p.complete ? "true" : "false", p.gpu_hours,
+          p.gpu_hours_limit.has_value() ? absl::StrFormat("%.2f", *p.gpu_hours_limit) : "",
+          p.gpu_hours_limit.has_value() ? absl::StrFormat("%.2f", p.gpu_hours_overspend) : "",
+          p.over_limit ? "true" : "false");
     }
   }
   return out;
 }
 
+std::string FormatJobsCsv(const SimReport& report) {
+  std::string out =
+      "job,budget,namespace,priority,gpus,duration_s,submit_s,first_start_s,finish_s,state,"
+      "suspensions,gpu_hours,cost\n";
+  for (const JobResult& j : report.jobs) {
+    absl::StrAppendFormat(&out, "%d,%s,%s,%d,%d,%d,%d,%s,%s,%s,%d,%.4f,%.4f\n", j.index,
+                          CsvField(j.budget), CsvField(j.namespace_name), j.priority, j.gpus,
+                          j.duration_s, j.submit_s, Cell(j.first_start_s), Cell(j.finish_s),
+                          j.state, j.suspensions, j.gpu_hours, j.cost);
+  }
+  return out;
+}
+
 std::string FormatComparisonTable(const std::vector<SimReport>& reports) {
-  TextTable t({"POLICY", "BUDGET", "SPENT", "OVERSPEND", "OVER PERIODS", "USEFUL GPU-H", "DONE",
-               "SUSPENDED", "MEAN WAIT"});
+  TextTable t({"POLICY", "BUDGET", "SPENT", "OVERSPEND", "OVER PERIODS", "USEFUL GPU-H",
+               "LOST GPU-H", "DONE", "UNFINISHED", "SUSPENSIONS", "BOUNDARY DRAINS", "MEAN WAIT",
+               "MEAN FLOW", "MEAN JCT", "P95 JCT"});
   for (const SimReport& r : reports) {
     for (const BudgetResult& b : r.budgets) {
-      t.Add({PolicyName(r.policy), b.name, Amount(b.spent, b.unit), Amount(b.overspend, b.unit),
+      t.Add({PolicyLabel(r), b.name, Amount(b.spent, b.unit), Amount(b.overspend, b.unit),
              absl::StrFormat("%d/%d", b.overspent_periods, b.periods.size()),
-             absl::StrFormat("%.0f", b.completed_gpu_hours),
+             absl::StrFormat("%.0f", b.completed_gpu_hours), GpuHours(b.lost_gpu_hours),
              absl::StrFormat("%d/%d", b.jobs_completed, b.jobs_submitted),
-             absl::StrCat(b.jobs_suspended),
-             absl::FormatDuration(absl::Seconds(std::round(b.mean_wait_seconds)))});
+             absl::StrCat(b.jobs_unfinished), absl::StrCat(b.suspensions),
+             absl::StrCat(b.boundary_drains), Seconds(b.mean_wait_seconds),
+             Seconds(b.mean_flow_seconds), Seconds(b.mean_jct_seconds),
+             Seconds(b.p95_jct_seconds)});
     }
   }
   return t.Render();

@@ -59,6 +59,14 @@ struct Job {
   std::optional<int64_t> first_start_s;
   Money rate;
   std::string uid;
+
+  // --- Metrics (issue 10; simulation_time.cc keeps them, simulator.cc reports them) ---
+  std::optional<int64_t> finish_s;
+  int64_t suspensions = 0;
+  int64_t redo_s = 0;      // restart penalty not yet worked off: work being redone
+  int64_t lost_gpu_s = 0;  // GPU-seconds spent redoing work
+  int64_t paid_s = 0;      // seconds run in ended segments
+  Money cost;              // its pods' charges over ended segments
 };
 
 struct Pool {
@@ -117,6 +125,9 @@ struct Budget {
   // Jobs (for DecisionTrace), at most engine::JobLengths::kCapacity.
   engine::JobLengths lengths;
   std::deque<DecisionTrace::FinishedJob> finished;
+
+  // --- Metrics (issue 10) ---
+  Money cost;  // money charged over the periods rolled so far
 };
 
 inline double MoneyValue(Money m) {
@@ -146,6 +157,8 @@ class Simulation {
   void Admit(int64_t now_s);
   void SizePools(int64_t now_s);
   void Sample(int64_t now_s);
+  // Per-Job rows and the budgets' time metrics (wait, flow, JCT, lost work).
+  void ReportJobs(SimReport& report);
   // Launched nodes whose provisioning delay has passed become usable (before admission).
   void BringUpNodes(int64_t now_s);
 

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <set>
 
+#include "absl/numeric/int128.h"
 #include "absl/strings/str_cat.h"
 #include "controllers/engine/attribution.h"
 #include "controllers/engine/budget_policy.h"
@@ -18,13 +19,28 @@
 
 namespace bursar::sim::internal {
 
+namespace {
+
+// `worked` seconds of `job` pass: the first of them redo work a resume lost.
+void WorkOff(Job& job, int64_t worked) {
+  int64_t redo = std::min(worked, job.redo_s);
+  job.redo_s -= redo;
+  job.lost_gpu_s += redo * job.trace->gpus;
+}
+
+}  // namespace
+
 void Simulation::EndSegment(Job& job, int64_t end_s, bool ended) {
-  Charge c{job.uid, At(job.run_since_s), At(end_s), job.rate, job.trace->gpus,
-           ended,   job.on_reserve};
+  if (ended) {
+    job.paid_s += end_s - job.run_since_s;
+    job.cost += job.rate.MulDiv(end_s - job.run_since_s, 3600);
+  }
   if (job.budget == kNoBudget) {
     // Unbudgeted spend is still metered, for the report: rate x seconds since the last tick.
     return;
   }
+  Charge c{job.uid, At(job.run_since_s), At(end_s), job.rate, job.trace->gpus,
+           ended,   job.on_reserve};
   Budget& b = budgets_[static_cast<size_t>(job.budget)];
   b.step_charges.push_back(std::move(c));
   if (ended) {
@@ -52,6 +68,7 @@ void Simulation::Start(size_t index, int pool, int64_t now_s, bool on_reserve) {
     }
   } else {
     job.remaining_s += absl::ToInt64Seconds(scenario_.cluster.restart_penalty);
+    job.redo_s += absl::ToInt64Seconds(scenario_.cluster.restart_penalty);
   }
   running_.push_back(index);
 }
@@ -69,6 +86,15 @@ void Simulation::Suspend(size_t index, int64_t now_s) {
   Release(job);
   job.state = JobState::kSuspended;
   job.ever_suspended = true;
+  ++job.suspensions;
+  if (job.budget != kNoBudget) {
+    Budget& b = budgets_[static_cast<size_t>(job.budget)];
+    ++b.result.suspensions;
+    // Decide runs after Meter, so the ledger is already in the period of now_s.
+    if (At(job.run_since_s) < b.ledger->period().start) {
+      ++b.result.boundary_drains;
+    }
+  }
   running_.erase(std::find(running_.begin(), running_.end(), index));
 }
 
@@ -77,6 +103,7 @@ void Simulation::Finish(size_t index, int64_t end_s) {
   EndSegment(job, end_s, true);
   Release(job);
   job.state = JobState::kCompleted;
+  job.finish_s = end_s;
   if (job.budget != kNoBudget) {
     Budget& b = budgets_[static_cast<size_t>(job.budget)];
     ++b.result.jobs_completed;
@@ -109,6 +136,7 @@ void Simulation::Advance(int64_t from_s, int64_t to_s) {
       continue;
     }
     job.remaining_s -= worked;
+    WorkOff(job, worked);
     if (job.budget == kNoBudget) {
       unbudgeted_spent_ += job.rate.MulDiv(worked, 3600);
     } else {
@@ -130,6 +158,7 @@ void Simulation::Advance(int64_t from_s, int64_t to_s) {
     if (job.budget == kNoBudget) {
       unbudgeted_spent_ += job.rate.MulDiv(job.remaining_s, 3600);
     }
+    WorkOff(job, job.remaining_s);
     job.remaining_s = 0;
     Finish(index, end);
   }
@@ -194,13 +223,19 @@ void Simulation::RollPeriod(Budget& b, int64_t now_s) {
   const api::BudgetLimit& limit = b.spec->spec.limit;
   r.limit = b.gpu_hours_only ? limit.gpu_hours->ToDouble() : limit.amount->ToDouble();
   r.spent = b.gpu_hours_only ? b.ledger->gpu_hours() : MoneyValue(b.ledger->spent());
-  // Overspend against every limit the budget sets, in the report's unit.
-  double over = std::max(0.0, r.spent - r.limit);
-  if (!b.gpu_hours_only && limit.gpu_hours.has_value() &&
-      b.ledger->gpu_hours() > limit.gpu_hours->ToDouble() + 1e-9) {
-    over = std::max(over, 1e-6);  // over in GPU-hours: count the period as overspent
+  r.overspend = std::max(0.0, r.spent - r.limit);
+  // Over either limit, compared exactly: micro-units of money, GPU-seconds against micro
+  // GPU-hours x 3600 / 10^6.
+  bool over_money = limit.amount.has_value() && b.ledger->spent() > *limit.amount;
+  bool over_gpu_hours = false;
+  if (limit.gpu_hours.has_value()) {
+    r.gpu_hours_limit = limit.gpu_hours->ToDouble();
+    r.gpu_hours_overspend = std::max(0.0, r.gpu_hours - *r.gpu_hours_limit);
+    over_gpu_hours = absl::int128(b.ledger->gpu_seconds()) * Money::kMicrosPerUnit >
+                     absl::int128(limit.gpu_hours->micros()) * 3600;
   }
-  r.overspend = over;
+  r.over_limit = over_money || over_gpu_hours;
+  b.cost += b.ledger->spent();
   b.result.periods.push_back(r);
   if (!r.complete) {
     return;

@@ -175,12 +175,22 @@ absl::Status Simulation::Setup() {
     b.result.enforced = cb.spec.enforcement == api::EnforcementMode::kEnforce;
     b.result.chart.budget = cb.metadata.name;
     b.result.chart.unit = b.result.unit;
+    const Pool& growth = pools_[static_cast<size_t>(b.pools.front())];  // SizePools grows it
+    std::optional<double> scale;
+    if (!options_.static_quota_scales.empty()) {
+      auto it = options_.static_quota_scales.find(cb.metadata.name);
+      scale = it == options_.static_quota_scales.end() ? 1.0 : it->second;
+      b.result.static_quota_scale = scale;
+    }
     b.enforcement = MakeEnforcementPolicy(
         options_.policy,
         {.spec = &cb.spec,
          .gpu_hours_only = b.gpu_hours_only,
          .gpu_hour_price = engine::GpuHourPrice(b.pool_gpu_hour_prices, {}, b.default_gpu_hour),
          .first_period = period.length(),
+         .node_gpus = growth.gpus_per_node(),
+         .free_gpus = int64_t{growth.spec->spec.min_nodes} * growth.gpus_per_node(),
+         .quota_scale = scale,
          .billing_lag = scenario_.cluster.billing_lag,
          .step_s = step_s_});
     budgets_.push_back(std::move(b));
@@ -233,6 +243,110 @@ void Simulation::Sample(int64_t now_s) {
   }
 }
 
+namespace {
+
+// Per-budget sums over its Jobs, for the report's time metrics.
+struct JobTimes {
+  int64_t counted = 0;  // submitted Jobs that can fit a pool
+  int64_t wait_sum_s = 0;
+  int64_t flow_sum_s = 0;
+  std::vector<int64_t> jct_s;
+  int64_t lost_gpu_s = 0;
+};
+
+const char* StateName(const Job& job) {
+  switch (job.state) {
+    case JobState::kRunning:
+      return "running";
+    case JobState::kSuspended:
+      return "suspended";
+    case JobState::kPending:
+      return "pending";
+    case JobState::kCompleted:
+      return job.finish_s.has_value() ? "finished" : "unschedulable";
+    case JobState::kFuture:
+      break;
+  }
+  return "future";
+}
+
+}  // namespace
+
+void Simulation::ReportJobs(SimReport& report) {
+  std::vector<JobTimes> times(budgets_.size());
+  report.jobs.reserve(jobs_.size());
+  for (size_t i = 0; i < jobs_.size(); ++i) {
+    const Job& job = jobs_[i];
+    if (job.state == JobState::kFuture) {
+      continue;  // submitted after the scenario's end
+    }
+    const TraceJob& t = *job.trace;
+    int64_t paid_s = job.paid_s;
+    Money cost = job.cost;
+    if (job.state == JobState::kRunning) {  // its open segment, to the end
+      paid_s += end_s_ - job.run_since_s;
+      cost += job.rate.MulDiv(end_s_ - job.run_since_s, 3600);
+    }
+    JobResult row{.index = i,
+                  .budget = job.budget == kNoBudget
+                                ? std::string()
+                                : budgets_[static_cast<size_t>(job.budget)].spec->metadata.name,
+                  .namespace_name = t.ns,
+                  .priority = t.priority,
+                  .gpus = t.gpus,
+                  .duration_s = t.duration_s,
+                  .submit_s = t.submit_time_s,
+                  .first_start_s = job.first_start_s,
+                  .finish_s = job.finish_s,
+                  .suspensions = job.suspensions,
+                  .gpu_hours = static_cast<double>(paid_s * t.gpus) / 3600.0,
+                  .cost = MoneyValue(cost),
+                  .state = StateName(job)};
+    report.jobs.push_back(std::move(row));
+    if (job.budget == kNoBudget) {
+      continue;
+    }
+    JobTimes& jt = times[static_cast<size_t>(job.budget)];
+    BudgetResult& r = budgets_[static_cast<size_t>(job.budget)].result;
+    r.jobs_suspended += job.ever_suspended ? 1 : 0;
+    r.jobs_held += job.ever_held ? 1 : 0;
+    jt.lost_gpu_s += job.lost_gpu_s;
+    if (job.state == JobState::kCompleted && !job.finish_s.has_value()) {
+      ++r.jobs_unschedulable;  // dropped: no policy could ever run it
+      continue;
+    }
+    ++jt.counted;
+    jt.wait_sum_s += job.first_start_s.value_or(end_s_) - t.submit_time_s;
+    jt.flow_sum_s += job.finish_s.value_or(end_s_) - t.submit_time_s;
+    if (job.finish_s.has_value()) {
+      jt.jct_s.push_back(*job.finish_s - t.submit_time_s);
+    } else {
+      ++r.jobs_unfinished;
+    }
+  }
+  for (size_t bi = 0; bi < budgets_.size(); ++bi) {
+    JobTimes& jt = times[bi];
+    BudgetResult& r = budgets_[bi].result;
+    r.lost_gpu_hours = static_cast<double>(jt.lost_gpu_s) / 3600.0;
+    if (jt.counted > 0) {
+      r.mean_wait_seconds = static_cast<double>(jt.wait_sum_s) / static_cast<double>(jt.counted);
+      r.mean_flow_seconds = static_cast<double>(jt.flow_sum_s) / static_cast<double>(jt.counted);
+    }
+    if (!jt.jct_s.empty()) {
+      int64_t sum = 0;
+      for (int64_t v : jt.jct_s) {
+        sum += v;
+      }
+      r.mean_jct_seconds = static_cast<double>(sum) / static_cast<double>(jt.jct_s.size());
+      // Nearest rank: the smallest value with at least 95 % of the values at or below it.
+      size_t rank = (jt.jct_s.size() * 95 + 99) / 100;
+      std::nth_element(jt.jct_s.begin(), jt.jct_s.begin() + static_cast<ptrdiff_t>(rank - 1),
+                       jt.jct_s.end());
+      r.p95_jct_seconds = static_cast<double>(jt.jct_s[rank - 1]);
+    }
+  }
+}
+
 absl::StatusOr<SimReport> Simulation::Run() {
   if (absl::Status s = Setup(); !s.ok()) {
     return s;
@@ -258,6 +372,8 @@ absl::StatusOr<SimReport> Simulation::Run() {
   SimReport report;
   report.scenario = scenario_.name;
   report.policy = options_.policy;
+  report.spend_matched =
+      options_.policy == Policy::kStaticQuota && !options_.static_quota_scales.empty();
   report.start = scenario_.start;
   report.end = At(end_s_);
   report.unbudgeted_spent = MoneyValue(unbudgeted_spent_);
@@ -271,18 +387,14 @@ absl::StatusOr<SimReport> Simulation::Run() {
       r.spent += p.spent;
       r.gpu_hours += p.gpu_hours;
       r.overspend += p.overspend;
-      r.overspent_periods += p.overspend > 0 ? 1 : 0;
+      r.gpu_hours_overspend += p.gpu_hours_overspend;
+      r.overspent_periods += p.over_limit ? 1 : 0;
     }
-    for (const Job& job : jobs_) {
-      if (job.budget == static_cast<int>(&b - budgets_.data())) {
-        r.jobs_suspended += job.ever_suspended ? 1 : 0;
-        r.jobs_held += job.ever_held ? 1 : 0;
-      }
-    }
-    r.mean_wait_seconds =
-        b.started_jobs > 0 ? static_cast<double>(b.wait_sum_s) / static_cast<double>(b.started_jobs)
-                           : 0;
-    report.budgets.push_back(std::move(r));
+    r.cost = MoneyValue(b.cost);
+  }
+  ReportJobs(report);
+  for (Budget& b : budgets_) {
+    report.budgets.push_back(std::move(b.result));
   }
   for (const Pool& p : pools_) {
     report.pools.push_back({p.spec->metadata.name, p.peak_nodes, p.node_hours});
@@ -291,6 +403,13 @@ absl::StatusOr<SimReport> Simulation::Run() {
 }
 
 }  // namespace internal
+
+std::string PolicyLabel(const SimReport& report) {
+  if (report.spend_matched) {
+    return "static-quota (same spend)";
+  }
+  return PolicyName(report.policy);
+}
 
 absl::StatusOr<SimReport> Simulate(const Scenario& scenario, const SimOptions& options) {
   internal::Simulation sim(scenario, options);

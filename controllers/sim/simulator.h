@@ -71,8 +71,13 @@ struct PeriodResult {
   absl::Time end;
   double limit = 0;  // in the budget's unit (currency, or GPU-hours for gpuHours-only budgets)
   double spent = 0;
-  double overspend = 0;
-  double gpu_hours = 0;
+  double overspend = 0;  // spent - limit, in the budget's unit, when positive
+  double gpu_hours = 0;  // charged this period (running and idle GPUs), whatever the unit
+  std::optional<double> gpu_hours_limit;  // where the budget sets one
+  double gpu_hours_overspend = 0;         // gpu_hours - gpu_hours_limit, when positive
+  // Over either limit, compared exactly (micro-units, GPU-seconds): an overspend too small to
+  // show in cents still counts.
+  bool over_limit = false;
   bool complete = true;  // false when the scenario ended inside the period
 };
 
@@ -90,11 +95,48 @@ struct BudgetResult {
   int64_t jobs_completed = 0;
   int64_t jobs_suspended = 0;  // suspended at least once
   int64_t jobs_held = 0;       // held at least once before starting
+  // Submit -> first start, over every submitted Job that can ever fit a pool; a Job that never
+  // started counts until the scenario's end.
   double mean_wait_seconds = 0;
+  // Submit -> finish, over the Jobs that finished (biased towards short Jobs: see flow).
+  double mean_jct_seconds = 0;
+  double p95_jct_seconds = 0;  // nearest rank
+  // Submit -> finish, or -> the scenario's end for Jobs not finished: every submitted Job that
+  // can ever fit a pool counts, so a policy cannot look better by never finishing work.
+  double mean_flow_seconds = 0;
+  int64_t jobs_unfinished = 0;     // submitted, could fit, not finished by the end
+  int64_t jobs_unschedulable = 0;  // need more GPUs than any allowed pool can ever hold
+  int64_t suspensions = 0;         // suspension events (a Job may be suspended many times)
+  // Suspensions of a Job in a period its current run did not start in: work carried across
+  // a period boundary and then stopped.
+  int64_t boundary_drains = 0;
+  // GPU-hours paid to redo work after a resume (cluster.restartPenalty per resume, counted as
+  // it is worked off).
+  double lost_gpu_hours = 0;
+  double gpu_hours_overspend = 0;  // summed over periods, where a GPU-hours limit is set
+  double cost = 0;                 // money charged, in the price book's currency, every unit
+  std::optional<double> static_quota_scale;  // the spend-matched baseline's scale for it
   int64_t model_drift_unlocks = 0;
   std::map<std::string, int64_t> actions;  // ladder rungs entered, by name
   std::vector<PeriodResult> periods;
   SpendSeries chart;
+};
+
+// One submitted Job, for `--jobs FILE.csv`: times in seconds since the scenario start.
+struct JobResult {
+  size_t index = 0;    // in the trace, in file order
+  std::string budget;  // empty: no budget
+  std::string namespace_name;
+  int priority = 0;
+  int64_t gpus = 0;
+  int64_t duration_s = 0;
+  int64_t submit_s = 0;
+  std::optional<int64_t> first_start_s;
+  std::optional<int64_t> finish_s;
+  int64_t suspensions = 0;
+  double gpu_hours = 0;  // paid while it ran, lost work included
+  double cost = 0;       // its pods' charges (idle capacity not included)
+  std::string state;     // finished, running, suspended, pending, unschedulable
 };
 
 struct PoolResult {
@@ -106,6 +148,8 @@ struct PoolResult {
 struct SimReport {
   std::string scenario;
   Policy policy = Policy::kBursar;
+  // The spend-matched static quota (spend_match.h); each budget's scale is in its result.
+  bool spend_matched = false;
   absl::Time start;
   absl::Time end;
   std::vector<BudgetResult> budgets;
@@ -113,7 +157,11 @@ struct SimReport {
   double unbudgeted_spent = 0;
   int64_t jobs_total = 0;
   int64_t jobs_unschedulable = 0;  // need more GPUs than any allowed pool can ever hold
+  std::vector<JobResult> jobs;     // every submitted Job, in trace order
 };
+
+// "bursar", ..., or "static-quota (same spend)" for the spend-matched baseline.
+std::string PolicyLabel(const SimReport& report);
 
 // One decision step the simulation took and the state it decided on: enough to rebuild the same
 // cluster as an operator Snapshot (tests feed both paths the same state).
@@ -143,6 +191,10 @@ struct DecisionTrace {
 
 struct SimOptions {
   Policy policy = Policy::kBursar;
+  // static-quota only: the spend-matched baseline when not empty, each budget's quota scaled by
+  // its entry (1 when absent); spend_match.h finds the scales. Empty: the baseline as documented
+  // in enforcement.h.
+  std::map<std::string, double> static_quota_scales;
   // Called now and then with the fraction done; for progress bars. May be empty.
   std::function<void(double fraction)> progress;
   // Called with every decision step the simulation takes; for tests that compare the

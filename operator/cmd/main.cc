@@ -20,10 +20,12 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "controllers/sim/report.h"
 #include "controllers/sim/scenario.h"
 #include "controllers/sim/spend_chart.h"
+#include "controllers/sim/spend_match.h"
 #include "controllers/sim/trace_generator.h"
 #include "controllers/values/duration.h"
 #include "controllers/values/printable.h"
@@ -61,7 +63,7 @@ Every command prints its usage for --help.
 constexpr char kSimulateUsage[] =
     R"(Usage:
   bursar simulate --scenario FILE [--policy bursar|none|static-quota|shutoff|all]
-                  [--output table|json|csv] [--plot FILE.svg] [--quiet]
+                  [--output table|json|csv] [--plot FILE.svg] [--jobs FILE.csv] [--quiet]
 
 Runs a scenario (the manifests users apply, a CSV trace, modelDrift events and a simulated
 cluster) through the engine the operator runs, and reports per budget the limit, the spend,
@@ -69,8 +71,11 @@ whether a period went over, and the jobs that ran, were held or suspended (docs/
 
   --scenario FILE   the scenario to run (required)
   --policy P        bursar (default), none, static-quota, shutoff; all compares the four
+                    and a static quota scaled to Bursar's spend: static-quota (same spend)
   --output FORMAT   table (default), json or csv
   --plot FILE.svg   also draw each budget's spend against its pacing line
+  --jobs FILE.csv   also write one row per submitted Job (times, suspensions, cost) of the
+                    first policy run
   --quiet           no progress bar or timing lines on stderr
 )";
 
@@ -150,7 +155,7 @@ int Simulate(const std::vector<std::string>& argv) {
     return 0;
   }
   absl::StatusOr<Args> args =
-      Args::Parse(argv, {"scenario", "policy", "output", "plot"}, {"quiet"});
+      Args::Parse(argv, {"scenario", "policy", "output", "plot", "jobs"}, {"quiet"});
   if (!args.ok()) {
     return Fail(args.status());
   }
@@ -200,6 +205,43 @@ int Simulate(const std::vector<std::string>& argv) {
     }
     reports.push_back(*std::move(report));
   }
+  std::string spend_match_note;
+  if (policy_flag == "all") {
+    // At equal spend, or the comparison means nothing: docs/simulate.md, "Baselines".
+    auto started = std::chrono::steady_clock::now();
+    sim::SimOptions options;
+    absl::StatusOr<sim::SpendMatch> match =
+        sim::SimulateSpendMatchedStaticQuota(*scenario, reports.front(), options);
+    if (!match.ok()) {
+      return Fail(match.status());
+    }
+    double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    std::string scales;
+    for (const auto& [name, scale] : match->scales) {
+      absl::StrAppend(&scales, scales.empty() ? "" : ", ", name, " ",
+                      absl::StrFormat("%.4f", scale));
+    }
+    spend_match_note = absl::StrFormat(
+        "static-quota (same spend): quota scales %s; enforced spend %.2f against bursar's %.2f "
+        "(%+.2f %%%s), after %d runs",
+        scales, match->spent, match->target,
+        match->target > 0 ? 100.0 * (match->spent - match->target) / match->target : 0.0,
+        match->matched ? "" : ", NOT within 1 %", match->runs);
+    if (!args->Has("quiet")) {
+      std::fprintf(stderr, "%s in %.2f s\n", spend_match_note.c_str(), seconds);
+    }
+    auto at = std::find_if(reports.begin(), reports.end(), [](const sim::SimReport& r) {
+      return r.policy == sim::Policy::kStaticQuota;
+    });
+    reports.insert(at == reports.end() ? at : at + 1, std::move(match->report));
+  }
+  if (std::optional<std::string> jobs = args->Get("jobs")) {
+    if (absl::Status written = WriteFile(*jobs, sim::FormatJobsCsv(reports.front()));
+        !written.ok()) {
+      return Fail(absl::InvalidArgumentError(absl::StrCat("--jobs: ", written.message())));
+    }
+  }
 
   if (std::optional<std::string> plot = args->Get("plot")) {
     std::vector<sim::SpendSeries> series;
@@ -217,6 +259,9 @@ int Simulate(const std::vector<std::string>& argv) {
   if (reports.size() > 1) {
     std::cout << (output == "json" ? sim::FormatComparisonJson(reports)
                                    : sim::FormatComparisonTable(reports));
+    if (output != "json" && !spend_match_note.empty()) {
+      std::cout << "\n" << spend_match_note << "\n";
+    }
     return 0;
   }
   const sim::SimReport& report = reports.front();

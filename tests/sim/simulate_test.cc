@@ -11,6 +11,8 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <sstream>
 #include <string>
 
 #include "absl/strings/match.h"
@@ -139,8 +141,9 @@ TEST(SimulateTest, TableCsvAndPlotOutputs) {
   EXPECT_NE(table.out.find("vision-hourly"), std::string::npos);
   EXPECT_NE(table.out.find("OVERSPEND"), std::string::npos);
   Output csv = Bursar("simulate --quiet --output csv --scenario " + scenario);
-  EXPECT_EQ(csv.out.rfind(
-                "policy,budget,unit,period_start,period_end,limit,spent,overspend,complete\n", 0),
+  EXPECT_EQ(csv.out.rfind("policy,budget,unit,period_start,period_end,limit,spent,overspend,"
+                          "complete,gpu_hours,gpu_hours_limit,gpu_hours_overspend,over_limit\n",
+                          0),
             0u);
   fs::path svg = fs::temp_directory_path() / ("bursar-plot-" + std::to_string(getpid()) + ".svg");
   Output plot =
@@ -154,11 +157,72 @@ TEST(SimulateTest, TableCsvAndPlotOutputs) {
   fs::remove(svg);
 }
 
+// --jobs writes one row per submitted Job with the documented columns; the rows agree with the
+// JSON report's counts, and every row's times are in order.
+TEST(SimulateTest, JobsCsvHasOneRowPerSubmittedJob) {
+  std::string scenario = Source("examples/scenarios/smoke-drift.yaml");
+  fs::path csv = fs::temp_directory_path() / ("bursar-jobs-" + std::to_string(getpid()) + ".csv");
+  Output run =
+      Bursar("simulate --quiet --output json --scenario " + scenario + " --jobs " + csv.string());
+  ASSERT_EQ(run.exit_code, 0) << run.out.substr(0, 500);
+  absl::StatusOr<bursar::json::Value> report = bursar::json::Parse(run.out);
+  ASSERT_TRUE(report.ok()) << report.status();
+  std::ifstream in(csv);
+  std::string line;
+  ASSERT_TRUE(std::getline(in, line));
+  EXPECT_EQ(line,
+            "job,budget,namespace,priority,gpus,duration_s,submit_s,first_start_s,finish_s,state,"
+            "suspensions,gpu_hours,cost");
+  std::map<std::string, int64_t> submitted;
+  std::map<std::string, int64_t> finished;
+  std::map<std::string, int64_t> suspensions;
+  while (std::getline(in, line)) {
+    std::vector<std::string> f;
+    std::stringstream row(line);
+    for (std::string cell; std::getline(row, cell, ',');) {
+      f.push_back(cell);
+    }
+    if (!line.empty() && line.back() == ',') {
+      f.emplace_back();
+    }
+    ASSERT_EQ(f.size(), 13u) << line;
+    ++submitted[f[1]];
+    suspensions[f[1]] += std::stoll(f[10]);
+    const int64_t submit = std::stoll(f[6]);
+    if (!f[7].empty()) {
+      EXPECT_GE(std::stoll(f[7]), submit) << line;
+    }
+    if (!f[8].empty()) {
+      ++finished[f[1]];
+      ASSERT_FALSE(f[7].empty()) << line;
+      EXPECT_GE(std::stoll(f[8]), std::stoll(f[7]) + std::stoll(f[5])) << line;
+      EXPECT_EQ(f[9], "finished") << line;
+    }
+  }
+  fs::remove(csv);
+  for (const bursar::json::Value& b : FieldOrFail(*report, "budgets").elements()) {
+    std::string name = FieldOrFail(b, "name").string_value();
+    EXPECT_EQ(submitted[name], FieldOrFail(b, "jobsSubmitted").int_value()) << name;
+    EXPECT_EQ(finished[name], FieldOrFail(b, "jobsCompleted").int_value()) << name;
+    EXPECT_EQ(suspensions[name], FieldOrFail(b, "suspensions").int_value()) << name;
+  }
+}
+
+TEST(SimulateTest, JobsCsvToAnUnwritablePathNamesTheFlag) {
+  Output run =
+      RunBursar("simulate --quiet --scenario " + Source("examples/scenarios/smoke-drift.yaml") +
+                    " --jobs /nonexistent-dir/jobs.csv",
+                Capture::kStderr);
+  EXPECT_EQ(run.exit_code, 2);
+  EXPECT_NE(run.out.find("--jobs"), std::string::npos) << run.out;
+}
+
 TEST(SimulateTest, ComparesAllPolicies) {
   Output run = Bursar("simulate --quiet --policy all --scenario " +
                       Source("examples/scenarios/smoke-drift.yaml"));
   EXPECT_EQ(run.exit_code, 0);
-  for (const char* policy : {"bursar", "none", "static-quota", "shutoff"}) {
+  for (const char* policy :
+       {"bursar", "none", "static-quota", "static-quota (same spend)", "shutoff"}) {
     EXPECT_NE(run.out.find(policy), std::string::npos) << policy;
   }
 }

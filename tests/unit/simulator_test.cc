@@ -30,9 +30,12 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/time/time.h"
 #include "controllers/api/codec.h"
 #include "controllers/api/yaml.h"
+#include "controllers/sim/report.h"
+#include "controllers/sim/spend_match.h"
 #include "operator/json/json.h"
 
 namespace bursar::sim {
@@ -87,6 +90,10 @@ class BudgetYaml {
   }
   BudgetYaml& GpuHours(std::string hours) {
     limit_ = absl::StrCat("{gpuHours: \"", hours, "\"}");
+    return *this;
+  }
+  BudgetYaml& AmountAndGpuHours(std::string amount, std::string hours) {
+    limit_ = absl::StrCat("{amount: \"", amount, "\", gpuHours: \"", hours, "\"}");
     return *this;
   }
   // A Custom period of `length`, anchored at the scenario start.
@@ -1226,6 +1233,252 @@ INSTANTIATE_TEST_SUITE_P(
         ShutoffCase{"GpuHoursHalfHour", true, absl::Minutes(30), absl::Minutes(30)},
         ShutoffCase{"GpuHoursNoLag", true, absl::ZeroDuration(), absl::ZeroDuration()}),
     [](const ::testing::TestParamInfo<ShutoffCase>& param) { return param.param.name; });
+
+// ---------------------------------------------------------------------------------------------
+// Metrics that hide nothing (issue 10): each expected number is worked out by hand.
+
+// Shutoff with no billing lag stops every Job the tick billed GPU-hours reach the limit, and the
+// next period lets them run again: a deterministic way to suspend and resume.
+BudgetYaml ShutoffAt(std::string gpu_hours) {
+  BudgetYaml b("team");
+  b.Custom(absl::Hours(3)).GpuHours(std::move(gpu_hours));
+  return b;
+}
+
+TEST(SimulatorMetrics, OneSuspensionLosesTheRestartPenaltyOfWork) {
+  // One 2-GPU Job of 3 h, 3-hour periods, 4.5 GPU-hours each. It runs from 0; at 135 min it has
+  // used 2 x 2.25 = 4.5 GPU-hours and is suspended. The next period (180 min) resumes it with
+  // 45 min of work left plus the 5-minute restart penalty: it finishes at 180 + 50 = 230 min.
+  // Lost: the 5 minutes redone on 2 GPUs = 10/60 GPU-hours.
+  Scenario s = ScenarioBuilder()
+                   .Duration(absl::Hours(6))
+                   .BillingLag(absl::ZeroDuration())
+                   .Pool(PoolYaml().Fixed(1))
+                   .Budget(ShutoffAt("4.5"))
+                   .Add(Job(absl::ZeroDuration(), absl::Hours(3), 2, "team"))
+                   .Build();
+  SimReport r = SimulateOrFail(s, Policy::kShutoff);
+  const BudgetResult& b = BudgetOf(r, "team");
+  EXPECT_EQ(b.suspensions, 1);
+  EXPECT_EQ(b.boundary_drains, 0);  // suspended in the period its run started in
+  EXPECT_NEAR(b.lost_gpu_hours, 2 * 5.0 / 60, 1e-9);
+  EXPECT_EQ(b.jobs_completed, 1);
+  EXPECT_EQ(b.jobs_unfinished, 0);
+  EXPECT_EQ(b.mean_wait_seconds, 0);
+  EXPECT_EQ(b.mean_jct_seconds, 230 * 60);
+  EXPECT_EQ(b.p95_jct_seconds, 230 * 60);
+  EXPECT_EQ(b.mean_flow_seconds, 230 * 60);
+  // Paid: 135 + 50 minutes on 2 GPUs.
+  EXPECT_NEAR(b.gpu_hours, 2 * 185.0 / 60, 1e-9);
+
+  // The same Job, one row: 2 GPUs x 185 min at 2 x kUnit per hour.
+  ASSERT_THAT(r.jobs, SizeIs(1));
+  EXPECT_EQ(r.jobs[0].first_start_s, 0);
+  EXPECT_EQ(r.jobs[0].finish_s, 230 * 60);
+  EXPECT_EQ(r.jobs[0].suspensions, 1);
+  EXPECT_NEAR(r.jobs[0].cost, 2 * kUnit * 185 / 60, kCent);
+  EXPECT_EQ(FormatJobsCsv(r),
+            "job,budget,namespace,priority,gpus,duration_s,submit_s,first_start_s,finish_s,state,"
+            "suspensions,gpu_hours,cost\n"
+            "0,team,team,0,2,10800,0,0,13800,finished,1,6.1667," +
+                absl::StrFormat("%.4f", r.jobs[0].cost) + "\n");
+}
+
+TEST(SimulatorMetrics, ASuspensionAfterAPeriodRollIsABoundaryDrain) {
+  // A 2-GPU Job of 5 h submitted at 150 min runs into the second period (180-360 min). It uses
+  // 1 GPU-hour in the first; in the second it reaches 4.5 GPU-hours at 180 + 135 = 315 min and
+  // is suspended, in a period its run did not start in: one boundary drain. The third period
+  // resumes it at 360 min; the scenario ends at 420 min with the Job still running (60 of its
+  // 140 remaining minutes done, the 5 redone ones included).
+  Scenario s = ScenarioBuilder()
+                   .Duration(absl::Hours(7))
+                   .BillingLag(absl::ZeroDuration())
+                   .Pool(PoolYaml().Fixed(1))
+                   .Budget(ShutoffAt("4.5"))
+                   .Add(Job(absl::Minutes(150), absl::Hours(5), 2, "team"))
+                   .Build();
+  SimReport r = SimulateOrFail(s, Policy::kShutoff);
+  const BudgetResult& b = BudgetOf(r, "team");
+  EXPECT_EQ(b.suspensions, 1);
+  EXPECT_EQ(b.boundary_drains, 1);
+  EXPECT_NEAR(b.lost_gpu_hours, 2 * 5.0 / 60, 1e-9);
+  EXPECT_EQ(b.jobs_completed, 0);
+  EXPECT_EQ(b.jobs_unfinished, 1);
+  EXPECT_EQ(b.mean_jct_seconds, 0);          // no finished Job
+  EXPECT_EQ(b.mean_flow_seconds, 270 * 60);  // 150 min -> the end at 420 min
+  ASSERT_THAT(r.jobs, SizeIs(1));
+  EXPECT_EQ(r.jobs[0].finish_s, std::nullopt);
+  EXPECT_EQ(r.jobs[0].state, "running");
+}
+
+TEST(SimulatorMetrics, ANeverStartedJobWaitsUntilTheEnd) {
+  // One 4-GPU node. A 4-GPU Job of 10 h takes it from 0 to past the 4-hour end; a 1-GPU Job
+  // submitted at 60 min never starts: it waits 180 min. Mean wait (0 + 180) / 2 = 90 min; mean
+  // flow (240 + 180) / 2 = 210 min; both unfinished. A 12-GPU Job can never fit the pool: it
+  // is counted apart and left out of the means.
+  Scenario s = ScenarioBuilder()
+                   .Duration(absl::Hours(4))
+                   .Pool(PoolYaml().Fixed(1))
+                   .Budget(BudgetYaml("team").Amount("1000"))
+                   .Add(Job(absl::ZeroDuration(), absl::Hours(10), 4, "team"))
+                   .Add(Job(absl::Minutes(60), absl::Hours(1), 1, "team"))
+                   .Add(Job(absl::Minutes(60), absl::Hours(1), 12, "team"))
+                   .Build();
+  SimReport r = SimulateOrFail(s, Policy::kNone);
+  const BudgetResult& b = BudgetOf(r, "team");
+  EXPECT_EQ(b.jobs_submitted, 3);
+  EXPECT_EQ(b.jobs_unschedulable, 1);
+  EXPECT_EQ(b.jobs_unfinished, 2);
+  EXPECT_EQ(b.mean_wait_seconds, 90 * 60);
+  EXPECT_EQ(b.mean_flow_seconds, 210 * 60);
+  ASSERT_THAT(r.jobs, SizeIs(3));
+  EXPECT_EQ(r.jobs[1].state, "pending");
+  EXPECT_EQ(r.jobs[1].first_start_s, std::nullopt);
+  EXPECT_EQ(r.jobs[2].state, "unschedulable");
+}
+
+TEST(SimulatorMetrics, JobCompletionTimesMeanAndNearestRankP95) {
+  // Twenty 1-GPU Jobs of 1..20 minutes, all at 0, on 20 free GPUs: JCT i minutes. Mean 10.5 min;
+  // p95 by nearest rank is the 19th of 20 (ceil(0.95 x 20)): 19 min.
+  ScenarioBuilder builder;
+  builder.Duration(absl::Hours(1)).Pool(PoolYaml().Fixed(5)).Budget(BudgetYaml("team"));
+  for (int i = 1; i <= 20; ++i) {
+    builder.Add(Job(absl::ZeroDuration(), absl::Minutes(i), 1, "team"));
+  }
+  SimReport r = SimulateOrFail(builder.Build(), Policy::kNone);
+  const BudgetResult& b = BudgetOf(r, "team");
+  EXPECT_EQ(b.jobs_completed, 20);
+  EXPECT_EQ(b.mean_jct_seconds, 10.5 * 60);
+  EXPECT_EQ(b.p95_jct_seconds, 19 * 60);
+  EXPECT_EQ(b.mean_flow_seconds, 10.5 * 60);
+}
+
+TEST(SimulatorMetrics, AGpuHourOverspendIsVisibleOnAMoneyBudget) {
+  // 1000 money and 3 GPU-hours per 4-hour period; a 2-GPU Job of 2 h uses 4 GPU-hours (about
+  // 8.22 money): over by 1 GPU-hour, not at all in money.
+  Scenario s = ScenarioBuilder()
+                   .Duration(absl::Hours(4))
+                   .Pool(PoolYaml().Fixed(1))
+                   .Budget(BudgetYaml("team").AmountAndGpuHours("1000", "3"))
+                   .Add(Job(absl::ZeroDuration(), absl::Hours(2), 2, "team"))
+                   .Build();
+  SimReport r = SimulateOrFail(s, Policy::kNone);
+  const BudgetResult& b = BudgetOf(r, "team");
+  ASSERT_THAT(b.periods, SizeIs(1));
+  const PeriodResult& p = b.periods[0];
+  EXPECT_EQ(p.overspend, 0);
+  EXPECT_NEAR(p.gpu_hours, 4, 1e-9);
+  EXPECT_EQ(p.gpu_hours_limit, 3.0);
+  EXPECT_NEAR(p.gpu_hours_overspend, 1, 1e-9);
+  EXPECT_TRUE(p.over_limit);
+  EXPECT_EQ(b.overspent_periods, 1);
+  EXPECT_NEAR(b.gpu_hours_overspend, 1, 1e-9);
+  EXPECT_NE(FormatReportCsv(r).find(",4.00,3.00,1.00,true\n"), std::string::npos)
+      << FormatReportCsv(r);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Honest baselines (issue 10).
+
+TEST(SimulatorStaticQuotaPeriods, EachMonthGetsTheQuotaOfItsOwnLength) {
+  // 6000 a month at kUnit = 2.056 per GPU-hour: February (672 h) affords 6000 / 1381.6 = 4.3
+  // GPUs, March (744 h) 6000 / 1529.7 = 3.9. Sized from February alone, March would run 4 GPUs
+  // and spend 4 x 744 x 2.056 = 6118.7, over its limit. Day-long 1-GPU Jobs keep it saturated
+  // and end on day boundaries, so March starts with no Job carried over.
+  ScenarioBuilder builder;
+  builder.Start(Utc(2027, 2, 1, 0))
+      .Duration(absl::Hours(24 * 59))
+      .Step(absl::Minutes(10))
+      .Pool(PoolYaml().Fixed(1))
+      .Budget(BudgetYaml("team").Amount("6000").Period("{type: Monthly, timeZone: UTC}"));
+  for (int i = 0; i < 300; ++i) {
+    builder.Add(Job(absl::ZeroDuration(), absl::Hours(24), 1, "team"));
+  }
+  SimReport r = SimulateOrFail(builder.Build(), Policy::kStaticQuota);
+  const BudgetResult& b = BudgetOf(r, "team");
+  ASSERT_THAT(b.periods, SizeIs(2));
+  EXPECT_NEAR(b.periods[0].gpu_hours, 4 * 672.0, 1e-9);
+  EXPECT_NEAR(b.periods[1].gpu_hours, 3 * 744.0, 1e-9);
+  EXPECT_EQ(b.overspent_periods, 0);
+}
+
+TEST(SimulatorStaticQuotaPeriods, PaysForTheWholeNodesItGrowsSoItStaysWithinItsLimit) {
+  // 49.35 per 4 hours affords 6 GPUs (6 x 2.056 x 4 = 49.34) — but on 4-GPU nodes 6 GPUs grow
+  // two nodes, and the budget pays for the 2 idle GPUs of the second (8 x 2.056 x 4 = 65.8).
+  // The quota is 4: one node, fully used.
+  ScenarioBuilder builder;
+  builder.Duration(absl::Hours(4))
+      .Pool(PoolYaml().Nodes(0, 4))
+      .Budget(BudgetYaml("team").Amount("49.35"));
+  for (int i = 0; i < 10; ++i) {
+    builder.Add(Job(absl::ZeroDuration(), absl::Hours(8), 1, "team"));
+  }
+  SimReport r = SimulateOrFail(builder.Build(), Policy::kStaticQuota);
+  const BudgetResult& b = BudgetOf(r, "team");
+  EXPECT_EQ(b.overspent_periods, 0);
+  EXPECT_LE(b.spent, 49.35);
+  EXPECT_EQ(PoolOf(r).peak_nodes, 1);
+  // One node, billed from launch: 4 GPUs x 4 h, idle while it came up included.
+  EXPECT_NEAR(b.gpu_hours, 4 * 4.0, 1e-9);
+}
+
+TEST(SimulatorStaticQuotaPeriods, RespectsTheGpuHoursLimitOfAMoneyBudget) {
+  // Money is plentiful (1000 per 4 h) but 8 GPU-hours per 4 hours allow 2 GPUs.
+  ScenarioBuilder builder;
+  builder.Duration(absl::Hours(4))
+      .Pool(PoolYaml().Fixed(1))
+      .Budget(BudgetYaml("team").AmountAndGpuHours("1000", "8"));
+  for (int i = 0; i < 4; ++i) {
+    builder.Add(Job(absl::ZeroDuration(), absl::Hours(8), 1, "team"));
+  }
+  SimReport r = SimulateOrFail(builder.Build(), Policy::kStaticQuota);
+  const BudgetResult& b = BudgetOf(r, "team");
+  ASSERT_THAT(b.periods, SizeIs(1));
+  EXPECT_NEAR(b.periods[0].gpu_hours, 8, 1e-9);
+  EXPECT_FALSE(b.periods[0].over_limit);
+}
+
+TEST(SimulatorStaticQuotaPeriods, WholeNodeQuotaCountsWhatTheBudgetPaysFor) {
+  constexpr int64_t kMicro = 1'000'000;
+  EXPECT_EQ(WholeNodeQuota(6 * kMicro, 4, 0), 4);  // 6 would pay for 8
+  EXPECT_EQ(WholeNodeQuota(8 * kMicro, 4, 0), 8);  // two full nodes
+  EXPECT_EQ(WholeNodeQuota(3 * kMicro, 4, 0), 0);  // cannot afford one node
+  EXPECT_EQ(WholeNodeQuota(6 * kMicro, 4, 8), 6);  // minNodes' GPUs: the cluster pays
+  // Beyond them it owns one node of 4 but uses 9..11 GPUs: its idle share is 0 (the simulator
+  // counts a budget's use against the nodes it owns first).
+  EXPECT_EQ(WholeNodeQuota(11 * kMicro, 4, 8), 11);
+  EXPECT_EQ(WholeNodeQuota(5 * kMicro - 1, 4, 0), 4);
+}
+
+TEST(SimulatorSpendMatch, TheScaledStaticQuotaSpendsWhatBursarSpentWithinOnePercent) {
+  // Demand well above the limit under Even pacing: Bursar spends close to the limit. The plain
+  // static quota affords 320 / (2.056 x 24) = 6.5 GPUs, which on 4-GPU nodes it pays for is 4:
+  // it spends about two thirds of that. The spend-matched one must land within 1 % of Bursar's.
+  ScenarioBuilder builder;
+  builder.Duration(absl::Hours(48))
+      .Step(absl::Minutes(5))
+      .Pool(PoolYaml().Nodes(0, 3))
+      .Budget(BudgetYaml("team").Custom(absl::Hours(24)).Amount("320").Pacing("Even"));
+  for (int i = 0; i < 400; ++i) {
+    builder.Add(Job(absl::Minutes(7 * i), absl::Minutes(40 + (i * 37) % 200), 1 + i % 2, "team"));
+  }
+  Scenario s = builder.Build();
+  SimReport bursar = SimulateOrFail(s, Policy::kBursar);
+  absl::StatusOr<SpendMatch> match = SimulateSpendMatchedStaticQuota(s, bursar, SimOptions());
+  ASSERT_TRUE(match.ok()) << match.status();
+  const double target = BudgetOf(bursar, "team").cost;
+  const double matched = BudgetOf(match->report, "team").cost;
+  EXPECT_GT(target, 0);
+  EXPECT_NEAR(matched, target, 0.01 * target) << "scale " << match->scale;
+  EXPECT_TRUE(match->matched);
+  EXPECT_LE(match->runs, kSpendMatchMaxRuns);
+  EXPECT_TRUE(match->report.spend_matched);
+  EXPECT_EQ(PolicyLabel(match->report), "static-quota (same spend)");
+  EXPECT_EQ(BudgetOf(match->report, "team").static_quota_scale, match->scale);
+  // Not the plain baseline in disguise: it spends differently.
+  SimReport plain = SimulateOrFail(s, Policy::kStaticQuota);
+  EXPECT_GT(std::abs(BudgetOf(plain, "team").cost - target), 0.01 * target);
+}
 
 }  // namespace
 }  // namespace bursar::sim
