@@ -467,8 +467,11 @@ BudgetPlanner::Metering BudgetPlanner::MeterBudget(Pass& pass, BudgetWork& w,
     auto node = pass.nodes.find(pod->node_name);
     Money rate = engine::PodRatePerHour(
         pod->containers, pass.PricesOn(w.book, node == pass.nodes.end() ? nullptr : node->second));
-    bool is_ended = pod->state == PodState::kEnded;
-    absl::Time to = is_ended ? pod->end.value_or(*pod->start) : now;
+    // A pod past its deletionTimestamp is charged up to it and no further: it has ended, for
+    // the ledger, so the checkpoint need not list it while its deletion completes.
+    const bool deleted = pod->deleting.has_value() && *pod->deleting <= now;
+    bool is_ended = pod->state == PodState::kEnded || deleted;
+    absl::Time to = pod->state == PodState::kEnded ? pod->end.value_or(*pod->start) : now;
     if (pod->deleting.has_value()) {
       to = std::min(to, *pod->deleting);
     }
@@ -503,9 +506,9 @@ BudgetPlanner::Metering BudgetPlanner::MeterBudget(Pass& pass, BudgetWork& w,
     m.burn.idle_gpus += node.info.gpu_capacity;
   }
   st.idle_since = std::move(idle_since);
-  for (const values::PodAccount& account : st.ledger->Snapshot().pods) {
-    if (!present.contains(account.uid)) {
-      ended.push_back(account.uid);  // gone (deleted) or no longer idle
+  for (std::string& uid : st.ledger->TrackedUids()) {
+    if (!present.contains(uid)) {
+      ended.push_back(std::move(uid));  // gone (deleted) or no longer idle
     }
   }
 

@@ -18,10 +18,12 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_replace.h"
 #include "controllers/api/codec.h"
 #include "controllers/api/yaml.h"
 #include "controllers/engine/cost_model.h"
+#include "operator/json/json.h"
 
 namespace bursar::reconcilers {
 namespace {
@@ -186,10 +188,95 @@ TEST(BudgetPlannerTest, ARestartedPlannerResumesFromStatusWithoutCountingTwice) 
   Plan resumed = after.Reconcile(s);
   // p1: 3 hours; p2: 1.5 hours (30 min to 2 h) — nothing lost, nothing twice.
   EXPECT_EQ(Outcome(resumed).status.spent, GpuShare().MulDiv(45, 10));
-  // Ended pods leave the ledger's pod list.
+  // The checkpoint lists no pod: p2 ended, p1 started before the start horizon and is covered
+  // by the watermark.
   ASSERT_TRUE(Outcome(resumed).status.ledger.has_value());
-  ASSERT_EQ(Outcome(resumed).status.ledger->pods.size(), 1u);
-  EXPECT_EQ(Outcome(resumed).status.ledger->pods[0].uid, "p1");
+  EXPECT_TRUE(Outcome(resumed).status.ledger->pods.empty());
+  EXPECT_EQ(Outcome(resumed).status.ledger->start_horizon, s.now - values::kStartGrace);
+  EXPECT_EQ(Outcome(resumed).status.ledger->watermark, s.now);
+}
+
+// A budget with 50,000 running pods keeps a small status: the checkpoint lists at most
+// kMaxCheckpointPods pods, so the whole status stays under 16 KiB even with both ledgers full
+// and every recentActions entry used. A planner restarted from that status (through JSON)
+// meters exactly as the one that kept running.
+TEST(BudgetPlannerTest, FiftyThousandRunningPodsKeepTheStatusUnderSixteenKiB) {
+  constexpr size_t kBound = 16 * 1024;
+  constexpr int kPods = 50'000;
+  BudgetPlanner running;
+  Snapshot s = Base(kStart + absl::Minutes(50));
+  s.pods.reserve(kPods + 1);
+  for (int i = 0; i < kPods; ++i) {
+    // Starts spread over the first 50 minutes; the last 300 within the last 30 seconds.
+    absl::Time start =
+        i < kPods - 300 ? kStart + absl::Seconds(i % 2990) : s.now - absl::Seconds(i % 30);
+    s.pods.push_back(
+        Pod(absl::StrFormat("%08x-9c1d-4e5f-8a7b-%012x", i, int64_t{i} * 7919), start));
+  }
+  Plan first = running.Reconcile(s);
+  s.now += absl::Seconds(15);
+  s.pods.push_back(Pod("started-in-this-second", s.now));
+  Plan second = running.Reconcile(s);
+  api::ComputeBudgetStatus status = Outcome(second).status;
+  ASSERT_TRUE(status.ledger.has_value());
+  EXPECT_LE(status.ledger->pods.size(), values::kMaxCheckpointPods);
+  size_t size = api::EncodeComputeBudgetStatus(status).ToJson().size();
+  EXPECT_LE(size, kBound / 2) << "as written";
+  // The worst case: both ledgers list kMaxCheckpointPods pods, recentActions is full.
+  api::ComputeBudgetStatus worst = status;
+  while (worst.ledger->pods.size() < values::kMaxCheckpointPods) {
+    worst.ledger->pods.push_back(
+        {absl::StrFormat("ffffffff-9c1d-4e5f-8a7b-%012d", worst.ledger->pods.size()),
+         worst.ledger->watermark});
+  }
+  worst.reserve_ledger = worst.ledger;
+  worst.recent_actions.assign(
+      api::kMaxRecentActions,
+      {.time = s.now,
+       .action = "Throttle",
+       .reason = "ForecastOverLimit",
+       .message = "forecast 1234567.89 USD at the end of the period is over the limit of "
+                  "1000000.00 USD; the quota is lowered from 1024 to 768 GPUs",
+       .target = "namespace/some-rather-long-team-namespace-name",
+       .dry_run = false});
+  EXPECT_LE(api::EncodeComputeBudgetStatus(worst).ToJson().size(), kBound);
+
+  // Restarted from the written status, as decoded from the API server's JSON.
+  api::ComputeBudget budget = s.budgets[0];
+  budget.status = status;
+  absl::StatusOr<json::Value> doc = json::Parse(api::EncodeComputeBudget(budget).ToJson());
+  ASSERT_TRUE(doc.ok()) << doc.status();
+  absl::StatusOr<api::ComputeBudget> decoded = api::DecodeComputeBudget(*doc, {});
+  ASSERT_TRUE(decoded.ok()) << decoded.status();
+  s.budgets[0] = *decoded;
+  BudgetPlanner restarted;
+  s.now += absl::Seconds(40);  // down for 40 s; one pod ended meanwhile
+  s.pods[7].state = PodState::kEnded;
+  s.pods[7].end = s.now - absl::Seconds(20);
+  const values::Money after_restart = Outcome(restarted.Reconcile(s)).status.spent;
+  s.budgets[0].status = Outcome(second).status;
+  EXPECT_EQ(after_restart, Outcome(running.Reconcile(s)).status.spent);
+  EXPECT_GT(after_restart, Outcome(first).status.spent);
+}
+
+// A pod whose start falls in the second of a pass (the pass its Running event triggered) is
+// counted by that pass and charged from its start by the next, even across a restart.
+TEST(BudgetPlannerTest, APodStartedInTheSecondOfAPassIsChargedFromItsStartByTheNext) {
+  for (bool restart : {false, true}) {
+    BudgetPlanner planner;
+    Snapshot s = Base(kStart + absl::Hours(1) + absl::Milliseconds(400));
+    s.pods = {Pod("p1", kStart + absl::Hours(1))};
+    Plan first = planner.Reconcile(s);
+    EXPECT_EQ(Outcome(first).status.spent, values::Money());
+    EXPECT_EQ(Outcome(first).status.burn_rate, GpuShare()) << "counted in the burn rate";
+    BudgetPlanner restarted;
+    if (restart) {
+      s.budgets[0].status = Outcome(first).status;
+    }
+    s.now = kStart + absl::Hours(1) + absl::Seconds(36);
+    Plan next = (restart ? restarted : planner).Reconcile(s);
+    EXPECT_EQ(Outcome(next).status.spent, GpuShare().MulDiv(36, 3600)) << "restart " << restart;
+  }
 }
 
 // However many periods passed since the ledger in status (an outage, or the shortest Custom
