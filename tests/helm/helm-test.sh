@@ -217,7 +217,8 @@ docs = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d]
 rule = next(d for d in docs if d["kind"] == "PrometheusRule")
 yaml.safe_dump({"groups": rule["spec"]["groups"]}, open(sys.argv[2], "w"))
 names = {r["alert"] for g in rule["spec"]["groups"] for r in g["rules"]}
-want = {"BursarBudgetAtRisk", "BursarBudgetExhausted", "BursarOperatorDown"}
+want = {"BursarBudgetAtRisk", "BursarBudgetExhausted", "BursarOperatorDown",
+        "BursarBudgetStatusNotWritten"}
 assert want <= names, f"missing alerts: {want - names}"
 cm = next(d for d in docs if d["kind"] == "ConfigMap" and d["metadata"]["name"].endswith("-dashboard"))
 open(sys.argv[3], "w").write(cm["data"]["bursar-budgets.json"])

@@ -11,6 +11,7 @@
 
 #include "controllers/reconcilers/budget_planner.h"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <stdexcept>
@@ -23,7 +24,10 @@
 #include "controllers/api/codec.h"
 #include "controllers/api/yaml.h"
 #include "controllers/engine/cost_model.h"
+#include "controllers/reconcilers/plan_applier.h"
 #include "operator/json/json.h"
+#include "operator/kube/client.h"
+#include "tests/unit/fake_transport.h"
 
 namespace bursar::reconcilers {
 namespace {
@@ -277,6 +281,88 @@ TEST(BudgetPlannerTest, APodStartedInTheSecondOfAPassIsChargedFromItsStartByTheN
     Plan next = (restart ? restarted : planner).Reconcile(s);
     EXPECT_EQ(Outcome(next).status.spent, GpuShare().MulDiv(36, 3600)) << "restart " << restart;
   }
+}
+
+// Records Events in memory: "<Warning|Normal> <reason>: <message>".
+class MemoryEvents final : public runtime::EventRecorder {
+ public:
+  void Record(const runtime::ObjectReference&, runtime::EventType type, std::string_view reason,
+              std::string_view message) override {
+    events.push_back(absl::StrCat(type == runtime::EventType::kWarning ? "Warning " : "Normal ",
+                                  std::string(reason), ": ", std::string(message)));
+  }
+  std::vector<std::string> events;
+};
+
+const api::Condition* ReadyOf(const api::ComputeBudgetStatus& status) {
+  for (const api::Condition& c : status.conditions) {
+    if (c.type == "Ready") {
+      return &c;
+    }
+  }
+  return nullptr;
+}
+
+// A status write the API server refuses (here 422, as a too-large ledger once was) shows within
+// one tick: a Warning Event and a Ready=False write of its own at once, and Ready False with the
+// reason in the next status that can be written; Ready again once writes succeed.
+TEST(BudgetPlannerTest, AFailedStatusWriteShowsInAnEventAndTheReadyCondition) {
+  kube::FakeTransport transport;
+  kube::ApiClient client(transport);
+  MemoryEvents events;
+  PlanApplier applier(client, events, [](const api::GPUNodePool&, std::string* why) {
+    *why = "no providers in this test";
+    return static_cast<providers::NodePoolProvider*>(nullptr);
+  });
+  BudgetPlanner planner;
+  Snapshot s = Base(kStart + absl::Hours(1));
+  s.pods = {Pod("p1", kStart)};
+  // Only the budget's status, so that the scripted replies follow the writes one to one.
+  auto statuses = [](Plan plan) {
+    Plan only;
+    only.budgets = std::move(plan.budgets);
+    return only;
+  };
+  Plan first = statuses(planner.Reconcile(s));
+  ASSERT_EQ(ReadyOf(Outcome(first).status)->status, "True");
+  transport.Reply(422, R"({"kind":"Status","apiVersion":"v1","status":"Failure",)"
+                       R"("message":"ComputeBudget.bursar.dev \"vision\" is invalid: )"
+                       R"(status.ledger.pods: Too many: 15120: must have at most 10000 items",)"
+                       R"("reason":"Invalid","code":422})");
+  transport.Reply(200, "{}");  // the Ready condition alone is accepted
+  ApplyReport report = applier.Apply(first, s, {});
+  ASSERT_EQ(report.status_failures.size(), 1u);
+  EXPECT_THAT(report.status_failures["vision"], testing::HasSubstr("422 Invalid"));
+  ASSERT_EQ(events.events.size(), 1u);
+  EXPECT_THAT(events.events[0], testing::StartsWith("Warning StatusWriteFailed: status not "
+                                                    "written (422 Invalid: "));
+  std::vector<kube::HttpRequest> sent = transport.requests();
+  ASSERT_EQ(sent.size(), 2u);
+  EXPECT_THAT(sent[1].path, testing::HasSubstr("fieldManager=bursar-status-fallback"));
+  absl::StatusOr<json::Value> fallback = json::Parse(sent[1].body);
+  ASSERT_TRUE(fallback.ok()) << fallback.status();
+  const json::Value* written = fallback->FindPath("status.conditions");
+  ASSERT_TRUE(written != nullptr && written->is_array() && written->elements().size() == 1u);
+  EXPECT_EQ(json::StringAt(written->elements()[0], "type"), "Ready");
+  EXPECT_EQ(json::StringAt(written->elements()[0], "status"), "False");
+  EXPECT_EQ(json::StringAt(written->elements()[0], "reason"), "StatusWriteFailed");
+  EXPECT_EQ(fallback->FindPath("status.spent"), nullptr) << "the condition only";
+
+  // The next pass (one tick later) says so in the status it writes.
+  planner.NoteStatusWriteFailures(report.status_failures, s.now);
+  s.now += absl::Seconds(15);
+  Plan second = statuses(planner.Reconcile(s));
+  const api::Condition* ready = ReadyOf(Outcome(second).status);
+  ASSERT_NE(ready, nullptr);
+  EXPECT_EQ(ready->status, "False");
+  EXPECT_EQ(ready->reason, "StatusWriteFailed");
+  EXPECT_THAT(ready->message, testing::HasSubstr("Too many: 15120"));
+  transport.Reply(200, "{}");
+  report = applier.Apply(second, s, {});
+  EXPECT_TRUE(report.status_failures.empty());
+  planner.NoteStatusWriteFailures(report.status_failures, s.now);
+  s.now += absl::Seconds(15);
+  EXPECT_EQ(ReadyOf(Outcome(planner.Reconcile(s)).status)->status, "True");
 }
 
 // However many periods passed since the ledger in status (an outage, or the shortest Custom
