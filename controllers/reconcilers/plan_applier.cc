@@ -94,6 +94,12 @@ void PlanApplier::ReportBudgetStatusFailure(const api::ComputeBudget& budget,
   std::string what = server.has_value()
                          ? absl::StrCat(server->code, " ", server->reason, ": ", server->message)
                          : std::string(error.message());
+  // A 422 may list every invalid field: keep the condition's message well inside its bounds.
+  constexpr size_t kMaxWhat = 512;
+  if (what.size() > kMaxWhat) {
+    what.resize(kMaxWhat);
+    what += "...";
+  }
   report.status_failures[budget.metadata.name] = what;
   std::string message = absl::StrCat("status not written (", what,
                                      "); spent, phase and the ledger checkpoint are stale until a "
