@@ -192,6 +192,7 @@ LedgerState BudgetLedger::Snapshot() const {
   };
   std::vector<Entry> off_watermark;  // started at or before the horizon, not charged up to w
   std::vector<Entry> recent;         // started after the horizon and charged something
+  std::vector<Entry> uncharged;      // started after the horizon, nothing charged yet
   for (const auto& [uid, account] : accounts_) {
     Entry e{&uid, FloorSecond(account.from), account.accounted_until};
     if (e.from <= horizon) {
@@ -200,6 +201,8 @@ LedgerState BudgetLedger::Snapshot() const {
       }
     } else if (!account.from_known || e.until > std::max(e.from, period_.start)) {
       recent.push_back(e);  // (restored and not charged since: listed as it was)
+    } else {
+      uncharged.push_back(e);
     }
   }
   // Too many recent starts: move the horizon forward until the newest ones fit. The pods it
@@ -218,6 +221,11 @@ LedgerState BudgetLedger::Snapshot() const {
       }
     }
     recent = std::move(kept);
+    for (const Entry& e : uncharged) {
+      if (e.from <= horizon && e.until != w) {
+        off_watermark.push_back(e);
+      }
+    }
   }
   std::vector<Entry> listed = std::move(recent);
   // Pods charged up to another instant than w: none in the planner's passes but for pods that

@@ -185,6 +185,27 @@ TEST(LedgerTest, ACheckpointOfFiftyThousandRunningPodsStaysBounded) {
   EXPECT_LE(state.start_horizon, T(3600));
 }
 
+// When more pods started than a checkpoint lists, the start horizon moves forward; a pod it
+// passes that was not charged up to the watermark (here: tracked, then missing from a pass) is
+// listed with what it was charged, so a restart charges it from there.
+TEST(LedgerTest, AMovedStartHorizonListsThePodsItPassesThatAreBehind) {
+  BudgetLedger ledger(Day());
+  ledger.ChargePod("behind", T(100), T(100), Rate(1), 1, false);
+  ledger.CompletePass(T(100), {});
+  for (int i = 0; i < 60; ++i) {
+    ledger.ChargePod(absl::StrCat("burst-", i), T(105 + i % 10), T(115), Rate(1), 1, false);
+  }
+  ledger.CompletePass(T(115), {});
+  LedgerState state = ledger.Snapshot();
+  ASSERT_LE(state.pods.size(), kMaxCheckpointPods);
+  ASSERT_GT(state.start_horizon, T(100));
+  absl::StatusOr<BudgetLedger> restored = BudgetLedger::Restore(state);
+  ASSERT_TRUE(restored.ok()) << restored.status();
+  const int64_t before = restored->gpu_seconds();
+  restored->ChargePod("behind", T(100), T(130), Rate(1), 1, false);
+  EXPECT_EQ(restored->gpu_seconds() - before, 30);
+}
+
 // Restarts a busy meter at many points and compares it with the meter that never stopped: pods
 // that started before the start horizon or after it, after the checkpoint, in a burst of more
 // starts than a checkpoint lists, that ended before it or while down, or were deleted while
