@@ -105,7 +105,8 @@ class BudgetLedger {
   absl::Time AccountedUntil(std::string_view uid) const;
   std::vector<std::string> TrackedUids() const;
 
-  // The checkpoint: O(kMaxCheckpointPods) whatever the number of pods tracked.
+  // The checkpoint: at most kMaxCheckpointPods pods listed whatever the number tracked (one
+  // scan of the tracked pods to find them).
   LedgerState Snapshot() const;
 
  private:
