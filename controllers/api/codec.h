@@ -22,6 +22,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -49,6 +50,9 @@ json::Value EncodePriceBook(const PriceBook& book);
 // The `status` object alone, for a server-side apply to the /status subresource.
 json::Value EncodeComputeBudgetStatus(const ComputeBudgetStatus& status);
 json::Value EncodeGPUNodePoolStatus(const GPUNodePoolStatus& status);
+json::Value EncodePriceBookStatus(const PriceBook& book);
+// A status.conditions list (metav1.Condition shape), for a merge patch of conditions alone.
+json::Value EncodeConditions(const std::vector<Condition>& conditions);
 json::Value EncodeObjectMeta(const ObjectMeta& meta);
 
 // RFC 3339 in UTC at second precision (fractions truncated): "2026-11-27T08:00:00Z".

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <optional>
 #include <set>
 #include <utility>
 
@@ -179,6 +180,31 @@ void ReadConditions(ObjectReader& r, std::vector<Condition>* out) {
       });
 }
 
+// A decimal that is present and valid must be below `units_below` (crd_patterns.h says why).
+void CheckBelow(ObjectReader& r, std::string_view key, const values::Money& value,
+                int64_t units_below, std::string_view what) {
+  if (!r.Invalid(key) && value >= values::Money::FromUnits(units_below)) {
+    r.Error(key, absl::StrCat(Quote(value.ToString()), " is too large: ", AbslView(what),
+                              " must be below ", units_below,
+                              " (Bursar counts money in 64-bit micro-units)"));
+  }
+}
+
+void CheckBelow(ObjectReader& r, std::string_view key, const std::optional<values::Money>& value,
+                int64_t units_below, std::string_view what) {
+  if (value.has_value()) {
+    CheckBelow(r, key, *value, units_below, what);
+  }
+}
+
+// A delay (cooldown, scaleDownDelay) read by ObjectReader::Duration, at most kMaxDelayHours.
+void CheckDelay(ObjectReader& r, std::string_view key, bool present, absl::Duration value) {
+  if (present && !r.Invalid(key) && value > absl::Hours(kMaxDelayHours)) {
+    r.Error(key, absl::StrCat("must be at most ", kMaxDelayHours, "h (366 days), got ",
+                              absl::FormatDuration(value)));
+  }
+}
+
 void ReadScope(ObjectReader& r, BudgetScope* out) {
   r.StringList("namespaces", &out->namespaces, {.max_items = 256, .unique = true},
                {.min_length = 1, .max_length = 63, .valid = IsDns1123Label, .want = kWantDnsLabel});
@@ -193,6 +219,8 @@ void ReadLimit(ObjectReader& r, BudgetLimit* out) {
   bool has_amount = r.Decimal("amount", &out->amount, DecimalKind::kUnsigned);
   r.String("currency", &out->currency, {.valid = IsCurrencyCode, .want = kWantCurrency});
   bool has_gpu_hours = r.Decimal("gpuHours", &out->gpu_hours, DecimalKind::kUnsigned);
+  CheckBelow(r, "amount", out->amount, kLimitUnitsBelow, "a limit");
+  CheckBelow(r, "gpuHours", out->gpu_hours, kLimitUnitsBelow, "a limit");
   if (!has_amount && !has_gpu_hours) {
     r.ErrorHere("limit needs amount or gpuHours");
   }
@@ -298,8 +326,9 @@ void ReadRetraining(ObjectReader& r, RetrainingSpec* out) {
   }
   r.String("modelLabel", &out->model_label, {.min_length = 1, .max_length = 317});
   r.String("purposeLabel", &out->purpose_label, {.min_length = 1, .max_length = 317});
-  r.Duration("cooldown", &out->cooldown);
-  r.Int("maxPerPeriod", &out->max_per_period, {.min = 0});
+  CheckDelay(r, "cooldown", r.Duration("cooldown", &out->cooldown), out->cooldown);
+  r.Int("maxPerPeriod", &out->max_per_period, {.min = 0, .max = kMaxUnlocksPerPeriod});
+  r.Int("releaseUnusedFromPercent", &out->release_unused_from_percent, {.min = 0, .max = 100});
   r.String("driftQuery", &out->drift_query, {.min_length = 1, .max_length = 4096});
 }
 
@@ -472,11 +501,13 @@ void ReadPoolSpec(ObjectReader& r, GPUNodePoolSpec* out) {
   r.Int("gpusPerNode", &out->gpus_per_node, {.presence = kRequired, .min = 1, .max = 64});
   r.Enum("capacityType", &out->capacity_type, kCapacityTypes);
   r.Decimal("pricePerNodeHour", &out->price_per_node_hour, DecimalKind::kUnsigned);
+  CheckBelow(r, "pricePerNodeHour", out->price_per_node_hour, kPriceUnitsBelow, "a price");
   r.String("priceBookRef", &out->price_book_ref, {.min_length = 1, .max_length = 253});
-  bool has_min = r.Int("minNodes", &out->min_nodes, {.min = 0});
-  r.Int("maxNodes", &out->max_nodes, {.presence = kRequired, .min = 0});
-  r.Int("maxScaleStep", &out->max_scale_step, {.min = 1});
-  r.Duration("scaleDownDelay", &out->scale_down_delay);
+  bool has_min = r.Int("minNodes", &out->min_nodes, {.min = 0, .max = kMaxPoolNodes});
+  r.Int("maxNodes", &out->max_nodes, {.presence = kRequired, .min = 0, .max = kMaxPoolNodes});
+  r.Int("maxScaleStep", &out->max_scale_step, {.min = 1, .max = kMaxPoolNodes});
+  CheckDelay(r, "scaleDownDelay", r.Duration("scaleDownDelay", &out->scale_down_delay),
+             out->scale_down_delay);
   if (has_min && !r.Invalid("minNodes") && !r.Invalid("maxNodes") &&
       out->min_nodes > out->max_nodes) {
     r.Error("minNodes", absl::StrCat("minNodes must not exceed maxNodes (", out->min_nodes, " > ",
@@ -505,6 +536,7 @@ void ReadPriceList(ObjectReader& r, std::string_view key, std::string_view name_
              {.presence = kRequired, .min_length = 1, .max_length = 253});
     e.Enum("capacityType", &entry->capacity_type, kCapacityTypes);
     e.Decimal("pricePerHour", &entry->price_per_hour, DecimalKind::kUnsigned, kRequired);
+    CheckBelow(e, "pricePerHour", entry->price_per_hour, kPriceUnitsBelow, "a price");
     if (!e.Invalid(name_key) && !e.Invalid("capacityType") &&
         !seen.emplace(entry->*name, entry->capacity_type).second) {
       e.Error(name_key, absl::StrCat("duplicate entry for ", Quote(entry->*name), " and ",
@@ -519,6 +551,9 @@ void ReadPriceBookSpec(ObjectReader& r, PriceBookSpec* out) {
     d.Decimal("cpuCoreHour", &out->defaults.cpu_core_hour, DecimalKind::kUnsigned);
     d.Decimal("memoryGiBHour", &out->defaults.memory_gib_hour, DecimalKind::kUnsigned);
     d.Decimal("gpuHour", &out->defaults.gpu_hour, DecimalKind::kUnsigned);
+    CheckBelow(d, "cpuCoreHour", out->defaults.cpu_core_hour, kPriceUnitsBelow, "a price");
+    CheckBelow(d, "memoryGiBHour", out->defaults.memory_gib_hour, kPriceUnitsBelow, "a price");
+    CheckBelow(d, "gpuHour", out->defaults.gpu_hour, kPriceUnitsBelow, "a price");
   });
   ReadPriceList(r, "gpus", "model", &GpuPrice::model, 256, &out->gpus);
   ReadPriceList(r, "instanceTypes", "name", &InstancePrice::name, 1024, &out->instance_types);

@@ -233,6 +233,7 @@ json::Value EncodeBudgetSpec(const ComputeBudgetSpec& spec) {
   retraining.Set("purposeLabel", Str(r.purpose_label));
   retraining.Set("cooldown", Str(DurationText(r.cooldown)));
   retraining.Set("maxPerPeriod", json::Value::Int(r.max_per_period));
+  retraining.Set("releaseUnusedFromPercent", json::Value::Int(r.release_unused_from_percent));
   if (!r.drift_query.empty()) {
     retraining.Set("driftQuery", Str(r.drift_query));
   }
@@ -440,13 +441,25 @@ json::Value EncodeGPUNodePool(const GPUNodePool& pool) {
   return out;
 }
 
-json::Value EncodePriceBook(const PriceBook& book) {
-  json::Value out = Envelope("PriceBook", book.metadata);
-  out.Set("spec", EncodePriceBookSpec(book.spec));
+json::Value EncodePriceBookStatus(const PriceBook& book) {
   json::Value status = json::Value::Object({});
   status.Set("observedGeneration", json::Value::Int(book.observed_generation));
   SetConditions(status, book.conditions);
-  out.Set("status", std::move(status));
+  return status;
+}
+
+json::Value EncodeConditions(const std::vector<Condition>& conditions) {
+  json::Value list = json::Value::Array({});
+  for (const Condition& c : conditions) {
+    list.Append(EncodeCondition(c));
+  }
+  return list;
+}
+
+json::Value EncodePriceBook(const PriceBook& book) {
+  json::Value out = Envelope("PriceBook", book.metadata);
+  out.Set("spec", EncodePriceBookSpec(book.spec));
+  out.Set("status", EncodePriceBookStatus(book));
   return out;
 }
 

@@ -48,15 +48,16 @@ bool IsCurrencyCode(std::string_view s) {
          std::all_of(s.begin(), s.end(), [](char c) { return c >= 'A' && c <= 'Z'; });
 }
 
-// ^[A-Za-z0-9_+\-]+(/[A-Za-z0-9_+\-]+)*$
+// ^[A-Za-z][A-Za-z0-9_+\-]*(/[A-Za-z][A-Za-z0-9_+\-]*)*$ (every tzdata name's parts start
+// with a letter; "+01:00" and "-0500" are offsets, not zones)
 bool IsTimeZoneName(std::string_view s) {
   if (s.empty()) {
     return false;
   }
   for (absl::string_view part : absl::StrSplit(AbslView(s), '/')) {
-    if (part.empty() || !std::all_of(part.begin(), part.end(), [](char c) {
-          return IsAlnum(c) || c == '_' || c == '+' || c == '-';
-        })) {
+    if (part.empty() || !IsLetter(part.front()) ||
+        !std::all_of(part.begin(), part.end(),
+                     [](char c) { return IsAlnum(c) || c == '_' || c == '+' || c == '-'; })) {
       return false;
     }
   }

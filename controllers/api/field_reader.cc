@@ -318,8 +318,14 @@ bool ObjectReader::Int64(std::string_view key, int64_t* out, const IntRule& rule
   int64_t i = v->int_value();
   if (i < rule.min || i > rule.max) {
     std::string want;
-    if (rule.max == std::numeric_limits<int64_t>::max() ||
-        (rule.max == std::numeric_limits<int32_t>::max() && rule.min >= 0)) {
+    const bool open_above = rule.max == std::numeric_limits<int64_t>::max() ||
+                            (rule.max == std::numeric_limits<int32_t>::max() && rule.min >= 0);
+    if (open_above && i > rule.max) {
+      // Only the type bounds it (an int32 field the apiserver stores as int64): say so.
+      want = absl::StrCat("must be at most ", rule.max, ", the largest ",
+                          rule.max == std::numeric_limits<int32_t>::max() ? "32" : "64",
+                          "-bit integer");
+    } else if (open_above) {
       want = absl::StrCat("must be at least ", rule.min);
     } else {
       want = absl::StrCat("must be between ", rule.min, " and ", rule.max);

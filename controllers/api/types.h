@@ -103,6 +103,9 @@ struct RetrainingSpec {
   int max_per_period = 3;
   // PromQL giving modelDrift scores by `model` label; empty when unused.
   std::string drift_query;
+  // From this percent of the period on, the reserve not yet drawn on is released to regular
+  // work, linearly, all of it by the period's end (100: never released).
+  int release_unused_from_percent = 75;
 };
 
 struct ComputeBudgetSpec {

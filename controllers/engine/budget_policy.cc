@@ -29,7 +29,11 @@ struct DimensionDecision {
   LadderAction rung = LadderAction::kNone;
   double usage_percent = 0;
   int64_t allowed_gpus = 0;
+  double allowed_rate = 0;  // micro units per hour
+  double carry_rate = 0;
+  std::optional<int64_t> carry_gpus;
   std::optional<int64_t> keep_running;
+  std::optional<double> keep_rate;
   int64_t reserve_allowed = 0;
   std::optional<int64_t> reserve_keep;
   bool exhausted = false;
@@ -60,13 +64,29 @@ LadderAction RungFor(const std::vector<api::Threshold>& thresholds, double usage
   return rung;
 }
 
+// The retraining reserve still kept from regular work at `in.now`: reservePercent of the limit,
+// less what is released from releaseUnusedFromPercent of the period on (linearly, of the part no
+// retraining has drawn on, all of it by the period's end).
+int64_t ReservePot(const api::RetrainingSpec& retraining, const BudgetInputs& in,
+                   const Dimension& d) {
+  const int64_t reserve =
+      static_cast<int64_t>(static_cast<absl::int128>(d.limit) * retraining.reserve_percent / 100);
+  const double from = retraining.release_unused_from_percent / 100.0;
+  const double elapsed = in.period.ElapsedFraction(in.now);
+  if (reserve <= d.reserve_spent || from >= 1.0 || elapsed <= from) {
+    return reserve;
+  }
+  const double unused = static_cast<double>(reserve - d.reserve_spent);
+  const double released = unused * std::min(1.0, (elapsed - from) / (1.0 - from));
+  return reserve - static_cast<int64_t>(released);
+}
+
 DimensionDecision Decide(const api::ComputeBudgetSpec& spec, const BudgetInputs& in,
                          const Dimension& d) {
   DimensionDecision out;
   const double lookahead_h = Hours(in.lookahead);
   const double left_h = std::max(Hours(in.period.end - in.now), 1.0 / 3600);
-  const int64_t reserve = static_cast<int64_t>(static_cast<absl::int128>(d.limit) *
-                                               spec.retraining.reserve_percent / 100);
+  const int64_t reserve = ReservePot(spec.retraining, in, d);
   const int64_t regular_limit = d.limit - reserve;
   const int64_t regular_spent = d.spent - d.reserve_spent;
 
@@ -86,10 +106,23 @@ DimensionDecision Decide(const api::ComputeBudgetSpec& spec, const BudgetInputs&
   // Forecast-lands-on-limit allowance for the rest of the period.
   out.allowed_gpus = FloorGpus(static_cast<double>(regular_limit - regular_spent),
                                static_cast<double>(d.unit_price), left_h);
+  out.allowed_rate = std::max(0.0, static_cast<double>(regular_limit - regular_spent) / left_h);
+  out.carry_rate = out.allowed_rate;
+  if (spec.pacing.mode == api::PacingMode::kEven) {
+    // What the next period carries without draining: its even pace plus its burst allowance.
+    absl::Duration next =
+        in.next_period_length > absl::ZeroDuration() ? in.next_period_length : in.period.length();
+    double pace = static_cast<double>(regular_limit) / std::max(Hours(next), 1.0 / 3600);
+    constexpr double kLeastFraction = 1e-3;  // a quota at most 1000x what the next period carries
+    out.carry_rate = std::min(out.allowed_rate, pace * (1 + spec.pacing.burst_percent / 100.0) /
+                                                    std::max(in.carry_fraction, kLeastFraction));
+    out.carry_gpus = FloorGpus(out.carry_rate, static_cast<double>(d.unit_price), 1.0);
+  }
   if (out.rung >= LadderAction::kDrain) {
-    out.keep_running = FloorGpus(ceiling_next - static_cast<double>(regular_spent) -
-                                     static_cast<double>(d.idle_rate) * lookahead_h,
-                                 static_cast<double>(d.unit_price), lookahead_h);
+    double keep = ceiling_next - static_cast<double>(regular_spent) -
+                  static_cast<double>(d.idle_rate) * lookahead_h;
+    out.keep_running = FloorGpus(keep, static_cast<double>(d.unit_price), lookahead_h);
+    out.keep_rate = std::max(0.0, keep / lookahead_h);
   }
   // Out of regular budget: not even one GPU fits for one lookahead.
   out.exhausted = static_cast<double>(regular_limit - regular_spent) <
@@ -114,6 +147,12 @@ DimensionDecision Decide(const api::ComputeBudgetSpec& spec, const BudgetInputs&
                       spec.pacing.mode == api::PacingMode::kEven ? "paced" : "period",
                       absl::FormatDuration(in.lookahead));
   return out;
+}
+
+// A non-negative amount in micro units, held within what Money can hold.
+values::Money MoneyOfMicros(double micros) {
+  constexpr double kMost = 9e18;
+  return values::Money::FromMicros(static_cast<int64_t>(std::clamp(micros, 0.0, kMost)));
 }
 
 int64_t MicroGpuHours(int64_t gpu_seconds) {
@@ -184,12 +223,21 @@ BudgetDecision DecideBudget(const api::ComputeBudgetSpec& spec, const BudgetInpu
   out.reason = decisions[binding].reason;
   out.allowed_gpus = decisions[0].allowed_gpus;
   out.reserve_allowed_gpus = decisions[0].reserve_allowed;
+  if (money_index.has_value()) {
+    const DimensionDecision& money = decisions[*money_index];
+    out.allowed_rate = MoneyOfMicros(money.allowed_rate);
+    out.carry_rate = MoneyOfMicros(money.carry_rate);
+    if (money.keep_rate.has_value()) {
+      out.keep_running_rate = MoneyOfMicros(*money.keep_rate);
+    }
+  }
   bool exhausted = false;
   bool any_forecast_over_limit = false;  // the stricter dimension decides AtRisk too
   for (const DimensionDecision& d : decisions) {
     out.allowed_gpus = std::min(out.allowed_gpus, d.allowed_gpus);
     out.reserve_allowed_gpus = std::min(out.reserve_allowed_gpus, d.reserve_allowed);
     out.keep_running_gpus = MinOpt(out.keep_running_gpus, d.keep_running);
+    out.carry_gpus = MinOpt(out.carry_gpus, d.carry_gpus);
     out.reserve_keep_running_gpus = MinOpt(out.reserve_keep_running_gpus, d.reserve_keep);
     exhausted = exhausted || d.exhausted;
     any_forecast_over_limit = any_forecast_over_limit || d.forecast_over_limit;
@@ -209,14 +257,15 @@ BudgetDecision DecideBudget(const api::ComputeBudgetSpec& spec, const BudgetInpu
       out.quota_gpus = std::min(in.running_gpus, out.keep_running_gpus.value_or(in.running_gpus));
       break;
     case LadderAction::kThrottle:
-      out.quota_gpus = out.allowed_gpus;
+      out.quota_gpus = std::min(out.allowed_gpus, out.carry_gpus.value_or(out.allowed_gpus));
       break;
     case LadderAction::kNotify:
     case LadderAction::kNone:
       // Even pacing paces from the first minute: the quota always lands the forecast on the
-      // limit; the rungs above only act when spend still runs ahead of the paced ceiling.
+      // limit, capped by what the next period carries; the rungs above only act when spend
+      // still runs ahead of the paced ceiling.
       if (spec.pacing.mode == api::PacingMode::kEven) {
-        out.quota_gpus = out.allowed_gpus;
+        out.quota_gpus = std::min(out.allowed_gpus, out.carry_gpus.value_or(out.allowed_gpus));
       }
       break;
   }

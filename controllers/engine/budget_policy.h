@@ -5,7 +5,9 @@
 // in the operator, in `bursar simulate` and in tests.
 //
 // Terms (per limit dimension: money, and GPU-hours when the budget sets gpuHours):
-//   L        the period's limit; R = reservePercent x L the retraining reserve.
+//   L        the period's limit; R = reservePercent x L the retraining reserve. From
+//            releaseUnusedFromPercent of the period on, the part of R no retraining drew on is
+//            released to regular work, linearly, all of it by the period's end.
 //   Le       L - R, what regular work may spend. The reserve is a separate pot that only
 //            retraining jobs of a model with a fresh modelDrift unlock may draw from.
 //   ceiling  what regular work may have spent by time t: Le for pacing None; for Even,
@@ -21,6 +23,15 @@
 // to the GPUs in use and holds new work; Drain keeps only as many running GPUs as fit under the
 // ceiling over the lookahead (the rest are suspended, lowest priority first, by the caller). When
 // two dimensions apply, the stricter decision wins.
+//
+// Commitments across the boundary (Even pacing): work admitted now may still run when the next
+// period starts, whose pacing line restarts at zero. The next period can carry, without draining
+// anything, regular work burning at most its even pace plus its burst allowance:
+//   carryRate = Le / nextPeriodLength x (1 + burstPercent / 100).
+// Of the work admitted now, the share carry_fraction is expected to outlive the period (learned
+// from how long the budget's Jobs ran: early in a period almost none, in its last hours almost
+// all). So the quota is at most carryRate / carry_fraction: however much money is left late in a
+// period, it does not start work the next period must drain (docs/concepts.md, "Commitments").
 
 #include <cstdint>
 #include <optional>
@@ -56,6 +67,11 @@ struct BudgetInputs {
   // Whether a modelDrift signal has unlocked the reserve (see RetrainingGate).
   bool reserve_unlocked = false;
   absl::Duration lookahead = absl::Minutes(2);
+  // The next period's length (Even pacing's carry rate); zero means as long as this one.
+  absl::Duration next_period_length;
+  // The share of work admitted now expected to still run when this period ends (JobLengths);
+  // 1 when unknown. The quota may be as large as carryRate / carry_fraction.
+  double carry_fraction = 1.0;
 };
 
 struct BudgetDecision {
@@ -67,9 +83,19 @@ struct BudgetDecision {
   std::optional<int64_t> quota_gpus;
   // The forecast-lands-on-limit allowance, always computed (status.allowedGPUs).
   int64_t allowed_gpus = 0;
+  // The same allowance as money per hour for regular work (idle capacity included), for work
+  // whose cost is not GPUs (CPU-only and mixed pods), and the part of it that work running on
+  // into the next period may hold (Even pacing; the whole allowance otherwise). Money budgets
+  // only; zero for GPU-hours-only budgets.
+  values::Money allowed_rate;
+  values::Money carry_rate;
+  // carry_rate in GPUs (Even pacing), the cap on quota_gpus.
+  std::optional<int64_t> carry_gpus;
   bool hold_new_work = false;
-  // Drain: how many running regular GPUs may keep running (the rest are suspended).
+  // Drain: how many running regular GPUs may keep running (the rest are suspended), and the same
+  // as money per hour (money budgets), which CPU-only work counts against too.
   std::optional<int64_t> keep_running_gpus;
+  std::optional<values::Money> keep_running_rate;
   // Retraining on the reserve: GPUs it may use (sized so the remaining reserve lasts at least
   // an hour, or the rest of the period if shorter), and how many may keep running.
   int64_t reserve_allowed_gpus = 0;

@@ -5,14 +5,21 @@ namespace {
 constexpr char kRetrainPurpose[] = "retrain";
 }  // namespace
 
-values::Money GpuHourPrice(std::span<const values::Money> pool_gpu_hour_prices,
-                           const BudgetBurn& burn, values::Money default_gpu_hour) {
-  values::Money price;
-  for (values::Money pool_price : pool_gpu_hour_prices) {
-    price = values::Max(price, pool_price);
+values::Money GpuHourPrice(std::span<const PoolPrice> pools, const BudgetBurn& burn,
+                           values::Money default_gpu_hour) {
+  std::optional<values::Money> cheapest_with_room;
+  values::Money dearest;
+  for (const PoolPrice& pool : pools) {
+    dearest = values::Max(dearest, pool.gpu_hour);
+    if (pool.has_room && !pool.gpu_hour.IsZero()) {
+      cheapest_with_room = cheapest_with_room.has_value()
+                               ? values::Min(*cheapest_with_room, pool.gpu_hour)
+                               : pool.gpu_hour;
+    }
   }
-  if (burn.regular_gpus > 0) {
-    price = values::Max(price, burn.regular_rate.MulDiv(1, burn.regular_gpus));
+  values::Money price = cheapest_with_room.value_or(dearest);
+  if (price.IsZero() && burn.regular_gpus > 0) {
+    price = burn.regular_rate.MulDiv(1, burn.regular_gpus);
   }
   return price.IsZero() ? default_gpu_hour : price;
 }
@@ -50,6 +57,8 @@ BudgetInputs InputsFor(const BudgetStep& step) {
   in.gpu_hour_price = step.gpu_hour_price;
   in.reserve_unlocked = step.reserve_unlocked;
   in.lookahead = step.lookahead;
+  in.next_period_length = step.next_period_length;
+  in.carry_fraction = step.carry_fraction;
   return in;
 }
 

@@ -8,6 +8,7 @@
 // Pure and deterministic. Thread-compatible.
 
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string_view>
 
@@ -39,12 +40,21 @@ struct BudgetBurn {
   int64_t idle_gpus = 0;
 };
 
-// The price of one more GPU-hour of a budget's work, which converts money into GPUs: the
-// dearest per-GPU price of the budget's pools (never under-estimates), or what its running
-// regular GPUs cost now when that is dearer; the price book's default GPU-hour price when
-// neither is known (no pool prices, nothing running).
-values::Money GpuHourPrice(std::span<const values::Money> pool_gpu_hour_prices,
-                           const BudgetBurn& burn, values::Money default_gpu_hour);
+// One of a budget's pools, as the price of new work sees it: its per-GPU-hour price, and whether
+// new work can land on it (free GPUs, or it may still grow).
+struct PoolPrice {
+  values::Money gpu_hour;
+  bool has_room = true;
+};
+
+// The price of one more GPU-hour of a budget's work, which converts money into GPUs: the price
+// of the pool the next work lands on, the cheapest of its pools with room (work is placed
+// cheapest first, so at mixed prices the money buys what it really buys); the dearest pool when
+// none has room; what its running regular GPUs cost now when no pool price is known; the price
+// book's default GPU-hour price when nothing is known. Under-estimating is guarded: admission
+// and Drain check money (allowed_rate, keep_running_rate), not only GPUs.
+values::Money GpuHourPrice(std::span<const PoolPrice> pools, const BudgetBurn& burn,
+                           values::Money default_gpu_hour);
 
 // Whether work labelled as retraining for `model` draws on the budget's retraining reserve in
 // `period`: the budget keeps a reserve and a modelDrift signal unlocked it for that model in
@@ -65,6 +75,8 @@ struct BudgetStep {
   values::Money gpu_hour_price;
   bool reserve_unlocked = false;
   absl::Duration lookahead = LookaheadFor(absl::Seconds(15));
+  absl::Duration next_period_length;  // zero: as long as this one
+  double carry_fraction = 1.0;        // JobLengths::FractionLongerThan(time left)
 };
 
 // The engine's inputs for a step (exposed for tests and for status views).

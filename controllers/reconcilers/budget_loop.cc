@@ -186,10 +186,13 @@ Snapshot BudgetLoop::Gather(absl::Time now) {
     for (const auto& object : store->List()) {
       auto decoded = decoder(*object, decode);
       if (!decoded.ok()) {
-        log_->Warn("cannot decode object; skipped",
-                   {{"kind", kind},
-                    {"name", std::string(runtime::ObjectKeyOf(*object))},
-                    {"error", std::string(decoded.status().message())}});
+        // Its status says why (Ready=False and one Warning Event), not a log line every pass.
+        log_->Debug("cannot decode object; skipped",
+                    {{"kind", kind},
+                     {"name", std::string(runtime::ObjectKeyOf(*object))},
+                     {"error", std::string(decoded.status().message())}});
+        snap.rejected.push_back(
+            RejectedObjectOf(kind, *object, std::string(decoded.status().message())));
         continue;
       }
       out.push_back(*std::move(decoded));
@@ -198,6 +201,10 @@ Snapshot BudgetLoop::Gather(absl::Time now) {
   decode_all(caches_.budgets, api::DecodeComputeBudget, snap.budgets, "ComputeBudget");
   decode_all(caches_.pools, api::DecodeGPUNodePool, snap.pools, "GPUNodePool");
   decode_all(caches_.price_books, api::DecodePriceBook, snap.price_books, "PriceBook");
+  std::sort(snap.rejected.begin(), snap.rejected.end(),
+            [](const RejectedObject& a, const RejectedObject& b) {
+              return std::tie(a.kind, a.name) < std::tie(b.kind, b.name);
+            });
 
   absl::flat_hash_map<std::string, const signals::PodUsage*> usage_by_pod;
   std::vector<signals::PodUsage> usage;

@@ -201,9 +201,20 @@ void BudgetPlanner::ValidateBudgets(Pass& pass) {
       w.book = book->second;
     }
     if (w.valid() && w.book == nullptr) {
-      w.invalid_reason = "PriceBookNotFound";
-      w.invalid_message = absl::StrCat("spec.priceBookRef: PriceBook \"", b.spec.price_book_ref,
-                                       "\" not found; spend cannot be priced");
+      // A PriceBook that exists but did not decode is named as such, with its decoder's error.
+      auto rejected = std::find_if(
+          pass.snap.rejected.begin(), pass.snap.rejected.end(), [&](const RejectedObject& r) {
+            return r.kind == "PriceBook" && r.name == b.spec.price_book_ref;
+          });
+      if (rejected != pass.snap.rejected.end()) {
+        w.invalid_reason = "PriceBookInvalid";
+        w.invalid_message = absl::StrCat("spec.priceBookRef: PriceBook \"", b.spec.price_book_ref,
+                                         "\" is invalid; spend cannot be priced: ", rejected->why);
+      } else {
+        w.invalid_reason = "PriceBookNotFound";
+        w.invalid_message = absl::StrCat("spec.priceBookRef: PriceBook \"", b.spec.price_book_ref,
+                                         "\" not found; spend cannot be priced");
+      }
     }
     if (w.valid() && b.spec.limit.amount.has_value() &&
         w.book->spec.currency != b.spec.limit.currency) {
@@ -216,8 +227,16 @@ void BudgetPlanner::ValidateBudgets(Pass& pass) {
       auto pool = pass.pools_by_name.find(name);
       if (pool == pass.pools_by_name.end()) {
         if (w.valid()) {
-          w.invalid_reason = "NodePoolNotFound";
-          w.invalid_message = absl::StrCat("spec.nodePools: GPUNodePool \"", name, "\" not found");
+          auto rejected = std::find_if(
+              pass.snap.rejected.begin(), pass.snap.rejected.end(),
+              [&](const RejectedObject& r) { return r.kind == "GPUNodePool" && r.name == name; });
+          w.invalid_reason =
+              rejected != pass.snap.rejected.end() ? "NodePoolInvalid" : "NodePoolNotFound";
+          w.invalid_message =
+              rejected != pass.snap.rejected.end()
+                  ? absl::StrCat("spec.nodePools: GPUNodePool \"", name,
+                                 "\" is invalid: ", rejected->why)
+                  : absl::StrCat("spec.nodePools: GPUNodePool \"", name, "\" not found");
         }
         continue;
       }
@@ -266,6 +285,21 @@ struct BudgetPlanner::Metering {
   std::string ended_summary;  // non-empty when a period ended this pass
 };
 
+// Pods of the budget that ran to their end teach it how long its work runs.
+void BudgetPlanner::LearnJobLengths(const BudgetWork& w, BudgetState& st) {
+  std::set<std::string> listed;
+  for (const PodView* pod : w.pods) {
+    if (pod->state != PodState::kEnded || !pod->start.has_value() || !pod->end.has_value()) {
+      continue;
+    }
+    listed.insert(pod->uid);
+    if (st.learned_pods.insert(pod->uid).second) {
+      st.lengths.Add(*pod->end - *pod->start, engine::PodGpus(pod->containers));
+    }
+  }
+  st.learned_pods = std::move(listed);
+}
+
 void BudgetPlanner::PlanBudget(Pass& pass, BudgetWork& w) {
   const api::ComputeBudget& b = *w.budget;
   const absl::Time now = pass.now;
@@ -287,26 +321,32 @@ void BudgetPlanner::PlanBudget(Pass& pass, BudgetWork& w) {
   // modelDrift signals first, so retraining pods unlocked now are charged to the reserve.
   ObserveDrift(pass, w, current, st, out);
   Metering m = MeterBudget(pass, w, current, st);
+  LearnJobLengths(w, st);
 
-  std::vector<Money> pool_prices;  // per GPU-hour, of each pool the budget may grow
+  std::vector<engine::PoolPrice> pool_prices;  // per GPU-hour, of each pool the budget may grow
   for (const api::GPUNodePool* pool : w.pools) {
     const std::vector<const NodeView*>& members = pass.members_of_pool[pool];
+    const bool has_room = std::cmp_less(members.size(), pool->spec.max_nodes);
     auto sample = std::find_if(members.begin(), members.end(),
                                [](const NodeView* n) { return n->info.gpu_capacity > 0; });
     if (sample != members.end()) {
       pool_prices.push_back(
-          pass.NodeRate(w.book, **sample).MulDiv(1, (*sample)->info.gpu_capacity));
+          {pass.NodeRate(w.book, **sample).MulDiv(1, (*sample)->info.gpu_capacity), has_room});
     } else if (pool->spec.price_per_node_hour.has_value()) {
-      pool_prices.push_back(pool->spec.price_per_node_hour->MulDiv(1, pool->spec.gpus_per_node));
+      pool_prices.push_back(
+          {pool->spec.price_per_node_hour->MulDiv(1, pool->spec.gpus_per_node), has_room});
     }
   }
-  engine::BudgetStep step{.now = now,
-                          .ledger = &*st.ledger,
-                          .reserve_ledger = &*st.reserve_ledger,
-                          .burn = m.burn,
-                          .gpu_hour_price = Money(),
-                          .reserve_unlocked = st.gate.AnyUnlocked(st.ledger->period()),
-                          .lookahead = options_.lookahead};
+  engine::BudgetStep step{
+      .now = now,
+      .ledger = &*st.ledger,
+      .reserve_ledger = &*st.reserve_ledger,
+      .burn = m.burn,
+      .gpu_hour_price = Money(),
+      .reserve_unlocked = st.gate.AnyUnlocked(st.ledger->period()),
+      .lookahead = options_.lookahead,
+      .next_period_length = w.calendar->Next(st.ledger->period()).length(),
+      .carry_fraction = st.lengths.FractionLongerThan(st.ledger->period().end - now)};
   step.gpu_hour_price =
       engine::GpuHourPrice(pool_prices, step.burn, w.book->spec.defaults.gpu_hour);
   w.decision = engine::Decide(b.spec, step);

@@ -48,6 +48,7 @@
 #include "controllers/api/types.h"
 #include "controllers/engine/budget_policy.h"
 #include "controllers/engine/budget_step.h"
+#include "controllers/engine/job_lengths.h"
 #include "controllers/engine/retraining_gate.h"
 #include "controllers/reconcilers/snapshot.h"
 #include "controllers/values/ledger.h"
@@ -174,6 +175,10 @@ class BudgetPlanner {
     // DryRun: Jobs already recorded as held or drained while the budget stays at Hold or above,
     // so that a decision re-taken every pass is recorded once.
     std::set<std::string> dry_run_jobs;
+    // How long its pods ran (commitments across the period boundary), and the finished pods
+    // already learned from (pods still listed; bounded by the pods in the snapshot).
+    engine::JobLengths lengths;
+    std::set<std::string> learned_pods;
     // The last status write failed (NoteStatusWriteFailures): since when, and why.
     std::optional<std::pair<absl::Time, std::string>> status_write_failed;
   };
@@ -189,6 +194,7 @@ class BudgetPlanner {
   static void AttributePods(Pass& pass);
   void PlanBudget(Pass& pass, BudgetWork& w);
   void FreezeFailedBudget(Pass& pass, BudgetWork& w, size_t outcome, std::string what);
+  static void LearnJobLengths(const BudgetWork& w, BudgetState& st);
   static void PlanQuotas(Pass& pass);
   void PlanJobs(Pass& pass);
   void AttachRecentActions(Pass& pass);

@@ -157,4 +157,32 @@ JobView JobViewOf(const json::Value& job) {
   return view;
 }
 
+RejectedObject RejectedObjectOf(std::string_view kind, const json::Value& object, std::string why) {
+  RejectedObject out;
+  out.kind = std::string(kind);
+  out.name = json::StringAt(object, "metadata.name");
+  out.uid = json::StringAt(object, "metadata.uid");
+  const json::Value* generation = object.FindPath("metadata.generation");
+  out.generation = generation != nullptr && generation->is_integer() ? generation->int_value() : 0;
+  out.why = std::move(why);
+  const json::Value* conditions = object.FindPath("status.conditions");
+  if (conditions != nullptr && conditions->is_array()) {
+    for (const json::Value& c : conditions->elements()) {
+      api::Condition condition;
+      condition.type = json::StringAt(c, "type");
+      condition.status = json::StringAt(c, "status");
+      condition.reason = json::StringAt(c, "reason");
+      condition.message = json::StringAt(c, "message");
+      condition.last_transition_time = TimeAt(c, "lastTransitionTime");
+      const json::Value* observed = c.Find("observedGeneration");
+      condition.observed_generation =
+          observed != nullptr && observed->is_integer() ? observed->int_value() : 0;
+      if (!condition.type.empty()) {
+        out.conditions.push_back(std::move(condition));
+      }
+    }
+  }
+  return out;
+}
+
 }  // namespace bursar::reconcilers

@@ -26,4 +26,9 @@ NodeView NodeViewOf(const json::Value& node);
 // Bursar's annotations.
 JobView JobViewOf(const json::Value& job);
 
+// An object of one of our kinds that did not decode: name, generation, the decoder's message
+// and the well-formed entries of status.conditions (so its Ready condition is written only
+// when it changes).
+RejectedObject RejectedObjectOf(std::string_view kind, const json::Value& object, std::string why);
+
 }  // namespace bursar::reconcilers

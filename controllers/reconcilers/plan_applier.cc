@@ -285,6 +285,7 @@ ApplyReport PlanApplier::Apply(const Plan& plan, const Snapshot& snapshot,
                    change.suspend ? absl::StrCat("Bursar", Name(change.rung)) : "BursarRelease",
                    change.message);
   }
+  std::map<std::string, ProviderHealth> resize_results;  // by pool: what each resize learnt
   for (const PoolChange& change : plan.pool_changes) {
     auto pool = pools.find(change.pool);
     if (pool == pools.end()) {
@@ -295,14 +296,20 @@ ApplyReport PlanApplier::Apply(const Plan& plan, const Snapshot& snapshot,
     std::string where = absl::StrCat("GPUNodePool/", change.pool);
     if (provider == nullptr) {
       report.errors.push_back(absl::StrCat(where, ": ", why));
+      resize_results[change.pool] = {.reason = "ProviderUnavailable", .message = why};
       continue;
     }
     absl::Status resized = provider->Resize(*pool->second, change.desired, change.remove);
     if (!resized.ok()) {
       report.errors.push_back(
           absl::StrCat(where, ": resize to ", change.desired, ": ", resized.message()));
+      resize_results[change.pool] = {
+          .reason = absl::IsNotFound(resized) ? "ProviderTargetNotFound" : "ProviderUnavailable",
+          .message = absl::StrCat("resize from ", change.current, " to ", change.desired,
+                                  " nodes failed: ", resized.message())};
       continue;
     }
+    resize_results[change.pool] = {};
     ++report.writes;
     ++report.actions[change.desired > change.current ? "ScaleUp" : "ScaleDown"];
     auto budget = budgets.find(change.grown_for);
@@ -348,14 +355,141 @@ ApplyReport PlanApplier::Apply(const Plan& plan, const Snapshot& snapshot,
     }
   }
   for (const PoolOutcome& outcome : plan.pools) {
-    // A failure is in report.errors; pools have no Ready condition of their own to mark.
-    (void)ApplyStatus(kube::kGPUNodePools, outcome.name,
-                      api::EncodeGPUNodePoolStatus(outcome.status), report);
+    api::GPUNodePoolStatus status = outcome.status;
+    auto pool = pools.find(outcome.name);
+    if (pool != pools.end()) {
+      ConditionUpdate ready =
+          PoolReady(*pool->second, snapshot,
+                    ProviderHealthOf(*pool->second, snapshot.now, resize_results), snapshot.now);
+      status.conditions = ready.conditions;
+      Announce(kube::kGPUNodePools, ready);
+    }
+    // A failure is in report.errors; the pool's Ready condition is its provider's and price's.
+    (void)ApplyStatus(kube::kGPUNodePools, outcome.name, api::EncodeGPUNodePoolStatus(status),
+                      report);
     for (const std::string& error : outcome.errors) {
       report.errors.push_back(absl::StrCat("GPUNodePool/", outcome.name, ": ", error));
     }
   }
+  std::erase_if(providers_seen_, [&](const auto& seen) { return !pools.contains(seen.first); });
+  for (const api::PriceBook& book : snapshot.price_books) {
+    ConditionUpdate ready = PriceBookReady(book, snapshot.now);
+    if (!ready.changed && book.observed_generation == book.metadata.generation) {
+      continue;  // nothing to say that the stored status does not say already
+    }
+    api::PriceBook with_status = book;
+    with_status.conditions = ready.conditions;
+    with_status.observed_generation = book.metadata.generation;
+    (void)ApplyStatus(kube::kPriceBooks, book.metadata.name,
+                      api::EncodePriceBookStatus(with_status), report);
+    Announce(kube::kPriceBooks, ready);
+  }
+  ApplyRejected(snapshot, report);
+  // Forget what was announced for objects that are gone or decode again (a budget's own Ready
+  // is the planner's), so that breaking again is news again.
+  std::set<std::string> voiced;
+  for (const api::GPUNodePool& p : snapshot.pools) {
+    voiced.insert(absl::StrCat("GPUNodePool/", p.metadata.name));
+  }
+  for (const api::PriceBook& b : snapshot.price_books) {
+    voiced.insert(absl::StrCat("PriceBook/", b.metadata.name));
+  }
+  for (const RejectedObject& r : snapshot.rejected) {
+    voiced.insert(absl::StrCat(r.kind, "/", r.name));
+  }
+  std::erase_if(announced_, [&](const auto& entry) { return !voiced.contains(entry.first); });
   return report;
+}
+
+// Providers wrap the API server's error and keep only its code (a missing CRD answers a plain
+// "404 page not found", no metav1.Status), so a 404 is recognised by the code alone.
+ProviderHealth PlanApplier::ProviderHealthOf(const api::GPUNodePool& pool, absl::Time now,
+                                             const std::map<std::string, ProviderHealth>& resized) {
+  ProviderSeen& seen = providers_seen_[pool.metadata.name];
+  auto result = resized.find(pool.metadata.name);
+  if (result != resized.end()) {
+    seen = {.generation = pool.metadata.generation, .asked = now, .health = result->second};
+    return seen.health;
+  }
+  const bool due = seen.generation != pool.metadata.generation ||
+                   (!seen.health.reason.empty() && now - seen.asked >= kProviderRecheck);
+  if (!due) {
+    return seen.health;
+  }
+  seen.generation = pool.metadata.generation;
+  seen.asked = now;
+  std::string why;
+  providers::NodePoolProvider* provider = providers_(pool, &why);
+  if (provider == nullptr) {
+    seen.health = {.reason = "ProviderUnavailable", .message = why};
+    return seen.health;
+  }
+  absl::StatusOr<providers::PoolObservation> observed = provider->Observe(pool);
+  if (observed.ok()) {
+    seen.health = {};
+  } else {
+    seen.health = {.reason = absl::IsNotFound(observed.status()) ? "ProviderTargetNotFound"
+                                                                 : "ProviderUnavailable",
+                   .message = absl::StrCat("provider ", api::Name(pool.spec.provider.type), ": ",
+                                           observed.status().message())};
+  }
+  return seen.health;
+}
+
+void PlanApplier::ApplyRejected(const Snapshot& snapshot, ApplyReport& report) {
+  for (const RejectedObject& object : snapshot.rejected) {
+    const kube::ResourceType* type = object.kind == "ComputeBudget" ? &kube::kComputeBudgets
+                                     : object.kind == "GPUNodePool" ? &kube::kGPUNodePools
+                                     : object.kind == "PriceBook"   ? &kube::kPriceBooks
+                                                                    : nullptr;
+    if (type == nullptr) {
+      continue;
+    }
+    ConditionUpdate ready = RejectedReady(object, snapshot.now);
+    std::string key = absl::StrCat(std::string(type->plural), "/", object.name);
+    Value conditions = api::EncodeConditions(ready.conditions);
+    std::string text = conditions.ToJson();
+    auto written = written_.find(key);
+    if (!ready.changed || (written != written_.end() && written->second == text)) {
+      continue;
+    }
+    Value patch =
+        Value::Object({{"status", Value::Object({{"conditions", std::move(conditions)}})}});
+    absl::StatusOr<Value> patched = client_.PatchStatus(
+        *type, "", object.name, kube::PatchType::kMerge, patch, {.field_manager = kFieldManager});
+    if (!patched.ok()) {
+      if (!kube::IsNotFound(patched.status())) {
+        report.errors.push_back(
+            absl::StrCat(object.kind, "/", object.name, ": status: ", patched.status().message()));
+      }
+      continue;
+    }
+    ++report.writes;
+    written_[key] = std::move(text);
+    Announce(*type, ready);
+  }
+}
+
+void PlanApplier::Announce(const kube::ResourceType& type, const ConditionUpdate& update) {
+  std::string key = absl::StrCat(update.kind, "/", update.name);
+  if (!update.announce) {
+    if (update.ready.status == "True") {
+      announced_.erase(key);  // a later failure is news again
+    }
+    return;
+  }
+  std::string said = absl::StrCat(update.ready.reason, ": ", update.ready.message);
+  auto it = announced_.find(key);
+  if (it != announced_.end() && it->second == said) {
+    return;
+  }
+  announced_[key] = said;
+  events_.Record({.api_version = std::string(type.ApiVersion()),
+                  .kind = update.kind,
+                  .namespace_name = "",
+                  .name = update.name,
+                  .uid = update.uid},
+                 runtime::EventType::kWarning, update.ready.reason, update.ready.message);
 }
 
 }  // namespace bursar::reconcilers

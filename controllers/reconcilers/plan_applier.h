@@ -11,7 +11,13 @@
 // - Kueue ClusterQueue nominalQuota: a JSON patch of the one quantity, guarded by a test op;
 // - Jobs: spec.suspend and Bursar's held-by annotations (merge patch);
 // - node pools through their provider, and the grown-for annotation on new Nodes;
-// - Events on the budgets and Jobs acted on.
+// - Events on the budgets and Jobs acted on;
+// - the Ready condition of every GPUNodePool and PriceBook, and of any object of our kinds that
+//   did not decode (object_status.h), written when it changes; each new False is announced by
+//   one Warning Event on the object. An undecodable object gets a merge patch of its
+//   status.conditions only (a server-side apply of a partial status would drop the rest, such
+//   as a budget's ledger). A pool's provider is asked (Observe) when its spec generation is new
+//   and, while it fails, every kProviderRecheck; a resize's result counts as an answer too.
 // A failed write is reported and the rest of the plan still applied: one bad object never
 // stops the others. A ComputeBudget status write that fails is never silent: it is in the
 // report's status_failures (the planner turns Ready False at the next write, the loop counts it
@@ -29,6 +35,7 @@
 
 #include "controllers/providers/node_pool_provider.h"
 #include "controllers/reconcilers/budget_planner.h"
+#include "controllers/reconcilers/object_status.h"
 #include "operator/json/json.h"
 #include "operator/kube/client.h"
 #include "operator/runtime/event_recorder.h"
@@ -44,6 +51,9 @@ inline constexpr char kStatusWriteFailedReason[] = "StatusWriteFailed";
 
 // The GPU resource name a ResourceQuota limits (extended resources take requests. only).
 inline constexpr char kQuotaGpuResource[] = "requests.nvidia.com/gpu";
+
+// How often a pool whose provider failed is asked again when no resize asks it.
+inline constexpr absl::Duration kProviderRecheck = absl::Minutes(5);
 
 // Finds the provider of a pool (nullptr with a reason when there is none).
 using ProviderLookup =
@@ -67,8 +77,13 @@ class PlanApplier {
   ApplyReport Apply(const Plan& plan, const Snapshot& snapshot,
                     const std::vector<json::Value>& owned_quotas);
 
-  // Forgets the statuses written (after losing and regaining leadership: write again).
-  void Reset() { written_.clear(); }
+  // Forgets the statuses written and what providers said (after losing and regaining
+  // leadership: write and ask again).
+  void Reset() {
+    written_.clear();
+    providers_seen_.clear();
+    announced_.clear();
+  }
 
  private:
   // The error of a failed write (OK when written, skipped as unchanged, or the object is gone).
@@ -80,11 +95,27 @@ class PlanApplier {
   void ApplyQuotas(const Plan& plan, const Snapshot& snapshot,
                    const std::vector<json::Value>& owned, ApplyReport& report);
   void ApplyClusterQueue(const ClusterQueueTarget& target, ApplyReport& report);
+  // The provider's health for the pool's Ready condition (see the file comment).
+  ProviderHealth ProviderHealthOf(const api::GPUNodePool& pool, absl::Time now,
+                                  const std::map<std::string, ProviderHealth>& resized);
+  // Conditions of objects that did not decode: a merge patch of status.conditions.
+  void ApplyRejected(const Snapshot& snapshot, ApplyReport& report);
+  // One Warning Event for a new False Ready condition.
+  void Announce(const kube::ResourceType& type, const ConditionUpdate& update);
 
   const kube::ApiClient& client_;
   runtime::EventRecorder& events_;
   ProviderLookup providers_;
   std::map<std::string, std::string> written_;  // "<plural>/<name>" -> status JSON last applied
+  struct ProviderSeen {
+    int64_t generation = -1;
+    absl::Time asked = absl::InfinitePast();
+    ProviderHealth health;
+  };
+  std::map<std::string, ProviderSeen> providers_seen_;  // by pool name
+  // "<kind>/<name>" -> the False Ready condition last announced ("reason: message"), so that a
+  // status write the cache has not caught up with yet is not announced twice.
+  std::map<std::string, std::string> announced_;
 };
 
 // The server-side-apply body of a quota (exposed for tests).

@@ -14,11 +14,66 @@ namespace bursar::reconcilers {
 
 using values::Money;
 
+namespace {
+
+// The budgets a namespace's quota is contested with: for each valid budget, the valid budgets
+// (itself included) whose pods in a shared namespace would be the same pods, i.e. those with the
+// same podSelector. Each is copied with its podSelector dropped, so that engine::AttributePod
+// picks among them by namespace alone with the same tie-break as for pods (oldest, then name).
+struct QuotaContest {
+  std::vector<api::ComputeBudget> by_namespace;  // valid budgets, podSelector dropped
+  // Per valid budget (same index), pointers into by_namespace.
+  std::vector<std::vector<const api::ComputeBudget*>> rivals;
+};
+
+QuotaContest QuotaContestOf(const std::vector<const api::ComputeBudget*>& valid) {
+  QuotaContest contest;
+  contest.by_namespace.reserve(valid.size());
+  for (const api::ComputeBudget* b : valid) {
+    api::ComputeBudget& copy = contest.by_namespace.emplace_back();
+    copy.metadata.name = b->metadata.name;
+    copy.metadata.creation_timestamp = b->metadata.creation_timestamp;
+    copy.spec.scope.namespaces = b->spec.scope.namespaces;
+    copy.spec.scope.namespace_selector = b->spec.scope.namespace_selector;
+  }
+  contest.rivals.resize(valid.size());
+  for (size_t i = 0; i < valid.size(); ++i) {
+    for (size_t j = 0; j < valid.size(); ++j) {
+      if (valid[i]->spec.scope.pod_selector == valid[j]->spec.scope.pod_selector) {
+        contest.rivals[i].push_back(&contest.by_namespace[j]);
+      }
+    }
+  }
+  return contest;
+}
+
+}  // namespace
+
 void BudgetPlanner::PlanQuotas(Pass& pass) {
+  // A budget that loses a namespace to a rival with the same pods in it (identical scopes, a
+  // namespaceSelector matching everything) writes no quota there: its pods are the winner's, and
+  // its quota would refuse the winner's new pods. A quota it wrote before is deleted as unwanted.
+  const QuotaContest contest = QuotaContestOf(pass.valid);
+  std::map<const api::ComputeBudget*, size_t> valid_position;
+  for (size_t i = 0; i < pass.valid.size(); ++i) {
+    valid_position[pass.valid[i]] = i;
+  }
   for (BudgetWork& w : pass.work) {
     if (!w.valid() || !w.enforced || w.total_quota < 0) {
       continue;
     }
+    auto position = valid_position.find(w.budget);
+    auto loses = [&](const std::string& ns) {
+      if (position == valid_position.end()) {
+        return false;  // not contested: every valid budget is in pass.valid
+      }
+      const std::vector<const api::ComputeBudget*>& rivals = contest.rivals[position->second];
+      engine::Attribution a =
+          engine::AttributePod(rivals, {.namespace_name = ns,
+                                        .namespace_labels = pass.NamespaceLabels(ns),
+                                        .pod_labels = nullptr});
+      return a.budget >= 0 && rivals[static_cast<size_t>(a.budget)]->metadata.name != w.name();
+    };
     const api::ComputeBudgetSpec& spec = w.budget->spec;
     if (spec.quota.mode == api::QuotaMode::kKueueClusterQueue) {
       pass.plan.cluster_queues.push_back(
@@ -34,8 +89,9 @@ void BudgetPlanner::PlanQuotas(Pass& pass) {
                     spec.scope.namespaces.end();
       values::Labels with_name = labels;
       with_name.emplace("kubernetes.io/metadata.name", ns);
-      if (listed || (spec.scope.namespace_selector.has_value() &&
-                     spec.scope.namespace_selector->Matches(with_name))) {
+      if ((listed || (spec.scope.namespace_selector.has_value() &&
+                      spec.scope.namespace_selector->Matches(with_name))) &&
+          !loses(ns)) {
         namespaces.push_back(ns);
       }
     }

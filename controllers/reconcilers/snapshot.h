@@ -76,11 +76,23 @@ struct PoolObservation {
   std::string error;
 };
 
+// An object of ours that the API server accepted but Bursar cannot use: its decoder's error.
+// It takes no part in the pass; its status says why (object_status.h).
+struct RejectedObject {
+  std::string kind;  // "ComputeBudget", "GPUNodePool" or "PriceBook"
+  std::string name;
+  std::string uid;
+  int64_t generation = 0;
+  std::string why;                         // the decoder's message
+  std::vector<api::Condition> conditions;  // status.conditions as stored (well-formed ones)
+};
+
 struct Snapshot {
   absl::Time now;
   std::vector<api::ComputeBudget> budgets;
   std::vector<api::GPUNodePool> pools;
   std::vector<api::PriceBook> price_books;
+  std::vector<RejectedObject> rejected;  // objects of our kinds that did not decode
   std::vector<PodView> pods;
   std::vector<NodeView> nodes;
   std::vector<JobView> jobs;

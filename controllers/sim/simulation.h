@@ -11,6 +11,7 @@
 // Not thread-safe.
 
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <memory>
 #include <optional>
@@ -26,6 +27,7 @@
 #include "controllers/engine/budget_policy.h"
 #include "controllers/engine/budget_step.h"
 #include "controllers/engine/cost_model.h"
+#include "controllers/engine/job_lengths.h"
 #include "controllers/engine/retraining_gate.h"
 #include "controllers/sim/enforcement.h"
 #include "controllers/sim/simulator.h"
@@ -101,9 +103,9 @@ struct Budget {
   Money gpu_hour_price;
   std::vector<Charge> step_charges;
   std::vector<std::string> step_ended;
-  std::set<std::tuple<int, int64_t, size_t>> pending;  // (-priority, submit, job index)
-  std::vector<Money> pool_gpu_hour_prices;             // of its pools, for engine::GpuHourPrice
-  Money default_gpu_hour;                              // its price book's, when it has one
+  std::set<std::tuple<int, int64_t, size_t>> pending;   // (-priority, submit, job index)
+  std::vector<engine::PoolPrice> pool_gpu_hour_prices;  // of its pools, cheapest first
+  Money default_gpu_hour;                               // its price book's, when it has one
   engine::BudgetDecision decision;
   std::unique_ptr<EnforcementPolicy> enforcement;
   BudgetResult result;
@@ -111,6 +113,10 @@ struct Budget {
   int64_t started_jobs = 0;
   LadderAction last_rung = LadderAction::kNone;
   bool gpu_hours_only = false;
+  // Decisions (simulation_decisions.cc): how long its finished Jobs' last pods ran, and those
+  // Jobs (for DecisionTrace), at most engine::JobLengths::kCapacity.
+  engine::JobLengths lengths;
+  std::deque<DecisionTrace::FinishedJob> finished;
 };
 
 inline double MoneyValue(Money m) {
@@ -160,7 +166,10 @@ class Simulation {
   std::pair<Money, int64_t> IdleOf(int budget) const;
   engine::BudgetStep StepOf(const Budget& b, int budget, int64_t now_s) const;
   DecisionTrace TraceOf(const Budget& b, int budget, const engine::BudgetStep& step) const;
-  void DrainTo(int budget, int64_t keep_gpus, bool reserve, int64_t now_s);
+  // Suspends the budget's running work (regular or on the reserve), lowest priority first, until
+  // at most keep_gpus GPUs and, when given, keep_rate money per hour keep running.
+  void DrainTo(int budget, int64_t keep_gpus, std::optional<Money> keep_rate, bool reserve,
+               int64_t now_s);
 
   const Scenario& scenario_;
   const SimOptions& options_;

@@ -52,13 +52,16 @@ std::pair<Money, int64_t> Simulation::IdleOf(int budget) const {
   return {rate, gpus};
 }
 
-void Simulation::DrainTo(int budget, int64_t keep_gpus, bool reserve, int64_t now_s) {
+void Simulation::DrainTo(int budget, int64_t keep_gpus, std::optional<Money> keep_rate,
+                         bool reserve, int64_t now_s) {
   std::vector<size_t> candidates;
   int64_t running = 0;
+  Money rate;
   for (size_t i : running_) {
     if (jobs_[i].budget == budget && jobs_[i].on_reserve == reserve) {
       candidates.push_back(i);
       running += jobs_[i].trace->gpus;
+      rate += jobs_[i].rate;
     }
   }
   // Lowest priority first; among equals the most recently started (least work lost).
@@ -72,10 +75,11 @@ void Simulation::DrainTo(int budget, int64_t keep_gpus, bool reserve, int64_t no
   });
   Budget& b = budgets_[static_cast<size_t>(budget)];
   for (size_t i : candidates) {
-    if (running <= keep_gpus) {
+    if (running <= keep_gpus && (!keep_rate.has_value() || rate <= *keep_rate)) {
       break;
     }
     running -= jobs_[i].trace->gpus;
+    rate -= jobs_[i].rate;
     Suspend(i, now_s);
     const Job& job = jobs_[i];
     b.pending.insert(std::make_tuple(-job.trace->priority, job.trace->submit_time_s, i));
@@ -100,26 +104,37 @@ bool Simulation::MayUseReserve(const Budget& b, const Job& job) const {
 }
 
 engine::BudgetStep Simulation::StepOf(const Budget& b, int budget, int64_t now_s) const {
-  engine::BudgetStep step{.now = At(now_s),
-                          .ledger = &*b.ledger,
-                          .reserve_ledger = &*b.reserve_ledger,
-                          .burn = {},
-                          .gpu_hour_price = Money(),
-                          .reserve_unlocked = b.gate.AnyUnlocked(b.ledger->period()),
-                          .lookahead = engine::LookaheadFor(scenario_.step)};
+  engine::BudgetStep step{
+      .now = At(now_s),
+      .ledger = &*b.ledger,
+      .reserve_ledger = &*b.reserve_ledger,
+      .burn = {},
+      .gpu_hour_price = Money(),
+      .reserve_unlocked = b.gate.AnyUnlocked(b.ledger->period()),
+      .lookahead = engine::LookaheadFor(scenario_.step),
+      .next_period_length = b.calendar->Next(b.ledger->period()).length(),
+      .carry_fraction = b.lengths.FractionLongerThan(b.ledger->period().end - At(now_s))};
   step.burn.regular_rate = RunningRate(budget, false);
   step.burn.regular_gpus = RunningGpus(budget, false);
   step.burn.reserve_rate = RunningRate(budget, true);
   step.burn.reserve_gpus = RunningGpus(budget, true);
   std::tie(step.burn.idle_rate, step.burn.idle_gpus) = IdleOf(budget);
-  step.gpu_hour_price = engine::GpuHourPrice(b.pool_gpu_hour_prices, step.burn, b.default_gpu_hour);
+  std::vector<engine::PoolPrice> prices = b.pool_gpu_hour_prices;
+  for (size_t i = 0; i < prices.size(); ++i) {
+    const Pool& pool = pools_[static_cast<size_t>(b.pools[i])];
+    prices[i].has_room = pool.free_gpus() > 0 || pool.total_nodes() < pool.spec->spec.max_nodes;
+  }
+  step.gpu_hour_price = engine::GpuHourPrice(prices, step.burn, b.default_gpu_hour);
   return step;
 }
 
 DecisionTrace Simulation::TraceOf(const Budget& b, int budget,
                                   const engine::BudgetStep& step) const {
-  DecisionTrace trace{
-      .budget = b.spec->metadata.name, .step = step, .decision = b.decision, .running = {}};
+  DecisionTrace trace{.budget = b.spec->metadata.name,
+                      .step = step,
+                      .decision = b.decision,
+                      .running = {},
+                      .finished = {b.finished.begin(), b.finished.end()}};
   for (size_t i : running_) {
     const Job& job = jobs_[i];
     if (job.budget == budget) {
@@ -163,16 +178,20 @@ void Simulation::Decide(int64_t now_s) {
                                          .billable = billable,
                                          .decision = &b.decision});
     if (stop.keep_regular_gpus.has_value()) {
-      DrainTo(budget, *stop.keep_regular_gpus, false, now_s);
+      // Bursar's Drain counts money too, so CPU-only work is drained like GPU work.
+      std::optional<Money> keep_rate;
+      if (b.enforcement->FollowsLadder()) {
+        keep_rate = b.decision.keep_running_rate;
+      }
+      DrainTo(budget, *stop.keep_regular_gpus, keep_rate, false, now_s);
     }
     if (stop.keep_reserve_gpus.has_value()) {
-      DrainTo(budget, *stop.keep_reserve_gpus, true, now_s);
+      DrainTo(budget, *stop.keep_reserve_gpus, std::nullopt, true, now_s);
     }
   }
 }
 
 void Simulation::Admit(int64_t now_s) {
-  constexpr int kBackfillScan = 64;
   auto place = [&](const Job& job, const std::vector<int>& pools) -> int {
     for (int p : pools) {
       if (pools_[static_cast<size_t>(p)].free_gpus() >= job.trace->gpus) {
@@ -196,8 +215,7 @@ void Simulation::Admit(int64_t now_s) {
     bool hold = HoldsNewWork(b);
     int64_t used = RunningGpus(budget, false);
     int64_t reserve_used = RunningGpus(budget, true);
-    int scanned = 0;
-    for (auto it = b.pending.begin(); it != b.pending.end() && scanned < kBackfillScan;) {
+    for (auto it = b.pending.begin(); it != b.pending.end();) {
       size_t index = std::get<2>(*it);
       Job& job = jobs_[index];
       if (!schedulable(job, b.pools)) {
@@ -214,13 +232,11 @@ void Simulation::Admit(int64_t now_s) {
           job.ever_held = true;
         }
         ++it;
-        ++scanned;
         continue;
       }
       int pool = job.trace->gpus == 0 ? b.pools.front() : place(job, b.pools);
       if (pool < 0) {
         ++it;
-        ++scanned;
         continue;
       }
       Start(index, pool, now_s, reserve);
@@ -228,9 +244,7 @@ void Simulation::Admit(int64_t now_s) {
       it = b.pending.erase(it);
     }
   }
-  int scanned = 0;
-  for (auto it = unbudgeted_pending_.begin();
-       it != unbudgeted_pending_.end() && scanned < kBackfillScan;) {
+  for (auto it = unbudgeted_pending_.begin(); it != unbudgeted_pending_.end();) {
     size_t index = std::get<2>(*it);
     Job& job = jobs_[index];
     if (!schedulable(job, unbudgeted_pools_)) {
@@ -243,7 +257,6 @@ void Simulation::Admit(int64_t now_s) {
                                                                   : place(job, unbudgeted_pools_);
     if (pool < 0) {
       ++it;
-      ++scanned;
       continue;
     }
     Start(index, pool, now_s, false);
@@ -266,16 +279,22 @@ void Simulation::SizePools(int64_t now_s) {
     int64_t wanted = 0;
     for (const auto& key : pending) {
       const Job& job = jobs_[std::get<2>(key)];
-      if (wanted + job.trace->gpus > allowance) {
-        break;
+      if (wanted + job.trace->gpus <= allowance) {
+        wanted += job.trace->gpus;  // wider jobs wait; narrower ones behind them still count
       }
-      wanted += job.trace->gpus;
     }
     if (wanted == 0) {
       return;
     }
-    // The first pool the budget may use takes the growth.
+    // The first pool the budget may use (cheapest first) that may still grow takes the growth.
     size_t p = static_cast<size_t>(pools.front());
+    for (int candidate : pools) {
+      const Pool& pool = pools_[static_cast<size_t>(candidate)];
+      if (pool.total_nodes() < pool.spec->spec.max_nodes) {
+        p = static_cast<size_t>(candidate);
+        break;
+      }
+    }
     demand[p] += wanted;
     growers[p].emplace_back(wanted, budget);
   };

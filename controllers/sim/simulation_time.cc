@@ -82,6 +82,12 @@ void Simulation::Finish(size_t index, int64_t end_s) {
     ++b.result.jobs_completed;
     b.result.completed_gpu_hours +=
         static_cast<double>(job.trace->gpus) * static_cast<double>(job.trace->duration_s) / 3600.0;
+    b.lengths.Add(absl::Seconds(end_s - job.run_since_s), job.trace->gpus);
+    b.finished.push_back(
+        {.uid = job.uid, .gpus = job.trace->gpus, .since = At(job.run_since_s), .end = At(end_s)});
+    if (b.finished.size() > engine::JobLengths::kCapacity) {
+      b.finished.pop_front();
+    }
   }
 }
 

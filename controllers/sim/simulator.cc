@@ -158,8 +158,13 @@ absl::Status Simulation::Setup() {
                          book->metadata.name, "\" (", book->spec.currency, ")"));
       }
     }
+    // Work lands on the cheapest pool with room first (engine::GpuHourPrice).
+    std::stable_sort(b.pools.begin(), b.pools.end(), [&](int x, int y) {
+      return pools_[static_cast<size_t>(x)].gpu_rate < pools_[static_cast<size_t>(y)].gpu_rate;
+    });
     for (int i : b.pools) {
-      b.pool_gpu_hour_prices.push_back(pools_[static_cast<size_t>(i)].gpu_rate);
+      b.pool_gpu_hour_prices.push_back(
+          {.gpu_hour = pools_[static_cast<size_t>(i)].gpu_rate, .has_room = true});
     }
     if (const api::PriceBook* book = FindPriceBook(cb.spec.price_book_ref); book != nullptr) {
       b.default_gpu_hour = book->spec.defaults.gpu_hour;

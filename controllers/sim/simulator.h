@@ -130,6 +130,15 @@ struct DecisionTrace {
   engine::BudgetStep step;  // its ledger pointers are valid during the callback only
   engine::BudgetDecision decision;
   std::vector<RunningJob> running;  // the budget's running jobs
+  // The budget's last finished jobs (at most engine::JobLengths::kCapacity), oldest first: what
+  // its decisions learned job lengths from. Their last pods ran [since, end).
+  struct FinishedJob {
+    std::string uid;
+    int64_t gpus = 0;
+    absl::Time since;
+    absl::Time end;
+  };
+  std::vector<FinishedJob> finished;
 };
 
 struct SimOptions {

@@ -98,6 +98,7 @@ CONTRACT = {
         "spec.retraining", "spec.retraining.reservePercent", "spec.retraining.driftThreshold",
         "spec.retraining.modelLabel", "spec.retraining.purposeLabel",
         "spec.retraining.cooldown", "spec.retraining.maxPerPeriod",
+        "spec.retraining.releaseUnusedFromPercent",
         "spec.retraining.driftQuery",
         "spec.priceBookRef",
         "status.period", "status.period.start", "status.period.end",
@@ -199,7 +200,14 @@ CEL_TWINS = {
     "(has(self.mode) && self.mode == 'None') || !has(self.resources) || size(self.resources) > 0":
         lambda s: ("mode" in s and s["mode"] == "None") or "resources" not in s
         or len(s["resources"]) > 0,
-    # GPUNodePool
+    "!self.matches('^0*[1-9][0-9]{12}')":
+        lambda s: not re.match(r"^0*[1-9][0-9]{12}", s),
+    "self.matches('^([0-9]{1,5}([.][0-9]{1,9})?(ns|us|ms|s|m|h)){1,4}$') && duration(self) <= duration('8784h')":
+        lambda s: bool(re.match(r"^([0-9]{1,5}([.][0-9]{1,9})?(ns|us|ms|s|m|h)){1,4}$", s))
+        and go_duration_ns(s) <= 8784 * 3600 * 10**9,
+    # GPUNodePool and PriceBook
+    "!self.matches('^0*[1-9][0-9]{6}')":
+        lambda s: not re.match(r"^0*[1-9][0-9]{6}", s),
     "!has(self.minNodes) || self.minNodes <= self.maxNodes":
         lambda s: "minNodes" not in s or s["minNodes"] <= s["maxNodes"],
     "self.type != 'ClusterAPI' || has(self.clusterAPI)":

@@ -8,7 +8,17 @@
 #       (NodePoolNotFound), a missing PriceBook (PriceBookNotFound);
 #   (c) the operator carries on with every other budget: a valid budget in another namespace is
 #       metered (status.spent > 0) and gets its ResourceQuota, and the process keeps running;
-#   (d) creating what was missing turns the broken budgets Ready=True, and they are metered.
+#   (d) creating what was missing turns the broken budgets Ready=True, and they are metered;
+#   (e) objects the apiserver holds but Bursar cannot use say why (issue 14): a PriceBook with a
+#       1e17 price and a GPUNodePool with maxNodes 2147483648, stored before the CRDs had their
+#       bounds, are Ready=False (InvalidSpec, naming the field) with one Warning Event each; a
+#       budget using that PriceBook says PriceBookInvalid; a ClusterAPI pool whose
+#       MachineDeployment does not exist says ProviderTargetNotFound; a pool naming a missing
+#       PriceBook says PriceBookNotFound; an unreachable externalgrpc provider says
+#       ProviderUnavailable; a budget in an unknown IANA time zone is Ready=False (InvalidSpec);
+#       a valid PriceBook and pool are Ready=True;
+#   (f) a budget that loses a namespace to an older budget with the same scope there writes no
+#       ResourceQuota in it, and the one it wrote before is deleted.
 #
 #   tests/cluster/with-cluster.sh --with-all -- tests/e2e/scenario-6-bad-input.sh
 # shellcheck disable=SC2119  # operator_start takes optional flags; none are needed here
@@ -63,8 +73,95 @@ for name in "${INVALID[@]}"; do
   check "rejected by the apiserver: $name.yaml (\"$expect\")" check_rejected
 done
 
-# --- Budgets: one valid, two that cannot be honoured -------------------------------------------
-for ns in vision nlp audio; do kc create namespace "$ns" >/dev/null; done
+# --- (e) setup: objects stored before the CRDs had their bounds ----------------------------------
+# An upgrade keeps what the apiserver already stores: install the pool and price book CRDs without
+# the bounds, store objects beyond them, then install the real CRDs again.
+python3 - "$REPO/crds/bursar.dev_gpunodepools.yaml" "$REPO/crds/bursar.dev_pricebooks.yaml" \
+  >"$WORK/loose-crds.yaml" <<'PY'
+import sys, yaml
+def loosen(node):
+    if isinstance(node, dict):
+        if node.get("maximum") == 5000:
+            del node["maximum"]
+        rules = [r for r in node.get("x-kubernetes-validations", []) if "matches(" not in r["rule"]]
+        if "x-kubernetes-validations" in node:
+            node["x-kubernetes-validations"] = rules
+            if not rules:
+                del node["x-kubernetes-validations"]
+        for value in node.values():
+            loosen(value)
+    elif isinstance(node, list):
+        for value in node:
+            loosen(value)
+docs = [yaml.safe_load(open(path)) for path in sys.argv[1:]]
+for doc in docs:
+    loosen(doc)
+print(yaml.safe_dump_all(docs))
+PY
+kc apply -f "$WORK/loose-crds.yaml" >/dev/null
+kc wait --for=condition=Established --timeout=60s -f "$WORK/loose-crds.yaml" >/dev/null
+kc apply -f - >/dev/null <<'EOF'
+apiVersion: bursar.dev/v1alpha1
+kind: PriceBook
+metadata: {name: huge}
+spec:
+  currency: USD
+  gpus:
+    - {model: NVIDIA-A100-SXM4-80GB, pricePerHour: "100000000000000000"}
+---
+apiVersion: bursar.dev/v1alpha1
+kind: GPUNodePool
+metadata: {name: big}
+spec:
+  provider: {type: Kwok}
+  nodeSelector: {bursar.dev/pool: big}
+  gpusPerNode: 8
+  pricePerNodeHour: "8"
+  maxNodes: 2147483648
+EOF
+install_crds
+kc apply -f - >/dev/null <<'EOF'
+apiVersion: bursar.dev/v1alpha1
+kind: GPUNodePool
+metadata: {name: capi}
+spec:
+  provider: {type: ClusterAPI, clusterAPI: {namespace: capi, name: md-missing}}
+  nodeSelector: {bursar.dev/pool: capi}
+  gpusPerNode: 8
+  pricePerNodeHour: "8"
+  maxNodes: 2
+---
+apiVersion: bursar.dev/v1alpha1
+kind: GPUNodePool
+metadata: {name: grpc}
+spec:
+  provider: {type: ExternalGRPC, externalGRPC: {address: "127.0.0.1:1", nodeGroup: ng-1}}
+  nodeSelector: {bursar.dev/pool: grpc}
+  gpusPerNode: 8
+  pricePerNodeHour: "8"
+  maxNodes: 2
+---
+apiVersion: bursar.dev/v1alpha1
+kind: ComputeBudget
+metadata: {name: mars}
+spec:
+  scope: {namespaces: [mars]}
+  limit: {amount: "10"}
+  period: {type: Daily, timeZone: Mars/Olympus_Mons}
+---
+apiVersion: bursar.dev/v1alpha1
+kind: GPUNodePool
+metadata: {name: nobook}
+spec:
+  provider: {type: Kwok}
+  nodeSelector: {bursar.dev/pool: nobook}
+  gpusPerNode: 8
+  priceBookRef: missing-prices
+  maxNodes: 1
+EOF
+
+# --- Budgets: one valid, three that cannot be honoured -----------------------------------------
+for ns in vision nlp audio speech; do kc create namespace "$ns" >/dev/null; done
 price_book_and_pool 2 2 | kc apply -f - >/dev/null
 anchor=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 budget() { # NAME EXTRA_SPEC_LINE
@@ -84,6 +181,7 @@ EOF
   budget vision "nodePools: [a100]"
   budget nlp "nodePools: [a100, h100]"
   budget audio "priceBookRef: gpu-prices"
+  budget speech "priceBookRef: huge"
   gpu_job train vision 1 10m
   gpu_job train nlp 1 10m
   gpu_job train audio 1 10m
@@ -135,6 +233,67 @@ announced_once() {
 }
 sleep 3
 check "a broken budget is announced by one Event, not one per pass" announced_once
+
+# --- (e) Pools and price books say why -----------------------------------------------------------
+# object_ready_is KIND NAME STATUS REASON [MESSAGE_PART] — the object's Ready condition says so.
+object_ready_is() {
+  local got
+  got=$(jp "$1" "$2" \
+    '{.status.conditions[?(@.type=="Ready")].status}|{.status.conditions[?(@.type=="Ready")].reason}|{.status.conditions[?(@.type=="Ready")].message}')
+  echo "Ready of $1/$2: $got"
+  [[ $got == "$3|$4|"* && $got == *"${5:-}"* ]]
+}
+# warnings KIND NAME REASON — how many Warning Events with REASON the object has (counts summed).
+warnings() {
+  kc get events -A --field-selector \
+    "involvedObject.kind=$1,involvedObject.name=$2,reason=$3,type=Warning" \
+    -o 'jsonpath={range .items[*]}{.count}{"\n"}{end}' |
+    awk '{n += ($1 == "" ? 1 : $1)} END {print n + 0}'
+}
+huge_not_ready() { object_ready_is pricebook huge False InvalidSpec 'spec.gpus[0].pricePerHour'; }
+wait_for "PriceBook huge Ready=False" 30 huge_not_ready || true
+check "a PriceBook with a 1e17 price is Ready=False, InvalidSpec, naming the field" huge_not_ready
+big_not_ready() { object_ready_is gpunodepool big False InvalidSpec 'spec.maxNodes'; }
+wait_for "GPUNodePool big Ready=False" 30 big_not_ready || true
+check "a GPUNodePool with maxNodes 2147483648 is Ready=False, InvalidSpec, naming spec.maxNodes" \
+  big_not_ready
+speech_not_ready() { ready_is speech False PriceBookInvalid '"huge" is invalid'; }
+wait_for "speech Ready=False" 30 speech_not_ready || true
+check "a budget using the invalid PriceBook says PriceBookInvalid (not PriceBookNotFound)" \
+  speech_not_ready
+capi_not_ready() { object_ready_is gpunodepool capi False ProviderTargetNotFound 'ClusterAPI'; }
+wait_for "GPUNodePool capi Ready=False" 30 capi_not_ready || true
+check "a ClusterAPI pool whose MachineDeployment does not exist says ProviderTargetNotFound" \
+  capi_not_ready
+grpc_not_ready() { object_ready_is gpunodepool grpc False ProviderUnavailable '127.0.0.1:1'; }
+wait_for "GPUNodePool grpc Ready=False" 30 grpc_not_ready || true
+check "a pool whose externalgrpc provider is unreachable says ProviderUnavailable, with the error" \
+  grpc_not_ready
+mars_not_ready() { ready_is mars False InvalidSpec 'is not a known IANA time zone'; }
+wait_for "mars Ready=False" 30 mars_not_ready || true
+check "a budget with an unknown IANA time zone is Ready=False, InvalidSpec, naming the zone" \
+  mars_not_ready
+nobook_not_ready() { object_ready_is gpunodepool nobook False PriceBookNotFound '"missing-prices"'; }
+wait_for "GPUNodePool nobook Ready=False" 30 nobook_not_ready || true
+check "a pool naming a missing PriceBook says PriceBookNotFound" nobook_not_ready
+valid_objects_ready() {
+  object_ready_is pricebook default True Valid && object_ready_is gpunodepool a100 True Ready
+}
+wait_for "the valid PriceBook and pool Ready=True" 30 valid_objects_ready || true
+check "the valid PriceBook and GPUNodePool are Ready=True" valid_objects_ready
+sleep 3 # several 1 s passes
+one_warning_each() {
+  local huge big capi grpc mars
+  huge=$(warnings PriceBook huge InvalidSpec)
+  big=$(warnings GPUNodePool big InvalidSpec)
+  capi=$(warnings GPUNodePool capi ProviderTargetNotFound)
+  grpc=$(warnings GPUNodePool grpc ProviderUnavailable)
+  mars=$(warnings ComputeBudget mars InvalidSpec)
+  echo "Warning Events: PriceBook huge $huge, GPUNodePool big $big, capi $capi, grpc $grpc;" \
+    "ComputeBudget mars $mars"
+  ((huge == 1 && big == 1 && capi == 1 && grpc == 1 && mars == 1))
+}
+check "each of them is announced by exactly one Warning Event, not one per pass" one_warning_each
 
 # --- (c) Everything else carries on --------------------------------------------------------------
 # spent_positive BUDGET — status.spent > 0.
@@ -211,5 +370,30 @@ print(l.get("gpuSeconds", "0"), "%.3f" % ts(l["watermark"]), "%.0f" % ts(l["peri
 check "the GPU time audio ran while unpriceable is charged once fixed (nothing lost)" \
   audio_nothing_lost
 check "the operator is still running and healthy" operator_alive
+
+# --- (f) A budget that loses an overlap writes no quota --------------------------------------------
+# "first" (older) and "second" each select one namespace and get a quota there; then "first"
+# also selects second's namespace. It wins it (same pods, older), so second's quota there goes
+# and only first's remains: second's quota would refuse first's new pods.
+for ns in quota-a quota-b; do kc create namespace "$ns" >/dev/null; done
+budget first "" | sed 's/namespaces: \[first\]/namespaces: [quota-a]/' | kc apply -f - >/dev/null
+sleep 1 # a later creationTimestamp: second is the newer budget
+budget second "" | sed 's/namespaces: \[second\]/namespaces: [quota-b]/' | kc apply -f - >/dev/null
+# quota_in NS BUDGET — the ResourceQuota bursar-BUDGET exists in NS.
+quota_in() { [[ -n $(jp resourcequota "bursar-$2" '{.metadata.name}' "$1") ]]; }
+both_quotas() { quota_in quota-a first && quota_in quota-b second; }
+wait_for "the quotas of first and second" 30 both_quotas || true
+check "two budgets without overlap each write their quota" both_quotas
+kc patch computebudget first --type merge -p '{"spec":{"scope":{"namespaces":["quota-a","quota-b"]}}}' \
+  >/dev/null
+loser_quota_gone() {
+  local names
+  names=$(kc get resourcequota -n quota-b -o 'jsonpath={.items[*].metadata.name}')
+  echo "ResourceQuotas in quota-b: ${names:-none}"
+  [[ $names == "bursar-first" ]]
+}
+wait_for "second's quota in quota-b to go" 30 loser_quota_gone || true
+check "the overlap's loser (second) no longer has a quota in quota-b; the winner (first) has" \
+  loser_quota_gone
 
 finish

@@ -1,7 +1,8 @@
 // Integration tests of reconcilers::PlanApplier against a real kube-apiserver: what a plan
 // leaves in the API server — owned ResourceQuotas (server-side apply, owner reference, labels,
 // only Bursar's fields; stale ones deleted, frozen budgets' kept), the Kueue ClusterQueue
-// nominalQuota (stand-in CRD), Job suspension with Bursar's annotations, and budget status.
+// nominalQuota (stand-in CRD), Job suspension with Bursar's annotations, budget status, and the
+// Ready conditions of price books and of objects Bursar cannot decode.
 
 #include "controllers/reconcilers/plan_applier.h"
 
@@ -12,6 +13,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "controllers/api/codec.h"
+#include "controllers/reconcilers/gather.h"
 #include "tests/integration/cluster_test_base.h"
 #include "tests/unit/json_or_fail.h"
 
@@ -199,6 +201,123 @@ TEST_F(PlanApplierTest, BudgetStatusIsAppliedThroughTheStatusSubresource) {
   EXPECT_EQ(json::StringAt(*got, "spec.limit.amount"), "10");
   EXPECT_EQ(applier.Apply(plan, snap, {}).writes, 0);
   (void)client().Delete(kube::kComputeBudgets, "", name);
+}
+
+// The Ready condition of an object Bursar cannot decode is a merge patch of its conditions: the
+// rest of the status (a budget's spend and ledger) stays, and it is announced once.
+TEST_F(PlanApplierTest, AnUndecodableBudgetGetsReadyFalseKeepingItsStatusAndOneEvent) {
+  absl::StatusOr<std::vector<json::Value>> crds =
+      api::ReadYamlFile(std::string(BURSAR_SOURCE_DIR) + "/crds/bursar.dev_computebudgets.yaml");
+  ASSERT_TRUE(crds.ok()) << crds.status();
+  ApplyCrd((*crds)[0]);
+  const std::string name = Id();
+  absl::StatusOr<json::Value> created = client().Create(
+      kube::kComputeBudgets, "",
+      JsonOrFail(absl::StrCat(R"({"apiVersion":"bursar.dev/v1alpha1","kind":"ComputeBudget",
+        "metadata":{"name":")",
+                              name, R"("},"spec":{"scope":{"namespaces":["x"]},
+        "limit":{"amount":"10","currency":"USD"},
+        "period":{"type":"Daily","timeZone":"Mars/Olympus_Mons"}}})")));
+  ASSERT_TRUE(created.ok()) << created.status();
+  // Its status from a time it could be used.
+  Plan earlier;
+  BudgetOutcome outcome;
+  outcome.name = name;
+  outcome.status.spent = values::Money::FromMicros(1'500'000);
+  earlier.budgets = {outcome};
+  Snapshot with_budget;
+  with_budget.budgets = {api::ComputeBudget{}};
+  with_budget.budgets[0].metadata.name = name;
+  PlanApplier applier = Applier();
+  ASSERT_TRUE(applier.Apply(earlier, with_budget, {}).errors.empty());
+
+  absl::StatusOr<api::ComputeBudget> decoded =
+      api::DecodeComputeBudget(*created, {.source = "apiserver", .reject_unknown_fields = false});
+  ASSERT_FALSE(decoded.ok());
+  Snapshot snap;
+  snap.now = absl::FromUnixSeconds(1'800'000'000);
+  absl::StatusOr<json::Value> stored = client().Get(kube::kComputeBudgets, "", name);
+  ASSERT_TRUE(stored.ok());
+  snap.rejected = {
+      RejectedObjectOf("ComputeBudget", *stored, std::string(decoded.status().message()))};
+  ApplyReport report = applier.Apply(Plan{}, snap, {});
+  ASSERT_TRUE(report.errors.empty()) << report.errors[0];
+  EXPECT_EQ(report.writes, 1);
+  stored = client().Get(kube::kComputeBudgets, "", name);
+  ASSERT_TRUE(stored.ok());
+  EXPECT_EQ(json::StringAt(*stored, "status.spent"), "1.50");
+  const json::Value* conditions = stored->FindPath("status.conditions");
+  ASSERT_NE(conditions, nullptr);
+  ASSERT_EQ(conditions->elements().size(), 1u);
+  const json::Value& ready = conditions->elements()[0];
+  EXPECT_EQ(json::StringAt(ready, "type"), "Ready");
+  EXPECT_EQ(json::StringAt(ready, "status"), "False");
+  EXPECT_EQ(json::StringAt(ready, "reason"), "InvalidSpec");
+  EXPECT_NE(json::StringAt(ready, "message").find("is not a known IANA time zone"),
+            std::string::npos);
+  EXPECT_EQ(events_.reasons, std::vector<std::string>{"ComputeBudget/" + name + ":InvalidSpec"});
+
+  // The next passes read it back: no write, no second Event.
+  snap.rejected = {
+      RejectedObjectOf("ComputeBudget", *stored, std::string(decoded.status().message()))};
+  snap.now += absl::Seconds(15);
+  EXPECT_EQ(applier.Apply(Plan{}, snap, {}).writes, 0);
+  EXPECT_EQ(events_.reasons.size(), 1u);
+
+  // Fixed (it decodes; the planner writes its Ready), then broken again: news again.
+  snap.rejected.clear();
+  EXPECT_EQ(applier.Apply(Plan{}, snap, {}).writes, 0);
+  snap.rejected = {
+      RejectedObjectOf("ComputeBudget", *stored, std::string(decoded.status().message()))};
+  snap.rejected[0].conditions = {{.type = "Ready",
+                                  .status = "True",
+                                  .reason = "Enforcing",
+                                  .message = "",
+                                  .last_transition_time = snap.now,
+                                  .observed_generation = 1}};
+  EXPECT_EQ(applier.Apply(Plan{}, snap, {}).writes, 1);
+  EXPECT_EQ(events_.reasons.size(), 2u);
+  (void)client().Delete(kube::kComputeBudgets, "", name);
+}
+
+TEST_F(PlanApplierTest, APriceBookGetsReadyTrueThroughItsStatusSubresourceOnce) {
+  absl::StatusOr<std::vector<json::Value>> crds =
+      api::ReadYamlFile(std::string(BURSAR_SOURCE_DIR) + "/crds/bursar.dev_pricebooks.yaml");
+  ASSERT_TRUE(crds.ok()) << crds.status();
+  ApplyCrd((*crds)[0]);
+  const std::string name = Id();
+  absl::StatusOr<json::Value> created = client().Create(
+      kube::kPriceBooks, "",
+      JsonOrFail(absl::StrCat(R"({"apiVersion":"bursar.dev/v1alpha1","kind":"PriceBook",
+        "metadata":{"name":")",
+                              name, R"("},"spec":{"currency":"EUR"}})")));
+  ASSERT_TRUE(created.ok()) << created.status();
+  auto decode = [&](const json::Value& v) {
+    absl::StatusOr<api::PriceBook> book =
+        api::DecodePriceBook(v, {.source = "apiserver", .reject_unknown_fields = false});
+    EXPECT_TRUE(book.ok()) << book.status();
+    return book.ok() ? *book : api::PriceBook{};
+  };
+  Snapshot snap;
+  snap.now = absl::FromUnixSeconds(1'800'000'000);
+  snap.price_books = {decode(*created)};
+  PlanApplier applier = Applier();
+  ApplyReport report = applier.Apply(Plan{}, snap, {});
+  ASSERT_TRUE(report.errors.empty()) << report.errors[0];
+  EXPECT_EQ(report.writes, 1);
+  absl::StatusOr<json::Value> stored = client().Get(kube::kPriceBooks, "", name);
+  ASSERT_TRUE(stored.ok());
+  const json::Value* conditions = stored->FindPath("status.conditions");
+  ASSERT_NE(conditions, nullptr);
+  ASSERT_EQ(conditions->elements().size(), 1u);
+  EXPECT_EQ(json::StringAt(conditions->elements()[0], "status"), "True");
+  EXPECT_EQ(json::StringAt(conditions->elements()[0], "reason"), "Valid");
+  EXPECT_TRUE(events_.reasons.empty());  // Ready=True is not announced
+
+  snap.price_books = {decode(*stored)};
+  snap.now += absl::Seconds(15);
+  EXPECT_EQ(applier.Apply(Plan{}, snap, {}).writes, 0);
+  (void)client().Delete(kube::kPriceBooks, "", name);
 }
 
 // A status the API server refuses (422: more ledger entries than the schema allows) is not

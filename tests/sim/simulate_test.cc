@@ -13,6 +13,7 @@
 #include <fstream>
 #include <string>
 
+#include "absl/strings/match.h"
 #include "operator/json/json.h"
 #include "tests/sim/run_bursar.h"
 #include "tests/unit/json_or_fail.h"
@@ -82,6 +83,9 @@ TEST(SimulateTest, BursarKeepsEveryEnforcedPeriodWithinItsLimit) {
 
 TEST(SimulateTest, WithoutEnforcementTheEnforcedBudgetsOverspend) {
   for (const std::string& scenario : BundledScenarios()) {
+    if (absl::StrContains(scenario, "under-demand")) {
+      continue;  // its point is demand below the limit: pacing must not slow it down
+    }
     bursar::json::Value report = Report(scenario, "none");
     double overspend = 0;
     for (const bursar::json::Value& b : FieldOrFail(report, "budgets").elements()) {

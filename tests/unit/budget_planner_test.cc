@@ -323,6 +323,11 @@ TEST(BudgetPlannerTest, AFailedStatusWriteShowsInAnEventAndTheReadyCondition) {
     only.budgets = std::move(plan.budgets);
     return only;
   };
+  auto budgets_only = [](Snapshot snap) {
+    snap.pools.clear();
+    snap.price_books.clear();
+    return snap;
+  };
   Plan first = statuses(planner.Reconcile(s));
   ASSERT_EQ(ReadyOf(Outcome(first).status)->status, "True");
   transport.Reply(422, R"({"kind":"Status","apiVersion":"v1","status":"Failure",)"
@@ -330,7 +335,7 @@ TEST(BudgetPlannerTest, AFailedStatusWriteShowsInAnEventAndTheReadyCondition) {
                        R"(status.ledger.pods: Too many: 15120: must have at most 10000 items",)"
                        R"("reason":"Invalid","code":422})");
   transport.Reply(200, "{}");  // the Ready condition alone is accepted
-  ApplyReport report = applier.Apply(first, s, {});
+  ApplyReport report = applier.Apply(first, budgets_only(s), {});
   ASSERT_EQ(report.status_failures.size(), 1u);
   EXPECT_THAT(report.status_failures["vision"], testing::HasSubstr("422 Invalid"));
   ASSERT_EQ(events.events.size(), 1u);
@@ -358,7 +363,7 @@ TEST(BudgetPlannerTest, AFailedStatusWriteShowsInAnEventAndTheReadyCondition) {
   EXPECT_EQ(ready->reason, "StatusWriteFailed");
   EXPECT_THAT(ready->message, testing::HasSubstr("Too many: 15120"));
   transport.Reply(200, "{}");
-  report = applier.Apply(second, s, {});
+  report = applier.Apply(second, budgets_only(s), {});
   EXPECT_TRUE(report.status_failures.empty());
   planner.NoteStatusWriteFailures(report.status_failures, s.now);
   s.now += absl::Seconds(15);
@@ -462,6 +467,51 @@ TEST(BudgetPlannerTest, OverlappingScopesChargeTheNarrowestAndSaySo) {
     }
     EXPECT_TRUE(overlapping) << name;
   }
+}
+
+TEST(BudgetPlannerTest, ABudgetThatLosesANamespaceToAnOverlapWritesNoQuotaThere) {
+  BudgetPlanner planner;
+  Snapshot s = Base(kStart + absl::Hours(1));
+  // "older" and "newer" select the same pods of vision; "everything" selects every namespace.
+  // Without a podSelector, the oldest wins a namespace: "older" wins vision from both others,
+  // "everything" keeps free, which no one else selects.
+  s.budgets = {Budget("  pacing: {mode: Even}\n", "older"),
+               Budget("  pacing: {mode: Even}\n", "newer"),
+               Budget("  scope: {namespaceSelector: {}}\n  pacing: {mode: Even}\n", "everything")};
+  s.budgets[0].metadata.creation_timestamp = kStart - absl::Hours(3);
+  s.budgets[1].metadata.creation_timestamp = kStart - absl::Hours(1);
+  s.budgets[2].metadata.creation_timestamp = kStart - absl::Hours(2);
+  s.pods = {Pod("p1", kStart)};
+  Plan plan = planner.Reconcile(s);
+  EXPECT_EQ(Outcome(plan, "older").status.spent, GpuShare());
+  std::vector<std::string> quotas;
+  for (const QuotaTarget& q : plan.quotas) {
+    quotas.push_back(absl::StrCat(q.budget, "@", q.namespace_name));
+  }
+  EXPECT_EQ(quotas, (std::vector<std::string>{"everything@free", "older@vision"}));
+  for (const char* loser : {"newer", "everything"}) {
+    bool overlapping = false;
+    for (const api::Condition& c : Outcome(plan, loser).status.conditions) {
+      overlapping |= c.type == "Overlapping" && c.status == "True";
+    }
+    EXPECT_TRUE(overlapping) << loser;
+    EXPECT_TRUE(Outcome(plan, loser).valid) << loser;
+  }
+  // A loser is not frozen, so the applier deletes a quota it wrote before as unwanted.
+  EXPECT_TRUE(plan.frozen_budgets.empty());
+
+  // A podSelector makes a budget narrower, never a loser to a namespaces-only budget: both
+  // keep their quota in the namespace.
+  s.budgets[1] = Budget(
+      "  scope: {namespaces: [vision], podSelector: {matchLabels: {team: cv}}}\n"
+      "  pacing: {mode: Even}\n",
+      "newer");
+  Plan narrow = planner.Reconcile(s);
+  quotas.clear();
+  for (const QuotaTarget& q : narrow.quotas) {
+    quotas.push_back(absl::StrCat(q.budget, "@", q.namespace_name));
+  }
+  EXPECT_EQ(quotas, (std::vector<std::string>{"everything@free", "newer@vision", "older@vision"}));
 }
 
 TEST(BudgetPlannerTest, ABudgetWhosePlanningThrowsIsFrozenAndTheOthersArePlanned) {

@@ -74,6 +74,10 @@ class BudgetSpecBuilder {
     spec_.retraining.reserve_percent = percent;
     return *this;
   }
+  BudgetSpecBuilder& ReleaseUnusedFrom(int percent) {
+    spec_.retraining.release_unused_from_percent = percent;
+    return *this;
+  }
   api::ComputeBudgetSpec Build() const { return spec_; }
 
  private:
@@ -141,6 +145,10 @@ class InputsBuilder {
   }
   InputsBuilder& Lookahead(absl::Duration d) {
     in_.lookahead = d;
+    return *this;
+  }
+  InputsBuilder& CarryFraction(double fraction) {
+    in_.carry_fraction = fraction;
     return *this;
   }
   BudgetInputs Build() const { return in_; }
@@ -364,10 +372,10 @@ void PrintTo(const ReserveCase& c, std::ostream* os) {
 
 class BudgetPolicyReserveUnlockedTest : public testing::TestWithParam<ReserveCase> {};
 
-// Reserve R = 200 of L = 1000; GPU-hour price 10.
+// Reserve R = 200 of L = 1000, never released to regular work; GPU-hour price 10.
 TEST_P(BudgetPolicyReserveUnlockedTest, Allowance) {
   const ReserveCase& c = GetParam();
-  BudgetDecision d = Decide(BudgetSpecBuilder().ReservePercent(20), c.in);
+  BudgetDecision d = Decide(BudgetSpecBuilder().ReservePercent(20).ReleaseUnusedFrom(100), c.in);
   EXPECT_EQ(d.reserve_allowed_gpus, c.want_allowed);
   EXPECT_EQ(d.reserve_keep_running_gpus, c.want_keep);
 }
@@ -958,6 +966,61 @@ TEST(BudgetPolicyTest, Deterministic) {
   EXPECT_EQ(a.quota_gpus, b.quota_gpus);
   EXPECT_EQ(a.forecast, b.forecast);
   EXPECT_EQ(a.reason, b.reason);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Commitments across the boundary, the reserve released late, and Drain in money.
+
+// L = 1000 over 100 h, Even with a 10% burst, $4 per GPU-hour: at hour 95 with $500 left the
+// allowance is 500 / (4 x 5) = 25 GPUs, but the next period carries only 1000 / 100 x 1.1 = $11
+// an hour, 2 GPUs. When all the budget's work outlives 5 hours, the quota is those 2 GPUs; when
+// a tenth of it does, the next period carries ten times as much and the whole allowance fits.
+TEST(BudgetPolicyCommitments, LateInAPeriodTheQuotaIsWhatTheNextPeriodCarries) {
+  BudgetDecision all_long =
+      Decide(BudgetSpecBuilder().Even(10), InputsBuilder().AtHour(95).Spent("500"));
+  EXPECT_EQ(all_long.allowed_gpus, 25);
+  EXPECT_EQ(all_long.carry_gpus, 2);
+  EXPECT_EQ(all_long.quota_gpus, 2);
+  EXPECT_EQ(all_long.allowed_rate, M("100"));
+  EXPECT_EQ(all_long.carry_rate, M("11"));
+
+  BudgetDecision few_long = Decide(BudgetSpecBuilder().Even(10),
+                                   InputsBuilder().AtHour(95).Spent("500").CarryFraction(0.1));
+  EXPECT_EQ(few_long.carry_rate, M("100"));  // 110 an hour, but never more than the allowance
+  EXPECT_EQ(few_long.quota_gpus, 25);
+}
+
+TEST(BudgetPolicyCommitments, PacingNoneHasNoCarryCap) {
+  BudgetDecision d = Decide(BudgetSpecBuilder(), InputsBuilder().AtHour(95).Spent("500"));
+  EXPECT_FALSE(d.carry_gpus.has_value());
+  EXPECT_EQ(d.carry_rate, d.allowed_rate);
+}
+
+// R = 200 of L = 1000, released from 75% of the 100 h period: at hour 87.5 half of it (100) has
+// gone to regular work, so with 700 spent regular work has 900 - 700 = 200 left for 12.5 h at $4:
+// 4 GPUs, where a reserve kept to the end leaves it 100: 2 GPUs.
+TEST(BudgetPolicyReserveRelease, AnUnusedReserveGoesToRegularWorkLateInThePeriod) {
+  InputsBuilder in = InputsBuilder().AtHour(87.5).Spent("700");
+  EXPECT_EQ(Decide(BudgetSpecBuilder().ReservePercent(20), in).allowed_gpus, 4);
+  EXPECT_EQ(Decide(BudgetSpecBuilder().ReservePercent(20).ReleaseUnusedFrom(100), in).allowed_gpus,
+            2);
+  // Before 75% nothing is released.
+  EXPECT_EQ(Decide(BudgetSpecBuilder().ReservePercent(20), InputsBuilder().AtHour(70).Spent("700"))
+                .allowed_gpus,
+            Decide(BudgetSpecBuilder().ReservePercent(20).ReleaseUnusedFrom(100),
+                   InputsBuilder().AtHour(70).Spent("700"))
+                .allowed_gpus);
+}
+
+// Spent 990 of 1000 burning $40 an hour: 990 + 40 x 0.5 = 1010 over the 30-minute lookahead,
+// Drain. What may keep running is (1000 - 990) / 0.5 = $20 an hour, and 10 / (4 x 0.5) = 5 GPUs:
+// CPU-only work, which costs money but no GPUs, is drained by the first.
+TEST(BudgetPolicyDrain, DrainSaysWhatMayKeepRunningInMoneyAndInGpus) {
+  BudgetDecision d =
+      Decide(BudgetSpecBuilder(), InputsBuilder().Spent("990").Rate("40").Running(10));
+  EXPECT_EQ(d.rung, LadderAction::kDrain);
+  EXPECT_EQ(d.keep_running_rate, M("20"));
+  EXPECT_EQ(d.keep_running_gpus, 5);
 }
 
 }  // namespace

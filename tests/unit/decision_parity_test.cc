@@ -138,6 +138,21 @@ reconcilers::Snapshot SnapshotOf(const sim::Scenario& scenario, const sim::Decis
     pod.containers = {c};
     snap.pods.push_back(pod);
   }
+  // The pods of finished jobs, which the operator learns job lengths from as the simulator did.
+  for (const sim::DecisionTrace::FinishedJob& job : trace.finished) {
+    reconcilers::PodView pod;
+    pod.uid = job.uid;
+    pod.namespace_name = "vision";
+    pod.name = absl::StrCat("pod-", job.uid);
+    pod.node_name = "gpu-pool-0";
+    pod.state = reconcilers::PodState::kEnded;
+    pod.start = job.since;
+    pod.end = job.end;
+    engine::ContainerResources c;
+    c.gpus = job.gpus;
+    pod.containers = {c};
+    snap.pods.push_back(pod);
+  }
   return snap;
 }
 

@@ -158,7 +158,8 @@ TEST(ManifestTest, CollectsErrorsOfAllFiles) {
   ASSERT_FALSE(m.ok());
   std::vector<std::string> lines = Lines(m.status());
   ASSERT_THAT(lines, SizeIs(3));
-  EXPECT_THAT(lines[0], StartsWith(dir.Path("1.yaml") + ":4: spec.maxNodes: must be at least 0"));
+  EXPECT_THAT(lines[0], StartsWith(dir.Path("1.yaml") +
+                                   ":4: spec.maxNodes: must be between 0 and 5000 (got -4)"));
   EXPECT_THAT(lines[1], StartsWith(dir.Path("2.yaml") + ":2:1: "));
   EXPECT_THAT(lines[2], StartsWith(dir.Path("3.yaml") + ":4: spec.currency: \"usd\""));
 }

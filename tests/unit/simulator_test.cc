@@ -626,9 +626,11 @@ TEST_P(SimulatorBursarLimits, EveryPeriodEndsAtOrUnderItsLimitWhereNoneOverspend
     EXPECT_EQ(p.limit, limit);
     EXPECT_LE(p.spent, p.limit);
     EXPECT_EQ(p.overspend, 0);
-    // Holding the line is not the same as doing nothing: while work waits, at least 90% of
-    // each period's limit is used.
-    EXPECT_GT(p.spent, 0.9 * p.limit);
+    // Holding the line is not the same as doing nothing: while work waits, at least 80% of
+    // each period's limit is used. (Not more here: the pace is 2.5 GPUs, the Jobs run 2-3 h
+    // of a 4 h period, so most of what starts runs on into the next period, which carries at
+    // most its pace plus 10% — 2 whole GPUs. docs/concepts.md, "Commitments".)
+    EXPECT_GE(p.spent, 0.8 * p.limit);
   }
   EXPECT_EQ(b.overspent_periods, 0);
   EXPECT_EQ(b.overspend, 0);
@@ -822,7 +824,8 @@ ScenarioBuilder ReserveScenario() {
       .Budget(BudgetYaml("vision")
                   .Amount("20")
                   .Custom(absl::Hours(8))
-                  .Retraining("{reservePercent: 20, driftThreshold: \"0.3\"}"))
+                  .Retraining("{reservePercent: 20, driftThreshold: \"0.3\", "
+                              "releaseUnusedFromPercent: 100}"))
       .Add(Job(absl::ZeroDuration(), absl::Hours(8), 2, "vision", 0, "resnet50", "train"))
       .Add(Job(absl::Minutes(270), absl::Minutes(30), 1, "vision", 0, "resnet50", "retrain"));
   return builder;

@@ -1,0 +1,59 @@
+#pragma once
+
+// Object status: the Ready condition of every GPUNodePool and PriceBook, and of any object of
+// our kinds that Bursar cannot decode (ComputeBudgets included), so that each object either
+// works or says why. Pure: PlanApplier writes a condition only when it changed and announces a
+// new False once, with one Warning Event (plan_applier.h). A ComputeBudget that decodes gets its
+// Ready condition from the planner (budget_planner.h).
+// Pitfall: a message must not change from pass to pass while nothing changed (no counts or
+// times in it), or every pass would write the status again.
+// Thread-compatible.
+
+#include <string>
+#include <vector>
+
+#include "absl/time/time.h"
+#include "controllers/api/types.h"
+#include "controllers/reconcilers/snapshot.h"
+
+namespace bursar::reconcilers {
+
+inline constexpr char kReadyCondition[] = "Ready";
+
+// What was last learnt of a pool's provider (a resize, or a probe on a spec change); empty
+// reason: it answered, or it was never asked.
+struct ProviderHealth {
+  std::string reason;  // "ProviderUnavailable", or "ProviderTargetNotFound" for a 404
+  std::string message;
+  bool operator==(const ProviderHealth&) const = default;
+};
+
+// One object's conditions after this pass.
+struct ConditionUpdate {
+  std::string kind;  // "ComputeBudget", "GPUNodePool" or "PriceBook"
+  std::string name;
+  std::string uid;
+  api::Condition ready;
+  std::vector<api::Condition> conditions;  // the stored conditions with `ready` set
+  // Ready differs from the stored one in status, reason, message or observedGeneration.
+  bool changed = false;
+  // Changed and False: announce it with one Warning Event (reason and message of `ready`).
+  bool announce = false;
+};
+
+// Ready=False for an object that did not decode: reason InvalidSpec (or InvalidObject when the
+// error is not in its spec), the decoder's message.
+ConditionUpdate RejectedReady(const RejectedObject& object, absl::Time now);
+
+// Ready=True (reason Valid) for a PriceBook that decoded: every price fits (crd_patterns.h).
+ConditionUpdate PriceBookReady(const api::PriceBook& book, absl::Time now);
+
+// A pool's Ready condition, from the first problem found:
+// - no pricePerNodeHour and its PriceBook is missing (PriceBookNotFound) or does not decode
+//   (PriceBookInvalid, with the PriceBook's error): False;
+// - its provider failed (`provider`): False with that reason and message;
+// - else True (reason Ready).
+ConditionUpdate PoolReady(const api::GPUNodePool& pool, const Snapshot& snap,
+                          const ProviderHealth& provider, absl::Time now);
+
+}  // namespace bursar::reconcilers
