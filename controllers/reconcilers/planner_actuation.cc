@@ -135,6 +135,7 @@ void BudgetPlanner::PlanJobs(Pass& pass) {
     if (Active(pod) && !pod.job.empty()) {
       std::string key = JobKey(pod.namespace_name, pod.job);
       pass.job_active_gpus[key] += engine::PodGpus(pod.containers);
+      pass.job_active_pods[key].push_back(&pod);
       job_pod_priority[key] = std::max(job_pod_priority[key], pod.priority);
     }
   }
@@ -233,13 +234,29 @@ void BudgetPlanner::PlanBudgetJobs(Pass& pass, BudgetWork& w, std::vector<JobCan
           absl::StrCat("held: budget ", name, " is at its Hold threshold (", d.reason, ")"));
     }
   }
-  auto drain = [&](bool reserve, int64_t keep) {
+  // What a Job's running pods cost per hour, as metering charges them.
+  auto rate_of = [&](const std::string& key) {
+    Money rate;
+    for (const PodView* pod : pass.job_active_pods[key]) {
+      auto node = pass.nodes.find(pod->node_name);
+      rate += engine::PodRatePerHour(
+          pod->containers,
+          pass.PricesOn(w.book, node == pass.nodes.end() ? nullptr : node->second));
+    }
+    return rate;
+  };
+  // Keeps at most `keep` GPUs and, when given, `keep_rate` per hour running (CPU-only Jobs cost
+  // money but no GPUs).
+  auto drain = [&](bool reserve, int64_t keep, std::optional<Money> keep_rate) {
     std::vector<JobCandidate> pool;
     int64_t total = 0;
+    Money total_rate;
     for (const JobCandidate& c : running) {
       if (c.reserve == reserve) {
         pool.push_back(c);
-        total += job_active_gpus[JobKey(c.job->namespace_name, c.job->name)];
+        std::string key = JobKey(c.job->namespace_name, c.job->name);
+        total += job_active_gpus[key];
+        total_rate += rate_of(key);
       }
     }
     std::sort(pool.begin(), pool.end(), [](const JobCandidate& a, const JobCandidate& b) {
@@ -247,11 +264,12 @@ void BudgetPlanner::PlanBudgetJobs(Pass& pass, BudgetWork& w, std::vector<JobCan
              std::make_tuple(b.priority, -absl::ToUnixNanos(b.job->created), b.job->name);
     });
     for (const JobCandidate& c : pool) {
-      if (total <= keep) {
+      if (total <= keep && (!keep_rate.has_value() || total_rate <= *keep_rate)) {
         break;
       }
       std::string key = JobKey(c.job->namespace_name, c.job->name);
       total -= job_active_gpus[key];
+      total_rate -= rate_of(key);
       draining_jobs.insert(key);
       auto [requested, inserted] = drain_requested_.emplace(key, now);
       if (now - requested->second < c.job->drain_grace) {
@@ -271,10 +289,10 @@ void BudgetPlanner::PlanBudgetJobs(Pass& pass, BudgetWork& w, std::vector<JobCan
     }
   };
   if (d.keep_running_gpus.has_value()) {
-    drain(false, *d.keep_running_gpus);
+    drain(false, *d.keep_running_gpus, d.keep_running_rate);
   }
   if (d.reserve_keep_running_gpus.has_value()) {
-    drain(true, *d.reserve_keep_running_gpus);
+    drain(true, *d.reserve_keep_running_gpus, std::nullopt);
   }
   std::sort(held_by_us.begin(), held_by_us.end(), [](const JobCandidate& a, const JobCandidate& b) {
     return std::make_tuple(-a.priority, a.job->created, a.job->name) <
