@@ -380,6 +380,12 @@ void ReadLedger(ObjectReader& r, values::LedgerState* out) {
     }
   }
   r.Time("watermark", &out->watermark);
+  r.Time("startHorizon", &out->start_horizon);
+  if (!r.Invalid("watermark") && !r.Invalid("startHorizon") &&
+      out->start_horizon > out->watermark) {
+    r.Error("startHorizon", "must not be after the watermark");
+  }
+  // Up to 10000: checkpoints written before startHorizon existed listed every charged pod.
   r.ObjectList<values::PodAccount>(
       "pods", &out->pods, {.max_items = 10000},
       [](ObjectReader& p, size_t, values::PodAccount* pod) {

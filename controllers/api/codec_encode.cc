@@ -128,6 +128,9 @@ json::Value EncodeLedger(const values::LedgerState& ledger) {
   if (IsFinite(ledger.watermark)) {
     out.Set("watermark", Str(FormatExactTime(ledger.watermark)));
   }
+  if (IsFinite(ledger.start_horizon)) {
+    out.Set("startHorizon", Str(FormatExactTime(ledger.start_horizon)));
+  }
   if (!ledger.pods.empty()) {
     json::Value pods = json::Value::Array({});
     for (const values::PodAccount& pod : ledger.pods) {

@@ -28,6 +28,7 @@ struct BudgetLoop::Metrics {
   runtime::GaugeFamily* pool_nodes = nullptr;
   runtime::HistogramFamily* reconcile = nullptr;
   runtime::CounterFamily* errors = nullptr;
+  runtime::CounterFamily* status_write_failures = nullptr;
   runtime::GaugeFamily* leader = nullptr;
   runtime::GaugeFamily* last_pass = nullptr;
 };
@@ -111,6 +112,13 @@ absl::StatusOr<std::unique_ptr<BudgetLoop>> BudgetLoop::Create(
                                     "Writes of a reconcile pass that failed, by kind of object.",
                                     {"kind"}),
                &m->errors);
+  }
+  if (s.ok()) {
+    s = Assign(registry->AddCounter("bursar_status_write_failures_total",
+                                    "ComputeBudget status writes that failed, by budget: its "
+                                    "status (spent, phase, ledger) is stale until one succeeds.",
+                                    budget),
+               &m->status_write_failures);
   }
   if (s.ok()) {
     s = Assign(registry->AddHistogram("bursar_reconcile_duration_seconds",
@@ -336,6 +344,10 @@ Plan BudgetLoop::RunOnce() {
       log_->Warn("write failed; retried next pass", {{"error", error}});
       metrics_->errors->WithLabels({error.substr(0, error.find('/'))}).Increment();
     }
+    for (const auto& [budget, what] : report.status_failures) {
+      metrics_->status_write_failures->WithLabels({budget}).Increment();
+    }
+    planner_->NoteStatusWriteFailures(report.status_failures, snap.now);
   }
   for (const BudgetOutcome& b : plan.budgets) {
     for (const api::ActionRecord& a : b.new_actions) {

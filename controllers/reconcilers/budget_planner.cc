@@ -160,6 +160,20 @@ Plan BudgetPlanner::Reconcile(const Snapshot& snap) {
   return std::move(pass.plan);
 }
 
+void BudgetPlanner::NoteStatusWriteFailures(const std::map<std::string, std::string>& failures,
+                                            absl::Time when) {
+  for (auto& [name, st] : budgets_) {
+    auto failed = failures.find(name);
+    if (failed == failures.end()) {
+      st.status_write_failed.reset();
+    } else if (!st.status_write_failed.has_value()) {
+      st.status_write_failed.emplace(when, failed->second);
+    } else {
+      st.status_write_failed->second = failed->second;  // failing since the first failure
+    }
+  }
+}
+
 // A budget that cannot be honoured (bad period, missing price book or pool, currency mismatch)
 // is marked invalid; it is still reported, but nothing is metered or enforced for it.
 void BudgetPlanner::ValidateBudgets(Pass& pass) {
@@ -507,8 +521,11 @@ BudgetPlanner::Metering BudgetPlanner::MeterBudget(Pass& pass, BudgetWork& w,
     auto node = pass.nodes.find(pod->node_name);
     Money rate = engine::PodRatePerHour(
         pod->containers, pass.PricesOn(w.book, node == pass.nodes.end() ? nullptr : node->second));
-    bool is_ended = pod->state == PodState::kEnded;
-    absl::Time to = is_ended ? pod->end.value_or(*pod->start) : now;
+    // A pod past its deletionTimestamp is charged up to it and no further: it has ended, for
+    // the ledger, so the checkpoint need not list it while its deletion completes.
+    const bool deleted = pod->deleting.has_value() && *pod->deleting <= now;
+    bool is_ended = pod->state == PodState::kEnded || deleted;
+    absl::Time to = pod->state == PodState::kEnded ? pod->end.value_or(*pod->start) : now;
     if (pod->deleting.has_value()) {
       to = std::min(to, *pod->deleting);
     }
@@ -543,9 +560,9 @@ BudgetPlanner::Metering BudgetPlanner::MeterBudget(Pass& pass, BudgetWork& w,
     m.burn.idle_gpus += node.info.gpu_capacity;
   }
   st.idle_since = std::move(idle_since);
-  for (const values::PodAccount& account : st.ledger->Snapshot().pods) {
-    if (!present.contains(account.uid)) {
-      ended.push_back(account.uid);  // gone (deleted) or no longer idle
+  for (std::string& uid : st.ledger->TrackedUids()) {
+    if (!present.contains(uid)) {
+      ended.push_back(std::move(uid));  // gone (deleted) or no longer idle
     }
   }
 
@@ -651,12 +668,26 @@ void BudgetPlanner::WriteStatus(const BudgetWork& w, const engine::BudgetStep& s
   s.phase = d.phase;
   s.ledger = st.ledger->Snapshot();
   s.reserve_ledger = st.reserve_ledger->Snapshot();
-  SetCondition(st.conditions, {.type = "Ready",
-                               .status = "True",
-                               .reason = w.enforced ? "Enforcing" : "DryRun",
-                               .message = d.reason,
-                               .last_transition_time = step.now,
-                               .observed_generation = b.metadata.generation});
+  if (st.status_write_failed.has_value()) {
+    // What the API server holds is stale (it may still say Ready): say so in this write.
+    SetCondition(
+        st.conditions,
+        {.type = "Ready",
+         .status = "False",
+         .reason = "StatusWriteFailed",
+         .message = absl::StrCat(
+             "status writes failed from ", api::FormatTime(st.status_write_failed->first), " (",
+             st.status_write_failed->second, "); the status before this one was stale"),
+         .last_transition_time = step.now,
+         .observed_generation = b.metadata.generation});
+  } else {
+    SetCondition(st.conditions, {.type = "Ready",
+                                 .status = "True",
+                                 .reason = w.enforced ? "Enforcing" : "DryRun",
+                                 .message = d.reason,
+                                 .last_transition_time = step.now,
+                                 .observed_generation = b.metadata.generation});
+  }
   std::vector<std::string> overlaps = w.overlaps;
   std::sort(overlaps.begin(), overlaps.end());
   overlaps.erase(std::unique(overlaps.begin(), overlaps.end()), overlaps.end());

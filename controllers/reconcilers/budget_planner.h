@@ -14,6 +14,9 @@
 // the exception's message) and freezes it like an invalid budget; its ledgers are restored from
 // status on the next pass, so whatever the failed step had begun is neither lost nor kept.
 //
+// A status write that failed shows in the next status written: Ready False, reason
+// StatusWriteFailed (NoteStatusWriteFailures).
+//
 // State kept between passes (and why it survives a restart):
 // - ledgers: restored from status.ledger / status.reserveLedger the first time a budget is
 //   seen, so nothing is lost or counted twice (see ledger.h);
@@ -38,6 +41,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/time/time.h"
@@ -145,6 +149,12 @@ class BudgetPlanner {
 
   Plan Reconcile(const Snapshot& snapshot);
 
+  // The budgets whose status write failed when the last Plan was applied (name -> what the API
+  // server said), at `when`; every other budget's write succeeded or was not needed. The next
+  // status of a failed budget has Ready False, reason StatusWriteFailed, so that the status
+  // that could not be written is never read as healthy; the one after is Ready again.
+  void NoteStatusWriteFailures(const std::map<std::string, std::string>& failures, absl::Time when);
+
   // How many budgets the planner keeps state for (Reconcile forgets budgets no longer present).
   size_t tracked_budgets() const { return budgets_.size(); }
 
@@ -169,6 +179,8 @@ class BudgetPlanner {
     // already learned from (pods still listed; bounded by the pods in the snapshot).
     engine::JobLengths lengths;
     std::set<std::string> learned_pods;
+    // The last status write failed (NoteStatusWriteFailures): since when, and why.
+    std::optional<std::pair<absl::Time, std::string>> status_write_failed;
   };
   struct PoolState {
     absl::Time low_since = absl::InfiniteFuture();

@@ -1,10 +1,12 @@
 #include "controllers/reconcilers/plan_applier.h"
 
+#include <optional>
 #include <set>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "controllers/api/codec.h"
+#include "operator/kube/kube_status.h"
 
 namespace bursar::reconcilers {
 namespace {
@@ -57,13 +59,13 @@ json::Value QuotaObject(const QuotaTarget& target, const std::string& budget_uid
                                                 Value::String(absl::StrCat(target.gpus))}})}})}});
 }
 
-void PlanApplier::ApplyStatus(const kube::ResourceType& type, const std::string& name, Value status,
-                              ApplyReport& report) {
+absl::Status PlanApplier::ApplyStatus(const kube::ResourceType& type, const std::string& name,
+                                      Value status, ApplyReport& report) {
   std::string key = std::string(type.plural) + "/" + name;
   std::string text = status.ToJson();
   auto it = written_.find(key);
   if (it != written_.end() && it->second == text) {
-    return;
+    return absl::OkStatus();
   }
   Value object = Value::Object({{"apiVersion", Value::String(type.ApiVersion())},
                                 {"kind", Value::String(std::string(type.kind))},
@@ -71,15 +73,57 @@ void PlanApplier::ApplyStatus(const kube::ResourceType& type, const std::string&
                                 {"status", std::move(status)}});
   absl::StatusOr<Value> applied = client_.ApplyStatus(type, "", object, kFieldManager, true);
   if (!applied.ok()) {
-    if (!kube::IsNotFound(applied.status())) {  // deleted meanwhile: nothing to report on
-      report.errors.push_back(absl::StrCat(std::string(type.kind), "/", name,
-                                           ": status: ", applied.status().message()));
-    }
     written_.erase(key);
-    return;
+    if (kube::IsNotFound(applied.status())) {
+      return absl::OkStatus();  // deleted meanwhile: nothing to report on
+    }
+    report.errors.push_back(
+        absl::StrCat(std::string(type.kind), "/", name, ": status: ", applied.status().message()));
+    return applied.status();
   }
   ++report.writes;
   written_[key] = std::move(text);
+  return absl::OkStatus();
+}
+
+void PlanApplier::ReportBudgetStatusFailure(const api::ComputeBudget& budget,
+                                            const api::ComputeBudgetStatus& status,
+                                            const absl::Status& error, absl::Time now,
+                                            ApplyReport& report) {
+  std::optional<kube::KubeStatus> server = kube::KubeStatusOf(error);
+  std::string what = server.has_value()
+                         ? absl::StrCat(server->code, " ", server->reason, ": ", server->message)
+                         : std::string(error.message());
+  // A 422 may list every invalid field: keep the condition's message well inside its bounds.
+  constexpr size_t kMaxWhat = 512;
+  if (what.size() > kMaxWhat) {
+    what.resize(kMaxWhat);
+    what += "...";
+  }
+  report.status_failures[budget.metadata.name] = what;
+  std::string message = absl::StrCat("status not written (", what,
+                                     "); spent, phase and the ledger checkpoint are stale until a "
+                                     "write succeeds");
+  events_.Record(BudgetRef(budget), runtime::EventType::kWarning, kStatusWriteFailedReason,
+                 message);
+  // The Ready condition alone, owned by another field manager: accepted when only the full
+  // status is refused, so the stale status reads as not Ready at once.
+  Value ready = Value::Object({{"type", Value::String("Ready")},
+                               {"status", Value::String("False")},
+                               {"reason", Value::String(kStatusWriteFailedReason)},
+                               {"message", Value::String(message)},
+                               {"lastTransitionTime", Value::String(api::FormatTime(now))},
+                               {"observedGeneration", Value::Int(status.observed_generation)}});
+  Value object = Value::Object(
+      {{"apiVersion", Value::String(kube::kComputeBudgets.ApiVersion())},
+       {"kind", Value::String(std::string(kube::kComputeBudgets.kind))},
+       {"metadata", Value::Object({{"name", Value::String(budget.metadata.name)}})},
+       {"status", Value::Object({{"conditions", Value::Array({std::move(ready)})}})}});
+  absl::StatusOr<Value> marked =
+      client_.ApplyStatus(kube::kComputeBudgets, "", object, kStatusFallbackFieldManager, true);
+  if (marked.ok()) {
+    ++report.writes;
+  }
 }
 
 void PlanApplier::ApplyQuotas(const Plan& plan, const Snapshot& snapshot,
@@ -296,8 +340,11 @@ ApplyReport PlanApplier::Apply(const Plan& plan, const Snapshot& snapshot,
     if (budget == budgets.end()) {
       continue;
     }
-    ApplyStatus(kube::kComputeBudgets, outcome.name, api::EncodeComputeBudgetStatus(outcome.status),
-                report);
+    absl::Status written = ApplyStatus(kube::kComputeBudgets, outcome.name,
+                                       api::EncodeComputeBudgetStatus(outcome.status), report);
+    if (!written.ok()) {
+      ReportBudgetStatusFailure(*budget->second, outcome.status, written, snapshot.now, report);
+    }
     for (const EventNote& note : outcome.events) {
       events_.Record(BudgetRef(*budget->second),
                      note.warning ? runtime::EventType::kWarning : runtime::EventType::kNormal,
@@ -317,7 +364,9 @@ ApplyReport PlanApplier::Apply(const Plan& plan, const Snapshot& snapshot,
       status.conditions = ready.conditions;
       Announce(kube::kGPUNodePools, ready);
     }
-    ApplyStatus(kube::kGPUNodePools, outcome.name, api::EncodeGPUNodePoolStatus(status), report);
+    // A failure is in report.errors; the pool's Ready condition is its provider's and price's.
+    (void)ApplyStatus(kube::kGPUNodePools, outcome.name, api::EncodeGPUNodePoolStatus(status),
+                      report);
     for (const std::string& error : outcome.errors) {
       report.errors.push_back(absl::StrCat("GPUNodePool/", outcome.name, ": ", error));
     }
@@ -331,8 +380,8 @@ ApplyReport PlanApplier::Apply(const Plan& plan, const Snapshot& snapshot,
     api::PriceBook with_status = book;
     with_status.conditions = ready.conditions;
     with_status.observed_generation = book.metadata.generation;
-    ApplyStatus(kube::kPriceBooks, book.metadata.name, api::EncodePriceBookStatus(with_status),
-                report);
+    (void)ApplyStatus(kube::kPriceBooks, book.metadata.name,
+                      api::EncodePriceBookStatus(with_status), report);
     Announce(kube::kPriceBooks, ready);
   }
   ApplyRejected(snapshot, report);

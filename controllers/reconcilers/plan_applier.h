@@ -19,7 +19,13 @@
 //   as a budget's ledger). A pool's provider is asked (Observe) when its spec generation is new
 //   and, while it fails, every kProviderRecheck; a resize's result counts as an answer too.
 // A failed write is reported and the rest of the plan still applied: one bad object never
-// stops the others. Thread-compatible (one reconcile loop).
+// stops the others. A ComputeBudget status write that fails is never silent: it is in the
+// report's status_failures (the planner turns Ready False at the next write, the loop counts it
+// in bursar_status_write_failures_total), a Warning Event StatusWriteFailed goes to the budget,
+// and a small write of the Ready condition alone (field manager "bursar-status-fallback") marks
+// the stored status as stale at once when only the full status is refused (422: too large,
+// too many items), so `kubectl get computebudgets` never shows a stale Spent as Ready.
+// Thread-compatible (one reconcile loop).
 
 #include <functional>
 #include <map>
@@ -37,6 +43,11 @@
 namespace bursar::reconcilers {
 
 inline constexpr char kFieldManager[] = "bursar";
+// Owns only the Ready condition written when the full status write failed; the next full write
+// (kFieldManager, forced) takes it back.
+inline constexpr char kStatusFallbackFieldManager[] = "bursar-status-fallback";
+// Reason of the Ready=False condition and of the Warning Event when a status write failed.
+inline constexpr char kStatusWriteFailedReason[] = "StatusWriteFailed";
 
 // The GPU resource name a ResourceQuota limits (extended resources take requests. only).
 inline constexpr char kQuotaGpuResource[] = "requests.nvidia.com/gpu";
@@ -52,6 +63,8 @@ struct ApplyReport {
   int writes = 0;
   std::vector<std::string> errors;     // "<kind>/<name>: <what failed>"
   std::map<std::string, int> actions;  // by action ("Hold", "Drain", "Release", "ScalePool", ...)
+  // ComputeBudgets whose status write failed: name -> what the API server said.
+  std::map<std::string, std::string> status_failures;
 };
 
 class PlanApplier {
@@ -73,8 +86,12 @@ class PlanApplier {
   }
 
  private:
-  void ApplyStatus(const kube::ResourceType& type, const std::string& name, json::Value status,
-                   ApplyReport& report);
+  // The error of a failed write (OK when written, skipped as unchanged, or the object is gone).
+  absl::Status ApplyStatus(const kube::ResourceType& type, const std::string& name,
+                           json::Value status, ApplyReport& report);
+  void ReportBudgetStatusFailure(const api::ComputeBudget& budget,
+                                 const api::ComputeBudgetStatus& status, const absl::Status& error,
+                                 absl::Time now, ApplyReport& report);
   void ApplyQuotas(const Plan& plan, const Snapshot& snapshot,
                    const std::vector<json::Value>& owned, ApplyReport& report);
   void ApplyClusterQueue(const ClusterQueueTarget& target, ApplyReport& report);

@@ -16,6 +16,14 @@ int64_t Seconds(absl::Time t) {
   return absl::ToUnixSeconds(t);
 }
 
+// The start of t's second (infinite instants stay as they are).
+absl::Time FloorSecond(absl::Time t) {
+  if (t == absl::InfinitePast() || t == absl::InfiniteFuture()) {
+    return t;
+  }
+  return absl::FromUnixSeconds(absl::ToUnixSeconds(t));
+}
+
 }  // namespace
 
 Money AccrualToMoney(Accrual a) {
@@ -79,10 +87,18 @@ absl::StatusOr<BudgetLedger> BudgetLedger::Restore(const LedgerState& state) {
   if (state.accrued < 0 || state.gpu_seconds < 0) {
     return absl::InvalidArgumentError("ledger: negative totals");
   }
+  if (state.start_horizon != absl::InfinitePast() &&
+      (state.start_horizon == absl::InfiniteFuture() || state.start_horizon > state.watermark)) {
+    return absl::InvalidArgumentError("ledger: startHorizon lies after the watermark");
+  }
   BudgetLedger ledger(state.period);
   ledger.accrued_ = state.accrued;
   ledger.gpu_seconds_ = state.gpu_seconds;
   ledger.watermark_ = std::clamp(state.watermark, state.period.start, state.period.end);
+  if (state.start_horizon != absl::InfinitePast()) {
+    ledger.restored_horizon_ = FloorSecond(state.start_horizon);
+    ledger.restored_until_ = FloorSecond(ledger.watermark_);
+  }
   for (const PodAccount& pod : state.pods) {
     if (pod.uid.empty()) {
       return absl::InvalidArgumentError("ledger.pods: an entry has no uid");
@@ -91,40 +107,51 @@ absl::StatusOr<BudgetLedger> BudgetLedger::Restore(const LedgerState& state) {
       return absl::InvalidArgumentError(
           absl::StrCat("ledger.pods[", pod.uid, "].accountedUntil lies outside the period"));
     }
-    ledger.accounted_until_[pod.uid] = pod.accounted_until;
+    // The pod's start is not persisted; it is at or before accountedUntil, and the first charge
+    // after the restore lowers it to the pod's own start.
+    ledger.accounts_[pod.uid] = {
+        .from = pod.accounted_until, .accounted_until = pod.accounted_until, .from_known = false};
   }
   return ledger;
 }
 
 BudgetLedger::Charge BudgetLedger::ChargePod(std::string_view uid, absl::Time from, absl::Time to,
                                              Money rate_per_hour, int64_t gpus, bool ended) {
-  auto it = accounted_until_.find(AbslView(uid));
-  if (it == accounted_until_.end() && ended && to <= watermark_) {
+  auto it = accounts_.find(AbslView(uid));
+  if (it == accounts_.end() && ended && to <= watermark_) {
     return {};  // ended before the last complete pass and no longer tracked: charged already
   }
   int64_t start = std::max(Seconds(from), Seconds(period_.start));
-  if (it != accounted_until_.end()) {
-    start = std::max(start, Seconds(it->second));
+  if (it != accounts_.end()) {
+    start = std::max(start, Seconds(it->second.accounted_until));
+    it->second.from = std::min(it->second.from, from);
+    it->second.from_known = true;
+  } else if (FloorSecond(from) <= restored_horizon_) {
+    start = std::max(start, Seconds(restored_until_));  // charged up to the checkpoint's watermark
   }
   int64_t stop = std::min(Seconds(to), Seconds(period_.end));
+  if (it == accounts_.end()) {
+    // Tracked from the first pass that sees it, even when nothing is due yet (it started in the
+    // second of this pass): the next pass charges it from here, and the checkpoint knows it.
+    absl::Time until = absl::FromUnixSeconds(std::min(start, Seconds(period_.end)));
+    it = accounts_
+             .emplace(std::string(uid),
+                      Account{.from = from, .accounted_until = until, .from_known = true})
+             .first;
+  }
   if (stop <= start) {
     return {};
   }
   int64_t seconds = stop - start;
   accrued_ += static_cast<Accrual>(rate_per_hour.micros()) * seconds;
   gpu_seconds_ += gpus * seconds;
-  absl::Time until = absl::FromUnixSeconds(stop);
-  if (it == accounted_until_.end()) {
-    accounted_until_.emplace(std::string(uid), until);
-  } else {
-    it->second = until;
-  }
+  it->second.accounted_until = absl::FromUnixSeconds(stop);
   return {AccrualToMoney(static_cast<Accrual>(rate_per_hour.micros()) * seconds), seconds};
 }
 
 void BudgetLedger::CompletePass(absl::Time now, const std::vector<std::string>& ended_uids) {
   for (const std::string& uid : ended_uids) {
-    accounted_until_.erase(uid);
+    accounts_.erase(uid);
   }
   watermark_ = std::clamp(std::max(watermark_, now), period_.start, period_.end);
 }
@@ -134,8 +161,17 @@ Money BudgetLedger::spent() const {
 }
 
 absl::Time BudgetLedger::AccountedUntil(std::string_view uid) const {
-  auto it = accounted_until_.find(AbslView(uid));
-  return it == accounted_until_.end() ? absl::InfinitePast() : it->second;
+  auto it = accounts_.find(AbslView(uid));
+  return it == accounts_.end() ? absl::InfinitePast() : it->second.accounted_until;
+}
+
+std::vector<std::string> BudgetLedger::TrackedUids() const {
+  std::vector<std::string> uids;
+  uids.reserve(accounts_.size());
+  for (const auto& [uid, account] : accounts_) {
+    uids.push_back(uid);
+  }
+  return uids;
 }
 
 LedgerState BudgetLedger::Snapshot() const {
@@ -144,9 +180,68 @@ LedgerState BudgetLedger::Snapshot() const {
   state.accrued = accrued_;
   state.gpu_seconds = gpu_seconds_;
   state.watermark = watermark_;
-  state.pods.reserve(accounted_until_.size());
-  for (const auto& [uid, until] : accounted_until_) {
-    state.pods.push_back({uid, until});
+  // Pods are charged in whole seconds: "charged up to the watermark" means up to its second.
+  const absl::Time w = FloorSecond(watermark_);
+  // Never earlier than the restored horizon: pods it covers that no pass has seen since the
+  // restore are charged up to the restored watermark, and must not be charged again from start.
+  absl::Time horizon = std::min(std::max(w - kStartGrace, restored_horizon_), w);
+  struct Entry {
+    const std::string* uid;
+    absl::Time from;  // floored to the second
+    absl::Time until;
+  };
+  std::vector<Entry> off_watermark;  // started at or before the horizon, not charged up to w
+  std::vector<Entry> recent;         // started after the horizon and charged something
+  std::vector<Entry> uncharged;      // started after the horizon, nothing charged yet
+  for (const auto& [uid, account] : accounts_) {
+    Entry e{&uid, FloorSecond(account.from), account.accounted_until};
+    if (e.from <= horizon) {
+      if (e.until != w) {
+        off_watermark.push_back(e);
+      }
+    } else if (!account.from_known || e.until > std::max(e.from, period_.start)) {
+      recent.push_back(e);  // (restored and not charged since: listed as it was)
+    } else {
+      uncharged.push_back(e);
+    }
+  }
+  // Too many recent starts: move the horizon forward until the newest ones fit. The pods it
+  // passes are charged up to w, so the rule covers them; any other joins the exceptions.
+  size_t room = kMaxCheckpointPods - std::min(kMaxCheckpointPods, off_watermark.size());
+  if (recent.size() > room) {
+    std::sort(recent.begin(), recent.end(),
+              [](const Entry& a, const Entry& b) { return a.from > b.from; });
+    horizon = recent[room].from;
+    std::vector<Entry> kept;
+    for (const Entry& e : recent) {
+      if (e.from > horizon) {
+        kept.push_back(e);
+      } else if (e.until != w) {
+        off_watermark.push_back(e);
+      }
+    }
+    recent = std::move(kept);
+    for (const Entry& e : uncharged) {
+      if (e.from <= horizon && e.until != w) {
+        off_watermark.push_back(e);
+      }
+    }
+  }
+  std::vector<Entry> listed = std::move(recent);
+  // Pods charged up to another instant than w: none in the planner's passes but for pods that
+  // stopped drawing on the retraining reserve; past the bound, the rule charges them from w.
+  std::sort(off_watermark.begin(), off_watermark.end(),
+            [](const Entry& a, const Entry& b) { return *a.uid < *b.uid; });
+  for (const Entry& e : off_watermark) {
+    if (listed.size() >= kMaxCheckpointPods) {
+      break;
+    }
+    listed.push_back(e);
+  }
+  state.start_horizon = horizon;
+  state.pods.reserve(listed.size());
+  for (const Entry& e : listed) {
+    state.pods.push_back({*e.uid, e.until});
   }
   std::sort(state.pods.begin(), state.pods.end(),
             [](const PodAccount& a, const PodAccount& b) { return a.uid < b.uid; });

@@ -8,13 +8,23 @@
 //
 // Idempotence: each pod (keyed by UID) has `accounted_until`; charging [from, to) charges only
 // the part after it and inside the period, so replayed or overlapping intervals count once.
+// A pod is tracked from the first pass that sees it started, even when nothing is due yet (it
+// started in the same second as the pass), so the next pass charges it from its start.
 // The watermark W says "every pod that ended at or before W is fully accounted"; a pod seen
-// ended at or before W that the ledger no longer tracks is therefore skipped, which keeps the
-// persisted state bounded by the pods running (not every pod of the period) and makes a restart
-// safe: pods that ran or ended while the operator was down are charged from their own status
-// timestamps, the ones already charged are not charged again.
-// Pitfall: a pod created and deleted entirely while the operator was down cannot be seen, so
-// it cannot be charged; keep the down time shorter than your Jobs' ttlSecondsAfterFinished.
+// ended at or before W that the ledger no longer tracks is therefore skipped.
+//
+// The checkpoint (Snapshot, persisted in status.ledger) does not list every running pod: a pass
+// charges every running pod it sees up to W, so the checkpoint says so once. Its start horizon
+// H (W minus kStartGrace, or later when too many pods started since) means: "a running pod that
+// started at or before H and is not listed has been charged up to W". Listed are only the
+// exceptions: pods that started after H and were charged something, and pods charged up to an
+// instant other than W; at most kMaxCheckpointPods of them, so the checkpoint's size is bounded
+// whatever the number of running pods. A restored ledger applies the rule to every pod it does
+// not track: one that started at or before H is charged from W, any other from its start.
+// Pitfalls: a pod created and deleted entirely while the operator was down cannot be seen, so
+// it cannot be charged; keep the down time shorter than your Jobs' ttlSecondsAfterFinished. A pod
+// whose start reaches the operator more than kStartGrace after it happened (and after a pass),
+// when the operator restarts before its next checkpoint, is charged from W, not from its start.
 // Thread-compatible.
 
 #include <cstdint>
@@ -42,19 +52,30 @@ struct PodAccount {
   bool operator==(const PodAccount&) const = default;
 };
 
+// How long after a pod's start the checkpoint still lists it when charged (so that a pod whose
+// start reached the operator late is still charged from its start after a restart).
+inline constexpr absl::Duration kStartGrace = absl::Minutes(1);
+// The most pods a checkpoint lists; beyond it the start horizon moves closer to the watermark.
+inline constexpr size_t kMaxCheckpointPods = 50;
+
 struct LedgerState {
   Period period;
   Accrual accrued = 0;
   int64_t gpu_seconds = 0;
   absl::Time watermark = absl::InfinitePast();
-  std::vector<PodAccount> pods;  // sorted by uid
+  // A running pod that started at or before this instant and is not in `pods` has been charged
+  // up to the watermark. InfinitePast (a checkpoint written before horizons existed): a pod not
+  // in `pods` has not been charged yet.
+  absl::Time start_horizon = absl::InfinitePast();
+  std::vector<PodAccount> pods;  // the exceptions, sorted by uid
   bool operator==(const LedgerState&) const = default;
 };
 
 class BudgetLedger {
  public:
   explicit BudgetLedger(Period period) : period_(period), watermark_(period.start) {}
-  // Fails when the state is inconsistent (negative totals, accounted_until outside the period).
+  // Fails when the state is inconsistent (negative totals, accounted_until outside the period,
+  // a start horizon after the watermark).
   static absl::StatusOr<BudgetLedger> Restore(const LedgerState& state);
 
   struct Charge {
@@ -63,8 +84,9 @@ class BudgetLedger {
   };
 
   // Charges pod `uid` at `rate_per_hour` (and `gpus` whole devices) over [from, to) clipped
-  // to the period and to what is already accounted. `ended` says `to` is the pod's end: a pod
-  // that ended at or before the watermark and is not tracked was charged before; skip it.
+  // to the period and to what is already accounted. `from` is the pod's start. `ended` says
+  // `to` is the pod's end: a pod that ended at or before the watermark and is not tracked was
+  // charged before; skip it. Every caller charges each running pod at every pass.
   Charge ChargePod(std::string_view uid, absl::Time from, absl::Time to, Money rate_per_hour,
                    int64_t gpus, bool ended);
 
@@ -78,17 +100,31 @@ class BudgetLedger {
   int64_t gpu_seconds() const { return gpu_seconds_; }
   double gpu_hours() const { return static_cast<double>(gpu_seconds_) / 3600.0; }
   absl::Time watermark() const { return watermark_; }
-  size_t tracked_pods() const { return accounted_until_.size(); }
+  size_t tracked_pods() const { return accounts_.size(); }
+  // InfinitePast when the pod is not tracked.
   absl::Time AccountedUntil(std::string_view uid) const;
+  std::vector<std::string> TrackedUids() const;
 
+  // The checkpoint: at most kMaxCheckpointPods pods listed whatever the number tracked (one
+  // scan of the tracked pods to find them).
   LedgerState Snapshot() const;
 
  private:
+  struct Account {
+    absl::Time from;  // the earliest start the pod was charged from
+    absl::Time accounted_until;
+    bool from_known = true;  // false: restored, no charge since (`from` is accounted_until)
+  };
+
   Period period_;
   Accrual accrued_ = 0;
   int64_t gpu_seconds_ = 0;
   absl::Time watermark_;
-  absl::flat_hash_map<std::string, absl::Time> accounted_until_;
+  // From the checkpoint restored: an untracked pod started at or before `restored_horizon_` was
+  // charged up to `restored_until_`. InfinitePast in a ledger that was not restored.
+  absl::Time restored_horizon_ = absl::InfinitePast();
+  absl::Time restored_until_ = absl::InfinitePast();
+  absl::flat_hash_map<std::string, Account> accounts_;
 };
 
 // Exact conversions between accrual units and money.

@@ -106,11 +106,12 @@ CONTRACT = {
         "status.remaining", "status.exhaustsAt", "status.allowedGPUs", "status.phase",
         "status.ledger", "status.ledger.periodStart", "status.ledger.periodEnd",
         "status.ledger.accrued", "status.ledger.gpuSeconds", "status.ledger.watermark",
-        "status.ledger.pods", "status.ledger.pods[]", "status.ledger.pods[].uid",
+        "status.ledger.startHorizon", "status.ledger.pods", "status.ledger.pods[]", "status.ledger.pods[].uid",
         "status.ledger.pods[].accountedUntil",
         "status.reserveLedger", "status.reserveLedger.periodStart", "status.reserveLedger.periodEnd",
         "status.reserveLedger.accrued", "status.reserveLedger.gpuSeconds",
-        "status.reserveLedger.watermark", "status.reserveLedger.pods",
+        "status.reserveLedger.watermark", "status.reserveLedger.startHorizon",
+        "status.reserveLedger.pods",
         "status.reserveLedger.pods[]", "status.reserveLedger.pods[].uid",
         "status.reserveLedger.pods[].accountedUntil",
         "status.recentActions", "status.recentActions[]", "status.recentActions[].time",
@@ -523,8 +524,16 @@ def check_schema_node(schema, path, where, errs, field_paths, is_root=False):
 
 def schema_has_path(schema, json_path):
     """Whether a printer-column jsonPath like .status.phase names a field of the schema."""
+    # A list filter such as .status.conditions[?(@.type=="Ready")].status steps into the items.
+    json_path = re.sub(r'\[\?\(@\.[A-Za-z]+=="[^"]*"\)\]', "[]", json_path)
     node = schema
     for part in json_path.lstrip(".").split("."):
+        if part.endswith("[]"):
+            node = node.get("properties", {}).get(part[:-2])
+            if node is None or node.get("type") != "array":
+                return False
+            node = node.get("items", {})
+            continue
         if part in ("metadata",) and node is schema:
             return True  # metadata fields come from ObjectMeta
         node = node.get("properties", {}).get(part)

@@ -217,12 +217,39 @@ docs = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d]
 rule = next(d for d in docs if d["kind"] == "PrometheusRule")
 yaml.safe_dump({"groups": rule["spec"]["groups"]}, open(sys.argv[2], "w"))
 names = {r["alert"] for g in rule["spec"]["groups"] for r in g["rules"]}
-want = {"BursarBudgetAtRisk", "BursarBudgetExhausted", "BursarOperatorDown"}
+want = {"BursarBudgetAtRisk", "BursarBudgetExhausted", "BursarOperatorDown",
+        "BursarBudgetStatusNotWritten"}
 assert want <= names, f"missing alerts: {want - names}"
 cm = next(d for d in docs if d["kind"] == "ConfigMap" and d["metadata"]["name"].endswith("-dashboard"))
 open(sys.argv[3], "w").write(cm["data"]["bursar-budgets.json"])
 EOF
   promtool check rules "$WORK/rules.yaml" || return 1
+  # A budget whose status writes keep failing raises BursarBudgetStatusNotWritten; one that
+  # failed once and recovered does not.
+  python3 - "$WORK/rules.yaml" "$WORK/rules-test.yaml" <<'EOF' || return 1
+import re, sys, yaml
+rules = yaml.safe_load(open(sys.argv[1]))
+rule = next(r for g in rules["groups"] for r in g["rules"]
+            if r.get("alert") == "BursarBudgetStatusNotWritten")
+job = re.search(r'job="([^"]+)"', rule["expr"]).group(1)
+series = 'bursar_status_write_failures_total{job="%s",budget="%s"}'
+annotations = {k: v.replace("{{ $labels.budget }}", "refused")
+               for k, v in rule["annotations"].items()}
+yaml.safe_dump({
+    "rule_files": ["rules.yaml"],
+    "evaluation_interval": "1m",
+    "tests": [{
+        "interval": "1m",
+        "input_series": [{"series": series % (job, "refused"), "values": "0+4x15"},
+                         {"series": series % (job, "recovered"), "values": "0 1 1x14"}],
+        "alert_rule_test": [{
+            "eval_time": "10m", "alertname": "BursarBudgetStatusNotWritten",
+            "exp_alerts": [{"exp_labels": dict(rule["labels"], budget="refused"),
+                            "exp_annotations": annotations}]}],
+    }],
+}, open(sys.argv[2], "w"))
+EOF
+  promtool test rules "$WORK/rules-test.yaml" || return 1
   python3 - "$WORK/dashboard.json" "$REPO" <<'EOF' || return 1
 import json, re, subprocess, sys
 dash = json.load(open(sys.argv[1]))

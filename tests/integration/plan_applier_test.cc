@@ -320,5 +320,82 @@ TEST_F(PlanApplierTest, APriceBookGetsReadyTrueThroughItsStatusSubresourceOnce) 
   (void)client().Delete(kube::kPriceBooks, "", name);
 }
 
+// A status the API server refuses (422: more ledger entries than the schema allows) is not
+// silent: the report names it, a Warning Event is recorded, and the stored status says
+// Ready=False, StatusWriteFailed at once (the Ready condition alone is accepted), so that
+// `kubectl get computebudgets` never shows the stale Spent as Ready. A later full write takes
+// the condition back.
+TEST_F(PlanApplierTest, ARefusedBudgetStatusMarksTheStoredStatusNotReady) {
+  absl::StatusOr<std::vector<json::Value>> crds =
+      api::ReadYamlFile(std::string(BURSAR_SOURCE_DIR) + "/crds/bursar.dev_computebudgets.yaml");
+  ASSERT_TRUE(crds.ok()) << crds.status();
+  ApplyCrd((*crds)[0]);
+  const std::string name = Id();
+  absl::StatusOr<json::Value> created = client().Create(
+      kube::kComputeBudgets, "",
+      JsonOrFail(absl::StrCat(R"({"apiVersion":"bursar.dev/v1alpha1","kind":"ComputeBudget",
+        "metadata":{"name":")",
+                              name, R"("},"spec":{"scope":{"namespaces":["x"]},
+        "limit":{"amount":"10","currency":"USD"},"period":{"type":"Monthly"}}})")));
+  ASSERT_TRUE(created.ok()) << created.status();
+  absl::StatusOr<api::ComputeBudget> budget =
+      api::DecodeComputeBudget(*created, {.source = "apiserver", .reject_unknown_fields = false});
+  ASSERT_TRUE(budget.ok()) << budget.status();
+  Snapshot snap;
+  snap.now = absl::FromUnixSeconds(1'800'000'000);
+  snap.budgets = {*budget};
+  Plan plan;
+  BudgetOutcome outcome;
+  outcome.name = name;
+  outcome.status.observed_generation = 1;
+  outcome.status.spent = values::Money::FromMicros(1'500'000);
+  outcome.status.conditions = {{.type = "Ready",
+                                .status = "True",
+                                .reason = "Enforcing",
+                                .message = "within budget",
+                                .last_transition_time = snap.now,
+                                .observed_generation = 1}};
+  plan.budgets = {outcome};
+  PlanApplier applier = Applier();
+  ApplyReport report = applier.Apply(plan, snap, {});
+  ASSERT_TRUE(report.errors.empty()) << report.errors[0];
+
+  // One entry more than the schema's maxItems: the whole status is refused.
+  values::LedgerState ledger;
+  ledger.period = {snap.now - absl::Hours(1), snap.now + absl::Hours(1)};
+  ledger.watermark = snap.now;
+  for (size_t i = 0; i <= values::kMaxCheckpointPods; ++i) {
+    ledger.pods.push_back({absl::StrCat("uid-", i), snap.now});
+  }
+  plan.budgets[0].status.ledger = ledger;
+  plan.budgets[0].status.spent = values::Money::FromMicros(2'500'000);
+  events_.reasons.clear();
+  report = applier.Apply(plan, snap, {});
+  ASSERT_EQ(report.status_failures.count(name), 1u);
+  EXPECT_NE(report.status_failures[name].find("422 Invalid"), std::string::npos)
+      << report.status_failures[name];
+  EXPECT_EQ(events_.reasons,
+            std::vector<std::string>{"ComputeBudget/" + name + ":" + kStatusWriteFailedReason});
+  absl::StatusOr<json::Value> got = client().Get(kube::kComputeBudgets, "", name);
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(json::StringAt(*got, "status.spent"), "1.50") << "the refused status is not stored";
+  const json::Value* conditions = got->FindPath("status.conditions");
+  ASSERT_TRUE(conditions != nullptr && conditions->elements().size() == 1u);
+  EXPECT_EQ(json::StringAt(conditions->elements()[0], "status"), "False");
+  EXPECT_EQ(json::StringAt(conditions->elements()[0], "reason"), kStatusWriteFailedReason);
+
+  // A status the server accepts takes Ready back.
+  plan.budgets[0].status.ledger.reset();
+  report = applier.Apply(plan, snap, {});
+  ASSERT_TRUE(report.status_failures.empty()) << report.status_failures.begin()->second;
+  got = client().Get(kube::kComputeBudgets, "", name);
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(json::StringAt(*got, "status.spent"), "2.50");
+  conditions = got->FindPath("status.conditions");
+  ASSERT_TRUE(conditions != nullptr && conditions->elements().size() == 1u);
+  EXPECT_EQ(json::StringAt(conditions->elements()[0], "status"), "True");
+  (void)client().Delete(kube::kComputeBudgets, "", name);
+}
+
 }  // namespace
 }  // namespace bursar::reconcilers

@@ -11,6 +11,7 @@
 
 #include "controllers/reconcilers/budget_planner.h"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <stdexcept>
@@ -18,10 +19,15 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_replace.h"
 #include "controllers/api/codec.h"
 #include "controllers/api/yaml.h"
 #include "controllers/engine/cost_model.h"
+#include "controllers/reconcilers/plan_applier.h"
+#include "operator/json/json.h"
+#include "operator/kube/client.h"
+#include "tests/unit/fake_transport.h"
 
 namespace bursar::reconcilers {
 namespace {
@@ -186,10 +192,182 @@ TEST(BudgetPlannerTest, ARestartedPlannerResumesFromStatusWithoutCountingTwice) 
   Plan resumed = after.Reconcile(s);
   // p1: 3 hours; p2: 1.5 hours (30 min to 2 h) — nothing lost, nothing twice.
   EXPECT_EQ(Outcome(resumed).status.spent, GpuShare().MulDiv(45, 10));
-  // Ended pods leave the ledger's pod list.
+  // The checkpoint lists no pod: p2 ended, p1 started before the start horizon and is covered
+  // by the watermark.
   ASSERT_TRUE(Outcome(resumed).status.ledger.has_value());
-  ASSERT_EQ(Outcome(resumed).status.ledger->pods.size(), 1u);
-  EXPECT_EQ(Outcome(resumed).status.ledger->pods[0].uid, "p1");
+  EXPECT_TRUE(Outcome(resumed).status.ledger->pods.empty());
+  EXPECT_EQ(Outcome(resumed).status.ledger->start_horizon, s.now - values::kStartGrace);
+  EXPECT_EQ(Outcome(resumed).status.ledger->watermark, s.now);
+}
+
+// A budget with 50,000 running pods keeps a small status: the checkpoint lists at most
+// kMaxCheckpointPods pods, so the whole status stays under 16 KiB even with both ledgers full
+// and every recentActions entry used. A planner restarted from that status (through JSON)
+// meters exactly as the one that kept running.
+TEST(BudgetPlannerTest, FiftyThousandRunningPodsKeepTheStatusUnderSixteenKiB) {
+  constexpr size_t kBound = 16 * 1024;
+  constexpr int kPods = 50'000;
+  BudgetPlanner running;
+  Snapshot s = Base(kStart + absl::Minutes(50));
+  s.pods.reserve(kPods + 1);
+  for (int i = 0; i < kPods; ++i) {
+    // Starts spread over the first 50 minutes; the last 300 within the last 30 seconds.
+    absl::Time start =
+        i < kPods - 300 ? kStart + absl::Seconds(i % 2990) : s.now - absl::Seconds(i % 30);
+    s.pods.push_back(
+        Pod(absl::StrFormat("%08x-9c1d-4e5f-8a7b-%012x", i, int64_t{i} * 7919), start));
+  }
+  Plan first = running.Reconcile(s);
+  s.now += absl::Seconds(15);
+  s.pods.push_back(Pod("started-in-this-second", s.now));
+  Plan second = running.Reconcile(s);
+  api::ComputeBudgetStatus status = Outcome(second).status;
+  ASSERT_TRUE(status.ledger.has_value());
+  EXPECT_LE(status.ledger->pods.size(), values::kMaxCheckpointPods);
+  size_t size = api::EncodeComputeBudgetStatus(status).ToJson().size();
+  EXPECT_LE(size, kBound / 2) << "as written";
+  // The worst case: both ledgers list kMaxCheckpointPods pods, recentActions is full.
+  api::ComputeBudgetStatus worst = status;
+  while (worst.ledger->pods.size() < values::kMaxCheckpointPods) {
+    worst.ledger->pods.push_back(
+        {absl::StrFormat("ffffffff-9c1d-4e5f-8a7b-%012d", worst.ledger->pods.size()),
+         worst.ledger->watermark});
+  }
+  worst.reserve_ledger = worst.ledger;
+  worst.recent_actions.assign(
+      api::kMaxRecentActions,
+      {.time = s.now,
+       .action = "Throttle",
+       .reason = "ForecastOverLimit",
+       .message = "forecast 1234567.89 USD at the end of the period is over the limit of "
+                  "1000000.00 USD; the quota is lowered from 1024 to 768 GPUs",
+       .target = "namespace/some-rather-long-team-namespace-name",
+       .dry_run = false});
+  EXPECT_LE(api::EncodeComputeBudgetStatus(worst).ToJson().size(), kBound);
+
+  // Restarted from the written status, as decoded from the API server's JSON.
+  api::ComputeBudget budget = s.budgets[0];
+  budget.status = status;
+  absl::StatusOr<json::Value> doc = json::Parse(api::EncodeComputeBudget(budget).ToJson());
+  ASSERT_TRUE(doc.ok()) << doc.status();
+  absl::StatusOr<api::ComputeBudget> decoded = api::DecodeComputeBudget(*doc, {});
+  ASSERT_TRUE(decoded.ok()) << decoded.status();
+  s.budgets[0] = *decoded;
+  BudgetPlanner restarted;
+  s.now += absl::Seconds(40);  // down for 40 s; one pod ended meanwhile
+  s.pods[7].state = PodState::kEnded;
+  s.pods[7].end = s.now - absl::Seconds(20);
+  const values::Money after_restart = Outcome(restarted.Reconcile(s)).status.spent;
+  s.budgets[0].status = Outcome(second).status;
+  EXPECT_EQ(after_restart, Outcome(running.Reconcile(s)).status.spent);
+  EXPECT_GT(after_restart, Outcome(first).status.spent);
+}
+
+// A pod whose start falls in the second of a pass (the pass its Running event triggered) is
+// counted by that pass and charged from its start by the next, even across a restart.
+TEST(BudgetPlannerTest, APodStartedInTheSecondOfAPassIsChargedFromItsStartByTheNext) {
+  for (bool restart : {false, true}) {
+    BudgetPlanner planner;
+    Snapshot s = Base(kStart + absl::Hours(1) + absl::Milliseconds(400));
+    s.pods = {Pod("p1", kStart + absl::Hours(1))};
+    Plan first = planner.Reconcile(s);
+    EXPECT_EQ(Outcome(first).status.spent, values::Money());
+    EXPECT_EQ(Outcome(first).status.burn_rate, GpuShare()) << "counted in the burn rate";
+    BudgetPlanner restarted;
+    if (restart) {
+      s.budgets[0].status = Outcome(first).status;
+    }
+    s.now = kStart + absl::Hours(1) + absl::Seconds(36);
+    Plan next = (restart ? restarted : planner).Reconcile(s);
+    EXPECT_EQ(Outcome(next).status.spent, GpuShare().MulDiv(36, 3600)) << "restart " << restart;
+  }
+}
+
+// Records Events in memory: "<Warning|Normal> <reason>: <message>".
+class MemoryEvents final : public runtime::EventRecorder {
+ public:
+  void Record(const runtime::ObjectReference&, runtime::EventType type, std::string_view reason,
+              std::string_view message) override {
+    events.push_back(absl::StrCat(type == runtime::EventType::kWarning ? "Warning " : "Normal ",
+                                  std::string(reason), ": ", std::string(message)));
+  }
+  std::vector<std::string> events;
+};
+
+const api::Condition* ReadyOf(const api::ComputeBudgetStatus& status) {
+  for (const api::Condition& c : status.conditions) {
+    if (c.type == "Ready") {
+      return &c;
+    }
+  }
+  return nullptr;
+}
+
+// A status write the API server refuses (here 422, as a too-large ledger once was) shows within
+// one tick: a Warning Event and a Ready=False write of its own at once, and Ready False with the
+// reason in the next status that can be written; Ready again once writes succeed.
+TEST(BudgetPlannerTest, AFailedStatusWriteShowsInAnEventAndTheReadyCondition) {
+  kube::FakeTransport transport;
+  kube::ApiClient client(transport);
+  MemoryEvents events;
+  PlanApplier applier(client, events, [](const api::GPUNodePool&, std::string* why) {
+    *why = "no providers in this test";
+    return static_cast<providers::NodePoolProvider*>(nullptr);
+  });
+  BudgetPlanner planner;
+  Snapshot s = Base(kStart + absl::Hours(1));
+  s.pods = {Pod("p1", kStart)};
+  // Only the budget's status, so that the scripted replies follow the writes one to one.
+  auto statuses = [](Plan plan) {
+    Plan only;
+    only.budgets = std::move(plan.budgets);
+    return only;
+  };
+  auto budgets_only = [](Snapshot snap) {
+    snap.pools.clear();
+    snap.price_books.clear();
+    return snap;
+  };
+  Plan first = statuses(planner.Reconcile(s));
+  ASSERT_EQ(ReadyOf(Outcome(first).status)->status, "True");
+  transport.Reply(422, R"({"kind":"Status","apiVersion":"v1","status":"Failure",)"
+                       R"("message":"ComputeBudget.bursar.dev \"vision\" is invalid: )"
+                       R"(status.ledger.pods: Too many: 15120: must have at most 10000 items",)"
+                       R"("reason":"Invalid","code":422})");
+  transport.Reply(200, "{}");  // the Ready condition alone is accepted
+  ApplyReport report = applier.Apply(first, budgets_only(s), {});
+  ASSERT_EQ(report.status_failures.size(), 1u);
+  EXPECT_THAT(report.status_failures["vision"], testing::HasSubstr("422 Invalid"));
+  ASSERT_EQ(events.events.size(), 1u);
+  EXPECT_THAT(events.events[0], testing::StartsWith("Warning StatusWriteFailed: status not "
+                                                    "written (422 Invalid: "));
+  std::vector<kube::HttpRequest> sent = transport.requests();
+  ASSERT_EQ(sent.size(), 2u);
+  EXPECT_THAT(sent[1].path, testing::HasSubstr("fieldManager=bursar-status-fallback"));
+  absl::StatusOr<json::Value> fallback = json::Parse(sent[1].body);
+  ASSERT_TRUE(fallback.ok()) << fallback.status();
+  const json::Value* written = fallback->FindPath("status.conditions");
+  ASSERT_TRUE(written != nullptr && written->is_array() && written->elements().size() == 1u);
+  EXPECT_EQ(json::StringAt(written->elements()[0], "type"), "Ready");
+  EXPECT_EQ(json::StringAt(written->elements()[0], "status"), "False");
+  EXPECT_EQ(json::StringAt(written->elements()[0], "reason"), "StatusWriteFailed");
+  EXPECT_EQ(fallback->FindPath("status.spent"), nullptr) << "the condition only";
+
+  // The next pass (one tick later) says so in the status it writes.
+  planner.NoteStatusWriteFailures(report.status_failures, s.now);
+  s.now += absl::Seconds(15);
+  Plan second = statuses(planner.Reconcile(s));
+  const api::Condition* ready = ReadyOf(Outcome(second).status);
+  ASSERT_NE(ready, nullptr);
+  EXPECT_EQ(ready->status, "False");
+  EXPECT_EQ(ready->reason, "StatusWriteFailed");
+  EXPECT_THAT(ready->message, testing::HasSubstr("Too many: 15120"));
+  transport.Reply(200, "{}");
+  report = applier.Apply(second, budgets_only(s), {});
+  EXPECT_TRUE(report.status_failures.empty());
+  planner.NoteStatusWriteFailures(report.status_failures, s.now);
+  s.now += absl::Seconds(15);
+  EXPECT_EQ(ReadyOf(Outcome(planner.Reconcile(s)).status)->status, "True");
 }
 
 // However many periods passed since the ledger in status (an outage, or the shortest Custom
