@@ -55,7 +55,6 @@ struct Job {
   bool retrain = false;     // purpose retrain with a model
   bool on_reserve = false;  // this run draws on the retraining reserve
   bool ever_suspended = false;
-  bool ever_held = false;
   std::optional<int64_t> first_start_s;
   Money rate;
   std::string uid;
@@ -125,6 +124,10 @@ struct Budget {
   // Jobs (for DecisionTrace), at most engine::JobLengths::kCapacity.
   engine::JobLengths lengths;
   std::deque<DecisionTrace::FinishedJob> finished;
+  // Admission (simulation_decisions.cc): pending CPU-only Jobs (0 GPUs), and the ticks at which
+  // the budget held new work, as [first, last] runs, for jobsHeld.
+  int64_t pending_cpu_jobs = 0;
+  std::vector<std::pair<int64_t, int64_t>> holds;
 
   // --- Metrics (issue 10) ---
   Money cost;  // money charged over the periods rolled so far
@@ -174,6 +177,11 @@ class Simulation {
   std::optional<int64_t> QuotaFor(const Budget& b) const;
   bool HoldsNewWork(const Budget& b) const;
   bool MayUseReserve(const Budget& b, const Job& job) const;
+  // Whether the budget held new work at a tick in [from_s, to_s).
+  bool HeldDuring(const Budget& b, int64_t from_s, int64_t to_s) const;
+  void AddPending(Budget& b, size_t index);
+  // Whether some pool of `pools` could ever hold the Job (maxNodes x gpusPerNode).
+  bool Schedulable(const Job& job, const std::vector<int>& pools) const;
   int64_t RunningGpus(int budget, bool reserve) const;
   Money RunningRate(int budget, bool reserve) const;
   std::pair<Money, int64_t> IdleOf(int budget) const;

@@ -82,7 +82,7 @@ void Simulation::DrainTo(int budget, int64_t keep_gpus, std::optional<Money> kee
     rate -= jobs_[i].rate;
     Suspend(i, now_s);
     const Job& job = jobs_[i];
-    b.pending.insert(std::make_tuple(-job.trace->priority, job.trace->submit_time_s, i));
+    AddPending(b, i);
   }
 }
 
@@ -191,6 +191,28 @@ void Simulation::Decide(int64_t now_s) {
   }
 }
 
+bool Simulation::Schedulable(const Job& job, const std::vector<int>& pools) const {
+  for (int p : pools) {
+    if (pools_[static_cast<size_t>(p)].capacity_gpus() >= job.trace->gpus) {
+      return true;
+    }
+  }
+  return job.trace->gpus == 0;
+}
+
+void Simulation::AddPending(Budget& b, size_t index) {
+  const Job& job = jobs_[index];
+  b.pending.insert(std::make_tuple(-job.trace->priority, job.trace->submit_time_s, index));
+  b.pending_cpu_jobs += job.trace->gpus == 0 ? 1 : 0;
+}
+
+bool Simulation::HeldDuring(const Budget& b, int64_t from_s, int64_t to_s) const {
+  // The first run that ends at or after from_s; held if it starts before to_s.
+  auto it = std::lower_bound(b.holds.begin(), b.holds.end(), from_s,
+                             [](const auto& run, int64_t t) { return run.second < t; });
+  return it != b.holds.end() && it->first < to_s;
+}
+
 void Simulation::Admit(int64_t now_s) {
   auto place = [&](const Job& job, const std::vector<int>& pools) -> int {
     for (int p : pools) {
@@ -200,37 +222,42 @@ void Simulation::Admit(int64_t now_s) {
     }
     return -1;
   };
-  auto schedulable = [&](const Job& job, const std::vector<int>& pools) {
-    for (int p : pools) {
-      if (pools_[static_cast<size_t>(p)].capacity_gpus() >= job.trace->gpus) {
-        return true;
-      }
-    }
-    return job.trace->gpus == 0;
-  };
   for (size_t bi = 0; bi < budgets_.size(); ++bi) {
     Budget& b = budgets_[bi];
     int budget = static_cast<int>(bi);
     std::optional<int64_t> quota = QuotaFor(b);
     bool hold = HoldsNewWork(b);
+    if (hold) {
+      if (!b.holds.empty() && b.holds.back().second >= now_s - step_s_) {
+        b.holds.back().second = now_s;
+      } else {
+        b.holds.emplace_back(now_s, now_s);
+      }
+    }
     int64_t used = RunningGpus(budget, false);
     int64_t reserve_used = RunningGpus(budget, true);
+    int64_t free_gpus = 0;
+    for (int p : b.pools) {
+      free_gpus += std::max<int64_t>(0, pools_[static_cast<size_t>(p)].free_gpus());
+    }
+    const bool reserve_open =
+        b.enforcement->UsesRetrainingReserve() && b.decision.reserve_allowed_gpus > 0;
+    // Every pending Job is considered (no head-of-line stop), until nothing more can start: no
+    // free GPU or no quota left for GPU Jobs, and no CPU-only Job waiting that could start.
     for (auto it = b.pending.begin(); it != b.pending.end();) {
+      const bool gpu_jobs_may_start =
+          free_gpus > 0 && ((!hold && (!quota.has_value() || used < *quota)) ||
+                            (reserve_open && reserve_used < b.decision.reserve_allowed_gpus));
+      const bool cpu_jobs_may_start = b.pending_cpu_jobs > 0 && (!hold || reserve_open);
+      if (!gpu_jobs_may_start && !cpu_jobs_may_start) {
+        break;
+      }
       size_t index = std::get<2>(*it);
       Job& job = jobs_[index];
-      if (!schedulable(job, b.pools)) {
-        ++unschedulable_;
-        job.state = JobState::kCompleted;  // can never run: drop it
-        it = b.pending.erase(it);
-        continue;
-      }
       bool reserve = MayUseReserve(b, job) && b.decision.reserve_allowed_gpus > 0 &&
                      reserve_used + job.trace->gpus <= b.decision.reserve_allowed_gpus;
       bool fits_quota = !quota.has_value() || used + job.trace->gpus <= *quota;
       if (!reserve && (hold || !fits_quota)) {
-        if (hold && !job.first_start_s.has_value()) {
-          job.ever_held = true;
-        }
         ++it;
         continue;
       }
@@ -241,18 +268,14 @@ void Simulation::Admit(int64_t now_s) {
       }
       Start(index, pool, now_s, reserve);
       (reserve ? reserve_used : used) += job.trace->gpus;
+      free_gpus -= job.trace->gpus;
+      b.pending_cpu_jobs -= job.trace->gpus == 0 ? 1 : 0;
       it = b.pending.erase(it);
     }
   }
   for (auto it = unbudgeted_pending_.begin(); it != unbudgeted_pending_.end();) {
     size_t index = std::get<2>(*it);
     Job& job = jobs_[index];
-    if (!schedulable(job, unbudgeted_pools_)) {
-      ++unschedulable_;
-      job.state = JobState::kCompleted;
-      it = unbudgeted_pending_.erase(it);
-      continue;
-    }
     int pool = job.trace->gpus == 0 && !unbudgeted_pools_.empty() ? unbudgeted_pools_.front()
                                                                   : place(job, unbudgeted_pools_);
     if (pool < 0) {
@@ -276,8 +299,17 @@ void Simulation::SizePools(int64_t now_s) {
     if (pools.empty()) {
       return;
     }
+    int64_t headroom = 0;  // what the pools could still hold
+    for (int p : pools) {
+      const Pool& pool = pools_[static_cast<size_t>(p)];
+      headroom += std::max<int64_t>(0, pool.capacity_gpus() - pool.used_gpus);
+    }
+    allowance = std::min(allowance, headroom);
     int64_t wanted = 0;
     for (const auto& key : pending) {
+      if (wanted >= allowance) {
+        break;
+      }
       const Job& job = jobs_[std::get<2>(key)];
       if (wanted + job.trace->gpus <= allowance) {
         wanted += job.trace->gpus;  // wider jobs wait; narrower ones behind them still count

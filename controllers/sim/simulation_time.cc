@@ -293,12 +293,17 @@ void Simulation::Arrive(int64_t now_s) {
     Job& job = jobs_[index];
     job.state = JobState::kPending;
     auto key = std::make_tuple(-job.trace->priority, job.trace->submit_time_s, index);
-    if (job.budget == kNoBudget) {
+    Budget* b = job.budget == kNoBudget ? nullptr : &budgets_[static_cast<size_t>(job.budget)];
+    if (b != nullptr) {
+      ++b->result.jobs_submitted;
+    }
+    if (!Schedulable(job, b != nullptr ? b->pools : unbudgeted_pools_)) {
+      ++unschedulable_;
+      job.state = JobState::kCompleted;  // can never run: dropped
+    } else if (b == nullptr) {
       unbudgeted_pending_.insert(key);
     } else {
-      Budget& b = budgets_[static_cast<size_t>(job.budget)];
-      ++b.result.jobs_submitted;
-      b.pending.insert(key);
+      AddPending(*b, index);
     }
   }
 }

@@ -307,9 +307,12 @@ void Simulation::ReportJobs(SimReport& report) {
       continue;
     }
     JobTimes& jt = times[static_cast<size_t>(job.budget)];
+    const Budget& b = budgets_[static_cast<size_t>(job.budget)];
     BudgetResult& r = budgets_[static_cast<size_t>(job.budget)].result;
     r.jobs_suspended += job.ever_suspended ? 1 : 0;
-    r.jobs_held += job.ever_held ? 1 : 0;
+    // Held: the budget held new work at a tick while the Job waited for its first start.
+    r.jobs_held +=
+        HeldDuring(b, job.trace->submit_time_s, job.first_start_s.value_or(end_s_ + 1)) ? 1 : 0;
     jt.lost_gpu_s += job.lost_gpu_s;
     if (job.state == JobState::kCompleted && !job.finish_s.has_value()) {
       ++r.jobs_unschedulable;  // dropped: no policy could ever run it
