@@ -43,4 +43,14 @@ PoolSizingDecision SizePool(const api::GPUNodePoolSpec& spec, const PoolSizingIn
   return out;
 }
 
+int64_t GrowableDemandGpus(int64_t pending_gpus, std::optional<int64_t> quota_gpus, int owned_nodes,
+                           int gpus_per_node, int64_t spare_gpus) {
+  if (!quota_gpus.has_value() || gpus_per_node <= 0) {
+    return pending_gpus;
+  }
+  const int64_t own_nodes = std::max<int64_t>(1, *quota_gpus / gpus_per_node);
+  const int64_t may_grow = std::max<int64_t>(0, own_nodes - owned_nodes) * gpus_per_node;
+  return std::min(pending_gpus, std::max<int64_t>(0, spare_gpus) + may_grow);
+}
+
 }  // namespace bursar::engine

@@ -9,6 +9,7 @@
 // decisions. Pure; thread-compatible.
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "absl/time/time.h"
@@ -36,5 +37,13 @@ struct PoolSizingDecision {
 };
 
 PoolSizingDecision SizePool(const api::GPUNodePoolSpec& spec, const PoolSizingInputs& in);
+
+// The part of a budget's pending GPUs that may make a pool grow. A budget pays for the idle part
+// of the nodes it asked for, so it asks only for whole nodes its quota pays for — at most
+// max(1, quotaGpus / gpusPerNode) nodes of its own — beyond the GPUs the pool has spare (free on
+// its nodes, or on nodes still provisioning). Without this, a quota of 10 GPUs on 8-GPU nodes
+// grows two nodes, pays for 6 idle GPUs, is held for it, gives the node back, and starts over.
+int64_t GrowableDemandGpus(int64_t pending_gpus, std::optional<int64_t> quota_gpus, int owned_nodes,
+                           int gpus_per_node, int64_t spare_gpus);
 
 }  // namespace bursar::engine

@@ -360,10 +360,21 @@ BudgetPlanner::PoolDemand BudgetPlanner::DemandFor(const Pass& pass, const api::
         pending += engine::PodGpus(pod->containers);
       }
     }
+    std::optional<int64_t> quota;
     if (w.total_quota >= 0) {
+      quota = w.total_quota;
       pending = std::min(pending, std::max<int64_t>(0, w.total_quota - w.regular_active_gpus -
                                                            w.reserve_active_gpus + pending));
     }
+    int owned = 0;
+    int64_t spare = 0;
+    for (const NodeView* n : members) {
+      owned += n->grown_for == w.name() ? 1 : 0;
+      auto active = pass.active_gpus_on_node.find(n->info.name);
+      spare +=
+          n->info.gpu_capacity - (active == pass.active_gpus_on_node.end() ? 0 : active->second);
+    }
+    pending = engine::GrowableDemandGpus(pending, quota, owned, pool.spec.gpus_per_node, spare);
     demand.pending_gpus += pending;
     if (pending > grower_pending) {
       demand.grower = w.name();

@@ -327,6 +327,17 @@ void Simulation::SizePools(int64_t now_s) {
         break;
       }
     }
+    if (budget != kNoBudget) {
+      const Pool& pool = pools_[p];
+      auto owned = pool.owned_nodes.find(budget);
+      wanted = engine::GrowableDemandGpus(
+          wanted, QuotaFor(budgets_[static_cast<size_t>(budget)]),
+          owned == pool.owned_nodes.end() ? 0 : owned->second, pool.gpus_per_node(),
+          int64_t{pool.total_nodes()} * pool.gpus_per_node() - pool.used_gpus);
+    }
+    if (wanted == 0) {
+      return;
+    }
     demand[p] += wanted;
     growers[p].emplace_back(wanted, budget);
   };

@@ -231,5 +231,19 @@ TEST(PoolSizingSequenceTest, ScaleDownWaitsThenStepsToTarget) {
   EXPECT_EQ(low_since, kNever);
 }
 
+// A quota of 10 GPUs on 8-GPU nodes pays for one whole node: with nothing spare, 20 pending GPUs
+// may grow the pool by 8; with 3 spare GPUs, by 3 + 8; once the budget owns its node, only the
+// spare GPUs. A quota under one node still gets one node; without a quota nothing is capped.
+TEST(GrowableDemandGpus, ABudgetAsksOnlyForWholeNodesItsQuotaPaysFor) {
+  EXPECT_EQ(GrowableDemandGpus(20, 10, 0, 8, 0), 8);
+  EXPECT_EQ(GrowableDemandGpus(20, 10, 0, 8, 3), 11);
+  EXPECT_EQ(GrowableDemandGpus(20, 10, 1, 8, 3), 3);
+  EXPECT_EQ(GrowableDemandGpus(5, 10, 0, 8, 0), 5);  // less than a node's worth pending
+  EXPECT_EQ(GrowableDemandGpus(20, 3, 0, 8, 0), 8);  // one node even for a small quota
+  EXPECT_EQ(GrowableDemandGpus(20, 17, 0, 8, 0), 16);
+  EXPECT_EQ(GrowableDemandGpus(20, std::nullopt, 5, 8, 0), 20);
+  EXPECT_EQ(GrowableDemandGpus(20, 10, 0, 8, -4), 8);  // over-committed pools have no spare
+}
+
 }  // namespace
 }  // namespace bursar::engine
