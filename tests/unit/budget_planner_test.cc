@@ -671,6 +671,35 @@ TEST(BudgetPlannerTest, GrowsThePoolForPendingWorkAndClaimsTheNewNodes) {
   EXPECT_EQ(next.node_owners[0].budget, "vision");
 }
 
+// Issue 14 item 8, runaway scale-up: nodes that never become Ready count as the pool's size, so
+// pending work that cannot land on them does not make Bursar add node after node (Karpenter's
+// chaos suite allows fewer than 35 nodes in 5 minutes while new nodes are tainted).
+TEST(BudgetPlannerTest, NodesThatNeverBecomeReadyAreNotReplacedByMoreNodes) {
+  BudgetPlanner planner;
+  Snapshot s = Base(kStart + absl::Hours(1));
+  s.nodes = {Node("a100-0", "vision"), Node("a100-1", "vision")};
+  for (NodeView& n : s.nodes) {
+    n.ready = false;
+  }
+  s.pods.clear();
+  for (int i = 0; i < 4; ++i) {
+    PodView pending = Pod(absl::StrCat("p", i), kStart, "", 1);
+    pending.state = PodState::kPending;
+    pending.start.reset();
+    s.pods.push_back(pending);
+  }
+  int most = 2;
+  for (int pass = 0; pass < 30; ++pass) {  // 5 minutes of passes, 10 s apart
+    Plan plan = planner.Reconcile(s);
+    for (const PoolChange& change : plan.pool_changes) {
+      most = std::max(most, change.desired);
+    }
+    s.now += absl::Seconds(10);
+  }
+  EXPECT_EQ(most, 2) << "4 pending GPUs on 2-GPU nodes: the 2 nodes that never turned Ready "
+                        "are the pool, not a reason to add more";
+}
+
 TEST(BudgetPlannerTest, IdleNodesAreChargedToTheirBudgetAndOnlyIdleOnesAreRemoved) {
   BudgetPlanner planner;
   Snapshot s = Base(kStart + absl::Hours(1));
