@@ -446,9 +446,12 @@ operator_reconciles_with_chart_rbac() {
   # The settings file the chart rendered and installed; flags override what a test must.
   kc -n "$NS" get configmap bursar-config -o jsonpath='{.data.config\.yaml}' \
     >"$WORK/config.yaml" || return 1
+  # The chart mounts its TLS Secret at /etc/bursar/grpc-tls; here a test CA's files stand in.
+  make_grpc_tls "$WORK/grpc-tls"
   "$BURSAR" run --config "$WORK/config.yaml" --kubeconfig "$WORK/sa.kubeconfig" --tick 1s \
     --leader-election-namespace "$NS" --id helm-test-0 --health-addr 127.0.0.1:0 \
     --grpc-addr 127.0.0.1:0 --log-format json --address-file "$WORK/addresses" \
+    --grpc-tls-cert-file "$WORK/grpc-tls/tls.crt" --grpc-tls-key-file "$WORK/grpc-tls/tls.key" \
     >"$WORK/operator.log" 2>&1 &
   OPERATOR_PID=$!
   local ok=1
@@ -540,6 +543,9 @@ rbac_denies_what_it_does_not_grant() {
   can_i yes update leases.coordination.k8s.io/bursar-operator -n "$NS" || bad=1
   can_i yes get secrets -n "$NS" || bad=1
   can_i yes patch jobs.batch -n "$TEAM_NS" || bad=1
+  # gRPC callers are checked with TokenReview and SubjectAccessReview.
+  can_i yes create tokenreviews.authentication.k8s.io || bad=1
+  can_i yes create subjectaccessreviews.authorization.k8s.io || bad=1
   ((bad == 0)) || return 1
   # A real request with the token, not only the authorizer's opinion.
   expect_failure "deleting a ComputeBudget with the chart's token" "Forbidden" \

@@ -40,7 +40,7 @@ inline constexpr kube::ResourceType kClusterRoleBindings{
 
 // Runs a shell command; true when it exits 0.
 bool Shell(const std::string& command) {
-  return std::system(absl::StrCat(command, " >/dev/null 2>&1").c_str()) == 0;
+  return std::system(absl::StrCat("(", command, ") >/dev/null 2>&1").c_str()) == 0;
 }
 
 // A CA and a server certificate for 127.0.0.1 signed by it, in `dir` (ca.crt, tls.crt, tls.key).
