@@ -96,8 +96,8 @@ TEST(RunOptionsTest, DefaultsAreResolved) {
 
 TEST(RunOptionsTest, GrpcSecurityFlagsAreReadAndInsecureModesAreExplicit) {
   absl::StatusOr<RunOptions> o =
-      ParseRunOptions({"--grpc-plaintext", "--grpc-client-auth", "none", "--grpc-tls-cert-file",
-                       "", "--grpc-token-audience", "bursar"},
+      ParseRunOptions({"--grpc-plaintext", "--grpc-client-auth", "none", "--grpc-tls-cert-file", "",
+                       "--grpc-token-audience", "bursar"},
                       Env());
   ASSERT_TRUE(o.ok()) << o.status();
   EXPECT_TRUE(o->grpc_plaintext);
