@@ -129,7 +129,27 @@ void CallerGate::Insert(Cache& cache, std::string key, Entry entry) {
   cache.insert_or_assign(std::move(key), std::move(entry));
 }
 
+void CallerGate::Observe(std::string_view outcome) const {
+  if (options_.observe) {
+    options_.observe(outcome);
+  }
+}
+
 absl::StatusOr<Caller> CallerGate::Authenticate(const std::string* authorization) {
+  absl::StatusOr<Caller> caller = AuthenticateUncounted(authorization);
+  Observe(caller.ok()                                ? "authenticated"
+          : absl::IsUnauthenticated(caller.status()) ? "unauthenticated"
+                                                     : "error");
+  return caller;
+}
+
+absl::Status CallerGate::Authorize(const Caller& caller, const Permission& permission) {
+  absl::Status allowed = AuthorizeUncounted(caller, permission);
+  Observe(allowed.ok() ? "allowed" : absl::IsPermissionDenied(allowed) ? "denied" : "error");
+  return allowed;
+}
+
+absl::StatusOr<Caller> CallerGate::AuthenticateUncounted(const std::string* authorization) {
   if (authorization == nullptr || authorization->empty()) {
     return absl::UnauthenticatedError(
         "no credentials: send a Kubernetes ServiceAccount token as the metadata "
@@ -168,7 +188,7 @@ absl::StatusOr<Caller> CallerGate::Authenticate(const std::string* authorization
   return caller;
 }
 
-absl::Status CallerGate::Authorize(const Caller& caller, const Permission& permission) {
+absl::Status CallerGate::AuthorizeUncounted(const Caller& caller, const Permission& permission) {
   std::string key =
       absl::StrCat(caller.username, "\n", caller.uid, "\n", absl::StrJoin(caller.groups, ","), "\n",
                    permission.verb, "\n", permission.group, "\n", permission.resource, "\n",

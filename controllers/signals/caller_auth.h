@@ -109,6 +109,9 @@ struct CallerGateOptions {
   absl::Duration token_ttl = absl::Minutes(1);  // a valid token's identity
   absl::Duration rejected_token_ttl = absl::Seconds(10);
   absl::Duration decision_ttl = absl::Seconds(10);  // allowed and denied alike
+  // Told every outcome, cached or not (for a metric): "authenticated", "unauthenticated",
+  // "allowed", "denied", or "error" (the API server could not be asked). Thread-safe.
+  std::function<void(std::string_view outcome)> observe;
 };
 
 class CallerGate {
@@ -144,6 +147,9 @@ class CallerGate {
   };
   using Cache = std::map<std::string, Entry>;
   void Insert(Cache& cache, std::string key, Entry entry) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void Observe(std::string_view outcome) const;
+  absl::StatusOr<Caller> AuthenticateUncounted(const std::string* authorization);
+  absl::Status AuthorizeUncounted(const Caller& caller, const Permission& permission);
 
   TokenReviewer* const tokens_;
   AccessReviewer* const access_;

@@ -413,7 +413,19 @@ int RunOperator(const RunOptions& options) {
                   ? std::vector<std::string>{}
                   : std::vector<std::string>{options.grpc_token_audience});
   signals::KubeAccessReviewer access_reviewer(client);
-  signals::CallerGate gate(&token_reviewer, &access_reviewer, [&clock] { return clock.Now(); });
+  signals::CallerGateOptions gate_options;
+  if (absl::StatusOr<runtime::CounterFamily*> outcomes = registry.AddCounter(
+          "bursar_grpc_auth_total",
+          "gRPC callers checked, by outcome: authenticated, unauthenticated, allowed, denied, "
+          "error (the API server could not be asked)",
+          {"outcome"});
+      outcomes.ok()) {
+    gate_options.observe = [family = *outcomes](std::string_view outcome) {
+      family->WithLabels({outcome}).Increment();
+    };
+  }
+  signals::CallerGate gate(
+      &token_reviewer, &access_reviewer, [&clock] { return clock.Now(); }, gate_options);
   signals::CallerGate* gate_or_null = options.grpc_client_auth == "none" ? nullptr : &gate;
   signals::SignalsService signals_service(
       &drift, [&clock] { return clock.Now(); }, is_leader, gate_or_null);

@@ -203,7 +203,8 @@ class GrpcAuthTest : public ClusterTest {
                             {.max_entries = 16,
                              .token_ttl = absl::ZeroDuration(),
                              .rejected_token_ttl = absl::ZeroDuration(),
-                             .decision_ttl = absl::ZeroDuration()}};
+                             .decision_ttl = absl::ZeroDuration(),
+                             .observe = nullptr}};
   signals::DriftInbox inbox_{16};
   signals::BudgetBoard board_;
   signals::SignalsService signals_service_{&inbox_, [] { return absl::Now(); }, nullptr, &gate_};

@@ -122,10 +122,16 @@ class CallerGateTest : public ::testing::Test {
   FakeTokenReviewer tokens_;
   FakeAccessReviewer access_;
   TestClock clock_;
+  std::vector<std::string> outcomes_;  // written from gRPC threads, read after the calls
+  absl::Mutex outcomes_mu_;
   CallerGateOptions options_{.max_entries = 8,
                              .token_ttl = absl::Minutes(1),
                              .rejected_token_ttl = absl::Seconds(10),
-                             .decision_ttl = absl::Seconds(10)};
+                             .decision_ttl = absl::Seconds(10),
+                             .observe = [this](std::string_view outcome) {
+                               absl::MutexLock lock(&outcomes_mu_);
+                               outcomes_.emplace_back(outcome);
+                             }};
   CallerGate gate_{&tokens_, &access_, [this] { return clock_.Now(); }, options_};
 };
 
@@ -174,6 +180,8 @@ TEST_F(CallerGateTest, AnUnreachableApiServerIsUnavailableAndNeverCached) {
   tokens_.SetReachable(true);
   EXPECT_TRUE(gate_.Authenticate(&header).ok());
   EXPECT_EQ(tokens_.reviews(), 2);
+  absl::MutexLock lock(&outcomes_mu_);
+  EXPECT_THAT(outcomes_, ::testing::ElementsAre("error", "authenticated"));
 }
 
 TEST_F(CallerGateTest, TheTokenCacheIsBoundedAndKeepsNoTokenInClear) {
@@ -213,6 +221,9 @@ TEST_F(CallerGateTest, DecisionsAreCachedForTheirTtlSoARevocationTakesEffectAfte
   // Another model is another question.
   EXPECT_TRUE(absl::IsPermissionDenied(gate_.Authorize(caller, ReportDriftPermission("churn"))));
   EXPECT_EQ(access_.reviews(), 3);
+  // Cached answers count too: the metric says what callers got, not what was asked.
+  absl::MutexLock lock(&outcomes_mu_);
+  EXPECT_THAT(outcomes_, ::testing::ElementsAre("allowed", "allowed", "denied", "denied"));
 }
 
 TEST(CallerGateStatus, AbslCodesMapToTheGrpcCodesClientsExpect) {
