@@ -14,7 +14,7 @@ namespace {
 
 constexpr std::string_view kBearer = "Bearer ";
 // Longer than any real JWT by far; a bound on what is hashed and sent to the API server.
-constexpr size_t kMaxTokenBytes = 16 * 1024;
+constexpr size_t kMaxTokenBytes = size_t{16} * 1024;
 
 std::string Sha256(std::string_view data) {
   unsigned char digest[EVP_MAX_MD_SIZE];
@@ -114,7 +114,7 @@ absl::StatusOr<AccessDecision> KubeAccessReviewer::Review(const Caller& caller,
 
 CallerGate::CallerGate(TokenReviewer* tokens, AccessReviewer* access,
                        std::function<absl::Time()> now, CallerGateOptions options)
-    : tokens_(tokens), access_(access), now_(std::move(now)), options_(options) {}
+    : tokens_(tokens), access_(access), now_(std::move(now)), options_(std::move(options)) {}
 
 void CallerGate::Insert(Cache& cache, std::string key, Entry entry) {
   const absl::Time now = now_();

@@ -15,7 +15,7 @@ namespace {
 
 // The token's text without surrounding whitespace (files written by `kubectl create token >`
 // end with a newline).
-std::string Trimmed(std::string text) {
+std::string Trimmed(const std::string& text) {
   const char* space = " \t\r\n";
   size_t begin = text.find_first_not_of(space);
   if (begin == std::string::npos) {
@@ -68,7 +68,7 @@ int ReportDrift(const std::vector<std::string>& args) {
                 << "\n";
       return 2;
     }
-    token = Trimmed(*std::move(text));
+    token = Trimmed(*text);
   }
 
   std::shared_ptr<grpc::Channel> channel;
