@@ -204,12 +204,21 @@ bursar::v1::Budget ToProto(const api::ComputeBudget& budget) {
   return out;
 }
 
-BudgetsService::BudgetsService(BudgetSnapshotSource* source, absl::Duration cancel_poll)
-    : source_(source), cancel_poll_(cancel_poll) {}
+BudgetsService::BudgetsService(BudgetSnapshotSource* source, absl::Duration cancel_poll,
+                               CallerGate* gate)
+    : source_(source), cancel_poll_(cancel_poll), gate_(gate) {}
 
-grpc::Status BudgetsService::Get(grpc::ServerContext* /*context*/,
+grpc::Status BudgetsService::Get(grpc::ServerContext* context,
                                  const bursar::v1::GetBudgetRequest* request,
                                  bursar::v1::Budget* response) {
+  // Checked before the lookup, so that NOT_FOUND tells only the allowed which names exist.
+  if (gate_ != nullptr) {
+    if (grpc::Status allowed =
+            gate_->Check(*context, BudgetPermission("get", request->name()), nullptr);
+        !allowed.ok()) {
+      return allowed;
+    }
+  }
   std::optional<api::ComputeBudget> budget = source_->Get(request->name());
   if (!budget.has_value()) {
     return grpc::Status(grpc::StatusCode::NOT_FOUND,
@@ -219,9 +228,15 @@ grpc::Status BudgetsService::Get(grpc::ServerContext* /*context*/,
   return grpc::Status::OK;
 }
 
-grpc::Status BudgetsService::List(grpc::ServerContext* /*context*/,
+grpc::Status BudgetsService::List(grpc::ServerContext* context,
                                   const bursar::v1::ListBudgetsRequest* /*request*/,
                                   bursar::v1::ListBudgetsResponse* response) {
+  if (gate_ != nullptr) {
+    if (grpc::Status allowed = gate_->Check(*context, BudgetPermission("list", ""), nullptr);
+        !allowed.ok()) {
+      return allowed;
+    }
+  }
   for (const api::ComputeBudget& budget : source_->List()) {
     *response->add_budgets() = ToProto(budget);
   }
@@ -231,6 +246,12 @@ grpc::Status BudgetsService::List(grpc::ServerContext* /*context*/,
 grpc::Status BudgetsService::Watch(grpc::ServerContext* context,
                                    const bursar::v1::WatchBudgetsRequest* /*request*/,
                                    grpc::ServerWriter<bursar::v1::BudgetEvent>* writer) {
+  if (gate_ != nullptr) {
+    if (grpc::Status allowed = gate_->Check(*context, BudgetPermission("watch", ""), nullptr);
+        !allowed.ok()) {
+      return allowed;
+    }
+  }
   std::unique_ptr<BudgetSubscription> subscription = source_->Subscribe();
   while (!context->IsCancelled()) {
     std::vector<BudgetChange> changes = subscription->Next(cancel_poll_);

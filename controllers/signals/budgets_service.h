@@ -25,6 +25,7 @@
 #include "absl/time/time.h"
 #include "bursar/v1/budgets.grpc.pb.h"
 #include "controllers/api/types.h"
+#include "controllers/signals/caller_auth.h"
 
 namespace bursar::signals {
 
@@ -94,12 +95,17 @@ class BudgetBoard final : public BudgetSnapshotSource {
 bursar::v1::Budget ToProto(const api::ComputeBudget& budget);
 
 // Serves Get, List and Watch from a BudgetSnapshotSource. Thread-safe; the source must outlive
-// it. A Watch handler wakes at least every `cancel_poll` to notice a cancelled client (the
+// it. With a CallerGate (optional, must outlive the service), Get needs `get` on the
+// ComputeBudget named in the request, List `list` and Watch `watch` on computebudgets
+// (caller_auth.h); UNAUTHENTICATED or PERMISSION_DENIED otherwise. A Watch is authorised once,
+// when it opens: a binding revoked later does not end it (the client reconnects eventually).
+// A Watch handler wakes at least every `cancel_poll` to notice a cancelled client (the
 // synchronous gRPC API offers no cancellation callback); it does not spin in between.
 class BudgetsService final : public bursar::v1::Budgets::Service {
  public:
   explicit BudgetsService(BudgetSnapshotSource* source,
-                          absl::Duration cancel_poll = absl::Milliseconds(100));
+                          absl::Duration cancel_poll = absl::Milliseconds(100),
+                          CallerGate* gate = nullptr);
 
   grpc::Status Get(grpc::ServerContext* context, const bursar::v1::GetBudgetRequest* request,
                    bursar::v1::Budget* response) override;
@@ -112,6 +118,7 @@ class BudgetsService final : public bursar::v1::Budgets::Service {
  private:
   BudgetSnapshotSource* const source_;
   const absl::Duration cancel_poll_;
+  CallerGate* const gate_;
 };
 
 }  // namespace bursar::signals

@@ -54,6 +54,18 @@ absl::StatusOr<engine::ModelDriftSignal> ValidateModelDriftReport(const ModelDri
         "time: ", absl::FormatTime(absl::RFC3339_full, report.time, absl::UTCTimeZone()),
         " is more than ", absl::FormatDuration(kMaxFutureSkew), " ahead of the operator's clock"));
   }
+  // The source reaches Events and status beside the caller's identity ("<source> as <user>"),
+  // so it may not contain spaces or words that could pass for another identity.
+  if (report.source.size() > 63) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("source: must be at most 63 characters (got ", report.source.size(), ")"));
+  }
+  for (char c : report.source) {
+    if (!IsAlnum(c) && c != '.' && c != '_' && c != '-' && c != '/' && c != ':' && c != '@') {
+      return absl::InvalidArgumentError(
+          absl::StrCat("source: \"", report.source, "\" may contain only [A-Za-z0-9._/:@-]"));
+    }
+  }
   engine::ModelDriftSignal signal;
   signal.model = report.model;
   // In [0, 1] the product is in [0, 1e6], so the conversion cannot overflow.

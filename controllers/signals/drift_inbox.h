@@ -40,8 +40,9 @@ inline constexpr char kDefaultDriftSource[] = "grpc";
 // Checks a report and converts it to the engine's signal. Rules: model is a valid label value
 // (1-63 characters of [A-Za-z0-9._-], alphanumeric at both ends); score is finite and within
 // [0, 1], stored as millionths rounded to nearest; time is given and at most kMaxFutureSkew
-// after `now`; an empty source becomes kDefaultDriftSource. Errors are InvalidArgument and start
-// with the field name ("model: ...").
+// after `now`; source is at most 63 characters of [A-Za-z0-9._/:@-] (no spaces: it is shown
+// beside the caller's identity) and an empty one becomes kDefaultDriftSource. Errors are
+// InvalidArgument and start with the field name ("model: ...").
 absl::StatusOr<engine::ModelDriftSignal> ValidateModelDriftReport(const ModelDriftReport& report,
                                                                   absl::Time now);
 

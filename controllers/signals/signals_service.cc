@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
 
 namespace bursar::signals {
 
@@ -11,12 +12,20 @@ SignalsService::SignalsService(DriftInbox* inbox, std::function<absl::Time()> no
     : SignalsService(inbox, std::move(now), nullptr) {}
 
 SignalsService::SignalsService(DriftInbox* inbox, std::function<absl::Time()> now,
-                               std::function<bool()> accepting)
-    : inbox_(inbox), now_(std::move(now)), accepting_(std::move(accepting)) {}
+                               std::function<bool()> accepting, CallerGate* gate)
+    : inbox_(inbox), now_(std::move(now)), accepting_(std::move(accepting)), gate_(gate) {}
 
-grpc::Status SignalsService::ReportModelDrift(grpc::ServerContext* /*context*/,
+grpc::Status SignalsService::ReportModelDrift(grpc::ServerContext* context,
                                               const bursar::v1::ReportModelDriftRequest* request,
                                               bursar::v1::ReportModelDriftResponse* response) {
+  // Authenticate before looking at the report: a stranger learns nothing from validation.
+  Caller caller;
+  if (gate_ != nullptr) {
+    if (grpc::Status authenticated = gate_->AuthenticateCall(*context, &caller);
+        !authenticated.ok()) {
+      return authenticated;
+    }
+  }
   ModelDriftReport report;
   report.model = request->model();
   report.score = request->score();
@@ -30,6 +39,14 @@ grpc::Status SignalsService::ReportModelDrift(grpc::ServerContext* /*context*/,
   absl::StatusOr<engine::ModelDriftSignal> signal = ValidateModelDriftReport(report, now_());
   if (!signal.ok()) {
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, std::string(signal.status().message()));
+  }
+  if (gate_ != nullptr) {
+    if (absl::Status allowed = gate_->Authorize(caller, ReportDriftPermission(signal->model));
+        !allowed.ok()) {
+      return ToGrpcStatus(allowed);
+    }
+    // The source is the caller's word; the username is the API server's.
+    signal->source = absl::StrCat(signal->source, " as ", caller.username);
   }
   if (accepting_ && !accepting_()) {
     return grpc::Status(

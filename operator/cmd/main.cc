@@ -47,6 +47,7 @@ constexpr char kUsage[] =
 Usage:
   bursar run [--kubeconfig FILE] [--config FILE] [--tick 15s] ...   (the operator; run --help)
   bursar report-drift --address HOST:PORT --model NAME --score 0..1 [--metric psi] [--source S]
+                  [--ca-file FILE] [--token-file FILE] [--server-name NAME]
   bursar simulate --scenario FILE [--policy bursar|none|static-quota|shutoff|all]
                   [--output table|json|csv] [--plot FILE.svg] [--quiet]
   bursar trace generate [--seed N] [--jobs N] [--span 720h] [--team NS[:WEIGHT[:MODEL|MODEL]]]...

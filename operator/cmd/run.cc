@@ -26,6 +26,8 @@
 #include "controllers/providers/karpenter_provider.h"
 #include "controllers/providers/kwok_provider.h"
 #include "controllers/reconcilers/budget_loop.h"
+#include "controllers/signals/caller_auth.h"
+#include "controllers/signals/grpc_tls.h"
 #include "controllers/signals/prometheus.h"
 #include "controllers/signals/signals_service.h"
 #include "controllers/values/host_port.h"
@@ -403,10 +405,31 @@ int RunOperator(const RunOptions& options) {
     return 2;
   }
 
-  // gRPC: modelDrift signals and the budget query API.
+  // gRPC: modelDrift signals and the budget query API, over TLS, each call authenticated with
+  // a Kubernetes bearer token and authorised by RBAC (docs/security.md). The insecure modes are
+  // explicit flags and say so at every start.
+  signals::KubeTokenReviewer token_reviewer(
+      client, options.grpc_token_audience.empty()
+                  ? std::vector<std::string>{}
+                  : std::vector<std::string>{options.grpc_token_audience});
+  signals::KubeAccessReviewer access_reviewer(client);
+  signals::CallerGateOptions gate_options;
+  if (absl::StatusOr<runtime::CounterFamily*> outcomes = registry.AddCounter(
+          "bursar_grpc_auth_total",
+          "gRPC callers checked, by outcome: authenticated, unauthenticated, allowed, denied, "
+          "error (the API server could not be asked)",
+          {"outcome"});
+      outcomes.ok()) {
+    gate_options.observe = [family = *outcomes](std::string_view outcome) {
+      family->WithLabels({outcome}).Increment();
+    };
+  }
+  signals::CallerGate gate(
+      &token_reviewer, &access_reviewer, [&clock] { return clock.Now(); }, gate_options);
+  signals::CallerGate* gate_or_null = options.grpc_client_auth == "none" ? nullptr : &gate;
   signals::SignalsService signals_service(
-      &drift, [&clock] { return clock.Now(); }, is_leader);
-  signals::BudgetsService budgets_service(&board);
+      &drift, [&clock] { return clock.Now(); }, is_leader, gate_or_null);
+  signals::BudgetsService budgets_service(&board, absl::Milliseconds(100), gate_or_null);
   std::unique_ptr<grpc::Server> grpc_server;
   int grpc_port = 0;
   std::string grpc_host = options.grpc_addr;  // "off" stays "off" in --address-file
@@ -416,13 +439,36 @@ int RunOperator(const RunOptions& options) {
       log.Error("cannot listen", {{"error", std::string(g.status().message())}});
       return 2;
     }
+    std::shared_ptr<grpc::ServerCredentials> credentials;
+    if (options.grpc_plaintext) {
+      log.Warn(
+          "INSECURE: --grpc-plaintext serves gRPC without TLS; bearer tokens and reports "
+          "cross the network in clear. Use it only for a local demo.",
+          {{"address", options.grpc_addr}});
+      credentials = grpc::InsecureServerCredentials();
+    } else {
+      absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> tls =
+          signals::ServerTlsCredentials(options.grpc_tls_cert_file, options.grpc_tls_key_file);
+      if (!tls.ok()) {
+        log.Error("--grpc-tls-cert-file/--grpc-tls-key-file: cannot serve gRPC over TLS",
+                  {{"error", std::string(tls.status().message())}});
+        return 2;
+      }
+      credentials = *std::move(tls);
+    }
+    if (gate_or_null == nullptr) {
+      log.Warn(
+          "INSECURE: --grpc-client-auth=none: anyone who reaches the gRPC port can report "
+          "modelDrift and unlock retraining reserves, and read every budget",
+          {{"address", options.grpc_addr}});
+    }
     grpc_host = g->host;
     grpc::ServerBuilder builder;
     builder.AddListeningPort(
         absl::StrCat(
             g->host.find(':') != std::string::npos ? absl::StrCat("[", g->host, "]") : g->host, ":",
             g->port),
-        grpc::InsecureServerCredentials(), &grpc_port);
+        credentials, &grpc_port);
     builder.RegisterService(&signals_service);
     builder.RegisterService(&budgets_service);
     grpc_server = builder.BuildAndStart();
@@ -445,7 +491,9 @@ int RunOperator(const RunOptions& options) {
                                        {"leaderElection", options.leader_elect},
                                        {"tick", absl::FormatDuration(options.tick)},
                                        {"healthPort", (*http)->port()},
-                                       {"grpcPort", grpc_port}});
+                                       {"grpcPort", grpc_port},
+                                       {"grpcTls", !options.grpc_plaintext},
+                                       {"grpcClientAuth", options.grpc_client_auth}});
 
   // Threads: the watchers fill the caches, the elector holds the Lease, and the budget loop's
   // controller passes once every cache has synced. A thread that ends on its own notifies

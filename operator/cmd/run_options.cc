@@ -67,6 +67,28 @@ constexpr Setting kGrpcAddr{
     "grpc-addr", "grpcAddr", "HOST:PORT|off",
     "Where to serve the bursar.v1.Signals and bursar.v1.Budgets gRPC services; off disables them.",
     [](const RunOptions& d) { return d.grpc_addr; }};
+constexpr Setting kGrpcTlsCertFile{
+    "grpc-tls-cert-file", "grpcTlsCertFile", "FILE",
+    "The gRPC server's PEM certificate chain; re-read when it changes.",
+    [](const RunOptions& d) { return d.grpc_tls_cert_file; }};
+constexpr Setting kGrpcTlsKeyFile{
+    "grpc-tls-key-file", "grpcTlsKeyFile", "FILE",
+    "The private key of --grpc-tls-cert-file (PEM); re-read when it changes.",
+    [](const RunOptions& d) { return d.grpc_tls_key_file; }};
+constexpr Setting kGrpcPlaintext{
+    "grpc-plaintext", "grpcPlaintext", "",
+    "Serve gRPC without TLS. Only for local demos: tokens and reports cross the network in clear.",
+    [](const RunOptions& d) -> std::string { return d.grpc_plaintext ? "true" : "false"; }};
+constexpr Setting kGrpcClientAuth{
+    "grpc-client-auth", "grpcClientAuth", "token|none",
+    "token: callers send a Kubernetes bearer token, checked with TokenReview and "
+    "SubjectAccessReview (docs/security.md). none: anyone who reaches the port may unlock "
+    "retraining reserves.",
+    [](const RunOptions& d) { return d.grpc_client_auth; }};
+constexpr Setting kGrpcTokenAudience{
+    "grpc-token-audience", "grpcTokenAudience", "NAME",
+    "Accept only bearer tokens minted for this audience (TokenRequest audiences).",
+    [](const RunOptions&) -> std::string { return "the API server's own audience"; }};
 constexpr Setting kPrometheusUrl{
     "prometheus-url", "prometheusUrl", "URL",
     "http(s)://HOST:PORT[/PREFIX] of the Prometheus that scrapes DCGM, for GPU utilisation.",
@@ -99,9 +121,11 @@ constexpr Setting kAddressFile{
     [](const RunOptions&) -> std::string { return "none"; }};
 
 constexpr const Setting* kSettings[] = {
-    &kKubeconfig, &kContext,    &kTick,       &kLookahead, &kLeaderElect,   &kLeaseNamespace,
-    &kLeaseName,  &kIdentity,   &kHealthAddr, &kGrpcAddr,  &kPrometheusUrl, &kPrometheusCaFile,
-    &kDcgmQuery,  &kMetricsApi, &kLogLevel,   &kLogFormat, &kShutdownGrace, &kAddressFile,
+    &kKubeconfig,      &kContext,          &kTick,          &kLookahead,      &kLeaderElect,
+    &kLeaseNamespace,  &kLeaseName,        &kIdentity,      &kHealthAddr,     &kGrpcAddr,
+    &kGrpcTlsCertFile, &kGrpcTlsKeyFile,   &kGrpcPlaintext, &kGrpcClientAuth, &kGrpcTokenAudience,
+    &kPrometheusUrl,   &kPrometheusCaFile, &kDcgmQuery,     &kMetricsApi,     &kLogLevel,
+    &kLogFormat,       &kShutdownGrace,    &kAddressFile,
 };
 
 constexpr std::string_view kConfigFlag = "config";
@@ -273,6 +297,15 @@ void ReadSettings(SettingSource& src, RunOptions* o, Origins* origins) {
   if (src.String(kGrpcAddr, &o->grpc_addr)) {
     Check(src, kGrpcAddr, CheckGrpcAddress(o->grpc_addr));
   }
+  src.String(kGrpcTlsCertFile, &o->grpc_tls_cert_file);
+  src.String(kGrpcTlsKeyFile, &o->grpc_tls_key_file);
+  src.Bool(kGrpcPlaintext, &o->grpc_plaintext);
+  if (src.String(kGrpcClientAuth, &o->grpc_client_auth) && o->grpc_client_auth != "token" &&
+      o->grpc_client_auth != "none") {
+    src.Error(kGrpcClientAuth,
+              absl::StrCat("must be token or none (got ", Quote(o->grpc_client_auth), ")"));
+  }
+  src.String(kGrpcTokenAudience, &o->grpc_token_audience);
   if (std::string url; src.String(kPrometheusUrl, &url)) {
     if (url.empty()) {
       o->prometheus_url.clear();
@@ -413,6 +446,13 @@ absl::StatusOr<RunOptions> ParseRunOptions(const std::vector<std::string>& argv,
   if (!o.prometheus_ca_file.empty() && !o.prometheus_url.starts_with("https://")) {
     flag_errors.push_back(
         absl::StrCat(origins.prometheus_ca_file, ": needs an https:// prometheus URL"));
+  }
+
+  if (o.grpc_addr != "off" && !o.grpc_plaintext &&
+      (o.grpc_tls_cert_file.empty() || o.grpc_tls_key_file.empty())) {
+    flag_errors.push_back(
+        "--grpc-tls-cert-file and --grpc-tls-key-file: both are needed to serve gRPC over TLS "
+        "(or --grpc-plaintext for a local demo, or --grpc-addr=off)");
   }
 
   if (!file_errors.empty()) {

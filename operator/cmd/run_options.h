@@ -52,6 +52,18 @@ struct RunOptions {
   std::string health_addr = ":8081";
   // --grpc-addr HOST:PORT for bursar.v1.Signals and bursar.v1.Budgets; "off" disables them.
   std::string grpc_addr = ":9090";
+  // --grpc-tls-cert-file / --grpc-tls-key-file: the gRPC server's PEM certificate chain and key
+  // (the chart mounts the TLS Secret here). Re-read when they change (a renewed Secret).
+  std::string grpc_tls_cert_file = "/etc/bursar/grpc-tls/tls.crt";
+  std::string grpc_tls_key_file = "/etc/bursar/grpc-tls/tls.key";
+  // --grpc-plaintext: serve gRPC without TLS, for local demos only (logged as a warning).
+  bool grpc_plaintext = false;
+  // --grpc-client-auth token|none: "token" (the default) requires a Kubernetes bearer token,
+  // checked with TokenReview and SubjectAccessReview; "none" trusts anyone who reaches the port.
+  std::string grpc_client_auth = "token";
+  // --grpc-token-audience: accept only tokens minted for this audience; "" accepts the API
+  // server's own audience (a pod's default ServiceAccount token).
+  std::string grpc_token_audience;
   // --prometheus-url http(s)://HOST[:PORT][/PREFIX], without a trailing '/'; "" means no DCGM
   // utilisation.
   std::string prometheus_url;

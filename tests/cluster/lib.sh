@@ -114,3 +114,47 @@ format_duration() {
   local s=$1
   if ((s >= 60)); then printf '%dm%02ds' $((s / 60)) $((s % 60)); else printf '%ds' "$s"; fi
 }
+
+# make_grpc_tls DIR — a throwaway CA (DIR/ca.crt) and a certificate for 127.0.0.1 and localhost
+# signed by it (DIR/tls.crt, DIR/tls.key), for `bursar run --grpc-tls-*` in tests. Kept when
+# DIR/tls.crt already exists.
+make_grpc_tls() {
+  local dir=$1
+  [[ -s $dir/tls.crt ]] && return 0
+  mkdir -p "$dir"
+  (
+    cd "$dir" &&
+      openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=bursar-test-ca \
+        -keyout ca.key -out ca.crt &&
+      openssl req -newkey rsa:2048 -nodes -subj /CN=bursar-grpc -keyout tls.key -out tls.csr &&
+      printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' >ext.cnf &&
+      openssl x509 -req -in tls.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 2 \
+        -extfile ext.cnf -out tls.crt
+  ) >/dev/null 2>&1 || die "openssl could not make a test certificate in $dir"
+}
+
+# grpc_reporter_token NAMESPACE SA MODEL... — a ServiceAccount allowed to report modelDrift for
+# the models named (ClusterRole and binding "bursar-e2e-<NAMESPACE>-<SA>"), and a token for it
+# on stdout (`kubectl create token`, 1 h).
+grpc_reporter_token() {
+  local ns=$1 sa=$2 name="bursar-e2e-$1-$2"
+  shift 2
+  local models
+  models=$(printf '"%s",' "$@")
+  kubectl get namespace "$ns" >/dev/null 2>&1 || kubectl create namespace "$ns" >/dev/null
+  kubectl -n "$ns" create serviceaccount "$sa" --dry-run=client -o yaml | kubectl apply -f - >/dev/null
+  kubectl apply -f - >/dev/null <<YAML
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: $name}
+rules:
+  - {apiGroups: [bursar.dev], resources: [models/drift], verbs: [create], resourceNames: [${models%,}]}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: $name}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: $name}
+subjects: [{kind: ServiceAccount, namespace: $ns, name: $sa}]
+YAML
+  kubectl -n "$ns" create token "$sa" --duration=1h
+}

@@ -49,11 +49,15 @@ install_crds() {
 }
 
 # operator_start [FLAG...] — starts `bursar run` in the background (1 s tick, no leader election,
-# loopback ports) and waits until /readyz answers.
+# loopback ports, gRPC over TLS with a test CA: $OPERATOR_GRPC_CA) and waits until /readyz
+# answers.
 operator_start() {
   rm -f "$WORK/addresses"
+  make_grpc_tls "$WORK/grpc-tls"
+  OPERATOR_GRPC_CA=$WORK/grpc-tls/ca.crt
   "$BURSAR" run --kubeconfig "$KUBECONFIG" --tick 1s --leader-elect=false \
     --health-addr 127.0.0.1:0 --grpc-addr 127.0.0.1:0 --address-file "$WORK/addresses" \
+    --grpc-tls-cert-file "$WORK/grpc-tls/tls.crt" --grpc-tls-key-file "$WORK/grpc-tls/tls.key" \
     --log-format text "$@" >>"$OPERATOR_LOG" 2>&1 &
   OPERATOR_PID=$!
   local why

@@ -53,15 +53,49 @@ retrain_job_is_held() {
 }
 check "without a modelDrift report the retraining Job is held" retrain_job_is_held
 
+# The reporter: a ServiceAccount allowed to report for fraud and other, over TLS with a token.
+grpc_reporter_token ml drift-monitor fraud other >"$WORK/reporter.token"
+grpc_reporter_token ml outsider nobody >"$WORK/outsider.token"
+report() {
+  "$BURSAR" report-drift --address "$OPERATOR_GRPC" --ca-file "$OPERATOR_GRPC_CA" "$@"
+}
+
+reports_without_a_token_or_permission_are_refused() {
+  local out
+  out=$(report --no-token --model fraud --score 0.9 --source e2e 2>&1) && return 1
+  grep -q "no credentials" <<<"$out" || {
+    echo "without a token: $out"
+    return 1
+  }
+  out=$(report --token-file "$WORK/outsider.token" --model fraud --score 0.9 --source e2e 2>&1) &&
+    return 1
+  grep -q "may not create bursar.dev models/drift \"fraud\"" <<<"$out" || {
+    echo "without permission: $out"
+    return 1
+  }
+  sleep 2 # a few passes: nothing may have been unlocked
+  ! kubectl get computebudget fraud-team -o jsonpath='{.status.recentActions[*].action}' |
+    grep -q UnlockReserve
+}
+check "a report without a token, or from a ServiceAccount without RBAC, unlocks nothing" \
+  reports_without_a_token_or_permission_are_refused
+
 drift_report_unlocks_reserve() {
-  "$BURSAR" report-drift --address "$OPERATOR_GRPC" --model fraud --score 0.62 --metric psi \
+  report --token-file "$WORK/reporter.token" --model fraud --score 0.62 --metric psi \
     --source e2e || return 1
   wait_for "UnlockReserve in recentActions" 15 bash -c \
     "kubectl get computebudget fraud-team -o jsonpath='{.status.recentActions[*].action}' | grep -q UnlockReserve" ||
     return 1
-  [[ -n $(kc get events -n default --field-selector reason=ModelDriftUnlocked -o name) ]]
+  [[ -n $(kc get events -n default --field-selector reason=ModelDriftUnlocked -o name) ]] || return 1
+  # Who asked: the ServiceAccount, in the Event and in recentActions.
+  kubectl get events -n default --field-selector reason=ModelDriftUnlocked \
+    -o jsonpath='{.items[*].message}' | grep -q "from e2e as system:serviceaccount:ml:drift-monitor" ||
+    return 1
+  kubectl get computebudget fraud-team -o jsonpath='{.status.recentActions[*].message}' |
+    grep -q "as system:serviceaccount:ml:drift-monitor"
 }
-check "a modelDrift report over the threshold unlocks the reserve" drift_report_unlocks_reserve
+check "a modelDrift report over the threshold unlocks the reserve, naming the caller" \
+  drift_report_unlocks_reserve
 
 retrain_job_runs() {
   wait_for "retrain-fraud resumed" 15 bash -c \
@@ -75,7 +109,7 @@ retrain_job_runs() {
 check "the retraining Job runs on the reserve; regular work stays held" retrain_job_runs
 
 below_threshold_is_ignored() {
-  "$BURSAR" report-drift --address "$OPERATOR_GRPC" --model other --score 0.1 --metric psi \
+  report --token-file "$WORK/reporter.token" --model other --score 0.1 --metric psi \
     --source e2e || return 1
   wait_for "the ignored report's Event" 15 bash -c \
     "kubectl get events -n default --field-selector reason=ModelDriftIgnored -o jsonpath='{.items[*].message}' | grep -q 'model other'"

@@ -98,7 +98,11 @@ ALL_ON=(--set serviceMonitor.enabled=true --set prometheusRule.enabled=true
   --set integrations.kueue=true --set integrations.clusterAPI=true
   --set integrations.karpenter=true --set integrations.kwok=true
   --set operator.prometheus.url=https://prometheus.monitoring:9090
-  --set operator.prometheus.caConfigMap.name=prometheus-ca)
+  --set operator.prometheus.caConfigMap.name=prometheus-ca
+  --set grpc.tokenAudience=bursar --set 'grpc.reporters.models={fraud,churn}'
+  --set 'grpc.reporters.serviceAccounts[0].namespace=ml'
+  --set 'grpc.reporters.serviceAccounts[0].name=drift-monitor'
+  --set 'networkPolicy.grpcFromNamespaces={ml}' --set networkPolicy.webhookPort=9443)
 
 # ---------------------------------------------------------------------------------------------
 # Offline: lint, render, CRDs, schema
@@ -121,7 +125,7 @@ def kinds(path):
 default, k_default = kinds(sys.argv[1])
 every, k_all = kinds(sys.argv[2])
 want = {"CustomResourceDefinition", "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role",
-        "RoleBinding", "ConfigMap", "Deployment", "Service", "PodDisruptionBudget"}
+        "RoleBinding", "ConfigMap", "Deployment", "Service", "PodDisruptionBudget", "NetworkPolicy"}
 missing = want - set(k_default)
 assert not missing, f"default render lacks {missing}"
 extra = {"ServiceMonitor", "PrometheusRule"} - set(k_all)
@@ -144,6 +148,22 @@ assert c["readinessProbe"]["httpGet"]["path"] == "/readyz"
 env = {e["name"]: e.get("valueFrom", {}).get("fieldRef", {}).get("fieldPath") for e in c["env"]}
 assert env.get("POD_NAMESPACE") == "metadata.namespace" and env.get("POD_NAME") == "metadata.name"
 assert "--id=$(POD_NAME)" in c["args"], c["args"]
+# gRPC: TLS from the Secret by default, the operator may ask TokenReview/SubjectAccessReview,
+# and the gRPC port is closed to everyone until namespaces are listed.
+mounts = {m["name"]: m["mountPath"] for m in c["volumeMounts"]}
+assert mounts.get("grpc-tls") == "/etc/bursar/grpc-tls", mounts
+vols = {v["name"]: v for v in spec["volumes"]}
+assert vols["grpc-tls"]["secret"]["secretName"] == "bursar-grpc-tls", vols
+op_rules = next(d for d in default if d["kind"] == "ClusterRole" and d["metadata"]["name"] == "bursar")["rules"]
+assert {"apiGroups": ["authentication.k8s.io"], "resources": ["tokenreviews"], "verbs": ["create"]} in op_rules
+assert {"apiGroups": ["authorization.k8s.io"], "resources": ["subjectaccessreviews"], "verbs": ["create"]} in op_rules
+np = next(d for d in default if d["kind"] == "NetworkPolicy")
+assert [p["port"] for r in np["spec"]["ingress"] for p in r["ports"]] == [8081], np
+np_all = next(d for d in every if d["kind"] == "NetworkPolicy")
+assert [p["port"] for r in np_all["spec"]["ingress"] for p in r["ports"]] == [8081, 9090, 9443], np_all
+reporter = next(d for d in every if d["kind"] == "ClusterRole" and d["metadata"]["name"] == "bursar-drift-reporter")
+assert reporter["rules"] == [{"apiGroups": ["bursar.dev"], "resources": ["models/drift"],
+                              "verbs": ["create"], "resourceNames": ["fraud", "churn"]}], reporter
 print("kinds:", ", ".join(k_all))
 EOF
   # A release name without "bursar" gets prefixed names; the bindings must follow.
@@ -473,9 +493,12 @@ operator_reconciles_with_chart_rbac() {
   # The settings file the chart rendered and installed; flags override what a test must.
   kc -n "$NS" get configmap bursar-config -o jsonpath='{.data.config\.yaml}' \
     >"$WORK/config.yaml" || return 1
+  # The chart mounts its TLS Secret at /etc/bursar/grpc-tls; here a test CA's files stand in.
+  make_grpc_tls "$WORK/grpc-tls"
   "$BURSAR" run --config "$WORK/config.yaml" --kubeconfig "$WORK/sa.kubeconfig" --tick 1s \
     --leader-election-namespace "$NS" --id helm-test-0 --health-addr 127.0.0.1:0 \
     --grpc-addr 127.0.0.1:0 --log-format json --address-file "$WORK/addresses" \
+    --grpc-tls-cert-file "$WORK/grpc-tls/tls.crt" --grpc-tls-key-file "$WORK/grpc-tls/tls.key" \
     >"$WORK/operator.log" 2>&1 &
   OPERATOR_PID=$!
   local ok=1
@@ -567,6 +590,9 @@ rbac_denies_what_it_does_not_grant() {
   can_i yes update leases.coordination.k8s.io/bursar-operator -n "$NS" || bad=1
   can_i yes get secrets -n "$NS" || bad=1
   can_i yes patch jobs.batch -n "$TEAM_NS" || bad=1
+  # gRPC callers are checked with TokenReview and SubjectAccessReview.
+  can_i yes create tokenreviews.authentication.k8s.io || bad=1
+  can_i yes create subjectaccessreviews.authorization.k8s.io || bad=1
   ((bad == 0)) || return 1
   # A real request with the token, not only the authorizer's opinion.
   expect_failure "deleting a ComputeBudget with the chart's token" "Forbidden" \

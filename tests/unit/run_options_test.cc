@@ -79,6 +79,11 @@ TEST(RunOptionsTest, DefaultsAreResolved) {
   EXPECT_EQ(o->identity, DefaultIdentity());
   EXPECT_EQ(o->health_addr, ":8081");
   EXPECT_EQ(o->grpc_addr, ":9090");
+  EXPECT_EQ(o->grpc_tls_cert_file, "/etc/bursar/grpc-tls/tls.crt");
+  EXPECT_EQ(o->grpc_tls_key_file, "/etc/bursar/grpc-tls/tls.key");
+  EXPECT_FALSE(o->grpc_plaintext);
+  EXPECT_EQ(o->grpc_client_auth, "token");
+  EXPECT_EQ(o->grpc_token_audience, "");
   EXPECT_EQ(o->prometheus_url, "");
   EXPECT_EQ(o->prometheus_ca_file, "");
   EXPECT_EQ(o->dcgm_query, "");
@@ -87,6 +92,19 @@ TEST(RunOptionsTest, DefaultsAreResolved) {
   EXPECT_EQ(o->log_format, runtime::LogFormat::kJson);
   EXPECT_EQ(o->shutdown_grace, absl::Seconds(10));
   EXPECT_EQ(o->address_file, "");
+}
+
+TEST(RunOptionsTest, GrpcSecurityFlagsAreReadAndInsecureModesAreExplicit) {
+  absl::StatusOr<RunOptions> o =
+      ParseRunOptions({"--grpc-plaintext", "--grpc-client-auth", "none", "--grpc-tls-cert-file", "",
+                       "--grpc-token-audience", "bursar"},
+                      Env());
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_TRUE(o->grpc_plaintext);
+  EXPECT_EQ(o->grpc_client_auth, "none");
+  EXPECT_EQ(o->grpc_token_audience, "bursar");
+  // Without gRPC, no certificate is needed.
+  EXPECT_TRUE(ParseRunOptions({"--grpc-addr", "off", "--grpc-tls-cert-file", ""}, Env()).ok());
 }
 
 TEST(RunOptionsTest, EnvironmentGivesKubeconfigAndLeaseNamespace) {
@@ -387,6 +405,10 @@ TEST(RunOptionsTest, FlagErrorsNameTheFlag) {
        "--health-addr: \"[zz::1]:80\": \"[zz::1]\" is not a bracketed IPv6 address"},
       {{"--grpc-addr", "bad host:80"},
        "--grpc-addr: \"bad host:80\": \"bad host\" is not a host name or IP address"},
+      {{"--grpc-client-auth", "mtls"}, "--grpc-client-auth: must be token or none (got \"mtls\")"},
+      {{"--grpc-tls-key-file", ""},
+       "--grpc-tls-cert-file and --grpc-tls-key-file: both are needed to serve gRPC over TLS (or "
+       "--grpc-plaintext for a local demo, or --grpc-addr=off)"},
       {{"--grpc-addr", "Off"},
        "--grpc-addr: \"Off\" is not HOST:PORT (e.g. \":8081\", "
        "\"127.0.0.1:0\" or \"[::1]:8081\")"},

@@ -83,6 +83,14 @@ leaderElectionId: {{ .Values.leaderElection.leaseName | quote }}
 # the chart's Role grants the Lease.
 healthAddr: {{ printf ":%d" (int .Values.ports.health) | quote }}
 grpcAddr: {{ if gt (int .Values.ports.grpc) 0 }}{{ printf ":%d" (int .Values.ports.grpc) | quote }}{{ else }}"off"{{ end }}
+# gRPC security (docs/security.md): the TLS Secret is mounted at /etc/bursar/grpc-tls.
+grpcTlsCertFile: "/etc/bursar/grpc-tls/tls.crt"
+grpcTlsKeyFile: "/etc/bursar/grpc-tls/tls.key"
+grpcPlaintext: {{ .Values.grpc.plaintext }}
+grpcClientAuth: {{ .Values.grpc.clientAuth | quote }}
+{{- with .Values.grpc.tokenAudience }}
+grpcTokenAudience: {{ . | quote }}
+{{- end }}
 {{- with $op.prometheus.url }}
 prometheusUrl: {{ . | quote }}
 {{- end }}
