@@ -8,6 +8,8 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
+#include "controllers/reconcilers/snapshot.h"
 #include "controllers/values/quantity.h"
 
 namespace bursar::reconcilers {
@@ -141,16 +143,23 @@ absl::StatusOr<std::optional<Value>> ClusterQueueQuotaPatch(const Value& cq,
 
   const bool in_cohort = !json::StringAt(cq, "spec.cohortName").empty();
   std::vector<Value> ops;
-  for (const auto& [resource, entries] : by_resource) {
-    int64_t held = 0;
+  for (auto& [resource, entries] : by_resource) {
+    // First what each flavor holds, in order, as far as the allowance reaches (a flavor holding
+    // more keeps it but gets no room: Kueue would refill a freed GPU at once); then the rest.
+    int64_t left = std::max<int64_t>(0, target.gpus);
+    std::vector<int64_t> quotas;
     for (const Entry& e : entries) {
-      held += e.held;
+      quotas.push_back(std::min(e.held, left));
+      left -= quotas.back();
     }
-    int64_t headroom = std::max<int64_t>(0, target.gpus - held);
-    for (const Entry& e : entries) {
-      int64_t give = std::min(headroom, std::max<int64_t>(0, e.capacity - e.held));
-      headroom -= give;
-      std::string quota = absl::StrCat(e.held + give);
+    for (size_t i = 0; i < entries.size(); ++i) {
+      int64_t give = std::min(left, std::max<int64_t>(0, entries[i].capacity - quotas[i]));
+      quotas[i] += give;
+      left -= give;
+    }
+    for (size_t i = 0; i < entries.size(); ++i) {
+      const Entry& e = entries[i];
+      std::string quota = absl::StrCat(quotas[i]);
       std::string path = absl::StrCat("/spec/resourceGroups/", e.group, "/flavors/", e.flavor,
                                       "/resources/", e.index);
       const Value* nominal = e.resource->Find("nominalQuota");
@@ -169,6 +178,20 @@ absl::StatusOr<std::optional<Value>> ClusterQueueQuotaPatch(const Value& cq,
       }
     }
   }
+  // Hold: Kueue's own stopPolicy, so that nothing is admitted into a GPU freed between two
+  // passes. Released only when Bursar set it (its held-by annotation), never a user's Hold.
+  std::map<std::string, Value> annotations;  // to add
+  const std::string stop = json::StringAt(cq, "spec.stopPolicy");
+  const std::string held_by = json::MemberStringAt(cq, "metadata.annotations", kHeldByAnnotation);
+  if (target.hold && stop != "Hold" && stop != "HoldAndDrain") {
+    ops.push_back(Op("add", "/spec/stopPolicy", Value::String("Hold")));
+    annotations[kHeldByAnnotation] = Value::String(target.budget);
+  } else if (!target.hold && held_by == target.budget) {
+    ops.push_back(Op("add", "/spec/stopPolicy", Value::String("None")));
+    ops.push_back(
+        Value::Object({{"op", Value::String("remove")},
+                       {"path", Value::String("/metadata/annotations/bursar.dev~1held-by")}}));
+  }
   if (ops.empty()) {
     return std::nullopt;
   }
@@ -179,13 +202,17 @@ absl::StatusOr<std::optional<Value>> ClusterQueueQuotaPatch(const Value& cq,
   }
   std::string record = Value::Object(std::move(capacities)).ToJson();
   if (record != annotation) {
-    if (cq.FindPath("metadata.annotations") == nullptr) {
-      ops.push_back(Op("add", "/metadata/annotations",
-                       Value::Object({{kFlavorQuotasAnnotation, Value::String(record)}})));
-    } else {
-      // JSON pointer: "/" in the key is written "~1".
+    annotations[kFlavorQuotasAnnotation] = Value::String(record);
+  }
+  if (!annotations.empty() && cq.FindPath("metadata.annotations") == nullptr) {
+    std::vector<Value::Member> members(annotations.begin(), annotations.end());
+    ops.push_back(Op("add", "/metadata/annotations", Value::Object(std::move(members))));
+  } else {
+    for (auto& [key, value] : annotations) {
+      // JSON pointer: "/" in a key is written "~1".
       ops.push_back(
-          Op("add", "/metadata/annotations/bursar.dev~1flavor-quotas", Value::String(record)));
+          Op("add", absl::StrCat("/metadata/annotations/", absl::StrReplaceAll(key, {{"/", "~1"}})),
+             std::move(value)));
     }
   }
   return Value::Array(std::move(ops));

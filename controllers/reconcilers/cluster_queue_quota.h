@@ -6,19 +6,22 @@
 //
 // Kueue admits a workload into the first flavor, in the queue's order, with room for it, and a
 // queue in a cohort may also borrow other queues' unused quota. So Bursar writes every flavor:
-// - the allowance is what all flavors together may hold: what they hold now (status
-//   flavorsReservation, or flavorsUsage when larger) plus the allowance's headroom, handed out
-//   in the queue's flavor order, each flavor up to its capacity;
+// - the allowance is what all flavors together may hold, handed out in the queue's flavor order,
+//   each flavor up to its capacity;
 // - a flavor's capacity is the nominalQuota the queue had before Bursar first wrote it, recorded
 //   once in the annotation bursar.dev/flavor-quotas (JSON: {"<flavor>/<resource>": "<quantity>"});
 //   to change a flavor's capacity later, edit the annotation;
+// - what the flavors hold (status flavorsReservation, or flavorsUsage when larger) is counted
+//   first, in order: a flavor holding more than the allowance leaves it gets a quota below what it
+//   holds (Kueue does not evict for that, but would refill a freed GPU at once);
 // - a queue in a cohort gets borrowingLimit 0 for the budget's resources: borrowed GPUs would be
-//   charged to the budget too.
-// A flavor is never written below what it holds (Kueue does not evict on a lower quota, and
-// Drain suspends Jobs instead). Prices do not enter here: the allowance's GPU count is priced
-// by the planner (docs/concepts.md, "Kueue ClusterQueues").
-// Pitfall: Bursar reads v1beta2, Kueue's storage version since v0.15; on v1beta1 a write without
-// Kueue's conversion webhook prunes `cohortName` (v1beta1 calls it `cohort`).
+//   charged to the budget too;
+// - while the budget holds new work, the queue's stopPolicy is Hold (Kueue admits nothing, the
+//   admitted keep running), marked with bursar.dev/held-by; Bursar sets it back to None only
+//   where it set it. Prices do not enter here: the allowance's GPU count is priced by the planner
+//   (docs/concepts.md, "Kueue ClusterQueues").
+// Pitfall: Bursar reads v1beta2 (served since Kueue v0.15, stored since v0.16); on v1beta1 a write
+// without Kueue's conversion webhook prunes `cohortName` (v1beta1 calls it `cohort`).
 
 #include <optional>
 

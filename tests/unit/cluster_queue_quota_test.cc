@@ -13,6 +13,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "controllers/reconcilers/snapshot.h"
 #include "tests/unit/json_or_fail.h"
 
 namespace bursar::reconcilers {
@@ -32,6 +33,7 @@ struct Queue {
   std::string annotation;  // bursar.dev/flavor-quotas, when set
   std::string reserved_on_demand, reserved_spot;
   std::string used_spot;
+  std::string stop_policy, held_by;
 
   Queue& Quotas(std::string a, std::string b) {
     on_demand = std::move(a);
@@ -55,13 +57,24 @@ struct Queue {
     used_spot = std::move(b);
     return *this;
   }
+  Queue& Stopped(std::string policy, std::string by) {
+    stop_policy = std::move(policy);
+    held_by = std::move(by);
+    return *this;
+  }
 
   json::Value Json() const {
     std::string metadata = R"("name":"team-a")";
+    std::vector<json::Value::Member> annotations;
     if (!annotation.empty()) {
-      json::Value a =
-          json::Value::Object({{kFlavorQuotasAnnotation, json::Value::String(annotation)}});
-      metadata += absl::StrCat(R"(,"annotations":)", a.ToJson());
+      annotations.emplace_back(kFlavorQuotasAnnotation, json::Value::String(annotation));
+    }
+    if (!held_by.empty()) {
+      annotations.emplace_back(kHeldByAnnotation, json::Value::String(held_by));
+    }
+    if (!annotations.empty()) {
+      metadata +=
+          absl::StrCat(R"(,"annotations":)", json::Value::Object(std::move(annotations)).ToJson());
     }
     std::string spec = absl::StrCat(
         R"({"resourceGroups":[
@@ -72,7 +85,7 @@ struct Queue {
         on_demand, R"("}]},
             {"name":"spot","resources":[{"name":"nvidia.com/gpu","nominalQuota":)",
         spot, R"(}]}]}])", cohort.empty() ? "" : absl::StrCat(R"(,"cohortName":")", cohort, R"(")"),
-        "}");
+        stop_policy.empty() ? "" : absl::StrCat(R"(,"stopPolicy":")", stop_policy, R"(")"), "}");
     std::vector<std::string> reservation;
     if (!reserved_on_demand.empty()) {
       reservation.push_back(
@@ -113,8 +126,12 @@ Writes WritesOf(const json::Value& patch) {
       tested = path.substr(0, path.rfind('/'));
       continue;
     }
+    if (json::StringAt(op, "op") == "remove") {
+      writes[path] = "<removed>";
+      continue;
+    }
     EXPECT_EQ(json::StringAt(op, "op"), "add");
-    if (path.starts_with("/spec/")) {
+    if (path.starts_with("/spec/resourceGroups/")) {
       EXPECT_EQ(path.substr(0, path.rfind('/')), tested) << "no test op before " << path;
     }
     const json::Value& value = FieldOrFail(op, "value");
@@ -168,22 +185,50 @@ TEST(ClusterQueueQuotaTest, RecordedCapacitiesBoundEachFlavorOnceBursarHasLowere
   EXPECT_EQ(w, (Writes{{Quota(kOnDemand), "8"}, {Quota(kSpot), "8"}}));
 }
 
-TEST(ClusterQueueQuotaTest, WhatAFlavorHoldsCountsAgainstTheAllowanceAndIsNeverTakenAway) {
+TEST(ClusterQueueQuotaTest, WhatTheFlavorsHoldCountsFirstAgainstTheAllowance) {
   // Spot holds 2 (reserved), so on-demand may only get the other 2 of 4.
   Writes w = PatchOf(Queue().Recorded(kRecord88).Reserved("", "2"), 4);
   EXPECT_EQ(w, (Writes{{Quota(kOnDemand), "2"}, {Quota(kSpot), "2"}}));
   // Usage larger than the reservation counts too (the larger of the two).
   w = PatchOf(Queue().Recorded(kRecord88).Reserved("", "1").UsedSpot("3"), 4);
   EXPECT_EQ(w, (Writes{{Quota(kOnDemand), "1"}, {Quota(kSpot), "3"}}));
-  // Holding more than the allowance (Hold after a burst): pinned where they are, no headroom.
+  // Holding more than the allowance: the allowance goes to what is held, in order, so the flavor
+  // left over gets less than it holds (no eviction, but no refill of a GPU freed either).
   w = PatchOf(Queue().Recorded(kRecord88).Reserved("3", "2"), 4);
-  EXPECT_EQ(w, (Writes{{Quota(kOnDemand), "3"}, {Quota(kSpot), "2"}}));
+  EXPECT_EQ(w, (Writes{{Quota(kOnDemand), "3"}, {Quota(kSpot), "1"}}));
 }
 
 TEST(ClusterQueueQuotaTest, AQueueInACohortMayNotBorrowTheBudgetsResources) {
   Writes w = PatchOf(Queue().Cohort("research").Recorded(kRecord88), 16);
   EXPECT_EQ(w, (Writes{{absl::StrCat(kOnDemand, "/borrowingLimit"), "0"},
                        {absl::StrCat(kSpot, "/borrowingLimit"), "0"}}));
+}
+
+TEST(ClusterQueueQuotaTest, HoldStopsTheQueueAndReleaseRestartsOnlyWhatBursarStopped) {
+  ClusterQueueTarget hold = Allow(12);
+  hold.hold = true;
+  absl::StatusOr<std::optional<json::Value>> patch =
+      ClusterQueueQuotaPatch(Queue().Quotas("8", "4").Recorded(kRecord88).Json(), hold);
+  ASSERT_TRUE(patch.ok() && patch->has_value()) << patch.status();
+  EXPECT_EQ(WritesOf(**patch), (Writes{{"/spec/stopPolicy", "Hold"},
+                                       {"/metadata/annotations/bursar.dev~1held-by", "team-a"}}));
+  // Held already: nothing to write.
+  patch = ClusterQueueQuotaPatch(
+      Queue().Quotas("8", "4").Recorded(kRecord88).Stopped("Hold", "team-a").Json(), hold);
+  ASSERT_TRUE(patch.ok()) << patch.status();
+  EXPECT_FALSE(patch->has_value());
+  // Released: back to None, the mark removed.
+  patch = ClusterQueueQuotaPatch(
+      Queue().Quotas("8", "4").Recorded(kRecord88).Stopped("Hold", "team-a").Json(), Allow(12));
+  ASSERT_TRUE(patch.ok() && patch->has_value()) << patch.status();
+  EXPECT_EQ(WritesOf(**patch),
+            (Writes{{"/spec/stopPolicy", "None"},
+                    {"/metadata/annotations/bursar.dev~1held-by", "<removed>"}}));
+  // A queue its owner stopped stays stopped.
+  patch = ClusterQueueQuotaPatch(
+      Queue().Quotas("8", "4").Recorded(kRecord88).Stopped("Hold", "").Json(), Allow(12));
+  ASSERT_TRUE(patch.ok()) << patch.status();
+  EXPECT_FALSE(patch->has_value());
 }
 
 TEST(ClusterQueueQuotaTest, AQueueThatAlreadySaysWhatTheBudgetWantsIsNotWritten) {
