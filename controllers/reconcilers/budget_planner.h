@@ -96,6 +96,7 @@ struct ClusterQueueTarget {
   std::string budget;
   std::vector<std::string> resources;
   int64_t gpus = 0;
+  bool hold = false;  // the budget holds new work: the queue's stopPolicy is Hold
 };
 
 // The rung of the ladder a Job change carries out.

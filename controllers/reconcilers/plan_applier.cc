@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "controllers/api/codec.h"
+#include "controllers/reconcilers/cluster_queue_quota.h"
 #include "operator/kube/kube_status.h"
 
 namespace bursar::reconcilers {
@@ -182,8 +183,8 @@ void PlanApplier::ApplyQuotas(const Plan& plan, const Snapshot& snapshot,
   }
 }
 
-// Sets nominalQuota of the first flavor that lists each resource. A JSON patch with a `test` of
-// the resource's name makes a concurrent reordering fail instead of writing the wrong entry.
+// Writes the flavors' nominalQuota (and borrowingLimit) so that the queue admits no more than
+// the allowance (cluster_queue_quota.h).
 void PlanApplier::ApplyClusterQueue(const ClusterQueueTarget& target, ApplyReport& report) {
   std::string where = absl::StrCat("ClusterQueue/", target.cluster_queue);
   absl::StatusOr<Value> cq = client_.Get(kube::kKueueClusterQueues, "", target.cluster_queue);
@@ -191,50 +192,17 @@ void PlanApplier::ApplyClusterQueue(const ClusterQueueTarget& target, ApplyRepor
     report.errors.push_back(absl::StrCat(where, ": ", cq.status().message()));
     return;
   }
-  std::vector<Value> ops;
-  const Value* groups = cq->FindPath("spec.resourceGroups");
-  std::set<std::string> found;
-  std::string quantity = absl::StrCat(target.gpus);
-  for (size_t g = 0; groups != nullptr && groups->is_array() && g < groups->elements().size();
-       ++g) {
-    const Value* flavors = groups->elements()[g].Find("flavors");
-    for (size_t f = 0; flavors != nullptr && flavors->is_array() && f < flavors->elements().size();
-         ++f) {
-      const Value* resources = flavors->elements()[f].Find("resources");
-      for (size_t r = 0;
-           resources != nullptr && resources->is_array() && r < resources->elements().size(); ++r) {
-        const Value& res = resources->elements()[r];
-        std::string name = json::StringAt(res, "name");
-        if (found.contains(name) || std::find(target.resources.begin(), target.resources.end(),
-                                              name) == target.resources.end()) {
-          continue;
-        }
-        found.insert(name);
-        const Value* nominal = res.Find("nominalQuota");
-        if (nominal != nullptr && nominal->text() == quantity) {
-          continue;
-        }
-        std::string path =
-            absl::StrCat("/spec/resourceGroups/", g, "/flavors/", f, "/resources/", r);
-        ops.push_back(Value::Object({{"op", Value::String("test")},
-                                     {"path", Value::String(path + "/name")},
-                                     {"value", Value::String(name)}}));
-        ops.push_back(Value::Object({{"op", Value::String("replace")},
-                                     {"path", Value::String(path + "/nominalQuota")},
-                                     {"value", Value::String(quantity)}}));
-      }
-    }
-  }
-  if (found.empty()) {
-    report.errors.push_back(absl::StrCat(where, ": lists none of the budget's quota resources"));
+  absl::StatusOr<std::optional<Value>> patch = ClusterQueueQuotaPatch(*cq, target);
+  if (!patch.ok()) {
+    report.errors.push_back(absl::StrCat(where, ": ", patch.status().message()));
     return;
   }
-  if (ops.empty()) {
+  if (!patch->has_value()) {
     return;
   }
   absl::StatusOr<Value> patched =
       client_.Patch(kube::kKueueClusterQueues, "", target.cluster_queue, kube::PatchType::kJson,
-                    Value::Array(std::move(ops)), {.field_manager = kFieldManager});
+                    std::move(**patch), {.field_manager = kFieldManager});
   if (!patched.ok()) {
     report.errors.push_back(absl::StrCat(where, ": ", patched.status().message()));
     return;

@@ -8,7 +8,8 @@
 // - ResourceQuota "bursar-<budget>" per namespace: server-side apply of exactly the fields Bursar
 //   manages (labels, owner reference to the budget, spec.hard[requests.nvidia.com/gpu]); owned
 //   quotas that the plan no longer wants are deleted, except those of frozen budgets;
-// - Kueue ClusterQueue nominalQuota: a JSON patch of the one quantity, guarded by a test op;
+// - Kueue ClusterQueue: a JSON patch of the flavors' nominalQuota (and borrowingLimit) that
+//   caps what all flavors together admit at the allowance (cluster_queue_quota.h);
 // - Jobs: spec.suspend and Bursar's held-by annotations (merge patch);
 // - node pools through their provider, and the grown-for annotation on new Nodes;
 // - Events on the budgets and Jobs acted on;

@@ -76,8 +76,8 @@ void BudgetPlanner::PlanQuotas(Pass& pass) {
     };
     const api::ComputeBudgetSpec& spec = w.budget->spec;
     if (spec.quota.mode == api::QuotaMode::kKueueClusterQueue) {
-      pass.plan.cluster_queues.push_back(
-          {spec.quota.cluster_queue, w.name(), spec.quota.resources, w.total_quota});
+      pass.plan.cluster_queues.push_back({spec.quota.cluster_queue, w.name(), spec.quota.resources,
+                                          w.total_quota, w.decision.hold_new_work});
       continue;
     }
     if (spec.quota.mode != api::QuotaMode::kResourceQuota) {

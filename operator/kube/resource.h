@@ -51,7 +51,9 @@ inline constexpr ResourceType kPriceBooks{"bursar.dev", "v1alpha1", "pricebooks"
                                           false};
 
 // Optional integrations: check with ApiClient::HasResource before watching them.
-inline constexpr ResourceType kKueueClusterQueues{"kueue.x-k8s.io", "v1beta1", "clusterqueues",
+// Kueue: v1beta2, served since v0.15 and stored since v0.16 (v1beta1 without the conversion webhook
+// drops a queue's cohortName on every write).
+inline constexpr ResourceType kKueueClusterQueues{"kueue.x-k8s.io", "v1beta2", "clusterqueues",
                                                   "ClusterQueue", false};
 inline constexpr ResourceType kKarpenterNodePools{"karpenter.sh", "v1", "nodepools", "NodePool",
                                                   false};

@@ -5,6 +5,8 @@
 #   $BURSAR_CACHE/kubernetes-<v>/      kube-apiserver kube-scheduler kube-controller-manager
 #   $BURSAR_CACHE/etcd-<v>/            etcd
 #   $BURSAR_CACHE/kwok-<v>/            kwok, stages/*.yaml (node and pod lifecycle Stages)
+#   $BURSAR_CACHE/kueue-<v>/           kueue (the controller, cmd/kueue; its CRDs stay in the
+#                                      module, see kueue-crds.sh)
 #   $BURSAR_CACHE/kubectl-layer-<p>/   kubectl helm
 #   $BURSAR_CACHE/src/<component>-<v>/ generated wrapper Go modules and build logs
 #
@@ -13,7 +15,7 @@
 # pkg@version` refuses them). A folder counts as built only once its stamp file is written, so an
 # interrupted build starts over. When everything is cached this prints nothing.
 #
-# Usage: build.sh [etcd|kwok|kubernetes|kubectl ...]      (default: all of them)
+# Usage: build.sh [etcd|kwok|kubernetes|kubectl|kueue ...]      (default: all of them)
 # Environment: BURSAR_CACHE (default ~/.cache/bursar), BURSAR_GO_JOBS (packages compiled in
 # parallel, default 2), GOMODCACHE/GOCACHE/GOPROXY as usual for Go.
 set -euo pipefail
@@ -22,7 +24,7 @@ SCRIPT_NAME=cluster/build
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 GO_JOBS=${BURSAR_GO_JOBS:-2}
-ALL_COMPONENTS=(etcd kwok kubernetes kubectl)
+ALL_COMPONENTS=(etcd kwok kubernetes kubectl kueue)
 
 # Built like upstream: static, reproducible paths, no VCS stamping (the wrapper has no VCS).
 export CGO_ENABLED=0 GOTOOLCHAIN=local GOWORK=off
@@ -36,6 +38,7 @@ dir_of() {
     kwok) echo "$KWOK_DIR" ;;
     kubernetes) echo "$KUBE_DIR" ;;
     kubectl) echo "$KUBECTL_DIR" ;;
+    kueue) echo "$KUEUE_DIR" ;;
     *) die "unknown component '$1' (expected one of: ${ALL_COMPONENTS[*]})" ;;
   esac
 }
@@ -150,6 +153,26 @@ EOF
   done
   chmod 0644 "$partial"/stages/*.yaml
   finish kwok "$partial" "$KWOK_DIR" "$src"
+}
+
+build_kueue() {
+  local src partial=$KUEUE_DIR.partial key ldflags
+  src=$(new_wrapper_dir "kueue-$KUEUE_VERSION")
+  # sigs.k8s.io/kueue has no replace directives, but a wrapper keeps the one build pattern (and
+  # `go install` would not let us stamp the version into a folder of our choosing).
+  cat >"$src/go.mod" <<EOF
+module bursar.test/kueue-build
+
+go 1.25
+
+require sigs.k8s.io/kueue $KUEUE_VERSION
+EOF
+  # Stamp the version as Kueue's Makefile does, or it reports v0.0.0-main.
+  key=sigs.k8s.io/kueue/pkg/version
+  ldflags="-s -w -X $key.GitVersion=$KUEUE_VERSION -X $key.GitCommit=$KUEUE_VERSION"
+  rm -rf "$partial" && mkdir -p "$partial"
+  go_build "kueue $KUEUE_VERSION" "$src" "$partial/kueue" "$ldflags" sigs.k8s.io/kueue/cmd/kueue
+  finish kueue "$partial" "$KUEUE_DIR" "$src"
 }
 
 build_kubernetes() {

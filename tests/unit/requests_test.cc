@@ -164,7 +164,7 @@ TEST(RequestsTest, BuildsExactRequests) {
                                R"({"op":"replace","path":"/spec/resourceGroups/0/flavors/0/)"
                                R"(resources/0/nominalQuota","value":"8"}])"));
        },
-       Expected("PATCH", "/apis/kueue.x-k8s.io/v1beta1/clusterqueues/gpu",
+       Expected("PATCH", "/apis/kueue.x-k8s.io/v1beta2/clusterqueues/gpu",
                 "application/json-patch+json",
                 R"([{"op":"test","path":"/metadata/resourceVersion","value":"7"},)"
                 R"({"op":"replace","path":"/spec/resourceGroups/0/flavors/0/resources/0/)"
