@@ -2,6 +2,7 @@
 // drained and released, and node pool sizes (see budget_planner.h for the rules).
 
 #include <algorithm>
+#include <iterator>
 #include <tuple>
 #include <utility>
 
@@ -76,7 +77,13 @@ void BudgetPlanner::PlanQuotas(Pass& pass) {
     };
     const api::ComputeBudgetSpec& spec = w.budget->spec;
     if (spec.quota.mode == api::QuotaMode::kKueueClusterQueue) {
-      pass.plan.cluster_queues.push_back({spec.quota.cluster_queue, w.name(), spec.quota.resources,
+      // The allowance is a GPU count: only the GPU resource gets it (cpu and memory entries are
+      // not yet converted from money, and must not be set to a number of GPUs).
+      std::vector<std::string> gpu_resources;
+      std::copy_if(spec.quota.resources.begin(), spec.quota.resources.end(),
+                   std::back_inserter(gpu_resources),
+                   [](const std::string& r) { return r == values::kGpuResource; });
+      pass.plan.cluster_queues.push_back({spec.quota.cluster_queue, w.name(), gpu_resources,
                                           w.total_quota, w.decision.hold_new_work});
       continue;
     }

@@ -674,6 +674,20 @@ TEST(BudgetPlannerTest, GrowsThePoolForPendingWorkAndClaimsTheNewNodes) {
 // Issue 14 item 8, runaway scale-up: nodes that never become Ready count as the pool's size, so
 // pending work that cannot land on them does not make Bursar add node after node (Karpenter's
 // chaos suite allows fewer than 35 nodes in 5 minutes while new nodes are tainted).
+// The allowance is a number of GPUs: a Kueue budget that also lists cpu must not have its queue's
+// cpu quota set to that number (it used to get "cpu: <GPUs>").
+TEST(BudgetPlannerTest, AKueueBudgetWritesItsGpuAllowanceToTheGpuResourceOnly) {
+  BudgetPlanner planner;
+  Snapshot s = Base(kStart + absl::Hours(1));
+  s.budgets = {Budget(R"(  pacing: {mode: Even, burstPercent: 10}
+  quota: {mode: KueueClusterQueue, clusterQueue: vision-cq,
+          resources: [nvidia.com/gpu, cpu, memory]}
+)")};
+  Plan plan = planner.Reconcile(s);
+  ASSERT_EQ(plan.cluster_queues.size(), 1u);
+  EXPECT_EQ(plan.cluster_queues[0].resources, std::vector<std::string>{"nvidia.com/gpu"});
+}
+
 TEST(BudgetPlannerTest, NodesThatNeverBecomeReadyAreNotReplacedByMoreNodes) {
   BudgetPlanner planner;
   Snapshot s = Base(kStart + absl::Hours(1));
