@@ -81,7 +81,6 @@ void Simulation::DrainTo(int budget, int64_t keep_gpus, std::optional<Money> kee
     running -= jobs_[i].trace->gpus;
     rate -= jobs_[i].rate;
     Suspend(i, now_s);
-    const Job& job = jobs_[i];
     AddPending(b, i);
   }
 }
