@@ -2,7 +2,7 @@
 
 // Bursar's one JSON facade. `Value` is a small owned document tree that every decoder reads,
 // whether the text came from the API server (JSON, parsed with simdjson in json.cc) or from a
-// manifest file (YAML, converted in controllers/api/yaml.cc). `Writer` emits compact JSON.
+// manifest file (YAML, converted in operator/yaml/yaml.cc). `Writer` emits compact JSON.
 // Only two files include simdjson: json.cc, and operator/kube/pod_summary_decoder.cc, whose
 // hot-path Pod decoder reads watch lines with simdjson's On-Demand API straight into compact
 // structs.

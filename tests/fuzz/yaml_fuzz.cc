@@ -1,4 +1,4 @@
-// The safe YAML reader (controllers/api/yaml.cc) behind manifests, scenarios and
+// The safe YAML reader (operator/yaml/yaml.cc) behind manifests, scenarios and
 // `bursar run --config`. Properties: no crash, no unbounded recursion or allocation (libFuzzer's
 // -rss_limit_mb and -timeout catch both), and every tree it returns serialises to JSON that
 // parses back equal.
@@ -9,13 +9,13 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "controllers/api/yaml.h"
 #include "operator/json/json.h"
+#include "operator/yaml/yaml.h"
 #include "tests/fuzz/fuzz_files.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   absl::StatusOr<std::vector<bursar::json::Value>> docs =
-      bursar::api::ParseYamlDocuments(bursar::fuzz::AsText(data, size), "fuzz.yaml");
+      bursar::yaml::ParseYamlDocuments(bursar::fuzz::AsText(data, size), "fuzz.yaml");
   if (!docs.ok()) {
     return 0;
   }

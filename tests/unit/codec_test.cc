@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "absl/strings/str_split.h"
-#include "controllers/api/yaml.h"
+#include "operator/yaml/yaml.h"
 #include "tests/unit/json_or_fail.h"
 
 namespace bursar::api {
@@ -102,7 +102,7 @@ class Manifest {
   }
 
   json::Value Doc() const {
-    absl::StatusOr<std::vector<json::Value>> docs = ParseYamlDocuments(Build(), "t.yaml");
+    absl::StatusOr<std::vector<json::Value>> docs = yaml::ParseYamlDocuments(Build(), "t.yaml");
     EXPECT_TRUE(docs.ok()) << docs.status() << "\n" << Build();
     if (!docs.ok() || docs->size() != 1) {
       return json::Value();
@@ -472,7 +472,8 @@ T ThroughJson(const json::Value& encoded,
 template <typename T>
 T ThroughYaml(const json::Value& encoded,
               absl::StatusOr<T> (*decode)(const json::Value&, const DecodeOptions&)) {
-  absl::StatusOr<std::vector<json::Value>> docs = ParseYamlDocuments(encoded.ToJson(), "dump");
+  absl::StatusOr<std::vector<json::Value>> docs =
+      yaml::ParseYamlDocuments(encoded.ToJson(), "dump");
   EXPECT_TRUE(docs.ok()) << docs.status();
   if (!docs.ok() || docs->size() != 1) {
     return T{};
@@ -1055,7 +1056,7 @@ TEST(CodecBudgetValidationTest, BlockYamlPointsAtTheRightLines) {
       "      action: Notify\n"             // 15
       "    - percent: 50\n"                // 16
       "      action: Hold\n";              // 17
-  absl::StatusOr<std::vector<json::Value>> docs = ParseYamlDocuments(text, "budgets.yaml");
+  absl::StatusOr<std::vector<json::Value>> docs = yaml::ParseYamlDocuments(text, "budgets.yaml");
   ASSERT_TRUE(docs.ok()) << docs.status();
   absl::StatusOr<ComputeBudget> b =
       DecodeComputeBudget((*docs)[0], {.source = "budgets.yaml", .reject_unknown_fields = true});

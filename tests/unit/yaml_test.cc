@@ -1,4 +1,4 @@
-#include "controllers/api/yaml.h"
+#include "operator/yaml/yaml.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -10,7 +10,7 @@
 
 #include "tests/unit/json_or_fail.h"
 
-namespace bursar::api {
+namespace bursar::yaml {
 namespace {
 
 using ::testing::HasSubstr;
@@ -236,6 +236,15 @@ TEST(YamlTest, ReadFileUsesPathAsSource) {
   std::filesystem::remove(file);
 }
 
+// A device or a pipe has no size to check before reading: reading stops past the cap (it read
+// /dev/zero until memory ran out, e.g. `manifests: [/dev/zero]` in a scenario).
+TEST(YamlTest, ReadFileStopsAtTheCapOnAFileWithoutASize) {
+  absl::StatusOr<std::vector<json::Value>> docs = ReadYamlFile("/dev/zero");
+  ASSERT_FALSE(docs.ok());
+  EXPECT_EQ(docs.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(docs.status().message(), "/dev/zero: larger than 4 MiB");
+}
+
 // The message of a parse that must fail.
 std::string ErrorOf(const std::string& text) {
   absl::StatusOr<std::vector<json::Value>> docs = ParseYamlDocuments(text, "bad.yaml");
@@ -379,4 +388,4 @@ TEST(YamlTest, AliasesKeepTheirMeaningAndLines) {
 }
 
 }  // namespace
-}  // namespace bursar::api
+}  // namespace bursar::yaml

@@ -1,4 +1,4 @@
-#include "controllers/api/yaml.h"
+#include "operator/yaml/yaml.h"
 
 #include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
@@ -20,11 +20,13 @@
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "controllers/api/field_reader.h"
 #include "controllers/values/strings.h"
 
-namespace bursar::api {
+namespace bursar::yaml {
 namespace {
+
+using values::AbslView;
+using values::StdView;
 
 // Limits, explained in yaml.h. A budget whose status ledger tracks 10000 pods has about 30000
 // values; no manifest comes near any of them.
@@ -625,17 +627,25 @@ absl::StatusOr<std::vector<json::Value>> ReadYamlFile(const std::string& path) {
   if (!in) {
     return absl::NotFoundError(absl::StrCat(path, ": cannot open: ", std::strerror(errno)));
   }
-  // Refused before reading; a pipe has no size and is checked after.
+  // Refused before reading; a pipe or a device (/dev/zero) has no size: reading stops one
+  // byte past the cap.
+  const absl::Status too_large =
+      absl::InvalidArgumentError(absl::StrCat(path, ": larger than ", kMaxFileBytes >> 20, " MiB"));
   if (uintmax_t size = std::filesystem::file_size(path, ec); !ec && size > kMaxFileBytes) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(path, ": larger than ", kMaxFileBytes >> 20, " MiB"));
+    return too_large;
   }
-  std::ostringstream buffer;
-  buffer << in.rdbuf();
+  std::string text;
+  char buffer[64 << 10];
+  while (in.read(buffer, sizeof buffer) || in.gcount() > 0) {
+    text.append(buffer, static_cast<size_t>(in.gcount()));
+    if (text.size() > kMaxFileBytes) {
+      return too_large;
+    }
+  }
   if (in.bad()) {
     return absl::DataLossError(absl::StrCat(path, ": read failed: ", std::strerror(errno)));
   }
-  return ParseYamlDocuments(buffer.str(), path);
+  return ParseYamlDocuments(text, path);
 }
 
-}  // namespace bursar::api
+}  // namespace bursar::yaml
