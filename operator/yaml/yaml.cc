@@ -3,6 +3,7 @@
 #include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <charconv>
@@ -598,6 +599,18 @@ absl::StatusOr<std::vector<json::Value>> ParseYamlDocuments(std::string_view tex
   if (text.size() > kMaxFileBytes) {
     return absl::InvalidArgumentError(
         absl::StrCat(AbslView(source_name), ": larger than ", kMaxFileBytes >> 20, " MiB"));
+  }
+  // YAML streams are Unicode, and yaml-cpp passes stray bytes through: a string that is not
+  // UTF-8 would become JSON that no parser (the API server's, ours) accepts.
+  if (std::optional<size_t> bad = json::InvalidUtf8Offset(text); bad.has_value()) {
+    const size_t newline = text.rfind('\n', *bad);
+    const size_t line_start = newline == std::string_view::npos ? 0 : newline + 1;
+    const Position pos{static_cast<int>(std::count(text.begin(), text.begin() + *bad, '\n') + 1),
+                       static_cast<int>(*bad - line_start + 1)};
+    return ErrorAt(source_name, pos,
+                   absl::StrCat("not valid UTF-8 (byte 0x",
+                                absl::Hex(static_cast<unsigned char>(text[*bad]), absl::kZeroPad2),
+                                "); YAML files must be UTF-8"));
   }
   if (absl::Status nesting = CheckFlowNesting(text, source_name); !nesting.ok()) {
     return nesting;
