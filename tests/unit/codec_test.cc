@@ -1385,5 +1385,27 @@ TEST(CodecTimeTest, ParseAcceptsOffsetsAndFractions) {
   }
 }
 
+// Found by tests/fuzz/values_fuzz.cc (corpus/values/finding-year-0226): years below 1000 were
+// written without their leading zeros, which no RFC 3339 parser (ours, the API server's) reads.
+TEST(CodecTimeTest, FormatWritesFourDigitYears) {
+  absl::StatusOr<absl::Time> t = ParseTime("0226-11-27T08:00:00.12345679+05:30");
+  ASSERT_TRUE(t.ok()) << t.status();
+  EXPECT_EQ(api::FormatTime(*t), "0226-11-27T02:30:00Z");
+  EXPECT_EQ(ParseTime(api::FormatTime(*t)).value_or(absl::InfinitePast()),
+            absl::FromCivil(absl::CivilSecond(226, 11, 27, 2, 30, 0), absl::UTCTimeZone()));
+}
+
+// An offset can move a time out of the years RFC 3339 can write; Go's metav1.Time refuses those.
+TEST(CodecTimeTest, ParseKeepsTimesWithinTheFourDigitYears) {
+  EXPECT_TRUE(ParseTime("0000-01-01T00:00:00Z").ok());
+  EXPECT_TRUE(ParseTime("9999-12-31T23:59:59Z").ok());
+  for (const char* outside : {"0000-01-01T00:00:00+00:01", "9999-12-31T23:59:59-00:01"}) {
+    absl::StatusOr<absl::Time> t = ParseTime(outside);
+    ASSERT_FALSE(t.ok()) << outside;
+    EXPECT_EQ(t.status().message(),
+              absl::StrCat("\"", outside, "\" is outside the years 0000 to 9999 in UTC"));
+  }
+}
+
 }  // namespace
 }  // namespace bursar::api

@@ -387,5 +387,14 @@ TEST(YamlTest, AliasesKeepTheirMeaningAndLines) {
   EXPECT_EQ(FieldOrFail((*docs)[1], "again").ToJson(), "[1]");
 }
 
+// Found by tests/fuzz/yaml_fuzz.cc (corpus/yaml/finding-not-utf8.yaml): yaml-cpp passes bytes
+// that are not UTF-8 into scalars, which then made JSON that no parser accepts.
+TEST(YamlTest, TextThatIsNotUtf8IsAnError) {
+  EXPECT_EQ(ErrorOf("a: 1\nb: caf\xc3\xa9\n\xbb c: 2\n"),
+            "bad.yaml:3:1: not valid UTF-8 (byte 0xbb); YAML files must be UTF-8");
+  EXPECT_EQ(ErrorOf("name: \"x\xff\"\n"),
+            "bad.yaml:1:9: not valid UTF-8 (byte 0xff); YAML files must be UTF-8");
+}
+
 }  // namespace
 }  // namespace bursar::yaml
