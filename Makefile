@@ -64,7 +64,7 @@ test-asan: build-asan
 build-fuzz: deps
 	@test -f $(FUZZ_DIR)/build.ninja || CC=clang-14 CXX=clang++-14 cmake -S . -B $(FUZZ_DIR) -G Ninja \
 	  -DCMAKE_BUILD_TYPE=RelWithDebInfo "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -gline-tables-only" \
-	  -DBURSAR_FUZZ=ON -DBURSAR_BENCHMARKS=OFF $(CMAKE_FLAGS)
+	  -DBURSAR_FUZZ=ON -DBURSAR_BENCHMARKS=OFF -DBURSAR_WERROR=$(if $(CI),ON,OFF) $(CMAKE_FLAGS)
 	cmake --build $(FUZZ_DIR) -j $(JOBS) --target bursar_fuzz_targets
 
 # A fuzzing campaign: every target for FUZZ_SECONDS (FUZZ_TARGETS="yaml json" for a subset).
