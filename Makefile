@@ -4,6 +4,10 @@
 SHELL := /bin/bash
 BUILD_DIR ?= build
 ASAN_DIR  ?= build-asan
+FUZZ_DIR  ?= build-fuzz
+# Seconds per fuzz target: `make fuzz` (a campaign) and `make test-fuzz` (the short run in CI).
+FUZZ_SECONDS ?= 60
+FUZZ_TEST_SECONDS ?= 8
 CMAKE_FLAGS ?=
 CTEST_FLAGS ?= --output-on-failure
 JOBS ?= $(shell nproc)
@@ -17,7 +21,8 @@ export CCACHE_NOHASHDIR ?= 1
 
 .PHONY: all deps build build-asan test test-unit test-asan demo bench lint format format-check clean \
         cluster-build cluster-up cluster-down test-cluster test-crds-server test-integration \
-        test-e2e bench-latency test-helm image demo-cluster
+        test-e2e bench-latency test-helm image demo-cluster \
+        build-fuzz fuzz test-fuzz
 
 all: build
 
@@ -39,10 +44,12 @@ build-asan: deps
 	cmake --build $(ASAN_DIR) -j $(JOBS) --target bursar_unit_tests
 
 # Every test: formatting, unit and simulation tests (ctest), the unit tests again under
-# ASan+UBSan, then the tests that need a real control plane (built once into ~/.cache/bursar).
+# ASan+UBSan, every fuzz target briefly, then the tests that need a real control plane (built
+# once into ~/.cache/bursar).
 test: build format-check
 	cd $(BUILD_DIR) && ctest $(CTEST_FLAGS) -j $(JOBS)
 	$(MAKE) --no-print-directory test-asan
+	$(MAKE) --no-print-directory test-fuzz
 	$(MAKE) --no-print-directory test-crds-server test-cluster test-integration test-helm test-e2e
 
 test-unit: build
@@ -51,6 +58,23 @@ test-unit: build
 test-asan: build-asan
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  $(ASAN_DIR)/tests/bursar_unit_tests --gtest_brief=1
+
+# libFuzzer targets (tests/fuzz) built with clang-14, ASan and UBSan in their own folder; the
+# normal build is unchanged. -O1 without NDEBUG: asserts stay on while fuzzing.
+build-fuzz: deps
+	@test -f $(FUZZ_DIR)/build.ninja || CC=clang-14 CXX=clang++-14 cmake -S . -B $(FUZZ_DIR) -G Ninja \
+	  -DCMAKE_BUILD_TYPE=RelWithDebInfo "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -gline-tables-only" \
+	  -DBURSAR_FUZZ=ON -DBURSAR_BENCHMARKS=OFF -DBURSAR_WERROR=$(if $(CI),ON,OFF) $(CMAKE_FLAGS)
+	cmake --build $(FUZZ_DIR) -j $(JOBS) --target bursar_fuzz_targets
+
+# A fuzzing campaign: every target for FUZZ_SECONDS (FUZZ_TARGETS="yaml json" for a subset).
+# New inputs stay in $(FUZZ_DIR)/fuzz-corpus; findings go to $(FUZZ_DIR)/fuzz-artifacts.
+fuzz: build-fuzz
+	tests/fuzz/run.sh $(FUZZ_DIR) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+# The short run in `make test`: every target for FUZZ_TEST_SECONDS on its seed corpus.
+test-fuzz: build-fuzz
+	tests/fuzz/run.sh $(FUZZ_DIR) $(FUZZ_TEST_SECONDS) $(FUZZ_TARGETS)
 
 # Only the binary: a fresh machine gets to the demo without compiling the test suites.
 demo: deps $(BUILD_DIR)/build.ninja
@@ -81,7 +105,7 @@ format:
 	clang-format -i $$(git ls-files '*.h' '*.cc')
 
 clean:
-	rm -rf $(BUILD_DIR) $(ASAN_DIR)
+	rm -rf $(BUILD_DIR) $(ASAN_DIR) $(FUZZ_DIR)
 
 # --- A real control plane for integration tests (tests/cluster/, docs/testing.md) ------------
 CLUSTER_DIR ?= /tmp/bursar-cluster-$(shell id -un)

@@ -13,6 +13,7 @@ packages=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libgtest-dev libgmock-dev libbenchmark-dev
   clang-format clang-tidy
+  clang-14 libclang-rt-14-dev  # make fuzz / test-fuzz: libFuzzer with ASan+UBSan (tests/fuzz)
   tzdata                  # IANA zone files read by absl::LoadTimeZone
   python3 python3-yaml    # tests/crds/check_crds.py
   lua5.4                  # tests/gitops: runs the Argo CD health checks of docs/gitops.md

@@ -604,6 +604,14 @@ absl::StatusOr<absl::Time> ParseTime(std::string_view text) {
     return absl::InvalidArgumentError(
         absl::StrCat(Quote(text), " is not an RFC 3339 date-time: ", error));
   }
+  // An offset can move a time out of the four-digit years ("0000-01-01T00:00:00+01:00"); such a
+  // time cannot be written back (Go's metav1.Time refuses it too).
+  static const absl::Time kFirst = absl::FromCivil(absl::CivilYear(0), absl::UTCTimeZone());
+  static const absl::Time kEnd = absl::FromCivil(absl::CivilYear(10000), absl::UTCTimeZone());
+  if (t < kFirst || t >= kEnd) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(Quote(text), " is outside the years 0000 to 9999 in UTC"));
+  }
   return t;
 }
 

@@ -13,8 +13,9 @@ namespace {
 // -------------------------------------------------------------------------------------------
 // Times.
 
-constexpr char kSecondsFormat[] = "%Y-%m-%d%ET%H:%M:%SZ";
-constexpr char kExactFormat[] = "%Y-%m-%d%ET%H:%M:%E*SZ";
+// %4Y: RFC 3339 years have four digits ("0226", not "226"); ParseTime keeps times within them.
+constexpr char kSecondsFormat[] = "%4Y-%m-%d%ET%H:%M:%SZ";
+constexpr char kExactFormat[] = "%4Y-%m-%d%ET%H:%M:%E*SZ";
 
 // Ledger timestamps keep fractions of a second (see codec.h).
 std::string FormatExactTime(absl::Time t) {

@@ -11,7 +11,7 @@
 #include "absl/strings/str_split.h"
 #include "controllers/api/codec.h"
 #include "controllers/api/field_reader.h"
-#include "controllers/api/yaml.h"
+#include "operator/yaml/yaml.h"
 
 namespace bursar::api {
 namespace {
@@ -66,7 +66,7 @@ class Loader {
   }
 
   void LoadFile(const std::string& path) {
-    absl::StatusOr<std::vector<json::Value>> docs = ReadYamlFile(path);
+    absl::StatusOr<std::vector<json::Value>> docs = yaml::ReadYamlFile(path);
     if (!docs.ok()) {
       AddStatus(docs.status());
       return;

@@ -7,11 +7,11 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "controllers/api/field_reader.h"
-#include "controllers/api/yaml.h"
 #include "controllers/values/duration.h"
 #include "controllers/values/printable.h"
 #include "controllers/values/quantity.h"
 #include "controllers/values/strings.h"
+#include "operator/yaml/yaml.h"
 
 namespace bursar::sim {
 namespace {
@@ -138,7 +138,7 @@ absl::Status CheckNotAManifest(const std::string& path, const json::Value& doc) 
 }
 
 absl::StatusOr<Scenario> Load(const std::string& path) {
-  absl::StatusOr<std::vector<json::Value>> docs = api::ReadYamlFile(path);
+  absl::StatusOr<std::vector<json::Value>> docs = yaml::ReadYamlFile(path);
   if (!docs.ok()) {
     return docs.status();
   }

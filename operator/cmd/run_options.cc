@@ -9,13 +9,13 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "controllers/api/field_reader.h"
-#include "controllers/api/yaml.h"
 #include "controllers/engine/budget_step.h"
 #include "controllers/values/duration.h"
 #include "controllers/values/host_port.h"
 #include "controllers/values/validation.h"
 #include "operator/cmd/args.h"
 #include "operator/cmd/run_option_checks.h"
+#include "operator/yaml/yaml.h"
 
 namespace bursar::cmd {
 namespace {
@@ -329,7 +329,7 @@ void ReadSettings(SettingSource& src, RunOptions* o, Origins* origins) {
 // Reads --config FILE into `o`; file problems go to `errors`, others to `messages`.
 void ReadConfigFile(const std::string& path, RunOptions* o, Origins* origins,
                     api::DecodeErrors* errors, std::vector<std::string>* messages) {
-  absl::StatusOr<std::vector<json::Value>> docs = api::ReadYamlFile(path);
+  absl::StatusOr<std::vector<json::Value>> docs = yaml::ReadYamlFile(path);
   if (!docs.ok()) {
     messages->push_back(absl::StrCat("--config: ", docs.status().message()));
     return;

@@ -254,11 +254,63 @@ absl::StatusOr<Value> Parse(std::string_view text) {
   return Convert(root, 0);
 }
 
+namespace {
+
+// The length of the well-formed UTF-8 sequence at s[at] (RFC 3629: no overlong forms, no
+// surrogates, nothing above U+10FFFF), or 0 when it is not one.
+size_t Utf8SequenceLength(std::string_view s, size_t at) {
+  const auto byte = [&](size_t i) { return static_cast<unsigned char>(s[i]); };
+  const unsigned char b0 = byte(at);
+  if (b0 < 0x80) {
+    return 1;
+  }
+  size_t n = 0;
+  unsigned char lo = 0x80;  // the range of the second byte, narrowed for the cases that would
+  unsigned char hi = 0xBF;  // be overlong, a surrogate or beyond U+10FFFF
+  if (b0 >= 0xC2 && b0 <= 0xDF) {
+    n = 2;
+  } else if (b0 >= 0xE0 && b0 <= 0xEF) {
+    n = 3;
+    lo = b0 == 0xE0 ? 0xA0 : 0x80;
+    hi = b0 == 0xED ? 0x9F : 0xBF;
+  } else if (b0 >= 0xF0 && b0 <= 0xF4) {
+    n = 4;
+    lo = b0 == 0xF0 ? 0x90 : 0x80;
+    hi = b0 == 0xF4 ? 0x8F : 0xBF;
+  } else {
+    return 0;
+  }
+  if (at + n > s.size() || byte(at + 1) < lo || byte(at + 1) > hi) {
+    return 0;
+  }
+  for (size_t i = 2; i < n; ++i) {
+    if (byte(at + i) < 0x80 || byte(at + i) > 0xBF) {
+      return 0;
+    }
+  }
+  return n;
+}
+
+}  // namespace
+
 void AppendQuoted(std::string& out, std::string_view s) {
   static constexpr char kHex[] = "0123456789abcdef";
   out.push_back('"');
-  for (char c : s) {
+  for (size_t i = 0; i < s.size(); ++i) {
+    const char c = s[i];
     auto u = static_cast<unsigned char>(c);
+    if (u >= 0x80) {
+      // JSON text is UTF-8 (RFC 8259 section 8.1): a byte that is not part of a well-formed
+      // sequence becomes U+FFFD, so that the output always parses.
+      const size_t n = Utf8SequenceLength(s, i);
+      if (n == 0) {
+        out += "\\ufffd";
+      } else {
+        out.append(s.substr(i, n));
+        i += n - 1;
+      }
+      continue;
+    }
     switch (c) {
       case '"':
         out += "\\\"";
@@ -343,6 +395,17 @@ Writer& Writer::Key(std::string_view key) {
   return *this;
 }
 
+std::optional<size_t> InvalidUtf8Offset(std::string_view text) {
+  for (size_t i = 0; i < text.size();) {
+    const size_t n = Utf8SequenceLength(text, i);
+    if (n == 0) {
+      return i;
+    }
+    i += n;
+  }
+  return std::nullopt;
+}
+
 Writer& Writer::String(std::string_view s) {
   Separator();
   AppendQuoted(out_, s);
@@ -363,6 +426,16 @@ Writer& Writer::Double(double d) {
   }
   char buf[32];
   auto [ptr, ec] = std::to_chars(buf, buf + sizeof buf, d);
+  // The shortest form of a whole number beyond int64 is all digits ("18446744073709551616"),
+  // an integer too large for JSON parsers that read integers as 64-bit (simdjson, Go's int64
+  // fields); the exponent form reads as a double everywhere.
+  if (ec == std::errc() && std::fabs(d) >= 0x1p63 &&
+      std::string_view(buf, ptr - buf).find_first_of(".eE") == std::string_view::npos) {
+    const std::to_chars_result scientific =
+        std::to_chars(buf, buf + sizeof buf, d, std::chars_format::scientific);
+    ptr = scientific.ptr;
+    ec = scientific.ec;
+  }
   out_.append(buf, ec == std::errc() ? ptr : buf);
   return *this;
 }

@@ -2,7 +2,7 @@
 
 // Bursar's one JSON facade. `Value` is a small owned document tree that every decoder reads,
 // whether the text came from the API server (JSON, parsed with simdjson in json.cc) or from a
-// manifest file (YAML, converted in controllers/api/yaml.cc). `Writer` emits compact JSON.
+// manifest file (YAML, converted in operator/yaml/yaml.cc). `Writer` emits compact JSON.
 // Only two files include simdjson: json.cc, and operator/kube/pod_summary_decoder.cc, whose
 // hot-path Pod decoder reads watch lines with simdjson's On-Demand API straight into compact
 // structs.
@@ -12,6 +12,7 @@
 // value starts (0 when unknown, e.g. for JSON from the wire); decoders use it in error messages.
 // Thread-compatible: a Value is plain data.
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -106,7 +107,12 @@ std::string MemberStringAt(const Value& v, std::string_view dotted, std::string_
 // Parses one JSON document. Errors carry simdjson's reason ("TAPE_ERROR: ...").
 absl::StatusOr<Value> Parse(std::string_view text);
 
-// A streaming writer of compact JSON. Keys and strings are escaped per RFC 8259.
+// The offset of the first byte of `text` that is not part of well-formed UTF-8 (RFC 3629: no
+// overlong forms, surrogates or code points above U+10FFFF); nullopt when all of it is.
+std::optional<size_t> InvalidUtf8Offset(std::string_view text);
+
+// A streaming writer of compact JSON. Keys and strings are escaped per RFC 8259; a byte that is
+// not part of well-formed UTF-8 is written as U+FFFD, so the output is always valid JSON.
 // Misuse (a value where a key is expected) is a programming error, caught by assert.
 class Writer {
  public:
@@ -136,7 +142,7 @@ class Writer {
   bool after_key_ = false;
 };
 
-// Appends `s` as a quoted, escaped JSON string.
+// Appends `s` as a quoted, escaped JSON string (ill-formed UTF-8 as U+FFFD, as Writer does).
 void AppendQuoted(std::string& out, std::string_view s);
 
 }  // namespace bursar::json

@@ -1,16 +1,13 @@
 #include "operator/kube/kubeconfig.h"
 
 #include <sys/stat.h>
-#include <yaml-cpp/yaml.h>
 
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
-#include <exception>
 #include <filesystem>
 #include <fstream>
 #include <optional>
-#include <sstream>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -22,6 +19,8 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "controllers/values/strings.h"
+#include "operator/json/json.h"
+#include "operator/yaml/yaml.h"
 
 namespace bursar::kube {
 namespace {
@@ -37,6 +36,11 @@ std::string_view TrimSpace(std::string_view s) {
   return s.substr(begin, s.find_last_not_of(kSpace) - begin + 1);
 }
 
+// Kubeconfigs, PEM files and tokens are a few KiB; reading stops past this, so that a wrong
+// path (a device, a huge file) fails instead of filling memory. The YAML reader has its own,
+// smaller, cap on the kubeconfig's text.
+constexpr size_t kMaxFileBytes = 16 << 20;
+
 absl::StatusOr<std::string> ReadFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
@@ -47,12 +51,19 @@ absl::StatusOr<std::string> ReadFile(const std::string& path) {
     }
     return absl::PermissionDeniedError(absl::StrCat(path, ": ", why));
   }
-  std::ostringstream text;
-  text << in.rdbuf();
+  std::string text;
+  char buffer[64 << 10];
+  while (in.read(buffer, sizeof buffer) || in.gcount() > 0) {
+    text.append(buffer, static_cast<size_t>(in.gcount()));
+    if (text.size() > kMaxFileBytes) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(path, ": larger than ", kMaxFileBytes >> 20, " MiB"));
+    }
+  }
   if (in.bad()) {
     return absl::DataLossError(absl::StrCat(path, ": read failed"));
   }
-  return text.str();
+  return text;
 }
 
 bool Exists(const std::string& path) {
@@ -60,7 +71,8 @@ bool Exists(const std::string& path) {
   return std::filesystem::is_regular_file(path, ec);
 }
 
-// Reads one kubeconfig document; every error names the file and the key path.
+// Reads one kubeconfig document, as parsed by the project's YAML reader (bounded against
+// hostile input: size, nesting, aliases); every error names the file and the key path.
 class KubeconfigReader {
  public:
   explicit KubeconfigReader(std::string file)
@@ -75,20 +87,24 @@ class KubeconfigReader {
     return path.empty() ? std::string(key) : absl::StrCat(AbslView(path), ".", AbslView(key));
   }
 
-  // A scalar at node[key]; nullopt when absent or null.
-  absl::StatusOr<std::optional<std::string>> Scalar(const YAML::Node& node, const char* key,
+  // A scalar at node[key] as text (numbers as written, booleans as true/false); nullopt when
+  // absent or null.
+  absl::StatusOr<std::optional<std::string>> Scalar(const json::Value& node, const char* key,
                                                     std::string_view path) const {
-    const YAML::Node child = node[key];
-    if (!child || child.IsNull()) {
+    const json::Value* child = node.Find(key);
+    if (child == nullptr || child->is_null()) {
       return std::optional<std::string>();
     }
-    if (!child.IsScalar()) {
+    if (child->is_bool()) {
+      return std::optional<std::string>(child->bool_value() ? "true" : "false");
+    }
+    if (!child->is_string() && !child->is_number()) {
       return Error(KeyPath(path, key), "must be a string");
     }
-    return std::optional<std::string>(child.Scalar());
+    return std::optional<std::string>(child->text());
   }
 
-  absl::StatusOr<std::string> String(const YAML::Node& node, const char* key,
+  absl::StatusOr<std::string> String(const json::Value& node, const char* key,
                                      std::string_view path) const {
     absl::StatusOr<std::optional<std::string>> s = Scalar(node, key, path);
     if (!s.ok()) {
@@ -97,7 +113,7 @@ class KubeconfigReader {
     return s->value_or("");
   }
 
-  absl::StatusOr<bool> Bool(const YAML::Node& node, const char* key, std::string_view path) const {
+  absl::StatusOr<bool> Bool(const json::Value& node, const char* key, std::string_view path) const {
     absl::StatusOr<std::optional<std::string>> s = Scalar(node, key, path);
     if (!s.ok()) {
       return s.status();
@@ -115,20 +131,21 @@ class KubeconfigReader {
   }
 
   // Index of the entry of `list` (clusters, users, contexts) named `name`; -1 when absent.
-  absl::StatusOr<int> Find(const YAML::Node& root, const char* list, std::string_view name) const {
-    const YAML::Node entries = root[list];
-    if (!entries || entries.IsNull()) {
+  absl::StatusOr<int> Find(const json::Value& root, const char* list, std::string_view name) const {
+    const json::Value* entries = root.Find(list);
+    if (entries == nullptr || entries->is_null()) {
       return -1;
     }
-    if (!entries.IsSequence()) {
+    if (!entries->is_array()) {
       return Error(list, "must be a list");
     }
-    for (size_t i = 0; i < entries.size(); ++i) {
+    for (size_t i = 0; i < entries->elements().size(); ++i) {
       const std::string path = absl::StrCat(list, "[", i, "]");
-      if (!entries[i].IsMap()) {
+      const json::Value& entry = entries->elements()[i];
+      if (!entry.is_object()) {
         return Error(path, "must be a mapping");
       }
-      absl::StatusOr<std::string> entry_name = String(entries[i], "name", path);
+      absl::StatusOr<std::string> entry_name = String(entry, "name", path);
       if (!entry_name.ok()) {
         return entry_name.status();
       }
@@ -139,13 +156,14 @@ class KubeconfigReader {
     return -1;
   }
 
-  std::vector<std::string> Names(const YAML::Node& root, const char* list) const {
+  std::vector<std::string> Names(const json::Value& root, const char* list) const {
     std::vector<std::string> names;
-    const YAML::Node entries = root[list];
-    if (entries && entries.IsSequence()) {
-      for (const YAML::Node& entry : entries) {
-        if (entry.IsMap() && entry["name"] && entry["name"].IsScalar()) {
-          names.push_back(entry["name"].Scalar());
+    const json::Value* entries = root.Find(list);
+    if (entries != nullptr && entries->is_array()) {
+      for (const json::Value& entry : entries->elements()) {
+        const json::Value* name = entry.Find("name");
+        if (name != nullptr && (name->is_string() || name->is_number())) {
+          names.push_back(name->text());
         }
       }
     }
@@ -162,7 +180,7 @@ class KubeconfigReader {
 
   // A PEM from `<key>-data` (base64) or from the file `<key>` (relative to the kubeconfig's
   // folder); data wins when both are set, as in client-go.
-  absl::StatusOr<std::string> Pem(const YAML::Node& node, const std::string& key,
+  absl::StatusOr<std::string> Pem(const json::Value& node, const std::string& key,
                                   std::string_view path) const {
     const std::string data_key = key + "-data";
     absl::StatusOr<std::string> data = String(node, data_key.c_str(), path);
@@ -193,8 +211,8 @@ class KubeconfigReader {
     return text;
   }
 
-  absl::StatusOr<ClusterConfig> Read(const YAML::Node& root, std::string_view context) const {
-    if (!root.IsMap()) {
+  absl::StatusOr<ClusterConfig> Read(const json::Value& root, std::string_view context) const {
+    if (!root.is_object()) {
       return absl::InvalidArgumentError(
           absl::StrCat("kubeconfig ", file_, ": not a kubeconfig (expected a mapping)"));
     }
@@ -220,13 +238,14 @@ class KubeconfigReader {
           "\" not found (contexts: ", absl::StrJoin(Names(root, "contexts"), ", "), ")"));
     }
     const std::string context_path = absl::StrCat("contexts[", *context_index, "].context");
-    const YAML::Node context_node = root["contexts"][*context_index]["context"];
-    if (!context_node || !context_node.IsMap()) {
+    const json::Value* context_node =
+        root.Find("contexts")->elements()[static_cast<size_t>(*context_index)].Find("context");
+    if (context_node == nullptr || !context_node->is_object()) {
       return Error(context_path, "must be a mapping");
     }
-    absl::StatusOr<std::string> cluster_name = String(context_node, "cluster", context_path);
-    absl::StatusOr<std::string> user_name = String(context_node, "user", context_path);
-    absl::StatusOr<std::string> ns = String(context_node, "namespace", context_path);
+    absl::StatusOr<std::string> cluster_name = String(*context_node, "cluster", context_path);
+    absl::StatusOr<std::string> user_name = String(*context_node, "user", context_path);
+    absl::StatusOr<std::string> ns = String(*context_node, "namespace", context_path);
     for (const auto* s : {&cluster_name, &user_name, &ns}) {
       if (!s->ok()) {
         return s->status();
@@ -250,7 +269,7 @@ class KubeconfigReader {
   }
 
  private:
-  absl::Status ReadCluster(const YAML::Node& root, const std::string& name,
+  absl::Status ReadCluster(const json::Value& root, const std::string& name,
                            std::string_view context_path, ClusterConfig& config) const {
     absl::StatusOr<int> index = Find(root, "clusters", name);
     if (!index.ok()) {
@@ -261,10 +280,12 @@ class KubeconfigReader {
                    absl::StrCat("cluster \"", name, "\" not found"));
     }
     const std::string path = absl::StrCat("clusters[", *index, "].cluster");
-    const YAML::Node node = root["clusters"][*index]["cluster"];
-    if (!node || !node.IsMap()) {
+    const json::Value* found =
+        root.Find("clusters")->elements()[static_cast<size_t>(*index)].Find("cluster");
+    if (found == nullptr || !found->is_object()) {
       return Error(path, "must be a mapping");
     }
+    const json::Value& node = *found;
     absl::StatusOr<std::string> server = String(node, "server", path);
     if (!server.ok()) {
       return server.status();
@@ -301,7 +322,7 @@ class KubeconfigReader {
     return absl::OkStatus();
   }
 
-  absl::Status ReadUser(const YAML::Node& root, const std::string& name,
+  absl::Status ReadUser(const json::Value& root, const std::string& name,
                         std::string_view context_path, ClusterConfig& config) const {
     absl::StatusOr<int> index = Find(root, "users", name);
     if (!index.ok()) {
@@ -312,13 +333,15 @@ class KubeconfigReader {
                    absl::StrCat("user \"", name, "\" not found"));
     }
     const std::string path = absl::StrCat("users[", *index, "].user");
-    const YAML::Node node = root["users"][*index]["user"];
-    if (!node || node.IsNull()) {
+    const json::Value* found =
+        root.Find("users")->elements()[static_cast<size_t>(*index)].Find("user");
+    if (found == nullptr || found->is_null()) {
       return absl::OkStatus();  // an anonymous user
     }
-    if (!node.IsMap()) {
+    if (!found->is_object()) {
       return Error(path, "must be a mapping");
     }
+    const json::Value& node = *found;
     absl::StatusOr<std::string> cert = Pem(node, "client-certificate", path);
     if (!cert.ok()) {
       return cert.status();
@@ -353,7 +376,7 @@ class KubeconfigReader {
                                  !config.token_file.empty();
     if (!has_credentials) {
       for (const char* unsupported : {"exec", "auth-provider", "username"}) {
-        if (node[unsupported]) {
+        if (node.Find(unsupported) != nullptr) {
           return absl::UnimplementedError(
               absl::StrCat("kubeconfig ", file_, ": ", path, ".", unsupported,
                            ": not supported; use a token, a token file or a client certificate"));
@@ -388,16 +411,17 @@ absl::StatusOr<ClusterConfig> LoadKubeconfig(const std::string& path, std::strin
   if (!text.ok()) {
     return absl::Status(text.status().code(), absl::StrCat("kubeconfig ", text.status().message()));
   }
-  KubeconfigReader reader(file);
-  try {
-    const YAML::Node root = YAML::Load(*text);
-    return reader.Read(root, context);
-  } catch (const YAML::Exception& e) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("kubeconfig ", file, ": line ", e.mark.line + 1, ": ", e.msg));
-  } catch (const std::exception& e) {
-    return absl::InvalidArgumentError(absl::StrCat("kubeconfig ", file, ": ", e.what()));
+  // Errors read "kubeconfig <file>:<line>:<column>: <reason>".
+  absl::StatusOr<std::vector<json::Value>> docs = yaml::ParseYamlDocuments(*text, file);
+  if (!docs.ok()) {
+    return absl::Status(docs.status().code(), absl::StrCat("kubeconfig ", docs.status().message()));
   }
+  if (docs->size() > 1) {
+    return absl::InvalidArgumentError(absl::StrCat("kubeconfig ", file, ": holds ", docs->size(),
+                                                   " YAML documents; a kubeconfig is one"));
+  }
+  KubeconfigReader reader(file);
+  return reader.Read(docs->empty() ? json::Value() : docs->front(), context);
 }
 
 absl::StatusOr<std::string> DefaultKubeconfigPath() {

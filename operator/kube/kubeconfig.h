@@ -9,7 +9,11 @@
 // - exec and auth-provider credential plugins are not supported: a user that has only those
 //   is an error (naming the key), not an anonymous client.
 // Errors name the file and the key path: `kubeconfig /home/me/.kube/config:
-// users[0].user.client-key-data: not valid base64`. yaml-cpp exceptions never escape.
+// users[0].user.client-key-data: not valid base64`, or the line and column of a YAML error.
+// The file is read by the project's YAML reader (operator/yaml), so hostile input is bounded as
+// for manifests: over 4 MiB, nesting over 100 levels, alias cycles and alias expansion are
+// errors, never a crash or an unbounded allocation. Files it names (PEMs, a token) are read up to
+// 16 MiB.
 //
 // Tokens rotate: bound service-account tokens are refreshed by the kubelet about every hour.
 // TokenSource re-reads a token file the way client-go does, so a long-running operator keeps

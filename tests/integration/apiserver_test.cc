@@ -17,7 +17,6 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
-#include "controllers/api/yaml.h"
 #include "operator/json/json.h"
 #include "operator/kube/client.h"
 #include "operator/kube/cpprest_transport.h"
@@ -28,6 +27,7 @@
 #include "operator/runtime/event_recorder.h"
 #include "operator/runtime/store.h"
 #include "operator/runtime/watcher.h"
+#include "operator/yaml/yaml.h"
 #include "tests/integration/cluster_test_base.h"
 #include "tests/unit/json_or_fail.h"
 
@@ -55,7 +55,7 @@ std::string Source(const std::string& relative) {
 }
 
 std::vector<json::Value> YamlFile(const std::string& path) {
-  absl::StatusOr<std::vector<json::Value>> docs = api::ReadYamlFile(path);
+  absl::StatusOr<std::vector<json::Value>> docs = yaml::ReadYamlFile(path);
   EXPECT_TRUE(docs.ok()) << docs.status();
   return docs.ok() ? *docs : std::vector<json::Value>{};
 }

@@ -17,12 +17,12 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "controllers/api/yaml.h"
 #include "operator/json/json.h"
 #include "operator/kube/client.h"
 #include "operator/kube/cpprest_transport.h"
 #include "operator/kube/kube_status.h"
 #include "operator/kube/resource.h"
+#include "operator/yaml/yaml.h"
 #include "tests/integration/harness_env.h"
 #include "tests/unit/json_or_fail.h"
 
@@ -134,7 +134,7 @@ class ClusterTest : public ::testing::Test {
   }
 
   void InstallOptionalCrds() {
-    absl::StatusOr<std::vector<json::Value>> docs = api::ReadYamlFile(
+    absl::StatusOr<std::vector<json::Value>> docs = yaml::ReadYamlFile(
         std::string(BURSAR_SOURCE_DIR) + "/tests/integration/fixtures/optional-crds.yaml");
     ASSERT_TRUE(docs.ok()) << docs.status();
     for (const json::Value& crd : *docs) {
@@ -148,7 +148,7 @@ class ClusterTest : public ::testing::Test {
   // REQUIRE_ENV(kKueueCrdsEnv, ...).
   void InstallKueueCrds() {
     std::string file = Env(kKueueCrdsEnv) + "/kueue.x-k8s.io_clusterqueues.yaml";
-    absl::StatusOr<std::vector<json::Value>> docs = api::ReadYamlFile(file);
+    absl::StatusOr<std::vector<json::Value>> docs = yaml::ReadYamlFile(file);
     ASSERT_TRUE(docs.ok()) << kKueueCrdsEnv << ": " << docs.status();
     for (const json::Value& crd : *docs) {
       ApplyCrd(crd);

@@ -187,7 +187,7 @@ TEST_F(PlanApplierTest, JobsAreSuspendedWithBursarsAnnotationsAndResumedWithoutT
 
 TEST_F(PlanApplierTest, BudgetStatusIsAppliedThroughTheStatusSubresource) {
   absl::StatusOr<std::vector<json::Value>> crds =
-      api::ReadYamlFile(std::string(BURSAR_SOURCE_DIR) + "/crds/bursar.dev_computebudgets.yaml");
+      yaml::ReadYamlFile(std::string(BURSAR_SOURCE_DIR) + "/crds/bursar.dev_computebudgets.yaml");
   ASSERT_TRUE(crds.ok()) << crds.status();
   ApplyCrd((*crds)[0]);
   const std::string name = Id();
@@ -227,7 +227,7 @@ TEST_F(PlanApplierTest, BudgetStatusIsAppliedThroughTheStatusSubresource) {
 // rest of the status (a budget's spend and ledger) stays, and it is announced once.
 TEST_F(PlanApplierTest, AnUndecodableBudgetGetsReadyFalseKeepingItsStatusAndOneEvent) {
   absl::StatusOr<std::vector<json::Value>> crds =
-      api::ReadYamlFile(std::string(BURSAR_SOURCE_DIR) + "/crds/bursar.dev_computebudgets.yaml");
+      yaml::ReadYamlFile(std::string(BURSAR_SOURCE_DIR) + "/crds/bursar.dev_computebudgets.yaml");
   ASSERT_TRUE(crds.ok()) << crds.status();
   ApplyCrd((*crds)[0]);
   const std::string name = Id();
@@ -302,7 +302,7 @@ TEST_F(PlanApplierTest, AnUndecodableBudgetGetsReadyFalseKeepingItsStatusAndOneE
 
 TEST_F(PlanApplierTest, APriceBookGetsReadyTrueThroughItsStatusSubresourceOnce) {
   absl::StatusOr<std::vector<json::Value>> crds =
-      api::ReadYamlFile(std::string(BURSAR_SOURCE_DIR) + "/crds/bursar.dev_pricebooks.yaml");
+      yaml::ReadYamlFile(std::string(BURSAR_SOURCE_DIR) + "/crds/bursar.dev_pricebooks.yaml");
   ASSERT_TRUE(crds.ok()) << crds.status();
   ApplyCrd((*crds)[0]);
   const std::string name = Id();
@@ -347,7 +347,7 @@ TEST_F(PlanApplierTest, APriceBookGetsReadyTrueThroughItsStatusSubresourceOnce) 
 // the condition back.
 TEST_F(PlanApplierTest, ARefusedBudgetStatusMarksTheStoredStatusNotReady) {
   absl::StatusOr<std::vector<json::Value>> crds =
-      api::ReadYamlFile(std::string(BURSAR_SOURCE_DIR) + "/crds/bursar.dev_computebudgets.yaml");
+      yaml::ReadYamlFile(std::string(BURSAR_SOURCE_DIR) + "/crds/bursar.dev_computebudgets.yaml");
   ASSERT_TRUE(crds.ok()) << crds.status();
   ApplyCrd((*crds)[0]);
   const std::string name = Id();

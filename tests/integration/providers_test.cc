@@ -16,7 +16,6 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "controllers/api/yaml.h"
 #include "controllers/providers/cluster_api_provider.h"
 #include "controllers/providers/karpenter_provider.h"
 #include "controllers/providers/kwok_provider.h"
@@ -25,6 +24,7 @@
 #include "operator/kube/cpprest_transport.h"
 #include "operator/kube/kube_status.h"
 #include "operator/kube/resource.h"
+#include "operator/yaml/yaml.h"
 #include "tests/integration/cluster_test_base.h"
 #include "tests/unit/json_or_fail.h"
 

@@ -22,11 +22,11 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_replace.h"
 #include "controllers/api/codec.h"
-#include "controllers/api/yaml.h"
 #include "controllers/engine/cost_model.h"
 #include "controllers/reconcilers/plan_applier.h"
 #include "operator/json/json.h"
 #include "operator/kube/client.h"
+#include "operator/yaml/yaml.h"
 #include "tests/unit/fake_transport.h"
 
 namespace bursar::reconcilers {
@@ -36,7 +36,7 @@ const absl::Time kStart = absl::FromUnixSeconds(1'800'000'000);
 
 template <typename T, typename Decoder>
 T Decode(const std::string& yaml, Decoder decode) {
-  auto docs = api::ParseYamlDocuments(yaml, "test.yaml");
+  auto docs = yaml::ParseYamlDocuments(yaml, "test.yaml");
   EXPECT_TRUE(docs.ok()) << docs.status();
   auto decoded = decode((*docs)[0], api::DecodeOptions{.source = "test.yaml"});
   EXPECT_TRUE(decoded.ok()) << decoded.status();

@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "absl/strings/str_split.h"
-#include "controllers/api/yaml.h"
+#include "operator/yaml/yaml.h"
 #include "tests/unit/json_or_fail.h"
 
 namespace bursar::api {
@@ -102,7 +102,7 @@ class Manifest {
   }
 
   json::Value Doc() const {
-    absl::StatusOr<std::vector<json::Value>> docs = ParseYamlDocuments(Build(), "t.yaml");
+    absl::StatusOr<std::vector<json::Value>> docs = yaml::ParseYamlDocuments(Build(), "t.yaml");
     EXPECT_TRUE(docs.ok()) << docs.status() << "\n" << Build();
     if (!docs.ok() || docs->size() != 1) {
       return json::Value();
@@ -473,7 +473,8 @@ T ThroughJson(const json::Value& encoded,
 template <typename T>
 T ThroughYaml(const json::Value& encoded,
               absl::StatusOr<T> (*decode)(const json::Value&, const DecodeOptions&)) {
-  absl::StatusOr<std::vector<json::Value>> docs = ParseYamlDocuments(encoded.ToJson(), "dump");
+  absl::StatusOr<std::vector<json::Value>> docs =
+      yaml::ParseYamlDocuments(encoded.ToJson(), "dump");
   EXPECT_TRUE(docs.ok()) << docs.status();
   if (!docs.ok() || docs->size() != 1) {
     return T{};
@@ -1061,7 +1062,7 @@ TEST(CodecBudgetValidationTest, BlockYamlPointsAtTheRightLines) {
       "      action: Notify\n"             // 15
       "    - percent: 50\n"                // 16
       "      action: Hold\n";              // 17
-  absl::StatusOr<std::vector<json::Value>> docs = ParseYamlDocuments(text, "budgets.yaml");
+  absl::StatusOr<std::vector<json::Value>> docs = yaml::ParseYamlDocuments(text, "budgets.yaml");
   ASSERT_TRUE(docs.ok()) << docs.status();
   absl::StatusOr<ComputeBudget> b =
       DecodeComputeBudget((*docs)[0], {.source = "budgets.yaml", .reject_unknown_fields = true});
@@ -1387,6 +1388,28 @@ TEST(CodecTimeTest, ParseAcceptsOffsetsAndFractions) {
         "2026-02-30T00:00:00Z", " 2026-11-27T08:00:00Z", "2026-11-27T08:00:00Z ",
         "2026-11-27T08:00:00+0100", "2026-11-27T08:00:00.Z", "12026-11-27T08:00:00Z"}) {
     EXPECT_FALSE(ParseTime(bad).ok()) << bad;
+  }
+}
+
+// Found by tests/fuzz/values_fuzz.cc (corpus/values/finding-year-0226): years below 1000 were
+// written without their leading zeros, which no RFC 3339 parser (ours, the API server's) reads.
+TEST(CodecTimeTest, FormatWritesFourDigitYears) {
+  absl::StatusOr<absl::Time> t = ParseTime("0226-11-27T08:00:00.12345679+05:30");
+  ASSERT_TRUE(t.ok()) << t.status();
+  EXPECT_EQ(api::FormatTime(*t), "0226-11-27T02:30:00Z");
+  EXPECT_EQ(ParseTime(api::FormatTime(*t)).value_or(absl::InfinitePast()),
+            absl::FromCivil(absl::CivilSecond(226, 11, 27, 2, 30, 0), absl::UTCTimeZone()));
+}
+
+// An offset can move a time out of the years RFC 3339 can write; Go's metav1.Time refuses those.
+TEST(CodecTimeTest, ParseKeepsTimesWithinTheFourDigitYears) {
+  EXPECT_TRUE(ParseTime("0000-01-01T00:00:00Z").ok());
+  EXPECT_TRUE(ParseTime("9999-12-31T23:59:59Z").ok());
+  for (const char* outside : {"0000-01-01T00:00:00+00:01", "9999-12-31T23:59:59-00:01"}) {
+    absl::StatusOr<absl::Time> t = ParseTime(outside);
+    ASSERT_FALSE(t.ok()) << outside;
+    EXPECT_EQ(t.status().message(),
+              absl::StrCat("\"", outside, "\" is outside the years 0000 to 9999 in UTC"));
   }
 }
 

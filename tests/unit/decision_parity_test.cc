@@ -21,9 +21,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "controllers/api/codec.h"
-#include "controllers/api/yaml.h"
 #include "controllers/reconcilers/budget_planner.h"
 #include "controllers/sim/simulator.h"
+#include "operator/yaml/yaml.h"
 
 namespace bursar {
 namespace {
@@ -66,7 +66,7 @@ spec:
 
 template <typename T, typename Decoder>
 T Decode(const char* yaml, Decoder decode) {
-  auto docs = api::ParseYamlDocuments(yaml, "parity.yaml");
+  auto docs = yaml::ParseYamlDocuments(yaml, "parity.yaml");
   EXPECT_TRUE(docs.ok()) << docs.status();
   auto decoded = decode((*docs)[0], api::DecodeOptions{.source = "parity.yaml"});
   EXPECT_TRUE(decoded.ok()) << decoded.status();

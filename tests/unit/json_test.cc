@@ -74,5 +74,40 @@ TEST(JsonTest, SetReplacesOrAppendsInOrder) {
   EXPECT_EQ(v.ToJson(), R"({"b":"x","a":2})");
 }
 
+// Found by tests/fuzz/json_fuzz.cc (corpus/json/finding-big-integer.json): 18446744073709551615
+// does not fit int64, is kept as a double, and was written back as the integer
+// 18446744073709551616, which simdjson (like any parser reading integers as 64-bit) refuses.
+TEST(JsonTest, WholeDoublesBeyondInt64WriteAsParseableJson) {
+  for (const char* text : {"[18446744073709551615]", "[-1e19]", "[9223372036854775808]"}) {
+    absl::StatusOr<Value> v = Parse(text);
+    ASSERT_TRUE(v.ok()) << text << ": " << v.status();
+    absl::StatusOr<Value> again = Parse(v->ToJson());
+    ASSERT_TRUE(again.ok()) << text << " -> " << v->ToJson() << ": " << again.status();
+    EXPECT_EQ(*again, *v) << text << " -> " << v->ToJson();
+  }
+  EXPECT_EQ(Writer().Double(18446744073709551616.0).Take(), "1.8446744073709552e+19");
+  EXPECT_EQ(Writer().Double(4096).Take(), "4096");  // within int64: unchanged
+}
+
+// JSON text is UTF-8: a string holding other bytes (from a YAML file, a log line) is written with
+// U+FFFD in their place, so the output still parses.
+TEST(JsonTest, WriterReplacesIllFormedUtf8) {
+  EXPECT_EQ(Writer().String("caf\xc3\xa9").Take(), "\"caf\xc3\xa9\"");
+  EXPECT_EQ(Writer().String("a\xbb b").Take(), R"("a\ufffd b")");
+  EXPECT_EQ(Writer().String("\xed\xa0\x80").Take(), R"("\ufffd\ufffd\ufffd")");  // a surrogate
+  EXPECT_EQ(Writer().String("\xc0\xaf").Take(), R"("\ufffd\ufffd")");            // overlong '/'
+  absl::StatusOr<Value> v = Parse(Writer().String("x\xf4\x90\x80\x80").Take());  // > U+10FFFF
+  ASSERT_TRUE(v.ok()) << v.status();
+  EXPECT_EQ(v->string_value(), "x\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd");
+}
+
+TEST(JsonTest, InvalidUtf8OffsetFindsTheFirstBadByte) {
+  EXPECT_EQ(InvalidUtf8Offset(""), std::nullopt);
+  EXPECT_EQ(InvalidUtf8Offset("plain, \xc3\xa9, \xe2\x82\xac, \xf0\x9f\x92\xb0"), std::nullopt);
+  EXPECT_EQ(InvalidUtf8Offset("ab\xbb"), 2U);
+  EXPECT_EQ(InvalidUtf8Offset("ab\xc3"), 2U);        // cut short
+  EXPECT_EQ(InvalidUtf8Offset("\xe0\x80\x80"), 0U);  // overlong
+}
+
 }  // namespace
 }  // namespace bursar::json

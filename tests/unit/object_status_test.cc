@@ -12,9 +12,9 @@
 #include <string>
 
 #include "controllers/api/codec.h"
-#include "controllers/api/yaml.h"
 #include "controllers/reconcilers/budget_planner.h"
 #include "controllers/reconcilers/gather.h"
+#include "operator/yaml/yaml.h"
 #include "tests/unit/json_or_fail.h"
 
 namespace bursar::reconcilers {
@@ -106,7 +106,7 @@ TEST(ObjectStatusTest, APoolAboveInt32AndAPriceBookBeyondMoneyNameTheirFields) {
 }
 
 api::ComputeBudget BudgetUsing(const std::string& book) {
-  auto docs = api::ParseYamlDocuments(
+  auto docs = yaml::ParseYamlDocuments(
       "apiVersion: bursar.dev/v1alpha1\nkind: ComputeBudget\nmetadata: {name: vision, uid: u}\n"
       "spec:\n  scope: {namespaces: [vision]}\n  limit: {amount: \"100\"}\n"
       "  period: {type: Custom, duration: 10h}\n  priceBookRef: " +

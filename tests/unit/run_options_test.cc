@@ -22,8 +22,8 @@
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
-#include "controllers/api/yaml.h"
 #include "operator/cmd/args.h"
+#include "operator/yaml/yaml.h"
 #include "tests/unit/temp_dir.h"
 
 namespace bursar::cmd {

@@ -33,10 +33,10 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/time.h"
 #include "controllers/api/codec.h"
-#include "controllers/api/yaml.h"
 #include "controllers/sim/report.h"
 #include "controllers/sim/spend_match.h"
 #include "operator/json/json.h"
+#include "operator/yaml/yaml.h"
 
 namespace bursar::sim {
 namespace {
@@ -286,7 +286,7 @@ class ScenarioBuilder {
     });
     api::DecodeOptions options{.source = "test.yaml", .reject_unknown_fields = true};
     for (const std::string& text : manifests_) {
-      absl::StatusOr<std::vector<json::Value>> docs = api::ParseYamlDocuments(text, "test.yaml");
+      absl::StatusOr<std::vector<json::Value>> docs = yaml::ParseYamlDocuments(text, "test.yaml");
       if (!docs.ok()) {
         ADD_FAILURE() << docs.status() << "\n" << text;
         continue;

@@ -1,4 +1,4 @@
-#include "controllers/api/yaml.h"
+#include "operator/yaml/yaml.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -10,7 +10,7 @@
 
 #include "tests/unit/json_or_fail.h"
 
-namespace bursar::api {
+namespace bursar::yaml {
 namespace {
 
 using ::testing::HasSubstr;
@@ -236,6 +236,15 @@ TEST(YamlTest, ReadFileUsesPathAsSource) {
   std::filesystem::remove(file);
 }
 
+// A device or a pipe has no size to check before reading: reading stops past the cap (it read
+// /dev/zero until memory ran out, e.g. `manifests: [/dev/zero]` in a scenario).
+TEST(YamlTest, ReadFileStopsAtTheCapOnAFileWithoutASize) {
+  absl::StatusOr<std::vector<json::Value>> docs = ReadYamlFile("/dev/zero");
+  ASSERT_FALSE(docs.ok());
+  EXPECT_EQ(docs.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(docs.status().message(), "/dev/zero: larger than 4 MiB");
+}
+
 // The message of a parse that must fail.
 std::string ErrorOf(const std::string& text) {
   absl::StatusOr<std::vector<json::Value>> docs = ParseYamlDocuments(text, "bad.yaml");
@@ -378,5 +387,14 @@ TEST(YamlTest, AliasesKeepTheirMeaningAndLines) {
   EXPECT_EQ(FieldOrFail((*docs)[1], "again").ToJson(), "[1]");
 }
 
+// Found by tests/fuzz/yaml_fuzz.cc (corpus/yaml/finding-not-utf8.yaml): yaml-cpp passes bytes
+// that are not UTF-8 into scalars, which then made JSON that no parser accepts.
+TEST(YamlTest, TextThatIsNotUtf8IsAnError) {
+  EXPECT_EQ(ErrorOf("a: 1\nb: caf\xc3\xa9\n\xbb c: 2\n"),
+            "bad.yaml:3:1: not valid UTF-8 (byte 0xbb); YAML files must be UTF-8");
+  EXPECT_EQ(ErrorOf("name: \"x\xff\"\n"),
+            "bad.yaml:1:9: not valid UTF-8 (byte 0xff); YAML files must be UTF-8");
+}
+
 }  // namespace
-}  // namespace bursar::api
+}  // namespace bursar::yaml

@@ -1,8 +1,9 @@
-#include "controllers/api/yaml.h"
+#include "operator/yaml/yaml.h"
 
 #include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <charconv>
@@ -20,11 +21,13 @@
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "controllers/api/field_reader.h"
 #include "controllers/values/strings.h"
 
-namespace bursar::api {
+namespace bursar::yaml {
 namespace {
+
+using values::AbslView;
+using values::StdView;
 
 // Limits, explained in yaml.h. A budget whose status ledger tracks 10000 pods has about 30000
 // values; no manifest comes near any of them.
@@ -597,6 +600,18 @@ absl::StatusOr<std::vector<json::Value>> ParseYamlDocuments(std::string_view tex
     return absl::InvalidArgumentError(
         absl::StrCat(AbslView(source_name), ": larger than ", kMaxFileBytes >> 20, " MiB"));
   }
+  // YAML streams are Unicode, and yaml-cpp passes stray bytes through: a string that is not
+  // UTF-8 would become JSON that no parser (the API server's, ours) accepts.
+  if (std::optional<size_t> bad = json::InvalidUtf8Offset(text); bad.has_value()) {
+    const size_t newline = text.rfind('\n', *bad);
+    const size_t line_start = newline == std::string_view::npos ? 0 : newline + 1;
+    const Position pos{static_cast<int>(std::count(text.begin(), text.begin() + *bad, '\n') + 1),
+                       static_cast<int>(*bad - line_start + 1)};
+    return ErrorAt(source_name, pos,
+                   absl::StrCat("not valid UTF-8 (byte 0x",
+                                absl::Hex(static_cast<unsigned char>(text[*bad]), absl::kZeroPad2),
+                                "); YAML files must be UTF-8"));
+  }
   if (absl::Status nesting = CheckFlowNesting(text, source_name); !nesting.ok()) {
     return nesting;
   }
@@ -625,17 +640,25 @@ absl::StatusOr<std::vector<json::Value>> ReadYamlFile(const std::string& path) {
   if (!in) {
     return absl::NotFoundError(absl::StrCat(path, ": cannot open: ", std::strerror(errno)));
   }
-  // Refused before reading; a pipe has no size and is checked after.
+  // Refused before reading; a pipe or a device (/dev/zero) has no size: reading stops one
+  // byte past the cap.
+  const absl::Status too_large =
+      absl::InvalidArgumentError(absl::StrCat(path, ": larger than ", kMaxFileBytes >> 20, " MiB"));
   if (uintmax_t size = std::filesystem::file_size(path, ec); !ec && size > kMaxFileBytes) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(path, ": larger than ", kMaxFileBytes >> 20, " MiB"));
+    return too_large;
   }
-  std::ostringstream buffer;
-  buffer << in.rdbuf();
+  std::string text;
+  char buffer[64 << 10];
+  while (in.read(buffer, sizeof buffer) || in.gcount() > 0) {
+    text.append(buffer, static_cast<size_t>(in.gcount()));
+    if (text.size() > kMaxFileBytes) {
+      return too_large;
+    }
+  }
   if (in.bad()) {
     return absl::DataLossError(absl::StrCat(path, ": read failed: ", std::strerror(errno)));
   }
-  return ParseYamlDocuments(buffer.str(), path);
+  return ParseYamlDocuments(text, path);
 }
 
-}  // namespace bursar::api
+}  // namespace bursar::yaml

@@ -1,7 +1,9 @@
 #pragma once
 
-// YAML manifests to json::Value trees, so one set of decoders (codec.h) reads both the files a
-// user hands to `bursar simulate` and the JSON the API server returns.
+// YAML to json::Value trees, so one set of decoders (controllers/api/codec.h) reads both the
+// files a user hands to `bursar simulate` and the JSON the API server returns. Every YAML input
+// goes through here: manifests, scenarios, `bursar run --config` and kubeconfig files (which is
+// why it sits below both controllers/api and operator/kube).
 //
 // Scalars are typed by the YAML 1.2 core schema, not YAML 1.1: `yes` and `on` stay strings and
 // `0755` is the decimal 755 (octal is `0o755`). Plain `null`, `~` and empty values
@@ -34,7 +36,7 @@
 #include "absl/status/statusor.h"
 #include "operator/json/json.h"
 
-namespace bursar::api {
+namespace bursar::yaml {
 
 // Parses every document of a `---`-separated stream; empty documents (only comments, or
 // nothing between two `---`) are skipped, so the result may be empty.
@@ -45,4 +47,4 @@ absl::StatusOr<std::vector<json::Value>> ParseYamlDocuments(std::string_view tex
 // opened.
 absl::StatusOr<std::vector<json::Value>> ReadYamlFile(const std::string& path);
 
-}  // namespace bursar::api
+}  // namespace bursar::yaml
