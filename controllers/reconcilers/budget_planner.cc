@@ -537,6 +537,9 @@ BudgetPlanner::Metering BudgetPlanner::MeterBudget(Pass& pass, BudgetWork& w,
     }
     (reserve ? m.burn.reserve_rate : m.burn.regular_rate) += rate;
     (reserve ? m.burn.reserve_gpus : m.burn.regular_gpus) += gpus;
+    if (!pod->job.empty()) {
+      pass.job_active_rate[JobKey(pod->namespace_name, pod->job)] += rate;
+    }
     auto util = pass.snap.gpu_utilization.find(JobKey(pod->namespace_name, pod->name));
     if (util != pass.snap.gpu_utilization.end() && gpus > 0) {
       m.util_weighted += util->second * static_cast<double>(gpus);

@@ -142,7 +142,6 @@ void BudgetPlanner::PlanJobs(Pass& pass) {
     if (Active(pod) && !pod.job.empty()) {
       std::string key = JobKey(pod.namespace_name, pod.job);
       pass.job_active_gpus[key] += engine::PodGpus(pod.containers);
-      pass.job_active_pods[key].push_back(&pod);
       job_pod_priority[key] = std::max(job_pod_priority[key], pod.priority);
     }
   }
@@ -241,17 +240,6 @@ void BudgetPlanner::PlanBudgetJobs(Pass& pass, BudgetWork& w, std::vector<JobCan
           absl::StrCat("held: budget ", name, " is at its Hold threshold (", d.reason, ")"));
     }
   }
-  // What a Job's running pods cost per hour, as metering charges them.
-  auto rate_of = [&](const std::string& key) {
-    Money rate;
-    for (const PodView* pod : pass.job_active_pods[key]) {
-      auto node = pass.nodes.find(pod->node_name);
-      rate += engine::PodRatePerHour(
-          pod->containers,
-          pass.PricesOn(w.book, node == pass.nodes.end() ? nullptr : node->second));
-    }
-    return rate;
-  };
   // Keeps at most `keep` GPUs and, when given, `keep_rate` per hour running (CPU-only Jobs cost
   // money but no GPUs).
   auto drain = [&](bool reserve, int64_t keep, std::optional<Money> keep_rate) {
@@ -263,7 +251,7 @@ void BudgetPlanner::PlanBudgetJobs(Pass& pass, BudgetWork& w, std::vector<JobCan
         pool.push_back(c);
         std::string key = JobKey(c.job->namespace_name, c.job->name);
         total += job_active_gpus[key];
-        total_rate += rate_of(key);
+        total_rate += pass.job_active_rate[key];
       }
     }
     std::sort(pool.begin(), pool.end(), [](const JobCandidate& a, const JobCandidate& b) {
@@ -276,7 +264,7 @@ void BudgetPlanner::PlanBudgetJobs(Pass& pass, BudgetWork& w, std::vector<JobCan
       }
       std::string key = JobKey(c.job->namespace_name, c.job->name);
       total -= job_active_gpus[key];
-      total_rate -= rate_of(key);
+      total_rate -= pass.job_active_rate[key];
       draining_jobs.insert(key);
       auto [requested, inserted] = drain_requested_.emplace(key, now);
       if (now - requested->second < c.job->drain_grace) {
@@ -353,6 +341,11 @@ BudgetPlanner::PoolDemand BudgetPlanner::DemandFor(const Pass& pass, const api::
                                                    const std::vector<const NodeView*>& members) {
   PoolDemand demand;
   int64_t grower_pending = 0;
+  int64_t spare = 0;  // GPUs free on the pool's nodes
+  for (const NodeView* n : members) {
+    auto active = pass.active_gpus_on_node.find(n->info.name);
+    spare += n->info.gpu_capacity - (active == pass.active_gpus_on_node.end() ? 0 : active->second);
+  }
   for (const BudgetWork& w : pass.work) {
     if (!w.valid() || std::find(w.pools.begin(), w.pools.end(), &pool) == w.pools.end()) {
       continue;
@@ -373,14 +366,10 @@ BudgetPlanner::PoolDemand BudgetPlanner::DemandFor(const Pass& pass, const api::
       pending = std::min(pending, std::max<int64_t>(0, w.total_quota - w.regular_active_gpus -
                                                            w.reserve_active_gpus + pending));
     }
-    int owned = 0;
-    int64_t spare = 0;
-    for (const NodeView* n : members) {
-      owned += n->grown_for == w.name() ? 1 : 0;
-      auto active = pass.active_gpus_on_node.find(n->info.name);
-      spare +=
-          n->info.gpu_capacity - (active == pass.active_gpus_on_node.end() ? 0 : active->second);
-    }
+    const int owned =
+        static_cast<int>(std::count_if(members.begin(), members.end(), [&](const NodeView* n) {
+          return n->grown_for == w.name();
+        }));
     pending = engine::GrowableDemandGpus(pending, quota, owned, pool.spec.gpus_per_node, spare);
     demand.pending_gpus += pending;
     if (pending > grower_pending) {

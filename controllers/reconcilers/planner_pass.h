@@ -72,8 +72,9 @@ struct BudgetPlanner::Pass {
   std::map<std::string, int64_t> active_pods_on_node;
   std::map<std::string, int64_t> active_gpus_on_node;
   std::map<std::string, int64_t> active_gpus_in_ns;
-  std::map<std::string, int64_t> job_active_gpus;                      // by "ns/job" (PlanJobs)
-  std::map<std::string, std::vector<const PodView*>> job_active_pods;  // by "ns/job" (PlanJobs)
+  std::map<std::string, int64_t> job_active_gpus;  // by "ns/job" (PlanJobs)
+  // What each Job's running pods cost per hour, as metering charges them (MeterBudget).
+  std::map<std::string, values::Money> job_active_rate;    // by "ns/job"
   std::map<std::string, engine::PriceResolver> resolvers;  // by price book, filled on demand
   std::vector<BudgetWork> work;                            // sorted by name
   std::vector<const api::ComputeBudget*> valid;            // the budgets attribution considers

@@ -88,6 +88,7 @@ struct Pool {
   int total_nodes() const { return ready_nodes + static_cast<int>(provisioning_ready_at.size()); }
   int64_t free_gpus() const { return int64_t{ready_nodes} * gpus_per_node() - used_gpus; }
   int64_t capacity_gpus() const { return int64_t{spec->spec.max_nodes} * gpus_per_node(); }
+  bool can_grow() const { return total_nodes() < spec->spec.max_nodes; }
 };
 
 struct Charge {
@@ -110,14 +111,11 @@ struct Budget {
   Money gpu_hour_price;
   std::vector<Charge> step_charges;
   std::vector<std::string> step_ended;
-  std::set<std::tuple<int, int64_t, size_t>> pending;   // (-priority, submit, job index)
-  std::vector<engine::PoolPrice> pool_gpu_hour_prices;  // of its pools, cheapest first
-  Money default_gpu_hour;                               // its price book's, when it has one
+  std::set<std::tuple<int, int64_t, size_t>> pending;  // (-priority, submit, job index)
+  Money default_gpu_hour;                              // its price book's, when it has one
   engine::BudgetDecision decision;
   std::unique_ptr<EnforcementPolicy> enforcement;
   BudgetResult result;
-  int64_t wait_sum_s = 0;
-  int64_t started_jobs = 0;
   LadderAction last_rung = LadderAction::kNone;
   bool gpu_hours_only = false;
   // Decisions (simulation_decisions.cc): how long its finished Jobs' last pods ran, and those
@@ -186,6 +184,8 @@ class Simulation {
   Money RunningRate(int budget, bool reserve) const;
   std::pair<Money, int64_t> IdleOf(int budget) const;
   engine::BudgetStep StepOf(const Budget& b, int budget, int64_t now_s) const;
+  // The budget's pools as engine::GpuHourPrice sees them (b.pools is sorted cheapest first).
+  std::vector<engine::PoolPrice> PoolPricesOf(const Budget& b) const;
   DecisionTrace TraceOf(const Budget& b, int budget, const engine::BudgetStep& step) const;
   // Suspends the budget's running work (regular or on the reserve), lowest priority first, until
   // at most keep_gpus GPUs and, when given, keep_rate money per hour keep running.

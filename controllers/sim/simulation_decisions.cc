@@ -118,13 +118,18 @@ engine::BudgetStep Simulation::StepOf(const Budget& b, int budget, int64_t now_s
   step.burn.reserve_rate = RunningRate(budget, true);
   step.burn.reserve_gpus = RunningGpus(budget, true);
   std::tie(step.burn.idle_rate, step.burn.idle_gpus) = IdleOf(budget);
-  std::vector<engine::PoolPrice> prices = b.pool_gpu_hour_prices;
-  for (size_t i = 0; i < prices.size(); ++i) {
-    const Pool& pool = pools_[static_cast<size_t>(b.pools[i])];
-    prices[i].has_room = pool.free_gpus() > 0 || pool.total_nodes() < pool.spec->spec.max_nodes;
-  }
-  step.gpu_hour_price = engine::GpuHourPrice(prices, step.burn, b.default_gpu_hour);
+  step.gpu_hour_price = engine::GpuHourPrice(PoolPricesOf(b), step.burn, b.default_gpu_hour);
   return step;
+}
+
+std::vector<engine::PoolPrice> Simulation::PoolPricesOf(const Budget& b) const {
+  std::vector<engine::PoolPrice> prices;
+  for (int p : b.pools) {
+    const Pool& pool = pools_[static_cast<size_t>(p)];
+    prices.push_back(
+        {.gpu_hour = pool.gpu_rate, .has_room = pool.free_gpus() > 0 || pool.can_grow()});
+  }
+  return prices;
 }
 
 DecisionTrace Simulation::TraceOf(const Budget& b, int budget,
@@ -321,7 +326,7 @@ void Simulation::SizePools(int64_t now_s) {
     size_t p = static_cast<size_t>(pools.front());
     for (int candidate : pools) {
       const Pool& pool = pools_[static_cast<size_t>(candidate)];
-      if (pool.total_nodes() < pool.spec->spec.max_nodes) {
+      if (pool.can_grow()) {
         p = static_cast<size_t>(candidate);
         break;
       }

@@ -61,11 +61,6 @@ void Simulation::Start(size_t index, int pool, int64_t now_s, bool on_reserve) {
   p.used_by[job.budget] += job.trace->gpus;
   if (!job.first_start_s.has_value()) {
     job.first_start_s = now_s;
-    if (job.budget != kNoBudget) {
-      Budget& b = budgets_[static_cast<size_t>(job.budget)];
-      b.wait_sum_s += now_s - job.trace->submit_time_s;
-      ++b.started_jobs;
-    }
   } else {
     job.remaining_s += absl::ToInt64Seconds(scenario_.cluster.restart_penalty);
     job.redo_s += absl::ToInt64Seconds(scenario_.cluster.restart_penalty);

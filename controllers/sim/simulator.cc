@@ -162,10 +162,6 @@ absl::Status Simulation::Setup() {
     std::stable_sort(b.pools.begin(), b.pools.end(), [&](int x, int y) {
       return pools_[static_cast<size_t>(x)].gpu_rate < pools_[static_cast<size_t>(y)].gpu_rate;
     });
-    for (int i : b.pools) {
-      b.pool_gpu_hour_prices.push_back(
-          {.gpu_hour = pools_[static_cast<size_t>(i)].gpu_rate, .has_room = true});
-    }
     if (const api::PriceBook* book = FindPriceBook(cb.spec.price_book_ref); book != nullptr) {
       b.default_gpu_hour = book->spec.defaults.gpu_hour;
     }
@@ -186,7 +182,7 @@ absl::Status Simulation::Setup() {
         options_.policy,
         {.spec = &cb.spec,
          .gpu_hours_only = b.gpu_hours_only,
-         .gpu_hour_price = engine::GpuHourPrice(b.pool_gpu_hour_prices, {}, b.default_gpu_hour),
+         .gpu_hour_price = engine::GpuHourPrice(PoolPricesOf(b), {}, b.default_gpu_hour),
          .first_period = period.length(),
          .node_gpus = growth.gpus_per_node(),
          .free_gpus = int64_t{growth.spec->spec.min_nodes} * growth.gpus_per_node(),
