@@ -10,7 +10,8 @@
 # start_operator: it starts the operator in the background with the settings in
 # $WORK/config.yaml, the ServiceAccount's credentials (write_sa_kubeconfig), the gRPC TLS files
 # in $WORK/grpc-tls, its log in $WORK/operator.log and its addresses in $ADDRESS_FILE, and sets
-# OPERATOR_PID.
+# OPERATOR_PID (what to wait for) and, when SIGTERM must go to another process than that one,
+# OPERATOR_SIGNAL_PID.
 
 CHART=$REPO/helm/bursar
 NS=bursar-system
@@ -259,11 +260,11 @@ operator_reconciles_with_chart_rbac() {
   # Two more passes when all went well, so that steady-state requests (Lease renewals) count.
   if ((ok == 1)); then sleep 2; fi
   [[ -n $health ]] && curl -fsS "http://$health/metrics" >"$WORK/metrics.txt" || ok=0
-  kill -TERM "$OPERATOR_PID" 2>/dev/null
+  kill -TERM "${OPERATOR_SIGNAL_PID:-$OPERATOR_PID}" 2>/dev/null
   local rc=0 deadline=$((SECONDS + 30))
   while kill -0 "$OPERATOR_PID" 2>/dev/null && ((SECONDS < deadline)); do sleep 0.2; done
   wait "$OPERATOR_PID" || rc=$?
-  OPERATOR_PID=""
+  OPERATOR_PID="" OPERATOR_SIGNAL_PID=""
   if operator_was_denied; then
     echo "the operator was denied (distinct log lines):"
     print_denials
