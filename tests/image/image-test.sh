@@ -119,8 +119,9 @@ assert c["os"] == "linux" and c["architecture"] == "amd64"
 a = m.get("annotations", {})
 p = "org.opencontainers.image."
 assert a.get(p + "version") == version, (a, version)
-assert a.get(p + "revision", "").removesuffix("-dirty") == revision, \
-    f"the image was built from {a.get(p + 'revision')}, the tree is at {revision}: make image again"
+built = a.get(p + "revision", "")
+assert built.removesuffix("-dirty") == revision, \
+    f"the image was built from {built}, the tree is at {revision}: make image again"
 assert a.get(p + "source"), a
 assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", a.get(p + "created", "")), a
 assert c["config"]["Labels"] == a, "config labels differ from manifest annotations"
