@@ -6,7 +6,8 @@
 #     (same GNU build ID), every file owned by root; the size (under 60 MiB compressed);
 #   - the Dockerfile's last stage gives the same contents (same rootfs script, packages, user,
 #     entrypoint and labels): parsed, since no daemon is here to build it;
-#   - `helm template -f DIR/helm-values.yaml` renders the reference the build printed;
+#   - `helm template -f DIR/helm-values.yaml` renders the reference the build printed, and
+#     crane (tests/image/crane.sh) pushes the layout to a loopback registry under that digest;
 #   - the image's root filesystem alone (bubblewrap: read-only, uid 65532, no host files but the
 #     mounts a pod would get: the ServiceAccount token, the chart's ConfigMap, the gRPC TLS
 #     Secret and /tmp; the host's network, since the API server is on 127.0.0.1) runs the
@@ -44,8 +45,9 @@ export HELM_DATA_HOME=$WORK/helm/data
 ROOTFS=$WORK/bundle/rootfs
 # What the operator writes: the pod's /tmp (an emptyDir in the chart).
 ADDRESS_FILE=$WORK/pod-tmp/addresses
-OPERATOR_PID="" OPERATOR_SIGNAL_PID=""
+OPERATOR_PID="" OPERATOR_SIGNAL_PID="" REGISTRY_PID=""
 cleanup() {
+  if [[ -n $REGISTRY_PID ]]; then kill "$REGISTRY_PID" 2>/dev/null || true; fi
   if [[ -n $OPERATOR_PID ]]; then kill -TERM "$OPERATOR_SIGNAL_PID" "$OPERATOR_PID" 2>/dev/null || true; fi
   if [[ -n ${BURSAR_IMAGE_TEST_KEEP:-} ]]; then echo "image-test: kept $WORK" >&2; else rm -rf "$WORK"; fi
 }
@@ -236,6 +238,38 @@ print(dep["spec"]["template"]["spec"]["containers"][0]["image"])') || return 1
   echo "$rendered"
 }
 
+# Pushed as docs/install.md says (crane push of the layout), to crane's in-memory registry on
+# loopback, the image keeps the digest the build printed, and the registry serves it whole.
+image_pushes_with_its_digest() {
+  local crane registry pushed
+  crane=$("$REPO/tests/image/crane.sh") || return 1
+  "$crane" registry serve --address 127.0.0.1:0 >"$WORK/registry.log" 2>&1 &
+  REGISTRY_PID=$!
+  local deadline=$((SECONDS + 10))
+  # It logs "serving on port N".
+  until registry=$(sed -n 's/.*serving on port \([0-9]*\)$/\1/p' "$WORK/registry.log") &&
+    [[ -n $registry ]]; do
+    ((SECONDS < deadline)) || {
+      echo "crane registry serve printed no address:"
+      cat "$WORK/registry.log"
+      return 1
+    }
+    sleep 0.1
+  done
+  registry=127.0.0.1:$registry
+  # Plain HTTP: the registry is on loopback and lives for this check only.
+  "$crane" push --insecure "$IMAGE/oci" "$registry/bursar:$TAG" >/dev/null || return 1
+  pushed=$("$crane" digest --insecure "$registry/bursar:$TAG") || return 1
+  [[ $pushed == "${REFERENCE##*@}" ]] || {
+    echo "pushed as $pushed; the build printed $REFERENCE"
+    return 1
+  }
+  "$crane" validate --insecure --remote "$registry/bursar@$pushed" || return 1
+  kill "$REGISTRY_PID" && wait "$REGISTRY_PID" 2>/dev/null
+  REGISTRY_PID=""
+  echo "pushed $registry/bursar@$pushed"
+}
+
 # start_operator — for operator_reconciles_with_chart_rbac: the image's entrypoint and the chart's
 # Deployment args, in the image's root filesystem with only what a pod of the chart gets mounted.
 start_operator() {
@@ -311,6 +345,7 @@ check "root filesystem: no shell or package manager; /bursar is $BURSAR (build I
 check "the Dockerfile gives the same contents (stages, packages, user, entrypoint, labels)" \
   dockerfile_matches_image
 check "helm template -f helm-values.yaml renders the printed reference" helm_template_uses_the_reference
+check "crane pushes it to a loopback registry with the printed digest" image_pushes_with_its_digest
 check "the image's /bursar starts alone in the sandbox, which has no shell" sandbox_is_confined
 check "helm install into the apiserver, CRDs included and Established" chart_installs
 check "the image (read-only, uid 65532, in-cluster token) reconciles with the chart's RBAC" \
