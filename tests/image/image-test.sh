@@ -45,9 +45,8 @@ export HELM_DATA_HOME=$WORK/helm/data
 ROOTFS=$WORK/bundle/rootfs
 # What the operator writes: the pod's /tmp (an emptyDir in the chart).
 ADDRESS_FILE=$WORK/pod-tmp/addresses
-OPERATOR_PID="" OPERATOR_SIGNAL_PID="" REGISTRY_PID=""
+OPERATOR_PID="" OPERATOR_SIGNAL_PID=""
 cleanup() {
-  if [[ -n $REGISTRY_PID ]]; then kill "$REGISTRY_PID" 2>/dev/null || true; fi
   if [[ -n $OPERATOR_PID ]]; then kill -TERM "$OPERATOR_SIGNAL_PID" "$OPERATOR_PID" 2>/dev/null || true; fi
   if [[ -n ${BURSAR_IMAGE_TEST_KEEP:-} ]]; then echo "image-test: kept $WORK" >&2; else rm -rf "$WORK"; fi
 }
@@ -241,16 +240,23 @@ print(dep["spec"]["template"]["spec"]["containers"][0]["image"])') || return 1
 # Pushed as docs/install.md says (crane push of the layout), to crane's in-memory registry on
 # loopback, the image keeps the digest the build printed, and the registry serves it whole.
 image_pushes_with_its_digest() {
-  local crane registry pushed
+  local crane registry rc=0
   crane=$("$REPO/tests/image/crane.sh") || return 1
   "$crane" registry serve --address 127.0.0.1:0 >"$WORK/registry.log" 2>&1 &
-  REGISTRY_PID=$!
-  local deadline=$((SECONDS + 10))
+  local registry_pid=$!
+  push_and_compare || rc=1
+  kill "$registry_pid" 2>/dev/null
+  wait "$registry_pid" 2>/dev/null || true
+  return "$rc"
+}
+
+push_and_compare() {
+  local deadline=$((SECONDS + 10)) pushed
   # It logs "serving on port N".
   until registry=$(sed -n 's/.*serving on port \([0-9]*\)$/\1/p' "$WORK/registry.log") &&
     [[ -n $registry ]]; do
     ((SECONDS < deadline)) || {
-      echo "crane registry serve printed no address:"
+      echo "crane registry serve printed no port:"
       cat "$WORK/registry.log"
       return 1
     }
@@ -265,8 +271,6 @@ image_pushes_with_its_digest() {
     return 1
   }
   "$crane" validate --insecure --remote "$registry/bursar@$pushed" || return 1
-  kill "$REGISTRY_PID" && wait "$REGISTRY_PID" 2>/dev/null
-  REGISTRY_PID=""
   echo "pushed $registry/bursar@$pushed"
 }
 
