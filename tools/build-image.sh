@@ -72,6 +72,8 @@ fi
 epoch=${epoch:-0}
 [[ $epoch =~ ^[0-9]+$ ]] || die "SOURCE_DATE_EPOCH '$epoch': not a number of seconds"
 source=${source:-file://$REPO}
+# A remote that is a local path (a clone of a clone, as CI's) is still a location: make it a URL.
+if [[ $source == /* ]]; then source=file://$source; fi
 created=$(date -u -d "@$epoch" +%Y-%m-%dT%H:%M:%SZ)
 labels=(
   "org.opencontainers.image.title=bursar"
