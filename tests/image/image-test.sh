@@ -8,6 +8,7 @@
 #     entrypoint and labels): parsed, since no daemon is here to build it;
 #   - `helm template -f DIR/helm-values.yaml` renders the reference the build printed, and
 #     crane (tests/image/crane.sh) pushes the layout to a loopback registry under that digest;
+#   - its tzdata: a budget in America/New_York simulates in the sandbox as on the host;
 #   - the image's root filesystem alone (bubblewrap: read-only, uid 65532, no host files but the
 #     mounts a pod would get: the ServiceAccount token, the chart's ConfigMap, the gRPC TLS
 #     Secret and /tmp; the host's network, since the API server is on 127.0.0.1) runs the
@@ -274,6 +275,23 @@ push_and_compare() {
   echo "pushed $registry/bursar@$pushed"
 }
 
+# IANA zones come from the image's /usr/share/zoneinfo (absl::LoadTimeZone; UTC needs no file):
+# a budget in America/New_York, simulated over a DST change in the sandbox, gives the host's
+# result byte for byte (the engine is deterministic).
+image_has_time_zones() {
+  local scenario=/examples/scenarios/stress-dst-month.yaml args
+  args=(simulate --scenario "$scenario" --quiet --output json)
+  (cd / && "$BURSAR" "${args[@]/#\/examples/$REPO/examples}") >"$WORK/sim-host.json" || return 1
+  bwrap --ro-bind "$ROOTFS" / --proc /proc --dev /dev --ro-bind "$REPO/examples" /examples \
+    --unshare-all --uid 65532 --gid 65532 --clearenv -- /bursar "${args[@]}" \
+    >"$WORK/sim-image.json" || return 1
+  cmp "$WORK/sim-host.json" "$WORK/sim-image.json" || return 1
+  grep -q '"jobsTotal":[1-9]' "$WORK/sim-image.json" || {
+    echo "the simulation ran no jobs: $(head -c 300 "$WORK/sim-image.json")"
+    return 1
+  }
+}
+
 # start_operator — for operator_reconciles_with_chart_rbac: the image's entrypoint and the chart's
 # Deployment args, in the image's root filesystem with only what a pod of the chart gets mounted.
 start_operator() {
@@ -351,6 +369,8 @@ check "the Dockerfile gives the same contents (stages, packages, user, entrypoin
 check "helm template -f helm-values.yaml renders the printed reference" helm_template_uses_the_reference
 check "crane pushes it to a loopback registry with the printed digest" image_pushes_with_its_digest
 check "the image's /bursar starts alone in the sandbox, which has no shell" sandbox_is_confined
+check "the image's tzdata: an America/New_York month simulates as on the host" \
+  image_has_time_zones
 check "helm install into the apiserver, CRDs included and Established" chart_installs
 check "the image (read-only, uid 65532, in-cluster token) reconciles with the chart's RBAC" \
   operator_reconciles_with_chart_rbac
