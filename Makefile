@@ -151,17 +151,19 @@ test-helm: build cluster-build
 	tests/cluster/with-cluster.sh -- tests/helm/helm-test.sh
 
 # The operator image, without a container daemon (umoci): the binary `make build` produced and
-# `make test` ran, in an OCI layout $(BUILD_DIR)/image/oci and an oci-archive
-# $(BUILD_DIR)/image/bursar-<version>.oci.tar; prints the reference with its digest. IMAGE_REPOSITORY
-# names it (default bursar). tools/build-image.sh --builder docker|podman|buildah uses the Dockerfile.
+# `make test` ran, as an OCI layout $(BUILD_DIR)/image/oci and an oci-archive
+# $(BUILD_DIR)/image/bursar-<version>.oci.tar; prints the reference with its digest.
+# IMAGE_REPOSITORY names it (default bursar). `tools/build-image.sh --builder docker` (or podman,
+# buildah) builds the same contents from the Dockerfile.
 IMAGE_REPOSITORY ?= bursar
 image: build
 	tools/build-image.sh --binary $(BUILD_DIR)/bursar --out $(BUILD_DIR)/image \
 	  --repository $(IMAGE_REPOSITORY)
 
-# The image run: its root filesystem, read-only, as uid 65532, with no host files, runs the
-# operator with the chart's ServiceAccount token until a full reconcile; plus its config, its
-# contents against the Dockerfile, and `helm template` with the built reference.
+# The image checked and run (tests/image/image-test.sh): its config, files and the Dockerfile;
+# helm template and a crane push with the printed digest; then its root filesystem alone,
+# read-only, as uid 65532, runs the chart's args with the chart's ServiceAccount token until a
+# full reconcile. About a minute.
 test-image: image cluster-build
 	tests/cluster/with-cluster.sh -- tests/image/image-test.sh $(BUILD_DIR)/image
 
