@@ -139,7 +139,17 @@ manifest_digest() {
     "$1/index.json"
 }
 
+# The host's architecture as OCI names it (the libraries are the host's): Debian's names are the
+# same for amd64, arm64, s390x and riscv64.
+architecture=$(dpkg --print-architecture 2>/dev/null) || architecture=""
+case $architecture in
+  amd64 | arm64 | s390x | riscv64) ;;
+  ppc64el) architecture=ppc64le ;;
+  *) architecture="" ;;
+esac
+
 build_with_umoci() {
+  [[ -n $architecture ]] || die "unsupported host architecture '$(dpkg --print-architecture 2>&1)' (needs Debian on amd64, arm64, ppc64el, s390x or riscv64)"
   command -v umoci >/dev/null || die "umoci is not installed (Debian package umoci; make deps installs it)"
   local layout=$out/oci archive=$out/bursar-$tag.oci.tar digest label reference
   local -a config=()
@@ -156,7 +166,7 @@ build_with_umoci() {
     --history.created_by "tools/image-rootfs.sh (tools/build-image.sh)" "$work/layer.tar"
   # The same settings as the Dockerfile's last stage; labels in the config (as docker build
   # writes them) and annotations on the manifest.
-  config=(--created "$created" --os linux --architecture amd64 --config.user 65532:65532
+  config=(--created "$created" --os linux --architecture "$architecture" --config.user 65532:65532
     --config.entrypoint /bursar --config.cmd run --config.workingdir / --no-history)
   for label in "${labels[@]}"; do
     config+=(--config.label "$label" --manifest.annotation "$label")

@@ -9,7 +9,7 @@
 #
 # What DEST holds, and nothing else (no shell, no package manager):
 #   /bursar                                 the operator (the image's entrypoint)
-#   /lib64/ld-linux-x86-64.so.2, /lib/x86_64-linux-gnu/*.so.*
+#   /lib64/ld-linux-x86-64.so.2, /lib/x86_64-linux-gnu/*.so.*   (on amd64)
 #                                           the dynamic loader and every shared library the
 #                                           binary loads (ldd), as regular files at the paths
 #                                           ldd names
@@ -39,7 +39,7 @@ esac
 binary=$1 dest=$2
 [[ -f $binary && -x $binary ]] || die "BINARY $binary: not an executable file"
 if [[ -e $dest ]] && [[ -n $(ls -A "$dest") ]]; then die "DEST $dest: not empty"; fi
-for tool in ldd objcopy dpkg-query; do
+for tool in ldd objcopy readelf dpkg-query; do
   command -v "$tool" >/dev/null || die "'$tool' is not installed (needs a Debian host)"
 done
 
@@ -88,7 +88,10 @@ chmod 0755 "$dest/bursar"
 for f in "${host_files[@]}"; do
   install -D -m 0644 "$(readlink -f "$f")" "$dest$f"
 done
-chmod 0755 "$dest"/lib64/ld-linux-x86-64.so.2
+# The dynamic loader (the binary's PT_INTERP) is the one file besides /bursar that runs.
+interpreter=$(readelf -l "$binary" | sed -n 's/.*Requesting program interpreter: \(.*\)]$/\1/p')
+[[ -f $dest$interpreter ]] || die "$binary: its interpreter '$interpreter' is not among ldd's files"
+chmod 0755 "$dest$interpreter"
 
 mkdir -p "$dest/usr/share" "$dest/usr/lib/ssl" "$dest/tmp"
 cp -r /usr/share/zoneinfo "$dest/usr/share/zoneinfo"

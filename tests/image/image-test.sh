@@ -117,7 +117,7 @@ image = json.load(sys.stdin)
 c, m = image["config"], image["manifest"]
 assert c["config"]["User"] == "65532:65532", c["config"]
 assert c["config"]["Entrypoint"] == ["/bursar"] and c["config"]["Cmd"] == ["run"], c["config"]
-assert c["os"] == "linux" and c["architecture"] == "amd64"
+assert c["os"] == "linux" and c["architecture"] == sys.argv[4], (c["os"], c["architecture"])
 a = m.get("annotations", {})
 p = "org.opencontainers.image."
 assert a.get(p + "version") == version, (a, version)
@@ -131,8 +131,16 @@ assert len(m["layers"]) == 1, m["layers"]
 mib = image["size"] / 2**20
 print(f"compressed size {mib:.1f} MiB")
 assert mib < float(sys.argv[3]), f"the image is {mib:.1f} MiB, over {sys.argv[3]} MiB"
-' "$version" "$revision" "$MAX_MIB" <"$WORK/image.json" || return 1
+' "$version" "$revision" "$MAX_MIB" "$(oci_architecture)" <"$WORK/image.json" || return 1
   echo "uncompressed root filesystem $(du -sm "$ROOTFS" | cut -f1) MiB, $(find "$ROOTFS" -type f | wc -l) files"
+}
+
+# oci_architecture — this host's architecture as OCI names it (tools/build-image.sh's rule).
+oci_architecture() {
+  local a
+  a=$(dpkg --print-architecture)
+  [[ $a == ppc64el ]] && a=ppc64le
+  echo "$a"
 }
 
 build_id() { readelf -n "$1" | sed -n 's/^ *Build ID: //p'; }
@@ -146,8 +154,10 @@ rootfs_is_minimal() {
     fi
   done
   # Executables: the operator and the dynamic loader, nothing else.
+  local interpreter
+  interpreter=$(readelf -l "$BURSAR" | sed -n 's/.*Requesting program interpreter: \(.*\)]$/\1/p')
   got=$(cd "$ROOTFS" && find . -type f -perm /111 | sort | tr '\n' ' ')
-  [[ $got == "./bursar ./lib64/ld-linux-x86-64.so.2 " ]] || {
+  [[ $got == "$(printf '%s\n' ./bursar ".$interpreter" | sort | tr '\n' ' ')" ]] || {
     echo "executable files: $got"
     bad=1
   }
