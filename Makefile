@@ -21,7 +21,7 @@ export CCACHE_NOHASHDIR ?= 1
 
 .PHONY: all deps build build-asan test test-unit test-asan demo bench lint format format-check clean \
         cluster-build cluster-up cluster-down test-cluster test-crds-server test-integration \
-        test-e2e bench-latency test-helm image demo-cluster \
+        test-e2e bench-latency test-helm image test-image demo-cluster \
         san-configure build-fuzz fuzz test-fuzz
 
 all: build
@@ -53,7 +53,8 @@ test: build format-check
 	cd $(BUILD_DIR) && ctest $(CTEST_FLAGS) -j $(JOBS)
 	$(MAKE) --no-print-directory test-asan
 	$(MAKE) --no-print-directory test-fuzz
-	$(MAKE) --no-print-directory test-crds-server test-cluster test-integration test-helm test-e2e
+	$(MAKE) --no-print-directory test-crds-server test-cluster test-integration test-helm test-e2e \
+	  test-image
 
 test-unit: build
 	cd $(BUILD_DIR) && ctest $(CTEST_FLAGS) -j $(JOBS) -L unit
@@ -148,9 +149,22 @@ test-e2e: build cluster-build
 test-helm: build cluster-build
 	tests/cluster/with-cluster.sh -- tests/helm/helm-test.sh
 
-# The container image, with whichever builder is present (docker, podman or buildah).
+# The operator image, without a container daemon (umoci): the binary `make build` produced and
+# `make test` ran, as an OCI layout $(BUILD_DIR)/image/oci and an oci-archive
+# $(BUILD_DIR)/image/bursar-<version>.oci.tar; prints the reference with its digest.
+# IMAGE_REPOSITORY names it (default bursar). `tools/build-image.sh --builder docker` (or podman,
+# buildah) builds the same contents from the Dockerfile.
+IMAGE_REPOSITORY ?= bursar
 image: build
-	tools/build-image.sh --prebuilt $(BUILD_DIR)/bursar
+	tools/build-image.sh --binary $(BUILD_DIR)/bursar --out $(BUILD_DIR)/image \
+	  --repository $(IMAGE_REPOSITORY)
+
+# The image checked and run (tests/image/image-test.sh): its config, files and the Dockerfile;
+# helm template and a crane push with the printed digest; then its root filesystem alone,
+# read-only, as uid 65532, runs the chart's args with the chart's ServiceAccount token until a
+# full reconcile. About a minute.
+test-image: image cluster-build
+	tests/cluster/with-cluster.sh -- tests/image/image-test.sh $(BUILD_DIR)/image
 
 # Reconcile latency with 1,000 GPU pods on kwok (a measurement; prints min/median/max).
 bench-latency: build cluster-build
