@@ -133,9 +133,12 @@ test-cluster: cluster-build
 # conflicts, server-side apply ownership, watches across an apiserver restart, 410 after etcd
 # compaction, two processes electing one leader; the plan applier; the Prometheus client against
 # a real Prometheus scraping a fake DCGM exporter.
-# Kueue's CRDs come from the Go module cache (tests/cluster/kueue.sh crds), never from the repo.
+# Kueue's, Karpenter's and Cluster API's CRDs come from the Go module cache
+# (tests/cluster/{kueue,karpenter,cluster-api}.sh crds), never from the repo.
 test-integration: build cluster-build
-	kueue_crds=$$(tests/cluster/kueue.sh crds) && BURSAR_TEST_KUEUE_CRDS=$$kueue_crds \
+	kueue_crds=$$(tests/cluster/kueue.sh crds) && karpenter_crds=$$(tests/cluster/karpenter.sh crds) \
+	  && capi_crds=$$(tests/cluster/cluster-api.sh crds) && BURSAR_TEST_KUEUE_CRDS=$$kueue_crds \
+	  BURSAR_TEST_KARPENTER_CRDS=$$karpenter_crds BURSAR_TEST_CLUSTER_API_CRDS=$$capi_crds \
 	  tests/e2e/with-prometheus.sh -- tests/cluster/with-cluster.sh -- $(BUILD_DIR)/tests/bursar_integration_tests
 
 # The operator end to end (tests/e2e): each scenario on its own throwaway cluster with

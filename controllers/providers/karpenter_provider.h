@@ -5,8 +5,9 @@
 // launches nodes for pending pods up to the NodePool's spec.limits. Bursar therefore sets
 // spec.limits["nvidia.com/gpu"] = desired × gpusPerNode (a merge patch, leaving other limits
 // alone), so Karpenter cannot launch beyond the pool's size, and removes nodes by deleting the
-// named Node objects (Karpenter's termination finalizer drains them and terminates their
-// instances).
+// named Node objects (Karpenter's termination finalizer drains them and deletes their NodeClaims
+// and instances). Checked against the real Karpenter v1.8.0 (tests/e2e/scenario-9-karpenter.sh):
+// spec.limits is the NodePool's field (its hash, hence drift, covers spec.template only).
 //
 // Observe: the nodes are the Nodes labelled karpenter.sh/nodepool=<name> (and carrying the
 // pool's nodeSelector labels); the target size is the GPU limit / gpusPerNode, or the node count

@@ -7,6 +7,8 @@
 #   $BURSAR_CACHE/kwok-<v>/            kwok, stages/*.yaml (node and pod lifecycle Stages)
 #   $BURSAR_CACHE/kueue-<v>/           kueue (the controller, cmd/kueue; its CRDs stay in the
 #                                      module, see kueue-crds.sh)
+#   $BURSAR_CACHE/karpenter-<v>/       karpenter (Karpenter's kwok cloud provider, kwok/; its CRDs
+#                                      stay in the module, see karpenter.sh)
 #   $BURSAR_CACHE/kubectl-layer-<p>/   kubectl helm
 #   $BURSAR_CACHE/src/<component>-<v>/ generated wrapper Go modules and build logs
 #
@@ -15,7 +17,7 @@
 # pkg@version` refuses them). A folder counts as built only once its stamp file is written, so an
 # interrupted build starts over. When everything is cached this prints nothing.
 #
-# Usage: build.sh [etcd|kwok|kubernetes|kubectl|kueue ...]      (default: all of them)
+# Usage: build.sh [etcd|kwok|kubernetes|kubectl|kueue|karpenter ...]      (default: all of them)
 # Environment: BURSAR_CACHE (default ~/.cache/bursar), BURSAR_GO_JOBS (packages compiled in
 # parallel, default 2), GOMODCACHE/GOCACHE/GOPROXY as usual for Go.
 set -euo pipefail
@@ -24,7 +26,7 @@ SCRIPT_NAME=cluster/build
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 GO_JOBS=${BURSAR_GO_JOBS:-2}
-ALL_COMPONENTS=(etcd kwok kubernetes kubectl kueue)
+ALL_COMPONENTS=(etcd kwok kubernetes kubectl kueue karpenter)
 
 # Built like upstream: static, reproducible paths, no VCS stamping (the wrapper has no VCS).
 export CGO_ENABLED=0 GOTOOLCHAIN=local GOWORK=off
@@ -39,6 +41,7 @@ dir_of() {
     kubernetes) echo "$KUBE_DIR" ;;
     kubectl) echo "$KUBECTL_DIR" ;;
     kueue) echo "$KUEUE_DIR" ;;
+    karpenter) echo "$KARPENTER_DIR" ;;
     *) die "unknown component '$1' (expected one of: ${ALL_COMPONENTS[*]})" ;;
   esac
 }
@@ -173,6 +176,23 @@ EOF
   rm -rf "$partial" && mkdir -p "$partial"
   go_build "kueue $KUEUE_VERSION" "$src" "$partial/kueue" "$ldflags" sigs.k8s.io/kueue/cmd/kueue
   finish kueue "$partial" "$KUEUE_DIR" "$src"
+}
+
+build_karpenter() {
+  local src partial=$KARPENTER_DIR.partial
+  src=$(new_wrapper_dir "karpenter-$KARPENTER_VERSION")
+  # Karpenter's kwok cloud provider: the real Karpenter controllers (provisioning, disruption,
+  # NodeClaim lifecycle) with a provider that creates Node objects instead of cloud instances.
+  cat >"$src/go.mod" <<EOF
+module bursar.test/karpenter-build
+
+go 1.24
+
+require sigs.k8s.io/karpenter $KARPENTER_VERSION
+EOF
+  rm -rf "$partial" && mkdir -p "$partial"
+  go_build "karpenter $KARPENTER_VERSION" "$src" "$partial/karpenter" "-s -w" sigs.k8s.io/karpenter/kwok
+  finish karpenter "$partial" "$KARPENTER_DIR" "$src"
 }
 
 build_kubernetes() {

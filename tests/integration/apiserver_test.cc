@@ -255,11 +255,16 @@ TEST_F(ApiServerTest, BursarKindsRoundTripWithStatusSubresource) {
 TEST_F(ApiServerTest, OptionalKindsAreDiscoveredAndDriven) {
   REQUIRE_ENV(testing::kKueueCrdsEnv, "installs Kueue's own ClusterQueue CRD",
               testing::kKueueCrdsHarness);
+  REQUIRE_ENV(testing::kKarpenterCrdsEnv, "installs Karpenter's own NodePool CRD",
+              testing::kKarpenterCrdsHarness);
+  REQUIRE_ENV(testing::kClusterApiCrdsEnv, "installs Cluster API's own MachineDeployment CRD",
+              testing::kClusterApiCrdsHarness);
   absl::StatusOr<bool> before = client().HasResource("kueue.x-k8s.io", "v1beta2", "clusterqueues");
   ASSERT_TRUE(before.ok()) << before.status();
   EXPECT_FALSE(*before);
   InstallCrds({Env(testing::kKueueCrdsEnv) + "/kueue.x-k8s.io_clusterqueues.yaml",
-               Source("tests/integration/fixtures/optional-crds.yaml")});
+               Env(testing::kKarpenterCrdsEnv) + "/karpenter.sh_nodepools.yaml",
+               Env(testing::kClusterApiCrdsEnv) + "/cluster.x-k8s.io_machinedeployments.yaml"});
   for (const ResourceType& t : {kKueueClusterQueues, kKarpenterNodePools, kMachineDeployments}) {
     absl::StatusOr<bool> has = client().HasResource(t.group, t.version, t.plural);
     ASSERT_TRUE(has.ok()) << has.status();
@@ -305,7 +310,12 @@ TEST_F(ApiServerTest, OptionalKindsAreDiscoveredAndDriven) {
       client()
           .Create(kMachineDeployments, ns,
                   JsonOrFail(R"({"apiVersion":"cluster.x-k8s.io/v1beta1","kind":"MachineDeployment",
-                                   "metadata":{"name":"gpu-md"},"spec":{"replicas":1}})"))
+                                   "metadata":{"name":"gpu-md"},"spec":{"clusterName":"c","replicas":1,
+                                   "selector":{"matchLabels":{"pool":"gpu"}},
+                                   "template":{"metadata":{"labels":{"pool":"gpu"}},"spec":{
+                                     "clusterName":"c","bootstrap":{"dataSecretName":"gpu-boot"},
+                                     "infrastructureRef":{"apiVersion":"infrastructure.cluster.x-k8s.io/v1beta1",
+                                                          "kind":"DockerMachineTemplate","name":"gpu"}}}}})"))
           .ok());
   absl::StatusOr<json::Value> scale = client().GetScale(kMachineDeployments, ns, "gpu-md");
   ASSERT_TRUE(scale.ok()) << scale.status();
@@ -321,7 +331,9 @@ TEST_F(ApiServerTest, OptionalKindsAreDiscoveredAndDriven) {
   absl::StatusOr<json::Value> pool = client().Apply(
       kKarpenterNodePools, "",
       JsonOrFail(R"({"apiVersion":"karpenter.sh/v1","kind":"NodePool","metadata":{"name":"gpu"},
-               "spec":{"limits":{"nvidia.com/gpu":"16"}}})"),
+               "spec":{"limits":{"nvidia.com/gpu":"16"},
+                       "template":{"spec":{"requirements":[],"nodeClassRef":{
+                         "group":"karpenter.kwok.sh","kind":"KWOKNodeClass","name":"default"}}}}})"),
       kManager);
   ASSERT_TRUE(pool.ok()) << pool.status();
   EXPECT_EQ(FieldOrFail(PathOrFail(*pool, "spec.limits"), "nvidia.com/gpu").string_value(), "16");

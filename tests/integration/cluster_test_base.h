@@ -1,8 +1,9 @@
 #pragma once
 
 // The fixture shared by integration tests that need a client, namespaces, Nodes and the
-// optional CRDs — Kueue's own (upstream, from the folder BURSAR_TEST_KUEUE_CRDS names), stand-ins
-// for Karpenter and Cluster API (tests/integration/fixtures/optional-crds.yaml) — on the real
+// optional CRDs — Kueue's, Karpenter's and Cluster API's own, upstream, from the Go module cache
+// folders that BURSAR_TEST_KUEUE_CRDS, BURSAR_TEST_KARPENTER_CRDS and
+// BURSAR_TEST_CLUSTER_API_CRDS name (make test-integration sets them) — on the real
 // kube-apiserver that tests/cluster/with-cluster.sh starts. Cleans up after each test.
 
 #include <gtest/gtest.h>
@@ -37,17 +38,15 @@ inline constexpr char kTestLabel[] = "bursar.dev/integration-test";
 inline constexpr char kKueueCrdsEnv[] = "BURSAR_TEST_KUEUE_CRDS";
 inline constexpr char kKueueCrdsHarness[] = "make test-integration (tests/cluster/kueue.sh crds)";
 
-// Cluster API's Machine, reduced to what the provider reads (no status subresource, so a test
-// can set status.nodeRef on create).
-inline constexpr char kMachineCrd[] = R"({
-  "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
-  "metadata": {"name": "machines.cluster.x-k8s.io"},
-  "spec": {"group": "cluster.x-k8s.io", "scope": "Namespaced",
-           "names": {"plural": "machines", "singular": "machine", "kind": "Machine",
-                     "listKind": "MachineList"},
-           "versions": [{"name": "v1beta1", "served": true, "storage": true,
-                         "schema": {"openAPIV3Schema": {"type": "object",
-                                    "x-kubernetes-preserve-unknown-fields": true}}}]}})";
+// Karpenter's CRDs (pkg/apis/crds of sigs.k8s.io/karpenter: `tests/cluster/karpenter.sh crds`)
+// and Cluster API's (config/crd/bases of sigs.k8s.io/cluster-api:
+// `tests/cluster/cluster-api.sh crds`).
+inline constexpr char kKarpenterCrdsEnv[] = "BURSAR_TEST_KARPENTER_CRDS";
+inline constexpr char kKarpenterCrdsHarness[] =
+    "make test-integration (tests/cluster/karpenter.sh crds)";
+inline constexpr char kClusterApiCrdsEnv[] = "BURSAR_TEST_CLUSTER_API_CRDS";
+inline constexpr char kClusterApiCrdsHarness[] =
+    "make test-integration (tests/cluster/cluster-api.sh crds)";
 
 class ClusterTest : public ::testing::Test {
  protected:
@@ -133,26 +132,35 @@ class ClusterTest : public ::testing::Test {
     FAIL() << name << " never became Established";
   }
 
-  void InstallOptionalCrds() {
-    absl::StatusOr<std::vector<json::Value>> docs = yaml::ReadYamlFile(
-        std::string(BURSAR_SOURCE_DIR) + "/tests/integration/fixtures/optional-crds.yaml");
-    ASSERT_TRUE(docs.ok()) << docs.status();
+  // Applies the CRDs of FILE (one or more documents) and waits until each is Established.
+  void InstallCrdFile(const std::string& file, const char* env) {
+    absl::StatusOr<std::vector<json::Value>> docs = yaml::ReadYamlFile(file);
+    ASSERT_TRUE(docs.ok()) << env << ": " << docs.status();
     for (const json::Value& crd : *docs) {
       ApplyCrd(crd);
     }
-    ApplyCrd(JsonOrFail(kMachineCrd));
+  }
+
+  // Karpenter's NodePool CRD as Karpenter ships it. Tests using it start with
+  // REQUIRE_ENV(kKarpenterCrdsEnv, ...).
+  void InstallKarpenterCrds() {
+    InstallCrdFile(Env(kKarpenterCrdsEnv) + "/karpenter.sh_nodepools.yaml", kKarpenterCrdsEnv);
+  }
+
+  // Cluster API's MachineDeployment and Machine CRDs (v1beta1 stored, scale subresource on
+  // MachineDeployment, status subresource on both). REQUIRE_ENV(kClusterApiCrdsEnv, ...).
+  void InstallClusterApiCrds() {
+    for (const char* kind : {"machinedeployments", "machines"}) {
+      InstallCrdFile(absl::StrCat(Env(kClusterApiCrdsEnv), "/cluster.x-k8s.io_", kind, ".yaml"),
+                     kClusterApiCrdsEnv);
+    }
   }
 
   // Kueue's ClusterQueue CRD as Kueue ships it (served v1beta1 and v1beta2, storage v1beta2,
   // no conversion webhook here), from the module cache. Tests using it start with
   // REQUIRE_ENV(kKueueCrdsEnv, ...).
   void InstallKueueCrds() {
-    std::string file = Env(kKueueCrdsEnv) + "/kueue.x-k8s.io_clusterqueues.yaml";
-    absl::StatusOr<std::vector<json::Value>> docs = yaml::ReadYamlFile(file);
-    ASSERT_TRUE(docs.ok()) << kKueueCrdsEnv << ": " << docs.status();
-    for (const json::Value& crd : *docs) {
-      ApplyCrd(crd);
-    }
+    InstallCrdFile(Env(kKueueCrdsEnv) + "/kueue.x-k8s.io_clusterqueues.yaml", kKueueCrdsEnv);
   }
 
   std::set<std::string> NodeNames(const std::string& selector) {

@@ -1,8 +1,10 @@
 // Integration tests of the node-pool providers (Kwok, Cluster API, Karpenter) against a real
 // kube-apiserver and etcd, started by tests/cluster/with-cluster.sh. They assert resulting state
-// in the API server. Cluster API and Karpenter run against the stand-in CRDs of
-// tests/integration/fixtures/optional-crds.yaml (plus a stand-in Machine CRD defined here);
-// nothing reconciles them, so these tests check what Bursar writes, not what the projects do.
+// in the API server. Cluster API and Karpenter run against their projects' own CRDs, taken from
+// the Go module cache at test time (make test-integration sets BURSAR_TEST_CLUSTER_API_CRDS and
+// BURSAR_TEST_KARPENTER_CRDS), so the objects must pass the real schemas; no controller of those
+// projects runs here, so these tests check what Bursar writes, not what the projects do (the real
+// Karpenter is in tests/e2e/scenario-9-karpenter.sh).
 
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -88,13 +90,25 @@ TEST_F(ProviderTest, KwokGrowCreatesGpuNodesAndShrinkDeletesExactlyTheNamedOnes)
             (std::set<std::string>{p + "0", p + "1"}));
 }
 
+// What every Cluster API Machine (and MachineDeployment template) must name: a bootstrap and an
+// infrastructure reference (nothing here reconciles them).
+constexpr char kMachineSpec[] = R"("clusterName":"c","bootstrap":{"dataSecretName":"gpu-boot"},
+    "infrastructureRef":{"apiVersion":"infrastructure.cluster.x-k8s.io/v1beta1",
+                         "kind":"DockerMachine","name":"gpu"})";
+
 TEST_F(ProviderTest, ClusterApiScalesTheMachineDeploymentAndMarksMachines) {
-  InstallOptionalCrds();
+  REQUIRE_ENV(testing::kClusterApiCrdsEnv, "installs Cluster API's own CRDs",
+              testing::kClusterApiCrdsHarness);
+  InstallClusterApiCrds();
   const std::string ns = Namespace();
-  absl::StatusOr<json::Value> md = client().Create(
-      kube::kMachineDeployments, ns,
-      JsonOrFail(R"({"apiVersion":"cluster.x-k8s.io/v1beta1","kind":"MachineDeployment",
-               "metadata":{"name":"gpu-md"},"spec":{"clusterName":"c","replicas":1}})"));
+  absl::StatusOr<json::Value> md =
+      client().Create(kube::kMachineDeployments, ns,
+                      JsonOrFail(absl::StrCat(
+                          R"({"apiVersion":"cluster.x-k8s.io/v1beta1","kind":"MachineDeployment",
+               "metadata":{"name":"gpu-md"},"spec":{"clusterName":"c","replicas":1,
+               "selector":{"matchLabels":{"pool":"gpu"}},
+               "template":{"metadata":{"labels":{"pool":"gpu"}},"spec":{)",
+                          kMachineSpec, "}}}}")));
   ASSERT_TRUE(md.ok()) << md.status();
 
   api::GPUNodePool pool;
@@ -120,10 +134,15 @@ TEST_F(ProviderTest, ClusterApiScalesTheMachineDeploymentAndMarksMachines) {
         kClusterApiMachines, ns,
         JsonOrFail(absl::StrCat(
             R"({"apiVersion":"cluster.x-k8s.io/v1beta1","kind":"Machine","metadata":{"name":")",
-            machine, R"(","labels":{"cluster.x-k8s.io/deployment-name":"gpu-md"}},)",
-            R"("spec":{"clusterName":"c"},"status":{"nodeRef":{"kind":"Node","name":")", node,
-            R"("}}})")));
+            machine, R"(","labels":{"cluster.x-k8s.io/deployment-name":"gpu-md"}},"spec":{)",
+            kMachineSpec, "}}")));
     ASSERT_TRUE(created.ok()) << created.status();
+    // The real CRD has a status subresource: the Machine controller's nodeRef goes there.
+    absl::StatusOr<json::Value> linked = client().PatchStatus(
+        kClusterApiMachines, ns, machine, kube::PatchType::kMerge,
+        JsonOrFail(absl::StrCat(R"({"status":{"nodeRef":{"apiVersion":"v1","kind":"Node","name":")",
+                                node, R"("}}})")));
+    ASSERT_TRUE(linked.ok()) << linked.status();
   }
   absl::StatusOr<PoolObservation> observed = provider.Observe(pool);
   ASSERT_TRUE(observed.ok()) << observed.status();
@@ -145,13 +164,18 @@ TEST_F(ProviderTest, ClusterApiScalesTheMachineDeploymentAndMarksMachines) {
 }
 
 TEST_F(ProviderTest, KarpenterPatchesTheGpuLimitAndDeletesNamedNodes) {
-  InstallOptionalCrds();
+  REQUIRE_ENV(testing::kKarpenterCrdsEnv, "installs Karpenter's own NodePool CRD",
+              testing::kKarpenterCrdsHarness);
+  InstallKarpenterCrds();
   const std::string name = Id();
   absl::StatusOr<json::Value> node_pool = client().Create(
       kube::kKarpenterNodePools, "",
-      JsonOrFail(
-          absl::StrCat(R"({"apiVersion":"karpenter.sh/v1","kind":"NodePool","metadata":{"name":")",
-                       name, R"("},"spec":{"limits":{"cpu":"1000","nvidia.com/gpu":"4"}}})")));
+      JsonOrFail(absl::StrCat(
+          R"({"apiVersion":"karpenter.sh/v1","kind":"NodePool","metadata":{"name":")", name,
+          R"("},"spec":{"limits":{"cpu":"1000","nvidia.com/gpu":"4"},
+              "template":{"spec":{"nodeClassRef":{"group":"karpenter.kwok.sh",
+                                                  "kind":"KWOKNodeClass","name":"default"},
+                                  "requirements":[]}}}})")));
   ASSERT_TRUE(node_pool.ok()) << node_pool.status();
   node_pools_.push_back(name);
 
