@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <tuple>
+#include <utility>
 
 namespace bursar::engine {
 namespace {
@@ -15,32 +16,48 @@ size_t Narrowness(const api::ComputeBudget& budget) {
 
 }  // namespace
 
-bool ScopeMatches(const api::BudgetScope& scope, const PodScopeKey& pod) {
-  bool ns_match = std::find(scope.namespaces.begin(), scope.namespaces.end(), pod.namespace_name) !=
-                  scope.namespaces.end();
-  if (!ns_match && scope.namespace_selector.has_value()) {
-    values::Labels ns_labels =
-        pod.namespace_labels != nullptr ? *pod.namespace_labels : values::Labels{};
-    ns_labels.emplace(kNamespaceNameLabel, std::string(pod.namespace_name));
-    ns_match = scope.namespace_selector->Matches(ns_labels);
-  }
-  if (!ns_match) {
-    return false;
-  }
-  if (!scope.pod_selector.has_value()) {
+bool NamespaceMatches(const api::BudgetScope& scope, std::string_view namespace_name,
+                      const values::Labels* namespace_labels) {
+  if (std::find(scope.namespaces.begin(), scope.namespaces.end(), namespace_name) !=
+      scope.namespaces.end()) {
     return true;
   }
-  static const values::Labels kNone;
-  return scope.pod_selector->Matches(pod.pod_labels != nullptr ? *pod.pod_labels : kNone);
+  if (!scope.namespace_selector.has_value()) {
+    return false;
+  }
+  values::Labels ns_labels = namespace_labels != nullptr ? *namespace_labels : values::Labels{};
+  ns_labels.emplace(kNamespaceNameLabel, std::string(namespace_name));
+  return scope.namespace_selector->Matches(ns_labels);
 }
+
+namespace {
+
+bool PodSelectorMatches(const api::BudgetScope& scope, const values::Labels* pod_labels) {
+  static const values::Labels kNone;
+  return !scope.pod_selector.has_value() ||
+         scope.pod_selector->Matches(pod_labels != nullptr ? *pod_labels : kNone);
+}
+
+}  // namespace
+
+bool ScopeMatches(const api::BudgetScope& scope, const PodScopeKey& pod) {
+  return NamespaceMatches(scope, pod.namespace_name, pod.namespace_labels) &&
+         PodSelectorMatches(scope, pod.pod_labels);
+}
+
+namespace {
+
+auto TieBreakKey(const api::ComputeBudget& b) {
+  return std::make_tuple(-static_cast<int64_t>(Narrowness(b)), b.metadata.creation_timestamp,
+                         std::string_view(b.metadata.name));
+}
+
+}  // namespace
 
 Attribution AttributePod(const std::vector<const api::ComputeBudget*>& budgets,
                          const PodScopeKey& pod) {
   Attribution out;
-  auto key = [](const api::ComputeBudget& b) {
-    return std::make_tuple(-static_cast<int64_t>(Narrowness(b)), b.metadata.creation_timestamp,
-                           std::string_view(b.metadata.name));
-  };
+  auto key = [](const api::ComputeBudget& b) { return TieBreakKey(b); };
   for (size_t i = 0; i < budgets.size(); ++i) {
     if (!ScopeMatches(budgets[i]->spec.scope, pod)) {
       continue;
@@ -53,6 +70,49 @@ Attribution AttributePod(const std::vector<const api::ComputeBudget*>& budgets,
       out.budget = index;
     } else {
       out.overlapping.push_back(index);
+    }
+  }
+  std::sort(out.overlapping.begin(), out.overlapping.end());
+  return out;
+}
+
+Attributor::Attributor(std::vector<const api::ComputeBudget*> budgets)
+    : budgets_(std::move(budgets)) {
+  order_.resize(budgets_.size());
+  for (size_t i = 0; i < budgets_.size(); ++i) {
+    order_[i] = static_cast<int>(i);
+  }
+  std::sort(order_.begin(), order_.end(), [&](int a, int b) {
+    return TieBreakKey(*budgets_[static_cast<size_t>(a)]) <
+           TieBreakKey(*budgets_[static_cast<size_t>(b)]);
+  });
+}
+
+const std::vector<int>& Attributor::Candidates(std::string_view namespace_name,
+                                               const values::Labels* namespace_labels) {
+  auto it = by_namespace_.find(absl::string_view(namespace_name.data(), namespace_name.size()));
+  if (it == by_namespace_.end()) {
+    it = by_namespace_.emplace(std::string(namespace_name), std::vector<int>()).first;
+    for (int i : order_) {
+      if (NamespaceMatches(budgets_[static_cast<size_t>(i)]->spec.scope, namespace_name,
+                           namespace_labels)) {
+        it->second.push_back(i);
+      }
+    }
+  }
+  return it->second;
+}
+
+Attribution Attributor::Attribute(const PodScopeKey& pod) {
+  Attribution out;
+  for (int i : Candidates(pod.namespace_name, pod.namespace_labels)) {
+    if (!PodSelectorMatches(budgets_[static_cast<size_t>(i)]->spec.scope, pod.pod_labels)) {
+      continue;
+    }
+    if (out.budget < 0) {
+      out.budget = i;  // candidates are in tie-break order: the first match wins
+    } else {
+      out.overlapping.push_back(i);
     }
   }
   std::sort(out.overlapping.begin(), out.overlapping.end());

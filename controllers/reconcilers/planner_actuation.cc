@@ -17,64 +17,65 @@ using values::Money;
 
 namespace {
 
-// The budgets a namespace's quota is contested with: for each valid budget, the valid budgets
-// (itself included) whose pods in a shared namespace would be the same pods, i.e. those with the
-// same podSelector. Each is copied with its podSelector dropped, so that engine::AttributePod
-// picks among them by namespace alone with the same tie-break as for pods (oldest, then name).
-struct QuotaContest {
-  std::vector<api::ComputeBudget> by_namespace;  // valid budgets, podSelector dropped
-  // Per valid budget (same index), pointers into by_namespace.
-  std::vector<std::vector<const api::ComputeBudget*>> rivals;
-};
-
-QuotaContest QuotaContestOf(const std::vector<const api::ComputeBudget*>& valid) {
-  QuotaContest contest;
-  contest.by_namespace.reserve(valid.size());
-  for (const api::ComputeBudget* b : valid) {
-    api::ComputeBudget& copy = contest.by_namespace.emplace_back();
-    copy.metadata.name = b->metadata.name;
-    copy.metadata.creation_timestamp = b->metadata.creation_timestamp;
-    copy.spec.scope.namespaces = b->spec.scope.namespaces;
-    copy.spec.scope.namespace_selector = b->spec.scope.namespace_selector;
-  }
-  contest.rivals.resize(valid.size());
-  for (size_t i = 0; i < valid.size(); ++i) {
-    for (size_t j = 0; j < valid.size(); ++j) {
-      if (valid[i]->spec.scope.pod_selector == valid[j]->spec.scope.pod_selector) {
-        contest.rivals[i].push_back(&contest.by_namespace[j]);
+// The namespaces each valid budget writes a ResourceQuota into (same index as pass.valid): those
+// its scope selects, except where it loses the namespace to a rival with the same pods in it
+// (the same podSelector: identical scopes, a namespaceSelector matching everything) — its pods
+// there are the winner's, and its quota would refuse the winner's new pods. Among such rivals
+// the winner is the first in tie-break order (oldest, then name), as for pods.
+std::vector<std::vector<std::string>> QuotaNamespaces(
+    const Snapshot& snap, const std::vector<const api::ComputeBudget*>& valid,
+    engine::Attributor& attributor) {
+  std::vector<std::vector<std::string>> out(valid.size());
+  for (const auto& [ns, labels] : snap.namespaces) {
+    std::vector<const std::optional<values::LabelSelector>*> seen;  // one winner per selector
+    for (int i : attributor.Candidates(ns, &labels)) {
+      const auto& selector = valid[static_cast<size_t>(i)]->spec.scope.pod_selector;
+      if (std::none_of(seen.begin(), seen.end(), [&](const auto* s) { return *s == selector; })) {
+        seen.push_back(&selector);
+        out[static_cast<size_t>(i)].push_back(ns);
       }
     }
   }
-  return contest;
+  return out;
 }
+
+// GPUs of unfinished Jobs waiting to start, by namespace: suspended ones for every budget, and
+// Jobs a budget holds that are not suspended yet, for that budget ("budget/ns").
+struct WaitingGpus {
+  std::map<std::string, int64_t> suspended;
+  std::map<std::string, int64_t> held;
+
+  explicit WaitingGpus(const std::vector<JobView>& jobs) {
+    for (const JobView& job : jobs) {
+      if (job.finished) {
+        continue;
+      }
+      if (job.suspended) {
+        suspended[job.namespace_name] += job.gpus;
+      } else if (!job.held_by.empty()) {
+        held[JobKey(job.held_by, job.namespace_name)] += job.gpus;
+      }
+    }
+  }
+  int64_t For(const std::string& budget, const std::string& ns) const {
+    auto s = suspended.find(ns);
+    auto h = held.find(JobKey(budget, ns));
+    return (s != suspended.end() ? s->second : 0) + (h != held.end() ? h->second : 0);
+  }
+};
 
 }  // namespace
 
 void BudgetPlanner::PlanQuotas(Pass& pass) {
-  // A budget that loses a namespace to a rival with the same pods in it (identical scopes, a
-  // namespaceSelector matching everything) writes no quota there: its pods are the winner's, and
-  // its quota would refuse the winner's new pods. A quota it wrote before is deleted as unwanted.
-  const QuotaContest contest = QuotaContestOf(pass.valid);
-  std::map<const api::ComputeBudget*, size_t> valid_position;
-  for (size_t i = 0; i < pass.valid.size(); ++i) {
-    valid_position[pass.valid[i]] = i;
-  }
-  for (BudgetWork& w : pass.work) {
+  // A quota a budget wrote before into a namespace it no longer gets is deleted as unwanted.
+  const std::vector<std::vector<std::string>> quota_namespaces =
+      QuotaNamespaces(pass.snap, pass.valid, pass.Attributor());
+  const WaitingGpus waiting(pass.snap.jobs);
+  for (size_t vi = 0; vi < pass.valid.size(); ++vi) {
+    BudgetWork& w = pass.work[pass.valid_index[vi]];
     if (!w.valid() || !w.enforced || w.total_quota < 0) {
       continue;
     }
-    auto position = valid_position.find(w.budget);
-    auto loses = [&](const std::string& ns) {
-      if (position == valid_position.end()) {
-        return false;  // not contested: every valid budget is in pass.valid
-      }
-      const std::vector<const api::ComputeBudget*>& rivals = contest.rivals[position->second];
-      engine::Attribution a =
-          engine::AttributePod(rivals, {.namespace_name = ns,
-                                        .namespace_labels = pass.NamespaceLabels(ns),
-                                        .pod_labels = nullptr});
-      return a.budget >= 0 && rivals[static_cast<size_t>(a.budget)]->metadata.name != w.name();
-    };
     const api::ComputeBudgetSpec& spec = w.budget->spec;
     if (spec.quota.mode == api::QuotaMode::kKueueClusterQueue) {
       // The allowance is a GPU count: only the GPU resource gets it (cpu and memory entries are
@@ -90,19 +91,8 @@ void BudgetPlanner::PlanQuotas(Pass& pass) {
     if (spec.quota.mode != api::QuotaMode::kResourceQuota) {
       continue;
     }
-    std::vector<std::string> namespaces;  // in scope and existing
-    for (const auto& [ns, labels] : pass.snap.namespaces) {
-      bool listed = std::find(spec.scope.namespaces.begin(), spec.scope.namespaces.end(), ns) !=
-                    spec.scope.namespaces.end();
-      values::Labels with_name = labels;
-      with_name.emplace("kubernetes.io/metadata.name", ns);
-      if ((listed || (spec.scope.namespace_selector.has_value() &&
-                      spec.scope.namespace_selector->Matches(with_name))) &&
-          !loses(ns)) {
-        namespaces.push_back(ns);
-      }
-    }
-    std::map<std::string, int64_t> used, waiting;
+    const std::vector<std::string>& namespaces = quota_namespaces[vi];  // in scope and existing
+    std::map<std::string, int64_t> used;
     int64_t used_total = 0;
     for (const PodView* pod : w.pods) {
       if (Active(*pod)) {
@@ -111,15 +101,10 @@ void BudgetPlanner::PlanQuotas(Pass& pass) {
         used_total += g;
       }
     }
-    for (const JobView& job : pass.snap.jobs) {
-      if (!job.finished && (job.suspended || job.held_by == w.name())) {
-        waiting[job.namespace_name] += job.gpus;
-      }
-    }
     int64_t headroom = std::max<int64_t>(0, w.total_quota - used_total);
     std::map<std::string, int64_t> share;
     for (const std::string& ns : namespaces) {
-      int64_t give = std::min(headroom, waiting[ns]);
+      int64_t give = std::min(headroom, waiting.For(w.name(), ns));
       share[ns] = give;
       headroom -= give;
     }

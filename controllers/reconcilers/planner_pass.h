@@ -79,6 +79,7 @@ struct BudgetPlanner::Pass {
   std::vector<BudgetWork> work;                            // sorted by name
   std::vector<const api::ComputeBudget*> valid;            // the budgets attribution considers
   std::vector<size_t> valid_index;                         // valid[i] is work[valid_index[i]]
+  std::optional<engine::Attributor> attributor;            // over `valid`, made on first use
 
   bool Idle(const std::string& node) const {
     auto it = active_pods_on_node.find(node);
@@ -89,10 +90,17 @@ struct BudgetPlanner::Pass {
     auto it = snap.namespaces.find(ns);
     return it == snap.namespaces.end() ? &kNoLabels : &it->second;
   }
-  engine::Attribution Attribute(const std::string& ns, const values::Labels& labels) const {
-    return engine::AttributePod(
-        valid,
+  // Which valid budget a pod (or Job) of `ns` with `labels` is charged to. Only after
+  // ValidateBudgets, which fills `valid`.
+  engine::Attribution Attribute(const std::string& ns, const values::Labels& labels) {
+    return Attributor().Attribute(
         {.namespace_name = ns, .namespace_labels = NamespaceLabels(ns), .pod_labels = &labels});
+  }
+  engine::Attributor& Attributor() {
+    if (!attributor.has_value()) {
+      attributor.emplace(valid);
+    }
+    return *attributor;
   }
   BudgetWork& Winner(int attributed) { return work[valid_index[static_cast<size_t>(attributed)]]; }
   // Prices of a node for a budget's price book (a pool's pricePerNodeHour wins).
