@@ -7,6 +7,7 @@
 #include "controllers/admission/admission_decider.h"
 #include "controllers/admission/admission_review.h"
 #include "controllers/admission/suspend_paths.h"
+#include "controllers/api/codec.h"
 #include "gtest/gtest.h"
 
 namespace bursar::admission {
@@ -20,7 +21,9 @@ api::ComputeBudget Budget(std::string name, std::string ns,
   b.metadata.name = std::move(name);
   b.spec.scope.namespaces = {std::move(ns)};
   if (pod_selector.has_value()) {
-    b.spec.scope.pod_selector = values::LabelSelector{.match_labels = *pod_selector};
+    values::LabelSelector selector;
+    selector.match_labels = *pod_selector;
+    b.spec.scope.pod_selector = selector;
   }
   b.spec.quota.mode = api::QuotaMode::kWebhook;
   b.spec.quota.resources = {values::kGpuResource, "cpu", "memory"};
@@ -33,30 +36,31 @@ api::ComputeBudget& Allow(api::ComputeBudget& b, const std::string& resource, co
   return b;
 }
 
-std::string Review(std::string_view group, std::string_view kind, std::string_view object,
-                   std::string_view operation = "CREATE") {
+std::string Review(const std::string& group, const std::string& kind, const std::string& object,
+                   const std::string& operation = "CREATE") {
   return absl::StrCat(R"({"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview",)",
                       R"("request":{"uid":"u-1","kind":{"group":")", group,
                       R"(","version":"v1","kind":")", kind, R"("},"operation":")", operation,
                       R"(","namespace":"ml","object":)", object, "}}");
 }
 
-AdmissionRequest Request(std::string_view group, std::string_view kind, std::string_view object,
-                         std::string_view operation = "CREATE") {
+AdmissionRequest Request(const std::string& group, const std::string& kind,
+                         const std::string& object, const std::string& operation = "CREATE") {
   absl::StatusOr<AdmissionRequest> r =
       DecodeAdmissionReview(Review(group, kind, object, operation));
   EXPECT_TRUE(r.ok()) << r.status();
   return r.ok() ? *r : AdmissionRequest{};
 }
 
-std::string Pod(std::string_view labels, std::string_view requests, std::string_view owner = "") {
+std::string Pod(const std::string& labels, const std::string& requests,
+                const std::string& owner = "") {
   return absl::StrCat(R"({"apiVersion":"v1","kind":"Pod","metadata":{"name":"p","labels":)", labels,
                       owner, R"(},"spec":{"containers":[{"name":"c","resources":{"requests":)",
                       requests, "}}]}}");
 }
 
-std::string Job(std::string_view labels, int gpus, int parallelism,
-                std::string_view extra_metadata = "", bool suspend = false) {
+std::string Job(const std::string& labels, int gpus, int parallelism,
+                const std::string& extra_metadata = "", bool suspend = false) {
   return absl::StrCat(
       R"({"apiVersion":"batch/v1","kind":"Job","metadata":{"name":"j")", extra_metadata,
       R"(},"spec":{"suspend":)", suspend ? "true" : "false", R"(,"parallelism":)", parallelism,
@@ -140,11 +144,57 @@ TEST(AdmissionReviewTest, EncodesUidStatusWarningsAndABase64Patch) {
 }
 
 TEST(AdmissionReviewTest, AnAllowedResponseHasNoStatusNorPatch) {
-  absl::StatusOr<json::Value> doc = json::Parse(EncodeAdmissionReview({.uid = "u"}));
+  absl::StatusOr<json::Value> doc =
+      json::Parse(EncodeAdmissionReview(AdmissionResponse{.uid = "u",
+                                                          .allowed = true,
+                                                          .code = 0,
+                                                          .reason = "",
+                                                          .message = "",
+                                                          .warnings = {},
+                                                          .json_patch = ""}));
   ASSERT_TRUE(doc.ok());
   EXPECT_TRUE(doc->FindPath("response.allowed")->bool_value());
   EXPECT_EQ(doc->FindPath("response.status"), nullptr);
   EXPECT_EQ(doc->FindPath("response.patch"), nullptr);
+}
+
+// ---- status.admission and quota mode Webhook in the codec ----
+
+TEST(AdmissionCodecTest, StatusAdmissionRoundTripsAndBadQuantitiesNameTheField) {
+  api::ComputeBudget b = Budget("vision", "ml");
+  b.spec.period.type = values::PeriodType::kMonthly;
+  b.spec.limit.amount = values::Money::FromUnits(10);
+  b.status.admission->hold_new_work = true;
+  Allow(b, "cpu", "1500m");
+  Allow(b, "memory", "8Gi");
+  json::Value encoded = api::EncodeComputeBudget(b);
+  encoded.Set("status", api::EncodeComputeBudgetStatus(b.status));
+  absl::StatusOr<api::ComputeBudget> decoded =
+      api::DecodeComputeBudget(encoded, {.source = "apiserver", .reject_unknown_fields = true});
+  ASSERT_TRUE(decoded.ok()) << decoded.status();
+  EXPECT_EQ(decoded->spec.quota.mode, api::QuotaMode::kWebhook);
+  ASSERT_TRUE(decoded->status.admission.has_value());
+  EXPECT_EQ(*decoded->status.admission, *b.status.admission);
+
+  encoded.FindPathMutable("status.admission.allowed")->Set("cpu", json::Value::String("lots"));
+  decoded =
+      api::DecodeComputeBudget(encoded, {.source = "apiserver", .reject_unknown_fields = true});
+  ASSERT_FALSE(decoded.ok());
+  EXPECT_NE(decoded.status().message().find("status.admission.allowed"), std::string_view::npos)
+      << decoded.status().message();
+}
+
+TEST(AdmissionCodecTest, WebhookModeTakesOnlyGpuCpuAndMemory) {
+  api::ComputeBudget b = Budget("vision", "ml");
+  b.spec.period.type = values::PeriodType::kMonthly;
+  b.spec.limit.amount = values::Money::FromUnits(10);
+  b.spec.quota.resources = {"cpu", "ephemeral-storage"};
+  absl::StatusOr<api::ComputeBudget> decoded = api::DecodeComputeBudget(
+      api::EncodeComputeBudget(b), {.source = "apiserver", .reject_unknown_fields = true});
+  ASSERT_FALSE(decoded.ok());
+  EXPECT_NE(decoded.status().message().find("only nvidia.com/gpu, cpu and memory"),
+            std::string_view::npos)
+      << decoded.status().message();
 }
 
 // ---- suspend paths ----
@@ -360,9 +410,11 @@ TEST(AdmissionUsageTest, SumsActivePodsIntoTheBudgetTheyAreChargedTo) {
     p.namespace_name = "ml";
     p.labels = {{"team", team}};
     p.state = state;
-    p.containers.push_back({.cpu_request = Quantity::FromMilli(500),
-                            .memory_request = Quantity::FromUnits(1024),
-                            .gpus = gpus});
+    engine::ContainerResources c;
+    c.cpu_request = Quantity::FromMilli(500);
+    c.memory_request = Quantity::FromUnits(1024);
+    c.gpus = gpus;
+    p.containers.push_back(c);
     return p;
   };
   std::map<std::string, BudgetUsage> usage = UsageByBudget(
