@@ -172,6 +172,14 @@ PodRequest RequestOf(const PodView& pod) {
   return r;
 }
 
+// Memory in binary units ("8Gi", not "8589934592"), as people write it; the rest as it is.
+std::string Readable(const std::string& resource, const values::Quantity& q) {
+  if (resource != "memory") {
+    return q.ToString();
+  }
+  return values::Quantity::FromUnits(q.Value(), values::Quantity::Format::kBinarySI).ToString();
+}
+
 // The first quota resource whose allowance the pod would exceed, as a sentence; nullopt if none.
 std::optional<std::string> PodOverAllowance(const Charged& c, const PodRequest& pod) {
   const api::AdmissionAllowance& a = *c.budget->status.admission;
@@ -192,9 +200,9 @@ std::optional<std::string> PodOverAllowance(const Charged& c, const PodRequest& 
     if (wanted.IsZero() || in_use + wanted <= allowed) {
       continue;
     }
-    return absl::StrCat("the pod requests ", resource, " ", wanted.ToString(), ", but ",
-                        Describe(*c.budget), " allows ", allowed.ToString(),
-                        " in total now and its pods hold ", in_use.ToString());
+    return absl::StrCat("the pod requests ", resource, " ", Readable(resource, wanted), ", but ",
+                        Describe(*c.budget), " allows ", Readable(resource, allowed),
+                        " in total now and its pods hold ", Readable(resource, in_use));
   }
   return std::nullopt;
 }

@@ -661,8 +661,9 @@ values::Quantity AllowanceOf(const values::Quantity& in_use, Money headroom_per_
   constexpr double kMaxUnits = 1e12;  // far beyond any cluster; keeps the conversions exact
   units = std::min(units, kMaxUnits);
   if (memory) {
-    return in_use + values::Quantity::FromUnits(static_cast<int64_t>(units * (1LL << 30)),
-                                                values::Quantity::Format::kBinarySI);
+    // Whole MiB, written in binary units ("392Mi").
+    int64_t mib = (in_use.Value() >> 20) + static_cast<int64_t>(units * 1024);
+    return values::Quantity::FromUnits(mib << 20, values::Quantity::Format::kBinarySI);
   }
   return in_use + values::Quantity::FromMilli(static_cast<int64_t>(units * 1000));
 }

@@ -3,7 +3,8 @@
 # validating (Pods) webhooks over TLS on loopback; the API server calls them through webhook
 # configurations in url form with the test CA as caBundle and failurePolicy Ignore. Three
 # podSelector budgets share one namespace in quota mode Webhook (no ResourceQuota):
-#   team-a  $1, no pacing: a running Job spends it, so it is Held (or Exhausted);
+#   team-a  $1, no pacing, Hold from 50% and Drain from 90%: a running Job spends half of it
+#           within seconds, and the budget holds new work from then on (spend never goes back);
 #   team-b  $1000 over 10 minutes, Even pacing: a GPU allowance of about a dozen GPUs;
 #   team-c  $1 over a month, no pacing: what the money left buys per hour is a few dozen
 #           millicores of cpu and a few hundred MiB of memory.
@@ -27,9 +28,10 @@ install_crds
   price_book_and_pool 4 1
   for team in a b c; do
     case $team in
-      a) limit=1 period="{type: Custom, duration: 600s}" pacing=None ;;
-      b) limit=1000 period="{type: Custom, duration: 600s}" pacing=Even ;;
-      c) limit=1 period="{type: Monthly}" pacing=None ;;
+      a) limit=1 period="{type: Custom, duration: 600s}" pacing=None
+         thresholds="[{percent: 50, action: Hold}, {percent: 90, action: Drain}]" ;;
+      b) limit=1000 period="{type: Custom, duration: 600s}" pacing=Even thresholds="" ;;
+      c) limit=1 period="{type: Monthly}" pacing=None thresholds="" ;;
     esac
     cat <<YAML
 apiVersion: bursar.dev/v1alpha1
@@ -40,6 +42,7 @@ spec:
   limit: {amount: "$limit", currency: USD}
   period: $period
   pacing: {mode: $pacing}
+  ${thresholds:+thresholds: $thresholds}
   quota: {mode: Webhook, resources: [nvidia.com/gpu, cpu, memory]}
   nodePools: [a100]
 ---
