@@ -129,8 +129,7 @@ absl::StatusOr<std::unique_ptr<kube::HttpServer>> StartWebhook(const RunOptions&
                               .max_body_bytes = admission::kMaxReviewBytes},
                              *std::move(handler));
   if (!server.ok()) {
-    return absl::UnavailableError(
-        absl::StrCat("--webhook-addr: ", server.status().message()));
+    return absl::UnavailableError(absl::StrCat("--webhook-addr: ", server.status().message()));
   }
   return server;
 }
@@ -543,11 +542,11 @@ int RunOperator(const RunOptions& options) {
   }
   if (!options.address_file.empty()) {
     absl::Status written = WriteAddressFile(
-        options.address_file, absl::StrCat("health=", health->host, ":", (*http)->port(), "\n",
-                                           "grpc=", grpc_host, ":", grpc_port, "\n",
-                                           webhook == nullptr
-                                               ? std::string()
-                                               : absl::StrCat("webhook=", webhook_address, "\n")));
+        options.address_file,
+        absl::StrCat(
+            "health=", health->host, ":", (*http)->port(), "\n", "grpc=", grpc_host, ":", grpc_port,
+            "\n",
+            webhook == nullptr ? std::string() : absl::StrCat("webhook=", webhook_address, "\n")));
     if (!written.ok()) {
       log.Error("cannot write the address file", {{"error", std::string(written.message())}});
       return 2;
