@@ -1,9 +1,14 @@
 #include "controllers/admission/webhook_handler.h"
 
+#include <atomic>
+#include <cstdint>
+#include <memory>
 #include <string>
 #include <utility>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "controllers/admission/admission_decider.h"
 #include "controllers/admission/admission_review.h"
 #include "controllers/api/codec.h"
@@ -47,6 +52,43 @@ AdmissionView ViewOf(const WebhookCaches& caches) {
   return view;
 }
 
+// The view the decisions read, rebuilt only when a cache changed since it was built: the
+// stores' change callbacks bump a generation counter (shared, so a callback that fires after the
+// handler is gone touches nothing freed). Concurrent requests wait for one rebuild. Thread-safe.
+class ViewCache {
+ public:
+  explicit ViewCache(const WebhookCaches& caches)
+      : caches_(caches), generation_(std::make_shared<std::atomic<uint64_t>>(1)) {
+    auto bump = [generation = generation_](const auto&) { generation->fetch_add(1); };
+    if (caches.pods != nullptr) {
+      caches.pods->OnChange(bump);
+    }
+    if (caches.namespaces != nullptr) {
+      caches.namespaces->OnChange(bump);
+    }
+    if (caches.budgets != nullptr) {
+      caches.budgets->OnChange(bump);
+    }
+  }
+
+  std::shared_ptr<const AdmissionView> Get() {
+    const uint64_t wanted = generation_->load();
+    absl::MutexLock lock(&mu_);
+    if (view_ == nullptr || built_ != wanted) {
+      view_ = std::make_shared<const AdmissionView>(ViewOf(caches_));
+      built_ = wanted;
+    }
+    return view_;
+  }
+
+ private:
+  const WebhookCaches caches_;
+  const std::shared_ptr<std::atomic<uint64_t>> generation_;
+  absl::Mutex mu_;
+  std::shared_ptr<const AdmissionView> view_ ABSL_GUARDED_BY(mu_);
+  uint64_t built_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
 const char* ResultOf(const AdmissionResponse& r) {
   if (!r.allowed) {
     return "denied";
@@ -79,8 +121,9 @@ absl::StatusOr<kube::HttpPostHandler> MakeWebhookHandler(WebhookCaches caches,
   }
   runtime::CounterFamily* counted = *requests;
   runtime::Histogram* timed = &(*latency)->WithLabels({});
-  return [caches, counted, timed, clock](std::string_view path,
-                                         std::string_view body) -> kube::HttpServerResponse {
+  auto views = std::make_shared<ViewCache>(caches);
+  return [views, counted, timed, clock](std::string_view path,
+                                        std::string_view body) -> kube::HttpServerResponse {
     const bool mutate = path == kMutatePath;
     if (!mutate && path != kValidatePath) {
       return {404, "", absl::StrCat("no webhook at ", std::string(path), "\n")};
@@ -96,7 +139,7 @@ absl::StatusOr<kube::HttpPostHandler> MakeWebhookHandler(WebhookCaches caches,
     if (mutate != job) {
       response.uid = request->uid;  // sent to the other webhook: nothing to decide here
     } else {
-      response = Decide(*request, ViewOf(caches));
+      response = Decide(*request, *views->Get());
     }
     if (!mutate) {
       response.json_patch.clear();

@@ -28,10 +28,13 @@ namespace bursar::admission {
 inline constexpr char kMutatePath[] = "/mutate";
 inline constexpr char kValidatePath[] = "/validate";
 
+// Not const: the handler registers change callbacks on them, and rebuilds the decisions' view
+// (budgets decoded, usage summed over every pod) only after one of them changed, not for every
+// request.
 struct WebhookCaches {
-  const runtime::PodStore* pods = nullptr;
-  const runtime::ObjectStore* namespaces = nullptr;
-  const runtime::ObjectStore* budgets = nullptr;
+  runtime::PodStore* pods = nullptr;
+  runtime::ObjectStore* namespaces = nullptr;
+  runtime::ObjectStore* budgets = nullptr;
 };
 
 // Fails only when the metrics cannot be registered.
