@@ -134,12 +134,15 @@ test-cluster: cluster-build
 # compaction, two processes electing one leader; the plan applier; the Prometheus client against
 # a real Prometheus scraping a fake DCGM exporter.
 # Kueue's, Karpenter's and Cluster API's CRDs come from the Go module cache
-# (tests/cluster/{kueue,karpenter,cluster-api}.sh crds), never from the repo.
+# (tests/cluster/{kueue,karpenter,cluster-api}.sh crds), never from the repo. The webhook's
+# suspend paths against the real CRDs of JobSet, Kubeflow and KubeRay and the Job schema of
+# Kubernetes, all from the Go module cache.
 test-integration: build cluster-build
 	kueue_crds=$$(tests/cluster/kueue.sh crds) && karpenter_crds=$$(tests/cluster/karpenter.sh crds) \
 	  && capi_crds=$$(tests/cluster/cluster-api.sh crds) && BURSAR_TEST_KUEUE_CRDS=$$kueue_crds \
 	  BURSAR_TEST_KARPENTER_CRDS=$$karpenter_crds BURSAR_TEST_CLUSTER_API_CRDS=$$capi_crds \
 	  tests/e2e/with-prometheus.sh -- tests/cluster/with-cluster.sh -- $(BUILD_DIR)/tests/bursar_integration_tests
+	python3 tests/integration/suspend_paths_check.py
 
 # The operator end to end (tests/e2e): each scenario on its own throwaway cluster with
 # kube-scheduler, kube-controller-manager and kwok GPU nodes (the metrics one next to a real

@@ -13,6 +13,7 @@
 #include "controllers/api/crd_patterns.h"
 #include "controllers/api/field_reader.h"
 #include "controllers/values/duration.h"
+#include "controllers/values/quantity.h"
 #include "controllers/values/strings.h"
 #include "controllers/values/validation.h"
 
@@ -48,7 +49,8 @@ constexpr EnumSpelling<EnforcementMode> kEnforcementModes[] = {
 constexpr EnumSpelling<QuotaMode> kQuotaModes[] = {
     {QuotaMode::kResourceQuota, "ResourceQuota"},
     {QuotaMode::kKueueClusterQueue, "KueueClusterQueue"},
-    {QuotaMode::kNone, "None"}};
+    {QuotaMode::kNone, "None"},
+    {QuotaMode::kWebhook, "Webhook"}};
 constexpr EnumSpelling<BudgetPhase> kPhases[] = {{BudgetPhase::kWithinBudget, "WithinBudget"},
                                                  {BudgetPhase::kAtRisk, "AtRisk"},
                                                  {BudgetPhase::kThrottled, "Throttled"},
@@ -307,6 +309,16 @@ void ReadQuota(ObjectReader& r, QuotaSpec* out) {
   if (out->mode != QuotaMode::kNone && out->resources.empty() && !r.Invalid("resources")) {
     r.Error("resources", "quota.resources must name at least one resource unless mode is None");
   }
+  if (out->mode == QuotaMode::kWebhook && !r.Invalid("resources")) {
+    for (const std::string& resource : out->resources) {
+      if (resource != values::kGpuResource && resource != "cpu" && resource != "memory") {
+        r.Error("resources", absl::StrCat("\"", resource,
+                                          "\": quota.resources may name only nvidia.com/gpu, cpu "
+                                          "and memory when mode is Webhook"));
+        break;
+      }
+    }
+  }
 }
 
 void ReadRetraining(ObjectReader& r, RetrainingSpec* out) {
@@ -419,6 +431,21 @@ void ReadRetrainingStatus(ObjectReader& r, RetrainingStatus* out) {
                             });
 }
 
+void ReadAdmissionAllowance(ObjectReader& r, AdmissionAllowance* out) {
+  r.Bool("holdNewWork", &out->hold_new_work);
+  values::Labels allowed;
+  r.StringMap("allowed", &allowed,
+              {.max_entries = 16, .key = {.max_length = 253}, .value = {.max_length = 64}});
+  for (const auto& [resource, text] : allowed) {
+    absl::StatusOr<values::Quantity> quantity = values::Quantity::Parse(text);
+    if (!quantity.ok()) {
+      r.Error("allowed", absl::StrCat(resource, ": ", quantity.status().message()));
+      continue;
+    }
+    out->allowed[resource] = *quantity;
+  }
+}
+
 void ReadBudgetStatus(ObjectReader& r, ComputeBudgetStatus* out) {
   r.Int64("observedGeneration", &out->observed_generation, {.min = 0, .max = INT64_MAX});
   r.Object("period", kOptional, [&](ObjectReader& p) {
@@ -433,6 +460,11 @@ void ReadBudgetStatus(ObjectReader& r, ComputeBudgetStatus* out) {
   r.Decimal("remaining", &out->remaining, DecimalKind::kSigned);
   r.Time("exhaustsAt", &out->exhausts_at);
   r.Int64("allowedGPUs", &out->allowed_gpus, {.min = 0, .max = INT64_MAX});
+  r.Object("admission", kOptional, [&](ObjectReader& a) {
+    AdmissionAllowance admission;
+    ReadAdmissionAllowance(a, &admission);
+    out->admission = std::move(admission);
+  });
   r.Enum("phase", &out->phase, kPhases);
   ReadConditions(r, &out->conditions);
   r.Object("ledger", kOptional, [&](ObjectReader& l) {

@@ -419,6 +419,16 @@ json::Value EncodeComputeBudgetStatus(const ComputeBudgetStatus& s) {
     out.Set("exhaustsAt", Str(api::FormatTime(*s.exhausts_at)));
   }
   out.Set("allowedGPUs", json::Value::Int(s.allowed_gpus));
+  if (s.admission.has_value()) {
+    json::Value admission = json::Value::Object({});
+    admission.Set("holdNewWork", json::Value::Bool(s.admission->hold_new_work));
+    json::Value allowed = json::Value::Object({});
+    for (const auto& [resource, quantity] : s.admission->allowed) {
+      allowed.Set(resource, Str(quantity.ToString()));
+    }
+    admission.Set("allowed", std::move(allowed));
+    out.Set("admission", std::move(admission));
+  }
   out.Set("phase", Str(Name(s.phase)));
   SetConditions(out, s.conditions);
   if (s.ledger.has_value()) {

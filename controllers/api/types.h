@@ -16,6 +16,7 @@
 #include "controllers/values/ledger.h"
 #include "controllers/values/money.h"
 #include "controllers/values/period.h"
+#include "controllers/values/quantity.h"
 #include "controllers/values/resources.h"
 
 namespace bursar::api {
@@ -53,7 +54,7 @@ enum class PacingMode { kEven, kNone };
 // Ordered: a higher rung includes the lower ones.
 enum class LadderAction { kNone = 0, kNotify = 1, kThrottle = 2, kHold = 3, kDrain = 4 };
 enum class EnforcementMode { kEnforce, kDryRun };
-enum class QuotaMode { kResourceQuota, kKueueClusterQueue, kNone };
+enum class QuotaMode { kResourceQuota, kKueueClusterQueue, kNone, kWebhook };
 enum class BudgetPhase { kWithinBudget, kAtRisk, kThrottled, kHeld, kExhausted };
 
 struct BudgetScope {
@@ -161,6 +162,16 @@ struct DrainRequest {
 
 inline constexpr size_t kMaxDrainRequests = 256;
 
+// What the admission webhook needs to decide on every replica, as the leader published it
+// (status.admission): whether new work is held, and how much of each quota resource the
+// budget's pods may hold in total right now (an absent resource is not limited). Bounded by
+// spec.quota.resources (at most 16 entries).
+struct AdmissionAllowance {
+  bool hold_new_work = false;
+  std::map<std::string, values::Quantity> allowed;
+  bool operator==(const AdmissionAllowance&) const = default;
+};
+
 struct ComputeBudgetStatus {
   int64_t observed_generation = 0;
   std::optional<values::Period> period;
@@ -171,6 +182,7 @@ struct ComputeBudgetStatus {
   values::Money remaining;
   std::optional<absl::Time> exhausts_at;
   int64_t allowed_gpus = 0;
+  std::optional<AdmissionAllowance> admission;
   BudgetPhase phase = BudgetPhase::kWithinBudget;
   std::vector<Condition> conditions;
   std::optional<values::LedgerState> ledger;
@@ -299,7 +311,7 @@ inline const char* Name(EnforcementMode v) {
   return v == EnforcementMode::kEnforce ? "Enforce" : "DryRun";
 }
 inline const char* Name(QuotaMode v) {
-  constexpr const char* kNames[] = {"ResourceQuota", "KueueClusterQueue", "None"};
+  constexpr const char* kNames[] = {"ResourceQuota", "KueueClusterQueue", "None", "Webhook"};
   return kNames[static_cast<int>(v)];
 }
 inline const char* Name(BudgetPhase v) {

@@ -655,6 +655,66 @@ void BudgetPlanner::RecordTransitions(const BudgetWork& w, const engine::BudgetD
   st.last_rung = d.rung;
 }
 
+namespace {
+
+// One quota resource's allowance in cpu or memory: what the budget's running pods request plus
+// what the money left under pacing buys of it now (at the price book's default unit price).
+values::Quantity AllowanceOf(const values::Quantity& in_use, Money headroom_per_hour,
+                             Money unit_price, bool memory) {
+  if (unit_price.micros() <= 0) {
+    return in_use;
+  }
+  double units =
+      static_cast<double>(headroom_per_hour.micros()) / static_cast<double>(unit_price.micros());
+  constexpr double kMaxUnits = 1e12;  // far beyond any cluster; keeps the conversions exact
+  units = std::min(units, kMaxUnits);
+  if (memory) {
+    // Whole MiB, written in binary units ("392Mi").
+    int64_t mib = (in_use.Value() >> 20) + static_cast<int64_t>(units * 1024);
+    return values::Quantity::FromUnits(mib << 20, values::Quantity::Format::kBinarySI);
+  }
+  return in_use + values::Quantity::FromMilli(static_cast<int64_t>(units * 1000));
+}
+
+}  // namespace
+
+// status.admission: what the webhook decides from on every replica. GPUs get the quota the
+// ResourceQuota would get; cpu and memory (money budgets only) what their running pods use plus
+// the money the pacing still allows per hour, converted at the price book's defaults.
+api::AdmissionAllowance BudgetPlanner::AdmissionOf(const BudgetWork& w,
+                                                   const engine::BudgetStep& step) {
+  const engine::BudgetDecision& d = w.decision;
+  api::AdmissionAllowance out;
+  out.hold_new_work = d.hold_new_work || d.keep_running_gpus.has_value();
+  values::Quantity cpu_in_use, memory_in_use;
+  for (const PodView* pod : w.pods) {
+    if (Active(*pod)) {
+      for (const engine::ContainerResources& c : pod->containers) {
+        cpu_in_use = cpu_in_use + c.cpu_request;
+        memory_in_use = memory_in_use + c.memory_request;
+      }
+    }
+  }
+  Money headroom =
+      out.hold_new_work || !w.budget->spec.limit.amount.has_value()
+          ? Money()
+          : std::max(Money(), d.carry_rate - step.burn.regular_rate - step.burn.idle_rate);
+  const api::PriceDefaults& prices = w.book->spec.defaults;
+  for (const std::string& resource : w.budget->spec.quota.resources) {
+    if (resource == values::kGpuResource) {
+      if (d.quota_gpus.has_value()) {
+        out.allowed[resource] = values::Quantity::FromUnits(
+            *d.quota_gpus + (step.reserve_unlocked ? d.reserve_allowed_gpus : 0));
+      }
+    } else if (resource == "cpu" && w.budget->spec.limit.amount.has_value()) {
+      out.allowed[resource] = AllowanceOf(cpu_in_use, headroom, prices.cpu_core_hour, false);
+    } else if (resource == "memory" && w.budget->spec.limit.amount.has_value()) {
+      out.allowed[resource] = AllowanceOf(memory_in_use, headroom, prices.memory_gib_hour, true);
+    }
+  }
+  return out;
+}
+
 void BudgetPlanner::WriteStatus(const BudgetWork& w, const engine::BudgetStep& step,
                                 BudgetState& st, BudgetOutcome& out) {
   const api::ComputeBudget& b = *w.budget;
@@ -676,6 +736,7 @@ void BudgetPlanner::WriteStatus(const BudgetWork& w, const engine::BudgetStep& s
   }
   s.exhausts_at = d.exhausts_at;
   s.allowed_gpus = d.allowed_gpus;
+  s.admission = AdmissionOf(w, step);
   s.phase = d.phase;
   s.ledger = st.ledger->Snapshot();
   s.reserve_ledger = st.reserve_ledger->Snapshot();

@@ -233,7 +233,8 @@ ApplyReport PlanApplier::Apply(const Plan& plan, const Snapshot& snapshot,
         change.suspend ? Value::Object({{kHeldByAnnotation, Value::String(change.budget)},
                                         {kHeldRungAnnotation, Value::String(Name(change.rung))}})
                        : Value::Object({{kHeldByAnnotation, Value::Null()},
-                                        {kHeldRungAnnotation, Value::Null()}});
+                                        {kHeldRungAnnotation, Value::Null()},
+                                        {kHeldReasonAnnotation, Value::Null()}});
     Value patch =
         Value::Object({{"metadata", Value::Object({{"annotations", std::move(annotations)}})},
                        {"spec", Value::Object({{"suspend", Value::Bool(change.suspend)}})}});

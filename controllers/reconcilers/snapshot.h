@@ -22,7 +22,9 @@ namespace bursar::reconcilers {
 
 // Annotations and labels Bursar reads and writes on objects it does not own.
 inline constexpr char kHeldByAnnotation[] = "bursar.dev/held-by";  // Job: budget that suspended it
-inline constexpr char kHeldRungAnnotation[] = "bursar.dev/held-for";       // Job: "Hold" or "Drain"
+inline constexpr char kHeldRungAnnotation[] = "bursar.dev/held-for";  // Job: "Hold" or "Drain"
+// Job: why the admission webhook created it suspended (removed on resume, with the two above).
+inline constexpr char kHeldReasonAnnotation[] = "bursar.dev/held-reason";
 inline constexpr char kDrainGraceAnnotation[] = "bursar.dev/drain-grace";  // Job: Go duration
 inline constexpr char kPriorityAnnotation[] = "bursar.dev/priority";       // Job: drain order
 inline constexpr char kGrownForAnnotation[] =

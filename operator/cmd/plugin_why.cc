@@ -108,6 +108,8 @@ std::string QuotaText(const api::QuotaSpec& q) {
       return absl::StrCat("KueueClusterQueue ", q.cluster_queue, " on ", resources);
     case api::QuotaMode::kNone:
       return "None (no quota written)";
+    case api::QuotaMode::kWebhook:
+      return absl::StrCat("Webhook (admission only, no quota written) on ", resources);
   }
   return "";
 }

@@ -2,6 +2,8 @@
 
 #include <pthread.h>
 #include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
@@ -20,6 +22,8 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "controllers/admission/admission_review.h"
+#include "controllers/admission/webhook_handler.h"
 #include "controllers/api/field_reader.h"
 #include "controllers/providers/cluster_api_provider.h"
 #include "controllers/providers/external_grpc_provider.h"
@@ -87,6 +91,47 @@ absl::StatusOr<std::string> ReadCaFile(const std::string& path) {
         absl::StrCat("--prometheus-ca-file: \"", path, "\" is empty"));
   }
   return pem;
+}
+
+// Starts the admission webhook's HTTPS server. --webhook-cert-dir must be a directory; its
+// tls.crt and tls.key may appear later (a Secret volume is filled after the pod starts): until
+// then every handshake fails, and the API server applies the webhooks' failurePolicy.
+absl::StatusOr<std::unique_ptr<kube::HttpServer>> StartWebhook(const RunOptions& options,
+                                                               admission::WebhookCaches caches,
+                                                               runtime::Registry* registry,
+                                                               const runtime::Clock* clock,
+                                                               runtime::Logger& log) {
+  struct stat info {};
+  if (stat(options.webhook_cert_dir.c_str(), &info) != 0 || !S_ISDIR(info.st_mode)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--webhook-cert-dir: \"", options.webhook_cert_dir, "\" is not a readable directory"));
+  }
+  for (const char* file : {"tls.crt", "tls.key"}) {
+    std::string path = absl::StrCat(options.webhook_cert_dir, "/", file);
+    if (access(path.c_str(), R_OK) != 0) {
+      log.Warn("webhook certificate file not readable yet; TLS handshakes fail until it is",
+               {{"file", path}, {"error", std::string(std::strerror(errno))}});
+    }
+  }
+  absl::StatusOr<HostPort> address = SplitHostPort("webhook-addr", options.webhook_addr);
+  if (!address.ok()) {
+    return address.status();
+  }
+  absl::StatusOr<kube::HttpPostHandler> handler =
+      admission::MakeWebhookHandler(caches, registry, clock);
+  if (!handler.ok()) {
+    return handler.status();
+  }
+  absl::StatusOr<std::unique_ptr<kube::HttpServer>> server =
+      kube::StartHttpsServer({.address = address->host,
+                              .port = address->port,
+                              .cert_dir = options.webhook_cert_dir,
+                              .max_body_bytes = admission::kMaxReviewBytes},
+                             *std::move(handler));
+  if (!server.ok()) {
+    return absl::UnavailableError(absl::StrCat("--webhook-addr: ", server.status().message()));
+  }
+  return server;
 }
 
 // Writes `content` to `path` through a temporary file and a rename, so that a reader never sees
@@ -405,6 +450,24 @@ int RunOperator(const RunOptions& options) {
     return 2;
   }
 
+  // The admission webhook, on every replica (it decides from the caches and the leader's
+  // published budget status), over TLS with the certificate in --webhook-cert-dir.
+  std::unique_ptr<kube::HttpServer> webhook;
+  std::string webhook_address;
+  if (!options.webhook_cert_dir.empty()) {
+    absl::StatusOr<std::unique_ptr<kube::HttpServer>> started =
+        StartWebhook(options, {.pods = &pods, .namespaces = &namespaces, .budgets = &budgets},
+                     &registry, &clock, log);
+    if (!started.ok()) {
+      log.Error("cannot serve the admission webhook",
+                {{"error", std::string(started.status().message())}});
+      return 2;
+    }
+    webhook = *std::move(started);
+    absl::StatusOr<HostPort> w = SplitHostPort("webhook-addr", options.webhook_addr);
+    webhook_address = absl::StrCat(w.ok() ? w->host : "", ":", webhook->port());
+  }
+
   // gRPC: modelDrift signals and the budget query API, over TLS, each call authenticated with
   // a Kubernetes bearer token and authorised by RBAC (docs/security.md). The insecure modes are
   // explicit flags and say so at every start.
@@ -479,8 +542,11 @@ int RunOperator(const RunOptions& options) {
   }
   if (!options.address_file.empty()) {
     absl::Status written = WriteAddressFile(
-        options.address_file, absl::StrCat("health=", health->host, ":", (*http)->port(), "\n",
-                                           "grpc=", grpc_host, ":", grpc_port, "\n"));
+        options.address_file,
+        absl::StrCat(
+            "health=", health->host, ":", (*http)->port(), "\n", "grpc=", grpc_host, ":", grpc_port,
+            "\n",
+            webhook == nullptr ? std::string() : absl::StrCat("webhook=", webhook_address, "\n")));
     if (!written.ok()) {
       log.Error("cannot write the address file", {{"error", std::string(written.message())}});
       return 2;

@@ -114,18 +114,28 @@ constexpr Setting kShutdownGrace{
     "shutdown-grace", "shutdownGrace", "DURATION",
     "How long SIGTERM waits for in-flight work before the process exits.",
     [](const RunOptions& d) { return values::FormatDuration(d.shutdown_grace); }};
+constexpr Setting kWebhookCertDir{
+    "webhook-cert-dir", "webhookCertDir", "DIR",
+    "Serve the admission webhook over TLS with DIR/tls.crt and DIR/tls.key, re-read for every "
+    "new connection (a renewed certificate needs no restart). Without it no webhook is served.",
+    [](const RunOptions&) -> std::string { return "none (no webhook)"; }};
+constexpr Setting kWebhookAddr{
+    "webhook-addr", "webhookAddr", "HOST:PORT",
+    "Where the admission webhook listens (with --webhook-cert-dir). An empty host listens on "
+    "every interface, port 0 on any free port.",
+    [](const RunOptions& d) { return d.webhook_addr; }};
 constexpr Setting kAddressFile{
     "address-file", "addressFile", "FILE",
-    "After start-up, write \"health=HOST:PORT\" and \"grpc=HOST:PORT\" lines here (the ports "
-    "really bound, for tests that listen on port 0).",
+    "After start-up, write \"health=HOST:PORT\", \"grpc=HOST:PORT\" and (with a webhook) "
+    "\"webhook=HOST:PORT\" lines here (the ports really bound, for tests that listen on port 0).",
     [](const RunOptions&) -> std::string { return "none"; }};
 
 constexpr const Setting* kSettings[] = {
-    &kKubeconfig,      &kContext,          &kTick,          &kLookahead,      &kLeaderElect,
-    &kLeaseNamespace,  &kLeaseName,        &kIdentity,      &kHealthAddr,     &kGrpcAddr,
-    &kGrpcTlsCertFile, &kGrpcTlsKeyFile,   &kGrpcPlaintext, &kGrpcClientAuth, &kGrpcTokenAudience,
-    &kPrometheusUrl,   &kPrometheusCaFile, &kDcgmQuery,     &kMetricsApi,     &kLogLevel,
-    &kLogFormat,       &kShutdownGrace,    &kAddressFile,
+    &kKubeconfig,      &kContext,          &kTick,           &kLookahead,      &kLeaderElect,
+    &kLeaseNamespace,  &kLeaseName,        &kIdentity,       &kHealthAddr,     &kGrpcAddr,
+    &kGrpcTlsCertFile, &kGrpcTlsKeyFile,   &kGrpcPlaintext,  &kGrpcClientAuth, &kGrpcTokenAudience,
+    &kPrometheusUrl,   &kPrometheusCaFile, &kDcgmQuery,      &kMetricsApi,     &kLogLevel,
+    &kLogFormat,       &kShutdownGrace,    &kWebhookCertDir, &kWebhookAddr,    &kAddressFile,
 };
 
 constexpr std::string_view kConfigFlag = "config";
@@ -323,6 +333,10 @@ void ReadSettings(SettingSource& src, RunOptions* o, Origins* origins) {
   src.Level(kLogLevel, &o->log_level);
   src.Format(kLogFormat, &o->log_format);
   src.Duration(kShutdownGrace, &o->shutdown_grace);  // ParseDuration rejects negatives
+  src.String(kWebhookCertDir, &o->webhook_cert_dir);
+  if (src.String(kWebhookAddr, &o->webhook_addr)) {
+    Check(src, kWebhookAddr, CheckListenAddress(o->webhook_addr));
+  }
   src.String(kAddressFile, &o->address_file);
 }
 

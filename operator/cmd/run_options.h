@@ -77,7 +77,15 @@ struct RunOptions {
   runtime::LogFormat log_format = runtime::LogFormat::kJson;  // --log-format
   // --shutdown-grace: how long a SIGTERM waits for in-flight work before exiting.
   absl::Duration shutdown_grace = absl::Seconds(10);
-  // --address-file FILE: after start-up, write "health=HOST:PORT\ngrpc=HOST:PORT\n" (for tests
+  // --webhook-cert-dir DIR: serve the admission webhook over TLS with DIR/tls.crt and
+  // DIR/tls.key (the names of a kubernetes.io/tls Secret), re-read for every new connection so a
+  // renewed certificate is used without a restart; "" (the default) serves no webhook.
+  std::string webhook_cert_dir;
+  // --webhook-addr HOST:PORT: where the webhook listens (as --health-addr: an empty host is
+  // every interface, port 0 any free port).
+  std::string webhook_addr = ":9443";
+  // --address-file FILE: after start-up, write "health=HOST:PORT\ngrpc=HOST:PORT\n" and
+  // "webhook=HOST:PORT\n" when it serves one (for tests
   // that use port 0).
   std::string address_file;
 };

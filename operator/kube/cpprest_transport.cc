@@ -343,14 +343,15 @@ class CppRestHttpServer final : public kube::HttpServer {
   const int port_;
 };
 
-void Reply(const http::http_request& request, const kube::HttpServerResponse& reply) {
+void Reply(const http::http_request& request, const kube::HttpServerResponse& reply,
+           const char* allow = "GET") {
   http::http_response response(static_cast<http::status_code>(reply.status));
   response.headers().add("Content-Type", reply.content_type.empty()
                                              ? std::string("text/plain; charset=utf-8")
                                              : reply.content_type);
   response.set_body(Bytes(reply.body.begin(), reply.body.end()));
   if (reply.status == http::status_codes::MethodNotAllowed) {
-    response.headers().add("Allow", "GET");
+    response.headers().add("Allow", allow);
   }
   // A client that went away fails the reply; nothing to do about it, but it must be observed.
   request.reply(response).then([](pplx::task<void> done) {
@@ -385,6 +386,97 @@ absl::StatusOr<int> PickFreePort(const asio::ip::address& address) {
     return absl::UnavailableError(
         absl::StrCat("cannot bind ", address.to_string(), ":0: ", e.what()));
   }
+}
+
+// Serves POST requests with a kube::HttpPostHandler, reading at most `max_body` bytes of body.
+// A body without a Content-Length (chunked) is refused: its size is not known before reading.
+void ServePost(const kube::HttpPostHandler& handler, size_t max_body,
+               const http::http_request& request) {
+  if (request.method() != http::methods::POST) {
+    Reply(request, {http::status_codes::MethodNotAllowed, "", "method not allowed\n"}, "POST");
+    return;
+  }
+  if (!request.headers().has(http::header_names::content_length)) {
+    Reply(request, {http::status_codes::LengthRequired, "", "a Content-Length is required\n"},
+          "POST");
+    return;
+  }
+  if (request.headers().content_length() > max_body) {
+    Reply(request,
+          {http::status_codes::RequestEntityTooLarge, "",
+           absl::StrCat("request body over the limit of ", max_body, " bytes\n")},
+          "POST");
+    return;
+  }
+  kube::HttpServerResponse response;
+  try {
+    std::vector<unsigned char> body = request.extract_vector().get();
+    response = handler(request.request_uri().path(),
+                       std::string_view(reinterpret_cast<const char*>(body.data()), body.size()));
+  } catch (...) {
+    response = {http::status_codes::InternalError, "", "internal error\n"};
+  }
+  Reply(request, response, "POST");
+}
+
+// Loads DIR/tls.crt and DIR/tls.key into a new connection's TLS context (TLS 1.2 or later). Runs
+// for every connection, so renewed files are used at once. It must not throw (it runs inside
+// cpprestsdk's accept handler): a failure leaves the context without a certificate, and that one
+// handshake fails.
+void LoadServingCertificate(const std::string& dir, asio::ssl::context& ctx) {
+  try {
+    ctx.set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                    asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
+                    asio::ssl::context::no_tlsv1_1);
+    ctx.use_certificate_chain_file(dir + "/tls.crt");
+    ctx.use_private_key_file(dir + "/tls.key", asio::ssl::context::pem);
+  } catch (...) {
+    // No certificate: the handshake fails; the next connection tries the files again.
+  }
+}
+
+// Opens a listener on `scheme`://`address`:`port` with `config`, whose requests go to `serve`.
+// For port 0 a free port is picked first (a lost race for it is retried).
+absl::StatusOr<std::unique_ptr<kube::HttpServer>> Listen(
+    const std::string& scheme, const std::string& address, int port,
+    const http_listener::http_listener_config& config,
+    std::function<void(const http::http_request&)> serve) {
+  if (port < 0 || port > 65535) {
+    return absl::InvalidArgumentError(absl::StrCat("port ", port, " is out of range"));
+  }
+  boost::system::error_code parse_error;
+  const asio::ip::address ip = asio::ip::make_address(address, parse_error);
+  if (parse_error) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("listen address \"", address, "\" is not an IP address"));
+  }
+  if (!ip.is_v4()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("listen address \"", address, "\": only IPv4 is supported"));
+  }
+  absl::Status last_error;
+  for (int attempt = 0; attempt < (port == 0 ? kPortAttempts : 1); ++attempt) {
+    int chosen = port;
+    if (port == 0) {
+      absl::StatusOr<int> free_port = PickFreePort(ip);
+      if (!free_port.ok()) {
+        return free_port.status();
+      }
+      chosen = *free_port;
+    }
+    try {
+      auto listener = std::make_unique<http_listener::http_listener>(
+          web::uri(absl::StrCat(scheme, "://", address, ":", chosen)), config);
+      listener->support(serve);
+      listener->open().wait();
+      return std::make_unique<CppRestHttpServer>(std::move(listener), chosen);
+    } catch (const std::exception& e) {
+      // Another process may have taken the port between PickFreePort and open().
+      last_error = absl::UnavailableError(
+          absl::StrCat("cannot listen on ", address, ":", chosen, ": ", e.what()));
+    }
+  }
+  return last_error;
 }
 
 }  // namespace
@@ -621,42 +713,22 @@ absl::StatusOr<StreamResponse> CppRestTransport::Stream(const HttpRequest& reque
 absl::StatusOr<std::unique_ptr<kube::HttpServer>> StartHttpServer(const std::string& address,
                                                                   int port,
                                                                   kube::HttpHandler handler) {
-  if (port < 0 || port > 65535) {
-    return absl::InvalidArgumentError(absl::StrCat("port ", port, " is out of range"));
-  }
-  boost::system::error_code parse_error;
-  const asio::ip::address ip = asio::ip::make_address(address, parse_error);
-  if (parse_error) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("listen address \"", address, "\" is not an IP address"));
-  }
-  if (!ip.is_v4()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("listen address \"", address, "\": only IPv4 is supported"));
-  }
-  absl::Status last_error;
-  for (int attempt = 0; attempt < (port == 0 ? kPortAttempts : 1); ++attempt) {
-    int chosen = port;
-    if (port == 0) {
-      absl::StatusOr<int> free_port = PickFreePort(ip);
-      if (!free_port.ok()) {
-        return free_port.status();
-      }
-      chosen = *free_port;
-    }
-    try {
-      auto listener = std::make_unique<http_listener::http_listener>(
-          web::uri(absl::StrCat("http://", address, ":", chosen)));
-      listener->support([handler](const http::http_request& request) { Serve(handler, request); });
-      listener->open().wait();
-      return std::make_unique<CppRestHttpServer>(std::move(listener), chosen);
-    } catch (const std::exception& e) {
-      // Another process may have taken the port between PickFreePort and open().
-      last_error = absl::UnavailableError(
-          absl::StrCat("cannot listen on ", address, ":", chosen, ": ", e.what()));
-    }
-  }
-  return last_error;
+  return Listen("http", address, port, http_listener::http_listener_config(),
+                [handler](const http::http_request& request) { Serve(handler, request); });
+}
+
+absl::StatusOr<std::unique_ptr<kube::HttpServer>> StartHttpsServer(
+    const HttpsServerOptions& options, kube::HttpPostHandler handler) {
+  http_listener::http_listener_config config;
+  config.set_timeout(std::chrono::seconds(10));
+  std::string dir = options.cert_dir;
+  config.set_ssl_context_callback(
+      [dir](asio::ssl::context& ctx) { LoadServingCertificate(dir, ctx); });
+  size_t max_body = options.max_body_bytes;
+  return Listen("https", options.address, options.port, config,
+                [handler, max_body](const http::http_request& request) {
+                  ServePost(handler, max_body, request);
+                });
 }
 
 }  // namespace bursar::kube

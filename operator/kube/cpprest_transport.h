@@ -23,6 +23,7 @@
 // - `bearer_token` is called for every request, from many threads at once: it must be
 //   thread-safe and cheap (a TokenSource that re-reads a rotated file is).
 
+#include <cstddef>
 #include <functional>
 #include <memory>
 #include <string>
@@ -86,5 +87,21 @@ absl::StatusOr<std::unique_ptr<CppRestTransport>> TransportFor(const ClusterConf
 absl::StatusOr<std::unique_ptr<kube::HttpServer>> StartHttpServer(const std::string& address,
                                                                   int port,
                                                                   kube::HttpHandler handler);
+
+struct HttpsServerOptions {
+  std::string address;  // an IPv4 address, e.g. "0.0.0.0" or "127.0.0.1"
+  int port = 0;         // 0: any free port
+  // The serving certificate: DIR/tls.crt (PEM chain) and DIR/tls.key, the names of a
+  // kubernetes.io/tls Secret's keys. Read for every new connection: renewed files are used at
+  // once, and missing or unreadable ones fail that connection's handshake only.
+  std::string cert_dir;
+  size_t max_body_bytes = 3 * 1024 * 1024;
+};
+
+// Starts an HTTPS server (TLS 1.2 or later) that answers POST with `handler`. Other methods
+// get 405, a body without Content-Length 411, a larger one than max_body_bytes 413; a request
+// is read within 10 s. Fails as StartHttpServer does.
+absl::StatusOr<std::unique_ptr<kube::HttpServer>> StartHttpsServer(
+    const HttpsServerOptions& options, kube::HttpPostHandler handler);
 
 }  // namespace bursar::kube

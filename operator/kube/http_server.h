@@ -1,13 +1,13 @@
 #pragma once
 
-// The operator's small HTTP server for /healthz, /readyz and /metrics. This header is only the
-// interface: the implementation (cpprestsdk's http_listener) is started by
-// StartHttpServer in cpprest_transport.h, so that exactly one translation
-// unit includes cpprestsdk.
+// The operator's small HTTP servers: /healthz, /readyz and /metrics over HTTP (GET only), and
+// the admission webhook over HTTPS (POST only). This header is only the interface: the
+// implementation (cpprestsdk's http_listener) is started by StartHttpServer and StartHttpsServer
+// in cpprest_transport.h, so that exactly one translation unit includes cpprestsdk.
 //
-// Only GET is served (anything else gets 405); the handler sees the request path without the
-// query. Pitfall: the handler runs on the server's thread pool, concurrently for concurrent
-// requests, so it must be thread-safe and quick (it must not wait on the controller).
+// Any other method gets 405; handlers see the request path without the query. Pitfall: the handler
+// runs on the server's thread pool, concurrently for concurrent requests, so it must be thread-safe
+// and quick (it must not wait on the controller).
 
 #include <functional>
 #include <string>
@@ -23,6 +23,11 @@ struct HttpServerResponse {
 
 // Maps a request path ("/healthz") to a response. An exception becomes a 500.
 using HttpHandler = std::function<HttpServerResponse(std::string_view path)>;
+
+// Maps a POST request's path and body to a response (the admission webhook's server). An
+// exception becomes a 500. Runs concurrently, like HttpHandler.
+using HttpPostHandler =
+    std::function<HttpServerResponse(std::string_view path, std::string_view body)>;
 
 // A running server. Destroying it stops it. Thread-safe.
 class HttpServer {

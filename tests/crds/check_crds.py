@@ -104,6 +104,8 @@ CONTRACT = {
         "status.period", "status.period.start", "status.period.end",
         "status.spent", "status.gpuHours", "status.burnRate", "status.forecast",
         "status.remaining", "status.exhaustsAt", "status.allowedGPUs", "status.phase",
+        "status.admission", "status.admission.holdNewWork", "status.admission.allowed",
+        "status.admission.allowed.{}",
         "status.ledger", "status.ledger.periodStart", "status.ledger.periodEnd",
         "status.ledger.accrued", "status.ledger.gpuSeconds", "status.ledger.watermark",
         "status.ledger.startHorizon", "status.ledger.pods", "status.ledger.pods[]", "status.ledger.pods[].uid",
@@ -208,6 +210,9 @@ CEL_TWINS = {
     "(has(self.mode) && self.mode == 'None') || !has(self.resources) || size(self.resources) > 0":
         lambda s: ("mode" in s and s["mode"] == "None") or "resources" not in s
         or len(s["resources"]) > 0,
+    "!has(self.mode) || self.mode != 'Webhook' || !has(self.resources) || self.resources.all(r, r in ['nvidia.com/gpu', 'cpu', 'memory'])":
+        lambda s: "mode" not in s or s["mode"] != "Webhook" or "resources" not in s
+        or all(r in ("nvidia.com/gpu", "cpu", "memory") for r in s["resources"]),
     "!self.matches('^0*[1-9][0-9]{12}')":
         lambda s: not re.match(r"^0*[1-9][0-9]{12}", s),
     "self.matches('^([0-9]{1,5}([.][0-9]{1,9})?(ns|us|ms|s|m|h)){1,4}$') && duration(self) <= duration('8784h')":

@@ -18,7 +18,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 
 dict_for() {
   case $1 in
-    json | watch_event | pod_decoder | prometheus | pod_metrics) echo "$here/dict/json.dict" ;;
+    json | watch_event | pod_decoder | prometheus | pod_metrics | admission) echo "$here/dict/json.dict" ;;
     yaml | manifests | kubeconfig | scenario) echo "$here/dict/yaml.dict" ;;
     values) echo "$here/dict/values.dict" ;;
   esac

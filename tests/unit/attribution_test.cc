@@ -85,7 +85,8 @@ TEST(AttributionTest, TheIndexedAttributorAgreesWithAttributePodEverywhere) {
   for (int round = 0; round < 2; ++round) {  // the second round answers from the index
     for (const auto& [ns, ns_labels] : namespaces) {
       for (const values::Labels& labels : pod_labels) {
-        PodScopeKey pod{.namespace_name = ns, .namespace_labels = &ns_labels, .pod_labels = &labels};
+        PodScopeKey pod{
+            .namespace_name = ns, .namespace_labels = &ns_labels, .pod_labels = &labels};
         Attribution want = AttributePod(ptrs, pod);
         Attribution got = attributor.Attribute(pod);
         EXPECT_EQ(got.budget, want.budget) << ns << " " << labels.size();

@@ -582,6 +582,27 @@ TEST(BudgetPlannerTest, EvenPacingSetsTheQuotaOfEveryScopedNamespace) {
   EXPECT_EQ(plan.quotas[0].gpus, 100 * 1'000'000 / (4'000'000 * 9));
 }
 
+TEST(BudgetPlannerTest, StatusAdmissionPublishesWhatTheWebhookDecidesFrom) {
+  BudgetPlanner planner;
+  Snapshot s = Base(kStart + absl::Hours(1));
+  s.budgets = {
+      Budget("  pacing: {mode: Even}\n"
+             "  quota: {mode: Webhook, resources: [nvidia.com/gpu, cpu, memory]}\n")};
+  Plan plan = planner.Reconcile(s);
+  EXPECT_TRUE(plan.quotas.empty());  // the webhook alone enforces: no ResourceQuota
+  const api::ComputeBudgetStatus& st = Outcome(plan).status;
+  ASSERT_TRUE(st.admission.has_value());
+  EXPECT_FALSE(st.admission->hold_new_work);
+  EXPECT_EQ(st.admission->allowed.at("nvidia.com/gpu"),
+            values::Quantity::FromUnits(st.allowed_gpus));
+  // Nothing runs: cpu and memory get what the paced money per hour buys at the default prices
+  // ($0.031611 per core-hour, $0.004237 per GiB-hour).
+  double per_hour = Outcome(plan).decision.carry_rate.ToDouble();
+  ASSERT_GT(per_hour, 0);
+  EXPECT_NEAR(st.admission->allowed.at("cpu").ToDouble(), per_hour / 0.031611, 0.01);
+  EXPECT_NEAR(st.admission->allowed.at("memory").ToDouble() / (1 << 30), per_hour / 0.004237, 0.01);
+}
+
 TEST(BudgetPlannerTest, HoldSuspendsJobsWithoutPodsAndDrainTheLowestPriorityFirst) {
   BudgetPlanner planner;
   Snapshot s = Base(kStart + absl::Hours(8));
@@ -592,6 +613,8 @@ TEST(BudgetPlannerTest, HoldSuspendsJobsWithoutPodsAndDrainTheLowestPriorityFirs
   s.jobs = {Job("important", 2), Job("cheap", 2), Job("waiting", 1)};
   Plan plan = planner.Reconcile(s);
   EXPECT_EQ(Outcome(plan).decision.rung, api::LadderAction::kDrain);
+  ASSERT_TRUE(Outcome(plan).status.admission.has_value());
+  EXPECT_TRUE(Outcome(plan).status.admission->hold_new_work);  // the webhook suspends new Jobs
   std::vector<std::string> suspended;
   for (const JobChange& j : plan.jobs) {
     EXPECT_TRUE(j.suspend);

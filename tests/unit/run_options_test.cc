@@ -248,6 +248,8 @@ metricsApi: true
 logLevel: warn
 logFormat: text
 shutdownGrace: 1m
+webhookCertDir: /etc/bursar/webhook-tls
+webhookAddr: "127.0.0.1:0"
 addressFile: /run/bursar/addresses
 )";
 
@@ -273,7 +275,18 @@ TEST(RunOptionsTest, ConfigFileSetsEverySetting) {
   EXPECT_EQ(o->log_level, runtime::LogLevel::kWarn);
   EXPECT_EQ(o->log_format, runtime::LogFormat::kText);
   EXPECT_EQ(o->shutdown_grace, absl::Minutes(1));
+  EXPECT_EQ(o->webhook_cert_dir, "/etc/bursar/webhook-tls");
+  EXPECT_EQ(o->webhook_addr, "127.0.0.1:0");
   EXPECT_EQ(o->address_file, "/run/bursar/addresses");
+}
+
+TEST(RunOptionsTest, WebhookFlagsDefaultAndAreChecked) {
+  absl::StatusOr<RunOptions> o = ParseRunOptions({}, Env());
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_EQ(o->webhook_cert_dir, "");  // no webhook unless asked
+  EXPECT_EQ(o->webhook_addr, ":9443");
+  EXPECT_NE(ErrorOf({"--webhook-addr", "nowhere"}).find("--webhook-addr: "), std::string::npos)
+      << ErrorOf({"--webhook-addr", "nowhere"});
 }
 
 TEST(RunOptionsTest, FlagsOverrideTheFileWhichOverridesTheEnvironment) {
@@ -498,10 +511,26 @@ TEST(RunOptionsTest, ExampleConfigIsValidAndMentionsEverySetting) {
   std::ifstream in(path);
   std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   // Each key is set or shown commented out ("# key: value").
-  for (const char* key :
-       {"kubeconfig", "context", "tick", "lookahead", "leaderElect", "leaderElectionNamespace",
-        "leaderElectionId", "id", "healthAddr", "grpcAddr", "prometheusUrl", "prometheusCaFile",
-        "dcgmQuery", "metricsApi", "logLevel", "logFormat", "shutdownGrace", "addressFile"}) {
+  for (const char* key : {"kubeconfig",
+                          "context",
+                          "tick",
+                          "lookahead",
+                          "leaderElect",
+                          "leaderElectionNamespace",
+                          "leaderElectionId",
+                          "id",
+                          "healthAddr",
+                          "grpcAddr",
+                          "prometheusUrl",
+                          "prometheusCaFile",
+                          "dcgmQuery",
+                          "metricsApi",
+                          "logLevel",
+                          "logFormat",
+                          "shutdownGrace",
+                          "webhookCertDir",
+                          "webhookAddr",
+                          "addressFile"}) {
     EXPECT_THAT(text, ::testing::ContainsRegex(absl::StrCat("(^|\n)(# )?", key, ":"))) << key;
   }
 }

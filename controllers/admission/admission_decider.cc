@@ -1,0 +1,306 @@
+#include "controllers/admission/admission_decider.h"
+
+#include <optional>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "controllers/engine/attribution.h"
+#include "controllers/engine/cost_model.h"
+#include "controllers/reconcilers/gather.h"
+#include "operator/kube/watch_decoder.h"
+
+namespace bursar::admission {
+namespace {
+
+using reconcilers::PodView;
+
+struct Charged {
+  const api::ComputeBudget* budget = nullptr;
+  BudgetUsage usage;
+};
+
+// The budget `ns` + `labels` is charged to, by the planner's rule; nullptr when none.
+const api::ComputeBudget* BudgetOf(const std::vector<api::ComputeBudget>& budgets,
+                                   const std::map<std::string, values::Labels>& namespaces,
+                                   const std::string& ns, const values::Labels& labels) {
+  std::vector<const api::ComputeBudget*> candidates;
+  candidates.reserve(budgets.size());
+  for (const api::ComputeBudget& b : budgets) {
+    candidates.push_back(&b);
+  }
+  static const values::Labels kNoLabels;
+  auto ns_labels = namespaces.find(ns);
+  engine::Attribution a = engine::AttributePod(
+      candidates,
+      {.namespace_name = ns,
+       .namespace_labels = ns_labels == namespaces.end() ? &kNoLabels : &ns_labels->second,
+       .pod_labels = &labels});
+  return a.budget < 0 ? nullptr : candidates[static_cast<size_t>(a.budget)];
+}
+
+Charged ChargedTo(const AdmissionView& view, const std::string& ns, const values::Labels& labels) {
+  Charged out;
+  out.budget = BudgetOf(view.budgets, view.namespaces, ns, labels);
+  if (out.budget == nullptr) {
+    return out;
+  }
+  if (auto u = view.usage.find(out.budget->metadata.name); u != view.usage.end()) {
+    out.usage = u->second;
+  }
+  return out;
+}
+
+std::string Describe(const api::ComputeBudget& b) {
+  return absl::StrCat("budget \"", b.metadata.name, "\" (phase ", Name(b.status.phase), ")");
+}
+
+AdmissionResponse Allow(const AdmissionRequest& request) {
+  AdmissionResponse out;
+  out.uid = request.uid;
+  return out;
+}
+
+AdmissionResponse AllowWithWarning(const AdmissionRequest& request, std::string warning) {
+  AdmissionResponse out = Allow(request);
+  out.warnings.push_back(std::move(warning));
+  return out;
+}
+
+// "~" and "/" escaped for a JSON Pointer (RFC 6901).
+std::string PointerToken(std::string_view key) {
+  std::string out;
+  for (char c : key) {
+    if (c == '~') {
+      out += "~0";
+    } else if (c == '/') {
+      out += "~1";
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+// The JSON Patch that suspends a Job and records why, with the annotations of the Hold path.
+std::string SuspendPatch(const json::Value& job, const std::string& budget,
+                         const std::string& reason) {
+  const std::pair<const char*, std::string> annotations[] = {
+      {reconcilers::kHeldByAnnotation, budget},
+      {reconcilers::kHeldRungAnnotation, "Hold"},
+      {reconcilers::kHeldReasonAnnotation, reason}};
+  json::Writer w;
+  w.BeginArray();
+  w.BeginObject().Key("op").String("add").Key("path").String("/spec/suspend");
+  w.Key("value").Bool(true).EndObject();
+  const json::Value* existing = job.FindPath("metadata.annotations");
+  if (existing == nullptr || !existing->is_object()) {
+    w.BeginObject().Key("op").String("add").Key("path").String("/metadata/annotations");
+    w.Key("value").BeginObject();
+    for (const auto& [key, value] : annotations) {
+      w.Key(key).String(value);
+    }
+    w.EndObject().EndObject();
+  } else {
+    for (const auto& [key, value] : annotations) {
+      w.BeginObject().Key("op").String("add");
+      w.Key("path").String(absl::StrCat("/metadata/annotations/", PointerToken(key)));
+      w.Key("value").String(value).EndObject();
+    }
+  }
+  w.EndArray();
+  return w.Take();
+}
+
+// Why a Job must be created suspended; nullopt when it may start.
+std::optional<std::string> JobHoldReason(const Charged& c, int64_t job_gpus) {
+  const api::AdmissionAllowance& a = *c.budget->status.admission;
+  if (a.hold_new_work) {
+    return absl::StrCat(Describe(*c.budget),
+                        " holds new work; Bursar resumes this Job when the budget allows it");
+  }
+  auto gpus = a.allowed.find(values::kGpuResource);
+  if (job_gpus > 0 && gpus != a.allowed.end() && c.usage.gpus + job_gpus > gpus->second.Value()) {
+    return absl::StrCat("its ", job_gpus, " GPUs do not fit ", Describe(*c.budget),
+                        ", which allows ", gpus->second.Value(), " GPUs now and holds ",
+                        c.usage.gpus, "; Bursar resumes this Job when the budget has room");
+  }
+  return std::nullopt;
+}
+
+AdmissionResponse DecideJob(const AdmissionRequest& request, const AdmissionView& view) {
+  if (!request.object.is_object()) {
+    return AllowWithWarning(request, "bursar: the Job in the request has no object to check");
+  }
+  reconcilers::JobView job = reconcilers::JobViewOf(request.object);
+  if (job.suspended || job.labels.contains(kKueueQueueLabel) ||
+      !json::MemberStringAt(request.object, "metadata.labels", kKueueQueueLabel).empty()) {
+    return Allow(request);  // suspended by its author or by Kueue: nothing to add
+  }
+  const std::string& ns =
+      request.namespace_name.empty() ? job.namespace_name : request.namespace_name;
+  Charged c = ChargedTo(view, ns, job.labels);
+  if (c.budget == nullptr || !c.budget->status.admission.has_value()) {
+    return Allow(request);
+  }
+  std::optional<std::string> why = JobHoldReason(c, job.gpus);
+  if (!why.has_value()) {
+    return Allow(request);
+  }
+  if (c.budget->spec.enforcement == api::EnforcementMode::kDryRun) {
+    return AllowWithWarning(
+        request, absl::StrCat("bursar (DryRun): would create this Job suspended: ", *why));
+  }
+  AdmissionResponse out = Allow(request);
+  out.json_patch = SuspendPatch(request.object, c.budget->metadata.name, *why);
+  out.warnings.push_back(absl::StrCat("bursar: created suspended: ", *why));
+  return out;
+}
+
+struct PodRequest {
+  int64_t gpus = 0;
+  values::Quantity cpu;
+  values::Quantity memory;
+};
+
+PodRequest RequestOf(const PodView& pod) {
+  PodRequest r;
+  for (const engine::ContainerResources& c : pod.containers) {
+    r.gpus += c.gpus;
+    r.cpu = r.cpu + c.cpu_request;
+    r.memory = r.memory + c.memory_request;
+  }
+  return r;
+}
+
+// Memory in binary units ("8Gi", not "8589934592"), as people write it; the rest as it is.
+std::string Readable(const std::string& resource, const values::Quantity& q) {
+  if (resource != "memory") {
+    return q.ToString();
+  }
+  return values::Quantity::FromUnits(q.Value(), values::Quantity::Format::kBinarySI).ToString();
+}
+
+// The first quota resource whose allowance the pod would exceed, as a sentence; nullopt if none.
+std::optional<std::string> PodOverAllowance(const Charged& c, const PodRequest& pod) {
+  const api::AdmissionAllowance& a = *c.budget->status.admission;
+  for (const auto& [resource, allowed] : a.allowed) {
+    values::Quantity in_use, wanted;
+    if (resource == values::kGpuResource) {
+      in_use = values::Quantity::FromUnits(c.usage.gpus);
+      wanted = values::Quantity::FromUnits(pod.gpus);
+    } else if (resource == "cpu") {
+      in_use = c.usage.cpu;
+      wanted = pod.cpu;
+    } else if (resource == "memory") {
+      in_use = c.usage.memory;
+      wanted = pod.memory;
+    } else {
+      continue;
+    }
+    if (wanted.IsZero() || in_use + wanted <= allowed) {
+      continue;
+    }
+    return absl::StrCat("the pod requests ", resource, " ", Readable(resource, wanted), ", but ",
+                        Describe(*c.budget), " allows ", Readable(resource, allowed),
+                        " in total now and its pods hold ", Readable(resource, in_use));
+  }
+  return std::nullopt;
+}
+
+bool RequestsQuotaResource(const api::AdmissionAllowance& a, const PodRequest& pod) {
+  return pod.gpus > 0 || (a.allowed.contains("cpu") && !pod.cpu.IsZero()) ||
+         (a.allowed.contains("memory") && !pod.memory.IsZero());
+}
+
+AdmissionResponse Deny(const AdmissionRequest& request, std::string message) {
+  AdmissionResponse out = Allow(request);
+  out.allowed = false;
+  out.code = 403;
+  out.reason = "Forbidden";
+  out.message = std::move(message);
+  return out;
+}
+
+AdmissionResponse DecidePod(const AdmissionRequest& request, const AdmissionView& view) {
+  if (!request.object.is_object()) {
+    return AllowWithWarning(request, "bursar: the Pod in the request has no object to check");
+  }
+  kube::PodSummaryDecoder decoder({kube::PodSummaryDecoder::kAllLabels});
+  absl::StatusOr<kube::PodSummary> summary = decoder.DecodePod(request.object.ToJson());
+  if (!summary.ok()) {
+    return AllowWithWarning(request, absl::StrCat("bursar: the Pod could not be read (",
+                                                  summary.status().message(), "); not checked"));
+  }
+  if (summary->owner_kind.view() == "Job") {
+    return Allow(request);  // gated with its Job
+  }
+  PodView pod = reconcilers::PodViewOf(*summary);
+  const std::string& ns =
+      request.namespace_name.empty() ? pod.namespace_name : request.namespace_name;
+  Charged c = ChargedTo(view, ns, pod.labels);
+  if (c.budget == nullptr || !c.budget->status.admission.has_value()) {
+    return Allow(request);
+  }
+  api::QuotaMode mode = c.budget->spec.quota.mode;
+  if (mode != api::QuotaMode::kWebhook && mode != api::QuotaMode::kResourceQuota) {
+    return Allow(request);  // Kueue admits its own workloads; None enforces through Jobs only
+  }
+  const api::AdmissionAllowance& a = *c.budget->status.admission;
+  PodRequest wanted = RequestOf(pod);
+  std::optional<std::string> why;
+  if (a.hold_new_work && RequestsQuotaResource(a, wanted)) {
+    why = absl::StrCat(Describe(*c.budget), " holds new work");
+  } else {
+    why = PodOverAllowance(c, wanted);
+  }
+  if (!why.has_value()) {
+    return Allow(request);
+  }
+  std::string todo = absl::StrCat("; wait until the budget allows more (kubectl bursar why ",
+                                  c.budget->metadata.name,
+                                  "), lower the pod's requests, or raise the budget's spec.limit");
+  if (c.budget->spec.enforcement == api::EnforcementMode::kDryRun) {
+    return AllowWithWarning(request,
+                            absl::StrCat("bursar (DryRun): would refuse this pod: ", *why));
+  }
+  return Deny(request, absl::StrCat("bursar: ", *why, todo));
+}
+
+}  // namespace
+
+std::map<std::string, BudgetUsage> UsageByBudget(
+    const std::vector<api::ComputeBudget>& budgets,
+    const std::map<std::string, values::Labels>& namespaces, const std::vector<PodView>& pods) {
+  std::map<std::string, BudgetUsage> out;
+  for (const PodView& pod : pods) {
+    if (pod.state == reconcilers::PodState::kEnded) {
+      continue;
+    }
+    const api::ComputeBudget* budget =
+        BudgetOf(budgets, namespaces, pod.namespace_name, pod.labels);
+    if (budget == nullptr) {
+      continue;
+    }
+    BudgetUsage& u = out[budget->metadata.name];
+    PodRequest r = RequestOf(pod);
+    u.gpus += r.gpus;
+    u.cpu = u.cpu + r.cpu;
+    u.memory = u.memory + r.memory;
+  }
+  return out;
+}
+
+AdmissionResponse Decide(const AdmissionRequest& request, const AdmissionView& view) {
+  if (request.operation != "CREATE") {
+    return Allow(request);
+  }
+  if (request.group == "batch" && request.kind == "Job") {
+    return DecideJob(request, view);
+  }
+  if (request.group.empty() && request.kind == "Pod") {
+    return DecidePod(request, view);
+  }
+  return Allow(request);
+}
+
+}  // namespace bursar::admission

@@ -1,0 +1,62 @@
+#pragma once
+
+// The admission webhook's decisions, from the budgets as the leader published them in status
+// (status.admission: holdNewWork and the allowance per quota resource), so every replica answers
+// the same. Pure and deterministic; thread-compatible.
+//
+// - batch/v1 Job CREATE (mutating): a Job charged to a budget that holds new work, or whose GPUs
+//   (parallelism x per-pod GPUs) do not fit the budget's GPU allowance beside what its pods hold,
+//   is created with spec.suspend: true and the annotations of Bursar's Hold path (held-by,
+//   held-for: Hold) plus held-reason, so the planner's Release resumes it when the budget allows.
+//   Jobs already suspended, and Jobs Kueue queues (label kueue.x-k8s.io/queue-name), are left as
+//   they are.
+// - Pod CREATE (validating): a pod not controlled by a Job, charged to a budget in Webhook or
+//   ResourceQuota mode, is refused when the budget holds new work and the pod requests a quota
+//   resource, or when its request of a resource in status.admission.allowed would take the
+//   budget's pods over that allowance. The message names the budget, its phase and what to do.
+// - Attribution is the planner's: engine::AttributePod (narrowest scope, then oldest).
+// - DryRun budgets admit everything; the response warns what Enforce would have done.
+// - A budget whose status.admission is not published yet admits everything (fail open, like the
+//   webhook itself).
+// Anything else (other kinds, operations, objects that do not decode) is allowed; a Pod or Job
+// that does not decode is allowed with a warning saying why.
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "controllers/admission/admission_review.h"
+#include "controllers/api/types.h"
+#include "controllers/reconcilers/snapshot.h"
+#include "controllers/values/labels.h"
+#include "controllers/values/quantity.h"
+
+namespace bursar::admission {
+
+inline constexpr char kKueueQueueLabel[] = "kueue.x-k8s.io/queue-name";
+
+// What a budget's active pods request now.
+struct BudgetUsage {
+  int64_t gpus = 0;
+  values::Quantity cpu;
+  values::Quantity memory;
+};
+
+// The inputs of a decision: the budgets (status included), namespace labels, usage by budget.
+struct AdmissionView {
+  std::vector<api::ComputeBudget> budgets;
+  std::map<std::string, values::Labels> namespaces;
+  std::map<std::string, BudgetUsage> usage;  // by budget name
+};
+
+// Sums the requests of `pods` that have not ended into the budget each is charged to.
+std::map<std::string, BudgetUsage> UsageByBudget(
+    const std::vector<api::ComputeBudget>& budgets,
+    const std::map<std::string, values::Labels>& namespaces,
+    const std::vector<reconcilers::PodView>& pods);
+
+// The response to `request` (uid echoed).
+AdmissionResponse Decide(const AdmissionRequest& request, const AdmissionView& view);
+
+}  // namespace bursar::admission

@@ -1,0 +1,431 @@
+// The admission webhook's pure parts: AdmissionReview decoding and encoding, the suspend-path
+// table, and every branch of the Job and Pod decisions.
+
+#include <string>
+
+#include "absl/strings/escaping.h"
+#include "controllers/admission/admission_decider.h"
+#include "controllers/admission/admission_review.h"
+#include "controllers/admission/suspend_paths.h"
+#include "controllers/api/codec.h"
+#include "gtest/gtest.h"
+
+namespace bursar::admission {
+namespace {
+
+using values::Quantity;
+
+api::ComputeBudget Budget(std::string name, std::string ns,
+                          std::optional<values::Labels> pod_selector = std::nullopt) {
+  api::ComputeBudget b;
+  b.metadata.name = std::move(name);
+  b.spec.scope.namespaces = {std::move(ns)};
+  if (pod_selector.has_value()) {
+    values::LabelSelector selector;
+    selector.match_labels = *pod_selector;
+    b.spec.scope.pod_selector = selector;
+  }
+  b.spec.quota.mode = api::QuotaMode::kWebhook;
+  b.spec.quota.resources = {values::kGpuResource, "cpu", "memory"};
+  b.status.admission = api::AdmissionAllowance{};
+  return b;
+}
+
+api::ComputeBudget& Allow(api::ComputeBudget& b, const std::string& resource, const char* q) {
+  b.status.admission->allowed[resource] = *Quantity::Parse(q);
+  return b;
+}
+
+std::string Review(const std::string& group, const std::string& kind, const std::string& object,
+                   const std::string& operation = "CREATE") {
+  return absl::StrCat(R"({"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview",)",
+                      R"("request":{"uid":"u-1","kind":{"group":")", group,
+                      R"(","version":"v1","kind":")", kind, R"("},"operation":")", operation,
+                      R"(","namespace":"ml","object":)", object, "}}");
+}
+
+AdmissionRequest Request(const std::string& group, const std::string& kind,
+                         const std::string& object, const std::string& operation = "CREATE") {
+  absl::StatusOr<AdmissionRequest> r =
+      DecodeAdmissionReview(Review(group, kind, object, operation));
+  EXPECT_TRUE(r.ok()) << r.status();
+  return r.ok() ? *r : AdmissionRequest{};
+}
+
+std::string Pod(const std::string& labels, const std::string& requests,
+                const std::string& owner = "") {
+  return absl::StrCat(R"({"apiVersion":"v1","kind":"Pod","metadata":{"name":"p","labels":)", labels,
+                      owner, R"(},"spec":{"containers":[{"name":"c","resources":{"requests":)",
+                      requests, "}}]}}");
+}
+
+std::string Job(const std::string& labels, int gpus, int parallelism,
+                const std::string& extra_metadata = "", bool suspend = false) {
+  return absl::StrCat(
+      R"({"apiVersion":"batch/v1","kind":"Job","metadata":{"name":"j")", extra_metadata,
+      R"(},"spec":{"suspend":)", suspend ? "true" : "false", R"(,"parallelism":)", parallelism,
+      R"(,"template":{"metadata":{"labels":)", labels,
+      R"(},"spec":{"containers":[{"name":"c","resources":{"limits":{"nvidia.com/gpu":")", gpus,
+      R"("}}}]}}}})");
+}
+
+std::string PatchOf(const AdmissionResponse& r) {
+  return r.json_patch;
+}
+
+// ---- AdmissionReview codec ----
+
+TEST(AdmissionReviewTest, DecodesTheRequestFields) {
+  absl::StatusOr<AdmissionRequest> r = DecodeAdmissionReview(Review("batch", "Job", "{}"));
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->uid, "u-1");
+  EXPECT_EQ(r->group, "batch");
+  EXPECT_EQ(r->kind, "Job");
+  EXPECT_EQ(r->operation, "CREATE");
+  EXPECT_EQ(r->namespace_name, "ml");
+  EXPECT_TRUE(r->object.is_object());
+}
+
+TEST(AdmissionReviewTest, MalformedReviewsAreErrorsNamingTheField) {
+  struct Case {
+    std::string body;
+    std::string want;
+  } cases[] = {
+      {"not json", "not JSON"},
+      {"[]", "the document must be an object"},
+      {R"({"apiVersion":"admission.k8s.io/v1beta1","kind":"AdmissionReview"})", "apiVersion"},
+      {R"({"apiVersion":"admission.k8s.io/v1","kind":"Pod"})", "kind"},
+      {R"({"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview"})", "request must be"},
+      {R"({"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{}})",
+       "request.uid"},
+      {R"({"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"x"}})",
+       "request.kind"},
+      {R"({"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"x","kind":{"version":"v1","kind":"Pod"}}})",
+       "request.operation"},
+      {R"({"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"x","kind":{"version":"v1","kind":"Pod"},"operation":"CREATE","object":7}})",
+       "request.object"},
+  };
+  for (const Case& c : cases) {
+    absl::StatusOr<AdmissionRequest> r = DecodeAdmissionReview(c.body);
+    ASSERT_FALSE(r.ok()) << c.body;
+    EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_NE(r.status().message().find(c.want), std::string_view::npos)
+        << r.status().message() << " / want " << c.want;
+  }
+}
+
+TEST(AdmissionReviewTest, ABodyOverTheLimitIsRefusedBeforeParsing) {
+  std::string huge(kMaxReviewBytes + 1, ' ');
+  absl::StatusOr<AdmissionRequest> r = DecodeAdmissionReview(huge);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("exceeds the limit"), std::string_view::npos);
+}
+
+TEST(AdmissionReviewTest, EncodesUidStatusWarningsAndABase64Patch) {
+  AdmissionResponse r{.uid = "u-9",
+                      .allowed = false,
+                      .code = 403,
+                      .reason = "Forbidden",
+                      .message = "no",
+                      .warnings = {"w"},
+                      .json_patch = R"([{"op":"add","path":"/spec/suspend","value":true}])"};
+  absl::StatusOr<json::Value> doc = json::Parse(EncodeAdmissionReview(r));
+  ASSERT_TRUE(doc.ok());
+  EXPECT_EQ(json::StringAt(*doc, "apiVersion"), "admission.k8s.io/v1");
+  EXPECT_EQ(json::StringAt(*doc, "response.uid"), "u-9");
+  EXPECT_FALSE(doc->FindPath("response.allowed")->bool_value());
+  EXPECT_EQ(doc->FindPath("response.status.code")->int_value(), 403);
+  EXPECT_EQ(json::StringAt(*doc, "response.status.message"), "no");
+  EXPECT_EQ(doc->FindPath("response.warnings")->elements().size(), 1u);
+  EXPECT_EQ(json::StringAt(*doc, "response.patchType"), "JSONPatch");
+  std::string patch;
+  ASSERT_TRUE(absl::Base64Unescape(json::StringAt(*doc, "response.patch"), &patch));
+  EXPECT_EQ(patch, r.json_patch);
+}
+
+TEST(AdmissionReviewTest, AnAllowedResponseHasNoStatusNorPatch) {
+  absl::StatusOr<json::Value> doc =
+      json::Parse(EncodeAdmissionReview(AdmissionResponse{.uid = "u",
+                                                          .allowed = true,
+                                                          .code = 0,
+                                                          .reason = "",
+                                                          .message = "",
+                                                          .warnings = {},
+                                                          .json_patch = ""}));
+  ASSERT_TRUE(doc.ok());
+  EXPECT_TRUE(doc->FindPath("response.allowed")->bool_value());
+  EXPECT_EQ(doc->FindPath("response.status"), nullptr);
+  EXPECT_EQ(doc->FindPath("response.patch"), nullptr);
+}
+
+// ---- status.admission and quota mode Webhook in the codec ----
+
+TEST(AdmissionCodecTest, StatusAdmissionRoundTripsAndBadQuantitiesNameTheField) {
+  api::ComputeBudget b = Budget("vision", "ml");
+  b.spec.period.type = values::PeriodType::kMonthly;
+  b.spec.limit.amount = values::Money::FromUnits(10);
+  b.status.admission->hold_new_work = true;
+  Allow(b, "cpu", "1500m");
+  Allow(b, "memory", "8Gi");
+  json::Value encoded = api::EncodeComputeBudget(b);
+  encoded.Set("status", api::EncodeComputeBudgetStatus(b.status));
+  absl::StatusOr<api::ComputeBudget> decoded =
+      api::DecodeComputeBudget(encoded, {.source = "apiserver", .reject_unknown_fields = true});
+  ASSERT_TRUE(decoded.ok()) << decoded.status();
+  EXPECT_EQ(decoded->spec.quota.mode, api::QuotaMode::kWebhook);
+  ASSERT_TRUE(decoded->status.admission.has_value());
+  EXPECT_EQ(*decoded->status.admission, *b.status.admission);
+
+  encoded.FindPathMutable("status.admission.allowed")->Set("cpu", json::Value::String("lots"));
+  decoded =
+      api::DecodeComputeBudget(encoded, {.source = "apiserver", .reject_unknown_fields = true});
+  ASSERT_FALSE(decoded.ok());
+  EXPECT_NE(decoded.status().message().find("status.admission.allowed"), std::string_view::npos)
+      << decoded.status().message();
+}
+
+TEST(AdmissionCodecTest, WebhookModeTakesOnlyGpuCpuAndMemory) {
+  api::ComputeBudget b = Budget("vision", "ml");
+  b.spec.period.type = values::PeriodType::kMonthly;
+  b.spec.limit.amount = values::Money::FromUnits(10);
+  b.spec.quota.resources = {"cpu", "ephemeral-storage"};
+  absl::StatusOr<api::ComputeBudget> decoded = api::DecodeComputeBudget(
+      api::EncodeComputeBudget(b), {.source = "apiserver", .reject_unknown_fields = true});
+  ASSERT_FALSE(decoded.ok());
+  EXPECT_NE(decoded.status().message().find("only nvidia.com/gpu, cpu and memory"),
+            std::string_view::npos)
+      << decoded.status().message();
+}
+
+// ---- suspend paths ----
+
+TEST(SuspendPathsTest, ListsTheMlWorkloadKinds) {
+  ASSERT_NE(SuspendPathOf("batch", "Job"), nullptr);
+  EXPECT_EQ(SuspendPathOf("batch", "Job")->path, "spec.suspend");
+  EXPECT_EQ(SuspendPathOf("kubeflow.org", "PyTorchJob")->path, "spec.runPolicy.suspend");
+  EXPECT_EQ(SuspendPathOf("kubeflow.org", "TFJob")->path, "spec.runPolicy.suspend");
+  EXPECT_EQ(SuspendPathOf("jobset.x-k8s.io", "JobSet")->path, "spec.suspend");
+  EXPECT_EQ(SuspendPathOf("ray.io", "RayJob")->path, "spec.suspend");
+  EXPECT_EQ(SuspendPathOf("apps", "Deployment"), nullptr);
+}
+
+// ---- Job decisions ----
+
+TEST(AdmissionJobTest, AJobInAHeldBudgetIsCreatedSuspendedWithTheHoldAnnotations) {
+  AdmissionView view;
+  view.budgets.push_back(Budget("vision", "ml"));
+  view.budgets[0].status.admission->hold_new_work = true;
+  view.budgets[0].status.phase = api::BudgetPhase::kHeld;
+  AdmissionResponse r = Decide(Request("batch", "Job", Job("{}", 1, 1)), view);
+  EXPECT_TRUE(r.allowed);
+  EXPECT_EQ(r.uid, "u-1");
+  absl::StatusOr<json::Value> patch = json::Parse(PatchOf(r));
+  ASSERT_TRUE(patch.ok()) << r.json_patch;
+  ASSERT_EQ(patch->elements().size(), 2u);
+  EXPECT_EQ(json::StringAt(patch->elements()[0], "path"), "/spec/suspend");
+  EXPECT_TRUE(patch->elements()[0].Find("value")->bool_value());
+  const json::Value& annotations = patch->elements()[1];
+  EXPECT_EQ(json::StringAt(annotations, "path"), "/metadata/annotations");
+  EXPECT_EQ(json::MemberStringAt(annotations, "value", "bursar.dev/held-by"), "vision");
+  EXPECT_EQ(json::MemberStringAt(annotations, "value", "bursar.dev/held-for"), "Hold");
+  EXPECT_NE(json::MemberStringAt(annotations, "value", "bursar.dev/held-reason").find("Held"),
+            std::string::npos);
+  ASSERT_EQ(r.warnings.size(), 1u);
+}
+
+TEST(AdmissionJobTest, ExistingAnnotationsAreAddedToKeyByKeyWithEscapedPointers) {
+  AdmissionView view;
+  view.budgets.push_back(Budget("vision", "ml"));
+  view.budgets[0].status.admission->hold_new_work = true;
+  AdmissionResponse r =
+      Decide(Request("batch", "Job", Job("{}", 1, 1, R"(,"annotations":{"team":"a"})")), view);
+  absl::StatusOr<json::Value> patch = json::Parse(r.json_patch);
+  ASSERT_TRUE(patch.ok());
+  ASSERT_EQ(patch->elements().size(), 4u);
+  EXPECT_EQ(json::StringAt(patch->elements()[1], "path"),
+            "/metadata/annotations/bursar.dev~1held-by");
+}
+
+TEST(AdmissionJobTest, AJobWhoseGpusDoNotFitTheAllowanceIsSuspended) {
+  AdmissionView view;
+  view.budgets.push_back(Budget("vision", "ml"));
+  Allow(view.budgets[0], values::kGpuResource, "8");
+  view.usage["vision"].gpus = 5;
+  // 2 pods x 2 GPUs = 4 > 8 - 5.
+  AdmissionResponse r = Decide(Request("batch", "Job", Job("{}", 2, 2)), view);
+  EXPECT_TRUE(r.allowed);
+  EXPECT_NE(r.json_patch.find("/spec/suspend"), std::string::npos);
+  EXPECT_NE(r.warnings[0].find("its 4 GPUs do not fit"), std::string::npos) << r.warnings[0];
+  // 3 GPUs fit exactly.
+  AdmissionResponse fits = Decide(Request("batch", "Job", Job("{}", 3, 1)), view);
+  EXPECT_TRUE(fits.json_patch.empty());
+  EXPECT_TRUE(fits.warnings.empty());
+}
+
+TEST(AdmissionJobTest, JobsLeftAlone) {
+  AdmissionView view;
+  view.budgets.push_back(Budget("vision", "ml"));
+  view.budgets[0].status.admission->hold_new_work = true;
+  // Already suspended, queued by Kueue, another namespace, not CREATE.
+  EXPECT_TRUE(Decide(Request("batch", "Job", Job("{}", 1, 1, "", true)), view).json_patch.empty());
+  EXPECT_TRUE(Decide(Request("batch", "Job",
+                             Job("{}", 1, 1, R"(,"labels":{"kueue.x-k8s.io/queue-name":"q"})")),
+                     view)
+                  .json_patch.empty());
+  view.budgets[0].spec.scope.namespaces = {"other"};
+  EXPECT_TRUE(Decide(Request("batch", "Job", Job("{}", 1, 1)), view).json_patch.empty());
+  view.budgets[0].spec.scope.namespaces = {"ml"};
+  EXPECT_TRUE(Decide(Request("batch", "Job", Job("{}", 1, 1), "UPDATE"), view).json_patch.empty());
+  // Not yet published: fail open.
+  view.budgets[0].status.admission.reset();
+  EXPECT_TRUE(Decide(Request("batch", "Job", Job("{}", 1, 1)), view).json_patch.empty());
+}
+
+TEST(AdmissionJobTest, DryRunWarnsWithoutSuspending) {
+  AdmissionView view;
+  view.budgets.push_back(Budget("vision", "ml"));
+  view.budgets[0].status.admission->hold_new_work = true;
+  view.budgets[0].spec.enforcement = api::EnforcementMode::kDryRun;
+  AdmissionResponse r = Decide(Request("batch", "Job", Job("{}", 1, 1)), view);
+  EXPECT_TRUE(r.json_patch.empty());
+  ASSERT_EQ(r.warnings.size(), 1u);
+  EXPECT_NE(r.warnings[0].find("DryRun"), std::string::npos);
+}
+
+TEST(AdmissionJobTest, TheNarrowerPodSelectorBudgetDecides) {
+  AdmissionView view;
+  view.budgets.push_back(Budget("namespace-wide", "ml"));
+  view.budgets.push_back(Budget("team-a", "ml", values::Labels{{"team", "a"}}));
+  view.budgets[1].status.admission->hold_new_work = true;
+  EXPECT_FALSE(
+      Decide(Request("batch", "Job", Job(R"({"team":"a"})", 1, 1)), view).json_patch.empty());
+  EXPECT_TRUE(
+      Decide(Request("batch", "Job", Job(R"({"team":"b"})", 1, 1)), view).json_patch.empty());
+}
+
+// ---- Pod decisions ----
+
+TEST(AdmissionPodTest, APodOverTheGpuAllowanceIsRefusedWithTheBudgetAndWhatToDo) {
+  AdmissionView view;
+  view.budgets.push_back(Budget("team-a", "ml", values::Labels{{"team", "a"}}));
+  view.budgets[0].status.phase = api::BudgetPhase::kThrottled;
+  Allow(view.budgets[0], values::kGpuResource, "2");
+  view.usage["team-a"].gpus = 1;
+  AdmissionResponse r =
+      Decide(Request("", "Pod", Pod(R"({"team":"a"})", R"({"nvidia.com/gpu":"2"})")), view);
+  EXPECT_FALSE(r.allowed);
+  EXPECT_EQ(r.code, 403);
+  EXPECT_NE(r.message.find("budget \"team-a\" (phase Throttled)"), std::string::npos) << r.message;
+  EXPECT_NE(r.message.find("nvidia.com/gpu 2"), std::string::npos) << r.message;
+  EXPECT_NE(r.message.find("kubectl bursar why team-a"), std::string::npos) << r.message;
+  EXPECT_TRUE(Decide(Request("", "Pod", Pod(R"({"team":"a"})", R"({"nvidia.com/gpu":"1"})")), view)
+                  .allowed);
+}
+
+TEST(AdmissionPodTest, APodOfAnotherBudgetInTheSameNamespaceIsAdmitted) {
+  AdmissionView view;
+  view.budgets.push_back(Budget("team-a", "ml", values::Labels{{"team", "a"}}));
+  view.budgets.push_back(Budget("team-b", "ml", values::Labels{{"team", "b"}}));
+  view.budgets[0].status.admission->hold_new_work = true;
+  Allow(view.budgets[1], values::kGpuResource, "4");
+  EXPECT_FALSE(Decide(Request("", "Pod", Pod(R"({"team":"a"})", R"({"nvidia.com/gpu":"1"})")), view)
+                   .allowed);
+  EXPECT_TRUE(Decide(Request("", "Pod", Pod(R"({"team":"b"})", R"({"nvidia.com/gpu":"1"})")), view)
+                  .allowed);
+}
+
+TEST(AdmissionPodTest, CpuAndMemoryAllowancesAreEnforced) {
+  AdmissionView view;
+  view.budgets.push_back(Budget("team-a", "ml"));
+  Allow(view.budgets[0], "cpu", "4");
+  Allow(view.budgets[0], "memory", "8Gi");
+  view.usage["team-a"].cpu = *Quantity::Parse("3");
+  view.usage["team-a"].memory = *Quantity::Parse("4Gi");
+  AdmissionResponse cpu = Decide(Request("", "Pod", Pod("{}", R"({"cpu":"1500m"})")), view);
+  EXPECT_FALSE(cpu.allowed);
+  EXPECT_NE(cpu.message.find("cpu 1500m"), std::string::npos) << cpu.message;
+  AdmissionResponse memory = Decide(Request("", "Pod", Pod("{}", R"({"memory":"5Gi"})")), view);
+  EXPECT_FALSE(memory.allowed);
+  EXPECT_NE(memory.message.find("memory"), std::string::npos) << memory.message;
+  EXPECT_TRUE(Decide(Request("", "Pod", Pod("{}", R"({"cpu":"1","memory":"4Gi"})")), view).allowed);
+}
+
+TEST(AdmissionPodTest, AHeldBudgetRefusesPodsRequestingAQuotaResourceOnly) {
+  AdmissionView view;
+  view.budgets.push_back(Budget("team-a", "ml"));
+  view.budgets[0].spec.quota.resources = {values::kGpuResource};
+  view.budgets[0].status.admission->hold_new_work = true;
+  view.budgets[0].status.phase = api::BudgetPhase::kHeld;
+  AdmissionResponse r = Decide(Request("", "Pod", Pod("{}", R"({"nvidia.com/gpu":"1"})")), view);
+  EXPECT_FALSE(r.allowed);
+  EXPECT_NE(r.message.find("holds new work"), std::string::npos);
+  EXPECT_TRUE(Decide(Request("", "Pod", Pod("{}", R"({"cpu":"1"})")), view).allowed);
+}
+
+TEST(AdmissionPodTest, PodsLeftAlone) {
+  AdmissionView view;
+  view.budgets.push_back(Budget("team-a", "ml"));
+  view.budgets[0].status.admission->hold_new_work = true;
+  std::string gpu_pod = Pod("{}", R"({"nvidia.com/gpu":"1"})");
+  // Controlled by a Job: gated with its Job.
+  EXPECT_TRUE(
+      Decide(
+          Request(
+              "", "Pod",
+              Pod("{}", R"({"nvidia.com/gpu":"1"})",
+                  R"(,"ownerReferences":[{"apiVersion":"batch/v1","kind":"Job","name":"j","uid":"x","controller":true}])")),
+          view)
+          .allowed);
+  // Kueue and None modes.
+  view.budgets[0].spec.quota.mode = api::QuotaMode::kKueueClusterQueue;
+  EXPECT_TRUE(Decide(Request("", "Pod", gpu_pod), view).allowed);
+  view.budgets[0].spec.quota.mode = api::QuotaMode::kNone;
+  EXPECT_TRUE(Decide(Request("", "Pod", gpu_pod), view).allowed);
+  // ResourceQuota mode is gated as well.
+  view.budgets[0].spec.quota.mode = api::QuotaMode::kResourceQuota;
+  EXPECT_FALSE(Decide(Request("", "Pod", gpu_pod), view).allowed);
+  // DryRun: allowed with a warning.
+  view.budgets[0].spec.enforcement = api::EnforcementMode::kDryRun;
+  AdmissionResponse dry = Decide(Request("", "Pod", gpu_pod), view);
+  EXPECT_TRUE(dry.allowed);
+  ASSERT_EQ(dry.warnings.size(), 1u);
+  // Other kinds.
+  EXPECT_TRUE(Decide(Request("apps", "Deployment", "{}"), view).allowed);
+}
+
+TEST(AdmissionPodTest, APodThatDoesNotDecodeIsAllowedWithAWarning) {
+  AdmissionView view;
+  view.budgets.push_back(Budget("team-a", "ml"));
+  AdmissionResponse r =
+      Decide(Request("", "Pod", R"({"metadata":{"name":"p"},"spec":{"containers":"nope"}})"), view);
+  EXPECT_TRUE(r.allowed);
+  EXPECT_EQ(r.warnings.size(), 1u);
+}
+
+TEST(AdmissionUsageTest, SumsActivePodsIntoTheBudgetTheyAreChargedTo) {
+  std::vector<api::ComputeBudget> budgets = {Budget("wide", "ml"),
+                                             Budget("team-a", "ml", values::Labels{{"team", "a"}})};
+  auto pod = [](std::string team, int64_t gpus, reconcilers::PodState state) {
+    reconcilers::PodView p;
+    p.namespace_name = "ml";
+    p.labels = {{"team", team}};
+    p.state = state;
+    engine::ContainerResources c;
+    c.cpu_request = Quantity::FromMilli(500);
+    c.memory_request = Quantity::FromUnits(1024);
+    c.gpus = gpus;
+    p.containers.push_back(c);
+    return p;
+  };
+  std::map<std::string, BudgetUsage> usage = UsageByBudget(
+      budgets, {},
+      {pod("a", 2, reconcilers::PodState::kRunning), pod("a", 4, reconcilers::PodState::kEnded),
+       pod("b", 1, reconcilers::PodState::kPending)});
+  EXPECT_EQ(usage["team-a"].gpus, 2);
+  EXPECT_EQ(usage["team-a"].cpu, Quantity::FromMilli(500));
+  EXPECT_EQ(usage["wide"].gpus, 1);
+  EXPECT_EQ(usage["wide"].memory, Quantity::FromUnits(1024));
+}
+
+}  // namespace
+}  // namespace bursar::admission
