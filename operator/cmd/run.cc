@@ -216,11 +216,9 @@ class SignalWaiter {
 
 // The ServingCertManager of --webhook-certs=self, or null. The Secret and the Service are in
 // the operator's namespace (--leader-election-namespace, $POD_NAMESPACE in a pod).
-std::unique_ptr<runtime::ServingCertManager> MakeServingCertManager(const RunOptions& options,
-                                                                    const kube::ApiClient& client,
-                                                                    const runtime::Clock& clock,
-                                                                    std::function<bool()> is_leader,
-                                                                    runtime::Logger* log) {
+std::unique_ptr<runtime::ServingCertManager> MakeServingCertManager(
+    const RunOptions& options, const kube::ApiClient& client, const runtime::Clock& clock,
+    std::function<bool()> is_leader, runtime::Logger* log, runtime::Registry* metrics) {
   if (options.webhook_certs != "self") {
     return nullptr;
   }
@@ -239,6 +237,7 @@ std::unique_ptr<runtime::ServingCertManager> MakeServingCertManager(const RunOpt
   o.resync = std::clamp(options.webhook_cert_validity / 10, absl::Seconds(1), absl::Minutes(1));
   o.is_leader = std::move(is_leader);
   o.log = log;
+  o.metrics = metrics;
   return std::make_unique<runtime::ServingCertManager>(client, clock, std::move(o));
 }
 
@@ -408,7 +407,7 @@ int RunOperator(const RunOptions& options) {
 
   // The webhook's serving certificate, when Bursar manages it (--webhook-certs=self).
   std::unique_ptr<runtime::ServingCertManager> serving_certs = MakeServingCertManager(
-      options, client, clock, [&is_leader] { return is_leader(); }, &log);
+      options, client, clock, [&is_leader] { return is_leader(); }, &log, &registry);
 
   // Health, readiness and metrics.
   std::vector<const runtime::SyncedCache*> all_caches = {

@@ -164,7 +164,16 @@ absl::Status WriteAtomicDir(const std::string& dir,
 
 ServingCertManager::ServingCertManager(const kube::ApiClient& client, const Clock& clock,
                                        ServingCertManagerOptions options)
-    : client_(client), clock_(clock), options_(std::move(options)) {}
+    : client_(client), clock_(clock), options_(std::move(options)) {
+  if (options_.metrics != nullptr) {
+    absl::StatusOr<GaugeFamily*> expiry = options_.metrics->AddGauge(
+        "bursar_webhook_certificate_expiry_timestamp_seconds",
+        "notAfter (Unix seconds) of the admission webhook certificate this replica serves.");
+    if (expiry.ok()) {
+      expiry_ = &(*expiry)->WithLabels({});
+    }
+  }
+}
 
 void ServingCertManager::Log(bool warn, std::string_view message,
                              std::initializer_list<LogField> fields) const {
@@ -309,6 +318,9 @@ absl::StatusOr<absl::Time> ServingCertManager::Sync() {
     if (absl::Status written = WriteCertDir(stored->bundle); !written.ok()) {
       return written;
     }
+    if (expiry_ != nullptr) {
+      expiry_->Set(static_cast<double>(absl::ToUnixSeconds(state.leaf.not_after)));
+    }
   } else {
     Log(true, "the webhook certificate Secret holds no usable certificate; waiting for the leader",
         {{"problem", state.problem.empty() ? std::string("tls.crt/tls.key") : state.problem}});
@@ -332,7 +344,22 @@ void ServingCertManager::Run(Wakeup* stop) {
           {{"error", std::string(next.status().message())},
            {"retryIn", absl::FormatDuration(pause)}});
     }
-    clock_.SleepFor(pause, stop);
+    SleepUnlessPromoted(pause, stop);
+  }
+}
+
+void ServingCertManager::SleepUnlessPromoted(absl::Duration pause, Wakeup* stop) {
+  // A replica that becomes the leader fills caBundle at once rather than at its next pass:
+  // leadership is looked at every second (no API call), the Secret only when the pause ends.
+  const bool was_leader = !options_.is_leader || options_.is_leader();
+  const absl::Time until = clock_.MonotonicNow() + pause;
+  while (clock_.MonotonicNow() < until) {
+    if (!clock_.SleepFor(std::min(absl::Seconds(1), until - clock_.MonotonicNow()), stop)) {
+      return;  // stopping
+    }
+    if (!was_leader && options_.is_leader()) {
+      return;
+    }
   }
 }
 

@@ -11,12 +11,14 @@
 //    out DecideServingCert (renew the CA with overlap, re-issue the leaf, drop an expired CA) with
 //    an update that carries the Secret's resourceVersion (a conflict is retried next pass), and
 //    writes caBundle again when ca.crt changed. Followers never change the Secret once it exists.
+//    A named configuration that does not exist is logged each pass and filled once it does.
 // 3. Writes tls.crt and tls.key into the cert dir when they differ from what is there, the way
 //    the kubelet writes a mounted Secret: a new hidden folder, then one atomic rename of the
 //    `..data` symlink, with tls.crt -> ..data/tls.crt. A reader that follows the names never sees
 //    a certificate with another certificate's key. A bundle whose leaf is unusable (tls.key not
 //    its key) is never written: the old files keep serving until the leader repairs the Secret.
-// 4. Returns when to pass again: the decision's next check, within [1 s, resync].
+// 4. Returns when to pass again: the decision's next check, within [1 s, resync]. Run() passes
+//    again at once when this replica becomes the leader.
 //
 // Thread-safety: Sync and Run belong to one thread; NotReadyReason may be called from any.
 
@@ -31,6 +33,7 @@
 #include "operator/kube/client.h"
 #include "operator/runtime/clock.h"
 #include "operator/runtime/log.h"
+#include "operator/runtime/metrics.h"
 #include "operator/runtime/serving_cert.h"
 
 namespace bursar::runtime {
@@ -61,6 +64,9 @@ struct ServingCertManagerOptions {
   absl::Duration resync = absl::Minutes(1);  // the longest pause between passes
   std::function<bool()> is_leader;           // unset: always the leader
   Logger* log = nullptr;                     // optional
+  // Optional: bursar_webhook_certificate_expiry_timestamp_seconds, the notAfter of the
+  // certificate this replica serves (alert when it comes near: rotation is failing).
+  Registry* metrics = nullptr;
 };
 
 class ServingCertManager {
@@ -86,6 +92,8 @@ class ServingCertManager {
   // Every named configuration's caBundle set to `ca_crt`; true when all that exist hold it.
   bool WriteCaBundles(const std::string& ca_crt);
   absl::Status WriteCertDir(const ServingCertBundle& bundle);
+  // Sleeps `pause`, or less when this replica becomes the leader or `stop` is notified.
+  void SleepUnlessPromoted(absl::Duration pause, Wakeup* stop);
   void Log(bool warn, std::string_view message, std::initializer_list<LogField> fields) const;
 
   const kube::ApiClient& client_;
@@ -93,6 +101,7 @@ class ServingCertManager {
   ServingCertManagerOptions options_;
   std::string written_crt_;  // what the cert dir holds, as this manager last wrote it
   std::atomic<bool> written_{false};
+  Gauge* expiry_ = nullptr;
 };
 
 // Writes `files` (name -> content) into `dir` as the kubelet writes a mounted Secret (see the
