@@ -257,6 +257,8 @@ bool ServingCertManager::WriteCaBundles(const std::string& ca_crt) {
           {{"configuration", FormatWebhookConfigurationRef(ref)},
            {"error", std::string(config.status().message())}});
     } else if (changed) {
+      // Written just now: the API server may not use it yet. Current from the next pass on.
+      all_current = false;
       Log(false, "wrote caBundle", {{"configuration", FormatWebhookConfigurationRef(ref)}});
     }
   }

@@ -89,7 +89,8 @@ class ServingCertManager {
   };
   absl::StatusOr<Stored> ReadOrCreateSecret();
   absl::StatusOr<Stored> UpdateSecret(const Stored& stored, const ServingCertBundle& bundle);
-  // Every named configuration's caBundle set to `ca_crt`; true when all that exist hold it.
+  // Every named configuration's caBundle set to `ca_crt`; true when all that exist held it
+  // already (none had to be written now).
   bool WriteCaBundles(const std::string& ca_crt);
   absl::Status WriteCertDir(const ServingCertBundle& bundle);
   // Sleeps `pause`, or less when this replica becomes the leader or `stop` is notified.
