@@ -41,6 +41,7 @@
 #include "operator/runtime/endpoints.h"
 #include "operator/runtime/event_recorder.h"
 #include "operator/runtime/leader_election.h"
+#include "operator/runtime/serving_cert_manager.h"
 #include "operator/runtime/thread_group.h"
 #include "operator/runtime/watcher.h"
 
@@ -258,6 +259,33 @@ class SignalWaiter {
 
 }  // namespace
 
+// The ServingCertManager of --webhook-certs=self, or null. The Secret and the Service are in
+// the operator's namespace (--leader-election-namespace, $POD_NAMESPACE in a pod).
+std::unique_ptr<runtime::ServingCertManager> MakeServingCertManager(
+    const RunOptions& options, const kube::ApiClient& client, const runtime::Clock& clock,
+    std::function<bool()> is_leader, runtime::Logger* log, runtime::Registry* metrics) {
+  if (options.webhook_certs != "self") {
+    return nullptr;
+  }
+  runtime::ServingCertManagerOptions o;
+  o.secret_namespace = options.lease_namespace;
+  o.secret_name = options.webhook_cert_secret;
+  o.cert_dir = options.webhook_cert_dir;
+  for (const std::string& ref : options.webhook_configurations) {
+    o.configurations.push_back(*runtime::ParseWebhookConfigurationRef(ref));  // checked
+  }
+  o.policy = {.dns_names = runtime::ServiceDnsNames(options.webhook_service, o.secret_namespace),
+              .leaf_validity = options.webhook_cert_validity,
+              .ca_validity = options.webhook_ca_validity,
+              .ca_propagation = runtime::DefaultCaPropagation(options.webhook_cert_validity)};
+  // Followers must see a rotation well before the old leaf's last third runs out.
+  o.resync = std::clamp(options.webhook_cert_validity / 10, absl::Seconds(1), absl::Minutes(1));
+  o.is_leader = std::move(is_leader);
+  o.log = log;
+  o.metrics = metrics;
+  return std::make_unique<runtime::ServingCertManager>(client, clock, std::move(o));
+}
+
 int RunOperator(const RunOptions& options) {
   runtime::SystemClock clock;
   runtime::Logger log(clock, options.log_level, options.log_format);
@@ -422,6 +450,10 @@ int RunOperator(const RunOptions& options) {
   }
   (*loop)->WatchForChanges(pods, budgets, pools, price_books, jobs);
 
+  // The webhook's serving certificate, when Bursar manages it (--webhook-certs=self).
+  std::unique_ptr<runtime::ServingCertManager> serving_certs = MakeServingCertManager(
+      options, client, clock, [&is_leader] { return is_leader(); }, &log, &registry);
+
   // Health, readiness and metrics.
   std::vector<const runtime::SyncedCache*> all_caches = {
       &pods, &nodes, &jobs, &namespaces, &budgets, &pools, &price_books, &quotas};
@@ -434,6 +466,10 @@ int RunOperator(const RunOptions& options) {
                                  }
                                  return std::string();
                                }});
+  if (serving_certs != nullptr) {
+    endpoints.AddReadinessCheck(
+        {"webhook certificate", [&serving_certs] { return serving_certs->NotReadyReason(); }});
+  }
   // Alive while the loop completes passes (on every replica: followers pass too); a wedged pass
   // restarts the container after a few ticks.
   endpoints.AddLivenessCheck({"budget loop", [&loop] { return (*loop)->LivenessProblem(); }});
@@ -580,6 +616,12 @@ int RunOperator(const RunOptions& options) {
   if (elector != nullptr) {
     threads.Add("leader election", [&elector](std::stop_token token) {
       runtime::RunWithStopToken(token, [&elector](runtime::Wakeup* s) { elector->Run(s); });
+    });
+  }
+  if (serving_certs != nullptr) {
+    threads.Add("webhook certificates", [&serving_certs](std::stop_token token) {
+      runtime::RunWithStopToken(token,
+                                [&serving_certs](runtime::Wakeup* s) { serving_certs->Run(s); });
     });
   }
   threads.Add("budget loop", [&loop](std::stop_token token) {

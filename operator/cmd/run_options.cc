@@ -5,9 +5,11 @@
 #include <algorithm>
 #include <cstdlib>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "controllers/api/field_reader.h"
 #include "controllers/engine/budget_step.h"
 #include "controllers/values/duration.h"
@@ -15,6 +17,7 @@
 #include "controllers/values/validation.h"
 #include "operator/cmd/args.h"
 #include "operator/cmd/run_option_checks.h"
+#include "operator/runtime/serving_cert_manager.h"
 #include "operator/yaml/yaml.h"
 
 namespace bursar::cmd {
@@ -130,12 +133,76 @@ constexpr Setting kAddressFile{
     "\"webhook=HOST:PORT\" lines here (the ports really bound, for tests that listen on port 0).",
     [](const RunOptions&) -> std::string { return "none"; }};
 
+constexpr Setting kWebhookCerts{
+    "webhook-certs", "webhookCerts", "self|external",
+    "Who provides the admission webhook's serving certificate. self: Bursar makes a CA and a "
+    "certificate, keeps them in --webhook-cert-secret, writes them into --webhook-cert-dir on "
+    "every replica, puts the CA into caBundle of --webhook-configurations (the leader) and "
+    "rotates them before expiry. external: cert-manager (or anything else) writes "
+    "--webhook-cert-dir and caBundle; Bursar touches neither.",
+    [](const RunOptions& d) { return d.webhook_certs; }};
+constexpr Setting kWebhookCertSecret{
+    "webhook-cert-secret", "webhookCertSecret", "NAME",
+    "With --webhook-certs=self: the Secret (in the operator's namespace, "
+    "--leader-election-namespace) holding ca.crt, ca.key, tls.crt and tls.key.",
+    [](const RunOptions& d) { return d.webhook_cert_secret; }};
+constexpr Setting kWebhookService{
+    "webhook-service", "webhookService", "NAME",
+    "With --webhook-certs=self: the webhook's Service, in the operator's namespace; the "
+    "certificate names NAME, NAME.NAMESPACE, NAME.NAMESPACE.svc and "
+    "NAME.NAMESPACE.svc.cluster.local.",
+    [](const RunOptions& d) { return d.webhook_service; }};
+constexpr Setting kWebhookConfigurations{
+    "webhook-configurations", "webhookConfigurations", "mutating/NAME,validating/NAME",
+    "With --webhook-certs=self: the MutatingWebhookConfigurations and "
+    "ValidatingWebhookConfigurations whose caBundle the leader fills (every webhook in them); "
+    "no other object is touched.",
+    [](const RunOptions&) -> std::string { return "none"; }};
+constexpr Setting kWebhookCertValidity{
+    "webhook-cert-validity", "webhookCertValidity", "DURATION",
+    "With --webhook-certs=self: how long a serving certificate is valid (at least 10s); a new "
+    "one is issued when less than a third is left.",
+    [](const RunOptions& d) { return values::FormatDuration(d.webhook_cert_validity); }};
+constexpr Setting kWebhookCaValidity{
+    "webhook-ca-validity", "webhookCaValidity", "DURATION",
+    "With --webhook-certs=self: how long the CA is valid, at least twice "
+    "--webhook-cert-validity; renewed when less than a third is left, the old CA staying in "
+    "caBundle until it expires.",
+    [](const RunOptions& d) { return values::FormatDuration(d.webhook_ca_validity); }};
+
 constexpr const Setting* kSettings[] = {
-    &kKubeconfig,      &kContext,          &kTick,           &kLookahead,      &kLeaderElect,
-    &kLeaseNamespace,  &kLeaseName,        &kIdentity,       &kHealthAddr,     &kGrpcAddr,
-    &kGrpcTlsCertFile, &kGrpcTlsKeyFile,   &kGrpcPlaintext,  &kGrpcClientAuth, &kGrpcTokenAudience,
-    &kPrometheusUrl,   &kPrometheusCaFile, &kDcgmQuery,      &kMetricsApi,     &kLogLevel,
-    &kLogFormat,       &kShutdownGrace,    &kWebhookCertDir, &kWebhookAddr,    &kAddressFile,
+    &kKubeconfig,
+    &kContext,
+    &kTick,
+    &kLookahead,
+    &kLeaderElect,
+    &kLeaseNamespace,
+    &kLeaseName,
+    &kIdentity,
+    &kHealthAddr,
+    &kGrpcAddr,
+    &kGrpcTlsCertFile,
+    &kGrpcTlsKeyFile,
+    &kGrpcPlaintext,
+    &kGrpcClientAuth,
+    &kGrpcTokenAudience,
+    &kPrometheusUrl,
+    &kPrometheusCaFile,
+    &kDcgmQuery,
+    &kMetricsApi,
+    &kLogLevel,
+    &kLogFormat,
+    &kShutdownGrace,
+    &kWebhookCertDir,
+    &kWebhookAddr,
+    &kAddressFile,
+    // The webhook's serving certificate.
+    &kWebhookCerts,
+    &kWebhookCertSecret,
+    &kWebhookService,
+    &kWebhookConfigurations,
+    &kWebhookCertValidity,
+    &kWebhookCaValidity,
 };
 
 constexpr std::string_view kConfigFlag = "config";
@@ -279,6 +346,44 @@ void Check(SettingSource& src, const Setting& s, const std::string& reason) {
   }
 }
 
+void ReadWebhookCertSettings(SettingSource& src, RunOptions* o) {
+  if (src.String(kWebhookCerts, &o->webhook_certs) && o->webhook_certs != "self" &&
+      o->webhook_certs != "external") {
+    src.Error(kWebhookCerts,
+              absl::StrCat("must be self or external (got ", Quote(o->webhook_certs), ")"));
+  }
+  if (src.String(kWebhookCertSecret, &o->webhook_cert_secret)) {
+    Check(src, kWebhookCertSecret, CheckDnsSubdomain(o->webhook_cert_secret));
+  }
+  if (src.String(kWebhookService, &o->webhook_service)) {
+    Check(src, kWebhookService, CheckDnsLabel(o->webhook_service));
+  }
+  if (std::string list; src.String(kWebhookConfigurations, &list)) {
+    o->webhook_configurations.clear();
+    for (absl::string_view item : absl::StrSplit(list, ',', absl::SkipWhitespace())) {
+      std::string ref(absl::StripAsciiWhitespace(item));
+      std::optional<runtime::WebhookConfigurationRef> parsed =
+          runtime::ParseWebhookConfigurationRef(ref);
+      std::string why = parsed.has_value() ? CheckDnsSubdomain(parsed->name) : "";
+      if (!parsed.has_value()) {
+        src.Error(kWebhookConfigurations,
+                  absl::StrCat(Quote(ref), " is not mutating/NAME or validating/NAME"));
+      } else if (!why.empty()) {
+        src.Error(kWebhookConfigurations, absl::StrCat(Quote(ref), ": ", why));
+      } else {
+        o->webhook_configurations.push_back(ref);
+      }
+    }
+  }
+  if (src.Duration(kWebhookCertValidity, &o->webhook_cert_validity) &&
+      o->webhook_cert_validity < kMinWebhookCertValidity) {
+    src.Error(kWebhookCertValidity,
+              absl::StrCat("must be at least ", values::FormatDuration(kMinWebhookCertValidity),
+                           " (got ", values::FormatDuration(o->webhook_cert_validity), ")"));
+  }
+  src.Duration(kWebhookCaValidity, &o->webhook_ca_validity);  // checked against the leaf below
+}
+
 // Reads every setting `src` holds into `o`, checking each value on its own.
 void ReadSettings(SettingSource& src, RunOptions* o, Origins* origins) {
   src.String(kKubeconfig, &o->kubeconfig);
@@ -338,6 +443,7 @@ void ReadSettings(SettingSource& src, RunOptions* o, Origins* origins) {
     Check(src, kWebhookAddr, CheckListenAddress(o->webhook_addr));
   }
   src.String(kAddressFile, &o->address_file);
+  ReadWebhookCertSettings(src, o);
 }
 
 // Reads --config FILE into `o`; file problems go to `errors`, others to `messages`.
@@ -467,6 +573,19 @@ absl::StatusOr<RunOptions> ParseRunOptions(const std::vector<std::string>& argv,
     flag_errors.push_back(
         "--grpc-tls-cert-file and --grpc-tls-key-file: both are needed to serve gRPC over TLS "
         "(or --grpc-plaintext for a local demo, or --grpc-addr=off)");
+  }
+
+  if (o.webhook_certs == "self" && o.webhook_cert_dir.empty()) {
+    flag_errors.push_back(
+        "--webhook-certs=self: needs --webhook-cert-dir (where the certificate is written for the "
+        "webhook server)");
+  }
+
+  if (o.webhook_ca_validity < 2 * o.webhook_cert_validity) {
+    flag_errors.push_back(
+        absl::StrCat("--webhook-ca-validity: must be at least twice --webhook-cert-validity, ",
+                     values::FormatDuration(2 * o.webhook_cert_validity), " (got ",
+                     values::FormatDuration(o.webhook_ca_validity), ")"));
   }
 
   if (!file_errors.empty()) {

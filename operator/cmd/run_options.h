@@ -88,7 +88,27 @@ struct RunOptions {
   // "webhook=HOST:PORT\n" when it serves one (for tests
   // that use port 0).
   std::string address_file;
+
+  // The admission webhook's serving certificate (operator/runtime/serving_cert_manager.h).
+  // --webhook-certs self|external: "self" makes a CA and leaf, keeps them in the Secret
+  // --webhook-cert-secret (in the operator's namespace, as the Lease), writes tls.crt/tls.key into
+  // --webhook-cert-dir and the CA into caBundle of --webhook-configurations; "external" (the
+  // default, and the chart's choice with cert-manager) leaves all of that to someone else.
+  std::string webhook_certs = "external";
+  // (--webhook-cert-dir, above: where the manager writes tls.crt and tls.key for the server.)
+  // --webhook-cert-secret (a DNS-1123 subdomain).
+  std::string webhook_cert_secret = "bursar-webhook-tls";
+  // --webhook-service: the Service the API server dials (a DNS-1123 label); names the leaf's SANs.
+  std::string webhook_service = "bursar-webhook";
+  // --webhook-configurations: "mutating/NAME" and "validating/NAME", comma-separated.
+  std::vector<std::string> webhook_configurations;
+  // --webhook-cert-validity / --webhook-ca-validity: lifetimes of the leaf and the CA; each is
+  // renewed when less than a third is left. The CA lives at least twice as long as the leaf.
+  absl::Duration webhook_cert_validity = absl::Hours(24 * 90);
+  absl::Duration webhook_ca_validity = absl::Hours(24 * 365 * 10);
 };
+
+inline constexpr absl::Duration kMinWebhookCertValidity = absl::Seconds(10);
 
 inline constexpr absl::Duration kMinTick = absl::Milliseconds(100);
 inline constexpr absl::Duration kMaxTick = absl::Minutes(10);

@@ -52,6 +52,9 @@ kc() { "$KUBECTL" "$@"; }
 helm() { "$HELM" "$@"; }
 # shellcheck source=tests/helm/reconcile-lib.sh
 source "$REPO/tests/helm/reconcile-lib.sh" # chart_installs, operator_reconciles_with_chart_rbac
+# The install and the reconcile below run with the admission webhook on (caBundle filled by the
+# operator under the chart's RBAC); the image test keeps it off.
+RECONCILE_WEBHOOK=true
 
 # expect_failure WHAT TEXT COMMAND... — COMMAND must fail and print TEXT.
 expect_failure() {
@@ -78,7 +81,9 @@ ALL_ON=(--set serviceMonitor.enabled=true --set prometheusRule.enabled=true
   --set grpc.tokenAudience=bursar --set 'grpc.reporters.models={fraud,churn}'
   --set 'grpc.reporters.serviceAccounts[0].namespace=ml'
   --set 'grpc.reporters.serviceAccounts[0].name=drift-monitor'
-  --set 'networkPolicy.grpcFromNamespaces={ml}' --set networkPolicy.webhookPort=9443)
+  --set 'networkPolicy.grpcFromNamespaces={ml}' --set webhook.enabled=true)
+# The webhook with its certificate from cert-manager instead of Bursar.
+CERT_MANAGER=(--set webhook.enabled=true --set webhook.certManager.enabled=true)
 
 # ---------------------------------------------------------------------------------------------
 # Offline: lint, render, CRDs, schema
@@ -137,9 +142,44 @@ np = next(d for d in default if d["kind"] == "NetworkPolicy")
 assert [p["port"] for r in np["spec"]["ingress"] for p in r["ports"]] == [8081], np
 np_all = next(d for d in every if d["kind"] == "NetworkPolicy")
 assert [p["port"] for r in np_all["spec"]["ingress"] for p in r["ports"]] == [8081, 9090, 9443], np_all
+assert "from" not in np_all["spec"]["ingress"][2], np_all  # the API server, from anywhere
 reporter = next(d for d in every if d["kind"] == "ClusterRole" and d["metadata"]["name"] == "bursar-drift-reporter")
 assert reporter["rules"] == [{"apiGroups": ["bursar.dev"], "resources": ["models/drift"],
                               "verbs": ["create"], "resourceNames": ["fraud", "churn"]}], reporter
+# The admission webhook: off by default; on, both configurations fail open, time out fast,
+# never see kube-system or the release namespace, filter with CEL, leave caBundle to Bursar,
+# and the RBAC that fills caBundle and rotates the Secret is limited to their names.
+assert not {"MutatingWebhookConfiguration", "ValidatingWebhookConfiguration"} & set(k_default)
+paths = {}
+for d in every:
+    if d["kind"] in ("MutatingWebhookConfiguration", "ValidatingWebhookConfiguration"):
+        assert d["metadata"]["name"] == "bursar-webhook", d["metadata"]
+        assert "annotations" not in d["metadata"], d["metadata"]
+        for w in d["webhooks"]:
+            paths[d["kind"]] = w["clientConfig"]["service"]["path"]
+            assert w["clientConfig"]["service"]["name"] == "bursar-webhook"
+            assert "caBundle" not in w["clientConfig"], w
+            assert w["failurePolicy"] == "Ignore" and w["timeoutSeconds"] <= 5, w
+            assert w["sideEffects"] == "None", w
+            excluded = w["namespaceSelector"]["matchExpressions"][0]
+            assert excluded["operator"] == "NotIn" and {"kube-system", "bursar-system"} <= set(excluded["values"]), excluded
+            assert w["matchConditions"], w
+assert paths == {"MutatingWebhookConfiguration": "/mutate",
+                 "ValidatingWebhookConfiguration": "/validate"}, paths
+all_rules = [r for d in every if d["kind"] in ("ClusterRole", "Role") for r in d["rules"]]
+for r in all_rules:
+    if {"mutatingwebhookconfigurations", "validatingwebhookconfigurations"} & set(r["resources"]):
+        assert r["resourceNames"] == ["bursar-webhook"] and r["verbs"] == ["get", "update"], r
+    if "secrets" in r["resources"] and "update" in r["verbs"]:
+        assert r["resourceNames"] == ["bursar-webhook-tls"], r
+assert sum(1 for r in all_rules if "validatingwebhookconfigurations" in r["resources"]) == 1
+svc = next(d for d in every if d["kind"] == "Service" and d["metadata"]["name"] == "bursar-webhook")
+assert svc["spec"]["ports"][0]["port"] == 443 and svc["spec"]["ports"][0]["targetPort"] == "https-webhook"
+dep_all = next(d for d in every if d["kind"] == "Deployment")["spec"]["template"]["spec"]
+assert {"name": "https-webhook", "containerPort": 9443, "protocol": "TCP"} in dep_all["containers"][0]["ports"]
+assert next(v for v in dep_all["volumes"] if v["name"] == "webhook-tls")["emptyDir"]["medium"] == "Memory"
+config = yaml.safe_load(next(d for d in every if d["kind"] == "ConfigMap" and d["metadata"]["name"] == "bursar-config")["data"]["config.yaml"])
+assert config["webhookCerts"] == "self" and config["webhookConfigurations"] == "mutating/bursar-webhook,validating/bursar-webhook", config
 print("kinds:", ", ".join(k_all))
 EOF
   # A release name without "bursar" gets prefixed names; the bindings must follow.
@@ -148,6 +188,46 @@ EOF
     echo "release 'other' does not render names like other-bursar"
     return 1
   }
+}
+
+# With cert-manager: a Certificate for the webhook Service from a self-signed Issuer, cainjector
+# annotations, the Secret mounted at the cert dir, and no RBAC to write Secrets or caBundle.
+webhook_cert_manager_renders() {
+  helm template "$RELEASE" "$CHART" -n "$NS" "${CERT_MANAGER[@]}" >"$WORK/cm.yaml" || return 1
+  python3 - "$WORK/cm.yaml" <<'EOF' || return 1
+import sys, yaml
+docs = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d]
+cert = next(d for d in docs if d["kind"] == "Certificate")
+assert cert["spec"]["secretName"] == "bursar-webhook-tls", cert
+assert "bursar-webhook.bursar-system.svc" in cert["spec"]["dnsNames"], cert
+assert cert["spec"]["issuerRef"] == {"name": "bursar-webhook", "kind": "Issuer"}, cert
+assert next(d for d in docs if d["kind"] == "Issuer")["spec"] == {"selfSigned": {}}
+for d in docs:
+    if d["kind"] in ("MutatingWebhookConfiguration", "ValidatingWebhookConfiguration"):
+        assert d["metadata"]["annotations"]["cert-manager.io/inject-ca-from"] == "bursar-system/bursar-webhook"
+spec = next(d for d in docs if d["kind"] == "Deployment")["spec"]["template"]["spec"]
+assert next(v for v in spec["volumes"] if v["name"] == "webhook-tls")["secret"]["secretName"] == "bursar-webhook-tls"
+config = yaml.safe_load(next(d for d in docs if d["kind"] == "ConfigMap" and d["metadata"]["name"] == "bursar-config")["data"]["config.yaml"])
+assert config["webhookCerts"] == "external" and "webhookConfigurations" not in config, config
+for d in docs:
+    if d["kind"] in ("ClusterRole", "Role"):
+        for r in d["rules"]:
+            assert not {"mutatingwebhookconfigurations", "validatingwebhookconfigurations"} & set(r["resources"]), r
+            assert not ("secrets" in r["resources"] and {"create", "update"} & set(r["verbs"])), r
+EOF
+  # An issuer of the user's: no Issuer rendered.
+  helm template "$RELEASE" "$CHART" -n "$NS" "${CERT_MANAGER[@]}" \
+    --set webhook.certManager.issuerRef.name=corp-ca \
+    --set webhook.certManager.issuerRef.kind=ClusterIssuer >"$WORK/cm-issuer.yaml" || return 1
+  if grep -q '^kind: Issuer' "$WORK/cm-issuer.yaml"; then
+    echo "issuerRef given, yet the chart renders its own Issuer"
+    return 1
+  fi
+  grep -q 'kind: ClusterIssuer' "$WORK/cm-issuer.yaml" || return 1
+  expect_failure "--set webhook.failurePolicy=Sometimes" "failurePolicy" \
+    helm template "$RELEASE" "$CHART" --set webhook.failurePolicy=Sometimes || return 1
+  expect_failure "--set webhook.timeoutSeconds=60" "timeoutSeconds" \
+    helm template "$RELEASE" "$CHART" --set webhook.timeoutSeconds=60 || return 1
 }
 
 crds_match_source() {
@@ -284,7 +364,7 @@ start_operator() {
     --leader-election-namespace "$NS" --id helm-test-0 --health-addr 127.0.0.1:0 \
     --grpc-addr 127.0.0.1:0 --log-format json --address-file "$WORK/addresses" \
     --grpc-tls-cert-file "$WORK/grpc-tls/tls.crt" --grpc-tls-key-file "$WORK/grpc-tls/tls.key" \
-    >"$WORK/operator.log" 2>&1 &
+    --webhook-cert-dir "$WORK/webhook-tls" --webhook-addr 127.0.0.1:0 >"$WORK/operator.log" 2>&1 &
   OPERATOR_PID=$!
 }
 
@@ -311,12 +391,22 @@ rbac_denies_what_it_does_not_grant() {
   can_i no create leases.coordination.k8s.io -n default || bad=1
   can_i no patch clusterqueues.kueue.x-k8s.io || bad=1
   can_i no patch machinedeployments.cluster.x-k8s.io --subresource=scale -n default || bad=1
+  # The webhook certificate: its own Secret and webhook configurations only, by name.
+  can_i no update secrets/someone-elses -n "$NS" || bad=1
+  can_i no update validatingwebhookconfigurations/someone-elses || bad=1
+  can_i no update mutatingwebhookconfigurations/someone-elses || bad=1
+  can_i no delete validatingwebhookconfigurations/bursar-webhook || bad=1
+  can_i no create validatingwebhookconfigurations || bad=1
   # ...and what it does grant.
   can_i yes patch computebudgets.bursar.dev --subresource=status || bad=1
   can_i yes patch gpunodepools.bursar.dev --subresource=status || bad=1
   can_i yes update leases.coordination.k8s.io/bursar-operator -n "$NS" || bad=1
   can_i yes get secrets -n "$NS" || bad=1
   can_i yes patch jobs.batch -n "$TEAM_NS" || bad=1
+  can_i yes update secrets/bursar-webhook-tls -n "$NS" || bad=1
+  can_i yes create secrets -n "$NS" || bad=1
+  can_i yes update validatingwebhookconfigurations/bursar-webhook || bad=1
+  can_i yes update mutatingwebhookconfigurations/bursar-webhook || bad=1
   # gRPC callers are checked with TokenReview and SubjectAccessReview.
   can_i yes create tokenreviews.authentication.k8s.io || bad=1
   can_i yes create subjectaccessreviews.authorization.k8s.io || bad=1
@@ -346,6 +436,11 @@ chart_upgrades() {
     return 1
   }
   kc get pricebook default >/dev/null || return 1
+  # The chart never sets caBundle: Helm's three-way merge keeps what Bursar wrote.
+  ca_bundle_filled || {
+    echo "the upgrade dropped caBundle from the webhook configurations"
+    return 1
+  }
   [[ $(helm status "$RELEASE" -n "$NS" -o json | python3 -c \
     'import json,sys; print(json.load(sys.stdin)["info"]["status"])') == deployed ]] || return 1
   kc get computebudget "$BUDGET" >/dev/null || return 1
@@ -374,6 +469,8 @@ reinstall_adopts_kept_crds() {
 
 check "helm lint --strict (defaults, and every option on)" chart_lints
 check "helm template renders; hardened Deployment; no RBAC wildcards" chart_renders
+check "webhook with cert-manager: Certificate, Issuer, cainjector, no cert RBAC; schema" \
+  webhook_cert_manager_renders
 check "chart CRDs match crds/ (tests/helm/sync-crds.sh --check; rendered == source)" crds_match_source
 check "values.schema.json rejects an unknown key (--set bogus=1, operator.tik)" schema_rejects_unknown_key
 check "values.schema.json rejects a wrong type" schema_rejects_wrong_type
@@ -381,7 +478,7 @@ check "PrometheusRule passes promtool; dashboard charts exported metrics" \
   alerts_and_dashboard_are_valid
 check "helm install into the apiserver, CRDs included and Established" chart_installs
 check "every-option render passes server-side validation (dry run, strict)" full_render_is_valid
-check "operator with the chart's ServiceAccount token reconciles with no RBAC denial" \
+check "operator with the chart's ServiceAccount token reconciles, fills caBundle, no RBAC denial" \
   operator_reconciles_with_chart_rbac
 check "verbs outside the chart's RBAC are denied; granted ones allowed" \
   rbac_denies_what_it_does_not_grant

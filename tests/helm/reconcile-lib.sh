@@ -41,10 +41,18 @@ wait_for() {
   done
 }
 
+# RECONCILE_WEBHOOK=true (helm-test.sh): install with the admission webhook on; the operator
+# then makes the webhook certificate with the chart's RBAC and must fill caBundle. The pods never
+# run, so the webhooks fail open (no endpoints) for the creates that follow.
 chart_installs() {
   # integrations.kwok: the reconcile below uses a Kwok GPUNodePool (the operator creates Nodes).
   helm install "$RELEASE" "$CHART" -n "$NS" --create-namespace \
-    --set integrations.kwok=true || return 1
+    --set integrations.kwok=true --set "webhook.enabled=${RECONCILE_WEBHOOK:-false}" || return 1
+  if [[ ${RECONCILE_WEBHOOK:-false} == true ]]; then
+    kc get mutatingwebhookconfiguration/bursar-webhook \
+      validatingwebhookconfiguration/bursar-webhook || return 1
+    kc -n "$NS" get service/bursar-webhook || return 1
+  fi
   kc wait --for=condition=Established --timeout=60s crd/computebudgets.bursar.dev \
     crd/gpunodepools.bursar.dev crd/pricebooks.bursar.dev || return 1
   kc -n "$NS" get deployment/bursar serviceaccount/bursar configmap/bursar-config \
@@ -234,6 +242,15 @@ print_denials() {
   grep -Ei "$DENIAL" "$WORK/operator.log" | sed 's/^{"ts":"[^"]*",//' | sort -u | head -20
 }
 
+# caBundle of both webhook configurations equals ca.crt of the certificate Secret Bursar made.
+ca_bundle_filled() {
+  local ca
+  ca=$(kc -n "$NS" get secret bursar-webhook-tls -o jsonpath='{.data.ca\.crt}') || return 1
+  [[ -n $ca ]] &&
+    [[ $(kc get mutatingwebhookconfiguration bursar-webhook -o jsonpath='{.webhooks[0].clientConfig.caBundle}') == "$ca" ]] &&
+    [[ $(kc get validatingwebhookconfiguration bursar-webhook -o jsonpath='{.webhooks[0].clientConfig.caBundle}') == "$ca" ]]
+}
+
 operator_reconciles_with_chart_rbac() {
   write_sa_kubeconfig || return 1
   apply_budget_fixtures || return 1
@@ -254,6 +271,10 @@ operator_reconciles_with_chart_rbac() {
     wait_for "Job $TEAM_NS/train suspended (Drain)" job_suspended &&
     wait_for "an Event on ComputeBudget $BUDGET in default" budget_event &&
     wait_for "an Event on Job $TEAM_NS/train" job_event || ok=0
+  if [[ ${RECONCILE_WEBHOOK:-false} == true ]] && ((ok == 1)); then
+    wait_for "caBundle of both webhook configurations from Secret bursar-webhook-tls" \
+      ca_bundle_filled || ok=0
+  fi
   GIVE_UP_IF=""
   local health
   health=$(sed -n 's/^health=//p' "$ADDRESS_FILE" 2>/dev/null)
@@ -299,6 +320,15 @@ operator_reconciles_with_chart_rbac() {
   if grep -E '^bursar_event_recorder_events_total\{result="failed"\} [1-9]' "$WORK/metrics.txt"; then
     echo "Events failed to be written (above)"
     return 1
+  fi
+  if [[ ${RECONCILE_WEBHOOK:-false} == true ]]; then
+    # The serving certificate the operator wrote verifies against the caBundle the API server
+    # uses, for the webhook Service's name.
+    kc get validatingwebhookconfiguration bursar-webhook \
+      -o jsonpath='{.webhooks[0].clientConfig.caBundle}' | base64 -d >"$WORK/ca-bundle.pem" ||
+      return 1
+    openssl verify -CAfile "$WORK/ca-bundle.pem" -verify_hostname "bursar-webhook.$NS.svc" \
+      -purpose sslserver "$WORK/webhook-tls/tls.crt" || return 1
   fi
   grep '^bursar_kube_requests_total' "$WORK/metrics.txt"
 }

@@ -195,6 +195,48 @@ TEST(RunOptionsTest, EveryFlagIsRead) {
   EXPECT_EQ(o->address_file, "/tmp/addr");
 }
 
+TEST(RunOptionsTest, WebhookCertificateSettingsAreReadAndChecked) {
+  absl::StatusOr<RunOptions> d = ParseRunOptions({}, Env());
+  ASSERT_TRUE(d.ok()) << d.status();
+  EXPECT_EQ(d->webhook_certs, "external");  // nothing is made unless asked
+  EXPECT_EQ(d->webhook_cert_dir, "");       // and no webhook served
+  EXPECT_THAT(d->webhook_configurations, IsEmpty());
+  EXPECT_EQ(d->webhook_cert_validity, absl::Hours(24 * 90));
+  EXPECT_EQ(d->webhook_ca_validity, absl::Hours(24 * 3650));
+
+  absl::StatusOr<RunOptions> o = ParseRunOptions(
+      {"--webhook-certs=self", "--webhook-cert-dir", "/run/certs", "--webhook-cert-secret",
+       "wh-tls", "--webhook-service", "wh", "--webhook-configurations",
+       "mutating/bursar-webhook, validating/bursar-webhook", "--webhook-cert-validity", "15s",
+       "--webhook-ca-validity", "30s"},
+      Env());
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_EQ(o->webhook_certs, "self");
+  EXPECT_EQ(o->webhook_cert_dir, "/run/certs");
+  EXPECT_EQ(o->webhook_cert_secret, "wh-tls");
+  EXPECT_EQ(o->webhook_service, "wh");
+  EXPECT_THAT(o->webhook_configurations,
+              ElementsAre("mutating/bursar-webhook", "validating/bursar-webhook"));
+  EXPECT_EQ(o->webhook_cert_validity, absl::Seconds(15));
+  EXPECT_EQ(o->webhook_ca_validity, absl::Seconds(30));
+
+  EXPECT_EQ(ErrorOf({"--webhook-certs=cert-manager"}),
+            "--webhook-certs: must be self or external (got \"cert-manager\")");
+  EXPECT_EQ(ErrorOf({"--webhook-configurations", "bursar-webhook"}),
+            "--webhook-configurations: \"bursar-webhook\" is not mutating/NAME or validating/NAME");
+  EXPECT_THAT(ErrorOf({"--webhook-configurations", "validating/Bad_Name"}),
+              HasSubstr("--webhook-configurations: \"validating/Bad_Name\": "));
+  EXPECT_THAT(ErrorOf({"--webhook-service", "wh.ops"}), HasSubstr("--webhook-service: "));
+  EXPECT_EQ(ErrorOf({"--webhook-cert-validity", "5s"}),
+            "--webhook-cert-validity: must be at least 10s (got 5s)");
+  EXPECT_EQ(
+      ErrorOf({"--webhook-cert-validity", "1h", "--webhook-ca-validity", "90m"}),
+      "--webhook-ca-validity: must be at least twice --webhook-cert-validity, 2h (got 1h30m)");
+  EXPECT_EQ(ErrorOf({"--webhook-certs=self"}),
+            "--webhook-certs=self: needs --webhook-cert-dir (where the certificate is written for "
+            "the webhook server)");
+}
+
 TEST(RunOptionsTest, AddressesAndUrlsThatAreValid) {
   for (const char* addr : {":8081", "0.0.0.0:0", "127.0.0.1:65535", "localhost:9090", "[::]:8081",
                            "[fe80::1]:1", "my-host.local:80"}) {
@@ -530,7 +572,13 @@ TEST(RunOptionsTest, ExampleConfigIsValidAndMentionsEverySetting) {
                           "shutdownGrace",
                           "webhookCertDir",
                           "webhookAddr",
-                          "addressFile"}) {
+                          "addressFile",
+                          "webhookCerts",
+                          "webhookCertSecret",
+                          "webhookService",
+                          "webhookConfigurations",
+                          "webhookCertValidity",
+                          "webhookCaValidity"}) {
     EXPECT_THAT(text, ::testing::ContainsRegex(absl::StrCat("(^|\n)(# )?", key, ":"))) << key;
   }
 }

@@ -69,6 +69,50 @@ app.kubernetes.io/part-of: bursar
 {{- printf "%s-metrics" (include "bursar.fullname" .) | trunc 63 | trimSuffix "-" }}
 {{- end }}
 
+{{/* The admission webhook's Service, and its Mutating/ValidatingWebhookConfigurations. */}}
+{{- define "bursar.webhookName" -}}
+{{- printf "%s-webhook" (include "bursar.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* What both webhooks share; dict of ctx (the root), name, path, excluded, conditions. */}}
+{{- define "bursar.webhookCommon" }}
+    clientConfig:
+      service:
+        namespace: {{ .ctx.Release.Namespace }}
+        name: {{ .name }}
+        path: {{ .path }}
+        port: 443
+    failurePolicy: {{ .ctx.Values.webhook.failurePolicy }}
+    timeoutSeconds: {{ .ctx.Values.webhook.timeoutSeconds }}
+    sideEffects: None
+    admissionReviewVersions: [v1]
+    # Never kube-system, never Bursar's own namespace: the webhook cannot wedge the control
+    # plane or its own recovery.
+    namespaceSelector:
+      {{- with .ctx.Values.webhook.namespaceLabels }}
+      matchLabels:
+        {{- toYaml . | nindent 8 }}
+      {{- end }}
+      matchExpressions:
+        - key: kubernetes.io/metadata.name
+          operator: NotIn
+          values: [{{ join ", " .excluded }}]
+    {{- with .conditions }}
+    matchConditions:
+      {{- toYaml . | nindent 6 }}
+    {{- end }}
+{{- end }}
+
+{{/* The Secret holding the webhook's serving certificate (Bursar's own or cert-manager's). */}}
+{{- define "bursar.webhookSecretName" -}}
+{{- default (printf "%s-tls" (include "bursar.webhookName" .)) .Values.webhook.certs.secretName }}
+{{- end }}
+
+{{/* Bursar manages the webhook certificate itself (no cert-manager). */}}
+{{- define "bursar.webhookSelfCerts" -}}
+{{- if and .Values.webhook.enabled (not .Values.webhook.certManager.enabled) }}true{{ end }}
+{{- end }}
+
 {{/* The operator's config file (bursar run --config), from .Values.operator. */}}
 {{- define "bursar.config" -}}
 {{- $op := .Values.operator -}}
@@ -104,4 +148,21 @@ metricsApi: {{ $op.metricsApi }}
 logLevel: {{ $op.logLevel | quote }}
 logFormat: {{ $op.logFormat | quote }}
 shutdownGrace: {{ $op.shutdownGrace | quote }}
+{{- if .Values.webhook.enabled }}
+# The admission webhook's serving certificate: made, rotated and put into caBundle by Bursar
+# ("self"), or by cert-manager ("external", the Secret mounted at the cert dir).
+webhookCerts: {{ if .Values.webhook.certManager.enabled }}"external"{{ else }}"self"{{ end }}
+webhookCertDir: "/etc/bursar/webhook-tls"
+webhookAddr: ":{{ .Values.webhook.port }}"
+{{- if include "bursar.webhookSelfCerts" . }}
+webhookCertSecret: {{ include "bursar.webhookSecretName" . | quote }}
+webhookService: {{ include "bursar.webhookName" . | quote }}
+{{- $refs := list }}
+{{- if .Values.webhook.jobs.enabled }}{{ $refs = append $refs (printf "mutating/%s" (include "bursar.webhookName" .)) }}{{ end }}
+{{- if .Values.webhook.pods.enabled }}{{ $refs = append $refs (printf "validating/%s" (include "bursar.webhookName" .)) }}{{ end }}
+webhookConfigurations: {{ join "," $refs | quote }}
+webhookCertValidity: {{ .Values.webhook.certs.validity | quote }}
+webhookCaValidity: {{ .Values.webhook.certs.caValidity | quote }}
+{{- end }}
+{{- end }}
 {{- end }}
