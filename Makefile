@@ -146,7 +146,7 @@ test-e2e: build cluster-build
 
 # The fault campaign (tests/faults/campaign.sh, docs/operations.md#fault-campaign): two replicas
 # behind TCP fault proxies, every fault FAULT_ROUNDS times, FAULT_KILLS SIGKILLs, a report in
-# FAULT_REPORT. Not part of `make test` (about 15 minutes); its short version is e2e scenario 15.
+# FAULT_REPORT. Not part of `make test` (20-35 minutes); its short version is e2e scenario 15.
 FAULT_ROUNDS ?= 2
 FAULT_KILLS ?= 100
 FAULT_REPORT ?= $(BUILD_DIR)/fault-campaign.md

@@ -29,16 +29,18 @@
 #
 # --short: one round of latency, reset, halfopen and stall with 4-8 s faults and 4
 # kills (the version in `make test`, scenario 15); default: --rounds 2 of every fault, 100 kills
-# (`make test-faults`). BURSAR_FAULTS_SEED fixes the random choices (printed at the start).
+# (`make test-faults`). --faults "NAME..." runs only those faults. BURSAR_FAULTS_SEED fixes the
+# random choices (printed at the start); BURSAR_FAULT_SECONDS sets how long latency, refuse, stall
+# and slow last (default 8, 4 with --short).
 set -euo pipefail
 FAULTS_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-# shellcheck source=tests/e2e/lib.sh
-source "$FAULTS_DIR/../e2e/lib.sh"
-
 usage() {
-  sed -n '/^#   tests\/cluster/,/^# (`make test-faults`)/s/^# \{0,1\}//p' "${BASH_SOURCE[0]}" >&2
+  sed -n '/^#   tests\/cluster/,/^# and slow last/s/^# \{0,1\}//p' "${BASH_SOURCE[0]}" >&2
   exit 2
 }
+[[ ${1:-} != -h && ${1:-} != --help ]] || usage
+# shellcheck source=tests/e2e/lib.sh
+source "$FAULTS_DIR/../e2e/lib.sh"
 SHORT=false KILLS=100 ROUNDS=2 REPORT="" ONLY=""
 while (($# > 0)); do
   case $1 in
