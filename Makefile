@@ -22,7 +22,7 @@ export CCACHE_NOHASHDIR ?= 1
 .PHONY: all deps build build-asan test test-unit test-asan demo bench lint format format-check clean \
         cluster-build cluster-up cluster-down test-cluster test-crds-server test-integration \
         test-e2e bench-latency test-helm image test-image demo-cluster \
-        san-configure build-fuzz fuzz test-fuzz
+        san-configure build-fuzz fuzz test-fuzz test-faults
 
 all: build
 
@@ -149,6 +149,16 @@ test-integration: build cluster-build
 # Prometheus). E2E="1 3" runs a subset.
 test-e2e: build cluster-build
 	tests/e2e/run-all.sh $(E2E)
+
+# The fault campaign (tests/faults/campaign.sh, docs/operations.md#fault-campaign): two replicas
+# behind TCP fault proxies, every fault FAULT_ROUNDS times, FAULT_KILLS SIGKILLs, a report in
+# FAULT_REPORT. Not part of `make test` (20-35 minutes); its short version is e2e scenario 12.
+FAULT_ROUNDS ?= 2
+FAULT_KILLS ?= 100
+FAULT_REPORT ?= $(BUILD_DIR)/fault-campaign.md
+test-faults: build cluster-build
+	tests/cluster/with-cluster.sh --with-all -- tests/faults/campaign.sh \
+	  --rounds $(FAULT_ROUNDS) --kills $(FAULT_KILLS) --report $(FAULT_REPORT)
 
 # The Helm chart: lint, template, schema, CRD drift, install into a real apiserver, a full
 # reconcile with the chart's ServiceAccount token, RBAC denials, upgrade and uninstall.

@@ -69,6 +69,14 @@ constexpr EnumSpelling<values::SelectorOperator> kOperators[] = {
     {values::SelectorOperator::kExists, "Exists"},
     {values::SelectorOperator::kDoesNotExist, "DoesNotExist"}};
 
+// Label keys and values that Bursar matches against objects' labels: one that Kubernetes would
+// refuse on a Pod, Node or Namespace can never match, so it is an invalid spec, not a silent
+// "selects nothing".
+constexpr StringRule kLabelKeyRule = {
+    .min_length = 1, .max_length = 317, .valid = IsQualifiedName, .want = kWantQualifiedName};
+constexpr StringRule kLabelValueRule = {
+    .max_length = 63, .valid = IsLabelValue, .want = kWantLabelValue};
+
 // -------------------------------------------------------------------------------------------
 // Decoding.
 
@@ -118,13 +126,18 @@ void ReadKindMeta(ObjectReader& root, ObjectMeta* out) {
 
 void ReadSelector(ObjectReader& r, values::LabelSelector* out) {
   r.StringMap("matchLabels", &out->match_labels,
-              {.max_entries = 64, .key = {}, .value = {.max_length = 63}});
+              {.max_entries = 64, .key = kLabelKeyRule, .value = kLabelValueRule});
   r.ObjectList<values::SelectorRequirement>(
       "matchExpressions", &out->match_expressions, {.max_items = 32},
       [](ObjectReader& e, size_t, values::SelectorRequirement* req) {
-        e.String("key", &req->key, {.presence = kRequired, .min_length = 1, .max_length = 317});
+        e.String("key", &req->key,
+                 {.presence = kRequired,
+                  .min_length = 1,
+                  .max_length = 317,
+                  .valid = IsQualifiedName,
+                  .want = kWantQualifiedName});
         e.Enum("operator", &req->op, kOperators, kRequired);
-        e.StringList("values", &req->values, {.max_items = 64}, {.max_length = 63});
+        e.StringList("values", &req->values, {.max_items = 64}, kLabelValueRule);
         if (e.Invalid("operator") || e.Invalid("values")) {
           return;
         }
@@ -336,8 +349,8 @@ void ReadRetraining(ObjectReader& r, RetrainingSpec* out) {
       r.Error("driftThreshold", StdView(micros.status().message()));
     }
   }
-  r.String("modelLabel", &out->model_label, {.min_length = 1, .max_length = 317});
-  r.String("purposeLabel", &out->purpose_label, {.min_length = 1, .max_length = 317});
+  r.String("modelLabel", &out->model_label, kLabelKeyRule);
+  r.String("purposeLabel", &out->purpose_label, kLabelKeyRule);
   CheckDelay(r, "cooldown", r.Duration("cooldown", &out->cooldown), out->cooldown);
   r.Int("maxPerPeriod", &out->max_per_period, {.min = 0, .max = kMaxUnlocksPerPeriod});
   r.Int("releaseUnusedFromPercent", &out->release_unused_from_percent, {.min = 0, .max = 100});
@@ -558,7 +571,7 @@ void ReadProvider(ObjectReader& r, ProviderSpec* out) {
 void ReadPoolSpec(ObjectReader& r, GPUNodePoolSpec* out) {
   r.Object("provider", kRequired, [&](ObjectReader& p) { ReadProvider(p, &out->provider); });
   r.StringMap("nodeSelector", &out->node_selector,
-              {.max_entries = 32, .key = {}, .value = {.max_length = 63}});
+              {.max_entries = 32, .key = kLabelKeyRule, .value = kLabelValueRule});
   r.String("gpuType", &out->gpu_type, {.max_length = 253});
   r.Int("gpusPerNode", &out->gpus_per_node, {.presence = kRequired, .min = 1, .max = 64});
   r.Enum("capacityType", &out->capacity_type, kCapacityTypes);
@@ -622,9 +635,9 @@ void ReadPriceBookSpec(ObjectReader& r, PriceBookSpec* out) {
   ReadPriceList(r, "gpus", "model", &GpuPrice::model, 256, &out->gpus);
   ReadPriceList(r, "instanceTypes", "name", &InstancePrice::name, 1024, &out->instance_types);
   r.Object("nodeLabels", kOptional, [&](ObjectReader& n) {
-    n.String("instanceType", &out->node_labels.instance_type, {.min_length = 1, .max_length = 317});
-    n.String("gpuModel", &out->node_labels.gpu_model, {.min_length = 1, .max_length = 317});
-    n.String("capacityType", &out->node_labels.capacity_type, {.min_length = 1, .max_length = 317});
+    n.String("instanceType", &out->node_labels.instance_type, kLabelKeyRule);
+    n.String("gpuModel", &out->node_labels.gpu_model, kLabelKeyRule);
+    n.String("capacityType", &out->node_labels.capacity_type, kLabelKeyRule);
   });
   r.StringList("spotValues", &out->spot_values, {.max_items = 32, .unique = true},
                {.min_length = 1, .max_length = 63});

@@ -175,6 +175,69 @@ for p in json.load(sys.stdin)["items"]:
 print("%.6f" % total)' "$from" "$to" "$rate"
 }
 
+# gpu_second_price BOOK POOL NODE — dollars per GPU-second that the cost model charges a pod that
+# requests only GPUs on NODE of POOL (pricePerNodeHour): the node price split by the PriceBook's
+# default unit prices over the node's capacity (OpenCost appendix A), derived here independently
+# of the operator.
+gpu_second_price() {
+  {
+    kc get pricebook "$1" -o json
+    kc get gpunodepool "$2" -o json
+    kc get node "$3" -o json
+  } | python3 -c '
+import json, sys
+from decimal import Decimal as D
+docs, dec, text = [], json.JSONDecoder(), sys.stdin.read()
+i = 0
+while i < len(text):
+    if text[i].isspace(): i += 1; continue
+    obj, i = dec.raw_decode(text, i); docs.append(obj)
+book, pool, node = docs
+d = book["spec"]["defaults"]
+cap = node["status"]["capacity"]
+units = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40}
+mem = cap["memory"]
+gib = D(mem[:-2]) * units[mem[-2:]] / 2**30 if mem[-2:] in units else D(mem) / 2**30
+cpu = D(cap["cpu"][:-1]) / 1000 if cap["cpu"].endswith("m") else D(cap["cpu"])
+gpus = D(cap["nvidia.com/gpu"])
+weight = cpu * D(d["cpuCoreHour"]) + gib * D(d["memoryGiBHour"]) + gpus * D(d["gpuHour"])
+gpu_hour = D(pool["spec"]["pricePerNodeHour"]) * D(d["gpuHour"]) / weight
+print("%.9f" % (gpu_hour / 3600))'
+}
+
+# budget_ledger_state BUDGET — "spent watermark_unix period_start_unix gpu_seconds listed_pods
+# start_horizon_unix" of the budget's status (the horizon is "none" when absent).
+budget_ledger_state() {
+  kc get computebudget "$1" -o json | python3 -c '
+import json, sys, datetime
+s = json.load(sys.stdin).get("status", {})
+def ts(t):
+    t = t.rstrip("Z")
+    whole, _, frac = t.partition(".")
+    v = datetime.datetime.strptime(whole, "%Y-%m-%dT%H:%M:%S").replace(tzinfo=datetime.timezone.utc).timestamp()
+    return v + (float("0." + frac) if frac else 0.0)
+l = s.get("ledger", {})
+print(s.get("spent", "0"), "%.3f" % ts(l["watermark"]), "%.0f" % ts(l["periodStart"]),
+      l.get("gpuSeconds", "0"), len(l.get("pods", [])),
+      "%.0f" % ts(l["startHorizon"]) if "startHorizon" in l else "none")'
+}
+
+# ledger_matches_pods BUDGET NAMESPACE PRICE TOLERANCE [FLOOR] — the budget's status.spent equals
+# the spend recomputed from its pods' timestamps up to its watermark (the time of its last pass)
+# within TOLERANCE dollars (one tick of every GPU that can run: a pass happens between two
+# watches of the same pod), and is at least FLOOR (what it was before a fault: nothing lost).
+ledger_matches_pods() {
+  local budget=$1 ns=$2 price=$3 tol=$4 floor=${5:-0} spent watermark start expected
+  read -r spent watermark start _ < <(budget_ledger_state "$budget") || return 1
+  expected=$(spend_from_pods "$ns" "$start" "$watermark" "$price") || return 1
+  python3 - "$spent" "$expected" "$tol" "$floor" <<'PY'
+import sys
+spent, expected, tol, floor = map(float, sys.argv[1:5])
+print(f"status.spent {spent:.6f}, from pods {expected:.6f}, difference {spent - expected:+.6f} (tolerance {tol:.6f}); floor {floor:.6f}")
+sys.exit(0 if abs(spent - expected) <= tol and spent >= floor else 1)
+PY
+}
+
 # finish — stops the operator, prints the summary and exits 1 if a check failed.
 finish() {
   operator_kill TERM

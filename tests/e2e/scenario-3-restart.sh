@@ -62,30 +62,7 @@ wait_for "a first status with a ledger" 30 budget_has_ledger || die "the budget 
 
 # The expected price per GPU-second, from the PriceBook's (defaulted) unit prices, the pool's
 # node price and a pool node's capacity.
-RATE=$(
-  {
-    kc get pricebook default -o json
-    kc get gpunodepool a100 -o json
-    kc get node a100-0 -o json
-  } | python3 -c '
-import json, sys
-from decimal import Decimal as D
-docs, dec, text = [], json.JSONDecoder(), sys.stdin.read()
-i = 0
-while i < len(text):
-    if text[i].isspace(): i += 1; continue
-    obj, i = dec.raw_decode(text, i); docs.append(obj)
-book, pool, node = docs
-d = book["spec"]["defaults"]
-cap = node["status"]["capacity"]
-units = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40}
-mem = cap["memory"]
-gib = D(mem[:-2]) * units[mem[-2:]] / 2**30 if mem[-2:] in units else D(mem) / 2**30
-cpu = D(cap["cpu"][:-1]) / 1000 if cap["cpu"].endswith("m") else D(cap["cpu"])
-gpus = D(cap["nvidia.com/gpu"])
-weight = cpu * D(d["cpuCoreHour"]) + gib * D(d["memoryGiBHour"]) + gpus * D(d["gpuHour"])
-gpu_hour = D(pool["spec"]["pricePerNodeHour"]) * D(d["gpuHour"]) / weight
-print("%.9f" % (gpu_hour / 3600))')
+RATE=$(gpu_second_price default a100 a100-0)
 echo "      expected price: \$$RATE per GPU-second (node \$$(jp gpunodepool a100 '{.spec.pricePerNodeHour}')/h split by OpenCost's default-price ratio)"
 
 # Jobs: NAME GPUS RUN_FOR. Created together at t0 (two more are created while the operator is
@@ -111,20 +88,7 @@ at() {
 
 # budget_state — "spent watermark_unix period_start_unix gpu_seconds listed_pods
 # start_horizon_unix" of status (the horizon is "none" when absent).
-budget_state() {
-  kc get computebudget "$BUDGET" -o json | python3 -c '
-import json, sys, datetime
-s = json.load(sys.stdin).get("status", {})
-def ts(t):
-    t = t.rstrip("Z")
-    whole, _, frac = t.partition(".")
-    v = datetime.datetime.strptime(whole, "%Y-%m-%dT%H:%M:%S").replace(tzinfo=datetime.timezone.utc).timestamp()
-    return v + (float("0." + frac) if frac else 0.0)
-l = s.get("ledger", {})
-print(s.get("spent", "0"), "%.3f" % ts(l["watermark"]), "%.0f" % ts(l["periodStart"]),
-      l.get("gpuSeconds", "0"), len(l.get("pods", [])),
-      "%.0f" % ts(l["startHorizon"]) if "startHorizon" in l else "none")'
-}
+budget_state() { budget_ledger_state "$BUDGET"; }
 
 # GPU-seconds of the pods over [FROM, TO), from their timestamps (spend_from_pods at $1/GPU-s).
 gpu_seconds_from_pods() { spend_from_pods "$NS" "$1" "$2" 1; }
@@ -135,19 +99,12 @@ gpu_seconds_from_pods() { spend_from_pods "$NS" "$1" "$2" 1; }
 last_spent=0
 MAX_LISTED=0
 compare_with_pods() {
-  local spent watermark start expected listed horizon
-  read -r spent watermark start _ listed horizon < <(budget_state) || return 1
-  echo "status.ledger lists $listed pods, startHorizon $horizon (watermark $watermark)"
+  local listed horizon
+  read -r _ _ _ _ listed horizon < <(budget_state) || return 1
+  echo "status.ledger lists $listed pods, startHorizon $horizon"
   ((listed > MAX_LISTED)) && MAX_LISTED=$listed
   [[ $horizon != none ]] || return 1
-  expected=$(spend_from_pods "$NS" "$start" "$watermark" "$RATE") || return 1
-  python3 - "$spent" "$expected" "$TOLERANCE" "$last_spent" <<'EOF'
-import sys
-spent, expected, tol, last = map(float, sys.argv[1:5])
-print(f"status.spent {spent:.6f}, from pods {expected:.6f}, difference {spent - expected:+.6f} (tolerance {tol:.6f}); before the kill {last:.6f}")
-ok = abs(spent - expected) <= tol and spent >= last
-sys.exit(0 if ok else 1)
-EOF
+  ledger_matches_pods "$BUDGET" "$NS" "$RATE" "$TOLERANCE" "$last_spent"
 }
 
 # kill_cycle KILL_AT DOWN_FOR [JOB_WHILE_DOWN...] — SIGKILLs the operator at t0+KILL_AT, creates

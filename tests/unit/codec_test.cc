@@ -844,6 +844,22 @@ INSTANTIATE_TEST_SUITE_P(
                     "spec.scope.namespaceSelector.matchExpressions[0].key: missing required field"},
         InvalidCase{"spec.scope", "{namespaces: [a], podSelector: {matchLabels: {team: 5}}}",
                     "spec.scope.podSelector.matchLabels[team]: must be a string; quote it: \"5\""},
+        // A selector Kubernetes would refuse can never match: invalid, not "selects nothing".
+        InvalidCase{
+            "spec.scope", "{namespaces: [a], podSelector: {matchLabels: {a/b/c: x}}}",
+            "spec.scope.podSelector.matchLabels[a/b/c]: \"a/b/c\" is not a valid label key"},
+        InvalidCase{"spec.scope", "{namespaces: [a], podSelector: {matchLabels: {team: a b}}}",
+                    "spec.scope.podSelector.matchLabels[team]: \"a b\" is not a valid label value"},
+        InvalidCase{"spec.scope",
+                    "{namespaceSelector: {matchExpressions: [{key: \"bad key\", operator: "
+                    "Exists}]}}",
+                    "spec.scope.namespaceSelector.matchExpressions[0].key: \"bad key\" is not a "
+                    "valid label key"},
+        InvalidCase{"spec.scope",
+                    "{namespaceSelector: {matchExpressions: [{key: team, operator: In, values: "
+                    "[\"a b\"]}]}}",
+                    "spec.scope.namespaceSelector.matchExpressions[0].values[0]: \"a b\" is not a "
+                    "valid label value"},
         InvalidCase{"spec.scope", "{namespaces: [a], podSelector: {matchLables: {team: a}}}",
                     "spec.scope.podSelector.matchLables: unknown field (did you mean "
                     "\"matchLabels\"?)"},
@@ -949,6 +965,8 @@ INSTANTIATE_TEST_SUITE_P(
                     "spec.retraining.maxPerPeriod: must be between 0 and 1000 (got -1)"},
         InvalidCase{"spec.retraining", "{modelLabel: \"\"}",
                     "spec.retraining.modelLabel: must not be empty"},
+        InvalidCase{"spec.retraining", "{modelLabel: \"not a label!\"}",
+                    "spec.retraining.modelLabel: \"not a label!\" is not a valid label key"},
         InvalidCase{"spec.priceBookRef", "\"\"", "spec.priceBookRef: must not be empty"},
         // unknown fields
         InvalidCase{"spec.limitt", "{amount: \"5\"}",
@@ -1253,6 +1271,10 @@ INSTANTIATE_TEST_SUITE_P(
                     "spec.scaleDownDelay: \"10\" is not a duration"},
         InvalidCase{"spec.nodeSelector", "[a]",
                     "spec.nodeSelector: must be a map of strings, got a list"},
+        InvalidCase{"spec.nodeSelector", "{a/b/c: x}",
+                    "spec.nodeSelector[a/b/c]: \"a/b/c\" is not a valid label key"},
+        InvalidCase{"spec.nodeSelector", "{pool: \"-a100\"}",
+                    "spec.nodeSelector[pool]: \"-a100\" is not a valid label value"},
         InvalidCase{"spec.gpuType", "{a: b}", "spec.gpuType: must be a string, got an object"},
         InvalidCase{"spec.maxnodes", "4",
                     "spec.maxnodes: unknown field (did you mean \"maxNodes\"?)"},
@@ -1327,6 +1349,8 @@ INSTANTIATE_TEST_SUITE_P(
                     "spec.spotValues[1]: duplicate value \"spot\""},
         InvalidCase{"spec.nodeLabels", "{gpuModel: \"\"}",
                     "spec.nodeLabels.gpuModel: must not be empty"},
+        InvalidCase{"spec.nodeLabels", "{gpuModel: \"bad label key!\"}",
+                    "spec.nodeLabels.gpuModel: \"bad label key!\" is not a valid label key"},
         InvalidCase{"spec.nodeLabel", "{}",
                     "spec.nodeLabel: unknown field (did you mean \"nodeLabels\"?)"},
         InvalidCase{"status.observedGeneration", "x",
