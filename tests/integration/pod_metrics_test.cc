@@ -5,6 +5,8 @@
 // `make test-integration` inside `tests/cluster/metrics-server.sh with` (see docs/testing.md,
 // "The metrics pipeline").
 
+#include "controllers/signals/pod_metrics.h"
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -19,7 +21,6 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "controllers/signals/pod_metrics.h"
 #include "tests/integration/cluster_test_base.h"
 
 namespace bursar::signals {
@@ -41,7 +42,8 @@ values::Quantity Q(const std::string& text) {
 class PodMetricsClusterTest : public testing::ClusterTest {
  protected:
   void SetUp() override {
-    REQUIRE_ENV("BURSAR_TEST_METRICS_SERVER_PORT", "reads metrics.k8s.io from a real metrics-server",
+    REQUIRE_ENV("BURSAR_TEST_METRICS_SERVER_PORT",
+                "reads metrics.k8s.io from a real metrics-server",
                 "tests/cluster/metrics-server.sh with");
   }
 
@@ -50,15 +52,15 @@ class PodMetricsClusterTest : public testing::ClusterTest {
   // it (127.0.0.1).
   std::string CreateKwokNode() {
     const std::string name = Id() + "-node";
-    absl::StatusOr<json::Value> node = client().Create(
-        kube::kNodes, "", JsonOrFail(absl::StrCat(R"({"apiVersion":"v1","kind":"Node",
-          "metadata":{"name":")", name, R"(","labels":{")", testing::kTestLabel, R"(":")", Id(),
-                                                  R"("},
-            "annotations":{"kwok.x-k8s.io/node":"fake",
-              "metrics.k8s.io/resource-metrics-path":"/metrics/nodes/)", name,
-                                                  R"(/metrics/resource"}},
-          "status":{"capacity":{"cpu":"32","memory":"64Gi","pods":"110"},
-                    "allocatable":{"cpu":"32","memory":"64Gi","pods":"110"}}})")));
+    const std::string resources = R"({"cpu":"32","memory":"64Gi","pods":"110"})";
+    const std::string node_json =
+        absl::StrCat(R"({"apiVersion":"v1","kind":"Node","metadata":{"name":")", name, R"(",)",
+                     R"("labels":{")", testing::kTestLabel, R"(":")", Id(), R"("},)",
+                     R"("annotations":{"kwok.x-k8s.io/node":"fake",)",
+                     R"("metrics.k8s.io/resource-metrics-path":"/metrics/nodes/)", name,
+                     R"(/metrics/resource"}},)", R"("status":{"capacity":)", resources,
+                     R"(,"allocatable":)", resources, "}}");
+    absl::StatusOr<json::Value> node = client().Create(kube::kNodes, "", JsonOrFail(node_json));
     EXPECT_TRUE(node.ok()) << node.status();
     return name;
   }
@@ -69,17 +71,16 @@ class PodMetricsClusterTest : public testing::ClusterTest {
                  const std::string& memory) {
     std::vector<std::string> specs;
     for (const std::string& c : containers) {
-      specs.push_back(absl::StrCat(R"({"name":")", c,
-                                   R"(","image":"registry.invalid/bursar/fake-trainer:1",
-          "resources":{"requests":{"cpu":"100m","memory":"16Mi"}}})"));
+      specs.push_back(absl::StrCat(R"({"name":")", c, R"(",)",
+                                   R"("image":"registry.invalid/bursar/fake-trainer:1",)",
+                                   R"("resources":{"requests":{"cpu":"100m","memory":"16Mi"}}})"));
     }
-    absl::StatusOr<json::Value> pod = client().Create(
-        kube::kPods, ns, JsonOrFail(absl::StrCat(R"({"apiVersion":"v1","kind":"Pod",
-          "metadata":{"name":")", name, R"(","annotations":{
-            "kwok.x-k8s.io/usage-cpu":")", cpu, R"(","kwok.x-k8s.io/usage-memory":")", memory,
-                                                 R"("}},
-          "spec":{"nodeName":")", node, R"(","containers":[)", absl::StrJoin(specs, ","),
-                                                 "]}}")));
+    const std::string pod_json = absl::StrCat(
+        R"({"apiVersion":"v1","kind":"Pod","metadata":{"name":")", name, R"(",)",
+        R"("annotations":{"kwok.x-k8s.io/usage-cpu":")", cpu, R"(",)",
+        R"("kwok.x-k8s.io/usage-memory":")", memory, R"("}},)", R"("spec":{"nodeName":")", node,
+        R"(","containers":[)", absl::StrJoin(specs, ","), "]}}");
+    absl::StatusOr<json::Value> pod = client().Create(kube::kPods, ns, JsonOrFail(pod_json));
     ASSERT_TRUE(pod.ok()) << pod.status();
   }
 
