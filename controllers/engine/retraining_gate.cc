@@ -1,5 +1,8 @@
 #include "controllers/engine/retraining_gate.h"
 
+#include <algorithm>
+#include <tuple>
+
 namespace bursar::engine {
 
 const char* DriftOutcomeName(DriftOutcome outcome) {
@@ -59,6 +62,43 @@ bool RetrainingGate::AnyUnlocked(const values::Period& period) const {
 
 int RetrainingGate::UnlocksIn(const values::Period& period) const {
   return period_ == period ? unlocks_this_period_ : 0;
+}
+
+api::RetrainingStatus RetrainingGate::Export(absl::Time now, absl::Duration cooldown) const {
+  api::RetrainingStatus out;
+  if (period_.end != absl::InfinitePast()) {
+    out.period = period_;
+  }
+  out.unlocks_this_period = unlocks_this_period_;
+  for (const auto& [model, last] : last_unlock_) {
+    bool open = unlocked_.contains(model);
+    if (open || now - last < cooldown) {
+      out.models.push_back({.model = model, .last_unlock = last, .open = open});
+    }
+  }
+  std::sort(out.models.begin(), out.models.end(),
+            [](const api::ModelUnlock& a, const api::ModelUnlock& b) {
+              return std::make_tuple(!a.open, -absl::ToUnixNanos(a.last_unlock), a.model) <
+                     std::make_tuple(!b.open, -absl::ToUnixNanos(b.last_unlock), b.model);
+            });
+  if (out.models.size() > api::kMaxModelUnlocks) {
+    out.models.resize(api::kMaxModelUnlocks);
+  }
+  return out;
+}
+
+void RetrainingGate::Restore(const api::RetrainingStatus& status) {
+  *this = RetrainingGate();
+  if (status.period.has_value()) {
+    period_ = *status.period;
+    unlocks_this_period_ = status.unlocks_this_period;
+  }
+  for (const api::ModelUnlock& m : status.models) {
+    last_unlock_[m.model] = m.last_unlock;
+    if (m.open && status.period.has_value()) {
+      unlocked_[m.model] = true;
+    }
+  }
 }
 
 }  // namespace bursar::engine

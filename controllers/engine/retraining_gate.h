@@ -7,7 +7,8 @@
 // ends, unless M was unlocked less than `cooldown` ago (any period) or the budget already had
 // `maxPerPeriod` unlocks this period. A new period clears the unlocks, not the cooldowns.
 // Every outcome is reported so that status and Events can say why a signal did or did not
-// count. Pure and deterministic; thread-compatible.
+// count. Its state round-trips through status (Export, Restore) so a failover forgets nothing.
+// Pure and deterministic; thread-compatible.
 
 #include <cstdint>
 #include <map>
@@ -40,6 +41,13 @@ class RetrainingGate {
   bool IsUnlocked(const std::string& model, const values::Period& period) const;
   bool AnyUnlocked(const values::Period& period) const;
   int UnlocksIn(const values::Period& period) const;
+
+  // The state to keep in status: open unlocks, the period's count and the models still cooling
+  // down at `now` (older unlocks no longer matter), at most api::kMaxModelUnlocks, open ones and
+  // then the newest kept first.
+  api::RetrainingStatus Export(absl::Time now, absl::Duration cooldown) const;
+  // Continues from a status a previous leader wrote.
+  void Restore(const api::RetrainingStatus& status);
 
  private:
   void Roll(const values::Period& period);

@@ -156,6 +156,7 @@ Plan BudgetPlanner::Reconcile(const Snapshot& snap) {
   PlanQuotas(pass);
   PlanJobs(pass);
   AttachRecentActions(pass);
+  AttachDrainRequests(pass);
   PlanPools(pass);
   return std::move(pass.plan);
 }
@@ -377,6 +378,13 @@ BudgetPlanner::BudgetState& BudgetPlanner::BeginOutcome(Pass& pass, BudgetWork& 
     st.recent_actions = b.status.recent_actions;
     st.conditions = b.status.conditions;
     st.last_rung = RungOfPhase(b.status.phase);
+    if (b.status.retraining.has_value()) {
+      st.gate.Restore(*b.status.retraining);
+    }
+    for (const api::DrainRequest& r : b.status.drain_requests) {
+      drain_requested_.emplace(JobKey(r.namespace_name, r.name),
+                               DrainClock{.since = r.since, .budget = b.metadata.name});
+    }
   }
   out.status = b.status;
   out.status.observed_generation = b.metadata.generation;
@@ -671,6 +679,10 @@ void BudgetPlanner::WriteStatus(const BudgetWork& w, const engine::BudgetStep& s
   s.phase = d.phase;
   s.ledger = st.ledger->Snapshot();
   s.reserve_ledger = st.reserve_ledger->Snapshot();
+  s.retraining.reset();
+  if (b.spec.retraining.reserve_percent > 0) {
+    s.retraining = st.gate.Export(step.now, b.spec.retraining.cooldown);
+  }
   if (st.status_write_failed.has_value()) {
     // What the API server holds is stale (it may still say Ready): say so in this write.
     SetCondition(

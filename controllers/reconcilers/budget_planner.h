@@ -20,8 +20,11 @@
 // State kept between passes (and why it survives a restart):
 // - ledgers: restored from status.ledger / status.reserveLedger the first time a budget is
 //   seen, so nothing is lost or counted twice (see ledger.h);
-// - modelDrift unlocks (RetrainingGate): in memory only; a restart forgets open unlocks;
-// - pool scale-down timers and drain grace timers: in memory; a restart restarts them.
+// - modelDrift unlocks, cooldowns and the period's unlock count (RetrainingGate): kept in
+//   status.retraining and restored at first sight, so a new leader continues them;
+// - drain grace clocks: in status.drainRequests of the Job's budget, restored at first sight;
+// - a pool's scale-down clock and the budget it grows for: in the GPUNodePool's status
+//   (scaleDownPendingSince, growingFor), restored the first time the pool is sized.
 // Rules the engine leaves to the planner:
 // - a pod's cost: the cost model at its node's prices (the node's GPUNodePool
 //   pricePerNodeHour, else the budget's PriceBook); pods are charged from status.startTime to
@@ -199,6 +202,7 @@ class BudgetPlanner {
   static void PlanQuotas(Pass& pass);
   void PlanJobs(Pass& pass);
   void AttachRecentActions(Pass& pass);
+  void AttachDrainRequests(Pass& pass) const;
   void PlanPools(Pass& pass);
   // Parts of PlanBudget.
   BudgetState& BeginOutcome(Pass& pass, BudgetWork& w);
@@ -226,7 +230,11 @@ class BudgetPlanner {
   PlannerOptions options_;
   std::map<std::string, BudgetState> budgets_;
   std::map<std::string, PoolState> pools_;
-  std::map<std::string, absl::Time> drain_requested_;  // "ns/job" -> first Drain decision
+  struct DrainClock {
+    absl::Time since;  // the first Drain decision
+    std::string budget;
+  };
+  std::map<std::string, DrainClock> drain_requested_;  // by "ns/job"
 };
 
 }  // namespace bursar::reconcilers

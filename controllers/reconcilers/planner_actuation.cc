@@ -266,8 +266,8 @@ void BudgetPlanner::PlanBudgetJobs(Pass& pass, BudgetWork& w, std::vector<JobCan
       total -= job_active_gpus[key];
       total_rate -= pass.job_active_rate[key];
       draining_jobs.insert(key);
-      auto [requested, inserted] = drain_requested_.emplace(key, now);
-      if (now - requested->second < c.job->drain_grace) {
+      auto [requested, inserted] = drain_requested_.emplace(key, DrainClock{now, name});
+      if (now - requested->second.since < c.job->drain_grace) {
         if (inserted) {
           out.events.push_back(
               {.warning = true,
@@ -327,6 +327,28 @@ void BudgetPlanner::AttachRecentActions(Pass& pass) {
                               st.recent_actions.end() - api::kMaxRecentActions);
     }
     out.status.recent_actions = st.recent_actions;
+  }
+}
+
+// Each budget's running drain grace clocks, oldest first, into its status.
+void BudgetPlanner::AttachDrainRequests(Pass& pass) const {
+  std::map<std::string, std::vector<api::DrainRequest>> by_budget;
+  for (const auto& [key, clock] : drain_requested_) {
+    size_t slash = key.find('/');
+    by_budget[clock.budget].push_back({.namespace_name = key.substr(0, slash),
+                                       .name = key.substr(slash + 1),
+                                       .since = clock.since});
+  }
+  for (BudgetOutcome& out : pass.plan.budgets) {
+    std::vector<api::DrainRequest>& requests = by_budget[out.name];
+    std::sort(requests.begin(), requests.end(), [](const auto& a, const auto& b) {
+      return std::tie(a.since, a.namespace_name, a.name) <
+             std::tie(b.since, b.namespace_name, b.name);
+    });
+    if (requests.size() > api::kMaxDrainRequests) {
+      requests.resize(api::kMaxDrainRequests);
+    }
+    out.status.drain_requests = std::move(requests);
   }
 }
 
@@ -403,9 +425,15 @@ void BudgetPlanner::PlanPool(Pass& pass, const api::GPUNodePool& pool) {
   outcome.name = pool.metadata.name;
   outcome.status = pool.status;
   outcome.status.observed_generation = pool.metadata.generation;
+  // First sight (a new leader): continue the sizing clocks the pool's status holds; which nodes
+  // appeared since the last grow is unknown, so none are attributed this pass.
+  const bool first_pass = !pools_.contains(pool.metadata.name);
   PoolState& ps = pools_[pool.metadata.name];
-  bool first_pass =
-      ps.known_nodes.empty() && ps.growing_for.empty() && ps.low_since == absl::InfiniteFuture();
+  if (first_pass) {
+    ps.low_since = pool.status.scale_down_pending_since.value_or(absl::InfiniteFuture());
+    ps.growing_for = pool.status.growing_for;
+  }
+  outcome.status.growing_for = ps.growing_for;
   const std::vector<const NodeView*>& members = pass.members_of_pool[&pool];
   // Nodes that appeared since a grow belong to the budget that asked for them.
   std::set<std::string> member_names;
@@ -446,6 +474,10 @@ void BudgetPlanner::PlanPool(Pass& pass, const api::GPUNodePool& pool) {
                               .scale_down_now = any_owned_idle && demand.owners_held};
   engine::PoolSizingDecision decision = engine::SizePool(pool.spec, in);
   ps.low_since = decision.low_since;
+  outcome.status.scale_down_pending_since.reset();
+  if (ps.low_since != absl::InfiniteFuture()) {
+    outcome.status.scale_down_pending_since = ps.low_since;
+  }
   outcome.status.current_nodes = current;
   outcome.status.ready_nodes = ready;
   outcome.status.idle_nodes = current - busy;
@@ -456,6 +488,7 @@ void BudgetPlanner::PlanPool(Pass& pass, const api::GPUNodePool& pool) {
   }
   if (decision.desired_nodes > current) {
     ps.growing_for = demand.grower;
+    outcome.status.growing_for = ps.growing_for;
     pass.plan.pool_changes.push_back(
         {pool.metadata.name, current, decision.desired_nodes, {}, decision.reason, demand.grower});
   } else if (decision.desired_nodes < current) {

@@ -118,6 +118,13 @@ CONTRACT = {
         "status.recentActions[].action", "status.recentActions[].reason",
         "status.recentActions[].message", "status.recentActions[].target",
         "status.recentActions[].dryRun",
+        "status.retraining", "status.retraining.period", "status.retraining.period.start",
+        "status.retraining.period.end", "status.retraining.unlocksThisPeriod",
+        "status.retraining.models", "status.retraining.models[]",
+        "status.retraining.models[].model", "status.retraining.models[].lastUnlock",
+        "status.retraining.models[].open",
+        "status.drainRequests", "status.drainRequests[]", "status.drainRequests[].namespace",
+        "status.drainRequests[].name", "status.drainRequests[].since",
     ],
     "GPUNodePool": _COMMON + [
         "spec.provider", "spec.provider.type",
@@ -131,7 +138,8 @@ CONTRACT = {
         "spec.capacityType", "spec.pricePerNodeHour", "spec.priceBookRef", "spec.minNodes",
         "spec.maxNodes", "spec.maxScaleStep", "spec.scaleDownDelay",
         "status.currentNodes", "status.desiredNodes", "status.readyNodes", "status.idleNodes",
-        "status.lastScaleTime", "status.lastScaleReason",
+        "status.lastScaleTime", "status.lastScaleReason", "status.scaleDownPendingSince",
+        "status.growingFor",
     ],
     "PriceBook": _COMMON + [
         "spec.currency", "spec.defaults", "spec.defaults.cpuCoreHour",

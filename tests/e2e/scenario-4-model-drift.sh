@@ -2,7 +2,9 @@
 # Scenario 4 — modelDrift. A budget whose regular money is spent holds a retraining Job; a
 # modelDrift report over the threshold (bursar.v1.Signals/ReportModelDrift, sent with
 # `bursar report-drift`) unlocks the retraining reserve, and the Job that would otherwise have
-# stayed held runs — while the regular work stays held.
+# stayed held runs — while the regular work stays held. The operator is then SIGKILLed while the
+# unlock is open and a Job is inside its drain grace: the new process continues both from status
+# (issue 14, state that survives failover).
 #
 #   tests/cluster/with-cluster.sh --with-all -- tests/e2e/scenario-4-model-drift.sh
 #
@@ -30,14 +32,23 @@ spec:
   period: {type: Custom, duration: ${PERIOD}s, anchor: "$anchor"}
   pacing: {mode: None}
   nodePools: [a100]
-  retraining: {reservePercent: 50, driftThreshold: "0.3", cooldown: 1m, maxPerPeriod: 2}
+  # releaseUnusedFromPercent 100: the unused reserve is never released to regular work, so the
+  # regular Jobs stay drained to the end of the period.
+  retraining: {reservePercent: 50, driftThreshold: "0.3", cooldown: 1m, maxPerPeriod: 2,
+               releaseUnusedFromPercent: 100}
 EOF
 } >"$WORK/setup.yaml"
 kc apply -f "$WORK/setup.yaml" >/dev/null
 operator_start
 wait_for "the operator to enter the period" 30 bash -c \
   "kubectl get computebudget fraud-team -o jsonpath='{.status.period.start}' | grep -qx '$anchor'"
-for i in 1 2 3 4; do gpu_job "train-$i" ml 1 300s; done | kc apply -f - >/dev/null
+# train-1 may checkpoint for GRACE seconds when drained (the drain grace); the others go at once.
+GRACE=30
+{
+  gpu_job train-1 ml 1 300s |
+    sed "s|annotations: {bursar.dev/priority: \"0\"}|annotations: {bursar.dev/priority: \"0\", bursar.dev/drain-grace: \"${GRACE}s\"}|"
+  for i in 2 3 4; do gpu_job "train-$i" ml 1 300s; done
+} | kc apply -f - >/dev/null
 
 retrain_labels='{bursar.dev/model: fraud, bursar.dev/purpose: retrain}'
 retrain_job_is_held() {
@@ -52,6 +63,27 @@ retrain_job_is_held() {
   [[ $(jp job retrain-fraud '{.spec.suspend}' ml) == true ]]
 }
 check "without a modelDrift report the retraining Job is held" retrain_job_is_held
+
+# Failover, part 1: the operator is SIGKILLed while train-1 is inside its drain grace (the other
+# regular Jobs were drained at once). The new process reads the grace's start from
+# status.drainRequests and suspends train-1 GRACE seconds after the first Drain decision, not
+# GRACE seconds after it took over. (Part 2 kills it with an unlock open.)
+drain_grace_in_status() {
+  wait_for "train-1's drain grace in status.drainRequests" 30 bash -c \
+    "kubectl get computebudget fraud-team -o jsonpath='{.status.drainRequests[*].name}' | grep -qw train-1" ||
+    return 1
+  [[ $(jp job train-1 '{.spec.suspend}' ml) != true ]] || {
+    echo "train-1 is already suspended: the grace ended before the kill (a slow machine?)"
+    return 1
+  }
+}
+check "status.drainRequests holds train-1's running drain grace" drain_grace_in_status
+since=$(jp computebudget fraud-team '{.status.drainRequests[?(@.name=="train-1")].since}')
+since_s=$(date -d "${since:-@0}" +%s)
+operator_kill KILL
+echo "      SIGKILL $(($(date +%s) - since_s))s into train-1's ${GRACE}s drain grace"
+sleep 2
+operator_start
 
 # The reporter: a ServiceAccount allowed to report for fraud and other, over TLS with a token.
 grpc_reporter_token ml drift-monitor fraud other >"$WORK/reporter.token"
@@ -96,6 +128,47 @@ drift_report_unlocks_reserve() {
 }
 check "a modelDrift report over the threshold unlocks the reserve, naming the caller" \
   drift_report_unlocks_reserve
+
+# Failover, part 2: SIGKILLed with the unlock open and the retraining Job running on the reserve.
+# The new process continues the unlock from status.retraining: the retraining Job is never
+# drained (a forgotten unlock would charge it to the spent regular money and drain it at once).
+[[ $(jp computebudget fraud-team '{.status.retraining.models[0].open}') == true ]] ||
+  echo "      status.retraining does not show the open unlock"
+operator_kill KILL
+killed_at=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+sleep 2
+operator_start
+
+failover_kept_the_drain_deadline() {
+  local suspended_at=""
+  while ((${suspended_at:-$(date +%s)} < since_s + GRACE + 20)); do
+    [[ $(jp job train-1 '{.spec.suspend}' ml) == true ]] && suspended_at=$(date +%s) && break
+    sleep 0.5
+  done
+  [[ -n $suspended_at ]] || {
+    echo "train-1 was never drained"
+    return 1
+  }
+  echo "      train-1 suspended $((suspended_at - since_s))s after the first Drain decision (grace ${GRACE}s)"
+  ((suspended_at >= since_s + GRACE - 1 && suspended_at <= since_s + GRACE + 5))
+}
+check "after a SIGKILL the new process drains train-1 at its original deadline" \
+  failover_kept_the_drain_deadline
+
+failover_kept_the_unlock() {
+  wait_for "retrain-fraud to succeed" 60 bash -c \
+    "kubectl get job retrain-fraud -n ml -o jsonpath='{.status.succeeded}' | grep -q 1" || return 1
+  kc get computebudget fraud-team -o json | KILLED_AT=$killed_at python3 -c '
+import json, os, sys
+actions = json.load(sys.stdin)["status"].get("recentActions", [])
+bad = [a for a in actions if a["time"] >= os.environ["KILLED_AT"]
+       and "retrain-fraud" in a.get("target", "") and a["action"] in ("Drain", "Hold")]
+for a in bad:
+    print("      after the restart:", a["action"], a["target"], a.get("message", ""))
+sys.exit(1 if bad else 0)'
+}
+check "after a SIGKILL with the unlock open the retraining Job keeps running on the reserve" \
+  failover_kept_the_unlock
 
 retrain_job_runs() {
   wait_for "retrain-fraud resumed" 15 bash -c \

@@ -347,8 +347,9 @@ TEST_F(BudgetLoopTest, BeforeTheFirstCompletedPassLivenessCountsFromTheCacheSync
     throw std::runtime_error("metrics client exploded");  // every pass fails
   };
   loop_ = Make(std::move(usage));
-  clock_.Advance(absl::Minutes(10));                                   // a slow sync
-  EXPECT_THROW(loop_->Reconcile(kBudgetLoopKey), std::runtime_error);  // synced; the pass threw
+  clock_.Advance(absl::Minutes(10));  // a slow sync
+  EXPECT_THROW((void)loop_->Reconcile(kBudgetLoopKey),
+               std::runtime_error);  // synced; the pass threw
   EXPECT_EQ(loop_->LivenessProblem(), "");
   clock_.Advance(absl::Seconds(75));
   EXPECT_EQ(loop_->LivenessProblem(), "no reconcile pass completed for 1m15s (tick 15s)");

@@ -14,10 +14,12 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_replace.h"
@@ -801,6 +803,134 @@ TEST(BudgetPlannerTest, AHeldBudgetGrowsItsPoolOnlyForRetrainingOnAnUnlockedRese
   Plan unlocked = planner.Reconcile(s);
   ASSERT_EQ(unlocked.pool_changes.size(), 1u);
   EXPECT_EQ(unlocked.pool_changes[0].desired, 2);  // the retraining GPU only, not the regular one
+}
+
+// What a leader writes is what a new leader reads: statuses go through the codec both ways.
+api::ComputeBudgetStatus ThroughCodec(const api::ComputeBudget& budget,
+                                      const api::ComputeBudgetStatus& status) {
+  api::ComputeBudget written = budget;
+  written.status = status;
+  auto read = api::DecodeComputeBudget(api::EncodeComputeBudget(written), {});
+  EXPECT_TRUE(read.ok()) << read.status();
+  return read.ok() ? read->status : api::ComputeBudgetStatus{};
+}
+
+api::GPUNodePoolStatus ThroughCodec(const api::GPUNodePool& pool,
+                                    const api::GPUNodePoolStatus& status) {
+  api::GPUNodePool written = pool;
+  written.status = status;
+  auto read = api::DecodeGPUNodePool(api::EncodeGPUNodePool(written), {});
+  EXPECT_TRUE(read.ok()) << read.status();
+  return read.ok() ? read->status : api::GPUNodePoolStatus{};
+}
+
+bool Released(const Plan& plan, const std::string& job) {
+  return std::any_of(plan.jobs.begin(), plan.jobs.end(),
+                     [&](const JobChange& j) { return j.name == job && !j.suspend; });
+}
+
+TEST(BudgetPlannerTest, ANewLeaderContinuesAnOpenUnlockAndItsCooldownFromStatus) {
+  std::string spec = R"(  retraining: {reservePercent: 20, driftThreshold: "0.3", cooldown: 1h}
+)";
+  Snapshot s = Base(kStart + absl::Hours(5));
+  s.budgets = {Budget(spec)};
+  s.nodes = {Node("a100-0"), Node("a100-1")};
+  s.pods = {Pod("a", kStart, "a100-0", 2, "train"), Pod("b", kStart, "a100-1", 2, "train2")};
+  JobView retrain = Job("retrain-fraud", 1);
+  retrain.labels = {{"bursar.dev/model", "fraud"}, {"bursar.dev/purpose", "retrain"}};
+  retrain.suspended = true;
+  retrain.held_by = "vision";
+  s.jobs = {Job("train", 2), Job("train2", 2), retrain};
+  s.drift = {
+      {.model = "fraud", .score_micros = 500000, .metric = "psi", .time = s.now, .source = "test"}};
+  BudgetPlanner leader;
+  Plan unlocked = leader.Reconcile(s);
+  ASSERT_TRUE(Released(unlocked, "retrain-fraud"));
+  const api::ComputeBudgetStatus& written = Outcome(unlocked).status;
+  ASSERT_TRUE(written.retraining.has_value());
+  EXPECT_EQ(written.retraining->unlocks_this_period, 1);
+  ASSERT_EQ(written.retraining->models.size(), 1u);
+  EXPECT_TRUE(written.retraining->models[0].open);
+  EXPECT_EQ(written.retraining->models[0].last_unlock, s.now);
+
+  // The leader dies before the Job is resumed; a new leader sees no signal any more.
+  s.budgets[0].status = ThroughCodec(s.budgets[0], written);
+  s.drift.clear();
+  s.now += absl::Minutes(1);
+  BudgetPlanner new_leader;
+  EXPECT_TRUE(Released(new_leader.Reconcile(s), "retrain-fraud")) << "the open unlock was lost";
+  BudgetPlanner amnesiac;  // what a failover did before: the reserve stays locked
+  s.budgets[0].status.retraining.reset();
+  EXPECT_FALSE(Released(amnesiac.Reconcile(s), "retrain-fraud"));
+
+  // The cooldown continues too: a new signal 30 minutes after the unlock is still cooling down.
+  s.budgets[0].status = ThroughCodec(s.budgets[0], written);
+  s.now = kStart + absl::Hours(5) + absl::Minutes(30);
+  s.drift = {
+      {.model = "fraud", .score_micros = 900000, .metric = "psi", .time = s.now, .source = "test"}};
+  BudgetPlanner third;
+  Plan again = third.Reconcile(s);
+  EXPECT_EQ(Outcome(again).status.retraining->unlocks_this_period, 1);
+  bool cooling = false;
+  for (const EventNote& e : Outcome(again).events) {
+    cooling |= e.reason == "ModelDriftIgnored" && absl::StrContains(e.message, "CoolingDown");
+  }
+  EXPECT_TRUE(cooling);
+}
+
+TEST(BudgetPlannerTest, ANewLeaderKeepsADrainGraceDeadline) {
+  Snapshot s = Base(kStart + absl::Hours(8));
+  s.nodes = {Node("a100-0"), Node("a100-1")};
+  s.pods = {Pod("a", kStart, "a100-0", 2, "important"), Pod("b", kStart, "a100-1", 2, "cheap")};
+  s.jobs = {Job("important", 2), Job("cheap", 2)};
+  for (JobView& j : s.jobs) {
+    j.drain_grace = absl::Minutes(10);
+  }
+  BudgetPlanner leader;
+  Plan first = leader.Reconcile(s);
+  ASSERT_EQ(Outcome(first).decision.rung, api::LadderAction::kDrain);
+  EXPECT_TRUE(first.jobs.empty()) << "suspended inside the drain grace";
+  const api::ComputeBudgetStatus& written = Outcome(first).status;
+  ASSERT_EQ(written.drain_requests.size(), 2u);
+  EXPECT_EQ(written.drain_requests[0].since, s.now);
+
+  // A new leader 6 minutes later keeps the deadline (and says nothing new); at 10 minutes after
+  // the first decision it drains, not 10 minutes after it took over.
+  s.budgets[0].status = ThroughCodec(s.budgets[0], written);
+  s.now += absl::Minutes(6);
+  BudgetPlanner new_leader;
+  Plan during = new_leader.Reconcile(s);
+  EXPECT_TRUE(during.jobs.empty());
+  for (const EventNote& e : Outcome(during).events) {
+    EXPECT_NE(e.reason, "DrainRequested") << "the grace restarted";
+  }
+  EXPECT_EQ(Outcome(during).status.drain_requests, written.drain_requests);
+  s.budgets[0].status = ThroughCodec(s.budgets[0], Outcome(during).status);
+  s.now += absl::Minutes(4);
+  Plan after = new_leader.Reconcile(s);
+  EXPECT_EQ(after.jobs.size(), 2u);
+}
+
+TEST(BudgetPlannerTest, ANewLeaderContinuesAPoolsScaleDownDelay) {
+  Snapshot s = Base(kStart + absl::Hours(1));
+  s.nodes = {Node("a100-0", "vision"), Node("a100-1", "vision")};
+  s.pods = {Pod("p1", kStart, "a100-0", 1)};
+  BudgetPlanner leader;
+  Plan first = leader.Reconcile(s);
+  EXPECT_TRUE(first.pool_changes.empty());
+  ASSERT_EQ(first.pools.size(), 1u);
+  ASSERT_TRUE(first.pools[0].status.scale_down_pending_since.has_value());
+  EXPECT_EQ(*first.pools[0].status.scale_down_pending_since, s.now);
+
+  // A new leader 11 minutes later: the 10-minute delay has passed, the idle node goes now.
+  s.pools[0].status = ThroughCodec(s.pools[0], first.pools[0].status);
+  s.now += absl::Minutes(11);
+  BudgetPlanner new_leader;
+  Plan shrink = new_leader.Reconcile(s);
+  ASSERT_EQ(shrink.pool_changes.size(), 1u);
+  EXPECT_EQ(shrink.pool_changes[0].remove, std::vector<std::string>{"a100-1"});
+  s.pools[0].status = {};  // with nothing in status the delay would start again
+  EXPECT_TRUE(BudgetPlanner().Reconcile(s).pool_changes.empty());
 }
 
 TEST(BudgetPlannerTest, ABudgetsOwnDriftQueryUnlocksOnlyThatBudgetAndRepeatsQuietly) {
