@@ -110,8 +110,8 @@ clean:
 # --- A real control plane for integration tests (tests/cluster/, docs/testing.md) ------------
 CLUSTER_DIR ?= /tmp/bursar-cluster-$(shell id -un)
 
-# Builds kube-apiserver, kube-scheduler, kube-controller-manager, etcd and kwok from the Go module
-# proxy and fetches kubectl and helm, once, into ~/.cache/bursar (~11 min the first time).
+# Builds kube-apiserver, kube-scheduler, kube-controller-manager, etcd, kwok, Kueue and
+# metrics-server from the Go module proxy and fetches kubectl and helm, once, into ~/.cache/bursar.
 cluster-build: deps
 	@tests/cluster/build.sh
 
@@ -132,7 +132,8 @@ test-cluster: cluster-build
 # The Kubernetes client and runtime against a real kube-apiserver and etcd: CRUD on every kind,
 # conflicts, server-side apply ownership, watches across an apiserver restart, 410 after etcd
 # compaction, two processes electing one leader; the plan applier; the Prometheus client against
-# a real Prometheus scraping a fake DCGM exporter.
+# a real Prometheus scraping a fake DCGM exporter; the metrics.k8s.io client against the real
+# metrics-server scraping kwok (tests/cluster/metrics-server.sh).
 # Kueue's, Karpenter's and Cluster API's CRDs come from the Go module cache
 # (tests/cluster/{kueue,karpenter,cluster-api}.sh crds), never from the repo. The webhook's
 # suspend paths against the real CRDs of JobSet, Kubeflow and KubeRay and the Job schema of
@@ -141,7 +142,8 @@ test-integration: build cluster-build
 	kueue_crds=$$(tests/cluster/kueue.sh crds) && karpenter_crds=$$(tests/cluster/karpenter.sh crds) \
 	  && capi_crds=$$(tests/cluster/cluster-api.sh crds) && BURSAR_TEST_KUEUE_CRDS=$$kueue_crds \
 	  BURSAR_TEST_KARPENTER_CRDS=$$karpenter_crds BURSAR_TEST_CLUSTER_API_CRDS=$$capi_crds \
-	  tests/e2e/with-prometheus.sh -- tests/cluster/with-cluster.sh -- $(BUILD_DIR)/tests/bursar_integration_tests
+	  tests/e2e/with-prometheus.sh -- tests/cluster/with-cluster.sh --with-kwok -- \
+	  tests/cluster/metrics-server.sh with -- $(BUILD_DIR)/tests/bursar_integration_tests
 	python3 tests/integration/suspend_paths_check.py
 
 # The operator end to end (tests/e2e): each scenario on its own throwaway cluster with

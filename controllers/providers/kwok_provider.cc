@@ -70,14 +70,17 @@ json::Value NewNode(const api::GPUNodePool& pool, const std::string& name) {
   return json::Value::Object({
       {"apiVersion", Str("v1")},
       {"kind", Str("Node")},
-      {"metadata", json::Value::Object({
-                       {"name", Str(name)},
-                       {"labels", json::Value::Object(std::move(labels))},
-                       {"annotations", json::Value::Object({
-                                           {"kwok.x-k8s.io/node", Str("fake")},
-                                           {"node.alpha.kubernetes.io/ttl", Str("0")},
-                                       })},
-                   })},
+      {"metadata",
+       json::Value::Object({
+           {"name", Str(name)},
+           {"labels", json::Value::Object(std::move(labels))},
+           {"annotations", json::Value::Object({
+                               {"kwok.x-k8s.io/node", Str("fake")},
+                               {"node.alpha.kubernetes.io/ttl", Str("0")},
+                               {"metrics.k8s.io/resource-metrics-path",
+                                Str(absl::StrCat("/metrics/nodes/", name, "/metrics/resource"))},
+                           })},
+       })},
       {"spec", json::Value::Object({
                    {"providerID", Str(absl::StrCat("kwok://", name))},
                    {"taints", json::Value::Array({json::Value::Object({

@@ -7,9 +7,11 @@
 //
 // Growing creates Nodes named <prefix><index> (lowest free indices) with the nodeSelector labels,
 // nvidia.com/gpu.product = gpuType, karpenter.sh/capacity-type = spot|on-demand, the annotation
-// kwok.x-k8s.io/node: fake that kwok's controller adopts, the taint kwok.x-k8s.io/node=fake:
-// NoSchedule, and status capacity/allocatable (cpu, memory, pods, nvidia.com/gpu). Shrinking
-// deletes exactly the named Nodes.
+// kwok.x-k8s.io/node: fake that kwok's controller adopts, the annotation
+// metrics.k8s.io/resource-metrics-path: /metrics/nodes/<name>/metrics/resource (where kwok serves
+// the node's emulated kubelet resource metrics, and so where metrics-server scrapes them), the
+// taint kwok.x-k8s.io/node=fake:NoSchedule, and status capacity/allocatable (cpu, memory, pods,
+// nvidia.com/gpu). Shrinking deletes exactly the named Nodes.
 //
 // Pitfall: readiness comes from the Node's Ready condition, which only a running kwok controller
 // sets; without one, created Nodes stay not ready. Thread-compatible: holds only the client.

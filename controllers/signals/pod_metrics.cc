@@ -182,4 +182,17 @@ absl::StatusOr<std::vector<PodUsage>> ParsePodMetricsList(std::string_view body)
   return out;
 }
 
+absl::StatusOr<std::vector<PodUsage>> FetchPodMetrics(kube::Transport& transport,
+                                                      absl::Duration timeout) {
+  absl::StatusOr<kube::HttpResponse> got = transport.Send(BuildPodMetricsList(), timeout);
+  if (!got.ok()) {
+    return got.status();
+  }
+  if (got->status / 100 != 2) {
+    return absl::UnavailableError(
+        absl::StrCat("metrics.k8s.io answered HTTP ", got->status, ": ", got->body.substr(0, 200)));
+  }
+  return ParsePodMetricsList(got->body);
+}
+
 }  // namespace bursar::signals

@@ -50,4 +50,10 @@ struct PodUsage {
 // fields and other usage resources are ignored.
 absl::StatusOr<std::vector<PodUsage>> ParsePodMetricsList(std::string_view body);
 
+// Sends BuildPodMetricsList() through `transport` (an API server's) and parses the answer. A
+// non-2xx answer is Unavailable, with the status and the start of the body ("metrics.k8s.io
+// answered HTTP 503: service unavailable"); a transport error is returned as it is.
+absl::StatusOr<std::vector<PodUsage>> FetchPodMetrics(kube::Transport& transport,
+                                                      absl::Duration timeout);
+
 }  // namespace bursar::signals

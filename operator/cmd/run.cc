@@ -417,17 +417,8 @@ int RunOperator(const RunOptions& options) {
     };
   }
   if (options.metrics_api) {
-    usage.pod_usage = [&transport]() -> absl::StatusOr<std::vector<signals::PodUsage>> {
-      absl::StatusOr<kube::HttpResponse> got =
-          (*transport)->Send(signals::BuildPodMetricsList(), absl::Seconds(10));
-      if (!got.ok()) {
-        return got.status();
-      }
-      if (got->status / 100 != 2) {
-        return absl::UnavailableError(absl::StrCat("metrics.k8s.io answered HTTP ", got->status,
-                                                   ": ", got->body.substr(0, 200)));
-      }
-      return signals::ParsePodMetricsList(got->body);
+    usage.pod_usage = [&transport]() {
+      return signals::FetchPodMetrics(**transport, absl::Seconds(10));
     };
   }
 

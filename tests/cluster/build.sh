@@ -4,11 +4,13 @@
 #
 #   $BURSAR_CACHE/kubernetes-<v>/      kube-apiserver kube-scheduler kube-controller-manager
 #   $BURSAR_CACHE/etcd-<v>/            etcd
-#   $BURSAR_CACHE/kwok-<v>/            kwok, stages/*.yaml (node and pod lifecycle Stages)
+#   $BURSAR_CACHE/kwok-<v>/            kwok, stages/*.yaml (node and pod lifecycle Stages),
+#                                      metrics/*.yaml (emulated kubelet resource metrics)
 #   $BURSAR_CACHE/kueue-<v>/           kueue (the controller, cmd/kueue; its CRDs stay in the
 #                                      module, see kueue-crds.sh)
 #   $BURSAR_CACHE/karpenter-<v>/       karpenter (Karpenter's kwok cloud provider, kwok/; its CRDs
 #                                      stay in the module, see karpenter.sh)
+#   $BURSAR_CACHE/metrics-server-<v>/  metrics-server (cmd/metrics-server, see metrics-server.sh)
 #   $BURSAR_CACHE/kubectl-layer-<p>/   kubectl helm
 #   $BURSAR_CACHE/src/<component>-<v>/ generated wrapper Go modules and build logs
 #
@@ -17,7 +19,9 @@
 # pkg@version` refuses them). A folder counts as built only once its stamp file is written, so an
 # interrupted build starts over. When everything is cached this prints nothing.
 #
-# Usage: build.sh [etcd|kwok|kubernetes|kubectl|kueue|karpenter ...]      (default: all of them)
+# Usage: build.sh [etcd|kwok|kubernetes|kubectl|kueue|karpenter|metrics-server ...]
+#                 (default: all of them)
+#
 # Environment: BURSAR_CACHE (default ~/.cache/bursar), BURSAR_GO_JOBS (packages compiled in
 # parallel, default 2), GOMODCACHE/GOCACHE/GOPROXY as usual for Go.
 set -euo pipefail
@@ -26,7 +30,7 @@ SCRIPT_NAME=cluster/build
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 GO_JOBS=${BURSAR_GO_JOBS:-2}
-ALL_COMPONENTS=(etcd kwok kubernetes kubectl kueue karpenter)
+ALL_COMPONENTS=(etcd kwok kubernetes kubectl kueue karpenter metrics-server)
 
 # Built like upstream: static, reproducible paths, no VCS stamping (the wrapper has no VCS).
 export CGO_ENABLED=0 GOTOOLCHAIN=local GOWORK=off
@@ -42,6 +46,7 @@ dir_of() {
     kubectl) echo "$KUBECTL_DIR" ;;
     kueue) echo "$KUEUE_DIR" ;;
     karpenter) echo "$KARPENTER_DIR" ;;
+    metrics-server) echo "$METRICS_SERVER_DIR" ;;
     *) die "unknown component '$1' (expected one of: ${ALL_COMPONENTS[*]})" ;;
   esac
 }
@@ -155,7 +160,34 @@ EOF
       -exec cp {} "$partial/stages/" \;
   done
   chmod 0644 "$partial"/stages/*.yaml
+  copy_kwok_metrics "$module_dir" "$partial/metrics"
   finish kwok "$partial" "$KWOK_DIR" "$src"
+}
+
+# copy_kwok_metrics MODULE_DIR DEST — kwok's emulated kubelet resource metrics: the Metric that
+# serves /metrics/nodes/{nodeName}/metrics/resource (what metrics-server scrapes) and the
+# ClusterResourceUsage that takes pod usage from the kwok.x-k8s.io/usage-{cpu,memory} annotations.
+copy_kwok_metrics() {
+  local module_dir=$1 dest=$2 file
+  mkdir -p "$dest"
+  for file in resource/metrics-resource.yaml usage/usage-from-annotation.yaml; do
+    [[ -f $module_dir/kustomize/metrics/$file ]] || die "kwok: no kustomize/metrics/$file in $module_dir"
+    install -m 0644 "$module_dir/kustomize/metrics/$file" "$dest/"
+  done
+}
+
+# A kwok folder built before the metrics were copied gets them now, without touching the binary
+# (a running cluster may be using it).
+add_kwok_metrics() {
+  local info module_dir partial
+  info=$(cd "${TMPDIR:-/tmp}" && GOWORK=off GOFLAGS= go mod download -json "sigs.k8s.io/kwok@$KWOK_VERSION") ||
+    die "kwok: 'go mod download sigs.k8s.io/kwok@$KWOK_VERSION' failed: $info"
+  module_dir=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["Dir"])' <<<"$info")
+  partial=$(mktemp -d "$KWOK_DIR/metrics.XXXXXX")
+  copy_kwok_metrics "$module_dir" "$partial"
+  chmod 0755 "$partial"
+  mv -T "$partial" "$KWOK_DIR/metrics" 2>/dev/null || rm -rf "$partial" # another run was first
+  log "kwok: added its resource-metrics documents to $KWOK_DIR/metrics"
 }
 
 build_kueue() {
@@ -193,6 +225,28 @@ EOF
   rm -rf "$partial" && mkdir -p "$partial"
   go_build "karpenter $KARPENTER_VERSION" "$src" "$partial/karpenter" "-s -w" sigs.k8s.io/karpenter/kwok
   finish karpenter "$partial" "$KARPENTER_DIR" "$src"
+build_metrics-server() {
+  local src partial=$METRICS_SERVER_DIR.partial key ldflags
+  src=$(new_wrapper_dir "metrics-server-$METRICS_SERVER_VERSION")
+  # A program, not a library: the wrapper names it with a tool directive (Go 1.24+), which pins
+  # its module in go.mod like a require.
+  cat >"$src/go.mod" <<EOF
+module bursar.test/metrics-server-build
+
+go 1.24.4
+
+tool sigs.k8s.io/metrics-server/cmd/metrics-server
+
+require sigs.k8s.io/metrics-server $METRICS_SERVER_VERSION
+EOF
+  # Stamp the version as metrics-server's Makefile does, or --version prints v0.0.0-master.
+  key=k8s.io/client-go/pkg/version
+  ldflags="-s -w -X $key.gitVersion=$METRICS_SERVER_VERSION -X $key.gitCommit=$METRICS_SERVER_VERSION"
+  rm -rf "$partial" && mkdir -p "$partial"
+  go_build "metrics-server $METRICS_SERVER_VERSION" "$src" "$partial/metrics-server" "$ldflags" \
+    sigs.k8s.io/metrics-server/cmd/metrics-server
+  check_version "$partial/metrics-server" "$METRICS_SERVER_VERSION"
+  finish metrics-server "$partial" "$METRICS_SERVER_DIR" "$src"
 }
 
 build_kubernetes() {
@@ -274,6 +328,10 @@ main() {
       die "unknown component '$c' (expected one of: ${ALL_COMPONENTS[*]})"
     is_built "$(dir_of "$c")" || missing+=("$c")
   done
+  if [[ " ${components[*]} " == *" kwok "* ]] && is_built "$KWOK_DIR" && [[ ! -d $KWOK_DIR/metrics ]]; then
+    require_tools go python3
+    add_kwok_metrics
+  fi
   ((${#missing[@]} > 0)) || exit 0
 
   require_tools go python3 nice flock

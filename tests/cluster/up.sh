@@ -125,6 +125,10 @@ generate_pki() {
     new_cert admin client-ca "/O=system:masters/CN=admin" clientAuth
     new_ca front-proxy-ca "bursar-test-front-proxy-ca"
     new_cert front-proxy-client front-proxy-ca "/CN=front-proxy-client" clientAuth
+    # metrics-server's serving certificate (metrics-server.sh): the aggregator verifies it as
+    # <service>.<namespace>.svc whatever address it dials.
+    new_cert metrics-server ca "/CN=metrics-server" serverAuth \
+      "DNS:metrics-server.kube-system.svc, DNS:localhost, IP:127.0.0.1"
     openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$PKI/sa.key" 2>>"$openssl_log"
     openssl pkey -in "$PKI/sa.key" -pubout -out "$PKI/sa.pub" 2>>"$openssl_log"
     # A static admin token too, for clients that prefer a bearer token to a client certificate.
@@ -280,13 +284,16 @@ start_control_plane() {
     # node Leases (without them heartbeats come every ~55 s, past the controller-manager's 50 s
     # grace, and nodes flap NotReady, restarting pods' Stage delays). Pod IPs
     # come from --cidr, kept apart from the service range; both are data only. Its server
-    # (healthz now, kubelet-style metrics later) starts once its controllers run.
+    # (healthz, kubelet-style resource metrics) starts once its controllers run.
     local stage_args=() stage
     # Our own Stages (tests/cluster/stages) replace the cached ones of the same file name.
     for stage in "$KWOK_DIR"/stages/*.yaml; do
       [[ -f $CLUSTER_SCRIPTS_DIR/stages/${stage##*/} ]] || stage_args+=("--config=$stage")
     done
     for stage in "$CLUSTER_SCRIPTS_DIR"/stages/*.yaml; do stage_args+=("--config=$stage"); done
+    # kwok's emulated kubelet /metrics/resource (pod usage from the kwok.x-k8s.io/usage-cpu and
+    # -memory annotations), served at /metrics/nodes/<node>/metrics/resource for metrics-server.
+    for stage in "$KWOK_DIR"/metrics/*.yaml; do stage_args+=("--config=$stage"); done
     start kwok "$KWOK_DIR/kwok" \
       --kubeconfig="$KUBECONFIG_FILE" \
       --manage-all-nodes=false \

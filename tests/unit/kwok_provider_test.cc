@@ -89,6 +89,10 @@ TEST_F(KwokProviderTest, GrowCreatesGpuNodesAtTheLowestFreeIndices) {
   EXPECT_EQ(
       FieldOrFail(PathOrFail(node, "metadata.annotations"), "kwok.x-k8s.io/node").string_value(),
       "fake");
+  EXPECT_EQ(
+      FieldOrFail(PathOrFail(node, "metadata.annotations"), "metrics.k8s.io/resource-metrics-path")
+          .string_value(),
+      "/metrics/nodes/gpu-a-0/metrics/resource");
   EXPECT_EQ(PathOrFail(node, "spec.taints").ToJson(),
             R"([{"key":"kwok.x-k8s.io/node","value":"fake","effect":"NoSchedule"}])");
   EXPECT_EQ(PathOrFail(node, "status.capacity").ToJson(),

@@ -9,6 +9,7 @@
 #include "controllers/values/quantity.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/unit/fake_transport.h"
 
 namespace bursar::signals {
 namespace {
@@ -167,6 +168,36 @@ TEST(PodMetricsTest, BareNumberQuantitiesAreRead) {
   ASSERT_TRUE(pods.ok()) << pods.status();
   EXPECT_EQ((*pods)[0].containers[0].cpu, Q("2"));
   EXPECT_EQ((*pods)[0].containers[0].memory, Q("1e3"));
+}
+
+TEST(PodMetricsTest, FetchSendsTheListRequestAndParsesTheAnswer) {
+  kube::FakeTransport transport;
+  transport.Reply(
+      200,
+      List(absl::StrCat(
+          "[", Item("ns", "p", R"([{"name":"c","usage":{"cpu":"250m","memory":"64Mi"}}])"), "]")));
+  absl::StatusOr<std::vector<PodUsage>> pods = FetchPodMetrics(transport, absl::Seconds(3));
+  ASSERT_TRUE(pods.ok()) << pods.status();
+  ASSERT_EQ(pods->size(), 1u);
+  EXPECT_EQ((*pods)[0].containers[0].cpu, Q("250m"));
+  ASSERT_EQ(transport.requests().size(), 1u);
+  EXPECT_EQ(transport.requests()[0], BuildPodMetricsList());
+}
+
+TEST(PodMetricsTest, FetchMapsAnErrorAnswerToUnavailableWithItsStatus) {
+  kube::FakeTransport transport;
+  transport.Reply(503, "service unavailable");
+  absl::StatusOr<std::vector<PodUsage>> pods = FetchPodMetrics(transport, absl::Seconds(3));
+  ASSERT_FALSE(pods.ok());
+  EXPECT_EQ(pods.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(pods.status().message(), "metrics.k8s.io answered HTTP 503: service unavailable");
+}
+
+TEST(PodMetricsTest, FetchReturnsATransportErrorAsItIs) {
+  kube::FakeTransport transport;
+  transport.Fail(absl::DeadlineExceededError("timed out"));
+  absl::StatusOr<std::vector<PodUsage>> pods = FetchPodMetrics(transport, absl::Seconds(3));
+  EXPECT_EQ(pods.status(), absl::DeadlineExceededError("timed out"));
 }
 
 }  // namespace
