@@ -138,7 +138,17 @@ Money BudgetPlanner::Pass::NodeRate(const api::PriceBook* book, const NodeView& 
   return engine::PodRatePerHour({all}, PricesOn(book, &node));
 }
 
+absl::Duration BudgetPlanner::LookaheadAt(absl::Time now) const {
+  if (last_pass_ == absl::InfinitePast() || now <= last_pass_) {
+    return options_.lookahead;
+  }
+  return std::clamp(engine::kLookaheadTicks * (now - last_pass_), options_.lookahead,
+                    std::max(options_.lookahead, kMaxLookahead));
+}
+
 Plan BudgetPlanner::Reconcile(const Snapshot& snap) {
+  lookahead_ = LookaheadAt(snap.now);
+  last_pass_ = snap.now;
   Pass pass(snap);
   ValidateBudgets(pass);
   ForgetRemovedBudgets(pass);
@@ -345,7 +355,7 @@ void BudgetPlanner::PlanBudget(Pass& pass, BudgetWork& w) {
       .burn = m.burn,
       .gpu_hour_price = Money(),
       .reserve_unlocked = st.gate.AnyUnlocked(st.ledger->period()),
-      .lookahead = options_.lookahead,
+      .lookahead = lookahead_,
       .next_period_length = w.calendar->Next(st.ledger->period()).length(),
       .carry_fraction = st.lengths.FractionLongerThan(st.ledger->period().end - now)};
   step.gpu_hour_price =

@@ -59,7 +59,8 @@
 namespace bursar::reconcilers {
 
 struct PlannerOptions {
-  // How far ahead the current burn is projected: two ticks of the default 15 s tick.
+  // How far ahead the current burn is projected: two ticks of the default 15 s tick (longer
+  // when passes run further apart than that, see LookaheadAt).
   absl::Duration lookahead = engine::LookaheadFor(absl::Seconds(15));
   // Test hook, unset in production: called with each valid budget as its planning step begins.
   // A test throws from it to stand for a library that throws while one budget is planned
@@ -228,7 +229,15 @@ class BudgetPlanner {
                               const std::vector<const NodeView*>& members);
   void PlanPool(Pass& pass, const api::GPUNodePool& pool);
 
+  // The projection for this pass: options_.lookahead, or two of the intervals the passes really
+  // run at when that is longer (a loaded machine, a slow API server), at most kMaxLookahead: a
+  // decision must hold until the one after it takes effect.
+  absl::Duration LookaheadAt(absl::Time now) const;
+  static constexpr absl::Duration kMaxLookahead = absl::Minutes(5);
+
   PlannerOptions options_;
+  absl::Time last_pass_ = absl::InfinitePast();
+  absl::Duration lookahead_ = absl::ZeroDuration();  // LookaheadAt this pass
   std::map<std::string, BudgetState> budgets_;
   std::map<std::string, PoolState> pools_;
   struct DrainClock {

@@ -852,6 +852,24 @@ bool Released(const Plan& plan, const std::string& job) {
                      [&](const JobChange& j) { return j.name == job && !j.suspend; });
 }
 
+TEST(BudgetPlannerTest, PassesThatRunFurtherApartThanTheTickProjectFurtherAhead) {
+  // The default projection is two 15 s ticks; passes a minute apart (a loaded machine) project
+  // two minutes, so that a decision holds until the next one takes effect; at most 5 minutes.
+  BudgetPlanner planner;
+  Snapshot s = Base(kStart + absl::Hours(1));
+  s.budgets = {Budget("  pacing: {mode: Even}\n")};
+  s.pods = {Pod("p1", kStart)};
+  auto projected = [&](absl::Duration later) {
+    s.now += later;
+    return Outcome(planner.Reconcile(s)).decision.reason;
+  };
+  EXPECT_THAT(projected(absl::ZeroDuration()), testing::HasSubstr("projected 30s ahead"));
+  EXPECT_THAT(projected(absl::Seconds(5)), testing::HasSubstr("projected 30s ahead"));
+  EXPECT_THAT(projected(absl::Minutes(1)), testing::HasSubstr("projected 2m ahead"));
+  EXPECT_THAT(projected(absl::Hours(1)), testing::HasSubstr("projected 5m ahead"));
+  EXPECT_THAT(projected(absl::Seconds(15)), testing::HasSubstr("projected 30s ahead"));
+}
+
 TEST(BudgetPlannerTest, ANewLeaderContinuesAnOpenUnlockAndItsCooldownFromStatus) {
   std::string spec = R"(  retraining: {reservePercent: 20, driftThreshold: "0.3", cooldown: 1h}
 )";
