@@ -85,6 +85,7 @@ echo "sync-rss: $pods Running after $((SECONDS - start)) s; GET /api/v1/pods is 
 for round in 1 2; do
   for mode in true false; do
     for wire in "" --protobuf; do
+      # shellcheck disable=SC2086  # an empty $wire must vanish
       echo "round=$round watch-list=$mode ${wire:-json} $("$probe" --watch-list=$mode $wire)"
     done
   done
