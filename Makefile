@@ -131,7 +131,8 @@ test-cluster: cluster-build
 
 # The Kubernetes client and runtime against a real kube-apiserver and etcd: CRUD on every kind,
 # conflicts, server-side apply ownership, watches across an apiserver restart, 410 after etcd
-# compaction, two processes electing one leader; the plan applier; the Prometheus client against
+# compaction, streaming lists (and, on a second cluster with the WatchList gate off, the fallback
+# to pages), two processes electing one leader; the plan applier; the Prometheus client against
 # a real Prometheus scraping a fake DCGM exporter; the metrics.k8s.io client against the real
 # metrics-server scraping kwok (tests/cluster/metrics-server.sh).
 # Kueue's, Karpenter's and Cluster API's CRDs come from the Go module cache
@@ -145,6 +146,8 @@ test-integration: build cluster-build
 	  tests/e2e/with-prometheus.sh -- tests/cluster/with-cluster.sh --with-kwok -- \
 	  tests/cluster/metrics-server.sh with -- $(BUILD_DIR)/tests/bursar_integration_tests
 	python3 tests/integration/suspend_paths_check.py
+	BURSAR_APISERVER_EXTRA_ARGS=--feature-gates=WatchList=false tests/cluster/with-cluster.sh -- \
+	  $(BUILD_DIR)/tests/bursar_integration_tests --gtest_filter='WatchListTest.*'
 
 # The operator end to end (tests/e2e): each scenario on its own throwaway cluster with
 # kube-scheduler, kube-controller-manager and kwok GPU nodes (the metrics one next to a real

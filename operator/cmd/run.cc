@@ -343,6 +343,7 @@ int RunOperator(const RunOptions& options) {
   watch(kube::kResourceQuotas, quotas, absl::StrCat(kManagedByLabel, "=", kManagedByValue));
   runtime::WatcherOptions pod_options;
   pod_options.pod_label_keys = {kube::PodSummaryDecoder::kAllLabels};
+  pod_options.protobuf = options.pod_protobuf;
   pod_options.metrics = &registry;
   pod_options.on_error = [&log](const absl::Status& error) {
     log.Warn("watch failed; retrying",

@@ -52,6 +52,11 @@ constexpr Setting kLeaderElect{
     "leader-elect", "leaderElect", "",
     "Take a Lease before acting, so that only one replica actuates at a time.",
     [](const RunOptions& d) -> std::string { return d.leader_elect ? "true" : "false"; }};
+constexpr Setting kPodProtobuf{
+    "pod-protobuf", "podProtobuf", "",
+    "Read Pods (lists and watches) in Kubernetes' protobuf encoding rather than JSON; both give "
+    "the same cache.",
+    [](const RunOptions& d) -> std::string { return d.pod_protobuf ? "true" : "false"; }};
 constexpr Setting kLeaseNamespace{
     "leader-election-namespace", "leaderElectionNamespace", "NAMESPACE",
     "The namespace of the leader-election Lease.",
@@ -196,6 +201,7 @@ constexpr const Setting* kSettings[] = {
     &kWebhookCertDir,
     &kWebhookAddr,
     &kAddressFile,
+    &kPodProtobuf,
     // The webhook's serving certificate.
     &kWebhookCerts,
     &kWebhookCertSecret,
@@ -398,6 +404,7 @@ void ReadSettings(SettingSource& src, RunOptions* o, Origins* origins) {
     origins->lookahead = src.Where(kLookahead);
   }
   src.Bool(kLeaderElect, &o->leader_elect);
+  src.Bool(kPodProtobuf, &o->pod_protobuf);
   if (src.String(kLeaseNamespace, &o->lease_namespace)) {
     origins->lease_namespace_set = true;
     Check(src, kLeaseNamespace, CheckDnsLabel(o->lease_namespace));

@@ -30,6 +30,7 @@
 #include <mutex>
 #include <new>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <system_error>
 #include <utility>
@@ -199,8 +200,27 @@ void ConfigureTls(const TlsMaterial& tls, asio::ssl::context& context) {
   }
 }
 
-// The lines of a chunked response body, read one at a time with read_line. Next() is
-// thread-compatible; Cancel() may come from any thread.
+// Reads `n` bytes into `buffer`, fewer only when the body ends first; the task's value is the
+// count read.
+pplx::task<size_t> ReadExactly(concurrency::streams::istream body,
+                               concurrency::streams::container_buffer<Bytes> buffer, size_t n,
+                               size_t done = 0) {
+  if (done >= n) {
+    return pplx::task_from_result(done);
+  }
+  return body.read(buffer, n - done).then([body, buffer, n, done](size_t got) {
+    return got == 0 ? pplx::task_from_result(done) : ReadExactly(body, buffer, n, done + got);
+  });
+}
+
+// The largest protobuf watch frame accepted: larger than any object the API server stores
+// (etcd's default limit is 1.5 MiB), as LineAssembler::kDefaultMaxLineBytes.
+constexpr uint32_t kMaxFrameBytes = 16u << 20;
+
+// The messages of a chunked response body, read one at a time: lines (read_line) for JSON, or
+// for a protobuf watch (Content-Type application/vnd.kubernetes.protobuf;stream=watch) frames
+// of a 4-byte big-endian length and that many bytes. Next() is thread-compatible; Cancel() may
+// come from any thread.
 class CppRestLineStream final : public LineStream {
  public:
   CppRestLineStream(http::http_response response, pplx::cancellation_token_source cancel,
@@ -209,6 +229,8 @@ class CppRestLineStream final : public LineStream {
         cancel_(std::move(cancel)),
         idle_timeout_(idle_timeout),
         what_(std::move(what)),
+        framed_(absl::StartsWith(response_.headers().content_type(),
+                                 "application/vnd.kubernetes.protobuf")),
         state_(std::make_shared<State>()) {}
 
   // Closes the connection unless the server already ended the stream (then the cancellation
@@ -276,6 +298,10 @@ class CppRestLineStream final : public LineStream {
       }
       state->cv.notify_all();
     };
+    if (framed_) {
+      StartFrameRead(std::move(deliver));
+      return;
+    }
     try {
       // A fresh buffer per line: read_line appends to its target.
       concurrency::streams::container_buffer<Bytes> buffer;
@@ -301,6 +327,48 @@ class CppRestLineStream final : public LineStream {
     }
   }
 
+  // One length-prefixed frame; the end of the body between frames is the clean end.
+  template <typename Deliver>
+  void StartFrameRead(Deliver deliver) {
+    try {
+      concurrency::streams::istream body = response_.body();
+      concurrency::streams::container_buffer<Bytes> header;
+      ReadExactly(body, header, 4)
+          .then([body, header, deliver, what = what_](size_t got) {
+            if (got == 0) {
+              return pplx::task_from_result(std::optional<std::string>());
+            }
+            const Bytes& h = header.collection();
+            if (got < 4) {
+              throw std::runtime_error("watch stream ended inside a frame's length");
+            }
+            const uint32_t length = (uint32_t{h[0]} << 24) | (uint32_t{h[1]} << 16) |
+                                    (uint32_t{h[2]} << 8) | uint32_t{h[3]};
+            if (length > kMaxFrameBytes) {
+              throw std::length_error(
+                  absl::StrCat("watch frame of ", length, " bytes is over ", kMaxFrameBytes));
+            }
+            concurrency::streams::container_buffer<Bytes> payload;
+            return ReadExactly(body, payload, length).then([payload, length](size_t read) {
+              if (read < length) {
+                throw std::runtime_error("watch stream ended inside a frame");
+              }
+              const Bytes& bytes = payload.collection();
+              return std::optional<std::string>(std::in_place, bytes.begin(), bytes.end());
+            });
+          })
+          .then([deliver, what = what_](pplx::task<std::optional<std::string>> frame) {
+            try {
+              deliver(frame.get());
+            } catch (...) {
+              deliver(StatusFromCurrentException(what));
+            }
+          });
+    } catch (...) {
+      deliver(StatusFromCurrentException(what_));
+    }
+  }
+
   absl::StatusOr<std::optional<std::string>> End(absl::StatusOr<std::optional<std::string>> end) {
     end_ = end;
     return end;
@@ -310,6 +378,7 @@ class CppRestLineStream final : public LineStream {
   pplx::cancellation_token_source cancel_;
   const absl::Duration idle_timeout_;
   const std::string what_;
+  const bool framed_;  // protobuf frames rather than lines
   const std::shared_ptr<State> state_;
   // Set once the stream ended (cleanly, with an error, or cancelled): Next() repeats it.
   std::optional<absl::StatusOr<std::optional<std::string>>> end_;

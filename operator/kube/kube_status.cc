@@ -244,6 +244,10 @@ bool IsGone(const absl::Status& status) {
   return status.code() == absl::StatusCode::kOutOfRange && KubeStatusOf(status).has_value();
 }
 
+bool IsInvalidRequest(const absl::Status& status) {
+  return status.code() == absl::StatusCode::kInvalidArgument && KubeStatusOf(status).has_value();
+}
+
 bool IsRetryable(const absl::Status& status) {
   return status.code() == absl::StatusCode::kUnavailable ||
          status.code() == absl::StatusCode::kDeadlineExceeded;

@@ -81,6 +81,10 @@ bool IsAlreadyExists(const absl::Status& status);
 // 410: the resourceVersion or continue token is older than the server keeps (reason Expired
 // or Gone). A watcher relists; a paginated list starts over.
 bool IsGone(const absl::Status& status);
+// 400 BadRequest or 422 Invalid from the server: it refuses the request as built (a parameter
+// it does not allow, such as sendInitialEvents with the WatchList feature gate off); sending
+// it again will not help.
+bool IsInvalidRequest(const absl::Status& status);
 // Sending the same request again later may succeed: throttling, server errors, timeouts, and
 // transport failures (kUnavailable, kDeadlineExceeded without a Status).
 bool IsRetryable(const absl::Status& status);

@@ -23,6 +23,7 @@
 #include "controllers/values/quantity.h"
 #include "controllers/values/resources.h"
 #include "controllers/values/strings.h"
+#include "operator/kube/pod_summary_fields.h"
 #include "operator/kube/watch_event_type.h"
 
 namespace bursar::kube {
@@ -31,8 +32,8 @@ namespace {
 namespace ondemand = simdjson::ondemand;
 
 using values::kGpuResource;
-constexpr std::string_view kInitialEventsEndAnnotation = "k8s.io/initial-events-end";
 
+using pod_fields::ResourcePair;
 using values::AbslView;
 using watch_internal::NotAnEvent;
 using watch_internal::ParseEventType;
@@ -204,23 +205,25 @@ absl::Status ForEachElement(ondemand::value v, std::string_view where, Fn fn) {
   return absl::OkStatus();
 }
 
-// Requests and limits of one resource; the limit stands in for a missing request.
-struct ResourcePair {
-  std::optional<values::Quantity> request;
-  std::optional<values::Quantity> limit;
-  const std::optional<values::Quantity>& Effective() const {
-    return request.has_value() ? request : limit;
-  }
-};
-
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------
 // PodSummaryDecoder.
 
 struct PodSummaryDecoder::Impl {
+  // What the decoder keeps between documents at most; a larger document (a list page) gets
+  // buffers of its own size, given back before the next small one (or by ReleaseBuffers).
+  static constexpr size_t kRetainedBufferBytes = 1 << 20;
+
   ondemand::parser parser;
   std::string padded;  // the input plus simdjson's padding
+
+  size_t BufferBytes() const { return padded.capacity() + parser.capacity(); }
+  void ReleaseBuffers() {
+    std::string().swap(padded);  // assigning an empty string would keep the capacity
+    ondemand::parser fresh;
+    std::swap(parser, fresh);
+  }
   std::vector<InternedString> label_keys;
   bool keep_all_labels = false;
   // A lock-free front for the process-wide pool.
@@ -235,6 +238,9 @@ struct PodSummaryDecoder::Impl {
   }
 
   simdjson::error_code Iterate(std::string_view json, ondemand::document& doc) {
+    if (json.size() < kRetainedBufferBytes && BufferBytes() > kRetainedBufferBytes) {
+      ReleaseBuffers();  // a large list page came before: give its buffers back
+    }
     padded.assign(json.data(), json.size());
     padded.append(simdjson::SIMDJSON_PADDING, '\0');
     return parser.iterate(padded.data(), json.size(), padded.size()).get(doc);
@@ -384,15 +390,7 @@ absl::Status PodSummaryDecoder::Impl::DecodeContainer(ondemand::value v, PodSumm
   if (!status.ok()) {
     return status;
   }
-  if (cpu.Effective().has_value()) {
-    container.cpu_milli = cpu.Effective()->MilliValue();
-  }
-  if (memory.Effective().has_value()) {
-    container.memory_bytes = memory.Effective()->Value();
-  }
-  if (gpu.Effective().has_value()) {
-    container.gpus = gpu.Effective()->Value();
-  }
+  pod_fields::SetRequests(cpu, memory, gpu, container);
   pod.containers.push_back(container);
   return absl::OkStatus();
 }
@@ -425,11 +423,7 @@ absl::Status PodSummaryDecoder::Impl::DecodeStatus(
     if (key == "phase") {
       std::optional<std::string_view> phase;
       absl::Status s = ReadString(value, "status.phase", phase);
-      pod.phase = phase == "Pending"     ? PodPhase::kPending
-                  : phase == "Running"   ? PodPhase::kRunning
-                  : phase == "Succeeded" ? PodPhase::kSucceeded
-                  : phase == "Failed"    ? PodPhase::kFailed
-                                         : PodPhase::kUnknown;
+      pod.phase = pod_fields::ParsePodPhase(phase.value_or(""));
       return s;
     }
     if (key == "startTime") {
@@ -521,6 +515,14 @@ PodSummaryDecoder::PodSummaryDecoder(std::vector<std::string> label_keys)
 }
 
 PodSummaryDecoder::~PodSummaryDecoder() = default;
+
+size_t PodSummaryDecoder::BufferBytes() const {
+  return impl_->BufferBytes();
+}
+
+void PodSummaryDecoder::ReleaseBuffers() {
+  impl_->ReleaseBuffers();
+}
 
 absl::StatusOr<PodSummary> PodSummaryDecoder::DecodePod(std::string_view json) {
   ondemand::document doc;

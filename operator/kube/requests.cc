@@ -123,6 +123,18 @@ HttpRequest MakeRequest(std::string method, std::string path, std::string_view c
   return request;
 }
 
+// With `protobuf`, the request accepts protobuf first (kProtobufAccept).
+HttpRequest AcceptingProtobuf(HttpRequest request, bool protobuf) {
+  if (protobuf) {
+    for (auto& [name, value] : request.headers) {
+      if (name == "Accept") {
+        value = kProtobufAccept;
+      }
+    }
+  }
+  return request;
+}
+
 // A create or update must not name a namespace other than the request's (`verb` starts the
 // message).
 absl::Status CheckObjectNamespace(std::string_view verb, const json::Value& object,
@@ -248,7 +260,7 @@ absl::StatusOr<HttpRequest> RequestBuilder::List(const ListOptions& options) con
   query.Add("continue", options.continue_token);
   query.Add("resourceVersion", options.resource_version);
   query.Add("resourceVersionMatch", ResourceVersionMatchName(options.resource_version_match));
-  return MakeRequest("GET", *path + query.text(), "", "");
+  return AcceptingProtobuf(MakeRequest("GET", *path + query.text(), "", ""), options.protobuf);
 }
 
 absl::StatusOr<HttpRequest> RequestBuilder::Watch(const WatchOptions& options) const {
@@ -277,7 +289,7 @@ absl::StatusOr<HttpRequest> RequestBuilder::Watch(const WatchOptions& options) c
     query.AddBool("sendInitialEvents", *options.send_initial_events);
     query.Add("resourceVersionMatch", "NotOlderThan");
   }
-  return MakeRequest("GET", *path + query.text(), "", "");
+  return AcceptingProtobuf(MakeRequest("GET", *path + query.text(), "", ""), options.protobuf);
 }
 
 absl::StatusOr<HttpRequest> RequestBuilder::Create(const json::Value& object,

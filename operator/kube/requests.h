@@ -37,6 +37,9 @@ struct ListOptions {
   // "" reads the latest state (a quorum read); "0" accepts any state (served from the cache).
   std::string resource_version;
   ResourceVersionMatch resource_version_match = ResourceVersionMatch::kUnset;
+  // Accept protobuf first, JSON second (kProtobufAccept): built-in kinds answer in protobuf,
+  // CRDs in JSON. The body says which it is (protobuf starts with "k8s\0").
+  bool protobuf = false;
 };
 
 struct WatchOptions {
@@ -52,7 +55,14 @@ struct WatchOptions {
   // Watch-list (streaming the initial state, then a BOOKMARK marked as its end). When set,
   // resourceVersionMatch=NotOlderThan is added as the server requires, and bookmarks must be on.
   std::optional<bool> send_initial_events;
+  // As ListOptions::protobuf. A protobuf watch answers with length-prefixed frames
+  // (Content-Type application/vnd.kubernetes.protobuf;stream=watch), which the transport
+  // hands out one frame per LineStream::Next().
+  bool protobuf = false;
 };
+
+// The Accept header of a request with `protobuf` set.
+inline constexpr char kProtobufAccept[] = "application/vnd.kubernetes.protobuf, application/json";
 
 // Options of Create and Update.
 struct WriteOptions {

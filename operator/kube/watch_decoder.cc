@@ -72,6 +72,17 @@ std::string_view WatchEvent::ResourceVersion() const {
                                           : std::string_view();
 }
 
+bool WatchEvent::EndsInitialEvents() const {
+  if (type != Type::kBookmark) {
+    return false;
+  }
+  const json::Value* metadata = object.Find("metadata");
+  const json::Value* annotations = metadata == nullptr ? nullptr : metadata->Find("annotations");
+  const json::Value* end =
+      annotations == nullptr ? nullptr : annotations->Find(kInitialEventsEndAnnotation);
+  return end != nullptr && end->is_string() && end->string_value() == "true";
+}
+
 std::optional<KubeStatus> WatchEvent::ErrorStatus() const {
   if (type != Type::kError) {
     return std::nullopt;

@@ -44,11 +44,17 @@ struct WatchEvent {
 
   // metadata.resourceVersion of the object; "" when absent.
   std::string_view ResourceVersion() const;
+  // A BOOKMARK annotated k8s.io/initial-events-end: "true": the end of a streaming list's
+  // initial state (sendInitialEvents=true).
+  bool EndsInitialEvents() const;
   // For kError: the Status in `object`; nullopt otherwise or when it is not a Status.
   std::optional<KubeStatus> ErrorStatus() const;
 };
 
 std::string_view WatchEventTypeName(WatchEvent::Type type);
+
+// The annotation on the BOOKMARK that ends a streaming list's initial events.
+inline constexpr std::string_view kInitialEventsEndAnnotation = "k8s.io/initial-events-end";
 
 // One watch line. A line that is not an event (bad JSON, unknown type, no object) is
 // kInvalidArgument; an ERROR event is an event, not an error (see ErrorOf).
@@ -164,7 +170,10 @@ struct PodListPage {
 };
 
 // Decodes Pods without building a json::Value tree. Keeps the parser's buffers between calls,
-// so reuse one per watch. Thread-compatible: one decoder per thread.
+// so reuse one per watch; buffers grown by a document over 1 MiB (a list page: ~7 MB for 500
+// Pods with managedFields, and simdjson's buffers are a multiple of it) are given back before
+// the next smaller document, so a watch holds buffers for its largest Pod, not its largest
+// page. Thread-compatible: one decoder per thread.
 class PodSummaryDecoder {
  public:
   // `label_keys`: the labels worth keeping (budget scopes and the modelDrift label); the key
@@ -182,6 +191,11 @@ class PodSummaryDecoder {
   absl::StatusOr<PodSummary> DecodePod(std::string_view json);
   // One page of a PodList response.
   absl::StatusOr<PodListPage> DecodePodList(std::string_view json);
+
+  // The bytes of the parser's buffers and the padded copy of the input, kept for the next call.
+  size_t BufferBytes() const;
+  // Gives those buffers back (after a paginated list, before a quiet watch).
+  void ReleaseBuffers();
 
  private:
   struct Impl;

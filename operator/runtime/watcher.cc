@@ -7,7 +7,9 @@
 #include <string>
 #include <utility>
 
+#include "absl/strings/str_cat.h"
 #include "operator/kube/kube_status.h"
+#include "operator/kube/pod_proto_decoder.h"
 #include "operator/kube/requests.h"
 
 namespace bursar::runtime {
@@ -39,8 +41,9 @@ WatcherStep Took(WatcherStep::Outcome outcome, absl::Status error = absl::OkStat
   return step;
 }
 
-kube::ListOptions ListOptionsOf(const WatcherOptions& options) {
+kube::ListOptions ListOptionsOf(const WatcherOptions& options, bool protobuf = false) {
   kube::ListOptions list;
+  list.protobuf = protobuf;
   list.label_selector = options.label_selector;
   list.field_selector = options.field_selector;
   list.limit = options.page_size;
@@ -53,6 +56,8 @@ std::string_view WatcherStateName(WatcherState state) {
   switch (state) {
     case WatcherState::kEmpty:
       return "Empty";
+    case WatcherState::kSyncing:
+      return "Syncing";
     case WatcherState::kListed:
       return "Listed";
     case WatcherState::kWatching:
@@ -68,6 +73,8 @@ std::string_view WatcherOutcomeName(WatcherStep::Outcome outcome) {
       return "Listed";
     case Outcome::kWatchStarted:
       return "WatchStarted";
+    case Outcome::kInitialEvent:
+      return "InitialEvent";
     case Outcome::kEvent:
       return "Event";
     case Outcome::kBookmark:
@@ -98,6 +105,8 @@ class Codec<json::Value> {
 
   explicit Codec(const WatcherOptions&) {}
 
+  bool protobuf() const { return false; }
+
   absl::StatusOr<Listed> List(const kube::ApiClient& client, const kube::ResourceType& type,
                               const WatcherOptions& options) {
     absl::StatusOr<kube::ObjectList> all =
@@ -119,6 +128,7 @@ class Codec<json::Value> {
     Decoded decoded;
     decoded.type = event->type;
     decoded.resource_version = std::string(event->ResourceVersion());
+    decoded.initial_events_end = event->EndsInitialEvents();
     decoded.object = std::move(event->object);
     return decoded;
   }
@@ -131,11 +141,16 @@ class Codec<kube::PodSummary> {
   using Listed = watcher_internal::Listed<kube::PodSummary>;
   using Decoded = watcher_internal::Decoded<kube::PodSummary>;
 
-  explicit Codec(const WatcherOptions& options) : decoder_(options.pod_label_keys) {}
+  explicit Codec(const WatcherOptions& options)
+      : protobuf_(options.protobuf),
+        decoder_(options.pod_label_keys),
+        proto_decoder_(options.pod_label_keys) {}
+
+  bool protobuf() const { return protobuf_; }
 
   absl::StatusOr<Listed> List(const kube::ApiClient& client, const kube::ResourceType& type,
                               const WatcherOptions& options) {
-    const kube::ListOptions first = ListOptionsOf(options);
+    const kube::ListOptions first = ListOptionsOf(options, protobuf_);
     kube::ListOptions page_options = first;
     Listed all;
     int restarts = 0;
@@ -152,7 +167,8 @@ class Codec<kube::PodSummary> {
         }
         return body.status();
       }
-      absl::StatusOr<kube::PodListPage> page = decoder_.DecodePodList(*body);
+      absl::StatusOr<kube::PodListPage> page =
+          IsProtobuf(*body) ? proto_decoder_.DecodePodList(*body) : decoder_.DecodePodList(*body);
       if (!page.ok()) {
         return page.status();
       }
@@ -164,6 +180,7 @@ class Codec<kube::PodSummary> {
       }
       all.resource_version = std::move(page->resource_version);
       if (page->continue_token.empty()) {
+        decoder_.ReleaseBuffers();  // sized for a page; the watch needs one Pod's worth
         return all;
       }
       page_options.continue_token = std::move(page->continue_token);
@@ -172,19 +189,30 @@ class Codec<kube::PodSummary> {
 
   absl::StatusOr<Decoded> Decode(std::string_view line) {
     // An ERROR event comes back as its error, with its Status attached.
-    absl::StatusOr<kube::PodWatchEvent> event = decoder_.DecodeWatchLine(line);
+    absl::StatusOr<kube::PodWatchEvent> event =
+        IsProtobuf(line) ? proto_decoder_.DecodeWatchFrame(line) : decoder_.DecodeWatchLine(line);
     if (!event.ok()) {
       return event.status();
     }
     Decoded decoded;
     decoded.type = event->type;
     decoded.resource_version = event->pod.resource_version;
+    decoded.initial_events_end =
+        event->type == kube::WatchEvent::Type::kBookmark && event->initial_events_end;
     decoded.object = std::move(event->pod);
     return decoded;
   }
 
  private:
+  // Asked for protobuf, a body starts with "k8s\0" and a watch frame with the tag of
+  // WatchEvent.type (0x0a); the server may still answer JSON, which starts with '{'.
+  bool IsProtobuf(std::string_view message) const {
+    return protobuf_ && !message.empty() && message.front() != '{';
+  }
+
+  const bool protobuf_;
   kube::PodSummaryDecoder decoder_;
+  kube::PodProtoDecoder proto_decoder_;
 };
 
 }  // namespace watcher_internal
@@ -280,14 +308,15 @@ Watcher<T>::~Watcher() {
 template <typename T>
 WatcherStep Watcher<T>::Step() {
   if (interrupted()) {
-    CloseWatch(state_ == WatcherState::kWatching ? WatcherState::kListed : state_);
+    CloseWatch(AfterWatch());
     return Took(WatcherStep::Outcome::kInterrupted);
   }
   switch (state_) {
     case WatcherState::kEmpty:
-      return List();
+      return options_.watch_list && !watch_list_refused_ ? StartStreamingList() : List();
     case WatcherState::kListed:
       return OpenWatch();
+    case WatcherState::kSyncing:
     case WatcherState::kWatching:
       return Read();
   }
@@ -305,7 +334,7 @@ void Watcher<T>::Run(Wakeup* stop) {
       break;  // woken by stop
     }
   }
-  CloseWatch(state_ == WatcherState::kWatching ? WatcherState::kListed : state_);
+  CloseWatch(AfterWatch());
 }
 
 template <typename T>
@@ -333,9 +362,50 @@ WatcherStep Watcher<T>::List() {
 }
 
 template <typename T>
+WatcherStep Watcher<T>::StartStreamingList() {
+  kube::WatchOptions watch;
+  watch.resource_version = "";  // the latest state, read from etcd's quorum, then streamed
+  watch.send_initial_events = true;
+  watch.protobuf = codec_->protobuf();
+  watch.timeout_seconds = NextTimeoutSeconds();
+  watch.allow_watch_bookmarks = true;
+  watch.label_selector = options_.label_selector;
+  watch.field_selector = options_.field_selector;
+  absl::StatusOr<std::unique_ptr<kube::LineStream>> lines =
+      client_.WatchLines(type_, options_.namespace_name, watch);
+  if (!lines.ok()) {
+    // The WatchList feature gate off: 422 Invalid ("sendInitialEvents is forbidden for watch
+    // unless the WatchList feature gate is enabled"); servers before 1.27 reject the parameters.
+    if (kube::IsInvalidRequest(lines.status())) {
+      watch_list_refused_ = true;
+      return List();
+    }
+    return kube::IsGone(lines.status()) ? Relist(lines.status()) : Fail(lines.status());
+  }
+  initial_.clear();
+  AdoptStream(*std::move(lines), WatcherState::kSyncing);
+  return Took(WatcherStep::Outcome::kWatchStarted);
+}
+
+template <typename T>
+void Watcher<T>::AdoptStream(std::unique_ptr<kube::LineStream> lines, WatcherState next) {
+  {
+    absl::MutexLock lock(&stream_mu_);
+    stream_ = std::move(lines);
+    reading_ = stream_.get();
+    // Interrupt() may have run between the request and here, with no stream to cancel.
+    if (interrupted()) {
+      stream_->Cancel();
+    }
+  }
+  state_ = next;
+}
+
+template <typename T>
 WatcherStep Watcher<T>::OpenWatch() {
   kube::WatchOptions watch;
   watch.resource_version = resource_version_;
+  watch.protobuf = codec_->protobuf();
   watch.timeout_seconds = NextTimeoutSeconds();
   watch.allow_watch_bookmarks = true;
   watch.label_selector = options_.label_selector;
@@ -348,16 +418,7 @@ WatcherStep Watcher<T>::OpenWatch() {
     }
     return Fail(lines.status());
   }
-  {
-    absl::MutexLock lock(&stream_mu_);
-    stream_ = *std::move(lines);
-    reading_ = stream_.get();
-    // Interrupt() may have run between the request and here, with no stream to cancel.
-    if (interrupted()) {
-      stream_->Cancel();
-    }
-  }
-  state_ = WatcherState::kWatching;
+  AdoptStream(*std::move(lines), WatcherState::kWatching);
   return Took(WatcherStep::Outcome::kWatchStarted);
 }
 
@@ -366,7 +427,7 @@ WatcherStep Watcher<T>::Read() {
   while (true) {
     absl::StatusOr<std::optional<std::string>> line = reading_->Next();
     if (!line.ok()) {
-      CloseWatch(WatcherState::kListed);
+      CloseWatch(AfterWatch());
       if (interrupted()) {
         return Took(WatcherStep::Outcome::kInterrupted);
       }
@@ -376,7 +437,7 @@ WatcherStep Watcher<T>::Read() {
       return Fail(line.status());  // a broken stream: watch again from the last version
     }
     if (!line->has_value()) {
-      CloseWatch(WatcherState::kListed);
+      CloseWatch(AfterWatch());
       return Took(WatcherStep::Outcome::kWatchEnded);
     }
     if (IsBlank(**line)) {
@@ -385,21 +446,24 @@ WatcherStep Watcher<T>::Read() {
     absl::StatusOr<Decoded> decoded = codec_->Decode(**line);
     if (!decoded.ok()) {
       if (kube::IsGone(decoded.status())) {
-        CloseWatch(WatcherState::kListed);
+        CloseWatch(AfterWatch());
         return Relist(decoded.status());
       }
       if (kube::KubeStatusOf(decoded.status()).has_value()) {
         // Any other ERROR event: the server ends the watch after it.
-        CloseWatch(WatcherState::kListed);
+        CloseWatch(AfterWatch());
       }
       // Otherwise a line we cannot read: report it and keep watching.
       return Fail(decoded.status());
     }
-    if (!decoded->resource_version.empty()) {
-      resource_version_ = std::move(decoded->resource_version);
-    }
     if (metrics_ != nullptr) {
       metrics_->CountEvent(decoded->type);
+    }
+    if (state_ == WatcherState::kSyncing) {
+      return ReadInitial(*std::move(decoded));
+    }
+    if (!decoded->resource_version.empty()) {
+      resource_version_ = std::move(decoded->resource_version);
     }
     switch (decoded->type) {
       case kube::WatchEvent::Type::kBookmark:
@@ -416,6 +480,41 @@ WatcherStep Watcher<T>::Read() {
     }
     return Fail(absl::InternalError("watch: unexpected event type"));
   }
+}
+
+template <typename T>
+WatcherStep Watcher<T>::ReadInitial(Decoded decoded) {
+  switch (decoded.type) {
+    case kube::WatchEvent::Type::kAdded:
+    case kube::WatchEvent::Type::kModified:
+      initial_.push_back(std::move(decoded.object));
+      return Took(WatcherStep::Outcome::kInitialEvent);
+    case kube::WatchEvent::Type::kBookmark:
+      if (!decoded.initial_events_end) {
+        return Took(WatcherStep::Outcome::kBookmark);  // progress only; the list goes on
+      }
+      if (decoded.resource_version.empty()) {
+        CloseWatch(WatcherState::kEmpty);
+        return Fail(absl::InvalidArgumentError(
+            "streaming list: the initial-events-end bookmark has no resourceVersion"));
+      }
+      resource_version_ = std::move(decoded.resource_version);
+      state_ = WatcherState::kWatching;
+      if (metrics_ != nullptr) {
+        metrics_->relists->Increment();
+      }
+      sink_(Event::Restarted(std::exchange(initial_, {})));
+      return Took(WatcherStep::Outcome::kListed);
+    case kube::WatchEvent::Type::kDeleted:
+    case kube::WatchEvent::Type::kError:
+      break;
+  }
+  // The initial state is a snapshot: only ADDED until the bookmark. Anything else means the
+  // stream cannot be trusted; start over.
+  CloseWatch(WatcherState::kEmpty);
+  return Fail(absl::InternalError(absl::StrCat("streaming list: unexpected ",
+                                               std::string(kube::WatchEventTypeName(decoded.type)),
+                                               " before the initial-events-end bookmark")));
 }
 
 template <typename T>
@@ -456,6 +555,20 @@ void Watcher<T>::CloseWatch(WatcherState next) {
     }
   }
   state_ = next;
+}
+
+template <typename T>
+WatcherState Watcher<T>::AfterWatch() const {
+  switch (state_) {
+    case WatcherState::kSyncing:
+      return WatcherState::kEmpty;
+    case WatcherState::kWatching:
+      return WatcherState::kListed;
+    case WatcherState::kEmpty:
+    case WatcherState::kListed:
+      break;
+  }
+  return state_;
 }
 
 template <typename T>

@@ -1,15 +1,28 @@
 #pragma once
 
 // Watcher: keeps a local copy of one resource type in step with the API server, as kube-rs's
-// watcher does, through an explicit state machine (one transition per Step()):
+// watcher and client-go's reflector do, through an explicit state machine (one transition per
+// Step()):
 //
-//   kEmpty     list every object (paginated)                 ok → Restarted(all), kListed
+//   kEmpty     streaming list (WatchList, the default): a watch with sendInitialEvents=true,
+//              resourceVersionMatch=NotOlderThan, allowWatchBookmarks   ok → kSyncing
+//              or, once the server refused that, a paginated list      ok → Restarted(all), kListed
+//   kSyncing   read one event of the streaming list: ADDED/MODIFIED are kept aside; the BOOKMARK
+//              annotated k8s.io/initial-events-end=true ends the initial state → Restarted(all),
+//              its resourceVersion is the resume point, kWatching on the same stream
 //   kListed    watch from the list's (or last) resourceVersion  ok → kWatching
 //              with allowWatchBookmarks and timeoutSeconds (290 s, jittered down by 10 %)
 //   kWatching  read one event: ADDED/MODIFIED → Applied, DELETED → Deleted,
 //              BOOKMARK → only the resourceVersion moves;
 //              the server closing the watch (timeoutSeconds) → kListed (watch again from the
 //              last resourceVersion, no relist)
+//
+// Streaming list: the API server sends the initial state one object per line, so memory stays
+// at one object's text instead of a 500-object page (a page of Pods with managedFields is
+// ~7 MB of JSON, and the parser's buffers grow to a multiple of the largest page). A server whose
+// WatchList feature gate is off answers 422 Invalid ("sendInitialEvents is forbidden ..."); an
+// older one may answer 400: the watcher then lists with pages from then on (remembered for its
+// lifetime). A streaming list that ends or breaks before its end bookmark starts over from kEmpty.
 //
 // A 410 Gone, as the watch's HTTP status or inside an ERROR event, means the resourceVersion is
 // older than the server keeps: back to kEmpty and relist at once. Every other error backs off
@@ -88,7 +101,7 @@ struct WatcherEvent {
   }
 };
 
-enum class WatcherState { kEmpty, kListed, kWatching };
+enum class WatcherState { kEmpty, kSyncing, kListed, kWatching };
 
 std::string_view WatcherStateName(WatcherState state);
 
@@ -97,7 +110,10 @@ struct WatcherOptions {
   std::string namespace_name;
   std::string label_selector;
   std::string field_selector;
-  int64_t page_size = 500;  // list limit per page
+  int64_t page_size = 500;  // list limit per page (paginated lists only)
+  // Stream the initial state with a watch-list request where the server supports it; false
+  // always lists with pages.
+  bool watch_list = true;
   // The server ends each watch after this long; each watch asks for a value drawn uniformly
   // from [timeout × (1 − jitter), timeout], whole seconds, so that many watchers started
   // together do not all re-watch together. 290 s stays under common 300 s proxy timeouts.
@@ -107,6 +123,9 @@ struct WatcherOptions {
   std::optional<uint64_t> seed;  // for the backoff and timeout jitter; from the OS when unset
   // Pod mode (kube::PodSummary): the labels worth keeping (PodSummaryDecoder).
   std::vector<std::string> pod_label_keys;
+  // Pod mode: ask for protobuf (lists and watches); decoded by PodProtoDecoder into the same
+  // summaries. Ignored for json::Value watchers (CRDs only speak JSON).
+  bool protobuf = false;
   // Raw Pod lists restart after a 410 on a continue token at most this often.
   int max_list_restarts = 3;
   Registry* metrics = nullptr;  // optional
@@ -120,8 +139,9 @@ struct WatcherOptions {
 // The transition one Step() took.
 struct WatcherStep {
   enum class Outcome {
-    kListed,        // kEmpty → kListed; Restarted was sent
-    kWatchStarted,  // kListed → kWatching
+    kListed,        // kEmpty → kListed, or kSyncing → kWatching; Restarted was sent
+    kWatchStarted,  // kListed → kWatching, or kEmpty → kSyncing
+    kInitialEvent,  // kSyncing: one object of the initial state was kept aside
     kEvent,         // an Applied or Deleted was sent
     kBookmark,      // the resourceVersion moved
     kWatchEnded,    // the server closed the watch: kListed, watch again from the last version
@@ -151,6 +171,7 @@ struct Decoded {
   kube::WatchEvent::Type type = kube::WatchEvent::Type::kAdded;
   T object;
   std::string resource_version;
+  bool initial_events_end = false;  // a BOOKMARK that ends a streaming list's initial state
 };
 
 // How objects of type T are listed and decoded; specialised in watcher.cc for the two types.
@@ -184,8 +205,10 @@ class Watcher {
   void Interrupt();
 
   WatcherState state() const { return state_; }
-  // The version the next watch starts from; "" while kEmpty.
+  // The version the next watch starts from; "" while kEmpty or kSyncing.
   const std::string& resource_version() const { return resource_version_; }
+  // True once the server refused a streaming list: this watcher lists with pages from then on.
+  bool watch_list_refused() const { return watch_list_refused_; }
 
  private:
   using Listed = watcher_internal::Listed<T>;
@@ -194,12 +217,20 @@ class Watcher {
   struct Metrics;
 
   WatcherStep List();
+  WatcherStep StartStreamingList();
   WatcherStep OpenWatch();
+  // Keeps `lines` as the open stream and moves to `next`.
+  void AdoptStream(std::unique_ptr<kube::LineStream> lines, WatcherState next);
   WatcherStep Read();
+  // One decoded event of a streaming list's initial state (kSyncing).
+  WatcherStep ReadInitial(Decoded decoded);
   WatcherStep Fail(absl::Status error);
   WatcherStep Relist(absl::Status error);
   // Drops the open watch (cancelling it first) and moves to `next`.
   void CloseWatch(WatcherState next);
+  // Where a watch that ended or broke leaves the watcher: a streaming list that had not
+  // finished starts over (kEmpty); a watch resumes from the last version (kListed).
+  WatcherState AfterWatch() const;
   int64_t NextTimeoutSeconds();
   bool interrupted() const { return interrupted_.load(std::memory_order_acquire); }
 
@@ -215,6 +246,8 @@ class Watcher {
 
   WatcherState state_ = WatcherState::kEmpty;
   std::string resource_version_;
+  bool watch_list_refused_ = false;
+  std::vector<T> initial_;  // kSyncing: the initial state received so far
 
   std::atomic<bool> interrupted_{false};
   // Guards the stream's lifetime against a concurrent Interrupt(); reads run unlocked on the

@@ -15,7 +15,8 @@
 #   logs/*.log   one log per component
 #   pki/         CA, serving, client, front-proxy and service-account keys
 # Environment: BURSAR_CLUSTER_TIMEOUT (seconds each component may take to become ready,
-# default 90), BURSAR_CACHE (binaries, see build.sh).
+# default 90), BURSAR_CACHE (binaries, see build.sh), BURSAR_APISERVER_EXTRA_ARGS (extra
+# kube-apiserver flags, split on spaces, e.g. --feature-gates=WatchList=false).
 set -euo pipefail
 SCRIPT_NAME=cluster/up
 # shellcheck source=tests/cluster/lib.sh
@@ -223,6 +224,7 @@ start_control_plane() {
     --unsafe-no-fsync
   wait_ready etcd "http://127.0.0.1:$ETCD_PORT/health" || return 1
 
+  # shellcheck disable=SC2086  # the extra flags are split on spaces on purpose
   start kube-apiserver "$KUBE_DIR/kube-apiserver" \
     --etcd-servers="http://127.0.0.1:$ETCD_PORT" \
     --bind-address=127.0.0.1 \
@@ -248,7 +250,8 @@ start_control_plane() {
     --requestheader-username-headers=X-Remote-User \
     --requestheader-group-headers=X-Remote-Group \
     --requestheader-extra-headers-prefix=X-Remote-Extra- \
-    --profiling=false
+    --profiling=false \
+    ${BURSAR_APISERVER_EXTRA_ARGS:-}
   tls_args=(--cacert "$PKI/ca.crt" --cert "$PKI/admin.crt" --key "$PKI/admin.key")
   wait_ready kube-apiserver "$APISERVER_URL/readyz" "${tls_args[@]}" || return 1
   # /readyz can pass a moment before the system namespaces exist; tests create things in default.

@@ -172,7 +172,8 @@ TEST(RunOptionsTest, EveryFlagIsRead) {
                                                   "--shutdown-grace",
                                                   "0s",
                                                   "--address-file",
-                                                  "/tmp/addr"},
+                                                  "/tmp/addr",
+                                                  "--pod-protobuf"},
                                                  Env({{"KUBECONFIG", "/ignored"}}));
   ASSERT_TRUE(o.ok()) << o.status();
   EXPECT_EQ(o->kubeconfig, "/home/me/.kube/config");
@@ -180,6 +181,7 @@ TEST(RunOptionsTest, EveryFlagIsRead) {
   EXPECT_EQ(o->tick, absl::Milliseconds(100));
   EXPECT_EQ(o->lookahead, absl::Minutes(10));
   EXPECT_FALSE(o->leader_elect);
+  EXPECT_TRUE(o->pod_protobuf);
   EXPECT_EQ(o->lease_namespace, "ml-ops");
   EXPECT_EQ(o->lease_name, "bursar.example.com");
   EXPECT_EQ(o->identity, "replica-a");
@@ -525,13 +527,26 @@ TEST(RunOptionsTest, UsageListsEveryFlagWithItsDefaultWithin100Columns) {
   for (const std::string& line : Lines(usage)) {
     EXPECT_LE(line.size(), 100u) << line;
   }
-  for (const char* flag :
-       {"--config FILE", "--kubeconfig FILE", "--context NAME", "--tick DURATION",
-        "--lookahead DURATION", "--leader-elect[=true|false]", "--leader-election-namespace",
-        "--leader-election-id", "--id NAME", "--health-addr HOST:PORT", "--grpc-addr",
-        "--prometheus-url URL", "--prometheus-ca-file FILE", "--dcgm-query",
-        "--metrics-api[=true|false]", "--log-level", "--log-format", "--shutdown-grace DURATION",
-        "--address-file FILE"}) {
+  for (const char* flag : {"--config FILE",
+                           "--kubeconfig FILE",
+                           "--context NAME",
+                           "--tick DURATION",
+                           "--lookahead DURATION",
+                           "--leader-elect[=true|false]",
+                           "--leader-election-namespace",
+                           "--leader-election-id",
+                           "--id NAME",
+                           "--health-addr HOST:PORT",
+                           "--grpc-addr",
+                           "--prometheus-url URL",
+                           "--prometheus-ca-file FILE",
+                           "--dcgm-query",
+                           "--metrics-api[=true|false]",
+                           "--log-level",
+                           "--log-format",
+                           "--shutdown-grace DURATION",
+                           "--address-file FILE",
+                           "--pod-protobuf[=true|false]"}) {
     EXPECT_THAT(usage, HasSubstr(flag));
   }
   // Descriptions wrap onto lines indented by 6; join them back before searching.

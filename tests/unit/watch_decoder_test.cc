@@ -389,5 +389,29 @@ TEST(PodSummaryTest, DecodesAPodListPage) {
   EXPECT_EQ(empty->continue_token, "");
 }
 
+TEST(PodSummaryTest, BuffersGrownByAPageAreGivenBackBeforeTheNextPod) {
+  PodSummaryDecoder decoder(kLabelKeys);
+  std::string items;
+  for (int i = 0; i < 500; ++i) {  // one page of realistic pods: ~2 MB of JSON
+    absl::StrAppend(&items, i == 0 ? "" : ",", OneLine(GpuPod()));
+  }
+  const std::string list = absl::StrCat(
+      R"({"kind":"PodList","apiVersion":"v1","metadata":{"resourceVersion":"9"},"items":[)", items,
+      "]}");
+  ASSERT_GT(list.size(), size_t{1} << 20);
+  absl::StatusOr<PodListPage> page = decoder.DecodePodList(list);
+  ASSERT_TRUE(page.ok()) << page.status();
+  ASSERT_EQ(page->items.size(), 500u);
+  EXPECT_GT(decoder.BufferBytes(), list.size());
+
+  absl::StatusOr<PodWatchEvent> event = decoder.DecodeWatchLine(WatchLine("ADDED", GpuPod()));
+  ASSERT_TRUE(event.ok()) << event.status();
+  EXPECT_EQ(event->pod, page->items[0]);
+  EXPECT_LT(decoder.BufferBytes(), size_t{1} << 20);  // one pod's worth, not a page's
+
+  decoder.ReleaseBuffers();
+  EXPECT_LT(decoder.BufferBytes(), 64u);  // an empty string's inline capacity at most
+}
+
 }  // namespace
 }  // namespace bursar::kube

@@ -9,6 +9,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "kube/core_v1_subset.pb.h"
 #include "operator/json/json.h"
 #include "operator/kube/client.h"
 #include "operator/kube/kube_status.h"
@@ -97,6 +98,7 @@ class WatcherTest : public ::testing::Test {
     WatcherOptions options;
     options.watch_timeout_jitter = 0;  // exact paths; JitteredTimeout covers the jitter
     options.seed = 42;
+    options.watch_list = false;  // paginated lists; the StreamingList tests turn it on
     options.backoff.jitter = Jitter::kNone;
     return options;
   }
@@ -146,6 +148,106 @@ TEST_F(WatcherTest, ListsThenWatchesFromTheListVersionThenEmitsEvents) {
                           "Deleted ml/b@13"}));
   EXPECT_EQ(watcher.resource_version(), "13");
   EXPECT_EQ(transport_.pending(), 0u);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Streaming lists (WatchList).
+
+constexpr char kStreamingListPath[] =
+    "/apis/batch/v1/jobs?watch=true&timeoutSeconds=290&allowWatchBookmarks=true&"
+    "sendInitialEvents=true&resourceVersionMatch=NotOlderThan";
+
+std::string EndBookmark(std::string_view rv) {
+  return absl::StrCat(R"({"type":"BOOKMARK","object":{"kind":"Job","apiVersion":"batch/v1",)",
+                      R"("metadata":{"resourceVersion":")", std::string(rv),
+                      R"(","annotations":{"k8s.io/initial-events-end":"true"}}}})");
+}
+
+TEST_F(WatcherTest, StreamingListKeepsInitialEventsUntilTheEndBookmarkThenWatchesOn) {
+  WatcherOptions options = Options();
+  options.watch_list = true;
+  transport_.ReplyStream(
+      200, {Event("ADDED", Job("a", "8")), Event("ADDED", Job("b", "9")), Bookmark("9"),
+            EndBookmark("10"), Event("MODIFIED", Job("a", "12"))});
+  ObjectWatcher watcher = MakeWatcher(options);
+
+  EXPECT_EQ(watcher.Step().outcome, Outcome::kWatchStarted);
+  EXPECT_EQ(watcher.state(), WatcherState::kSyncing);
+  EXPECT_EQ(watcher.Step().outcome, Outcome::kInitialEvent);
+  EXPECT_EQ(watcher.Step().outcome, Outcome::kInitialEvent);
+  EXPECT_EQ(watcher.Step().outcome, Outcome::kBookmark);  // progress, not the end
+  EXPECT_TRUE(seen_.empty());  // nothing until the initial state is complete
+  EXPECT_EQ(watcher.resource_version(), "");
+
+  EXPECT_EQ(watcher.Step().outcome, Outcome::kListed);
+  EXPECT_EQ(watcher.state(), WatcherState::kWatching);
+  EXPECT_EQ(watcher.resource_version(), "10");
+  EXPECT_EQ(seen_, (Lines{"Restarted ml/a@8 ml/b@9"}));
+
+  EXPECT_EQ(watcher.Step().outcome, Outcome::kEvent);
+  EXPECT_EQ(seen_.back(), "Applied ml/a@12");
+  EXPECT_EQ(Paths(), (Lines{kStreamingListPath}));  // one request: no LIST at all
+  EXPECT_FALSE(watcher.watch_list_refused());
+}
+
+TEST_F(WatcherTest, StreamingListEndingBeforeItsBookmarkStartsOver) {
+  WatcherOptions options = Options();
+  options.watch_list = true;
+  transport_.ReplyStream(200, {Event("ADDED", Job("a", "8"))});
+  transport_.ReplyStream(200, {Event("ADDED", Job("b", "9")), EndBookmark("11")});
+  ObjectWatcher watcher = MakeWatcher(options);
+
+  ASSERT_EQ(watcher.Step().outcome, Outcome::kWatchStarted);
+  ASSERT_EQ(watcher.Step().outcome, Outcome::kInitialEvent);
+  EXPECT_EQ(watcher.Step().outcome, Outcome::kWatchEnded);
+  EXPECT_EQ(watcher.state(), WatcherState::kEmpty);
+  ASSERT_EQ(watcher.Step().outcome, Outcome::kWatchStarted);
+  ASSERT_EQ(watcher.Step().outcome, Outcome::kInitialEvent);
+  ASSERT_EQ(watcher.Step().outcome, Outcome::kListed);
+  EXPECT_EQ(seen_, (Lines{"Restarted ml/b@9"}));  // nothing of the broken attempt
+  EXPECT_EQ(Paths(), (Lines{kStreamingListPath, kStreamingListPath}));
+}
+
+TEST_F(WatcherTest, StreamingListWithADeleteBeforeItsBookmarkBacksOffAndStartsOver) {
+  WatcherOptions options = Options();
+  options.watch_list = true;
+  transport_.ReplyStream(200, {Event("DELETED", Job("a", "8"))});
+  ObjectWatcher watcher = MakeWatcher(options);
+  ASSERT_EQ(watcher.Step().outcome, Outcome::kWatchStarted);
+  WatcherStep step = watcher.Step();
+  EXPECT_EQ(step.outcome, Outcome::kError);
+  EXPECT_NE(step.error.message().find("DELETED before the initial-events-end"), std::string::npos)
+      << step.error;
+  EXPECT_EQ(watcher.state(), WatcherState::kEmpty);
+}
+
+TEST_F(WatcherTest, RefusedStreamingListFallsBackToPagesAndRemembers) {
+  WatcherOptions options = Options();
+  options.watch_list = true;
+  // What kube-apiserver 1.35 answers with --feature-gates=WatchList=false.
+  transport_.ReplyStream(422, {StatusBody(422, "Invalid")});
+  transport_.Reply(200, JobList({Job("a", "8")}, "10"));
+  transport_.ReplyStream(200, {ErrorEvent(410, "Expired")});
+  transport_.Reply(200, JobList({Job("b", "20")}, "21"));
+  ObjectWatcher watcher = MakeWatcher(options);
+
+  EXPECT_EQ(watcher.Step().outcome, Outcome::kListed);  // the fallback, in the same step
+  EXPECT_TRUE(watcher.watch_list_refused());
+  EXPECT_EQ(seen_, (Lines{"Restarted ml/a@8"}));
+  ASSERT_EQ(watcher.Step().outcome, Outcome::kWatchStarted);
+  ASSERT_EQ(watcher.Step().outcome, Outcome::kGone);
+  ASSERT_EQ(watcher.Step().outcome, Outcome::kListed);  // lists again: no second refusal
+  EXPECT_EQ(Paths(), (Lines{kStreamingListPath, kListPath, WatchPath("10"), kListPath}));
+}
+
+TEST_F(WatcherTest, StreamingListOtherErrorsBackOffWithoutFallingBack) {
+  WatcherOptions options = Options();
+  options.watch_list = true;
+  transport_.ReplyStream(503, {StatusBody(503, "ServiceUnavailable")});
+  ObjectWatcher watcher = MakeWatcher(options);
+  EXPECT_EQ(watcher.Step().outcome, Outcome::kError);
+  EXPECT_FALSE(watcher.watch_list_refused());
+  EXPECT_EQ(watcher.state(), WatcherState::kEmpty);
 }
 
 TEST_F(WatcherTest, SelectorsAndNamespaceReachListAndWatch) {
@@ -512,6 +614,78 @@ TEST_F(WatcherTest, PodModeDecodesPagesAndLinesIntoSummaries) {
                             "/api/v1/pods?watch=true&resourceVersion=5&timeoutSeconds=290&"
                             "allowWatchBookmarks=true",
                             "/api/v1/pods?limit=1"}));
+}
+
+TEST_F(WatcherTest, PodModeStreamsTheInitialStateIntoSummaries) {
+  WatcherOptions options = Options();
+  options.watch_list = true;
+  options.pod_label_keys = {"team"};
+  const std::string end_bookmark =
+      R"({"type":"BOOKMARK","object":{"kind":"Pod","apiVersion":"v1","metadata":{)"
+      R"("resourceVersion":"7","annotations":{"k8s.io/initial-events-end":"true"}}}})";
+  transport_.ReplyStream(
+      200, {Event("ADDED", Pod("a", "3", "gpu-1")), Event("ADDED", Pod("b", "4")), end_bookmark,
+            Event("DELETED", Pod("a", "8", "gpu-1"))});
+  PodStore store;
+  PodWatcher watcher(client_, clock_, kube::kPods, store.Sink(), options);
+  ASSERT_EQ(watcher.Step().outcome, Outcome::kWatchStarted);
+  ASSERT_EQ(watcher.Step().outcome, Outcome::kInitialEvent);
+  ASSERT_EQ(watcher.Step().outcome, Outcome::kInitialEvent);
+  EXPECT_FALSE(store.HasSynced());
+  ASSERT_EQ(watcher.Step().outcome, Outcome::kListed);
+  EXPECT_TRUE(store.HasSynced());
+  EXPECT_EQ(watcher.resource_version(), "7");
+  ASSERT_NE(store.Get("ml/a"), nullptr);
+  EXPECT_EQ(store.Get("ml/a")->node_name, "gpu-1");
+  ASSERT_EQ(watcher.Step().outcome, Outcome::kEvent);
+  EXPECT_EQ(store.ListKeys(), (Lines{"ml/b"}));
+}
+
+// A protobuf watch frame: WatchEvent{type, object.raw = "k8s\0" + Unknown{Pod}}.
+std::string ProtoFrame(std::string_view type, const kube::wire::Pod& pod) {
+  kube::wire::Unknown unknown;
+  unknown.mutable_type_meta()->set_api_version("v1");
+  unknown.mutable_type_meta()->set_kind("Pod");
+  unknown.set_raw(pod.SerializeAsString());
+  kube::wire::WatchEvent event;
+  event.set_type(std::string(type));
+  event.mutable_object()->set_raw(std::string("k8s\0", 4) + unknown.SerializeAsString());
+  return event.SerializeAsString();
+}
+
+TEST_F(WatcherTest, PodModeAsksForProtobufAndDecodesFramesAndJsonAlike) {
+  WatcherOptions options = Options();
+  options.watch_list = true;
+  options.protobuf = true;
+  kube::wire::Pod pod;
+  pod.mutable_metadata()->set_name("a");
+  pod.mutable_metadata()->set_namespace_("ml");
+  pod.mutable_metadata()->set_resource_version("3");
+  pod.mutable_spec()->set_node_name("gpu-1");
+  kube::wire::Pod end;
+  end.mutable_metadata()->set_resource_version("7");
+  (*end.mutable_metadata()->mutable_annotations())["k8s.io/initial-events-end"] = "true";
+  // The second event comes as JSON: a server may answer JSON whatever the Accept header says.
+  transport_.ReplyStream(200, {ProtoFrame("ADDED", pod), ProtoFrame("BOOKMARK", end),
+                               Event("MODIFIED", Pod("b", "8", "gpu-2"))});
+  PodStore store;
+  PodWatcher watcher(client_, clock_, kube::kPods, store.Sink(), options);
+  ASSERT_EQ(watcher.Step().outcome, Outcome::kWatchStarted);
+  ASSERT_EQ(watcher.Step().outcome, Outcome::kInitialEvent);
+  ASSERT_EQ(watcher.Step().outcome, Outcome::kListed);
+  EXPECT_EQ(watcher.resource_version(), "7");
+  ASSERT_NE(store.Get("ml/a"), nullptr);
+  EXPECT_EQ(store.Get("ml/a")->node_name, "gpu-1");
+  ASSERT_EQ(watcher.Step().outcome, Outcome::kEvent);
+  ASSERT_NE(store.Get("ml/b"), nullptr);
+  EXPECT_EQ(store.Get("ml/b")->node_name, "gpu-2");
+
+  const kube::HttpRequest sent = transport_.sent().at(0).request;
+  bool asked = false;
+  for (const auto& [name, value] : sent.headers) {
+    asked = asked || (name == "Accept" && value == kube::kProtobufAccept);
+  }
+  EXPECT_TRUE(asked) << ::testing::PrintToString(sent);
 }
 
 TEST_F(WatcherTest, PodModeStartsTheListOverWhenTheContinueTokenExpires) {
