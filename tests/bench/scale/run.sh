@@ -7,8 +7,8 @@
 #
 # Options: --pods N (2000) --namespaces M (4) --budgets B (4, at most M) --nodes K (N/25)
 #          --samples S (5: latency probes of each kind) --tick D (5s: the operator's --tick)
-#          --allocators "default arena2 jemalloc" (Bursar once per allocator set-up; latencies
-#          with the first). Exits 1 when a measurement is missing (a probe that never showed,
+#          --allocators "default arena16+threads40 jemalloc" (Bursar once per set-up, see
+#          bursar_start; latencies with the first). Exits 1 when a measurement is missing (a probe that never showed,
 #          a cache that did not fill), like a test.
 #
 # What it does: scale-load (tests/bench/scale/peer) creates M namespaces, K kwok nodes and N pods
@@ -102,22 +102,28 @@ EOF
 } >"$WORK/budgets.yaml"
 kc apply -f "$WORK/budgets.yaml" >/dev/null
 
-# bursar_start ALLOCATOR — starts the operator as operator_start does, under ALLOCATOR
-# (default: as built; arena2: MALLOC_ARENA_MAX=2; jemalloc: LD_PRELOAD of Debian's libjemalloc)
-# and sets SYNC_MS from process start to /readyz answering 200 (every cache synced).
+# bursar_start SETUP — starts the operator as operator_start does, under SETUP: "default" (as
+# built), or words joined by '+': arenaN (MALLOC_ARENA_MAX=N), jemalloc (LD_PRELOAD of Debian's
+# libjemalloc2), threadsN (BURSAR_HTTP_THREADS=N, cpprestsdk's pool); e.g. arena16+threads40 is
+# glibc's and cpprestsdk's own defaults on 2 cores. Sets SYNC_MS from process start to /readyz
+# answering 200 (every cache synced).
 bursar_start() {
-  local env=() started
-  case $1 in
-    default) ;;
-    arena*) env=(MALLOC_ARENA_MAX="${1#arena}") ;;
-    jemalloc)
-      local lib
-      lib=$(ls /usr/lib/*-linux-gnu/libjemalloc.so.2 2>/dev/null | head -1)
-      [[ -n $lib ]] || die "--allocators jemalloc: libjemalloc.so.2 is not installed (apt-get install libjemalloc2)"
-      env=(LD_PRELOAD="$lib")
-      ;;
-    *) die "--allocators: unknown '$1' (default, arenaN, jemalloc)" ;;
-  esac
+  local env=() started word lib
+  local -a words
+  IFS=+ read -r -a words <<<"$1"
+  for word in "${words[@]}"; do
+    case $word in
+      default) ;;
+      arena[0-9]*) env+=(MALLOC_ARENA_MAX="${word#arena}") ;;
+      threads[0-9]*) env+=(BURSAR_HTTP_THREADS="${word#threads}") ;;
+      jemalloc)
+        lib=$(find /usr/lib -name libjemalloc.so.2 2>/dev/null | head -1)
+        [[ -n $lib ]] || die "--allocators jemalloc: libjemalloc.so.2 is not installed (apt-get install libjemalloc2)"
+        env+=(LD_PRELOAD="$lib")
+        ;;
+      *) die "--allocators: unknown '$word' (default, arenaN, threadsN, jemalloc, joined by +)" ;;
+    esac
+  done
   make_grpc_tls "$WORK/grpc-tls"
   rm -f "$WORK/addresses"
   started=$(now_ms)
@@ -161,7 +167,7 @@ log "baseline: Bursar $(mib "$BASE_RSS") MiB, peer $(mib "$(json "$PEER_BASE" rs
 # --- The pods ----------------------------------------------------------------------------------
 started=$(now_ms)
 "$PEER_DIR/scale-load" --pods "$PODS" --namespaces "$NAMESPACES" --nodes "$NODES"
-not_running() { api "/api/v1/pods?fieldSelector=status.phase%21%3DRunning&limit=1" | grep -q '"items":\[\]'; }
+not_running() { api "/api/v1/pods?fieldSelector=status.phase%21%3DRunning&limit=1" | grep -q '"items": *\[\]'; }
 wait_for --every 2 "all $PODS pods Running" 1800 not_running || die "the pods did not all start"
 log "$PODS pods Running $((($(now_ms) - started) / 1000)) s after the loader started"
 APISERVER_RSS=$(proc "$BURSAR_TEST_APISERVER_PID" VmRSS)
