@@ -87,4 +87,9 @@ absl::StatusOr<std::unique_ptr<kube::HttpServer>> StartHttpServer(const std::str
                                                                   int port,
                                                                   kube::HttpHandler handler);
 
+// Sizes cpprestsdk's shared I/O thread pool (every client and listener runs its handlers
+// there; cpprestsdk starts 40 threads by default). Call once, before the first transport or
+// server is made; fails with FailedPrecondition when the pool has already started.
+absl::Status SetHttpThreads(size_t threads);
+
 }  // namespace bursar::kube
