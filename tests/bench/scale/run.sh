@@ -8,8 +8,8 @@
 # Options: --pods N (2000) --namespaces M (4) --budgets B (4, at most M) --nodes K (N/25)
 #          --samples S (5: latency probes of each kind) --tick D (5s: the operator's --tick)
 #          --allocators "default arena16+threads40 jemalloc" (Bursar once per set-up, see
-#          bursar_start; latencies with the first). Exits 1 when a measurement is missing (a probe that never showed,
-#          a cache that did not fill), like a test.
+#          bursar_start; latencies with the first). Exits 1 when a measurement is missing
+#          (a probe that never showed, a cache that did not fill), like a test.
 #
 # What it does: scale-load (tests/bench/scale/peer) creates M namespaces, K kwok nodes and N pods
 # by server-side apply, bound with spec.nodeName (no scheduler; kwok's stages run them); B
