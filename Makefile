@@ -22,7 +22,7 @@ export CCACHE_NOHASHDIR ?= 1
 .PHONY: all deps build build-asan test test-unit test-asan demo bench lint format format-check clean \
         cluster-build cluster-up cluster-down test-cluster test-crds-server test-integration \
         test-e2e bench-latency test-helm image test-image demo-cluster \
-        san-configure build-fuzz fuzz test-fuzz test-faults
+        san-configure build-fuzz fuzz test-fuzz test-faults bench-scale test-bench-scale-small
 
 all: build
 
@@ -54,7 +54,7 @@ test: build format-check
 	$(MAKE) --no-print-directory test-asan
 	$(MAKE) --no-print-directory test-fuzz
 	$(MAKE) --no-print-directory test-crds-server test-cluster test-integration test-helm test-e2e \
-	  test-image
+	  test-image test-bench-scale-small
 
 test-unit: build
 	cd $(BUILD_DIR) && ctest $(CTEST_FLAGS) -j $(JOBS) -L unit
@@ -190,6 +190,24 @@ test-image: image cluster-build
 # Reconcile latency with 1,000 GPU pods on kwok (a measurement; prints min/median/max).
 bench-latency: build cluster-build
 	tests/cluster/with-cluster.sh --with-all -- tests/e2e/latency.sh $(PODS) $(SAMPLES)
+
+# The scale benchmark (docs/benchmarks.md): N Running GPU pods on kwok nodes, Bursar and a
+# client-go informer peer measured side by side in one run (tests/bench/scale/run.sh --help).
+# BENCH_PODS=10000 by default; BENCH_ARGS adds options, e.g. "--allocators 'default jemalloc'".
+# The Go fixtures build once into ~/.cache/bursar/informer-peer-*/.
+BENCH_PODS ?= 10000
+BENCH_NAMESPACES ?= 100
+BENCH_BUDGETS ?= 100
+bench-scale: deps $(BUILD_DIR)/build.ninja cluster-build
+	cmake --build $(BUILD_DIR) -j $(JOBS) --target bursar
+	tests/cluster/with-cluster.sh --with-kwok -- tests/bench/scale/run.sh --pods $(BENCH_PODS) \
+	  --namespaces $(BENCH_NAMESPACES) --budgets $(BENCH_BUDGETS) --samples 20 $(BENCH_ARGS)
+
+# The same at 2,000 pods and 4 budgets, in `make test` so the benchmark cannot rot: fails when a
+# measurement is missing (about 2 minutes).
+test-bench-scale-small: build cluster-build
+	tests/cluster/with-cluster.sh --with-kwok -- tests/bench/scale/run.sh --pods 2000 \
+	  --namespaces 4 --budgets 4 --samples 3 --tick 2s
 
 # The CRDs' schemas and CEL rules in a real kube-apiserver: every tests/crds/invalid/ manifest
 # is rejected with its message (or, where marked, accepted).

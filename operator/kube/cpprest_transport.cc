@@ -17,6 +17,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <pplx/pplxtasks.h>
+#include <pplx/threadpool.h>
 
 #include <algorithm>
 #include <boost/asio/io_context.hpp>
@@ -798,6 +799,16 @@ absl::StatusOr<std::unique_ptr<kube::HttpServer>> StartHttpsServer(
                 [handler, max_body](const http::http_request& request) {
                   ServePost(handler, max_body, request);
                 });
+}
+
+absl::Status SetHttpThreads(size_t threads) {
+  try {
+    crossplat::threadpool::initialize_with_threads(threads);
+  } catch (const std::exception& e) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("cannot size the HTTP thread pool: ", e.what()));
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace bursar::kube

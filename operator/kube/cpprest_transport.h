@@ -104,4 +104,9 @@ struct HttpsServerOptions {
 absl::StatusOr<std::unique_ptr<kube::HttpServer>> StartHttpsServer(
     const HttpsServerOptions& options, kube::HttpPostHandler handler);
 
+// Sizes cpprestsdk's shared I/O thread pool (every client and listener runs its handlers
+// there; cpprestsdk starts 40 threads by default). Call once, before the first transport or
+// server is made; fails with FailedPrecondition when the pool has already started.
+absl::Status SetHttpThreads(size_t threads);
+
 }  // namespace bursar::kube
