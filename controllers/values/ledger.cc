@@ -130,6 +130,9 @@ BudgetLedger::Charge BudgetLedger::ChargePod(std::string_view uid, absl::Time fr
     start = std::max(start, Seconds(restored_until_));  // charged up to the checkpoint's watermark
   }
   int64_t stop = std::min(Seconds(to), Seconds(period_.end));
+  if (it != accounts_.end() && ended && stop < Seconds(it->second.accounted_until)) {
+    return TakeBack(it->second, stop, rate_per_hour, gpus);
+  }
   if (it == accounts_.end()) {
     // Tracked from the first pass that sees it, even when nothing is due yet (it started in the
     // second of this pass): the next pass charges it from here, and the checkpoint knows it.
@@ -147,6 +150,21 @@ BudgetLedger::Charge BudgetLedger::ChargePod(std::string_view uid, absl::Time fr
   gpu_seconds_ += gpus * seconds;
   it->second.accounted_until = absl::FromUnixSeconds(stop);
   return {AccrualToMoney(static_cast<Accrual>(rate_per_hour.micros()) * seconds), seconds};
+}
+
+// A pod charged past its end: its end became known only after passes had charged it as running
+// (the watch was cut, the API server was down). What was charged after the end is taken back.
+BudgetLedger::Charge BudgetLedger::TakeBack(Account& account, int64_t end, Money rate_per_hour,
+                                            int64_t gpus) {
+  int64_t seconds = Seconds(account.accounted_until) - std::max(end, Seconds(period_.start));
+  if (seconds <= 0) {
+    return {};
+  }
+  const Accrual back = static_cast<Accrual>(rate_per_hour.micros()) * seconds;
+  accrued_ -= back;
+  gpu_seconds_ -= gpus * seconds;
+  account.accounted_until = absl::FromUnixSeconds(std::max(end, Seconds(period_.start)));
+  return {Money() - AccrualToMoney(back), -seconds};
 }
 
 void BudgetLedger::CompletePass(absl::Time now, const std::vector<std::string>& ended_uids) {

@@ -86,7 +86,9 @@ class BudgetLedger {
   // Charges pod `uid` at `rate_per_hour` (and `gpus` whole devices) over [from, to) clipped
   // to the period and to what is already accounted. `from` is the pod's start. `ended` says
   // `to` is the pod's end: a pod that ended at or before the watermark and is not tracked was
-  // charged before; skip it. Every caller charges each running pod at every pass.
+  // charged before; skip it. Every caller charges each running pod at every pass. A tracked pod
+  // whose end arrives after it was charged past it (a cut watch) gets the excess taken back: the
+  // Charge is then negative.
   Charge ChargePod(std::string_view uid, absl::Time from, absl::Time to, Money rate_per_hour,
                    int64_t gpus, bool ended);
 
@@ -115,6 +117,7 @@ class BudgetLedger {
     absl::Time accounted_until;
     bool from_known = true;  // false: restored, no charge since (`from` is accounted_until)
   };
+  Charge TakeBack(Account& account, int64_t end, Money rate_per_hour, int64_t gpus);
 
   Period period_;
   Accrual accrued_ = 0;

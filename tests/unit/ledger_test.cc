@@ -56,6 +56,24 @@ TEST(LedgerTest, ReplayedAndOverlappingIntervalsCountOnce) {
   }
 }
 
+TEST(LedgerTest, APodChargedPastItsEndGetsTheExcessTakenBack) {
+  // Passes at 600 and 660 charge a running pod (the watch was cut: nobody said it ended at 630);
+  // when its end arrives, the 30 seconds after it are taken back, once.
+  BudgetLedger ledger(Day());
+  ledger.ChargePod("a", T(0), T(600), Rate(36), 2, false);
+  ledger.ChargePod("a", T(0), T(660), Rate(36), 2, false);
+  EXPECT_EQ(ledger.gpu_seconds(), 2 * 660);
+  BudgetLedger::Charge back = ledger.ChargePod("a", T(0), T(630), Rate(36), 2, true);
+  EXPECT_EQ(back.seconds, -30);
+  EXPECT_EQ(back.money, Money::FromMicros(-300'000));
+  EXPECT_EQ(ledger.gpu_seconds(), 2 * 630);
+  EXPECT_EQ(ledger.spent(), Money::FromMicros(630 * 10'000));
+  EXPECT_EQ(ledger.ChargePod("a", T(0), T(630), Rate(36), 2, true).seconds, 0);  // once
+  EXPECT_EQ(ledger.spent(), Money::FromMicros(630 * 10'000));
+  // A pod seen ending at once is charged to its end, as before.
+  EXPECT_EQ(ledger.ChargePod("b", T(100), T(200), Rate(36), 1, true).seconds, 100);
+}
+
 TEST(LedgerTest, SplittingNeverDriftsFromOneCharge) {
   // A rate that does not divide an hour evenly: per-interval rounding would drift.
   const Money rate = Money::FromMicros(1'234'567);
