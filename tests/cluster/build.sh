@@ -225,6 +225,8 @@ EOF
   rm -rf "$partial" && mkdir -p "$partial"
   go_build "karpenter $KARPENTER_VERSION" "$src" "$partial/karpenter" "-s -w" sigs.k8s.io/karpenter/kwok
   finish karpenter "$partial" "$KARPENTER_DIR" "$src"
+}
+
 build_metrics-server() {
   local src partial=$METRICS_SERVER_DIR.partial key ldflags
   src=$(new_wrapper_dir "metrics-server-$METRICS_SERVER_VERSION")
