@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <memory>
@@ -104,6 +105,11 @@ absl::StatusOr<std::unique_ptr<kube::HttpServer>> StartWebhook(const RunOptions&
                                                                const runtime::Clock* clock,
                                                                runtime::Logger& log) {
   struct stat info {};
+  if (options.webhook_certs == "self" && stat(options.webhook_cert_dir.c_str(), &info) != 0) {
+    // Bursar writes the certificate there itself (ServingCertManager): make the folder.
+    std::error_code error;
+    std::filesystem::create_directories(options.webhook_cert_dir, error);
+  }
   if (stat(options.webhook_cert_dir.c_str(), &info) != 0 || !S_ISDIR(info.st_mode)) {
     return absl::InvalidArgumentError(absl::StrCat(
         "--webhook-cert-dir: \"", options.webhook_cert_dir, "\" is not a readable directory"));
@@ -269,7 +275,8 @@ constexpr int kHttpThreads = 4;
 // still wins.
 constexpr int kMallocArenas = 2;
 
-// Sets the process-wide memory and thread settings above, before any thread starts.
+// Sets the process-wide memory and thread settings above, before any thread but the signal
+// waiter starts (the I/O pool starts here).
 void ConfigureProcess(runtime::Logger& log) {
   if (std::getenv("MALLOC_ARENA_MAX") == nullptr) {
     mallopt(M_ARENA_MAX, kMallocArenas);
@@ -319,9 +326,11 @@ std::unique_ptr<runtime::ServingCertManager> MakeServingCertManager(
 int RunOperator(const RunOptions& options) {
   runtime::SystemClock clock;
   runtime::Logger log(clock, options.log_level, options.log_format);
-  ConfigureProcess(log);
   runtime::Wakeup stop;
-  SignalWaiter signals(&stop);  // before any thread starts, so they inherit the mask
+  // Before any thread starts, so they inherit the mask: ConfigureProcess starts cpprestsdk's
+  // pool, whose threads would otherwise take SIGTERM with its default action (exit 143).
+  SignalWaiter signals(&stop);
+  ConfigureProcess(log);
 
   absl::StatusOr<kube::ClusterConfig> cluster = LoadCluster(options);
   if (!cluster.ok()) {

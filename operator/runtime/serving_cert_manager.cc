@@ -290,6 +290,7 @@ absl::StatusOr<absl::Time> ServingCertManager::Sync() {
     return stored.status();
   }
   const bool leader = !options_.is_leader || options_.is_leader();
+  synced_as_leader_ = leader;
   const absl::Time now = clock_.Now();
   bool bundles_current = leader && WriteCaBundles(stored->bundle.ca_crt);
   ServingCertState state = InspectServingCert(stored->bundle);
@@ -353,7 +354,9 @@ void ServingCertManager::Run(Wakeup* stop) {
 void ServingCertManager::SleepUnlessPromoted(absl::Duration pause, Wakeup* stop) {
   // A replica that becomes the leader fills caBundle at once rather than at its next pass:
   // leadership is looked at every second (no API call), the Secret only when the pause ends.
-  const bool was_leader = !options_.is_leader || options_.is_leader();
+  // Compared with what the last pass saw: leadership won between that pass and this pause
+  // counts as a promotion too.
+  const bool was_leader = synced_as_leader_;
   const absl::Time until = clock_.MonotonicNow() + pause;
   while (clock_.MonotonicNow() < until) {
     if (!clock_.SleepFor(std::min(absl::Seconds(1), until - clock_.MonotonicNow()), stop)) {

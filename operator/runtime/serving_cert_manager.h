@@ -102,6 +102,7 @@ class ServingCertManager {
   ServingCertManagerOptions options_;
   std::string written_crt_;  // what the cert dir holds, as this manager last wrote it
   std::atomic<bool> written_{false};
+  bool synced_as_leader_ = false;  // whether the last Sync ran as the leader (Run's thread)
   Gauge* expiry_ = nullptr;
 };
 
