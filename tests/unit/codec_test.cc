@@ -77,7 +77,7 @@ class Manifest {
   Manifest& Remove(const std::string& path) {
     auto [section, key] = Split(path);
     std::vector<std::pair<std::string, std::string>>& entries = sections_[section];
-    std::erase_if(entries, [&](const auto& e) { return e.first == key; });
+    std::erase_if(entries, [&key = key](const auto& e) { return e.first == key; });
     return *this;
   }
 
