@@ -362,15 +362,22 @@ WatcherStep Watcher<T>::List() {
 }
 
 template <typename T>
-WatcherStep Watcher<T>::StartStreamingList() {
+kube::WatchOptions Watcher<T>::WatchFrom(std::string resource_version) {
   kube::WatchOptions watch;
-  watch.resource_version = "";  // the latest state, read from etcd's quorum, then streamed
-  watch.send_initial_events = true;
+  watch.resource_version = std::move(resource_version);
   watch.protobuf = codec_->protobuf();
   watch.timeout_seconds = NextTimeoutSeconds();
   watch.allow_watch_bookmarks = true;
   watch.label_selector = options_.label_selector;
   watch.field_selector = options_.field_selector;
+  return watch;
+}
+
+template <typename T>
+WatcherStep Watcher<T>::StartStreamingList() {
+  // "": the latest state, read from etcd's quorum, then streamed.
+  kube::WatchOptions watch = WatchFrom("");
+  watch.send_initial_events = true;
   absl::StatusOr<std::unique_ptr<kube::LineStream>> lines =
       client_.WatchLines(type_, options_.namespace_name, watch);
   if (!lines.ok()) {
@@ -403,13 +410,7 @@ void Watcher<T>::AdoptStream(std::unique_ptr<kube::LineStream> lines, WatcherSta
 
 template <typename T>
 WatcherStep Watcher<T>::OpenWatch() {
-  kube::WatchOptions watch;
-  watch.resource_version = resource_version_;
-  watch.protobuf = codec_->protobuf();
-  watch.timeout_seconds = NextTimeoutSeconds();
-  watch.allow_watch_bookmarks = true;
-  watch.label_selector = options_.label_selector;
-  watch.field_selector = options_.field_selector;
+  kube::WatchOptions watch = WatchFrom(resource_version_);
   absl::StatusOr<std::unique_ptr<kube::LineStream>> lines =
       client_.WatchLines(type_, options_.namespace_name, watch);
   if (!lines.ok()) {

@@ -232,6 +232,8 @@ class Watcher {
   // finished starts over (kEmpty); a watch resumes from the last version (kListed).
   WatcherState AfterWatch() const;
   int64_t NextTimeoutSeconds();
+  // A watch of this watcher's selectors and encoding from `resource_version`, with bookmarks.
+  kube::WatchOptions WatchFrom(std::string resource_version);
   bool interrupted() const { return interrupted_.load(std::memory_order_acquire); }
 
   const kube::ApiClient& client_;
