@@ -1,6 +1,7 @@
 #include "controllers/reconcilers/gather.h"
 
 #include <algorithm>
+#include <cstdint>
 
 #include "absl/strings/numbers.h"
 #include "controllers/api/codec.h"
@@ -29,7 +30,18 @@ values::Quantity QuantityAt(const json::Value* resources, std::string_view name)
 }
 
 int64_t GpusOf(const json::Value* resources) {
-  return QuantityAt(resources, values::kGpuResource).Value();
+  return std::max<int64_t>(0, QuantityAt(resources, values::kGpuResource).Value());
+}
+
+// GPU counts of objects the API server accepts but no cluster runs (10^20 GPUs a container,
+// parallelism 2^31) saturate at INT64_MAX instead of wrapping around. Both are non-negative.
+int64_t SaturatingAdd(int64_t a, int64_t b) {
+  int64_t sum = 0;
+  return __builtin_add_overflow(a, b, &sum) ? INT64_MAX : sum;
+}
+int64_t SaturatingMul(int64_t a, int64_t b) {
+  int64_t product = 0;
+  return __builtin_mul_overflow(a, b, &product) ? INT64_MAX : product;
 }
 
 }  // namespace
@@ -133,12 +145,12 @@ JobView JobViewOf(const json::Value& job) {
     for (const json::Value& c : containers->elements()) {
       // Extended resources: the request equals the limit, and either may be given.
       int64_t gpus = GpusOf(c.FindPath("resources.requests"));
-      per_pod += gpus > 0 ? gpus : GpusOf(c.FindPath("resources.limits"));
+      per_pod = SaturatingAdd(per_pod, gpus > 0 ? gpus : GpusOf(c.FindPath("resources.limits")));
     }
   }
   const json::Value* parallelism = job.FindPath("spec.parallelism");
   int64_t pods = parallelism != nullptr && parallelism->is_integer() ? parallelism->int_value() : 1;
-  view.gpus = per_pod * std::max<int64_t>(pods, 0);
+  view.gpus = SaturatingMul(per_pod, std::max<int64_t>(pods, 0));
   auto annotation = [&](const char* key) {
     return json::MemberStringAt(job, "metadata.annotations", key);
   };

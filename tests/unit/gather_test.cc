@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdint>
+
 #include "controllers/api/codec.h"
 #include "tests/unit/json_or_fail.h"
 
@@ -62,6 +64,19 @@ TEST(GatherTest, JobViewCountsGpusOfAllParallelPodsAndReadsBursarsAnnotations) {
     "status":{"conditions":[{"type":"Complete","status":"True"}]}})"));
   EXPECT_TRUE(done.finished);
   EXPECT_FALSE(done.priority.has_value());
+}
+
+TEST(GatherTest, AbsurdGpuCountsSaturateInsteadOfWrappingAround) {
+  // fuzz_admission found this: 1.8e20 GPUs a pod times parallelism 2 overflowed int64 (UBSan).
+  JobView wide = JobViewOf(JsonOrFail(R"({"metadata":{"name":"w","namespace":"n"},
+    "spec":{"parallelism":2147483647,"template":{"spec":{"containers":[
+      {"resources":{"limits":{"nvidia.com/gpu":"184467440737095516160"}}},
+      {"resources":{"limits":{"nvidia.com/gpu":"9223372036854775807"}}}]}}}})"));
+  EXPECT_EQ(wide.gpus, INT64_MAX);
+  JobView negative = JobViewOf(JsonOrFail(R"({"metadata":{"name":"m","namespace":"n"},
+    "spec":{"template":{"spec":{"containers":[
+      {"resources":{"limits":{"nvidia.com/gpu":"-4"}}}]}}}})"));
+  EXPECT_EQ(negative.gpus, 0);
 }
 
 TEST(GatherTest, PodViewEndsAtTheLastContainerFinishAndKnowsItsJob) {
