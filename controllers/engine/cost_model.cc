@@ -1,6 +1,7 @@
 #include "controllers/engine/cost_model.h"
 
 #include <algorithm>
+#include <cstdint>
 
 #include "absl/strings/str_cat.h"
 #include "controllers/values/int128.h"
@@ -111,7 +112,10 @@ values::Money PodRatePerHour(const std::vector<ContainerResources>& containers,
 int64_t PodGpus(const std::vector<ContainerResources>& containers) {
   int64_t gpus = 0;
   for (const ContainerResources& c : containers) {
-    gpus += c.gpus;
+    // Saturating: the API server accepts a pod asking for 2^63-1 GPUs in two containers.
+    if (__builtin_add_overflow(gpus, std::max<int64_t>(0, c.gpus), &gpus)) {
+      return INT64_MAX;
+    }
   }
   return gpus;
 }

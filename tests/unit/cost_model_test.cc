@@ -420,6 +420,18 @@ TEST_P(CostModelPodRateTest, PodRatePerHour) {
   EXPECT_EQ(PodGpus(c.containers), c.want_gpus);
 }
 
+TEST(CostModelTest, PodGpusSaturatesAndIgnoresNegativeCounts) {
+  // The API server accepts a pod asking for 2^63-1 GPUs in each of two containers.
+  ContainerResources huge;
+  huge.gpus = INT64_MAX;
+  ContainerResources negative;
+  negative.gpus = -3;
+  ContainerResources two;
+  two.gpus = 2;
+  EXPECT_EQ(PodGpus({huge, huge}), INT64_MAX);
+  EXPECT_EQ(PodGpus({negative, two}), 2);
+}
+
 INSTANTIATE_TEST_SUITE_P(
     CostModel, CostModelPodRateTest,
     testing::Values(
