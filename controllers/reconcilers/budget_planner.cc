@@ -686,6 +686,21 @@ values::Quantity AllowanceOf(const values::Quantity& in_use, Money headroom_per_
   return in_use + values::Quantity::FromMilli(static_cast<int64_t>(units * 1000));
 }
 
+// What a budget's active pods request of cpu and of memory.
+std::pair<values::Quantity, values::Quantity> ActiveRequests(
+    const std::vector<const PodView*>& pods) {
+  values::Quantity cpu, memory;
+  for (const PodView* pod : pods) {
+    if (Active(*pod)) {
+      for (const engine::ContainerResources& c : pod->containers) {
+        cpu = cpu + c.cpu_request;
+        memory = memory + c.memory_request;
+      }
+    }
+  }
+  return {cpu, memory};
+}
+
 }  // namespace
 
 // status.admission: what the webhook decides from on every replica. GPUs get the quota the
@@ -696,15 +711,15 @@ api::AdmissionAllowance BudgetPlanner::AdmissionOf(const BudgetWork& w,
   const engine::BudgetDecision& d = w.decision;
   api::AdmissionAllowance out;
   out.hold_new_work = d.hold_new_work || d.keep_running_gpus.has_value();
-  values::Quantity cpu_in_use, memory_in_use;
-  for (const PodView* pod : w.pods) {
-    if (Active(*pod)) {
-      for (const engine::ContainerResources& c : pod->containers) {
-        cpu_in_use = cpu_in_use + c.cpu_request;
-        memory_in_use = memory_in_use + c.memory_request;
-      }
-    }
-  }
+  const std::vector<std::string>& resources = w.budget->spec.quota.resources;
+  // The requests of its pods matter only to a money budget that limits cpu or memory: most
+  // budgets skip this pass over their pods.
+  const bool limits_cpu_or_memory =
+      w.budget->spec.limit.amount.has_value() &&
+      std::any_of(resources.begin(), resources.end(),
+                  [](const std::string& r) { return r == "cpu" || r == "memory"; });
+  const auto [cpu_in_use, memory_in_use] =
+      limits_cpu_or_memory ? ActiveRequests(w.pods) : ActiveRequests({});
   Money headroom =
       out.hold_new_work || !w.budget->spec.limit.amount.has_value()
           ? Money()

@@ -79,19 +79,10 @@ absl::StatusOr<HostPort> SplitHostPort(std::string_view flag, const std::string&
 // The PEM bundle named by --prometheus-ca-file. An unreadable or empty file is an error: the
 // transport would otherwise fall back to the system trust store without a word.
 absl::StatusOr<std::string> ReadCaFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in.is_open()) {
+  absl::StatusOr<std::string> pem = signals::ReadWholeFile(path);
+  if (!pem.ok()) {
     return absl::InvalidArgumentError(
-        absl::StrCat("--prometheus-ca-file: cannot read \"", path, "\": ", std::strerror(errno)));
-  }
-  std::string pem{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-  if (in.bad()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--prometheus-ca-file: cannot read \"", path, "\""));
-  }
-  if (pem.find_first_not_of(" \t\r\n") == std::string::npos) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--prometheus-ca-file: \"", path, "\" is empty"));
+        absl::StrCat("--prometheus-ca-file: ", pem.status().message()));
   }
   return pem;
 }
