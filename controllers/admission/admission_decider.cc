@@ -19,22 +19,30 @@ struct Charged {
   BudgetUsage usage;
 };
 
+std::vector<const api::ComputeBudget*> PointersTo(const std::vector<api::ComputeBudget>& budgets) {
+  std::vector<const api::ComputeBudget*> out;
+  out.reserve(budgets.size());
+  for (const api::ComputeBudget& b : budgets) {
+    out.push_back(&b);
+  }
+  return out;
+}
+
+const values::Labels* LabelsOf(const std::map<std::string, values::Labels>& namespaces,
+                               const std::string& ns) {
+  static const values::Labels kNoLabels;
+  auto found = namespaces.find(ns);
+  return found == namespaces.end() ? &kNoLabels : &found->second;
+}
+
 // The budget `ns` + `labels` is charged to, by the planner's rule; nullptr when none.
 const api::ComputeBudget* BudgetOf(const std::vector<api::ComputeBudget>& budgets,
                                    const std::map<std::string, values::Labels>& namespaces,
                                    const std::string& ns, const values::Labels& labels) {
-  std::vector<const api::ComputeBudget*> candidates;
-  candidates.reserve(budgets.size());
-  for (const api::ComputeBudget& b : budgets) {
-    candidates.push_back(&b);
-  }
-  static const values::Labels kNoLabels;
-  auto ns_labels = namespaces.find(ns);
+  std::vector<const api::ComputeBudget*> candidates = PointersTo(budgets);
   engine::Attribution a = engine::AttributePod(
       candidates,
-      {.namespace_name = ns,
-       .namespace_labels = ns_labels == namespaces.end() ? &kNoLabels : &ns_labels->second,
-       .pod_labels = &labels});
+      {.namespace_name = ns, .namespace_labels = LabelsOf(namespaces, ns), .pod_labels = &labels});
   return a.budget < 0 ? nullptr : candidates[static_cast<size_t>(a.budget)];
 }
 
@@ -272,16 +280,22 @@ std::map<std::string, BudgetUsage> UsageByBudget(
     const std::vector<api::ComputeBudget>& budgets,
     const std::map<std::string, values::Labels>& namespaces, const std::vector<PodView>& pods) {
   std::map<std::string, BudgetUsage> out;
+  // Indexed by namespace once (engine::Attributor), as the planner does: a pod is matched only
+  // against the budgets that select its namespace.
+  const std::vector<const api::ComputeBudget*> candidates = PointersTo(budgets);
+  engine::Attributor attributor(candidates);
   for (const PodView& pod : pods) {
     if (pod.state == reconcilers::PodState::kEnded) {
       continue;
     }
-    const api::ComputeBudget* budget =
-        BudgetOf(budgets, namespaces, pod.namespace_name, pod.labels);
-    if (budget == nullptr) {
+    engine::Attribution a =
+        attributor.Attribute({.namespace_name = pod.namespace_name,
+                              .namespace_labels = LabelsOf(namespaces, pod.namespace_name),
+                              .pod_labels = &pod.labels});
+    if (a.budget < 0) {
       continue;
     }
-    BudgetUsage& u = out[budget->metadata.name];
+    BudgetUsage& u = out[candidates[static_cast<size_t>(a.budget)]->metadata.name];
     PodRequest r = RequestOf(pod);
     u.gpus += r.gpus;
     u.cpu = u.cpu + r.cpu;
