@@ -1,9 +1,12 @@
 #include "controllers/reconcilers/gather.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
+#include <optional>
 
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "controllers/api/codec.h"
 #include "controllers/values/duration.h"
 #include "controllers/values/quantity.h"
@@ -122,10 +125,73 @@ NodeView NodeViewOf(const json::Value& node) {
   return view;
 }
 
+namespace {
+
+// Reads the Bursar annotations of a Job into `view`. A value that does not parse is left
+// unset and the first such is named in view.annotation_error.
+void ReadJobAnnotations(const json::Value& job, JobView& view) {
+  auto annotation = [&](const char* key) {
+    return json::MemberStringAt(job, "metadata.annotations", key);
+  };
+  auto fail = [&](const char* key, const std::string& why) {
+    if (view.annotation_error.empty()) {
+      view.annotation_error = absl::StrCat(key, ": ", why);
+    }
+  };
+  view.held_by = annotation(kHeldByAnnotation);
+  view.held_for = annotation(kHeldRungAnnotation);
+  auto duration = [&](const char* key) -> std::optional<absl::Duration> {
+    std::string text = annotation(key);
+    if (text.empty())
+      return std::nullopt;
+    absl::StatusOr<absl::Duration> d = values::ParseDuration(text);
+    if (!d.ok()) {
+      fail(key, std::string(d.status().message()));
+      return std::nullopt;
+    }
+    return *d;
+  };
+  view.drain_grace = duration(kDrainGraceAnnotation).value_or(absl::ZeroDuration());
+  view.expected_duration = duration(kExpectedDurationAnnotation);
+  if (view.expected_duration == absl::ZeroDuration()) {
+    view.expected_duration.reset();
+    fail(kExpectedDurationAnnotation, "must be more than 0");
+  }
+  if (std::string text = annotation(kMaxCostAnnotation); !text.empty()) {
+    absl::StatusOr<values::Money> cap = values::Money::Parse(text);
+    if (!cap.ok()) {
+      fail(kMaxCostAnnotation, std::string(cap.status().message()));
+    } else if (*cap < values::Money()) {
+      fail(kMaxCostAnnotation, "must not be negative");
+    } else {
+      view.max_cost = *cap;
+    }
+  }
+  if (std::string text = annotation(kMaxGpuHoursAnnotation); !text.empty()) {
+    double hours = 0;
+    if (!absl::SimpleAtod(text, &hours) || !std::isfinite(hours) || hours < 0 || hours > 1e12) {
+      fail(kMaxGpuHoursAnnotation,
+           absl::StrCat("\"", text, "\" is not a number of hours in [0, 1e12]"));
+    } else {
+      view.max_gpu_hours = hours;
+    }
+  }
+  int32_t priority = 0;
+  std::string p = annotation(kPriorityAnnotation);
+  if (!p.empty() && absl::SimpleAtoi(p, &priority)) {
+    view.priority = priority;
+  } else if (!p.empty()) {
+    fail(kPriorityAnnotation, absl::StrCat("\"", p, "\" is not a 32-bit integer"));
+  }
+}
+
+}  // namespace
+
 JobView JobViewOf(const json::Value& job) {
   JobView view;
   view.namespace_name = json::StringAt(job, "metadata.namespace");
   view.name = json::StringAt(job, "metadata.name");
+  view.uid = json::StringAt(job, "metadata.uid");
   view.labels = LabelsAt(job, "spec.template.metadata.labels");
   view.created = TimeAt(job, "metadata.creationTimestamp");
   const json::Value* suspend = job.FindPath("spec.suspend");
@@ -151,21 +217,7 @@ JobView JobViewOf(const json::Value& job) {
   const json::Value* parallelism = job.FindPath("spec.parallelism");
   int64_t pods = parallelism != nullptr && parallelism->is_integer() ? parallelism->int_value() : 1;
   view.gpus = SaturatingMul(per_pod, std::max<int64_t>(pods, 0));
-  auto annotation = [&](const char* key) {
-    return json::MemberStringAt(job, "metadata.annotations", key);
-  };
-  view.held_by = annotation(kHeldByAnnotation);
-  view.held_for = annotation(kHeldRungAnnotation);
-  if (absl::StatusOr<absl::Duration> grace =
-          values::ParseDuration(annotation(kDrainGraceAnnotation));
-      grace.ok()) {
-    view.drain_grace = *grace;
-  }
-  int32_t priority = 0;
-  std::string p = annotation(kPriorityAnnotation);
-  if (!p.empty() && absl::SimpleAtoi(p, &priority)) {
-    view.priority = priority;
-  }
+  ReadJobAnnotations(job, view);
   return view;
 }
 

@@ -17,6 +17,7 @@
 #include "controllers/engine/cost_model.h"
 #include "controllers/engine/retraining_gate.h"
 #include "controllers/values/labels.h"
+#include "controllers/values/money.h"
 
 namespace bursar::reconcilers {
 
@@ -27,6 +28,12 @@ inline constexpr char kHeldRungAnnotation[] = "bursar.dev/held-for";  // Job: "H
 inline constexpr char kHeldReasonAnnotation[] = "bursar.dev/held-reason";
 inline constexpr char kDrainGraceAnnotation[] = "bursar.dev/drain-grace";  // Job: Go duration
 inline constexpr char kPriorityAnnotation[] = "bursar.dev/priority";       // Job: drain order
+// Job: how long it is declared to run (Go duration), for admission and ordering.
+inline constexpr char kExpectedDurationAnnotation[] = "bursar.dev/expected-duration";
+// Job: its own cap, over its whole life (restarts and suspensions included): money in its
+// budget's currency, and GPU-hours.
+inline constexpr char kMaxCostAnnotation[] = "bursar.dev/max-cost";
+inline constexpr char kMaxGpuHoursAnnotation[] = "bursar.dev/max-gpu-hours";
 inline constexpr char kGrownForAnnotation[] =
     "bursar.dev/grown-for";                                  // Node: budget that paid for it
 inline constexpr char kBudgetLabel[] = "bursar.dev/budget";  // owned ResourceQuotas
@@ -69,6 +76,12 @@ struct JobView {
   std::string held_by;  // kHeldByAnnotation
   std::string held_for;
   absl::Duration drain_grace = absl::ZeroDuration();
+  std::string uid;
+  std::optional<absl::Duration> expected_duration;  // kExpectedDurationAnnotation
+  std::optional<values::Money> max_cost;            // kMaxCostAnnotation
+  std::optional<double> max_gpu_hours;              // kMaxGpuHoursAnnotation
+  // The first Bursar annotation that did not parse, as "<annotation>: <why>"; "" when all did.
+  std::string annotation_error;
 };
 
 // A pool's size as its provider reports it (target includes nodes still provisioning).

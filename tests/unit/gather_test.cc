@@ -6,7 +6,10 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <vector>
 
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "controllers/api/codec.h"
 #include "tests/unit/json_or_fail.h"
 
@@ -64,6 +67,44 @@ TEST(GatherTest, JobViewCountsGpusOfAllParallelPodsAndReadsBursarsAnnotations) {
     "status":{"conditions":[{"type":"Complete","status":"True"}]}})"));
   EXPECT_TRUE(done.finished);
   EXPECT_FALSE(done.priority.has_value());
+}
+
+TEST(GatherTest, JobViewReadsItsDeclaredLengthAndItsOwnCaps) {
+  JobView j = JobViewOf(JsonOrFail(R"({"metadata":{"name":"ft","namespace":"n","uid":"u-ft",
+      "annotations":{"bursar.dev/expected-duration":"6h30m","bursar.dev/max-cost":"2000.50",
+                     "bursar.dev/max-gpu-hours":"96.5"}}})"));
+  EXPECT_EQ(j.uid, "u-ft");
+  EXPECT_EQ(j.expected_duration, absl::Hours(6) + absl::Minutes(30));
+  EXPECT_EQ(j.max_cost, values::Money::FromMicros(2'000'500'000));
+  EXPECT_EQ(j.max_gpu_hours, 96.5);
+  EXPECT_EQ(j.annotation_error, "");
+}
+
+TEST(GatherTest, JobViewNamesTheFirstBursarAnnotationThatDoesNotParse) {
+  struct Case {
+    const char* annotations;
+    const char* error_prefix;
+  };
+  for (const Case& c : std::vector<Case>{
+           {R"("bursar.dev/max-cost":"lots")", "bursar.dev/max-cost: "},
+           {R"("bursar.dev/max-cost":"-5")", "bursar.dev/max-cost: must not be negative"},
+           {R"("bursar.dev/max-gpu-hours":"nan")", "bursar.dev/max-gpu-hours: \"nan\""},
+           {R"("bursar.dev/max-gpu-hours":"1e300")", "bursar.dev/max-gpu-hours: \"1e300\""},
+           {R"("bursar.dev/expected-duration":"0s")", "bursar.dev/expected-duration: must be more"},
+           {R"("bursar.dev/expected-duration":"soon")", "bursar.dev/expected-duration: "},
+           {R"("bursar.dev/drain-grace":"-1m")",
+            "bursar.dev/drain-grace: duration \"-1m\": negative"},
+           {R"("bursar.dev/priority":"high")", "bursar.dev/priority: \"high\""},
+       }) {
+    SCOPED_TRACE(c.annotations);
+    JobView j = JobViewOf(JsonOrFail(absl::StrCat(
+        R"({"metadata":{"name":"j","namespace":"n","annotations":{)", c.annotations, "}}}")));
+    EXPECT_TRUE(absl::StartsWith(j.annotation_error, c.error_prefix)) << j.annotation_error;
+    EXPECT_FALSE(j.max_cost.has_value());
+    EXPECT_FALSE(j.max_gpu_hours.has_value());
+    EXPECT_FALSE(j.expected_duration.has_value());
+    EXPECT_EQ(j.drain_grace, absl::ZeroDuration());
+  }
 }
 
 TEST(GatherTest, AbsurdGpuCountsSaturateInsteadOfWrappingAround) {
