@@ -15,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "controllers/engine/attribution.h"
 #include "controllers/engine/cost_model.h"
+#include "controllers/engine/job_caps.h"
 #include "controllers/reconcilers/budget_planner.h"
 
 namespace bursar::reconcilers {
@@ -25,6 +26,10 @@ inline std::string JobKey(const std::string& ns, const std::string& name) {
 
 inline bool Active(const PodView& pod) {
   return pod.state != PodState::kEnded;
+}
+
+inline engine::JobCap CapOf(const JobView& job) {
+  return {.max_cost = job.max_cost, .max_gpu_hours = job.max_gpu_hours};
 }
 
 // One budget within a pass.
@@ -44,7 +49,11 @@ struct BudgetPlanner::BudgetWork {
   int64_t reserve_active_gpus = 0;
   int64_t reserve_headroom = 0;
   std::set<std::string> reserve_pods;  // uids of pods that run on the retraining reserve
-  size_t outcome = 0;                  // index in plan.budgets
+  // What a Job's expected cost is priced at, and what the budget can still commit in its period
+  // (money budgets), as status.admission publishes them.
+  values::Money gpu_hour_price;
+  std::optional<values::Money> money_left;
+  size_t outcome = 0;  // index in plan.budgets
 
   bool valid() const { return invalid_reason.empty(); }
   const std::string& name() const { return budget->metadata.name; }
@@ -76,10 +85,12 @@ struct BudgetPlanner::Pass {
   // What each Job's running pods cost per hour, as metering charges them (MeterBudget).
   std::map<std::string, values::Money> job_active_rate;    // by "ns/job"
   std::map<std::string, engine::PriceResolver> resolvers;  // by price book, filled on demand
-  std::vector<BudgetWork> work;                            // sorted by name
-  std::vector<const api::ComputeBudget*> valid;            // the budgets attribution considers
-  std::vector<size_t> valid_index;                         // valid[i] is work[valid_index[i]]
-  std::optional<engine::Attributor> attributor;            // over `valid`, made on first use
+  // Unfinished Jobs with their own cap, by "ns/job".
+  std::map<std::string, const JobView*> capped_jobs;
+  std::vector<BudgetWork> work;                  // sorted by name
+  std::vector<const api::ComputeBudget*> valid;  // the budgets attribution considers
+  std::vector<size_t> valid_index;               // valid[i] is work[valid_index[i]]
+  std::optional<engine::Attributor> attributor;  // over `valid`, made on first use
 
   bool Idle(const std::string& node) const {
     auto it = active_pods_on_node.find(node);
