@@ -121,7 +121,10 @@ ok = (abs(spent - budget_spent) <= 1e-6 and abs(spent - ran * burn) <= 2 * burn
 sys.exit(0 if ok else 1)
 PY
 }
-check "its spend matches its pod's run time and lies within one tick's projection below the cap" spend_within_a_tick_of_the_cap
+# The figures are worth seeing when the check passes too.
+spend_checked() { spend_within_a_tick_of_the_cap | tee "$WORK/figures"; }
+check "its spend matches its pod's run time and lies within one tick's projection below the cap" spend_checked
+sed 's/^/      /' "$WORK/figures" 2>/dev/null || true
 
 stays_suspended() {
   sleep 4
