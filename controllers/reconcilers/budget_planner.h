@@ -188,6 +188,8 @@ class BudgetPlanner {
     // What each capped Job has cost over its life (status.jobs), by "ns/name"; restored with the
     // ledgers, so the two always continue from the same checkpoint.
     std::map<std::string, api::JobSpend> job_spend;
+    // Jobs whose bad Bursar annotation was announced ("ns/job: error"), while it stands.
+    std::set<std::string> warned_jobs;
     // The last status write failed (NoteStatusWriteFailures): since when, and why.
     std::optional<std::pair<absl::Time, std::string>> status_write_failed;
   };
@@ -226,6 +228,8 @@ class BudgetPlanner {
   static void WriteStatus(const BudgetWork& w, const engine::BudgetStep& step, BudgetState& st,
                           BudgetOutcome& out);
   // Parts of PlanJobs.
+  void WarnOfBadAnnotation(Pass& pass, const BudgetWork& w, const JobView& job,
+                           std::set<std::string>& warned);
   enum class CapOutcome { kRuns, kInGrace, kStop };
   CapOutcome StopAtCap(Pass& pass, BudgetWork& w, const JobView& job,
                        std::set<std::string>& draining_jobs, std::string* why);

@@ -135,6 +135,7 @@ void BudgetPlanner::PlanJobs(Pass& pass) {
     work_by_name[pass.work[i].name()] = i;
   }
   std::map<size_t, std::vector<JobCandidate>> jobs_of_budget;
+  std::set<std::string> warned;  // Jobs whose bad annotation is (still) known, "ns/job: error"
   for (const JobView& job : pass.snap.jobs) {
     if (job.finished) {
       continue;
@@ -162,12 +163,34 @@ void BudgetPlanner::PlanJobs(Pass& pass) {
     int32_t priority =
         job.priority.value_or(job_pod_priority[JobKey(job.namespace_name, job.name)]);
     jobs_of_budget[wi].push_back({&job, priority, reserve});
+    WarnOfBadAnnotation(pass, w, job, warned);
+  }
+  for (auto& [name, state] : budgets_) {
+    std::erase_if(state.warned_jobs, [&](const std::string& k) { return !warned.contains(k); });
   }
   std::set<std::string> draining_jobs;
   for (auto& [wi, candidates] : jobs_of_budget) {
     PlanBudgetJobs(pass, pass.work[wi], candidates, draining_jobs);
   }
   std::erase_if(drain_requested_, [&](const auto& e) { return !draining_jobs.contains(e.first); });
+}
+
+// A Job in the budget's scope whose Bursar annotation does not parse (created before the webhook,
+// or where it does not run): one Warning Event on the budget while the error stands, since its
+// cap, length or grace is ignored.
+void BudgetPlanner::WarnOfBadAnnotation(Pass& pass, const BudgetWork& w, const JobView& job,
+                                        std::set<std::string>& warned) {
+  if (job.annotation_error.empty()) {
+    return;
+  }
+  std::string key = absl::StrCat(JobKey(job.namespace_name, job.name), ": ", job.annotation_error);
+  warned.insert(key);
+  if (budgets_[w.name()].warned_jobs.insert(key).second) {
+    pass.plan.budgets[w.outcome].events.push_back(
+        {.warning = true,
+         .reason = "JobAnnotationInvalid",
+         .message = absl::StrCat("Job ", key, "; the annotation is ignored until it is fixed")});
+  }
 }
 
 // One budget's Jobs: Hold suspends Jobs without running pods (so nothing scales up for them);

@@ -1119,3 +1119,33 @@ TEST(BudgetPlannerCapTest, AHeldJobIsResumedOnlyWhenItsDeclaredLengthFitsTheMone
 
 }  // namespace
 }  // namespace bursar::reconcilers
+
+namespace bursar::reconcilers {
+namespace {
+
+TEST(BudgetPlannerCapTest, AJobWithABadBursarAnnotationIsAnnouncedOnceWhileItStands) {
+  Snapshot s = Base(kStart + absl::Hours(1));
+  JobView bad = Job("bad", 1);
+  bad.annotation_error = "bursar.dev/max-cost: \"2k\" is not a decimal";
+  s.jobs = {bad};
+  BudgetPlanner planner;
+  auto warnings = [](const Plan& plan) {
+    int n = 0;
+    for (const EventNote& e : Outcome(plan).events) {
+      n += e.reason == "JobAnnotationInvalid" && absl::StrContains(e.message, "vision/bad: ");
+    }
+    return n;
+  };
+  EXPECT_EQ(warnings(planner.Reconcile(s)), 1);
+  s.now += absl::Minutes(1);
+  EXPECT_EQ(warnings(planner.Reconcile(s)), 0) << "repeated every pass";
+  s.jobs[0].annotation_error.clear();  // fixed
+  s.now += absl::Minutes(1);
+  EXPECT_EQ(warnings(planner.Reconcile(s)), 0);
+  s.jobs[0].annotation_error = "bursar.dev/max-cost: \"2k\" is not a decimal";  // broken again
+  s.now += absl::Minutes(1);
+  EXPECT_EQ(warnings(planner.Reconcile(s)), 1);
+}
+
+}  // namespace
+}  // namespace bursar::reconcilers
