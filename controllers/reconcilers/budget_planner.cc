@@ -1,10 +1,12 @@
 #include "controllers/reconcilers/budget_planner.h"
 
 #include <algorithm>
+#include <deque>
 #include <exception>
 #include <tuple>
 #include <utility>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "controllers/api/codec.h"
@@ -93,6 +95,9 @@ BudgetPlanner::Pass::Pass(const Snapshot& snapshot) : snap(snapshot), now(snapsh
   }
   for (const NodeView& n : snap.nodes) {
     nodes[n.info.name] = &n;
+    if (!n.grown_for.empty()) {
+      grown_for[n.grown_for].push_back(&n);
+    }
     for (const api::GPUNodePool& p : snap.pools) {
       if (NodeInPool(p, n)) {
         pool_of_node[n.info.name] = &p;
@@ -101,33 +106,58 @@ BudgetPlanner::Pass::Pass(const Snapshot& snapshot) : snap(snapshot), now(snapsh
       }
     }
   }
+  for (const auto& [name, labels] : snap.namespaces) {
+    namespace_labels[name] = &labels;
+  }
+  // Per pod: its GPUs and node, found once; active pods and GPUs summed per node by index.
+  pod_gpus.reserve(snap.pods.size());
+  pod_node.reserve(snap.pods.size());
+  pod_rate.resize(snap.pods.size());
+  std::vector<int64_t> pods_on(snap.nodes.size()), gpus_on(snap.nodes.size());
   for (const PodView& pod : snap.pods) {
+    const int64_t gpus = engine::PodGpus(pod.containers);
+    pod_gpus.push_back(gpus);
+    auto node = pod.node_name.empty() ? nodes.end() : nodes.find(pod.node_name);
+    pod_node.push_back(node == nodes.end() ? nullptr : node->second);
     if (!Active(pod)) {
       continue;
     }
-    int64_t gpus = engine::PodGpus(pod.containers);
-    if (!pod.node_name.empty()) {
-      ++active_pods_on_node[pod.node_name];
-      active_gpus_on_node[pod.node_name] += gpus;
+    if (node != nodes.end()) {
+      const auto n = static_cast<size_t>(node->second - snap.nodes.data());
+      ++pods_on[n];
+      gpus_on[n] += gpus;
     }
     active_gpus_in_ns[pod.namespace_name] += gpus;
   }
+  for (size_t n = 0; n < snap.nodes.size(); ++n) {
+    if (pods_on[n] > 0) {
+      active_pods_on_node[snap.nodes[n].info.name] = pods_on[n];
+      active_gpus_on_node[snap.nodes[n].info.name] = gpus_on[n];
+    }
+  }
 }
 
-engine::UnitPrices BudgetPlanner::Pass::PricesOn(const api::PriceBook* book, const NodeView* node) {
+const engine::UnitPrices& BudgetPlanner::Pass::PricesOn(const api::PriceBook* book,
+                                                        const NodeView* node) {
+  auto [cached, inserted] = prices.try_emplace({book, node});
+  if (!inserted) {
+    return cached->second;
+  }
   auto it = resolvers.find(book->metadata.name);
   if (it == resolvers.end()) {
     it = resolvers.emplace(book->metadata.name, engine::PriceResolver(book->spec)).first;
   }
   if (node == nullptr) {
-    return it->second.PricesFor(engine::NodeInfo{});
+    cached->second = it->second.PricesFor(engine::NodeInfo{});
+    return cached->second;
   }
   auto pool = pool_of_node.find(node->info.name);
   std::optional<Money> node_price;
   if (pool != pool_of_node.end()) {
     node_price = pool->second->spec.price_per_node_hour;
   }
-  return it->second.PricesFor(node->info, node_price);
+  cached->second = it->second.PricesFor(node->info, node_price);
+  return cached->second;
 }
 
 Money BudgetPlanner::Pass::NodeRate(const api::PriceBook* book, const NodeView& node) {
@@ -262,11 +292,14 @@ void BudgetPlanner::ValidateBudgets(Pass& pass) {
 
 // Forgets budgets that went away (or were deleted and created again under the same name).
 void BudgetPlanner::ForgetRemovedBudgets(const Pass& pass) {
+  // pass.work is sorted by name (ValidateBudgets): one binary search per budget kept.
   for (auto it = budgets_.begin(); it != budgets_.end();) {
-    auto found = std::find_if(pass.work.begin(), pass.work.end(), [&](const BudgetWork& w) {
-      return w.name() == it->first && w.budget->metadata.uid == it->second.uid;
-    });
-    it = found == pass.work.end() ? budgets_.erase(it) : std::next(it);
+    auto found = std::lower_bound(
+        pass.work.begin(), pass.work.end(), it->first,
+        [](const BudgetWork& w, const std::string& name) { return w.name() < name; });
+    const bool kept = found != pass.work.end() && found->name() == it->first &&
+                      found->budget->metadata.uid == it->second.uid;
+    it = kept ? std::next(it) : budgets_.erase(it);
   }
 }
 
@@ -510,7 +543,7 @@ BudgetPlanner::Metering BudgetPlanner::MeterBudget(Pass& pass, BudgetWork& w,
   const api::ComputeBudget& b = *w.budget;
   const absl::Time now = pass.now;
   struct Charge {
-    std::string uid;
+    std::string_view uid;  // the snapshot's pod uid, or one of node_uids
     absl::Time from, to;
     Money rate;
     int64_t gpus = 0;
@@ -520,12 +553,17 @@ BudgetPlanner::Metering BudgetPlanner::MeterBudget(Pass& pass, BudgetWork& w,
   Metering m;
   std::vector<Charge> charges;
   std::vector<std::string> ended;
-  std::set<std::string> present;
+  absl::flat_hash_set<std::string_view> present;  // views of pod uids and of node_uids
+  present.reserve(w.pods.size());
+  std::deque<std::string> node_uids;  // "node:<name>" of idle nodes charged (stable addresses)
+  const bool has_reserve = b.spec.retraining.reserve_percent > 0;
   for (const PodView* pod : w.pods) {
     present.insert(pod->uid);
-    int64_t gpus = engine::PodGpus(pod->containers);
+    const int64_t gpus = pass.Gpus(*pod);
     std::string model;
-    bool retraining = engine::IsRetrainingWork(pod->labels, b.spec.retraining, &model);
+    // Only a budget with a reserve draws on it (DrawsOnReserve): the others skip the labels.
+    bool retraining =
+        has_reserve && engine::IsRetrainingWork(pod->labels, b.spec.retraining, &model);
     bool reserve = engine::DrawsOnReserve(b.spec.retraining, st.gate, retraining, model, current);
     if (reserve) {
       w.reserve_pods.insert(pod->uid);
@@ -536,9 +574,8 @@ BudgetPlanner::Metering BudgetPlanner::MeterBudget(Pass& pass, BudgetWork& w,
     if (!pod->start.has_value() || pod->node_name.empty()) {
       continue;
     }
-    auto node = pass.nodes.find(pod->node_name);
-    Money rate = engine::PodRatePerHour(
-        pod->containers, pass.PricesOn(w.book, node == pass.nodes.end() ? nullptr : node->second));
+    Money rate = engine::PodRatePerHour(pod->containers,
+                                        pass.PricesOn(w.book, pass.pod_node[pass.PodIndex(*pod)]));
     // A pod past its deletionTimestamp is charged up to it and no further: it has ended, for
     // the ledger, so the checkpoint need not list it while its deletion completes.
     const bool deleted = pod->deleting.has_value() && *pod->deleting <= now;
@@ -555,22 +592,22 @@ BudgetPlanner::Metering BudgetPlanner::MeterBudget(Pass& pass, BudgetWork& w,
     }
     (reserve ? m.burn.reserve_rate : m.burn.regular_rate) += rate;
     (reserve ? m.burn.reserve_gpus : m.burn.regular_gpus) += gpus;
-    if (!pod->job.empty()) {
-      pass.job_active_rate[JobKey(pod->namespace_name, pod->job)] += rate;
-    }
-    auto util = pass.snap.gpu_utilization.find(JobKey(pod->namespace_name, pod->name));
-    if (util != pass.snap.gpu_utilization.end() && gpus > 0) {
-      m.util_weighted += util->second * static_cast<double>(gpus);
-      m.util_gpus += gpus;
+    pass.pod_rate[pass.PodIndex(*pod)] = rate;  // summed per Job by PlanJobs
+    if (gpus > 0 && !pass.snap.gpu_utilization.empty()) {
+      auto util = pass.snap.gpu_utilization.find(JobKey(pod->namespace_name, pod->name));
+      if (util != pass.snap.gpu_utilization.end()) {
+        m.util_weighted += util->second * static_cast<double>(gpus);
+        m.util_gpus += gpus;
+      }
     }
   }
   std::map<std::string, absl::Time> idle_since;
-  for (const NodeView& node : pass.snap.nodes) {
-    if (node.grown_for != b.metadata.name || !pass.pool_of_node.contains(node.info.name) ||
-        !pass.Idle(node.info.name)) {
+  for (const NodeView* grown : pass.GrownFor(b.metadata.name)) {
+    const NodeView& node = *grown;
+    if (!pass.pool_of_node.contains(node.info.name) || !pass.Idle(node.info.name)) {
       continue;
     }
-    std::string uid = absl::StrCat("node:", node.info.name);
+    const std::string& uid = node_uids.emplace_back(absl::StrCat("node:", node.info.name));
     present.insert(uid);
     auto since = st.idle_since.find(node.info.name);
     absl::Time from = since == st.idle_since.end() ? now : since->second;

@@ -6,6 +6,7 @@
 #include <tuple>
 #include <utility>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "controllers/engine/pool_sizing.h"
 #include "controllers/reconcilers/budget_planner.h"
@@ -96,7 +97,7 @@ void BudgetPlanner::PlanQuotas(Pass& pass) {
     int64_t used_total = 0;
     for (const PodView* pod : w.pods) {
       if (Active(*pod)) {
-        int64_t g = engine::PodGpus(pod->containers);
+        int64_t g = pass.Gpus(*pod);
         used[pod->namespace_name] += g;
         used_total += g;
       }
@@ -122,12 +123,12 @@ void BudgetPlanner::PlanQuotas(Pass& pass) {
 // Jobs: each unfinished Job goes to the budget its pods will be charged to; Jobs held by a
 // budget that is gone are let go; then each budget holds, drains and releases its own.
 void BudgetPlanner::PlanJobs(Pass& pass) {
-  std::map<std::string, int32_t> job_pod_priority;
   for (const PodView& pod : pass.snap.pods) {
     if (Active(pod) && !pod.job.empty()) {
-      std::string key = JobKey(pod.namespace_name, pod.job);
-      pass.job_active_gpus[key] += engine::PodGpus(pod.containers);
-      job_pod_priority[key] = std::max(job_pod_priority[key], pod.priority);
+      Pass::JobPods& j = pass.job_pods[{pod.namespace_name, pod.job}];
+      j.gpus += pass.Gpus(pod);
+      j.rate += pass.pod_rate[pass.PodIndex(pod)];
+      j.priority = std::max(j.priority, pod.priority);
     }
   }
   std::map<std::string, size_t> work_by_name;
@@ -159,8 +160,7 @@ void BudgetPlanner::PlanJobs(Pass& pass) {
     bool retraining_job = engine::IsRetrainingWork(job.labels, retraining, &model);
     bool reserve =
         engine::DrawsOnReserve(retraining, st.gate, retraining_job, model, st.ledger->period());
-    int32_t priority =
-        job.priority.value_or(job_pod_priority[JobKey(job.namespace_name, job.name)]);
+    int32_t priority = job.priority.value_or(pass.PodsOf(job).priority);
     jobs_of_budget[wi].push_back({&job, priority, reserve});
   }
   std::set<std::string> draining_jobs;
@@ -184,7 +184,6 @@ void BudgetPlanner::PlanBudgetJobs(Pass& pass, BudgetWork& w, std::vector<JobCan
   if (!d.hold_new_work && !d.keep_running_gpus.has_value()) {
     budget_state.dry_run_jobs.clear();
   }
-  std::map<std::string, int64_t>& job_active_gpus = pass.job_active_gpus;
   auto act = [&](const JobView& job, bool suspend, JobRung rung, const std::string& message) {
     if (!w.enforced &&
         !budget_state.dry_run_jobs
@@ -208,7 +207,7 @@ void BudgetPlanner::PlanBudgetJobs(Pass& pass, BudgetWork& w, std::vector<JobCan
       if (c.job->held_by == name) {
         held_by_us.push_back(c);
       }
-    } else if (job_active_gpus[JobKey(c.job->namespace_name, c.job->name)] > 0) {
+    } else if (pass.PodsOf(*c.job).gpus > 0) {
       running.push_back(c);
     } else {
       idle_jobs.push_back(c);
@@ -234,9 +233,8 @@ void BudgetPlanner::PlanBudgetJobs(Pass& pass, BudgetWork& w, std::vector<JobCan
     for (const JobCandidate& c : running) {
       if (c.reserve == reserve) {
         pool.push_back(c);
-        std::string key = JobKey(c.job->namespace_name, c.job->name);
-        total += job_active_gpus[key];
-        total_rate += pass.job_active_rate[key];
+        total += pass.PodsOf(*c.job).gpus;
+        total_rate += pass.PodsOf(*c.job).rate;
       }
     }
     std::sort(pool.begin(), pool.end(), [](const JobCandidate& a, const JobCandidate& b) {
@@ -248,8 +246,8 @@ void BudgetPlanner::PlanBudgetJobs(Pass& pass, BudgetWork& w, std::vector<JobCan
         break;
       }
       std::string key = JobKey(c.job->namespace_name, c.job->name);
-      total -= job_active_gpus[key];
-      total_rate -= pass.job_active_rate[key];
+      total -= pass.PodsOf(*c.job).gpus;
+      total_rate -= pass.PodsOf(*c.job).rate;
       draining_jobs.insert(key);
       auto [requested, inserted] = drain_requested_.emplace(key, DrainClock{now, name});
       if (now - requested->second.since < c.job->drain_grace) {
@@ -361,10 +359,9 @@ BudgetPlanner::PoolDemand BudgetPlanner::DemandFor(const Pass& pass, const api::
     const bool held = w.enforced && w.decision.hold_new_work;
     int64_t pending = 0;
     for (const PodView* pod : w.pods) {
-      if (Active(*pod) && pod->node_name.empty() &&
-          engine::PodGpus(pod->containers) <= pool.spec.gpus_per_node &&
+      if (Active(*pod) && pod->node_name.empty() && pass.Gpus(*pod) <= pool.spec.gpus_per_node &&
           (!held || w.reserve_pods.contains(pod->uid))) {
-        pending += engine::PodGpus(pod->containers);
+        pending += pass.Gpus(*pod);
       }
     }
     std::optional<int64_t> quota;
@@ -373,10 +370,15 @@ BudgetPlanner::PoolDemand BudgetPlanner::DemandFor(const Pass& pass, const api::
       pending = std::min(pending, std::max<int64_t>(0, w.total_quota - w.regular_active_gpus -
                                                            w.reserve_active_gpus + pending));
     }
-    const int owned =
-        static_cast<int>(std::count_if(members.begin(), members.end(), [&](const NodeView* n) {
-          return n->grown_for == w.name();
-        }));
+    // The pool's nodes the budget grew (members are the nodes whose pool this is).
+    std::vector<const NodeView*> owned_nodes;
+    for (const NodeView* n : pass.GrownFor(w.name())) {
+      auto pool_of = pass.pool_of_node.find(n->info.name);
+      if (pool_of != pass.pool_of_node.end() && pool_of->second == &pool) {
+        owned_nodes.push_back(n);
+      }
+    }
+    const int owned = static_cast<int>(owned_nodes.size());
     pending = engine::GrowableDemandGpus(pending, quota, owned, pool.spec.gpus_per_node, spare);
     demand.pending_gpus += pending;
     if (pending > grower_pending) {
@@ -385,8 +387,8 @@ BudgetPlanner::PoolDemand BudgetPlanner::DemandFor(const Pass& pass, const api::
     }
     bool holds =
         w.enforced && (w.decision.hold_new_work || w.decision.keep_running_gpus.has_value());
-    for (const NodeView* n : members) {
-      if (n->grown_for == w.name() && pass.Idle(n->info.name) && !holds) {
+    for (const NodeView* n : owned_nodes) {
+      if (pass.Idle(n->info.name) && !holds) {
         demand.owners_held = false;
       }
     }
