@@ -326,7 +326,8 @@ struct BudgetPlanner::Metering {
   engine::BudgetBurn burn;
   double util_weighted = 0;  // GPU-weighted utilisation of its running pods
   int64_t util_gpus = 0;
-  std::string ended_summary;  // non-empty when a period ended this pass
+  std::string ended_summary;     // non-empty when a period ended this pass
+  bool accounts_closed = false;  // the ledger dropped a pod's (or idle node's) account
 };
 
 // Pods of the budget that ran to their end teach it how long its work runs.
@@ -365,6 +366,7 @@ void BudgetPlanner::PlanBudget(Pass& pass, BudgetWork& w) {
   // modelDrift signals first, so retraining pods unlocked now are charged to the reserve.
   ObserveDrift(pass, w, current, st, out);
   Metering m = MeterBudget(pass, w, current, st);
+  out.accounts_closed = m.accounts_closed;
   LearnJobLengths(w, st);
 
   std::vector<engine::PoolPrice> pool_prices;  // per GPU-hour, of each pool the budget may grow
@@ -535,6 +537,29 @@ void BudgetPlanner::ObserveDrift(const Pass& pass, const BudgetWork& w,
   }
 }
 
+// Pods the ledger tracks that are not in the budget's view any more (deleted, or nodes no
+// longer idle) have ended: their uids join `ended`. Every running pod charged this pass is
+// tracked, so when the ledger tracks no more than those none is gone, and the scan (a set of
+// every pod's uid) runs only in a pass where some pod ended or went away.
+void BudgetPlanner::EndGonePods(const BudgetWork& w, size_t running_charged,
+                                const std::deque<std::string>& node_uids,
+                                const values::BudgetLedger& ledger,
+                                std::vector<std::string>& ended) {
+  if (ledger.tracked_pods() <= running_charged) {
+    return;
+  }
+  absl::flat_hash_set<std::string_view> present(node_uids.begin(), node_uids.end());
+  present.reserve(w.pods.size() + node_uids.size());
+  for (const PodView* pod : w.pods) {
+    present.insert(pod->uid);
+  }
+  for (std::string& uid : ledger.TrackedUids()) {
+    if (!present.contains(uid)) {
+      ended.push_back(std::move(uid));
+    }
+  }
+}
+
 // Charges this pass's intervals into the ledgers: every pod from its start (or the ledger's
 // watermark) to its end or now, then idle nodes the budget grew; rolls the ledgers over when a
 // period ended (charges are clipped to each period) and completes the pass.
@@ -553,12 +578,9 @@ BudgetPlanner::Metering BudgetPlanner::MeterBudget(Pass& pass, BudgetWork& w,
   Metering m;
   std::vector<Charge> charges;
   std::vector<std::string> ended;
-  absl::flat_hash_set<std::string_view> present;  // views of pod uids and of node_uids
-  present.reserve(w.pods.size());
   std::deque<std::string> node_uids;  // "node:<name>" of idle nodes charged (stable addresses)
   const bool has_reserve = b.spec.retraining.reserve_percent > 0;
   for (const PodView* pod : w.pods) {
-    present.insert(pod->uid);
     const int64_t gpus = pass.Gpus(*pod);
     std::string model;
     // Only a budget with a reserve draws on it (DrawsOnReserve): the others skip the labels.
@@ -608,7 +630,6 @@ BudgetPlanner::Metering BudgetPlanner::MeterBudget(Pass& pass, BudgetWork& w,
       continue;
     }
     const std::string& uid = node_uids.emplace_back(absl::StrCat("node:", node.info.name));
-    present.insert(uid);
     auto since = st.idle_since.find(node.info.name);
     absl::Time from = since == st.idle_since.end() ? now : since->second;
     Money rate = pass.NodeRate(w.book, node);
@@ -618,11 +639,6 @@ BudgetPlanner::Metering BudgetPlanner::MeterBudget(Pass& pass, BudgetWork& w,
     m.burn.idle_gpus += node.info.gpu_capacity;
   }
   st.idle_since = std::move(idle_since);
-  for (std::string& uid : st.ledger->TrackedUids()) {
-    if (!present.contains(uid)) {
-      ended.push_back(std::move(uid));  // gone (deleted) or no longer idle
-    }
-  }
 
   auto apply = [&] {
     for (const Charge& c : charges) {
@@ -633,6 +649,8 @@ BudgetPlanner::Metering BudgetPlanner::MeterBudget(Pass& pass, BudgetWork& w,
     }
   };
   apply();
+  const size_t running_charged = charges.size() - ended.size();  // pods and idle nodes
+  EndGonePods(w, running_charged, node_uids, *st.ledger, ended);
   if (now >= st.ledger->period().end) {
     // The period ended. One step whatever the gap: a ledger restored after a long outage jumps
     // straight to the period holding now (the charges are clipped to it), so the work of a pass
@@ -655,8 +673,10 @@ BudgetPlanner::Metering BudgetPlanner::MeterBudget(Pass& pass, BudgetWork& w,
     st.reserve_ledger.emplace(next);
     apply();
   }
+  const size_t tracked = st.ledger->tracked_pods();
   st.ledger->CompletePass(now, ended);
   st.reserve_ledger->CompletePass(now, ended);
+  m.accounts_closed = st.ledger->tracked_pods() < tracked;
   return m;
 }
 

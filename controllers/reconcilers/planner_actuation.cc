@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "controllers/engine/pool_sizing.h"
 #include "controllers/reconcilers/budget_planner.h"
@@ -93,7 +94,7 @@ void BudgetPlanner::PlanQuotas(Pass& pass) {
       continue;
     }
     const std::vector<std::string>& namespaces = quota_namespaces[vi];  // in scope and existing
-    std::map<std::string, int64_t> used;
+    absl::flat_hash_map<std::string_view, int64_t> used;                // by namespace
     int64_t used_total = 0;
     for (const PodView* pod : w.pods) {
       if (Active(*pod)) {
@@ -423,7 +424,8 @@ void BudgetPlanner::PlanPool(Pass& pass, const api::GPUNodePool& pool) {
   outcome.status.growing_for = ps.growing_for;
   const std::vector<const NodeView*>& members = pass.members_of_pool[&pool];
   // Nodes that appeared since a grow belong to the budget that asked for them.
-  std::set<std::string> member_names;
+  absl::flat_hash_set<std::string> member_names;
+  member_names.reserve(members.size());
   for (const NodeView* n : members) {
     member_names.insert(n->info.name);
     if (!first_pass && !ps.growing_for.empty() && n->grown_for.empty() &&
@@ -431,7 +433,7 @@ void BudgetPlanner::PlanPool(Pass& pass, const api::GPUNodePool& pool) {
       pass.plan.node_owners.push_back({n->info.name, ps.growing_for});
     }
   }
-  ps.known_nodes = member_names;
+  ps.known_nodes = std::move(member_names);
 
   int current = static_cast<int>(members.size());
   auto observed = pass.snap.pool_observations.find(pool.metadata.name);
