@@ -129,9 +129,14 @@ const std::vector<int>& Attributor::Candidates(std::string_view namespace_name,
 }
 
 Attribution Attributor::Attribute(const PodScopeKey& pod) {
+  return Choose(Candidates(pod.namespace_name, pod.namespace_labels), pod.pod_labels);
+}
+
+Attribution Attributor::Choose(const std::vector<int>& candidates,
+                               const values::Labels* pod_labels) const {
   Attribution out;
-  for (int i : Candidates(pod.namespace_name, pod.namespace_labels)) {
-    if (!PodSelectorMatches(budgets_[static_cast<size_t>(i)]->spec.scope, pod.pod_labels)) {
+  for (int i : candidates) {
+    if (!PodSelectorMatches(budgets_[static_cast<size_t>(i)]->spec.scope, pod_labels)) {
       continue;
     }
     if (out.budget < 0) {

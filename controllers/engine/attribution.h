@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/node_hash_map.h"
 #include "controllers/api/types.h"
 #include "controllers/values/labels.h"
 
@@ -51,10 +52,12 @@ class Attributor {
   explicit Attributor(std::vector<const api::ComputeBudget*> budgets);
 
   Attribution Attribute(const PodScopeKey& pod);
-  // Indexes into the budgets, narrowest, then oldest, then by name first. The reference is
-  // valid until the next call.
+  // Indexes into the budgets, narrowest, then oldest, then by name first. The reference stays
+  // valid as long as the Attributor.
   const std::vector<int>& Candidates(std::string_view namespace_name,
                                      const values::Labels* namespace_labels);
+  // Attribute for a pod of a namespace whose Candidates the caller already has.
+  Attribution Choose(const std::vector<int>& candidates, const values::Labels* pod_labels) const;
 
  private:
   std::vector<const api::ComputeBudget*> budgets_;
@@ -63,7 +66,7 @@ class Attributor {
   // Budgets that list a namespace in spec.scope.namespaces (keys view the budgets' strings).
   absl::flat_hash_map<std::string_view, std::vector<int>> listing_;
   std::vector<int> selecting_;  // budgets with a namespaceSelector, in tie-break order
-  absl::flat_hash_map<std::string, std::vector<int>> by_namespace_;
+  absl::node_hash_map<std::string, std::vector<int>> by_namespace_;  // stable references
 };
 
 }  // namespace bursar::engine

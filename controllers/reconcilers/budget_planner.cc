@@ -107,11 +107,12 @@ BudgetPlanner::Pass::Pass(const Snapshot& snapshot) : snap(snapshot), now(snapsh
     }
   }
   for (const auto& [name, labels] : snap.namespaces) {
-    namespace_labels[name] = &labels;
+    namespaces[name].labels = &labels;
   }
   // Per pod: its GPUs and node, found once; active pods and GPUs summed per node by index.
   pod_gpus.reserve(snap.pods.size());
   pod_node.reserve(snap.pods.size());
+  pod_namespace.reserve(snap.pods.size());
   pod_rate.resize(snap.pods.size());
   std::vector<int64_t> pods_on(snap.nodes.size()), gpus_on(snap.nodes.size());
   for (const PodView& pod : snap.pods) {
@@ -119,6 +120,8 @@ BudgetPlanner::Pass::Pass(const Snapshot& snapshot) : snap(snapshot), now(snapsh
     pod_gpus.push_back(gpus);
     auto node = pod.node_name.empty() ? nodes.end() : nodes.find(pod.node_name);
     pod_node.push_back(node == nodes.end() ? nullptr : node->second);
+    NamespaceSlot& ns = Namespace(pod.namespace_name);
+    pod_namespace.push_back(&ns);
     if (!Active(pod)) {
       continue;
     }
@@ -127,7 +130,7 @@ BudgetPlanner::Pass::Pass(const Snapshot& snapshot) : snap(snapshot), now(snapsh
       ++pods_on[n];
       gpus_on[n] += gpus;
     }
-    active_gpus_in_ns[pod.namespace_name] += gpus;
+    ns.active_gpus += gpus;
   }
   for (size_t n = 0; n < snap.nodes.size(); ++n) {
     if (pods_on[n] > 0) {
@@ -139,25 +142,30 @@ BudgetPlanner::Pass::Pass(const Snapshot& snapshot) : snap(snapshot), now(snapsh
 
 const engine::UnitPrices& BudgetPlanner::Pass::PricesOn(const api::PriceBook* book,
                                                         const NodeView* node) {
-  auto [cached, inserted] = prices.try_emplace({book, node});
-  if (!inserted) {
-    return cached->second;
+  if (book != last_book) {
+    last_book = book;
+    last_prices = &prices[book];
+    last_prices->by_node.resize(snap.nodes.size() + 1);
+  }
+  std::optional<engine::UnitPrices>& cached =
+      last_prices->by_node[node == nullptr ? snap.nodes.size()
+                                           : static_cast<size_t>(node - snap.nodes.data())];
+  if (cached.has_value()) {
+    return *cached;
   }
   auto it = resolvers.find(book->metadata.name);
   if (it == resolvers.end()) {
     it = resolvers.emplace(book->metadata.name, engine::PriceResolver(book->spec)).first;
   }
   if (node == nullptr) {
-    cached->second = it->second.PricesFor(engine::NodeInfo{});
-    return cached->second;
+    return cached.emplace(it->second.PricesFor(engine::NodeInfo{}));
   }
   auto pool = pool_of_node.find(node->info.name);
   std::optional<Money> node_price;
   if (pool != pool_of_node.end()) {
     node_price = pool->second->spec.price_per_node_hour;
   }
-  cached->second = it->second.PricesFor(node->info, node_price);
-  return cached->second;
+  return cached.emplace(it->second.PricesFor(node->info, node_price));
 }
 
 Money BudgetPlanner::Pass::NodeRate(const api::PriceBook* book, const NodeView& node) {
@@ -307,7 +315,7 @@ void BudgetPlanner::ForgetRemovedBudgets(const Pass& pass) {
 // matched it learn that they overlap.
 void BudgetPlanner::AttributePods(Pass& pass) {
   for (const PodView& pod : pass.snap.pods) {
-    engine::Attribution a = pass.Attribute(pod.namespace_name, pod.labels);
+    engine::Attribution a = pass.AttributePod(pod);
     if (a.budget < 0) {
       continue;
     }

@@ -115,7 +115,7 @@ void BudgetPlanner::PlanQuotas(Pass& pass) {
     }
     for (const std::string& ns : namespaces) {
       // The quota counts every pod of the namespace, also those another budget pays for.
-      int64_t others = pass.active_gpus_in_ns[ns] - used[ns];
+      int64_t others = pass.ActiveGpusIn(ns) - used[ns];
       pass.plan.quotas.push_back({ns, w.name(), others + used[ns] + share[ns]});
     }
   }
@@ -124,6 +124,7 @@ void BudgetPlanner::PlanQuotas(Pass& pass) {
 // Jobs: each unfinished Job goes to the budget its pods will be charged to; Jobs held by a
 // budget that is gone are let go; then each budget holds, drains and releases its own.
 void BudgetPlanner::PlanJobs(Pass& pass) {
+  pass.job_pods.reserve(pass.snap.jobs.size());
   for (const PodView& pod : pass.snap.pods) {
     if (Active(pod) && !pod.job.empty()) {
       Pass::JobPods& j = pass.job_pods[{pod.namespace_name, pod.job}];

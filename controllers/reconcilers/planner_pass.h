@@ -79,12 +79,20 @@ struct BudgetPlanner::Pass {
   std::map<const api::GPUNodePool*, std::vector<const NodeView*>> members_of_pool;
   absl::flat_hash_map<std::string_view, int64_t> active_pods_on_node;
   absl::flat_hash_map<std::string_view, int64_t> active_gpus_on_node;
-  absl::flat_hash_map<std::string_view, int64_t> active_gpus_in_ns;
-  absl::flat_hash_map<std::string_view, const values::Labels*> namespace_labels;
+  // Per namespace (of the snapshot's namespaces and its pods'): labels, GPUs of its active pods,
+  // and its budget candidates (engine::Attributor, found at first use). A node map: pods keep
+  // pointers to their namespace's slot (pod_namespace).
+  struct NamespaceSlot {
+    const values::Labels* labels = nullptr;
+    int64_t active_gpus = 0;
+    const std::vector<int>* candidates = nullptr;
+  };
+  absl::node_hash_map<std::string_view, NamespaceSlot> namespaces;
   // By snapshot pod index (PodIndex): the pod's GPUs (engine::PodGpus, computed once), and what
   // it costs per hour as metering charged it this pass (0 when not charged as running).
   std::vector<int64_t> pod_gpus;
   std::vector<const NodeView*> pod_node;  // nullptr: not scheduled, or on a node not listed
+  std::vector<NamespaceSlot*> pod_namespace;
   std::vector<values::Money> pod_rate;
   // What each Job's active pods hold, by (namespace, Job name) viewing the pods' strings:
   // summed once by PlanJobs (the rate as metering charged it, from pod_rate).
@@ -95,9 +103,15 @@ struct BudgetPlanner::Pass {
   };
   absl::flat_hash_map<std::pair<std::string_view, std::string_view>, JobPods> job_pods;
   std::map<std::string, engine::PriceResolver> resolvers;  // by price book, filled on demand
-  // Prices by (price book, node), computed once a pass: every pod on a node has the same
-  // (a node map: PricesOn returns references into it).
-  absl::node_hash_map<std::pair<const api::PriceBook*, const NodeView*>, engine::UnitPrices> prices;
+  // Prices by price book and node index (the last slot: no node), computed once a pass: every
+  // pod on a node has the same. PricesOn keeps the last book's table at hand, as budgets mostly
+  // share a book.
+  struct BookPrices {
+    std::vector<std::optional<engine::UnitPrices>> by_node;
+  };
+  absl::node_hash_map<const api::PriceBook*, BookPrices> prices;
+  const api::PriceBook* last_book = nullptr;
+  BookPrices* last_prices = nullptr;
   std::vector<BudgetWork> work;                  // sorted by name
   std::vector<const api::ComputeBudget*> valid;  // the budgets attribution considers
   std::vector<size_t> valid_index;               // valid[i] is work[valid_index[i]]
@@ -120,16 +134,31 @@ struct BudgetPlanner::Pass {
     auto it = active_pods_on_node.find(node);
     return it == active_pods_on_node.end() || it->second == 0;
   }
-  const values::Labels* NamespaceLabels(const std::string& ns) const {
+  NamespaceSlot& Namespace(std::string_view ns) {
     static const values::Labels kNoLabels;
-    auto it = namespace_labels.find(ns);
-    return it == namespace_labels.end() ? &kNoLabels : it->second;
+    NamespaceSlot& slot = namespaces[ns];
+    if (slot.labels == nullptr) {
+      slot.labels = &kNoLabels;  // not in the snapshot's namespaces
+    }
+    return slot;
+  }
+  int64_t ActiveGpusIn(std::string_view ns) const {
+    auto it = namespaces.find(ns);
+    return it == namespaces.end() ? 0 : it->second.active_gpus;
+  }
+  // The valid budget a pod is charged to (as Attribute, its namespace looked up once).
+  engine::Attribution AttributePod(const PodView& pod) {
+    NamespaceSlot& ns = *pod_namespace[PodIndex(pod)];
+    if (ns.candidates == nullptr) {
+      ns.candidates = &Attributor().Candidates(pod.namespace_name, ns.labels);
+    }
+    return Attributor().Choose(*ns.candidates, &pod.labels);
   }
   // Which valid budget a pod (or Job) of `ns` with `labels` is charged to. Only after
   // ValidateBudgets, which fills `valid`.
   engine::Attribution Attribute(const std::string& ns, const values::Labels& labels) {
     return Attributor().Attribute(
-        {.namespace_name = ns, .namespace_labels = NamespaceLabels(ns), .pod_labels = &labels});
+        {.namespace_name = ns, .namespace_labels = Namespace(ns).labels, .pod_labels = &labels});
   }
   engine::Attributor& Attributor() {
     if (!attributor.has_value()) {
