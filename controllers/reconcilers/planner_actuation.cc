@@ -124,13 +124,23 @@ void BudgetPlanner::PlanQuotas(Pass& pass) {
 // Jobs: each unfinished Job goes to the budget its pods will be charged to; Jobs held by a
 // budget that is gone are let go; then each budget holds, drains and releases its own.
 void BudgetPlanner::PlanJobs(Pass& pass) {
+  // Totals only for the Jobs planned below (unfinished ones): pods of other Jobs are skipped.
   pass.job_pods.reserve(pass.snap.jobs.size());
+  for (const JobView& job : pass.snap.jobs) {
+    if (!job.finished) {
+      pass.job_pods[{job.namespace_name, job.name}];
+    }
+  }
   for (const PodView& pod : pass.snap.pods) {
-    if (Active(pod) && !pod.job.empty()) {
-      Pass::JobPods& j = pass.job_pods[{pod.namespace_name, pod.job}];
-      j.gpus += pass.Gpus(pod);
-      j.rate += pass.pod_rate[pass.PodIndex(pod)];
-      j.priority = std::max(j.priority, pod.priority);
+    if (pass.job_pods.empty() || !Active(pod) || pod.job.empty()) {
+      continue;
+    }
+    auto job = pass.job_pods.find(
+        std::pair<std::string_view, std::string_view>(pod.namespace_name, pod.job));
+    if (job != pass.job_pods.end()) {
+      job->second.gpus += pass.Gpus(pod);
+      job->second.rate += pass.pod_rate[pass.PodIndex(pod)];
+      job->second.priority = std::max(job->second.priority, pod.priority);
     }
   }
   std::map<std::string, size_t> work_by_name;
