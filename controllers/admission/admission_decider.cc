@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "controllers/engine/attribution.h"
 #include "controllers/engine/cost_model.h"
+#include "controllers/engine/job_caps.h"
 #include "controllers/reconcilers/gather.h"
 #include "operator/kube/watch_decoder.h"
 
@@ -135,7 +136,27 @@ std::optional<std::string> JobHoldReason(const Charged& c, int64_t job_gpus) {
   return std::nullopt;
 }
 
-AdmissionResponse DecideJob(const AdmissionRequest& request, const AdmissionView& view) {
+AdmissionResponse Deny(const AdmissionRequest& request, std::string message);
+
+// Why a Job that declares its length cannot start now, from the budget's published prices.
+std::optional<engine::Unaffordable> JobUnaffordable(const Charged& c,
+                                                    const reconcilers::JobView& job,
+                                                    absl::Time now) {
+  const api::AdmissionAllowance& a = *c.budget->status.admission;
+  if (!job.expected_duration.has_value() || !a.gpu_hour_price.has_value()) {
+    return std::nullopt;
+  }
+  absl::Duration time_left = absl::InfiniteDuration();
+  if (c.budget->status.period.has_value() && now != absl::InfinitePast()) {
+    time_left = c.budget->status.period->end - now;
+  }
+  return engine::CheckAffordable({.max_cost = job.max_cost, .max_gpu_hours = job.max_gpu_hours},
+                                 job.gpus, *job.expected_duration, *a.gpu_hour_price, a.money_left,
+                                 time_left);
+}
+
+AdmissionResponse DecideJob(const AdmissionRequest& request, const AdmissionView& view,
+                            absl::Time now) {
   if (!request.object.is_object()) {
     return AllowWithWarning(request, "bursar: the Job in the request has no object to check");
   }
@@ -150,11 +171,31 @@ AdmissionResponse DecideJob(const AdmissionRequest& request, const AdmissionView
   if (c.budget == nullptr || !c.budget->status.admission.has_value()) {
     return Allow(request);
   }
+  const bool dry_run = c.budget->spec.enforcement == api::EnforcementMode::kDryRun;
+  std::optional<std::string> refuse;
+  if (!job.annotation_error.empty()) {
+    refuse = absl::StrCat("bursar: ", job.annotation_error, "; fix the annotation");
+  }
+  std::optional<engine::Unaffordable> unaffordable = JobUnaffordable(c, job, now);
+  if (!refuse.has_value() && unaffordable.has_value() &&
+      unaffordable->kind == engine::Unaffordable::Kind::kOverCap) {
+    refuse = absl::StrCat("bursar: ", unaffordable->why,
+                          "; raise the cap or shorten bursar.dev/expected-duration");
+  }
+  if (refuse.has_value()) {
+    return dry_run
+               ? AllowWithWarning(request, absl::StrCat("bursar (DryRun): would refuse: ", *refuse))
+               : Deny(request, *refuse);
+  }
   std::optional<std::string> why = JobHoldReason(c, job.gpus);
+  if (!why.has_value() && unaffordable.has_value()) {
+    why = absl::StrCat(unaffordable->why, " (", Describe(*c.budget),
+                       "); Bursar resumes this Job when the budget can pay for it");
+  }
   if (!why.has_value()) {
     return Allow(request);
   }
-  if (c.budget->spec.enforcement == api::EnforcementMode::kDryRun) {
+  if (dry_run) {
     return AllowWithWarning(
         request, absl::StrCat("bursar (DryRun): would create this Job suspended: ", *why));
   }
@@ -304,12 +345,13 @@ std::map<std::string, BudgetUsage> UsageByBudget(
   return out;
 }
 
-AdmissionResponse Decide(const AdmissionRequest& request, const AdmissionView& view) {
+AdmissionResponse Decide(const AdmissionRequest& request, const AdmissionView& view,
+                         absl::Time now) {
   if (request.operation != "CREATE") {
     return Allow(request);
   }
   if (request.group == "batch" && request.kind == "Job") {
-    return DecideJob(request, view);
+    return DecideJob(request, view, now);
   }
   if (request.group.empty() && request.kind == "Pod") {
     return DecidePod(request, view);

@@ -9,7 +9,11 @@
 //   is created with spec.suspend: true and the annotations of Bursar's Hold path (held-by,
 //   held-for: Hold) plus held-reason, so the planner's Release resumes it when the budget allows.
 //   Jobs already suspended, and Jobs Kueue queues (label kueue.x-k8s.io/queue-name), are left as
-//   they are.
+//   they are. A Job that declares its length (bursar.dev/expected-duration) is priced at the
+//   budget's published gpuHourPrice (engine::CheckAffordable): one whose expected cost passes its
+//   own cap (bursar.dev/max-cost, bursar.dev/max-gpu-hours) is refused, since no wait makes it
+//   fit; one whose cost in this period passes the budget's moneyLeft is created suspended. A Job
+//   whose Bursar annotations do not parse is refused with the annotation's name.
 // - Pod CREATE (validating): a pod not controlled by a Job, charged to a budget in Webhook or
 //   ResourceQuota mode, is refused when the budget holds new work and the pod requests a quota
 //   resource, or when its request of a resource in status.admission.allowed would take the
@@ -26,6 +30,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/time/time.h"
 #include "controllers/admission/admission_review.h"
 #include "controllers/api/types.h"
 #include "controllers/reconcilers/snapshot.h"
@@ -56,7 +61,9 @@ std::map<std::string, BudgetUsage> UsageByBudget(
     const std::map<std::string, values::Labels>& namespaces,
     const std::vector<reconcilers::PodView>& pods);
 
-// The response to `request` (uid echoed).
-AdmissionResponse Decide(const AdmissionRequest& request, const AdmissionView& view);
+// The response to `request` (uid echoed), at `now` (a Job's expected cost within its budget's
+// period runs to the period's end; unknown `now`: its whole expected cost counts).
+AdmissionResponse Decide(const AdmissionRequest& request, const AdmissionView& view,
+                         absl::Time now = absl::InfinitePast());
 
 }  // namespace bursar::admission

@@ -139,7 +139,7 @@ absl::StatusOr<kube::HttpPostHandler> MakeWebhookHandler(WebhookCaches caches,
     if (mutate != job) {
       response.uid = request->uid;  // sent to the other webhook: nothing to decide here
     } else {
-      response = Decide(*request, *views->Get());
+      response = Decide(*request, *views->Get(), clock->Now());
     }
     if (!mutate) {
       response.json_patch.clear();

@@ -382,28 +382,38 @@ void ReadPeriodWindow(ObjectReader& p, values::Period* out) {
   }
 }
 
-void ReadLedger(ObjectReader& r, values::LedgerState* out) {
-  r.Time("periodStart", &out->period.start, kRequired);
-  r.Time("periodEnd", &out->period.end, kRequired);
+// An exact accrual (values::Accrual) written as a decimal string.
+void ReadAccrual(ObjectReader& r, std::string_view field, values::Accrual* out) {
   std::string accrued = "0";
-  if (r.String("accrued", &accrued, {.max_length = 48}) && !r.Invalid("accrued")) {
+  if (r.String(field, &accrued, {.max_length = 48}) && !r.Invalid(field)) {
     absl::StatusOr<values::Accrual> a = values::ParseAccrual(accrued);
     if (a.ok()) {
-      out->accrued = *a;
+      *out = *a;
     } else {
-      r.Error("accrued", StdView(a.status().message()));
+      r.Error(field, StdView(a.status().message()));
     }
   }
+}
+
+// A non-negative whole number of seconds written as a string (it may pass 2^53).
+void ReadWholeSeconds(ObjectReader& r, std::string_view field, int64_t* out) {
   std::string seconds;
-  if (r.String("gpuSeconds", &seconds, {.max_length = 20}) && !r.Invalid("gpuSeconds")) {
+  if (r.String(field, &seconds, {.max_length = 20}) && !r.Invalid(field)) {
     int64_t value = 0;
     if (!seconds.empty() && std::all_of(seconds.begin(), seconds.end(), IsDigit) &&
         absl::SimpleAtoi(seconds, &value)) {
-      out->gpu_seconds = value;
+      *out = value;
     } else {
-      r.Error("gpuSeconds", absl::StrCat(Quote(seconds), " is not a whole number of seconds"));
+      r.Error(field, absl::StrCat(Quote(seconds), " is not a whole number of seconds"));
     }
   }
+}
+
+void ReadLedger(ObjectReader& r, values::LedgerState* out) {
+  r.Time("periodStart", &out->period.start, kRequired);
+  r.Time("periodEnd", &out->period.end, kRequired);
+  ReadAccrual(r, "accrued", &out->accrued);
+  ReadWholeSeconds(r, "gpuSeconds", &out->gpu_seconds);
   r.Time("watermark", &out->watermark);
   r.Time("startHorizon", &out->start_horizon);
   if (!r.Invalid("watermark") && !r.Invalid("startHorizon") &&
@@ -457,6 +467,21 @@ void ReadAdmissionAllowance(ObjectReader& r, AdmissionAllowance* out) {
     }
     out->allowed[resource] = *quantity;
   }
+  r.Decimal("gpuHourPrice", &out->gpu_hour_price, DecimalKind::kSigned);
+  r.Decimal("moneyLeft", &out->money_left, DecimalKind::kSigned);
+}
+
+void ReadJobSpend(ObjectReader& j, size_t, JobSpend* out) {
+  j.String("namespace", &out->namespace_name,
+           {.presence = kRequired, .min_length = 1, .max_length = 63});
+  j.String("name", &out->name, {.presence = kRequired, .min_length = 1, .max_length = 253});
+  j.String("uid", &out->uid, {.max_length = 128});
+  ReadAccrual(j, "accrued", &out->accrued);
+  ReadWholeSeconds(j, "gpuSeconds", &out->gpu_seconds);
+  values::Money spent;  // accrued, rounded: written for people, read only to be checked
+  j.Decimal("spent", &spent, DecimalKind::kSigned);
+  j.Decimal("rate", &out->rate, DecimalKind::kSigned);
+  j.Int64("gpus", &out->gpus, {.min = 0, .max = INT64_MAX});
 }
 
 void ReadBudgetStatus(ObjectReader& r, ComputeBudgetStatus* out) {
@@ -506,6 +531,7 @@ void ReadBudgetStatus(ObjectReader& r, ComputeBudgetStatus* out) {
                  {.presence = kRequired, .min_length = 1, .max_length = 253});
         d.Time("since", &request->since, kRequired);
       });
+  r.ObjectList<JobSpend>("jobs", &out->jobs, {.max_items = kMaxJobSpends}, ReadJobSpend);
 }
 
 void ReadProvider(ObjectReader& r, ProviderSpec* out) {

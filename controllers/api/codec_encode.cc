@@ -427,6 +427,12 @@ json::Value EncodeComputeBudgetStatus(const ComputeBudgetStatus& s) {
       allowed.Set(resource, Str(quantity.ToString()));
     }
     admission.Set("allowed", std::move(allowed));
+    if (s.admission->gpu_hour_price.has_value()) {
+      admission.Set("gpuHourPrice", Str(s.admission->gpu_hour_price->ToString()));
+    }
+    if (s.admission->money_left.has_value()) {
+      admission.Set("moneyLeft", Str(s.admission->money_left->ToString()));
+    }
     out.Set("admission", std::move(admission));
   }
   out.Set("phase", Str(Name(s.phase)));
@@ -457,6 +463,22 @@ json::Value EncodeComputeBudgetStatus(const ComputeBudgetStatus& s) {
       requests.Append(std::move(request));
     }
     out.Set("drainRequests", std::move(requests));
+  }
+  if (!s.jobs.empty()) {
+    json::Value jobs = json::Value::Array({});
+    for (const JobSpend& j : s.jobs) {
+      json::Value job = json::Value::Object({});
+      job.Set("namespace", Str(j.namespace_name));
+      job.Set("name", Str(j.name));
+      job.Set("uid", Str(j.uid));
+      job.Set("accrued", Str(values::AccrualToString(j.accrued)));
+      job.Set("gpuSeconds", Str(absl::StrCat(j.gpu_seconds)));
+      job.Set("spent", Str(values::AccrualToMoney(j.accrued).ToString()));
+      job.Set("rate", Str(j.rate.ToString()));
+      job.Set("gpus", json::Value::Int(j.gpus));
+      jobs.Append(std::move(job));
+    }
+    out.Set("jobs", std::move(jobs));
   }
   return out;
 }

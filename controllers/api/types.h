@@ -162,6 +162,24 @@ struct DrainRequest {
 
 inline constexpr size_t kMaxDrainRequests = 256;
 
+// What a Job with its own cap (bursar.dev/max-cost, bursar.dev/max-gpu-hours) has cost over its
+// whole life, restarts and suspensions included (status.jobs, beside the ledger it is metered
+// with, so that a new leader continues both from the same instant). Exact: accrual units as in
+// the ledger. `rate` and `gpus` are what it burnt when it last ran, so a Job stopped at its cap is
+// resumed only when a raised cap leaves room for it.
+struct JobSpend {
+  std::string namespace_name;
+  std::string name;
+  std::string uid;
+  values::Accrual accrued = 0;
+  int64_t gpu_seconds = 0;
+  values::Money rate;  // per hour
+  int64_t gpus = 0;
+  bool operator==(const JobSpend&) const = default;
+};
+
+inline constexpr size_t kMaxJobSpends = 500;
+
 // What the admission webhook needs to decide on every replica, as the leader published it
 // (status.admission): whether new work is held, and how much of each quota resource the
 // budget's pods may hold in total right now (an absent resource is not limited). Bounded by
@@ -169,6 +187,11 @@ inline constexpr size_t kMaxDrainRequests = 256;
 struct AdmissionAllowance {
   bool hold_new_work = false;
   std::map<std::string, values::Quantity> allowed;
+  // For a Job's expected cost (its declared length x GPUs x this price), and the money the
+  // budget can still commit in its period beyond what its running work will spend (money
+  // budgets only): a Job expected to cost more is created suspended.
+  std::optional<values::Money> gpu_hour_price;
+  std::optional<values::Money> money_left;
   bool operator==(const AdmissionAllowance&) const = default;
 };
 
@@ -191,6 +214,7 @@ struct ComputeBudgetStatus {
   std::vector<ActionRecord> recent_actions;
   std::optional<RetrainingStatus> retraining;
   std::vector<DrainRequest> drain_requests;  // oldest first, at most kMaxDrainRequests
+  std::vector<JobSpend> jobs;  // capped Jobs, by namespace/name; at most kMaxJobSpends
 };
 
 struct ComputeBudget {

@@ -72,6 +72,26 @@ bool NodeInPool(const api::GPUNodePool& pool, const NodeView& node) {
   return true;
 }
 
+// What a money budget can still commit in its period beyond what its running work will spend by
+// the period's end (the decision's forecast), keeping back the part of a retraining reserve no
+// modelDrift unlocked; nothing while it holds new work; nullopt for a GPU-hours-only budget.
+std::optional<Money> MoneyLeft(const api::ComputeBudget& b, const engine::BudgetDecision& d,
+                               const engine::BudgetStep& step) {
+  if (!b.spec.limit.amount.has_value()) {
+    return std::nullopt;
+  }
+  if (d.hold_new_work || d.keep_running_gpus.has_value()) {
+    return Money();
+  }
+  Money kept;
+  if (!step.reserve_unlocked) {
+    kept = values::Max(Money(),
+                       engine::ReserveOf(*b.spec.limit.amount, b.spec.retraining.reserve_percent) -
+                           step.reserve_ledger->spent());
+  }
+  return values::Max(Money(), *b.spec.limit.amount - d.forecast - kept);
+}
+
 }  // namespace
 
 const char* Name(JobRung rung) {
@@ -82,6 +102,8 @@ const char* Name(JobRung rung) {
       return "Drain";
     case JobRung::kRelease:
       return "Release";
+    case JobRung::kCap:
+      return "Cap";
   }
   return "?";
 }
@@ -136,6 +158,11 @@ BudgetPlanner::Pass::Pass(const Snapshot& snapshot) : snap(snapshot), now(snapsh
     if (pods_on[n] > 0) {
       active_pods_on_node[snap.nodes[n].info.name] = pods_on[n];
       active_gpus_on_node[snap.nodes[n].info.name] = gpus_on[n];
+    }
+  }
+  for (const JobView& job : snap.jobs) {
+    if (!job.finished && CapOf(job).any()) {
+      capped_jobs[JobKey(job.namespace_name, job.name)] = &job;
     }
   }
 }
@@ -405,6 +432,8 @@ void BudgetPlanner::PlanBudget(Pass& pass, BudgetWork& w) {
       engine::GpuHourPrice(pool_prices, step.burn, w.book->spec.defaults.gpu_hour);
   w.decision = engine::Decide(b.spec, step);
   const engine::BudgetDecision& d = w.decision;
+  w.gpu_hour_price = step.gpu_hour_price;
+  w.money_left = MoneyLeft(b, d, step);
   out.decision = d;
   out.running_gpus = m.burn.regular_gpus + m.burn.reserve_gpus;
   out.gpu_utilization = m.util_gpus > 0 ? m.util_weighted / static_cast<double>(m.util_gpus) : -1;
@@ -483,7 +512,8 @@ void BudgetPlanner::MarkInvalid(const BudgetWork& w, BudgetState& st, absl::Time
 }
 
 // Ledgers come back from status.ledger / status.reserveLedger the first time a budget is seen,
-// so a restart neither loses nor repeats a second (see ledger.h).
+// so a restart neither loses nor repeats a second (see ledger.h); capped Jobs' spend from
+// status.jobs, written with them.
 void BudgetPlanner::RestoreLedgers(const api::ComputeBudget& b, absl::Time now,
                                    const values::Period& current, BudgetState& st,
                                    BudgetOutcome& out) {
@@ -502,6 +532,10 @@ void BudgetPlanner::RestoreLedgers(const api::ComputeBudget& b, absl::Time now,
     return values::BudgetLedger(fallback);
   };
   st.ledger = restore(b.status.ledger, current);
+  st.job_spend.clear();
+  for (const api::JobSpend& j : b.status.jobs) {
+    st.job_spend[JobKey(j.namespace_name, j.name)] = j;
+  }
   st.reserve_ledger = (b.status.reserve_ledger.has_value() &&
                        b.status.reserve_ledger->period == st.ledger->period())
                           ? restore(b.status.reserve_ledger, st.ledger->period())
@@ -568,6 +602,27 @@ void BudgetPlanner::EndGonePods(const BudgetWork& w, size_t running_charged,
   }
 }
 
+// The running total of the capped Job `pod` belongs to, in the budget's state; nullptr when its
+// Job has no cap. A Job re-created under the same name (another uid) starts from zero.
+api::JobSpend* BudgetPlanner::JobSpendOf(const Pass& pass, const PodView& pod, BudgetState& st) {
+  if (pod.job.empty()) {
+    return nullptr;
+  }
+  std::string key = JobKey(pod.namespace_name, pod.job);
+  auto capped = pass.capped_jobs.find(key);
+  if (capped == pass.capped_jobs.end()) {
+    return nullptr;
+  }
+  api::JobSpend& spend = st.job_spend[key];
+  if (spend.uid != capped->second->uid || spend.name.empty()) {
+    spend = api::JobSpend();
+    spend.namespace_name = pod.namespace_name;
+    spend.name = pod.job;
+    spend.uid = capped->second->uid;
+  }
+  return &spend;
+}
+
 // Charges this pass's intervals into the ledgers: every pod from its start (or the ledger's
 // watermark) to its end or now, then idle nodes the budget grew; rolls the ledgers over when a
 // period ended (charges are clipped to each period) and completes the pass.
@@ -582,12 +637,14 @@ BudgetPlanner::Metering BudgetPlanner::MeterBudget(Pass& pass, BudgetWork& w,
     int64_t gpus = 0;
     bool ended = false;
     bool reserve = false;
+    api::JobSpend* job = nullptr;  // a capped Job's running total, charged alongside
   };
   Metering m;
   std::vector<Charge> charges;
   std::vector<std::string> ended;
   std::deque<std::string> node_uids;  // "node:<name>" of idle nodes charged (stable addresses)
   const bool has_reserve = b.spec.retraining.reserve_percent > 0;
+  std::map<api::JobSpend*, std::pair<Money, int64_t>> running_capped;  // rate, GPUs
   for (const PodView* pod : w.pods) {
     const int64_t gpus = pass.Gpus(*pod);
     std::string model;
@@ -615,7 +672,12 @@ BudgetPlanner::Metering BudgetPlanner::MeterBudget(Pass& pass, BudgetWork& w,
       to = std::min(to, *pod->deleting);
     }
     to = std::min(to, now);
-    charges.push_back({pod->uid, *pod->start, to, rate, gpus, is_ended, reserve});
+    api::JobSpend* job = pass.capped_jobs.empty() ? nullptr : JobSpendOf(pass, *pod, st);
+    charges.push_back({pod->uid, *pod->start, to, rate, gpus, is_ended, reserve, job});
+    if (job != nullptr && !is_ended) {
+      running_capped[job].first += rate;
+      running_capped[job].second += gpus;
+    }
     if (is_ended) {
       ended.push_back(pod->uid);
       continue;
@@ -641,7 +703,7 @@ BudgetPlanner::Metering BudgetPlanner::MeterBudget(Pass& pass, BudgetWork& w,
     auto since = st.idle_since.find(node.info.name);
     absl::Time from = since == st.idle_since.end() ? now : since->second;
     Money rate = pass.NodeRate(w.book, node);
-    charges.push_back({uid, from, now, rate, node.info.gpu_capacity, false, false});
+    charges.push_back({uid, from, now, rate, node.info.gpu_capacity, false, false, nullptr});
     idle_since[node.info.name] = now;
     m.burn.idle_rate += rate;
     m.burn.idle_gpus += node.info.gpu_capacity;
@@ -650,7 +712,12 @@ BudgetPlanner::Metering BudgetPlanner::MeterBudget(Pass& pass, BudgetWork& w,
 
   auto apply = [&] {
     for (const Charge& c : charges) {
-      st.ledger->ChargePod(c.uid, c.from, c.to, c.rate, c.gpus, c.ended);
+      values::BudgetLedger::Charge charged =
+          st.ledger->ChargePod(c.uid, c.from, c.to, c.rate, c.gpus, c.ended);
+      if (c.job != nullptr) {
+        c.job->accrued += static_cast<values::Accrual>(c.rate.micros()) * charged.seconds;
+        c.job->gpu_seconds += c.gpus * charged.seconds;
+      }
       if (c.reserve) {
         st.reserve_ledger->ChargePod(c.uid, c.from, c.to, c.rate, c.gpus, c.ended);
       }
@@ -685,6 +752,12 @@ BudgetPlanner::Metering BudgetPlanner::MeterBudget(Pass& pass, BudgetWork& w,
   st.ledger->CompletePass(now, ended);
   st.reserve_ledger->CompletePass(now, ended);
   m.accounts_closed = st.ledger->tracked_pods() < tracked;
+  for (auto& [job, burn] : running_capped) {
+    job->rate = burn.first;
+    job->gpus = burn.second;
+  }
+  // Jobs gone, finished or no longer capped drop out (a cap added again starts from zero).
+  std::erase_if(st.job_spend, [&](const auto& e) { return !pass.capped_jobs.contains(e.first); });
   return m;
 }
 
@@ -789,6 +862,8 @@ api::AdmissionAllowance BudgetPlanner::AdmissionOf(const BudgetWork& w,
       out.hold_new_work || !w.budget->spec.limit.amount.has_value()
           ? Money()
           : std::max(Money(), d.carry_rate - step.burn.regular_rate - step.burn.idle_rate);
+  out.gpu_hour_price = w.gpu_hour_price;
+  out.money_left = w.money_left;
   const api::PriceDefaults& prices = w.book->spec.defaults;
   for (const std::string& resource : w.budget->spec.quota.resources) {
     if (resource == values::kGpuResource) {
@@ -830,6 +905,21 @@ void BudgetPlanner::WriteStatus(const BudgetWork& w, const engine::BudgetStep& s
   s.phase = d.phase;
   s.ledger = st.ledger->Snapshot();
   s.reserve_ledger = st.reserve_ledger->Snapshot();
+  s.jobs.clear();
+  for (const auto& [key, spend] : st.job_spend) {
+    if (s.jobs.size() == api::kMaxJobSpends) {
+      out.events.push_back({.warning = true,
+                            .reason = "TooManyCappedJobs",
+                            .message = absl::StrCat(
+                                st.job_spend.size(), " Jobs with their own cap; status.jobs keeps ",
+                                api::kMaxJobSpends,
+                                ": the others restart from zero after a restart "
+                                "of the operator (from ",
+                                key, " on)")});
+      break;
+    }
+    s.jobs.push_back(spend);
+  }
   s.retraining.reset();
   if (b.spec.retraining.reserve_percent > 0) {
     s.retraining = st.gate.Export(step.now, b.spec.retraining.cooldown);

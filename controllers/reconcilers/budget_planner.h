@@ -110,8 +110,9 @@ struct ClusterQueueTarget {
 };
 
 // The rung of the ladder a Job change carries out.
-enum class JobRung { kHold, kDrain, kRelease };
-const char* Name(JobRung rung);  // "Hold", "Drain", "Release"
+// kCap: a Job stopped at its own cap (bursar.dev/max-cost, bursar.dev/max-gpu-hours).
+enum class JobRung { kHold, kDrain, kRelease, kCap };
+const char* Name(JobRung rung);  // "Hold", "Drain", "Release", "Cap"
 
 struct JobChange {
   std::string namespace_name;
@@ -190,6 +191,9 @@ class BudgetPlanner {
     // already learned from (pods still listed; bounded by the pods in the snapshot).
     engine::JobLengths lengths;
     std::set<std::string> learned_pods;
+    // What each capped Job has cost over its life (status.jobs), by "ns/name"; restored with the
+    // ledgers, so the two always continue from the same checkpoint.
+    std::map<std::string, api::JobSpend> job_spend;
     // The last status write failed (NoteStatusWriteFailures): since when, and why.
     std::optional<std::pair<absl::Time, std::string>> status_write_failed;
   };
@@ -221,6 +225,7 @@ class BudgetPlanner {
   static void EndGonePods(const BudgetWork& w, size_t running_charged,
                           const std::deque<std::string>& node_uids,
                           const values::BudgetLedger& ledger, std::vector<std::string>& ended);
+  static api::JobSpend* JobSpendOf(const Pass& pass, const PodView& pod, BudgetState& st);
   static void ObserveDrift(const Pass& pass, const BudgetWork& w, const values::Period& current,
                            BudgetState& st, BudgetOutcome& out);
   static void RecordTransitions(const BudgetWork& w, const engine::BudgetDecision& d,
@@ -230,6 +235,11 @@ class BudgetPlanner {
   static void WriteStatus(const BudgetWork& w, const engine::BudgetStep& step, BudgetState& st,
                           BudgetOutcome& out);
   // Parts of PlanJobs.
+  enum class CapOutcome { kRuns, kInGrace, kStop };
+  CapOutcome StopAtCap(Pass& pass, BudgetWork& w, const JobView& job,
+                       std::set<std::string>& draining_jobs, std::string* why);
+  bool Releasable(const Pass& pass, const BudgetWork& w, const JobView& job,
+                  std::optional<values::Money>* money_left) const;
   void PlanBudgetJobs(Pass& pass, BudgetWork& w, std::vector<JobCandidate>& candidates,
                       std::set<std::string>& draining_jobs);
   // Parts of PlanPools.

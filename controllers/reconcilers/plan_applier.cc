@@ -91,6 +91,16 @@ std::string PlanApplier::DecisionPart(const api::ComputeBudgetStatus& status) {
   api::ComputeBudgetStatus part = status;
   part.spent = part.gpu_hours = part.burn_rate = part.forecast = part.remaining = values::Money();
   part.exhausts_at.reset();
+  if (part.admission.has_value()) {
+    // Money left moves with spend: the webhook reads it up to one interval old (operations.md).
+    part.admission->money_left.reset();
+  }
+  for (api::JobSpend& job : part.jobs) {  // capped Jobs' running totals: which Jobs is kept
+    job.accrued = 0;
+    job.gpu_seconds = 0;
+    job.rate = values::Money();
+    job.gpus = 0;
+  }
   // Of the checkpoints, only which pods they list: a pod listed or dropped (one started or
   // ended) is written at once, so the status counts a new pod within a pass.
   for (std::optional<values::LedgerState>* ledger : {&part.ledger, &part.reserve_ledger}) {

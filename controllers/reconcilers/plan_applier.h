@@ -28,7 +28,8 @@
 // too many items), so `kubectl get computebudgets` never shows a stale Spent as Ready.
 // Status write policy (issue 11): spend moves every pass, so a ComputeBudget status that differs
 // from the last one written only in spend (spent, gpuHours, burnRate, forecast, remaining,
-// exhaustsAt, the ledger checkpoints' totals and instants, condition messages) is written at
+// exhaustsAt, the ledger checkpoints' totals and instants, condition messages, capped Jobs'
+// running totals in status.jobs, admission.moneyLeft) is written at
 // most every PlanApplierOptions::status_interval; a change of anything else (phase, a
 // condition's status or reason, recentActions, allowedGPUs, admission, the period, retraining,
 // drain requests, the observed generation, the pods a checkpoint lists), a pod's ledger

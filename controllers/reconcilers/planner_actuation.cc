@@ -49,8 +49,8 @@ struct WaitingGpus {
 
   explicit WaitingGpus(const std::vector<JobView>& jobs) {
     for (const JobView& job : jobs) {
-      if (job.finished) {
-        continue;
+      if (job.finished || job.held_for == Name(JobRung::kCap)) {
+        continue;  // a Job stopped at its own cap waits for its author, not for quota
       }
       if (job.suspended) {
         suspended[job.namespace_name] += job.gpus;
@@ -219,7 +219,17 @@ void BudgetPlanner::PlanBudgetJobs(Pass& pass, BudgetWork& w, std::vector<JobCan
       if (c.job->held_by == name) {
         held_by_us.push_back(c);
       }
-    } else if (pass.PodsOf(*c.job).gpus > 0) {
+      continue;
+    }
+    std::string why;
+    CapOutcome cap = StopAtCap(pass, w, *c.job, draining_jobs, &why);
+    if (cap == CapOutcome::kStop) {
+      act(*c.job, true, JobRung::kCap, absl::StrCat("stopped at its own cap: ", why));
+    }
+    if (cap != CapOutcome::kRuns) {
+      continue;  // stopping: not work to hold or drain
+    }
+    if (pass.PodsOf(*c.job).gpus > 0) {
       running.push_back(c);
     } else {
       idle_jobs.push_back(c);
@@ -293,21 +303,103 @@ void BudgetPlanner::PlanBudgetJobs(Pass& pass, BudgetWork& w, std::vector<JobCan
       w.total_quota < 0
           ? INT64_MAX
           : std::max<int64_t>(0, w.total_quota - w.regular_active_gpus - w.reserve_active_gpus);
+  std::optional<Money> money_left = w.money_left;
   for (const JobCandidate& c : held_by_us) {
     if (c.reserve && c.job->gpus <= reserve_headroom) {
+      if (!Releasable(pass, w, *c.job, nullptr)) {
+        continue;
+      }
       reserve_headroom -= c.job->gpus;
       act(*c.job, false, JobRung::kRelease,
           absl::StrCat("released onto the retraining reserve of budget ", name,
                        " (modelDrift unlocked it)"));
       continue;
     }
-    if (held || c.job->gpus > headroom) {
+    if (held || c.job->gpus > headroom || !Releasable(pass, w, *c.job, &money_left)) {
       continue;
     }
     headroom -= c.job->gpus;
     act(*c.job, false, JobRung::kRelease,
         absl::StrCat("released: budget ", name, " has room again"));
   }
+}
+
+// A Job with its own cap (running, or pending unsuspended) that would pass the cap within the
+// projection plus its drain grace is stopped: after its drain grace, as Drain does, so it can
+// checkpoint. kStop: suspend it now (`why` says what it cost); kInGrace: its grace runs.
+BudgetPlanner::CapOutcome BudgetPlanner::StopAtCap(Pass& pass, BudgetWork& w, const JobView& job,
+                                                   std::set<std::string>& draining_jobs,
+                                                   std::string* why) {
+  const engine::JobCap cap = CapOf(job);
+  if (!cap.any()) {
+    return CapOutcome::kRuns;
+  }
+  const std::string key = JobKey(job.namespace_name, job.name);
+  BudgetState& st = budgets_[w.name()];
+  auto spend = st.job_spend.find(key);
+  if (spend == st.job_spend.end()) {
+    return CapOutcome::kRuns;  // nothing charged yet
+  }
+  std::optional<std::string> stop = engine::CapStop(
+      cap, {.accrued = spend->second.accrued, .gpu_seconds = spend->second.gpu_seconds},
+      pass.PodsOf(job).rate, pass.PodsOf(job).gpus, lookahead_ + job.drain_grace);
+  if (!stop.has_value()) {
+    return CapOutcome::kRuns;
+  }
+  draining_jobs.insert(key);
+  auto [requested, inserted] = drain_requested_.emplace(key, DrainClock{pass.now, w.name()});
+  if (pass.now - requested->second.since < job.drain_grace) {
+    if (inserted) {
+      pass.plan.budgets[w.outcome].events.push_back(
+          {.warning = true,
+           .reason = "CapDrainRequested",
+           .message =
+               absl::StrCat("Job ", key, " will be suspended after its ", kDrainGraceAnnotation,
+                            " of ", absl::FormatDuration(job.drain_grace), ": ", *stop)});
+    }
+    return CapOutcome::kInGrace;
+  }
+  *why = *std::move(stop);
+  return CapOutcome::kStop;
+}
+
+// Whether a Job Bursar holds may be resumed as far as its own cap and declared length go. Not
+// while it would pass its cap within the projection plus its drain grace (at the rate it burnt
+// when it last ran; never run, at its GPUs x the budget's GPU-hour price); not while its
+// declared length costs more in this period than `money_left` (which a release then uses up;
+// nullptr: not checked, the retraining reserve is paced on its own).
+bool BudgetPlanner::Releasable(const Pass& pass, const BudgetWork& w, const JobView& job,
+                               std::optional<Money>* money_left) const {
+  const engine::JobCap cap = CapOf(job);
+  if (cap.any()) {
+    engine::JobUse used;
+    Money rate = engine::ExpectedCost(job.gpus, w.gpu_hour_price, absl::Hours(1));
+    int64_t gpus = job.gpus;
+    auto state = budgets_.find(w.name());
+    auto spend = state->second.job_spend.find(JobKey(job.namespace_name, job.name));
+    if (spend != state->second.job_spend.end()) {
+      used = {.accrued = spend->second.accrued, .gpu_seconds = spend->second.gpu_seconds};
+      if (spend->second.rate > Money()) {
+        rate = spend->second.rate;
+        gpus = spend->second.gpus;
+      }
+    }
+    if (engine::CapStop(cap, used, rate, gpus, lookahead_ + job.drain_grace).has_value()) {
+      return false;
+    }
+  }
+  if (money_left == nullptr || !money_left->has_value() || !job.expected_duration.has_value()) {
+    return true;
+  }
+  const absl::Duration time_left = budgets_.find(w.name())->second.ledger->period().end - pass.now;
+  if (engine::CheckAffordable(cap, job.gpus, *job.expected_duration, w.gpu_hour_price, *money_left,
+                              time_left)
+          .has_value()) {
+    return false;
+  }
+  **money_left -=
+      engine::ExpectedCost(job.gpus, w.gpu_hour_price, std::min(*job.expected_duration, time_left));
+  return true;
 }
 
 // Recent actions are trimmed and attached once the Job actions are known.

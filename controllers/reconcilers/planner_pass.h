@@ -17,6 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "controllers/engine/attribution.h"
 #include "controllers/engine/cost_model.h"
+#include "controllers/engine/job_caps.h"
 #include "controllers/reconcilers/budget_planner.h"
 
 namespace bursar::reconcilers {
@@ -29,6 +30,10 @@ inline std::string JobKey(std::string_view ns, std::string_view name) {
 
 inline bool Active(const PodView& pod) {
   return pod.state != PodState::kEnded;
+}
+
+inline engine::JobCap CapOf(const JobView& job) {
+  return {.max_cost = job.max_cost, .max_gpu_hours = job.max_gpu_hours};
 }
 
 // One budget within a pass.
@@ -48,7 +53,11 @@ struct BudgetPlanner::BudgetWork {
   int64_t reserve_active_gpus = 0;
   int64_t reserve_headroom = 0;
   std::set<std::string> reserve_pods;  // uids of pods that run on the retraining reserve
-  size_t outcome = 0;                  // index in plan.budgets
+  // What a Job's expected cost is priced at, and what the budget can still commit in its period
+  // (money budgets), as status.admission publishes them.
+  values::Money gpu_hour_price;
+  std::optional<values::Money> money_left;
+  size_t outcome = 0;  // index in plan.budgets
 
   bool valid() const { return invalid_reason.empty(); }
   const std::string& name() const { return budget->metadata.name; }
@@ -112,6 +121,8 @@ struct BudgetPlanner::Pass {
   absl::node_hash_map<const api::PriceBook*, BookPrices> prices;
   const api::PriceBook* last_book = nullptr;
   BookPrices* last_prices = nullptr;
+  // Unfinished Jobs with their own cap, by "ns/job".
+  std::map<std::string, const JobView*> capped_jobs;
   std::vector<BudgetWork> work;                  // sorted by name
   std::vector<const api::ComputeBudget*> valid;  // the budgets attribution considers
   std::vector<size_t> valid_index;               // valid[i] is work[valid_index[i]]

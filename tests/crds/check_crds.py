@@ -105,7 +105,7 @@ CONTRACT = {
         "status.spent", "status.gpuHours", "status.burnRate", "status.forecast",
         "status.remaining", "status.exhaustsAt", "status.allowedGPUs", "status.phase",
         "status.admission", "status.admission.holdNewWork", "status.admission.allowed",
-        "status.admission.allowed.{}",
+        "status.admission.allowed.{}", "status.admission.gpuHourPrice", "status.admission.moneyLeft",
         "status.ledger", "status.ledger.periodStart", "status.ledger.periodEnd",
         "status.ledger.accrued", "status.ledger.gpuSeconds", "status.ledger.watermark",
         "status.ledger.startHorizon", "status.ledger.pods", "status.ledger.pods[]", "status.ledger.pods[].uid",
@@ -127,6 +127,9 @@ CONTRACT = {
         "status.retraining.models[].open",
         "status.drainRequests", "status.drainRequests[]", "status.drainRequests[].namespace",
         "status.drainRequests[].name", "status.drainRequests[].since",
+        "status.jobs", "status.jobs[]", "status.jobs[].namespace", "status.jobs[].name",
+        "status.jobs[].uid", "status.jobs[].accrued", "status.jobs[].gpuSeconds",
+        "status.jobs[].spent", "status.jobs[].rate", "status.jobs[].gpus",
     ],
     "GPUNodePool": _COMMON + [
         "spec.provider", "spec.provider.type",

@@ -167,6 +167,8 @@ TEST(AdmissionCodecTest, StatusAdmissionRoundTripsAndBadQuantitiesNameTheField) 
   b.status.admission->hold_new_work = true;
   Allow(b, "cpu", "1500m");
   Allow(b, "memory", "8Gi");
+  b.status.admission->gpu_hour_price = values::Money::FromMicros(2'500'000);
+  b.status.admission->money_left = values::Money::FromMicros(123'456'789);
   json::Value encoded = api::EncodeComputeBudget(b);
   encoded.Set("status", api::EncodeComputeBudgetStatus(b.status));
   absl::StatusOr<api::ComputeBudget> decoded =
@@ -231,6 +233,86 @@ TEST(AdmissionJobTest, AJobInAHeldBudgetIsCreatedSuspendedWithTheHoldAnnotations
   EXPECT_NE(json::MemberStringAt(annotations, "value", "bursar.dev/held-reason").find("Held"),
             std::string::npos);
   ASSERT_EQ(r.warnings.size(), 1u);
+}
+
+// ---- Jobs with a declared length and their own cap (engine::CheckAffordable) ----
+
+// A budget that publishes 2.50 per GPU-hour and 100 left to commit in a period ending at `end`.
+AdmissionView PricedView(absl::Time end) {
+  AdmissionView view;
+  view.budgets.push_back(Budget("vision", "ml"));
+  api::AdmissionAllowance& a = *view.budgets[0].status.admission;
+  a.gpu_hour_price = values::Money::FromMicros(2'500'000);
+  a.money_left = values::Money::FromUnits(100);
+  view.budgets[0].status.period = values::Period{end - absl::Hours(24), end};
+  return view;
+}
+
+std::string Annotated(const std::string& annotations, int gpus = 2) {
+  return Job("{}", gpus, 1, absl::StrCat(R"(,"annotations":{)", annotations, "}"));
+}
+
+TEST(AdmissionJobTest, AJobWhoseDeclaredLengthPassesItsOwnCapIsRefused) {
+  const absl::Time now = absl::FromUnixSeconds(1'800'000'000);
+  AdmissionView view = PricedView(now + absl::Hours(12));
+  // 2 GPUs x 10 h x 2.50 = 50 > 40.
+  AdmissionResponse r = Decide(
+      Request("batch", "Job",
+              Annotated(R"("bursar.dev/expected-duration":"10h","bursar.dev/max-cost":"40")")),
+      view, now);
+  EXPECT_FALSE(r.allowed);
+  EXPECT_NE(r.message.find("its expected cost 50.00"), std::string::npos) << r.message;
+  EXPECT_NE(r.message.find("bursar.dev/max-cost of 40.00"), std::string::npos) << r.message;
+  // GPU-hours: 20 > 19.5.
+  r = Decide(Request("batch", "Job",
+                     Annotated(R"("bursar.dev/expected-duration":"10h",)"
+                               R"("bursar.dev/max-gpu-hours":"19.5")")),
+             view, now);
+  EXPECT_FALSE(r.allowed);
+  EXPECT_NE(r.message.find("max-gpu-hours of 19.50"), std::string::npos) << r.message;
+  // Within both caps: admitted as it is.
+  r = Decide(Request("batch", "Job",
+                     Annotated(R"("bursar.dev/expected-duration":"10h","bursar.dev/max-cost":"50",)"
+                               R"("bursar.dev/max-gpu-hours":"20")")),
+             view, now);
+  EXPECT_TRUE(r.allowed);
+  EXPECT_TRUE(r.json_patch.empty()) << r.json_patch;
+}
+
+TEST(AdmissionJobTest, AJobTheBudgetCannotPayForInThisPeriodIsCreatedSuspended) {
+  const absl::Time now = absl::FromUnixSeconds(1'800'000'000);
+  AdmissionView view = PricedView(now + absl::Hours(30));
+  // 2 GPUs x 24 h x 2.50 = 120 > 100 left: suspended, with the reason.
+  AdmissionResponse r = Decide(
+      Request("batch", "Job", Annotated(R"("bursar.dev/expected-duration":"24h")")), view, now);
+  EXPECT_TRUE(r.allowed);
+  EXPECT_NE(r.json_patch.find("/spec/suspend"), std::string::npos);
+  ASSERT_EQ(r.warnings.size(), 1u);
+  EXPECT_NE(r.warnings[0].find("its expected cost in this period, 120.00"), std::string::npos)
+      << r.warnings[0];
+  // Only the part before the period's end is this period's: 12 h left, 60 <= 100.
+  view = PricedView(now + absl::Hours(12));
+  r = Decide(Request("batch", "Job", Annotated(R"("bursar.dev/expected-duration":"24h")")), view,
+             now);
+  EXPECT_TRUE(r.json_patch.empty()) << r.warnings[0];
+  // No declared length: nothing to price (the GPU allowance still applies).
+  r = Decide(Request("batch", "Job", Annotated(R"("team":"a")")), PricedView(now + absl::Hours(30)),
+             now);
+  EXPECT_TRUE(r.json_patch.empty());
+}
+
+TEST(AdmissionJobTest, AJobWithABadBursarAnnotationIsRefusedNamingIt) {
+  const absl::Time now = absl::FromUnixSeconds(1'800'000'000);
+  AdmissionView view = PricedView(now + absl::Hours(12));
+  AdmissionResponse r =
+      Decide(Request("batch", "Job", Annotated(R"("bursar.dev/max-cost":"2k")")), view, now);
+  EXPECT_FALSE(r.allowed);
+  EXPECT_NE(r.message.find("bursar.dev/max-cost: "), std::string::npos) << r.message;
+  view.budgets[0].spec.enforcement = api::EnforcementMode::kDryRun;
+  r = Decide(Request("batch", "Job", Annotated(R"("bursar.dev/max-cost":"2k")")), view, now);
+  EXPECT_TRUE(r.allowed);
+  ASSERT_EQ(r.warnings.size(), 1u);
+  EXPECT_NE(r.warnings[0].find("would refuse"), std::string::npos) << r.warnings[0];
 }
 
 TEST(AdmissionJobTest, ExistingAnnotationsAreAddedToKeyByKeyWithEscapedPointers) {

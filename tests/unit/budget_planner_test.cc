@@ -999,3 +999,123 @@ TEST(BudgetPlannerTest, ABudgetsOwnDriftQueryUnlocksOnlyThatBudgetAndRepeatsQuie
 
 }  // namespace
 }  // namespace bursar::reconcilers
+
+// ---- Jobs with their own cap (bursar.dev/max-cost) and a declared length ----
+
+namespace bursar::reconcilers {
+namespace {
+
+using values::Money;
+
+JobView CappedJob(const std::string& name, int64_t gpus, int64_t max_cost) {
+  JobView j = Job(name, gpus);
+  j.uid = absl::StrCat("uid-", name);
+  j.max_cost = Money::FromUnits(max_cost);
+  return j;
+}
+
+const JobChange* ChangeOf(const Plan& plan, const std::string& job) {
+  for (const JobChange& c : plan.jobs) {
+    if (c.name == job) {
+      return &c;
+    }
+  }
+  return nullptr;
+}
+
+TEST(BudgetPlannerCapTest, ACappedJobIsMeteredAcrossLeadersAndStoppedBeforeItsCap) {
+  Snapshot s = Base(kStart + absl::Minutes(10));
+  s.nodes = {Node("a100-0")};
+  s.pods = {Pod("a", kStart, "a100-0", 2, "ft")};
+  s.jobs = {CappedJob("ft", 2, 5)};
+  Plan first = BudgetPlanner().Reconcile(s);
+  const api::ComputeBudgetStatus& written = Outcome(first).status;
+  ASSERT_EQ(written.jobs.size(), 1u);
+  const api::JobSpend spend = written.jobs[0];
+  EXPECT_EQ(spend.uid, "uid-ft");
+  EXPECT_EQ(spend.gpus, 2);
+  ASSERT_GT(spend.rate, Money());
+  // Charged exactly as the ledger charged its only pod: from its start, 10 minutes.
+  EXPECT_EQ(spend.accrued, static_cast<values::Accrual>(spend.rate.micros()) * 600);
+  EXPECT_EQ(spend.gpu_seconds, 2 * 600);
+  EXPECT_EQ(values::AccrualToMoney(spend.accrued), written.spent);
+  EXPECT_TRUE(first.jobs.empty());
+
+  // Each check is a new leader continuing from status (projection: 30 s). The cap, 5 at the
+  // rate r, is reached r x (t + 30 s) >= 5: the first such second stops it, the one before not.
+  const values::Accrual cap = values::Accrual{5'000'000} * values::kAccrualPerMicro;
+  const int64_t r = spend.rate.micros();
+  const int64_t t_stop = static_cast<int64_t>((cap + r - 1) / r) - 30;
+  s.budgets[0].status = ThroughCodec(s.budgets[0], written);
+  s.now = kStart + absl::Seconds(t_stop - 1);
+  Plan before = BudgetPlanner().Reconcile(s);
+  EXPECT_EQ(ChangeOf(before, "ft"), nullptr);
+  EXPECT_EQ(Outcome(before).status.jobs[0].accrued, static_cast<values::Accrual>(r) * (t_stop - 1))
+      << "the new leader lost or repeated part of the Job's spend";
+  s.now = kStart + absl::Seconds(t_stop);
+  Plan at = BudgetPlanner().Reconcile(s);
+  const JobChange* stop = ChangeOf(at, "ft");
+  ASSERT_NE(stop, nullptr);
+  EXPECT_TRUE(stop->suspend);
+  EXPECT_EQ(stop->rung, JobRung::kCap);
+  EXPECT_TRUE(absl::StrContains(stop->message, "its bursar.dev/max-cost of 5.00 would be passed"))
+      << stop->message;
+  EXPECT_LE(values::AccrualToMoney(Outcome(at).status.jobs[0].accrued), Money::FromUnits(5));
+  // The budget itself is far from its limit: only the Job is stopped.
+  EXPECT_EQ(at.jobs.size(), 1u);
+}
+
+TEST(BudgetPlannerCapTest, AJobStoppedAtItsCapStaysSuspendedUntilTheCapIsRaised) {
+  Snapshot s = Base(kStart + absl::Minutes(30));
+  s.nodes = {Node("a100-0")};
+  s.pods = {Pod("a", kStart, "a100-0", 2, "ft")};
+  s.jobs = {CappedJob("ft", 2, 3)};
+  Plan ran = BudgetPlanner().Reconcile(s);
+  ASSERT_NE(ChangeOf(ran, "ft"), nullptr) << "30 minutes of a node's GPUs pass 3";
+  // Suspended by Bursar; its pod ended.
+  s.budgets[0].status = ThroughCodec(s.budgets[0], Outcome(ran).status);
+  s.pods[0].state = PodState::kEnded;
+  s.pods[0].end = s.now;
+  s.jobs[0].suspended = true;
+  s.jobs[0].held_by = "vision";
+  s.jobs[0].held_for = "Cap";
+  s.now += absl::Minutes(5);
+  Plan held = BudgetPlanner().Reconcile(s);
+  EXPECT_EQ(ChangeOf(held, "ft"), nullptr) << "resumed past its cap";
+  ASSERT_EQ(Outcome(held).status.jobs.size(), 1u) << "its spend was forgotten while suspended";
+  EXPECT_EQ(Outcome(held).status.jobs[0].rate, Outcome(ran).status.jobs[0].rate);
+  // Its author raises the cap: it resumes.
+  s.budgets[0].status = ThroughCodec(s.budgets[0], Outcome(held).status);
+  s.jobs[0].max_cost = Money::FromUnits(40);
+  Plan raised = BudgetPlanner().Reconcile(s);
+  const JobChange* release = ChangeOf(raised, "ft");
+  ASSERT_NE(release, nullptr);
+  EXPECT_FALSE(release->suspend);
+}
+
+TEST(BudgetPlannerCapTest, AHeldJobIsResumedOnlyWhenItsDeclaredLengthFitsTheMoneyLeft) {
+  Snapshot s = Base(kStart + absl::Hours(1));
+  JobView wide = Job("long", 4);
+  wide.expected_duration = absl::Hours(20);
+  JobView small = Job("short", 2);
+  small.expected_duration = absl::Hours(1);
+  for (JobView* j : {&wide, &small}) {
+    j->suspended = true;
+    j->held_by = "vision";
+    j->held_for = "Hold";
+  }
+  s.jobs = {wide, small};
+  Plan plan = BudgetPlanner().Reconcile(s);
+  const api::AdmissionAllowance& a = *Outcome(plan).status.admission;
+  ASSERT_TRUE(a.gpu_hour_price.has_value());
+  EXPECT_NEAR(a.gpu_hour_price->ToDouble(), 4.0, 0.01) << "$8 a node-hour, 2 GPUs a node";
+  ASSERT_TRUE(a.money_left.has_value());
+  EXPECT_EQ(*a.money_left, Money::FromUnits(100));
+  // long: 4 GPUs x 9 h left x 4 = 144 > 100, held; short: 2 x 1 h x 4 = 8, resumed.
+  EXPECT_EQ(ChangeOf(plan, "long"), nullptr);
+  ASSERT_NE(ChangeOf(plan, "short"), nullptr);
+  EXPECT_FALSE(ChangeOf(plan, "short")->suspend);
+}
+
+}  // namespace
+}  // namespace bursar::reconcilers
