@@ -482,6 +482,7 @@ void ReadJobSpend(ObjectReader& j, size_t, JobSpend* out) {
   j.Decimal("spent", &spent, DecimalKind::kSigned);
   j.Decimal("rate", &out->rate, DecimalKind::kSigned);
   j.Int64("gpus", &out->gpus, {.min = 0, .max = INT64_MAX});
+  j.String("cap", &out->cap, {.max_length = 128});
 }
 
 void ReadBudgetStatus(ObjectReader& r, ComputeBudgetStatus* out) {

@@ -476,6 +476,9 @@ json::Value EncodeComputeBudgetStatus(const ComputeBudgetStatus& s) {
       job.Set("spent", Str(values::AccrualToMoney(j.accrued).ToString()));
       job.Set("rate", Str(j.rate.ToString()));
       job.Set("gpus", json::Value::Int(j.gpus));
+      if (!j.cap.empty()) {
+        job.Set("cap", Str(j.cap));
+      }
       jobs.Append(std::move(job));
     }
     out.Set("jobs", std::move(jobs));

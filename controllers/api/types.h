@@ -175,6 +175,7 @@ struct JobSpend {
   int64_t gpu_seconds = 0;
   values::Money rate;  // per hour
   int64_t gpus = 0;
+  std::string cap;  // for people: "max-cost 2000.00", "max-gpu-hours 96.00" or both
   bool operator==(const JobSpend&) const = default;
 };
 

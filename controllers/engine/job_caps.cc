@@ -24,8 +24,8 @@ std::string Hours(double hours) {
 
 }  // namespace
 
-std::optional<std::string> CapStop(const JobCap& cap, const JobUse& used, Money rate,
-                                   int64_t gpus, absl::Duration horizon) {
+std::optional<std::string> CapStop(const JobCap& cap, const JobUse& used, Money rate, int64_t gpus,
+                                   absl::Duration horizon) {
   const int64_t ahead = WholeSeconds(horizon);
   const Money spent = values::AccrualToMoney(used.accrued);
   const double gpu_hours = static_cast<double>(used.gpu_seconds) / 3600.0;
@@ -62,18 +62,17 @@ Money ExpectedCost(int64_t gpus, Money gpu_hour_price, absl::Duration length) {
 }
 
 std::optional<Unaffordable> CheckAffordable(const JobCap& cap, int64_t gpus, absl::Duration length,
-                                            Money gpu_hour_price,
-                                            std::optional<Money> money_left,
+                                            Money gpu_hour_price, std::optional<Money> money_left,
                                             absl::Duration time_left) {
   const Money whole = ExpectedCost(gpus, gpu_hour_price, length);
   const std::string declared =
       absl::StrCat(gpus, " GPUs for its declared ", absl::FormatDuration(length), " at ",
                    gpu_hour_price.ToString(), " per GPU-hour");
   if (cap.max_cost.has_value() && whole > *cap.max_cost) {
-    return Unaffordable{Unaffordable::Kind::kOverCap,
-                        absl::StrCat("its expected cost ", whole.ToString(), " (", declared,
-                                     ") is more than its bursar.dev/max-cost of ",
-                                     cap.max_cost->ToString())};
+    return Unaffordable{
+        Unaffordable::Kind::kOverCap,
+        absl::StrCat("its expected cost ", whole.ToString(), " (", declared,
+                     ") is more than its bursar.dev/max-cost of ", cap.max_cost->ToString())};
   }
   if (cap.max_gpu_hours.has_value()) {
     const double hours = static_cast<double>(std::max<int64_t>(0, gpus)) *
@@ -87,8 +86,8 @@ std::optional<Unaffordable> CheckAffordable(const JobCap& cap, int64_t gpus, abs
     }
   }
   if (money_left.has_value()) {
-    const Money in_period =
-        ExpectedCost(gpus, gpu_hour_price, std::min(length, std::max(time_left, absl::ZeroDuration())));
+    const Money in_period = ExpectedCost(
+        gpus, gpu_hour_price, std::min(length, std::max(time_left, absl::ZeroDuration())));
     if (in_period > *money_left) {
       return Unaffordable{
           Unaffordable::Kind::kOverBudget,

@@ -8,6 +8,7 @@
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "controllers/api/codec.h"
 #include "controllers/engine/attribution.h"
@@ -90,6 +91,18 @@ std::optional<Money> MoneyLeft(const api::ComputeBudget& b, const engine::Budget
                            step.reserve_ledger->spent());
   }
   return values::Max(Money(), *b.spec.limit.amount - d.forecast - kept);
+}
+
+// A Job's cap as its annotations say, for status.jobs[].cap.
+std::string CapText(const JobView& job) {
+  std::vector<std::string> parts;
+  if (job.max_cost.has_value()) {
+    parts.push_back(absl::StrCat("max-cost ", job.max_cost->ToString()));
+  }
+  if (job.max_gpu_hours.has_value()) {
+    parts.push_back(absl::StrFormat("max-gpu-hours %.2f", *job.max_gpu_hours));
+  }
+  return absl::StrJoin(parts, ", ");
 }
 
 }  // namespace
@@ -755,6 +768,11 @@ BudgetPlanner::Metering BudgetPlanner::MeterBudget(Pass& pass, BudgetWork& w,
   for (auto& [job, burn] : running_capped) {
     job->rate = burn.first;
     job->gpus = burn.second;
+  }
+  for (auto& [key, spend] : st.job_spend) {
+    if (auto job = pass.capped_jobs.find(key); job != pass.capped_jobs.end()) {
+      spend.cap = CapText(*job->second);
+    }
   }
   // Jobs gone, finished or no longer capped drop out (a cap added again starts from zero).
   std::erase_if(st.job_spend, [&](const auto& e) { return !pass.capped_jobs.contains(e.first); });

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "controllers/api/codec.h"
 #include "controllers/values/duration.h"
@@ -213,6 +214,19 @@ std::string RenderWhy(const api::ComputeBudget& b, const std::vector<BudgetEvent
                                    : std::string("— (not this period at the current burn rate)"));
   Field(&out, "GPU-hours", FormatFixed(st.gpu_hours, 1));
   Field(&out, "Allowed GPUs", absl::StrCat(st.allowed_gpus));
+
+  if (!st.jobs.empty()) {
+    out += "\nJobs with their own cap (spend over their whole life)\n";
+    std::vector<Row> rows = {{{"JOB"}, {"SPENT"}, {"GPU-HOURS"}, {"CAP"}, {"LAST RATE"}}};
+    for (const api::JobSpend& j : st.jobs) {
+      rows.push_back({{absl::StrCat(j.namespace_name, "/", j.name)},
+                      {absl::StrCat(FormatFixed(values::AccrualToMoney(j.accrued), 2), " ", money)},
+                      {absl::StrFormat("%.2f", static_cast<double>(j.gpu_seconds) / 3600.0)},
+                      {j.cap.empty() ? std::string(kNone) : j.cap},
+                      {absl::StrCat(FormatFixed(j.rate, 2), " ", money, "/h")}});
+    }
+    out += FormatTable(rows, 2, options);
+  }
 
   out += "\nConditions\n";
   if (st.conditions.empty()) {

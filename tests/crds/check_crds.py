@@ -129,7 +129,7 @@ CONTRACT = {
         "status.drainRequests[].name", "status.drainRequests[].since",
         "status.jobs", "status.jobs[]", "status.jobs[].namespace", "status.jobs[].name",
         "status.jobs[].uid", "status.jobs[].accrued", "status.jobs[].gpuSeconds",
-        "status.jobs[].spent", "status.jobs[].rate", "status.jobs[].gpus",
+        "status.jobs[].spent", "status.jobs[].rate", "status.jobs[].gpus", "status.jobs[].cap",
     ],
     "GPUNodePool": _COMMON + [
         "spec.provider", "spec.provider.type",

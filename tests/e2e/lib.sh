@@ -80,21 +80,65 @@ operator_kill() {
   OPERATOR_PID=""
 }
 
+# webhook_register — after `operator_start --webhook-cert-dir "$WORK/webhook-tls" --webhook-addr
+# 127.0.0.1:0`: registers the webhook configurations the chart ships, in url form, at the address
+# the operator wrote, with the test CA as caBundle (again after a restart: the port changes).
+# kube-system is never sent; pods of Jobs are filtered out by matchConditions (their Job is gated).
+webhook_register() {
+  local webhook ca_bundle
+  webhook=$(sed -n 's/^webhook=//p' "$WORK/addresses")
+  [[ -n $webhook ]] || die "the operator wrote no webhook address"
+  ca_bundle=$(base64 -w0 <"$WORK/webhook-tls/ca.crt")
+  kc apply -f - >/dev/null <<YAML
+apiVersion: admissionregistration.k8s.io/v1
+kind: MutatingWebhookConfiguration
+metadata: {name: bursar-e2e}
+webhooks:
+  - name: jobs.admission.bursar.dev
+    clientConfig: {url: "https://$webhook/mutate", caBundle: "$ca_bundle"}
+    rules: [{apiGroups: [batch], apiVersions: [v1], operations: [CREATE], resources: [jobs]}]
+    namespaceSelector:
+      matchExpressions: [{key: kubernetes.io/metadata.name, operator: NotIn, values: [kube-system]}]
+    failurePolicy: Ignore
+    sideEffects: None
+    timeoutSeconds: 5
+    admissionReviewVersions: [v1]
+---
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingWebhookConfiguration
+metadata: {name: bursar-e2e}
+webhooks:
+  - name: pods.admission.bursar.dev
+    clientConfig: {url: "https://$webhook/validate", caBundle: "$ca_bundle"}
+    rules: [{apiGroups: [""], apiVersions: [v1], operations: [CREATE], resources: [pods]}]
+    namespaceSelector:
+      matchExpressions: [{key: kubernetes.io/metadata.name, operator: NotIn, values: [kube-system]}]
+    matchConditions:
+      - name: not-a-job-pod
+        expression: "!has(object.metadata.ownerReferences) || !object.metadata.ownerReferences.exists(r, r.kind == 'Job')"
+    failurePolicy: Ignore
+    sideEffects: None
+    timeoutSeconds: 5
+    admissionReviewVersions: [v1]
+YAML
+}
+
 # metric NAME_WITH_LABELS — one sample from the operator's /metrics ("" when absent).
 metric() {
   curl -sf "http://$OPERATOR_HEALTH/metrics" | awk -v m="$1" '$1 == m { print $2 }'
 }
 
-# The Job template every scenario uses: JOB NAMESPACE GPUS RUN_FOR [LABELS_YAML] [PRIORITY].
+# The Job template every scenario uses: JOB NAMESPACE GPUS RUN_FOR [LABELS_YAML] [PRIORITY]
+# [MORE_ANNOTATIONS] (flow-style entries, e.g. 'bursar.dev/max-cost: "3"').
 gpu_job() {
-  local name=$1 ns=$2 gpus=$3 run_for=$4 labels=${5:-"{}"} priority=${6:-0}
+  local name=$1 ns=$2 gpus=$3 run_for=$4 labels=${5:-"{}"} priority=${6:-0} more=${7:-}
   cat <<EOF
 apiVersion: batch/v1
 kind: Job
 metadata:
   name: $name
   namespace: $ns
-  annotations: {bursar.dev/priority: "$priority"}
+  annotations: {bursar.dev/priority: "$priority"${more:+, $more}}
 spec:
   backoffLimit: 0
   template:

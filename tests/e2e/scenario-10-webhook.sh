@@ -53,44 +53,7 @@ kc apply -f "$WORK/setup.yaml" >/dev/null
 
 make_grpc_tls "$WORK/webhook-tls"
 operator_start --webhook-cert-dir "$WORK/webhook-tls" --webhook-addr 127.0.0.1:0
-WEBHOOK=$(sed -n 's/^webhook=//p' "$WORK/addresses")
-[[ -n $WEBHOOK ]] || die "the operator wrote no webhook address"
-CA_BUNDLE=$(base64 -w0 <"$WORK/webhook-tls/ca.crt")
-
-# The configurations the chart ships, in url form: kube-system is never sent, pods of Jobs are
-# filtered out by matchConditions (their Job is gated instead).
-kc apply -f - >/dev/null <<YAML
-apiVersion: admissionregistration.k8s.io/v1
-kind: MutatingWebhookConfiguration
-metadata: {name: bursar-e2e}
-webhooks:
-  - name: jobs.admission.bursar.dev
-    clientConfig: {url: "https://$WEBHOOK/mutate", caBundle: "$CA_BUNDLE"}
-    rules: [{apiGroups: [batch], apiVersions: [v1], operations: [CREATE], resources: [jobs]}]
-    namespaceSelector:
-      matchExpressions: [{key: kubernetes.io/metadata.name, operator: NotIn, values: [kube-system]}]
-    failurePolicy: Ignore
-    sideEffects: None
-    timeoutSeconds: 5
-    admissionReviewVersions: [v1]
----
-apiVersion: admissionregistration.k8s.io/v1
-kind: ValidatingWebhookConfiguration
-metadata: {name: bursar-e2e}
-webhooks:
-  - name: pods.admission.bursar.dev
-    clientConfig: {url: "https://$WEBHOOK/validate", caBundle: "$CA_BUNDLE"}
-    rules: [{apiGroups: [""], apiVersions: [v1], operations: [CREATE], resources: [pods]}]
-    namespaceSelector:
-      matchExpressions: [{key: kubernetes.io/metadata.name, operator: NotIn, values: [kube-system]}]
-    matchConditions:
-      - name: not-a-job-pod
-        expression: "!has(object.metadata.ownerReferences) || !object.metadata.ownerReferences.exists(r, r.kind == 'Job')"
-    failurePolicy: Ignore
-    sideEffects: None
-    timeoutSeconds: 5
-    admissionReviewVersions: [v1]
-YAML
+webhook_register
 
 # bare_pod NAME TEAM REQUESTS_YAML — a pod outside any Job.
 bare_pod() {

@@ -56,8 +56,7 @@ TEST(JobCapsTest, ExpectedCostSaturatesAndIsNeverNegative) {
   EXPECT_EQ(ExpectedCost(0, Units(3), absl::Hours(1)), Money());
   EXPECT_EQ(ExpectedCost(-4, Units(3), absl::Hours(1)), Money());
   EXPECT_EQ(ExpectedCost(4, Units(3), -absl::Hours(1)), Money());
-  EXPECT_EQ(ExpectedCost(INT64_MAX, Units(3), absl::Hours(1000)),
-            Money::FromMicros(INT64_MAX));
+  EXPECT_EQ(ExpectedCost(INT64_MAX, Units(3), absl::Hours(1000)), Money::FromMicros(INT64_MAX));
 }
 
 TEST(JobCapsTest, AffordabilityChecksTheCapFirstThenThisPeriodsPart) {

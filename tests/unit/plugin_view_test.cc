@@ -470,3 +470,29 @@ TEST(PluginViewTest, DecodedFromTheApiServerShape) {
 
 }  // namespace
 }  // namespace bursar::cmd
+
+namespace bursar::cmd {
+namespace {
+
+TEST(PluginViewTest, WhyListsTheJobsWithTheirOwnCap) {
+  Budget b = Throttled();
+  api::JobSpend spend;
+  spend.namespace_name = "audio";
+  spend.name = "finetune-7b";
+  spend.accrued = values::Accrual{1'234'560'000} * values::kAccrualPerMicro;  // 1234.56
+  spend.gpu_seconds = 8 * 3600 + 1800;
+  spend.rate = values::Money::FromUnits(96);
+  spend.gpus = 8;
+  spend.cap = "max-cost 2000.00";
+  b.get().status.jobs = {spend};
+  std::string text = RenderWhy(b.get(), {}, kNow, {.width = 120});
+  EXPECT_THAT(text, HasSubstr("\nJobs with their own cap (spend over their whole life)\n"));
+  EXPECT_THAT(text, HasSubstr("audio/finetune-7b  1234.56 USD  8.50       max-cost 2000.00  "
+                              "96.00 USD/h"));
+  // Without capped Jobs the section is left out.
+  EXPECT_THAT(RenderWhy(Throttled().get(), {}, kNow, {.width = 120}),
+              Not(HasSubstr("their own cap")));
+}
+
+}  // namespace
+}  // namespace bursar::cmd
