@@ -86,6 +86,21 @@ Attributor::Attributor(std::vector<const api::ComputeBudget*> budgets)
     return TieBreakKey(*budgets_[static_cast<size_t>(a)]) <
            TieBreakKey(*budgets_[static_cast<size_t>(b)]);
   });
+  rank_.resize(budgets_.size());
+  for (size_t r = 0; r < order_.size(); ++r) {
+    const int i = order_[r];
+    rank_[static_cast<size_t>(i)] = static_cast<int>(r);
+    const api::BudgetScope& scope = budgets_[static_cast<size_t>(i)]->spec.scope;
+    for (const std::string& ns : scope.namespaces) {
+      std::vector<int>& listed = listing_[std::string_view(ns)];
+      if (listed.empty() || listed.back() != i) {  // a namespace listed twice counts once
+        listed.push_back(i);
+      }
+    }
+    if (scope.namespace_selector.has_value()) {
+      selecting_.push_back(i);
+    }
+  }
 }
 
 const std::vector<int>& Attributor::Candidates(std::string_view namespace_name,
@@ -93,20 +108,35 @@ const std::vector<int>& Attributor::Candidates(std::string_view namespace_name,
   auto it = by_namespace_.find(absl::string_view(namespace_name.data(), namespace_name.size()));
   if (it == by_namespace_.end()) {
     it = by_namespace_.emplace(std::string(namespace_name), std::vector<int>()).first;
-    for (int i : order_) {
+    std::vector<int>& found = it->second;
+    if (auto listed = listing_.find(namespace_name); listed != listing_.end()) {
+      found = listed->second;  // in tie-break order
+    }
+    for (int i : selecting_) {
       if (NamespaceMatches(budgets_[static_cast<size_t>(i)]->spec.scope, namespace_name,
                            namespace_labels)) {
-        it->second.push_back(i);
+        found.push_back(i);
       }
     }
+    // Both parts are in tie-break order; a budget that lists the namespace and also selects it
+    // is a candidate once.
+    std::sort(found.begin(), found.end(), [&](int a, int b) {
+      return rank_[static_cast<size_t>(a)] < rank_[static_cast<size_t>(b)];
+    });
+    found.erase(std::unique(found.begin(), found.end()), found.end());
   }
   return it->second;
 }
 
 Attribution Attributor::Attribute(const PodScopeKey& pod) {
+  return Choose(Candidates(pod.namespace_name, pod.namespace_labels), pod.pod_labels);
+}
+
+Attribution Attributor::Choose(const std::vector<int>& candidates,
+                               const values::Labels* pod_labels) const {
   Attribution out;
-  for (int i : Candidates(pod.namespace_name, pod.namespace_labels)) {
-    if (!PodSelectorMatches(budgets_[static_cast<size_t>(i)]->spec.scope, pod.pod_labels)) {
+  for (int i : candidates) {
+    if (!PodSelectorMatches(budgets_[static_cast<size_t>(i)]->spec.scope, pod_labels)) {
       continue;
     }
     if (out.budget < 0) {

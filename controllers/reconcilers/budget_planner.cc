@@ -1,10 +1,12 @@
 #include "controllers/reconcilers/budget_planner.h"
 
 #include <algorithm>
+#include <deque>
 #include <exception>
 #include <tuple>
 #include <utility>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
@@ -128,6 +130,9 @@ BudgetPlanner::Pass::Pass(const Snapshot& snapshot) : snap(snapshot), now(snapsh
   }
   for (const NodeView& n : snap.nodes) {
     nodes[n.info.name] = &n;
+    if (!n.grown_for.empty()) {
+      grown_for[n.grown_for].push_back(&n);
+    }
     for (const api::GPUNodePool& p : snap.pools) {
       if (NodeInPool(p, n)) {
         pool_of_node[n.info.name] = &p;
@@ -136,16 +141,37 @@ BudgetPlanner::Pass::Pass(const Snapshot& snapshot) : snap(snapshot), now(snapsh
       }
     }
   }
+  for (const auto& [name, labels] : snap.namespaces) {
+    namespaces[name].labels = &labels;
+  }
+  // Per pod: its GPUs and node, found once; active pods and GPUs summed per node by index.
+  pod_gpus.reserve(snap.pods.size());
+  pod_node.reserve(snap.pods.size());
+  pod_namespace.reserve(snap.pods.size());
+  pod_rate.resize(snap.pods.size());
+  std::vector<int64_t> pods_on(snap.nodes.size()), gpus_on(snap.nodes.size());
   for (const PodView& pod : snap.pods) {
+    const int64_t gpus = engine::PodGpus(pod.containers);
+    pod_gpus.push_back(gpus);
+    auto node = pod.node_name.empty() ? nodes.end() : nodes.find(pod.node_name);
+    pod_node.push_back(node == nodes.end() ? nullptr : node->second);
+    NamespaceSlot& ns = Namespace(pod.namespace_name);
+    pod_namespace.push_back(&ns);
     if (!Active(pod)) {
       continue;
     }
-    int64_t gpus = engine::PodGpus(pod.containers);
-    if (!pod.node_name.empty()) {
-      ++active_pods_on_node[pod.node_name];
-      active_gpus_on_node[pod.node_name] += gpus;
+    if (node != nodes.end()) {
+      const auto n = static_cast<size_t>(node->second - snap.nodes.data());
+      ++pods_on[n];
+      gpus_on[n] += gpus;
     }
-    active_gpus_in_ns[pod.namespace_name] += gpus;
+    ns.active_gpus += gpus;
+  }
+  for (size_t n = 0; n < snap.nodes.size(); ++n) {
+    if (pods_on[n] > 0) {
+      active_pods_on_node[snap.nodes[n].info.name] = pods_on[n];
+      active_gpus_on_node[snap.nodes[n].info.name] = gpus_on[n];
+    }
   }
   for (const JobView& job : snap.jobs) {
     if (!job.finished && CapOf(job).any()) {
@@ -154,20 +180,32 @@ BudgetPlanner::Pass::Pass(const Snapshot& snapshot) : snap(snapshot), now(snapsh
   }
 }
 
-engine::UnitPrices BudgetPlanner::Pass::PricesOn(const api::PriceBook* book, const NodeView* node) {
+const engine::UnitPrices& BudgetPlanner::Pass::PricesOn(const api::PriceBook* book,
+                                                        const NodeView* node) {
+  if (book != last_book) {
+    last_book = book;
+    last_prices = &prices[book];
+    last_prices->by_node.resize(snap.nodes.size() + 1);
+  }
+  std::optional<engine::UnitPrices>& cached =
+      last_prices->by_node[node == nullptr ? snap.nodes.size()
+                                           : static_cast<size_t>(node - snap.nodes.data())];
+  if (cached.has_value()) {
+    return *cached;
+  }
   auto it = resolvers.find(book->metadata.name);
   if (it == resolvers.end()) {
     it = resolvers.emplace(book->metadata.name, engine::PriceResolver(book->spec)).first;
   }
   if (node == nullptr) {
-    return it->second.PricesFor(engine::NodeInfo{});
+    return cached.emplace(it->second.PricesFor(engine::NodeInfo{}));
   }
   auto pool = pool_of_node.find(node->info.name);
   std::optional<Money> node_price;
   if (pool != pool_of_node.end()) {
     node_price = pool->second->spec.price_per_node_hour;
   }
-  return it->second.PricesFor(node->info, node_price);
+  return cached.emplace(it->second.PricesFor(node->info, node_price));
 }
 
 Money BudgetPlanner::Pass::NodeRate(const api::PriceBook* book, const NodeView& node) {
@@ -302,11 +340,14 @@ void BudgetPlanner::ValidateBudgets(Pass& pass) {
 
 // Forgets budgets that went away (or were deleted and created again under the same name).
 void BudgetPlanner::ForgetRemovedBudgets(const Pass& pass) {
+  // pass.work is sorted by name (ValidateBudgets): one binary search per budget kept.
   for (auto it = budgets_.begin(); it != budgets_.end();) {
-    auto found = std::find_if(pass.work.begin(), pass.work.end(), [&](const BudgetWork& w) {
-      return w.name() == it->first && w.budget->metadata.uid == it->second.uid;
-    });
-    it = found == pass.work.end() ? budgets_.erase(it) : std::next(it);
+    auto found = std::lower_bound(
+        pass.work.begin(), pass.work.end(), it->first,
+        [](const BudgetWork& w, const std::string& name) { return w.name() < name; });
+    const bool kept = found != pass.work.end() && found->name() == it->first &&
+                      found->budget->metadata.uid == it->second.uid;
+    it = kept ? std::next(it) : budgets_.erase(it);
   }
 }
 
@@ -314,7 +355,7 @@ void BudgetPlanner::ForgetRemovedBudgets(const Pass& pass) {
 // matched it learn that they overlap.
 void BudgetPlanner::AttributePods(Pass& pass) {
   for (const PodView& pod : pass.snap.pods) {
-    engine::Attribution a = pass.Attribute(pod.namespace_name, pod.labels);
+    engine::Attribution a = pass.AttributePod(pod);
     if (a.budget < 0) {
       continue;
     }
@@ -333,7 +374,8 @@ struct BudgetPlanner::Metering {
   engine::BudgetBurn burn;
   double util_weighted = 0;  // GPU-weighted utilisation of its running pods
   int64_t util_gpus = 0;
-  std::string ended_summary;  // non-empty when a period ended this pass
+  std::string ended_summary;     // non-empty when a period ended this pass
+  bool accounts_closed = false;  // the ledger dropped a pod's (or idle node's) account
 };
 
 // Pods of the budget that ran to their end teach it how long its work runs.
@@ -372,6 +414,7 @@ void BudgetPlanner::PlanBudget(Pass& pass, BudgetWork& w) {
   // modelDrift signals first, so retraining pods unlocked now are charged to the reserve.
   ObserveDrift(pass, w, current, st, out);
   Metering m = MeterBudget(pass, w, current, st);
+  out.accounts_closed = m.accounts_closed;
   LearnJobLengths(w, st);
 
   std::vector<engine::PoolPrice> pool_prices;  // per GPU-hour, of each pool the budget may grow
@@ -549,6 +592,29 @@ void BudgetPlanner::ObserveDrift(const Pass& pass, const BudgetWork& w,
   }
 }
 
+// Pods the ledger tracks that are not in the budget's view any more (deleted, or nodes no
+// longer idle) have ended: their uids join `ended`. Every running pod charged this pass is
+// tracked, so when the ledger tracks no more than those none is gone, and the scan (a set of
+// every pod's uid) runs only in a pass where some pod ended or went away.
+void BudgetPlanner::EndGonePods(const BudgetWork& w, size_t running_charged,
+                                const std::deque<std::string>& node_uids,
+                                const values::BudgetLedger& ledger,
+                                std::vector<std::string>& ended) {
+  if (ledger.tracked_pods() <= running_charged) {
+    return;
+  }
+  absl::flat_hash_set<std::string_view> present(node_uids.begin(), node_uids.end());
+  present.reserve(w.pods.size() + node_uids.size());
+  for (const PodView* pod : w.pods) {
+    present.insert(pod->uid);
+  }
+  for (std::string& uid : ledger.TrackedUids()) {
+    if (!present.contains(uid)) {
+      ended.push_back(std::move(uid));
+    }
+  }
+}
+
 // The running total of the capped Job `pod` belongs to, in the budget's state; nullptr when its
 // Job has no cap. A Job re-created under the same name (another uid) starts from zero.
 api::JobSpend* BudgetPlanner::JobSpendOf(const Pass& pass, const PodView& pod, BudgetState& st) {
@@ -578,7 +644,7 @@ BudgetPlanner::Metering BudgetPlanner::MeterBudget(Pass& pass, BudgetWork& w,
   const api::ComputeBudget& b = *w.budget;
   const absl::Time now = pass.now;
   struct Charge {
-    std::string uid;
+    std::string_view uid;  // the snapshot's pod uid, or one of node_uids
     absl::Time from, to;
     Money rate;
     int64_t gpus = 0;
@@ -589,13 +655,15 @@ BudgetPlanner::Metering BudgetPlanner::MeterBudget(Pass& pass, BudgetWork& w,
   Metering m;
   std::vector<Charge> charges;
   std::vector<std::string> ended;
-  std::set<std::string> present;
+  std::deque<std::string> node_uids;  // "node:<name>" of idle nodes charged (stable addresses)
+  const bool has_reserve = b.spec.retraining.reserve_percent > 0;
   std::map<api::JobSpend*, std::pair<Money, int64_t>> running_capped;  // rate, GPUs
   for (const PodView* pod : w.pods) {
-    present.insert(pod->uid);
-    int64_t gpus = engine::PodGpus(pod->containers);
+    const int64_t gpus = pass.Gpus(*pod);
     std::string model;
-    bool retraining = engine::IsRetrainingWork(pod->labels, b.spec.retraining, &model);
+    // Only a budget with a reserve draws on it (DrawsOnReserve): the others skip the labels.
+    bool retraining =
+        has_reserve && engine::IsRetrainingWork(pod->labels, b.spec.retraining, &model);
     bool reserve = engine::DrawsOnReserve(b.spec.retraining, st.gate, retraining, model, current);
     if (reserve) {
       w.reserve_pods.insert(pod->uid);
@@ -606,9 +674,8 @@ BudgetPlanner::Metering BudgetPlanner::MeterBudget(Pass& pass, BudgetWork& w,
     if (!pod->start.has_value() || pod->node_name.empty()) {
       continue;
     }
-    auto node = pass.nodes.find(pod->node_name);
-    Money rate = engine::PodRatePerHour(
-        pod->containers, pass.PricesOn(w.book, node == pass.nodes.end() ? nullptr : node->second));
+    Money rate = engine::PodRatePerHour(pod->containers,
+                                        pass.PricesOn(w.book, pass.pod_node[pass.PodIndex(*pod)]));
     // A pod past its deletionTimestamp is charged up to it and no further: it has ended, for
     // the ledger, so the checkpoint need not list it while its deletion completes.
     const bool deleted = pod->deleting.has_value() && *pod->deleting <= now;
@@ -630,23 +697,22 @@ BudgetPlanner::Metering BudgetPlanner::MeterBudget(Pass& pass, BudgetWork& w,
     }
     (reserve ? m.burn.reserve_rate : m.burn.regular_rate) += rate;
     (reserve ? m.burn.reserve_gpus : m.burn.regular_gpus) += gpus;
-    if (!pod->job.empty()) {
-      pass.job_active_rate[JobKey(pod->namespace_name, pod->job)] += rate;
-    }
-    auto util = pass.snap.gpu_utilization.find(JobKey(pod->namespace_name, pod->name));
-    if (util != pass.snap.gpu_utilization.end() && gpus > 0) {
-      m.util_weighted += util->second * static_cast<double>(gpus);
-      m.util_gpus += gpus;
+    pass.pod_rate[pass.PodIndex(*pod)] = rate;  // summed per Job by PlanJobs
+    if (gpus > 0 && !pass.snap.gpu_utilization.empty()) {
+      auto util = pass.snap.gpu_utilization.find(JobKey(pod->namespace_name, pod->name));
+      if (util != pass.snap.gpu_utilization.end()) {
+        m.util_weighted += util->second * static_cast<double>(gpus);
+        m.util_gpus += gpus;
+      }
     }
   }
   std::map<std::string, absl::Time> idle_since;
-  for (const NodeView& node : pass.snap.nodes) {
-    if (node.grown_for != b.metadata.name || !pass.pool_of_node.contains(node.info.name) ||
-        !pass.Idle(node.info.name)) {
+  for (const NodeView* grown : pass.GrownFor(b.metadata.name)) {
+    const NodeView& node = *grown;
+    if (!pass.pool_of_node.contains(node.info.name) || !pass.Idle(node.info.name)) {
       continue;
     }
-    std::string uid = absl::StrCat("node:", node.info.name);
-    present.insert(uid);
+    const std::string& uid = node_uids.emplace_back(absl::StrCat("node:", node.info.name));
     auto since = st.idle_since.find(node.info.name);
     absl::Time from = since == st.idle_since.end() ? now : since->second;
     Money rate = pass.NodeRate(w.book, node);
@@ -656,11 +722,6 @@ BudgetPlanner::Metering BudgetPlanner::MeterBudget(Pass& pass, BudgetWork& w,
     m.burn.idle_gpus += node.info.gpu_capacity;
   }
   st.idle_since = std::move(idle_since);
-  for (std::string& uid : st.ledger->TrackedUids()) {
-    if (!present.contains(uid)) {
-      ended.push_back(std::move(uid));  // gone (deleted) or no longer idle
-    }
-  }
 
   auto apply = [&] {
     for (const Charge& c : charges) {
@@ -676,6 +737,8 @@ BudgetPlanner::Metering BudgetPlanner::MeterBudget(Pass& pass, BudgetWork& w,
     }
   };
   apply();
+  const size_t running_charged = charges.size() - ended.size();  // pods and idle nodes
+  EndGonePods(w, running_charged, node_uids, *st.ledger, ended);
   if (now >= st.ledger->period().end) {
     // The period ended. One step whatever the gap: a ledger restored after a long outage jumps
     // straight to the period holding now (the charges are clipped to it), so the work of a pass
@@ -698,8 +761,10 @@ BudgetPlanner::Metering BudgetPlanner::MeterBudget(Pass& pass, BudgetWork& w,
     st.reserve_ledger.emplace(next);
     apply();
   }
+  const size_t tracked = st.ledger->tracked_pods();
   st.ledger->CompletePass(now, ended);
   st.reserve_ledger->CompletePass(now, ended);
+  m.accounts_closed = st.ledger->tracked_pods() < tracked;
   for (auto& [job, burn] : running_capped) {
     job->rate = burn.first;
     job->gpus = burn.second;

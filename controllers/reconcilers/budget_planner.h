@@ -39,6 +39,7 @@
 // Deterministic for a given sequence of snapshots. Thread-compatible.
 
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <optional>
@@ -47,6 +48,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/time/time.h"
 #include "controllers/api/types.h"
 #include "controllers/engine/budget_policy.h"
@@ -85,6 +87,10 @@ struct BudgetOutcome {
   std::vector<api::ActionRecord> new_actions;  // taken this pass (also in status.recentActions)
   double gpu_utilization = -1;  // GPU-weighted mean of its running pods; -1 when unknown
   int64_t running_gpus = 0;
+  // The ledger dropped the account of a pod that ended or went away this pass: the checkpoint
+  // in status is written at once, not coalesced (PlanApplier), so a restart never depends on
+  // a pod that may be deleted before it.
+  bool accounts_closed = false;
 };
 
 // A ResourceQuota named "bursar-<budget>" in a namespace, owned by Bursar.
@@ -196,7 +202,7 @@ class BudgetPlanner {
   struct PoolState {
     absl::Time low_since = absl::InfiniteFuture();
     std::string growing_for;
-    std::set<std::string> known_nodes;
+    absl::flat_hash_set<std::string> known_nodes;
   };
 
   // The steps of a pass, in order.
@@ -218,6 +224,9 @@ class BudgetPlanner {
                              const values::Period& current, BudgetState& st, BudgetOutcome& out);
   struct Metering;
   Metering MeterBudget(Pass& pass, BudgetWork& w, const values::Period& current, BudgetState& st);
+  static void EndGonePods(const BudgetWork& w, size_t running_charged,
+                          const std::deque<std::string>& node_uids,
+                          const values::BudgetLedger& ledger, std::vector<std::string>& ended);
   static api::JobSpend* JobSpendOf(const Pass& pass, const PodView& pod, BudgetState& st);
   static void ObserveDrift(const Pass& pass, const BudgetWork& w, const values::Period& current,
                            BudgetState& st, BudgetOutcome& out);

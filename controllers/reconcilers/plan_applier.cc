@@ -87,6 +87,63 @@ absl::Status PlanApplier::ApplyStatus(const kube::ResourceType& type, const std:
   return absl::OkStatus();
 }
 
+std::string PlanApplier::DecisionPart(const api::ComputeBudgetStatus& status) {
+  api::ComputeBudgetStatus part = status;
+  part.spent = part.gpu_hours = part.burn_rate = part.forecast = part.remaining = values::Money();
+  part.exhausts_at.reset();
+  if (part.admission.has_value()) {
+    // Money left moves with spend: the webhook reads it up to one interval old (operations.md).
+    part.admission->money_left.reset();
+  }
+  for (api::JobSpend& job : part.jobs) {  // capped Jobs' running totals: which Jobs is kept
+    job.accrued = 0;
+    job.gpu_seconds = 0;
+    job.rate = values::Money();
+    job.gpus = 0;
+  }
+  // Of the checkpoints, only which pods they list: a pod listed or dropped (one started or
+  // ended) is written at once, so the status counts a new pod within a pass.
+  for (std::optional<values::LedgerState>* ledger : {&part.ledger, &part.reserve_ledger}) {
+    if (ledger->has_value()) {
+      values::LedgerState& l = **ledger;
+      l.accrued = 0;
+      l.gpu_seconds = 0;
+      l.watermark = l.start_horizon = l.period.start;
+      for (values::PodAccount& pod : l.pods) {
+        pod.accounted_until = l.period.start;
+      }
+    }
+  }
+  for (api::Condition& c : part.conditions) {
+    c.message.clear();  // Ready's message quotes the usage percent
+  }
+  return api::EncodeComputeBudgetStatus(part).ToJson();
+}
+
+bool PlanApplier::StatusDue(const BudgetOutcome& outcome, absl::Time now) const {
+  auto last = budget_writes_.find(outcome.name);
+  return options_.status_interval <= absl::ZeroDuration() || last == budget_writes_.end() ||
+         outcome.accounts_closed || now < last->second.at ||
+         now - last->second.at >= options_.status_interval ||
+         last->second.decision_part != DecisionPart(outcome.status);
+}
+
+void PlanApplier::ApplyBudgetStatus(const BudgetOutcome& outcome, const api::ComputeBudget& budget,
+                                    absl::Time now, ApplyReport& report) {
+  if (!StatusDue(outcome, now)) {
+    ++report.coalesced;
+    return;
+  }
+  absl::Status written = ApplyStatus(kube::kComputeBudgets, outcome.name,
+                                     api::EncodeComputeBudgetStatus(outcome.status), report);
+  if (!written.ok()) {
+    budget_writes_.erase(outcome.name);  // the next pass writes again
+    ReportBudgetStatusFailure(budget, outcome.status, written, now, report);
+    return;
+  }
+  budget_writes_[outcome.name] = {.decision_part = DecisionPart(outcome.status), .at = now};
+}
+
 void PlanApplier::ReportBudgetStatusFailure(const api::ComputeBudget& budget,
                                             const api::ComputeBudgetStatus& status,
                                             const absl::Status& error, absl::Time now,
@@ -309,11 +366,7 @@ ApplyReport PlanApplier::Apply(const Plan& plan, const Snapshot& snapshot,
     if (budget == budgets.end()) {
       continue;
     }
-    absl::Status written = ApplyStatus(kube::kComputeBudgets, outcome.name,
-                                       api::EncodeComputeBudgetStatus(outcome.status), report);
-    if (!written.ok()) {
-      ReportBudgetStatusFailure(*budget->second, outcome.status, written, snapshot.now, report);
-    }
+    ApplyBudgetStatus(outcome, *budget->second, snapshot.now, report);
     for (const EventNote& note : outcome.events) {
       events_.Record(BudgetRef(*budget->second),
                      note.warning ? runtime::EventType::kWarning : runtime::EventType::kNormal,
@@ -341,6 +394,7 @@ ApplyReport PlanApplier::Apply(const Plan& plan, const Snapshot& snapshot,
     }
   }
   std::erase_if(providers_seen_, [&](const auto& seen) { return !pools.contains(seen.first); });
+  std::erase_if(budget_writes_, [&](const auto& w) { return !budgets.contains(w.first); });
   for (const api::PriceBook& book : snapshot.price_books) {
     ConditionUpdate ready = PriceBookReady(book, snapshot.now);
     if (!ready.changed && book.observed_generation == book.metadata.generation) {

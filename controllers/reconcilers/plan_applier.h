@@ -26,7 +26,18 @@
 // and a small write of the Ready condition alone (field manager "bursar-status-fallback") marks
 // the stored status as stale at once when only the full status is refused (422: too large,
 // too many items), so `kubectl get computebudgets` never shows a stale Spent as Ready.
-// Thread-compatible (one reconcile loop).
+// Status write policy (issue 11): spend moves every pass, so a ComputeBudget status that differs
+// from the last one written only in spend (spent, gpuHours, burnRate, forecast, remaining,
+// exhaustsAt, the ledger checkpoints' totals and instants, condition messages, capped Jobs'
+// running totals in status.jobs, admission.moneyLeft) is written at
+// most every PlanApplierOptions::status_interval; a change of anything else (phase, a
+// condition's status or reason, recentActions, allowedGPUs, admission, the period, retraining,
+// drain requests, the observed generation, the pods a checkpoint lists), a pod's ledger
+// account closing (BudgetOutcome::accounts_closed) or a failed last write is written at once. API
+// writes per pass are then proportional to the budgets whose decisions changed, not to the number
+// of budgets. The checkpoint in status is then up to one interval old: a restarted operator
+// re-charges from it, exactly, every pod still listed (ledger.h); docs/operations.md describes the
+// trade-off. Thread-compatible (one reconcile loop).
 
 #include <functional>
 #include <map>
@@ -53,6 +64,9 @@ inline constexpr char kStatusWriteFailedReason[] = "StatusWriteFailed";
 // The GPU resource name a ResourceQuota limits (extended resources take requests. only).
 inline constexpr char kQuotaGpuResource[] = "requests.nvidia.com/gpu";
 
+// How often a ComputeBudget status whose spend alone moved is written (run --status-interval).
+inline constexpr absl::Duration kDefaultStatusInterval = absl::Seconds(30);
+
 // How often a pool whose provider failed is asked again when no resize asks it.
 inline constexpr absl::Duration kProviderRecheck = absl::Minutes(5);
 
@@ -62,17 +76,25 @@ using ProviderLookup =
 
 struct ApplyReport {
   int writes = 0;
+  // ComputeBudget statuses whose spend alone changed and that were not written this pass.
+  int coalesced = 0;
   std::vector<std::string> errors;     // "<kind>/<name>: <what failed>"
   std::map<std::string, int> actions;  // by action ("Hold", "Drain", "Release", "ScalePool", ...)
   // ComputeBudgets whose status write failed: name -> what the API server said.
   std::map<std::string, std::string> status_failures;
 };
 
+struct PlanApplierOptions {
+  // Spend-only status changes of a ComputeBudget are written at most this often (see above);
+  // zero writes every change at once.
+  absl::Duration status_interval = kDefaultStatusInterval;
+};
+
 class PlanApplier {
  public:
   PlanApplier(const kube::ApiClient& client, runtime::EventRecorder& events,
-              ProviderLookup providers)
-      : client_(client), events_(events), providers_(std::move(providers)) {}
+              ProviderLookup providers, PlanApplierOptions options = {})
+      : client_(client), events_(events), providers_(std::move(providers)), options_(options) {}
 
   // `owned_quotas`: the ResourceQuotas labelled managed-by=bursar, as cached.
   ApplyReport Apply(const Plan& plan, const Snapshot& snapshot,
@@ -82,6 +104,7 @@ class PlanApplier {
   // leadership: write and ask again).
   void Reset() {
     written_.clear();
+    budget_writes_.clear();
     providers_seen_.clear();
     announced_.clear();
   }
@@ -90,6 +113,12 @@ class PlanApplier {
   // The error of a failed write (OK when written, skipped as unchanged, or the object is gone).
   absl::Status ApplyStatus(const kube::ResourceType& type, const std::string& name,
                            json::Value status, ApplyReport& report);
+  // Whether a budget's status is written this pass (the write policy above).
+  bool StatusDue(const BudgetOutcome& outcome, absl::Time now) const;
+  // The status with its spend-only fields cleared: what must be written at once when it changes.
+  static std::string DecisionPart(const api::ComputeBudgetStatus& status);
+  void ApplyBudgetStatus(const BudgetOutcome& outcome, const api::ComputeBudget& budget,
+                         absl::Time now, ApplyReport& report);
   void ReportBudgetStatusFailure(const api::ComputeBudget& budget,
                                  const api::ComputeBudgetStatus& status, const absl::Status& error,
                                  absl::Time now, ApplyReport& report);
@@ -108,6 +137,12 @@ class PlanApplier {
   runtime::EventRecorder& events_;
   ProviderLookup providers_;
   std::map<std::string, std::string> written_;  // "<plural>/<name>" -> status JSON last applied
+  PlanApplierOptions options_;
+  struct BudgetWrite {
+    std::string decision_part;  // DecisionPart of the status last written
+    absl::Time at;
+  };
+  std::map<std::string, BudgetWrite> budget_writes_;  // by ComputeBudget name
   struct ProviderSeen {
     int64_t generation = -1;
     absl::Time asked = absl::InfinitePast();

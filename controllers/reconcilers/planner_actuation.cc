@@ -6,6 +6,8 @@
 #include <tuple>
 #include <utility>
 
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "controllers/engine/pool_sizing.h"
 #include "controllers/reconcilers/budget_planner.h"
@@ -92,11 +94,11 @@ void BudgetPlanner::PlanQuotas(Pass& pass) {
       continue;
     }
     const std::vector<std::string>& namespaces = quota_namespaces[vi];  // in scope and existing
-    std::map<std::string, int64_t> used;
+    absl::flat_hash_map<std::string_view, int64_t> used;                // by namespace
     int64_t used_total = 0;
     for (const PodView* pod : w.pods) {
       if (Active(*pod)) {
-        int64_t g = engine::PodGpus(pod->containers);
+        int64_t g = pass.Gpus(*pod);
         used[pod->namespace_name] += g;
         used_total += g;
       }
@@ -113,7 +115,7 @@ void BudgetPlanner::PlanQuotas(Pass& pass) {
     }
     for (const std::string& ns : namespaces) {
       // The quota counts every pod of the namespace, also those another budget pays for.
-      int64_t others = pass.active_gpus_in_ns[ns] - used[ns];
+      int64_t others = pass.ActiveGpusIn(ns) - used[ns];
       pass.plan.quotas.push_back({ns, w.name(), others + used[ns] + share[ns]});
     }
   }
@@ -122,12 +124,23 @@ void BudgetPlanner::PlanQuotas(Pass& pass) {
 // Jobs: each unfinished Job goes to the budget its pods will be charged to; Jobs held by a
 // budget that is gone are let go; then each budget holds, drains and releases its own.
 void BudgetPlanner::PlanJobs(Pass& pass) {
-  std::map<std::string, int32_t> job_pod_priority;
+  // Totals only for the Jobs planned below (unfinished ones): pods of other Jobs are skipped.
+  pass.job_pods.reserve(pass.snap.jobs.size());
+  for (const JobView& job : pass.snap.jobs) {
+    if (!job.finished) {
+      pass.job_pods[{job.namespace_name, job.name}];
+    }
+  }
   for (const PodView& pod : pass.snap.pods) {
-    if (Active(pod) && !pod.job.empty()) {
-      std::string key = JobKey(pod.namespace_name, pod.job);
-      pass.job_active_gpus[key] += engine::PodGpus(pod.containers);
-      job_pod_priority[key] = std::max(job_pod_priority[key], pod.priority);
+    if (pass.job_pods.empty() || !Active(pod) || pod.job.empty()) {
+      continue;
+    }
+    auto job = pass.job_pods.find(
+        std::pair<std::string_view, std::string_view>(pod.namespace_name, pod.job));
+    if (job != pass.job_pods.end()) {
+      job->second.gpus += pass.Gpus(pod);
+      job->second.rate += pass.pod_rate[pass.PodIndex(pod)];
+      job->second.priority = std::max(job->second.priority, pod.priority);
     }
   }
   std::map<std::string, size_t> work_by_name;
@@ -160,8 +173,7 @@ void BudgetPlanner::PlanJobs(Pass& pass) {
     bool retraining_job = engine::IsRetrainingWork(job.labels, retraining, &model);
     bool reserve =
         engine::DrawsOnReserve(retraining, st.gate, retraining_job, model, st.ledger->period());
-    int32_t priority =
-        job.priority.value_or(job_pod_priority[JobKey(job.namespace_name, job.name)]);
+    int32_t priority = job.priority.value_or(pass.PodsOf(job).priority);
     jobs_of_budget[wi].push_back({&job, priority, reserve});
     WarnOfBadAnnotation(pass, w, job, warned);
   }
@@ -207,7 +219,6 @@ void BudgetPlanner::PlanBudgetJobs(Pass& pass, BudgetWork& w, std::vector<JobCan
   if (!d.hold_new_work && !d.keep_running_gpus.has_value()) {
     budget_state.dry_run_jobs.clear();
   }
-  std::map<std::string, int64_t>& job_active_gpus = pass.job_active_gpus;
   auto act = [&](const JobView& job, bool suspend, JobRung rung, const std::string& message) {
     if (!w.enforced &&
         !budget_state.dry_run_jobs
@@ -241,7 +252,7 @@ void BudgetPlanner::PlanBudgetJobs(Pass& pass, BudgetWork& w, std::vector<JobCan
     if (cap != CapOutcome::kRuns) {
       continue;  // stopping: not work to hold or drain
     }
-    if (job_active_gpus[JobKey(c.job->namespace_name, c.job->name)] > 0) {
+    if (pass.PodsOf(*c.job).gpus > 0) {
       running.push_back(c);
     } else {
       idle_jobs.push_back(c);
@@ -267,9 +278,8 @@ void BudgetPlanner::PlanBudgetJobs(Pass& pass, BudgetWork& w, std::vector<JobCan
     for (const JobCandidate& c : running) {
       if (c.reserve == reserve) {
         pool.push_back(c);
-        std::string key = JobKey(c.job->namespace_name, c.job->name);
-        total += job_active_gpus[key];
-        total_rate += pass.job_active_rate[key];
+        total += pass.PodsOf(*c.job).gpus;
+        total_rate += pass.PodsOf(*c.job).rate;
       }
     }
     std::sort(pool.begin(), pool.end(), [](const JobCandidate& a, const JobCandidate& b) {
@@ -281,8 +291,8 @@ void BudgetPlanner::PlanBudgetJobs(Pass& pass, BudgetWork& w, std::vector<JobCan
         break;
       }
       std::string key = JobKey(c.job->namespace_name, c.job->name);
-      total -= job_active_gpus[key];
-      total_rate -= pass.job_active_rate[key];
+      total -= pass.PodsOf(*c.job).gpus;
+      total_rate -= pass.PodsOf(*c.job).rate;
       draining_jobs.insert(key);
       auto [requested, inserted] = drain_requested_.emplace(key, DrainClock{now, name});
       if (now - requested->second.since < c.job->drain_grace) {
@@ -355,7 +365,7 @@ BudgetPlanner::CapOutcome BudgetPlanner::StopAtCap(Pass& pass, BudgetWork& w, co
   }
   std::optional<std::string> stop = engine::CapStop(
       cap, {.accrued = spend->second.accrued, .gpu_seconds = spend->second.gpu_seconds},
-      pass.job_active_rate[key], pass.job_active_gpus[key], lookahead_ + job.drain_grace);
+      pass.PodsOf(job).rate, pass.PodsOf(job).gpus, lookahead_ + job.drain_grace);
   if (!stop.has_value()) {
     return CapOutcome::kRuns;
   }
@@ -476,10 +486,9 @@ BudgetPlanner::PoolDemand BudgetPlanner::DemandFor(const Pass& pass, const api::
     const bool held = w.enforced && w.decision.hold_new_work;
     int64_t pending = 0;
     for (const PodView* pod : w.pods) {
-      if (Active(*pod) && pod->node_name.empty() &&
-          engine::PodGpus(pod->containers) <= pool.spec.gpus_per_node &&
+      if (Active(*pod) && pod->node_name.empty() && pass.Gpus(*pod) <= pool.spec.gpus_per_node &&
           (!held || w.reserve_pods.contains(pod->uid))) {
-        pending += engine::PodGpus(pod->containers);
+        pending += pass.Gpus(*pod);
       }
     }
     std::optional<int64_t> quota;
@@ -488,10 +497,15 @@ BudgetPlanner::PoolDemand BudgetPlanner::DemandFor(const Pass& pass, const api::
       pending = std::min(pending, std::max<int64_t>(0, w.total_quota - w.regular_active_gpus -
                                                            w.reserve_active_gpus + pending));
     }
-    const int owned =
-        static_cast<int>(std::count_if(members.begin(), members.end(), [&](const NodeView* n) {
-          return n->grown_for == w.name();
-        }));
+    // The pool's nodes the budget grew (members are the nodes whose pool this is).
+    std::vector<const NodeView*> owned_nodes;
+    for (const NodeView* n : pass.GrownFor(w.name())) {
+      auto pool_of = pass.pool_of_node.find(n->info.name);
+      if (pool_of != pass.pool_of_node.end() && pool_of->second == &pool) {
+        owned_nodes.push_back(n);
+      }
+    }
+    const int owned = static_cast<int>(owned_nodes.size());
     pending = engine::GrowableDemandGpus(pending, quota, owned, pool.spec.gpus_per_node, spare);
     demand.pending_gpus += pending;
     if (pending > grower_pending) {
@@ -500,8 +514,8 @@ BudgetPlanner::PoolDemand BudgetPlanner::DemandFor(const Pass& pass, const api::
     }
     bool holds =
         w.enforced && (w.decision.hold_new_work || w.decision.keep_running_gpus.has_value());
-    for (const NodeView* n : members) {
-      if (n->grown_for == w.name() && pass.Idle(n->info.name) && !holds) {
+    for (const NodeView* n : owned_nodes) {
+      if (pass.Idle(n->info.name) && !holds) {
         demand.owners_held = false;
       }
     }
@@ -536,7 +550,8 @@ void BudgetPlanner::PlanPool(Pass& pass, const api::GPUNodePool& pool) {
   outcome.status.growing_for = ps.growing_for;
   const std::vector<const NodeView*>& members = pass.members_of_pool[&pool];
   // Nodes that appeared since a grow belong to the budget that asked for them.
-  std::set<std::string> member_names;
+  absl::flat_hash_set<std::string> member_names;
+  member_names.reserve(members.size());
   for (const NodeView* n : members) {
     member_names.insert(n->info.name);
     if (!first_pass && !ps.growing_for.empty() && n->grown_for.empty() &&
@@ -544,7 +559,7 @@ void BudgetPlanner::PlanPool(Pass& pass, const api::GPUNodePool& pool) {
       pass.plan.node_owners.push_back({n->info.name, ps.growing_for});
     }
   }
-  ps.known_nodes = member_names;
+  ps.known_nodes = std::move(member_names);
 
   int current = static_cast<int>(members.size());
   auto observed = pass.snap.pool_observations.find(pool.metadata.name);

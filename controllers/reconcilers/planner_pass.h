@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/node_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "controllers/engine/attribution.h"
 #include "controllers/engine/cost_model.h"
@@ -20,8 +22,10 @@
 
 namespace bursar::reconcilers {
 
-inline std::string JobKey(const std::string& ns, const std::string& name) {
-  return absl::StrCat(ns, "/", name);
+inline std::string JobKey(std::string_view ns, std::string_view name) {
+  std::string key;
+  key.reserve(ns.size() + 1 + name.size());
+  return key.append(ns).append("/").append(name);
 }
 
 inline bool Active(const PodView& pod) {
@@ -66,7 +70,9 @@ struct BudgetPlanner::JobCandidate {
 };
 
 // One pass's shared context: the snapshot, its indexes (built once), the budgets being planned
-// and the plan being written.
+// and the plan being written. Indexes by node or namespace name are hash maps whose keys view
+// the snapshot's strings (valid for the pass): a pass does per-pod work, and ordered string
+// maps cost a string comparison per tree level.
 struct BudgetPlanner::Pass {
   explicit Pass(const Snapshot& snapshot);
 
@@ -75,16 +81,46 @@ struct BudgetPlanner::Pass {
   Plan plan;
   std::map<std::string, const api::GPUNodePool*> pools_by_name;
   std::map<std::string, const api::PriceBook*> books;
-  std::map<std::string, const NodeView*> nodes;
-  std::map<std::string, const api::GPUNodePool*> pool_of_node;
+  absl::flat_hash_map<std::string_view, const NodeView*> nodes;
+  absl::flat_hash_map<std::string_view, const api::GPUNodePool*> pool_of_node;
+  // Nodes by the budget that grew them (kGrownForAnnotation), in snapshot order.
+  absl::flat_hash_map<std::string_view, std::vector<const NodeView*>> grown_for;
   std::map<const api::GPUNodePool*, std::vector<const NodeView*>> members_of_pool;
-  std::map<std::string, int64_t> active_pods_on_node;
-  std::map<std::string, int64_t> active_gpus_on_node;
-  std::map<std::string, int64_t> active_gpus_in_ns;
-  std::map<std::string, int64_t> job_active_gpus;  // by "ns/job" (PlanJobs)
-  // What each Job's running pods cost per hour, as metering charges them (MeterBudget).
-  std::map<std::string, values::Money> job_active_rate;    // by "ns/job"
+  absl::flat_hash_map<std::string_view, int64_t> active_pods_on_node;
+  absl::flat_hash_map<std::string_view, int64_t> active_gpus_on_node;
+  // Per namespace (of the snapshot's namespaces and its pods'): labels, GPUs of its active pods,
+  // and its budget candidates (engine::Attributor, found at first use). A node map: pods keep
+  // pointers to their namespace's slot (pod_namespace).
+  struct NamespaceSlot {
+    const values::Labels* labels = nullptr;
+    int64_t active_gpus = 0;
+    const std::vector<int>* candidates = nullptr;
+  };
+  absl::node_hash_map<std::string_view, NamespaceSlot> namespaces;
+  // By snapshot pod index (PodIndex): the pod's GPUs (engine::PodGpus, computed once), and what
+  // it costs per hour as metering charged it this pass (0 when not charged as running).
+  std::vector<int64_t> pod_gpus;
+  std::vector<const NodeView*> pod_node;  // nullptr: not scheduled, or on a node not listed
+  std::vector<NamespaceSlot*> pod_namespace;
+  std::vector<values::Money> pod_rate;
+  // What each Job's active pods hold, by (namespace, Job name) viewing the pods' strings:
+  // summed once by PlanJobs (the rate as metering charged it, from pod_rate).
+  struct JobPods {
+    int64_t gpus = 0;
+    values::Money rate;    // per hour, of its running pods
+    int32_t priority = 0;  // the highest of its pods' priorities (at least 0)
+  };
+  absl::flat_hash_map<std::pair<std::string_view, std::string_view>, JobPods> job_pods;
   std::map<std::string, engine::PriceResolver> resolvers;  // by price book, filled on demand
+  // Prices by price book and node index (the last slot: no node), computed once a pass: every
+  // pod on a node has the same. PricesOn keeps the last book's table at hand, as budgets mostly
+  // share a book.
+  struct BookPrices {
+    std::vector<std::optional<engine::UnitPrices>> by_node;
+  };
+  absl::node_hash_map<const api::PriceBook*, BookPrices> prices;
+  const api::PriceBook* last_book = nullptr;
+  BookPrices* last_prices = nullptr;
   // Unfinished Jobs with their own cap, by "ns/job".
   std::map<std::string, const JobView*> capped_jobs;
   std::vector<BudgetWork> work;                  // sorted by name
@@ -92,20 +128,48 @@ struct BudgetPlanner::Pass {
   std::vector<size_t> valid_index;               // valid[i] is work[valid_index[i]]
   std::optional<engine::Attributor> attributor;  // over `valid`, made on first use
 
+  size_t PodIndex(const PodView& pod) const { return static_cast<size_t>(&pod - snap.pods.data()); }
+  int64_t Gpus(const PodView& pod) const { return pod_gpus[PodIndex(pod)]; }
+  const std::vector<const NodeView*>& GrownFor(std::string_view budget) const {
+    static const std::vector<const NodeView*> kNone;
+    auto it = grown_for.find(budget);
+    return it == grown_for.end() ? kNone : it->second;
+  }
+  const JobPods& PodsOf(const JobView& job) const {
+    static const JobPods kNone;
+    auto it =
+        job_pods.find(std::pair<std::string_view, std::string_view>(job.namespace_name, job.name));
+    return it == job_pods.end() ? kNone : it->second;
+  }
   bool Idle(const std::string& node) const {
     auto it = active_pods_on_node.find(node);
     return it == active_pods_on_node.end() || it->second == 0;
   }
-  const values::Labels* NamespaceLabels(const std::string& ns) const {
+  NamespaceSlot& Namespace(std::string_view ns) {
     static const values::Labels kNoLabels;
-    auto it = snap.namespaces.find(ns);
-    return it == snap.namespaces.end() ? &kNoLabels : &it->second;
+    NamespaceSlot& slot = namespaces[ns];
+    if (slot.labels == nullptr) {
+      slot.labels = &kNoLabels;  // not in the snapshot's namespaces
+    }
+    return slot;
+  }
+  int64_t ActiveGpusIn(std::string_view ns) const {
+    auto it = namespaces.find(ns);
+    return it == namespaces.end() ? 0 : it->second.active_gpus;
+  }
+  // The valid budget a pod is charged to (as Attribute, its namespace looked up once).
+  engine::Attribution AttributePod(const PodView& pod) {
+    NamespaceSlot& ns = *pod_namespace[PodIndex(pod)];
+    if (ns.candidates == nullptr) {
+      ns.candidates = &Attributor().Candidates(pod.namespace_name, ns.labels);
+    }
+    return Attributor().Choose(*ns.candidates, &pod.labels);
   }
   // Which valid budget a pod (or Job) of `ns` with `labels` is charged to. Only after
   // ValidateBudgets, which fills `valid`.
   engine::Attribution Attribute(const std::string& ns, const values::Labels& labels) {
     return Attributor().Attribute(
-        {.namespace_name = ns, .namespace_labels = NamespaceLabels(ns), .pod_labels = &labels});
+        {.namespace_name = ns, .namespace_labels = Namespace(ns).labels, .pod_labels = &labels});
   }
   engine::Attributor& Attributor() {
     if (!attributor.has_value()) {
@@ -115,7 +179,7 @@ struct BudgetPlanner::Pass {
   }
   BudgetWork& Winner(int attributed) { return work[valid_index[static_cast<size_t>(attributed)]]; }
   // Prices of a node for a budget's price book (a pool's pricePerNodeHour wins).
-  engine::UnitPrices PricesOn(const api::PriceBook* book, const NodeView* node);
+  const engine::UnitPrices& PricesOn(const api::PriceBook* book, const NodeView* node);
   // What a whole node costs per hour.
   values::Money NodeRate(const api::PriceBook* book, const NodeView& node);
 };

@@ -407,7 +407,8 @@ int RunOperator(const RunOptions& options) {
   reconcilers::PlanApplier applier(client, events,
                                    [&providers](const api::GPUNodePool& pool, std::string* why) {
                                      return providers.For(pool, why);
-                                   });
+                                   },
+                                   {.status_interval = options.status_interval});
 
   reconcilers::UsageSources usage;
   std::unique_ptr<kube::CppRestTransport> prometheus_transport;
@@ -611,14 +612,16 @@ int RunOperator(const RunOptions& options) {
       return 2;
     }
   }
-  log.Info("bursar operator started", {{"server", cluster->server},
-                                       {"identity", options.identity},
-                                       {"leaderElection", options.leader_elect},
-                                       {"tick", absl::FormatDuration(options.tick)},
-                                       {"healthPort", (*http)->port()},
-                                       {"grpcPort", grpc_port},
-                                       {"grpcTls", !options.grpc_plaintext},
-                                       {"grpcClientAuth", options.grpc_client_auth}});
+  log.Info("bursar operator started",
+           {{"server", cluster->server},
+            {"identity", options.identity},
+            {"leaderElection", options.leader_elect},
+            {"tick", absl::FormatDuration(options.tick)},
+            {"statusInterval", absl::FormatDuration(options.status_interval)},
+            {"healthPort", (*http)->port()},
+            {"grpcPort", grpc_port},
+            {"grpcTls", !options.grpc_plaintext},
+            {"grpcClientAuth", options.grpc_client_auth}});
 
   // Threads: the watchers fill the caches, the elector holds the Lease, and the budget loop's
   // controller passes once every cache has synced. A thread that ends on its own notifies

@@ -48,6 +48,13 @@ constexpr Setting kLookahead{"lookahead", "lookahead", "DURATION",
                              "How far ahead enforcement looks when it projects spend; at least "
                              "the tick, 0 means twice the tick.",
                              [](const RunOptions&) -> std::string { return "2 x tick"; }};
+constexpr Setting kStatusInterval{
+    "status-interval", "statusInterval", "DURATION",
+    "How often a budget's status is written when only its spend moved (spent, forecast, the "
+    "ledger checkpoint), 0 to 10m; 0 writes every pass. Phases, conditions, actions, "
+    "allowances, a new period and pods starting or ending are written at once. A restart "
+    "re-meters from the last checkpoint written (docs/operations.md).",
+    [](const RunOptions& d) { return values::FormatDuration(d.status_interval); }};
 constexpr Setting kLeaderElect{
     "leader-elect", "leaderElect", "",
     "Take a Lease before acting, so that only one replica actuates at a time.",
@@ -180,6 +187,7 @@ constexpr const Setting* kSettings[] = {
     &kContext,
     &kTick,
     &kLookahead,
+    &kStatusInterval,
     &kLeaderElect,
     &kLeaseNamespace,
     &kLeaseName,
@@ -402,6 +410,12 @@ void ReadSettings(SettingSource& src, RunOptions* o, Origins* origins) {
   }
   if (src.Duration(kLookahead, &o->lookahead)) {
     origins->lookahead = src.Where(kLookahead);
+  }
+  if (src.Duration(kStatusInterval, &o->status_interval) &&
+      o->status_interval > kMaxStatusInterval) {
+    src.Error(kStatusInterval,
+              absl::StrCat("must be at most ", values::FormatDuration(kMaxStatusInterval), " (got ",
+                           values::FormatDuration(o->status_interval), ")"));
   }
   src.Bool(kLeaderElect, &o->leader_elect);
   src.Bool(kPodProtobuf, &o->pod_protobuf);

@@ -25,6 +25,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "controllers/reconcilers/plan_applier.h"
 #include "operator/runtime/log.h"
 
 namespace bursar::cmd {
@@ -39,6 +40,9 @@ struct RunOptions {
   // --lookahead: how far ahead enforcement looks, at least tick; zero (the default) resolves to
   // 2 x tick.
   absl::Duration lookahead = absl::ZeroDuration();
+  // --status-interval: a ComputeBudget status whose spend alone moved is written at most this
+  // often (0: every pass); decisions are written at once (plan_applier.h). 0 to 10m.
+  absl::Duration status_interval = reconcilers::kDefaultStatusInterval;
   // --leader-elect[=true|false]
   bool leader_elect = true;
   // --pod-protobuf[=true|false]: read Pods in protobuf rather than JSON (docs/operations.md).
@@ -114,6 +118,7 @@ inline constexpr absl::Duration kMinWebhookCertValidity = absl::Seconds(10);
 
 inline constexpr absl::Duration kMinTick = absl::Milliseconds(100);
 inline constexpr absl::Duration kMaxTick = absl::Minutes(10);
+inline constexpr absl::Duration kMaxStatusInterval = absl::Minutes(10);
 
 // Reads the environment; empty values count as unset.
 using GetenvFn = std::function<std::optional<std::string>(std::string_view)>;

@@ -3,8 +3,16 @@
 // one pool (issue 11: a pass over 1,000 budgets and 100,000 pods in at most 50 ms). Every
 // iteration is the next tick (15 s later) of the same planner, so ledgers are warm and each pass
 // meters 15 s of every pod, as the operator's passes do. Snapshot construction is not timed.
+//
+// Instruction counts (repeatable on a shared machine, where wall time is not): set
+// BURSAR_BENCH_ITERATIONS=N for exactly N timed passes, and run under callgrind collecting only
+// the planner (valgrind --tool=callgrind --collect-atstart=no
+// --toggle-collect='bursar::reconcilers::BudgetPlanner::Reconcile*' build/tests/bursar_bench
+// --benchmark_filter=BM_PlannerPass/1000/100000): the difference between N=3 and N=1 is two
+// warm passes (the first, untimed pass restores the ledgers).
 
 #include <cstdint>
+#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -93,12 +101,21 @@ void BM_PlannerPass(benchmark::State& state) {
   state.counters["pods"] = static_cast<double>(state.range(1));
   state.counters["budgets"] = static_cast<double>(state.range(0));
 }
+// A fixed number of passes when BURSAR_BENCH_ITERATIONS is set (for callgrind), else 2 s each.
+void PassCount(benchmark::internal::Benchmark* b) {
+  const char* fixed = std::getenv("BURSAR_BENCH_ITERATIONS");
+  if (fixed != nullptr && std::atoi(fixed) > 0) {
+    b->Iterations(std::atoi(fixed));
+  } else {
+    b->MinTime(2);
+  }
+}
 BENCHMARK(BM_PlannerPass)
     ->Args({10, 10'000})
     ->Args({1'000, 10'000})
     ->Args({1'000, 100'000})
     ->Unit(benchmark::kMillisecond)
-    ->MinTime(2);
+    ->Apply(PassCount);
 
 }  // namespace
 }  // namespace bursar::reconcilers

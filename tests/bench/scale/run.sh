@@ -205,7 +205,11 @@ for allocator in $ALLOCATORS; do
   if $first; then
     first=false
     expect "Bursar cached every pod" test "$rss10" -gt "$BASE_RSS"
-    expect "a pass made at least one request" awk -v n="$per_pass" 'BEGIN { exit !(n > 0) }'
+    expect "Bursar's requests are counted" test "$requests1" -gt 0
+    # Spend-only status changes are written at most every --status-interval (30 s), so quiet
+    # passes send fewer requests than one status per budget (docs/operations.md).
+    expect "fewer requests a pass than budgets (status writes coalesced)" \
+      awk -v n="$per_pass" -v b="$BUDGETS" 'BEGIN { exit !(n < b) }'
     # Latency probes on budget-0 (namespace bench-0), as tests/e2e/latency.sh measures them.
     probe() {
       cat <<EOF
