@@ -506,6 +506,7 @@ void ReadBudgetStatus(ObjectReader& r, ComputeBudgetStatus* out) {
                  {.presence = kRequired, .min_length = 1, .max_length = 253});
         d.Time("since", &request->since, kRequired);
       });
+  r.String("jobLengths", &out->job_lengths, {});
 }
 
 void ReadProvider(ObjectReader& r, ProviderSpec* out) {

@@ -458,6 +458,9 @@ json::Value EncodeComputeBudgetStatus(const ComputeBudgetStatus& s) {
     }
     out.Set("drainRequests", std::move(requests));
   }
+  if (!s.job_lengths.empty()) {
+    out.Set("jobLengths", Str(s.job_lengths));
+  }
   return out;
 }
 

@@ -191,6 +191,10 @@ struct ComputeBudgetStatus {
   std::vector<ActionRecord> recent_actions;
   std::optional<RetrainingStatus> retraining;
   std::vector<DrainRequest> drain_requests;  // oldest first, at most kMaxDrainRequests
+  // What the budget learned about its Jobs' lengths (engine::JobLengths::Encode; at most 6 KB),
+  // so that a new leader orders and commits work as the last one did. Kept as text here: a
+  // corrupt value is the engine's to refuse (and ignore), not a reason to reject the budget.
+  std::string job_lengths;
 };
 
 struct ComputeBudget {

@@ -126,7 +126,7 @@ CONTRACT = {
         "status.retraining.models[].model", "status.retraining.models[].lastUnlock",
         "status.retraining.models[].open",
         "status.drainRequests", "status.drainRequests[]", "status.drainRequests[].namespace",
-        "status.drainRequests[].name", "status.drainRequests[].since",
+        "status.drainRequests[].name", "status.drainRequests[].since", "status.jobLengths",
     ],
     "GPUNodePool": _COMMON + [
         "spec.provider", "spec.provider.type",
