@@ -23,7 +23,19 @@ std::optional<absl::Duration> ExpectedLength(const DeclaredLength& declared,
   if (declared.active_deadline.has_value()) {
     return declared.active_deadline;
   }
-  return learned.Typical(model);
+  return LearnedLength(learned, model);
+}
+
+std::optional<absl::Duration> LearnedLength(const JobLengths& learned, std::string_view model) {
+  std::optional<absl::Duration> typical = learned.Typical(model);
+  if (!typical.has_value()) {
+    return std::nullopt;
+  }
+  absl::Duration rounded = absl::Minutes(1);
+  while (rounded * 2 <= *typical) {
+    rounded *= 2;
+  }
+  return rounded;
 }
 
 std::strong_ordering operator<=>(const AdmissionRank& a, const AdmissionRank& b) {

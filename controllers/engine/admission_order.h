@@ -11,7 +11,9 @@
 //      where expected work = expected length x GPUs (a CPU-only Job counts as one GPU), and
 //      the expected length is the Job's declared one (bursar.dev/expected-duration, or
 //      activeDeadlineSeconds, the shorter of the two), else what its budget learned for its
-//      model (JobLengths::Typical); work of unknown length counts as kLongestRanked. Less work
+//      model (JobLengths::Typical, rounded down to a power of two of minutes: an estimate
+//      only ranks, and a coarse one changes seldom); work of unknown length counts as
+//      kLongestRanked. Less work
 //      starts first, which lowers the mean time Jobs spend in the system (smallest work first
 //      finishes the most Jobs per GPU-hour), and waiting ages a Job: its due time is fixed
 //      while Jobs queued later get later due times.
@@ -46,9 +48,12 @@ struct DeclaredLength {
 };
 
 // The declared length (the shorter of the two when both are given), else the learned one for
-// `model`, else nullopt.
+// `model` (LearnedLength), else nullopt.
 std::optional<absl::Duration> ExpectedLength(const DeclaredLength& declared,
                                              const JobLengths& learned, std::string_view model);
+
+// JobLengths::Typical(model) rounded down to a power of two of minutes (1 minute at least).
+std::optional<absl::Duration> LearnedLength(const JobLengths& learned, std::string_view model);
 
 struct AdmissionRank {
   int64_t priority = 0;  // higher first

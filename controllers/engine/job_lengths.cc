@@ -75,14 +75,8 @@ uint8_t JobLengths::ModelIndex(std::string_view model) {
     models_.emplace_back(model);
     return static_cast<uint8_t>(models_.size() - 1);
   }
-  std::array<bool, kMaxModels> used{};
-  for (size_t i = 0; i < size_; ++i) {
-    if (At(i).model != kNoModel) {
-      used[At(i).model] = true;
-    }
-  }
   for (size_t i = 0; i < kMaxModels; ++i) {
-    if (!used[i]) {
+    if (model_count_[i] == 0) {
       models_[i] = std::string(model);
       return static_cast<uint8_t>(i);
     }
@@ -90,19 +84,41 @@ uint8_t JobLengths::ModelIndex(std::string_view model) {
   return kNoModel;
 }
 
+void JobLengths::EvictOldest() {
+  if (size_ < kCapacity) {
+    return;
+  }
+  const Sample& old = samples_[next_];
+  all_seconds_ -= old.seconds;
+  if (old.model != kNoModel) {
+    model_seconds_[old.model] -= old.seconds;
+    --model_count_[old.model];
+  }
+  --size_;
+}
+
+void JobLengths::Push(const Sample& s) {
+  EvictOldest();
+  samples_[next_] = s;
+  all_seconds_ += s.seconds;
+  if (s.model != kNoModel) {
+    model_seconds_[s.model] += s.seconds;
+    ++model_count_[s.model];
+  }
+  next_ = (next_ + 1) % kCapacity;
+  ++size_;
+  ++version_;
+}
+
 void JobLengths::Add(absl::Duration length, int64_t gpus, std::string_view model,
                      absl::Time ended) {
-  // The slot written next is the oldest sample: forget it before choosing a model index, so
-  // that a name only it referred to may be reused.
-  if (size_ == kCapacity) {
-    samples_[next_].model = kNoModel;
-  }
+  // Forget the oldest sample before choosing a model index, so that a name only it referred to
+  // may be reused.
+  EvictOldest();
   const uint8_t index = ModelIndex(model);
-  samples_[next_] = {.seconds = std::clamp<int64_t>(absl::ToInt64Seconds(length), 0, kMostSeconds),
-                     .weight = std::clamp<int64_t>(gpus, 1, kMostWeight),
-                     .model = index};
-  next_ = (next_ + 1) % kCapacity;
-  size_ = std::min(size_ + 1, kCapacity);
+  Push({.seconds = std::clamp<int64_t>(absl::ToInt64Seconds(length), 0, kMostSeconds),
+        .weight = std::clamp<int64_t>(gpus, 1, kMostWeight),
+        .model = index});
   learned_until_ = std::max(learned_until_, ended);
 }
 
@@ -124,19 +140,11 @@ double JobLengths::FractionLongerThan(absl::Duration left) const {
 
 std::optional<absl::Duration> JobLengths::Typical(std::string_view model) const {
   const std::optional<uint8_t> index = model.empty() ? std::nullopt : FindModel(model);
-  int64_t own_sum = 0, own = 0, all_sum = 0;
-  for (size_t i = 0; i < size_; ++i) {
-    all_sum += samples_[i].seconds;
-    if (index.has_value() && samples_[i].model == *index) {
-      own_sum += samples_[i].seconds;
-      ++own;
-    }
-  }
-  if (std::cmp_greater_equal(own, kLeastSamples)) {
-    return absl::Seconds(own_sum / own);
+  if (index.has_value() && std::cmp_greater_equal(model_count_[*index], kLeastSamples)) {
+    return absl::Seconds(model_seconds_[*index] / model_count_[*index]);
   }
   if (size_ >= kLeastSamples) {
-    return absl::Seconds(all_sum / static_cast<int64_t>(size_));
+    return absl::Seconds(all_seconds_ / static_cast<int64_t>(size_));
   }
   return std::nullopt;
 }
@@ -210,10 +218,7 @@ absl::StatusOr<JobLengths> JobLengths::Decode(std::string_view text) {
       return Corrupt(absl::StrCat("samples: \"", AbslView(item),
                                   "\" is not <seconds>x<gpus>[/<model index>] within bounds"));
     }
-    out.samples_[out.next_] = {
-        .seconds = seconds, .weight = weight, .model = static_cast<uint8_t>(model)};
-    out.next_ = (out.next_ + 1) % kCapacity;
-    ++out.size_;
+    out.Push({.seconds = seconds, .weight = weight, .model = static_cast<uint8_t>(model)});
   }
   out.models_ = std::move(names);
   if (until_s > 0) {

@@ -54,6 +54,8 @@ class JobLengths {
   absl::Time learned_until() const { return learned_until_; }
 
   size_t size() const { return size_; }
+  // Changes whenever what was learned changes (callers cache what they derive from it).
+  uint64_t version() const { return version_; }
 
   std::string Encode() const;
   static absl::StatusOr<JobLengths> Decode(std::string_view text);
@@ -75,12 +77,22 @@ class JobLengths {
   std::optional<uint8_t> FindModel(std::string_view model) const;
   // Oldest first.
   const Sample& At(size_t i) const { return samples_[(next_ + kCapacity - size_ + i) % kCapacity]; }
+  // Forgets the oldest sample when the ring is full, then writes `s` into the next slot,
+  // keeping the running sums (Typical is asked on every admission scan: it must not walk the
+  // samples).
+  void EvictOldest();
+  void Push(const Sample& s);
 
   std::array<Sample, kCapacity> samples_{};
   size_t next_ = 0;
   size_t size_ = 0;
   std::vector<std::string> models_;
   absl::Time learned_until_ = absl::InfinitePast();
+  uint64_t version_ = 0;
+  // Sums of the samples' seconds and their counts: all of them, and per model index.
+  int64_t all_seconds_ = 0;
+  std::array<int64_t, kMaxModels> model_seconds_{};
+  std::array<int64_t, kMaxModels> model_count_{};
 };
 
 }  // namespace bursar::engine

@@ -206,7 +206,7 @@ bool Simulation::Schedulable(const Job& job, const std::vector<int>& pools) cons
 
 void Simulation::AddPending(Budget& b, size_t index) {
   const Job& job = jobs_[index];
-  b.pending.Insert(index, *job.trace);
+  b.pending.Insert(index, *job.trace, b.lengths);
   b.pending_cpu_jobs += job.trace->gpus == 0 ? 1 : 0;
 }
 
@@ -249,12 +249,18 @@ void Simulation::Admit(int64_t now_s) {
     // Every pending Job is considered, in admission order (no head-of-line stop), until nothing
     // more can start: no free GPU or no quota left for GPU Jobs, and no CPU-only Job waiting
     // that could start.
-    b.pending.Scan(b.lengths, [&](size_t index) {
+    auto may_start = [&] {
       const bool gpu_jobs_may_start =
           free_gpus > 0 && ((!hold && (!quota.has_value() || used < *quota)) ||
                             (reserve_open && reserve_used < b.decision.reserve_allowed_gpus));
       const bool cpu_jobs_may_start = b.pending_cpu_jobs > 0 && (!hold || reserve_open);
-      if (!gpu_jobs_may_start && !cpu_jobs_may_start) {
+      return gpu_jobs_may_start || cpu_jobs_may_start;
+    };
+    if (b.pending.empty() || !may_start()) {
+      continue;
+    }
+    b.pending.Scan(b.lengths, [&](size_t index) {
+      if (!may_start()) {
         return AdmissionQueue::Visit::kStop;
       }
       Job& job = jobs_[index];
@@ -305,6 +311,9 @@ void Simulation::SizePools(int64_t now_s) {
       headroom += std::max<int64_t>(0, pool.capacity_gpus() - pool.used_gpus);
     }
     allowance = std::min(allowance, headroom);
+    if (allowance <= 0 || pending.empty()) {
+      return;
+    }
     int64_t wanted = 0;
     pending.Scan(lengths, [&](size_t index) {
       if (wanted >= allowance) {

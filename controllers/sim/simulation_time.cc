@@ -299,7 +299,7 @@ void Simulation::Arrive(int64_t now_s) {
       ++unschedulable_;
       job.state = JobState::kCompleted;  // can never run: dropped
     } else if (b == nullptr) {
-      unbudgeted_pending_.Insert(index, *job.trace);
+      unbudgeted_pending_.Insert(index, *job.trace, unbudgeted_lengths_);
     } else {
       AddPending(*b, index);
     }

@@ -53,7 +53,8 @@ TEST(AdmissionOrder, ExpectedLengthIsDeclaredThenDeadlineThenLearned) {
     learned.Add(absl::Hours(6), 1, "bert-base");
   }
   EXPECT_EQ(ExpectedLength({}, JobLengths(), "bert-base"), std::nullopt);
-  EXPECT_EQ(ExpectedLength({}, learned, "bert-base"), absl::Hours(6));
+  // Learned: 6 h, rounded down to a power of two of minutes (256 min).
+  EXPECT_EQ(ExpectedLength({}, learned, "bert-base"), absl::Minutes(256));
   EXPECT_EQ(ExpectedLength({.expected = std::nullopt, .active_deadline = absl::Hours(9)}, learned,
                            "bert-base"),
             absl::Hours(9));
@@ -64,6 +65,22 @@ TEST(AdmissionOrder, ExpectedLengthIsDeclaredThenDeadlineThenLearned) {
   EXPECT_EQ(ExpectedLength({.expected = absl::Hours(12), .active_deadline = absl::Hours(3)},
                            learned, "bert-base"),
             absl::Hours(3));
+}
+
+TEST(AdmissionOrder, LearnedLengthsAreRoundedDownToAPowerOfTwoOfMinutes) {
+  for (const auto& [mean, rounded] : std::vector<std::pair<absl::Duration, absl::Duration>>{
+           {absl::Seconds(20), absl::Minutes(1)},
+           {absl::Minutes(1), absl::Minutes(1)},
+           {absl::Minutes(63), absl::Minutes(32)},
+           {absl::Minutes(64), absl::Minutes(64)},
+           {absl::Hours(30), absl::Minutes(1024)}}) {
+    JobLengths learned;
+    for (int i = 0; i < 3; ++i) {
+      learned.Add(mean, 1, "m");
+    }
+    EXPECT_EQ(LearnedLength(learned, "m"), rounded) << mean;
+  }
+  EXPECT_EQ(LearnedLength(JobLengths(), "m"), std::nullopt);
 }
 
 TEST(AdmissionOrder, ATableOfJobsSortsAsTheRuleSays) {
