@@ -2,6 +2,7 @@
 //   bursar run [flags]   the operator (operator/cmd/run.h)
 //   bursar report-drift --address HOST:PORT --model NAME --score 0..1   (report_drift.h)
 //   bursar simulate --scenario FILE [--policy P|all] [--output table|json|csv] [--plot FILE.svg]
+//                   [--jobs FILE.csv] [--order policy|fifo|length]
 //   bursar trace generate [--seed N] [--jobs N] [--span DURATION] [--team NS[:W[:M1|M2]]]...
 //                         [--retrain-fraction F] [--max-duration DURATION] [--out FILE]
 //   bursar kubectl status|why|simulate ...   (plugin.h; also run as `kubectl-bursar`)
