@@ -533,6 +533,7 @@ void ReadBudgetStatus(ObjectReader& r, ComputeBudgetStatus* out) {
         d.Time("since", &request->since, kRequired);
       });
   r.ObjectList<JobSpend>("jobs", &out->jobs, {.max_items = kMaxJobSpends}, ReadJobSpend);
+  r.String("jobLengths", &out->job_lengths, {});
 }
 
 void ReadProvider(ObjectReader& r, ProviderSpec* out) {

@@ -483,6 +483,9 @@ json::Value EncodeComputeBudgetStatus(const ComputeBudgetStatus& s) {
     }
     out.Set("jobs", std::move(jobs));
   }
+  if (!s.job_lengths.empty()) {
+    out.Set("jobLengths", Str(s.job_lengths));
+  }
   return out;
 }
 

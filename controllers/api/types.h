@@ -216,6 +216,10 @@ struct ComputeBudgetStatus {
   std::optional<RetrainingStatus> retraining;
   std::vector<DrainRequest> drain_requests;  // oldest first, at most kMaxDrainRequests
   std::vector<JobSpend> jobs;  // capped Jobs, by namespace/name; at most kMaxJobSpends
+  // What the budget learned about its Jobs' lengths (engine::JobLengths::Encode; at most 6 KB),
+  // so that a new leader orders and commits work as the last one did. Kept as text here: a
+  // corrupt value is the engine's to refuse (and ignore), not a reason to reject the budget.
+  std::string job_lengths;
 };
 
 struct ComputeBudget {

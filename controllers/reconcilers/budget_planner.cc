@@ -378,16 +378,19 @@ struct BudgetPlanner::Metering {
   bool accounts_closed = false;  // the ledger dropped a pod's (or idle node's) account
 };
 
-// Pods of the budget that ran to their end teach it how long its work runs.
+// Pods of the budget that ran to their end teach it how long its work runs, per model.
 void BudgetPlanner::LearnJobLengths(const BudgetWork& w, BudgetState& st) {
+  const std::string& model_label = w.budget->spec.retraining.model_label;
   std::set<std::string> listed;
   for (const PodView* pod : w.pods) {
     if (pod->state != PodState::kEnded || !pod->start.has_value() || !pod->end.has_value()) {
       continue;
     }
     listed.insert(pod->uid);
-    if (st.learned_pods.insert(pod->uid).second) {
-      st.lengths.Add(*pod->end - *pod->start, engine::PodGpus(pod->containers));
+    if (st.learned_pods.insert(pod->uid).second && *pod->end > st.restored_until) {
+      auto model = pod->labels.find(model_label);
+      st.lengths.Add(*pod->end - *pod->start, engine::PodGpus(pod->containers),
+                     model == pod->labels.end() ? "" : model->second, *pod->end);
     }
   }
   st.learned_pods = std::move(listed);
@@ -410,6 +413,7 @@ void BudgetPlanner::PlanBudget(Pass& pass, BudgetWork& w) {
   const values::Period current = w.calendar->Containing(now);
   if (!st.ledger.has_value()) {
     RestoreLedgers(b, now, current, st, out);
+    RestoreJobLengths(b, st, out);
   }
   // modelDrift signals first, so retraining pods unlocked now are charged to the reserve.
   ObserveDrift(pass, w, current, st, out);
@@ -553,6 +557,26 @@ void BudgetPlanner::RestoreLedgers(const api::ComputeBudget& b, absl::Time now,
                        b.status.reserve_ledger->period == st.ledger->period())
                           ? restore(b.status.reserve_ledger, st.ledger->period())
                           : values::BudgetLedger(st.ledger->period());
+}
+
+// What the last leader learned of Job lengths comes back from status.jobLengths the first time a
+// budget is seen; a value that does not decode is ignored, with an Event saying why.
+void BudgetPlanner::RestoreJobLengths(const api::ComputeBudget& b, BudgetState& st,
+                                      BudgetOutcome& out) {
+  if (b.status.job_lengths.empty()) {
+    return;
+  }
+  absl::StatusOr<engine::JobLengths> restored = engine::JobLengths::Decode(b.status.job_lengths);
+  if (!restored.ok()) {
+    out.events.push_back(
+        {.warning = true,
+         .reason = "JobLengthsRestoreFailed",
+         .message = absl::StrCat("status.jobLengths: ", restored.status().message(),
+                                 "; job lengths are learned anew")});
+    return;
+  }
+  st.lengths = *std::move(restored);
+  st.restored_until = st.lengths.learned_until();
 }
 
 void BudgetPlanner::ObserveDrift(const Pass& pass, const BudgetWork& w,
@@ -938,6 +962,7 @@ void BudgetPlanner::WriteStatus(const BudgetWork& w, const engine::BudgetStep& s
     }
     s.jobs.push_back(spend);
   }
+  s.job_lengths = st.lengths.size() > 0 ? st.lengths.Encode() : "";
   s.retraining.reset();
   if (b.spec.retraining.reserve_percent > 0) {
     s.retraining = st.gate.Export(step.now, b.spec.retraining.cooldown);

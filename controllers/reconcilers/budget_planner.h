@@ -187,8 +187,10 @@ class BudgetPlanner {
     // DryRun: Jobs already recorded as held or drained while the budget stays at Hold or above,
     // so that a decision re-taken every pass is recorded once.
     std::set<std::string> dry_run_jobs;
-    // How long its pods ran (commitments across the period boundary), and the finished pods
-    // already learned from (pods still listed; bounded by the pods in the snapshot).
+    // How long its pods ran (commitments across the period boundary, admission order), kept in
+    // status.jobLengths, and the finished pods already learned from (pods still listed; bounded
+    // by the pods in the snapshot). Pods that ended by restored_until were learned before a
+    // restart.
     engine::JobLengths lengths;
     std::set<std::string> learned_pods;
     // What each capped Job has cost over its life (status.jobs), by "ns/name"; restored with the
@@ -196,6 +198,7 @@ class BudgetPlanner {
     std::map<std::string, api::JobSpend> job_spend;
     // Jobs whose bad Bursar annotation was announced ("ns/job: error"), while it stands.
     std::set<std::string> warned_jobs;
+    absl::Time restored_until = absl::InfinitePast();
     // The last status write failed (NoteStatusWriteFailures): since when, and why.
     std::optional<std::pair<absl::Time, std::string>> status_write_failed;
   };
@@ -222,6 +225,7 @@ class BudgetPlanner {
   static void MarkInvalid(const BudgetWork& w, BudgetState& st, absl::Time now, BudgetOutcome& out);
   static void RestoreLedgers(const api::ComputeBudget& b, absl::Time now,
                              const values::Period& current, BudgetState& st, BudgetOutcome& out);
+  static void RestoreJobLengths(const api::ComputeBudget& b, BudgetState& st, BudgetOutcome& out);
   struct Metering;
   Metering MeterBudget(Pass& pass, BudgetWork& w, const values::Period& current, BudgetState& st);
   static void EndGonePods(const BudgetWork& w, size_t running_charged,

@@ -217,6 +217,10 @@ JobView JobViewOf(const json::Value& job) {
   const json::Value* parallelism = job.FindPath("spec.parallelism");
   int64_t pods = parallelism != nullptr && parallelism->is_integer() ? parallelism->int_value() : 1;
   view.gpus = SaturatingMul(per_pod, std::max<int64_t>(pods, 0));
+  const json::Value* deadline = job.FindPath("spec.activeDeadlineSeconds");
+  if (deadline != nullptr && deadline->is_integer() && deadline->int_value() > 0) {
+    view.active_deadline = absl::Seconds(deadline->int_value());
+  }
   ReadJobAnnotations(job, view);
   return view;
 }

@@ -9,6 +9,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
+#include "controllers/engine/admission_order.h"
 #include "controllers/engine/pool_sizing.h"
 #include "controllers/reconcilers/budget_planner.h"
 #include "controllers/reconcilers/planner_pass.h"
@@ -65,6 +66,36 @@ struct WaitingGpus {
     return (s != suspended.end() ? s->second : 0) + (h != held.end() ? h->second : 0);
   }
 };
+
+// The admission order (engine/admission_order.h), as the simulator admits: priority, then the
+// expected length (declared, else learned for the Job's model) with aging from its creation.
+template <typename Candidate>
+void SortForAdmission(std::vector<Candidate>& jobs, const std::string& model_label,
+                      const engine::JobLengths& lengths) {
+  std::vector<std::pair<engine::AdmissionRank, size_t>> ranked;
+  for (size_t i = 0; i < jobs.size(); ++i) {
+    const JobView& job = *jobs[i].job;
+    auto model = job.labels.find(model_label);
+    ranked.emplace_back(
+        engine::AdmissionRankOf(
+            jobs[i].priority, job.created,
+            engine::ExpectedLength({job.expected_duration, job.active_deadline}, lengths,
+                                   model == job.labels.end() ? "" : model->second),
+            job.gpus),
+        i);
+  }
+  std::sort(ranked.begin(), ranked.end(), [&](const auto& a, const auto& b) {
+    const JobView& ja = *jobs[a.second].job;
+    const JobView& jb = *jobs[b.second].job;
+    return std::tie(a.first, ja.namespace_name, ja.name) <
+           std::tie(b.first, jb.namespace_name, jb.name);
+  });
+  std::vector<Candidate> sorted;
+  for (const auto& [rank, i] : ranked) {
+    sorted.push_back(jobs[i]);
+  }
+  jobs = std::move(sorted);
+}
 
 }  // namespace
 
@@ -207,8 +238,9 @@ void BudgetPlanner::WarnOfBadAnnotation(Pass& pass, const BudgetWork& w, const J
 
 // One budget's Jobs: Hold suspends Jobs without running pods (so nothing scales up for them);
 // Drain keeps only as many running GPUs as the decision allows, lowest priority and newest
-// first, after each Job's drain grace; Release resumes what Bursar held, highest priority
-// first, as far as the quota allows.
+// first, after each Job's drain grace; Release resumes what Bursar held in admission order
+// (priority, then shorter expected work, with aging: engine/admission_order.h), as far as the
+// quota allows.
 void BudgetPlanner::PlanBudgetJobs(Pass& pass, BudgetWork& w, std::vector<JobCandidate>& candidates,
                                    std::set<std::string>& draining_jobs) {
   const engine::BudgetDecision& d = w.decision;
@@ -317,10 +349,7 @@ void BudgetPlanner::PlanBudgetJobs(Pass& pass, BudgetWork& w, std::vector<JobCan
   if (d.reserve_keep_running_gpus.has_value()) {
     drain(true, *d.reserve_keep_running_gpus, std::nullopt);
   }
-  std::sort(held_by_us.begin(), held_by_us.end(), [](const JobCandidate& a, const JobCandidate& b) {
-    return std::make_tuple(-a.priority, a.job->created, a.job->name) <
-           std::make_tuple(-b.priority, b.job->created, b.job->name);
-  });
+  SortForAdmission(held_by_us, w.budget->spec.retraining.model_label, budget_state.lengths);
   bool held = d.hold_new_work || d.keep_running_gpus.has_value();
   int64_t headroom =
       w.total_quota < 0

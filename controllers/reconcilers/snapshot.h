@@ -78,6 +78,7 @@ struct JobView {
   absl::Duration drain_grace = absl::ZeroDuration();
   std::string uid;
   std::optional<absl::Duration> expected_duration;  // kExpectedDurationAnnotation
+  std::optional<absl::Duration> active_deadline;    // spec.activeDeadlineSeconds (> 0)
   std::optional<values::Money> max_cost;            // kMaxCostAnnotation
   std::optional<double> max_gpu_hours;              // kMaxGpuHoursAnnotation
   // The first Bursar annotation that did not parse, as "<annotation>: <why>"; "" when all did.

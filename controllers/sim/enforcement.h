@@ -95,6 +95,13 @@ class EnforcementPolicy {
 
 std::unique_ptr<EnforcementPolicy> MakeEnforcementPolicy(Policy policy, const BudgetTerms& terms);
 
+// The admission order a policy uses: Bursar ranks waiting Jobs by priority, then expected length
+// with aging (engine/admission_order.h); the baselines by priority, then submission, which is
+// what a ResourceQuota or a Kueue ClusterQueue (BestEffortFIFO) gives.
+inline bool OrdersByLength(Policy policy) {
+  return policy == Policy::kBursar;
+}
+
 // The static quota's allowance for a period of `period`: the GPUs whose full use spends the
 // regular limit, the smaller of the money and GPU-hours ones, times quota_scale, in micro-GPUs
 // (exact integer arithmetic: a limit of exactly N GPUs' worth gives N x 10^6).

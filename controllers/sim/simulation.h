@@ -29,6 +29,7 @@
 #include "controllers/engine/cost_model.h"
 #include "controllers/engine/job_lengths.h"
 #include "controllers/engine/retraining_gate.h"
+#include "controllers/sim/admission_queue.h"
 #include "controllers/sim/enforcement.h"
 #include "controllers/sim/simulator.h"
 #include "controllers/values/ledger.h"
@@ -111,15 +112,15 @@ struct Budget {
   Money gpu_hour_price;
   std::vector<Charge> step_charges;
   std::vector<std::string> step_ended;
-  std::set<std::tuple<int, int64_t, size_t>> pending;  // (-priority, submit, job index)
-  Money default_gpu_hour;                              // its price book's, when it has one
+  AdmissionQueue pending;  // waiting Jobs, in admission order
+  Money default_gpu_hour;  // its price book's, when it has one
   engine::BudgetDecision decision;
   std::unique_ptr<EnforcementPolicy> enforcement;
   BudgetResult result;
   LadderAction last_rung = LadderAction::kNone;
   bool gpu_hours_only = false;
-  // Decisions (simulation_decisions.cc): how long its finished Jobs' last pods ran, and those
-  // Jobs (for DecisionTrace), at most engine::JobLengths::kCapacity.
+  // Decisions and admission order (simulation_decisions.cc): how long its finished Jobs' last
+  // pods ran, and those Jobs (for DecisionTrace), at most engine::JobLengths::kCapacity.
   engine::JobLengths lengths;
   std::deque<DecisionTrace::FinishedJob> finished;
   // Admission (simulation_decisions.cc): pending CPU-only Jobs (0 GPUs), and the ticks at which
@@ -186,7 +187,7 @@ class Simulation {
   engine::BudgetStep StepOf(const Budget& b, int budget, int64_t now_s) const;
   // The budget's pools as engine::GpuHourPrice sees them (b.pools is sorted cheapest first).
   std::vector<engine::PoolPrice> PoolPricesOf(const Budget& b) const;
-  DecisionTrace TraceOf(const Budget& b, int budget, const engine::BudgetStep& step) const;
+  DecisionTrace TraceOf(Budget& b, int budget, const engine::BudgetStep& step);
   // Suspends the budget's running work (regular or on the reserve), lowest priority first, until
   // at most keep_gpus GPUs and, when given, keep_rate money per hour keep running.
   void DrainTo(int budget, int64_t keep_gpus, std::optional<Money> keep_rate, bool reserve,
@@ -198,8 +199,9 @@ class Simulation {
   std::vector<Budget> budgets_;
   std::vector<Pool> pools_;
   std::vector<int> unbudgeted_pools_;
-  std::set<std::tuple<int, int64_t, size_t>> unbudgeted_pending_;
-  std::vector<size_t> running_;  // indices of running jobs
+  AdmissionQueue unbudgeted_pending_;
+  engine::JobLengths unbudgeted_lengths_;  // none: unbudgeted work is admitted FIFO
+  std::vector<size_t> running_;            // indices of running jobs
   size_t next_arrival_ = 0;
   size_t next_drift_ = 0;
   std::vector<size_t> arrival_order_;

@@ -132,13 +132,13 @@ std::vector<engine::PoolPrice> Simulation::PoolPricesOf(const Budget& b) const {
   return prices;
 }
 
-DecisionTrace Simulation::TraceOf(const Budget& b, int budget,
-                                  const engine::BudgetStep& step) const {
+DecisionTrace Simulation::TraceOf(Budget& b, int budget, const engine::BudgetStep& step) {
   DecisionTrace trace{.budget = b.spec->metadata.name,
                       .step = step,
                       .decision = b.decision,
                       .running = {},
-                      .finished = {b.finished.begin(), b.finished.end()}};
+                      .finished = {b.finished.begin(), b.finished.end()},
+                      .waiting = b.pending.Front(b.lengths, DecisionTrace::kTracedWaiting)};
   for (size_t i : running_) {
     const Job& job = jobs_[i];
     if (job.budget == budget) {
@@ -206,7 +206,7 @@ bool Simulation::Schedulable(const Job& job, const std::vector<int>& pools) cons
 
 void Simulation::AddPending(Budget& b, size_t index) {
   const Job& job = jobs_[index];
-  b.pending.insert(std::make_tuple(-job.trace->priority, job.trace->submit_time_s, index));
+  b.pending.Insert(index, *job.trace, b.lengths);
   b.pending_cpu_jobs += job.trace->gpus == 0 ? 1 : 0;
 }
 
@@ -246,49 +246,51 @@ void Simulation::Admit(int64_t now_s) {
     }
     const bool reserve_open =
         b.enforcement->UsesRetrainingReserve() && b.decision.reserve_allowed_gpus > 0;
-    // Every pending Job is considered (no head-of-line stop), until nothing more can start: no
-    // free GPU or no quota left for GPU Jobs, and no CPU-only Job waiting that could start.
-    for (auto it = b.pending.begin(); it != b.pending.end();) {
+    // Every pending Job is considered, in admission order (no head-of-line stop), until nothing
+    // more can start: no free GPU or no quota left for GPU Jobs, and no CPU-only Job waiting
+    // that could start.
+    auto may_start = [&] {
       const bool gpu_jobs_may_start =
           free_gpus > 0 && ((!hold && (!quota.has_value() || used < *quota)) ||
                             (reserve_open && reserve_used < b.decision.reserve_allowed_gpus));
       const bool cpu_jobs_may_start = b.pending_cpu_jobs > 0 && (!hold || reserve_open);
-      if (!gpu_jobs_may_start && !cpu_jobs_may_start) {
-        break;
+      return gpu_jobs_may_start || cpu_jobs_may_start;
+    };
+    if (b.pending.empty() || !may_start()) {
+      continue;
+    }
+    b.pending.Scan(b.lengths, [&](size_t index) {
+      if (!may_start()) {
+        return AdmissionQueue::Visit::kStop;
       }
-      size_t index = std::get<2>(*it);
       Job& job = jobs_[index];
       bool reserve = MayUseReserve(b, job) && b.decision.reserve_allowed_gpus > 0 &&
                      reserve_used + job.trace->gpus <= b.decision.reserve_allowed_gpus;
       bool fits_quota = !quota.has_value() || used + job.trace->gpus <= *quota;
       if (!reserve && (hold || !fits_quota)) {
-        ++it;
-        continue;
+        return AdmissionQueue::Visit::kSkip;
       }
       int pool = job.trace->gpus == 0 ? b.pools.front() : place(job, b.pools);
       if (pool < 0) {
-        ++it;
-        continue;
+        return AdmissionQueue::Visit::kSkip;
       }
       Start(index, pool, now_s, reserve);
       (reserve ? reserve_used : used) += job.trace->gpus;
       free_gpus -= job.trace->gpus;
       b.pending_cpu_jobs -= job.trace->gpus == 0 ? 1 : 0;
-      it = b.pending.erase(it);
-    }
+      return AdmissionQueue::Visit::kTake;
+    });
   }
-  for (auto it = unbudgeted_pending_.begin(); it != unbudgeted_pending_.end();) {
-    size_t index = std::get<2>(*it);
+  unbudgeted_pending_.Scan(unbudgeted_lengths_, [&](size_t index) {
     Job& job = jobs_[index];
     int pool = job.trace->gpus == 0 && !unbudgeted_pools_.empty() ? unbudgeted_pools_.front()
                                                                   : place(job, unbudgeted_pools_);
     if (pool < 0) {
-      ++it;
-      continue;
+      return AdmissionQueue::Visit::kSkip;
     }
     Start(index, pool, now_s, false);
-    it = unbudgeted_pending_.erase(it);
-  }
+    return AdmissionQueue::Visit::kTake;
+  });
 }
 
 void Simulation::SizePools(int64_t now_s) {
@@ -298,7 +300,7 @@ void Simulation::SizePools(int64_t now_s) {
   for (size_t p = 0; p < pools_.size(); ++p) {
     demand[p] = pools_[p].used_gpus;
   }
-  auto add_pending = [&](const std::set<std::tuple<int, int64_t, size_t>>& pending,
+  auto add_pending = [&](AdmissionQueue& pending, const engine::JobLengths& lengths,
                          const std::vector<int>& pools, int64_t allowance, int budget) {
     if (pools.empty()) {
       return;
@@ -309,16 +311,20 @@ void Simulation::SizePools(int64_t now_s) {
       headroom += std::max<int64_t>(0, pool.capacity_gpus() - pool.used_gpus);
     }
     allowance = std::min(allowance, headroom);
+    if (allowance <= 0 || pending.empty()) {
+      return;
+    }
     int64_t wanted = 0;
-    for (const auto& key : pending) {
+    pending.Scan(lengths, [&](size_t index) {
       if (wanted >= allowance) {
-        break;
+        return AdmissionQueue::Visit::kStop;
       }
-      const Job& job = jobs_[std::get<2>(key)];
+      const Job& job = jobs_[index];
       if (wanted + job.trace->gpus <= allowance) {
         wanted += job.trace->gpus;  // wider jobs wait; narrower ones behind them still count
       }
-    }
+      return AdmissionQueue::Visit::kSkip;
+    });
     if (wanted == 0) {
       return;
     }
@@ -355,10 +361,10 @@ void Simulation::SizePools(int64_t now_s) {
       allowance =
           std::min(allowance, std::max<int64_t>(0, *q - RunningGpus(static_cast<int>(bi), false)));
     }
-    add_pending(b.pending, b.pools, allowance, static_cast<int>(bi));
+    add_pending(b.pending, b.lengths, b.pools, allowance, static_cast<int>(bi));
   }
-  add_pending(unbudgeted_pending_, unbudgeted_pools_, std::numeric_limits<int64_t>::max() / 4,
-              kNoBudget);
+  add_pending(unbudgeted_pending_, unbudgeted_lengths_, unbudgeted_pools_,
+              std::numeric_limits<int64_t>::max() / 4, kNoBudget);
 
   for (size_t p = 0; p < pools_.size(); ++p) {
     Pool& pool = pools_[p];

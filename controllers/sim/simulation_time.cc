@@ -104,9 +104,13 @@ void Simulation::Finish(size_t index, int64_t end_s) {
     ++b.result.jobs_completed;
     b.result.completed_gpu_hours +=
         static_cast<double>(job.trace->gpus) * static_cast<double>(job.trace->duration_s) / 3600.0;
-    b.lengths.Add(absl::Seconds(end_s - job.run_since_s), job.trace->gpus);
-    b.finished.push_back(
-        {.uid = job.uid, .gpus = job.trace->gpus, .since = At(job.run_since_s), .end = At(end_s)});
+    b.lengths.Add(absl::Seconds(end_s - job.run_since_s), job.trace->gpus, job.trace->model,
+                  At(end_s));
+    b.finished.push_back({.uid = job.uid,
+                          .gpus = job.trace->gpus,
+                          .model = job.trace->model,
+                          .since = At(job.run_since_s),
+                          .end = At(end_s)});
     if (b.finished.size() > engine::JobLengths::kCapacity) {
       b.finished.pop_front();
     }
@@ -287,7 +291,6 @@ void Simulation::Arrive(int64_t now_s) {
     size_t index = arrival_order_[next_arrival_++];
     Job& job = jobs_[index];
     job.state = JobState::kPending;
-    auto key = std::make_tuple(-job.trace->priority, job.trace->submit_time_s, index);
     Budget* b = job.budget == kNoBudget ? nullptr : &budgets_[static_cast<size_t>(job.budget)];
     if (b != nullptr) {
       ++b->result.jobs_submitted;
@@ -296,7 +299,7 @@ void Simulation::Arrive(int64_t now_s) {
       ++unschedulable_;
       job.state = JobState::kCompleted;  // can never run: dropped
     } else if (b == nullptr) {
-      unbudgeted_pending_.insert(key);
+      unbudgeted_pending_.Insert(index, *job.trace, unbudgeted_lengths_);
     } else {
       AddPending(*b, index);
     }

@@ -115,6 +115,7 @@ absl::Status Simulation::Setup() {
     }
   }
 
+  unbudgeted_pending_ = AdmissionQueue(scenario_.start, false);
   for (const api::ComputeBudget& cb : m.budgets) {
     Budget b;
     b.spec = &cb;
@@ -178,6 +179,10 @@ absl::Status Simulation::Setup() {
       scale = it == options_.static_quota_scales.end() ? 1.0 : it->second;
       b.result.static_quota_scale = scale;
     }
+    // DryRun budgets change nothing, so their Jobs wait in submission order.
+    b.pending = AdmissionQueue(
+        scenario_.start,
+        b.result.enforced && options_.order_by_length.value_or(OrdersByLength(options_.policy)));
     b.enforcement = MakeEnforcementPolicy(
         options_.policy,
         {.spec = &cb.spec,

@@ -183,10 +183,15 @@ struct DecisionTrace {
   struct FinishedJob {
     std::string uid;
     int64_t gpus = 0;
+    std::string model;
     absl::Time since;
     absl::Time end;
   };
   std::vector<FinishedJob> finished;
+  // The first of the budget's waiting Jobs in the order the simulation admits them (at most
+  // kTracedWaiting), as the step's admission will visit them: indices into the scenario's jobs.
+  static constexpr size_t kTracedWaiting = 32;
+  std::vector<size_t> waiting;
 };
 
 struct SimOptions {
@@ -195,6 +200,9 @@ struct SimOptions {
   // its entry (1 when absent); spend_match.h finds the scales. Empty: the baseline as documented
   // in enforcement.h.
   std::map<std::string, double> static_quota_scales;
+  // Whether budgets admit shorter expected work first (engine/admission_order.h); nullopt: the
+  // policy's own order (OrdersByLength).
+  std::optional<bool> order_by_length;
   // Called now and then with the fraction done; for progress bars. May be empty.
   std::function<void(double fraction)> progress;
   // Called with every decision step the simulation takes; for tests that compare the

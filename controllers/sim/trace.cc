@@ -21,10 +21,21 @@
 namespace bursar::sim {
 namespace {
 
-enum class Column { kSubmitTime, kDuration, kGpus, kNamespace, kPriority, kModel, kPurpose };
-constexpr int kColumnCount = 7;
+enum class Column {
+  kSubmitTime,
+  kDuration,
+  kGpus,
+  kNamespace,
+  kPriority,
+  kModel,
+  kPurpose,
+  kExpectedDuration
+};
+constexpr int kColumnCount = 8;
+constexpr int kRequiredColumns = 7;  // the first seven; expected_duration_s may be left out
 constexpr std::array<std::string_view, kColumnCount> kColumnNames = {
-    "submit_time_s", "duration_s", "gpus", "namespace", "priority", "model", "purpose"};
+    "submit_time_s", "duration_s", "gpus",    "namespace",
+    "priority",      "model",      "purpose", "expected_duration_s"};
 
 // Quotes a value for an error message: escapes quotes, backslashes and control characters so
 // the message stays on one line, and shortens very long values.
@@ -58,14 +69,14 @@ std::string QuoteForMessage(std::string_view value) {
 
 using values::AbslView;
 
-// "submit_time_s,duration_s,...": the canonical header.
-std::string CanonicalHeader() {
+// "submit_time_s,duration_s,...": the canonical header, with the optional column or without.
+std::string CanonicalHeader(bool with_expected_duration = false) {
   std::string out;
-  for (std::string_view name : kColumnNames) {
+  for (int i = 0; i < (with_expected_duration ? kColumnCount : kRequiredColumns); ++i) {
     if (!out.empty()) {
       out += ',';
     }
-    out.append(name);
+    out.append(kColumnNames[static_cast<size_t>(i)]);
   }
   return out;
 }
@@ -312,12 +323,13 @@ class TraceParser {
       column_of_field_.push_back(static_cast<Column>(index));
     }
     if (!unknown.empty()) {
-      return Error(
-          line, absl::StrCat(unknown.size() == 1 ? "unknown column " : "unknown columns ",
-                             absl::StrJoin(unknown, ", "), " (expected ", CanonicalHeader(), ")"));
+      return Error(line,
+                   absl::StrCat(unknown.size() == 1 ? "unknown column " : "unknown columns ",
+                                absl::StrJoin(unknown, ", "), " (expected ", CanonicalHeader(),
+                                ", optionally ", AbslView(kColumnNames[kRequiredColumns]), ")"));
     }
     std::vector<std::string> missing;
-    for (size_t i = 0; i < kColumnCount; ++i) {
+    for (size_t i = 0; i < kRequiredColumns; ++i) {
       if (!seen[i]) {
         missing.push_back(QuoteForMessage(kColumnNames[i]));
       }
@@ -378,6 +390,15 @@ class TraceParser {
       case Column::kPurpose:
         job.purpose.assign(value);
         return absl::OkStatus();
+      case Column::kExpectedDuration:
+        if (value.empty()) {
+          job.expected_duration_s.reset();  // declares nothing
+          return absl::OkStatus();
+        }
+        job.expected_duration_s = 0;
+        return ParseWhole<int64_t>(value, column, line, 1, kMaxTraceSeconds,
+                                   "must be empty or between 1 second and 100 years",
+                                   *job.expected_duration_s);
     }
     return absl::InternalError("unreachable column");
   }
@@ -446,7 +467,10 @@ absl::StatusOr<std::vector<TraceJob>> ReadTraceFile(const std::string& path) {
 }
 
 std::string FormatTraceCsv(const std::vector<TraceJob>& jobs) {
-  std::string out = CanonicalHeader() + "\n";
+  const bool declared = std::any_of(jobs.begin(), jobs.end(), [](const TraceJob& job) {
+    return job.expected_duration_s.has_value();
+  });
+  std::string out = CanonicalHeader(declared) + "\n";
   out.reserve(out.size() + jobs.size() * 48);
   for (const TraceJob& job : jobs) {
     AppendInt(out, job.submit_time_s);
@@ -462,6 +486,12 @@ std::string FormatTraceCsv(const std::vector<TraceJob>& jobs) {
     AppendField(out, job.model);
     out += ',';
     AppendField(out, job.purpose);
+    if (declared) {
+      out += ',';
+      if (job.expected_duration_s.has_value()) {
+        AppendInt(out, *job.expected_duration_s);
+      }
+    }
     out += '\n';
   }
   return out;

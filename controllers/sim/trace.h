@@ -5,7 +5,10 @@
 //   submit_time_s,duration_s,gpus,namespace,priority,model,purpose
 //   0,900,1,vision,0,resnet50,train
 //
-// The header names all seven columns (in any order; unknown or duplicate columns are errors).
+// The header names all seven columns (in any order; unknown or duplicate columns are errors),
+// and may add an eighth, `expected_duration_s`: the length a Job declares (what its
+// bursar.dev/expected-duration annotation or activeDeadlineSeconds would say), empty when it
+// declares none. Traces without the column stay valid.
 // Blank lines and lines whose first non-blank character is '#' are skipped, CRLF is accepted,
 // and fields may be double-quoted RFC 4180 style ("a,b", "say ""hi""", even across lines).
 // Spaces and tabs around a field are trimmed, so hand-aligned traces read as expected.
@@ -16,6 +19,7 @@
 // known only to the generator (see trace_generator.h).
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -37,7 +41,9 @@ struct TraceJob {
   int priority = 0;
   std::string model;    // may be empty
   std::string purpose;  // may be empty; "retrain" marks retraining jobs
-  int line = 0;         // 1-based line in the source file (0 when generated)
+  // The length the Job declares (> 0), which may differ from duration_s; nullopt: none.
+  std::optional<int64_t> expected_duration_s;
+  int line = 0;  // 1-based line in the source file (0 when generated)
 
   friend bool operator==(const TraceJob&, const TraceJob&) = default;
 };
@@ -52,7 +58,8 @@ absl::StatusOr<std::vector<TraceJob>> ParseTraceCsv(std::string_view text,
 absl::StatusOr<std::vector<TraceJob>> ReadTraceFile(const std::string& path);
 
 // Writes the canonical header and one row per job, in the given order, quoting fields only
-// when needed. Valid jobs round-trip through ParseTraceCsv (except `line`, which is not written).
+// when needed, and the eighth column only when some job declares a length. Valid jobs
+// round-trip through ParseTraceCsv (except `line`, which is not written).
 std::string FormatTraceCsv(const std::vector<TraceJob>& jobs);
 
 }  // namespace bursar::sim

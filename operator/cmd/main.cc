@@ -2,6 +2,7 @@
 //   bursar run [flags]   the operator (operator/cmd/run.h)
 //   bursar report-drift --address HOST:PORT --model NAME --score 0..1   (report_drift.h)
 //   bursar simulate --scenario FILE [--policy P|all] [--output table|json|csv] [--plot FILE.svg]
+//                   [--jobs FILE.csv] [--order policy|fifo|length]
 //   bursar trace generate [--seed N] [--jobs N] [--span DURATION] [--team NS[:W[:M1|M2]]]...
 //                         [--retrain-fraction F] [--max-duration DURATION] [--out FILE]
 //   bursar kubectl status|why|simulate ...   (plugin.h; also run as `kubectl-bursar`)
@@ -64,7 +65,8 @@ Every command prints its usage for --help.
 constexpr char kSimulateUsage[] =
     R"(Usage:
   bursar simulate --scenario FILE [--policy bursar|none|static-quota|shutoff|all]
-                  [--output table|json|csv] [--plot FILE.svg] [--jobs FILE.csv] [--quiet]
+                  [--output table|json|csv] [--plot FILE.svg] [--jobs FILE.csv]
+                  [--order policy|fifo|length] [--quiet]
 
 Runs a scenario (the manifests users apply, a CSV trace, modelDrift events and a simulated
 cluster) through the engine the operator runs, and reports per budget the limit, the spend,
@@ -77,6 +79,9 @@ whether a period went over, and the jobs that ran, were held or suspended (docs/
   --plot FILE.svg   also draw each budget's spend against its pacing line
   --jobs FILE.csv   also write one row per submitted Job (times, suspensions, cost) of the
                     first policy run
+  --order ORDER     which waiting Job starts first, for every policy: policy (default: bursar
+                    by priority then shorter expected work with aging, the baselines by
+                    priority then submission, as a ResourceQuota or Kueue gives), fifo, length
   --quiet           no progress bar or timing lines on stderr
 )";
 
@@ -156,7 +161,7 @@ int Simulate(const std::vector<std::string>& argv) {
     return 0;
   }
   absl::StatusOr<Args> args =
-      Args::Parse(argv, {"scenario", "policy", "output", "plot", "jobs"}, {"quiet"});
+      Args::Parse(argv, {"scenario", "policy", "output", "plot", "jobs", "order"}, {"quiet"});
   if (!args.ok()) {
     return Fail(args.status());
   }
@@ -168,6 +173,13 @@ int Simulate(const std::vector<std::string>& argv) {
   if (output != "table" && output != "json" && output != "csv") {
     return Fail(absl::InvalidArgumentError(
         absl::StrCat("--output: \"", output, "\" is not one of table, json, csv")));
+  }
+  std::optional<bool> order_by_length;
+  if (std::string order = args->GetOr("order", "policy"); order == "fifo" || order == "length") {
+    order_by_length = order == "length";
+  } else if (order != "policy") {
+    return Fail(absl::InvalidArgumentError(
+        absl::StrCat("--order: \"", order, "\" is not one of policy, fifo, length")));
   }
   std::vector<sim::Policy> policies;
   std::string policy_flag = args->GetOr("policy", "bursar");
@@ -191,6 +203,7 @@ int Simulate(const std::vector<std::string>& argv) {
                     !args->Has("quiet"));
     sim::SimOptions options;
     options.policy = policy;
+    options.order_by_length = order_by_length;
     options.progress = [&bar](double f) { bar.Update(f); };
     auto started = std::chrono::steady_clock::now();
     absl::StatusOr<sim::SimReport> report = sim::Simulate(*scenario, options);
@@ -211,6 +224,7 @@ int Simulate(const std::vector<std::string>& argv) {
     // At equal spend, or the comparison means nothing: docs/simulate.md, "Baselines".
     auto started = std::chrono::steady_clock::now();
     sim::SimOptions options;
+    options.order_by_length = order_by_length;
     absl::StatusOr<sim::SpendMatch> match =
         sim::SimulateSpendMatchedStaticQuota(*scenario, reports.front(), options);
     if (!match.ok()) {

@@ -130,6 +130,7 @@ CONTRACT = {
         "status.jobs", "status.jobs[]", "status.jobs[].namespace", "status.jobs[].name",
         "status.jobs[].uid", "status.jobs[].accrued", "status.jobs[].gpuSeconds",
         "status.jobs[].spent", "status.jobs[].rate", "status.jobs[].gpus", "status.jobs[].cap",
+        "status.jobLengths",
     ],
     "GPUNodePool": _COMMON + [
         "spec.provider", "spec.provider.type",

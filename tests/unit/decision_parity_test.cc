@@ -4,7 +4,9 @@
 // Throttle, Hold and Drain); at sampled decision steps the test rebuilds the cluster the
 // simulation decided on as an operator Snapshot — the budget with its ledger in status, the
 // pool's nodes, the running pods at their start times — runs a fresh planner on it, and expects
-// the planner's decision to equal the simulator's field by field.
+// the planner's decision to equal the simulator's field by field. The same snapshot also holds
+// the Jobs the simulation had waiting, as Jobs the budget holds: the planner must resume them in
+// the order the simulation admits them (engine/admission_order.h), as far as the quota allows.
 //
 // Prices are chosen so that a pod's cost and a node's per-GPU share are exact in micro-units
 // (2.00 per GPU-hour, 4 cores at 0.01 and 16 GiB at 0.001 per GPU: 2.056 per GPU-hour), and the
@@ -86,6 +88,7 @@ sim::Scenario PressureScenario() {
   s.manifests.pools = {Decode<api::GPUNodePool>(kPool, api::DecodeGPUNodePool)};
   s.manifests.budgets = {Decode<api::ComputeBudget>(kBudget, api::DecodeComputeBudget)};
   std::mt19937 rng(7);  // seeded: the same trace every run
+  const char* models[] = {"resnet50", "vit-b16", "bert-base"};
   for (int i = 0; i < 120; ++i) {
     sim::TraceJob job;
     job.submit_time_s = static_cast<int64_t>(rng() % (54 * 3600)) / 60 * 60;
@@ -93,11 +96,19 @@ sim::Scenario PressureScenario() {
     job.gpus = 1 + static_cast<int>(rng() % 4);
     job.ns = "vision";
     job.priority = static_cast<int>(rng() % 3);
+    job.model = models[rng() % 3];
+    if (rng() % 3 != 0) {  // two in three declare a length, roughly right
+      job.expected_duration_s = job.duration_s / 900 * 900 + 900;
+    }
     s.jobs.push_back(job);
   }
   std::stable_sort(s.jobs.begin(), s.jobs.end(),
                    [](const auto& a, const auto& b) { return a.submit_time_s < b.submit_time_s; });
   return s;
+}
+
+std::string JobName(size_t index) {
+  return absl::StrCat("job-", absl::Dec(index, absl::kZeroPad5));
 }
 
 // The cluster a simulator decision saw, as the operator's caches would show it.
@@ -148,12 +159,58 @@ reconcilers::Snapshot SnapshotOf(const sim::Scenario& scenario, const sim::Decis
     pod.state = reconcilers::PodState::kEnded;
     pod.start = job.since;
     pod.end = job.end;
+    pod.labels = {{"bursar.dev/model", job.model}};
     engine::ContainerResources c;
     c.gpus = job.gpus;
     pod.containers = {c};
     snap.pods.push_back(pod);
   }
+  // The Jobs waiting to start, as Jobs the budget holds (suspended by it).
+  for (size_t index : trace.waiting) {
+    const sim::TraceJob& t = scenario.jobs[index];
+    reconcilers::JobView job;
+    job.namespace_name = "vision";
+    job.name = JobName(index);
+    job.labels = {{"bursar.dev/model", t.model}};
+    job.suspended = true;
+    job.gpus = t.gpus;
+    job.priority = t.priority;
+    job.created = kStart + absl::Seconds(t.submit_time_s);
+    job.held_by = "vision";
+    job.held_for = "Hold";
+    if (t.expected_duration_s.has_value()) {
+      job.expected_duration = absl::Seconds(*t.expected_duration_s);
+    }
+    snap.jobs.push_back(job);
+  }
   return snap;
+}
+
+// The Jobs the operator should resume, in order: the simulation's waiting Jobs in its admission
+// order, each while the quota left has room for it (no head-of-line stop), none while held.
+std::vector<std::string> ExpectedResumes(const sim::Scenario& scenario,
+                                         const sim::DecisionTrace& trace) {
+  const engine::BudgetDecision& d = trace.decision;
+  if (d.hold_new_work || d.keep_running_gpus.has_value()) {
+    return {};
+  }
+  int64_t headroom = INT64_MAX;
+  if (d.quota_gpus.has_value()) {
+    int64_t running = 0;
+    for (const auto& job : trace.running) {
+      running += job.gpus;
+    }
+    headroom = std::max<int64_t>(0, *d.quota_gpus - running);
+  }
+  std::vector<std::string> out;
+  for (size_t index : trace.waiting) {
+    const int64_t gpus = scenario.jobs[index].gpus;
+    if (gpus <= headroom) {
+      headroom -= gpus;
+      out.push_back(JobName(index));
+    }
+  }
+  return out;
 }
 
 void ExpectSameDecision(const engine::BudgetDecision& sim, const engine::BudgetDecision& op,
@@ -195,6 +252,9 @@ TEST(DecisionParity, TheOperatorDecidesWhatTheSimulatorDecidedOnTheSameCluster) 
   ASSERT_GT(sampled.size(), 100u);
 
   std::map<api::LadderAction, int> rungs_seen;
+  int resumed = 0;
+  int out_of_fifo_order = 0;  // samples where the order is not priority-then-submission
+  int ordered_compared = 0;   // and the whole order was compared
   for (size_t i = 0; i < sampled.size(); ++i) {
     reconcilers::BudgetPlanner planner(
         reconcilers::PlannerOptions{.lookahead = engine::LookaheadFor(scenario.step)});
@@ -205,7 +265,44 @@ TEST(DecisionParity, TheOperatorDecidesWhatTheSimulatorDecidedOnTheSameCluster) 
     EXPECT_EQ(plan.budgets[0].status.spent, spent[i]);
     ExpectSameDecision(sampled[i].decision, plan.budgets[0].decision, sampled[i].step.now);
     ++rungs_seen[sampled[i].decision.rung];
+
+    std::vector<std::string> resumes;
+    for (const reconcilers::JobChange& action : plan.jobs) {
+      if (action.rung == reconcilers::JobRung::kRelease) {
+        resumes.push_back(action.name);
+      }
+    }
+    EXPECT_EQ(resumes, ExpectedResumes(scenario, sampled[i])) << "at " << sampled[i].step.now;
+    resumed += static_cast<int>(resumes.size());
+    std::vector<size_t> fifo = sampled[i].waiting;
+    std::stable_sort(fifo.begin(), fifo.end(), [&](size_t a, size_t b) {
+      return std::make_pair(-scenario.jobs[a].priority, scenario.jobs[a].submit_time_s) <
+             std::make_pair(-scenario.jobs[b].priority, scenario.jobs[b].submit_time_s);
+    });
+    out_of_fifo_order += fifo != sampled[i].waiting ? 1 : 0;
+
+    // The whole order: the same cluster with a budget that affords everything resumes every
+    // waiting Job, in the simulation's admission order.
+    reconcilers::Snapshot open = snapshots[i];
+    open.budgets[0].spec.limit.amount = values::Money::FromUnits(1'000'000'000);
+    open.budgets[0].spec.pacing.mode = api::PacingMode::kNone;
+    reconcilers::BudgetPlanner open_planner(
+        reconcilers::PlannerOptions{.lookahead = engine::LookaheadFor(scenario.step)});
+    std::vector<std::string> all_resumed;
+    for (const reconcilers::JobChange& action : open_planner.Reconcile(open).jobs) {
+      all_resumed.push_back(action.name);
+    }
+    std::vector<std::string> waiting;
+    for (size_t index : sampled[i].waiting) {
+      waiting.push_back(JobName(index));
+    }
+    EXPECT_EQ(all_resumed, waiting) << "at " << sampled[i].step.now;
+    ordered_compared += waiting.size() >= 2 && fifo != sampled[i].waiting ? 1 : 0;
   }
+  // The order was tested where it matters: Jobs were resumed, and length changed the order.
+  EXPECT_GT(resumed, 0);
+  EXPECT_GT(out_of_fifo_order, 0);
+  EXPECT_GT(ordered_compared, 10);
   // The comparison covered the ladder, not only calm water.
   EXPECT_GT(rungs_seen[api::LadderAction::kThrottle] + rungs_seen[api::LadderAction::kNotify], 0);
   EXPECT_GT(rungs_seen[api::LadderAction::kHold] + rungs_seen[api::LadderAction::kDrain], 0);

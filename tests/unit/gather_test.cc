@@ -80,6 +80,18 @@ TEST(GatherTest, JobViewReadsItsDeclaredLengthAndItsOwnCaps) {
   EXPECT_EQ(j.annotation_error, "");
 }
 
+TEST(GatherTest, JobViewReadsActiveDeadlineSecondsWhenPositive) {
+  JobView j = JobViewOf(JsonOrFail(
+      R"({"metadata":{"name":"j","namespace":"n"},"spec":{"activeDeadlineSeconds":7200}})"));
+  EXPECT_EQ(j.active_deadline, absl::Hours(2));
+  for (const char* spec :
+       {R"({"activeDeadlineSeconds":0})", R"({"activeDeadlineSeconds":"1h"})", R"({})"}) {
+    JobView none = JobViewOf(
+        JsonOrFail(absl::StrCat(R"({"metadata":{"name":"j","namespace":"n"},"spec":)", spec, "}")));
+    EXPECT_FALSE(none.active_deadline.has_value()) << spec;
+  }
+}
+
 TEST(GatherTest, JobViewNamesTheFirstBursarAnnotationThatDoesNotParse) {
   struct Case {
     const char* annotations;

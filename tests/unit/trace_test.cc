@@ -42,6 +42,10 @@ class Job {
     job_.line = l;
     return *this;
   }
+  Job& Declares(int64_t seconds) {
+    job_.expected_duration_s = seconds;
+    return *this;
+  }
   operator TraceJob() const { return job_; }  // NOLINT(google-explicit-constructor)
 
  private:
@@ -147,7 +151,8 @@ INSTANTIATE_TEST_SUITE_P(
         ErrorCase{"UnknownColumns",
                   "submit_time_s,duration_s,gpus,namespace,priority,model,purpose,user,Team\n",
                   "trace.csv:1: unknown columns \"user\", \"Team\" (expected "
-                  "submit_time_s,duration_s,gpus,namespace,priority,model,purpose)"},
+                  "submit_time_s,duration_s,gpus,namespace,priority,model,purpose, optionally "
+                  "expected_duration_s)"},
         ErrorCase{"DuplicateColumn",
                   "submit_time_s,duration_s,gpus,gpus,namespace,priority,model,purpose\n",
                   "trace.csv:1: duplicate column \"gpus\""},
@@ -206,6 +211,45 @@ TEST(TraceFormatTest, WritesCanonicalCsv) {
   EXPECT_EQ(FormatTraceCsv(jobs), std::string(kHeader) +
                                       "0,900,1,vision,0,resnet50,train\n"
                                       "60,30,0,nlp,-2,\"a,b\",\"say \"\"hi\"\"\"\n");
+}
+
+TEST(TraceParseTest, TheOptionalExpectedDurationColumnDeclaresALengthOrNothing) {
+  absl::StatusOr<std::vector<TraceJob>> got = ParseTraceCsv(
+      "expected_duration_s,submit_time_s,duration_s,gpus,namespace,priority,model,"
+      "purpose\n3600,0,4000,1,vision,0,resnet50,\n,10,20,1,vision,0,,\n",
+      "t.csv");
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(*got, (std::vector<TraceJob>{
+                      Job(0, 4000, 1, "vision").Model("resnet50").Declares(3600).Line(2),
+                      Job(10, 20, 1, "vision").Line(3)}));
+  for (const auto& [value, why] : std::vector<std::pair<std::string, std::string>>{
+           {"0",
+            "t.csv:2: expected_duration_s: \"0\" must be empty or between 1 second and 100 "
+            "years"},
+           {"1h", "t.csv:2: expected_duration_s: \"1h\" is not a whole number"}}) {
+    absl::StatusOr<std::vector<TraceJob>> bad =
+        ParseTraceCsv(std::string("submit_time_s,duration_s,gpus,namespace,priority,model,purpose,"
+                                  "expected_duration_s\n1,2,1,a,0,,,") +
+                          value + "\n",
+                      "t.csv");
+    ASSERT_FALSE(bad.ok()) << value;
+    EXPECT_EQ(bad.status().message(), why);
+  }
+}
+
+TEST(TraceFormatTest, WritesTheExpectedDurationColumnOnlyWhenAJobDeclaresALength) {
+  std::vector<TraceJob> jobs = {Job(0, 900, 1, "vision"), Job(5, 60, 2, "nlp").Declares(120)};
+  EXPECT_EQ(FormatTraceCsv(jobs),
+            "submit_time_s,duration_s,gpus,namespace,priority,model,purpose,expected_duration_s\n"
+            "0,900,1,vision,0,,,\n5,60,2,nlp,0,,,120\n");
+  absl::StatusOr<std::vector<TraceJob>> parsed = ParseTraceCsv(FormatTraceCsv(jobs), "rt");
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  for (TraceJob& job : *parsed) {
+    job.line = 0;
+  }
+  EXPECT_EQ(*parsed, jobs);
+  jobs.pop_back();
+  EXPECT_EQ(FormatTraceCsv(jobs), std::string(kHeader) + "0,900,1,vision,0,,\n");
 }
 
 TEST(TraceFormatTest, RoundTripsTrickyValues) {
