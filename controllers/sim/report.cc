@@ -112,6 +112,8 @@ void WriteBudget(json::Writer& w, const BudgetResult& b) {
   w.Key("jobsUnschedulable").Int(b.jobs_unschedulable);
   w.Key("suspensions").Int(b.suspensions);
   w.Key("boundaryDrains").Int(b.boundary_drains);
+  w.Key("jobsCapped").Int(b.jobs_capped);
+  w.Key("jobsRefusedOverCap").Int(b.jobs_refused_over_cap);
   w.Key("lostGpuHours").Double(Cents(b.lost_gpu_hours));
   w.Key("meanWaitSeconds").Double(std::round(b.mean_wait_seconds));
   w.Key("meanFlowSeconds").Double(std::round(b.mean_flow_seconds));
@@ -215,6 +217,13 @@ std::string FormatReportTable(const SimReport& report) {
                GpuHours(b.gpu_hours_overspend)});
   }
   out += times.Render();
+  for (const BudgetResult& b : report.budgets) {
+    if (b.jobs_capped > 0 || b.jobs_refused_over_cap > 0) {
+      absl::StrAppend(&out, b.name, ": ", b.jobs_capped, " Jobs stopped at their own max_cost, ",
+                      b.jobs_refused_over_cap,
+                      " refused (their declared length passes their max_cost)\n");
+    }
+  }
   for (const BudgetResult& b : report.budgets) {
     if (b.periods.size() <= 1) {
       continue;

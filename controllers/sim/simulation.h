@@ -67,6 +67,7 @@ struct Job {
   int64_t lost_gpu_s = 0;  // GPU-seconds spent redoing work
   int64_t paid_s = 0;      // seconds run in ended segments
   Money cost;              // its pods' charges over ended segments
+  bool capped = false;     // stopped at (or refused for) its own max_cost: never resumed
 };
 
 struct Pool {
@@ -165,7 +166,14 @@ class Simulation {
   void BringUpNodes(int64_t now_s);
 
   void Start(size_t index, int pool, int64_t now_s, bool on_reserve);
-  void Suspend(size_t index, int64_t now_s);
+  // `boundary`: count it as a boundary drain when its run began in an earlier period (Drain's
+  // suspensions; not a Job stopped at its own cap).
+  void Suspend(size_t index, int64_t now_s, bool boundary = true);
+  // Bursar stops a Job at its own cap (engine::CapStop, as the operator does).
+  void StopAtCaps(int budget, absl::Duration lookahead, int64_t now_s);
+  // Bursar's webhook refuses a Job whose declared length passes its own cap
+  // (engine::CheckAffordable, kOverCap): it never runs.
+  bool RefusedOverCap(const Budget& b, const Job& job) const;
   void Release(Job& job);
   void TransferHeldNodes(Pool& pool);
   // Idle GPUs of `pool` by the budget that pays for them (kNoBudget: nobody's).

@@ -11,6 +11,7 @@
 #include "controllers/engine/budget_policy.h"
 #include "controllers/engine/budget_step.h"
 #include "controllers/engine/cost_model.h"
+#include "controllers/engine/job_caps.h"
 #include "controllers/engine/pool_sizing.h"
 #include "controllers/sim/simulation.h"
 #include "controllers/values/ledger.h"
@@ -192,7 +193,48 @@ void Simulation::Decide(int64_t now_s) {
     if (stop.keep_reserve_gpus.has_value()) {
       DrainTo(budget, *stop.keep_reserve_gpus, std::nullopt, true, now_s);
     }
+    if (b.enforcement->FollowsLadder()) {
+      StopAtCaps(budget, step.lookahead, now_s);
+    }
   }
+}
+
+void Simulation::StopAtCaps(int budget, absl::Duration lookahead, int64_t now_s) {
+  std::vector<size_t> stop;
+  for (size_t i : running_) {
+    const Job& job = jobs_[i];
+    if (job.budget != budget || !job.trace->max_cost.has_value()) {
+      continue;
+    }
+    // Its charges so far: ended segments, and the running one up to now.
+    const engine::JobUse used{
+        .accrued = static_cast<values::Accrual>(job.cost.micros()) * values::kAccrualPerMicro +
+                   static_cast<values::Accrual>(job.rate.micros()) * (now_s - job.run_since_s),
+        .gpu_seconds = 0};
+    if (engine::CapStop({.max_cost = job.trace->max_cost, .max_gpu_hours = std::nullopt}, used,
+                        job.rate, job.trace->gpus, lookahead)
+            .has_value()) {
+      stop.push_back(i);
+    }
+  }
+  for (size_t i : stop) {
+    Suspend(i, now_s, false);
+    jobs_[i].capped = true;
+    ++budgets_[static_cast<size_t>(budget)].result.jobs_capped;
+  }
+}
+
+bool Simulation::RefusedOverCap(const Budget& b, const Job& job) const {
+  if (!b.result.enforced || !b.enforcement->FollowsLadder() || !job.trace->max_cost.has_value() ||
+      !job.trace->expected_duration_s.has_value()) {
+    return false;
+  }
+  std::optional<engine::Unaffordable> u = engine::CheckAffordable(
+      {.max_cost = job.trace->max_cost, .max_gpu_hours = std::nullopt}, job.trace->gpus,
+      absl::Seconds(*job.trace->expected_duration_s),
+      engine::GpuHourPrice(PoolPricesOf(b), engine::BudgetBurn(), b.default_gpu_hour), std::nullopt,
+      absl::InfiniteDuration());
+  return u.has_value() && u->kind == engine::Unaffordable::Kind::kOverCap;
 }
 
 bool Simulation::Schedulable(const Job& job, const std::vector<int>& pools) const {

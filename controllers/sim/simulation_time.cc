@@ -75,7 +75,7 @@ void Simulation::Release(Job& job) {
   job.pool = -1;
 }
 
-void Simulation::Suspend(size_t index, int64_t now_s) {
+void Simulation::Suspend(size_t index, int64_t now_s, bool boundary) {
   Job& job = jobs_[index];
   EndSegment(job, now_s, true);
   Release(job);
@@ -86,7 +86,7 @@ void Simulation::Suspend(size_t index, int64_t now_s) {
     Budget& b = budgets_[static_cast<size_t>(job.budget)];
     ++b.result.suspensions;
     // Decide runs after Meter, so the ledger is already in the period of now_s.
-    if (At(job.run_since_s) < b.ledger->period().start) {
+    if (boundary && At(job.run_since_s) < b.ledger->period().start) {
       ++b.result.boundary_drains;
     }
   }
@@ -300,6 +300,10 @@ void Simulation::Arrive(int64_t now_s) {
       job.state = JobState::kCompleted;  // can never run: dropped
     } else if (b == nullptr) {
       unbudgeted_pending_.Insert(index, *job.trace, unbudgeted_lengths_);
+    } else if (RefusedOverCap(*b, job)) {
+      job.capped = true;  // the webhook refuses it: it never runs
+      job.state = JobState::kCompleted;
+      ++b->result.jobs_refused_over_cap;
     } else {
       AddPending(*b, index);
     }

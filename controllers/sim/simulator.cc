@@ -260,11 +260,14 @@ const char* StateName(const Job& job) {
     case JobState::kRunning:
       return "running";
     case JobState::kSuspended:
-      return "suspended";
+      return job.capped ? "capped" : "suspended";
     case JobState::kPending:
       return "pending";
     case JobState::kCompleted:
-      return job.finish_s.has_value() ? "finished" : "unschedulable";
+      if (job.finish_s.has_value()) {
+        return "finished";
+      }
+      return job.capped ? "refused" : "unschedulable";
     case JobState::kFuture:
       break;
   }
@@ -316,7 +319,9 @@ void Simulation::ReportJobs(SimReport& report) {
         HeldDuring(b, job.trace->submit_time_s, job.first_start_s.value_or(end_s_ + 1)) ? 1 : 0;
     jt.lost_gpu_s += job.lost_gpu_s;
     if (job.state == JobState::kCompleted && !job.finish_s.has_value()) {
-      ++r.jobs_unschedulable;  // dropped: no policy could ever run it
+      // Dropped: no policy could ever run it, or refused at admission past its own cap
+      // (counted in jobs_refused_over_cap).
+      r.jobs_unschedulable += job.capped ? 0 : 1;
       continue;
     }
     ++jt.counted;

@@ -110,6 +110,10 @@ struct BudgetResult {
   // Suspensions of a Job in a period its current run did not start in: work carried across
   // a period boundary and then stopped.
   int64_t boundary_drains = 0;
+  // Bursar only (the baselines have no per-Job caps): Jobs stopped at their own max_cost, and
+  // Jobs refused because their declared length passes it.
+  int64_t jobs_capped = 0;
+  int64_t jobs_refused_over_cap = 0;
   // GPU-hours paid to redo work after a resume (cluster.restartPenalty per resume, counted as
   // it is worked off).
   double lost_gpu_hours = 0;

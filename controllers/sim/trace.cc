@@ -29,13 +29,14 @@ enum class Column {
   kPriority,
   kModel,
   kPurpose,
-  kExpectedDuration
+  kExpectedDuration,
+  kMaxCost
 };
-constexpr int kColumnCount = 8;
-constexpr int kRequiredColumns = 7;  // the first seven; expected_duration_s may be left out
+constexpr int kColumnCount = 9;
+constexpr int kRequiredColumns = 7;  // the first seven; the optional ones may be left out
 constexpr std::array<std::string_view, kColumnCount> kColumnNames = {
-    "submit_time_s", "duration_s", "gpus",    "namespace",
-    "priority",      "model",      "purpose", "expected_duration_s"};
+    "submit_time_s", "duration_s",          "gpus",    "namespace", "priority", "model",
+    "purpose",       "expected_duration_s", "max_cost"};
 
 // Quotes a value for an error message: escapes quotes, backslashes and control characters so
 // the message stays on one line, and shortens very long values.
@@ -69,10 +70,14 @@ std::string QuoteForMessage(std::string_view value) {
 
 using values::AbslView;
 
-// "submit_time_s,duration_s,...": the canonical header, with the optional column or without.
-std::string CanonicalHeader(bool with_expected_duration = false) {
+// "submit_time_s,duration_s,...": the canonical header, with the optional columns asked for.
+std::string CanonicalHeader(bool with_expected_duration = false, bool with_max_cost = false) {
   std::string out;
-  for (int i = 0; i < (with_expected_duration ? kColumnCount : kRequiredColumns); ++i) {
+  for (int i = 0; i < kColumnCount; ++i) {
+    if ((i == static_cast<int>(Column::kExpectedDuration) && !with_expected_duration) ||
+        (i == static_cast<int>(Column::kMaxCost) && !with_max_cost)) {
+      continue;
+    }
     if (!out.empty()) {
       out += ',';
     }
@@ -326,7 +331,8 @@ class TraceParser {
       return Error(line,
                    absl::StrCat(unknown.size() == 1 ? "unknown column " : "unknown columns ",
                                 absl::StrJoin(unknown, ", "), " (expected ", CanonicalHeader(),
-                                ", optionally ", AbslView(kColumnNames[kRequiredColumns]), ")"));
+                                ", optionally ", AbslView(kColumnNames[kRequiredColumns]), " and ",
+                                AbslView(kColumnNames[kRequiredColumns + 1]), ")"));
     }
     std::vector<std::string> missing;
     for (size_t i = 0; i < kRequiredColumns; ++i) {
@@ -399,6 +405,19 @@ class TraceParser {
         return ParseWhole<int64_t>(value, column, line, 1, kMaxTraceSeconds,
                                    "must be empty or between 1 second and 100 years",
                                    *job.expected_duration_s);
+      case Column::kMaxCost: {
+        if (value.empty()) {
+          job.max_cost.reset();  // no cap
+          return absl::OkStatus();
+        }
+        absl::StatusOr<values::Money> cap = values::Money::Parse(value);
+        if (!cap.ok() || cap->IsNegative()) {
+          return Error(line, absl::StrCat("max_cost: ", QuoteForMessage(value),
+                                          " must be empty or a non-negative decimal amount"));
+        }
+        job.max_cost = *cap;
+        return absl::OkStatus();
+      }
     }
     return absl::InternalError("unreachable column");
   }
@@ -470,7 +489,9 @@ std::string FormatTraceCsv(const std::vector<TraceJob>& jobs) {
   const bool declared = std::any_of(jobs.begin(), jobs.end(), [](const TraceJob& job) {
     return job.expected_duration_s.has_value();
   });
-  std::string out = CanonicalHeader(declared) + "\n";
+  const bool capped = std::any_of(jobs.begin(), jobs.end(),
+                                  [](const TraceJob& job) { return job.max_cost.has_value(); });
+  std::string out = CanonicalHeader(declared, capped) + "\n";
   out.reserve(out.size() + jobs.size() * 48);
   for (const TraceJob& job : jobs) {
     AppendInt(out, job.submit_time_s);
@@ -490,6 +511,12 @@ std::string FormatTraceCsv(const std::vector<TraceJob>& jobs) {
       out += ',';
       if (job.expected_duration_s.has_value()) {
         AppendInt(out, *job.expected_duration_s);
+      }
+    }
+    if (capped) {
+      out += ',';
+      if (job.max_cost.has_value()) {
+        out += job.max_cost->ToString();
       }
     }
     out += '\n';

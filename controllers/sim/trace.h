@@ -8,7 +8,8 @@
 // The header names all seven columns (in any order; unknown or duplicate columns are errors),
 // and may add an eighth, `expected_duration_s`: the length a Job declares (what its
 // bursar.dev/expected-duration annotation or activeDeadlineSeconds would say), empty when it
-// declares none. Traces without the column stay valid.
+// declares none, and a ninth, `max_cost`: the Job's own cap (bursar.dev/max-cost) in its
+// budget's currency, empty when it has none. Traces without them stay valid.
 // Blank lines and lines whose first non-blank character is '#' are skipped, CRLF is accepted,
 // and fields may be double-quoted RFC 4180 style ("a,b", "say ""hi""", even across lines).
 // Spaces and tabs around a field are trimmed, so hand-aligned traces read as expected.
@@ -25,6 +26,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "controllers/values/money.h"
 
 namespace bursar::sim {
 
@@ -43,6 +45,9 @@ struct TraceJob {
   std::string purpose;  // may be empty; "retrain" marks retraining jobs
   // The length the Job declares (> 0), which may differ from duration_s; nullopt: none.
   std::optional<int64_t> expected_duration_s;
+  // Optional column `max_cost`: the Job's own cap (bursar.dev/max-cost), in its budget's
+  // currency; empty or absent: none.
+  std::optional<values::Money> max_cost;
   int line = 0;  // 1-based line in the source file (0 when generated)
 
   friend bool operator==(const TraceJob&, const TraceJob&) = default;

@@ -1485,3 +1485,44 @@ TEST(SimulatorSpendMatch, TheScaledStaticQuotaSpendsWhatBursarSpentWithinOnePerc
 
 }  // namespace
 }  // namespace bursar::sim
+
+namespace bursar::sim {
+namespace {
+
+TEST(SimulatorJobCaps, BursarStopsAJobAtItsOwnCapAndRefusesOneDeclaredPastIt) {
+  // A 2-GPU Job of 3 h costs 2 x kUnit an hour; its cap of 2 x kUnit stops it after about an hour
+  // (the projection is two one-minute ticks). A second declares 2 h against a cap worth 1 h of
+  // itself at the pool's GPU price: refused at submission. A third has a cap it never reaches.
+  TraceJob capped = Job(absl::ZeroDuration(), absl::Hours(3), 2, "team");
+  capped.max_cost = values::Money::FromMicros(static_cast<int64_t>(2 * kUnit * 1e6));
+  TraceJob declared = Job(absl::ZeroDuration(), absl::Hours(2), 1, "team");
+  declared.expected_duration_s = 2 * 3600;
+  declared.max_cost = values::Money::FromMicros(static_cast<int64_t>(kGpuPrice * 1e6));
+  TraceJob roomy = Job(absl::ZeroDuration(), absl::Hours(1), 1, "team");
+  roomy.max_cost = values::Money::FromUnits(1000);
+  Scenario s = ScenarioBuilder()
+                   .Duration(absl::Hours(5))
+                   .Pool(PoolYaml().Fixed(2))
+                   .Budget(BudgetYaml("team").Amount("1000"))
+                   .Add(capped)
+                   .Add(declared)
+                   .Add(roomy)
+                   .Build();
+  SimReport bursar = SimulateOrFail(s, Policy::kBursar);
+  const BudgetResult& b = BudgetOf(bursar, "team");
+  EXPECT_EQ(b.jobs_capped, 1);
+  EXPECT_EQ(b.jobs_refused_over_cap, 1);
+  EXPECT_EQ(b.jobs_completed, 1) << "the roomy Job runs to its end";
+  EXPECT_EQ(b.boundary_drains, 0);
+  // Spend: the roomy Job's hour, and the capped Job stopped within the projection below its cap.
+  const double capped_spend = b.spent - 1 * kUnit;
+  EXPECT_LE(capped_spend, 2 * kUnit + kCent);
+  EXPECT_GE(capped_spend, 2 * kUnit * (1.0 - 3.0 / 60.0));
+  // The baselines have no per-Job caps: all three run to their end.
+  const BudgetResult& none = BudgetOf(SimulateOrFail(s, Policy::kNone), "team");
+  EXPECT_EQ(none.jobs_capped, 0);
+  EXPECT_EQ(none.jobs_completed, 3);
+}
+
+}  // namespace
+}  // namespace bursar::sim

@@ -152,7 +152,7 @@ INSTANTIATE_TEST_SUITE_P(
                   "submit_time_s,duration_s,gpus,namespace,priority,model,purpose,user,Team\n",
                   "trace.csv:1: unknown columns \"user\", \"Team\" (expected "
                   "submit_time_s,duration_s,gpus,namespace,priority,model,purpose, optionally "
-                  "expected_duration_s)"},
+                  "expected_duration_s and max_cost)"},
         ErrorCase{"DuplicateColumn",
                   "submit_time_s,duration_s,gpus,gpus,namespace,priority,model,purpose\n",
                   "trace.csv:1: duplicate column \"gpus\""},
@@ -234,6 +234,29 @@ TEST(TraceParseTest, TheOptionalExpectedDurationColumnDeclaresALengthOrNothing) 
                       "t.csv");
     ASSERT_FALSE(bad.ok()) << value;
     EXPECT_EQ(bad.status().message(), why);
+  }
+}
+
+TEST(TraceParseTest, TheOptionalMaxCostColumnCapsAJobAndRoundTrips) {
+  absl::StatusOr<std::vector<TraceJob>> got = ParseTraceCsv(
+      "submit_time_s,duration_s,gpus,namespace,priority,model,purpose,max_cost\n"
+      "0,4000,1,vision,0,,,2000.50\n10,20,1,vision,0,,,\n",
+      "t.csv");
+  ASSERT_TRUE(got.ok()) << got.status();
+  ASSERT_EQ(got->size(), 2u);
+  EXPECT_EQ((*got)[0].max_cost, values::Money::FromMicros(2'000'500'000));
+  EXPECT_FALSE((*got)[1].max_cost.has_value());
+  EXPECT_EQ(FormatTraceCsv(*got),
+            "submit_time_s,duration_s,gpus,namespace,priority,model,purpose,max_cost\n"
+            "0,4000,1,vision,0,,,2000.50\n10,20,1,vision,0,,,\n");
+  for (const std::string value : {"-1", "lots", "1e3"}) {
+    absl::StatusOr<std::vector<TraceJob>> bad = ParseTraceCsv(
+        "submit_time_s,duration_s,gpus,namespace,priority,model,purpose,max_cost\n1,2,1,a,0,,," +
+            value + "\n",
+        "t.csv");
+    ASSERT_FALSE(bad.ok()) << value;
+    EXPECT_EQ(bad.status().message(), "t.csv:2: max_cost: \"" + value +
+                                          "\" must be empty or a non-negative decimal amount");
   }
 }
 
