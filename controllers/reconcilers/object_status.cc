@@ -78,6 +78,41 @@ ConditionUpdate PriceBookReady(const api::PriceBook& book, absl::Time now) {
             now, book.metadata.generation));
 }
 
+ConditionUpdate BudgetReady(const api::ComputeBudget& budget, std::vector<api::Condition> planned,
+                            const std::string& missing_cluster_queue, absl::Time now) {
+  auto is_ready = [](const api::Condition& c) { return c.type == kReadyCondition; };
+  auto ready = std::find_if(planned.begin(), planned.end(), is_ready);
+  if (ready == planned.end()) {
+    if (missing_cluster_queue.empty()) {
+      ConditionUpdate out;  // a plan without a Ready (tests): nothing to say
+      out.kind = "ComputeBudget";
+      out.name = budget.metadata.name;
+      out.uid = budget.metadata.uid;
+      out.conditions = std::move(planned);
+      return out;
+    }
+    ready = planned.insert(planned.end(), Ready(true, "", "", now, budget.metadata.generation));
+  }
+  api::Condition wanted = *ready;
+  if (!missing_cluster_queue.empty() && wanted.status == "True") {
+    wanted = Ready(false, "ClusterQueueNotFound",
+                   absl::StrCat("spec.quota.clusterQueue: ClusterQueue \"", missing_cluster_queue,
+                                "\" does not exist (or Kueue is not installed), so the budget's "
+                                "allowance reaches no workload; create it or change spec.quota"),
+                   now, budget.metadata.generation);
+  }
+  auto stored =
+      std::find_if(budget.status.conditions.begin(), budget.status.conditions.end(), is_ready);
+  if (stored != budget.status.conditions.end() && stored->status != wanted.status) {
+    wanted.last_transition_time = now;
+  }
+  ConditionUpdate out = Update("ComputeBudget", budget.metadata.name, budget.metadata.uid,
+                               budget.status.conditions, wanted);
+  *ready = out.ready;
+  out.conditions = std::move(planned);
+  return out;
+}
+
 ConditionUpdate PoolReady(const api::GPUNodePool& pool, const Snapshot& snap,
                           const ProviderHealth& provider, absl::Time now) {
   const int64_t generation = pool.metadata.generation;

@@ -4,7 +4,8 @@
 // our kinds that Bursar cannot decode (ComputeBudgets included), so that each object either
 // works or says why. Pure: PlanApplier writes a condition only when it changed and announces a
 // new False once, with one Warning Event (plan_applier.h). A ComputeBudget that decodes gets its
-// Ready condition from the planner (budget_planner.h).
+// Ready condition from the planner (budget_planner.h), unless what it writes to is missing
+// (BudgetReady).
 // Pitfall: a message must not change from pass to pass while nothing changed (no counts or
 // times in it), or every pass would write the status again.
 // Thread-compatible.
@@ -53,6 +54,15 @@ ConditionUpdate PriceBookReady(const api::PriceBook& book, absl::Time now);
 //   (PriceBookInvalid, with the PriceBook's error): False;
 // - its provider failed (`provider`): False with that reason and message;
 // - else True (reason Ready).
+// A ComputeBudget's conditions as the planner set them (`planned`), unless the ClusterQueue its
+// quota names (Kueue mode) does not exist (`missing_cluster_queue` not empty): then Ready=False,
+// reason ClusterQueueNotFound, naming it, over a planner's Ready=True (a planner's own False
+// stays). `changed` and `announce` compare with the stored status, and a Ready that changed
+// status since the stored one gets lastTransitionTime `now` (the planner's own clock does not
+// know of this condition).
+ConditionUpdate BudgetReady(const api::ComputeBudget& budget, std::vector<api::Condition> planned,
+                            const std::string& missing_cluster_queue, absl::Time now);
+
 ConditionUpdate PoolReady(const api::GPUNodePool& pool, const Snapshot& snap,
                           const ProviderHealth& provider, absl::Time now);
 

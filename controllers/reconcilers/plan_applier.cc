@@ -185,30 +185,37 @@ void PlanApplier::ApplyQuotas(const Plan& plan, const Snapshot& snapshot,
 
 // Writes the flavors' nominalQuota (and borrowingLimit) so that the queue admits no more than
 // the allowance (cluster_queue_quota.h).
-void PlanApplier::ApplyClusterQueue(const ClusterQueueTarget& target, ApplyReport& report) {
+bool PlanApplier::ApplyClusterQueue(const ClusterQueueTarget& target, ApplyReport& report) {
   std::string where = absl::StrCat("ClusterQueue/", target.cluster_queue);
   absl::StatusOr<Value> cq = client_.Get(kube::kKueueClusterQueues, "", target.cluster_queue);
+  if (kube::IsNotFound(cq.status())) {
+    return false;  // not an error to log every pass: the budget's Ready and an Event say it
+  }
   if (!cq.ok()) {
     report.errors.push_back(absl::StrCat(where, ": ", cq.status().message()));
-    return;
+    return true;
   }
   absl::StatusOr<std::optional<Value>> patch = ClusterQueueQuotaPatch(*cq, target);
   if (!patch.ok()) {
     report.errors.push_back(absl::StrCat(where, ": ", patch.status().message()));
-    return;
+    return true;
   }
   if (!patch->has_value()) {
-    return;
+    return true;
   }
   absl::StatusOr<Value> patched =
       client_.Patch(kube::kKueueClusterQueues, "", target.cluster_queue, kube::PatchType::kJson,
                     std::move(**patch), {.field_manager = kFieldManager});
-  if (!patched.ok()) {
+  if (!patched.ok() && !kube::IsNotFound(patched.status())) {
     report.errors.push_back(absl::StrCat(where, ": ", patched.status().message()));
-    return;
+    return true;
+  }
+  if (!patched.ok()) {
+    return false;  // deleted since the read
   }
   ++report.writes;
   ++report.actions["SetQuota"];
+  return true;
 }
 
 ApplyReport PlanApplier::Apply(const Plan& plan, const Snapshot& snapshot,
@@ -225,8 +232,11 @@ ApplyReport PlanApplier::Apply(const Plan& plan, const Snapshot& snapshot,
 
   // Actuation first, so that status reports what was done.
   ApplyQuotas(plan, snapshot, owned_quotas, report);
+  std::map<std::string, std::string> missing_queues;  // budget -> the ClusterQueue it names
   for (const ClusterQueueTarget& target : plan.cluster_queues) {
-    ApplyClusterQueue(target, report);
+    if (!ApplyClusterQueue(target, report)) {
+      missing_queues[target.budget] = target.cluster_queue;
+    }
   }
   for (const JobChange& change : plan.jobs) {
     Value annotations =
@@ -309,10 +319,20 @@ ApplyReport PlanApplier::Apply(const Plan& plan, const Snapshot& snapshot,
     if (budget == budgets.end()) {
       continue;
     }
+    auto missing = missing_queues.find(outcome.name);
+    ConditionUpdate ready = BudgetReady(
+        *budget->second, outcome.status.conditions,
+        missing == missing_queues.end() ? std::string() : missing->second, snapshot.now);
+    api::ComputeBudgetStatus status = outcome.status;
+    status.conditions = std::move(ready.conditions);
     absl::Status written = ApplyStatus(kube::kComputeBudgets, outcome.name,
-                                       api::EncodeComputeBudgetStatus(outcome.status), report);
+                                       api::EncodeComputeBudgetStatus(status), report);
     if (!written.ok()) {
-      ReportBudgetStatusFailure(*budget->second, outcome.status, written, snapshot.now, report);
+      ReportBudgetStatusFailure(*budget->second, status, written, snapshot.now, report);
+    }
+    if (ready.announce && missing != missing_queues.end()) {
+      events_.Record(BudgetRef(*budget->second), runtime::EventType::kWarning, ready.ready.reason,
+                     ready.ready.message);
     }
     for (const EventNote& note : outcome.events) {
       events_.Record(BudgetRef(*budget->second),

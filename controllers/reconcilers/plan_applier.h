@@ -95,7 +95,8 @@ class PlanApplier {
                                  absl::Time now, ApplyReport& report);
   void ApplyQuotas(const Plan& plan, const Snapshot& snapshot,
                    const std::vector<json::Value>& owned, ApplyReport& report);
-  void ApplyClusterQueue(const ClusterQueueTarget& target, ApplyReport& report);
+  // Returns false when the ClusterQueue does not exist (the budget's Ready says so).
+  bool ApplyClusterQueue(const ClusterQueueTarget& target, ApplyReport& report);
   // The provider's health for the pool's Ready condition (see the file comment).
   ProviderHealth ProviderHealthOf(const api::GPUNodePool& pool, absl::Time now,
                                   const std::map<std::string, ProviderHealth>& resized);

@@ -222,5 +222,47 @@ TEST(ObjectStatusTest, AValidPriceBookIsReadyAndWrittenOnlyWhenThatChanges) {
   EXPECT_FALSE(PriceBookReady(book, kNow + absl::Hours(1)).changed);
 }
 
+// Kueue mode naming a ClusterQueue that does not exist: Ready=False naming it over the planner's
+// True, announced once; back to True (a new transition) when it exists; a planner's own False
+// (an invalid spec) is kept.
+TEST(ObjectStatusTest, ABudgetWhoseClusterQueueIsMissingIsNotReadyUntilItExists) {
+  api::ComputeBudget budget;
+  budget.metadata.name = "team-a";
+  budget.metadata.generation = 3;
+  const std::vector<api::Condition> planned = {{.type = "Ready",
+                                                .status = "True",
+                                                .reason = "Enforcing",
+                                                .message = "within budget",
+                                                .last_transition_time = kNow - absl::Hours(5),
+                                                .observed_generation = 3}};
+  ConditionUpdate missing = BudgetReady(budget, planned, "gpu-queue", kNow);
+  EXPECT_EQ(missing.ready.status, "False");
+  EXPECT_EQ(missing.ready.reason, "ClusterQueueNotFound");
+  EXPECT_THAT(missing.ready.message,
+              HasSubstr("spec.quota.clusterQueue: ClusterQueue \"gpu-queue\" does not exist"));
+  EXPECT_EQ(missing.ready.last_transition_time, kNow);
+  EXPECT_TRUE(missing.announce);
+  ASSERT_EQ(missing.conditions.size(), 1u);
+  EXPECT_EQ(missing.conditions[0].reason, "ClusterQueueNotFound");
+
+  budget.status.conditions = missing.conditions;  // stored
+  ConditionUpdate again = BudgetReady(budget, planned, "gpu-queue", kNow + absl::Seconds(15));
+  EXPECT_FALSE(again.changed);
+  EXPECT_FALSE(again.announce);
+  EXPECT_EQ(again.ready.last_transition_time, kNow);
+
+  ConditionUpdate back = BudgetReady(budget, planned, "", kNow + absl::Minutes(1));
+  EXPECT_EQ(back.ready.status, "True");
+  EXPECT_EQ(back.ready.reason, "Enforcing");
+  EXPECT_EQ(back.ready.last_transition_time, kNow + absl::Minutes(1));
+  EXPECT_TRUE(back.changed);
+  EXPECT_FALSE(back.announce);
+
+  std::vector<api::Condition> invalid = planned;
+  invalid[0].status = "False";
+  invalid[0].reason = "InvalidSpec";
+  EXPECT_EQ(BudgetReady(budget, invalid, "gpu-queue", kNow).ready.reason, "InvalidSpec");
+}
+
 }  // namespace
 }  // namespace bursar::reconcilers
