@@ -1,6 +1,8 @@
 #include "controllers/reconcilers/object_status.h"
 
 #include <algorithm>
+#include <optional>
+#include <string>
 #include <utility>
 
 #include "absl/strings/match.h"
@@ -54,6 +56,34 @@ const RejectedObject* FindRejected(const Snapshot& snap, std::string_view kind,
     }
   }
   return nullptr;
+}
+
+// The first node (by name) that `pool` and another pool both match, as a message; the message
+// names the pools in name order, so that it reads the same on both.
+std::optional<std::string> Overlap(const api::GPUNodePool& pool, const Snapshot& snap) {
+  const NodeView* first = nullptr;
+  const api::GPUNodePool* other = nullptr;
+  for (const NodeView& node : snap.nodes) {
+    if ((first != nullptr && node.info.name >= first->info.name) || !NodeInPool(pool, node)) {
+      continue;
+    }
+    for (const api::GPUNodePool& p : snap.pools) {
+      if (p.metadata.name != pool.metadata.name && NodeInPool(p, node)) {
+        first = &node;
+        other = &p;
+        break;
+      }
+    }
+  }
+  if (first == nullptr) {
+    return std::nullopt;
+  }
+  const std::string& a = std::min(pool.metadata.name, other->metadata.name);
+  const std::string& b = std::max(pool.metadata.name, other->metadata.name);
+  return absl::StrCat("GPUNodePools \"", a, "\" and \"", b, "\" both match node \"",
+                      first->info.name,
+                      "\" (spec.nodeSelector): a node must belong to one pool; make their "
+                      "nodeSelectors exclusive");
 }
 
 }  // namespace
@@ -120,6 +150,16 @@ ConditionUpdate PoolReady(const api::GPUNodePool& pool, const Snapshot& snap,
     return Update("GPUNodePool", pool.metadata.name, pool.metadata.uid, pool.status.conditions,
                   std::move(c));
   };
+  if (pool.spec.node_selector.empty() && pool.spec.provider.type != api::ProviderType::kKwok) {
+    return update(Ready(false, "NodeSelectorMissing",
+                        "spec.nodeSelector is empty: the pool would claim every node in the "
+                        "cluster, other pools' nodes included; set labels that only its nodes "
+                        "carry (Karpenter: karpenter.sh/nodepool)",
+                        now, generation));
+  }
+  if (std::optional<std::string> overlap = Overlap(pool, snap); overlap.has_value()) {
+    return update(Ready(false, "NodesOverlap", *overlap, now, generation));
+  }
   if (!pool.spec.price_per_node_hour.has_value()) {
     const std::string& ref = pool.spec.price_book_ref;
     bool found = std::any_of(snap.price_books.begin(), snap.price_books.end(),

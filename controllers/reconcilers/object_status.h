@@ -50,6 +50,10 @@ ConditionUpdate RejectedReady(const RejectedObject& object, absl::Time now);
 ConditionUpdate PriceBookReady(const api::PriceBook& book, absl::Time now);
 
 // A pool's Ready condition, from the first problem found:
+// - an empty nodeSelector on a pool whose provider does not name its nodes (every provider but
+//   Kwok): it would claim every node in the cluster, other pools' included (NodeSelectorMissing);
+// - a node it matches is also matched by another pool (NodesOverlap, naming both; a node counts
+//   for the first pool only, so sizes and idle charges would be wrong): False on both pools;
 // - no pricePerNodeHour and its PriceBook is missing (PriceBookNotFound) or does not decode
 //   (PriceBookInvalid, with the PriceBook's error): False;
 // - its provider failed (`provider`): False with that reason and message;

@@ -205,6 +205,54 @@ TEST(ObjectStatusTest, APoolSaysWhatKeepsItFromWorkingFirstThePriceBookThenThePr
   ASSERT_EQ(ok.conditions.size(), 1u);
 }
 
+// A pool without a nodeSelector (its provider does not name its nodes) would claim every node;
+// two pools that match the same node both say so, naming each other and the node; exclusive
+// selectors are Ready.
+TEST(ObjectStatusTest, APoolWithoutANodeSelectorOrOverlappingAnotherIsNotReady) {
+  auto pool = [](std::string name, api::ProviderType type, values::Labels selector) {
+    api::GPUNodePool p = KwokPool(true);
+    p.metadata.name = std::move(name);
+    p.spec.provider.type = type;
+    p.spec.node_selector = std::move(selector);
+    return p;
+  };
+  auto node = [](std::string name, values::Labels labels) {
+    NodeView n;
+    n.info.name = std::move(name);
+    n.info.labels = std::move(labels);
+    return n;
+  };
+  const ProviderHealth fine;
+  Snapshot snap;
+  snap.nodes = {node("cpu-0", {{"role", "cpu"}}),
+                node("gpu-b", {{"bursar.dev/pool", "a100"}, {"zone", "b"}}),
+                node("gpu-a", {{"bursar.dev/pool", "a100"}, {"zone", "a"}})};
+  api::GPUNodePool everything = pool("everything", api::ProviderType::kKarpenter, {});
+  ConditionUpdate missing = PoolReady(everything, snap, fine, kNow);
+  EXPECT_EQ(missing.ready.status, "False");
+  EXPECT_EQ(missing.ready.reason, "NodeSelectorMissing");
+  EXPECT_THAT(missing.ready.message, HasSubstr("spec.nodeSelector is empty"));
+  EXPECT_TRUE(missing.announce);
+
+  api::GPUNodePool a100 =
+      pool("a100", api::ProviderType::kKarpenter, {{"bursar.dev/pool", "a100"}});
+  api::GPUNodePool zone_a = pool("zone-a", api::ProviderType::kClusterAPI, {{"zone", "a"}});
+  snap.pools = {a100, zone_a};
+  for (const api::GPUNodePool& p : snap.pools) {
+    ConditionUpdate overlap = PoolReady(p, snap, fine, kNow);
+    EXPECT_EQ(overlap.ready.reason, "NodesOverlap") << p.metadata.name;
+    EXPECT_THAT(overlap.ready.message,
+                HasSubstr("GPUNodePools \"a100\" and \"zone-a\" both match node \"gpu-a\""));
+  }
+
+  snap.pools[1].spec.node_selector = {{"zone", "c"}};
+  EXPECT_EQ(PoolReady(snap.pools[0], snap, fine, kNow).ready.reason, "Ready");
+  EXPECT_EQ(PoolReady(snap.pools[1], snap, fine, kNow).ready.reason, "Ready");
+  // A Kwok pool's nodes carry its name: no selector is needed to tell them apart.
+  EXPECT_EQ(PoolReady(pool("kwok", api::ProviderType::kKwok, {}), snap, fine, kNow).ready.reason,
+            "Ready");
+}
+
 TEST(ObjectStatusTest, AValidPriceBookIsReadyAndWrittenOnlyWhenThatChanges) {
   api::PriceBook book;
   book.metadata.name = "default";
