@@ -392,6 +392,30 @@ ApplyReport PlanApplier::Apply(const Plan& plan, const Snapshot& snapshot,
 
 // Providers wrap the API server's error and keep only its code (a missing CRD answers a plain
 // "404 page not found", no metav1.Status), so a 404 is recognised by the code alone.
+PlanApplier::PlanApplier(const kube::ApiClient& client, runtime::EventRecorder& events,
+                         ProviderLookup providers)
+    : client_(client),
+      events_(events),
+      providers_(std::move(providers)),
+      probes_([this](const api::GPUNodePool& pool) { return Probe(pool); }) {}
+
+// On the probes' thread.
+ProviderHealth PlanApplier::Probe(const api::GPUNodePool& pool) const {
+  std::string why;
+  providers::NodePoolProvider* provider = providers_(pool, &why);
+  if (provider == nullptr) {
+    return {.reason = "ProviderUnavailable", .message = why};
+  }
+  absl::StatusOr<providers::PoolObservation> observed = provider->Observe(pool);
+  if (observed.ok()) {
+    return {};
+  }
+  return {.reason = absl::IsNotFound(observed.status()) ? "ProviderTargetNotFound"
+                                                        : "ProviderUnavailable",
+          .message = absl::StrCat("provider ", api::Name(pool.spec.provider.type), ": ",
+                                  observed.status().message())};
+}
+
 ProviderHealth PlanApplier::ProviderHealthOf(const api::GPUNodePool& pool, absl::Time now,
                                              const std::map<std::string, ProviderHealth>& resized) {
   ProviderSeen& seen = providers_seen_[pool.metadata.name];
@@ -400,27 +424,17 @@ ProviderHealth PlanApplier::ProviderHealthOf(const api::GPUNodePool& pool, absl:
     seen = {.generation = pool.metadata.generation, .asked = now, .health = result->second};
     return seen.health;
   }
+  if (std::optional<ProviderHealth> answer =
+          probes_.TakeAnswer(pool.metadata.name, seen.generation);
+      answer.has_value()) {
+    seen.health = *std::move(answer);
+  }
   const bool due = seen.generation != pool.metadata.generation ||
                    (!seen.health.reason.empty() && now - seen.asked >= kProviderRecheck);
-  if (!due) {
-    return seen.health;
-  }
-  seen.generation = pool.metadata.generation;
-  seen.asked = now;
-  std::string why;
-  providers::NodePoolProvider* provider = providers_(pool, &why);
-  if (provider == nullptr) {
-    seen.health = {.reason = "ProviderUnavailable", .message = why};
-    return seen.health;
-  }
-  absl::StatusOr<providers::PoolObservation> observed = provider->Observe(pool);
-  if (observed.ok()) {
-    seen.health = {};
-  } else {
-    seen.health = {.reason = absl::IsNotFound(observed.status()) ? "ProviderTargetNotFound"
-                                                                 : "ProviderUnavailable",
-                   .message = absl::StrCat("provider ", api::Name(pool.spec.provider.type), ": ",
-                                           observed.status().message())};
+  if (due) {
+    seen.generation = pool.metadata.generation;
+    seen.asked = now;
+    probes_.Ask(pool);  // answered on a later pass; until then the last answer stands
   }
   return seen.health;
 }

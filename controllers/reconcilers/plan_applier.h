@@ -18,7 +18,9 @@
 //   one Warning Event on the object. An undecodable object gets a merge patch of its
 //   status.conditions only (a server-side apply of a partial status would drop the rest, such
 //   as a budget's ledger). A pool's provider is asked (Observe) when its spec generation is new
-//   and, while it fails, every kProviderRecheck; a resize's result counts as an answer too.
+//   and, while it fails, every kProviderRecheck, on the probes' own thread (provider_probes.h):
+//   a pass uses the last answer it has and never waits for a provider; a resize's result counts
+//   as an answer too.
 // A failed write is reported and the rest of the plan still applied: one bad object never
 // stops the others. A ComputeBudget status write that fails is never silent: it is in the
 // report's status_failures (the planner turns Ready False at the next write, the loop counts it
@@ -37,6 +39,7 @@
 #include "controllers/providers/node_pool_provider.h"
 #include "controllers/reconcilers/budget_planner.h"
 #include "controllers/reconcilers/object_status.h"
+#include "controllers/reconcilers/provider_probes.h"
 #include "operator/json/json.h"
 #include "operator/kube/client.h"
 #include "operator/runtime/event_recorder.h"
@@ -70,9 +73,9 @@ struct ApplyReport {
 
 class PlanApplier {
  public:
+  // `providers` is also called from the probes' own thread: it must be thread-safe.
   PlanApplier(const kube::ApiClient& client, runtime::EventRecorder& events,
-              ProviderLookup providers)
-      : client_(client), events_(events), providers_(std::move(providers)) {}
+              ProviderLookup providers);
 
   // `owned_quotas`: the ResourceQuotas labelled managed-by=bursar, as cached.
   ApplyReport Apply(const Plan& plan, const Snapshot& snapshot,
@@ -84,6 +87,7 @@ class PlanApplier {
     written_.clear();
     providers_seen_.clear();
     announced_.clear();
+    probes_.Forget();
   }
 
  private:
@@ -97,6 +101,8 @@ class PlanApplier {
                    const std::vector<json::Value>& owned, ApplyReport& report);
   // Returns false when the ClusterQueue does not exist (the budget's Ready says so).
   bool ApplyClusterQueue(const ClusterQueueTarget& target, ApplyReport& report);
+  // Asks the pool's provider (Observe) whether it answers; on the probes' thread.
+  ProviderHealth Probe(const api::GPUNodePool& pool) const;
   // The provider's health for the pool's Ready condition (see the file comment).
   ProviderHealth ProviderHealthOf(const api::GPUNodePool& pool, absl::Time now,
                                   const std::map<std::string, ProviderHealth>& resized);
@@ -118,6 +124,7 @@ class PlanApplier {
   // "<kind>/<name>" -> the False Ready condition last announced ("reason: message"), so that a
   // status write the cache has not caught up with yet is not announced twice.
   std::map<std::string, std::string> announced_;
+  ProviderProbes probes_;  // last: its thread calls providers_, and stops first
 };
 
 // The server-side-apply body of a quota (exposed for tests).
