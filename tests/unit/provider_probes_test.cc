@@ -64,7 +64,8 @@ TEST(ProviderProbesTest, AskingNeverWaitsForAProviderThatDoesNotAnswer) {
 }
 
 TEST(ProviderProbesTest, AnAnswerForAnOlderGenerationIsNotHandedOut) {
-  ProviderProbes probes([](const api::GPUNodePool&) { return ProviderHealth{.reason = "X", .message = "x"}; });
+  ProviderProbes probes(
+      [](const api::GPUNodePool&) { return ProviderHealth{.reason = "X", .message = "x"}; });
   probes.Ask(Pool("p", 1));
   ASSERT_TRUE(AwaitAnswer(probes, "p", 1).has_value());
   probes.Ask(Pool("p", 1));
