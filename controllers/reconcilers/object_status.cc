@@ -144,7 +144,7 @@ ConditionUpdate BudgetReady(const api::ComputeBudget& budget, std::vector<api::C
 }
 
 ConditionUpdate PoolReady(const api::GPUNodePool& pool, const Snapshot& snap,
-                          const ProviderHealth& provider, absl::Time now) {
+                          const std::optional<ProviderHealth>& provider, absl::Time now) {
   const int64_t generation = pool.metadata.generation;
   auto update = [&](api::Condition c) {
     return Update("GPUNodePool", pool.metadata.name, pool.metadata.uid, pool.status.conditions,
@@ -180,8 +180,21 @@ ConditionUpdate PoolReady(const api::GPUNodePool& pool, const Snapshot& snap,
                           now, generation));
     }
   }
-  if (!provider.reason.empty()) {
-    return update(Ready(false, provider.reason, provider.message, now, generation));
+  if (!provider.has_value()) {  // say nothing before the provider has been heard
+    ConditionUpdate out;
+    out.kind = "GPUNodePool";
+    out.name = pool.metadata.name;
+    out.uid = pool.metadata.uid;
+    out.conditions = pool.status.conditions;
+    for (const api::Condition& c : out.conditions) {
+      if (c.type == kReadyCondition) {
+        out.ready = c;
+      }
+    }
+    return out;
+  }
+  if (!provider->reason.empty()) {
+    return update(Ready(false, provider->reason, provider->message, now, generation));
   }
   return update(Ready(true, "Ready",
                       absl::StrCat("provider ", api::Name(pool.spec.provider.type), " answers"),

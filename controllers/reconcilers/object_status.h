@@ -10,6 +10,7 @@
 // times in it), or every pass would write the status again.
 // Thread-compatible.
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -56,6 +57,7 @@ ConditionUpdate PriceBookReady(const api::PriceBook& book, absl::Time now);
 //   for the first pool only, so sizes and idle charges would be wrong): False on both pools;
 // - no pricePerNodeHour and its PriceBook is missing (PriceBookNotFound) or does not decode
 //   (PriceBookInvalid, with the PriceBook's error): False;
+// - its provider has not answered yet (`provider` is nullopt): the stored conditions unchanged;
 // - its provider failed (`provider`): False with that reason and message;
 // - else True (reason Ready).
 // A ComputeBudget's conditions as the planner set them (`planned`), unless the ClusterQueue its
@@ -68,6 +70,6 @@ ConditionUpdate BudgetReady(const api::ComputeBudget& budget, std::vector<api::C
                             const std::string& missing_cluster_queue, absl::Time now);
 
 ConditionUpdate PoolReady(const api::GPUNodePool& pool, const Snapshot& snap,
-                          const ProviderHealth& provider, absl::Time now);
+                          const std::optional<ProviderHealth>& provider, absl::Time now);
 
 }  // namespace bursar::reconcilers

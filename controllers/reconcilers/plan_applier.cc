@@ -416,8 +416,9 @@ ProviderHealth PlanApplier::Probe(const api::GPUNodePool& pool) const {
                                   observed.status().message())};
 }
 
-ProviderHealth PlanApplier::ProviderHealthOf(const api::GPUNodePool& pool, absl::Time now,
-                                             const std::map<std::string, ProviderHealth>& resized) {
+std::optional<ProviderHealth> PlanApplier::ProviderHealthOf(
+    const api::GPUNodePool& pool, absl::Time now,
+    const std::map<std::string, ProviderHealth>& resized) {
   ProviderSeen& seen = providers_seen_[pool.metadata.name];
   auto result = resized.find(pool.metadata.name);
   if (result != resized.end()) {
@@ -429,8 +430,9 @@ ProviderHealth PlanApplier::ProviderHealthOf(const api::GPUNodePool& pool, absl:
       answer.has_value()) {
     seen.health = *std::move(answer);
   }
+  const bool failing = seen.health.has_value() && !seen.health->reason.empty();
   const bool due = seen.generation != pool.metadata.generation ||
-                   (!seen.health.reason.empty() && now - seen.asked >= kProviderRecheck);
+                   (failing && now - seen.asked >= kProviderRecheck);
   if (due) {
     seen.generation = pool.metadata.generation;
     seen.asked = now;

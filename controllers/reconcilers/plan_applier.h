@@ -104,8 +104,10 @@ class PlanApplier {
   // Asks the pool's provider (Observe) whether it answers; on the probes' thread.
   ProviderHealth Probe(const api::GPUNodePool& pool) const;
   // The provider's health for the pool's Ready condition (see the file comment).
-  ProviderHealth ProviderHealthOf(const api::GPUNodePool& pool, absl::Time now,
-                                  const std::map<std::string, ProviderHealth>& resized);
+  // nullopt: asked, not answered yet.
+  std::optional<ProviderHealth> ProviderHealthOf(
+      const api::GPUNodePool& pool, absl::Time now,
+      const std::map<std::string, ProviderHealth>& resized);
   // Conditions of objects that did not decode: a merge patch of status.conditions.
   void ApplyRejected(const Snapshot& snapshot, ApplyReport& report);
   // One Warning Event for a new False Ready condition.
@@ -118,7 +120,7 @@ class PlanApplier {
   struct ProviderSeen {
     int64_t generation = -1;
     absl::Time asked = absl::InfinitePast();
-    ProviderHealth health;
+    std::optional<ProviderHealth> health;  // nullopt until the first answer
   };
   std::map<std::string, ProviderSeen> providers_seen_;  // by pool name
   // "<kind>/<name>" -> the False Ready condition last announced ("reason: message"), so that a

@@ -193,6 +193,15 @@ TEST(ObjectStatusTest, APoolSaysWhatKeepsItFromWorkingFirstThePriceBookThenThePr
   EXPECT_EQ(provider.ready.observed_generation, 3);
   EXPECT_EQ(provider.uid, "p-1");
 
+  // Before its provider has answered (probes run off the pass), a pool says nothing new: no
+  // Ready=True for a provider never heard, the stored condition kept.
+  api::GPUNodePool asked = KwokPool(true);
+  ConditionUpdate unheard = PoolReady(asked, snap, std::nullopt, kNow);
+  EXPECT_FALSE(unheard.changed);
+  EXPECT_TRUE(unheard.conditions.empty());
+  asked.status.conditions = provider.conditions;
+  EXPECT_EQ(PoolReady(asked, snap, std::nullopt, kNow).conditions, provider.conditions);
+
   // Recovery: Ready=True, not announced; the stored False becomes True.
   api::GPUNodePool stored = KwokPool(true);
   stored.status.conditions = provider.conditions;
