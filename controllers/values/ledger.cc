@@ -223,13 +223,20 @@ LedgerState BudgetLedger::Snapshot() const {
     absl::Time until;
     bool ended;  // charged to its end, at or before w: the rule covers it below the horizon
   };
+  // An ended pod charged to its end is an exception to "charged up to w" while a stale cache
+  // elsewhere may still show it running: a process restoring the checkpoint would charge it
+  // from w and then take back from its end what it never charged. Pods that ended more than
+  // kStartGrace before w are taken as seen ended everywhere (ledger.h, pitfalls).
+  auto exception = [&](const Entry& e) {
+    return e.until != w && (!e.ended || e.until > w - kStartGrace);
+  };
   std::vector<Entry> off_watermark;  // started at or before the horizon, not charged up to w
   std::vector<Entry> recent;         // started after the horizon and charged something
   std::vector<Entry> uncharged;      // started after the horizon, nothing charged yet
   for (const auto& [uid, account] : accounts_) {
     Entry e{&uid, FloorSecond(account.from), account.accounted_until, account.ended};
     if (e.from <= horizon) {
-      if (e.until != w && !e.ended) {
+      if (exception(e)) {
         off_watermark.push_back(e);
       }
     } else if (!account.from_known || e.until > std::max(e.from, period_.start)) {
@@ -249,13 +256,13 @@ LedgerState BudgetLedger::Snapshot() const {
     for (const Entry& e : recent) {
       if (e.from > horizon) {
         kept.push_back(e);
-      } else if (e.until != w && !e.ended) {
+      } else if (exception(e)) {
         off_watermark.push_back(e);
       }
     }
     recent = std::move(kept);
     for (const Entry& e : uncharged) {
-      if (e.from <= horizon && e.until != w && !e.ended) {
+      if (e.from <= horizon && exception(e)) {
         off_watermark.push_back(e);
       }
     }

@@ -355,6 +355,26 @@ TEST(LedgerTest, ACompactCheckpointRestoresExactly) {
   EXPECT_GT(restarts, 100);
 }
 
+// A new leader whose cache is still stale sees running a pod that the old leader saw end (and
+// charged to its end) shortly before its checkpoint: charged past the end, then taken back to
+// its end once seen, not below (before: charged from the watermark, taken back from the end).
+TEST(LedgerTest, APodSeenEndedBeforeACheckpointAndRunningAfterItIsTakenBackToItsEnd) {
+  BudgetLedger old_leader(Day());
+  for (int64_t t = 1; t <= 110; ++t) {
+    const bool ended = t >= 100;
+    old_leader.ChargePod("p", T(0), T(ended ? 100 : t), Rate(36), 1, ended);
+    old_leader.CompletePass(T(t),
+                            ended ? std::vector<std::string>{"p"} : std::vector<std::string>{});
+  }
+  ASSERT_EQ(old_leader.gpu_seconds(), 100);
+  absl::StatusOr<BudgetLedger> new_leader = BudgetLedger::Restore(old_leader.Snapshot());
+  ASSERT_TRUE(new_leader.ok()) << new_leader.status();
+  new_leader->ChargePod("p", T(0), T(115), Rate(36), 1, false);  // stale: still running
+  new_leader->CompletePass(T(115), {});
+  new_leader->ChargePod("p", T(0), T(100), Rate(36), 1, true);
+  EXPECT_EQ(new_leader->gpu_seconds(), 100);
+}
+
 // Passes that run on a stale cache (a stalled or cut watch: pods seen as they were at the start
 // of the stall, the watermark moving on) and then on a fresh one, with a restart inside the stall
 // or after it, against the pods' timestamps: nothing lost, nothing counted twice. Pods that
