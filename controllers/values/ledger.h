@@ -21,7 +21,9 @@
 // H (W minus kStartGrace, or later when too many pods started since) means: "a running pod that
 // started at or before H and is not listed has been charged up to W". Listed are only the
 // exceptions: pods that started after H and were charged something (ended ones included, at
-// their end), and running pods charged up to an instant other than W; at most kMaxCheckpointPods
+// their end), running pods charged up to an instant other than W, and pods that ended within
+// kStartGrace before W (charged to their end, which another process's stale cache may still
+// show running: it must not take back what it never charged); at most kMaxCheckpointPods
 // of them, so the checkpoint's size is bounded whatever the number of pods. A restored ledger
 // applies the rule to every pod it does not track: one that started at or before H is charged
 // from W (and skipped when it ended at or before W), any other from its start.
