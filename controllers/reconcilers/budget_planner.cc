@@ -57,22 +57,6 @@ void RemoveCondition(std::vector<api::Condition>& conditions, std::string_view t
   std::erase_if(conditions, [&](const api::Condition& c) { return c.type == type; });
 }
 
-bool NodeInPool(const api::GPUNodePool& pool, const NodeView& node) {
-  for (const auto& [key, value] : pool.spec.node_selector) {
-    auto it = node.info.labels.find(key);
-    if (it == node.info.labels.end() || it->second != value) {
-      return false;
-    }
-  }
-  if (pool.spec.provider.type == api::ProviderType::kKwok) {
-    std::string prefix = pool.spec.provider.kwok_node_name_prefix.empty()
-                             ? pool.metadata.name + "-"
-                             : pool.spec.provider.kwok_node_name_prefix;
-    return node.info.name.starts_with(prefix);
-  }
-  return true;
-}
-
 // What a money budget can still commit in its period beyond what its running work will spend by
 // the period's end (the decision's forecast), keeping back the part of a retraining reserve no
 // modelDrift unlocked; nothing while it holds new work; nullopt for a GPU-hours-only budget.

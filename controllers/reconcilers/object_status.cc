@@ -1,6 +1,8 @@
 #include "controllers/reconcilers/object_status.h"
 
 #include <algorithm>
+#include <optional>
+#include <string>
 #include <utility>
 
 #include "absl/strings/match.h"
@@ -56,6 +58,34 @@ const RejectedObject* FindRejected(const Snapshot& snap, std::string_view kind,
   return nullptr;
 }
 
+// The first node (by name) that `pool` and another pool both match, as a message; the message
+// names the pools in name order, so that it reads the same on both.
+std::optional<std::string> Overlap(const api::GPUNodePool& pool, const Snapshot& snap) {
+  const NodeView* first = nullptr;
+  const api::GPUNodePool* other = nullptr;
+  for (const NodeView& node : snap.nodes) {
+    if ((first != nullptr && node.info.name >= first->info.name) || !NodeInPool(pool, node)) {
+      continue;
+    }
+    for (const api::GPUNodePool& p : snap.pools) {
+      if (p.metadata.name != pool.metadata.name && NodeInPool(p, node)) {
+        first = &node;
+        other = &p;
+        break;
+      }
+    }
+  }
+  if (first == nullptr) {
+    return std::nullopt;
+  }
+  const std::string& a = std::min(pool.metadata.name, other->metadata.name);
+  const std::string& b = std::max(pool.metadata.name, other->metadata.name);
+  return absl::StrCat("GPUNodePools \"", a, "\" and \"", b, "\" both match node \"",
+                      first->info.name,
+                      "\" (spec.nodeSelector): a node must belong to one pool; make their "
+                      "nodeSelectors exclusive");
+}
+
 }  // namespace
 
 ConditionUpdate RejectedReady(const RejectedObject& object, absl::Time now) {
@@ -78,13 +108,58 @@ ConditionUpdate PriceBookReady(const api::PriceBook& book, absl::Time now) {
             now, book.metadata.generation));
 }
 
+ConditionUpdate BudgetReady(const api::ComputeBudget& budget, std::vector<api::Condition> planned,
+                            const std::string& missing_cluster_queue, absl::Time now) {
+  auto is_ready = [](const api::Condition& c) { return c.type == kReadyCondition; };
+  auto ready = std::find_if(planned.begin(), planned.end(), is_ready);
+  if (ready == planned.end()) {
+    if (missing_cluster_queue.empty()) {
+      ConditionUpdate out;  // a plan without a Ready (tests): nothing to say
+      out.kind = "ComputeBudget";
+      out.name = budget.metadata.name;
+      out.uid = budget.metadata.uid;
+      out.conditions = std::move(planned);
+      return out;
+    }
+    ready = planned.insert(planned.end(), Ready(true, "", "", now, budget.metadata.generation));
+  }
+  api::Condition wanted = *ready;
+  if (!missing_cluster_queue.empty() && wanted.status == "True") {
+    wanted = Ready(false, "ClusterQueueNotFound",
+                   absl::StrCat("spec.quota.clusterQueue: ClusterQueue \"", missing_cluster_queue,
+                                "\" does not exist (or Kueue is not installed), so the budget's "
+                                "allowance reaches no workload; create it or change spec.quota"),
+                   now, budget.metadata.generation);
+  }
+  auto stored =
+      std::find_if(budget.status.conditions.begin(), budget.status.conditions.end(), is_ready);
+  if (stored != budget.status.conditions.end() && stored->status != wanted.status) {
+    wanted.last_transition_time = now;
+  }
+  ConditionUpdate out = Update("ComputeBudget", budget.metadata.name, budget.metadata.uid,
+                               budget.status.conditions, wanted);
+  *ready = out.ready;
+  out.conditions = std::move(planned);
+  return out;
+}
+
 ConditionUpdate PoolReady(const api::GPUNodePool& pool, const Snapshot& snap,
-                          const ProviderHealth& provider, absl::Time now) {
+                          const std::optional<ProviderHealth>& provider, absl::Time now) {
   const int64_t generation = pool.metadata.generation;
   auto update = [&](api::Condition c) {
     return Update("GPUNodePool", pool.metadata.name, pool.metadata.uid, pool.status.conditions,
                   std::move(c));
   };
+  if (pool.spec.node_selector.empty() && pool.spec.provider.type != api::ProviderType::kKwok) {
+    return update(Ready(false, "NodeSelectorMissing",
+                        "spec.nodeSelector is empty: the pool would claim every node in the "
+                        "cluster, other pools' nodes included; set labels that only its nodes "
+                        "carry (Karpenter: karpenter.sh/nodepool)",
+                        now, generation));
+  }
+  if (std::optional<std::string> overlap = Overlap(pool, snap); overlap.has_value()) {
+    return update(Ready(false, "NodesOverlap", *overlap, now, generation));
+  }
   if (!pool.spec.price_per_node_hour.has_value()) {
     const std::string& ref = pool.spec.price_book_ref;
     bool found = std::any_of(snap.price_books.begin(), snap.price_books.end(),
@@ -105,8 +180,21 @@ ConditionUpdate PoolReady(const api::GPUNodePool& pool, const Snapshot& snap,
                           now, generation));
     }
   }
-  if (!provider.reason.empty()) {
-    return update(Ready(false, provider.reason, provider.message, now, generation));
+  if (!provider.has_value()) {  // say nothing before the provider has been heard
+    ConditionUpdate out;
+    out.kind = "GPUNodePool";
+    out.name = pool.metadata.name;
+    out.uid = pool.metadata.uid;
+    out.conditions = pool.status.conditions;
+    for (const api::Condition& c : out.conditions) {
+      if (c.type == kReadyCondition) {
+        out.ready = c;
+      }
+    }
+    return out;
+  }
+  if (!provider->reason.empty()) {
+    return update(Ready(false, provider->reason, provider->message, now, generation));
   }
   return update(Ready(true, "Ready",
                       absl::StrCat("provider ", api::Name(pool.spec.provider.type), " answers"),

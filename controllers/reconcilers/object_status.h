@@ -4,11 +4,13 @@
 // our kinds that Bursar cannot decode (ComputeBudgets included), so that each object either
 // works or says why. Pure: PlanApplier writes a condition only when it changed and announces a
 // new False once, with one Warning Event (plan_applier.h). A ComputeBudget that decodes gets its
-// Ready condition from the planner (budget_planner.h).
+// Ready condition from the planner (budget_planner.h), unless what it writes to is missing
+// (BudgetReady).
 // Pitfall: a message must not change from pass to pass while nothing changed (no counts or
 // times in it), or every pass would write the status again.
 // Thread-compatible.
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -49,11 +51,25 @@ ConditionUpdate RejectedReady(const RejectedObject& object, absl::Time now);
 ConditionUpdate PriceBookReady(const api::PriceBook& book, absl::Time now);
 
 // A pool's Ready condition, from the first problem found:
+// - an empty nodeSelector on a pool whose provider does not name its nodes (every provider but
+//   Kwok): it would claim every node in the cluster, other pools' included (NodeSelectorMissing);
+// - a node it matches is also matched by another pool (NodesOverlap, naming both; a node counts
+//   for the first pool only, so sizes and idle charges would be wrong): False on both pools;
 // - no pricePerNodeHour and its PriceBook is missing (PriceBookNotFound) or does not decode
 //   (PriceBookInvalid, with the PriceBook's error): False;
+// - its provider has not answered yet (`provider` is nullopt): the stored conditions unchanged;
 // - its provider failed (`provider`): False with that reason and message;
 // - else True (reason Ready).
+// A ComputeBudget's conditions as the planner set them (`planned`), unless the ClusterQueue its
+// quota names (Kueue mode) does not exist (`missing_cluster_queue` not empty): then Ready=False,
+// reason ClusterQueueNotFound, naming it, over a planner's Ready=True (a planner's own False
+// stays). `changed` and `announce` compare with the stored status, and a Ready that changed
+// status since the stored one gets lastTransitionTime `now` (the planner's own clock does not
+// know of this condition).
+ConditionUpdate BudgetReady(const api::ComputeBudget& budget, std::vector<api::Condition> planned,
+                            const std::string& missing_cluster_queue, absl::Time now);
+
 ConditionUpdate PoolReady(const api::GPUNodePool& pool, const Snapshot& snap,
-                          const ProviderHealth& provider, absl::Time now);
+                          const std::optional<ProviderHealth>& provider, absl::Time now);
 
 }  // namespace bursar::reconcilers

@@ -120,28 +120,31 @@ std::string PlanApplier::DecisionPart(const api::ComputeBudgetStatus& status) {
   return api::EncodeComputeBudgetStatus(part).ToJson();
 }
 
-bool PlanApplier::StatusDue(const BudgetOutcome& outcome, absl::Time now) const {
+bool PlanApplier::StatusDue(const BudgetOutcome& outcome, const api::ComputeBudgetStatus& status,
+                            absl::Time now) const {
   auto last = budget_writes_.find(outcome.name);
   return options_.status_interval <= absl::ZeroDuration() || last == budget_writes_.end() ||
          outcome.accounts_closed || now < last->second.at ||
          now - last->second.at >= options_.status_interval ||
-         last->second.decision_part != DecisionPart(outcome.status);
+         last->second.decision_part != DecisionPart(status);
 }
 
-void PlanApplier::ApplyBudgetStatus(const BudgetOutcome& outcome, const api::ComputeBudget& budget,
-                                    absl::Time now, ApplyReport& report) {
-  if (!StatusDue(outcome, now)) {
+void PlanApplier::ApplyBudgetStatus(const BudgetOutcome& outcome,
+                                    const api::ComputeBudgetStatus& status,
+                                    const api::ComputeBudget& budget, absl::Time now,
+                                    ApplyReport& report) {
+  if (!StatusDue(outcome, status, now)) {
     ++report.coalesced;
     return;
   }
   absl::Status written = ApplyStatus(kube::kComputeBudgets, outcome.name,
-                                     api::EncodeComputeBudgetStatus(outcome.status), report);
+                                     api::EncodeComputeBudgetStatus(status), report);
   if (!written.ok()) {
     budget_writes_.erase(outcome.name);  // the next pass writes again
-    ReportBudgetStatusFailure(budget, outcome.status, written, now, report);
+    ReportBudgetStatusFailure(budget, status, written, now, report);
     return;
   }
-  budget_writes_[outcome.name] = {.decision_part = DecisionPart(outcome.status), .at = now};
+  budget_writes_[outcome.name] = {.decision_part = DecisionPart(status), .at = now};
 }
 
 void PlanApplier::ReportBudgetStatusFailure(const api::ComputeBudget& budget,
@@ -242,30 +245,37 @@ void PlanApplier::ApplyQuotas(const Plan& plan, const Snapshot& snapshot,
 
 // Writes the flavors' nominalQuota (and borrowingLimit) so that the queue admits no more than
 // the allowance (cluster_queue_quota.h).
-void PlanApplier::ApplyClusterQueue(const ClusterQueueTarget& target, ApplyReport& report) {
+bool PlanApplier::ApplyClusterQueue(const ClusterQueueTarget& target, ApplyReport& report) {
   std::string where = absl::StrCat("ClusterQueue/", target.cluster_queue);
   absl::StatusOr<Value> cq = client_.Get(kube::kKueueClusterQueues, "", target.cluster_queue);
+  if (kube::IsNotFound(cq.status())) {
+    return false;  // not an error to log every pass: the budget's Ready and an Event say it
+  }
   if (!cq.ok()) {
     report.errors.push_back(absl::StrCat(where, ": ", cq.status().message()));
-    return;
+    return true;
   }
   absl::StatusOr<std::optional<Value>> patch = ClusterQueueQuotaPatch(*cq, target);
   if (!patch.ok()) {
     report.errors.push_back(absl::StrCat(where, ": ", patch.status().message()));
-    return;
+    return true;
   }
   if (!patch->has_value()) {
-    return;
+    return true;
   }
   absl::StatusOr<Value> patched =
       client_.Patch(kube::kKueueClusterQueues, "", target.cluster_queue, kube::PatchType::kJson,
                     std::move(**patch), {.field_manager = kFieldManager});
-  if (!patched.ok()) {
+  if (!patched.ok() && !kube::IsNotFound(patched.status())) {
     report.errors.push_back(absl::StrCat(where, ": ", patched.status().message()));
-    return;
+    return true;
+  }
+  if (!patched.ok()) {
+    return false;  // deleted since the read
   }
   ++report.writes;
   ++report.actions["SetQuota"];
+  return true;
 }
 
 ApplyReport PlanApplier::Apply(const Plan& plan, const Snapshot& snapshot,
@@ -282,8 +292,11 @@ ApplyReport PlanApplier::Apply(const Plan& plan, const Snapshot& snapshot,
 
   // Actuation first, so that status reports what was done.
   ApplyQuotas(plan, snapshot, owned_quotas, report);
+  std::map<std::string, std::string> missing_queues;  // budget -> the ClusterQueue it names
   for (const ClusterQueueTarget& target : plan.cluster_queues) {
-    ApplyClusterQueue(target, report);
+    if (!ApplyClusterQueue(target, report)) {
+      missing_queues[target.budget] = target.cluster_queue;
+    }
   }
   for (const JobChange& change : plan.jobs) {
     Value annotations =
@@ -366,7 +379,17 @@ ApplyReport PlanApplier::Apply(const Plan& plan, const Snapshot& snapshot,
     if (budget == budgets.end()) {
       continue;
     }
-    ApplyBudgetStatus(outcome, *budget->second, snapshot.now, report);
+    auto missing = missing_queues.find(outcome.name);
+    ConditionUpdate ready = BudgetReady(
+        *budget->second, outcome.status.conditions,
+        missing == missing_queues.end() ? std::string() : missing->second, snapshot.now);
+    api::ComputeBudgetStatus status = outcome.status;
+    status.conditions = std::move(ready.conditions);
+    ApplyBudgetStatus(outcome, status, *budget->second, snapshot.now, report);
+    if (ready.announce && missing != missing_queues.end()) {
+      events_.Record(BudgetRef(*budget->second), runtime::EventType::kWarning, ready.ready.reason,
+                     ready.ready.message);
+    }
     for (const EventNote& note : outcome.events) {
       events_.Record(BudgetRef(*budget->second),
                      note.warning ? runtime::EventType::kWarning : runtime::EventType::kNormal,
@@ -426,35 +449,52 @@ ApplyReport PlanApplier::Apply(const Plan& plan, const Snapshot& snapshot,
 
 // Providers wrap the API server's error and keep only its code (a missing CRD answers a plain
 // "404 page not found", no metav1.Status), so a 404 is recognised by the code alone.
-ProviderHealth PlanApplier::ProviderHealthOf(const api::GPUNodePool& pool, absl::Time now,
-                                             const std::map<std::string, ProviderHealth>& resized) {
+PlanApplier::PlanApplier(const kube::ApiClient& client, runtime::EventRecorder& events,
+                         ProviderLookup providers, PlanApplierOptions options)
+    : client_(client),
+      events_(events),
+      providers_(std::move(providers)),
+      options_(options),
+      probes_([this](const api::GPUNodePool& pool) { return Probe(pool); }) {}
+
+// On the probes' thread.
+ProviderHealth PlanApplier::Probe(const api::GPUNodePool& pool) const {
+  std::string why;
+  providers::NodePoolProvider* provider = providers_(pool, &why);
+  if (provider == nullptr) {
+    return {.reason = "ProviderUnavailable", .message = why};
+  }
+  absl::StatusOr<providers::PoolObservation> observed = provider->Observe(pool);
+  if (observed.ok()) {
+    return {};
+  }
+  return {.reason = absl::IsNotFound(observed.status()) ? "ProviderTargetNotFound"
+                                                        : "ProviderUnavailable",
+          .message = absl::StrCat("provider ", api::Name(pool.spec.provider.type), ": ",
+                                  observed.status().message())};
+}
+
+std::optional<ProviderHealth> PlanApplier::ProviderHealthOf(
+    const api::GPUNodePool& pool, absl::Time now,
+    const std::map<std::string, ProviderHealth>& resized) {
   ProviderSeen& seen = providers_seen_[pool.metadata.name];
   auto result = resized.find(pool.metadata.name);
   if (result != resized.end()) {
     seen = {.generation = pool.metadata.generation, .asked = now, .health = result->second};
     return seen.health;
   }
+  if (std::optional<ProviderHealth> answer =
+          probes_.TakeAnswer(pool.metadata.name, seen.generation);
+      answer.has_value()) {
+    seen.health = *std::move(answer);
+  }
+  const bool failing = seen.health.has_value() && !seen.health->reason.empty();
   const bool due = seen.generation != pool.metadata.generation ||
-                   (!seen.health.reason.empty() && now - seen.asked >= kProviderRecheck);
-  if (!due) {
-    return seen.health;
-  }
-  seen.generation = pool.metadata.generation;
-  seen.asked = now;
-  std::string why;
-  providers::NodePoolProvider* provider = providers_(pool, &why);
-  if (provider == nullptr) {
-    seen.health = {.reason = "ProviderUnavailable", .message = why};
-    return seen.health;
-  }
-  absl::StatusOr<providers::PoolObservation> observed = provider->Observe(pool);
-  if (observed.ok()) {
-    seen.health = {};
-  } else {
-    seen.health = {.reason = absl::IsNotFound(observed.status()) ? "ProviderTargetNotFound"
-                                                                 : "ProviderUnavailable",
-                   .message = absl::StrCat("provider ", api::Name(pool.spec.provider.type), ": ",
-                                           observed.status().message())};
+                   (failing && now - seen.asked >= kProviderRecheck);
+  if (due) {
+    seen.generation = pool.metadata.generation;
+    seen.asked = now;
+    probes_.Ask(pool);  // answered on a later pass; until then the last answer stands
   }
   return seen.health;
 }

@@ -18,7 +18,9 @@
 //   one Warning Event on the object. An undecodable object gets a merge patch of its
 //   status.conditions only (a server-side apply of a partial status would drop the rest, such
 //   as a budget's ledger). A pool's provider is asked (Observe) when its spec generation is new
-//   and, while it fails, every kProviderRecheck; a resize's result counts as an answer too.
+//   and, while it fails, every kProviderRecheck, on the probes' own thread (provider_probes.h):
+//   a pass uses the last answer it has and never waits for a provider; a resize's result counts
+//   as an answer too.
 // A failed write is reported and the rest of the plan still applied: one bad object never
 // stops the others. A ComputeBudget status write that fails is never silent: it is in the
 // report's status_failures (the planner turns Ready False at the next write, the loop counts it
@@ -48,6 +50,7 @@
 #include "controllers/providers/node_pool_provider.h"
 #include "controllers/reconcilers/budget_planner.h"
 #include "controllers/reconcilers/object_status.h"
+#include "controllers/reconcilers/provider_probes.h"
 #include "operator/json/json.h"
 #include "operator/kube/client.h"
 #include "operator/runtime/event_recorder.h"
@@ -92,9 +95,9 @@ struct PlanApplierOptions {
 
 class PlanApplier {
  public:
+  // `providers` is also called from the probes' own thread: it must be thread-safe.
   PlanApplier(const kube::ApiClient& client, runtime::EventRecorder& events,
-              ProviderLookup providers, PlanApplierOptions options = {})
-      : client_(client), events_(events), providers_(std::move(providers)), options_(options) {}
+              ProviderLookup providers, PlanApplierOptions options = {});
 
   // `owned_quotas`: the ResourceQuotas labelled managed-by=bursar, as cached.
   ApplyReport Apply(const Plan& plan, const Snapshot& snapshot,
@@ -107,6 +110,7 @@ class PlanApplier {
     budget_writes_.clear();
     providers_seen_.clear();
     announced_.clear();
+    probes_.Forget();
   }
 
  private:
@@ -114,20 +118,27 @@ class PlanApplier {
   absl::Status ApplyStatus(const kube::ResourceType& type, const std::string& name,
                            json::Value status, ApplyReport& report);
   // Whether a budget's status is written this pass (the write policy above).
-  bool StatusDue(const BudgetOutcome& outcome, absl::Time now) const;
+  // `status`: the outcome's status as it will be written (conditions merged).
+  bool StatusDue(const BudgetOutcome& outcome, const api::ComputeBudgetStatus& status,
+                 absl::Time now) const;
   // The status with its spend-only fields cleared: what must be written at once when it changes.
   static std::string DecisionPart(const api::ComputeBudgetStatus& status);
-  void ApplyBudgetStatus(const BudgetOutcome& outcome, const api::ComputeBudget& budget,
-                         absl::Time now, ApplyReport& report);
+  void ApplyBudgetStatus(const BudgetOutcome& outcome, const api::ComputeBudgetStatus& status,
+                         const api::ComputeBudget& budget, absl::Time now, ApplyReport& report);
   void ReportBudgetStatusFailure(const api::ComputeBudget& budget,
                                  const api::ComputeBudgetStatus& status, const absl::Status& error,
                                  absl::Time now, ApplyReport& report);
   void ApplyQuotas(const Plan& plan, const Snapshot& snapshot,
                    const std::vector<json::Value>& owned, ApplyReport& report);
-  void ApplyClusterQueue(const ClusterQueueTarget& target, ApplyReport& report);
+  // Returns false when the ClusterQueue does not exist (the budget's Ready says so).
+  bool ApplyClusterQueue(const ClusterQueueTarget& target, ApplyReport& report);
+  // Asks the pool's provider (Observe) whether it answers; on the probes' thread.
+  ProviderHealth Probe(const api::GPUNodePool& pool) const;
   // The provider's health for the pool's Ready condition (see the file comment).
-  ProviderHealth ProviderHealthOf(const api::GPUNodePool& pool, absl::Time now,
-                                  const std::map<std::string, ProviderHealth>& resized);
+  // nullopt: asked, not answered yet.
+  std::optional<ProviderHealth> ProviderHealthOf(
+      const api::GPUNodePool& pool, absl::Time now,
+      const std::map<std::string, ProviderHealth>& resized);
   // Conditions of objects that did not decode: a merge patch of status.conditions.
   void ApplyRejected(const Snapshot& snapshot, ApplyReport& report);
   // One Warning Event for a new False Ready condition.
@@ -146,12 +157,13 @@ class PlanApplier {
   struct ProviderSeen {
     int64_t generation = -1;
     absl::Time asked = absl::InfinitePast();
-    ProviderHealth health;
+    std::optional<ProviderHealth> health;  // nullopt until the first answer
   };
   std::map<std::string, ProviderSeen> providers_seen_;  // by pool name
   // "<kind>/<name>" -> the False Ready condition last announced ("reason: message"), so that a
   // status write the cache has not caught up with yet is not announced twice.
   std::map<std::string, std::string> announced_;
+  ProviderProbes probes_;  // last: its thread calls providers_, and stops first
 };
 
 // The server-side-apply body of a quota (exposed for tests).

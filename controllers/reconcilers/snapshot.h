@@ -103,6 +103,25 @@ struct RejectedObject {
   std::vector<api::Condition> conditions;  // status.conditions as stored (well-formed ones)
 };
 
+// The pool `node` belongs to when it carries every label of the pool's nodeSelector (and, for
+// a Kwok pool, its name has the pool's node-name prefix). An empty nodeSelector matches every
+// node: such a pool is not Ready (object_status.h).
+inline bool NodeInPool(const api::GPUNodePool& pool, const NodeView& node) {
+  for (const auto& [key, value] : pool.spec.node_selector) {
+    auto it = node.info.labels.find(key);
+    if (it == node.info.labels.end() || it->second != value) {
+      return false;
+    }
+  }
+  if (pool.spec.provider.type == api::ProviderType::kKwok) {
+    std::string prefix = pool.spec.provider.kwok_node_name_prefix.empty()
+                             ? pool.metadata.name + "-"
+                             : pool.spec.provider.kwok_node_name_prefix;
+    return node.info.name.starts_with(prefix);
+  }
+  return true;
+}
+
 struct Snapshot {
   absl::Time now;
   std::vector<api::ComputeBudget> budgets;

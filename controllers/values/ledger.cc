@@ -95,9 +95,12 @@ absl::StatusOr<BudgetLedger> BudgetLedger::Restore(const LedgerState& state) {
   ledger.accrued_ = state.accrued;
   ledger.gpu_seconds_ = state.gpu_seconds;
   ledger.watermark_ = std::clamp(state.watermark, state.period.start, state.period.end);
+  ledger.ended_until_ = ledger.watermark_;
+  ledger.ended_horizon_ = absl::InfiniteFuture();  // before horizons: every ended pod unlisted
   if (state.start_horizon != absl::InfinitePast()) {
     ledger.restored_horizon_ = FloorSecond(state.start_horizon);
     ledger.restored_until_ = FloorSecond(ledger.watermark_);
+    ledger.ended_horizon_ = ledger.restored_horizon_;
   }
   for (const PodAccount& pod : state.pods) {
     if (pod.uid.empty()) {
@@ -118,8 +121,8 @@ absl::StatusOr<BudgetLedger> BudgetLedger::Restore(const LedgerState& state) {
 BudgetLedger::Charge BudgetLedger::ChargePod(std::string_view uid, absl::Time from, absl::Time to,
                                              Money rate_per_hour, int64_t gpus, bool ended) {
   auto it = accounts_.find(AbslView(uid));
-  if (it == accounts_.end() && ended && to <= watermark_) {
-    return {};  // ended before the last complete pass and no longer tracked: charged already
+  if (it == accounts_.end() && ended && to <= ended_until_ && FloorSecond(from) <= ended_horizon_) {
+    return {};  // the restored checkpoint says it was charged in full
   }
   int64_t start = std::max(Seconds(from), Seconds(period_.start));
   if (it != accounts_.end()) {
@@ -130,16 +133,23 @@ BudgetLedger::Charge BudgetLedger::ChargePod(std::string_view uid, absl::Time fr
     start = std::max(start, Seconds(restored_until_));  // charged up to the checkpoint's watermark
   }
   int64_t stop = std::min(Seconds(to), Seconds(period_.end));
-  if (it != accounts_.end() && ended && stop < Seconds(it->second.accounted_until)) {
-    return TakeBack(it->second, stop, rate_per_hour, gpus);
+  if (it != accounts_.end()) {
+    it->second.pass = pass_;
+    it->second.ended = ended;
+    if (ended && stop < Seconds(it->second.accounted_until)) {
+      return TakeBack(it->second, stop, rate_per_hour, gpus);
+    }
   }
   if (it == accounts_.end()) {
     // Tracked from the first pass that sees it, even when nothing is due yet (it started in the
     // second of this pass): the next pass charges it from here, and the checkpoint knows it.
     absl::Time until = absl::FromUnixSeconds(std::min(start, Seconds(period_.end)));
     it = accounts_
-             .emplace(std::string(uid),
-                      Account{.from = from, .accounted_until = until, .from_known = true})
+             .emplace(std::string(uid), Account{.from = from,
+                                                .accounted_until = until,
+                                                .from_known = true,
+                                                .ended = ended,
+                                                .pass = pass_})
              .first;
   }
   if (stop <= start) {
@@ -169,8 +179,12 @@ BudgetLedger::Charge BudgetLedger::TakeBack(Account& account, int64_t end, Money
 
 void BudgetLedger::CompletePass(absl::Time now, const std::vector<std::string>& ended_uids) {
   for (const std::string& uid : ended_uids) {
-    accounts_.erase(uid);
+    auto it = accounts_.find(uid);
+    if (it != accounts_.end() && !(it->second.ended && it->second.pass == pass_)) {
+      accounts_.erase(it);
+    }
   }
+  ++pass_;
   watermark_ = std::clamp(std::max(watermark_, now), period_.start, period_.end);
 }
 
@@ -207,14 +221,22 @@ LedgerState BudgetLedger::Snapshot() const {
     const std::string* uid;
     absl::Time from;  // floored to the second
     absl::Time until;
+    bool ended;  // charged to its end, at or before w: the rule covers it below the horizon
+  };
+  // An ended pod charged to its end is an exception to "charged up to w" while a stale cache
+  // elsewhere may still show it running: a process restoring the checkpoint would charge it
+  // from w and then take back from its end what it never charged. Pods that ended more than
+  // kStartGrace before w are taken as seen ended everywhere (ledger.h, pitfalls).
+  auto exception = [&](const Entry& e) {
+    return e.until != w && (!e.ended || e.until > w - kStartGrace);
   };
   std::vector<Entry> off_watermark;  // started at or before the horizon, not charged up to w
   std::vector<Entry> recent;         // started after the horizon and charged something
   std::vector<Entry> uncharged;      // started after the horizon, nothing charged yet
   for (const auto& [uid, account] : accounts_) {
-    Entry e{&uid, FloorSecond(account.from), account.accounted_until};
+    Entry e{&uid, FloorSecond(account.from), account.accounted_until, account.ended};
     if (e.from <= horizon) {
-      if (e.until != w) {
+      if (exception(e)) {
         off_watermark.push_back(e);
       }
     } else if (!account.from_known || e.until > std::max(e.from, period_.start)) {
@@ -234,13 +256,13 @@ LedgerState BudgetLedger::Snapshot() const {
     for (const Entry& e : recent) {
       if (e.from > horizon) {
         kept.push_back(e);
-      } else if (e.until != w) {
+      } else if (exception(e)) {
         off_watermark.push_back(e);
       }
     }
     recent = std::move(kept);
     for (const Entry& e : uncharged) {
-      if (e.from <= horizon && e.until != w) {
+      if (e.from <= horizon && exception(e)) {
         off_watermark.push_back(e);
       }
     }

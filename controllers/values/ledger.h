@@ -10,19 +10,28 @@
 // the part after it and inside the period, so replayed or overlapping intervals count once.
 // A pod is tracked from the first pass that sees it started, even when nothing is due yet (it
 // started in the same second as the pass), so the next pass charges it from its start.
-// The watermark W says "every pod that ended at or before W is fully accounted"; a pod seen
-// ended at or before W that the ledger no longer tracks is therefore skipped.
+// A pod seen ended stays tracked (as ended) while it is still seen, and is dropped only once a
+// pass no longer sees it (deleted): so a pod that started and ended unseen (the watch stalled or
+// was cut while the passes went on, the informer relisted later) is charged from its start when
+// it shows up, whatever the watermark has reached. The watermark W is not proof that a pod was
+// seen: passes advance it on whatever the cache holds, fresh or not.
 //
 // The checkpoint (Snapshot, persisted in status.ledger) does not list every running pod: a pass
 // charges every running pod it sees up to W, so the checkpoint says so once. Its start horizon
 // H (W minus kStartGrace, or later when too many pods started since) means: "a running pod that
 // started at or before H and is not listed has been charged up to W". Listed are only the
-// exceptions: pods that started after H and were charged something, and pods charged up to an
-// instant other than W; at most kMaxCheckpointPods of them, so the checkpoint's size is bounded
-// whatever the number of running pods. A restored ledger applies the rule to every pod it does
-// not track: one that started at or before H is charged from W, any other from its start.
-// Pitfalls: a pod created and deleted entirely while the operator was down cannot be seen, so
-// it cannot be charged; keep the down time shorter than your Jobs' ttlSecondsAfterFinished. A pod
+// exceptions: pods that started after H and were charged something (ended ones included, at
+// their end), running pods charged up to an instant other than W, and pods that ended within
+// kStartGrace before W (charged to their end, which another process's stale cache may still
+// show running: it must not take back what it never charged); at most kMaxCheckpointPods
+// of them, so the checkpoint's size is bounded whatever the number of pods. A restored ledger
+// applies the rule to every pod it does not track: one that started at or before H is charged
+// from W (and skipped when it ended at or before W), any other from its start.
+// Pitfalls: a pod created and deleted entirely while the operator was down (or its watch was
+// stalled) cannot be seen, so it cannot be charged; keep the down time shorter than your Jobs'
+// ttlSecondsAfterFinished. A pod that started at or before H and ended at or before W but was
+// never seen by the process that wrote the checkpoint (its cache was stale for more than
+// kStartGrace) is taken as charged. A pod
 // whose start reaches the operator more than kStartGrace after it happened (and after a pass),
 // when the operator restarts before its next checkpoint, is charged from W, not from its start.
 // Thread-compatible.
@@ -92,8 +101,10 @@ class BudgetLedger {
   Charge ChargePod(std::string_view uid, absl::Time from, absl::Time to, Money rate_per_hour,
                    int64_t gpus, bool ended);
 
-  // Ends one metering pass at `now`: every pod that ended at or before `now` has been charged.
-  // Drops the accounts of pods that ended (listed in `ended_uids`) and moves the watermark.
+  // Ends one metering pass at `now` and moves the watermark. Drops the accounts listed in
+  // `ended_uids` that this pass did not charge as ended: pods no longer seen (deleted), or idle
+  // nodes no longer idle. A pod this pass charged as ended stays tracked, so that it is not
+  // charged again while it is still seen; listing it is harmless.
   void CompletePass(absl::Time now, const std::vector<std::string>& ended_uids);
 
   const Period& period() const { return period_; }
@@ -116,6 +127,8 @@ class BudgetLedger {
     absl::Time from;  // the earliest start the pod was charged from
     absl::Time accounted_until;
     bool from_known = true;  // false: restored, no charge since (`from` is accounted_until)
+    bool ended = false;      // charged as ended: accounted_until is its end
+    uint64_t pass = 0;       // the pass that last charged it (pass_ then)
   };
   Charge TakeBack(Account& account, int64_t end, Money rate_per_hour, int64_t gpus);
 
@@ -127,6 +140,12 @@ class BudgetLedger {
   // charged up to `restored_until_`. InfinitePast in a ledger that was not restored.
   absl::Time restored_horizon_ = absl::InfinitePast();
   absl::Time restored_until_ = absl::InfinitePast();
+  // From the checkpoint restored: an untracked pod that ended at or before `ended_until_` and
+  // started at or before `ended_horizon_` was charged in full. InfinitePast when not restored:
+  // every ended pod this ledger charged is tracked while it is seen.
+  absl::Time ended_horizon_ = absl::InfinitePast();
+  absl::Time ended_until_ = absl::InfinitePast();
+  uint64_t pass_ = 0;  // passes completed
   absl::flat_hash_map<std::string, Account> accounts_;
 };
 

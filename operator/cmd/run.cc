@@ -164,7 +164,8 @@ absl::StatusOr<kube::ClusterConfig> LoadCluster(const RunOptions& options) {
   return kube::InClusterConfig();
 }
 
-// Node pool providers by type, built once; ExternalGRPC channels by address and CA.
+// Node pool providers by type, built once; ExternalGRPC channels by address and CA. Thread-safe:
+// the pass thread resizes and the plan applier's probe thread observes.
 class Providers {
  public:
   Providers(kube::ApiClient& client, std::string secret_namespace)
@@ -175,6 +176,7 @@ class Providers {
         karpenter_(client) {}
 
   providers::NodePoolProvider* For(const api::GPUNodePool& pool, std::string* why) {
+    absl::MutexLock lock(&mu_);
     switch (pool.spec.provider.type) {
       case api::ProviderType::kKwok:
         return &kwok_;
@@ -190,7 +192,8 @@ class Providers {
   }
 
  private:
-  providers::NodePoolProvider* ExternalGrpc(const api::GPUNodePool& pool, std::string* why) {
+  providers::NodePoolProvider* ExternalGrpc(const api::GPUNodePool& pool, std::string* why)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     std::string ca_pem;
     const std::string& secret = pool.spec.provider.grpc_tls_secret_ref;
     if (!secret.empty()) {
@@ -222,7 +225,9 @@ class Providers {
   providers::KwokProvider kwok_;
   providers::ClusterApiProvider cluster_api_;
   providers::KarpenterProvider karpenter_;
-  std::map<std::string, std::unique_ptr<providers::ExternalGrpcProvider>> grpc_;
+  absl::Mutex mu_;
+  std::map<std::string, std::unique_ptr<providers::ExternalGrpcProvider>> grpc_
+      ABSL_GUARDED_BY(mu_);
 };
 
 // Blocks SIGTERM/SIGINT in every thread and turns them into `stop` on a dedicated thread.

@@ -20,10 +20,13 @@
 #include <pplx/threadpool.h>
 
 #include <algorithm>
+#include <boost/asio/error.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/error.hpp>
+#include <cerrno>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -83,6 +86,28 @@ bool WaitUntil(std::condition_variable& cv, std::unique_lock<std::mutex>& lock,
   return cv.wait_until(lock, *deadline, ready);
 }
 
+// cpprestsdk reports every failed TLS handshake as "Error in SSL handshake" and keeps only the
+// error's value: an OpenSSL error (a large packed code) when verification failed, or the socket's
+// errno / Asio's end-of-stream when the peer closed or reset the connection mid-handshake (a
+// refused connection behind a proxy, an API server restarting). Say which.
+std::string HandshakeHint(const http::http_exception& e) {
+  if (!absl::StrContains(e.what(), "SSL handshake")) {
+    return "";
+  }
+  const int code = e.error_code().value();
+  const bool closed = code == ECONNRESET || code == ECONNABORTED || code == EPIPE ||
+                      code == asio::error::eof ||
+                      code == static_cast<int>(asio::ssl::error::stream_truncated);
+  return closed ? absl::StrCat(
+                      " (the connection was closed or reset during the TLS handshake: "
+                      "the server, or a proxy in front of it, dropped it; code ",
+                      code, ")")
+                : absl::StrCat(
+                      " (server certificate not signed by the trusted CA, or not issued "
+                      "for this host; code ",
+                      code, ")");
+}
+
 // The error of a failed cpprestsdk operation, from inside a catch block. `what` names the
 // request: "GET https://10.0.0.1:6443/api/v1/pods".
 absl::Status StatusFromCurrentException(const std::string& what) {
@@ -92,12 +117,7 @@ absl::Status StatusFromCurrentException(const std::string& what) {
     if (e.error_code() == std::errc::timed_out) {
       return absl::DeadlineExceededError(absl::StrCat(what, ": ", e.what()));
     }
-    // cpprestsdk drops OpenSSL's reason; name the usual suspects.
-    const char* hint =
-        absl::StrContains(e.what(), "SSL handshake")
-            ? " (server certificate not signed by the trusted CA, or not issued for this host)"
-            : "";
-    return absl::UnavailableError(absl::StrCat(what, ": ", e.what(), hint));
+    return absl::UnavailableError(absl::StrCat(what, ": ", e.what(), HandshakeHint(e)));
   } catch (const web::uri_exception& e) {
     return absl::InvalidArgumentError(absl::StrCat(what, ": invalid URI: ", e.what()));
   } catch (const std::exception& e) {

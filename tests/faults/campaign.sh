@@ -27,8 +27,8 @@
 #   tests/cluster/with-cluster.sh --with-all -- tests/faults/campaign.sh [--short] [--kills N]
 #       [--rounds N] [--report FILE]
 #
-# --short: one round of latency, reset, halfopen and stall with 4-8 s faults and 4
-# kills (the version in `make test`, scenario 12); default: --rounds 2 of every fault, 100 kills
+# --short: one round of latency, reset, refuse, halfopen, stall and slow with 4-8 s faults and
+# 4 kills (the version in `make test`, scenario 12); default: --rounds 2 of every fault, 100 kills
 # (`make test-faults`). --faults "NAME..." runs only those faults. BURSAR_FAULTS_SEED fixes the
 # random choices (printed at the start); BURSAR_FAULT_SECONDS sets how long latency, refuse, stall
 # and slow last (default 8, 4 with --short).
@@ -44,7 +44,7 @@ source "$FAULTS_DIR/../e2e/lib.sh"
 SHORT=false KILLS=100 ROUNDS=2 REPORT="" ONLY=""
 while (($# > 0)); do
   case $1 in
-    --short) SHORT=true KILLS=4 ROUNDS=1 ONLY=" latency reset halfopen stall " ;;
+    --short) SHORT=true KILLS=4 ROUNDS=1 ONLY=" latency reset refuse halfopen stall slow " ;;
     --kills) KILLS=${2:?--kills needs a number} && shift ;;
     --rounds) ROUNDS=${2:?--rounds needs a number} && shift ;;
     --report) REPORT=${2:?--report needs a file} && shift ;;

@@ -151,12 +151,95 @@ TEST_F(PlanApplierTest, ClusterQueueFlavorsAreCappedAtTheAllowanceInPlace) {
   // Nothing to change: nothing written.
   EXPECT_EQ(applier.Apply(plan, Snapshot{}, {}).writes, 0);
   (void)client().Delete(kube::kKueueClusterQueues, "", name);
+}
 
-  // A queue that is not there is an error naming it, not a silent success.
-  plan.cluster_queues = {{"no-such-queue", "team-a", {"nvidia.com/gpu"}, 5}};
-  report = applier.Apply(plan, Snapshot{}, {});
-  ASSERT_EQ(report.errors.size(), 1u);
-  EXPECT_NE(report.errors[0].find("ClusterQueue/no-such-queue"), std::string::npos);
+// A budget in Kueue mode whose ClusterQueue does not exist: Ready=False naming it and one Warning
+// Event instead of an error logged every pass; Ready again once the queue exists.
+TEST_F(PlanApplierTest, ABudgetWhoseClusterQueueIsMissingSaysSoUntilItExists) {
+  REQUIRE_ENV(testing::kKueueCrdsEnv, "installs Kueue's own ClusterQueue CRD",
+              testing::kKueueCrdsHarness);
+  InstallKueueCrds();
+  absl::StatusOr<std::vector<json::Value>> crds =
+      yaml::ReadYamlFile(std::string(BURSAR_SOURCE_DIR) + "/crds/bursar.dev_computebudgets.yaml");
+  ASSERT_TRUE(crds.ok()) << crds.status();
+  ApplyCrd((*crds)[0]);
+  const std::string name = Id();
+  const std::string queue = Id();
+  absl::StatusOr<json::Value> created = client().Create(
+      kube::kComputeBudgets, "",
+      JsonOrFail(absl::StrCat(R"({"apiVersion":"bursar.dev/v1alpha1","kind":"ComputeBudget",
+        "metadata":{"name":")",
+                              name, R"("},"spec":{"scope":{"namespaces":["x"]},
+        "limit":{"amount":"10","currency":"USD"},"period":{"type":"Monthly"},
+        "quota":{"mode":"KueueClusterQueue","clusterQueue":")",
+                              queue, R"("}}})")));
+  ASSERT_TRUE(created.ok()) << created.status();
+  auto snapshot = [&] {
+    Snapshot snap;
+    snap.now = absl::Now();
+    absl::StatusOr<json::Value> got = client().Get(kube::kComputeBudgets, "", name);
+    EXPECT_TRUE(got.ok()) << got.status();
+    if (got.ok()) {
+      absl::StatusOr<api::ComputeBudget> budget =
+          api::DecodeComputeBudget(*got, {.source = "apiserver", .reject_unknown_fields = false});
+      EXPECT_TRUE(budget.ok()) << budget.status();
+      if (budget.ok()) {
+        snap.budgets = {*budget};
+      }
+    }
+    return snap;
+  };
+  auto ready = [&] {
+    absl::StatusOr<json::Value> got = client().Get(kube::kComputeBudgets, "", name);
+    const json::Value* conditions = got.ok() ? got->FindPath("status.conditions") : nullptr;
+    for (size_t i = 0; conditions != nullptr && i < conditions->elements().size(); ++i) {
+      const json::Value& c = conditions->elements()[i];
+      if (json::StringAt(c, "type") == "Ready") {
+        return absl::StrCat(json::StringAt(c, "status"), " ", json::StringAt(c, "reason"), ": ",
+                            json::StringAt(c, "message"));
+      }
+    }
+    return std::string("no Ready");
+  };
+  Plan plan;
+  BudgetOutcome outcome;
+  outcome.name = name;
+  outcome.status.conditions = {{.type = "Ready",
+                                .status = "True",
+                                .reason = "Enforcing",
+                                .message = "within budget",
+                                .last_transition_time = absl::Now(),
+                                .observed_generation = 1}};
+  plan.budgets = {outcome};
+  plan.cluster_queues = {{queue, name, {"nvidia.com/gpu"}, 5}};
+  PlanApplier applier = Applier();
+  for (int pass = 0; pass < 3; ++pass) {
+    ApplyReport report = applier.Apply(plan, snapshot(), {});
+    EXPECT_TRUE(report.errors.empty()) << report.errors[0];
+  }
+  EXPECT_EQ(ready().rfind(absl::StrCat("False ClusterQueueNotFound: spec.quota.clusterQueue: "
+                                       "ClusterQueue \"",
+                                       queue, "\" does not exist"),
+                          0),
+            0u)
+      << ready();
+  EXPECT_EQ(events_.reasons, std::vector<std::string>{
+                                 absl::StrCat("ComputeBudget/", name, ":ClusterQueueNotFound")});
+
+  absl::StatusOr<json::Value> cq = client().Create(
+      kube::kKueueClusterQueues, "",
+      JsonOrFail(absl::StrCat(R"({"apiVersion":"kueue.x-k8s.io/v1beta2","kind":"ClusterQueue",
+        "metadata":{"name":")",
+                              queue, R"("},"spec":{"resourceGroups":[
+          {"coveredResources":["nvidia.com/gpu"],"flavors":[
+            {"name":"on-demand","resources":[{"name":"nvidia.com/gpu","nominalQuota":"8"}]}]}]}})")));
+  ASSERT_TRUE(cq.ok()) << cq.status();
+  ApplyReport report = applier.Apply(plan, snapshot(), {});
+  EXPECT_TRUE(report.errors.empty()) << report.errors[0];
+  EXPECT_EQ(ready(), "True Enforcing: within budget");
+  EXPECT_EQ(events_.reasons.size(), 1u);
+  (void)client().Delete(kube::kKueueClusterQueues, "", queue);
+  (void)client().Delete(kube::kComputeBudgets, "", name);
 }
 
 TEST_F(PlanApplierTest, JobsAreSuspendedWithBursarsAnnotationsAndResumedWithoutThem) {

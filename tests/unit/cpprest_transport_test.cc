@@ -61,6 +61,7 @@ namespace {
 namespace asio = boost::asio;
 namespace fs = std::filesystem;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 std::string ReadFile(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
@@ -497,7 +498,42 @@ TEST_F(CppRestTransportTest, WrongCaFailsTheHandshakeAsUnavailable) {
   absl::StatusOr<HttpResponse> response = transport->Send(Get("/version"), kTimeout);
   EXPECT_EQ(response.status().code(), absl::StatusCode::kUnavailable) << response.status();
   EXPECT_THAT(response.status().message(), HasSubstr("SSL handshake"));
+  EXPECT_THAT(response.status().message(), HasSubstr("not signed by the trusted CA"));
   EXPECT_THAT(response.status().message(), HasSubstr("GET https://127.0.0.1:"));
+}
+
+// A server (or a fault proxy) that accepts and resets the connection before the handshake: the
+// message says the connection was dropped, not that the certificate is wrong.
+TEST_F(CppRestTransportTest, AConnectionResetDuringTheHandshakeIsNotBlamedOnTheCertificate) {
+  asio::io_context io;
+  asio::ip::tcp::acceptor acceptor(io, {asio::ip::make_address("127.0.0.1"), 0});
+  acceptor.non_blocking(true);
+  const int port = acceptor.local_endpoint().port();
+  std::atomic<bool> done = false;
+  std::thread resetter([&] {
+    while (!done) {  // every connection (the transport may retry)
+      asio::ip::tcp::socket socket(io);
+      boost::system::error_code ec;
+      acceptor.accept(socket, ec);
+      if (ec) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        continue;
+      }
+      socket.set_option(asio::socket_base::linger(true, 0), ec);
+      socket.close(ec);  // RST
+    }
+  });
+  TransportConfig config;
+  config.server = absl::StrCat("https://127.0.0.1:", port);
+  config.ca_pem = TestPki::Get().Pem("ca.crt");
+  auto transport = MustCreate(config);
+  ASSERT_NE(transport, nullptr);
+  absl::StatusOr<HttpResponse> response = transport->Send(Get("/api"), kTimeout);
+  done = true;
+  resetter.join();
+  EXPECT_EQ(response.status().code(), absl::StatusCode::kUnavailable) << response.status();
+  EXPECT_THAT(response.status().message(), HasSubstr("closed or reset during the TLS handshake"));
+  EXPECT_THAT(response.status().message(), Not(HasSubstr("not signed by the trusted CA")));
 }
 
 TEST_F(CppRestTransportTest, InsecureSkipTlsVerifyAcceptsAnyServerCertificate) {

@@ -99,17 +99,52 @@ TEST(LedgerTest, ClipsToThePeriod) {
   EXPECT_EQ(ledger.spent(), Money::FromUnits(2));
 }
 
-TEST(LedgerTest, EndedPodsBeforeTheWatermarkAreNotChargedAgain) {
+TEST(LedgerTest, EndedPodsAreNotChargedAgainWhileSeenNorAfterARestore) {
   BudgetLedger ledger(Day());
   ledger.ChargePod("done", T(0), T(600), Rate(6), 1, true);
   ledger.CompletePass(T(700), {"done"});
-  EXPECT_EQ(ledger.tracked_pods(), 0u);
-  // Re-observed after a restart (still listed by the API server): skipped.
+  EXPECT_EQ(ledger.tracked_pods(), 1u);  // still seen: kept, as ended
   ledger.ChargePod("done", T(0), T(600), Rate(6), 1, true);
+  ledger.CompletePass(T(715), {"done"});
   EXPECT_EQ(ledger.spent(), Money::FromMicros(1'000'000));
-  // A pod that ended after the watermark was never charged: charged in full.
-  ledger.ChargePod("while-down", T(650), T(800), Rate(6), 1, true);
-  EXPECT_EQ(ledger.gpu_seconds(), 600 + 150);
+  // Re-observed after a restart (still listed by the API server): skipped.
+  absl::StatusOr<BudgetLedger> restored = BudgetLedger::Restore(ledger.Snapshot());
+  ASSERT_TRUE(restored.ok()) << restored.status();
+  restored->ChargePod("done", T(0), T(600), Rate(6), 1, true);
+  EXPECT_EQ(restored->spent(), Money::FromMicros(1'000'000));
+  // A pod that started after the start horizon and ended after the watermark was never charged:
+  // charged in full.
+  restored->ChargePod("while-down", T(700), T(800), Rate(6), 1, true);
+  EXPECT_EQ(restored->gpu_seconds(), 600 + 100);
+  // Once no pass sees it (deleted), its account goes.
+  restored->CompletePass(T(815), {"done"});
+  EXPECT_EQ(restored->AccountedUntil("done"), absl::InfinitePast());
+}
+
+// The campaign's drift under stalled watches (issue 14): passes went on every second on a cache
+// that no longer changed, so the watermark passed the end of a pod that started and ended
+// meanwhile; when the watch delivered it, the pod was skipped as "ended before the watermark".
+TEST(LedgerTest, APodThatStartedAndEndedWhileTheCacheWasStaleIsChargedWhenItShowsUp) {
+  BudgetLedger ledger(Day());
+  for (int64_t t = 100; t <= 130; ++t) {  // stale from 100: "unseen" ran [105, 115)
+    ledger.ChargePod("seen", T(0), T(t), Rate(36), 1, false);
+    ledger.CompletePass(T(t), {});
+  }
+  ledger.ChargePod("seen", T(0), T(131), Rate(36), 1, false);
+  EXPECT_EQ(ledger.ChargePod("unseen", T(105), T(115), Rate(36), 1, true).seconds, 10);
+  ledger.CompletePass(T(131), {"unseen"});
+  EXPECT_EQ(ledger.gpu_seconds(), 131 + 10);
+  // The same through a checkpoint written while the cache was stale.
+  BudgetLedger before(Day());
+  for (int64_t t = 100; t <= 130; ++t) {
+    before.ChargePod("seen", T(0), T(t), Rate(36), 1, false);
+    before.CompletePass(T(t), {});
+  }
+  absl::StatusOr<BudgetLedger> after = BudgetLedger::Restore(before.Snapshot());
+  ASSERT_TRUE(after.ok()) << after.status();
+  after->ChargePod("seen", T(0), T(131), Rate(36), 1, false);
+  EXPECT_EQ(after->ChargePod("unseen", T(105), T(115), Rate(36), 1, true).seconds, 10);
+  EXPECT_EQ(after->gpu_seconds(), 131 + 10);
 }
 
 TEST(LedgerTest, RestoreResumesWithNothingLostOrRepeated) {
@@ -318,6 +353,102 @@ TEST(LedgerTest, ACompactCheckpointRestoresExactly) {
     }
   }
   EXPECT_GT(restarts, 100);
+}
+
+// A new leader whose cache is still stale sees running a pod that the old leader saw end (and
+// charged to its end) shortly before its checkpoint: charged past the end, then taken back to
+// its end once seen, not below (before: charged from the watermark, taken back from the end).
+TEST(LedgerTest, APodSeenEndedBeforeACheckpointAndRunningAfterItIsTakenBackToItsEnd) {
+  BudgetLedger old_leader(Day());
+  for (int64_t t = 1; t <= 110; ++t) {
+    const bool ended = t >= 100;
+    old_leader.ChargePod("p", T(0), T(ended ? 100 : t), Rate(36), 1, ended);
+    old_leader.CompletePass(T(t),
+                            ended ? std::vector<std::string>{"p"} : std::vector<std::string>{});
+  }
+  ASSERT_EQ(old_leader.gpu_seconds(), 100);
+  absl::StatusOr<BudgetLedger> new_leader = BudgetLedger::Restore(old_leader.Snapshot());
+  ASSERT_TRUE(new_leader.ok()) << new_leader.status();
+  new_leader->ChargePod("p", T(0), T(115), Rate(36), 1, false);  // stale: still running
+  new_leader->CompletePass(T(115), {});
+  new_leader->ChargePod("p", T(0), T(100), Rate(36), 1, true);
+  EXPECT_EQ(new_leader->gpu_seconds(), 100);
+}
+
+// Passes that run on a stale cache (a stalled or cut watch: pods seen as they were at the start
+// of the stall, the watermark moving on) and then on a fresh one, with a restart inside the stall
+// or after it, against the pods' timestamps: nothing lost, nothing counted twice. Pods that
+// ended during the stall are charged as running until their end shows up, then taken back.
+TEST(LedgerTest, AStaleCacheNeitherLosesNorRepeatsAnInterval) {
+  struct Pod {
+    std::string uid;
+    int64_t start, end;  // end < 0: still running
+    int64_t rate;
+  };
+  std::mt19937 rng(7);
+  std::vector<Pod> pods;
+  for (int i = 0; i < 100; ++i) {
+    int64_t start = static_cast<int64_t>(rng() % 600);
+    int64_t length = 1 + static_cast<int64_t>(rng() % 30);  // short Jobs, like the campaign's
+    pods.push_back({absl::StrCat("p", i), start, rng() % 8 == 0 ? -1 : start + length,
+                    1 + static_cast<int64_t>(rng() % 40)});
+  }
+  // A pass at `t` on the cache as it was at `seen` (seen == t: fresh).
+  auto pass = [&](BudgetLedger& ledger, int64_t t, int64_t seen) {
+    std::vector<std::string> ended;
+    std::set<std::string> present;
+    for (const Pod& p : pods) {
+      if (p.start > seen) {
+        continue;
+      }
+      present.insert(p.uid);
+      bool is_ended = p.end >= 0 && p.end <= seen;
+      ledger.ChargePod(p.uid, T(p.start), T(is_ended ? p.end : t), Rate(p.rate), 1, is_ended);
+      if (is_ended) {
+        ended.push_back(p.uid);
+      }
+    }
+    for (const std::string& uid : ledger.TrackedUids()) {
+      if (!present.contains(uid)) {
+        ended.push_back(uid);
+      }
+    }
+    ledger.CompletePass(T(t), ended);
+  };
+  auto from_timestamps = [&](int64_t until) {
+    Accrual sum = 0;
+    for (const Pod& p : pods) {
+      int64_t to = std::min(p.end < 0 ? until : p.end, until);
+      if (to > p.start) {
+        sum += static_cast<Accrual>(Rate(p.rate).micros()) * (to - p.start);
+      }
+    }
+    return sum;
+  };
+  int runs = 0;
+  for (int64_t stall_from = 30; stall_from < 640; stall_from += 53) {
+    for (int64_t stall : {5, 12, 45}) {  // shorter than kStartGrace, for the restarts
+      for (int64_t restart : {int64_t{-1}, stall / 2, stall + 3}) {  // -1: none
+        BudgetLedger ledger(Day());
+        int64_t end = 0;
+        for (int64_t t = 1; t <= 700; ++t) {
+          bool stale = t > stall_from && t <= stall_from + stall;
+          pass(ledger, t, stale ? stall_from : t);
+          if (restart >= 0 && t == stall_from + restart) {
+            absl::StatusOr<BudgetLedger> restored = BudgetLedger::Restore(ledger.Snapshot());
+            ASSERT_TRUE(restored.ok()) << restored.status();
+            ledger = *std::move(restored);
+          }
+          end = t;
+        }
+        ++runs;
+        EXPECT_TRUE(ledger.accrued() == from_timestamps(end))
+            << "stall from " << stall_from << " for " << stall << " restart " << restart << ": "
+            << AccrualToString(ledger.accrued()) << " vs " << AccrualToString(from_timestamps(end));
+      }
+    }
+  }
+  EXPECT_GT(runs, 100);
 }
 
 // A checkpoint written before start horizons existed lists every running pod: a pod it does not

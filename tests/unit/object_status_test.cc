@@ -193,6 +193,15 @@ TEST(ObjectStatusTest, APoolSaysWhatKeepsItFromWorkingFirstThePriceBookThenThePr
   EXPECT_EQ(provider.ready.observed_generation, 3);
   EXPECT_EQ(provider.uid, "p-1");
 
+  // Before its provider has answered (probes run off the pass), a pool says nothing new: no
+  // Ready=True for a provider never heard, the stored condition kept.
+  api::GPUNodePool asked = KwokPool(true);
+  ConditionUpdate unheard = PoolReady(asked, snap, std::nullopt, kNow);
+  EXPECT_FALSE(unheard.changed);
+  EXPECT_TRUE(unheard.conditions.empty());
+  asked.status.conditions = provider.conditions;
+  EXPECT_EQ(PoolReady(asked, snap, std::nullopt, kNow).conditions, provider.conditions);
+
   // Recovery: Ready=True, not announced; the stored False becomes True.
   api::GPUNodePool stored = KwokPool(true);
   stored.status.conditions = provider.conditions;
@@ -203,6 +212,54 @@ TEST(ObjectStatusTest, APoolSaysWhatKeepsItFromWorkingFirstThePriceBookThenThePr
   EXPECT_FALSE(ok.announce);
   EXPECT_EQ(ok.ready.last_transition_time, kNow + absl::Minutes(5));
   ASSERT_EQ(ok.conditions.size(), 1u);
+}
+
+// A pool without a nodeSelector (its provider does not name its nodes) would claim every node;
+// two pools that match the same node both say so, naming each other and the node; exclusive
+// selectors are Ready.
+TEST(ObjectStatusTest, APoolWithoutANodeSelectorOrOverlappingAnotherIsNotReady) {
+  auto pool = [](std::string name, api::ProviderType type, values::Labels selector) {
+    api::GPUNodePool p = KwokPool(true);
+    p.metadata.name = std::move(name);
+    p.spec.provider.type = type;
+    p.spec.node_selector = std::move(selector);
+    return p;
+  };
+  auto node = [](std::string name, values::Labels labels) {
+    NodeView n;
+    n.info.name = std::move(name);
+    n.info.labels = std::move(labels);
+    return n;
+  };
+  const ProviderHealth fine;
+  Snapshot snap;
+  snap.nodes = {node("cpu-0", {{"role", "cpu"}}),
+                node("gpu-b", {{"bursar.dev/pool", "a100"}, {"zone", "b"}}),
+                node("gpu-a", {{"bursar.dev/pool", "a100"}, {"zone", "a"}})};
+  api::GPUNodePool everything = pool("everything", api::ProviderType::kKarpenter, {});
+  ConditionUpdate missing = PoolReady(everything, snap, fine, kNow);
+  EXPECT_EQ(missing.ready.status, "False");
+  EXPECT_EQ(missing.ready.reason, "NodeSelectorMissing");
+  EXPECT_THAT(missing.ready.message, HasSubstr("spec.nodeSelector is empty"));
+  EXPECT_TRUE(missing.announce);
+
+  api::GPUNodePool a100 =
+      pool("a100", api::ProviderType::kKarpenter, {{"bursar.dev/pool", "a100"}});
+  api::GPUNodePool zone_a = pool("zone-a", api::ProviderType::kClusterAPI, {{"zone", "a"}});
+  snap.pools = {a100, zone_a};
+  for (const api::GPUNodePool& p : snap.pools) {
+    ConditionUpdate overlap = PoolReady(p, snap, fine, kNow);
+    EXPECT_EQ(overlap.ready.reason, "NodesOverlap") << p.metadata.name;
+    EXPECT_THAT(overlap.ready.message,
+                HasSubstr("GPUNodePools \"a100\" and \"zone-a\" both match node \"gpu-a\""));
+  }
+
+  snap.pools[1].spec.node_selector = {{"zone", "c"}};
+  EXPECT_EQ(PoolReady(snap.pools[0], snap, fine, kNow).ready.reason, "Ready");
+  EXPECT_EQ(PoolReady(snap.pools[1], snap, fine, kNow).ready.reason, "Ready");
+  // A Kwok pool's nodes carry its name: no selector is needed to tell them apart.
+  EXPECT_EQ(PoolReady(pool("kwok", api::ProviderType::kKwok, {}), snap, fine, kNow).ready.reason,
+            "Ready");
 }
 
 TEST(ObjectStatusTest, AValidPriceBookIsReadyAndWrittenOnlyWhenThatChanges) {
@@ -220,6 +277,48 @@ TEST(ObjectStatusTest, AValidPriceBookIsReadyAndWrittenOnlyWhenThatChanges) {
   EXPECT_FALSE(first.announce);
   book.conditions = first.conditions;
   EXPECT_FALSE(PriceBookReady(book, kNow + absl::Hours(1)).changed);
+}
+
+// Kueue mode naming a ClusterQueue that does not exist: Ready=False naming it over the planner's
+// True, announced once; back to True (a new transition) when it exists; a planner's own False
+// (an invalid spec) is kept.
+TEST(ObjectStatusTest, ABudgetWhoseClusterQueueIsMissingIsNotReadyUntilItExists) {
+  api::ComputeBudget budget;
+  budget.metadata.name = "team-a";
+  budget.metadata.generation = 3;
+  const std::vector<api::Condition> planned = {{.type = "Ready",
+                                                .status = "True",
+                                                .reason = "Enforcing",
+                                                .message = "within budget",
+                                                .last_transition_time = kNow - absl::Hours(5),
+                                                .observed_generation = 3}};
+  ConditionUpdate missing = BudgetReady(budget, planned, "gpu-queue", kNow);
+  EXPECT_EQ(missing.ready.status, "False");
+  EXPECT_EQ(missing.ready.reason, "ClusterQueueNotFound");
+  EXPECT_THAT(missing.ready.message,
+              HasSubstr("spec.quota.clusterQueue: ClusterQueue \"gpu-queue\" does not exist"));
+  EXPECT_EQ(missing.ready.last_transition_time, kNow);
+  EXPECT_TRUE(missing.announce);
+  ASSERT_EQ(missing.conditions.size(), 1u);
+  EXPECT_EQ(missing.conditions[0].reason, "ClusterQueueNotFound");
+
+  budget.status.conditions = missing.conditions;  // stored
+  ConditionUpdate again = BudgetReady(budget, planned, "gpu-queue", kNow + absl::Seconds(15));
+  EXPECT_FALSE(again.changed);
+  EXPECT_FALSE(again.announce);
+  EXPECT_EQ(again.ready.last_transition_time, kNow);
+
+  ConditionUpdate back = BudgetReady(budget, planned, "", kNow + absl::Minutes(1));
+  EXPECT_EQ(back.ready.status, "True");
+  EXPECT_EQ(back.ready.reason, "Enforcing");
+  EXPECT_EQ(back.ready.last_transition_time, kNow + absl::Minutes(1));
+  EXPECT_TRUE(back.changed);
+  EXPECT_FALSE(back.announce);
+
+  std::vector<api::Condition> invalid = planned;
+  invalid[0].status = "False";
+  invalid[0].reason = "InvalidSpec";
+  EXPECT_EQ(BudgetReady(budget, invalid, "gpu-queue", kNow).ready.reason, "InvalidSpec");
 }
 
 }  // namespace
