@@ -22,7 +22,8 @@ export CCACHE_NOHASHDIR ?= 1
 .PHONY: all deps build build-asan test test-unit test-asan demo bench lint format format-check clean \
         cluster-build cluster-up cluster-down test-cluster test-crds-server test-integration \
         test-e2e bench-latency test-helm image test-image demo-cluster \
-        san-configure build-fuzz fuzz test-fuzz test-faults bench-scale test-bench-scale-small
+        san-configure build-fuzz fuzz test-fuzz test-faults bench-scale test-bench-scale-small \
+        bench-admission
 
 all: build
 
@@ -202,6 +203,17 @@ bench-scale: deps $(BUILD_DIR)/build.ninja cluster-build
 	cmake --build $(BUILD_DIR) -j $(JOBS) --target bursar
 	tests/cluster/with-cluster.sh --with-kwok -- tests/bench/scale/run.sh --pods $(BENCH_PODS) \
 	  --namespaces $(BENCH_NAMESPACES) --budgets $(BENCH_BUDGETS) --samples 20 $(BENCH_ARGS)
+
+# Admission latency (docs/operations.md, Admission latency): the webhook with N pods cached at
+# 1,000 admissions a minute, straight and through the API server, with and without pod churn
+# (tests/bench/admission-latency.sh --help). A measurement, not in `make test`; about 16 minutes
+# at 10,000 pods. ADM_ARGS adds options, e.g. "--binary build/bursar --binary other/bursar".
+ADM_PODS ?= 10000
+ADM_SECONDS ?= 120
+bench-admission: deps $(BUILD_DIR)/build.ninja cluster-build
+	cmake --build $(BUILD_DIR) -j $(JOBS) --target bursar
+	tests/cluster/with-cluster.sh --with-kwok -- tests/bench/admission-latency.sh --pods $(ADM_PODS) \
+	  --seconds $(ADM_SECONDS) $(ADM_ARGS)
 
 # The same at 2,000 pods and 4 budgets, in `make test` so the benchmark cannot rot: fails when a
 # measurement is missing (about 2 minutes).

@@ -317,6 +317,11 @@ AdmissionResponse DecidePod(const AdmissionRequest& request, const AdmissionView
 
 }  // namespace
 
+BudgetUsage RequestsOf(const PodView& pod) {
+  PodRequest r = RequestOf(pod);
+  return {.gpus = r.gpus, .cpu = r.cpu, .memory = r.memory};
+}
+
 std::map<std::string, BudgetUsage> UsageByBudget(
     const std::vector<api::ComputeBudget>& budgets,
     const std::map<std::string, values::Labels>& namespaces, const std::vector<PodView>& pods) {

@@ -55,6 +55,9 @@ struct AdmissionView {
   std::map<std::string, BudgetUsage> usage;  // by budget name
 };
 
+// What `pod` requests (GPUs, cpu, memory summed over its containers), ended or not.
+BudgetUsage RequestsOf(const reconcilers::PodView& pod);
+
 // Sums the requests of `pods` that have not ended into the budget each is charged to.
 std::map<std::string, BudgetUsage> UsageByBudget(
     const std::vector<api::ComputeBudget>& budgets,

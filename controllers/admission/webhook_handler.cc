@@ -1,17 +1,22 @@
 #include "controllers/admission/webhook_handler.h"
 
-#include <atomic>
+#include <algorithm>
 #include <cstdint>
+#include <map>
 #include <memory>
+#include <optional>
 #include <string>
+#include <tuple>
 #include <utility>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
-#include "controllers/admission/admission_decider.h"
 #include "controllers/admission/admission_review.h"
 #include "controllers/api/codec.h"
+#include "controllers/engine/attribution.h"
 #include "controllers/reconcilers/gather.h"
 
 namespace bursar::admission {
@@ -19,75 +24,59 @@ namespace {
 
 constexpr char kJsonContentType[] = "application/json";
 
-AdmissionView ViewOf(const WebhookCaches& caches) {
-  AdmissionView view;
+std::vector<api::ComputeBudget> DecodeBudgets(runtime::ObjectStore* budgets) {
+  std::vector<api::ComputeBudget> out;
+  if (budgets == nullptr) {
+    return out;
+  }
   api::DecodeOptions decode{.source = "apiserver", .reject_unknown_fields = false};
-  if (caches.budgets != nullptr) {
-    for (const auto& object : caches.budgets->List()) {
-      // A budget that does not decode takes no part, as in the planner.
-      if (absl::StatusOr<api::ComputeBudget> b = api::DecodeComputeBudget(*object, decode);
-          b.ok()) {
-        view.budgets.push_back(*std::move(b));
-      }
+  for (const auto& object : budgets->List()) {
+    // A budget that does not decode takes no part, as in the planner.
+    if (absl::StatusOr<api::ComputeBudget> b = api::DecodeComputeBudget(*object, decode); b.ok()) {
+      out.push_back(*std::move(b));
     }
   }
-  if (view.budgets.empty()) {
-    return view;  // nothing to charge: skip the pods
-  }
-  if (caches.namespaces != nullptr) {
-    for (const auto& ns : caches.namespaces->List()) {
-      std::string name = json::StringAt(*ns, "metadata.name");
-      if (!name.empty()) {
-        view.namespaces[name] = reconcilers::LabelsAt(*ns, "metadata.labels");
-      }
-    }
-  }
-  std::vector<reconcilers::PodView> pods;
-  if (caches.pods != nullptr) {
-    caches.pods->ForEach([&](std::string_view, const kube::PodSummary& pod) {
-      pods.push_back(reconcilers::PodViewOf(pod));
-    });
-  }
-  view.usage = UsageByBudget(view.budgets, view.namespaces, pods);
-  return view;
+  return out;
 }
 
-// The view the decisions read, rebuilt only when a cache changed since it was built: the
-// stores' change callbacks bump a generation counter (shared, so a callback that fires after the
-// handler is gone touches nothing freed). Concurrent requests wait for one rebuild. Thread-safe.
-class ViewCache {
- public:
-  explicit ViewCache(const WebhookCaches& caches)
-      : caches_(caches), generation_(std::make_shared<std::atomic<uint64_t>>(1)) {
-    auto bump = [generation = generation_](const auto&) { generation->fetch_add(1); };
-    if (caches.pods != nullptr) {
-      caches.pods->OnChange(bump);
-    }
-    if (caches.namespaces != nullptr) {
-      caches.namespaces->OnChange(bump);
-    }
-    if (caches.budgets != nullptr) {
-      caches.budgets->OnChange(bump);
+std::map<std::string, values::Labels> NamespaceLabels(runtime::ObjectStore* namespaces) {
+  std::map<std::string, values::Labels> out;
+  if (namespaces == nullptr) {
+    return out;
+  }
+  for (const auto& ns : namespaces->List()) {
+    std::string name = json::StringAt(*ns, "metadata.name");
+    if (!name.empty()) {
+      out[name] = reconcilers::LabelsAt(*ns, "metadata.labels");
     }
   }
+  return out;
+}
 
-  std::shared_ptr<const AdmissionView> Get() {
-    const uint64_t wanted = generation_->load();
-    absl::MutexLock lock(&mu_);
-    if (view_ == nullptr || built_ != wanted) {
-      view_ = std::make_shared<const AdmissionView>(ViewOf(caches_));
-      built_ = wanted;
-    }
-    return view_;
+// What decides which budget a pod is charged to: the budgets present and their specs
+// (metadata.generation moves with every spec change; status writes leave it alone).
+std::vector<std::tuple<std::string, std::string, int64_t>> ScopeKeyOf(
+    const std::vector<api::ComputeBudget>& budgets) {
+  std::vector<std::tuple<std::string, std::string, int64_t>> out;
+  out.reserve(budgets.size());
+  for (const api::ComputeBudget& b : budgets) {
+    out.emplace_back(b.metadata.name, b.metadata.uid, b.metadata.generation);
   }
+  std::sort(out.begin(), out.end());
+  return out;
+}
 
- private:
-  const WebhookCaches caches_;
-  const std::shared_ptr<std::atomic<uint64_t>> generation_;
-  absl::Mutex mu_;
-  std::shared_ptr<const AdmissionView> view_ ABSL_GUARDED_BY(mu_);
-  uint64_t built_ ABSL_GUARDED_BY(mu_) = 0;
-};
+void Add(BudgetUsage& total, const BudgetUsage& u) {
+  total.gpus += u.gpus;
+  total.cpu = total.cpu + u.cpu;
+  total.memory = total.memory + u.memory;
+}
+
+void Subtract(BudgetUsage& total, const BudgetUsage& u) {
+  total.gpus -= u.gpus;
+  total.cpu = total.cpu - u.cpu;
+  total.memory = total.memory - u.memory;
+}
 
 const char* ResultOf(const AdmissionResponse& r) {
   if (!r.allowed) {
@@ -100,6 +89,179 @@ const char* ResultOf(const AdmissionResponse& r) {
 }
 
 }  // namespace
+
+AdmissionView BuildAdmissionView(const WebhookCaches& caches) {
+  AdmissionView view;
+  view.budgets = DecodeBudgets(caches.budgets);
+  if (view.budgets.empty()) {
+    return view;  // nothing to charge: skip the pods
+  }
+  view.namespaces = NamespaceLabels(caches.namespaces);
+  std::vector<reconcilers::PodView> pods;
+  if (caches.pods != nullptr) {
+    caches.pods->ForEach([&](std::string_view, const kube::PodSummary& pod) {
+      pods.push_back(reconcilers::PodViewOf(pod));
+    });
+  }
+  view.usage = UsageByBudget(view.budgets, view.namespaces, pods);
+  return view;
+}
+
+// The index behind AdmissionViewCache. Every member is guarded by mu; the budgets the attributor
+// points into are owned here (the views served hold their own copies).
+struct AdmissionViewCache::State {
+  struct Charge {
+    std::string budget;
+    BudgetUsage usage;
+  };
+  struct Total {
+    BudgetUsage usage;
+    int64_t pods = 0;
+  };
+
+  explicit State(const WebhookCaches& c) : caches(c) {}
+
+  // Where `pod` is charged now; nullopt when nowhere (no budget, or it ended).
+  std::optional<Charge> ChargeOf(const kube::PodSummary& pod) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    reconcilers::PodView pv = reconcilers::PodViewOf(pod);
+    if (pv.state == reconcilers::PodState::kEnded || attributor == nullptr) {
+      return std::nullopt;
+    }
+    static const values::Labels kNoLabels;
+    auto ns = namespaces.find(pv.namespace_name);
+    engine::Attribution a = attributor->Attribute(
+        {.namespace_name = pv.namespace_name,
+         .namespace_labels = ns == namespaces.end() ? &kNoLabels : &ns->second,
+         .pod_labels = &pv.labels});
+    if (a.budget < 0) {
+      return std::nullopt;
+    }
+    return Charge{candidates[static_cast<size_t>(a.budget)]->metadata.name, RequestsOf(pv)};
+  }
+
+  // Replaces what the pod under `key` is charged with `pod`'s charge (nullptr: deleted).
+  void Recharge(const std::string& key, const kube::PodSummary* pod)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    if (auto old = charges.find(key); old != charges.end()) {
+      auto total = totals.find(old->second.budget);
+      Subtract(total->second.usage, old->second.usage);
+      if (--total->second.pods == 0) {
+        totals.erase(total);  // as UsageByBudget: only budgets some live pod is charged to
+      }
+      charges.erase(old);
+    }
+    std::optional<Charge> charge = pod == nullptr ? std::nullopt : ChargeOf(*pod);
+    if (charge.has_value()) {
+      Total& total = totals[charge->budget];
+      Add(total.usage, charge->usage);
+      ++total.pods;
+      charges.emplace(key, *std::move(charge));
+    }
+    usage_changed = true;
+  }
+
+  // Budgets re-decoded; every pod re-attributed when their scopes may have moved.
+  void Refresh() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    const bool first = !indexed;
+    if (budgets_changed || first) {
+      budgets = DecodeBudgets(caches.budgets);
+    }
+    auto scope = ScopeKeyOf(budgets);
+    const bool reattribute = first || namespaces_changed || scope != scope_key;
+    if (namespaces_changed || first) {
+      namespaces = NamespaceLabels(caches.namespaces);
+    }
+    candidates.clear();
+    for (const api::ComputeBudget& b : budgets) {
+      candidates.push_back(&b);
+    }
+    attributor = std::make_unique<engine::Attributor>(candidates);
+    if (reattribute) {
+      charges.clear();
+      totals.clear();
+      if (caches.pods != nullptr && !budgets.empty()) {
+        caches.pods->ForEach([&](std::string_view key, const kube::PodSummary& pod) {
+          Recharge(std::string(key), &pod);
+        });
+      }
+    }
+    scope_key = std::move(scope);
+    budgets_changed = namespaces_changed = false;
+    indexed = true;
+    auto next = std::make_shared<AdmissionView>();
+    next->budgets = budgets;
+    if (!budgets.empty()) {
+      next->namespaces = namespaces;
+      next->usage = UsageNow();
+    }
+    view = std::move(next);
+    usage_changed = false;
+  }
+
+  std::map<std::string, BudgetUsage> UsageNow() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    std::map<std::string, BudgetUsage> out;
+    for (const auto& [name, total] : totals) {
+      out.emplace_hint(out.end(), name, total.usage);
+    }
+    return out;
+  }
+
+  const WebhookCaches caches;
+  absl::Mutex mu;
+  bool indexed ABSL_GUARDED_BY(mu) = false;
+  bool budgets_changed ABSL_GUARDED_BY(mu) = false;
+  bool namespaces_changed ABSL_GUARDED_BY(mu) = false;
+  bool usage_changed ABSL_GUARDED_BY(mu) = false;
+  std::vector<api::ComputeBudget> budgets ABSL_GUARDED_BY(mu);
+  std::vector<std::tuple<std::string, std::string, int64_t>> scope_key ABSL_GUARDED_BY(mu);
+  std::map<std::string, values::Labels> namespaces ABSL_GUARDED_BY(mu);
+  std::vector<const api::ComputeBudget*> candidates ABSL_GUARDED_BY(mu);
+  std::unique_ptr<engine::Attributor> attributor ABSL_GUARDED_BY(mu);
+  absl::flat_hash_map<std::string, Charge> charges ABSL_GUARDED_BY(mu);  // by pod key
+  std::map<std::string, Total> totals ABSL_GUARDED_BY(mu);               // by budget name
+  std::shared_ptr<AdmissionView> view ABSL_GUARDED_BY(mu);
+};
+
+AdmissionViewCache::AdmissionViewCache(const WebhookCaches& caches)
+    : state_(std::make_shared<State>(caches)) {
+  // The callbacks hold the state: one that fires after the cache is gone touches nothing freed.
+  if (caches.pods != nullptr) {
+    caches.pods->OnChange([state = state_](const runtime::PodStore::Change& change) {
+      absl::MutexLock lock(&state->mu);
+      if (state->indexed && !state->namespaces_changed) {
+        state->Recharge(change.key, change.new_value.get());
+      }  // else the next Get() re-attributes every pod from the cache
+    });
+  }
+  if (caches.namespaces != nullptr) {
+    caches.namespaces->OnChange([state = state_](const runtime::ObjectStore::Change&) {
+      absl::MutexLock lock(&state->mu);
+      state->namespaces_changed = true;
+    });
+  }
+  if (caches.budgets != nullptr) {
+    caches.budgets->OnChange([state = state_](const runtime::ObjectStore::Change&) {
+      absl::MutexLock lock(&state->mu);
+      state->budgets_changed = true;
+    });
+  }
+}
+
+std::shared_ptr<const AdmissionView> AdmissionViewCache::Get() {
+  State& s = *state_;
+  absl::MutexLock lock(&s.mu);
+  if (!s.indexed || s.budgets_changed || s.namespaces_changed) {
+    s.Refresh();
+  } else if (s.usage_changed) {
+    // In place when no request holds the view (every copy is handed out under mu), else a copy.
+    if (s.view.use_count() > 1) {
+      s.view = std::make_shared<AdmissionView>(*s.view);
+    }
+    s.view->usage = s.budgets.empty() ? std::map<std::string, BudgetUsage>() : s.UsageNow();
+    s.usage_changed = false;
+  }
+  return s.view;
+}
 
 absl::StatusOr<kube::HttpPostHandler> MakeWebhookHandler(WebhookCaches caches,
                                                          runtime::Registry* registry,
@@ -121,7 +283,7 @@ absl::StatusOr<kube::HttpPostHandler> MakeWebhookHandler(WebhookCaches caches,
   }
   runtime::CounterFamily* counted = *requests;
   runtime::Histogram* timed = &(*latency)->WithLabels({});
-  auto views = std::make_shared<ViewCache>(caches);
+  auto views = std::make_shared<AdmissionViewCache>(caches);
   return [views, counted, timed, clock](std::string_view path,
                                         std::string_view body) -> kube::HttpServerResponse {
     const bool mutate = path == kMutatePath;
