@@ -21,7 +21,7 @@ SCRIPT_NAME=cluster/measure-cold
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 REPO=$(cd "$CLUSTER_SCRIPTS_DIR/../.." && pwd)
 
-usage() { sed -n '2,18p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,17p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 
 BUILD_PHASES=(cpp-build cpp-ctest cpp-san test-asan cpp-fuzz test-fuzz fixtures crane peer)
 TEST_PHASES=(test-crds-server test-cluster test-integration test-helm test-e2e test-image
@@ -39,12 +39,6 @@ while (($# > 0)); do
   esac
 done
 ((${#phases[@]} > 0)) || phases=("${BUILD_PHASES[@]}" "${TEST_PHASES[@]}")
-mkdir -p "$root"
-if [[ $reuse == false && -n $(ls -A "$root") ]]; then
-  die "$root is not empty (a cold measurement needs an empty root; --reuse to continue one)"
-fi
-report=${report:-$root/report.md}
-require_tools make go /usr/bin/time
 
 # Everything that a fresh machine would lack points into the root.
 export BURSAR_CACHE=$root/bursar GOMODCACHE=$root/go-mod GOCACHE=$root/go-build \
@@ -70,6 +64,13 @@ command_of() {
   esac
 }
 
+for phase in "${phases[@]}"; do command_of "$phase" >/dev/null; done # unknown ones stop here
+require_tools make go ctest /usr/bin/time
+if [[ $reuse == false && -n $(ls -A "$root" 2>/dev/null) ]]; then
+  die "$root is not empty (a cold measurement needs an empty root; --reuse to continue one)"
+fi
+mkdir -p "$root"
+report=${report:-$root/report.md}
 [[ -s $report ]] || {
   echo "| phase | wall | CPU (user+sys) | CPU / $(nproc) | status |"
   echo "|---|---|---|---|---|"
