@@ -6,15 +6,13 @@
 #   $BURSAR_CACHE/etcd-<v>/            etcd
 #   $BURSAR_CACHE/kwok-<v>/            kwok, stages/*.yaml (node and pod lifecycle Stages),
 #                                      metrics/*.yaml (emulated kubelet resource metrics)
-#   $BURSAR_CACHE/neighbours-kueue-<v>-karpenter-<v>-metrics-server-<v>/  built together:
-#        kueue/kueue                   the controller, cmd/kueue (its CRDs stay in the module, see
-#                                      kueue.sh)
-#        karpenter/karpenter           Karpenter's kwok cloud provider, kwok/ (its CRDs stay in the
-#                                      module, see karpenter.sh)
-#        metrics-server/metrics-server cmd/metrics-server, see metrics-server.sh
+#   $BURSAR_CACHE/kueue-<v>/           kueue (the controller, cmd/kueue; its CRDs stay in the
+#                                      module, see kueue-crds.sh)
+#   $BURSAR_CACHE/karpenter-<v>/       karpenter (Karpenter's kwok cloud provider, kwok/; its CRDs
+#                                      stay in the module, see karpenter.sh)
+#   $BURSAR_CACHE/metrics-server-<v>/  metrics-server (cmd/metrics-server, see metrics-server.sh)
 #   $BURSAR_CACHE/kubectl-layer-<p>/   kubectl helm
-#   $BURSAR_CACHE/src/<component>-<v>/ generated wrapper Go modules and build logs (src/neighbours/
-#                                      for the three built together)
+#   $BURSAR_CACHE/src/<component>-<v>/ generated wrapper Go modules and build logs
 #
 # The Go components come from the Go module proxy through a small wrapper module generated in
 # the cache (k8s.io/kubernetes and etcd's server have `replace` directives, so `go install
@@ -61,15 +59,11 @@ new_wrapper_dir() {
   echo "$src"
 }
 
-# go_build NAME SRC OUTPUT FLAG... -- PKG... — resolves modules, then compiles with progress.
-# OUTPUT is a file for one package or a folder (ending in /) for several; each FLAG is a whole
-# go build argument (e.g. "-ldflags=-s -w", or "-ldflags=PKG=-s -w" for one binary of several).
+# go_build NAME SRC OUTPUT LDFLAGS PKG... — resolves modules, then compiles with progress.
+# OUTPUT is a file for one package or a folder (ending in /) for several.
 go_build() {
-  local name=$1 src=$2 output=$3 flags=()
-  shift 3
-  while (($# > 0)) && [[ $1 != -- ]]; do flags+=("$1") && shift; done
-  [[ ${1:-} == -- ]] || die "go_build $name: no '--' before the packages"
-  shift
+  local name=$1 src=$2 output=$3 ldflags=$4
+  shift 4
   local start=$SECONDS total ticker status=0
 
   log "$name: resolving and downloading modules (GOMODCACHE=$(go env GOMODCACHE))"
@@ -95,7 +89,7 @@ go_build() {
     done
   ) &
   ticker=$!
-  (cd "$src" && nice -n 10 go build "${GO_BUILD_FLAGS[@]}" -v "${flags[@]}" -o "$output" "$@") \
+  (cd "$src" && nice -n 10 go build "${GO_BUILD_FLAGS[@]}" -v -ldflags "$ldflags" -o "$output" "$@") \
     >"$src/build.log" 2>&1 || status=$?
   kill "$ticker" 2>/dev/null || true
   wait "$ticker" 2>/dev/null || true
@@ -140,7 +134,7 @@ go 1.24
 require go.etcd.io/etcd/server/v3 $ETCD_VERSION
 EOF
   rm -rf "$partial" && mkdir -p "$partial"
-  go_build "etcd $ETCD_VERSION" "$src" "$partial/etcd" "-ldflags=-s -w" -- go.etcd.io/etcd/server/v3
+  go_build "etcd $ETCD_VERSION" "$src" "$partial/etcd" "-s -w" go.etcd.io/etcd/server/v3
   check_version "$partial/etcd" "etcd Version: ${ETCD_VERSION#v}"
   finish etcd "$partial" "$ETCD_DIR" "$src"
 }
@@ -156,7 +150,7 @@ go 1.24
 require sigs.k8s.io/kwok $KWOK_VERSION
 EOF
   rm -rf "$partial" && mkdir -p "$partial/stages"
-  go_build "kwok $KWOK_VERSION" "$src" "$partial/kwok" "-ldflags=-s -w" -- sigs.k8s.io/kwok/cmd/kwok
+  go_build "kwok $KWOK_VERSION" "$src" "$partial/kwok" "-s -w" sigs.k8s.io/kwok/cmd/kwok
   check_version "$partial/kwok" "${KWOK_VERSION}"
   # v0.8.0 has no built-in Stages: ship the "fast" node and pod lifecycles plus lease heartbeats.
   module_dir=$(cd "$src" && go list -mod=mod -m -f '{{.Dir}}' sigs.k8s.io/kwok)
@@ -196,78 +190,65 @@ add_kwok_metrics() {
   log "kwok: added its resource-metrics documents to $KWOK_DIR/metrics"
 }
 
-# Kueue, Karpenter's kwok provider and metrics-server are built from ONE wrapper module, so that
-# they share one build list: Go's minimal version selection gives each the newest k8s.io/*,
-# controller-runtime and golang.org/x/* that any of the three requires (Kueue's: k8s.io/*
-# v0.35.3, controller-runtime v0.23.3), and client-go, api, apimachinery and apiserver are
-# compiled once instead of three times (Go's build cache is keyed by content: only the same
-# versions with the same dependencies are shared). No replace directive: every module gets at
-# least the version its own go.mod asks for. Asked for one of them (`build.sh kueue`), this
-# builds just that one, from the same build list, so that the others reuse its packages later.
-NEIGHBOURS=(kueue karpenter metrics-server)
-
-neighbour_package() {
-  case $1 in
-    kueue) echo sigs.k8s.io/kueue/cmd/kueue ;;
-    # The real Karpenter controllers (provisioning, disruption, NodeClaim lifecycle) with a cloud
-    # provider that creates Node objects instead of cloud instances.
-    karpenter) echo sigs.k8s.io/karpenter/kwok ;;
-    metrics-server) echo sigs.k8s.io/metrics-server/cmd/metrics-server ;;
-  esac
-}
-
-# neighbour_ldflags NAME — one binary's link flags, as `-ldflags=PACKAGE=FLAGS` (go build applies
-# them to that main package only).
-neighbour_ldflags() {
-  local key flags="-s -w"
-  case $1 in
-    # Stamp the versions as their Makefiles do, or they report v0.0.0-main / v0.0.0-master.
-    kueue)
-      key=sigs.k8s.io/kueue/pkg/version
-      flags+=" -X $key.GitVersion=$KUEUE_VERSION -X $key.GitCommit=$KUEUE_VERSION"
-      ;;
-    metrics-server)
-      key=k8s.io/client-go/pkg/version
-      flags+=" -X $key.gitVersion=$METRICS_SERVER_VERSION -X $key.gitCommit=$METRICS_SERVER_VERSION"
-      ;;
-  esac
-  echo "-ldflags=$(neighbour_package "$1")=$flags"
-}
-
-# build_neighbours NAME... — builds the named ones of Kueue, Karpenter and metrics-server in one
-# `go build` (their links run in parallel), then moves each binary into its own cache folder.
-build_neighbours() {
-  local src out name dir binary packages=() ldflags=()
-  src=$(new_wrapper_dir neighbours)
+build_kueue() {
+  local src partial=$KUEUE_DIR.partial key ldflags
+  src=$(new_wrapper_dir "kueue-$KUEUE_VERSION")
+  # sigs.k8s.io/kueue has no replace directives, but a wrapper keeps the one build pattern (and
+  # `go install` would not let us stamp the version into a folder of our choosing).
   cat >"$src/go.mod" <<EOF
-module bursar.test/neighbours-build
+module bursar.test/kueue-build
 
 go 1.25
 
-require (
-	sigs.k8s.io/karpenter $KARPENTER_VERSION
-	sigs.k8s.io/kueue $KUEUE_VERSION
-	sigs.k8s.io/metrics-server $METRICS_SERVER_VERSION
-)
+require sigs.k8s.io/kueue $KUEUE_VERSION
 EOF
-  for name in "$@"; do
-    packages+=("$(neighbour_package "$name")")
-    ldflags+=("$(neighbour_ldflags "$name")")
-  done
-  out=$src/bin
-  mkdir -p "$out"
-  go_build "$*" "$src" "$out/" "${ldflags[@]}" -- "${packages[@]}"
-  log "$*: built with $(cd "$src" && go list -mod=mod -m -f '{{.Path}} {{.Version}}' \
-    k8s.io/client-go sigs.k8s.io/controller-runtime | paste -sd ' ')"
-  for name in "$@"; do
-    dir=$(dir_of "$name")
-    binary=${name}
-    [[ $name != karpenter ]] || binary=kwok # go build names a binary after its package's folder
-    rm -rf "$dir.partial" && mkdir -p "$dir.partial" # (and NEIGHBOURS_DIR, the first time)
-    mv "$out/$binary" "$dir.partial/$name"
-    [[ $name != metrics-server ]] || check_version "$dir.partial/$name" "$METRICS_SERVER_VERSION"
-    finish "$name" "$dir.partial" "$dir" "$src"
-  done
+  # Stamp the version as Kueue's Makefile does, or it reports v0.0.0-main.
+  key=sigs.k8s.io/kueue/pkg/version
+  ldflags="-s -w -X $key.GitVersion=$KUEUE_VERSION -X $key.GitCommit=$KUEUE_VERSION"
+  rm -rf "$partial" && mkdir -p "$partial"
+  go_build "kueue $KUEUE_VERSION" "$src" "$partial/kueue" "$ldflags" sigs.k8s.io/kueue/cmd/kueue
+  finish kueue "$partial" "$KUEUE_DIR" "$src"
+}
+
+build_karpenter() {
+  local src partial=$KARPENTER_DIR.partial
+  src=$(new_wrapper_dir "karpenter-$KARPENTER_VERSION")
+  # Karpenter's kwok cloud provider: the real Karpenter controllers (provisioning, disruption,
+  # NodeClaim lifecycle) with a provider that creates Node objects instead of cloud instances.
+  cat >"$src/go.mod" <<EOF
+module bursar.test/karpenter-build
+
+go 1.24
+
+require sigs.k8s.io/karpenter $KARPENTER_VERSION
+EOF
+  rm -rf "$partial" && mkdir -p "$partial"
+  go_build "karpenter $KARPENTER_VERSION" "$src" "$partial/karpenter" "-s -w" sigs.k8s.io/karpenter/kwok
+  finish karpenter "$partial" "$KARPENTER_DIR" "$src"
+}
+
+build_metrics-server() {
+  local src partial=$METRICS_SERVER_DIR.partial key ldflags
+  src=$(new_wrapper_dir "metrics-server-$METRICS_SERVER_VERSION")
+  # A program, not a library: the wrapper names it with a tool directive (Go 1.24+), which pins
+  # its module in go.mod like a require.
+  cat >"$src/go.mod" <<EOF
+module bursar.test/metrics-server-build
+
+go 1.24.4
+
+tool sigs.k8s.io/metrics-server/cmd/metrics-server
+
+require sigs.k8s.io/metrics-server $METRICS_SERVER_VERSION
+EOF
+  # Stamp the version as metrics-server's Makefile does, or --version prints v0.0.0-master.
+  key=k8s.io/client-go/pkg/version
+  ldflags="-s -w -X $key.gitVersion=$METRICS_SERVER_VERSION -X $key.gitCommit=$METRICS_SERVER_VERSION"
+  rm -rf "$partial" && mkdir -p "$partial"
+  go_build "metrics-server $METRICS_SERVER_VERSION" "$src" "$partial/metrics-server" "$ldflags" \
+    sigs.k8s.io/metrics-server/cmd/metrics-server
+  check_version "$partial/metrics-server" "$METRICS_SERVER_VERSION"
+  finish metrics-server "$partial" "$METRICS_SERVER_DIR" "$src"
 }
 
 build_kubernetes() {
@@ -304,7 +285,7 @@ print(json.load(open(json.load(sys.stdin)["Info"]))["Time"])' <<<"$info")
   done
 
   rm -rf "$partial" && mkdir -p "$partial"
-  go_build "kubernetes $KUBE_VERSION" "$src" "$partial/" "-ldflags=$ldflags" -- \
+  go_build "kubernetes $KUBE_VERSION" "$src" "$partial/" "$ldflags" \
     k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-scheduler \
     k8s.io/kubernetes/cmd/kube-controller-manager
   for m in kube-apiserver kube-scheduler kube-controller-manager; do
@@ -364,20 +345,12 @@ main() {
     flock "$lock_fd"
   fi
 
-  local start=$SECONDS built=() neighbours=()
+  local start=$SECONDS built=()
   for c in "${missing[@]}"; do
     is_built "$(dir_of "$c")" && continue # built meanwhile by the lock holder
-    if [[ " ${NEIGHBOURS[*]} " == *" $c "* ]]; then
-      neighbours+=("$c") # built together, last
-      continue
-    fi
     "build_$c"
     built+=("$c")
   done
-  if ((${#neighbours[@]} > 0)); then
-    build_neighbours "${neighbours[@]}"
-    built+=("${neighbours[@]}")
-  fi
   ((${#built[@]} == 0)) || log "built ${built[*]} in $(format_duration $((SECONDS - start)))"
 }
 

