@@ -16,7 +16,7 @@ GGCR_VERSION=v0.22.1
 dir=$BURSAR_CACHE/go-containerregistry-$GGCR_VERSION
 case ${1:-} in
   -h | --help)
-    sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'
     exit 0
     ;;
   "") ;;
