@@ -1145,98 +1145,102 @@ TEST(BudgetPlannerCapTest, AJobWithABadBursarAnnotationIsAnnouncedOnceWhileItSta
   s.jobs[0].annotation_error = "bursar.dev/max-cost: \"2k\" is not a decimal";  // broken again
   s.now += absl::Minutes(1);
   EXPECT_EQ(warnings(planner.Reconcile(s)), 1);
+}
 
-  namespace bursar::reconcilers {
-  namespace {
+}  // namespace
+}  // namespace bursar::reconcilers
 
-  PodView EndedPod(const std::string& uid, absl::Duration ran, absl::Time end,
-                   const std::string& model) {
-    PodView p = Pod(uid, end - ran);
-    p.state = PodState::kEnded;
-    p.end = end;
-    p.labels = {{"bursar.dev/model", model}};
-    return p;
+namespace bursar::reconcilers {
+namespace {
+
+PodView EndedPod(const std::string& uid, absl::Duration ran, absl::Time end,
+                 const std::string& model) {
+  PodView p = Pod(uid, end - ran);
+  p.state = PodState::kEnded;
+  p.end = end;
+  p.labels = {{"bursar.dev/model", model}};
+  return p;
+}
+
+engine::JobLengths LengthsIn(const BudgetOutcome& outcome) {
+  absl::StatusOr<engine::JobLengths> lengths =
+      engine::JobLengths::Decode(outcome.status.job_lengths);
+  EXPECT_TRUE(lengths.ok()) << lengths.status();
+  return lengths.value_or(engine::JobLengths());
+}
+
+TEST(BudgetPlannerTest, ANewLeaderRestoresLearnedJobLengthsAndLearnsNoPodTwice) {
+  BudgetPlanner before;
+  Snapshot s = Base(kStart + absl::Hours(4));
+  s.pods = {EndedPod("a", absl::Hours(1), kStart + absl::Hours(2), "resnet50"),
+            EndedPod("b", absl::Hours(2), kStart + absl::Hours(3), "resnet50"),
+            EndedPod("c", absl::Hours(3), kStart + absl::Hours(3), "resnet50")};
+  Plan plan = before.Reconcile(s);
+  engine::JobLengths learned = LengthsIn(Outcome(plan));
+  EXPECT_EQ(learned.size(), 3u);
+  EXPECT_EQ(learned.Typical("resnet50"), absl::Hours(2));
+
+  // A new leader reads the status (through JSON, as it would from the API server); the three
+  // pods are still listed and a fourth ended since: it learns only the fourth.
+  BudgetPlanner after;
+  s.budgets[0].status = Outcome(plan).status;
+  absl::StatusOr<json::Value> doc = json::Parse(api::EncodeComputeBudget(s.budgets[0]).ToJson());
+  ASSERT_TRUE(doc.ok()) << doc.status();
+  absl::StatusOr<api::ComputeBudget> reread =
+      api::DecodeComputeBudget(*doc, {.source = "apiserver", .reject_unknown_fields = true});
+  ASSERT_TRUE(reread.ok()) << reread.status();
+  EXPECT_EQ(reread->status.job_lengths, Outcome(plan).status.job_lengths);
+  s.budgets[0] = *reread;
+  s.now = kStart + absl::Hours(5);
+  s.pods.push_back(
+      EndedPod("d", absl::Hours(6), kStart + absl::Hours(4) + absl::Minutes(30), "resnet50"));
+  Plan resumed = after.Reconcile(s);
+  EXPECT_TRUE(Outcome(resumed).events.empty());
+  engine::JobLengths relearned = LengthsIn(Outcome(resumed));
+  EXPECT_EQ(relearned.size(), 4u);
+  EXPECT_EQ(relearned.Typical("resnet50"), absl::Hours(3));  // (1 + 2 + 3 + 6) / 4
+}
+
+TEST(BudgetPlannerTest, ACorruptJobLengthsStatusIsIgnoredWithAnEventAndLearnedAnew) {
+  BudgetPlanner planner;
+  Snapshot s = Base(kStart + absl::Hours(4));
+  s.budgets[0].status.job_lengths = "v1;until=0;models=;samples=60x1 banana";
+  s.pods = {EndedPod("a", absl::Hours(1), kStart + absl::Hours(2), "resnet50")};
+  Plan plan = planner.Reconcile(s);
+  ASSERT_TRUE(Outcome(plan).valid);
+  ASSERT_EQ(Outcome(plan).events.size(), 1u);
+  EXPECT_EQ(Outcome(plan).events[0].reason, "JobLengthsRestoreFailed");
+  EXPECT_EQ(Outcome(plan).events[0].message,
+            "status.jobLengths: jobLengths: samples: \"banana\" is not <seconds>x<gpus>[/<model "
+            "index>] within bounds; job lengths are learned anew");
+  EXPECT_EQ(LengthsIn(Outcome(plan)).size(), 1u);
+}
+
+TEST(BudgetPlannerTest, HeldJobsResumeByPriorityThenShorterExpectedWork) {
+  BudgetPlanner planner;
+  Snapshot s = Base(kStart + absl::Hours(1));
+  JobView sweep = Job("sweep", 1, kStart);  // the oldest, declared 10 h
+  sweep.expected_duration = absl::Hours(10);
+  JobView unknown = Job("unknown", 1, kStart + absl::Minutes(1));  // declares nothing
+  JobView eval = Job("eval", 1, kStart + absl::Minutes(20));
+  eval.expected_duration = absl::Minutes(30);
+  JobView capped = Job("capped", 1, kStart + absl::Minutes(10));
+  capped.active_deadline = absl::Hours(2);
+  JobView urgent = Job("urgent", 1, kStart + absl::Minutes(30));  // priority first
+  urgent.priority = 10;
+  s.jobs = {sweep, unknown, eval, capped, urgent};
+  for (JobView& j : s.jobs) {
+    j.suspended = true;
+    j.held_by = "vision";
   }
-
-  engine::JobLengths LengthsIn(const BudgetOutcome& outcome) {
-    absl::StatusOr<engine::JobLengths> lengths =
-        engine::JobLengths::Decode(outcome.status.job_lengths);
-    EXPECT_TRUE(lengths.ok()) << lengths.status();
-    return lengths.value_or(engine::JobLengths());
+  Plan plan = planner.Reconcile(s);
+  std::vector<std::string> resumed;
+  for (const JobChange& j : plan.jobs) {
+    EXPECT_FALSE(j.suspend);
+    resumed.push_back(j.name);
   }
+  EXPECT_EQ(resumed, (std::vector<std::string>{"urgent", "eval", "capped", "sweep", "unknown"}));
+}
 
-  TEST(BudgetPlannerTest, ANewLeaderRestoresLearnedJobLengthsAndLearnsNoPodTwice) {
-    BudgetPlanner before;
-    Snapshot s = Base(kStart + absl::Hours(4));
-    s.pods = {EndedPod("a", absl::Hours(1), kStart + absl::Hours(2), "resnet50"),
-              EndedPod("b", absl::Hours(2), kStart + absl::Hours(3), "resnet50"),
-              EndedPod("c", absl::Hours(3), kStart + absl::Hours(3), "resnet50")};
-    Plan plan = before.Reconcile(s);
-    engine::JobLengths learned = LengthsIn(Outcome(plan));
-    EXPECT_EQ(learned.size(), 3u);
-    EXPECT_EQ(learned.Typical("resnet50"), absl::Hours(2));
-
-    // A new leader reads the status (through JSON, as it would from the API server); the three
-    // pods are still listed and a fourth ended since: it learns only the fourth.
-    BudgetPlanner after;
-    s.budgets[0].status = Outcome(plan).status;
-    absl::StatusOr<json::Value> doc = json::Parse(api::EncodeComputeBudget(s.budgets[0]).ToJson());
-    ASSERT_TRUE(doc.ok()) << doc.status();
-    absl::StatusOr<api::ComputeBudget> reread =
-        api::DecodeComputeBudget(*doc, {.source = "apiserver", .reject_unknown_fields = true});
-    ASSERT_TRUE(reread.ok()) << reread.status();
-    EXPECT_EQ(reread->status.job_lengths, Outcome(plan).status.job_lengths);
-    s.budgets[0] = *reread;
-    s.now = kStart + absl::Hours(5);
-    s.pods.push_back(
-        EndedPod("d", absl::Hours(6), kStart + absl::Hours(4) + absl::Minutes(30), "resnet50"));
-    Plan resumed = after.Reconcile(s);
-    EXPECT_TRUE(Outcome(resumed).events.empty());
-    engine::JobLengths relearned = LengthsIn(Outcome(resumed));
-    EXPECT_EQ(relearned.size(), 4u);
-    EXPECT_EQ(relearned.Typical("resnet50"), absl::Hours(3));  // (1 + 2 + 3 + 6) / 4
-  }
-
-  TEST(BudgetPlannerTest, ACorruptJobLengthsStatusIsIgnoredWithAnEventAndLearnedAnew) {
-    BudgetPlanner planner;
-    Snapshot s = Base(kStart + absl::Hours(4));
-    s.budgets[0].status.job_lengths = "v1;until=0;models=;samples=60x1 banana";
-    s.pods = {EndedPod("a", absl::Hours(1), kStart + absl::Hours(2), "resnet50")};
-    Plan plan = planner.Reconcile(s);
-    ASSERT_TRUE(Outcome(plan).valid);
-    ASSERT_EQ(Outcome(plan).events.size(), 1u);
-    EXPECT_EQ(Outcome(plan).events[0].reason, "JobLengthsRestoreFailed");
-    EXPECT_EQ(Outcome(plan).events[0].message,
-              "status.jobLengths: jobLengths: samples: \"banana\" is not <seconds>x<gpus>[/<model "
-              "index>] within bounds; job lengths are learned anew");
-    EXPECT_EQ(LengthsIn(Outcome(plan)).size(), 1u);
-  }
-
-  TEST(BudgetPlannerTest, HeldJobsResumeByPriorityThenShorterExpectedWork) {
-    BudgetPlanner planner;
-    Snapshot s = Base(kStart + absl::Hours(1));
-    JobView sweep = Job("sweep", 1, kStart);  // the oldest, declared 10 h
-    sweep.expected_duration = absl::Hours(10);
-    JobView unknown = Job("unknown", 1, kStart + absl::Minutes(1));  // declares nothing
-    JobView eval = Job("eval", 1, kStart + absl::Minutes(20));
-    eval.expected_duration = absl::Minutes(30);
-    JobView capped = Job("capped", 1, kStart + absl::Minutes(10));
-    capped.active_deadline = absl::Hours(2);
-    JobView urgent = Job("urgent", 1, kStart + absl::Minutes(30));  // priority first
-    urgent.priority = 10;
-    s.jobs = {sweep, unknown, eval, capped, urgent};
-    for (JobView& j : s.jobs) {
-      j.suspended = true;
-      j.held_by = "vision";
-    }
-    Plan plan = planner.Reconcile(s);
-    std::vector<std::string> resumed;
-    for (const JobChange& j : plan.jobs) {
-      EXPECT_FALSE(j.suspend);
-      resumed.push_back(j.name);
-    }
-    EXPECT_EQ(resumed, (std::vector<std::string>{"urgent", "eval", "capped", "sweep", "unknown"}));
-  }
-
-  }  // namespace
-  }  // namespace bursar::reconcilers
+}  // namespace
+}  // namespace bursar::reconcilers
