@@ -219,8 +219,8 @@ std::string FormatReportTable(const SimReport& report) {
   out += times.Render();
   for (const BudgetResult& b : report.budgets) {
     if (b.jobs_capped > 0 || b.jobs_refused_over_cap > 0) {
-      absl::StrAppend(&out, b.name, ": ", b.jobs_capped, " Jobs stopped at their own max_cost, ",
-                      b.jobs_refused_over_cap,
+      absl::StrAppend(&out, b.name, ": ", b.jobs_capped, b.jobs_capped == 1 ? " Job" : " Jobs",
+                      " stopped at their own max_cost, ", b.jobs_refused_over_cap,
                       " refused (their declared length passes their max_cost)\n");
     }
   }
