@@ -121,6 +121,7 @@ tick: {{ $op.tick | quote }}
 {{- with $op.lookahead }}
 lookahead: {{ . | quote }}
 {{- end }}
+statusInterval: {{ $op.statusInterval | quote }}
 leaderElect: {{ .Values.leaderElection.enabled }}
 leaderElectionId: {{ .Values.leaderElection.leaseName | quote }}
 # leaderElectionNamespace is left to $POD_NAMESPACE (downward API): the release namespace, where
