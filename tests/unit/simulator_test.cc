@@ -1519,7 +1519,8 @@ TEST(SimulatorJobCaps, BursarStopsAJobAtItsOwnCapAndRefusesOneDeclaredPastIt) {
   EXPECT_LE(capped_spend, 2 * kUnit + kCent);
   EXPECT_GE(capped_spend, 2 * kUnit * (1.0 - 3.0 / 60.0));
   // The baselines have no per-Job caps: all three run to their end.
-  const BudgetResult& none = BudgetOf(SimulateOrFail(s, Policy::kNone), "team");
+  SimReport unenforced = SimulateOrFail(s, Policy::kNone);
+  const BudgetResult& none = BudgetOf(unenforced, "team");
   EXPECT_EQ(none.jobs_capped, 0);
   EXPECT_EQ(none.jobs_completed, 3);
 }
