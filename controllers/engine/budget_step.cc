@@ -18,10 +18,17 @@ values::Money GpuHourPrice(std::span<const PoolPrice> pools, const BudgetBurn& b
     }
   }
   values::Money price = cheapest_with_room.value_or(dearest);
-  if (price.IsZero() && burn.regular_gpus > 0) {
-    price = burn.regular_rate.MulDiv(1, burn.regular_gpus);
+  if (!price.IsZero()) {
+    return price;
   }
-  return price.IsZero() ? default_gpu_hour : price;
+  // No pool price: what runs now, but never below the price book's default. The mix of what
+  // runs changes with every Job that starts or ends (spot and on-demand GPUs 2.5x apart), and an
+  // allowance priced at the cheap end of it admits work that lands on the dear end; a default
+  // set to the dearest GPU keeps the allowance steady and on the safe side.
+  if (burn.regular_gpus > 0) {
+    return values::Max(default_gpu_hour, burn.regular_rate.MulDiv(1, burn.regular_gpus));
+  }
+  return default_gpu_hour;
 }
 
 bool DrawsOnReserve(const api::RetrainingSpec& retraining, const RetrainingGate& gate,

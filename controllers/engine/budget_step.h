@@ -50,9 +50,11 @@ struct PoolPrice {
 // The price of one more GPU-hour of a budget's work, which converts money into GPUs: the price
 // of the pool the next work lands on, the cheapest of its pools with room (work is placed
 // cheapest first, so at mixed prices the money buys what it really buys); the dearest pool when
-// none has room; what its running regular GPUs cost now when no pool price is known; the price
-// book's default GPU-hour price when nothing is known. Under-estimating is guarded: admission
-// and Drain check money (allowed_rate, keep_running_rate), not only GPUs.
+// none has room; when no pool price is known, what its running regular GPUs cost now but never
+// less than the price book's default GPU-hour price (the mix of what runs moves with every Job;
+// a default set to the dearest GPU keeps the allowance steady); that default when nothing runs.
+// Under-estimating is guarded: admission and Drain check money (allowed_rate, keep_running_rate),
+// not only GPUs.
 values::Money GpuHourPrice(std::span<const PoolPrice> pools, const BudgetBurn& burn,
                            values::Money default_gpu_hour);
 

@@ -151,7 +151,7 @@ TEST(GpuHourPrice, TheCheapestPoolWithRoomConvertsTheMoney) {
   EXPECT_EQ(GpuHourPrice(pools, {}, M(1)), M(10));  // all full: the dearest, never too cheap
 }
 
-TEST(GpuHourPrice, WithoutPoolPricesWhatRunsOrThePriceBookDefault) {
+TEST(GpuHourPrice, WithoutPoolPricesWhatRunsButNeverBelowThePriceBookDefault) {
   BudgetBurn burn{.regular_rate = M(12),
                   .regular_gpus = 4,
                   .reserve_rate = {},
@@ -160,6 +160,8 @@ TEST(GpuHourPrice, WithoutPoolPricesWhatRunsOrThePriceBookDefault) {
                   .idle_gpus = 0};
   EXPECT_EQ(GpuHourPrice({}, burn, M(1)), M(3));
   EXPECT_EQ(GpuHourPrice({}, {}, M(1)), M(1));
+  // Never below the default: running on cheap spot GPUs does not make the allowance jump.
+  EXPECT_EQ(GpuHourPrice({}, burn, M(5)), M(5));
 }
 
 }  // namespace
