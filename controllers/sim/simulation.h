@@ -204,6 +204,7 @@ class Simulation {
   const Scenario& scenario_;
   const SimOptions& options_;
   std::vector<Job> jobs_;
+  bool any_max_cost_ = false;  // some Job has its own cap: StopAtCaps has work to do
   std::vector<Budget> budgets_;
   std::vector<Pool> pools_;
   std::vector<int> unbudgeted_pools_;

@@ -193,7 +193,7 @@ void Simulation::Decide(int64_t now_s) {
     if (stop.keep_reserve_gpus.has_value()) {
       DrainTo(budget, *stop.keep_reserve_gpus, std::nullopt, true, now_s);
     }
-    if (b.enforcement->FollowsLadder()) {
+    if (any_max_cost_ && b.enforcement->FollowsLadder()) {
       StopAtCaps(budget, step.lookahead, now_s);
     }
   }

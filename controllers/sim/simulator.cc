@@ -204,6 +204,7 @@ absl::Status Simulation::Setup() {
     job.budget = BudgetFor(*job.trace);
     job.remaining_s = job.trace->duration_s;
     job.retrain = job.trace->purpose == "retrain" && !job.trace->model.empty();
+    any_max_cost_ = any_max_cost_ || job.trace->max_cost.has_value();
     arrival_order_.push_back(i);
   }
   std::stable_sort(arrival_order_.begin(), arrival_order_.end(), [&](size_t a, size_t b) {
