@@ -1,5 +1,11 @@
 #include "controllers/engine/budget_step.h"
 
+#include <algorithm>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
 namespace bursar::engine {
 namespace {
 constexpr char kRetrainPurpose[] = "retrain";
@@ -29,6 +35,67 @@ values::Money GpuHourPrice(std::span<const PoolPrice> pools, const BudgetBurn& b
     return values::Max(default_gpu_hour, burn.regular_rate.MulDiv(1, burn.regular_gpus));
   }
   return default_gpu_hour;
+}
+
+namespace {
+
+// One resource's allowance: `in_use` plus what `headroom_per_hour` buys of it at `unit_price`.
+values::Quantity AllowanceOf(const values::Quantity& in_use, values::Money headroom_per_hour,
+                             values::Money unit_price, bool memory) {
+  double units =
+      static_cast<double>(headroom_per_hour.micros()) / static_cast<double>(unit_price.micros());
+  constexpr double kMaxUnits = 1e12;  // far beyond any cluster; keeps the conversions exact
+  units = std::min(units, kMaxUnits);
+  if (memory) {
+    // Whole MiB, written in binary units ("392Mi").
+    int64_t mib = (in_use.Value() >> 20) + static_cast<int64_t>(units * 1024);
+    return values::Quantity::FromUnits(mib << 20, values::Quantity::Format::kBinarySI);
+  }
+  return in_use + values::Quantity::FromMilli(static_cast<int64_t>(units * 1000));
+}
+
+}  // namespace
+
+UnitPrices CpuMemoryPrices(std::span<const UnitPrices> pools, const api::PriceDefaults& defaults) {
+  UnitPrices out;
+  out.cpu_core_hour = defaults.cpu_core_hour;
+  out.memory_gib_hour = defaults.memory_gib_hour;
+  for (const UnitPrices& pool : pools) {
+    out.cpu_core_hour = values::Max(out.cpu_core_hour, pool.cpu_core_hour);
+    out.memory_gib_hour = values::Max(out.memory_gib_hour, pool.memory_gib_hour);
+  }
+  return out;
+}
+
+bool LimitsCpuOrMemory(const api::ComputeBudgetSpec& spec) {
+  const std::vector<std::string>& resources = spec.quota.resources;
+  return spec.limit.amount.has_value() &&
+         std::any_of(resources.begin(), resources.end(),
+                     [](const std::string& r) { return r == "cpu" || r == "memory"; });
+}
+
+std::map<std::string, values::Quantity> CpuMemoryAllowances(const api::ComputeBudgetSpec& spec,
+                                                            const BudgetDecision& decision,
+                                                            const BudgetBurn& burn,
+                                                            const CpuMemory& in_use,
+                                                            const UnitPrices& prices) {
+  std::map<std::string, values::Quantity> out;
+  if (!LimitsCpuOrMemory(spec)) {
+    return out;
+  }
+  const bool hold = decision.hold_new_work || decision.keep_running_gpus.has_value();
+  const values::Money headroom =
+      hold ? values::Money()
+           : values::Max(values::Money(), decision.carry_rate - burn.regular_rate - burn.idle_rate);
+  // A resource the price book gives away costs the budget nothing: it is not limited.
+  for (const std::string& resource : spec.quota.resources) {
+    if (resource == "cpu" && prices.cpu_core_hour.micros() > 0) {
+      out[resource] = AllowanceOf(in_use.cpu, headroom, prices.cpu_core_hour, false);
+    } else if (resource == "memory" && prices.memory_gib_hour.micros() > 0) {
+      out[resource] = AllowanceOf(in_use.memory, headroom, prices.memory_gib_hour, true);
+    }
+  }
+  return out;
 }
 
 bool DrawsOnReserve(const api::RetrainingSpec& retraining, const RetrainingGate& gate,

@@ -8,18 +8,22 @@
 // Pure and deterministic. Thread-compatible.
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <span>
+#include <string>
 #include <string_view>
 
 #include "absl/time/time.h"
 #include "controllers/api/types.h"
 #include "controllers/engine/budget_policy.h"
+#include "controllers/engine/cost_model.h"
 #include "controllers/engine/retraining_gate.h"
 #include "controllers/values/labels.h"
 #include "controllers/values/ledger.h"
 #include "controllers/values/money.h"
 #include "controllers/values/period.h"
+#include "controllers/values/quantity.h"
 
 namespace bursar::engine {
 
@@ -57,6 +61,35 @@ struct PoolPrice {
 // not only GPUs.
 values::Money GpuHourPrice(std::span<const PoolPrice> pools, const BudgetBurn& burn,
                            values::Money default_gpu_hour);
+
+// What a budget's running pods request of cpu and of memory.
+struct CpuMemory {
+  values::Quantity cpu;
+  values::Quantity memory;
+};
+
+// The cpu and memory entries of a money budget's spec.quota.resources, as allowances: what its
+// running pods request plus what the money its pacing still carries per hour (carry_rate beyond
+// its regular and idle burn) buys now at `prices` (CpuMemoryPrices; memory in whole MiB, binary
+// units). While it holds new work (or keeps only what runs), what runs. No entry for a budget
+// limited in GPU-hours only, for resources it does not list, and for a resource priced at zero
+// (it costs nothing, so it is not limited). The operator publishes these in status.admission and
+// writes them into its ResourceQuotas; `bursar simulate` admits against them.
+std::map<std::string, values::Quantity> CpuMemoryAllowances(const api::ComputeBudgetSpec& spec,
+                                                            const BudgetDecision& decision,
+                                                            const BudgetBurn& burn,
+                                                            const CpuMemory& in_use,
+                                                            const UnitPrices& prices);
+
+// What cpu and memory allowances are converted at: the dearest core-hour and GiB-hour of the
+// price book's defaults (nodes outside any pool) and of the budget's pools' nodes (a node price
+// split by the defaults' ratio), since cpu work may land on any of them. Cheaper would admit
+// work that spends past the pace where it lands on a dear node.
+UnitPrices CpuMemoryPrices(std::span<const UnitPrices> pools, const api::PriceDefaults& defaults);
+
+// Whether spec.quota.resources lists cpu or memory on a money budget (CpuMemoryAllowances has
+// something to say).
+bool LimitsCpuOrMemory(const api::ComputeBudgetSpec& spec);
 
 // Whether work labelled as retraining for `model` draws on the budget's retraining reserve in
 // `period`: the budget keeps a reserve and a modelDrift signal unlocked it for that model in

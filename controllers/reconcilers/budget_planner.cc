@@ -406,11 +406,15 @@ void BudgetPlanner::PlanBudget(Pass& pass, BudgetWork& w) {
   LearnJobLengths(w, st);
 
   std::vector<engine::PoolPrice> pool_prices;  // per GPU-hour, of each pool the budget may grow
+  std::vector<engine::UnitPrices> pool_units;  // of a node of each pool (cpu and memory quotas)
   for (const api::GPUNodePool* pool : w.pools) {
     const std::vector<const NodeView*>& members = pass.members_of_pool[pool];
     const bool has_room = std::cmp_less(members.size(), pool->spec.max_nodes);
     auto sample = std::find_if(members.begin(), members.end(),
                                [](const NodeView* n) { return n->info.gpu_capacity > 0; });
+    if (sample != members.end() && engine::LimitsCpuOrMemory(b.spec)) {
+      pool_units.push_back(pass.PricesOn(w.book, *sample));
+    }
     if (sample != members.end()) {
       pool_prices.push_back(
           {pass.NodeRate(w.book, **sample).MulDiv(1, (*sample)->info.gpu_capacity), has_room});
@@ -435,6 +439,7 @@ void BudgetPlanner::PlanBudget(Pass& pass, BudgetWork& w) {
   const engine::BudgetDecision& d = w.decision;
   w.gpu_hour_price = step.gpu_hour_price;
   w.money_left = MoneyLeft(b, d, step);
+  w.cpu_memory_prices = engine::CpuMemoryPrices(pool_units, w.book->spec.defaults);
   out.decision = d;
   out.running_gpus = m.burn.regular_gpus + m.burn.reserve_gpus;
   out.gpu_utilization = m.util_gpus > 0 ? m.util_weighted / static_cast<double>(m.util_gpus) : -1;
@@ -831,77 +836,44 @@ void BudgetPlanner::RecordTransitions(const BudgetWork& w, const engine::BudgetD
 
 namespace {
 
-// One quota resource's allowance in cpu or memory: what the budget's running pods request plus
-// what the money left under pacing buys of it now (at the price book's default unit price).
-values::Quantity AllowanceOf(const values::Quantity& in_use, Money headroom_per_hour,
-                             Money unit_price, bool memory) {
-  if (unit_price.micros() <= 0) {
-    return in_use;
-  }
-  double units =
-      static_cast<double>(headroom_per_hour.micros()) / static_cast<double>(unit_price.micros());
-  constexpr double kMaxUnits = 1e12;  // far beyond any cluster; keeps the conversions exact
-  units = std::min(units, kMaxUnits);
-  if (memory) {
-    // Whole MiB, written in binary units ("392Mi").
-    int64_t mib = (in_use.Value() >> 20) + static_cast<int64_t>(units * 1024);
-    return values::Quantity::FromUnits(mib << 20, values::Quantity::Format::kBinarySI);
-  }
-  return in_use + values::Quantity::FromMilli(static_cast<int64_t>(units * 1000));
-}
-
 // What a budget's active pods request of cpu and of memory.
-std::pair<values::Quantity, values::Quantity> ActiveRequests(
-    const std::vector<const PodView*>& pods) {
-  values::Quantity cpu, memory;
+engine::CpuMemory ActiveRequests(const std::vector<const PodView*>& pods) {
+  engine::CpuMemory out;
   for (const PodView* pod : pods) {
     if (Active(*pod)) {
       for (const engine::ContainerResources& c : pod->containers) {
-        cpu = cpu + c.cpu_request;
-        memory = memory + c.memory_request;
+        out.cpu = out.cpu + c.cpu_request;
+        out.memory = out.memory + c.memory_request;
       }
     }
   }
-  return {cpu, memory};
+  return out;
 }
 
 }  // namespace
 
 // status.admission: what the webhook decides from on every replica. GPUs get the quota the
 // ResourceQuota would get; cpu and memory (money budgets only) what their running pods use plus
-// the money the pacing still allows per hour, converted at the price book's defaults.
+// the money the pacing still allows per hour, converted at engine::CpuMemoryPrices.
 api::AdmissionAllowance BudgetPlanner::AdmissionOf(const BudgetWork& w,
                                                    const engine::BudgetStep& step) {
   const engine::BudgetDecision& d = w.decision;
   api::AdmissionAllowance out;
   out.hold_new_work = d.hold_new_work || d.keep_running_gpus.has_value();
-  const std::vector<std::string>& resources = w.budget->spec.quota.resources;
-  // The requests of its pods matter only to a money budget that limits cpu or memory: most
-  // budgets skip this pass over their pods.
-  const bool limits_cpu_or_memory =
-      w.budget->spec.limit.amount.has_value() &&
-      std::any_of(resources.begin(), resources.end(),
-                  [](const std::string& r) { return r == "cpu" || r == "memory"; });
-  const auto [cpu_in_use, memory_in_use] =
-      limits_cpu_or_memory ? ActiveRequests(w.pods) : ActiveRequests({});
-  Money headroom =
-      out.hold_new_work || !w.budget->spec.limit.amount.has_value()
-          ? Money()
-          : std::max(Money(), d.carry_rate - step.burn.regular_rate - step.burn.idle_rate);
   out.gpu_hour_price = w.gpu_hour_price;
   out.money_left = w.money_left;
-  const api::PriceDefaults& prices = w.book->spec.defaults;
-  for (const std::string& resource : w.budget->spec.quota.resources) {
-    if (resource == values::kGpuResource) {
-      if (d.quota_gpus.has_value()) {
-        out.allowed[resource] = values::Quantity::FromUnits(
-            *d.quota_gpus + (step.reserve_unlocked ? d.reserve_allowed_gpus : 0));
-      }
-    } else if (resource == "cpu" && w.budget->spec.limit.amount.has_value()) {
-      out.allowed[resource] = AllowanceOf(cpu_in_use, headroom, prices.cpu_core_hour, false);
-    } else if (resource == "memory" && w.budget->spec.limit.amount.has_value()) {
-      out.allowed[resource] = AllowanceOf(memory_in_use, headroom, prices.memory_gib_hour, true);
-    }
+  // The requests of its pods matter only to a money budget that limits cpu or memory: most
+  // budgets skip this pass over their pods.
+  const api::ComputeBudgetSpec& spec = w.budget->spec;
+  out.allowed = engine::CpuMemoryAllowances(
+      spec, d, step.burn,
+      engine::LimitsCpuOrMemory(spec) ? ActiveRequests(w.pods) : engine::CpuMemory(),
+      w.cpu_memory_prices);
+  if (d.quota_gpus.has_value() &&
+      std::find(spec.quota.resources.begin(), spec.quota.resources.end(), values::kGpuResource) !=
+          spec.quota.resources.end()) {
+    out.allowed[values::kGpuResource] = values::Quantity::FromUnits(
+        *d.quota_gpus + (step.reserve_unlocked ? d.reserve_allowed_gpus : 0));
   }
   return out;
 }

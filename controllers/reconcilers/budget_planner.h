@@ -93,11 +93,14 @@ struct BudgetOutcome {
   bool accounts_closed = false;
 };
 
-// A ResourceQuota named "bursar-<budget>" in a namespace, owned by Bursar.
+// A ResourceQuota named "bursar-<budget>" in a namespace, owned by Bursar: requests of
+// nvidia.com/gpu, and of cpu and memory when the budget lists them in spec.quota.resources.
 struct QuotaTarget {
   std::string namespace_name;
   std::string budget;
   int64_t gpus = 0;
+  std::optional<values::Quantity> cpu;
+  std::optional<values::Quantity> memory;
 };
 
 // Kueue ClusterQueue nominalQuota for the budget's resources.

@@ -205,18 +205,31 @@ JobView JobViewOf(const json::Value& job) {
       }
     }
   }
-  int64_t per_pod = 0;
+  int64_t per_pod = 0, cpu_milli = 0, memory_bytes = 0;
   const json::Value* containers = job.FindPath("spec.template.spec.containers");
   if (containers != nullptr && containers->is_array()) {
     for (const json::Value& c : containers->elements()) {
+      const json::Value* requests = c.FindPath("resources.requests");
+      const json::Value* limits = c.FindPath("resources.limits");
       // Extended resources: the request equals the limit, and either may be given.
-      int64_t gpus = GpusOf(c.FindPath("resources.requests"));
-      per_pod = SaturatingAdd(per_pod, gpus > 0 ? gpus : GpusOf(c.FindPath("resources.limits")));
+      int64_t gpus = GpusOf(requests);
+      per_pod = SaturatingAdd(per_pod, gpus > 0 ? gpus : GpusOf(limits));
+      // A container with a limit and no request is given the limit as its request.
+      auto request = [&](std::string_view name) {
+        values::Quantity q = QuantityAt(requests, name);
+        return q == values::Quantity() ? QuantityAt(limits, name) : q;
+      };
+      cpu_milli = SaturatingAdd(cpu_milli, std::max<int64_t>(0, request("cpu").MilliValue()));
+      memory_bytes = SaturatingAdd(memory_bytes, std::max<int64_t>(0, request("memory").Value()));
     }
   }
   const json::Value* parallelism = job.FindPath("spec.parallelism");
   int64_t pods = parallelism != nullptr && parallelism->is_integer() ? parallelism->int_value() : 1;
-  view.gpus = SaturatingMul(per_pod, std::max<int64_t>(pods, 0));
+  pods = std::max<int64_t>(pods, 0);
+  view.gpus = SaturatingMul(per_pod, pods);
+  view.cpu = values::Quantity::FromMilli(SaturatingMul(cpu_milli, pods));
+  view.memory = values::Quantity::FromUnits(SaturatingMul(memory_bytes, pods),
+                                            values::Quantity::Format::kBinarySI);
   const json::Value* deadline = job.FindPath("spec.activeDeadlineSeconds");
   if (deadline != nullptr && deadline->is_integer() && deadline->int_value() > 0) {
     view.active_deadline = absl::Seconds(deadline->int_value());

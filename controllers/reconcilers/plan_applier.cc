@@ -51,14 +51,41 @@ json::Value QuotaObject(const QuotaTarget& target, const std::string& budget_uid
                                               {"name", Value::String(target.budget)},
                                               {"uid", Value::String(budget_uid)}})}));
   }
-  return Value::Object(
-      {{"apiVersion", Value::String("v1")},
-       {"kind", Value::String("ResourceQuota")},
-       {"metadata", std::move(metadata)},
-       {"spec",
-        Value::Object({{"hard", Value::Object({{kQuotaGpuResource,
-                                                Value::String(absl::StrCat(target.gpus))}})}})}});
+  Value hard = Value::Object({{kQuotaGpuResource, Value::String(absl::StrCat(target.gpus))}});
+  if (target.cpu.has_value()) {
+    hard.Set(kQuotaCpuResource, Value::String(target.cpu->ToString()));
+  }
+  if (target.memory.has_value()) {
+    hard.Set(kQuotaMemoryResource, Value::String(target.memory->ToString()));
+  }
+  return Value::Object({{"apiVersion", Value::String("v1")},
+                        {"kind", Value::String("ResourceQuota")},
+                        {"metadata", std::move(metadata)},
+                        {"spec", Value::Object({{"hard", std::move(hard)}})}});
 }
+
+namespace {
+
+// Whether a stored quota's spec.hard already says what `target` wants. Compared as quantities:
+// the API server writes them in canonical form ("1500m" stays, "2000m" comes back as "2").
+bool QuotaUpToDate(const Value& quota, const QuotaTarget& target) {
+  const Value* hard = quota.FindPath("spec.hard");
+  auto holds = [&](const char* key, const std::optional<values::Quantity>& want) {
+    const Value* value = hard != nullptr ? hard->Find(key) : nullptr;
+    if (!want.has_value()) {
+      return value == nullptr;
+    }
+    if (value == nullptr || !value->is_string()) {
+      return false;
+    }
+    absl::StatusOr<values::Quantity> have = values::Quantity::Parse(value->text());
+    return have.ok() && *have == *want;
+  };
+  return holds(kQuotaGpuResource, values::Quantity::FromUnits(target.gpus)) &&
+         holds(kQuotaCpuResource, target.cpu) && holds(kQuotaMemoryResource, target.memory);
+}
+
+}  // namespace
 
 absl::Status PlanApplier::ApplyStatus(const kube::ResourceType& type, const std::string& name,
                                       Value status, ApplyReport& report) {
@@ -203,13 +230,8 @@ void PlanApplier::ApplyQuotas(const Plan& plan, const Snapshot& snapshot,
     std::string key = absl::StrCat(target.namespace_name, "/", QuotaName(target.budget));
     wanted.insert(key);
     auto it = existing.find(key);
-    std::string hard = absl::StrCat(target.gpus);
-    if (it != existing.end()) {
-      const Value* current = it->second->FindPath("spec.hard");
-      const Value* value = current != nullptr ? current->Find(kQuotaGpuResource) : nullptr;
-      if (value != nullptr && value->text() == hard) {
-        continue;
-      }
+    if (it != existing.end() && QuotaUpToDate(*it->second, target)) {
+      continue;
     }
     absl::StatusOr<Value> applied =
         client_.Apply(kube::kResourceQuotas, target.namespace_name,

@@ -66,6 +66,8 @@ inline constexpr char kStatusWriteFailedReason[] = "StatusWriteFailed";
 
 // The GPU resource name a ResourceQuota limits (extended resources take requests. only).
 inline constexpr char kQuotaGpuResource[] = "requests.nvidia.com/gpu";
+inline constexpr char kQuotaCpuResource[] = "requests.cpu";
+inline constexpr char kQuotaMemoryResource[] = "requests.memory";
 
 // How often a ComputeBudget status whose spend alone moved is written (run --status-interval).
 inline constexpr absl::Duration kDefaultStatusInterval = absl::Seconds(30);

@@ -2,9 +2,16 @@
 // drained and released, and node pool sizes (see budget_planner.h for the rules).
 
 #include <algorithm>
+#include <functional>
 #include <iterator>
+#include <map>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
 #include <tuple>
 #include <utility>
+#include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
@@ -42,30 +49,88 @@ std::vector<std::vector<std::string>> QuotaNamespaces(
   return out;
 }
 
-// GPUs of unfinished Jobs waiting to start, by namespace: suspended ones for every budget, and
-// Jobs a budget holds that are not suspended yet, for that budget ("budget/ns").
-struct WaitingGpus {
-  std::map<std::string, int64_t> suspended;
-  std::map<std::string, int64_t> held;
+// What unfinished Jobs waiting to start request together (GPUs, cpu, memory), by namespace:
+// suspended ones for every budget, and Jobs a budget holds that are not suspended yet, for that
+// budget ("budget/ns").
+struct WaitingWork {
+  struct Amount {
+    int64_t gpus = 0;
+    values::Quantity cpu;
+    values::Quantity memory;
+    void Add(const JobView& job) {
+      gpus += job.gpus;
+      cpu = cpu + job.cpu;
+      memory = memory + job.memory;
+    }
+  };
+  std::map<std::string, Amount> suspended;
+  std::map<std::string, Amount> held;
 
-  explicit WaitingGpus(const std::vector<JobView>& jobs) {
+  explicit WaitingWork(const std::vector<JobView>& jobs) {
     for (const JobView& job : jobs) {
       if (job.finished || job.held_for == Name(JobRung::kCap)) {
         continue;  // a Job stopped at its own cap waits for its author, not for quota
       }
       if (job.suspended) {
-        suspended[job.namespace_name] += job.gpus;
+        suspended[job.namespace_name].Add(job);
       } else if (!job.held_by.empty()) {
-        held[JobKey(job.held_by, job.namespace_name)] += job.gpus;
+        held[JobKey(job.held_by, job.namespace_name)].Add(job);
       }
     }
   }
-  int64_t For(const std::string& budget, const std::string& ns) const {
-    auto s = suspended.find(ns);
-    auto h = held.find(JobKey(budget, ns));
-    return (s != suspended.end() ? s->second : 0) + (h != held.end() ? h->second : 0);
+  Amount For(const std::string& budget, const std::string& ns) const {
+    Amount out;
+    for (const Amount* a : {Find(suspended, ns), Find(held, JobKey(budget, ns))}) {
+      if (a != nullptr) {
+        out.gpus += a->gpus;
+        out.cpu = out.cpu + a->cpu;
+        out.memory = out.memory + a->memory;
+      }
+    }
+    return out;
+  }
+
+ private:
+  static const Amount* Find(const std::map<std::string, Amount>& m, const std::string& key) {
+    auto it = m.find(key);
+    return it == m.end() ? nullptr : &it->second;
   }
 };
+
+// A budget's headroom over its quota namespaces (in scope and existing): each gets what its
+// waiting Jobs want while the headroom lasts, in order, and the first namespace the rest. The
+// headroom is never handed out twice, so the quotas together allow no more than the budget.
+template <typename T>
+std::vector<T> SplitHeadroom(T headroom, const std::vector<std::string>& namespaces,
+                             const std::function<T(const std::string&)>& waiting) {
+  std::vector<T> share;
+  share.reserve(namespaces.size());
+  for (const std::string& ns : namespaces) {
+    T give = std::min(headroom, waiting(ns));
+    share.push_back(give);
+    headroom = headroom - give;
+  }
+  if (!share.empty()) {
+    share.front() = share.front() + headroom;
+  }
+  return share;
+}
+
+// What the active pods of each namespace request of cpu and memory (every budget's and none).
+absl::flat_hash_map<std::string_view, engine::CpuMemory> ActiveRequestsByNamespace(
+    const std::vector<PodView>& pods) {
+  absl::flat_hash_map<std::string_view, engine::CpuMemory> out;
+  for (const PodView& pod : pods) {
+    if (Active(pod)) {
+      engine::CpuMemory& total = out[pod.namespace_name];
+      for (const engine::ContainerResources& c : pod.containers) {
+        total.cpu = total.cpu + c.cpu_request;
+        total.memory = total.memory + c.memory_request;
+      }
+    }
+  }
+  return out;
+}
 
 // The admission order (engine/admission_order.h), as the simulator admits: priority, then the
 // expected length (declared, else learned for the Job's model) with aging from its creation.
@@ -97,13 +162,65 @@ void SortForAdmission(std::vector<Candidate>& jobs, const std::string& model_lab
   jobs = std::move(sorted);
 }
 
+// The cpu and memory of a budget's quotas (one per namespace, GPUs set): its allowance
+// (status.admission.allowed) split as GPUs are, over what every active pod there requests.
+void PlanCpuMemoryQuotas(
+    const std::string& budget, const std::vector<const PodView*>& pods,
+    const std::map<std::string, values::Quantity>& allowed,
+    const absl::flat_hash_map<std::string_view, engine::CpuMemory>& requests_by_ns,
+    const WaitingWork& waiting, std::span<QuotaTarget> quotas) {
+  // What its own active pods request, by namespace and in all.
+  absl::flat_hash_map<std::string_view, engine::CpuMemory> own;
+  engine::CpuMemory own_total;
+  for (const PodView* pod : pods) {
+    if (Active(*pod)) {
+      for (const engine::ContainerResources& c : pod->containers) {
+        for (engine::CpuMemory* total : {&own[pod->namespace_name], &own_total}) {
+          total->cpu = total->cpu + c.cpu_request;
+          total->memory = total->memory + c.memory_request;
+        }
+      }
+    }
+  }
+  std::vector<std::string> namespaces;
+  for (const QuotaTarget& q : quotas) {
+    namespaces.push_back(q.namespace_name);
+  }
+  auto in_namespace = [&](std::string_view ns) {
+    auto it = requests_by_ns.find(ns);
+    return it == requests_by_ns.end() ? engine::CpuMemory() : it->second;
+  };
+  using Quantity = values::Quantity;
+  for (const auto& [resource, allowance] : allowed) {
+    const bool cpu = resource == "cpu";
+    if (!cpu && resource != "memory") {
+      continue;
+    }
+    auto of = [cpu](const engine::CpuMemory& r) { return cpu ? r.cpu : r.memory; };
+    const std::vector<Quantity> share = SplitHeadroom<Quantity>(
+        std::max(Quantity(), allowance - of(own_total)), namespaces, [&](const std::string& ns) {
+          WaitingWork::Amount a = waiting.For(budget, ns);
+          return cpu ? a.cpu : a.memory;
+        });
+    for (size_t i = 0; i < quotas.size(); ++i) {
+      // Like GPUs: every active pod of the namespace counts, and this budget's share on top.
+      Quantity hard = of(in_namespace(quotas[i].namespace_name)) + share[i];
+      (cpu ? quotas[i].cpu : quotas[i].memory) =
+          cpu ? hard
+              : Quantity::FromUnits(((hard.Value() + (1 << 20) - 1) >> 20) << 20,
+                                    Quantity::Format::kBinarySI);
+    }
+  }
+}
+
 }  // namespace
 
 void BudgetPlanner::PlanQuotas(Pass& pass) {
   // A quota a budget wrote before into a namespace it no longer gets is deleted as unwanted.
   const std::vector<std::vector<std::string>> quota_namespaces =
       QuotaNamespaces(pass.snap, pass.valid, pass.Attributor());
-  const WaitingGpus waiting(pass.snap.jobs);
+  const WaitingWork waiting(pass.snap.jobs);
+  std::optional<absl::flat_hash_map<std::string_view, engine::CpuMemory>> requests_by_ns;
   for (size_t vi = 0; vi < pass.valid.size(); ++vi) {
     BudgetWork& w = pass.work[pass.valid_index[vi]];
     if (!w.valid() || !w.enforced || w.total_quota < 0) {
@@ -125,29 +242,31 @@ void BudgetPlanner::PlanQuotas(Pass& pass) {
       continue;
     }
     const std::vector<std::string>& namespaces = quota_namespaces[vi];  // in scope and existing
-    absl::flat_hash_map<std::string_view, int64_t> used;                // by namespace
+    const size_t first = pass.plan.quotas.size();
     int64_t used_total = 0;
     for (const PodView* pod : w.pods) {
-      if (Active(*pod)) {
-        int64_t g = pass.Gpus(*pod);
-        used[pod->namespace_name] += g;
-        used_total += g;
-      }
+      used_total += Active(*pod) ? pass.Gpus(*pod) : 0;
     }
-    int64_t headroom = std::max<int64_t>(0, w.total_quota - used_total);
-    std::map<std::string, int64_t> share;
-    for (const std::string& ns : namespaces) {
-      int64_t give = std::min(headroom, waiting.For(w.name(), ns));
-      share[ns] = give;
-      headroom -= give;
-    }
-    if (!namespaces.empty()) {
-      share[namespaces.front()] += headroom;
-    }
-    for (const std::string& ns : namespaces) {
+    const std::vector<int64_t> share = SplitHeadroom<int64_t>(
+        std::max<int64_t>(0, w.total_quota - used_total), namespaces,
+        [&](const std::string& ns) { return waiting.For(w.name(), ns).gpus; });
+    for (size_t i = 0; i < namespaces.size(); ++i) {
       // The quota counts every pod of the namespace, also those another budget pays for.
-      int64_t others = pass.ActiveGpusIn(ns) - used[ns];
-      pass.plan.quotas.push_back({ns, w.name(), others + used[ns] + share[ns]});
+      pass.plan.quotas.push_back({.namespace_name = namespaces[i],
+                                  .budget = w.name(),
+                                  .gpus = pass.ActiveGpusIn(namespaces[i]) + share[i],
+                                  .cpu = std::nullopt,
+                                  .memory = std::nullopt});
+    }
+    const std::optional<api::AdmissionAllowance>& admission =
+        pass.plan.budgets[w.outcome].status.admission;
+    if (admission.has_value() &&
+        (admission->allowed.contains("cpu") || admission->allowed.contains("memory"))) {
+      if (!requests_by_ns.has_value()) {
+        requests_by_ns = ActiveRequestsByNamespace(pass.snap.pods);
+      }
+      PlanCpuMemoryQuotas(w.name(), w.pods, admission->allowed, *requests_by_ns, waiting,
+                          std::span(pass.plan.quotas).subspan(first));
     }
   }
 }

@@ -57,7 +57,8 @@ struct BudgetPlanner::BudgetWork {
   // (money budgets), as status.admission publishes them.
   values::Money gpu_hour_price;
   std::optional<values::Money> money_left;
-  size_t outcome = 0;  // index in plan.budgets
+  engine::UnitPrices cpu_memory_prices;  // what its cpu and memory allowances convert at
+  size_t outcome = 0;                    // index in plan.budgets
 
   bool valid() const { return invalid_reason.empty(); }
   const std::string& name() const { return budget->metadata.name; }

@@ -18,6 +18,7 @@
 #include "controllers/engine/retraining_gate.h"
 #include "controllers/values/labels.h"
 #include "controllers/values/money.h"
+#include "controllers/values/quantity.h"
 
 namespace bursar::reconcilers {
 
@@ -69,8 +70,10 @@ struct JobView {
   std::string name;
   values::Labels labels;  // the pod template's labels (what its pods will carry)
   bool suspended = false;
-  bool finished = false;            // Complete or Failed
-  int64_t gpus = 0;                 // GPUs its pods request together when all run (x parallelism)
+  bool finished = false;  // Complete or Failed
+  int64_t gpus = 0;       // GPUs its pods request together when all run (x parallelism)
+  values::Quantity cpu;   // the same of cpu and of memory (a request, else its limit)
+  values::Quantity memory;
   std::optional<int32_t> priority;  // kPriorityAnnotation; else its pods' priority
   absl::Time created = absl::InfinitePast();
   std::string held_by;  // kHeldByAnnotation

@@ -113,8 +113,12 @@ struct Budget {
   Money gpu_hour_price;
   std::vector<Charge> step_charges;
   std::vector<std::string> step_ended;
-  AdmissionQueue pending;  // waiting Jobs, in admission order
-  Money default_gpu_hour;  // its price book's, when it has one
+  AdmissionQueue pending;                // waiting Jobs, in admission order
+  Money default_gpu_hour;                // its price book's, when it has one
+  engine::UnitPrices cpu_memory_prices;  // engine::CpuMemoryPrices of its book and pools
+  // bursar policy: the cpu and memory entries of spec.quota.resources as the operator writes them
+  // into its quota (engine::CpuMemoryAllowances), set at every decision; admission respects them.
+  std::map<std::string, values::Quantity> cpu_memory_allowed;
   engine::BudgetDecision decision;
   std::unique_ptr<EnforcementPolicy> enforcement;
   BudgetResult result;
@@ -190,6 +194,10 @@ class Simulation {
   // Whether some pool of `pools` could ever hold the Job (maxNodes x gpusPerNode).
   bool Schedulable(const Job& job, const std::vector<int>& pools) const;
   int64_t RunningGpus(int budget, bool reserve) const;
+  // What a Job's pods request of cpu and memory (its GPUs' share of a node, or one GPU's for a
+  // CPU-only Job, as JobRate prices them), and the sum over a budget's running Jobs.
+  engine::CpuMemory RequestsOf(const Job& job) const;
+  engine::CpuMemory RunningRequests(int budget) const;
   Money RunningRate(int budget, bool reserve) const;
   std::pair<Money, int64_t> IdleOf(int budget) const;
   engine::BudgetStep StepOf(const Budget& b, int budget, int64_t now_s) const;

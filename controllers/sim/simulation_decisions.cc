@@ -29,6 +29,18 @@ int64_t Simulation::RunningGpus(int budget, bool reserve) const {
   return gpus;
 }
 
+engine::CpuMemory Simulation::RunningRequests(int budget) const {
+  engine::CpuMemory total;
+  for (size_t i : running_) {
+    if (jobs_[i].budget == budget) {
+      engine::CpuMemory r = RequestsOf(jobs_[i]);
+      total.cpu = total.cpu + r.cpu;
+      total.memory = total.memory + r.memory;
+    }
+  }
+  return total;
+}
+
 Money Simulation::RunningRate(int budget, bool reserve) const {
   Money rate;
   for (size_t i : running_) {
@@ -170,8 +182,13 @@ void Simulation::Decide(int64_t now_s) {
     }
     b.last_rung = b.decision.rung;
 
+    b.cpu_memory_allowed.clear();
     if (!b.result.enforced) {
       continue;
+    }
+    if (b.enforcement->FollowsLadder() && engine::LimitsCpuOrMemory(b.spec->spec)) {
+      b.cpu_memory_allowed = engine::CpuMemoryAllowances(
+          b.spec->spec, b.decision, step.burn, RunningRequests(budget), b.cpu_memory_prices);
     }
     // What a bill would show, in the budget's unit (micro GPU-hours for gpuHours-only budgets).
     Money billable =
@@ -301,6 +318,19 @@ void Simulation::Admit(int64_t now_s) {
     if (b.pending.empty() || !may_start()) {
       continue;
     }
+    // cpu and memory the budget's quota allows (bursar policy, when listed): what its running
+    // Jobs request leaves room for.
+    engine::CpuMemory requested =
+        b.cpu_memory_allowed.empty() ? engine::CpuMemory() : RunningRequests(budget);
+    auto fits_cpu_memory = [&](const engine::CpuMemory& more) {
+      auto within = [&](const char* resource, const values::Quantity& held,
+                        const values::Quantity& want) {
+        auto it = b.cpu_memory_allowed.find(resource);
+        return it == b.cpu_memory_allowed.end() || held + want <= it->second;
+      };
+      return within("cpu", requested.cpu, more.cpu) &&
+             within("memory", requested.memory, more.memory);
+    };
     b.pending.Scan(b.lengths, [&](size_t index) {
       if (!may_start()) {
         return AdmissionQueue::Visit::kStop;
@@ -312,11 +342,17 @@ void Simulation::Admit(int64_t now_s) {
       if (!reserve && (hold || !fits_quota)) {
         return AdmissionQueue::Visit::kSkip;
       }
+      const engine::CpuMemory more = RequestsOf(job);
+      if (!fits_cpu_memory(more)) {
+        return AdmissionQueue::Visit::kSkip;
+      }
       int pool = job.trace->gpus == 0 ? b.pools.front() : place(job, b.pools);
       if (pool < 0) {
         return AdmissionQueue::Visit::kSkip;
       }
       Start(index, pool, now_s, reserve);
+      requested.cpu = requested.cpu + more.cpu;
+      requested.memory = requested.memory + more.memory;
       (reserve ? reserve_used : used) += job.trace->gpus;
       free_gpus -= job.trace->gpus;
       b.pending_cpu_jobs -= job.trace->gpus == 0 ? 1 : 0;

@@ -50,13 +50,27 @@ const api::PriceBook* Simulation::FindPriceBook(const std::string& name) const {
   return nullptr;
 }
 
-Money Simulation::JobRate(const Pool& pool, int64_t gpus) const {
-  engine::ContainerResources c;
+namespace {
+
+engine::CpuMemory RequestsFor(const ClusterModel& cluster, int64_t gpus) {
   int64_t share = std::max<int64_t>(gpus, 1);
-  c.cpu_request = values::Quantity::FromMilli(scenario_.cluster.cpu_millis_per_gpu * share);
-  c.memory_request = values::Quantity::FromUnits(scenario_.cluster.memory_bytes_per_gpu * share);
+  return {.cpu = values::Quantity::FromMilli(cluster.cpu_millis_per_gpu * share),
+          .memory = values::Quantity::FromUnits(cluster.memory_bytes_per_gpu * share)};
+}
+
+}  // namespace
+
+Money Simulation::JobRate(const Pool& pool, int64_t gpus) const {
+  engine::CpuMemory requests = RequestsFor(scenario_.cluster, gpus);
+  engine::ContainerResources c;
+  c.cpu_request = requests.cpu;
+  c.memory_request = requests.memory;
   c.gpus = gpus;
   return engine::PodRatePerHour({c}, pool.prices);
+}
+
+engine::CpuMemory Simulation::RequestsOf(const Job& job) const {
+  return RequestsFor(scenario_.cluster, job.trace->gpus);
 }
 
 absl::Status Simulation::Setup() {
@@ -163,9 +177,16 @@ absl::Status Simulation::Setup() {
     std::stable_sort(b.pools.begin(), b.pools.end(), [&](int x, int y) {
       return pools_[static_cast<size_t>(x)].gpu_rate < pools_[static_cast<size_t>(y)].gpu_rate;
     });
-    if (const api::PriceBook* book = FindPriceBook(cb.spec.price_book_ref); book != nullptr) {
+    const api::PriceBook* book = FindPriceBook(cb.spec.price_book_ref);
+    if (book != nullptr) {
       b.default_gpu_hour = book->spec.defaults.gpu_hour;
     }
+    std::vector<engine::UnitPrices> pool_units;
+    for (int p : b.pools) {
+      pool_units.push_back(pools_[static_cast<size_t>(p)].prices);
+    }
+    b.cpu_memory_prices = engine::CpuMemoryPrices(
+        pool_units, book != nullptr ? book->spec.defaults : api::PriceDefaults());
     b.gpu_hours_only = !cb.spec.limit.amount.has_value();
     b.result.name = cb.metadata.name;
     b.result.unit = b.gpu_hours_only ? "GPU-h" : cb.spec.limit.currency;

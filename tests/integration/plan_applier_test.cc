@@ -56,7 +56,7 @@ TEST_F(PlanApplierTest, QuotasAreAppliedOwnedAndRemovedWhenNoLongerPlanned) {
   // Another field manager sets a cpu limit on the same quota: Bursar must leave it alone.
   Snapshot snap;
   Plan plan;
-  plan.quotas = {{ns, "team-a", 3}};
+  plan.quotas = {{.namespace_name = ns, .budget = "team-a", .gpus = 3, .cpu = {}, .memory = {}}};
   PlanApplier applier = Applier();
   ApplyReport report = applier.Apply(plan, snap, {});
   ASSERT_TRUE(report.errors.empty()) << report.errors[0];
@@ -71,7 +71,7 @@ TEST_F(PlanApplierTest, QuotasAreAppliedOwnedAndRemovedWhenNoLongerPlanned) {
       JsonOrFail(R"({"spec":{"hard":{"limits.cpu":"10"}}})"), {.field_manager = "someone-else"});
   ASSERT_TRUE(other.ok()) << other.status();
 
-  plan.quotas = {{ns, "team-a", 1}};
+  plan.quotas = {{.namespace_name = ns, .budget = "team-a", .gpus = 1, .cpu = {}, .memory = {}}};
   report = applier.Apply(plan, snap, OwnedQuotas(ns));
   ASSERT_TRUE(report.errors.empty()) << report.errors[0];
   owned = OwnedQuotas(ns);
@@ -92,6 +92,42 @@ TEST_F(PlanApplierTest, QuotasAreAppliedOwnedAndRemovedWhenNoLongerPlanned) {
   report = applier.Apply(plan, snap, OwnedQuotas(ns));
   ASSERT_TRUE(report.errors.empty()) << report.errors[0];
   EXPECT_TRUE(OwnedQuotas(ns).empty());
+}
+
+// A budget that lists cpu and memory in spec.quota.resources: its quota limits requests.cpu and
+// requests.memory too. The API server stores quantities in canonical form ("2000m" comes back as
+// "2"), and a quota that already says what the plan wants is not written again; when the budget
+// stops listing cpu, Bursar's field goes (server-side apply).
+TEST_F(PlanApplierTest, QuotasLimitCpuAndMemoryWhenTheBudgetListsThem) {
+  const std::string ns = Namespace();
+  Snapshot snap;
+  Plan plan;
+  plan.quotas = {{.namespace_name = ns,
+                  .budget = "team-c",
+                  .gpus = 2,
+                  .cpu = values::Quantity::FromMilli(2000),
+                  .memory = values::Quantity::FromUnits(int64_t{3} << 30,
+                                                        values::Quantity::Format::kBinarySI)}};
+  PlanApplier applier = Applier();
+  ApplyReport report = applier.Apply(plan, snap, {});
+  ASSERT_TRUE(report.errors.empty()) << report.errors[0];
+  std::vector<json::Value> owned = OwnedQuotas(ns);
+  ASSERT_EQ(owned.size(), 1u);
+  EXPECT_EQ(json::MemberStringAt(owned[0], "spec.hard", kQuotaGpuResource), "2");
+  EXPECT_EQ(json::MemberStringAt(owned[0], "spec.hard", kQuotaCpuResource), "2");
+  EXPECT_EQ(json::MemberStringAt(owned[0], "spec.hard", kQuotaMemoryResource), "3Gi");
+
+  report = applier.Apply(plan, snap, OwnedQuotas(ns));
+  ASSERT_TRUE(report.errors.empty()) << report.errors[0];
+  EXPECT_EQ(report.writes, 0) << "a quota already as planned (in canonical form) was rewritten";
+
+  plan.quotas[0].cpu.reset();
+  report = applier.Apply(plan, snap, OwnedQuotas(ns));
+  ASSERT_TRUE(report.errors.empty()) << report.errors[0];
+  owned = OwnedQuotas(ns);
+  ASSERT_EQ(owned.size(), 1u);
+  EXPECT_EQ(json::MemberStringAt(owned[0], "spec.hard", kQuotaCpuResource), "");
+  EXPECT_EQ(json::MemberStringAt(owned[0], "spec.hard", kQuotaMemoryResource), "3Gi");
 }
 
 // Against Kueue's own CRD (its schema and validation rules, v1beta2): the flavors of the GPU

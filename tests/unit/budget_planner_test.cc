@@ -31,6 +31,13 @@
 #include "operator/yaml/yaml.h"
 #include "tests/unit/fake_transport.h"
 
+namespace bursar::values {
+// Readable failures: quantities print as the API server writes them.
+void PrintTo(const Quantity& q, std::ostream* os) {
+  *os << q.ToString();
+}
+}  // namespace bursar::values
+
 namespace bursar::reconcilers {
 namespace {
 
@@ -595,12 +602,75 @@ TEST(BudgetPlannerTest, StatusAdmissionPublishesWhatTheWebhookDecidesFrom) {
   EXPECT_FALSE(st.admission->hold_new_work);
   EXPECT_EQ(st.admission->allowed.at("nvidia.com/gpu"),
             values::Quantity::FromUnits(st.allowed_gpus));
-  // Nothing runs: cpu and memory get what the paced money per hour buys at the default prices
+  // Nothing runs: cpu and memory get what the paced money per hour buys at the prices of the
+  // pool's nodes ($8 a node-hour split by the defaults' ratio), dearer than the defaults'
   // ($0.031611 per core-hour, $0.004237 per GiB-hour).
   double per_hour = Outcome(plan).decision.carry_rate.ToDouble();
   ASSERT_GT(per_hour, 0);
-  EXPECT_NEAR(st.admission->allowed.at("cpu").ToDouble(), per_hour / 0.031611, 0.01);
-  EXPECT_NEAR(st.admission->allowed.at("memory").ToDouble() / (1 << 30), per_hour / 0.004237, 0.01);
+  engine::UnitPrices node =
+      engine::PriceResolver(Book().spec).PricesFor(Node("x").info, values::Money::FromUnits(8));
+  ASSERT_GT(node.cpu_core_hour, values::Money::FromMicros(31611));
+  ASSERT_GT(node.memory_gib_hour, values::Money::FromMicros(4237));
+  EXPECT_NEAR(st.admission->allowed.at("cpu").ToDouble(), per_hour / node.cpu_core_hour.ToDouble(),
+              0.01);
+  EXPECT_NEAR(st.admission->allowed.at("memory").ToDouble() / (1 << 30),
+              per_hour / node.memory_gib_hour.ToDouble(), 1.0 / 1024);
+}
+
+// A ResourceQuota budget that lists cpu and memory: its quotas limit requests.cpu and
+// requests.memory at the allowance it publishes, over what every active pod of the namespace
+// requests (also pods no budget pays for), and its headroom goes first to the namespaces whose
+// suspended Jobs wait for it, never twice.
+TEST(BudgetPlannerTest, ResourceQuotasLimitCpuAndMemoryAtThePublishedAllowance) {
+  BudgetPlanner planner;
+  Snapshot s = Base(kStart + absl::Hours(1));
+  s.budgets = {
+      Budget("  scope: {namespaces: [vision, free]}\n"
+             "  pacing: {mode: Even}\n"
+             "  quota: {mode: ResourceQuota, resources: [nvidia.com/gpu, cpu, memory]}\n")};
+  s.namespaces["other"] = {};
+  auto with_requests = [](PodView p, const char* cpu, const char* memory) {
+    p.containers[0].cpu_request = *values::Quantity::Parse(cpu);
+    p.containers[0].memory_request = *values::Quantity::Parse(memory);
+    return p;
+  };
+  s.pods = {with_requests(Pod("cpu-only", kStart, "a100-0", 0), "2", "3Gi"),
+            with_requests(Pod("elsewhere", kStart, "a100-0", 0), "5", "1Gi")};
+  s.pods[0].namespace_name = "free";
+  s.pods[1].namespace_name = "other";
+  JobView waiting = Job("waiting-in-vision", 0);
+  waiting.suspended = true;
+  waiting.cpu = *values::Quantity::Parse("1");
+  waiting.memory = *values::Quantity::Parse("1Gi");
+  s.jobs = {waiting};
+  Plan plan = planner.Reconcile(s);
+  const api::ComputeBudgetStatus& st = Outcome(plan).status;
+  ASSERT_TRUE(st.admission.has_value());
+  const values::Quantity cpu = st.admission->allowed.at("cpu");
+  const values::Quantity memory = st.admission->allowed.at("memory");
+  ASSERT_GT(cpu, *values::Quantity::Parse("3"));  // room for the waiting Job and more
+  ASSERT_EQ(plan.quotas.size(), 2u);
+  std::map<std::string, QuotaTarget> by_ns;
+  for (const QuotaTarget& q : plan.quotas) {
+    ASSERT_TRUE(q.cpu.has_value() && q.memory.has_value()) << q.namespace_name;
+    by_ns[q.namespace_name] = q;
+  }
+  // vision: what its waiting Job asks for; free (the first namespace): its running pod and the
+  // rest of the headroom. Together: the allowance.
+  EXPECT_EQ(by_ns["vision"].cpu->ToString(), "1");
+  EXPECT_EQ(by_ns["vision"].memory->ToString(), "1Gi");
+  EXPECT_EQ(*by_ns["free"].cpu, cpu - *values::Quantity::Parse("1"));
+  EXPECT_EQ(*by_ns["free"].memory, memory - *values::Quantity::Parse("1Gi"));
+  EXPECT_EQ(by_ns["free"].gpus + by_ns["vision"].gpus, Outcome(plan).status.allowed_gpus);
+
+  // Held: each quota allows what already runs there, nothing more.
+  s.budgets[0].spec.limit.amount = values::Money::FromMicros(1);
+  Plan held = BudgetPlanner().Reconcile(s);
+  ASSERT_TRUE(Outcome(held).status.admission->hold_new_work);
+  for (const QuotaTarget& q : held.quotas) {
+    EXPECT_EQ(q.cpu->ToString(), q.namespace_name == "free" ? "2" : "0") << q.namespace_name;
+    EXPECT_EQ(q.memory->ToString(), q.namespace_name == "free" ? "3Gi" : "0") << q.namespace_name;
+  }
 }
 
 TEST(BudgetPlannerTest, HoldSuspendsJobsWithoutPodsAndDrainTheLowestPriorityFirst) {

@@ -126,6 +126,10 @@ class BudgetYaml {
     retraining_ = std::move(flow_map);
     return *this;
   }
+  BudgetYaml& Quota(std::string flow_map) {
+    quota_ = std::move(flow_map);
+    return *this;
+  }
 
   std::string Yaml() const {
     std::string out = absl::StrCat(
@@ -138,6 +142,9 @@ class BudgetYaml {
     }
     if (!retraining_.empty()) {
       absl::StrAppend(&out, "  retraining: ", retraining_, "\n");
+    }
+    if (!quota_.empty()) {
+      absl::StrAppend(&out, "  quota: ", quota_, "\n");
     }
     return out;
   }
@@ -152,6 +159,7 @@ class BudgetYaml {
   std::string enforcement_ = "Enforce";
   std::string pools_ = "[gpu-pool]";
   std::string retraining_;
+  std::string quota_;
 };
 
 class PoolYaml {
@@ -1523,6 +1531,70 @@ TEST(SimulatorJobCaps, BursarStopsAJobAtItsOwnCapAndRefusesOneDeclaredPastIt) {
   const BudgetResult& none = BudgetOf(unenforced, "team");
   EXPECT_EQ(none.jobs_capped, 0);
   EXPECT_EQ(none.jobs_completed, 3);
+}
+
+// A budget whose quota lists cpu: CPU-only Jobs start only within the cpu allowance the operator
+// would write into its ResourceQuota (engine::CpuMemoryAllowances: what runs plus what the money
+// its pacing carries beyond its burn buys at engine::CpuMemoryPrices, the dearest core-hour of
+// the book and the pools). The Jobs here request cpu alone (memoryPerGpu 0: a cpu entry bounds
+// what cpu costs, not the memory beside it), so after each admission the burn is at most what
+// the pacing carried before it. Twenty 1-hour CPU-only Jobs against $5 over 10 hours (Even, $0.5
+// an hour): all twenty at once burn more than that, and with only GPUs listed nothing but the
+// ladder's thresholds stops them.
+TEST(SimulatorBursarCpuQuota, CpuOnlyJobsStartWithinTheCpuAllowance) {
+  auto scenario = [](const char* resources) {
+    ScenarioBuilder b;
+    b.Duration(absl::Hours(10))
+        .Pool(PoolYaml().Fixed(1))
+        .Budget(BudgetYaml("team")
+                    .Amount("5")
+                    .Custom(absl::Hours(10))
+                    .Pacing("Even")
+                    .Quota(absl::StrCat("{mode: ResourceQuota, resources: ", resources, "}")));
+    for (int i = 0; i < 20; ++i) {
+      b.Add(Job(absl::ZeroDuration(), absl::Hours(1), 0, "team"));
+    }
+    Scenario s = b.Build();
+    s.cluster.memory_bytes_per_gpu = 0;
+    return s;
+  };
+  struct Run {
+    BudgetResult budget;
+    std::vector<DecisionTrace> decisions;
+  };
+  auto run = [](const Scenario& s) {
+    Run out;
+    SimOptions options;
+    options.on_decision = [&](const DecisionTrace& t) { out.decisions.push_back(t); };
+    absl::StatusOr<SimReport> report = Simulate(s, options);
+    EXPECT_TRUE(report.ok()) << report.status();
+    out.budget = report.ok() ? BudgetOf(*report, "team") : BudgetResult{};
+    return out;
+  };
+  const Run cpu = run(scenario("[nvidia.com/gpu, cpu]"));
+  const Run gpu = run(scenario("[nvidia.com/gpu]"));
+  ASSERT_GT(cpu.decisions.size(), 2u);
+  size_t peak = 0;
+  for (size_t i = 1; i < cpu.decisions.size(); ++i) {
+    const DecisionTrace& before = cpu.decisions[i - 1];
+    const DecisionTrace& now = cpu.decisions[i];
+    EXPECT_LE(now.step.burn.regular_rate,
+              values::Max(before.step.burn.regular_rate, before.decision.carry_rate))
+        << "at " << now.step.now << ": " << now.running.size() << " Jobs running";
+    peak = std::max(peak, now.running.size());
+  }
+  EXPECT_GE(peak, 2u);
+  EXPECT_LT(peak, 20u);
+  EXPECT_GT(cpu.budget.jobs_completed, 0);
+  // Only GPUs listed: the twenty start together, over the pace.
+  ASSERT_GT(gpu.decisions.size(), 2u);
+  EXPECT_EQ(gpu.decisions[1].running.size(), 20u);
+  EXPECT_GT(gpu.decisions[1].step.burn.regular_rate, gpu.decisions[0].decision.carry_rate);
+  for (const Run* r : {&cpu, &gpu}) {
+    for (const PeriodResult& p : r->budget.periods) {
+      EXPECT_LE(p.spent, 5.0 + kCent);
+    }
+  }
 }
 
 }  // namespace

@@ -1,0 +1,114 @@
+// Tests for engine::CpuMemoryAllowances: the cpu and memory entries of spec.quota.resources as
+// allowances, which the operator writes into status.admission and its ResourceQuotas and
+// `bursar simulate` admits against.
+
+#include "controllers/engine/budget_step.h"
+
+#include <gtest/gtest.h>
+
+#include <map>
+#include <string>
+
+namespace bursar::engine {
+namespace {
+
+using values::Money;
+using values::Quantity;
+
+api::ComputeBudgetSpec Spec(std::vector<std::string> resources, bool money = true) {
+  api::ComputeBudgetSpec spec;
+  if (money) {
+    spec.limit.amount = Money::FromUnits(100);
+  } else {
+    spec.limit.gpu_hours = Money::FromUnits(10);
+  }
+  spec.quota.resources = std::move(resources);
+  return spec;
+}
+
+BudgetDecision Carrying(Money per_hour) {
+  BudgetDecision d;
+  d.carry_rate = per_hour;
+  return d;
+}
+
+CpuMemory InUse(const char* cpu, const char* memory) {
+  return {.cpu = *Quantity::Parse(cpu), .memory = *Quantity::Parse(memory)};
+}
+
+UnitPrices Prices() {
+  UnitPrices p;
+  p.cpu_core_hour = Money::FromMicros(50'000);    // $0.05 a core-hour
+  p.memory_gib_hour = Money::FromMicros(10'000);  // $0.01 a GiB-hour
+  return p;
+}
+
+TEST(CpuMemoryAllowances, WhatRunsPlusWhatTheCarriedMoneyBuysBeyondTheBurn) {
+  BudgetBurn burn;
+  burn.regular_rate = Money::FromMicros(600'000);
+  burn.idle_rate = Money::FromMicros(400'000);
+  // $2 an hour carried, $1 of it burning: $1 more an hour buys 20 cores and 100 GiB.
+  std::map<std::string, Quantity> allowed =
+      CpuMemoryAllowances(Spec({"nvidia.com/gpu", "cpu", "memory"}), Carrying(Money::FromUnits(2)),
+                          burn, InUse("1500m", "2Gi"), Prices());
+  ASSERT_EQ(allowed.size(), 2u);  // GPUs are the decision's quota, not converted here
+  EXPECT_EQ(allowed.at("cpu"), *Quantity::Parse("21500m"));
+  EXPECT_EQ(allowed.at("memory"), *Quantity::Parse("102Gi"));
+  EXPECT_EQ(allowed.at("memory").ToString(), "102Gi");
+}
+
+TEST(CpuMemoryAllowances, AreWhatRunsWhileTheBudgetHoldsOrIsOverItsPace) {
+  BudgetDecision hold = Carrying(Money::FromUnits(2));
+  hold.hold_new_work = true;
+  std::map<std::string, Quantity> held =
+      CpuMemoryAllowances(Spec({"cpu", "memory"}), hold, {}, InUse("3", "1Gi"), Prices());
+  EXPECT_EQ(held.at("cpu"), *Quantity::Parse("3"));
+  EXPECT_EQ(held.at("memory"), *Quantity::Parse("1Gi"));
+
+  BudgetBurn over;
+  over.regular_rate = Money::FromUnits(5);  // burning more than the pace carries: no headroom
+  std::map<std::string, Quantity> paced = CpuMemoryAllowances(
+      Spec({"cpu"}), Carrying(Money::FromUnits(2)), over, InUse("3", "1Gi"), Prices());
+  EXPECT_EQ(paced.at("cpu"), *Quantity::Parse("3"));
+  EXPECT_FALSE(paced.contains("memory"));  // not listed
+}
+
+TEST(CpuMemoryAllowances, NoneForAGpuHoursBudgetOrOneThatListsOnlyGpus) {
+  EXPECT_TRUE(CpuMemoryAllowances(Spec({"cpu", "memory"}, false), Carrying(Money::FromUnits(2)), {},
+                                  InUse("1", "1Gi"), Prices())
+                  .empty());
+  EXPECT_FALSE(LimitsCpuOrMemory(Spec({"cpu"}, false)));
+  EXPECT_TRUE(CpuMemoryAllowances(Spec({"nvidia.com/gpu"}), Carrying(Money::FromUnits(2)), {},
+                                  InUse("1", "1Gi"), Prices())
+                  .empty());
+  EXPECT_FALSE(LimitsCpuOrMemory(Spec({"nvidia.com/gpu"})));
+  EXPECT_TRUE(LimitsCpuOrMemory(Spec({"nvidia.com/gpu", "memory"})));
+}
+
+TEST(CpuMemoryAllowances, AResourceThePriceBookGivesAwayIsNotLimited) {
+  UnitPrices free = Prices();
+  free.cpu_core_hour = Money();
+  std::map<std::string, Quantity> allowed = CpuMemoryAllowances(
+      Spec({"cpu", "memory"}), Carrying(Money::FromUnits(2)), {}, InUse("2", "0"), free);
+  EXPECT_FALSE(allowed.contains("cpu"));
+  EXPECT_EQ(allowed.at("memory"), *Quantity::Parse("200Gi"));
+}
+
+TEST(CpuMemoryPrices, TheDearestOfTheDefaultsAndThePoolsNodes) {
+  api::PriceDefaults defaults;  // OpenCost's: $0.031611 a core-hour, $0.004237 a GiB-hour
+  UnitPrices dear_cpu, dear_memory;
+  dear_cpu.cpu_core_hour = Money::FromMicros(56'000);
+  dear_cpu.memory_gib_hour = Money::FromMicros(1'000);
+  dear_memory.cpu_core_hour = Money::FromMicros(10'000);
+  dear_memory.memory_gib_hour = Money::FromMicros(9'000);
+  std::vector<UnitPrices> pools = {dear_cpu, dear_memory};
+  UnitPrices p = CpuMemoryPrices(pools, defaults);
+  EXPECT_EQ(p.cpu_core_hour, Money::FromMicros(56'000));
+  EXPECT_EQ(p.memory_gib_hour, Money::FromMicros(9'000));
+  UnitPrices none = CpuMemoryPrices({}, defaults);
+  EXPECT_EQ(none.cpu_core_hour, defaults.cpu_core_hour);
+  EXPECT_EQ(none.memory_gib_hour, defaults.memory_gib_hour);
+}
+
+}  // namespace
+}  // namespace bursar::engine
