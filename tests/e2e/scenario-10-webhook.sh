@@ -6,8 +6,9 @@
 #   team-a  $1, no pacing, Hold from 50% and Drain from 90%: a running Job spends half of it
 #           within seconds, and the budget holds new work from then on (spend never goes back);
 #   team-b  $1000 over 10 minutes, Even pacing: a GPU allowance of about a dozen GPUs;
-#   team-c  $1 over a month, no pacing: what the money left buys per hour is a few dozen
-#           millicores of cpu and a few hundred MiB of memory.
+#   team-c  $250 over a month, no pacing: what the money left buys per hour at the pool nodes'
+#           cpu and memory prices (the node price split by the defaults' ratio: about $7 a
+#           core-hour, $0.95 a GiB-hour) is a few dozen millicores and a few hundred MiB.
 # Checks: a Job created in the held budget is stored suspended by the webhook (generation 1: the
 # operator never had to patch it) and never gets a pod; a pod of the held budget is refused with
 # the budget, its phase and what to do; a pod of team-b in the same namespace is admitted, one over
@@ -31,7 +32,7 @@ install_crds
       a) limit=1 period="{type: Custom, duration: 600s}" pacing=None
          thresholds="[{percent: 50, action: Hold}, {percent: 90, action: Drain}]" ;;
       b) limit=1000 period="{type: Custom, duration: 600s}" pacing=Even thresholds="" ;;
-      c) limit=1 period="{type: Monthly}" pacing=None thresholds="" ;;
+      c) limit=250 period="{type: Monthly}" pacing=None thresholds="" ;;
     esac
     cat <<YAML
 apiVersion: bursar.dev/v1alpha1
