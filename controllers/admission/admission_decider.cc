@@ -4,10 +4,13 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "controllers/engine/attribution.h"
 #include "controllers/engine/cost_model.h"
 #include "controllers/engine/job_caps.h"
 #include "controllers/reconcilers/gather.h"
+#include "controllers/reconcilers/workload_kinds.h"
+#include "controllers/values/strings.h"
 #include "operator/kube/watch_decoder.h"
 
 namespace bursar::admission {
@@ -90,18 +93,40 @@ std::string PointerToken(std::string_view key) {
   return out;
 }
 
-// The JSON Patch that suspends a Job and records why, with the annotations of the Hold path.
-std::string SuspendPatch(const json::Value& job, const std::string& budget,
-                         const std::string& reason) {
+// The JSON Patch that suspends a workload of `kind` and records why, with the annotations of
+// the Hold path. The suspend path's missing parents are added with it ("spec.runPolicy.suspend"
+// on a PyTorchJob without spec.runPolicy adds {"suspend": true} at /spec/runPolicy).
+std::string SuspendPatch(const reconcilers::SuspendPath& kind, const json::Value& object,
+                         const std::string& budget, const std::string& reason) {
   const std::pair<const char*, std::string> annotations[] = {
       {reconcilers::kHeldByAnnotation, budget},
       {reconcilers::kHeldRungAnnotation, "Hold"},
       {reconcilers::kHeldReasonAnnotation, reason}};
   json::Writer w;
   w.BeginArray();
-  w.BeginObject().Key("op").String("add").Key("path").String("/spec/suspend");
-  w.Key("value").Bool(true).EndObject();
-  const json::Value* existing = job.FindPath("metadata.annotations");
+  const std::vector<std::string> keys = absl::StrSplit(values::AbslView(kind.path), '.');
+  std::string pointer;
+  const json::Value* at = &object;
+  size_t i = 0;
+  for (; i + 1 < keys.size(); ++i) {  // the parents that exist
+    const json::Value* next = at->is_object() ? at->Find(keys[i]) : nullptr;
+    if (next == nullptr || !next->is_object()) {
+      break;
+    }
+    absl::StrAppend(&pointer, "/", PointerToken(keys[i]));
+    at = next;
+  }
+  absl::StrAppend(&pointer, "/", PointerToken(keys[i]));
+  w.BeginObject().Key("op").String("add").Key("path").String(pointer).Key("value");
+  for (size_t k = i + 1; k < keys.size(); ++k) {
+    w.BeginObject().Key(keys[k]);
+  }
+  w.Bool(true);
+  for (size_t k = i + 1; k < keys.size(); ++k) {
+    w.EndObject();
+  }
+  w.EndObject();
+  const json::Value* existing = object.FindPath("metadata.annotations");
   if (existing == nullptr || !existing->is_object()) {
     w.BeginObject().Key("op").String("add").Key("path").String("/metadata/annotations");
     w.Key("value").BeginObject();
@@ -120,18 +145,19 @@ std::string SuspendPatch(const json::Value& job, const std::string& budget,
   return w.Take();
 }
 
-// Why a Job must be created suspended; nullopt when it may start.
-std::optional<std::string> JobHoldReason(const Charged& c, int64_t job_gpus) {
+// Why a workload (a Job, a PyTorchJob...) must be created suspended; nullopt when it may start.
+std::optional<std::string> JobHoldReason(const Charged& c, int64_t job_gpus,
+                                         const std::string& kind) {
   const api::AdmissionAllowance& a = *c.budget->status.admission;
   if (a.hold_new_work) {
-    return absl::StrCat(Describe(*c.budget),
-                        " holds new work; Bursar resumes this Job when the budget allows it");
+    return absl::StrCat(Describe(*c.budget), " holds new work; Bursar resumes this ", kind,
+                        " when the budget allows it");
   }
   auto gpus = a.allowed.find(values::kGpuResource);
   if (job_gpus > 0 && gpus != a.allowed.end() && c.usage.gpus + job_gpus > gpus->second.Value()) {
     return absl::StrCat("its ", job_gpus, " GPUs do not fit ", Describe(*c.budget),
                         ", which allows ", gpus->second.Value(), " GPUs now and holds ",
-                        c.usage.gpus, "; Bursar resumes this Job when the budget has room");
+                        c.usage.gpus, "; Bursar resumes this ", kind, " when the budget has room");
   }
   return std::nullopt;
 }
@@ -155,12 +181,15 @@ std::optional<engine::Unaffordable> JobUnaffordable(const Charged& c,
                                  time_left);
 }
 
-AdmissionResponse DecideJob(const AdmissionRequest& request, const AdmissionView& view,
-                            absl::Time now) {
+// A workload of the suspend-path table (batch Job, JobSet, Kubeflow, RayJob).
+AdmissionResponse DecideJob(const reconcilers::SuspendPath& kind, const AdmissionRequest& request,
+                            const AdmissionView& view, absl::Time now) {
   if (!request.object.is_object()) {
-    return AllowWithWarning(request, "bursar: the Job in the request has no object to check");
+    return AllowWithWarning(request, absl::StrCat("bursar: the ", values::AbslView(kind.kind),
+                                                  " in the request has no object to check"));
   }
-  reconcilers::JobView job = reconcilers::JobViewOf(request.object);
+  reconcilers::JobView job = reconcilers::WorkloadViewOf(kind, request.object);
+  const std::string kind_name(kind.kind);
   if (job.suspended || job.labels.contains(kKueueQueueLabel) ||
       !json::MemberStringAt(request.object, "metadata.labels", kKueueQueueLabel).empty()) {
     return Allow(request);  // suspended by its author or by Kueue: nothing to add
@@ -187,20 +216,20 @@ AdmissionResponse DecideJob(const AdmissionRequest& request, const AdmissionView
                ? AllowWithWarning(request, absl::StrCat("bursar (DryRun): would refuse: ", *refuse))
                : Deny(request, *refuse);
   }
-  std::optional<std::string> why = JobHoldReason(c, job.gpus);
+  std::optional<std::string> why = JobHoldReason(c, job.gpus, kind_name);
   if (!why.has_value() && unaffordable.has_value()) {
-    why = absl::StrCat(unaffordable->why, " (", Describe(*c.budget),
-                       "); Bursar resumes this Job when the budget can pay for it");
+    why = absl::StrCat(unaffordable->why, " (", Describe(*c.budget), "); Bursar resumes this ",
+                       kind_name, " when the budget can pay for it");
   }
   if (!why.has_value()) {
     return Allow(request);
   }
   if (dry_run) {
-    return AllowWithWarning(
-        request, absl::StrCat("bursar (DryRun): would create this Job suspended: ", *why));
+    return AllowWithWarning(request, absl::StrCat("bursar (DryRun): would create this ", kind_name,
+                                                  " suspended: ", *why));
   }
   AdmissionResponse out = Allow(request);
-  out.json_patch = SuspendPatch(request.object, c.budget->metadata.name, *why);
+  out.json_patch = SuspendPatch(kind, request.object, c.budget->metadata.name, *why);
   out.warnings.push_back(absl::StrCat("bursar: created suspended: ", *why));
   return out;
 }
@@ -355,8 +384,10 @@ AdmissionResponse Decide(const AdmissionRequest& request, const AdmissionView& v
   if (request.operation != "CREATE") {
     return Allow(request);
   }
-  if (request.group == "batch" && request.kind == "Job") {
-    return DecideJob(request, view, now);
+  if (const reconcilers::SuspendPath* kind =
+          reconcilers::SuspendPathOf(request.group, request.kind);
+      kind != nullptr) {
+    return DecideJob(*kind, request, view, now);
   }
   if (request.group.empty() && request.kind == "Pod") {
     return DecidePod(request, view);

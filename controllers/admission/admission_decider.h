@@ -4,10 +4,13 @@
 // (status.admission: holdNewWork and the allowance per quota resource), so every replica answers
 // the same. Pure and deterministic; thread-compatible.
 //
-// - batch/v1 Job CREATE (mutating): a Job charged to a budget that holds new work, or whose GPUs
-//   (parallelism x per-pod GPUs) do not fit the budget's GPU allowance beside what its pods hold,
-//   is created with spec.suspend: true and the annotations of Bursar's Hold path (held-by,
-//   held-for: Hold) plus held-reason, so the planner's Release resumes it when the budget allows.
+// - Workload CREATE (mutating), for every kind of the suspend-path table
+//   (reconcilers/workload_kinds.h: batch/v1 Job, JobSet, Kubeflow PyTorchJob and TFJob, RayJob):
+//   one charged to a budget that holds new work, or whose GPUs (its pod sets' pods x per-pod
+//   GPUs) do not fit the budget's GPU allowance beside what its pods hold, is created suspended
+//   at its kind's path (missing parents added) with the annotations of Bursar's Hold path
+//   (held-by, held-for: Hold) plus held-reason, so the planner's Release resumes it when the
+//   budget allows.
 //   Jobs already suspended, and Jobs Kueue queues (label kueue.x-k8s.io/queue-name), are left as
 //   they are. A Job that declares its length (bursar.dev/expected-duration) is priced at the
 //   budget's published gpuHourPrice (engine::CheckAffordable): one whose expected cost passes its

@@ -18,6 +18,7 @@
 #include "controllers/api/codec.h"
 #include "controllers/engine/attribution.h"
 #include "controllers/reconcilers/gather.h"
+#include "controllers/reconcilers/workload_kinds.h"
 
 namespace bursar::admission {
 namespace {
@@ -296,9 +297,10 @@ absl::StatusOr<kube::HttpPostHandler> MakeWebhookHandler(WebhookCaches caches,
       counted->WithLabels({"unknown", "invalid"}).Increment();
       return {400, "", absl::StrCat(request.status().message(), "\n")};
     }
-    const bool job = request->group == "batch" && request->kind == "Job";
+    // Workloads of the suspend-path table go to /mutate, everything else to /validate.
+    const bool workload = reconcilers::SuspendPathOf(request->group, request->kind) != nullptr;
     AdmissionResponse response;
-    if (mutate != job) {
+    if (mutate != workload) {
       response.uid = request->uid;  // sent to the other webhook: nothing to decide here
     } else {
       response = Decide(*request, *views->Get(), clock->Now());

@@ -422,11 +422,16 @@ json::Value EncodeComputeBudgetStatus(const ComputeBudgetStatus& s) {
   if (s.admission.has_value()) {
     json::Value admission = json::Value::Object({});
     admission.Set("holdNewWork", json::Value::Bool(s.admission->hold_new_work));
-    json::Value allowed = json::Value::Object({});
-    for (const auto& [resource, quantity] : s.admission->allowed) {
-      allowed.Set(resource, Str(quantity.ToString()));
+    // Nothing limited: no map at all. An empty map in a server-side apply comes back from the
+    // API server as null, which the schema refuses ("must be of type object"), and every status
+    // write of the budget failed.
+    if (!s.admission->allowed.empty()) {
+      json::Value allowed = json::Value::Object({});
+      for (const auto& [resource, quantity] : s.admission->allowed) {
+        allowed.Set(resource, Str(quantity.ToString()));
+      }
+      admission.Set("allowed", std::move(allowed));
     }
-    admission.Set("allowed", std::move(allowed));
     if (s.admission->gpu_hour_price.has_value()) {
       admission.Set("gpuHourPrice", Str(s.admission->gpu_hour_price->ToString()));
     }

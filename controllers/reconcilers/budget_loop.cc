@@ -170,6 +170,9 @@ BudgetLoop::BudgetLoop(BudgetLoopCaches caches, PlanApplier* applier,
       controller_->WaitForCache(*cache);
     }
   }
+  for (const auto& [kind, store] : caches.workloads) {
+    controller_->WaitForCache(*store);
+  }
 }
 
 BudgetLoop::~BudgetLoop() = default;
@@ -247,6 +250,11 @@ Snapshot BudgetLoop::Gather(absl::Time now) {
       snap.jobs.push_back(JobViewOf(*job));
     }
   }
+  for (const auto& [kind, store] : caches_.workloads) {
+    for (const auto& workload : store->List()) {
+      snap.jobs.push_back(WorkloadViewOf(*kind, *workload));
+    }
+  }
   if (caches_.namespaces != nullptr) {
     for (const auto& ns : caches_.namespaces->List()) {
       const json::Value* name = ns->FindPath("metadata.name");
@@ -261,7 +269,9 @@ Snapshot BudgetLoop::Gather(absl::Time now) {
   std::sort(snap.nodes.begin(), snap.nodes.end(),
             [](const NodeView& a, const NodeView& b) { return a.info.name < b.info.name; });
   std::sort(snap.jobs.begin(), snap.jobs.end(), [](const JobView& a, const JobView& b) {
-    return std::tie(a.namespace_name, a.name) < std::tie(b.namespace_name, b.name);
+    auto kind = [](const JobView& j) { return j.kind == nullptr ? "" : j.kind->kind; };
+    return std::tuple(a.namespace_name, a.name, kind(a)) <
+           std::tuple(b.namespace_name, b.name, kind(b));
   });
   // Budgets' own modelDrift queries: one signal per sample with a `model` label and a score.
   for (const api::ComputeBudget& b : snap.budgets) {

@@ -29,6 +29,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
@@ -36,6 +37,7 @@
 #include "absl/synchronization/mutex.h"
 #include "controllers/reconcilers/budget_planner.h"
 #include "controllers/reconcilers/plan_applier.h"
+#include "controllers/reconcilers/workload_kinds.h"
 #include "controllers/signals/budgets_service.h"
 #include "controllers/signals/drift_inbox.h"
 #include "controllers/signals/pod_metrics.h"
@@ -57,6 +59,9 @@ struct BudgetLoopCaches {
   const runtime::ObjectStore* pools = nullptr;
   const runtime::ObjectStore* price_books = nullptr;
   const runtime::ObjectStore* owned_quotas = nullptr;  // managed-by=bursar ResourceQuotas
+  // Workloads of the other kinds of the suspend-path table that the cluster serves (JobSet,
+  // Kubeflow, RayJob: workload_kinds.h), each with its store.
+  std::vector<std::pair<const SuspendPath*, const runtime::ObjectStore*>> workloads;
 };
 
 struct UsageSources {

@@ -124,6 +124,7 @@ struct JobChange {
   bool suspend = true;  // false: resume (and remove Bursar's annotations)
   JobRung rung = JobRung::kHold;
   std::string message;
+  const SuspendPath* kind = nullptr;  // JobView::kind: nullptr for a batch/v1 Job
 };
 
 struct PoolChange {

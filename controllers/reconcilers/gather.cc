@@ -36,17 +36,6 @@ int64_t GpusOf(const json::Value* resources) {
   return std::max<int64_t>(0, QuantityAt(resources, values::kGpuResource).Value());
 }
 
-// GPU counts of objects the API server accepts but no cluster runs (10^20 GPUs a container,
-// parallelism 2^31) saturate at INT64_MAX instead of wrapping around. Both are non-negative.
-int64_t SaturatingAdd(int64_t a, int64_t b) {
-  int64_t sum = 0;
-  return __builtin_add_overflow(a, b, &sum) ? INT64_MAX : sum;
-}
-int64_t SaturatingMul(int64_t a, int64_t b) {
-  int64_t product = 0;
-  return __builtin_mul_overflow(a, b, &product) ? INT64_MAX : product;
-}
-
 }  // namespace
 
 values::Labels LabelsAt(const json::Value& object, std::string_view dotted_path) {
@@ -188,53 +177,89 @@ void ReadJobAnnotations(const json::Value& job, JobView& view) {
 }  // namespace
 
 JobView JobViewOf(const json::Value& job) {
-  JobView view;
-  view.namespace_name = json::StringAt(job, "metadata.namespace");
-  view.name = json::StringAt(job, "metadata.name");
-  view.uid = json::StringAt(job, "metadata.uid");
-  view.labels = LabelsAt(job, "spec.template.metadata.labels");
-  view.created = TimeAt(job, "metadata.creationTimestamp");
-  const json::Value* suspend = job.FindPath("spec.suspend");
-  view.suspended = suspend != nullptr && suspend->is_bool() && suspend->bool_value();
-  const json::Value* conditions = job.FindPath("status.conditions");
+  return WorkloadViewOf(BatchJobKind(), job);
+}
+
+namespace {
+
+// What one pod of `pod_template` requests: GPUs, cpu in millicores, memory in bytes.
+struct PodRequests {
+  int64_t gpus = 0;
+  int64_t cpu_milli = 0;
+  int64_t memory_bytes = 0;
+};
+
+PodRequests RequestsOfTemplate(const json::Value& pod_template) {
+  PodRequests out;
+  const json::Value* containers = pod_template.FindPath("spec.containers");
+  if (containers == nullptr || !containers->is_array()) {
+    return out;
+  }
+  for (const json::Value& c : containers->elements()) {
+    const json::Value* requests = c.FindPath("resources.requests");
+    const json::Value* limits = c.FindPath("resources.limits");
+    // Extended resources: the request equals the limit, and either may be given.
+    int64_t gpus = GpusOf(requests);
+    out.gpus = SaturatingAdd(out.gpus, gpus > 0 ? gpus : GpusOf(limits));
+    // A container with a limit and no request is given the limit as its request.
+    auto request = [&](std::string_view name) {
+      values::Quantity q = QuantityAt(requests, name);
+      return q == values::Quantity() ? QuantityAt(limits, name) : q;
+    };
+    out.cpu_milli = SaturatingAdd(out.cpu_milli, std::max<int64_t>(0, request("cpu").MilliValue()));
+    out.memory_bytes =
+        SaturatingAdd(out.memory_bytes, std::max<int64_t>(0, request("memory").Value()));
+  }
+  return out;
+}
+
+// Whether a workload has ended: a Complete, Completed, Succeeded or Failed condition that is
+// True (Job, JobSet, Kubeflow), or a RayJob's jobDeploymentStatus Complete or Failed.
+bool Finished(const json::Value& object) {
+  const json::Value* conditions = object.FindPath("status.conditions");
   if (conditions != nullptr && conditions->is_array()) {
     for (const json::Value& c : conditions->elements()) {
       std::string type = json::StringAt(c, "type");
-      if ((type == "Complete" || type == "Failed") && json::StringAt(c, "status") == "True") {
-        view.finished = true;
+      if ((type == "Complete" || type == "Completed" || type == "Succeeded" || type == "Failed") &&
+          json::StringAt(c, "status") == "True") {
+        return true;
       }
     }
   }
-  int64_t per_pod = 0, cpu_milli = 0, memory_bytes = 0;
-  const json::Value* containers = job.FindPath("spec.template.spec.containers");
-  if (containers != nullptr && containers->is_array()) {
-    for (const json::Value& c : containers->elements()) {
-      const json::Value* requests = c.FindPath("resources.requests");
-      const json::Value* limits = c.FindPath("resources.limits");
-      // Extended resources: the request equals the limit, and either may be given.
-      int64_t gpus = GpusOf(requests);
-      per_pod = SaturatingAdd(per_pod, gpus > 0 ? gpus : GpusOf(limits));
-      // A container with a limit and no request is given the limit as its request.
-      auto request = [&](std::string_view name) {
-        values::Quantity q = QuantityAt(requests, name);
-        return q == values::Quantity() ? QuantityAt(limits, name) : q;
-      };
-      cpu_milli = SaturatingAdd(cpu_milli, std::max<int64_t>(0, request("cpu").MilliValue()));
-      memory_bytes = SaturatingAdd(memory_bytes, std::max<int64_t>(0, request("memory").Value()));
+  std::string ray = json::StringAt(object, "status.jobDeploymentStatus");
+  return ray == "Complete" || ray == "Failed";
+}
+
+}  // namespace
+
+JobView WorkloadViewOf(const SuspendPath& kind, const json::Value& object) {
+  JobView view;
+  view.kind = kind.IsBatchJob() ? nullptr : &kind;
+  view.namespace_name = json::StringAt(object, "metadata.namespace");
+  view.name = json::StringAt(object, "metadata.name");
+  view.uid = json::StringAt(object, "metadata.uid");
+  view.created = TimeAt(object, "metadata.creationTimestamp");
+  const json::Value* suspend = object.FindPath(kind.path);
+  view.suspended = suspend != nullptr && suspend->is_bool() && suspend->bool_value();
+  view.finished = Finished(object);
+  int64_t cpu_milli = 0, memory_bytes = 0;
+  const std::vector<PodSet> sets = PodSetsOf(kind, object);
+  for (const PodSet& set : sets) {
+    if (view.labels.empty()) {
+      view.labels = LabelsAt(*set.pod_template, "metadata.labels");  // the first template's
     }
+    PodRequests per_pod = RequestsOfTemplate(*set.pod_template);
+    view.gpus = SaturatingAdd(view.gpus, SaturatingMul(per_pod.gpus, set.count));
+    cpu_milli = SaturatingAdd(cpu_milli, SaturatingMul(per_pod.cpu_milli, set.count));
+    memory_bytes = SaturatingAdd(memory_bytes, SaturatingMul(per_pod.memory_bytes, set.count));
   }
-  const json::Value* parallelism = job.FindPath("spec.parallelism");
-  int64_t pods = parallelism != nullptr && parallelism->is_integer() ? parallelism->int_value() : 1;
-  pods = std::max<int64_t>(pods, 0);
-  view.gpus = SaturatingMul(per_pod, pods);
-  view.cpu = values::Quantity::FromMilli(SaturatingMul(cpu_milli, pods));
-  view.memory = values::Quantity::FromUnits(SaturatingMul(memory_bytes, pods),
-                                            values::Quantity::Format::kBinarySI);
-  const json::Value* deadline = job.FindPath("spec.activeDeadlineSeconds");
+  view.cpu = values::Quantity::FromMilli(cpu_milli);
+  view.memory = values::Quantity::FromUnits(memory_bytes, values::Quantity::Format::kBinarySI);
+  const json::Value* deadline = object.FindPath("spec.activeDeadlineSeconds");
   if (deadline != nullptr && deadline->is_integer() && deadline->int_value() > 0) {
     view.active_deadline = absl::Seconds(deadline->int_value());
   }
-  ReadJobAnnotations(job, view);
+  ReadJobAnnotations(object, view);
   return view;
 }
 

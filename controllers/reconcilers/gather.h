@@ -7,6 +7,7 @@
 // Thread-compatible.
 
 #include "controllers/reconcilers/snapshot.h"
+#include "controllers/reconcilers/workload_kinds.h"
 #include "controllers/values/labels.h"
 #include "operator/json/json.h"
 #include "operator/kube/watch_decoder.h"
@@ -25,6 +26,11 @@ NodeView NodeViewOf(const json::Value& node);
 // A batch/v1 Job: suspend, Complete/Failed, GPUs of its pod template x parallelism, and
 // Bursar's annotations.
 JobView JobViewOf(const json::Value& job);
+// The same of a workload of any kind in the suspend-path table (workload_kinds.h): suspended
+// at its suspend path, its pods' requests summed over its pod sets, the labels of its first
+// pod template, ended by its status (a Complete, Completed, Succeeded or Failed condition, or a
+// RayJob's jobDeploymentStatus). JobViewOf(job) is WorkloadViewOf(BatchJobKind(), job).
+JobView WorkloadViewOf(const SuspendPath& kind, const json::Value& object);
 
 // An object of one of our kinds that did not decode: name, generation, the decoder's message
 // and the well-formed entries of status.conditions (so its Ready condition is written only

@@ -5,8 +5,11 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "controllers/api/codec.h"
 #include "controllers/reconcilers/cluster_queue_quota.h"
+#include "controllers/reconcilers/workload_kinds.h"
+#include "controllers/values/strings.h"
 #include "operator/kube/kube_status.h"
 
 namespace bursar::reconcilers {
@@ -65,6 +68,17 @@ json::Value QuotaObject(const QuotaTarget& target, const std::string& budget_uid
 }
 
 namespace {
+
+// A merge patch that sets the boolean at `dotted` ("spec.runPolicy.suspend"), creating the
+// objects on the way.
+Value SuspendMergePatch(std::string_view dotted, bool suspend) {
+  std::vector<std::string> keys = absl::StrSplit(values::AbslView(dotted), '.');
+  Value v = Value::Bool(suspend);
+  for (size_t i = keys.size(); i-- > 0;) {
+    v = Value::Object({{std::move(keys[i]), std::move(v)}});
+  }
+  return v;
+}
 
 // Whether a stored quota's spec.hard already says what `target` wants. Compared as quantities:
 // the API server writes them in canonical form ("1500m" stays, "2000m" comes back as "2").
@@ -327,13 +341,15 @@ ApplyReport PlanApplier::Apply(const Plan& plan, const Snapshot& snapshot,
                        : Value::Object({{kHeldByAnnotation, Value::Null()},
                                         {kHeldRungAnnotation, Value::Null()},
                                         {kHeldReasonAnnotation, Value::Null()}});
-    Value patch =
-        Value::Object({{"metadata", Value::Object({{"annotations", std::move(annotations)}})},
-                       {"spec", Value::Object({{"suspend", Value::Bool(change.suspend)}})}});
-    std::string where = absl::StrCat("Job/", change.namespace_name, "/", change.name);
+    const SuspendPath& kind = change.kind != nullptr ? *change.kind : BatchJobKind();
+    Value patch = SuspendMergePatch(kind.path, change.suspend);
+    patch.Set("metadata", Value::Object({{"annotations", std::move(annotations)}}));
+    const kube::ResourceType type = kind.Type();
+    std::string where =
+        absl::StrCat(values::AbslView(kind.kind), "/", change.namespace_name, "/", change.name);
     absl::StatusOr<Value> patched =
-        client_.Patch(kube::kJobs, change.namespace_name, change.name, kube::PatchType::kMerge,
-                      patch, {.field_manager = kFieldManager});
+        client_.Patch(type, change.namespace_name, change.name, kube::PatchType::kMerge, patch,
+                      {.field_manager = kFieldManager});
     if (!patched.ok()) {
       if (!kube::IsNotFound(patched.status())) {
         report.errors.push_back(absl::StrCat(where, ": ", patched.status().message()));
@@ -341,7 +357,7 @@ ApplyReport PlanApplier::Apply(const Plan& plan, const Snapshot& snapshot,
       continue;
     }
     ++report.writes;
-    events_.Record(runtime::ObjectReference::Of(kube::kJobs, *patched),
+    events_.Record(runtime::ObjectReference::Of(type, *patched),
                    change.suspend ? runtime::EventType::kWarning : runtime::EventType::kNormal,
                    change.suspend ? absl::StrCat("Bursar", Name(change.rung)) : "BursarRelease",
                    change.message);

@@ -308,7 +308,7 @@ void BudgetPlanner::PlanJobs(Pass& pass) {
       // Held by a budget that is gone, or no longer in any scope: let it go.
       if (!job.held_by.empty() && !work_by_name.contains(job.held_by)) {
         pass.plan.jobs.push_back({job.namespace_name, job.name, job.held_by, false,
-                                  JobRung::kRelease, "its budget no longer exists"});
+                                  JobRung::kRelease, "its budget no longer exists", job.kind});
       }
       continue;
     }
@@ -317,13 +317,16 @@ void BudgetPlanner::PlanJobs(Pass& pass) {
     if (!w.valid()) {
       continue;  // its planning failed this pass: frozen, its Jobs stay as they are
     }
+    if (job.kind != nullptr && !(job.suspended && job.held_by == w.name())) {
+      continue;  // another kind: only resumed once held (JobView::kind)
+    }
     const api::RetrainingSpec& retraining = w.budget->spec.retraining;
     const BudgetState& st = budgets_[w.name()];
     std::string model;
     bool retraining_job = engine::IsRetrainingWork(job.labels, retraining, &model);
     bool reserve =
         engine::DrawsOnReserve(retraining, st.gate, retraining_job, model, st.ledger->period());
-    int32_t priority = job.priority.value_or(pass.PodsOf(job).priority);
+    int32_t priority = job.priority.value_or(job.kind == nullptr ? pass.PodsOf(job).priority : 0);
     jobs_of_budget[wi].push_back({&job, priority, reserve});
     WarnOfBadAnnotation(pass, w, job, warned);
   }
@@ -384,7 +387,8 @@ void BudgetPlanner::PlanBudgetJobs(Pass& pass, BudgetWork& w, std::vector<JobCan
                                .target = absl::StrCat("Job/", job.namespace_name, "/", job.name),
                                .dry_run = !w.enforced});
     if (w.enforced) {
-      pass.plan.jobs.push_back({job.namespace_name, job.name, name, suspend, rung, message});
+      pass.plan.jobs.push_back(
+          {job.namespace_name, job.name, name, suspend, rung, message, job.kind});
     }
   };
   std::vector<JobCandidate> held_by_us, running, idle_jobs;

@@ -22,6 +22,8 @@
 
 namespace bursar::reconcilers {
 
+struct SuspendPath;  // workload_kinds.h
+
 // Annotations and labels Bursar reads and writes on objects it does not own.
 inline constexpr char kHeldByAnnotation[] = "bursar.dev/held-by";  // Job: budget that suspended it
 inline constexpr char kHeldRungAnnotation[] = "bursar.dev/held-for";  // Job: "Hold" or "Drain"
@@ -66,6 +68,10 @@ struct NodeView {
 };
 
 struct JobView {
+  // What it is: nullptr for a batch/v1 Job, else another kind of the suspend-path table
+  // (workload_kinds.h), which Bursar only resumes once it holds it (created suspended by the
+  // webhook): its pods are not tied to it, so Hold, Drain and caps act on batch Jobs only.
+  const SuspendPath* kind = nullptr;
   std::string namespace_name;
   std::string name;
   values::Labels labels;  // the pod template's labels (what its pods will carry)

@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <deque>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -18,6 +19,7 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/escaping.h"
@@ -32,11 +34,13 @@
 #include "controllers/providers/karpenter_provider.h"
 #include "controllers/providers/kwok_provider.h"
 #include "controllers/reconcilers/budget_loop.h"
+#include "controllers/reconcilers/workload_kinds.h"
 #include "controllers/signals/caller_auth.h"
 #include "controllers/signals/grpc_tls.h"
 #include "controllers/signals/prometheus.h"
 #include "controllers/signals/signals_service.h"
 #include "controllers/values/host_port.h"
+#include "controllers/values/strings.h"
 #include "grpcpp/grpcpp.h"
 #include "operator/kube/cpprest_transport.h"
 #include "operator/kube/kubeconfig.h"
@@ -377,6 +381,28 @@ int RunOperator(const RunOptions& options) {
   watch(kube::kGPUNodePools, pools);
   watch(kube::kPriceBooks, price_books);
   watch(kube::kResourceQuotas, quotas, absl::StrCat(kManagedByLabel, "=", kManagedByValue));
+  // The other ML workload kinds Bursar can hold (JobSet, Kubeflow, RayJob), where the cluster
+  // serves them: the webhook creates them suspended and the loop resumes them. A kind installed
+  // later is watched after a restart; until then its pods are gated at pod level.
+  std::deque<runtime::ObjectStore> workload_stores;
+  std::vector<std::pair<const reconcilers::SuspendPath*, const runtime::ObjectStore*>> workloads;
+  for (const reconcilers::SuspendPath& kind : reconcilers::SuspendPaths()) {
+    if (kind.IsBatchJob()) {
+      continue;
+    }
+    absl::StatusOr<bool> served = client.HasResource(kind.group, kind.version, kind.plural);
+    if (!served.ok() || !*served) {
+      log.Info(
+          "workload kind not watched: its pods are gated at pod level",
+          {{"kind", absl::StrCat(values::AbslView(kind.kind), ".", values::AbslView(kind.group),
+                                 "/", values::AbslView(kind.version))},
+           {"why",
+            served.ok() ? "not served by the cluster" : std::string(served.status().message())}});
+      continue;
+    }
+    watch(kind.Type(), workload_stores.emplace_back());
+    workloads.emplace_back(&kind, &workload_stores.back());
+  }
   runtime::WatcherOptions pod_options;
   pod_options.pod_label_keys = {kube::PodSummaryDecoder::kAllLabels};
   pod_options.protobuf = options.pod_protobuf;
@@ -467,7 +493,8 @@ int RunOperator(const RunOptions& options) {
                                        .budgets = &budgets,
                                        .pools = &pools,
                                        .price_books = &price_books,
-                                       .owned_quotas = &quotas};
+                                       .owned_quotas = &quotas,
+                                       .workloads = workloads};
   absl::StatusOr<std::unique_ptr<reconcilers::BudgetLoop>> loop = reconcilers::BudgetLoop::Create(
       caches, &applier, is_leader, &drift, &board, std::move(usage), &registry, &log, clock,
       {.tick = options.tick,

@@ -96,7 +96,11 @@ metadata: {name: bursar-e2e}
 webhooks:
   - name: jobs.admission.bursar.dev
     clientConfig: {url: "https://$webhook/mutate", caBundle: "$ca_bundle"}
-    rules: [{apiGroups: [batch], apiVersions: [v1], operations: [CREATE], resources: [jobs]}]
+    rules:
+      - {apiGroups: [batch], apiVersions: [v1], operations: [CREATE], resources: [jobs]}
+      - {apiGroups: [jobset.x-k8s.io], apiVersions: [v1alpha2], operations: [CREATE], resources: [jobsets]}
+      - {apiGroups: [kubeflow.org], apiVersions: [v1], operations: [CREATE], resources: [pytorchjobs, tfjobs]}
+      - {apiGroups: [ray.io], apiVersions: [v1], operations: [CREATE], resources: [rayjobs]}
     namespaceSelector:
       matchExpressions: [{key: kubernetes.io/metadata.name, operator: NotIn, values: [kube-system]}]
     failurePolicy: Ignore

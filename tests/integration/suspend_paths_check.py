@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The suspend paths of controllers/admission/suspend_paths.cc against each kind's real schema,
+"""The suspend paths of controllers/reconcilers/workload_kinds.cc against each kind's real schema,
 fetched at test time from the Go module cache (nothing is committed): batch/v1 Job from
 k8s.io/kubernetes' OpenAPI spec, PyTorchJob and TFJob from github.com/kubeflow/training-operator,
 RayJob from github.com/ray-project/kuberay/ray-operator, JobSet from sigs.k8s.io/jobset. A module
@@ -18,7 +18,7 @@ import sys
 import yaml
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
-TABLE = REPO / "controllers/admission/suspend_paths.cc"
+TABLE = REPO / "controllers/reconcilers/workload_kinds.cc"
 
 # group -> (module@version, file in the module, "crd" or "openapi")
 SOURCES = {

@@ -6,13 +6,14 @@
 #include "absl/strings/escaping.h"
 #include "controllers/admission/admission_decider.h"
 #include "controllers/admission/admission_review.h"
-#include "controllers/admission/suspend_paths.h"
 #include "controllers/api/codec.h"
+#include "controllers/reconcilers/workload_kinds.h"
 #include "gtest/gtest.h"
 
 namespace bursar::admission {
 namespace {
 
+using reconcilers::SuspendPathOf;
 using values::Quantity;
 
 api::ComputeBudget Budget(std::string name, std::string ns,
@@ -184,6 +185,17 @@ TEST(AdmissionCodecTest, StatusAdmissionRoundTripsAndBadQuantitiesNameTheField) 
   ASSERT_FALSE(decoded.ok());
   EXPECT_NE(decoded.status().message().find("status.admission.allowed"), std::string_view::npos)
       << decoded.status().message();
+
+  // Nothing limited (a GPU-only budget without pacing below Throttle): no map at all, since the
+  // API server turns an applied empty map into null and refuses the whole status.
+  b.status.admission->allowed.clear();
+  json::Value bare = api::EncodeComputeBudgetStatus(b.status);
+  EXPECT_EQ(bare.FindPath("admission.allowed"), nullptr) << bare.ToJson();
+  encoded.Set("status", std::move(bare));
+  decoded =
+      api::DecodeComputeBudget(encoded, {.source = "apiserver", .reject_unknown_fields = true});
+  ASSERT_TRUE(decoded.ok()) << decoded.status();
+  EXPECT_EQ(*decoded->status.admission, *b.status.admission);
 }
 
 TEST(AdmissionCodecTest, WebhookModeTakesOnlyGpuCpuAndMemory) {
@@ -233,6 +245,53 @@ TEST(AdmissionJobTest, AJobInAHeldBudgetIsCreatedSuspendedWithTheHoldAnnotations
   EXPECT_NE(json::MemberStringAt(annotations, "value", "bursar.dev/held-reason").find("Held"),
             std::string::npos);
   ASSERT_EQ(r.warnings.size(), 1u);
+}
+
+// The other kinds of the suspend-path table are created suspended the same way, at their own
+// path: a PyTorchJob without spec.runPolicy gets the object added; one with it, the field.
+TEST(AdmissionJobTest, OtherMlWorkloadKindsAreCreatedSuspendedAtTheirOwnPath) {
+  AdmissionView view;
+  view.budgets.push_back(Budget("vision", "ml"));
+  view.budgets[0].status.admission->hold_new_work = true;
+  auto pytorch = [](const std::string& run_policy) {
+    return absl::StrCat(
+        R"({"apiVersion":"kubeflow.org/v1","kind":"PyTorchJob","metadata":{"name":"ft"},
+        "spec":{)",
+        run_policy, R"("pytorchReplicaSpecs":{"Worker":{"replicas":2,"template":{
+        "spec":{"containers":[{"name":"c","resources":{"limits":{"nvidia.com/gpu":"1"}}}]}}}}}})");
+  };
+  AdmissionResponse r = Decide(Request("kubeflow.org", "PyTorchJob", pytorch("")), view);
+  absl::StatusOr<json::Value> patch = json::Parse(PatchOf(r));
+  ASSERT_TRUE(patch.ok()) << r.json_patch;
+  EXPECT_EQ(json::StringAt(patch->elements()[0], "path"), "/spec/runPolicy");
+  EXPECT_EQ(patch->elements()[0].Find("value")->ToJson(), R"({"suspend":true})");
+  ASSERT_EQ(r.warnings.size(), 1u);
+  EXPECT_NE(r.warnings[0].find("resumes this PyTorchJob"), std::string::npos) << r.warnings[0];
+
+  r = Decide(
+      Request("kubeflow.org", "PyTorchJob", pytorch(R"("runPolicy":{"cleanPodPolicy":"None"},)")),
+      view);
+  patch = json::Parse(PatchOf(r));
+  ASSERT_TRUE(patch.ok()) << r.json_patch;
+  EXPECT_EQ(json::StringAt(patch->elements()[0], "path"), "/spec/runPolicy/suspend");
+  EXPECT_TRUE(patch->elements()[0].Find("value")->bool_value());
+
+  // Already suspended by its author: nothing to add.
+  EXPECT_TRUE(
+      Decide(Request("kubeflow.org", "PyTorchJob", pytorch(R"("runPolicy":{"suspend":true},)")),
+             view)
+          .json_patch.empty());
+  // A RayJob: spec.suspend.
+  r = Decide(Request("ray.io", "RayJob",
+                     R"({"metadata":{"name":"r"},"spec":{"rayClusterSpec":{"headGroupSpec":{
+                        "template":{"spec":{"containers":[{"name":"head"}]}}}}}})"),
+             view);
+  patch = json::Parse(PatchOf(r));
+  ASSERT_TRUE(patch.ok()) << r.json_patch;
+  EXPECT_EQ(json::StringAt(patch->elements()[0], "path"), "/spec/suspend");
+  // A kind outside the table is left to pod-level admission.
+  EXPECT_TRUE(Decide(Request("apps", "Deployment", R"({"metadata":{"name":"d"},"spec":{}})"), view)
+                  .json_patch.empty());
 }
 
 // ---- Jobs with a declared length and their own cap (engine::CheckAffordable) ----

@@ -98,7 +98,8 @@ class BudgetLoopTest : public ::testing::Test {
                             .budgets = &budgets_,
                             .pools = &pools_,
                             .price_books = &price_books_,
-                            .owned_quotas = &quotas_};
+                            .owned_quotas = &quotas_,
+                            .workloads = {}};
     absl::StatusOr<std::unique_ptr<BudgetLoop>> loop = BudgetLoop::Create(
         caches, /*applier=*/nullptr, [] { return true; }, /*drift=*/nullptr, /*board=*/nullptr,
         std::move(usage), &registry_, &log_, clock_,

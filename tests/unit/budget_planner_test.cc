@@ -26,6 +26,7 @@
 #include "controllers/api/codec.h"
 #include "controllers/engine/cost_model.h"
 #include "controllers/reconcilers/plan_applier.h"
+#include "controllers/reconcilers/workload_kinds.h"
 #include "operator/json/json.h"
 #include "operator/kube/client.h"
 #include "operator/yaml/yaml.h"
@@ -671,6 +672,42 @@ TEST(BudgetPlannerTest, ResourceQuotasLimitCpuAndMemoryAtThePublishedAllowance) 
     EXPECT_EQ(q.cpu->ToString(), q.namespace_name == "free" ? "2" : "0") << q.namespace_name;
     EXPECT_EQ(q.memory->ToString(), q.namespace_name == "free" ? "3Gi" : "0") << q.namespace_name;
   }
+}
+
+// Workloads of the other kinds (JobSet, Kubeflow, RayJob) are created suspended by the webhook;
+// the planner resumes those it holds when the budget has room, through their own suspend path,
+// and leaves the others alone: their pods are not tied to them, so Hold and Drain act on batch
+// Jobs only.
+TEST(BudgetPlannerTest, OtherWorkloadKindsAreResumedOnceHeldAndOtherwiseLeftAlone) {
+  BudgetPlanner planner;
+  Snapshot s = Base(kStart + absl::Hours(1));
+  s.budgets = {Budget("  pacing: {mode: Even}\n")};
+  const SuspendPath* pytorch = SuspendPathOf("kubeflow.org", "PyTorchJob");
+  JobView held = Job("held-ft", 1);
+  held.kind = pytorch;
+  held.suspended = true;
+  held.held_by = "vision";
+  held.held_for = "Hold";
+  JobView running = Job("users-ft", 1);
+  running.kind = pytorch;
+  JobView others = Job("someone-elses", 1);
+  others.kind = pytorch;
+  others.suspended = true;
+  s.jobs = {held, running, others};
+  Plan plan = planner.Reconcile(s);
+  ASSERT_GE(Outcome(plan).status.allowed_gpus, 1);
+  ASSERT_EQ(plan.jobs.size(), 1u);
+  EXPECT_EQ(plan.jobs[0].name, "held-ft");
+  EXPECT_FALSE(plan.jobs[0].suspend);
+  EXPECT_EQ(plan.jobs[0].kind, pytorch);
+
+  // Held by the budget (spent): the unsuspended one is not suspended after the fact.
+  s.budgets[0].spec.limit.amount = values::Money::FromMicros(1);
+  s.pods = {Pod("spender", kStart)};
+  s.jobs = {running};
+  Plan over = BudgetPlanner().Reconcile(s);
+  ASSERT_TRUE(Outcome(over).status.admission->hold_new_work);
+  EXPECT_TRUE(over.jobs.empty());
 }
 
 TEST(BudgetPlannerTest, HoldSuspendsJobsWithoutPodsAndDrainTheLowestPriorityFirst) {

@@ -69,6 +69,62 @@ TEST(GatherTest, JobViewCountsGpusOfAllParallelPodsAndReadsBursarsAnnotations) {
   EXPECT_FALSE(done.priority.has_value());
 }
 
+// The other kinds of the suspend-path table: suspended at their own path, their pods' requests
+// summed over every pod set (roles, replicated Jobs, Ray worker groups), labels from the first
+// template, ended by their own status.
+TEST(GatherTest, WorkloadViewsOfJobSetKubeflowAndRayJobSumTheirPodSets) {
+  const char* gpu = R"({"name":"c","resources":{"limits":{"nvidia.com/gpu":"2","cpu":"4"},
+                        "requests":{"memory":"8Gi"}}})";
+  JobView pt = WorkloadViewOf(
+      *SuspendPathOf("kubeflow.org", "PyTorchJob"),
+      JsonOrFail(absl::StrCat(
+          R"({"metadata":{"name":"ft","namespace":"nlp","annotations":{"bursar.dev/held-by":"b"}},
+          "spec":{"runPolicy":{"suspend":true},"pytorchReplicaSpecs":{
+            "Master":{"template":{"metadata":{"labels":{"team":"nlp"}},"spec":{"containers":[)",
+          gpu, R"(]}}},
+            "Worker":{"replicas":3,"template":{"spec":{"containers":[)",
+          gpu,
+          R"(]}}}}},
+          "status":{"conditions":[{"type":"Running","status":"True"}]}})")));
+  ASSERT_NE(pt.kind, nullptr);
+  EXPECT_EQ(pt.kind->kind, "PyTorchJob");
+  EXPECT_TRUE(pt.suspended);
+  EXPECT_FALSE(pt.finished);
+  EXPECT_EQ(pt.gpus, 8);  // 1 master and 3 workers of 2 GPUs
+  EXPECT_EQ(pt.cpu.ToString(), "16");
+  EXPECT_EQ(pt.memory.ToString(), "32Gi");
+  EXPECT_EQ(pt.labels.at("team"), "nlp");
+  EXPECT_EQ(pt.held_by, "b");
+
+  JobView js = WorkloadViewOf(
+      *SuspendPathOf("jobset.x-k8s.io", "JobSet"),
+      JsonOrFail(absl::StrCat(
+          R"({"metadata":{"name":"js","namespace":"n"},"spec":{"suspend":false,"replicatedJobs":[
+            {"replicas":2,"template":{"spec":{"parallelism":4,"template":{"spec":{"containers":[)",
+          gpu, R"(]}}}}}]},
+          "status":{"conditions":[{"type":"Completed","status":"True"}]}})")));
+  EXPECT_FALSE(js.suspended);
+  EXPECT_TRUE(js.finished);
+  EXPECT_EQ(js.gpus, 16);  // 2 Jobs of 4 pods of 2 GPUs
+
+  JobView ray = WorkloadViewOf(
+      *SuspendPathOf("ray.io", "RayJob"),
+      JsonOrFail(absl::StrCat(
+          R"({"metadata":{"name":"r","namespace":"n"},"spec":{"suspend":true,"rayClusterSpec":{
+            "headGroupSpec":{"template":{"spec":{"containers":[{"name":"head"}]}}},
+            "workerGroupSpecs":[{"minReplicas":2,"template":{"spec":{"containers":[)",
+          gpu, R"(]}}},{"replicas":1,"template":{"spec":{"containers":[)", gpu,
+          R"(]}}}]}},"status":{"jobDeploymentStatus":"Running"}})")));
+  EXPECT_TRUE(ray.suspended);
+  EXPECT_FALSE(ray.finished);
+  EXPECT_EQ(ray.gpus, 6);  // the head has none; 2 + 1 workers of 2 GPUs
+
+  // A batch Job read through the same path has no kind (nullptr), as JobViewOf gives.
+  JobView job = WorkloadViewOf(BatchJobKind(), JsonOrFail(R"({"spec":{"suspend":true}})"));
+  EXPECT_EQ(job.kind, nullptr);
+  EXPECT_TRUE(job.suspended);
+}
+
 TEST(GatherTest, JobViewReadsItsDeclaredLengthAndItsOwnCaps) {
   JobView j = JobViewOf(JsonOrFail(R"({"metadata":{"name":"ft","namespace":"n","uid":"u-ft",
       "annotations":{"bursar.dev/expected-duration":"6h30m","bursar.dev/max-cost":"2000.50",
