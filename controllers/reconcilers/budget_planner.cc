@@ -158,7 +158,8 @@ BudgetPlanner::Pass::Pass(const Snapshot& snapshot) : snap(snapshot), now(snapsh
     }
   }
   for (const JobView& job : snap.jobs) {
-    if (!job.finished && CapOf(job).any()) {
+    // Batch Jobs only: the pods of other kinds are not tied to them (JobView::kind).
+    if (!job.finished && job.kind == nullptr && CapOf(job).any()) {
       capped_jobs[JobKey(job.namespace_name, job.name)] = &job;
     }
   }

@@ -169,16 +169,13 @@ void PlanCpuMemoryQuotas(
     const std::map<std::string, values::Quantity>& allowed,
     const absl::flat_hash_map<std::string_view, engine::CpuMemory>& requests_by_ns,
     const WaitingWork& waiting, std::span<QuotaTarget> quotas) {
-  // What its own active pods request, by namespace and in all.
-  absl::flat_hash_map<std::string_view, engine::CpuMemory> own;
+  // What its own active pods request.
   engine::CpuMemory own_total;
   for (const PodView* pod : pods) {
     if (Active(*pod)) {
       for (const engine::ContainerResources& c : pod->containers) {
-        for (engine::CpuMemory* total : {&own[pod->namespace_name], &own_total}) {
-          total->cpu = total->cpu + c.cpu_request;
-          total->memory = total->memory + c.memory_request;
-        }
+        own_total.cpu = own_total.cpu + c.cpu_request;
+        own_total.memory = own_total.memory + c.memory_request;
       }
     }
   }

@@ -71,11 +71,11 @@ std::vector<PodSet> PodSetsOf(const SuspendPath& kind, const json::Value& object
           rj.FindPath("template.spec.template"));
     });
   } else if (kind.kind == "PyTorchJob" || kind.kind == "TFJob") {
-    ForEachIn(object.FindPath(kind.kind == "TFJob" ? "spec.tfReplicaSpecs"
-                                                   : "spec.pytorchReplicaSpecs"),
-              [&](const json::Value& role) {
-                Add(sets, CountAt(&role, "replicas", 1), role.Find("template"));
-              });
+    ForEachIn(
+        object.FindPath(kind.kind == "TFJob" ? "spec.tfReplicaSpecs" : "spec.pytorchReplicaSpecs"),
+        [&](const json::Value& role) {
+          Add(sets, CountAt(&role, "replicas", 1), role.Find("template"));
+        });
   } else if (kind.kind == "RayJob") {
     Add(sets, 1, object.FindPath("spec.rayClusterSpec.headGroupSpec.template"));
     ForEachIn(object.FindPath("spec.rayClusterSpec.workerGroupSpecs"), [&](const json::Value& g) {

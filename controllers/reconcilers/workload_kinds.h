@@ -41,7 +41,7 @@ const SuspendPath& BatchJobKind();
 
 // One set of identical pods a workload makes when all of it runs.
 struct PodSet {
-  int64_t count = 0;                         // pods (>= 0, saturating)
+  int64_t count = 0;                          // pods (>= 0, saturating)
   const json::Value* pod_template = nullptr;  // a PodTemplateSpec: metadata and spec
 };
 

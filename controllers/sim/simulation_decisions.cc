@@ -186,7 +186,11 @@ void Simulation::Decide(int64_t now_s) {
     if (!b.result.enforced) {
       continue;
     }
-    if (b.enforcement->FollowsLadder() && engine::LimitsCpuOrMemory(b.spec->spec)) {
+    // Enforced where the operator enforces them: its ResourceQuotas and its webhook (Kueue mode
+    // writes GPUs only; mode None, nothing).
+    const api::QuotaMode mode = b.spec->spec.quota.mode;
+    if (b.enforcement->FollowsLadder() && engine::LimitsCpuOrMemory(b.spec->spec) &&
+        (mode == api::QuotaMode::kResourceQuota || mode == api::QuotaMode::kWebhook)) {
       b.cpu_memory_allowed = engine::CpuMemoryAllowances(
           b.spec->spec, b.decision, step.burn, RunningRequests(budget), b.cpu_memory_prices);
     }
