@@ -835,24 +835,6 @@ void BudgetPlanner::RecordTransitions(const BudgetWork& w, const engine::BudgetD
   st.last_rung = d.rung;
 }
 
-namespace {
-
-// What a budget's active pods request of cpu and of memory.
-engine::CpuMemory ActiveRequests(const std::vector<const PodView*>& pods) {
-  engine::CpuMemory out;
-  for (const PodView* pod : pods) {
-    if (Active(*pod)) {
-      for (const engine::ContainerResources& c : pod->containers) {
-        out.cpu = out.cpu + c.cpu_request;
-        out.memory = out.memory + c.memory_request;
-      }
-    }
-  }
-  return out;
-}
-
-}  // namespace
-
 // status.admission: what the webhook decides from on every replica. GPUs get the quota the
 // ResourceQuota would get; cpu and memory (money budgets only) what their running pods use plus
 // the money the pacing still allows per hour, converted at engine::CpuMemoryPrices.

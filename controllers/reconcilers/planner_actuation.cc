@@ -169,16 +169,7 @@ void PlanCpuMemoryQuotas(
     const std::map<std::string, values::Quantity>& allowed,
     const absl::flat_hash_map<std::string_view, engine::CpuMemory>& requests_by_ns,
     const WaitingWork& waiting, std::span<QuotaTarget> quotas) {
-  // What its own active pods request.
-  engine::CpuMemory own_total;
-  for (const PodView* pod : pods) {
-    if (Active(*pod)) {
-      for (const engine::ContainerResources& c : pod->containers) {
-        own_total.cpu = own_total.cpu + c.cpu_request;
-        own_total.memory = own_total.memory + c.memory_request;
-      }
-    }
-  }
+  const engine::CpuMemory own_total = ActiveRequests(pods);
   std::vector<std::string> namespaces;
   for (const QuotaTarget& q : quotas) {
     namespaces.push_back(q.namespace_name);

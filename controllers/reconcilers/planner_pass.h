@@ -32,6 +32,20 @@ inline bool Active(const PodView& pod) {
   return pod.state != PodState::kEnded;
 }
 
+// What the active pods among `pods` request of cpu and of memory.
+inline engine::CpuMemory ActiveRequests(const std::vector<const PodView*>& pods) {
+  engine::CpuMemory out;
+  for (const PodView* pod : pods) {
+    if (Active(*pod)) {
+      for (const engine::ContainerResources& c : pod->containers) {
+        out.cpu = out.cpu + c.cpu_request;
+        out.memory = out.memory + c.memory_request;
+      }
+    }
+  }
+  return out;
+}
+
 inline engine::JobCap CapOf(const JobView& job) {
   return {.max_cost = job.max_cost, .max_gpu_hours = job.max_gpu_hours};
 }
