@@ -132,6 +132,10 @@ std::string PlanApplier::DecisionPart(const api::ComputeBudgetStatus& status) {
   api::ComputeBudgetStatus part = status;
   part.spent = part.gpu_hours = part.burn_rate = part.forecast = part.remaining = values::Money();
   part.exhausts_at.reset();
+  // status.allowedGPUs (money left over time left) moves with time and spend like the forecast;
+  // what enforces is written at once elsewhere (quotas, status.admission.allowed). At $100M a
+  // month it changed every pass: 64 status writes a pass at 100 budgets (make bench-scale).
+  part.allowed_gpus = 0;
   if (part.admission.has_value()) {
     // Money left moves with spend: the webhook reads it up to one interval old (operations.md).
     part.admission->money_left.reset();
