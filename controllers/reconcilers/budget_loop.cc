@@ -4,6 +4,7 @@
 #include <initializer_list>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -269,9 +270,11 @@ Snapshot BudgetLoop::Gather(absl::Time now) {
   std::sort(snap.nodes.begin(), snap.nodes.end(),
             [](const NodeView& a, const NodeView& b) { return a.info.name < b.info.name; });
   std::sort(snap.jobs.begin(), snap.jobs.end(), [](const JobView& a, const JobView& b) {
-    auto kind = [](const JobView& j) { return j.kind == nullptr ? "" : j.kind->kind; };
-    return std::tuple(a.namespace_name, a.name, kind(a)) <
-           std::tuple(b.namespace_name, b.name, kind(b));
+    auto key = [](const JobView& j) {  // views, not copies: this runs every pass
+      return std::tuple<std::string_view, std::string_view, std::string_view>(
+          j.namespace_name, j.name, j.kind == nullptr ? "" : j.kind->kind);
+    };
+    return key(a) < key(b);
   });
   // Budgets' own modelDrift queries: one signal per sample with a `model` label and a score.
   for (const api::ComputeBudget& b : snap.budgets) {

@@ -57,10 +57,11 @@ struct WaitingWork {
     int64_t gpus = 0;
     values::Quantity cpu;
     values::Quantity memory;
-    void Add(const JobView& job) {
-      gpus += job.gpus;
-      cpu = cpu + job.cpu;
-      memory = memory + job.memory;
+    Amount& operator+=(const Amount& o) {
+      gpus += o.gpus;
+      cpu = cpu + o.cpu;
+      memory = memory + o.memory;
+      return *this;
     }
   };
   std::map<std::string, Amount> suspended;
@@ -72,9 +73,9 @@ struct WaitingWork {
         continue;  // a Job stopped at its own cap waits for its author, not for quota
       }
       if (job.suspended) {
-        suspended[job.namespace_name].Add(job);
+        suspended[job.namespace_name] += {job.gpus, job.cpu, job.memory};
       } else if (!job.held_by.empty()) {
-        held[JobKey(job.held_by, job.namespace_name)].Add(job);
+        held[JobKey(job.held_by, job.namespace_name)] += {job.gpus, job.cpu, job.memory};
       }
     }
   }
@@ -82,9 +83,7 @@ struct WaitingWork {
     Amount out;
     for (const Amount* a : {Find(suspended, ns), Find(held, JobKey(budget, ns))}) {
       if (a != nullptr) {
-        out.gpus += a->gpus;
-        out.cpu = out.cpu + a->cpu;
-        out.memory = out.memory + a->memory;
+        out += *a;
       }
     }
     return out;
@@ -162,18 +161,16 @@ void SortForAdmission(std::vector<Candidate>& jobs, const std::string& model_lab
   jobs = std::move(sorted);
 }
 
-// The cpu and memory of a budget's quotas (one per namespace, GPUs set): its allowance
+// The cpu and memory of a budget's quotas (one per namespace of `namespaces`, in that order,
+// GPUs set): its allowance
 // (status.admission.allowed) split as GPUs are, over what every active pod there requests.
 void PlanCpuMemoryQuotas(
     const std::string& budget, const std::vector<const PodView*>& pods,
+    const std::vector<std::string>& namespaces,
     const std::map<std::string, values::Quantity>& allowed,
     const absl::flat_hash_map<std::string_view, engine::CpuMemory>& requests_by_ns,
     const WaitingWork& waiting, std::span<QuotaTarget> quotas) {
   const engine::CpuMemory own_total = ActiveRequests(pods);
-  std::vector<std::string> namespaces;
-  for (const QuotaTarget& q : quotas) {
-    namespaces.push_back(q.namespace_name);
-  }
   auto in_namespace = [&](std::string_view ns) {
     auto it = requests_by_ns.find(ns);
     return it == requests_by_ns.end() ? engine::CpuMemory() : it->second;
@@ -253,8 +250,8 @@ void BudgetPlanner::PlanQuotas(Pass& pass) {
       if (!requests_by_ns.has_value()) {
         requests_by_ns = ActiveRequestsByNamespace(pass.snap.pods);
       }
-      PlanCpuMemoryQuotas(w.name(), w.pods, admission->allowed, *requests_by_ns, waiting,
-                          std::span(pass.plan.quotas).subspan(first));
+      PlanCpuMemoryQuotas(w.name(), w.pods, namespaces, admission->allowed, *requests_by_ns,
+                          waiting, std::span(pass.plan.quotas).subspan(first));
     }
   }
 }
