@@ -97,7 +97,7 @@ UnitPrices PriceResolver::PricesFor(const NodeInfo& node,
   return prices;
 }
 
-values::Money PodRatePerHour(const std::vector<ContainerResources>& containers,
+values::Money PodRatePerHour(absl::Span<const ContainerResources> containers,
                              const UnitPrices& prices) {
   int64_t micros = 0;
   for (const ContainerResources& c : containers) {
@@ -109,7 +109,7 @@ values::Money PodRatePerHour(const std::vector<ContainerResources>& containers,
   return values::Money::FromMicros(micros);
 }
 
-int64_t PodGpus(const std::vector<ContainerResources>& containers) {
+int64_t PodGpus(absl::Span<const ContainerResources> containers) {
   int64_t gpus = 0;
   for (const ContainerResources& c : containers) {
     // Saturating: the API server accepts a pod asking for 2^63-1 GPUs in two containers.

@@ -14,6 +14,8 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/inlined_vector.h"
+#include "absl/types/span.h"
 #include "controllers/api/types.h"
 #include "controllers/values/labels.h"
 #include "controllers/values/money.h"
@@ -36,6 +38,10 @@ struct ContainerResources {
   std::optional<values::Quantity> cpu_usage;
   std::optional<values::Quantity> memory_usage;
 };
+
+// A pod's containers. Most pods have one or two, kept inside the pod's view: a pass reads every
+// pod's containers, and one heap block per pod was a cache miss per pod (BM_PlannerPass).
+using Containers = absl::InlinedVector<ContainerResources, 1>;
 
 // Per-unit hourly prices that apply on one node, and where they came from (for `why`).
 struct UnitPrices {
@@ -66,10 +72,10 @@ class PriceResolver {
 };
 
 // Cost per hour of a pod's containers at `prices`.
-values::Money PodRatePerHour(const std::vector<ContainerResources>& containers,
+values::Money PodRatePerHour(absl::Span<const ContainerResources> containers,
                              const UnitPrices& prices);
 
 // Total nvidia.com/gpu requested by the containers.
-int64_t PodGpus(const std::vector<ContainerResources>& containers);
+int64_t PodGpus(absl::Span<const ContainerResources> containers);
 
 }  // namespace bursar::engine

@@ -55,7 +55,7 @@ struct PodView {
   std::optional<absl::Time> start;     // status.startTime
   std::optional<absl::Time> end;       // ended pods: when the last container finished
   std::optional<absl::Time> deleting;  // metadata.deletionTimestamp
-  std::vector<engine::ContainerResources> containers;
+  engine::Containers containers;
   std::string job;  // name of the controlling Job (same namespace); "" when none
   int32_t priority = 0;
 };
