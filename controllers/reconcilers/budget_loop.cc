@@ -243,17 +243,17 @@ Snapshot BudgetLoop::Gather(absl::Time now) {
   }
   if (caches_.nodes != nullptr) {
     for (const auto& node : caches_.nodes->List()) {
-      snap.nodes.push_back(NodeViewOf(*node));
+      snap.nodes.push_back(*node);
     }
   }
   if (caches_.jobs != nullptr) {
     for (const auto& job : caches_.jobs->List()) {
-      snap.jobs.push_back(JobViewOf(*job));
+      snap.jobs.push_back(*job);
     }
   }
   for (const auto& [kind, store] : caches_.workloads) {
     for (const auto& workload : store->List()) {
-      snap.jobs.push_back(WorkloadViewOf(*kind, *workload));
+      snap.jobs.push_back(*workload);
     }
   }
   if (caches_.namespaces != nullptr) {
@@ -511,7 +511,7 @@ void BudgetLoop::Trigger() {
 
 void BudgetLoop::WatchForChanges(runtime::PodStore& pods, runtime::ObjectStore& budgets,
                                  runtime::ObjectStore& pools, runtime::ObjectStore& price_books,
-                                 runtime::ObjectStore& jobs) {
+                                 JobStore& jobs) {
   pods.OnChange([this](const runtime::PodStore::Change& change) {
     const kube::PodSummary* before = change.old_value.get();
     const kube::PodSummary* after = change.new_value.get();
@@ -533,7 +533,7 @@ void BudgetLoop::WatchForChanges(runtime::PodStore& pods, runtime::ObjectStore& 
   budgets.OnChange(any);
   pools.OnChange(any);
   price_books.OnChange(any);
-  jobs.OnChange([this](const runtime::ObjectStore::Change& change) {
+  jobs.OnChange([this](const JobStore::Change& change) {
     if (change.old_value == nullptr || change.new_value == nullptr) {
       Trigger();
     }

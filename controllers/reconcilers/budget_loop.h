@@ -50,10 +50,18 @@
 
 namespace bursar::reconcilers {
 
+// The Node cache holds each Node as the NodeView the planner reads (NodeViewOf, applied when
+// the watch delivers it), not as its JSON: a Node's JSON tree took ~34 KB in memory, so 4,000
+// nodes cost more than 100,000 cached pods, and every pass re-read every tree.
+using NodeStore = runtime::Store<NodeView, json::Value>;
+// The same of Jobs and the other workload kinds: a Job's JSON carries its whole pod template,
+// and a big cluster has a Job for every few pods. Projected by JobViewOf / WorkloadViewOf.
+using JobStore = runtime::Store<JobView, json::Value>;
+
 struct BudgetLoopCaches {
   const runtime::PodStore* pods = nullptr;
-  const runtime::ObjectStore* nodes = nullptr;
-  const runtime::ObjectStore* jobs = nullptr;
+  const NodeStore* nodes = nullptr;
+  const JobStore* jobs = nullptr;
   const runtime::ObjectStore* namespaces = nullptr;
   const runtime::ObjectStore* budgets = nullptr;
   const runtime::ObjectStore* pools = nullptr;
@@ -61,7 +69,7 @@ struct BudgetLoopCaches {
   const runtime::ObjectStore* owned_quotas = nullptr;  // managed-by=bursar ResourceQuotas
   // Workloads of the other kinds of the suspend-path table that the cluster serves (JobSet,
   // Kubeflow, RayJob: workload_kinds.h), each with its store.
-  std::vector<std::pair<const SuspendPath*, const runtime::ObjectStore*>> workloads;
+  std::vector<std::pair<const SuspendPath*, const JobStore*>> workloads;
 };
 
 struct UsageSources {
@@ -129,7 +137,7 @@ class BudgetLoop {
   // Wires store change callbacks to Trigger() (pods: start/end only; our kinds: any change).
   void WatchForChanges(runtime::PodStore& pods, runtime::ObjectStore& budgets,
                        runtime::ObjectStore& pools, runtime::ObjectStore& price_books,
-                       runtime::ObjectStore& jobs);
+                       JobStore& jobs);
 
   // Snapshot building, exposed for tests.
   Snapshot Gather(absl::Time now);

@@ -34,6 +34,7 @@
 #include "controllers/providers/karpenter_provider.h"
 #include "controllers/providers/kwok_provider.h"
 #include "controllers/reconcilers/budget_loop.h"
+#include "controllers/reconcilers/gather.h"
 #include "controllers/reconcilers/workload_kinds.h"
 #include "controllers/signals/caller_auth.h"
 #include "controllers/signals/grpc_tls.h"
@@ -356,14 +357,15 @@ int RunOperator(const RunOptions& options) {
 
   // Caches.
   runtime::PodStore pods;
-  runtime::ObjectStore nodes, jobs, namespaces, budgets, pools, price_books, quotas;
+  reconcilers::NodeStore nodes(reconcilers::NodeViewOf);
+  reconcilers::JobStore jobs(reconcilers::JobViewOf);
+  runtime::ObjectStore namespaces, budgets, pools, price_books, quotas;
   struct NamedWatcher {
     std::string resource;
     std::unique_ptr<runtime::Watcher<json::Value>> watcher;
   };
   std::vector<NamedWatcher> watchers;
-  auto watch = [&](const kube::ResourceType& type, runtime::ObjectStore& store,
-                   std::string label_selector = "") {
+  auto watch = [&](const kube::ResourceType& type, auto& store, std::string label_selector = "") {
     runtime::WatcherOptions wo;
     wo.label_selector = std::move(label_selector);
     wo.metrics = &registry;
@@ -384,8 +386,8 @@ int RunOperator(const RunOptions& options) {
   // The other ML workload kinds Bursar can hold (JobSet, Kubeflow, RayJob), where the cluster
   // serves them: the webhook creates them suspended and the loop resumes them. A kind installed
   // later is watched after a restart; until then its pods are gated at pod level.
-  std::deque<runtime::ObjectStore> workload_stores;
-  std::vector<std::pair<const reconcilers::SuspendPath*, const runtime::ObjectStore*>> workloads;
+  std::deque<reconcilers::JobStore> workload_stores;
+  std::vector<std::pair<const reconcilers::SuspendPath*, const reconcilers::JobStore*>> workloads;
   for (const reconcilers::SuspendPath& kind : reconcilers::SuspendPaths()) {
     if (kind.IsBatchJob()) {
       continue;
@@ -400,7 +402,9 @@ int RunOperator(const RunOptions& options) {
             served.ok() ? "not served by the cluster" : std::string(served.status().message())}});
       continue;
     }
-    watch(kind.Type(), workload_stores.emplace_back());
+    watch(kind.Type(), workload_stores.emplace_back([&kind](const json::Value& object) {
+      return reconcilers::WorkloadViewOf(kind, object);
+    }));
     workloads.emplace_back(&kind, &workload_stores.back());
   }
   runtime::WatcherOptions pod_options;

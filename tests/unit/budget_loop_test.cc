@@ -20,6 +20,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "controllers/reconcilers/gather.h"
 #include "operator/json/json.h"
 #include "operator/runtime/clock.h"
 #include "operator/runtime/controller.h"
@@ -110,10 +111,11 @@ class BudgetLoopTest : public ::testing::Test {
 
   void SyncAll() {
     pods_.Apply(runtime::WatcherEvent<kube::PodSummary>::Restarted({}));
-    for (runtime::ObjectStore* s :
-         {&nodes_, &jobs_, &namespaces_, &budgets_, &pools_, &price_books_, &quotas_}) {
+    for (runtime::ObjectStore* s : {&namespaces_, &budgets_, &pools_, &price_books_, &quotas_}) {
       s->Apply(runtime::WatcherEvent<json::Value>::Restarted({}));
     }
+    nodes_.Apply(runtime::WatcherEvent<json::Value>::Restarted({}));
+    jobs_.Apply(runtime::WatcherEvent<json::Value>::Restarted({}));
   }
 
   // Calls the reconciler as the controller's worker would; true when it ran a pass.
@@ -135,7 +137,9 @@ class BudgetLoopTest : public ::testing::Test {
   runtime::Logger log_{clock_, runtime::LogLevel::kDebug, runtime::LogFormat::kJson,
                        [this](std::string_view line) { lines_.Add(line); }};
   runtime::PodStore pods_;
-  runtime::ObjectStore nodes_, jobs_, namespaces_, budgets_, pools_, price_books_, quotas_;
+  NodeStore nodes_{NodeViewOf};
+  JobStore jobs_{JobViewOf};
+  runtime::ObjectStore namespaces_, budgets_, pools_, price_books_, quotas_;
   std::unique_ptr<BudgetLoop> loop_;
 };
 
@@ -154,6 +158,43 @@ TEST_F(BudgetLoopTest, APassRequeuesAtTheTickAndNothingRunsBeforeIt) {
   EXPECT_TRUE(Reconcile(&after));
   EXPECT_EQ(after, kTick);
   EXPECT_EQ(lines_.Count("caches synced"), 1);  // once, before the first pass
+}
+
+// Nodes and Jobs are cached as the views the planner reads (projected when the watch delivers
+// them), so Gather copies views: what it returns is what NodeViewOf / JobViewOf read from the
+// objects.
+TEST_F(BudgetLoopTest, GatherReturnsNodesAndJobsAsTheirStoresProjectedThem) {
+  loop_ = Make();
+  absl::StatusOr<json::Value> node = json::Parse(R"({
+    "metadata": {"name": "gpu-1", "resourceVersion": "7", "labels": {"pool": "a100"},
+                 "creationTimestamp": "2026-12-01T00:00:00Z",
+                 "annotations": {"bursar.dev/grown-for": "vision"}},
+    "status": {"capacity": {"cpu": "96", "memory": "1Ti", "nvidia.com/gpu": "8"},
+               "conditions": [{"type": "Ready", "status": "True"}]}})");
+  ASSERT_TRUE(node.ok()) << node.status();
+  absl::StatusOr<json::Value> job = json::Parse(R"({
+    "metadata": {"name": "train", "namespace": "ml", "resourceVersion": "3", "uid": "j-1"},
+    "spec": {"suspend": true, "parallelism": 2, "template": {"spec": {"containers": [
+      {"name": "w", "resources": {"limits": {"nvidia.com/gpu": "4"}}}]}}}})");
+  ASSERT_TRUE(job.ok()) << job.status();
+  nodes_.Apply(runtime::WatcherEvent<json::Value>::Restarted({*node}));
+  jobs_.Apply(runtime::WatcherEvent<json::Value>::Restarted({*job}));
+
+  Snapshot snap = loop_->Gather(clock_.Now());
+  ASSERT_EQ(snap.nodes.size(), 1u);
+  EXPECT_EQ(snap.nodes[0].info.name, "gpu-1");
+  EXPECT_EQ(snap.nodes[0].info.labels.at("pool"), "a100");
+  EXPECT_EQ(snap.nodes[0].info.gpu_capacity, 8);
+  EXPECT_EQ(snap.nodes[0].info.cpu_capacity, values::Quantity::FromUnits(96));
+  EXPECT_TRUE(snap.nodes[0].ready);
+  EXPECT_EQ(snap.nodes[0].grown_for, "vision");
+  EXPECT_EQ(snap.nodes[0].created, absl::FromUnixSeconds(1796083200));
+  ASSERT_EQ(snap.jobs.size(), 1u);
+  EXPECT_EQ(snap.jobs[0].namespace_name, "ml");
+  EXPECT_EQ(snap.jobs[0].name, "train");
+  EXPECT_TRUE(snap.jobs[0].suspended);
+  EXPECT_EQ(snap.jobs[0].gpus, 8);
+  EXPECT_EQ(snap.jobs[0].kind, nullptr);  // a batch/v1 Job
 }
 
 TEST_F(BudgetLoopTest, ATriggerRunsAPassAtOnceAfterMinIntervalAndMovesTheTick) {
@@ -288,10 +329,11 @@ TEST_F(BudgetLoopTest, RunWaitsForEveryCacheThenPassesUntilStopped) {
   std::thread runner([&] { loop_->Run(&stop); });
   // Run() polls the caches on the clock; the queue's delay thread sleeps on it too.
   ASSERT_TRUE(clock_.AwaitSleepers(2, kPatience));
-  for (runtime::ObjectStore* s :
-       {&nodes_, &jobs_, &namespaces_, &budgets_, &pools_, &price_books_, &quotas_}) {
+  for (runtime::ObjectStore* s : {&namespaces_, &budgets_, &pools_, &price_books_, &quotas_}) {
     s->Apply(runtime::WatcherEvent<json::Value>::Restarted({}));
   }
+  nodes_.Apply(runtime::WatcherEvent<json::Value>::Restarted({}));
+  jobs_.Apply(runtime::WatcherEvent<json::Value>::Restarted({}));
   clock_.Advance(absl::Seconds(1));
   ASSERT_TRUE(clock_.AwaitSleepers(2, kPatience));
   EXPECT_EQ(lines_.Count("pass done"), 0);  // the pods have not synced
