@@ -100,8 +100,10 @@ AdmissionView BuildAdmissionView(const WebhookCaches& caches) {
   view.namespaces = NamespaceLabels(caches.namespaces);
   std::vector<reconcilers::PodView> pods;
   if (caches.pods != nullptr) {
+    const reconcilers::PodLabelKeys label_keys = reconcilers::PodLabelKeysOf(view.budgets);
+    pods.reserve(caches.pods->size());
     caches.pods->ForEach([&](std::string_view, const kube::PodSummary& pod) {
-      pods.push_back(reconcilers::PodViewOf(pod));
+      pods.push_back(reconcilers::PodViewOf(pod, &label_keys));
     });
   }
   view.usage = UsageByBudget(view.budgets, view.namespaces, pods);

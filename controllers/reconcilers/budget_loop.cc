@@ -225,8 +225,10 @@ Snapshot BudgetLoop::Gather(absl::Time now) {
     }
   }
   if (caches_.pods != nullptr) {
+    const PodLabelKeys label_keys = PodLabelKeysOf(snap.budgets);
+    snap.pods.reserve(caches_.pods->size());
     caches_.pods->ForEach([&](std::string_view key, const kube::PodSummary& pod) {
-      PodView view = PodViewOf(pod);
+      PodView view = PodViewOf(pod, &label_keys);
       auto u = usage_by_pod.find(std::string(key));
       if (u != usage_by_pod.end()) {
         for (size_t i = 0; i < pod.containers.size() && i < view.containers.size(); ++i) {

@@ -11,6 +11,7 @@
 #include "controllers/values/duration.h"
 #include "controllers/values/quantity.h"
 #include "controllers/values/resources.h"
+#include "controllers/values/strings.h"
 
 namespace bursar::reconcilers {
 namespace {
@@ -52,14 +53,33 @@ values::Labels LabelsAt(const json::Value& object, std::string_view dotted_path)
   return labels;
 }
 
-PodView PodViewOf(const kube::PodSummary& pod) {
+PodLabelKeys PodLabelKeysOf(const std::vector<api::ComputeBudget>& budgets) {
+  PodLabelKeys keys;
+  for (const api::ComputeBudget& b : budgets) {
+    if (const std::optional<values::LabelSelector>& selector = b.spec.scope.pod_selector) {
+      for (const auto& [key, value] : selector->match_labels) {
+        keys.insert(key);
+      }
+      for (const values::SelectorRequirement& r : selector->match_expressions) {
+        keys.insert(r.key);
+      }
+    }
+    keys.insert(b.spec.retraining.purpose_label);
+    keys.insert(b.spec.retraining.model_label);
+  }
+  return keys;
+}
+
+PodView PodViewOf(const kube::PodSummary& pod, const PodLabelKeys* keep) {
   PodView view;
   view.uid = pod.uid;
   view.namespace_name = std::string(pod.namespace_name.view());
   view.name = pod.name;
   view.node_name = pod.node_name;
   for (const auto& [key, value] : pod.labels) {
-    view.labels.emplace(std::string(key.view()), value);
+    if (keep == nullptr || keep->contains(values::AbslView(key.view()))) {
+      view.labels.emplace(std::string(key.view()), value);
+    }
   }
   switch (pod.phase) {
     case kube::PodPhase::kSucceeded:

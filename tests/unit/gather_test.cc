@@ -222,5 +222,33 @@ TEST(GatherTest, PodViewEndsAtTheLastContainerFinishAndKnowsItsJob) {
   EXPECT_EQ(running.job, "");
 }
 
+// A pass copies only the pod labels some budget reads (scope selectors, retraining labels):
+// the others cannot change a decision, and they were half of a pass's memory.
+TEST(GatherTest, PodViewsKeepOnlyTheLabelKeysTheBudgetsRead) {
+  api::ComputeBudget selector_budget;
+  selector_budget.spec.scope.pod_selector = values::LabelSelector{
+      .match_labels = {{"team", "cv"}},
+      .match_expressions = {
+          {.key = "tier", .op = values::SelectorOperator::kExists, .values = {}}}};
+  api::ComputeBudget retraining;
+  retraining.spec.retraining.model_label = "example.com/model";
+  const PodLabelKeys keys = PodLabelKeysOf({selector_budget, retraining});
+  EXPECT_EQ(keys, (PodLabelKeys{"team", "tier", "example.com/model", "bursar.dev/model",
+                                "bursar.dev/purpose"}));
+
+  kube::PodSummary pod;
+  pod.uid = "u";
+  pod.labels = {{kube::InternedString("team"), "cv"},
+                {kube::InternedString("tier"), "gold"},
+                {kube::InternedString("example.com/model"), "resnet"},
+                {kube::InternedString("app.kubernetes.io/name"), "trainer"},
+                {kube::InternedString("controller-uid"), "0f3c"}};
+  PodView kept = PodViewOf(pod, &keys);
+  EXPECT_EQ(kept.labels,
+            (values::Labels{{"team", "cv"}, {"tier", "gold"}, {"example.com/model", "resnet"}}));
+  EXPECT_TRUE(selector_budget.spec.scope.pod_selector->Matches(kept.labels));
+  EXPECT_EQ(PodViewOf(pod).labels.size(), 5u);  // without keys, every label
+}
+
 }  // namespace
 }  // namespace bursar::reconcilers
