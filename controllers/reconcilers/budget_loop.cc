@@ -346,6 +346,9 @@ Plan BudgetLoop::RunOnce() {
     snap.drift = drift_->Drain();
   }
   Plan plan = planner_->Reconcile(snap);
+  if (plan.uncharged_starts) {
+    Trigger();  // the next pass at min_interval charges them (Plan::uncharged_starts)
+  }
   ApplyReport report;
   if (applier_ != nullptr) {
     std::vector<json::Value> owned;

@@ -11,8 +11,10 @@
 // requeues the key after `tick`; a watched change that matters (a pod started, ended or was
 // scheduled, a Job created or deleted, the spec of a budget, pool or price book changed) adds
 // it sooner, but never sooner than `min_interval` after the last pass started, so status
-// follows a pod start within about min_interval rather than a whole tick. A tick requeue that a
-// triggered pass has overtaken runs no pass: passes come `tick` after the last one, as before.
+// follows a pod start within about min_interval rather than a whole tick (a pass in the very
+// second a pod started charges it nothing, and asks for one more at min_interval:
+// Plan::uncharged_starts). A tick requeue that a triggered pass has overtaken runs no pass:
+// passes come `tick` after the last one, as before.
 // Metering does not depend on the timing: the ledger charges intervals from pod timestamps.
 // On gaining leadership the planner starts afresh, restoring every ledger from status, so a
 // new leader never trusts memory that another replica's writes have overtaken.

@@ -665,6 +665,7 @@ BudgetPlanner::Metering BudgetPlanner::MeterBudget(Pass& pass, BudgetWork& w,
     bool ended = false;
     bool reserve = false;
     api::JobSpend* job = nullptr;  // a capped Job's running total, charged alongside
+    bool pod = true;               // else an idle node
   };
   Metering m;
   std::vector<Charge> charges;
@@ -700,7 +701,7 @@ BudgetPlanner::Metering BudgetPlanner::MeterBudget(Pass& pass, BudgetWork& w,
     }
     to = std::min(to, now);
     api::JobSpend* job = pass.capped_jobs.empty() ? nullptr : JobSpendOf(pass, *pod, st);
-    charges.push_back({pod->uid, *pod->start, to, rate, gpus, is_ended, reserve, job});
+    charges.push_back({pod->uid, *pod->start, to, rate, gpus, is_ended, reserve, job, true});
     if (job != nullptr && !is_ended) {
       running_capped[job].first += rate;
       running_capped[job].second += gpus;
@@ -730,7 +731,7 @@ BudgetPlanner::Metering BudgetPlanner::MeterBudget(Pass& pass, BudgetWork& w,
     auto since = st.idle_since.find(node.info.name);
     absl::Time from = since == st.idle_since.end() ? now : since->second;
     Money rate = pass.NodeRate(w.book, node);
-    charges.push_back({uid, from, now, rate, node.info.gpu_capacity, false, false, nullptr});
+    charges.push_back({uid, from, now, rate, node.info.gpu_capacity, false, false, nullptr, false});
     idle_since[node.info.name] = now;
     m.burn.idle_rate += rate;
     m.burn.idle_gpus += node.info.gpu_capacity;
@@ -741,6 +742,10 @@ BudgetPlanner::Metering BudgetPlanner::MeterBudget(Pass& pass, BudgetWork& w,
     for (const Charge& c : charges) {
       values::BudgetLedger::Charge charged =
           st.ledger->ChargePod(c.uid, c.from, c.to, c.rate, c.gpus, c.ended);
+      if (c.pod && !c.ended && charged.seconds == 0 && c.from <= now &&
+          now - c.from < absl::Seconds(1)) {
+        pass.plan.uncharged_starts = true;
+      }
       if (c.job != nullptr) {
         c.job->accrued += static_cast<values::Accrual>(c.rate.micros()) * charged.seconds;
         c.job->gpu_seconds += c.gpus * charged.seconds;

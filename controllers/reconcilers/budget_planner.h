@@ -157,6 +157,11 @@ struct Plan {
   std::vector<PoolOutcome> pools;
   // Budgets that cannot be honoured right now: what Bursar owns for them stays as it is.
   std::vector<std::string> frozen_budgets;
+  // A running pod started less than a second before this pass, so it was charged nothing yet
+  // (pods are charged in whole seconds) and its budget's status does not list it. The loop
+  // runs the next pass at min_interval instead of at the tick, so that a pod start reaches the
+  // status within about a second whatever second it started in.
+  bool uncharged_starts = false;
 };
 
 class BudgetPlanner {
