@@ -231,18 +231,18 @@ LedgerState BudgetLedger::Snapshot() const {
     return e.until != w && (!e.ended || e.until > w - kStartGrace);
   };
   std::vector<Entry> off_watermark;  // started at or before the horizon, not charged up to w
-  std::vector<Entry> recent;         // started after the horizon and charged something
-  std::vector<Entry> uncharged;      // started after the horizon, nothing charged yet
+  // Started after the horizon, listed as charged so far: a pod charged nothing yet (it started
+  // in the second of the pass) is listed at its start, which a restore charges from as it would
+  // an unlisted one; listing it shows the start in status at the first pass that sees it.
+  std::vector<Entry> recent;
   for (const auto& [uid, account] : accounts_) {
     Entry e{&uid, FloorSecond(account.from), account.accounted_until, account.ended};
     if (e.from <= horizon) {
       if (exception(e)) {
         off_watermark.push_back(e);
       }
-    } else if (!account.from_known || e.until > std::max(e.from, period_.start)) {
-      recent.push_back(e);  // (restored and not charged since: listed as it was)
     } else {
-      uncharged.push_back(e);
+      recent.push_back(e);  // (restored and not charged since: listed as it was)
     }
   }
   // Too many recent starts: move the horizon forward until the newest ones fit. The pods it
@@ -261,11 +261,6 @@ LedgerState BudgetLedger::Snapshot() const {
       }
     }
     recent = std::move(kept);
-    for (const Entry& e : uncharged) {
-      if (e.from <= horizon && exception(e)) {
-        off_watermark.push_back(e);
-      }
-    }
   }
   std::vector<Entry> listed = std::move(recent);
   // Pods charged up to another instant than w: none in the planner's passes but for pods that

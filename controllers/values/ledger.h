@@ -20,21 +20,20 @@
 // charges every running pod it sees up to W, so the checkpoint says so once. Its start horizon
 // H (W minus kStartGrace, or later when too many pods started since) means: "a running pod that
 // started at or before H and is not listed has been charged up to W". Listed are only the
-// exceptions: pods that started after H and were charged something (ended ones included, at
-// their end), running pods charged up to an instant other than W, and pods that ended within
-// kStartGrace before W (charged to their end, which another process's stale cache may still
-// show running: it must not take back what it never charged); at most kMaxCheckpointPods
-// of them, so the checkpoint's size is bounded whatever the number of pods. A restored ledger
-// applies the rule to every pod it does not track: one that started at or before H is charged
-// from W (and skipped when it ended at or before W), any other from its start.
-// Pitfalls: a pod created and deleted entirely while the operator was down (or its watch was
-// stalled) cannot be seen, so it cannot be charged; keep the down time shorter than your Jobs'
-// ttlSecondsAfterFinished. A pod that started at or before H and ended at or before W but was
-// never seen by the process that wrote the checkpoint (its cache was stale for more than
-// kStartGrace) is taken as charged. A pod
-// whose start reaches the operator more than kStartGrace after it happened (and after a pass),
-// when the operator restarts before its next checkpoint, is charged from W, not from its start.
-// Thread-compatible.
+// exceptions: pods that started after H, up to where they were charged (ended ones at their
+// end; one charged nothing yet at its start, so status shows a start at the first pass), running
+// pods charged up to an instant other than W, and pods that ended within kStartGrace before W
+// (charged to their end, which another process's stale cache may still show running: it must not
+// take back what it never charged); at most kMaxCheckpointPods of them, so the checkpoint's size is
+// bounded whatever the number of pods. A restored ledger applies the rule to every pod it does not
+// track: one that started at or before H is charged from W (and skipped when it ended at or before
+// W), any other from its start. Pitfalls: a pod created and deleted entirely while the operator was
+// down (or its watch was stalled) cannot be seen, so it cannot be charged; keep the down time
+// shorter than your Jobs' ttlSecondsAfterFinished. A pod that started at or before H and ended at
+// or before W but was never seen by the process that wrote the checkpoint (its cache was stale for
+// more than kStartGrace) is taken as charged. A pod whose start reaches the operator more than
+// kStartGrace after it happened (and after a pass), when the operator restarts before its next
+// checkpoint, is charged from W, not from its start. Thread-compatible.
 
 #include <cstdint>
 #include <string>

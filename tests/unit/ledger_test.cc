@@ -217,6 +217,9 @@ TEST(LedgerTest, APodStartedInTheSecondOfAPassIsChargedByTheNext) {
   ASSERT_TRUE(restored.ok()) << restored.status();
   restored->ChargePod("a", T(100), T(115), Rate(36), 1, false);
   EXPECT_EQ(restored->gpu_seconds(), 15);
+  // The checkpoint of that first pass lists it at its start, charged nothing: its budget's
+  // status shows the pod from the first pass that sees it, not from the next.
+  EXPECT_EQ(first.Snapshot().pods, (std::vector<PodAccount>{{"a", T(100)}}));
 }
 
 // The checkpoint does not grow with the running pods: 50,000 of them, started long ago or in
