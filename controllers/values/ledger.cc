@@ -112,8 +112,8 @@ absl::StatusOr<BudgetLedger> BudgetLedger::Restore(const LedgerState& state) {
     }
     // The pod's start is not persisted; it is at or before accountedUntil, and the first charge
     // after the restore lowers it to the pod's own start.
-    ledger.accounts_[pod.uid] = {
-        .from = pod.accounted_until, .accounted_until = pod.accounted_until, .from_known = false};
+    ledger.accounts_[pod.uid] = {.from = pod.accounted_until,
+                                 .accounted_until = pod.accounted_until};
   }
   return ledger;
 }
@@ -128,7 +128,6 @@ BudgetLedger::Charge BudgetLedger::ChargePod(std::string_view uid, absl::Time fr
   if (it != accounts_.end()) {
     start = std::max(start, Seconds(it->second.accounted_until));
     it->second.from = std::min(it->second.from, from);
-    it->second.from_known = true;
   } else if (FloorSecond(from) <= restored_horizon_) {
     start = std::max(start, Seconds(restored_until_));  // charged up to the checkpoint's watermark
   }
@@ -144,13 +143,11 @@ BudgetLedger::Charge BudgetLedger::ChargePod(std::string_view uid, absl::Time fr
     // Tracked from the first pass that sees it, even when nothing is due yet (it started in the
     // second of this pass): the next pass charges it from here, and the checkpoint knows it.
     absl::Time until = absl::FromUnixSeconds(std::min(start, Seconds(period_.end)));
-    it = accounts_
-             .emplace(std::string(uid), Account{.from = from,
-                                                .accounted_until = until,
-                                                .from_known = true,
-                                                .ended = ended,
-                                                .pass = pass_})
-             .first;
+    it =
+        accounts_
+            .emplace(std::string(uid),
+                     Account{.from = from, .accounted_until = until, .ended = ended, .pass = pass_})
+            .first;
   }
   if (stop <= start) {
     return {};

@@ -125,9 +125,8 @@ class BudgetLedger {
   struct Account {
     absl::Time from;  // the earliest start the pod was charged from
     absl::Time accounted_until;
-    bool from_known = true;  // false: restored, no charge since (`from` is accounted_until)
-    bool ended = false;      // charged as ended: accounted_until is its end
-    uint64_t pass = 0;       // the pass that last charged it (pass_ then)
+    bool ended = false;  // charged as ended: accounted_until is its end
+    uint64_t pass = 0;   // the pass that last charged it (pass_ then)
   };
   Charge TakeBack(Account& account, int64_t end, Money rate_per_hour, int64_t gpus);
 
