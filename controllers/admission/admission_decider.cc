@@ -154,7 +154,8 @@ std::optional<std::string> JobHoldReason(const Charged& c, int64_t job_gpus,
                         " when the budget allows it");
   }
   auto gpus = a.allowed.find(values::kGpuResource);
-  if (job_gpus > 0 && gpus != a.allowed.end() && c.usage.gpus + job_gpus > gpus->second.Value()) {
+  if (job_gpus > 0 && gpus != a.allowed.end() &&
+      reconcilers::SaturatingAdd(c.usage.gpus, job_gpus) > gpus->second.Value()) {
     return absl::StrCat("its ", job_gpus, " GPUs do not fit ", Describe(*c.budget),
                         ", which allows ", gpus->second.Value(), " GPUs now and holds ",
                         c.usage.gpus, "; Bursar resumes this ", kind, " when the budget has room");
@@ -243,7 +244,7 @@ struct PodRequest {
 PodRequest RequestOf(const PodView& pod) {
   PodRequest r;
   for (const engine::ContainerResources& c : pod.containers) {
-    r.gpus += c.gpus;
+    r.gpus = reconcilers::SaturatingAdd(r.gpus, c.gpus);
     r.cpu = r.cpu + c.cpu_request;
     r.memory = r.memory + c.memory_request;
   }
@@ -372,7 +373,7 @@ std::map<std::string, BudgetUsage> UsageByBudget(
     }
     BudgetUsage& u = out[candidates[static_cast<size_t>(a.budget)]->metadata.name];
     PodRequest r = RequestOf(pod);
-    u.gpus += r.gpus;
+    u.gpus = reconcilers::SaturatingAdd(u.gpus, r.gpus);
     u.cpu = u.cpu + r.cpu;
     u.memory = u.memory + r.memory;
   }

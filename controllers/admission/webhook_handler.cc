@@ -68,7 +68,7 @@ std::vector<std::tuple<std::string, std::string, int64_t>> ScopeKeyOf(
 }
 
 void Add(BudgetUsage& total, const BudgetUsage& u) {
-  total.gpus += u.gpus;
+  total.gpus = reconcilers::SaturatingAdd(total.gpus, u.gpus);
   total.cpu = total.cpu + u.cpu;
   total.memory = total.memory + u.memory;
 }

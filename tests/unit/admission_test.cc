@@ -1,6 +1,7 @@
 // The admission webhook's pure parts: AdmissionReview decoding and encoding, the suspend-path
 // table, and every branch of the Job and Pod decisions.
 
+#include <cstdint>
 #include <string>
 
 #include "absl/strings/escaping.h"
@@ -403,6 +404,24 @@ TEST(AdmissionJobTest, AJobWhoseGpusDoNotFitTheAllowanceIsSuspended) {
   EXPECT_TRUE(fits.warnings.empty());
 }
 
+// 2 pods of 2^64 x 10 GPUs each: the count saturates at INT64_MAX, and adding the GPUs the
+// budget already holds must not wrap it around to "fits" (found by the admission fuzz target).
+TEST(AdmissionJobTest, AJobWithMoreGpusThanInt64CanCountIsSuspended) {
+  AdmissionView view;
+  view.budgets.push_back(Budget("vision", "ml"));
+  Allow(view.budgets[0], values::kGpuResource, "4");
+  view.usage["vision"].gpus = 2;
+  std::string job = Job("{}", 1, 2);
+  job.replace(job.find(R"("nvidia.com/gpu":"1")"), 20,
+              R"("nvidia.com/gpu":"184467440737095516160")");
+  AdmissionResponse r = Decide(Request("batch", "Job", job), view);
+  EXPECT_TRUE(r.allowed);
+  EXPECT_NE(r.json_patch.find("/spec/suspend"), std::string::npos);
+  ASSERT_EQ(r.warnings.size(), 1u);
+  EXPECT_NE(r.warnings[0].find("its 9223372036854775807 GPUs do not fit"), std::string::npos)
+      << r.warnings[0];
+}
+
 TEST(AdmissionJobTest, JobsLeftAlone) {
   AdmissionView view;
   view.budgets.push_back(Budget("vision", "ml"));
@@ -566,6 +585,12 @@ TEST(AdmissionUsageTest, SumsActivePodsIntoTheBudgetTheyAreChargedTo) {
   EXPECT_EQ(usage["team-a"].cpu, Quantity::FromMilli(500));
   EXPECT_EQ(usage["wide"].gpus, 1);
   EXPECT_EQ(usage["wide"].memory, Quantity::FromUnits(1024));
+
+  // GPU counts past int64 saturate instead of wrapping around to a small or negative total.
+  usage = UsageByBudget(budgets, {},
+                        {pod("a", INT64_MAX - 1, reconcilers::PodState::kRunning),
+                         pod("a", 2, reconcilers::PodState::kRunning)});
+  EXPECT_EQ(usage["team-a"].gpus, INT64_MAX);
 }
 
 }  // namespace
