@@ -686,14 +686,24 @@ void BudgetPlanner::PlanPool(Pass& pass, const api::GPUNodePool& pool) {
   }
   outcome.status.growing_for = ps.growing_for;
   const std::vector<const NodeView*>& members = pass.members_of_pool[&pool];
-  // Nodes that appeared since a grow belong to the budget that asked for them.
+  // Nodes that appeared since a grow belong to the budget that asked for them, except those that
+  // fill the pool up to minNodes: the floor is the platform's, paid by nobody (the simulator
+  // starts a pool at minNodes owned by nobody). New nodes fill the floor first, in member order.
   absl::flat_hash_set<std::string> member_names;
   member_names.reserve(members.size());
+  std::vector<const NodeView*> appeared;
+  int floor_left = pool.spec.min_nodes;
   for (const NodeView* n : members) {
     member_names.insert(n->info.name);
-    if (!first_pass && !ps.growing_for.empty() && n->grown_for.empty() &&
-        !ps.known_nodes.contains(n->info.name)) {
-      pass.plan.node_owners.push_back({n->info.name, ps.growing_for});
+    if (!first_pass && n->grown_for.empty() && !ps.known_nodes.contains(n->info.name)) {
+      appeared.push_back(n);
+    } else {
+      --floor_left;
+    }
+  }
+  if (!ps.growing_for.empty()) {
+    for (size_t i = static_cast<size_t>(std::max(floor_left, 0)); i < appeared.size(); ++i) {
+      pass.plan.node_owners.push_back({appeared[i]->info.name, ps.growing_for});
     }
   }
   ps.known_nodes = std::move(member_names);

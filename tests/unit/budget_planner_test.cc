@@ -803,6 +803,39 @@ TEST(BudgetPlannerTest, GrowsThePoolForPendingWorkAndClaimsTheNewNodes) {
   EXPECT_EQ(next.node_owners[0].budget, "vision");
 }
 
+// The nodes that fill a pool up to minNodes are nobody's, even when a budget's pending work made
+// the pool grow: the platform keeps them whatever the demand, so no budget pays for them idle
+// (the fault campaign's capped $6 budget was charged six idle floor nodes, $0.2 a second each).
+TEST(BudgetPlannerTest, NodesThatFillThePoolUpToMinNodesBelongToNobody) {
+  BudgetPlanner planner;
+  Snapshot s = Base(kStart + absl::Hours(1));
+  s.pools = {Pool(/*min_nodes=*/2)};
+  s.nodes = {};
+  s.pods = {Pod("p1", kStart, "", 2), Pod("p2", kStart, "", 2), Pod("p3", kStart, "", 2)};
+  for (PodView& p : s.pods) {
+    p.state = PodState::kPending;
+    p.start.reset();
+  }
+  Plan plan = planner.Reconcile(s);
+  ASSERT_EQ(plan.pool_changes.size(), 1u);
+  EXPECT_EQ(plan.pool_changes[0].desired, 2);  // maxScaleStep 2
+  EXPECT_EQ(plan.pool_changes[0].grown_for, "vision");
+
+  // The first two nodes fill the floor: nobody's.
+  s.nodes = {Node("a100-0"), Node("a100-1")};
+  Plan next = planner.Reconcile(s);
+  EXPECT_TRUE(next.node_owners.empty());
+  ASSERT_EQ(next.pool_changes.size(), 1u);
+  EXPECT_EQ(next.pool_changes[0].desired, 3);  // 6 GPUs on 2-GPU nodes
+
+  // The third is the budget's.
+  s.nodes.push_back(Node("a100-2"));
+  Plan third = planner.Reconcile(s);
+  ASSERT_EQ(third.node_owners.size(), 1u);
+  EXPECT_EQ(third.node_owners[0].node, "a100-2");
+  EXPECT_EQ(third.node_owners[0].budget, "vision");
+}
+
 // Issue 14 item 8, runaway scale-up: nodes that never become Ready count as the pool's size, so
 // pending work that cannot land on them does not make Bursar add node after node (Karpenter's
 // chaos suite allows fewer than 35 nodes in 5 minutes while new nodes are tainted).
