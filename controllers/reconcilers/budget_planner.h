@@ -30,10 +30,12 @@
 //   pricePerNodeHour, else the budget's PriceBook); pods are charged from status.startTime to
 //   the last container's finish (or now), pods being deleted until their deletionTimestamp;
 // - idle nodes of a pool are charged to the budget that grew them (Node annotation
-//   bursar.dev/grown-for); idle nodes nobody grew are cluster overhead, as in the simulator;
-// - a Job is held (suspended) only when it has no running pods; drained Jobs are chosen lowest
-//   priority first, then newest; Bursar resumes only Jobs it suspended itself, highest priority
-//   first, as long as they fit the quota.
+//   bursar.dev/grown-for); idle nodes nobody grew, and the nodes up to the pool's minNodes,
+//   are cluster overhead, as in the simulator;
+// - a Job is held (suspended) only when it has no running pods; drained Jobs are chosen by
+//   engine::ChooseDrained (lowest priority first, then the most recently started run); Bursar
+//   resumes only Jobs it suspended itself, highest priority first, as long as they fit the
+//   quota.
 // - DryRun budgets are metered and decided like the others; their actions are recorded in
 //   recentActions with dryRun: true and never reach the Plan's actuation lists.
 // Deterministic for a given sequence of snapshots. Thread-compatible.

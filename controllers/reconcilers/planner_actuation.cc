@@ -17,6 +17,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "controllers/engine/admission_order.h"
+#include "controllers/engine/drain_order.h"
 #include "controllers/engine/pool_sizing.h"
 #include "controllers/reconcilers/budget_planner.h"
 #include "controllers/reconcilers/planner_pass.h"
@@ -276,6 +277,9 @@ void BudgetPlanner::PlanJobs(Pass& pass) {
       job->second.gpus += pass.Gpus(pod);
       job->second.rate += pass.pod_rate[pass.PodIndex(pod)];
       job->second.priority = std::max(job->second.priority, pod.priority);
+      if (pod.start.has_value()) {
+        job->second.started = std::min(job->second.started, *pod.start);
+      }
     }
   }
   std::map<std::string, size_t> work_by_name;
@@ -344,8 +348,8 @@ void BudgetPlanner::WarnOfBadAnnotation(Pass& pass, const BudgetWork& w, const J
 }
 
 // One budget's Jobs: Hold suspends Jobs without running pods (so nothing scales up for them);
-// Drain keeps only as many running GPUs as the decision allows, lowest priority and newest
-// first, after each Job's drain grace; Release resumes what Bursar held in admission order
+// Drain keeps only as many running GPUs as the decision allows (engine::ChooseDrained), after
+// each Job's drain grace; Release resumes what Bursar held in admission order
 // (priority, then shorter expected work, with aging: engine/admission_order.h), as far as the
 // quota allows.
 void BudgetPlanner::PlanBudgetJobs(Pass& pass, BudgetWork& w, std::vector<JobCandidate>& candidates,
@@ -392,7 +396,10 @@ void BudgetPlanner::PlanBudgetJobs(Pass& pass, BudgetWork& w, std::vector<JobCan
     if (cap != CapOutcome::kRuns) {
       continue;  // stopping: not work to hold or drain
     }
-    if (pass.PodsOf(*c.job).gpus > 0) {
+    // Running: pods that started, or GPU pods waiting for a node (CPU-only Jobs that run are
+    // drained by money, never held).
+    const BudgetPlanner::Pass::JobPods& pods = pass.PodsOf(*c.job);
+    if (pods.gpus > 0 || pods.started != absl::InfiniteFuture()) {
       running.push_back(c);
     } else {
       idle_jobs.push_back(c);
@@ -409,30 +416,25 @@ void BudgetPlanner::PlanBudgetJobs(Pass& pass, BudgetWork& w, std::vector<JobCan
           absl::StrCat("held: budget ", name, " is at its Hold threshold (", d.reason, ")"));
     }
   }
-  // Keeps at most `keep` GPUs and, when given, `keep_rate` per hour running (CPU-only Jobs cost
-  // money but no GPUs).
-  auto drain = [&](bool reserve, int64_t keep, std::optional<Money> keep_rate) {
-    std::vector<JobCandidate> pool;
-    int64_t total = 0;
-    Money total_rate;
+  // Keeps at most `keep` running (CPU-only Jobs cost money but no GPUs), as the simulator
+  // chooses (engine::ChooseDrained).
+  auto drain = [&](bool reserve, const engine::KeepRunning& keep) {
+    std::vector<const JobCandidate*> pool;
+    std::vector<engine::DrainCandidate> ranked;
     for (const JobCandidate& c : running) {
       if (c.reserve == reserve) {
-        pool.push_back(c);
-        total += pass.PodsOf(*c.job).gpus;
-        total_rate += pass.PodsOf(*c.job).rate;
+        const BudgetPlanner::Pass::JobPods& pods = pass.PodsOf(*c.job);
+        pool.push_back(&c);
+        // A Job whose pods have not started yet loses nothing: it ranks as started now.
+        ranked.push_back({.priority = c.priority,
+                          .started = std::min(pods.started, now),
+                          .gpus = pods.gpus,
+                          .rate = pods.rate});
       }
     }
-    std::sort(pool.begin(), pool.end(), [](const JobCandidate& a, const JobCandidate& b) {
-      return std::make_tuple(a.priority, -absl::ToUnixNanos(a.job->created), a.job->name) <
-             std::make_tuple(b.priority, -absl::ToUnixNanos(b.job->created), b.job->name);
-    });
-    for (const JobCandidate& c : pool) {
-      if (total <= keep && (!keep_rate.has_value() || total_rate <= *keep_rate)) {
-        break;
-      }
+    for (size_t i : engine::ChooseDrained(ranked, keep)) {
+      const JobCandidate& c = *pool[i];
       std::string key = JobKey(c.job->namespace_name, c.job->name);
-      total -= pass.PodsOf(*c.job).gpus;
-      total_rate -= pass.PodsOf(*c.job).rate;
       draining_jobs.insert(key);
       auto [requested, inserted] = drain_requested_.emplace(key, DrainClock{now, name});
       if (now - requested->second.since < c.job->drain_grace) {
@@ -447,15 +449,15 @@ void BudgetPlanner::PlanBudgetJobs(Pass& pass, BudgetWork& w, std::vector<JobCan
         continue;
       }
       act(*c.job, true, JobRung::kDrain,
-          absl::StrCat("drained: budget ", name, " keeps ", keep, " running GPUs (", d.reason,
+          absl::StrCat("drained: budget ", name, " keeps ", keep.gpus, " running GPUs (", d.reason,
                        ")"));
     }
   };
   if (d.keep_running_gpus.has_value()) {
-    drain(false, *d.keep_running_gpus, d.keep_running_rate);
+    drain(false, {*d.keep_running_gpus, d.keep_running_rate});
   }
   if (d.reserve_keep_running_gpus.has_value()) {
-    drain(true, *d.reserve_keep_running_gpus, std::nullopt);
+    drain(true, {*d.reserve_keep_running_gpus, std::nullopt});
   }
   SortForAdmission(held_by_us, w.budget->spec.retraining.model_label, budget_state.lengths);
   bool held = d.hold_new_work || d.keep_running_gpus.has_value();

@@ -27,6 +27,7 @@
 #include "controllers/engine/budget_policy.h"
 #include "controllers/engine/budget_step.h"
 #include "controllers/engine/cost_model.h"
+#include "controllers/engine/drain_order.h"
 #include "controllers/engine/job_lengths.h"
 #include "controllers/engine/retraining_gate.h"
 #include "controllers/sim/admission_queue.h"
@@ -204,10 +205,9 @@ class Simulation {
   // The budget's pools as engine::GpuHourPrice sees them (b.pools is sorted cheapest first).
   std::vector<engine::PoolPrice> PoolPricesOf(const Budget& b) const;
   DecisionTrace TraceOf(Budget& b, int budget, const engine::BudgetStep& step);
-  // Suspends the budget's running work (regular or on the reserve), lowest priority first, until
-  // at most keep_gpus GPUs and, when given, keep_rate money per hour keep running.
-  void DrainTo(int budget, int64_t keep_gpus, std::optional<Money> keep_rate, bool reserve,
-               int64_t now_s);
+  // Suspends the budget's running work (regular or on the reserve) that engine::ChooseDrained
+  // picks so that what runs fits `keep`.
+  void DrainTo(int budget, const engine::KeepRunning& keep, bool reserve, int64_t now_s);
 
   const Scenario& scenario_;
   const SimOptions& options_;

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <set>
 
 #include "absl/strings/str_cat.h"
@@ -65,36 +66,28 @@ std::pair<Money, int64_t> Simulation::IdleOf(int budget) const {
   return {rate, gpus};
 }
 
-void Simulation::DrainTo(int budget, int64_t keep_gpus, std::optional<Money> keep_rate,
-                         bool reserve, int64_t now_s) {
+void Simulation::DrainTo(int budget, const engine::KeepRunning& keep, bool reserve, int64_t now_s) {
   std::vector<size_t> candidates;
-  int64_t running = 0;
-  Money rate;
   for (size_t i : running_) {
     if (jobs_[i].budget == budget && jobs_[i].on_reserve == reserve) {
       candidates.push_back(i);
-      running += jobs_[i].trace->gpus;
-      rate += jobs_[i].rate;
     }
   }
-  // Lowest priority first; among equals the most recently started (least work lost).
-  std::sort(candidates.begin(), candidates.end(), [&](size_t a, size_t b) {
-    const Job& ja = jobs_[a];
-    const Job& jb = jobs_[b];
-    if (ja.trace->priority != jb.trace->priority) {
-      return ja.trace->priority < jb.trace->priority;
-    }
-    return std::tie(ja.run_since_s, a) > std::tie(jb.run_since_s, b);
-  });
-  Budget& b = budgets_[static_cast<size_t>(budget)];
+  // The latest submitted first among equals (engine::ChooseDrained keeps the caller's order).
+  std::sort(candidates.begin(), candidates.end(), std::greater<>());
+  std::vector<engine::DrainCandidate> ranked;
+  ranked.reserve(candidates.size());
   for (size_t i : candidates) {
-    if (running <= keep_gpus && (!keep_rate.has_value() || rate <= *keep_rate)) {
-      break;
-    }
-    running -= jobs_[i].trace->gpus;
-    rate -= jobs_[i].rate;
-    Suspend(i, now_s);
-    AddPending(b, i);
+    const Job& job = jobs_[i];
+    ranked.push_back({.priority = job.trace->priority,
+                      .started = At(job.run_since_s),
+                      .gpus = job.trace->gpus,
+                      .rate = job.rate});
+  }
+  Budget& b = budgets_[static_cast<size_t>(budget)];
+  for (size_t i : engine::ChooseDrained(ranked, keep)) {
+    Suspend(candidates[i], now_s);
+    AddPending(b, candidates[i]);
   }
 }
 
@@ -205,14 +198,14 @@ void Simulation::Decide(int64_t now_s) {
                                          .decision = &b.decision});
     if (stop.keep_regular_gpus.has_value()) {
       // Bursar's Drain counts money too, so CPU-only work is drained like GPU work.
-      std::optional<Money> keep_rate;
+      engine::KeepRunning keep{.gpus = *stop.keep_regular_gpus, .rate = std::nullopt};
       if (b.enforcement->FollowsLadder()) {
-        keep_rate = b.decision.keep_running_rate;
+        keep.rate = b.decision.keep_running_rate;
       }
-      DrainTo(budget, *stop.keep_regular_gpus, keep_rate, false, now_s);
+      DrainTo(budget, keep, false, now_s);
     }
     if (stop.keep_reserve_gpus.has_value()) {
-      DrainTo(budget, *stop.keep_reserve_gpus, std::nullopt, true, now_s);
+      DrainTo(budget, {*stop.keep_reserve_gpus, std::nullopt}, true, now_s);
     }
     if (any_max_cost_ && b.enforcement->FollowsLadder()) {
       StopAtCaps(budget, step.lookahead, now_s);

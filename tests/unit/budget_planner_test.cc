@@ -757,6 +757,47 @@ TEST(BudgetPlannerTest, HoldSuspendsJobsWithoutPodsAndDrainTheLowestPriorityFirs
   EXPECT_TRUE(new_period);
 }
 
+// Drain ranks a Job by when its current run started, as the simulator does (engine::
+// ChooseDrained): "resumed" was created first but resumed an hour ago, so it loses less work
+// than "steady", created later but running for 7 hours, and goes first. (The operator ranked by
+// creation time before, and drained "steady".)
+TEST(BudgetPlannerTest, DrainSuspendsTheMostRecentlyStartedRunFirst) {
+  BudgetPlanner planner;
+  Snapshot s = Base(kStart + absl::Hours(8));
+  // 16 GPU-hours spent and 4 GPUs burning over the first pass's 30 s lookahead: a limit of
+  // 16 + 2.5 / 120 GPU-hours' worth keeps 2 GPUs running.
+  const values::Money limit = GpuShare().MulDiv(16 * 240 + 5, 240);
+  s.budgets = {
+      Budget(absl::StrCat("  limit: {amount: \"", limit.ToString(), "\", currency: USD}\n"))};
+  s.nodes = {Node("a100-0"), Node("a100-1")};
+  s.pods = {Pod("r", kStart + absl::Hours(7), "a100-0", 2, "resumed"),
+            Pod("s", kStart + absl::Hours(1), "a100-1", 2, "steady")};
+  s.jobs = {Job("resumed", 2, kStart), Job("steady", 2, kStart + absl::Minutes(30))};
+  Plan plan = planner.Reconcile(s);
+  ASSERT_EQ(Outcome(plan).decision.rung, api::LadderAction::kDrain);
+  ASSERT_EQ(Outcome(plan).decision.keep_running_gpus, 2);
+  ASSERT_EQ(plan.jobs.size(), 1u);
+  EXPECT_EQ(plan.jobs[0].name, "resumed");
+  EXPECT_EQ(plan.jobs[0].rung, JobRung::kDrain);
+}
+
+// A running CPU-only Job (no GPUs) is not held at Hold like a Job without pods: Hold stops new
+// work only, and Drain stops running work by money.
+TEST(BudgetPlannerTest, HoldLeavesARunningCpuOnlyJobRunning) {
+  BudgetPlanner planner;
+  Snapshot s = Base(kStart + absl::Hours(8));
+  s.budgets = {Budget(R"(  thresholds: [{percent: 50, action: Hold}]
+)")};
+  s.nodes = {Node("a100-0"), Node("a100-1")};
+  s.pods = {Pod("a", kStart, "a100-0", 2, "gpu"), Pod("b", kStart, "a100-1", 0, "cpu")};
+  s.jobs = {Job("gpu", 2), Job("cpu", 0), Job("waiting", 1)};
+  Plan plan = planner.Reconcile(s);
+  EXPECT_EQ(Outcome(plan).decision.rung, api::LadderAction::kHold);
+  ASSERT_EQ(plan.jobs.size(), 1u);
+  EXPECT_EQ(plan.jobs[0].name, "waiting");
+  EXPECT_EQ(plan.jobs[0].rung, JobRung::kHold);
+}
+
 TEST(BudgetPlannerTest, DryRunRecordsDecisionsAndActsOnNothing) {
   BudgetPlanner planner;
   Snapshot s = Base(kStart + absl::Hours(5));
