@@ -89,23 +89,32 @@ bool WaitUntil(std::condition_variable& cv, std::unique_lock<std::mutex>& lock,
 // cpprestsdk reports every failed TLS handshake as "Error in SSL handshake" and keeps only the
 // error's value: an OpenSSL error (a large packed code) when verification failed, or the socket's
 // errno / Asio's end-of-stream when the peer closed or reset the connection mid-handshake (a
-// refused connection behind a proxy, an API server restarting). Say which.
-std::string HandshakeHint(const http::http_exception& e) {
-  if (!absl::StrContains(e.what(), "SSL handshake")) {
-    return "";
-  }
+// refused connection behind a proxy, an API server restarting). A reset that reaches the socket
+// before the connect completes is "Failed to connect to any resolved endpoint" with the same
+// errno. Say which.
+std::string ErrorHint(const http::http_exception& e) {
   const int code = e.error_code().value();
-  const bool closed = code == ECONNRESET || code == ECONNABORTED || code == EPIPE ||
-                      code == asio::error::eof ||
-                      code == static_cast<int>(asio::ssl::error::stream_truncated);
-  return closed ? absl::StrCat(
-                      " (the connection was closed or reset during the TLS handshake: "
-                      "the server, or a proxy in front of it, dropped it; code ",
-                      code, ")")
-                : absl::StrCat(
-                      " (server certificate not signed by the trusted CA, or not issued "
-                      "for this host; code ",
-                      code, ")");
+  const bool dropped = code == ECONNRESET || code == ECONNABORTED || code == EPIPE ||
+                       code == asio::error::eof ||
+                       code == static_cast<int>(asio::ssl::error::stream_truncated);
+  const char* what = e.what();
+  if (absl::StrContains(what, "SSL handshake")) {
+    return dropped ? absl::StrCat(
+                         " (the connection was closed or reset during the TLS handshake: "
+                         "the server, or a proxy in front of it, dropped it; code ",
+                         code, ")")
+                   : absl::StrCat(
+                         " (server certificate not signed by the trusted CA, or not "
+                         "issued for this host; code ",
+                         code, ")");
+  }
+  if (dropped && absl::StrContains(what, "Failed to connect")) {
+    return absl::StrCat(
+        " (the connection was closed or reset as it was made: the server, or a "
+        "proxy in front of it, dropped it; code ",
+        code, ")");
+  }
+  return "";
 }
 
 // The error of a failed cpprestsdk operation, from inside a catch block. `what` names the
@@ -117,7 +126,7 @@ absl::Status StatusFromCurrentException(const std::string& what) {
     if (e.error_code() == std::errc::timed_out) {
       return absl::DeadlineExceededError(absl::StrCat(what, ": ", e.what()));
     }
-    return absl::UnavailableError(absl::StrCat(what, ": ", e.what(), HandshakeHint(e)));
+    return absl::UnavailableError(absl::StrCat(what, ": ", e.what(), ErrorHint(e)));
   } catch (const web::uri_exception& e) {
     return absl::InvalidArgumentError(absl::StrCat(what, ": invalid URI: ", e.what()));
   } catch (const std::exception& e) {

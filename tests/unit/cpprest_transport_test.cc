@@ -503,7 +503,9 @@ TEST_F(CppRestTransportTest, WrongCaFailsTheHandshakeAsUnavailable) {
 }
 
 // A server (or a fault proxy) that accepts and resets the connection before the handshake: the
-// message says the connection was dropped, not that the certificate is wrong.
+// message says the connection was dropped, not that the certificate is wrong. (When the reset
+// reaches the socket before the connect completes, cpprestsdk says "Failed to connect"; about
+// 1 run in 300 here.)
 TEST_F(CppRestTransportTest, AConnectionResetDuringTheHandshakeIsNotBlamedOnTheCertificate) {
   asio::io_context io;
   asio::ip::tcp::acceptor acceptor(io, {asio::ip::make_address("127.0.0.1"), 0});
@@ -532,8 +534,9 @@ TEST_F(CppRestTransportTest, AConnectionResetDuringTheHandshakeIsNotBlamedOnTheC
   done = true;
   resetter.join();
   EXPECT_EQ(response.status().code(), absl::StatusCode::kUnavailable) << response.status();
-  EXPECT_THAT(response.status().message(), HasSubstr("closed or reset during the TLS handshake"));
-  EXPECT_THAT(response.status().message(), Not(HasSubstr("not signed by the trusted CA")));
+  const std::string message(response.status().message());
+  EXPECT_THAT(message, HasSubstr("the connection was closed or reset"));
+  EXPECT_THAT(message, Not(HasSubstr("not signed by the trusted CA")));
 }
 
 TEST_F(CppRestTransportTest, InsecureSkipTlsVerifyAcceptsAnyServerCertificate) {
