@@ -5,6 +5,7 @@
 #include <string>
 
 #include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
 #include "controllers/admission/admission_decider.h"
 #include "controllers/admission/admission_review.h"
 #include "controllers/api/codec.h"
@@ -61,7 +62,8 @@ std::string Pod(const std::string& labels, const std::string& requests,
                       requests, "}}]}}");
 }
 
-std::string Job(const std::string& labels, int gpus, int parallelism,
+// `gpus`: a number, or any quantity text ("184467440737095516160").
+std::string Job(const std::string& labels, const absl::AlphaNum& gpus, int parallelism,
                 const std::string& extra_metadata = "", bool suspend = false) {
   return absl::StrCat(
       R"({"apiVersion":"batch/v1","kind":"Job","metadata":{"name":"j")", extra_metadata,
@@ -411,10 +413,8 @@ TEST(AdmissionJobTest, AJobWithMoreGpusThanInt64CanCountIsSuspended) {
   view.budgets.push_back(Budget("vision", "ml"));
   Allow(view.budgets[0], values::kGpuResource, "4");
   view.usage["vision"].gpus = 2;
-  std::string job = Job("{}", 1, 2);
-  job.replace(job.find(R"("nvidia.com/gpu":"1")"), 20,
-              R"("nvidia.com/gpu":"184467440737095516160")");
-  AdmissionResponse r = Decide(Request("batch", "Job", job), view);
+  AdmissionResponse r =
+      Decide(Request("batch", "Job", Job("{}", "184467440737095516160", 2)), view);
   EXPECT_TRUE(r.allowed);
   EXPECT_NE(r.json_patch.find("/spec/suspend"), std::string::npos);
   ASSERT_EQ(r.warnings.size(), 1u);
