@@ -19,8 +19,9 @@ struct Dimension {
   int64_t limit = 0;  // L
   int64_t spent = 0;  // regular + reserve
   int64_t reserve_spent = 0;
-  int64_t rate = 0;       // regular, per hour, idle capacity included
-  int64_t idle_rate = 0;  // the idle part of `rate`
+  int64_t rate = 0;  // regular, per hour, idle capacity included
+  // The part of `rate` suspending Jobs cannot stop: idle capacity and work already stopping.
+  int64_t unstoppable_rate = 0;
   int64_t reserve_rate = 0;
   int64_t unit_price = 0;  // per GPU-hour
 };
@@ -120,7 +121,7 @@ DimensionDecision Decide(const api::ComputeBudgetSpec& spec, const BudgetInputs&
   }
   if (out.rung >= LadderAction::kDrain) {
     double keep = ceiling_next - static_cast<double>(regular_spent) -
-                  static_cast<double>(d.idle_rate) * lookahead_h;
+                  static_cast<double>(d.unstoppable_rate) * lookahead_h;
     out.keep_running = FloorGpus(keep, static_cast<double>(d.unit_price), lookahead_h);
     out.keep_rate = std::max(0.0, keep / lookahead_h);
   }
@@ -184,7 +185,7 @@ BudgetDecision DecideBudget(const api::ComputeBudgetSpec& spec, const BudgetInpu
                 in.spent.micros(),
                 in.reserve_spent.micros(),
                 in.rate_per_hour.micros(),
-                in.idle_rate_per_hour.micros(),
+                (in.idle_rate_per_hour + in.stopping_rate_per_hour).micros(),
                 in.reserve_rate_per_hour.micros(),
                 std::max<int64_t>(in.gpu_hour_price.micros(), 1)};
     money_index = decisions.size();
@@ -197,7 +198,7 @@ BudgetDecision DecideBudget(const api::ComputeBudgetSpec& spec, const BudgetInpu
                 MicroGpuHours(in.gpu_seconds),
                 MicroGpuHours(in.reserve_gpu_seconds),
                 (in.running_gpus + in.idle_gpus) * 1'000'000,
-                in.idle_gpus * 1'000'000,
+                (in.idle_gpus + in.stopping_gpus) * 1'000'000,
                 in.reserve_running_gpus * 1'000'000,
                 1'000'000};
     decisions.push_back(Decide(spec, in, d));

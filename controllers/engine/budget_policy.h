@@ -14,14 +14,17 @@
 //            min(Le, Le x elapsedFraction(t) + burstPercent x Le).
 //   usage    (spent + burn x lookahead) / ceiling(now + lookahead), in percent. Projecting the
 //            current burn one lookahead (>= one metering tick) ahead is what makes Bursar act
-//            before a line is crossed, not after.
+//            before a line is crossed, not after. The lookahead covers the time a suspension
+//            takes to stop the meter: at least a tick, and the longest termination grace of the
+//            running pods (LookaheadWithStop, budget_step.h).
 //   rung     the highest threshold whose percent <= usage.
 // Actions per rung: Throttle sets the quota so that the forecast lands on the limit
 // (allowedGPUs = (Le - spent) / (gpuHourPrice x time left)); with Even pacing that quota holds
 // on every rung below Hold too, so spend is paced from the start and the burst allowance is a
 // tolerance band for price and idle-capacity surprises rather than extra quota; Hold pins the quota
 // to the GPUs in use and holds new work; Drain keeps only as many running GPUs as fit under the
-// ceiling over the lookahead (the rest are suspended, lowest priority first, by the caller). When
+// ceiling over the lookahead, after idle capacity and work already stopping (the rest are
+// suspended, lowest priority first, by the caller). When
 // two dimensions apply, the stricter decision wins.
 //
 // Commitments across the boundary (Even pacing): work admitted now may still run when the next
@@ -60,6 +63,10 @@ struct BudgetInputs {
   // its devices. Suspending Jobs cannot stop it; only removing the nodes can.
   values::Money idle_rate_per_hour;
   int64_t idle_gpus = 0;
+  // The part of rate_per_hour and running_gpus already told to stop (pods being deleted, within
+  // their grace): suspending more Jobs does not stop it sooner either.
+  values::Money stopping_rate_per_hour;
+  int64_t stopping_gpus = 0;
   int64_t running_gpus = 0;          // regular work
   int64_t reserve_running_gpus = 0;  // retraining work on the reserve
   // Price of one more GPU-hour of this budget's work (converts money into GPUs). Must be > 0.

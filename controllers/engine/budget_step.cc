@@ -114,6 +114,28 @@ bool IsRetrainingWork(const values::Labels& labels, const api::RetrainingSpec& r
   return true;
 }
 
+absl::Duration LookaheadWithStop(absl::Duration lookahead, absl::Duration stop_lag) {
+  const absl::Duration tick = lookahead / kLookaheadTicks;
+  const absl::Duration stop = std::min(stop_lag, kMaxStopLag);
+  return stop > tick ? lookahead - tick + stop : lookahead;
+}
+
+void StopLag::Add(values::Money rate, absl::Duration lag, bool stopping) {
+  lag = std::clamp(lag, absl::ZeroDuration(), kMaxStopLag);
+  if (stopping) {
+    longest_stopping_ = std::max(longest_stopping_, lag);
+    return;
+  }
+  const double r = static_cast<double>(std::max<int64_t>(rate.micros(), 0));
+  weighted_ += r * absl::ToDoubleSeconds(lag);
+  rate_ += r;
+}
+
+absl::Duration StopLag::Lag() const {
+  absl::Duration mean = rate_ > 0 ? absl::Seconds(weighted_ / rate_) : absl::ZeroDuration();
+  return std::max(mean, longest_stopping_);
+}
+
 BudgetInputs InputsFor(const BudgetStep& step) {
   BudgetInputs in;
   in.now = step.now;
@@ -126,11 +148,13 @@ BudgetInputs InputsFor(const BudgetStep& step) {
   in.reserve_rate_per_hour = step.burn.reserve_rate;
   in.idle_rate_per_hour = step.burn.idle_rate;
   in.idle_gpus = step.burn.idle_gpus;
+  in.stopping_rate_per_hour = step.burn.stopping_rate;
+  in.stopping_gpus = step.burn.stopping_gpus;
   in.running_gpus = step.burn.regular_gpus;
   in.reserve_running_gpus = step.burn.reserve_gpus;
   in.gpu_hour_price = step.gpu_hour_price;
   in.reserve_unlocked = step.reserve_unlocked;
-  in.lookahead = step.lookahead;
+  in.lookahead = LookaheadWithStop(step.lookahead, step.burn.stop_lag);
   in.next_period_length = step.next_period_length;
   in.carry_fraction = step.carry_fraction;
   return in;

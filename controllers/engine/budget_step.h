@@ -34,6 +34,33 @@ inline absl::Duration LookaheadFor(absl::Duration tick) {
   return kLookaheadTicks * tick;
 }
 
+// The longest stop a projection allows for: a pod whose termination grace is longer is counted
+// as stopping within it (a grace of days is a bound, not a plan, and would close the budget).
+inline constexpr absl::Duration kMaxStopLag = absl::Hours(1);
+
+// The projection horizon when a budget's running work may take `stop_lag` to stop once told
+// (its pods' terminationGracePeriodSeconds): one tick for the next meter reading (a
+// kLookaheadTicks-th of `lookahead`), and the longer of one tick and the stop lag (at most
+// kMaxStopLag) for a suspension to stop the meter. `lookahead` itself when the stop lag is at
+// most a tick.
+absl::Duration LookaheadWithStop(absl::Duration lookahead, absl::Duration stop_lag);
+
+// The stop lag of a set of running pods (each lag at most kMaxStopLag): of pods not yet told to
+// stop, the mean of their termination graces weighted by what they cost, so that burn x the lag
+// is what they would cost while they stop (one pod's long grace weighs by its own price, not by
+// the whole budget's burn); but at least the longest time left to a pod already stopping, whose
+// cost until then is owed whatever is decided (Drain keeps only what fits beside it).
+class StopLag {
+ public:
+  void Add(values::Money rate, absl::Duration lag, bool stopping);
+  absl::Duration Lag() const;
+
+ private:
+  double weighted_ = 0;  // sum of rate (micros per hour) x lag (seconds), pods not stopping
+  double rate_ = 0;      // sum of rate (micros per hour), pods not stopping
+  absl::Duration longest_stopping_;
+};
+
 // What a budget's work burns right now, per hour.
 struct BudgetBurn {
   values::Money regular_rate;  // running regular work
@@ -42,6 +69,12 @@ struct BudgetBurn {
   int64_t reserve_gpus = 0;
   values::Money idle_rate;  // idle capacity the budget pays for (nodes it grew)
   int64_t idle_gpus = 0;
+  // The part of regular_rate and regular_gpus already told to stop (pods being deleted, within
+  // their grace): like idle capacity, suspending more Jobs does not stop it sooner.
+  values::Money stopping_rate;
+  int64_t stopping_gpus = 0;
+  // How long running work may still run once told to stop (StopLag, LookaheadWithStop).
+  absl::Duration stop_lag;
 };
 
 // One of a budget's pools, as the price of new work sees it: its per-GPU-hour price, and whether

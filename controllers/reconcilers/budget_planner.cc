@@ -668,6 +668,7 @@ BudgetPlanner::Metering BudgetPlanner::MeterBudget(Pass& pass, BudgetWork& w,
     bool pod = true;               // else an idle node
   };
   Metering m;
+  engine::StopLag stop_lag;
   std::vector<Charge> charges;
   std::vector<std::string> ended;
   std::deque<std::string> node_uids;  // "node:<name>" of idle nodes charged (stable addresses)
@@ -712,6 +713,11 @@ BudgetPlanner::Metering BudgetPlanner::MeterBudget(Pass& pass, BudgetWork& w,
     }
     (reserve ? m.burn.reserve_rate : m.burn.regular_rate) += rate;
     (reserve ? m.burn.reserve_gpus : m.burn.regular_gpus) += gpus;
+    if (pod->deleting.has_value() && !reserve) {
+      m.burn.stopping_rate += rate;
+      m.burn.stopping_gpus += gpus;
+    }
+    stop_lag.Add(rate, StopLagOf(*pod, now), pod->deleting.has_value());
     pass.pod_rate[pass.PodIndex(*pod)] = rate;  // summed per Job by PlanJobs
     if (gpus > 0 && !pass.snap.gpu_utilization.empty()) {
       auto util = pass.snap.gpu_utilization.find(JobKey(pod->namespace_name, pod->name));
@@ -721,6 +727,7 @@ BudgetPlanner::Metering BudgetPlanner::MeterBudget(Pass& pass, BudgetWork& w,
       }
     }
   }
+  m.burn.stop_lag = stop_lag.Lag();
   std::map<std::string, absl::Time> idle_since;
   for (const NodeView* grown : pass.GrownFor(b.metadata.name)) {
     const NodeView& node = *grown;

@@ -96,6 +96,7 @@ PodView PodViewOf(const kube::PodSummary& pod, const PodLabelKeys* keep) {
   }
   view.start = pod.start_time;
   view.deleting = pod.deletion_timestamp;
+  view.stop_grace = absl::Seconds(pod.termination_grace_seconds);
   for (const kube::ContainerSummary& c : pod.containers) {
     engine::ContainerResources r;
     r.cpu_request = values::Quantity::FromMilli(c.cpu_milli);

@@ -275,10 +275,12 @@ void BudgetPlanner::PlanJobs(Pass& pass) {
         std::pair<std::string_view, std::string_view>(pod.namespace_name, pod.job));
     if (job != pass.job_pods.end()) {
       job->second.gpus += pass.Gpus(pod);
-      job->second.rate += pass.pod_rate[pass.PodIndex(pod)];
+      const Money rate = pass.pod_rate[pass.PodIndex(pod)];
+      job->second.rate += rate;
       job->second.priority = std::max(job->second.priority, pod.priority);
       if (pod.start.has_value()) {
         job->second.started = std::min(job->second.started, *pod.start);
+        job->second.stop_lag.Add(rate, StopLagOf(pod, pass.now), pod.deleting.has_value());
       }
     }
   }
@@ -502,9 +504,10 @@ BudgetPlanner::CapOutcome BudgetPlanner::StopAtCap(Pass& pass, BudgetWork& w, co
   if (spend == st.job_spend.end()) {
     return CapOutcome::kRuns;  // nothing charged yet
   }
+  const Pass::JobPods& pods = pass.PodsOf(job);
   std::optional<std::string> stop = engine::CapStop(
-      cap, {.accrued = spend->second.accrued, .gpu_seconds = spend->second.gpu_seconds},
-      pass.PodsOf(job).rate, pass.PodsOf(job).gpus, lookahead_ + job.drain_grace);
+      cap, {.accrued = spend->second.accrued, .gpu_seconds = spend->second.gpu_seconds}, pods.rate,
+      pods.gpus, engine::LookaheadWithStop(lookahead_, pods.stop_lag.Lag()) + job.drain_grace);
   if (!stop.has_value()) {
     return CapOutcome::kRuns;
   }

@@ -125,6 +125,7 @@ struct BudgetPlanner::Pass {
     values::Money rate;    // per hour, of its running pods
     int32_t priority = 0;  // the highest of its pods' priorities (at least 0)
     absl::Time started = absl::InfiniteFuture();  // its earliest active pod's start
+    engine::StopLag stop_lag;                     // of its started pods
   };
   absl::flat_hash_map<std::pair<std::string_view, std::string_view>, JobPods> job_pods;
   std::map<std::string, engine::PriceResolver> resolvers;  // by price book, filled on demand

@@ -5,6 +5,7 @@
 // pure functions, then write only the difference). Nothing here refers to Kubernetes I/O, so
 // the planner is tested with small hand-built snapshots.
 
+#include <algorithm>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -55,10 +56,20 @@ struct PodView {
   std::optional<absl::Time> start;     // status.startTime
   std::optional<absl::Time> end;       // ended pods: when the last container finished
   std::optional<absl::Time> deleting;  // metadata.deletionTimestamp
+  // spec.terminationGracePeriodSeconds: how long it may run on once told to stop (a Drain counts
+  // it; zero here, 30 s when the API server defaults it).
+  absl::Duration stop_grace = absl::ZeroDuration();
   engine::Containers containers;
   std::string job;  // name of the controlling Job (same namespace); "" when none
   int32_t priority = 0;
 };
+
+// How long `pod` may still run once told to stop: its grace; while it is being deleted, what is
+// left until its deletionTimestamp.
+inline absl::Duration StopLagOf(const PodView& pod, absl::Time now) {
+  return pod.deleting.has_value() ? std::max(absl::ZeroDuration(), *pod.deleting - now)
+                                  : pod.stop_grace;
+}
 
 struct NodeView {
   engine::NodeInfo info;

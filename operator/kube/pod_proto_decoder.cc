@@ -158,6 +158,10 @@ struct PodProtoDecoder::Impl {
     }
     out.node_name = in.spec().node_name();
     out.priority = in.spec().priority();
+    if (in.spec().has_termination_grace_period_seconds()) {
+      out.termination_grace_seconds =
+          pod_fields::ClampGrace(in.spec().termination_grace_period_seconds());
+    }
     for (const wire::Container& c : in.spec().containers()) {
       if (absl::Status s = Container(c, out); !s.ok()) {
         return s;

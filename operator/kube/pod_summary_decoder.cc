@@ -412,6 +412,13 @@ absl::Status PodSummaryDecoder::Impl::DecodeSpec(ondemand::value v, PodSummary& 
       pod.priority = static_cast<int32_t>(std::clamp<int64_t>(
           priority, std::numeric_limits<int32_t>::min(), std::numeric_limits<int32_t>::max()));
     }
+    if (key == "terminationGracePeriodSeconds") {
+      int64_t grace = 0;
+      if (auto e = value.get_int64().get(grace); e) {
+        return JsonError(e, "spec.terminationGracePeriodSeconds");
+      }
+      pod.termination_grace_seconds = pod_fields::ClampGrace(grace);
+    }
     return absl::OkStatus();
   });
 }

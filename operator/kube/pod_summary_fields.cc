@@ -1,5 +1,8 @@
 #include "operator/kube/pod_summary_fields.h"
 
+#include <algorithm>
+#include <limits>
+
 namespace bursar::kube::pod_fields {
 
 PodPhase ParsePodPhase(std::string_view phase) {
@@ -8,6 +11,10 @@ PodPhase ParsePodPhase(std::string_view phase) {
          : phase == "Succeeded" ? PodPhase::kSucceeded
          : phase == "Failed"    ? PodPhase::kFailed
                                 : PodPhase::kUnknown;
+}
+
+int32_t ClampGrace(int64_t seconds) {
+  return static_cast<int32_t>(std::clamp<int64_t>(seconds, 0, std::numeric_limits<int32_t>::max()));
 }
 
 void SetRequests(const ResourcePair& cpu, const ResourcePair& memory, const ResourcePair& gpu,

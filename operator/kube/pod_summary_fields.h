@@ -4,6 +4,7 @@
 // apply when they fill a PodSummary, kept in one place so that the two agree.
 // Thread-compatible (plain functions and data).
 
+#include <cstdint>
 #include <optional>
 #include <string_view>
 
@@ -14,6 +15,10 @@ namespace bursar::kube::pod_fields {
 
 // "Pending", "Running", ...; kUnknown for anything else.
 PodPhase ParsePodPhase(std::string_view phase);
+
+// spec.terminationGracePeriodSeconds held in an int32: negative values (which the API server
+// refuses) as 0, and at most INT32_MAX seconds (68 years).
+int32_t ClampGrace(int64_t seconds);
 
 // Requests and limits of one resource; the limit stands in for a missing request (as API
 // defaulting does).

@@ -130,6 +130,9 @@ struct ContainerSummary {
 
 // What Bursar uses of one Pod. Init containers are left out (the cost model does not charge
 // them); only the labels whose keys the decoder was given are kept, in document order.
+// The grace period the API server gives a pod that does not set one.
+inline constexpr int32_t kDefaultTerminationGraceSeconds = 30;
+
 struct PodSummary {
   std::string uid;
   InternedString namespace_name;
@@ -137,7 +140,10 @@ struct PodSummary {
   std::string resource_version;
   std::string node_name;  // spec.nodeName; "" until scheduled
   PodPhase phase = PodPhase::kUnknown;
-  int32_t priority = 0;                          // spec.priority
+  int32_t priority = 0;  // spec.priority
+  // spec.terminationGracePeriodSeconds (Kubernetes' default when absent), at most INT32_MAX: how
+  // long the pod may run on once told to stop.
+  int32_t termination_grace_seconds = kDefaultTerminationGraceSeconds;
   std::optional<absl::Time> start_time;          // status.startTime
   std::optional<absl::Time> deletion_timestamp;  // metadata.deletionTimestamp
   std::vector<std::pair<InternedString, std::string>> labels;

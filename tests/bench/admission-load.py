@@ -49,6 +49,7 @@ def pod_spec(gpus):
     return {
         "tolerations": [TOLERATION],
         "restartPolicy": "Never",
+        "terminationGracePeriodSeconds": 1,
         "containers": [{
             "name": "train",
             "image": "registry.invalid/bursar/fake-trainer:1",

@@ -68,6 +68,7 @@ metadata: {name: $1, namespace: load, labels: {app: load}}
 spec:
   tolerations: [{key: kwok.x-k8s.io/node, operator: Exists, effect: NoSchedule}]
   nodeSelector: {bursar.dev/pool: load}
+  terminationGracePeriodSeconds: 1
   containers:
   - name: work
     image: registry.invalid/bursar/fake-trainer:1

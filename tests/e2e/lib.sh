@@ -133,7 +133,10 @@ metric() {
 }
 
 # The Job template every scenario uses: JOB NAMESPACE GPUS RUN_FOR [LABELS_YAML] [PRIORITY]
-# [MORE_ANNOTATIONS] (flow-style entries, e.g. 'bursar.dev/max-cost: "3"').
+# [MORE_ANNOTATIONS] (flow-style entries, e.g. 'bursar.dev/max-cost: "3"'). Its pods declare a
+# 1 s termination grace, as every pod in these tests does: kwok's fast stages delete a pod at
+# once, and Bursar projects a budget's burn over its pods' grace (30 s by default) before Drain
+# can stop them, which would dwarf these tests' few-dollar limits.
 gpu_job() {
   local name=$1 ns=$2 gpus=$3 run_for=$4 labels=${5:-"{}"} priority=${6:-0} more=${7:-}
   cat <<EOF
@@ -151,6 +154,7 @@ spec:
       annotations: {bursar.dev/run-for: "$run_for"}
     spec:
       restartPolicy: Never
+      terminationGracePeriodSeconds: 1
       nodeSelector: {bursar.dev/pool: a100}
       tolerations: [{key: kwok.x-k8s.io/node, operator: Exists, effect: NoSchedule}]
       containers:

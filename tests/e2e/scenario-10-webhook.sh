@@ -65,6 +65,7 @@ metadata: {name: $1, namespace: $NS, labels: {team: $2}}
 spec:
   nodeSelector: {bursar.dev/pool: a100}
   tolerations: [{key: kwok.x-k8s.io/node, operator: Exists, effect: NoSchedule}]
+  terminationGracePeriodSeconds: 1
   containers:
   - name: main
     image: registry.invalid/bursar/fake-server:1

@@ -88,7 +88,7 @@ check "team-a holds new work after its seed Job spent half its limit" held
 # pytorchjob NAME TEAM — 1 master and 2 workers of 1 GPU; no spec.runPolicy.
 pytorchjob() {
   local template
-  template="{metadata: {labels: {team: $2}}, spec: {containers: [{name: pytorch, image: registry.invalid/bursar/fake-trainer:1, resources: {limits: {nvidia.com/gpu: \"1\"}}}]}}"
+  template="{metadata: {labels: {team: $2}}, spec: {terminationGracePeriodSeconds: 1, containers: [{name: pytorch, image: registry.invalid/bursar/fake-trainer:1, resources: {limits: {nvidia.com/gpu: \"1\"}}}]}}"
   cat <<YAML
 apiVersion: kubeflow.org/v1
 kind: PyTorchJob
@@ -112,14 +112,14 @@ spec:
       rayStartParams: {}
       template:
         metadata: {labels: {team: $2}}
-        spec: {containers: [{name: head, image: registry.invalid/bursar/ray:1}]}
+        spec: {terminationGracePeriodSeconds: 1, containers: [{name: head, image: registry.invalid/bursar/ray:1}]}
     workerGroupSpecs:
       - groupName: gpu
         replicas: 2
         rayStartParams: {}
         template:
           metadata: {labels: {team: $2}}
-          spec: {containers: [{name: worker, image: registry.invalid/bursar/ray:1, resources: {limits: {nvidia.com/gpu: "1"}}}]}
+          spec: {terminationGracePeriodSeconds: 1, containers: [{name: worker, image: registry.invalid/bursar/ray:1, resources: {limits: {nvidia.com/gpu: "1"}}}]}
 YAML
 }
 
@@ -137,7 +137,7 @@ spec:
       restartPolicy: Never
       template:
         metadata: {labels: {team: $2}}
-        spec: {containers: [{name: tensorflow, image: registry.invalid/bursar/fake-trainer:1, resources: {limits: {nvidia.com/gpu: "1"}}}]}
+        spec: {terminationGracePeriodSeconds: 1, containers: [{name: tensorflow, image: registry.invalid/bursar/fake-trainer:1, resources: {limits: {nvidia.com/gpu: "1"}}}]}
 YAML
 }
 
@@ -159,6 +159,7 @@ spec:
             metadata: {labels: {team: $2}}
             spec:
               restartPolicy: Never
+              terminationGracePeriodSeconds: 1
               containers: [{name: train, image: registry.invalid/bursar/fake-trainer:1, resources: {limits: {nvidia.com/gpu: "1"}}}]
 YAML
 }

@@ -54,6 +54,7 @@ spec:
       annotations: {bursar.dev/run-for: "150s"}
     spec:
       restartPolicy: Never
+      terminationGracePeriodSeconds: 1
       nodeSelector: {bursar.dev/pool: a100}
       tolerations: [{key: kwok.x-k8s.io/node, operator: Exists, effect: NoSchedule}]
       containers:

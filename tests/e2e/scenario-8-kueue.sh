@@ -64,6 +64,7 @@ spec:
       annotations: {bursar.dev/run-for: "10s"}
     spec:
       restartPolicy: Never
+      terminationGracePeriodSeconds: 1
       tolerations: [{key: kwok.x-k8s.io/node, operator: Exists, effect: NoSchedule}]
       containers:
       - name: train

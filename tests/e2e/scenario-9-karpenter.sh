@@ -106,6 +106,7 @@ spec:
       annotations: {bursar.dev/run-for: "$4"}
     spec:
       restartPolicy: Never
+      terminationGracePeriodSeconds: 1
       nodeSelector: {bursar.dev/pool: $3}
       containers:
       - name: train

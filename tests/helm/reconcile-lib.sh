@@ -173,6 +173,7 @@ spec:
   template:
     spec:
       restartPolicy: Never
+      terminationGracePeriodSeconds: 1
       containers:
         - name: train
           image: trainer
@@ -192,6 +193,7 @@ metadata:
 spec:
   nodeName: helm-kwok-0
   restartPolicy: Never
+  terminationGracePeriodSeconds: 1
   containers:
     - name: train
       image: trainer

@@ -781,6 +781,70 @@ TEST(BudgetPlannerTest, DrainSuspendsTheMostRecentlyStartedRunFirst) {
   EXPECT_EQ(plan.jobs[0].rung, JobRung::kDrain);
 }
 
+// Running pods that take ten minutes to stop once suspended (terminationGracePeriodSeconds) are
+// projected ten minutes ahead: the budget drains while the money left still covers their stop,
+// where pods that stop at once would run on.
+TEST(BudgetPlannerTest, DrainAllowsForTheTimeRunningPodsTakeToStop) {
+  // 16 GPU-hours spent; 4 GPUs burning; 5 GPU-minutes of money left.
+  const values::Money limit = GpuShare().MulDiv(16 * 12 + 1, 12);
+  for (absl::Duration grace : {absl::ZeroDuration(), absl::Minutes(10)}) {
+    BudgetPlanner planner;
+    Snapshot s = Base(kStart + absl::Hours(8));
+    s.budgets = {
+        Budget(absl::StrCat("  limit: {amount: \"", limit.ToString(), "\", currency: USD}\n"))};
+    s.nodes = {Node("a100-0"), Node("a100-1")};
+    s.pods = {Pod("r", kStart + absl::Hours(7), "a100-0", 2, "resumed"),
+              Pod("s", kStart + absl::Hours(1), "a100-1", 2, "steady")};
+    for (PodView& pod : s.pods) {
+      pod.stop_grace = grace;
+    }
+    s.jobs = {Job("resumed", 2, kStart), Job("steady", 2, kStart + absl::Minutes(30))};
+    Plan plan = planner.Reconcile(s);
+    const engine::BudgetDecision& d = Outcome(plan).decision;
+    if (grace == absl::ZeroDuration()) {
+      // 2 GPU-minutes burn over the 30 s lookahead: under the limit, nothing is drained.
+      EXPECT_LT(d.rung, api::LadderAction::kDrain) << d.reason;
+      EXPECT_TRUE(plan.jobs.empty());
+      continue;
+    }
+    // 41 GPU-minutes over 10 min 15 s: Drain, and not one GPU fits until the pods stop.
+    EXPECT_EQ(d.rung, api::LadderAction::kDrain) << d.reason;
+    EXPECT_THAT(d.reason, testing::HasSubstr("10m15s ahead"));
+    EXPECT_EQ(d.keep_running_gpus, 0);
+    EXPECT_EQ(plan.jobs.size(), 2u);
+  }
+}
+
+// Pods already told to stop (a drained Job's, until their deletionTimestamp) keep costing; Drain
+// keeps only what fits beside them, as it does beside idle capacity.
+TEST(BudgetPlannerTest, DrainKeepsOnlyWhatFitsBesidePodsStillStopping) {
+  BudgetPlanner planner;
+  const absl::Time now = kStart + absl::Hours(8);
+  Snapshot s = Base(now);
+  // 16 GPU-hours spent; 0.2 GPU-hours of money left; the lookahead is 5 min 15 s (the stopping
+  // pod's 5 min left). The stopping Job's 2 GPUs take 0.175 GPU-hours of it, which leaves 0.025
+  // for the other Job: not one GPU over the lookahead. Counted as stoppable, 2 would be kept.
+  const values::Money limit = GpuShare().MulDiv(16 * 5 + 1, 5);
+  s.budgets = {
+      Budget(absl::StrCat("  limit: {amount: \"", limit.ToString(), "\", currency: USD}\n"))};
+  s.nodes = {Node("a100-0"), Node("a100-1")};
+  s.pods = {Pod("stopping", kStart + absl::Hours(1), "a100-0", 2, "drained"),
+            Pod("r", kStart + absl::Hours(7), "a100-1", 2, "running")};
+  s.pods[0].deleting = now + absl::Minutes(5);
+  s.jobs = {Job("drained", 2), Job("running", 2)};
+  s.jobs[0].suspended = true;
+  s.jobs[0].held_by = "vision";
+  s.jobs[0].held_for = "Drain";
+  Plan plan = planner.Reconcile(s);
+  const engine::BudgetDecision& d = Outcome(plan).decision;
+  ASSERT_EQ(d.rung, api::LadderAction::kDrain) << d.reason;
+  EXPECT_THAT(d.reason, testing::HasSubstr("5m15s ahead"));
+  EXPECT_EQ(d.keep_running_gpus, 0);
+  ASSERT_EQ(plan.jobs.size(), 1u);
+  EXPECT_EQ(plan.jobs[0].name, "running");
+  EXPECT_EQ(plan.jobs[0].rung, JobRung::kDrain);
+}
+
 // A running CPU-only Job (no GPUs) is not held at Hold like a Job without pods: Hold stops new
 // work only, and Drain stops running work by money.
 TEST(BudgetPlannerTest, HoldLeavesARunningCpuOnlyJobRunning) {

@@ -1,6 +1,6 @@
-// Tests for engine::CpuMemoryAllowances: the cpu and memory entries of spec.quota.resources as
-// allowances, which the operator writes into status.admission and its ResourceQuotas and
-// `bursar simulate` admits against.
+// Tests for engine::LookaheadWithStop and engine::CpuMemoryAllowances: the cpu and memory entries
+// of spec.quota.resources as allowances, which the operator writes into status.admission and its
+// ResourceQuotas and `bursar simulate` admits against.
 
 #include "controllers/engine/budget_step.h"
 
@@ -108,6 +108,32 @@ TEST(CpuMemoryPrices, TheDearestOfTheDefaultsAndThePoolsNodes) {
   UnitPrices none = CpuMemoryPrices({}, defaults);
   EXPECT_EQ(none.cpu_core_hour, defaults.cpu_core_hour);
   EXPECT_EQ(none.memory_gib_hour, defaults.memory_gib_hour);
+}
+
+// A tick for the meter reading, then the longer of a tick and the pods' termination grace for
+// the suspension to stop the meter; a grace of days counts as kMaxStopLag.
+TEST(LookaheadWithStop, OneTickThenTheLongerOfATickAndTheStopLag) {
+  const absl::Duration lookahead = LookaheadFor(absl::Seconds(15));
+  EXPECT_EQ(LookaheadWithStop(lookahead, absl::ZeroDuration()), absl::Seconds(30));
+  EXPECT_EQ(LookaheadWithStop(lookahead, absl::Seconds(15)), absl::Seconds(30));
+  EXPECT_EQ(LookaheadWithStop(lookahead, absl::Seconds(30)), absl::Seconds(45));
+  EXPECT_EQ(LookaheadWithStop(lookahead, absl::Minutes(10)), absl::Seconds(615));
+  EXPECT_EQ(LookaheadWithStop(lookahead, absl::Hours(24 * 365)), kMaxStopLag + absl::Seconds(15));
+}
+
+// Pods not yet stopping weigh by their price: one cheap pod with a long grace moves the lag of
+// dear pods that stop at once by its share only. A pod already stopping sets a floor: what is
+// left of its grace.
+TEST(StopLag, PriceWeightedGraceOfRunningPodsButAtLeastWhatAStoppingPodHasLeft) {
+  StopLag lag;
+  EXPECT_EQ(lag.Lag(), absl::ZeroDuration());
+  lag.Add(Money::FromUnits(9), absl::ZeroDuration(), false);
+  lag.Add(Money::FromUnits(1), absl::Minutes(10), false);
+  EXPECT_EQ(lag.Lag(), absl::Minutes(1));
+  lag.Add(Money::FromUnits(1), absl::Hours(48), false);  // counted as kMaxStopLag
+  EXPECT_NEAR(absl::ToDoubleSeconds(lag.Lag()), (600.0 + 3600.0) / 11, 1e-6);
+  lag.Add(Money::FromUnits(1), absl::Minutes(20), true);
+  EXPECT_EQ(lag.Lag(), absl::Minutes(20));
 }
 
 }  // namespace

@@ -152,12 +152,9 @@ TEST(GpuHourPrice, TheCheapestPoolWithRoomConvertsTheMoney) {
 }
 
 TEST(GpuHourPrice, WithoutPoolPricesWhatRunsButNeverBelowThePriceBookDefault) {
-  BudgetBurn burn{.regular_rate = M(12),
-                  .regular_gpus = 4,
-                  .reserve_rate = {},
-                  .reserve_gpus = 0,
-                  .idle_rate = {},
-                  .idle_gpus = 0};
+  BudgetBurn burn;
+  burn.regular_rate = M(12);
+  burn.regular_gpus = 4;
   EXPECT_EQ(GpuHourPrice({}, burn, M(1)), M(3));
   EXPECT_EQ(GpuHourPrice({}, {}, M(1)), M(1));
   // Never below the default: running on cheap spot GPUs does not make the allowance jump.

@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <limits>
+#include <optional>
 #include <sstream>
 #include <string>
 
@@ -95,6 +97,40 @@ TEST(PodProtoDecoderTest, TheServersProtobufGivesTheSummaryOfItsJson) {
     some_finished = some_finished || c.finished_at.has_value();
   }
   EXPECT_TRUE(some_finished);
+}
+
+// spec.terminationGracePeriodSeconds (how long a drained pod may run on): both decoders read it,
+// give Kubernetes' default when it is absent, and hold it within an int32.
+TEST(PodProtoDecoderTest, BothDecodersReadTheTerminationGrace) {
+  wire::Pod pod;
+  ASSERT_TRUE(pod.ParseFromString(PodMessage()));
+  ASSERT_EQ(pod.spec().termination_grace_period_seconds(), 30);  // the fixture's
+  PodProtoDecoder proto_decoder(std::vector<std::string>{});
+  PodSummaryDecoder json_decoder(std::vector<std::string>{});
+  struct Case {
+    std::optional<int64_t> grace;
+    int32_t want;
+  };
+  for (const Case& c : {Case{600, 600}, Case{std::nullopt, kDefaultTerminationGraceSeconds},
+                        Case{int64_t{1} << 40, std::numeric_limits<int32_t>::max()}}) {
+    std::string json = ServerJson();
+    if (c.grace.has_value()) {
+      pod.mutable_spec()->set_termination_grace_period_seconds(*c.grace);
+      json = absl::StrReplaceAll(json,
+                                 {{"\"terminationGracePeriodSeconds\":30",
+                                   absl::StrCat("\"terminationGracePeriodSeconds\":", *c.grace)}});
+    } else {
+      pod.mutable_spec()->clear_termination_grace_period_seconds();
+      json = absl::StrReplaceAll(json, {{"\"terminationGracePeriodSeconds\":30,", ""}});
+    }
+    absl::StatusOr<PodSummary> from_proto =
+        proto_decoder.DecodePod(Envelope("Pod", pod.SerializeAsString()));
+    absl::StatusOr<PodSummary> from_json = json_decoder.DecodePod(json);
+    ASSERT_TRUE(from_proto.ok()) << from_proto.status();
+    ASSERT_TRUE(from_json.ok()) << from_json.status();
+    EXPECT_EQ(from_proto->termination_grace_seconds, c.want);
+    EXPECT_EQ(from_json->termination_grace_seconds, c.want);
+  }
 }
 
 TEST(PodProtoDecoderTest, DecodesListPagesAndWatchFrames) {

@@ -219,6 +219,7 @@ metadata: {name: $1, namespace: bench-0, labels: {app: probe}}
 spec:
   nodeName: gpu-0
   tolerations: [{key: kwok.x-k8s.io/node, operator: Exists, effect: NoSchedule}]
+  terminationGracePeriodSeconds: 1
   containers:
   - name: work
     image: registry.invalid/bursar/fake-trainer:1
