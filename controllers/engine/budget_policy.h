@@ -15,8 +15,8 @@
 //   usage    (spent + burn x lookahead) / ceiling(now + lookahead), in percent. Projecting the
 //            current burn one lookahead (>= one metering tick) ahead is what makes Bursar act
 //            before a line is crossed, not after. The lookahead covers the time a suspension
-//            takes to stop the meter: at least a tick, and the longest termination grace of the
-//            running pods (LookaheadWithStop, budget_step.h).
+//            takes to stop the meter: at least a tick, or the running pods' termination grace
+//            when longer (StopLag and LookaheadWithStop, budget_step.h).
 //   rung     the highest threshold whose percent <= usage.
 // Actions per rung: Throttle sets the quota so that the forecast lands on the limit
 // (allowedGPUs = (Le - spent) / (gpuHourPrice x time left)); with Even pacing that quota holds
