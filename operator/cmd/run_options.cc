@@ -46,7 +46,9 @@ constexpr Setting kTick{"tick", "tick", "DURATION",
                         [](const RunOptions& d) { return values::FormatDuration(d.tick); }};
 constexpr Setting kLookahead{"lookahead", "lookahead", "DURATION",
                              "How far ahead enforcement looks when it projects spend; at least "
-                             "the tick, 0 means twice the tick.",
+                             "the tick, 0 means twice the tick. A budget whose running pods take "
+                             "longer than a tick to stop (terminationGracePeriodSeconds) looks "
+                             "a tick plus that far ahead.",
                              [](const RunOptions&) -> std::string { return "2 x tick"; }};
 constexpr Setting kStatusInterval{
     "status-interval", "statusInterval", "DURATION",
