@@ -133,12 +133,15 @@ metric() {
 }
 
 # The Job template every scenario uses: JOB NAMESPACE GPUS RUN_FOR [LABELS_YAML] [PRIORITY]
-# [MORE_ANNOTATIONS] (flow-style entries, e.g. 'bursar.dev/max-cost: "3"'). Its pods declare a
-# 1 s termination grace, as every pod in these tests does: kwok's fast stages delete a pod at
-# once, and Bursar projects a budget's burn over its pods' grace (30 s by default) before Drain
-# can stop them, which would dwarf these tests' few-dollar limits.
+# [MORE_ANNOTATIONS] [GRACE_SECONDS] [MORE_POD_ANNOTATIONS] (annotations as flow-style entries,
+# e.g. 'bursar.dev/max-cost: "3"'). Its pods declare a 1 s termination grace unless told, as
+# every pod in these tests does: kwok's fast stages delete a pod at once, and Bursar projects a
+# budget's burn over its pods' grace (30 s by default) before Drain can stop them, which would
+# dwarf these tests' few-dollar limits. Scenario 15 gives a longer one, with the pod annotation
+# kwok.bursar.test/stop: at-grace-end, for pods that do run through it.
 gpu_job() {
   local name=$1 ns=$2 gpus=$3 run_for=$4 labels=${5:-"{}"} priority=${6:-0} more=${7:-}
+  local grace=${8:-1} pod_more=${9:-}
   cat <<EOF
 apiVersion: batch/v1
 kind: Job
@@ -151,10 +154,10 @@ spec:
   template:
     metadata:
       labels: $labels
-      annotations: {bursar.dev/run-for: "$run_for"}
+      annotations: {bursar.dev/run-for: "$run_for"${pod_more:+, $pod_more}}
     spec:
       restartPolicy: Never
-      terminationGracePeriodSeconds: 1
+      terminationGracePeriodSeconds: $grace
       nodeSelector: {bursar.dev/pool: a100}
       tolerations: [{key: kwok.x-k8s.io/node, operator: Exists, effect: NoSchedule}]
       containers:

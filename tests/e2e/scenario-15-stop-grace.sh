@@ -42,30 +42,10 @@ operator_start --status-interval 1s
 wait_for "the operator to enter the period" 30 bash -c \
   "kubectl get computebudget vision -o jsonpath='{.status.period.start}' | grep -qx '$anchor'"
 
-# slow_stop_job NAME — a 1-GPU Job whose pod has a 20 s grace that kwok honours (its annotation).
-slow_stop_job() {
-  cat <<YAML
-apiVersion: batch/v1
-kind: Job
-metadata: {name: $1, namespace: vision}
-spec:
-  backoffLimit: 0
-  template:
-    metadata:
-      annotations: {bursar.dev/run-for: "600s", kwok.bursar.test/stop: at-grace-end}
-    spec:
-      restartPolicy: Never
-      terminationGracePeriodSeconds: $GRACE
-      nodeSelector: {bursar.dev/pool: a100}
-      tolerations: [{key: kwok.x-k8s.io/node, operator: Exists, effect: NoSchedule}]
-      containers:
-      - name: train
-        image: registry.invalid/bursar/fake-trainer:1
-        resources: {limits: {nvidia.com/gpu: "1"}}
----
-YAML
-}
-for i in 1 2 3; do slow_stop_job "train-$i"; done | kc apply -f - >/dev/null
+# 1-GPU Jobs whose pods have a 20 s grace that kwok honours (their annotation).
+for i in 1 2 3; do
+  gpu_job "train-$i" vision 1 600s "{}" 0 "" "$GRACE" "kwok.bursar.test/stop: at-grace-end"
+done | kc apply -f - >/dev/null
 
 running_pods() {
   kc get pods -n vision --field-selector=status.phase=Running --no-headers 2>/dev/null | wc -l
