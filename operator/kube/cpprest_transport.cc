@@ -97,22 +97,20 @@ std::string ErrorHint(const http::http_exception& e) {
   const bool dropped = code == ECONNRESET || code == ECONNABORTED || code == EPIPE ||
                        code == asio::error::eof ||
                        code == static_cast<int>(asio::ssl::error::stream_truncated);
+  auto dropped_hint = [&](const char* when) {
+    return absl::StrCat(" (the connection was closed or reset ", when,
+                        ": the server, or a proxy in front of it, dropped it; code ", code, ")");
+  };
   const char* what = e.what();
   if (absl::StrContains(what, "SSL handshake")) {
-    return dropped ? absl::StrCat(
-                         " (the connection was closed or reset during the TLS handshake: "
-                         "the server, or a proxy in front of it, dropped it; code ",
-                         code, ")")
+    return dropped ? dropped_hint("during the TLS handshake")
                    : absl::StrCat(
                          " (server certificate not signed by the trusted CA, or not "
                          "issued for this host; code ",
                          code, ")");
   }
   if (dropped && absl::StrContains(what, "Failed to connect")) {
-    return absl::StrCat(
-        " (the connection was closed or reset as it was made: the server, or a "
-        "proxy in front of it, dropped it; code ",
-        code, ")");
+    return dropped_hint("as it was made");
   }
   return "";
 }

@@ -160,6 +160,16 @@ values::Money GpuShare() {
   return engine::PodRatePerHour({c}, prices);
 }
 
+// Hour 8 of the default budget's period, with its limit set to `limit` and two a100 nodes (the
+// Drain tests: what their pods spent by then is set against `limit`).
+Snapshot AtHour8OnTwoNodes(const values::Money& limit) {
+  Snapshot s = Base(kStart + absl::Hours(8));
+  s.budgets = {
+      Budget(absl::StrCat("  limit: {amount: \"", limit.ToString(), "\", currency: USD}\n"))};
+  s.nodes = {Node("a100-0"), Node("a100-1")};
+  return s;
+}
+
 const BudgetOutcome& Outcome(const Plan& plan, const std::string& name = "vision") {
   for (const BudgetOutcome& o : plan.budgets) {
     if (o.name == name) {
@@ -763,13 +773,9 @@ TEST(BudgetPlannerTest, HoldSuspendsJobsWithoutPodsAndDrainTheLowestPriorityFirs
 // creation time before, and drained "steady".)
 TEST(BudgetPlannerTest, DrainSuspendsTheMostRecentlyStartedRunFirst) {
   BudgetPlanner planner;
-  Snapshot s = Base(kStart + absl::Hours(8));
   // 16 GPU-hours spent and 4 GPUs burning over the first pass's 30 s lookahead: a limit of
   // 16 + 2.5 / 120 GPU-hours' worth keeps 2 GPUs running.
-  const values::Money limit = GpuShare().MulDiv(16 * 240 + 5, 240);
-  s.budgets = {
-      Budget(absl::StrCat("  limit: {amount: \"", limit.ToString(), "\", currency: USD}\n"))};
-  s.nodes = {Node("a100-0"), Node("a100-1")};
+  Snapshot s = AtHour8OnTwoNodes(GpuShare().MulDiv(16 * 240 + 5, 240));
   s.pods = {Pod("r", kStart + absl::Hours(7), "a100-0", 2, "resumed"),
             Pod("s", kStart + absl::Hours(1), "a100-1", 2, "steady")};
   s.jobs = {Job("resumed", 2, kStart), Job("steady", 2, kStart + absl::Minutes(30))};
@@ -789,10 +795,7 @@ TEST(BudgetPlannerTest, DrainAllowsForTheTimeRunningPodsTakeToStop) {
   const values::Money limit = GpuShare().MulDiv(16 * 12 + 1, 12);
   for (absl::Duration grace : {absl::ZeroDuration(), absl::Minutes(10)}) {
     BudgetPlanner planner;
-    Snapshot s = Base(kStart + absl::Hours(8));
-    s.budgets = {
-        Budget(absl::StrCat("  limit: {amount: \"", limit.ToString(), "\", currency: USD}\n"))};
-    s.nodes = {Node("a100-0"), Node("a100-1")};
+    Snapshot s = AtHour8OnTwoNodes(limit);
     s.pods = {Pod("r", kStart + absl::Hours(7), "a100-0", 2, "resumed"),
               Pod("s", kStart + absl::Hours(1), "a100-1", 2, "steady")};
     for (PodView& pod : s.pods) {
@@ -819,15 +822,11 @@ TEST(BudgetPlannerTest, DrainAllowsForTheTimeRunningPodsTakeToStop) {
 // keeps only what fits beside them, as it does beside idle capacity.
 TEST(BudgetPlannerTest, DrainKeepsOnlyWhatFitsBesidePodsStillStopping) {
   BudgetPlanner planner;
-  const absl::Time now = kStart + absl::Hours(8);
-  Snapshot s = Base(now);
   // 16 GPU-hours spent; 0.2 GPU-hours of money left; the lookahead is 5 min 15 s (the stopping
   // pod's 5 min left). The stopping Job's 2 GPUs take 0.175 GPU-hours of it, which leaves 0.025
   // for the other Job: not one GPU over the lookahead. Counted as stoppable, 2 would be kept.
-  const values::Money limit = GpuShare().MulDiv(16 * 5 + 1, 5);
-  s.budgets = {
-      Budget(absl::StrCat("  limit: {amount: \"", limit.ToString(), "\", currency: USD}\n"))};
-  s.nodes = {Node("a100-0"), Node("a100-1")};
+  Snapshot s = AtHour8OnTwoNodes(GpuShare().MulDiv(16 * 5 + 1, 5));
+  const absl::Time now = s.now;
   s.pods = {Pod("stopping", kStart + absl::Hours(1), "a100-0", 2, "drained"),
             Pod("r", kStart + absl::Hours(7), "a100-1", 2, "running")};
   s.pods[0].deleting = now + absl::Minutes(5);
