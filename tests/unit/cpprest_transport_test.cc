@@ -732,6 +732,38 @@ TEST_F(CppRestTransportTest, StreamYieldsEachLineAsItsChunkArrives) {
   EXPECT_EQ(Show(lines.Next()), "<end>");  // the end repeats
 }
 
+// The stream reads what has arrived in blocks and cuts the lines itself: many lines in one
+// chunk, a line longer than a block, and a last line with no newline all come out whole.
+TEST_F(CppRestTransportTest, StreamCutsLinesAcrossReadBlocksAndKeepsAnUnterminatedLastLine) {
+  const std::string long_line = "{\"long\":\"" + std::string(300 << 10, 'x') + "\"}";
+  TestHttpsServer server([&long_line](const ServerRequest&, Exchange& exchange) {
+    exchange.BeginChunked();
+    std::string many;
+    for (int i = 0; i < 1000; ++i) {
+      absl::StrAppend(&many, "{\"i\":", i, "}\n");
+    }
+    exchange.Chunk(many);
+    exchange.Chunk(long_line + "\n");
+    exchange.Chunk("{\"last\":true}");  // no newline before the end of the body
+    exchange.EndChunked();
+  });
+  auto transport = MustCreate(VerifiedConfig(server));
+  ASSERT_NE(transport, nullptr);
+  absl::StatusOr<StreamResponse> stream = transport->Stream(Get("/watch"), kTimeout);
+  ASSERT_TRUE(stream.ok()) << stream.status();
+  ASSERT_NE(stream->lines, nullptr);
+  LineStream& lines = *stream->lines;
+
+  for (int i = 0; i < 1000; ++i) {
+    ASSERT_EQ(Show(lines.Next()), absl::StrCat("{\"i\":", i, "}")) << "line " << i;
+  }
+  absl::StatusOr<std::optional<std::string>> got = lines.Next();
+  ASSERT_TRUE(got.ok() && got->has_value()) << Show(got);
+  EXPECT_EQ(**got, long_line);
+  EXPECT_EQ(Show(lines.Next()), "{\"last\":true}");
+  EXPECT_EQ(Show(lines.Next()), "<end>");
+}
+
 TEST_F(CppRestTransportTest, CancelUnblocksNext) {
   TestHttpsServer server([](const ServerRequest&, Exchange& exchange) {
     exchange.BeginChunked();
