@@ -229,29 +229,12 @@ void ConfigureTls(const TlsMaterial& tls, asio::ssl::context& context) {
   }
 }
 
-// Reads `n` bytes into `buffer`, fewer only when the body ends first; the task's value is the
-// count read.
-pplx::task<size_t> ReadExactly(concurrency::streams::istream body,
-                               concurrency::streams::container_buffer<Bytes> buffer, size_t n,
-                               size_t done = 0) {
-  if (done >= n) {
-    return pplx::task_from_result(done);
-  }
-  return body.read(buffer, n - done).then([body, buffer, n, done](size_t got) {
-    return got == 0 ? pplx::task_from_result(done) : ReadExactly(body, buffer, n, done + got);
-  });
-}
-
-// The largest protobuf watch frame accepted: larger than any object the API server stores
-// (etcd's default limit is 1.5 MiB), as LineAssembler::kDefaultMaxLineBytes.
-constexpr uint32_t kMaxFrameBytes = 16u << 20;
-
 // The messages of a chunked response body, one at a time: lines for JSON, or for a protobuf
-// watch (Content-Type application/vnd.kubernetes.protobuf;stream=watch) frames of a 4-byte
-// big-endian length and that many bytes. Lines are cut by a LineAssembler from what the body
-// already holds, read in blocks on the caller's thread; only when nothing has arrived does Next()
-// wait for the next byte on cpprestsdk's pool. (cpprestsdk's own read_line takes a lock for every
-// character and a thread hand-off for every line: most of a 50,000-pod initial list's time.)
+// watch (Content-Type application/vnd.kubernetes.protobuf;stream=watch) length-prefixed frames.
+// They are cut (LineAssembler, FrameAssembler) from what the body already holds, read in blocks
+// on the caller's thread; only when nothing has arrived does Next() wait for the next byte on
+// cpprestsdk's pool. (cpprestsdk's own read_line takes a lock for every character and a thread
+// hand-off for every line: most of a 50,000-pod initial list's time.)
 // Next() is thread-compatible; Cancel() may come from any thread.
 class CppRestLineStream final : public LineStream {
  public:
@@ -273,13 +256,14 @@ class CppRestLineStream final : public LineStream {
     if (end_.has_value()) {
       return *end_;
     }
-    if (framed_) {
-      absl::StatusOr<std::optional<std::string>> frame = Await();
-      return frame.ok() && frame->has_value() ? frame : End(std::move(frame));
-    }
     for (;;) {
-      if (std::optional<std::string> line = lines_.NextLine(); line.has_value()) {
-        return line;
+      absl::StatusOr<std::optional<std::string>> message = NextBuffered();
+      if (!message.ok()) {
+        cancel_.cancel();
+        return End(Named(message.status()));
+      }
+      if (message->has_value()) {
+        return message;
       }
       absl::StatusOr<bool> fed = FeedAvailable();
       if (!fed.ok()) {
@@ -293,13 +277,13 @@ class CppRestLineStream final : public LineStream {
       if (!bytes.ok()) {
         return End(bytes.status());
       }
-      if (!bytes->has_value()) {  // the end of the body: its unterminated last line, if any
-        std::optional<std::string> last = lines_.Finish();
-        return last.has_value() ? std::move(last) : End(std::optional<std::string>());
+      if (!bytes->has_value()) {  // the end of the body: an unterminated last line, if any
+        absl::StatusOr<std::optional<std::string>> last = FinishBuffered();
+        return last.ok() && last->has_value() ? last : End(std::move(last));
       }
-      if (absl::Status fed_one = Feed(**bytes); !fed_one.ok()) {
+      if (absl::Status fed_byte = Feed(**bytes); !fed_byte.ok()) {
         cancel_.cancel();
-        return End(fed_one);
+        return End(fed_byte);
       }
     }
   }
@@ -323,12 +307,11 @@ class CppRestLineStream final : public LineStream {
     std::condition_variable cv;
     bool cancelled = false;       // guarded by mu
     bool read_in_flight = false;  // guarded by mu
-    // The outcome of the read in flight: bytes (a frame, or a line's first byte), nullopt at
-    // the end, or an error.
+    // The outcome of the read in flight: the next byte, nullopt at the end, or an error.
     std::optional<absl::StatusOr<std::optional<std::string>>> read;  // guarded by mu
   };
 
-  // Feeds the lines what the body holds already, without waiting; false when it holds nothing.
+  // Feeds what the body holds already, without waiting; false when it holds nothing.
   absl::StatusOr<bool> FeedAvailable() {
     {
       std::lock_guard<std::mutex> lock(state_->mu);
@@ -348,10 +331,9 @@ class CppRestLineStream final : public LineStream {
       if (got == 0 || got > available) {
         return false;
       }
-      absl::Status status =
-          Feed(std::string_view(reinterpret_cast<const char*>(block_.data()), got));
-      if (!status.ok()) {
-        return status;
+      absl::Status fed = Feed(std::string_view(reinterpret_cast<const char*>(block_.data()), got));
+      if (!fed.ok()) {
+        return fed;
       }
       return true;
     } catch (...) {
@@ -359,10 +341,40 @@ class CppRestLineStream final : public LineStream {
     }
   }
 
+  // Fails when a line grows over LineAssembler's limit (frames are checked when cut).
   absl::Status Feed(std::string_view bytes) {
-    absl::Status status = lines_.Feed(bytes);
-    return status.ok() ? status
-                       : absl::Status(status.code(), absl::StrCat(what_, ": ", status.message()));
+    if (framed_) {
+      frames_.Feed(bytes);
+      return absl::OkStatus();
+    }
+    absl::Status fed = lines_.Feed(bytes);
+    return fed.ok() ? fed : Named(fed);
+  }
+
+  // The next whole message read already; nullopt when more must be read.
+  absl::StatusOr<std::optional<std::string>> NextBuffered() {
+    if (framed_) {
+      return frames_.NextFrame();
+    }
+    return lines_.NextLine();
+  }
+
+  // At the end of the body: the unterminated last line, if any; an error inside a frame; else
+  // the clean end (nullopt).
+  absl::StatusOr<std::optional<std::string>> FinishBuffered() {
+    if (framed_) {
+      absl::Status finished = frames_.Finish();
+      if (!finished.ok()) {
+        return Named(finished);
+      }
+      return std::nullopt;
+    }
+    return lines_.Finish();
+  }
+
+  // `status` with the request it came from.
+  absl::Status Named(const absl::Status& status) const {
+    return absl::Status(status.code(), absl::StrCat(what_, ": ", status.message()));
   }
 
   // Waits (within the idle timeout) for the read that StartRead() begins, unless one is in
@@ -402,10 +414,6 @@ class CppRestLineStream final : public LineStream {
       }
       state->cv.notify_all();
     };
-    if (framed_) {
-      StartFrameRead(std::move(deliver));
-      return;
-    }
     try {
       // One byte: it completes as soon as anything arrives; FeedAvailable() reads the rest.
       concurrency::streams::container_buffer<Bytes> buffer;
@@ -427,48 +435,6 @@ class CppRestLineStream final : public LineStream {
     }
   }
 
-  // One length-prefixed frame; the end of the body between frames is the clean end.
-  template <typename Deliver>
-  void StartFrameRead(Deliver deliver) {
-    try {
-      concurrency::streams::istream body = response_.body();
-      concurrency::streams::container_buffer<Bytes> header;
-      ReadExactly(body, header, 4)
-          .then([body, header, deliver, what = what_](size_t got) {
-            if (got == 0) {
-              return pplx::task_from_result(std::optional<std::string>());
-            }
-            const Bytes& h = header.collection();
-            if (got < 4) {
-              throw std::runtime_error("watch stream ended inside a frame's length");
-            }
-            const uint32_t length = (uint32_t{h[0]} << 24) | (uint32_t{h[1]} << 16) |
-                                    (uint32_t{h[2]} << 8) | uint32_t{h[3]};
-            if (length > kMaxFrameBytes) {
-              throw std::length_error(
-                  absl::StrCat("watch frame of ", length, " bytes is over ", kMaxFrameBytes));
-            }
-            concurrency::streams::container_buffer<Bytes> payload;
-            return ReadExactly(body, payload, length).then([payload, length](size_t read) {
-              if (read < length) {
-                throw std::runtime_error("watch stream ended inside a frame");
-              }
-              const Bytes& bytes = payload.collection();
-              return std::optional<std::string>(std::in_place, bytes.begin(), bytes.end());
-            });
-          })
-          .then([deliver, what = what_](pplx::task<std::optional<std::string>> frame) {
-            try {
-              deliver(frame.get());
-            } catch (...) {
-              deliver(StatusFromCurrentException(what));
-            }
-          });
-    } catch (...) {
-      deliver(StatusFromCurrentException(what_));
-    }
-  }
-
   absl::StatusOr<std::optional<std::string>> End(absl::StatusOr<std::optional<std::string>> end) {
     end_ = end;
     return end;
@@ -481,6 +447,7 @@ class CppRestLineStream final : public LineStream {
   const bool framed_;  // protobuf frames rather than lines
   const std::shared_ptr<State> state_;
   LineAssembler lines_;         // JSON: the lines read so far
+  FrameAssembler frames_;       // protobuf: the frames read so far
   std::vector<uint8_t> block_;  // JSON: the last block read
   // Set once the stream ended (cleanly, with an error, or cancelled): Next() repeats it.
   std::optional<absl::StatusOr<std::optional<std::string>>> end_;

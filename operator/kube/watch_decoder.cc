@@ -179,4 +179,40 @@ std::optional<std::string> LineAssembler::Finish() {
   return line;
 }
 
+void FrameAssembler::Feed(std::string_view chunk) {
+  if (start_ > 0 && start_ * 2 >= buffer_.size()) {
+    buffer_.erase(0, start_);  // drop the frames already returned
+    start_ = 0;
+  }
+  buffer_.append(chunk);
+}
+
+absl::StatusOr<std::optional<std::string>> FrameAssembler::NextFrame() {
+  if (buffer_.size() - start_ < 4) {
+    return std::nullopt;
+  }
+  const auto byte = [this](size_t i) {
+    return uint32_t{static_cast<uint8_t>(buffer_[start_ + i])};
+  };
+  const uint32_t length = (byte(0) << 24) | (byte(1) << 16) | (byte(2) << 8) | byte(3);
+  if (length > max_frame_bytes_) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("watch stream: a frame of ", length, " bytes is over ", max_frame_bytes_));
+  }
+  if (buffer_.size() - start_ - 4 < length) {
+    return std::nullopt;
+  }
+  std::string frame = buffer_.substr(start_ + 4, length);
+  start_ += 4 + size_t{length};
+  return frame;
+}
+
+absl::Status FrameAssembler::Finish() const {
+  if (start_ < buffer_.size()) {
+    return absl::UnavailableError(
+        absl::StrCat("watch stream ended inside a frame (", buffer_.size() - start_, " bytes)"));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace bursar::kube

@@ -90,6 +90,29 @@ class LineAssembler {
   size_t max_line_bytes_;
 };
 
+// Cuts a protobuf watch stream (Content-Type application/vnd.kubernetes.protobuf;stream=watch)
+// into its frames: a 4-byte big-endian length, then that many bytes. Thread-compatible.
+class FrameAssembler {
+ public:
+  // Larger than any object the API server stores, as LineAssembler's.
+  static constexpr uint32_t kDefaultMaxFrameBytes = 16u << 20;
+
+  explicit FrameAssembler(uint32_t max_frame_bytes = kDefaultMaxFrameBytes)
+      : max_frame_bytes_(max_frame_bytes) {}
+
+  void Feed(std::string_view chunk);
+  // The next complete frame without its length; nullopt until more is fed; an error (and the
+  // stream should be dropped) for a frame longer than the limit.
+  absl::StatusOr<std::optional<std::string>> NextFrame();
+  // At the end of the stream: an error when it ended inside a frame.
+  absl::Status Finish() const;
+
+ private:
+  std::string buffer_;
+  size_t start_ = 0;  // where the next frame's length begins
+  uint32_t max_frame_bytes_;
+};
+
 // A string stored once per process and shared by every copy: for the small, repetitive sets
 // that fill a pod cache (namespaces, label keys, owner kinds, container names). The pool never
 // shrinks, so do not intern values that grow without bound (pod or job names, UIDs).

@@ -186,10 +186,9 @@ class Exchange {
     Write(absl::StrCat("HTTP/1.1 ", status, " Status\r\nContent-Type: ", std::string(content_type),
                        "\r\nContent-Length: ", body.size(), "\r\n\r\n", std::string(body)));
   }
-  void BeginChunked(int status = 200) {
-    Write(absl::StrCat("HTTP/1.1 ", status,
-                       " Status\r\nContent-Type: application/json\r\n"
-                       "Transfer-Encoding: chunked\r\n\r\n"));
+  void BeginChunked(int status = 200, std::string_view content_type = "application/json") {
+    Write(absl::StrCat("HTTP/1.1 ", status, " Status\r\nContent-Type: ", std::string(content_type),
+                       "\r\nTransfer-Encoding: chunked\r\n\r\n"));
   }
   void Chunk(std::string_view data) {
     Write(absl::StrCat(absl::Hex(data.size()), "\r\n", std::string(data), "\r\n"));
@@ -762,6 +761,57 @@ TEST_F(CppRestTransportTest, StreamCutsLinesAcrossReadBlocksAndKeepsAnUnterminat
   EXPECT_EQ(**got, long_line);
   EXPECT_EQ(Show(lines.Next()), "{\"last\":true}");
   EXPECT_EQ(Show(lines.Next()), "<end>");
+}
+
+// A protobuf watch: 4-byte big-endian lengths and frames, cut wherever the chunks fall.
+std::string Framed(std::string_view payload) {
+  const auto n = static_cast<uint32_t>(payload.size());
+  std::string out = {static_cast<char>(n >> 24), static_cast<char>((n >> 16) & 0xff),
+                     static_cast<char>((n >> 8) & 0xff), static_cast<char>(n & 0xff)};
+  return out + std::string(payload);
+}
+
+constexpr char kProtobufWatch[] = "application/vnd.kubernetes.protobuf;stream=watch";
+
+TEST_F(CppRestTransportTest, AProtobufWatchYieldsItsFramesWhereverTheChunksSplitThem) {
+  const std::string big(100 << 10, 'b');  // longer than a read block
+  const std::string body = Framed("one") + Framed("") + Framed(big) + Framed("four");
+  TestHttpsServer server([&body](const ServerRequest&, Exchange& exchange) {
+    exchange.BeginChunked(200, kProtobufWatch);
+    exchange.Chunk(body.substr(0, 2));  // inside the first length
+    exchange.Chunk(body.substr(2, 9));
+    exchange.Chunk(body.substr(11));
+    exchange.EndChunked();
+  });
+  auto transport = MustCreate(VerifiedConfig(server));
+  ASSERT_NE(transport, nullptr);
+  absl::StatusOr<StreamResponse> stream = transport->Stream(Get("/watch"), kTimeout);
+  ASSERT_TRUE(stream.ok()) << stream.status();
+  ASSERT_NE(stream->lines, nullptr);
+  LineStream& frames = *stream->lines;
+  EXPECT_EQ(Show(frames.Next()), "one");
+  EXPECT_EQ(Show(frames.Next()), "");
+  EXPECT_EQ(Show(frames.Next()), big);
+  EXPECT_EQ(Show(frames.Next()), "four");
+  EXPECT_EQ(Show(frames.Next()), "<end>");
+}
+
+TEST_F(CppRestTransportTest, AProtobufWatchThatEndsInsideAFrameIsUnavailable) {
+  TestHttpsServer server([](const ServerRequest&, Exchange& exchange) {
+    exchange.BeginChunked(200, kProtobufWatch);
+    exchange.Chunk(Framed("whole") + Framed("cut short").substr(0, 6));
+    exchange.EndChunked();
+  });
+  auto transport = MustCreate(VerifiedConfig(server));
+  ASSERT_NE(transport, nullptr);
+  absl::StatusOr<StreamResponse> stream = transport->Stream(Get("/watch"), kTimeout);
+  ASSERT_TRUE(stream.ok()) << stream.status();
+  LineStream& frames = *stream->lines;
+  EXPECT_EQ(Show(frames.Next()), "whole");
+  absl::StatusOr<std::optional<std::string>> cut = frames.Next();
+  ASSERT_FALSE(cut.ok());
+  EXPECT_EQ(cut.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(cut.status().message(), HasSubstr("ended inside a frame"));
 }
 
 TEST_F(CppRestTransportTest, CancelUnblocksNext) {

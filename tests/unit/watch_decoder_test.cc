@@ -124,6 +124,55 @@ TEST(WatchDecoderTest, RejectsLinesThatAreNotEvents) {
   }
 }
 
+// ---- FrameAssembler ----
+
+std::string Frame(std::string_view payload) {
+  const auto n = static_cast<uint32_t>(payload.size());
+  return std::string{static_cast<char>(n >> 24), static_cast<char>((n >> 16) & 0xff),
+                     static_cast<char>((n >> 8) & 0xff), static_cast<char>(n & 0xff)} +
+         std::string(payload);
+}
+
+TEST(FrameAssemblerTest, EverySplitPositionGivesTheSameFrames) {
+  const std::string text = Frame("first") + Frame("") + Frame(std::string(300, '\xff'));
+  const std::vector<std::string> want = {"first", "", std::string(300, '\xff')};
+  for (size_t i = 0; i <= text.size(); ++i) {
+    FrameAssembler frames;
+    std::vector<std::string> got;
+    for (std::string_view part :
+         {std::string_view(text).substr(0, i), std::string_view(text).substr(i)}) {
+      frames.Feed(part);
+      for (;;) {
+        absl::StatusOr<std::optional<std::string>> frame = frames.NextFrame();
+        ASSERT_TRUE(frame.ok()) << frame.status();
+        if (!frame->has_value()) {
+          break;
+        }
+        got.push_back(**frame);
+      }
+    }
+    ASSERT_EQ(got, want) << "split at " << i;
+    EXPECT_TRUE(frames.Finish().ok());
+  }
+}
+
+TEST(FrameAssemblerTest, AFrameOverTheLimitAndAnEndInsideAFrameAreErrors) {
+  FrameAssembler small(/*max_frame_bytes=*/8);
+  small.Feed(Frame("12345678"));
+  EXPECT_EQ(small.NextFrame().value(), "12345678");
+  small.Feed(Frame("123456789").substr(0, 4));  // the length is enough to refuse it
+  absl::StatusOr<std::optional<std::string>> over = small.NextFrame();
+  EXPECT_EQ(over.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_NE(over.status().message().find("frame of 9 bytes is over 8"), std::string_view::npos)
+      << over.status();
+
+  FrameAssembler cut;
+  cut.Feed(Frame("whole") + Frame("partial").substr(0, 7));
+  EXPECT_EQ(cut.NextFrame().value(), "whole");
+  EXPECT_FALSE(cut.NextFrame().value().has_value());
+  EXPECT_EQ(cut.Finish().code(), absl::StatusCode::kUnavailable);
+}
+
 // ---- LineAssembler ----
 
 std::vector<std::string> Assemble(const std::vector<std::string_view>& chunks) {
