@@ -46,7 +46,7 @@ struct RunOptions {
   // --leader-elect[=true|false]
   bool leader_elect = true;
   // --pod-protobuf[=true|false]: read Pods in protobuf rather than JSON (docs/operations.md).
-  bool pod_protobuf = false;
+  bool pod_protobuf = true;
   // --leader-election-namespace (a DNS-1123 label); default $POD_NAMESPACE when set.
   std::string lease_namespace = "bursar-system";
   // --leader-election-id: the Lease's name (a DNS-1123 subdomain).

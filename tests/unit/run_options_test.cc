@@ -74,6 +74,7 @@ TEST(RunOptionsTest, DefaultsAreResolved) {
   EXPECT_EQ(o->tick, absl::Seconds(15));
   EXPECT_EQ(o->lookahead, absl::Seconds(30));  // 2 x tick
   EXPECT_TRUE(o->leader_elect);
+  EXPECT_TRUE(o->pod_protobuf);
   EXPECT_EQ(o->lease_namespace, "bursar-system");
   EXPECT_EQ(o->lease_name, "bursar-operator");
   EXPECT_EQ(o->identity, DefaultIdentity());
@@ -173,7 +174,7 @@ TEST(RunOptionsTest, EveryFlagIsRead) {
                                                   "0s",
                                                   "--address-file",
                                                   "/tmp/addr",
-                                                  "--pod-protobuf"},
+                                                  "--pod-protobuf=false"},
                                                  Env({{"KUBECONFIG", "/ignored"}}));
   ASSERT_TRUE(o.ok()) << o.status();
   EXPECT_EQ(o->kubeconfig, "/home/me/.kube/config");
@@ -181,7 +182,7 @@ TEST(RunOptionsTest, EveryFlagIsRead) {
   EXPECT_EQ(o->tick, absl::Milliseconds(100));
   EXPECT_EQ(o->lookahead, absl::Minutes(10));
   EXPECT_FALSE(o->leader_elect);
-  EXPECT_TRUE(o->pod_protobuf);
+  EXPECT_FALSE(o->pod_protobuf);
   EXPECT_EQ(o->lease_namespace, "ml-ops");
   EXPECT_EQ(o->lease_name, "bursar.example.com");
   EXPECT_EQ(o->identity, "replica-a");
