@@ -8,7 +8,8 @@
 //
 // - Apply() takes the watcher's events. A Restarted replaces the whole content in one swap:
 //   readers see the old content or the new, never a mix, and the keys that vanished are
-//   returned (and reported as deletions). Projection happens outside the lock.
+//   returned (and reported as deletions). The objects of a streaming list (SyncObject) are
+//   projected as they come and kept aside until it. Projection happens outside the lock.
 // - HasSynced() turns true with the first Restarted; controllers wait for it (controller.h).
 // - Change callbacks run after the content changed, outside the lock, on the thread that
 //   applies (the watcher's): one per added, modified or deleted key. A relist reports only the
@@ -164,6 +165,14 @@ class Store final : public SyncedCache {
     return std::make_shared<const T>(projector_(std::move(object)));
   }
 
+  // Projects `object` into `map` (a later object under the same key wins), its key onto `order`.
+  void AddTo(Map& map, std::vector<std::string>& order, Source object) const {
+    std::string key = ObjectKeyOf(object);
+    std::string version(ResourceVersionOf(object));
+    order.push_back(key);
+    map.insert_or_assign(std::move(key), Entry{Project(std::move(object)), std::move(version)});
+  }
+
   void Notify(const std::vector<Change>& changes) const {
     std::shared_ptr<const std::vector<ChangeCallback>> callbacks;
     {
@@ -180,6 +189,9 @@ class Store final : public SyncedCache {
   const Projector projector_;
   // Serialises Apply(): a Restarted compares against the content it then replaces.
   absl::Mutex apply_mu_;
+  // The streaming list in progress (kSyncObject since kSyncStarted), in the list's order.
+  Map syncing_ ABSL_GUARDED_BY(apply_mu_);
+  std::vector<std::string> sync_order_ ABSL_GUARDED_BY(apply_mu_);
   mutable absl::Mutex mu_;
   Map items_ ABSL_GUARDED_BY(mu_);
   bool synced_ ABSL_GUARDED_BY(mu_) = false;
@@ -199,17 +211,23 @@ std::vector<std::string> Store<T, Source>::Apply(WatcherEvent<Source> event) {
   std::vector<Change> changes;
   std::vector<std::string> vanished;
   switch (event.type) {
+    case WatcherEvent<Source>::Type::kSyncStarted:
+      syncing_ = Map();
+      sync_order_.clear();
+      return {};
+    case WatcherEvent<Source>::Type::kSyncObject:
+      // Kept aside as a stored value (projected), not as received: a list of Nodes as JSON
+      // trees is many times the size of their views.
+      AddTo(syncing_, sync_order_, std::move(event.object));
+      return {};
     case WatcherEvent<Source>::Type::kRestarted: {
       // Build the new content without holding the lock readers need.
-      Map fresh;
-      fresh.reserve(event.objects.size());
-      std::vector<std::string> order;  // the list's order, for deterministic callbacks
-      order.reserve(event.objects.size());
+      Map fresh = std::exchange(syncing_, Map());
+      std::vector<std::string> order = std::exchange(sync_order_, {});  // for the callbacks
+      fresh.reserve(fresh.size() + event.objects.size());
+      order.reserve(order.size() + event.objects.size());
       for (Source& object : event.objects) {
-        std::string key = ObjectKeyOf(object);
-        std::string version(ResourceVersionOf(object));
-        order.push_back(key);
-        fresh.insert_or_assign(std::move(key), Entry{Project(std::move(object)), version});
+        AddTo(fresh, order, std::move(object));
       }
       {
         absl::ReaderMutexLock lock(&mu_);

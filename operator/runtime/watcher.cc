@@ -389,7 +389,7 @@ WatcherStep Watcher<T>::StartStreamingList() {
     }
     return kube::IsGone(lines.status()) ? Relist(lines.status()) : Fail(lines.status());
   }
-  initial_.clear();
+  sink_(Event::SyncStarted());
   AdoptStream(*std::move(lines), WatcherState::kSyncing);
   return Took(WatcherStep::Outcome::kWatchStarted);
 }
@@ -488,7 +488,7 @@ WatcherStep Watcher<T>::ReadInitial(Decoded decoded) {
   switch (decoded.type) {
     case kube::WatchEvent::Type::kAdded:
     case kube::WatchEvent::Type::kModified:
-      initial_.push_back(std::move(decoded.object));
+      sink_(Event::SyncObject(std::move(decoded.object)));
       return Took(WatcherStep::Outcome::kInitialEvent);
     case kube::WatchEvent::Type::kBookmark:
       if (!decoded.initial_events_end) {
@@ -504,7 +504,7 @@ WatcherStep Watcher<T>::ReadInitial(Decoded decoded) {
       if (metrics_ != nullptr) {
         metrics_->relists->Increment();
       }
-      sink_(Event::Restarted(std::exchange(initial_, {})));
+      sink_(Event::Restarted({}));
       return Took(WatcherStep::Outcome::kListed);
     case kube::WatchEvent::Type::kDeleted:
     case kube::WatchEvent::Type::kError:

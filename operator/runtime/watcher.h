@@ -7,9 +7,10 @@
 //   kEmpty     streaming list (WatchList, the default): a watch with sendInitialEvents=true,
 //              resourceVersionMatch=NotOlderThan, allowWatchBookmarks   ok → kSyncing
 //              or, once the server refused that, a paginated list      ok → Restarted(all), kListed
-//   kSyncing   read one event of the streaming list: ADDED/MODIFIED are kept aside; the BOOKMARK
-//              annotated k8s.io/initial-events-end=true ends the initial state → Restarted(all),
-//              its resourceVersion is the resume point, kWatching on the same stream
+//   kSyncing   read one event of the streaming list: ADDED/MODIFIED → SyncObject (the sink keeps
+//              it aside); the BOOKMARK annotated k8s.io/initial-events-end=true ends the initial
+//              state → Restarted, its resourceVersion is the resume point, kWatching on the
+//              same stream
 //   kListed    watch from the list's (or last) resourceVersion  ok → kWatching
 //              with allowWatchBookmarks and timeoutSeconds (290 s, jittered down by 10 %)
 //   kWatching  read one event: ADDED/MODIFIED → Applied, DELETED → Deleted,
@@ -36,8 +37,9 @@
 // the Pod cache never builds JSON trees). Other types do not link.
 //
 // Consumers get events through a sink, on the thread that calls Step()/Run(), in order:
-// Restarted(objects) after every (re)list replaces everything known before; Applied and
-// Deleted follow. A Store (store.h) is the usual sink.
+// Restarted after every (re)list replaces everything known before (with the SyncObjects since
+// the last SyncStarted, for a streaming list); Applied and Deleted follow. A Store (store.h) is
+// the usual sink.
 //
 // Pitfalls:
 // - Step() never sleeps: after kError it returns the delay to wait; Run() waits it on the Clock.
@@ -72,15 +74,32 @@
 
 namespace bursar::runtime {
 
-// What a watcher tells its sink.
+// What a watcher tells its sink. A streaming list hands over its initial objects one at a
+// time, so that a cache can keep each in its own (smaller) form as it arrives instead of holding
+// the whole list as received: kSyncStarted, then kSyncObject for each object, then kRestarted,
+// whose `objects` complete the list. A paginated list sends only kRestarted with every object.
+// A sync that fails before its kRestarted is abandoned: the next one begins with kSyncStarted.
 template <typename T>
 struct WatcherEvent {
-  enum class Type { kRestarted, kApplied, kDeleted };
+  enum class Type { kSyncStarted, kSyncObject, kRestarted, kApplied, kDeleted };
 
   Type type = Type::kApplied;
-  std::vector<T> objects;  // kRestarted: every object that exists, replacing all before
-  T object;                // kApplied (added or modified), kDeleted (its last state)
+  // kRestarted: with the kSyncObjects since kSyncStarted, every object that exists, replacing
+  // all before.
+  std::vector<T> objects;
+  T object;  // kSyncObject, kApplied (added or modified), kDeleted (its last state)
 
+  static WatcherEvent SyncStarted() {
+    WatcherEvent e;
+    e.type = Type::kSyncStarted;
+    return e;
+  }
+  static WatcherEvent SyncObject(T obj) {
+    WatcherEvent e;
+    e.type = Type::kSyncObject;
+    e.object = std::move(obj);
+    return e;
+  }
   static WatcherEvent Restarted(std::vector<T> all) {
     WatcherEvent e;
     e.type = Type::kRestarted;
@@ -249,7 +268,6 @@ class Watcher {
   WatcherState state_ = WatcherState::kEmpty;
   std::string resource_version_;
   bool watch_list_refused_ = false;
-  std::vector<T> initial_;  // kSyncing: the initial state received so far
 
   std::atomic<bool> interrupted_{false};
   // Guards the stream's lifetime against a concurrent Interrupt(); reads run unlocked on the

@@ -483,10 +483,8 @@ TEST_F(ApiServerTest, WatcherSurvivesAnApiserverRestartWithoutLossOrDuplicates) 
           if (event.type == runtime::ObjectWatcher::Event::Type::kRestarted) {
             ++restarts;
           } else if (event.type == runtime::ObjectWatcher::Event::Type::kApplied) {
-            for (const json::Value& o : event.objects) {
-              ++applied[absl::StrCat(runtime::ObjectKeyOf(o), "@",
-                                     std::string(runtime::ResourceVersionOf(o)))];
-            }
+            ++applied[absl::StrCat(runtime::ObjectKeyOf(event.object), "@",
+                                   std::string(runtime::ResourceVersionOf(event.object)))];
           }
         }
         store_sink(std::move(event));

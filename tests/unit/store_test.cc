@@ -132,6 +132,52 @@ TEST(StoreTest, RestartReplacesEverythingAndReportsWhatVanished) {
   EXPECT_EQ(recorder.lines, (Keys{"+ml/e", "~ml/b", "-ml/c", "-ml/d"}));
 }
 
+// A streaming list: its objects are projected as they come and shown only with the Restarted
+// that ends it; an abandoned attempt (a new SyncStarted) leaves nothing behind.
+TEST(StoreTest, AStreamingListIsProjectedAsItComesAndShownOnlyWhenItEnds) {
+  int projected = 0;
+  Store<std::string, json::Value> store([&projected](const json::Value& o) {
+    ++projected;
+    return PathOrFail(o, "metadata.name").string_value();
+  });
+  Recorder recorder;
+  recorder.Attach(store);
+  store.Apply(Event::Restarted(Objs({Obj("ml", "old", "1")})));
+  recorder.lines.clear();
+
+  store.Apply(Event::SyncStarted());
+  store.Apply(Event::SyncObject(Obj("ml", "abandoned", "5")));
+  store.Apply(Event::SyncStarted());  // the stream broke; the next attempt starts over
+  store.Apply(Event::SyncObject(Obj("ml", "a", "7")));
+  store.Apply(Event::SyncObject(Obj("ml", "b", "8")));
+  EXPECT_EQ(projected, 4);                        // old, abandoned, a, b: each as it came
+  EXPECT_EQ(store.ListKeys(), (Keys{"ml/old"}));  // readers still see the old content
+  EXPECT_TRUE(recorder.lines.empty());
+
+  std::vector<std::string> vanished = store.Apply(Event::Restarted(Objs({Obj("ml", "c", "9")})));
+  EXPECT_EQ(vanished, (Keys{"ml/old"}));
+  EXPECT_EQ(Sorted(store.ListKeys()), (Keys{"ml/a", "ml/b", "ml/c"}));
+  ASSERT_NE(store.Get("ml/b"), nullptr);
+  EXPECT_EQ(*store.Get("ml/b"), "b");
+  EXPECT_EQ(recorder.lines, (Keys{"+ml/a", "+ml/b", "+ml/c", "-ml/old"}));
+
+  // The next relist starts from nothing kept aside.
+  store.Apply(Event::SyncStarted());
+  store.Apply(Event::Restarted({}));
+  EXPECT_TRUE(store.ListKeys().empty());
+}
+
+TEST(StoreTest, NotSyncedWhileAStreamingListIsInProgress) {
+  ObjectStore store;
+  store.Apply(Event::SyncStarted());
+  store.Apply(Event::SyncObject(Obj("ml", "a", "1")));
+  EXPECT_FALSE(store.HasSynced());
+  EXPECT_EQ(store.size(), 0u);
+  store.Apply(Event::Restarted({}));
+  EXPECT_TRUE(store.HasSynced());
+  EXPECT_EQ(store.size(), 1u);
+}
+
 TEST(StoreTest, SnapshotsOutliveTheContentTheyCameFrom) {
   ObjectStore store;
   store.Apply(Event::Restarted(Objs({Obj("ml", "a", "1", "gpu-1")})));

@@ -71,12 +71,16 @@ std::string WatchPath(std::string_view rv) {
                       "&timeoutSeconds=290&allowWatchBookmarks=true");
 }
 
-// What the sink saw, one readable line per event: "Restarted ml/a@1 ml/b@2", "Applied ml/c@3".
+// One readable line per event: "Restarted ml/a@1 ml/b@2", "Applied ml/c@3".
 std::string Describe(const WatcherEvent<json::Value>& event) {
   auto one = [](const json::Value& o) {
     return absl::StrCat(ObjectKeyOf(o), "@", std::string(ResourceVersionOf(o)));
   };
   switch (event.type) {
+    case WatcherEvent<json::Value>::Type::kSyncStarted:
+      return "SyncStarted";
+    case WatcherEvent<json::Value>::Type::kSyncObject:
+      return "SyncObject " + one(event.object);
     case WatcherEvent<json::Value>::Type::kRestarted: {
       std::string out = "Restarted";
       for (const json::Value& o : event.objects) {
@@ -105,8 +109,30 @@ class WatcherTest : public ::testing::Test {
 
   ObjectWatcher MakeWatcher(WatcherOptions options) {
     return ObjectWatcher(
-        client_, clock_, kube::kJobs,
-        [this](WatcherEvent<json::Value> e) { seen_.push_back(Describe(e)); }, std::move(options));
+        client_, clock_, kube::kJobs, [this](WatcherEvent<json::Value> e) { See(std::move(e)); },
+        std::move(options));
+  }
+
+  // Every event in raw_; in seen_, what a Store shows: a streaming list's objects only with the
+  // Restarted that ends it (a new SyncStarted drops those of an abandoned attempt).
+  void See(WatcherEvent<json::Value> e) {
+    raw_.push_back(Describe(e));
+    switch (e.type) {
+      case WatcherEvent<json::Value>::Type::kSyncStarted:
+        syncing_.clear();
+        return;
+      case WatcherEvent<json::Value>::Type::kSyncObject:
+        syncing_.push_back(std::move(e.object));
+        return;
+      case WatcherEvent<json::Value>::Type::kRestarted:
+        e.objects.insert(e.objects.begin(), std::make_move_iterator(syncing_.begin()),
+                         std::make_move_iterator(syncing_.end()));
+        syncing_.clear();
+        break;
+      default:
+        break;
+    }
+    seen_.push_back(Describe(e));
   }
 
   std::vector<std::string> Paths() {
@@ -121,6 +147,8 @@ class WatcherTest : public ::testing::Test {
   FakeTransport transport_;
   kube::ApiClient client_{transport_};
   std::vector<std::string> seen_;
+  std::vector<std::string> raw_;
+  std::vector<json::Value> syncing_;
 };
 
 TEST_F(WatcherTest, ListsThenWatchesFromTheListVersionThenEmitsEvents) {
@@ -183,6 +211,8 @@ TEST_F(WatcherTest, StreamingListKeepsInitialEventsUntilTheEndBookmarkThenWatche
   EXPECT_EQ(watcher.state(), WatcherState::kWatching);
   EXPECT_EQ(watcher.resource_version(), "10");
   EXPECT_EQ(seen_, (Lines{"Restarted ml/a@8 ml/b@9"}));
+  // The sink got each initial object as it came (a Store projects them then).
+  EXPECT_EQ(raw_, (Lines{"SyncStarted", "SyncObject ml/a@8", "SyncObject ml/b@9", "Restarted"}));
 
   EXPECT_EQ(watcher.Step().outcome, Outcome::kEvent);
   EXPECT_EQ(seen_.back(), "Applied ml/a@12");
@@ -205,6 +235,8 @@ TEST_F(WatcherTest, StreamingListEndingBeforeItsBookmarkStartsOver) {
   ASSERT_EQ(watcher.Step().outcome, Outcome::kInitialEvent);
   ASSERT_EQ(watcher.Step().outcome, Outcome::kListed);
   EXPECT_EQ(seen_, (Lines{"Restarted ml/b@9"}));  // nothing of the broken attempt
+  EXPECT_EQ(raw_, (Lines{"SyncStarted", "SyncObject ml/a@8", "SyncStarted", "SyncObject ml/b@9",
+                         "Restarted"}));
   EXPECT_EQ(Paths(), (Lines{kStreamingListPath, kStreamingListPath}));
 }
 
