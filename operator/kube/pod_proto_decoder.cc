@@ -13,6 +13,7 @@
 #include "controllers/values/quantity.h"
 #include "controllers/values/resources.h"
 #include "controllers/values/strings.h"
+#include "google/protobuf/arena.h"
 #include "kube/core_v1_subset.pb.h"
 #include "operator/kube/kube_status.h"
 #include "operator/kube/pod_summary_fields.h"
@@ -59,12 +60,21 @@ struct PodProtoDecoder::Impl {
   std::vector<InternedString> label_keys;
   bool keep_all_labels = false;
   absl::flat_hash_map<std::string, InternedString> interned;  // a lock-free front for the pool
-  // Reused between calls: Clear() keeps their allocations.
-  wire::Unknown unknown, inner;
-  wire::Pod pod;
-  wire::PodList list;
-  wire::WatchEvent event;
-  wire::Status status;
+  // Every message of one call lives on an arena that starts in this block and is dropped whole
+  // at the end of the call: the parser's many small allocations (strings, the unknown fields it
+  // keeps) never reach malloc, where, between the long-lived pod summaries, they left the heap
+  // fragmented (50,000 pods: ~1 KB of RSS a pod more than with JSON).
+  std::vector<char> block = std::vector<char>(kArenaBlockBytes);
+
+  // Most pods fit in the first block; larger ones (and list pages) get blocks of their own.
+  static constexpr size_t kArenaBlockBytes = 256 << 10;
+  google::protobuf::ArenaOptions ArenaOptions() {
+    google::protobuf::ArenaOptions options;
+    options.initial_block = block.data();
+    options.initial_block_size = block.size();
+    options.max_block_size = 4 << 20;
+    return options;
+  }
 
   InternedString Intern(const std::string& s) {
     auto it = interned.find(s);
@@ -188,19 +198,22 @@ struct PodProtoDecoder::Impl {
   }
 
   // One Pod object ("k8s\0" + Unknown{Pod}) into `out`.
-  absl::Status DecodePodObject(std::string_view body, PodSummary& out, bool& initial_events_end) {
-    absl::StatusOr<std::string_view> raw = Unwrap(body, inner, "object");
+  absl::Status DecodePodObject(google::protobuf::Arena& arena, std::string_view body,
+                               PodSummary& out, bool& initial_events_end) {
+    auto* inner = google::protobuf::Arena::CreateMessage<wire::Unknown>(&arena);
+    absl::StatusOr<std::string_view> raw = Unwrap(body, *inner, "object");
     if (!raw.ok()) {
       return raw.status();
     }
-    if (inner.type_meta().kind() != "Pod") {
+    if (inner->type_meta().kind() != "Pod") {
       return WireError("object",
-                       absl::StrCat("kind \"", inner.type_meta().kind(), "\" is not Pod"));
+                       absl::StrCat("kind \"", inner->type_meta().kind(), "\" is not Pod"));
     }
-    if (!pod.ParseFromArray(raw->data(), static_cast<int>(raw->size()))) {
+    auto* pod = google::protobuf::Arena::CreateMessage<wire::Pod>(&arena);
+    if (!pod->ParseFromArray(raw->data(), static_cast<int>(raw->size()))) {
       return WireError("object", "not a Pod message");
     }
-    return Summarize(pod, out, initial_events_end);
+    return Summarize(*pod, out, initial_events_end);
   }
 };
 
@@ -218,31 +231,35 @@ PodProtoDecoder::PodProtoDecoder(std::vector<std::string> label_keys)
 PodProtoDecoder::~PodProtoDecoder() = default;
 
 absl::StatusOr<PodSummary> PodProtoDecoder::DecodePod(std::string_view body) {
+  google::protobuf::Arena arena(impl_->ArenaOptions());
   PodSummary pod;
   bool ignored = false;
-  if (absl::Status s = impl_->DecodePodObject(body, pod, ignored); !s.ok()) {
+  if (absl::Status s = impl_->DecodePodObject(arena, body, pod, ignored); !s.ok()) {
     return s;
   }
   return pod;
 }
 
 absl::StatusOr<PodListPage> PodProtoDecoder::DecodePodList(std::string_view body) {
-  absl::StatusOr<std::string_view> raw = Unwrap(body, impl_->unknown, "list");
+  google::protobuf::Arena arena(impl_->ArenaOptions());
+  auto* unknown = google::protobuf::Arena::CreateMessage<wire::Unknown>(&arena);
+  absl::StatusOr<std::string_view> raw = Unwrap(body, *unknown, "list");
   if (!raw.ok()) {
     return raw.status();
   }
-  if (impl_->unknown.type_meta().kind() != "PodList") {
-    return WireError(
-        "list", absl::StrCat("kind \"", impl_->unknown.type_meta().kind(), "\" is not PodList"));
+  if (unknown->type_meta().kind() != "PodList") {
+    return WireError("list",
+                     absl::StrCat("kind \"", unknown->type_meta().kind(), "\" is not PodList"));
   }
-  if (!impl_->list.ParseFromArray(raw->data(), static_cast<int>(raw->size()))) {
+  auto* list = google::protobuf::Arena::CreateMessage<wire::PodList>(&arena);
+  if (!list->ParseFromArray(raw->data(), static_cast<int>(raw->size()))) {
     return WireError("list", "not a PodList message");
   }
   PodListPage page;
-  page.resource_version = impl_->list.metadata().resource_version();
-  page.continue_token = impl_->list.metadata().continue_();
-  page.items.reserve(static_cast<size_t>(impl_->list.items_size()));
-  for (const wire::Pod& item : impl_->list.items()) {
+  page.resource_version = list->metadata().resource_version();
+  page.continue_token = list->metadata().continue_();
+  page.items.reserve(static_cast<size_t>(list->items_size()));
+  for (const wire::Pod& item : list->items()) {
     PodSummary pod;
     bool ignored = false;
     if (absl::Status s = impl_->Summarize(item, pod, ignored); !s.ok()) {
@@ -250,41 +267,45 @@ absl::StatusOr<PodListPage> PodProtoDecoder::DecodePodList(std::string_view body
     }
     page.items.push_back(std::move(pod));
   }
-  impl_->list.Clear();  // its items hold the page; keep the capacity, not the contents
   return page;
 }
 
 absl::StatusOr<PodWatchEvent> PodProtoDecoder::DecodeWatchFrame(std::string_view frame) {
-  if (!impl_->event.ParseFromArray(frame.data(), static_cast<int>(frame.size()))) {
+  google::protobuf::Arena arena(impl_->ArenaOptions());
+  auto* event = google::protobuf::Arena::CreateMessage<wire::WatchEvent>(&arena);
+  if (!event->ParseFromArray(frame.data(), static_cast<int>(frame.size()))) {
     return NotAnEvent("not a protobuf WatchEvent");
   }
-  std::optional<WatchEvent::Type> type = ParseEventType(impl_->event.type());
+  std::optional<WatchEvent::Type> type = ParseEventType(event->type());
   if (!type.has_value()) {
-    return NotAnEvent(absl::StrCat("unknown or missing type \"", impl_->event.type(), "\""));
+    return NotAnEvent(absl::StrCat("unknown or missing type \"", event->type(), "\""));
   }
-  if (!impl_->event.has_object()) {
+  if (!event->has_object()) {
     return NotAnEvent("\"object\" is missing");
   }
-  const std::string& object = impl_->event.object().raw();
+  const std::string& object = event->object().raw();
   if (*type == WatchEvent::Type::kError) {
-    absl::StatusOr<std::string_view> raw = Unwrap(object, impl_->inner, "ERROR event");
-    if (!raw.ok() || !impl_->status.ParseFromArray(raw->data(), static_cast<int>(raw->size()))) {
+    auto* inner = google::protobuf::Arena::CreateMessage<wire::Unknown>(&arena);
+    auto* status = google::protobuf::Arena::CreateMessage<wire::Status>(&arena);
+    absl::StatusOr<std::string_view> raw = Unwrap(object, *inner, "ERROR event");
+    if (!raw.ok() || !status->ParseFromArray(raw->data(), static_cast<int>(raw->size()))) {
       return NotAnEvent("an ERROR event without a Status");
     }
-    KubeStatus status;
-    status.code = impl_->status.code();
-    status.status = impl_->status.status();
-    status.reason = impl_->status.reason();
-    status.message = impl_->status.message();
-    return ErrorFromKubeStatus(status);
+    KubeStatus kube_status;
+    kube_status.code = status->code();
+    kube_status.status = status->status();
+    kube_status.reason = status->reason();
+    kube_status.message = status->message();
+    return ErrorFromKubeStatus(kube_status);
   }
-  PodWatchEvent event;
-  event.type = *type;
-  if (absl::Status s = impl_->DecodePodObject(object, event.pod, event.initial_events_end);
+  PodWatchEvent decoded;
+  decoded.type = *type;
+  if (absl::Status s =
+          impl_->DecodePodObject(arena, object, decoded.pod, decoded.initial_events_end);
       !s.ok()) {
     return s;
   }
-  return event;
+  return decoded;
 }
 
 }  // namespace bursar::kube

@@ -104,11 +104,11 @@ kc apply -f "$WORK/budgets.yaml" >/dev/null
 
 # bursar_start SETUP — starts the operator as operator_start does, under SETUP: "default" (as
 # built), or words joined by '+': arenaN (MALLOC_ARENA_MAX=N), jemalloc (LD_PRELOAD of Debian's
-# libjemalloc2), threadsN (BURSAR_HTTP_THREADS=N, cpprestsdk's pool); e.g. arena16+threads40 is
-# glibc's and cpprestsdk's own defaults on 2 cores. Sets SYNC_MS from process start to /readyz
-# answering 200 (every cache synced).
+# libjemalloc2), threadsN (BURSAR_HTTP_THREADS=N, cpprestsdk's pool), json (--pod-protobuf=false:
+# Pods read as JSON); e.g. arena16+threads40 is glibc's and cpprestsdk's own defaults on 2 cores.
+# Sets SYNC_MS from process start to /readyz answering 200 (every cache synced).
 bursar_start() {
-  local env=() started word lib
+  local env=() args=() started word lib
   local -a words
   IFS=+ read -r -a words <<<"$1"
   for word in "${words[@]}"; do
@@ -116,12 +116,13 @@ bursar_start() {
       default) ;;
       arena[0-9]*) env+=(MALLOC_ARENA_MAX="${word#arena}") ;;
       threads[0-9]*) env+=(BURSAR_HTTP_THREADS="${word#threads}") ;;
+      json) args+=(--pod-protobuf=false) ;;
       jemalloc)
         lib=$(find /usr/lib -name libjemalloc.so.2 2>/dev/null | head -1)
         [[ -n $lib ]] || die "--allocators jemalloc: libjemalloc.so.2 is not installed (apt-get install libjemalloc2)"
         env+=(LD_PRELOAD="$lib")
         ;;
-      *) die "--allocators: unknown '$word' (default, arenaN, threadsN, jemalloc, joined by +)" ;;
+      *) die "--allocators: unknown '$word' (default, arenaN, threadsN, jemalloc, json, joined by +)" ;;
     esac
   done
   make_grpc_tls "$WORK/grpc-tls"
@@ -130,7 +131,7 @@ bursar_start() {
   env "${env[@]}" "$BURSAR" run --kubeconfig "$KUBECONFIG" --tick "$TICK" --leader-elect=false \
     --health-addr 127.0.0.1:0 --grpc-addr 127.0.0.1:0 --address-file "$WORK/addresses" \
     --grpc-tls-cert-file "$WORK/grpc-tls/tls.crt" --grpc-tls-key-file "$WORK/grpc-tls/tls.key" \
-    --log-format text >>"$OPERATOR_LOG" 2>&1 &
+    --log-format text "${args[@]}" >>"$OPERATOR_LOG" 2>&1 &
   OPERATOR_PID=$!
   wait_for --every 0.02 --pid "$OPERATOR_PID" "the operator's address file" 60 test -s "$WORK/addresses" ||
     die "the operator did not start (log: $OPERATOR_LOG)"
