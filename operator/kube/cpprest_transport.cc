@@ -273,17 +273,13 @@ class CppRestLineStream final : public LineStream {
       if (*fed) {
         continue;
       }
-      absl::StatusOr<std::optional<std::string>> bytes = Await();
-      if (!bytes.ok()) {
-        return End(bytes.status());
+      absl::StatusOr<bool> more = AwaitData();
+      if (!more.ok()) {
+        return End(more.status());
       }
-      if (!bytes->has_value()) {  // the end of the body: an unterminated last line, if any
+      if (!*more) {  // the end of the body: an unterminated last line, if any
         absl::StatusOr<std::optional<std::string>> last = FinishBuffered();
         return last.ok() && last->has_value() ? last : End(std::move(last));
-      }
-      if (absl::Status fed_byte = Feed(**bytes); !fed_byte.ok()) {
-        cancel_.cancel();
-        return End(fed_byte);
       }
     }
   }
@@ -305,18 +301,18 @@ class CppRestLineStream final : public LineStream {
   struct State {
     std::mutex mu;
     std::condition_variable cv;
-    bool cancelled = false;       // guarded by mu
-    bool read_in_flight = false;  // guarded by mu
-    // The outcome of the read in flight: the next byte, nullopt at the end, or an error.
-    std::optional<absl::StatusOr<std::optional<std::string>>> read;  // guarded by mu
+    bool cancelled = false;  // guarded by mu
+    // The outcome of the wait in flight: true when bytes arrived, false at the end of the
+    // body, or an error.
+    std::optional<absl::StatusOr<bool>> read;  // guarded by mu
   };
 
   // Feeds what the body holds already, without waiting; false when it holds nothing.
   absl::StatusOr<bool> FeedAvailable() {
     {
       std::lock_guard<std::mutex> lock(state_->mu);
-      if (state_->cancelled || state_->read_in_flight) {
-        return false;  // Await() says so, or takes the read in flight
+      if (state_->cancelled) {
+        return false;  // AwaitData() says so
       }
     }
     try {
@@ -377,14 +373,13 @@ class CppRestLineStream final : public LineStream {
     return absl::Status(status.code(), absl::StrCat(what_, ": ", status.message()));
   }
 
-  // Waits (within the idle timeout) for the read that StartRead() begins, unless one is in
-  // flight already.
-  absl::StatusOr<std::optional<std::string>> Await() {
+  // Waits (within the idle timeout) until the body holds bytes (true) or has ended (false).
+  absl::StatusOr<bool> AwaitData() {
     const std::optional<SteadyTime> deadline = DeadlineAfter(idle_timeout_);
     std::unique_lock<std::mutex> lock(state_->mu);
-    if (!state_->cancelled && !state_->read_in_flight) {
-      state_->read_in_flight = true;
-      lock.unlock();  // the read may complete and run its continuation at once
+    // One wait at a time: a wait that times out or is cancelled ends the stream.
+    if (!state_->cancelled) {
+      lock.unlock();  // the peek may complete and run its continuation at once
       StartRead();
       lock.lock();
     }
@@ -399,15 +394,14 @@ class CppRestLineStream final : public LineStream {
       return absl::DeadlineExceededError(absl::StrCat(
           what_, ": no data for ", absl::FormatDuration(idle_timeout_), " (idle timeout)"));
     }
-    absl::StatusOr<std::optional<std::string>> read = std::move(*state_->read);
+    absl::StatusOr<bool> read = std::move(*state_->read);
     state_->read.reset();
-    state_->read_in_flight = false;
     return read;
   }
 
   void StartRead() {
     const std::shared_ptr<State> state = state_;
-    auto deliver = [state](absl::StatusOr<std::optional<std::string>> read) {
+    auto deliver = [state](absl::StatusOr<bool> read) {
       {
         std::lock_guard<std::mutex> lock(state->mu);
         state->read = std::move(read);
@@ -415,21 +409,16 @@ class CppRestLineStream final : public LineStream {
       state->cv.notify_all();
     };
     try {
-      // One byte: it completes as soon as anything arrives; FeedAvailable() reads the rest.
-      concurrency::streams::container_buffer<Bytes> buffer;
-      response_.body().read(buffer, 1).then(
-          [buffer, deliver, what = what_](pplx::task<size_t> read) {
-            try {
-              if (read.get() == 0) {
-                deliver(std::optional<std::string>());  // the end of the body
-              } else {
-                const Bytes& bytes = buffer.collection();
-                deliver(std::optional<std::string>(std::in_place, bytes.begin(), bytes.end()));
-              }
-            } catch (...) {
-              deliver(StatusFromCurrentException(what));
-            }
-          });
+      // A peek completes as soon as a byte arrives (or the body ends) and consumes nothing:
+      // FeedAvailable() then reads it with the rest.
+      using Body = concurrency::streams::istream;
+      response_.body().peek().then([deliver, what = what_](pplx::task<Body::int_type> peeked) {
+        try {
+          deliver(peeked.get() != Body::traits::eof());
+        } catch (...) {
+          deliver(StatusFromCurrentException(what));
+        }
+      });
     } catch (...) {
       deliver(StatusFromCurrentException(what_));
     }
