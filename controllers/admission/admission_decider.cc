@@ -16,6 +16,7 @@
 namespace bursar::admission {
 namespace {
 
+using reconcilers::PodList;
 using reconcilers::PodView;
 
 struct Charged {
@@ -42,15 +43,15 @@ const values::Labels* LabelsOf(const std::map<std::string, values::Labels>& name
 // The budget `ns` + `labels` is charged to, by the planner's rule; nullptr when none.
 const api::ComputeBudget* BudgetOf(const std::vector<api::ComputeBudget>& budgets,
                                    const std::map<std::string, values::Labels>& namespaces,
-                                   const std::string& ns, const values::Labels& labels) {
+                                   const std::string& ns, values::LabelsRef labels) {
   std::vector<const api::ComputeBudget*> candidates = PointersTo(budgets);
   engine::Attribution a = engine::AttributePod(
       candidates,
-      {.namespace_name = ns, .namespace_labels = LabelsOf(namespaces, ns), .pod_labels = &labels});
+      {.namespace_name = ns, .namespace_labels = LabelsOf(namespaces, ns), .pod_labels = labels});
   return a.budget < 0 ? nullptr : candidates[static_cast<size_t>(a.budget)];
 }
 
-Charged ChargedTo(const AdmissionView& view, const std::string& ns, const values::Labels& labels) {
+Charged ChargedTo(const AdmissionView& view, const std::string& ns, values::LabelsRef labels) {
   Charged out;
   out.budget = BudgetOf(view.budgets, view.namespaces, ns, labels);
   if (out.budget == nullptr) {
@@ -354,7 +355,7 @@ BudgetUsage RequestsOf(const PodView& pod) {
 
 std::map<std::string, BudgetUsage> UsageByBudget(
     const std::vector<api::ComputeBudget>& budgets,
-    const std::map<std::string, values::Labels>& namespaces, const std::vector<PodView>& pods) {
+    const std::map<std::string, values::Labels>& namespaces, const PodList& pods) {
   std::map<std::string, BudgetUsage> out;
   // Indexed by namespace once (engine::Attributor), as the planner does: a pod is matched only
   // against the budgets that select its namespace.
@@ -367,7 +368,7 @@ std::map<std::string, BudgetUsage> UsageByBudget(
     engine::Attribution a =
         attributor.Attribute({.namespace_name = pod.namespace_name,
                               .namespace_labels = LabelsOf(namespaces, pod.namespace_name),
-                              .pod_labels = &pod.labels});
+                              .pod_labels = pod.labels});
     if (a.budget < 0) {
       continue;
     }

@@ -64,8 +64,7 @@ BudgetUsage RequestsOf(const reconcilers::PodView& pod);
 // Sums the requests of `pods` that have not ended into the budget each is charged to.
 std::map<std::string, BudgetUsage> UsageByBudget(
     const std::vector<api::ComputeBudget>& budgets,
-    const std::map<std::string, values::Labels>& namespaces,
-    const std::vector<reconcilers::PodView>& pods);
+    const std::map<std::string, values::Labels>& namespaces, const reconcilers::PodList& pods);
 
 // The response to `request` (uid echoed), at `now` (a Job's expected cost within its budget's
 // period runs to the period's end; unknown `now`: its whole expected cost counts).

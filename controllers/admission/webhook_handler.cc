@@ -98,13 +98,11 @@ AdmissionView BuildAdmissionView(const WebhookCaches& caches) {
     return view;  // nothing to charge: skip the pods
   }
   view.namespaces = NamespaceLabels(caches.namespaces);
-  std::vector<reconcilers::PodView> pods;
+  reconcilers::PodList pods;
   if (caches.pods != nullptr) {
-    const reconcilers::PodLabelKeys label_keys = reconcilers::PodLabelKeysOf(view.budgets);
-    pods.reserve(caches.pods->size());
-    caches.pods->ForEach([&](std::string_view, const kube::PodSummary& pod) {
-      pods.push_back(reconcilers::PodViewOf(pod, &label_keys));
-    });
+    for (reconcilers::PodList::Ptr& pod : caches.pods->List()) {
+      pods.push_back(std::move(pod));
+    }
   }
   view.usage = UsageByBudget(view.budgets, view.namespaces, pods);
   return view;
@@ -125,8 +123,7 @@ struct AdmissionViewCache::State {
   explicit State(const WebhookCaches& c) : caches(c) {}
 
   // Where `pod` is charged now; nullopt when nowhere (no budget, or it ended).
-  std::optional<Charge> ChargeOf(const kube::PodSummary& pod) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
-    reconcilers::PodView pv = reconcilers::PodViewOf(pod);
+  std::optional<Charge> ChargeOf(const reconcilers::PodView& pv) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
     if (pv.state == reconcilers::PodState::kEnded || attributor == nullptr) {
       return std::nullopt;
     }
@@ -135,7 +132,7 @@ struct AdmissionViewCache::State {
     engine::Attribution a = attributor->Attribute(
         {.namespace_name = pv.namespace_name,
          .namespace_labels = ns == namespaces.end() ? &kNoLabels : &ns->second,
-         .pod_labels = &pv.labels});
+         .pod_labels = pv.labels});
     if (a.budget < 0) {
       return std::nullopt;
     }
@@ -143,7 +140,7 @@ struct AdmissionViewCache::State {
   }
 
   // Replaces what the pod under `key` is charged with `pod`'s charge (nullptr: deleted).
-  void Recharge(const std::string& key, const kube::PodSummary* pod)
+  void Recharge(const std::string& key, const reconcilers::PodView* pod)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
     if (auto old = charges.find(key); old != charges.end()) {
       auto total = totals.find(old->second.budget);
@@ -183,7 +180,7 @@ struct AdmissionViewCache::State {
       charges.clear();
       totals.clear();
       if (caches.pods != nullptr && !budgets.empty()) {
-        caches.pods->ForEach([&](std::string_view key, const kube::PodSummary& pod) {
+        caches.pods->ForEach([&](std::string_view key, const reconcilers::PodView& pod) {
           Recharge(std::string(key), &pod);
         });
       }
@@ -229,7 +226,7 @@ AdmissionViewCache::AdmissionViewCache(const WebhookCaches& caches)
     : state_(std::make_shared<State>(caches)) {
   // The callbacks hold the state: one that fires after the cache is gone touches nothing freed.
   if (caches.pods != nullptr) {
-    caches.pods->OnChange([state = state_](const runtime::PodStore::Change& change) {
+    caches.pods->OnChange([state = state_](const reconcilers::PodViewStore::Change& change) {
       absl::MutexLock lock(&state->mu);
       if (state->indexed && !state->namespaces_changed) {
         state->Recharge(change.key, change.new_value.get());

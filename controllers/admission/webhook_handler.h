@@ -21,6 +21,7 @@
 
 #include "absl/status/statusor.h"
 #include "controllers/admission/admission_decider.h"
+#include "controllers/reconcilers/gather.h"
 #include "operator/kube/http_server.h"
 #include "operator/runtime/clock.h"
 #include "operator/runtime/metrics.h"
@@ -33,7 +34,7 @@ inline constexpr char kValidatePath[] = "/validate";
 
 // Not const: the handler registers change callbacks on them (AdmissionViewCache).
 struct WebhookCaches {
-  runtime::PodStore* pods = nullptr;
+  reconcilers::PodViewStore* pods = nullptr;
   runtime::ObjectStore* namespaces = nullptr;
   runtime::ObjectStore* budgets = nullptr;
 };

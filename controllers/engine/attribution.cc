@@ -32,10 +32,8 @@ bool NamespaceMatches(const api::BudgetScope& scope, std::string_view namespace_
 
 namespace {
 
-bool PodSelectorMatches(const api::BudgetScope& scope, const values::Labels* pod_labels) {
-  static const values::Labels kNone;
-  return !scope.pod_selector.has_value() ||
-         scope.pod_selector->Matches(pod_labels != nullptr ? *pod_labels : kNone);
+bool PodSelectorMatches(const api::BudgetScope& scope, values::LabelsRef pod_labels) {
+  return !scope.pod_selector.has_value() || scope.pod_selector->Matches(pod_labels);
 }
 
 }  // namespace
@@ -133,7 +131,7 @@ Attribution Attributor::Attribute(const PodScopeKey& pod) {
 }
 
 Attribution Attributor::Choose(const std::vector<int>& candidates,
-                               const values::Labels* pod_labels) const {
+                               values::LabelsRef pod_labels) const {
   Attribution out;
   for (int i : candidates) {
     if (!PodSelectorMatches(budgets_[static_cast<size_t>(i)]->spec.scope, pod_labels)) {

@@ -20,7 +20,7 @@ namespace bursar::engine {
 struct PodScopeKey {
   std::string_view namespace_name;
   const values::Labels* namespace_labels = nullptr;  // kubernetes.io/metadata.name is implied
-  const values::Labels* pod_labels = nullptr;
+  values::LabelsRef pod_labels;                      // none: no labels
 };
 
 // True when `scope` selects the pod: its namespace is listed or matches namespaceSelector, and
@@ -57,7 +57,7 @@ class Attributor {
   const std::vector<int>& Candidates(std::string_view namespace_name,
                                      const values::Labels* namespace_labels);
   // Attribute for a pod of a namespace whose Candidates the caller already has.
-  Attribution Choose(const std::vector<int>& candidates, const values::Labels* pod_labels) const;
+  Attribution Choose(const std::vector<int>& candidates, values::LabelsRef pod_labels) const;
 
  private:
   std::vector<const api::ComputeBudget*> budgets_;

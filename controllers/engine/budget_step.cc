@@ -103,14 +103,14 @@ bool DrawsOnReserve(const api::RetrainingSpec& retraining, const RetrainingGate&
   return retraining.reserve_percent > 0 && retraining_work && gate.IsUnlocked(model, period);
 }
 
-bool IsRetrainingWork(const values::Labels& labels, const api::RetrainingSpec& retraining,
+bool IsRetrainingWork(values::LabelsRef labels, const api::RetrainingSpec& retraining,
                       std::string* model) {
-  auto purpose = labels.find(retraining.purpose_label);
-  auto m = labels.find(retraining.model_label);
-  if (purpose == labels.end() || purpose->second != kRetrainPurpose || m == labels.end()) {
+  const std::string* purpose = labels.Find(retraining.purpose_label);
+  const std::string* m = labels.Find(retraining.model_label);
+  if (purpose == nullptr || *purpose != kRetrainPurpose || m == nullptr) {
     return false;
   }
-  *model = m->second;
+  *model = *m;
   return true;
 }
 

@@ -131,7 +131,7 @@ bool DrawsOnReserve(const api::RetrainingSpec& retraining, const RetrainingGate&
                     bool retraining_work, const std::string& model, const values::Period& period);
 
 // The retraining label test: purpose label = "retrain" and a model label; sets *model.
-bool IsRetrainingWork(const values::Labels& labels, const api::RetrainingSpec& retraining,
+bool IsRetrainingWork(values::LabelsRef labels, const api::RetrainingSpec& retraining,
                       std::string* model);
 
 struct BudgetStep {

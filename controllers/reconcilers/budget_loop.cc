@@ -36,6 +36,20 @@ struct BudgetLoop::Metrics {
 
 namespace {
 
+// `pod`'s containers with what metrics.k8s.io reports they use, matched by container name.
+engine::Containers WithUsage(const PodView& pod, const signals::PodUsage& usage) {
+  engine::Containers out = pod.containers;
+  for (size_t i = 0; i < out.size() && i < pod.container_names.size(); ++i) {
+    for (const signals::ContainerUsage& c : usage.containers) {
+      if (c.name == pod.container_names[i].view()) {
+        out[i].cpu_usage = c.cpu;
+        out[i].memory_usage = c.memory;
+      }
+    }
+  }
+  return out;
+}
+
 template <typename T>
 absl::Status Assign(absl::StatusOr<T> made, T* out) {
   if (!made.ok()) {
@@ -225,23 +239,17 @@ Snapshot BudgetLoop::Gather(absl::Time now) {
     }
   }
   if (caches_.pods != nullptr) {
-    const PodLabelKeys label_keys = PodLabelKeysOf(snap.budgets);
-    snap.pods.reserve(caches_.pods->size());
-    caches_.pods->ForEach([&](std::string_view key, const kube::PodSummary& pod) {
-      PodView view = PodViewOf(pod, &label_keys);
-      auto u = usage_by_pod.find(std::string(key));
-      if (u != usage_by_pod.end()) {
-        for (size_t i = 0; i < pod.containers.size() && i < view.containers.size(); ++i) {
-          for (const signals::ContainerUsage& c : u->second->containers) {
-            if (c.name == pod.containers[i].name.view()) {
-              view.containers[i].cpu_usage = c.cpu;
-              view.containers[i].memory_usage = c.memory;
-            }
-          }
+    std::vector<PodList::Ptr> pods = caches_.pods->List();
+    snap.pods.reserve(pods.size());
+    for (PodList::Ptr& pod : pods) {
+      if (!usage_by_pod.empty()) {
+        auto u = usage_by_pod.find(runtime::ObjectKey(pod->namespace_name, pod->name));
+        if (u != usage_by_pod.end()) {
+          snap.pod_usage.emplace(pod->uid, WithUsage(*pod, *u->second));
         }
       }
-      snap.pods.push_back(std::move(view));
-    });
+      snap.pods.push_back(std::move(pod));
+    }
   }
   if (caches_.nodes != nullptr) {
     for (const auto& node : caches_.nodes->List()) {
@@ -267,8 +275,7 @@ Snapshot BudgetLoop::Gather(absl::Time now) {
     }
   }
   // Deterministic order (stores are hash maps).
-  std::sort(snap.pods.begin(), snap.pods.end(),
-            [](const PodView& a, const PodView& b) { return a.uid < b.uid; });
+  snap.pods.SortByUid();
   std::sort(snap.nodes.begin(), snap.nodes.end(),
             [](const NodeView& a, const NodeView& b) { return a.info.name < b.info.name; });
   std::sort(snap.jobs.begin(), snap.jobs.end(), [](const JobView& a, const JobView& b) {
@@ -514,14 +521,14 @@ void BudgetLoop::Trigger() {
   controller_->EnqueueAfter(kBudgetLoopKey, wait);
 }
 
-void BudgetLoop::WatchForChanges(runtime::PodStore& pods, runtime::ObjectStore& budgets,
+void BudgetLoop::WatchForChanges(PodViewStore& pods, runtime::ObjectStore& budgets,
                                  runtime::ObjectStore& pools, runtime::ObjectStore& price_books,
                                  JobStore& jobs) {
-  pods.OnChange([this](const runtime::PodStore::Change& change) {
-    const kube::PodSummary* before = change.old_value.get();
-    const kube::PodSummary* after = change.new_value.get();
-    if (before == nullptr || after == nullptr || before->phase != after->phase ||
-        before->start_time != after->start_time || before->node_name != after->node_name) {
+  pods.OnChange([this](const PodViewStore::Change& change) {
+    const PodView* before = change.old_value.get();
+    const PodView* after = change.new_value.get();
+    if (before == nullptr || after == nullptr || before->state != after->state ||
+        before->start != after->start || before->node_name != after->node_name) {
       Trigger();
     }
   });

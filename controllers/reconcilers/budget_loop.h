@@ -38,6 +38,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "controllers/reconcilers/budget_planner.h"
+#include "controllers/reconcilers/gather.h"
 #include "controllers/reconcilers/plan_applier.h"
 #include "controllers/reconcilers/workload_kinds.h"
 #include "controllers/signals/budgets_service.h"
@@ -61,7 +62,7 @@ using NodeStore = runtime::Store<NodeView, json::Value>;
 using JobStore = runtime::Store<JobView, json::Value>;
 
 struct BudgetLoopCaches {
-  const runtime::PodStore* pods = nullptr;
+  const PodViewStore* pods = nullptr;
   const NodeStore* nodes = nullptr;
   const JobStore* jobs = nullptr;
   const runtime::ObjectStore* namespaces = nullptr;
@@ -137,7 +138,7 @@ class BudgetLoop {
   std::string LivenessProblem() const;
 
   // Wires store change callbacks to Trigger() (pods: start/end only; our kinds: any change).
-  void WatchForChanges(runtime::PodStore& pods, runtime::ObjectStore& budgets,
+  void WatchForChanges(PodViewStore& pods, runtime::ObjectStore& budgets,
                        runtime::ObjectStore& pools, runtime::ObjectStore& price_books,
                        JobStore& jobs);
 

@@ -129,14 +129,12 @@ BudgetPlanner::Pass::Pass(const Snapshot& snapshot) : snap(snapshot), now(snapsh
     namespaces[name].labels = &labels;
   }
   // Per pod: its GPUs and node, found once; active pods and GPUs summed per node by index.
-  pod_gpus.reserve(snap.pods.size());
   pod_node.reserve(snap.pods.size());
   pod_namespace.reserve(snap.pods.size());
   pod_rate.resize(snap.pods.size());
   std::vector<int64_t> pods_on(snap.nodes.size()), gpus_on(snap.nodes.size());
   for (const PodView& pod : snap.pods) {
-    const int64_t gpus = engine::PodGpus(pod.containers);
-    pod_gpus.push_back(gpus);
+    const int64_t gpus = Gpus(pod);
     auto node = pod.node_name.empty() ? nodes.end() : nodes.find(pod.node_name);
     pod_node.push_back(node == nodes.end() ? nullptr : node->second);
     NamespaceSlot& ns = Namespace(pod.namespace_name);
@@ -339,13 +337,14 @@ void BudgetPlanner::ForgetRemovedBudgets(const Pass& pass) {
 // Each pod goes to exactly one valid budget (engine::AttributePod); budgets whose scopes also
 // matched it learn that they overlap.
 void BudgetPlanner::AttributePods(Pass& pass) {
-  for (const PodView& pod : pass.snap.pods) {
-    engine::Attribution a = pass.AttributePod(pod);
+  const auto count = static_cast<uint32_t>(pass.snap.pods.size());
+  for (uint32_t i = 0; i < count; ++i) {
+    engine::Attribution a = pass.AttributePod(i);
     if (a.budget < 0) {
       continue;
     }
     BudgetWork& winner = pass.Winner(a.budget);
-    winner.pods.push_back(&pod);
+    winner.pods.push_back({.pod = &pass.snap.pods[i], .index = i});
     for (int other : a.overlapping) {
       BudgetWork& loser = pass.Winner(other);
       loser.overlaps.push_back(winner.name());
@@ -367,15 +366,15 @@ struct BudgetPlanner::Metering {
 void BudgetPlanner::LearnJobLengths(const BudgetWork& w, BudgetState& st) {
   const std::string& model_label = w.budget->spec.retraining.model_label;
   std::set<std::string> listed;
-  for (const PodView* pod : w.pods) {
+  for (const auto& [pod, index] : w.pods) {
     if (pod->state != PodState::kEnded || !pod->start.has_value() || !pod->end.has_value()) {
       continue;
     }
     listed.insert(pod->uid);
     if (st.learned_pods.insert(pod->uid).second && *pod->end > st.restored_until) {
-      auto model = pod->labels.find(model_label);
+      const std::string* model = pod->labels.Find(model_label);
       st.lengths.Add(*pod->end - *pod->start, engine::PodGpus(pod->containers),
-                     model == pod->labels.end() ? "" : model->second, *pod->end);
+                     model == nullptr ? "" : *model, *pod->end);
     }
   }
   st.learned_pods = std::move(listed);
@@ -619,7 +618,7 @@ void BudgetPlanner::EndGonePods(const BudgetWork& w, size_t running_charged,
   }
   absl::flat_hash_set<std::string_view> present(node_uids.begin(), node_uids.end());
   present.reserve(w.pods.size() + node_uids.size());
-  for (const PodView* pod : w.pods) {
+  for (const auto& [pod, index] : w.pods) {
     present.insert(pod->uid);
   }
   for (std::string& uid : ledger.TrackedUids()) {
@@ -674,7 +673,7 @@ BudgetPlanner::Metering BudgetPlanner::MeterBudget(Pass& pass, BudgetWork& w,
   std::deque<std::string> node_uids;  // "node:<name>" of idle nodes charged (stable addresses)
   const bool has_reserve = b.spec.retraining.reserve_percent > 0;
   std::map<api::JobSpend*, std::pair<Money, int64_t>> running_capped;  // rate, GPUs
-  for (const PodView* pod : w.pods) {
+  for (const auto& [pod, index] : w.pods) {
     const int64_t gpus = pass.Gpus(*pod);
     std::string model;
     // Only a budget with a reserve draws on it (DrawsOnReserve): the others skip the labels.
@@ -690,8 +689,8 @@ BudgetPlanner::Metering BudgetPlanner::MeterBudget(Pass& pass, BudgetWork& w,
     if (!pod->start.has_value() || pod->node_name.empty()) {
       continue;
     }
-    Money rate = engine::PodRatePerHour(pod->containers,
-                                        pass.PricesOn(w.book, pass.pod_node[pass.PodIndex(*pod)]));
+    Money rate = engine::PodRatePerHour(pass.ContainersOf(*pod),
+                                        pass.PricesOn(w.book, pass.pod_node[index]));
     // A pod past its deletionTimestamp is charged up to it and no further: it has ended, for
     // the ledger, so the checkpoint need not list it while its deletion completes.
     const bool deleted = pod->deleting.has_value() && *pod->deleting <= now;
@@ -718,7 +717,7 @@ BudgetPlanner::Metering BudgetPlanner::MeterBudget(Pass& pass, BudgetWork& w,
       m.burn.stopping_gpus += gpus;
     }
     stop_lag.Add(rate, StopLagOf(*pod, now), pod->deleting.has_value());
-    pass.pod_rate[pass.PodIndex(*pod)] = rate;  // summed per Job by PlanJobs
+    pass.pod_rate[index] = rate;  // summed per Job by PlanJobs
     if (gpus > 0 && !pass.snap.gpu_utilization.empty()) {
       auto util = pass.snap.gpu_utilization.find(JobKey(pod->namespace_name, pod->name));
       if (util != pass.snap.gpu_utilization.end()) {

@@ -53,33 +53,14 @@ values::Labels LabelsAt(const json::Value& object, std::string_view dotted_path)
   return labels;
 }
 
-PodLabelKeys PodLabelKeysOf(const std::vector<api::ComputeBudget>& budgets) {
-  PodLabelKeys keys;
-  for (const api::ComputeBudget& b : budgets) {
-    if (const std::optional<values::LabelSelector>& selector = b.spec.scope.pod_selector) {
-      for (const auto& [key, value] : selector->match_labels) {
-        keys.insert(key);
-      }
-      for (const values::SelectorRequirement& r : selector->match_expressions) {
-        keys.insert(r.key);
-      }
-    }
-    keys.insert(b.spec.retraining.purpose_label);
-    keys.insert(b.spec.retraining.model_label);
-  }
-  return keys;
-}
-
-PodView PodViewOf(const kube::PodSummary& pod, const PodLabelKeys* keep) {
+PodView PodViewOf(const kube::PodSummary& pod) {
   PodView view;
   view.uid = pod.uid;
   view.namespace_name = std::string(pod.namespace_name.view());
   view.name = pod.name;
   view.node_name = pod.node_name;
   for (const auto& [key, value] : pod.labels) {
-    if (keep == nullptr || keep->contains(values::AbslView(key.view()))) {
-      view.labels.emplace(std::string(key.view()), value);
-    }
+    view.labels.Set(key, value);
   }
   switch (pod.phase) {
     case kube::PodPhase::kSucceeded:
@@ -103,6 +84,7 @@ PodView PodViewOf(const kube::PodSummary& pod, const PodLabelKeys* keep) {
     r.memory_request = values::Quantity::FromUnits(c.memory_bytes);
     r.gpus = c.gpus;
     view.containers.push_back(r);
+    view.container_names.push_back(c.name);
     if (view.state == PodState::kEnded && c.finished_at.has_value()) {
       view.end = view.end.has_value() ? std::max(*view.end, *c.finished_at) : *c.finished_at;
     }

@@ -9,28 +9,27 @@
 #include <string>
 #include <vector>
 
-#include "absl/container/flat_hash_set.h"
 #include "controllers/api/types.h"
 #include "controllers/reconcilers/snapshot.h"
 #include "controllers/reconcilers/workload_kinds.h"
 #include "controllers/values/labels.h"
 #include "operator/json/json.h"
 #include "operator/kube/watch_decoder.h"
+#include "operator/runtime/store.h"
 
 namespace bursar::reconcilers {
 
 // metadata.labels (or `path`'s labels object) as a label set.
 values::Labels LabelsAt(const json::Value& object, std::string_view dotted_path);
 
-// The pod label keys the budgets read: their scopes' podSelector keys and their retraining
-// purpose and model labels. Labels under other keys cannot change any decision.
-using PodLabelKeys = absl::flat_hash_set<std::string>;
-PodLabelKeys PodLabelKeysOf(const std::vector<api::ComputeBudget>& budgets);
+// A Pod: its end is when the last container terminated (Succeeded / Failed pods). Every label
+// is kept (PodLabels: interned keys), so the view can be cached once and shared by every pass.
+PodView PodViewOf(const kube::PodSummary& pod);
 
-// A Pod: its end is when the last container terminated (Succeeded / Failed pods). With `keep`,
-// only the labels under those keys are copied: a pass copies every pod, and a pod's labels
-// were half of a pass's memory (nine labels, ~1 KB of map nodes a pod).
-PodView PodViewOf(const kube::PodSummary& pod, const PodLabelKeys* keep = nullptr);
+// The Pod cache: each Pod as the PodView a pass reads, made by PodViewOf when the watch delivers
+// it. Passes and the admission webhook share its immutable objects instead of copying them: a
+// copy was a second ~1 KB a pod, which the allocator kept between passes.
+using PodViewStore = runtime::Store<PodView, kube::PodSummary>;
 
 // A Node: capacity (cpu, memory, nvidia.com/gpu), Ready, creation time, Bursar's owner mark.
 NodeView NodeViewOf(const json::Value& node);

@@ -118,7 +118,7 @@ std::vector<T> SplitHeadroom(T headroom, const std::vector<std::string>& namespa
 
 // What the active pods of each namespace request of cpu and memory (every budget's and none).
 absl::flat_hash_map<std::string_view, engine::CpuMemory> ActiveRequestsByNamespace(
-    const std::vector<PodView>& pods) {
+    const PodList& pods) {
   absl::flat_hash_map<std::string_view, engine::CpuMemory> out;
   for (const PodView& pod : pods) {
     if (Active(pod)) {
@@ -166,7 +166,7 @@ void SortForAdmission(std::vector<Candidate>& jobs, const std::string& model_lab
 // GPUs set): its allowance
 // (status.admission.allowed) split as GPUs are, over what every active pod there requests.
 void PlanCpuMemoryQuotas(
-    const std::string& budget, const std::vector<const PodView*>& pods,
+    const std::string& budget, const std::vector<PodAt>& pods,
     const std::vector<std::string>& namespaces,
     const std::map<std::string, values::Quantity>& allowed,
     const absl::flat_hash_map<std::string_view, engine::CpuMemory>& requests_by_ns,
@@ -230,7 +230,7 @@ void BudgetPlanner::PlanQuotas(Pass& pass) {
     const std::vector<std::string>& namespaces = quota_namespaces[vi];  // in scope and existing
     const size_t first = pass.plan.quotas.size();
     int64_t used_total = 0;
-    for (const PodView* pod : w.pods) {
+    for (const auto& [pod, index] : w.pods) {
       used_total += Active(*pod) ? pass.Gpus(*pod) : 0;
     }
     const std::vector<int64_t> share = SplitHeadroom<int64_t>(
@@ -267,15 +267,17 @@ void BudgetPlanner::PlanJobs(Pass& pass) {
       pass.job_pods[{job.namespace_name, job.name}];
     }
   }
-  for (const PodView& pod : pass.snap.pods) {
-    if (pass.job_pods.empty() || !Active(pod) || pod.job.empty()) {
+  const auto count = static_cast<uint32_t>(pass.snap.pods.size());
+  for (uint32_t i = 0; i < count && !pass.job_pods.empty(); ++i) {
+    const PodView& pod = pass.snap.pods[i];
+    if (!Active(pod) || pod.job.empty()) {
       continue;
     }
     auto job = pass.job_pods.find(
         std::pair<std::string_view, std::string_view>(pod.namespace_name, pod.job));
     if (job != pass.job_pods.end()) {
       job->second.gpus += pass.Gpus(pod);
-      const Money rate = pass.pod_rate[pass.PodIndex(pod)];
+      const Money rate = pass.pod_rate[i];
       job->second.rate += rate;
       job->second.priority = std::max(job->second.priority, pod.priority);
       if (pod.start.has_value()) {
@@ -627,7 +629,7 @@ BudgetPlanner::PoolDemand BudgetPlanner::DemandFor(const Pass& pass, const api::
     // A held budget asks for nodes only for retraining work on an unlocked reserve.
     const bool held = w.enforced && w.decision.hold_new_work;
     int64_t pending = 0;
-    for (const PodView* pod : w.pods) {
+    for (const auto& [pod, index] : w.pods) {
       if (Active(*pod) && pod->node_name.empty() && pass.Gpus(*pod) <= pool.spec.gpus_per_node &&
           (!held || w.reserve_pods.contains(pod->uid))) {
         pending += pass.Gpus(*pod);

@@ -32,10 +32,17 @@ inline bool Active(const PodView& pod) {
   return pod.state != PodState::kEnded;
 }
 
+// A pod as a budget's work lists it: the pod, and its index in the snapshot's pods (the pass's
+// per-pod tables are by that index; the pods themselves live in the pod cache).
+struct PodAt {
+  const PodView* pod = nullptr;
+  uint32_t index = 0;
+};
+
 // What the active pods among `pods` request of cpu and of memory.
-inline engine::CpuMemory ActiveRequests(const std::vector<const PodView*>& pods) {
+inline engine::CpuMemory ActiveRequests(const std::vector<PodAt>& pods) {
   engine::CpuMemory out;
-  for (const PodView* pod : pods) {
+  for (const auto& [pod, index] : pods) {
     if (Active(*pod)) {
       for (const engine::ContainerResources& c : pod->containers) {
         out.cpu = out.cpu + c.cpu_request;
@@ -58,7 +65,7 @@ struct BudgetPlanner::BudgetWork {
   std::vector<const api::GPUNodePool*> pools;
   std::string invalid_reason;  // CamelCase
   std::string invalid_message;
-  std::vector<const PodView*> pods;
+  std::vector<PodAt> pods;            // in snapshot order
   std::vector<std::string> overlaps;  // other budgets that also matched some of its pods
   bool enforced = true;
   int64_t total_quota = -1;  // -1: unconstrained
@@ -112,9 +119,8 @@ struct BudgetPlanner::Pass {
     const std::vector<int>* candidates = nullptr;
   };
   absl::node_hash_map<std::string_view, NamespaceSlot> namespaces;
-  // By snapshot pod index (PodIndex): the pod's GPUs (engine::PodGpus, computed once), and what
-  // it costs per hour as metering charged it this pass (0 when not charged as running).
-  std::vector<int64_t> pod_gpus;
+  // By snapshot pod index (PodAt::index): the pod's node and namespace, and what it costs per
+  // hour as metering charged it this pass (0 when not charged as running).
   std::vector<const NodeView*> pod_node;  // nullptr: not scheduled, or on a node not listed
   std::vector<NamespaceSlot*> pod_namespace;
   std::vector<values::Money> pod_rate;
@@ -145,8 +151,18 @@ struct BudgetPlanner::Pass {
   std::vector<size_t> valid_index;               // valid[i] is work[valid_index[i]]
   std::optional<engine::Attributor> attributor;  // over `valid`, made on first use
 
-  size_t PodIndex(const PodView& pod) const { return static_cast<size_t>(&pod - snap.pods.data()); }
-  int64_t Gpus(const PodView& pod) const { return pod_gpus[PodIndex(pod)]; }
+  static int64_t Gpus(const PodView& pod) { return engine::PodGpus(pod.containers); }
+  // The pod's containers as metering prices them: with their usage when metrics.k8s.io
+  // reported it (Snapshot::pod_usage), else requests only.
+  const engine::Containers& ContainersOf(const PodView& pod) const {
+    if (!snap.pod_usage.empty()) {
+      auto it = snap.pod_usage.find(pod.uid);
+      if (it != snap.pod_usage.end()) {
+        return it->second;
+      }
+    }
+    return pod.containers;
+  }
   const std::vector<const NodeView*>& GrownFor(std::string_view budget) const {
     static const std::vector<const NodeView*> kNone;
     auto it = grown_for.find(budget);
@@ -174,13 +190,15 @@ struct BudgetPlanner::Pass {
     auto it = namespaces.find(ns);
     return it == namespaces.end() ? 0 : it->second.active_gpus;
   }
-  // The valid budget a pod is charged to (as Attribute, its namespace looked up once).
-  engine::Attribution AttributePod(const PodView& pod) {
-    NamespaceSlot& ns = *pod_namespace[PodIndex(pod)];
+  // The valid budget the snapshot's pod `index` is charged to (as Attribute, its namespace
+  // looked up once).
+  engine::Attribution AttributePod(uint32_t index) {
+    const PodView& pod = snap.pods[index];
+    NamespaceSlot& ns = *pod_namespace[index];
     if (ns.candidates == nullptr) {
       ns.candidates = &Attributor().Candidates(pod.namespace_name, ns.labels);
     }
-    return Attributor().Choose(*ns.candidates, &pod.labels);
+    return Attributor().Choose(*ns.candidates, pod.labels);
   }
   // Which valid budget a pod (or Job) of `ns` with `labels` is charged to. Only after
   // ValidateBudgets, which fills `valid`.

@@ -7,12 +7,18 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <initializer_list>
+#include <iterator>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/inlined_vector.h"
 #include "absl/time/time.h"
 #include "controllers/api/types.h"
 #include "controllers/engine/cost_model.h"
@@ -20,6 +26,7 @@
 #include "controllers/values/labels.h"
 #include "controllers/values/money.h"
 #include "controllers/values/quantity.h"
+#include "operator/kube/watch_decoder.h"
 
 namespace bursar::reconcilers {
 
@@ -46,12 +53,57 @@ inline constexpr char kManagedByValue[] = "bursar";
 
 enum class PodState { kPending, kRunning, kEnded };
 
+// A pod's labels, kept small because the pod cache holds tens of thousands of pods with ~10 labels
+// each: keys interned (one copy of "batch.kubernetes.io/controller-uid" for the process), values
+// owned, in the order set. Read by key with a scan (a pod has few), as selectors do through
+// values::LabelsRef.
+class PodLabels {
+ public:
+  using Entry = std::pair<kube::InternedString, std::string>;
+
+  PodLabels() = default;
+  PodLabels(std::initializer_list<std::pair<std::string_view, std::string_view>> labels) {
+    for (const auto& [key, value] : labels) {
+      Set(kube::InternedString(key), std::string(value));
+    }
+  }
+
+  // Sets `key` to `value`, replacing an earlier value of the same key.
+  void Set(kube::InternedString key, std::string value) {
+    for (Entry& entry : entries_) {
+      if (entry.first == key) {
+        entry.second = std::move(value);
+        return;
+      }
+    }
+    entries_.emplace_back(key, std::move(value));
+  }
+  // The value of `key`; nullptr when the pod has no such label.
+  const std::string* Find(std::string_view key) const {
+    for (const Entry& entry : entries_) {
+      if (entry.first.view() == key) {
+        return &entry.second;
+      }
+    }
+    return nullptr;
+  }
+
+  size_t size() const { return entries_.size(); }
+  bool empty() const { return entries_.empty(); }
+  std::vector<Entry>::const_iterator begin() const { return entries_.begin(); }
+  std::vector<Entry>::const_iterator end() const { return entries_.end(); }
+  bool operator==(const PodLabels&) const = default;
+
+ private:
+  std::vector<Entry> entries_;
+};
+
 struct PodView {
   std::string uid;
   std::string namespace_name;
   std::string name;
   std::string node_name;  // "" until scheduled
-  values::Labels labels;
+  PodLabels labels;
   PodState state = PodState::kPending;
   std::optional<absl::Time> start;     // status.startTime
   std::optional<absl::Time> end;       // ended pods: when the last container finished
@@ -60,6 +112,8 @@ struct PodView {
   // it; zero here, 30 s when the API server defaults it).
   absl::Duration stop_grace = absl::ZeroDuration();
   engine::Containers containers;
+  // The containers' names, in the same order (metrics.k8s.io reports usage by name).
+  absl::InlinedVector<kube::InternedString, 1> container_names;
   std::string job;  // name of the controlling Job (same namespace); "" when none
   int32_t priority = 0;
 };
@@ -70,6 +124,71 @@ inline absl::Duration StopLagOf(const PodView& pod, absl::Time now) {
   return pod.deleting.has_value() ? std::max(absl::ZeroDuration(), *pod.deleting - now)
                                   : pod.stop_grace;
 }
+
+// A snapshot's pods, shared with the pod cache: the cache holds each pod once as an immutable
+// PodView, and a pass takes pointers to them instead of copies (at 50,000 pods a copy was a
+// second ~1 KB a pod, kept by the allocator between passes). Reads as a vector of PodView.
+class PodList {
+ public:
+  using Ptr = std::shared_ptr<const PodView>;
+  class const_iterator {
+   public:
+    using iterator_category = std::forward_iterator_tag;
+    using value_type = PodView;
+    using difference_type = std::ptrdiff_t;
+    using pointer = const PodView*;
+    using reference = const PodView&;
+
+    const_iterator() = default;
+    explicit const_iterator(std::vector<Ptr>::const_iterator it) : it_(it) {}
+    const PodView& operator*() const { return **it_; }
+    const PodView* operator->() const { return it_->get(); }
+    const_iterator& operator++() { return ++it_, *this; }
+    const_iterator operator++(int) { return const_iterator(it_++); }
+    bool operator==(const const_iterator&) const = default;
+
+   private:
+    std::vector<Ptr>::const_iterator it_;
+  };
+
+  PodList() = default;
+  PodList(std::initializer_list<PodView> pods) {
+    for (const PodView& pod : pods) {
+      push_back(pod);
+    }
+  }
+
+  void push_back(Ptr pod) { pods_.push_back(std::move(pod)); }
+  void push_back(PodView pod) { pods_.push_back(std::make_shared<const PodView>(std::move(pod))); }
+  void reserve(size_t n) { pods_.reserve(n); }
+  void clear() { pods_.clear(); }
+  void EraseAt(size_t i) { pods_.erase(pods_.begin() + static_cast<std::ptrdiff_t>(i)); }
+
+  size_t size() const { return pods_.size(); }
+  bool empty() const { return pods_.empty(); }
+  const PodView& operator[](size_t i) const { return *pods_[i]; }
+  const PodView& front() const { return *pods_.front(); }
+  const PodView& back() const { return *pods_.back(); }
+  const_iterator begin() const { return const_iterator(pods_.begin()); }
+  const_iterator end() const { return const_iterator(pods_.end()); }
+
+  // Pod `i` to change: a copy of it takes its place (the cache's object is never changed). The
+  // reference is valid until the list changes.
+  PodView& Mutable(size_t i) {
+    auto copy = std::make_shared<PodView>(*pods_[i]);
+    PodView& pod = *copy;
+    pods_[i] = std::move(copy);
+    return pod;
+  }
+  // Orders the pods by uid (the snapshot's deterministic order).
+  void SortByUid() {
+    std::sort(pods_.begin(), pods_.end(),
+              [](const Ptr& a, const Ptr& b) { return a->uid < b->uid; });
+  }
+
+ private:
+  std::vector<Ptr> pods_;
+};
 
 struct NodeView {
   engine::NodeInfo info;
@@ -148,7 +267,7 @@ struct Snapshot {
   std::vector<api::GPUNodePool> pools;
   std::vector<api::PriceBook> price_books;
   std::vector<RejectedObject> rejected;  // objects of our kinds that did not decode
-  std::vector<PodView> pods;
+  PodList pods;
   std::vector<NodeView> nodes;
   std::vector<JobView> jobs;
   std::map<std::string, values::Labels> namespaces;
@@ -158,6 +277,9 @@ struct Snapshot {
   // Scores from each budget's own spec.retraining.driftQuery, for that budget only; evaluated
   // every pass, so only an unlock is announced.
   std::map<std::string, std::vector<engine::ModelDriftSignal>> budget_drift;
+  // What metrics.k8s.io reports pods use, by pod uid: the pod's containers with their usage set
+  // (the cached PodView holds requests only). Empty without metrics.
+  absl::flat_hash_map<std::string, engine::Containers> pod_usage;
   // Mean GPU utilisation (percent) by "namespace/pod", from DCGM through Prometheus.
   absl::flat_hash_map<std::string, double> gpu_utilization;
 };

@@ -4,18 +4,18 @@
 
 namespace bursar::values {
 
-bool LabelSelector::Matches(const Labels& labels) const {
+bool LabelSelector::Matches(LabelsRef labels) const {
   for (const auto& [key, value] : match_labels) {
-    auto it = labels.find(key);
-    if (it == labels.end() || it->second != value) {
+    const std::string* found = labels.Find(key);
+    if (found == nullptr || *found != value) {
       return false;
     }
   }
   for (const SelectorRequirement& req : match_expressions) {
-    auto it = labels.find(req.key);
-    bool present = it != labels.end();
+    const std::string* found = labels.Find(req.key);
+    bool present = found != nullptr;
     bool in_values =
-        present && std::find(req.values.begin(), req.values.end(), it->second) != req.values.end();
+        present && std::find(req.values.begin(), req.values.end(), *found) != req.values.end();
     switch (req.op) {
       case SelectorOperator::kIn:
         if (!in_values) {

@@ -356,7 +356,7 @@ int RunOperator(const RunOptions& options) {
   kube::ApiClient client(**transport, client_options);
 
   // Caches.
-  runtime::PodStore pods;
+  reconcilers::PodViewStore pods(reconcilers::PodViewOf);
   reconcilers::NodeStore nodes(reconcilers::NodeViewOf);
   reconcilers::JobStore jobs(reconcilers::JobViewOf);
   runtime::ObjectStore namespaces, budgets, pools, price_books, quotas;

@@ -84,7 +84,7 @@ struct Caches {
     namespace_store.Apply(WatcherEvent<json::Value>::Restarted(std::move(namespace_objects)));
     caches = {.pods = &pod_store, .namespaces = &namespace_store, .budgets = &budget_store};
   }
-  runtime::PodStore pod_store;
+  reconcilers::PodViewStore pod_store{reconcilers::PodViewOf};
   runtime::ObjectStore namespace_store;
   runtime::ObjectStore budget_store;
   WebhookCaches caches;

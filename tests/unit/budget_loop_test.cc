@@ -137,7 +137,7 @@ class BudgetLoopTest : public ::testing::Test {
   Lines lines_;
   runtime::Logger log_{clock_, runtime::LogLevel::kDebug, runtime::LogFormat::kJson,
                        [this](std::string_view line) { lines_.Add(line); }};
-  runtime::PodStore pods_;
+  PodViewStore pods_{PodViewOf};
   NodeStore nodes_{NodeViewOf};
   JobStore jobs_{JobViewOf};
   runtime::ObjectStore namespaces_, budgets_, pools_, price_books_, quotas_;
@@ -418,6 +418,45 @@ TEST_F(BudgetLoopTest, LivenessFailsAfterAFewTicksWithoutACompletedPass) {
   EXPECT_NE(registry_.Render().find(absl::StrCat("\nbursar_last_pass_timestamp_seconds ",
                                                  runtime::FormatMetricValue(first + 192), "\n")),
             std::string::npos);
+}
+
+// A pass reads the cache's pod objects themselves, not copies; what metrics.k8s.io reports goes
+// into the snapshot's usage table (matched by container name), never into the cached pod.
+TEST_F(BudgetLoopTest, GatherSharesTheCachedPodsAndKeepsTheirUsageAside) {
+  UsageSources usage;
+  usage.pod_usage = []() -> absl::StatusOr<std::vector<signals::PodUsage>> {
+    signals::PodUsage pod;
+    pod.namespace_name = "ml";
+    pod.name = "train-0";
+    signals::ContainerUsage sidecar;
+    sidecar.name = "sidecar";
+    sidecar.cpu = values::Quantity::FromUnits(3);
+    pod.containers = {sidecar};
+    return std::vector<signals::PodUsage>{pod};
+  };
+  loop_ = Make(std::move(usage));
+  SyncAll();
+  kube::PodSummary pod = Pod("2", kube::PodPhase::kRunning);
+  kube::ContainerSummary main;
+  main.name = kube::InternedString("main");
+  main.cpu_milli = 500;
+  kube::ContainerSummary sidecar = main;
+  sidecar.name = kube::InternedString("sidecar");
+  pod.containers = {main, sidecar};
+  pods_.Apply(runtime::WatcherEvent<kube::PodSummary>::Applied(pod));
+
+  const Snapshot snap = loop_->Gather(clock_.Now());
+  ASSERT_EQ(snap.pods.size(), 1u);
+  std::shared_ptr<const PodView> cached = pods_.Get("ml/train-0");
+  ASSERT_NE(cached, nullptr);
+  EXPECT_EQ(&snap.pods[0], cached.get());
+  EXPECT_FALSE(cached->containers[1].cpu_usage.has_value());
+  ASSERT_TRUE(snap.pod_usage.contains("uid-train-0"));
+  const engine::Containers& used = snap.pod_usage.at("uid-train-0");
+  ASSERT_EQ(used.size(), 2u);
+  EXPECT_FALSE(used[0].cpu_usage.has_value());
+  EXPECT_EQ(used[1].cpu_usage, values::Quantity::FromUnits(3));
+  EXPECT_EQ(used[1].cpu_request, values::Quantity::FromMilli(500));
 }
 
 TEST_F(BudgetLoopTest, BeforeTheFirstCompletedPassLivenessCountsFromTheCacheSync) {

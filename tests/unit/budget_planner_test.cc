@@ -207,8 +207,8 @@ TEST(BudgetPlannerTest, ARestartedPlannerResumesFromStatusWithoutCountingTwice) 
   BudgetPlanner after;
   s.budgets[0].status = Outcome(plan).status;
   s.now = kStart + absl::Hours(3);
-  s.pods[1].state = PodState::kEnded;
-  s.pods[1].end = kStart + absl::Hours(2);
+  s.pods.Mutable(1).state = PodState::kEnded;
+  s.pods.Mutable(1).end = kStart + absl::Hours(2);
   Plan resumed = after.Reconcile(s);
   // p1: 3 hours; p2: 1.5 hours (30 min to 2 h) — nothing lost, nothing twice.
   EXPECT_EQ(Outcome(resumed).status.spent, GpuShare().MulDiv(45, 10));
@@ -275,12 +275,31 @@ TEST(BudgetPlannerTest, FiftyThousandRunningPodsKeepTheStatusUnderSixteenKiB) {
   s.budgets[0] = *decoded;
   BudgetPlanner restarted;
   s.now += absl::Seconds(40);  // down for 40 s; one pod ended meanwhile
-  s.pods[7].state = PodState::kEnded;
-  s.pods[7].end = s.now - absl::Seconds(20);
+  s.pods.Mutable(7).state = PodState::kEnded;
+  s.pods.Mutable(7).end = s.now - absl::Seconds(20);
   const values::Money after_restart = Outcome(restarted.Reconcile(s)).status.spent;
   s.budgets[0].status = Outcome(second).status;
   EXPECT_EQ(after_restart, Outcome(running.Reconcile(s)).status.spent);
   EXPECT_GT(after_restart, Outcome(first).status.spent);
+}
+
+// What metrics.k8s.io reports a pod uses is charged where it exceeds the requests. It comes in
+// the snapshot's usage table (by uid), beside the cached pod, which holds requests only.
+TEST(BudgetPlannerTest, UsageAboveTheRequestsIsChargedFromTheSnapshotsUsageTable) {
+  Snapshot s = Base(kStart + absl::Hours(1));
+  s.pods = {Pod("p1", kStart)};
+  const values::Money requests_only = Outcome(BudgetPlanner().Reconcile(s)).status.burn_rate;
+  EXPECT_EQ(requests_only, GpuShare());
+
+  engine::Containers used = s.pods[0].containers;
+  used[0].cpu_usage = values::Quantity::FromUnits(1);  // requested none
+  s.pod_usage.emplace("p1", used);
+  engine::PriceResolver resolver(Book().spec);
+  const engine::UnitPrices prices = resolver.PricesFor(Node("x").info, values::Money::FromUnits(8));
+  ASSERT_GT(prices.cpu_core_hour, values::Money());
+  EXPECT_EQ(Outcome(BudgetPlanner().Reconcile(s)).status.burn_rate,
+            requests_only + prices.cpu_core_hour);
+  EXPECT_FALSE(s.pods[0].containers[0].cpu_usage.has_value());
 }
 
 // A pod whose start falls in the second of a pass (the pass its Running event triggered) is
@@ -476,7 +495,7 @@ TEST(BudgetPlannerTest, OverlappingScopesChargeTheNarrowestAndSaySo) {
       Budget(),
       Budget("  scope: {namespaces: [vision], podSelector: {matchLabels: {team: cv}}}\n", "cv")};
   s.pods = {Pod("p1", kStart)};
-  s.pods[0].labels = {{"team", "cv"}};
+  s.pods.Mutable(0).labels = {{"team", "cv"}};
   Plan plan = planner.Reconcile(s);
   EXPECT_EQ(Outcome(plan, "cv").status.spent, GpuShare());
   EXPECT_EQ(Outcome(plan, "vision").status.spent, values::Money());
@@ -647,8 +666,8 @@ TEST(BudgetPlannerTest, ResourceQuotasLimitCpuAndMemoryAtThePublishedAllowance) 
   };
   s.pods = {with_requests(Pod("cpu-only", kStart, "a100-0", 0), "2", "3Gi"),
             with_requests(Pod("elsewhere", kStart, "a100-0", 0), "5", "1Gi")};
-  s.pods[0].namespace_name = "free";
-  s.pods[1].namespace_name = "other";
+  s.pods.Mutable(0).namespace_name = "free";
+  s.pods.Mutable(1).namespace_name = "other";
   JobView waiting = Job("waiting-in-vision", 0);
   waiting.suspended = true;
   waiting.cpu = *values::Quantity::Parse("1");
@@ -726,7 +745,7 @@ TEST(BudgetPlannerTest, HoldSuspendsJobsWithoutPodsAndDrainTheLowestPriorityFirs
   // Four GPUs for 8 hours at ~$3.85 an hour each is past the $100 limit: Drain.
   s.nodes = {Node("a100-0"), Node("a100-1")};
   s.pods = {Pod("a", kStart, "a100-0", 2, "important"), Pod("b", kStart, "a100-1", 2, "cheap")};
-  s.pods[0].priority = 100;
+  s.pods.Mutable(0).priority = 100;
   s.jobs = {Job("important", 2), Job("cheap", 2), Job("waiting", 1)};
   Plan plan = planner.Reconcile(s);
   EXPECT_EQ(Outcome(plan).decision.rung, api::LadderAction::kDrain);
@@ -798,8 +817,8 @@ TEST(BudgetPlannerTest, DrainAllowsForTheTimeRunningPodsTakeToStop) {
     Snapshot s = AtHour8OnTwoNodes(limit);
     s.pods = {Pod("r", kStart + absl::Hours(7), "a100-0", 2, "resumed"),
               Pod("s", kStart + absl::Hours(1), "a100-1", 2, "steady")};
-    for (PodView& pod : s.pods) {
-      pod.stop_grace = grace;
+    for (size_t i = 0; i < s.pods.size(); ++i) {
+      s.pods.Mutable(i).stop_grace = grace;
     }
     s.jobs = {Job("resumed", 2, kStart), Job("steady", 2, kStart + absl::Minutes(30))};
     Plan plan = planner.Reconcile(s);
@@ -829,7 +848,7 @@ TEST(BudgetPlannerTest, DrainKeepsOnlyWhatFitsBesidePodsStillStopping) {
   const absl::Time now = s.now;
   s.pods = {Pod("stopping", kStart + absl::Hours(1), "a100-0", 2, "drained"),
             Pod("r", kStart + absl::Hours(7), "a100-1", 2, "running")};
-  s.pods[0].deleting = now + absl::Minutes(5);
+  s.pods.Mutable(0).deleting = now + absl::Minutes(5);
   s.jobs = {Job("drained", 2), Job("running", 2)};
   s.jobs[0].suspended = true;
   s.jobs[0].held_by = "vision";
@@ -892,8 +911,8 @@ TEST(BudgetPlannerTest, GrowsThePoolForPendingWorkAndClaimsTheNewNodes) {
   pending.state = PodState::kPending;
   pending.start.reset();
   s.pods = {pending, Pod("p2", kStart, "", 1)};
-  s.pods[1].state = PodState::kPending;
-  s.pods[1].start.reset();
+  s.pods.Mutable(1).state = PodState::kPending;
+  s.pods.Mutable(1).start.reset();
   Plan plan = planner.Reconcile(s);
   ASSERT_EQ(plan.pool_changes.size(), 1u);
   EXPECT_EQ(plan.pool_changes[0].current, 0);
@@ -916,7 +935,8 @@ TEST(BudgetPlannerTest, NodesThatFillThePoolUpToMinNodesBelongToNobody) {
   s.pools = {Pool(/*min_nodes=*/2)};
   s.nodes = {};
   s.pods = {Pod("p1", kStart, "", 2), Pod("p2", kStart, "", 2), Pod("p3", kStart, "", 2)};
-  for (PodView& p : s.pods) {
+  for (size_t i = 0; i < s.pods.size(); ++i) {
+    PodView& p = s.pods.Mutable(i);
     p.state = PodState::kPending;
     p.start.reset();
   }
@@ -1318,8 +1338,8 @@ TEST(BudgetPlannerCapTest, AJobStoppedAtItsCapStaysSuspendedUntilTheCapIsRaised)
   ASSERT_NE(ChangeOf(ran, "ft"), nullptr) << "30 minutes of a node's GPUs pass 3";
   // Suspended by Bursar; its pod ended.
   s.budgets[0].status = ThroughCodec(s.budgets[0], Outcome(ran).status);
-  s.pods[0].state = PodState::kEnded;
-  s.pods[0].end = s.now;
+  s.pods.Mutable(0).state = PodState::kEnded;
+  s.pods.Mutable(0).end = s.now;
   s.jobs[0].suspended = true;
   s.jobs[0].held_by = "vision";
   s.jobs[0].held_for = "Cap";

@@ -6,11 +6,13 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "controllers/api/codec.h"
+#include "controllers/engine/budget_step.h"
 #include "tests/unit/json_or_fail.h"
 
 namespace bursar::reconcilers {
@@ -210,7 +212,8 @@ TEST(GatherTest, PodViewEndsAtTheLastContainerFinishAndKnowsItsJob) {
   EXPECT_EQ(v.state, PodState::kEnded);
   EXPECT_EQ(v.end, T("2026-11-27T10:07:00Z"));
   EXPECT_EQ(v.job, "train");
-  EXPECT_EQ(v.labels.at("team"), "cv");
+  ASSERT_NE(v.labels.Find("team"), nullptr);
+  EXPECT_EQ(*v.labels.Find("team"), "cv");
   ASSERT_EQ(v.containers.size(), 2u);
   EXPECT_EQ(v.containers[0].cpu_request, values::Quantity::FromMilli(500));
 
@@ -222,32 +225,45 @@ TEST(GatherTest, PodViewEndsAtTheLastContainerFinishAndKnowsItsJob) {
   EXPECT_EQ(running.job, "");
 }
 
-// A pass copies only the pod labels some budget reads (scope selectors, retraining labels):
-// the others cannot change a decision, and they were half of a pass's memory.
-TEST(GatherTest, PodViewsKeepOnlyTheLabelKeysTheBudgetsRead) {
-  api::ComputeBudget selector_budget;
-  selector_budget.spec.scope.pod_selector = values::LabelSelector{
-      .match_labels = {{"team", "cv"}},
-      .match_expressions = {
-          {.key = "tier", .op = values::SelectorOperator::kExists, .values = {}}}};
-  api::ComputeBudget retraining;
-  retraining.spec.retraining.model_label = "example.com/model";
-  const PodLabelKeys keys = PodLabelKeysOf({selector_budget, retraining});
-  EXPECT_EQ(keys, (PodLabelKeys{"team", "tier", "example.com/model", "bursar.dev/model",
-                                "bursar.dev/purpose"}));
-
+// The pod cache keeps every label of a pod (a budget created later may select on any), in the
+// compact form: keys interned, so that 50,000 pods hold one copy of each key; selectors and the
+// retraining test read it as they read a label map.
+TEST(GatherTest, PodViewsKeepEveryLabelUnderInternedKeys) {
   kube::PodSummary pod;
   pod.uid = "u";
   pod.labels = {{kube::InternedString("team"), "cv"},
                 {kube::InternedString("tier"), "gold"},
-                {kube::InternedString("example.com/model"), "resnet"},
-                {kube::InternedString("app.kubernetes.io/name"), "trainer"},
+                {kube::InternedString("bursar.dev/model"), "resnet"},
+                {kube::InternedString("bursar.dev/purpose"), "retrain"},
                 {kube::InternedString("controller-uid"), "0f3c"}};
-  PodView kept = PodViewOf(pod, &keys);
-  EXPECT_EQ(kept.labels,
-            (values::Labels{{"team", "cv"}, {"tier", "gold"}, {"example.com/model", "resnet"}}));
-  EXPECT_TRUE(selector_budget.spec.scope.pod_selector->Matches(kept.labels));
-  EXPECT_EQ(PodViewOf(pod).labels.size(), 5u);  // without keys, every label
+  const PodView a = PodViewOf(pod);
+  EXPECT_EQ(a.labels, (PodLabels{{"team", "cv"},
+                                 {"tier", "gold"},
+                                 {"bursar.dev/model", "resnet"},
+                                 {"bursar.dev/purpose", "retrain"},
+                                 {"controller-uid", "0f3c"}}));
+  pod.uid = "v";
+  pod.labels[0].second = "nlp";
+  const PodView b = PodViewOf(pod);
+  EXPECT_EQ(a.labels.begin()->first.view().data(), b.labels.begin()->first.view().data());
+  EXPECT_EQ(*b.labels.Find("team"), "nlp");
+  EXPECT_EQ(b.labels.Find("absent"), nullptr);
+
+  const values::LabelSelector selector{
+      .match_labels = {{"team", "cv"}},
+      .match_expressions = {
+          {.key = "tier", .op = values::SelectorOperator::kIn, .values = {"gold", "silver"}},
+          {.key = "absent", .op = values::SelectorOperator::kDoesNotExist, .values = {}}}};
+  EXPECT_TRUE(selector.Matches(a.labels));
+  EXPECT_FALSE(selector.Matches(b.labels));
+  std::string model;
+  EXPECT_TRUE(engine::IsRetrainingWork(a.labels, api::RetrainingSpec(), &model));
+  EXPECT_EQ(model, "resnet");
+
+  PodLabels set = {{"team", "cv"}};
+  set.Set(kube::InternedString("team"), "nlp");  // replaces, keeps one entry
+  EXPECT_EQ(set.size(), 1u);
+  EXPECT_EQ(*set.Find("team"), "nlp");
 }
 
 }  // namespace

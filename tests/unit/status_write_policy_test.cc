@@ -174,7 +174,7 @@ TEST(StatusWritePolicyTest, PodsStartingOrEndingAndNewPhasesAreWrittenAtOnce) {
   EXPECT_EQ(op.Pass(s), 0) << "spend alone";
 
   s.now += kTick;
-  s.pods.erase(s.pods.begin() + 5);  // team-5's pod went away
+  s.pods.EraseAt(5);  // team-5's pod went away
   EXPECT_EQ(op.Pass(s), 1) << "team-5's closed account is checkpointed at once";
 
   s.now += kTick;
@@ -203,8 +203,8 @@ TEST(StatusWritePolicyTest, ARestartFromACheckpointOneIntervalOldIsExact) {
     s.now = kStart + t;
     (void)never_stopped.Reconcile(s);
   }
-  s.pods[1].state = PodState::kEnded;
-  s.pods[1].end = kStart + absl::Seconds(28);
+  s.pods.Mutable(1).state = PodState::kEnded;
+  s.pods.Mutable(1).end = kStart + absl::Seconds(28);
   s.now = kStart + absl::Seconds(40);
   const values::Money exact = never_stopped.Reconcile(s).budgets[0].status.spent;
 

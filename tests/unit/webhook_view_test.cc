@@ -106,7 +106,7 @@ class WebhookViewTest : public ::testing::Test {
                      kPhases[rng() % 4], version);
   }
 
-  runtime::PodStore pods_;
+  reconcilers::PodViewStore pods_{reconcilers::PodViewOf};
   runtime::ObjectStore namespaces_;
   runtime::ObjectStore budgets_;
   WebhookCaches caches_;
