@@ -353,6 +353,10 @@ Plan BudgetLoop::RunOnce() {
     snap.drift = drift_->Drain();
   }
   Plan plan = planner_->Reconcile(snap);
+  {
+    absl::MutexLock lock(&mu_);
+    last_compute_ = clock_.MonotonicNow() - started;
+  }
   if (plan.uncharged_starts) {
     Trigger();  // the next pass at min_interval charges them (Plan::uncharged_starts)
   }
@@ -510,13 +514,17 @@ std::string BudgetLoop::LivenessProblem() const {
                       absl::FormatDuration(options_.tick), ")");
 }
 
+absl::Time BudgetLoop::TriggeredDue() const {
+  return last_start_ + std::max(options_.min_interval, 2 * last_compute_);
+}
+
 void BudgetLoop::Trigger() {
   const absl::Time now = clock_.MonotonicNow();
   absl::Duration wait;
   {
     absl::MutexLock lock(&mu_);
     triggered_ = true;
-    wait = last_start_ + options_.min_interval - now;  // <= 0: at once
+    wait = TriggeredDue() - now;  // <= 0: at once
   }
   controller_->EnqueueAfter(kBudgetLoopKey, wait);
 }
@@ -557,9 +565,9 @@ absl::StatusOr<runtime::ReconcileResult> BudgetLoop::Reconcile(const std::string
   absl::Time next_tick;
   {
     absl::MutexLock lock(&mu_);
-    // Due at the tick, or min_interval after the last pass when a change asked for one. Too
-    // early means a requeue that a later pass overtook (the queue keeps the earliest one).
-    const absl::Time due = triggered_ ? last_start_ + options_.min_interval : next_tick_;
+    // Due at the tick, or soon after the last pass when a change asked for one. Too early
+    // means a requeue that a later pass overtook (the queue keeps the earliest one).
+    const absl::Time due = triggered_ ? TriggeredDue() : next_tick_;
     if (started < due) {
       return runtime::ReconcileResult::RequeueAfter(due - started);
     }

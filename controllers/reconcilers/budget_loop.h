@@ -10,12 +10,12 @@
 // kBudgetLoopKey), which waits until every cache has synced before the first pass. A pass
 // requeues the key after `tick`; a watched change that matters (a pod started, ended or was
 // scheduled, a Job created or deleted, the spec of a budget, pool or price book changed) adds
-// it sooner, but never sooner than `min_interval` after the last pass started, so status
-// follows a pod start within about min_interval rather than a whole tick (a pass in the very
-// second a pod started charges it nothing, and asks for one more at min_interval:
-// Plan::uncharged_starts). A tick requeue that a triggered pass has overtaken runs no pass:
-// passes come `tick` after the last one, as before.
-// Metering does not depend on the timing: the ledger charges intervals from pod timestamps.
+// it sooner, but never sooner than `min_interval` (500 ms) after the last pass started, nor
+// than twice what that pass took to decide (TriggeredDue), so status follows a pod start
+// within about min_interval plus a pass rather than a whole tick (a pass in the very second a
+// pod started charges it nothing, and asks for one more: Plan::uncharged_starts). A tick requeue
+// that a triggered pass has overtaken runs no pass: passes come `tick` after the last one, as
+// before. Metering does not depend on the timing: the ledger charges intervals from pod timestamps.
 // On gaining leadership the planner starts afresh, restoring every ledger from status, so a
 // new leader never trusts memory that another replica's writes have overtaken.
 // A pass that throws is logged by the controller and retried at the next tick.
@@ -97,7 +97,7 @@ inline constexpr absl::Duration kMinStallTimeout = absl::Seconds(60);
 
 struct BudgetLoopOptions {
   absl::Duration tick = absl::Seconds(15);
-  absl::Duration min_interval = absl::Seconds(1);
+  absl::Duration min_interval = absl::Milliseconds(500);
   absl::Duration lookahead = engine::LookaheadFor(absl::Seconds(15));
   // 0: StallTimeout(tick).
   absl::Duration stall_timeout = absl::ZeroDuration();
@@ -130,7 +130,7 @@ class BudgetLoop {
   // at the next tick. Exposed for tests.
   absl::StatusOr<runtime::ReconcileResult> Reconcile(const std::string& key);
 
-  // Asks for a pass soon (within min_interval). Any thread.
+  // Asks for a pass soon (at TriggeredDue). Any thread.
   void Trigger();
 
   // "" while the loop is alive; else one line, e.g. "no reconcile pass completed for 3m12s
@@ -157,6 +157,10 @@ class BudgetLoop {
   void Export(const Plan& plan, const Snapshot& snapshot, const ApplyReport* report);
   void Publish(const Plan* plan, const Snapshot& snapshot);
   void MarkCompleted();  // a pass has completed: liveness and its metric
+  // When a triggered pass may start: min_interval after the last pass started, and no sooner
+  // than twice what that pass took to decide, so that under constant pod churn passes take at
+  // most about half a core whatever the cluster's size.
+  absl::Time TriggeredDue() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   BudgetLoopCaches caches_;
   PlanApplier* applier_;
@@ -181,7 +185,9 @@ class BudgetLoop {
   absl::Time last_completed_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();  // monotonic; past: none
   bool triggered_ ABSL_GUARDED_BY(mu_) = false;  // a change asked for a pass since the last began
   absl::Time last_start_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();  // monotonic
-  absl::Time next_tick_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();   // monotonic
+  // What the last leader pass took to gather and decide (its writes not counted).
+  absl::Duration last_compute_ ABSL_GUARDED_BY(mu_) = absl::ZeroDuration();
+  absl::Time next_tick_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();  // monotonic
 
   // Last: its worker calls Reconcile(), so it goes first on destruction.
   std::unique_ptr<runtime::Controller> controller_;

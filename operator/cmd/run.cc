@@ -502,7 +502,7 @@ int RunOperator(const RunOptions& options) {
   absl::StatusOr<std::unique_ptr<reconcilers::BudgetLoop>> loop = reconcilers::BudgetLoop::Create(
       caches, &applier, is_leader, &drift, &board, std::move(usage), &registry, &log, clock,
       {.tick = options.tick,
-       .min_interval = std::min(options.tick, absl::Seconds(1)),
+       .min_interval = std::min(options.tick, reconcilers::BudgetLoopOptions().min_interval),
        .lookahead = options.lookahead});
   if (!loop.ok()) {
     log.Error("cannot set up metrics", {{"error", std::string(loop.status().message())}});

@@ -268,6 +268,34 @@ TEST_F(BudgetLoopTest, APodStartedInThePassSecondBringsTheNextPassToMinInterval)
   EXPECT_EQ(after, kTick - kMinInterval);
 }
 
+// Under constant churn a big cluster's passes would run back to back: a triggered pass waits
+// at least twice what the last one took to gather and decide (when that is over min_interval).
+TEST_F(BudgetLoopTest, TriggeredPassesAreSpacedByTwiceTheLastPassesLength) {
+  BudgetLoop* loop = nullptr;
+  int calls = 0;
+  UsageSources usage;
+  usage.pod_usage = [&]() -> absl::StatusOr<std::vector<signals::PodUsage>> {
+    if (++calls == 1) {
+      clock_.Advance(absl::Milliseconds(700));  // a slow first pass
+      loop->Trigger();                          // and a pod starts meanwhile
+    }
+    return std::vector<signals::PodUsage>{};
+  };
+  loop_ = Make(std::move(usage));
+  loop = loop_.get();
+
+  absl::Duration after;
+  ASSERT_TRUE(Reconcile(&after));  // started at t0, decided at t0 + 700 ms
+  clock_.Advance(kMinInterval - absl::Milliseconds(700));
+  EXPECT_FALSE(Reconcile(&after));  // t0 + min_interval: too early
+  EXPECT_EQ(after, absl::Milliseconds(400));
+  clock_.Advance(after);
+  EXPECT_TRUE(Reconcile(&after));  // t0 + 1.4 s
+  clock_.Advance(kMinInterval);
+  loop_->Trigger();
+  EXPECT_TRUE(Reconcile(&after));  // that pass was quick: min_interval again
+}
+
 TEST_F(BudgetLoopTest, AChangeDuringAPassAsksForAnotherOne) {
   BudgetLoop* loop = nullptr;
   int calls = 0;
