@@ -7,8 +7,8 @@
 #
 # Options: --pods N (2000) --namespaces M (4) --budgets B (4, at most M) --nodes K (N/25)
 #          --samples S (5: latency probes of each kind) --tick D (5s: the operator's --tick)
-#          --allocators "default arena16+threads40 jemalloc" (Bursar once per set-up, see
-#          bursar_start; latencies with the first). Exits 1 when a measurement is missing
+#          --allocators "default arena16+threads40 jemalloc bin=/tmp/old/bursar" (Bursar once
+#          per set-up, see bursar_start; latencies with the first). Exits 1 when a measurement is missing
 #          (a probe that never showed, a cache that did not fill), like a test.
 #
 # What it does: scale-load (tests/bench/scale/peer) creates M namespaces, K kwok nodes and N pods
@@ -108,7 +108,7 @@ kc apply -f "$WORK/budgets.yaml" >/dev/null
 # Pods read as JSON); e.g. arena16+threads40 is glibc's and cpprestsdk's own defaults on 2 cores.
 # Sets SYNC_MS from process start to /readyz answering 200 (every cache synced).
 bursar_start() {
-  local env=() args=() started word lib
+  local env=() args=() started word lib binary=$BURSAR
   local -a words
   IFS=+ read -r -a words <<<"$1"
   for word in "${words[@]}"; do
@@ -117,18 +117,22 @@ bursar_start() {
       arena[0-9]*) env+=(MALLOC_ARENA_MAX="${word#arena}") ;;
       threads[0-9]*) env+=(BURSAR_HTTP_THREADS="${word#threads}") ;;
       json) args+=(--pod-protobuf=false) ;;
+      bin=*) # another build of Bursar, e.g. the previous commit's, side by side in one run
+        binary=${word#bin=}
+        [[ -x $binary ]] || die "--allocators bin=: '$binary' is not an executable"
+        ;;
       jemalloc)
         lib=$(find /usr/lib -name libjemalloc.so.2 2>/dev/null | head -1)
         [[ -n $lib ]] || die "--allocators jemalloc: libjemalloc.so.2 is not installed (apt-get install libjemalloc2)"
         env+=(LD_PRELOAD="$lib")
         ;;
-      *) die "--allocators: unknown '$word' (default, arenaN, threadsN, jemalloc, json, joined by +)" ;;
+      *) die "--allocators: unknown '$word' (default, arenaN, threadsN, jemalloc, json, bin=PATH, joined by +)" ;;
     esac
   done
   make_grpc_tls "$WORK/grpc-tls"
   rm -f "$WORK/addresses"
   started=$(now_ms)
-  env "${env[@]}" "$BURSAR" run --kubeconfig "$KUBECONFIG" --tick "$TICK" --leader-elect=false \
+  env "${env[@]}" "$binary" run --kubeconfig "$KUBECONFIG" --tick "$TICK" --leader-elect=false \
     --health-addr 127.0.0.1:0 --grpc-addr 127.0.0.1:0 --address-file "$WORK/addresses" \
     --grpc-tls-cert-file "$WORK/grpc-tls/tls.crt" --grpc-tls-key-file "$WORK/grpc-tls/tls.key" \
     --log-format text "${args[@]}" >>"$OPERATOR_LOG" 2>&1 &
