@@ -129,12 +129,14 @@ BudgetPlanner::Pass::Pass(const Snapshot& snapshot) : snap(snapshot), now(snapsh
     namespaces[name].labels = &labels;
   }
   // Per pod: its GPUs and node, found once; active pods and GPUs summed per node by index.
+  pod_gpus.reserve(snap.pods.size());
   pod_node.reserve(snap.pods.size());
   pod_namespace.reserve(snap.pods.size());
   pod_rate.resize(snap.pods.size());
   std::vector<int64_t> pods_on(snap.nodes.size()), gpus_on(snap.nodes.size());
   for (const PodView& pod : snap.pods) {
-    const int64_t gpus = Gpus(pod);
+    const int64_t gpus = engine::PodGpus(pod.containers);
+    pod_gpus.push_back(gpus);
     auto node = pod.node_name.empty() ? nodes.end() : nodes.find(pod.node_name);
     pod_node.push_back(node == nodes.end() ? nullptr : node->second);
     NamespaceSlot& ns = Namespace(pod.namespace_name);
@@ -674,7 +676,7 @@ BudgetPlanner::Metering BudgetPlanner::MeterBudget(Pass& pass, BudgetWork& w,
   const bool has_reserve = b.spec.retraining.reserve_percent > 0;
   std::map<api::JobSpend*, std::pair<Money, int64_t>> running_capped;  // rate, GPUs
   for (const auto& [pod, index] : w.pods) {
-    const int64_t gpus = pass.Gpus(*pod);
+    const int64_t gpus = pass.Gpus(index);
     std::string model;
     // Only a budget with a reserve draws on it (DrawsOnReserve): the others skip the labels.
     bool retraining =

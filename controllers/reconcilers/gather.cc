@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdint>
 #include <optional>
+#include <utility>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -53,14 +54,14 @@ values::Labels LabelsAt(const json::Value& object, std::string_view dotted_path)
   return labels;
 }
 
-PodView PodViewOf(const kube::PodSummary& pod) {
+PodView PodViewOf(kube::PodSummary pod) {
   PodView view;
-  view.uid = pod.uid;
+  view.uid = std::move(pod.uid);
   view.namespace_name = std::string(pod.namespace_name.view());
-  view.name = pod.name;
-  view.node_name = pod.node_name;
-  for (const auto& [key, value] : pod.labels) {
-    view.labels.Set(key, value);
+  view.name = std::move(pod.name);
+  view.node_name = std::move(pod.node_name);
+  for (auto& [key, value] : pod.labels) {
+    view.labels.Set(key, std::move(value));
   }
   switch (pod.phase) {
     case kube::PodPhase::kSucceeded:
@@ -90,7 +91,7 @@ PodView PodViewOf(const kube::PodSummary& pod) {
     }
   }
   if (pod.owner_kind == std::string_view("Job")) {
-    view.job = pod.owner_name;
+    view.job = std::move(pod.owner_name);
   }
   view.priority = pod.priority;
   return view;

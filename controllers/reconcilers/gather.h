@@ -24,7 +24,8 @@ values::Labels LabelsAt(const json::Value& object, std::string_view dotted_path)
 
 // A Pod: its end is when the last container terminated (Succeeded / Failed pods). Every label
 // is kept (PodLabels: interned keys), so the view can be cached once and shared by every pass.
-PodView PodViewOf(const kube::PodSummary& pod);
+// Takes the summary by value: the cache hands over each decoded summary, whose strings move.
+PodView PodViewOf(kube::PodSummary pod);
 
 // The Pod cache: each Pod as the PodView a pass reads, made by PodViewOf when the watch delivers
 // it. Passes and the admission webhook share its immutable objects instead of copying them: a

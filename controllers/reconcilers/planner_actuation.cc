@@ -231,7 +231,7 @@ void BudgetPlanner::PlanQuotas(Pass& pass) {
     const size_t first = pass.plan.quotas.size();
     int64_t used_total = 0;
     for (const auto& [pod, index] : w.pods) {
-      used_total += Active(*pod) ? pass.Gpus(*pod) : 0;
+      used_total += Active(*pod) ? pass.Gpus(index) : 0;
     }
     const std::vector<int64_t> share = SplitHeadroom<int64_t>(
         std::max<int64_t>(0, w.total_quota - used_total), namespaces,
@@ -276,7 +276,7 @@ void BudgetPlanner::PlanJobs(Pass& pass) {
     auto job = pass.job_pods.find(
         std::pair<std::string_view, std::string_view>(pod.namespace_name, pod.job));
     if (job != pass.job_pods.end()) {
-      job->second.gpus += pass.Gpus(pod);
+      job->second.gpus += pass.Gpus(i);
       const Money rate = pass.pod_rate[i];
       job->second.rate += rate;
       job->second.priority = std::max(job->second.priority, pod.priority);
@@ -630,9 +630,9 @@ BudgetPlanner::PoolDemand BudgetPlanner::DemandFor(const Pass& pass, const api::
     const bool held = w.enforced && w.decision.hold_new_work;
     int64_t pending = 0;
     for (const auto& [pod, index] : w.pods) {
-      if (Active(*pod) && pod->node_name.empty() && pass.Gpus(*pod) <= pool.spec.gpus_per_node &&
+      if (Active(*pod) && pod->node_name.empty() && pass.Gpus(index) <= pool.spec.gpus_per_node &&
           (!held || w.reserve_pods.contains(pod->uid))) {
-        pending += pass.Gpus(*pod);
+        pending += pass.Gpus(index);
       }
     }
     std::optional<int64_t> quota;

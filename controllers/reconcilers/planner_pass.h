@@ -119,8 +119,10 @@ struct BudgetPlanner::Pass {
     const std::vector<int>* candidates = nullptr;
   };
   absl::node_hash_map<std::string_view, NamespaceSlot> namespaces;
-  // By snapshot pod index (PodAt::index): the pod's node and namespace, and what it costs per
-  // hour as metering charged it this pass (0 when not charged as running).
+  // By snapshot pod index (PodAt::index): the pod's GPUs (engine::PodGpus, computed once), node
+  // and namespace, and what it costs per hour as metering charged it this pass (0 when not
+  // charged as running).
+  std::vector<int64_t> pod_gpus;
   std::vector<const NodeView*> pod_node;  // nullptr: not scheduled, or on a node not listed
   std::vector<NamespaceSlot*> pod_namespace;
   std::vector<values::Money> pod_rate;
@@ -151,7 +153,7 @@ struct BudgetPlanner::Pass {
   std::vector<size_t> valid_index;               // valid[i] is work[valid_index[i]]
   std::optional<engine::Attributor> attributor;  // over `valid`, made on first use
 
-  static int64_t Gpus(const PodView& pod) { return engine::PodGpus(pod.containers); }
+  int64_t Gpus(uint32_t index) const { return pod_gpus[index]; }
   // The pod's containers as metering prices them: with their usage when metrics.k8s.io
   // reported it (Snapshot::pod_usage), else requests only.
   const engine::Containers& ContainersOf(const PodView& pod) const {
