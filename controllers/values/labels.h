@@ -23,7 +23,7 @@ concept FindableLabels = requires(const T& labels, std::string_view key) {
 };
 
 // Read access to a label set, whatever holds it; null or default-constructed: no labels. A view:
-// the set must outlive it. Copies are two pointers.
+// the set must outlive it (a temporary set does not compile). Copies are two pointers.
 class LabelsRef {
  public:
   LabelsRef() = default;
@@ -38,6 +38,10 @@ class LabelsRef {
   template <FindableLabels T>
   LabelsRef(const T* labels)  // NOLINT(google-explicit-constructor)
       : labels_(labels), find_(labels == nullptr ? nullptr : &FindIn<T>) {}
+  // Not from a temporary set: the view would outlive it.
+  LabelsRef(const Labels&&) = delete;
+  template <FindableLabels T>
+  LabelsRef(const T&&) = delete;
 
   // The value of `key`; nullptr when the set has no such label.
   const std::string* Find(std::string_view key) const {
