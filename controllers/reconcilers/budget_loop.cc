@@ -224,14 +224,16 @@ Snapshot BudgetLoop::Gather(absl::Time now) {
               return std::tie(a.kind, a.name) < std::tie(b.kind, b.name);
             });
 
-  absl::flat_hash_map<std::string, const signals::PodUsage*> usage_by_pod;
+  // By (namespace, name), viewing the usage's strings: a pod is looked up without building a key.
+  absl::flat_hash_map<std::pair<std::string_view, std::string_view>, const signals::PodUsage*>
+      usage_by_pod;
   std::vector<signals::PodUsage> usage;
   if (usage_.pod_usage) {
     absl::StatusOr<std::vector<signals::PodUsage>> got = usage_.pod_usage();
     if (got.ok()) {
       usage = *std::move(got);
       for (const signals::PodUsage& u : usage) {
-        usage_by_pod[runtime::ObjectKey(u.namespace_name, u.name)] = &u;
+        usage_by_pod[{u.namespace_name, u.name}] = &u;
       }
     } else {
       log_->Warn("metrics.k8s.io unavailable; charging requests only",
@@ -243,7 +245,8 @@ Snapshot BudgetLoop::Gather(absl::Time now) {
     snap.pods.reserve(pods.size());
     for (PodList::Ptr& pod : pods) {
       if (!usage_by_pod.empty()) {
-        auto u = usage_by_pod.find(runtime::ObjectKey(pod->namespace_name, pod->name));
+        auto u = usage_by_pod.find(
+            std::pair<std::string_view, std::string_view>(pod->namespace_name, pod->name));
         if (u != usage_by_pod.end()) {
           snap.pod_usage.emplace(pod->uid, WithUsage(*pod, *u->second));
         }

@@ -167,8 +167,6 @@ class PodList {
   size_t size() const { return pods_.size(); }
   bool empty() const { return pods_.empty(); }
   const PodView& operator[](size_t i) const { return *pods_[i]; }
-  const PodView& front() const { return *pods_.front(); }
-  const PodView& back() const { return *pods_.back(); }
   const_iterator begin() const { return const_iterator(pods_.begin()); }
   const_iterator end() const { return const_iterator(pods_.end()); }
 
