@@ -23,7 +23,7 @@ export CCACHE_NOHASHDIR ?= 1
         cluster-build cluster-up cluster-down test-cluster test-crds-server test-integration \
         test-e2e bench-latency test-helm image test-image demo-cluster \
         san-configure build-fuzz fuzz test-fuzz test-faults bench-scale test-bench-scale-small \
-        bench-admission test-offline fixtures-build
+        bench-admission test-offline fixtures-build test-offline-niced test-with-clusters
 
 all: build
 
@@ -32,9 +32,12 @@ all: build
 deps:
 	@bash tools/install-deps.sh
 
+# RelWithDebInfo with line tables only (-g1): backtraces keep files and lines, the tree compiles
+# and links about a quarter faster than with -g (docs/testing.md), and the image strips debug
+# sections anyway.
 $(BUILD_DIR)/build.ninja: | deps
 	cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-	  -DBURSAR_WERROR=$(if $(CI),ON,OFF) $(CMAKE_FLAGS)
+	  "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O2 -g1 -DNDEBUG" -DBURSAR_WERROR=$(if $(CI),ON,OFF) $(CMAKE_FLAGS)
 
 build: deps $(BUILD_DIR)/build.ninja
 	cmake --build $(BUILD_DIR) -j $(JOBS)
@@ -50,19 +53,29 @@ san-configure: deps
 build-asan: san-configure
 	cmake --build $(SAN_DIR) -j $(JOBS) --target bursar_unit_tests
 
-# The Go fixtures build beside the tests that need no cluster: on a fresh machine the ~25 min
-# of (niced) Go compiling overlaps the sanitizer tree, its tests and the fuzz runs instead of
-# following them; once cached, fixtures-build takes seconds and nothing changes.
-test: build format-check
-	$(MAKE) --no-print-directory -j2 test-offline fixtures-build
-	$(MAKE) --no-print-directory test-crds-server test-cluster test-integration test-helm test-e2e \
-	  test-image test-bench-scale-small
+# make test packs a fresh machine's work onto its cores by priority (docs/testing.md measures it):
+# the C++ tree at normal priority; the Go fixtures beside it from the start (build.sh nices them
+# to 10); the cluster tests as soon as the tree and the fixtures are there; and the tests that
+# need no cluster (the sanitizer tree, its unit tests, the fuzz runs) at nice 19, in the cycles
+# the others leave idle (Go's single-threaded links, the e2e scenarios' waits on wall-clock
+# periods). Once everything is cached the order does not matter and nothing is rebuilt.
+test: deps
+	$(MAKE) --no-print-directory -j3 test-offline-niced test-with-clusters
 
-# Every test that needs no cluster: ctest, the unit tests under ASan+UBSan, the fuzz targets.
-test-offline: build
+# Every test that needs no cluster: the format, ctest, the unit tests under ASan+UBSan, the fuzz
+# targets.
+test-offline: build format-check
 	cd $(BUILD_DIR) && ctest $(CTEST_FLAGS) -j $(JOBS)
 	$(MAKE) --no-print-directory test-asan
 	$(MAKE) --no-print-directory test-fuzz
+
+test-offline-niced: build format-check
+	nice -n 19 $(MAKE) --no-print-directory test-offline
+
+# Every test that runs against a throwaway control plane, one after the other.
+test-with-clusters: build fixtures-build
+	$(MAKE) --no-print-directory test-crds-server test-cluster test-integration test-helm test-e2e \
+	  test-image test-bench-scale-small
 
 # Every Go fixture make test runs: the control plane, Kueue, Karpenter, metrics-server (cluster-
 # build), the scale benchmark's informer peer and loader, and crane for the image test.

@@ -32,9 +32,10 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 GO_JOBS=${BURSAR_GO_JOBS:-2}
 ALL_COMPONENTS=(etcd kwok kubernetes kubectl kueue karpenter metrics-server)
 
-# Built like upstream: static, reproducible paths, no VCS stamping (the wrapper has no VCS).
+# Built like upstream: static, reproducible paths, no VCS stamping (the wrapper has no VCS). The
+# binaries are stripped (-ldflags -s -w), so the compiler writes no DWARF either.
 export CGO_ENABLED=0 GOTOOLCHAIN=local GOWORK=off
-GO_BUILD_FLAGS=(-mod=mod -trimpath -buildvcs=false -p "$GO_JOBS")
+GO_BUILD_FLAGS=(-mod=mod -trimpath -buildvcs=false -gcflags=all=-dwarf=false -p "$GO_JOBS")
 
 is_built() { [[ -f $1/$STAMP_FILE ]]; }
 

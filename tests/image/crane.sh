@@ -30,14 +30,15 @@ if [[ ! -f $dir/$STAMP_FILE ]]; then
   trap 'rm -rf "$work"' EXIT
   (
     cd "$work"
-    # Built like the other Go fixtures (tests/cluster/build.sh): static, so that it shares the
-    # standard library they compiled in Go's build cache (with cgo, net and os/user compile again).
+    # Built like the other Go fixtures (tests/cluster/build.sh): static and without DWARF, so
+    # that it shares the standard library they compiled in Go's build cache (with cgo, net and
+    # os/user compile again).
     export GOWORK=off GOFLAGS= GOTOOLCHAIN=local CGO_ENABLED=0
     printf 'module bursar.dev/test/ggcr\n\ngo 1.26\n' >go.mod
     go get "github.com/google/go-containerregistry/cmd/crane@$GGCR_VERSION" >&2
     mkdir -p "$work/bin"
-    go build -trimpath -buildvcs=false -p "${BURSAR_GO_JOBS:-2}" -ldflags "-s -w" -o "$work/bin/" \
-      github.com/google/go-containerregistry/cmd/crane
+    go build -trimpath -buildvcs=false -gcflags=all=-dwarf=false -p "${BURSAR_GO_JOBS:-2}" \
+      -ldflags "-s -w" -o "$work/bin/" github.com/google/go-containerregistry/cmd/crane
   ) || die "building go-containerregistry $GGCR_VERSION failed (see above)"
   mkdir -p "$dir"
   mv "$work/bin/crane" "$dir/"

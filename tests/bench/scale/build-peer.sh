@@ -24,8 +24,8 @@ if [[ ! -x $out/informer-peer || ! -x $out/scale-load ]]; then
   log "building informer-peer and scale-load (client-go $client_go) into $out"
   rm -rf "$out.partial" && mkdir -p "$out.partial"
   (cd "$src" && CGO_ENABLED=0 GOWORK=off GOTOOLCHAIN=local nice -n 10 go build -mod=readonly -trimpath \
-    -buildvcs=false -p "${BURSAR_GO_JOBS:-2}" -ldflags "-s -w" -o "$out.partial/" ./cmd/informer-peer \
-    ./cmd/scale-load) || die "go build failed in $src"
+    -buildvcs=false -gcflags=all=-dwarf=false -p "${BURSAR_GO_JOBS:-2}" -ldflags "-s -w" \
+    -o "$out.partial/" ./cmd/informer-peer ./cmd/scale-load) || die "go build failed in $src"
   rm -rf "$out" && mv "$out.partial" "$out"
 fi
 echo "$out"
