@@ -69,12 +69,15 @@ test-offline: build format-check
 	$(MAKE) --no-print-directory test-asan
 	$(MAKE) --no-print-directory test-fuzz
 
+# The two halves of make test. Their sub-makes take what this make built as done (-o): two
+# ninjas must not run on one build tree at once.
 test-offline-niced: build format-check
-	nice -n 19 $(MAKE) --no-print-directory test-offline
+	nice -n 19 $(MAKE) --no-print-directory -o deps -o build -o format-check test-offline
 
-# Every test that runs against a throwaway control plane, one after the other.
+# Every test that runs against a throwaway control plane; one after the other when run alone,
+# up to as many at once as make test has free job slots (each starts its own control plane).
 test-with-clusters: build fixtures-build
-	$(MAKE) --no-print-directory test-crds-server test-cluster test-integration test-helm test-e2e \
+	$(MAKE) --no-print-directory -o deps -o build -o cluster-build -o fixtures-build test-crds-server test-cluster test-integration test-helm test-e2e \
 	  test-image test-bench-scale-small
 
 # Every Go fixture make test runs: the control plane, Kueue, Karpenter, metrics-server (cluster-
