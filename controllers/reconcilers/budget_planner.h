@@ -109,8 +109,10 @@ struct QuotaTarget {
 struct ClusterQueueTarget {
   std::string cluster_queue;
   std::string budget;
-  std::vector<std::string> resources;
-  int64_t gpus = 0;
+  // What all of the queue's flavors together may admit, by resource: nvidia.com/gpu the budget's
+  // GPU quota; cpu and memory their allowances (status.admission) when spec.quota.resources lists
+  // them on a money budget. A resource not here is left alone.
+  std::map<std::string, values::Quantity> allowances;
   bool hold = false;  // the budget holds new work: the queue's stopPolicy is Hold
 };
 

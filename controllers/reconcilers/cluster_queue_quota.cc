@@ -16,27 +16,28 @@ namespace bursar::reconcilers {
 namespace {
 
 using json::Value;
+using values::Quantity;
 
 // One resource entry of one flavor: spec.resourceGroups[group].flavors[flavor].resources[index].
 struct Entry {
   size_t group = 0, flavor = 0, index = 0;
   std::string key;  // "<flavor>/<resource>"
   const Value* resource = nullptr;
-  int64_t capacity = 0;
-  int64_t held = 0;
+  Quantity capacity{};
+  Quantity held{};
 };
 
-absl::StatusOr<int64_t> Units(const Value& quantity, const std::string& what) {
-  absl::StatusOr<values::Quantity> q = values::Quantity::Parse(quantity.text());
+absl::StatusOr<Quantity> QuantityOf(const Value& quantity, const std::string& what) {
+  absl::StatusOr<Quantity> q = Quantity::Parse(quantity.text());
   if (!q.ok()) {
     return absl::InvalidArgumentError(absl::StrCat(what, ": ", q.status().message()));
   }
-  return q->Value();
+  return q;
 }
 
 // "<flavor>/<resource>" -> total, from status.flavorsReservation or status.flavorsUsage.
-absl::StatusOr<std::map<std::string, int64_t>> Held(const Value& cq, const std::string& field) {
-  std::map<std::string, int64_t> held;
+absl::StatusOr<std::map<std::string, Quantity>> Held(const Value& cq, const std::string& field) {
+  std::map<std::string, Quantity> held;
   const Value* flavors = cq.FindPath(absl::StrCat("status.", field));
   if (flavors == nullptr || !flavors->is_array()) {
     return held;
@@ -53,14 +54,19 @@ absl::StatusOr<std::map<std::string, int64_t>> Held(const Value& cq, const std::
       }
       std::string key =
           absl::StrCat(json::StringAt(flavor, "name"), "/", json::StringAt(r, "name"));
-      absl::StatusOr<int64_t> units = Units(*total, absl::StrCat("status.", field, " ", key));
-      if (!units.ok()) {
-        return units.status();
+      absl::StatusOr<Quantity> q = QuantityOf(*total, absl::StrCat("status.", field, " ", key));
+      if (!q.ok()) {
+        return q.status();
       }
-      held[key] = *units;
+      held[key] = *q;
     }
   }
   return held;
+}
+
+bool SameQuantity(const Value& text, const Quantity& q) {
+  absl::StatusOr<Quantity> parsed = Quantity::Parse(text.text());
+  return parsed.ok() && *parsed == q;
 }
 
 Value Op(const char* op, std::string path, Value value) {
@@ -73,11 +79,11 @@ Value Op(const char* op, std::string path, Value value) {
 
 absl::StatusOr<std::optional<Value>> ClusterQueueQuotaPatch(const Value& cq,
                                                             const ClusterQueueTarget& target) {
-  absl::StatusOr<std::map<std::string, int64_t>> reserved = Held(cq, "flavorsReservation");
+  absl::StatusOr<std::map<std::string, Quantity>> reserved = Held(cq, "flavorsReservation");
   if (!reserved.ok()) {
     return reserved.status();
   }
-  absl::StatusOr<std::map<std::string, int64_t>> used = Held(cq, "flavorsUsage");
+  absl::StatusOr<std::map<std::string, Quantity>> used = Held(cq, "flavorsUsage");
   if (!used.ok()) {
     return used.status();
   }
@@ -112,8 +118,7 @@ absl::StatusOr<std::optional<Value>> ClusterQueueQuotaPatch(const Value& cq,
            resources != nullptr && resources->is_array() && r < resources->elements().size(); ++r) {
         const Value& res = resources->elements()[r];
         std::string name = json::StringAt(res, "name");
-        if (std::find(target.resources.begin(), target.resources.end(), name) ==
-            target.resources.end()) {
+        if (!target.allowances.contains(name)) {
           continue;
         }
         Entry e{.group = g,
@@ -126,8 +131,8 @@ absl::StatusOr<std::optional<Value>> ClusterQueueQuotaPatch(const Value& cq,
           const Value* nominal = res.Find("nominalQuota");
           recorded[e.key] = nominal != nullptr ? nominal->text() : "0";
         }
-        absl::StatusOr<int64_t> capacity =
-            Units(Value::String(recorded[e.key]), absl::StrCat("capacity of ", e.key));
+        absl::StatusOr<Quantity> capacity =
+            QuantityOf(Value::String(recorded[e.key]), absl::StrCat("capacity of ", e.key));
         if (!capacity.ok()) {
           return capacity.status();
         }
@@ -146,32 +151,32 @@ absl::StatusOr<std::optional<Value>> ClusterQueueQuotaPatch(const Value& cq,
   for (auto& [resource, entries] : by_resource) {
     // First what each flavor holds, in order, as far as the allowance reaches (a flavor holding
     // more keeps it but gets no room: Kueue would refill a freed GPU at once); then the rest.
-    int64_t left = std::max<int64_t>(0, target.gpus);
-    std::vector<int64_t> quotas;
+    Quantity left = std::max(Quantity(), target.allowances.at(resource));
+    std::vector<Quantity> quotas;
     for (const Entry& e : entries) {
       quotas.push_back(std::min(e.held, left));
-      left -= quotas.back();
+      left = left - quotas.back();
     }
     for (size_t i = 0; i < entries.size(); ++i) {
-      int64_t give = std::min(left, std::max<int64_t>(0, entries[i].capacity - quotas[i]));
-      quotas[i] += give;
-      left -= give;
+      Quantity give = std::min(left, std::max(Quantity(), entries[i].capacity - quotas[i]));
+      quotas[i] = quotas[i] + give;
+      left = left - give;
     }
     for (size_t i = 0; i < entries.size(); ++i) {
       const Entry& e = entries[i];
-      std::string quota = absl::StrCat(quotas[i]);
       std::string path = absl::StrCat("/spec/resourceGroups/", e.group, "/flavors/", e.flavor,
                                       "/resources/", e.index);
       const Value* nominal = e.resource->Find("nominalQuota");
       const Value* borrowing = e.resource->Find("borrowingLimit");
-      bool set_quota = nominal == nullptr || nominal->text() != quota;
+      // Compared by value: the API server writes a quantity in its canonical form.
+      bool set_quota = nominal == nullptr || !SameQuantity(*nominal, quotas[i]);
       bool set_borrowing = in_cohort && (borrowing == nullptr || borrowing->text() != "0");
       if (!set_quota && !set_borrowing) {
         continue;
       }
       ops.push_back(Op("test", path + "/name", Value::String(resource)));
       if (set_quota) {
-        ops.push_back(Op("add", path + "/nominalQuota", Value::String(quota)));
+        ops.push_back(Op("add", path + "/nominalQuota", Value::String(quotas[i].ToString())));
       }
       if (set_borrowing) {
         ops.push_back(Op("add", path + "/borrowingLimit", Value::String("0")));

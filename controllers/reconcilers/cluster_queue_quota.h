@@ -5,9 +5,11 @@
 // Kueue v0.17.0, kueue.x-k8s.io/v1beta2).
 //
 // Kueue admits a workload into the first flavor, in the queue's order, with room for it, and a
-// queue in a cohort may also borrow other queues' unused quota. So Bursar writes every flavor:
+// queue in a cohort may also borrow other queues' unused quota. So Bursar writes every flavor of
+// each resource it has an allowance for (ClusterQueueTarget::allowances: the GPU quota, and the
+// cpu and memory allowances of a money budget that lists them):
 // - the allowance is what all flavors together may hold, handed out in the queue's flavor order,
-//   each flavor up to its capacity;
+//   each flavor up to its capacity (quantities compared by value: "64" is "64000m");
 // - a flavor's capacity is the nominalQuota the queue had before Bursar first wrote it, recorded
 //   once in the annotation bursar.dev/flavor-quotas (JSON: {"<flavor>/<resource>": "<quantity>"});
 //   to change a flavor's capacity later, edit the annotation;
@@ -18,8 +20,8 @@
 //   charged to the budget too;
 // - while the budget holds new work, the queue's stopPolicy is Hold (Kueue admits nothing, the
 //   admitted keep running), marked with bursar.dev/held-by; Bursar sets it back to None only
-//   where it set it. Prices do not enter here: the allowance's GPU count is priced by the planner
-//   (docs/concepts.md, "Kueue ClusterQueues").
+//   where it set it. Prices do not enter here: the planner priced the allowances (docs/concepts.md,
+//   "Kueue ClusterQueues").
 // Pitfall: Bursar reads v1beta2 (served since Kueue v0.15, stored since v0.16); on v1beta1 a write
 // without Kueue's conversion webhook prunes `cohortName` (v1beta1 calls it `cohort`).
 

@@ -25,6 +25,7 @@
 namespace bursar::reconcilers {
 
 using values::Money;
+using values::Quantity;
 
 namespace {
 
@@ -199,6 +200,29 @@ void PlanCpuMemoryQuotas(
   }
 }
 
+// The budget's ClusterQueue and what its flavors may admit: the GPU quota, and the cpu and
+// memory allowances the budget publishes (the same as a ResourceQuota gets, but for the budget as
+// a whole: the queue admits only the budget's work).
+ClusterQueueTarget ClusterQueueTargetOf(const api::ComputeBudget& budget, int64_t gpu_quota,
+                                        bool hold,
+                                        const std::optional<api::AdmissionAllowance>& admission) {
+  const api::ComputeBudgetSpec& spec = budget.spec;
+  ClusterQueueTarget target{.cluster_queue = spec.quota.cluster_queue,
+                            .budget = budget.metadata.name,
+                            .allowances = {},
+                            .hold = hold};
+  for (const std::string& resource : spec.quota.resources) {
+    if (resource == values::kGpuResource) {
+      target.allowances[resource] = Quantity::FromUnits(gpu_quota);
+    } else if (admission.has_value()) {
+      if (auto allowed = admission->allowed.find(resource); allowed != admission->allowed.end()) {
+        target.allowances[resource] = allowed->second;
+      }
+    }
+  }
+  return target;
+}
+
 }  // namespace
 
 void BudgetPlanner::PlanQuotas(Pass& pass) {
@@ -213,15 +237,11 @@ void BudgetPlanner::PlanQuotas(Pass& pass) {
       continue;
     }
     const api::ComputeBudgetSpec& spec = w.budget->spec;
+    const std::optional<api::AdmissionAllowance>& admission =
+        pass.plan.budgets[w.outcome].status.admission;
     if (spec.quota.mode == api::QuotaMode::kKueueClusterQueue) {
-      // The allowance is a GPU count: only the GPU resource gets it (cpu and memory entries are
-      // not yet converted from money, and must not be set to a number of GPUs).
-      std::vector<std::string> gpu_resources;
-      std::copy_if(spec.quota.resources.begin(), spec.quota.resources.end(),
-                   std::back_inserter(gpu_resources),
-                   [](const std::string& r) { return r == values::kGpuResource; });
-      pass.plan.cluster_queues.push_back({spec.quota.cluster_queue, w.name(), gpu_resources,
-                                          w.total_quota, w.decision.hold_new_work});
+      pass.plan.cluster_queues.push_back(
+          ClusterQueueTargetOf(*w.budget, w.total_quota, w.decision.hold_new_work, admission));
       continue;
     }
     if (spec.quota.mode != api::QuotaMode::kResourceQuota) {
@@ -244,8 +264,6 @@ void BudgetPlanner::PlanQuotas(Pass& pass) {
                                   .cpu = std::nullopt,
                                   .memory = std::nullopt});
     }
-    const std::optional<api::AdmissionAllowance>& admission =
-        pass.plan.budgets[w.outcome].status.admission;
     if (admission.has_value() &&
         (admission->allowed.contains("cpu") || admission->allowed.contains("memory"))) {
       if (!requests_by_ns.has_value()) {

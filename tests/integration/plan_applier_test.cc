@@ -150,7 +150,10 @@ TEST_F(PlanApplierTest, ClusterQueueFlavorsAreCappedAtTheAllowanceInPlace) {
             {"name":"on-demand","resources":[{"name":"nvidia.com/gpu","nominalQuota":"4"}]}]}]}})")));
   ASSERT_TRUE(cq.ok()) << cq.status();
   Plan plan;
-  plan.cluster_queues = {{name, "team-a", {"nvidia.com/gpu"}, 5}};
+  plan.cluster_queues = {{.cluster_queue = name,
+                          .budget = "team-a",
+                          .allowances = {{"nvidia.com/gpu", values::Quantity::FromUnits(5)}},
+                          .hold = false}};
   PlanApplier applier = Applier();
   ApplyReport report = applier.Apply(plan, Snapshot{}, {});
   ASSERT_TRUE(report.errors.empty()) << report.errors[0];
@@ -175,9 +178,9 @@ TEST_F(PlanApplierTest, ClusterQueueFlavorsAreCappedAtTheAllowanceInPlace) {
             R"({"on-demand/nvidia.com/gpu":"4","spot/nvidia.com/gpu":"4"})");
 
   // Lower, then release: the recorded capacities bound each flavor again.
-  plan.cluster_queues[0].gpus = 2;
+  plan.cluster_queues[0].allowances["nvidia.com/gpu"] = values::Quantity::FromUnits(2);
   ASSERT_TRUE(applier.Apply(plan, Snapshot{}, {}).errors.empty());
-  plan.cluster_queues[0].gpus = 100;
+  plan.cluster_queues[0].allowances["nvidia.com/gpu"] = values::Quantity::FromUnits(100);
   report = applier.Apply(plan, Snapshot{}, {});
   ASSERT_TRUE(report.errors.empty()) << report.errors[0];
   got = client().Get(kube::kKueueClusterQueues, "", name);
@@ -186,6 +189,52 @@ TEST_F(PlanApplierTest, ClusterQueueFlavorsAreCappedAtTheAllowanceInPlace) {
   EXPECT_EQ(FieldOrFail(resource(*got, 1, 1), "nominalQuota").text(), "4");
   // Nothing to change: nothing written.
   EXPECT_EQ(applier.Apply(plan, Snapshot{}, {}).writes, 0);
+  (void)client().Delete(kube::kKueueClusterQueues, "", name);
+}
+
+// A money budget that lists cpu and memory: their allowances cap the queue's cpu and memory
+// entries as the GPU quota caps the GPU flavors, and what the API server stored in its canonical
+// form ("12500m", "48Gi") is not written again.
+TEST_F(PlanApplierTest, ClusterQueueCpuAndMemoryAreCappedAtTheirAllowances) {
+  REQUIRE_ENV(testing::kKueueCrdsEnv, "installs Kueue's own ClusterQueue CRD",
+              testing::kKueueCrdsHarness);
+  InstallKueueCrds();
+  const std::string name = Id();
+  absl::StatusOr<json::Value> cq = client().Create(
+      kube::kKueueClusterQueues, "",
+      JsonOrFail(absl::StrCat(R"({"apiVersion":"kueue.x-k8s.io/v1beta2","kind":"ClusterQueue",
+        "metadata":{"name":")",
+                              name, R"("},"spec":{"resourceGroups":[
+          {"coveredResources":["cpu","memory"],"flavors":[{"name":"default","resources":[
+            {"name":"cpu","nominalQuota":"64"},{"name":"memory","nominalQuota":"256Gi"}]}]},
+          {"coveredResources":["nvidia.com/gpu"],"flavors":[
+            {"name":"on-demand","resources":[{"name":"nvidia.com/gpu","nominalQuota":"8"}]}]}]}})")));
+  ASSERT_TRUE(cq.ok()) << cq.status();
+  Plan plan;
+  plan.cluster_queues = {
+      {.cluster_queue = name,
+       .budget = "team-a",
+       .allowances = {{"nvidia.com/gpu", values::Quantity::FromUnits(3)},
+                      {"cpu", values::Quantity::FromMilli(12'500)},
+                      {"memory", values::Quantity::FromUnits(int64_t{48} << 30,
+                                                             values::Quantity::Format::kBinarySI)}},
+       .hold = false}};
+  PlanApplier applier = Applier();
+  ApplyReport report = applier.Apply(plan, Snapshot{}, {});
+  ASSERT_TRUE(report.errors.empty()) << report.errors[0];
+  EXPECT_EQ(report.writes, 1);
+  absl::StatusOr<json::Value> got = client().Get(kube::kKueueClusterQueues, "", name);
+  ASSERT_TRUE(got.ok()) << got.status();
+  const json::Value& groups = PathOrFail(*got, "spec.resourceGroups");
+  const json::Value& cpu_memory =
+      *groups.elements()[0].Find("flavors")->elements()[0].Find("resources");
+  EXPECT_EQ(FieldOrFail(cpu_memory.elements()[0], "nominalQuota").text(), "12500m");
+  EXPECT_EQ(FieldOrFail(cpu_memory.elements()[1], "nominalQuota").text(), "48Gi");
+  const json::Value& gpu = *groups.elements()[1].Find("flavors")->elements()[0].Find("resources");
+  EXPECT_EQ(FieldOrFail(gpu.elements()[0], "nominalQuota").text(), "3");
+  EXPECT_EQ(json::MemberStringAt(*got, "metadata.annotations", kFlavorQuotasAnnotation),
+            R"({"default/cpu":"64","default/memory":"256Gi","on-demand/nvidia.com/gpu":"8"})");
+  EXPECT_EQ(applier.Apply(plan, Snapshot{}, {}).writes, 0) << "rewrote an unchanged queue";
   (void)client().Delete(kube::kKueueClusterQueues, "", name);
 }
 
@@ -247,7 +296,10 @@ TEST_F(PlanApplierTest, ABudgetWhoseClusterQueueIsMissingSaysSoUntilItExists) {
                                 .last_transition_time = absl::Now(),
                                 .observed_generation = 1}};
   plan.budgets = {outcome};
-  plan.cluster_queues = {{queue, name, {"nvidia.com/gpu"}, 5}};
+  plan.cluster_queues = {{.cluster_queue = queue,
+                          .budget = name,
+                          .allowances = {{"nvidia.com/gpu", values::Quantity::FromUnits(5)}},
+                          .hold = false}};
   PlanApplier applier = Applier();
   for (int pass = 0; pass < 3; ++pass) {
     ApplyReport report = applier.Apply(plan, snapshot(), {});

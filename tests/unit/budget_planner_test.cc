@@ -960,12 +960,10 @@ TEST(BudgetPlannerTest, NodesThatFillThePoolUpToMinNodesBelongToNobody) {
   EXPECT_EQ(third.node_owners[0].budget, "vision");
 }
 
-// Issue 14 item 8, runaway scale-up: nodes that never become Ready count as the pool's size, so
-// pending work that cannot land on them does not make Bursar add node after node (Karpenter's
-// chaos suite allows fewer than 35 nodes in 5 minutes while new nodes are tainted).
-// The allowance is a number of GPUs: a Kueue budget that also lists cpu must not have its queue's
-// cpu quota set to that number (it used to get "cpu: <GPUs>").
-TEST(BudgetPlannerTest, AKueueBudgetWritesItsGpuAllowanceToTheGpuResourceOnly) {
+// A Kueue budget's queue gets each resource's own allowance: the GPU quota for nvidia.com/gpu,
+// and for cpu and memory what the budget publishes in status.admission (the GPU count once went
+// to every listed resource: "cpu: <GPUs>"). Issue 10 item 3: every cost enforced, in Kueue too.
+TEST(BudgetPlannerTest, AKueueBudgetWritesEachResourcesOwnAllowanceToItsQueue) {
   BudgetPlanner planner;
   Snapshot s = Base(kStart + absl::Hours(1));
   s.budgets = {Budget(R"(  pacing: {mode: Even, burstPercent: 10}
@@ -974,8 +972,18 @@ TEST(BudgetPlannerTest, AKueueBudgetWritesItsGpuAllowanceToTheGpuResourceOnly) {
 )")};
   Plan plan = planner.Reconcile(s);
   ASSERT_EQ(plan.cluster_queues.size(), 1u);
-  EXPECT_EQ(plan.cluster_queues[0].resources, std::vector<std::string>{"nvidia.com/gpu"});
+  const ClusterQueueTarget& queue = plan.cluster_queues[0];
+  ASSERT_EQ(plan.budgets.size(), 1u);
+  ASSERT_TRUE(plan.budgets[0].status.admission.has_value());
+  const auto& allowed = plan.budgets[0].status.admission->allowed;
+  ASSERT_TRUE(allowed.contains("cpu") && allowed.contains("memory"));
+  EXPECT_EQ(queue.allowances, allowed);  // nvidia.com/gpu, cpu and memory
+  EXPECT_NE(queue.allowances.at("cpu"), queue.allowances.at("nvidia.com/gpu"));
 }
+
+// Issue 14 item 8, runaway scale-up: nodes that never become Ready count as the pool's size, so
+// pending work that cannot land on them does not make Bursar add node after node (Karpenter's
+// chaos suite allows fewer than 35 nodes in 5 minutes while new nodes are tainted).
 
 TEST(BudgetPlannerTest, NodesThatNeverBecomeReadyAreNotReplacedByMoreNodes) {
   BudgetPlanner planner;

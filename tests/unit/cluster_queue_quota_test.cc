@@ -111,7 +111,14 @@ struct Queue {
 };
 
 ClusterQueueTarget Allow(int64_t gpus) {
-  return {"team-a", "team-a", {kGpu}, gpus};
+  return {.cluster_queue = "team-a",
+          .budget = "team-a",
+          .allowances = {{kGpu, values::Quantity::FromUnits(gpus)}},
+          .hold = false};
+}
+
+values::Quantity Q(std::string_view text) {
+  return values::Quantity::Parse(text).value();
 }
 
 // The "add" operations of a patch, path -> value; every one must follow a `test` of the entry's
@@ -122,7 +129,9 @@ Writes WritesOf(const json::Value& patch) {
   for (const json::Value& op : patch.elements()) {
     std::string path = json::StringAt(op, "path");
     if (json::StringAt(op, "op") == "test") {
-      EXPECT_EQ(json::StringAt(op, "value"), kGpu);
+      // The fixture's first group covers cpu, its second the GPUs.
+      EXPECT_EQ(json::StringAt(op, "value"),
+                path.starts_with("/spec/resourceGroups/0/") ? "cpu" : kGpu);
       tested = path.substr(0, path.rfind('/'));
       continue;
     }
@@ -238,9 +247,40 @@ TEST(ClusterQueueQuotaTest, AQueueThatAlreadySaysWhatTheBudgetWantsIsNotWritten)
   EXPECT_FALSE(patch->has_value()) << (*patch)->ToJson();
 }
 
+TEST(ClusterQueueQuotaTest, CpuAndMemoryAllowancesCapTheirEntriesAsTheGpuQuotaDoes) {
+  // A money budget listing cpu gets its cpu allowance written beside the GPU quota; the cpu
+  // entry's capacity is recorded with the GPUs'.
+  ClusterQueueTarget target = Allow(12);
+  target.allowances["cpu"] = Q("12500m");
+  absl::StatusOr<std::optional<json::Value>> patch =
+      ClusterQueueQuotaPatch(Queue().Recorded(kRecord88).Json(), target);
+  ASSERT_TRUE(patch.ok() && patch->has_value()) << patch.status();
+  constexpr char kCpu[] = "/spec/resourceGroups/0/flavors/0/resources/0";
+  EXPECT_EQ(WritesOf(**patch), (Writes{{Quota(kCpu), "12500m"},
+                                       {Quota(kSpot), "4"},
+                                       {"/metadata/annotations/bursar.dev~1flavor-quotas",
+                                        R"({"default/cpu":"64","on-demand/nvidia.com/gpu":"8",)"
+                                        R"("spot/nvidia.com/gpu":"8"})"}}));
+  // Released: never above the capacity the queue had.
+  target.allowances["cpu"] = Q("100");
+  patch = ClusterQueueQuotaPatch(Queue().Recorded(kRecord88).Json(), target);
+  ASSERT_TRUE(patch.ok() && patch->has_value()) << patch.status();
+  EXPECT_FALSE(WritesOf(**patch).contains(Quota(kCpu)));
+  // The same amount spelled otherwise ("64000m" for "64") is not written again.
+  target.allowances = {{"cpu", Q("64000m")}};
+  patch =
+      ClusterQueueQuotaPatch(Queue()
+                                 .Recorded(R"({"default/cpu":"64","on-demand/nvidia.com/gpu":"8",)"
+                                           R"("spot/nvidia.com/gpu":"8"})")
+                                 .Json(),
+                             target);
+  ASSERT_TRUE(patch.ok()) << patch.status();
+  EXPECT_FALSE(patch->has_value()) << (*patch)->ToJson();
+}
+
 TEST(ClusterQueueQuotaTest, AQueueWithoutTheResourcesOrWithAnUnreadableRecordIsAnError) {
   ClusterQueueTarget memory = Allow(4);
-  memory.resources = {"memory"};
+  memory.allowances = {{"memory", Q("64Gi")}};
   absl::StatusOr<std::optional<json::Value>> patch = ClusterQueueQuotaPatch(Queue().Json(), memory);
   ASSERT_FALSE(patch.ok());
   EXPECT_THAT(patch.status().message(), HasSubstr("none of the budget's quota resources"));
