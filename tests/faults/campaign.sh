@@ -166,15 +166,17 @@ leader_index() {
   l=$(leader)
   [[ $l == replica-[01] ]] && echo "${l#replica-}"
 }
+# An EXIT trap runs under set -e: a kill of a process that already ended must not turn a
+# passing run's exit status into 1 (it did: all checks passed, the scenario failed).
 cleanup_campaign() {
   local i
   for i in 0 1; do
-    [[ -n ${OP_PID[i]:-} ]] && kill -KILL "${OP_PID[i]}" 2>/dev/null
-    [[ -n ${PROXY_PID[i]:-} ]] && kill "${PROXY_PID[i]}" 2>/dev/null
+    [[ -z ${OP_PID[i]:-} ]] || kill -KILL "${OP_PID[i]}" 2>/dev/null || true
+    [[ -z ${PROXY_PID[i]:-} ]] || kill "${PROXY_PID[i]}" 2>/dev/null || true
   done
-  [[ -n ${WORKLOAD_PID:-} ]] && kill "$WORKLOAD_PID" 2>/dev/null
+  [[ -z ${WORKLOAD_PID:-} ]] || kill "$WORKLOAD_PID" 2>/dev/null || true
   if [[ -n ${BURSAR_E2E_LOG_DIR:-} ]]; then
-    mkdir -p "$BURSAR_E2E_LOG_DIR" && cp "$WORK"/*.log "$BURSAR_E2E_LOG_DIR/" 2>/dev/null
+    mkdir -p "$BURSAR_E2E_LOG_DIR" && cp "$WORK"/*.log "$BURSAR_E2E_LOG_DIR/" 2>/dev/null || true
   fi
   cleanup_e2e
 }
