@@ -244,10 +244,10 @@ struct PodRequest {
 
 PodRequest RequestOf(const PodView& pod) {
   PodRequest r;
-  for (const engine::ContainerResources& c : pod.containers) {
+  for (const engine::ContainerRequests& c : pod.containers) {
     r.gpus = reconcilers::SaturatingAdd(r.gpus, c.gpus);
-    r.cpu = r.cpu + c.cpu_request;
-    r.memory = r.memory + c.memory_request;
+    r.cpu = r.cpu + c.cpu();
+    r.memory = r.memory + c.memory();
   }
   return r;
 }

@@ -105,12 +105,12 @@ bool DrawsOnReserve(const api::RetrainingSpec& retraining, const RetrainingGate&
 
 bool IsRetrainingWork(values::LabelsRef labels, const api::RetrainingSpec& retraining,
                       std::string* model) {
-  const std::string* purpose = labels.Find(retraining.purpose_label);
-  const std::string* m = labels.Find(retraining.model_label);
-  if (purpose == nullptr || *purpose != kRetrainPurpose || m == nullptr) {
+  std::optional<std::string_view> purpose = labels.Find(retraining.purpose_label);
+  std::optional<std::string_view> m = labels.Find(retraining.model_label);
+  if (!purpose.has_value() || *purpose != kRetrainPurpose || !m.has_value()) {
     return false;
   }
-  *model = *m;
+  *model = std::string(*m);
   return true;
 }
 

@@ -109,15 +109,38 @@ values::Money PodRatePerHour(absl::Span<const ContainerResources> containers,
   return values::Money::FromMicros(micros);
 }
 
-int64_t PodGpus(absl::Span<const ContainerResources> containers) {
+values::Money PodRatePerHour(absl::Span<const ContainerRequests> containers,
+                             const UnitPrices& prices) {
+  values::Money rate;
+  for (const ContainerRequests& c : containers) {
+    const ContainerResources resources = c.Resources();
+    rate += PodRatePerHour({&resources, 1}, prices);
+  }
+  return rate;
+}
+
+namespace {
+
+template <typename Container>
+int64_t SumGpus(absl::Span<const Container> containers) {
   int64_t gpus = 0;
-  for (const ContainerResources& c : containers) {
+  for (const Container& c : containers) {
     // Saturating: the API server accepts a pod asking for 2^63-1 GPUs in two containers.
     if (__builtin_add_overflow(gpus, std::max<int64_t>(0, c.gpus), &gpus)) {
       return INT64_MAX;
     }
   }
   return gpus;
+}
+
+}  // namespace
+
+int64_t PodGpus(absl::Span<const ContainerResources> containers) {
+  return SumGpus(containers);
+}
+
+int64_t PodGpus(absl::Span<const ContainerRequests> containers) {
+  return SumGpus(containers);
 }
 
 }  // namespace bursar::engine

@@ -42,6 +42,36 @@ struct ContainerResources {
 // pod's containers, and one heap block per pod was a cache miss per pod (BM_PlannerPass).
 using Containers = absl::InlinedVector<ContainerResources, 1>;
 
+// A container's requests as the pod cache keeps them: 24 bytes where a ContainerResources is 176
+// (two 128-bit quantities and two optional usages). cpu in milli-cores and memory in bytes, as
+// the pod decoders already round them (kube::ContainerSummary), and whole GPUs. Usage is not
+// here: metrics.k8s.io's goes into a pass's own table (reconcilers::Snapshot::pod_usage).
+struct ContainerRequests {
+  int64_t cpu_milli = 0;
+  int64_t memory_bytes = 0;
+  int64_t gpus = 0;
+
+  values::Quantity cpu() const { return values::Quantity::FromMilli(cpu_milli); }
+  values::Quantity memory() const { return values::Quantity::FromUnits(memory_bytes); }
+  // As the cost model prices a container: these requests, no usage.
+  ContainerResources Resources() const {
+    return {.cpu_request = cpu(),
+            .memory_request = memory(),
+            .gpus = gpus,
+            .cpu_usage = std::nullopt,
+            .memory_usage = std::nullopt};
+  }
+  bool operator==(const ContainerRequests&) const = default;
+};
+// The requests of `c` (its usage, if any, is dropped).
+inline ContainerRequests RequestsOf(const ContainerResources& c) {
+  return {.cpu_milli = c.cpu_request.MilliValue(),
+          .memory_bytes = c.memory_request.Value(),
+          .gpus = c.gpus};
+}
+// A pod's containers as the pod cache keeps them; two inline (a worker and a sidecar).
+using PodRequests = absl::InlinedVector<ContainerRequests, 2>;
+
 // Per-unit hourly prices that apply on one node, and where they came from (for `why`).
 struct UnitPrices {
   values::Money cpu_core_hour;
@@ -74,7 +104,12 @@ class PriceResolver {
 values::Money PodRatePerHour(absl::Span<const ContainerResources> containers,
                              const UnitPrices& prices);
 
+// The same for containers known by their requests only: each priced as Resources() is.
+values::Money PodRatePerHour(absl::Span<const ContainerRequests> containers,
+                             const UnitPrices& prices);
+
 // Total nvidia.com/gpu requested by the containers.
 int64_t PodGpus(absl::Span<const ContainerResources> containers);
+int64_t PodGpus(absl::Span<const ContainerRequests> containers);
 
 }  // namespace bursar::engine

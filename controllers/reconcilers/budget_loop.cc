@@ -38,7 +38,10 @@ namespace {
 
 // `pod`'s containers with what metrics.k8s.io reports they use, matched by container name.
 engine::Containers WithUsage(const PodView& pod, const signals::PodUsage& usage) {
-  engine::Containers out = pod.containers;
+  engine::Containers out;
+  for (const engine::ContainerRequests& c : pod.containers) {
+    out.push_back(c.Resources());
+  }
   for (size_t i = 0; i < out.size() && i < pod.container_names.size(); ++i) {
     for (const signals::ContainerUsage& c : usage.containers) {
       if (c.name == pod.container_names[i].view()) {

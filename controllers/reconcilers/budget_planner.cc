@@ -374,9 +374,8 @@ void BudgetPlanner::LearnJobLengths(const BudgetWork& w, BudgetState& st) {
     }
     listed.insert(pod->uid);
     if (st.learned_pods.insert(pod->uid).second && *pod->end > st.restored_until) {
-      const std::string* model = pod->labels.Find(model_label);
       st.lengths.Add(*pod->end - *pod->start, engine::PodGpus(pod->containers),
-                     model == nullptr ? "" : *model, *pod->end);
+                     pod->labels.Find(model_label).value_or(""), *pod->end);
     }
   }
   st.learned_pods = std::move(listed);
@@ -691,8 +690,7 @@ BudgetPlanner::Metering BudgetPlanner::MeterBudget(Pass& pass, BudgetWork& w,
     if (!pod->start.has_value() || pod->node_name.empty()) {
       continue;
     }
-    Money rate = engine::PodRatePerHour(pass.ContainersOf(*pod),
-                                        pass.PricesOn(w.book, pass.pod_node[index]));
+    Money rate = pass.RateOf(*pod, pass.PricesOn(w.book, pass.pod_node[index]));
     // A pod past its deletionTimestamp is charged up to it and no further: it has ended, for
     // the ledger, so the checkpoint need not list it while its deletion completes.
     const bool deleted = pod->deleting.has_value() && *pod->deleting <= now;

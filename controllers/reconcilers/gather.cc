@@ -60,8 +60,13 @@ PodView PodViewOf(kube::PodSummary pod) {
   view.namespace_name = std::string(pod.namespace_name.view());
   view.name = std::move(pod.name);
   view.node_name = std::move(pod.node_name);
-  for (auto& [key, value] : pod.labels) {
-    view.labels.Set(key, std::move(value));
+  size_t value_bytes = 0;
+  for (const auto& [key, value] : pod.labels) {
+    value_bytes += value.size();
+  }
+  view.labels.Reserve(pod.labels.size(), value_bytes);
+  for (const auto& [key, value] : pod.labels) {
+    view.labels.Set(key, value);
   }
   switch (pod.phase) {
     case kube::PodPhase::kSucceeded:
@@ -80,11 +85,8 @@ PodView PodViewOf(kube::PodSummary pod) {
   view.deleting = pod.deletion_timestamp;
   view.stop_grace = absl::Seconds(pod.termination_grace_seconds);
   for (const kube::ContainerSummary& c : pod.containers) {
-    engine::ContainerResources r;
-    r.cpu_request = values::Quantity::FromMilli(c.cpu_milli);
-    r.memory_request = values::Quantity::FromUnits(c.memory_bytes);
-    r.gpus = c.gpus;
-    view.containers.push_back(r);
+    view.containers.push_back(
+        {.cpu_milli = c.cpu_milli, .memory_bytes = c.memory_bytes, .gpus = c.gpus});
     view.container_names.push_back(c.name);
     if (view.state == PodState::kEnded && c.finished_at.has_value()) {
       view.end = view.end.has_value() ? std::max(*view.end, *c.finished_at) : *c.finished_at;

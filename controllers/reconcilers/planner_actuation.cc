@@ -124,9 +124,9 @@ absl::flat_hash_map<std::string_view, engine::CpuMemory> ActiveRequestsByNamespa
   for (const PodView& pod : pods) {
     if (Active(pod)) {
       engine::CpuMemory& total = out[pod.namespace_name];
-      for (const engine::ContainerResources& c : pod.containers) {
-        total.cpu = total.cpu + c.cpu_request;
-        total.memory = total.memory + c.memory_request;
+      for (const engine::ContainerRequests& c : pod.containers) {
+        total.cpu = total.cpu + c.cpu();
+        total.memory = total.memory + c.memory();
       }
     }
   }

@@ -44,9 +44,9 @@ inline engine::CpuMemory ActiveRequests(const std::vector<PodAt>& pods) {
   engine::CpuMemory out;
   for (const auto& [pod, index] : pods) {
     if (Active(*pod)) {
-      for (const engine::ContainerResources& c : pod->containers) {
-        out.cpu = out.cpu + c.cpu_request;
-        out.memory = out.memory + c.memory_request;
+      for (const engine::ContainerRequests& c : pod->containers) {
+        out.cpu = out.cpu + c.cpu();
+        out.memory = out.memory + c.memory();
       }
     }
   }
@@ -154,16 +154,16 @@ struct BudgetPlanner::Pass {
   std::optional<engine::Attributor> attributor;  // over `valid`, made on first use
 
   int64_t Gpus(uint32_t index) const { return pod_gpus[index]; }
-  // The pod's containers as metering prices them: with their usage when metrics.k8s.io
-  // reported it (Snapshot::pod_usage), else requests only.
-  const engine::Containers& ContainersOf(const PodView& pod) const {
+  // What the pod costs per hour at `prices`: its containers with their usage when
+  // metrics.k8s.io reported it (Snapshot::pod_usage), else their requests.
+  values::Money RateOf(const PodView& pod, const engine::UnitPrices& prices) const {
     if (!snap.pod_usage.empty()) {
       auto it = snap.pod_usage.find(pod.uid);
       if (it != snap.pod_usage.end()) {
-        return it->second;
+        return engine::PodRatePerHour(it->second, prices);
       }
     }
-    return pod.containers;
+    return engine::PodRatePerHour(pod.containers, prices);
   }
   const std::vector<const NodeView*>& GrownFor(std::string_view budget) const {
     static const std::vector<const NodeView*> kNone;

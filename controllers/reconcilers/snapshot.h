@@ -12,6 +12,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -54,48 +55,78 @@ inline constexpr char kManagedByValue[] = "bursar";
 enum class PodState { kPending, kRunning, kEnded };
 
 // A pod's labels, kept small because the pod cache holds tens of thousands of pods with ~10 labels
-// each: keys interned (one copy of "batch.kubernetes.io/controller-uid" for the process), values
-// owned, in the order set. Read by key with a scan (a pod has few), as selectors do through
-// values::LabelsRef.
+// each: keys interned (one copy of "batch.kubernetes.io/controller-uid" for the process), the
+// values packed end to end in one string, in the order set (two heap blocks a pod, where a
+// vector of key/string pairs took one block plus one per value longer than 15 bytes). Read by key
+// with a scan (a pod has few), as selectors do through values::LabelsRef.
 class PodLabels {
  public:
-  using Entry = std::pair<kube::InternedString, std::string>;
-
   PodLabels() = default;
   PodLabels(std::initializer_list<std::pair<std::string_view, std::string_view>> labels) {
     for (const auto& [key, value] : labels) {
-      Set(kube::InternedString(key), std::string(value));
+      Set(kube::InternedString(key), value);
     }
   }
 
-  // Sets `key` to `value`, replacing an earlier value of the same key.
-  void Set(kube::InternedString key, std::string value) {
-    for (Entry& entry : entries_) {
-      if (entry.first == key) {
-        entry.second = std::move(value);
+  // Sets `key` to `value`, replacing an earlier value of the same key (whose bytes stay unused:
+  // the decoders set each key once).
+  void Set(kube::InternedString key, std::string_view value) {
+    if (values_.size() + value.size() > UINT32_MAX) {
+      throw std::length_error("pod labels larger than 4 GiB");
+    }
+    const Entry entry{.key = key,
+                      .offset = static_cast<uint32_t>(values_.size()),
+                      .size = static_cast<uint32_t>(value.size())};
+    values_.append(value);
+    for (Entry& e : entries_) {
+      if (e.key == key) {
+        e = entry;
         return;
       }
     }
-    entries_.emplace_back(key, std::move(value));
+    entries_.push_back(entry);
   }
-  // The value of `key`; nullptr when the pod has no such label.
-  const std::string* Find(std::string_view key) const {
+  // Room for `labels` labels whose values add up to `value_bytes`, so that setting them
+  // allocates once each (the cache's pods are built label by label).
+  void Reserve(size_t labels, size_t value_bytes) {
+    entries_.reserve(labels);
+    values_.reserve(value_bytes);
+  }
+  // The value of `key`; nullopt when the pod has no such label.
+  std::optional<std::string_view> Find(std::string_view key) const {
     for (const Entry& entry : entries_) {
-      if (entry.first.view() == key) {
-        return &entry.second;
+      if (entry.key.view() == key) {
+        return ValueOf(entry);
       }
     }
-    return nullptr;
+    return std::nullopt;
   }
 
   size_t size() const { return entries_.size(); }
   bool empty() const { return entries_.empty(); }
-  std::vector<Entry>::const_iterator begin() const { return entries_.begin(); }
-  std::vector<Entry>::const_iterator end() const { return entries_.end(); }
-  bool operator==(const PodLabels&) const = default;
+  // The labels in the order set.
+  std::vector<std::pair<std::string_view, std::string_view>> Entries() const {
+    std::vector<std::pair<std::string_view, std::string_view>> out;
+    out.reserve(entries_.size());
+    for (const Entry& e : entries_) {
+      out.emplace_back(e.key.view(), ValueOf(e));
+    }
+    return out;
+  }
+  bool operator==(const PodLabels& o) const { return Entries() == o.Entries(); }
 
  private:
+  struct Entry {
+    kube::InternedString key;
+    uint32_t offset = 0;  // of the value in values_
+    uint32_t size = 0;
+  };
+  std::string_view ValueOf(const Entry& e) const {
+    return std::string_view(values_).substr(e.offset, e.size);
+  }
+
   std::vector<Entry> entries_;
+  std::string values_;
 };
 
 struct PodView {
@@ -111,9 +142,9 @@ struct PodView {
   // spec.terminationGracePeriodSeconds: how long it may run on once told to stop (a Drain counts
   // it; zero here, 30 s when the API server defaults it).
   absl::Duration stop_grace = absl::ZeroDuration();
-  engine::Containers containers;
+  engine::PodRequests containers;  // requests only: usage is Snapshot::pod_usage
   // The containers' names, in the same order (metrics.k8s.io reports usage by name).
-  absl::InlinedVector<kube::InternedString, 1> container_names;
+  absl::InlinedVector<kube::InternedString, 2> container_names;
   std::string job;  // name of the controlling Job (same namespace); "" when none
   int32_t priority = 0;
 };

@@ -6,14 +6,14 @@ namespace bursar::values {
 
 bool LabelSelector::Matches(LabelsRef labels) const {
   for (const auto& [key, value] : match_labels) {
-    const std::string* found = labels.Find(key);
-    if (found == nullptr || *found != value) {
+    std::optional<std::string_view> found = labels.Find(key);
+    if (!found.has_value() || *found != value) {
       return false;
     }
   }
   for (const SelectorRequirement& req : match_expressions) {
-    const std::string* found = labels.Find(req.key);
-    bool present = found != nullptr;
+    std::optional<std::string_view> found = labels.Find(req.key);
+    bool present = found.has_value();
     bool in_values =
         present && std::find(req.values.begin(), req.values.end(), *found) != req.values.end();
     switch (req.op) {

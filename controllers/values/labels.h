@@ -7,6 +7,7 @@
 #include <concepts>
 #include <cstddef>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -16,10 +17,11 @@ namespace bursar::values {
 using Labels = std::map<std::string, std::string, std::less<>>;
 
 // A label set that can be read by key: a Labels map, or a compact set kept by the thousand (a
-// pod's labels in the cache) that has `const std::string* Find(std::string_view key) const`.
+// pod's labels in the cache) that has
+// `std::optional<std::string_view> Find(std::string_view key) const`.
 template <typename T>
 concept FindableLabels = requires(const T& labels, std::string_view key) {
-  { labels.Find(key) } -> std::same_as<const std::string*>;
+  { labels.Find(key) } -> std::same_as<std::optional<std::string_view>>;
 };
 
 // Read access to a label set, whatever holds it; null or default-constructed: no labels. A view:
@@ -43,20 +45,20 @@ class LabelsRef {
   template <FindableLabels T>
   LabelsRef(const T&&) = delete;
 
-  // The value of `key`; nullptr when the set has no such label.
-  const std::string* Find(std::string_view key) const {
-    return find_ == nullptr ? nullptr : find_(labels_, key);
+  // The value of `key`; nullopt when the set has no such label.
+  std::optional<std::string_view> Find(std::string_view key) const {
+    return find_ == nullptr ? std::nullopt : find_(labels_, key);
   }
 
  private:
-  using FindFn = const std::string* (*)(const void* labels, std::string_view key);
-  static const std::string* FindInMap(const void* labels, std::string_view key) {
+  using FindFn = std::optional<std::string_view> (*)(const void* labels, std::string_view key);
+  static std::optional<std::string_view> FindInMap(const void* labels, std::string_view key) {
     const Labels& map = *static_cast<const Labels*>(labels);
     auto it = map.find(key);
-    return it == map.end() ? nullptr : &it->second;
+    return it == map.end() ? std::nullopt : std::optional<std::string_view>(it->second);
   }
   template <typename T>
-  static const std::string* FindIn(const void* labels, std::string_view key) {
+  static std::optional<std::string_view> FindIn(const void* labels, std::string_view key) {
     return static_cast<const T*>(labels)->Find(key);
   }
 

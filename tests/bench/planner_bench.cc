@@ -77,11 +77,7 @@ Snapshot ClusterSnapshot(int budgets, int pods) {
     pod.labels = {{"app", "train"}, {"job-name", absl::StrCat("job-", p / 4)}};
     pod.state = PodState::kRunning;
     pod.start = kStart - absl::Minutes(30);
-    engine::ContainerResources c;
-    c.gpus = 1;
-    c.cpu_request = values::Quantity::FromUnits(8);
-    c.memory_request = values::Quantity::FromUnits(int64_t{64} << 30);
-    pod.containers = {c};
+    pod.containers = {{.cpu_milli = 8'000, .memory_bytes = int64_t{64} << 30, .gpus = 1}};
     pod.job = absl::StrCat("job-", p / 4);
     s.pods.push_back(std::move(pod));
   }

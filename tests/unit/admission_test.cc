@@ -570,11 +570,7 @@ TEST(AdmissionUsageTest, SumsActivePodsIntoTheBudgetTheyAreChargedTo) {
     p.namespace_name = "ml";
     p.labels = {{"team", team}};
     p.state = state;
-    engine::ContainerResources c;
-    c.cpu_request = Quantity::FromMilli(500);
-    c.memory_request = Quantity::FromUnits(1024);
-    c.gpus = gpus;
-    p.containers.push_back(c);
+    p.containers.push_back({.cpu_milli = 500, .memory_bytes = 1024, .gpus = gpus});
     return p;
   };
   std::map<std::string, BudgetUsage> usage = UsageByBudget(

@@ -124,9 +124,7 @@ PodView Pod(const std::string& uid, absl::Time start, const std::string& node = 
   p.node_name = node;
   p.state = PodState::kRunning;
   p.start = start;
-  engine::ContainerResources c;
-  c.gpus = gpus;
-  p.containers = {c};
+  p.containers = {{.cpu_milli = 0, .memory_bytes = 0, .gpus = gpus}};
   p.job = job;
   return p;
 }
@@ -291,7 +289,7 @@ TEST(BudgetPlannerTest, UsageAboveTheRequestsIsChargedFromTheSnapshotsUsageTable
   const values::Money requests_only = Outcome(BudgetPlanner().Reconcile(s)).status.burn_rate;
   EXPECT_EQ(requests_only, GpuShare());
 
-  engine::Containers used = s.pods[0].containers;
+  engine::Containers used = {s.pods[0].containers[0].Resources()};
   used[0].cpu_usage = values::Quantity::FromUnits(1);  // requested none
   s.pod_usage.emplace("p1", used);
   engine::PriceResolver resolver(Book().spec);
@@ -299,7 +297,7 @@ TEST(BudgetPlannerTest, UsageAboveTheRequestsIsChargedFromTheSnapshotsUsageTable
   ASSERT_GT(prices.cpu_core_hour, values::Money());
   EXPECT_EQ(Outcome(BudgetPlanner().Reconcile(s)).status.burn_rate,
             requests_only + prices.cpu_core_hour);
-  EXPECT_FALSE(s.pods[0].containers[0].cpu_usage.has_value());
+  EXPECT_EQ(s.pods[0].containers[0].cpu_milli, 0);  // the cached pod is left as it was
 }
 
 // A pod whose start falls in the second of a pass (the pass its Running event triggered) is
@@ -660,8 +658,8 @@ TEST(BudgetPlannerTest, ResourceQuotasLimitCpuAndMemoryAtThePublishedAllowance) 
              "  quota: {mode: ResourceQuota, resources: [nvidia.com/gpu, cpu, memory]}\n")};
   s.namespaces["other"] = {};
   auto with_requests = [](PodView p, const char* cpu, const char* memory) {
-    p.containers[0].cpu_request = *values::Quantity::Parse(cpu);
-    p.containers[0].memory_request = *values::Quantity::Parse(memory);
+    p.containers[0].cpu_milli = values::Quantity::Parse(cpu)->MilliValue();
+    p.containers[0].memory_bytes = values::Quantity::Parse(memory)->Value();
     return p;
   };
   s.pods = {with_requests(Pod("cpu-only", kStart, "a100-0", 0), "2", "3Gi"),

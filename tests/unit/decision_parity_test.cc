@@ -141,12 +141,10 @@ reconcilers::Snapshot SnapshotOf(const sim::Scenario& scenario, const sim::Decis
     pod.node_name = "gpu-pool-0";  // the planner prices by node; capacity is the scheduler's
     pod.state = reconcilers::PodState::kRunning;
     pod.start = job.since;
-    engine::ContainerResources c;
     int64_t share = std::max<int64_t>(job.gpus, 1);
-    c.cpu_request = values::Quantity::FromUnits(kCoresPerGpu * share);
-    c.memory_request = values::Quantity::FromUnits((int64_t{kGiBPerGpu} << 30) * share);
-    c.gpus = job.gpus;
-    pod.containers = {c};
+    pod.containers = {{.cpu_milli = kCoresPerGpu * share * 1000,
+                       .memory_bytes = (int64_t{kGiBPerGpu} << 30) * share,
+                       .gpus = job.gpus}};
     snap.pods.push_back(pod);
   }
   // The pods of finished jobs, which the operator learns job lengths from as the simulator did.
@@ -160,9 +158,7 @@ reconcilers::Snapshot SnapshotOf(const sim::Scenario& scenario, const sim::Decis
     pod.start = job.since;
     pod.end = job.end;
     pod.labels = {{"bursar.dev/model", job.model}};
-    engine::ContainerResources c;
-    c.gpus = job.gpus;
-    pod.containers = {c};
+    pod.containers = {{.cpu_milli = 0, .memory_bytes = 0, .gpus = job.gpus}};
     snap.pods.push_back(pod);
   }
   // The Jobs waiting to start, as Jobs the budget holds (suspended by it).

@@ -212,10 +212,10 @@ TEST(GatherTest, PodViewEndsAtTheLastContainerFinishAndKnowsItsJob) {
   EXPECT_EQ(v.state, PodState::kEnded);
   EXPECT_EQ(v.end, T("2026-11-27T10:07:00Z"));
   EXPECT_EQ(v.job, "train");
-  ASSERT_NE(v.labels.Find("team"), nullptr);
-  EXPECT_EQ(*v.labels.Find("team"), "cv");
+  EXPECT_EQ(v.labels.Find("team"), "cv");
   ASSERT_EQ(v.containers.size(), 2u);
-  EXPECT_EQ(v.containers[0].cpu_request, values::Quantity::FromMilli(500));
+  EXPECT_EQ(v.containers[0],
+            (engine::ContainerRequests{.cpu_milli = 500, .memory_bytes = 0, .gpus = 1}));
 
   pod.phase = kube::PodPhase::kRunning;
   pod.owner_kind = kube::InternedString("ReplicaSet");
@@ -245,9 +245,10 @@ TEST(GatherTest, PodViewsKeepEveryLabelUnderInternedKeys) {
   pod.uid = "v";
   pod.labels[0].second = "nlp";
   const PodView b = PodViewOf(pod);
-  EXPECT_EQ(a.labels.begin()->first.view().data(), b.labels.begin()->first.view().data());
-  EXPECT_EQ(*b.labels.Find("team"), "nlp");
-  EXPECT_EQ(b.labels.Find("absent"), nullptr);
+  EXPECT_EQ(a.labels.Entries()[0].first.data(), b.labels.Entries()[0].first.data());
+  EXPECT_EQ(b.labels.Find("team"), "nlp");
+  EXPECT_EQ(b.labels.Find("absent"), std::nullopt);
+  EXPECT_EQ(b.labels.Find("controller-uid"), "0f3c");  // the last value, packed after the others
 
   const values::LabelSelector selector{
       .match_labels = {{"team", "cv"}},
@@ -263,7 +264,10 @@ TEST(GatherTest, PodViewsKeepEveryLabelUnderInternedKeys) {
   PodLabels set = {{"team", "cv"}};
   set.Set(kube::InternedString("team"), "nlp");  // replaces, keeps one entry
   EXPECT_EQ(set.size(), 1u);
-  EXPECT_EQ(*set.Find("team"), "nlp");
+  EXPECT_EQ(set.Find("team"), "nlp");
+  set.Set(kube::InternedString("tier"), "");  // an empty value is a label too
+  EXPECT_EQ(set.Find("tier"), "");
+  EXPECT_EQ(set, (PodLabels{{"team", "nlp"}, {"tier", ""}}));
 }
 
 }  // namespace

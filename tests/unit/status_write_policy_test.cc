@@ -60,9 +60,7 @@ Snapshot Cluster(int budgets) {
     pod.node_name = "gpu-0";
     pod.state = PodState::kRunning;
     pod.start = kStart - absl::Hours(1);
-    engine::ContainerResources gpu;
-    gpu.gpus = 1;
-    pod.containers = {gpu};
+    pod.containers = {{.cpu_milli = 0, .memory_bytes = 0, .gpus = 1}};
     s.pods.push_back(pod);
   }
   return s;
