@@ -104,7 +104,7 @@ class PriceResolver {
 values::Money PodRatePerHour(absl::Span<const ContainerResources> containers,
                              const UnitPrices& prices);
 
-// The same for containers known by their requests only: each priced as Resources() is.
+// The same for containers known by their requests only: each priced as its Resources().
 values::Money PodRatePerHour(absl::Span<const ContainerRequests> containers,
                              const UnitPrices& prices);
 

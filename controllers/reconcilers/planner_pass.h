@@ -154,16 +154,16 @@ struct BudgetPlanner::Pass {
   std::optional<engine::Attributor> attributor;  // over `valid`, made on first use
 
   int64_t Gpus(uint32_t index) const { return pod_gpus[index]; }
-  // What the pod costs per hour at `prices`: its containers with their usage when
+  // What the pod costs per hour at `units`: its containers with their usage when
   // metrics.k8s.io reported it (Snapshot::pod_usage), else their requests.
-  values::Money RateOf(const PodView& pod, const engine::UnitPrices& prices) const {
+  values::Money RateOf(const PodView& pod, const engine::UnitPrices& units) const {
     if (!snap.pod_usage.empty()) {
       auto it = snap.pod_usage.find(pod.uid);
       if (it != snap.pod_usage.end()) {
-        return engine::PodRatePerHour(it->second, prices);
+        return engine::PodRatePerHour(it->second, units);
       }
     }
-    return engine::PodRatePerHour(pod.containers, prices);
+    return engine::PodRatePerHour(pod.containers, units);
   }
   const std::vector<const NodeView*>& GrownFor(std::string_view budget) const {
     static const std::vector<const NodeView*> kNone;

@@ -420,6 +420,23 @@ TEST_P(CostModelPodRateTest, PodRatePerHour) {
   EXPECT_EQ(PodGpus(c.containers), c.want_gpus);
 }
 
+// The pod cache's form (integer requests, no usage) prices exactly as the engine's form does,
+// for every case whose requests it holds exactly (whole milli-cores and bytes, no usage).
+TEST_P(CostModelPodRateTest, ContainerRequestsPriceAsTheirResources) {
+  const RateCase& c = GetParam();
+  std::vector<ContainerRequests> requests;
+  for (const ContainerResources& r : c.containers) {
+    requests.push_back(RequestsOf(r));
+    if (r.cpu_usage.has_value() || r.memory_usage.has_value() ||
+        !(requests.back().Resources().cpu_request == r.cpu_request) ||
+        !(requests.back().Resources().memory_request == r.memory_request)) {
+      GTEST_SKIP() << "not held exactly by ContainerRequests";
+    }
+  }
+  EXPECT_EQ(PodRatePerHour(requests, EasyPrices()).micros(), c.want_micros);
+  EXPECT_EQ(PodGpus(requests), c.want_gpus);
+}
+
 TEST(CostModelTest, PodGpusSaturatesAndIgnoresNegativeCounts) {
   // The API server accepts a pod asking for 2^63-1 GPUs in each of two containers.
   ContainerResources huge;
