@@ -48,6 +48,14 @@ class PlanApplierTest : public ClusterTest {
     EXPECT_TRUE(list.ok()) << list.status();
     return list.ok() ? list->items : std::vector<json::Value>{};
   }
+  // Creates the v1beta2 ClusterQueue `name` with `spec` (JSON), through Kueue's own CRD.
+  absl::StatusOr<json::Value> CreateClusterQueue(const std::string& name, const char* spec) {
+    return client().Create(
+        kube::kKueueClusterQueues, "",
+        JsonOrFail(absl::StrCat(
+            R"({"apiVersion":"kueue.x-k8s.io/v1beta2","kind":"ClusterQueue","metadata":{"name":")",
+            name, R"("},"spec":)", spec, "}")));
+  }
   MemoryEvents events_;
 };
 
@@ -138,16 +146,13 @@ TEST_F(PlanApplierTest, ClusterQueueFlavorsAreCappedAtTheAllowanceInPlace) {
               testing::kKueueCrdsHarness);
   InstallKueueCrds();
   const std::string name = Id();
-  absl::StatusOr<json::Value> cq = client().Create(
-      kube::kKueueClusterQueues, "",
-      JsonOrFail(absl::StrCat(R"({"apiVersion":"kueue.x-k8s.io/v1beta2","kind":"ClusterQueue",
-        "metadata":{"name":")",
-                              name, R"("},"spec":{"cohortName":"lab","resourceGroups":[
+  absl::StatusOr<json::Value> cq =
+      CreateClusterQueue(name, R"({"cohortName":"lab","resourceGroups":[
           {"coveredResources":["cpu"],"flavors":[{"name":"default","resources":[
             {"name":"cpu","nominalQuota":"64"}]}]},
           {"coveredResources":["nvidia.com/gpu"],"flavors":[
             {"name":"spot","resources":[{"name":"nvidia.com/gpu","nominalQuota":"4"}]},
-            {"name":"on-demand","resources":[{"name":"nvidia.com/gpu","nominalQuota":"4"}]}]}]}})")));
+            {"name":"on-demand","resources":[{"name":"nvidia.com/gpu","nominalQuota":"4"}]}]}]})");
   ASSERT_TRUE(cq.ok()) << cq.status();
   Plan plan;
   plan.cluster_queues = {{.cluster_queue = name,
@@ -200,15 +205,11 @@ TEST_F(PlanApplierTest, ClusterQueueCpuAndMemoryAreCappedAtTheirAllowances) {
               testing::kKueueCrdsHarness);
   InstallKueueCrds();
   const std::string name = Id();
-  absl::StatusOr<json::Value> cq = client().Create(
-      kube::kKueueClusterQueues, "",
-      JsonOrFail(absl::StrCat(R"({"apiVersion":"kueue.x-k8s.io/v1beta2","kind":"ClusterQueue",
-        "metadata":{"name":")",
-                              name, R"("},"spec":{"resourceGroups":[
+  absl::StatusOr<json::Value> cq = CreateClusterQueue(name, R"({"resourceGroups":[
           {"coveredResources":["cpu","memory"],"flavors":[{"name":"default","resources":[
             {"name":"cpu","nominalQuota":"64"},{"name":"memory","nominalQuota":"256Gi"}]}]},
           {"coveredResources":["nvidia.com/gpu"],"flavors":[
-            {"name":"on-demand","resources":[{"name":"nvidia.com/gpu","nominalQuota":"8"}]}]}]}})")));
+            {"name":"on-demand","resources":[{"name":"nvidia.com/gpu","nominalQuota":"8"}]}]}]})");
   ASSERT_TRUE(cq.ok()) << cq.status();
   Plan plan;
   plan.cluster_queues = {
@@ -314,13 +315,9 @@ TEST_F(PlanApplierTest, ABudgetWhoseClusterQueueIsMissingSaysSoUntilItExists) {
   EXPECT_EQ(events_.reasons, std::vector<std::string>{
                                  absl::StrCat("ComputeBudget/", name, ":ClusterQueueNotFound")});
 
-  absl::StatusOr<json::Value> cq = client().Create(
-      kube::kKueueClusterQueues, "",
-      JsonOrFail(absl::StrCat(R"({"apiVersion":"kueue.x-k8s.io/v1beta2","kind":"ClusterQueue",
-        "metadata":{"name":")",
-                              queue, R"("},"spec":{"resourceGroups":[
+  absl::StatusOr<json::Value> cq = CreateClusterQueue(queue, R"({"resourceGroups":[
           {"coveredResources":["nvidia.com/gpu"],"flavors":[
-            {"name":"on-demand","resources":[{"name":"nvidia.com/gpu","nominalQuota":"8"}]}]}]}})")));
+            {"name":"on-demand","resources":[{"name":"nvidia.com/gpu","nominalQuota":"8"}]}]}]})");
   ASSERT_TRUE(cq.ok()) << cq.status();
   ApplyReport report = applier.Apply(plan, snapshot(), {});
   EXPECT_TRUE(report.errors.empty()) << report.errors[0];
