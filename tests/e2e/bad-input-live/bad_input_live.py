@@ -172,10 +172,25 @@ class Watchdog(threading.Thread):
             self.stop.wait(0.25)
 
 
+# kube-apiserver's limit on a request body (MaxRequestBodyBytes).
+MAX_REQUEST_BYTES = 3 * 1024 * 1024
+
+
 def create(api, case):
     plural = PLURAL[case["kind"]]
-    return api.call("POST", f"/apis/bursar.dev/v1alpha1/{plural}?fieldValidation=Strict",
-                    case["object"])
+    try:
+        return api.call("POST", f"/apis/bursar.dev/v1alpha1/{plural}?fieldValidation=Strict",
+                        case["object"])
+    except (urllib.error.URLError, ConnectionError, ssl.SSLError) as e:
+        # A body over the limit is refused once the headers are read, and the API server may close
+        # the connection while the rest is still being sent: the client then sees the connection
+        # closed (an SSL EOF) instead of the 413. Refused all the same if the object does not exist.
+        size = len(json.dumps(case["object"]).encode())
+        code, _ = api.get(case["kind"], case["object"]["metadata"]["name"])
+        if size > MAX_REQUEST_BYTES and code == 404:
+            return 413, {"message": f"Request entity too large: the API server closed the "
+                                    f"connection while {size} bytes were sent ({e})"}
+        raise
 
 
 def check_rejected(api, case, code, body):
