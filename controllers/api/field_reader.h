@@ -182,6 +182,12 @@ class ObjectReader {
     out->clear();
     const std::vector<json::Value>& items = list->elements();
     for (size_t i = 0; i < items.size(); ++i) {
+      if (items[i].is_null()) {
+        // Not an absent object: an element that says nothing (its required fields unchecked, it
+        // would encode to an object that does not decode).
+        Report(&items[i], ElementPath(key, i), "must be an object, got null");
+        continue;
+      }
       ObjectReader item(&items[i], ElementPath(key, i), errors_, reject_unknown_);
       T element{};
       read(item, i, &element);

@@ -1337,6 +1337,10 @@ INSTANTIATE_TEST_SUITE_P(
                     "spec.gpus[1].model: duplicate entry for \"A\" and OnDemand"},
         InvalidCase{"spec.gpus", "[{model: A}]",
                     "spec.gpus[0].pricePerHour: missing required field"},
+        // A null element said nothing and was kept as an empty entry (found by fuzz_manifests:
+        // it encoded to an object that did not decode).
+        InvalidCase{"spec.gpus", "[{model: A, pricePerHour: \"1\"}, null]",
+                    "spec.gpus[1]: must be an object, got null"},
         InvalidCase{"spec.gpus", "[{model: A, pricePerHour: \"1\", capacityType: Reserved}]",
                     "spec.gpus[0].capacityType: \"Reserved\" is not one of OnDemand, Spot"},
         InvalidCase{"spec.instanceTypes", "[{pricePerHour: \"1\"}]",
