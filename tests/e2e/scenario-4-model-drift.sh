@@ -78,8 +78,14 @@ drain_grace_in_status() {
   }
 }
 check "status.drainRequests holds train-1's running drain grace" drain_grace_in_status
-since=$(jp computebudget fraud-team '{.status.drainRequests[?(@.name=="train-1")].since}')
-since_s=$(date -d "${since:-@0}" +%s)
+# jp prints nothing when kubectl fails (a slow API server under load): read until it answers, and
+# stop with a clear reason rather than count from the epoch.
+train1_since() { jp computebudget fraud-team '{.status.drainRequests[?(@.name=="train-1")].since}'; }
+has_train1_since() { [[ -n $(train1_since) ]]; }
+wait_for "train-1's drain grace start" 15 has_train1_since >/dev/null || true
+since=$(train1_since)
+[[ -n $since ]] || die "status.drainRequests lost train-1's entry before the SIGKILL"
+since_s=$(date -d "$since" +%s)
 operator_kill KILL
 echo "      SIGKILL $(($(date +%s) - since_s))s into train-1's ${GRACE}s drain grace"
 sleep 2
