@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <limits>
 
 #include "absl/strings/str_cat.h"
 #include "controllers/values/int128.h"
@@ -14,6 +15,17 @@ namespace {
 // status timestamps.
 int64_t Seconds(absl::Time t) {
   return absl::ToUnixSeconds(t);
+}
+
+// The instant of Seconds(t): the start of t's second, infinite instants as they are.
+absl::Time TimeOfSeconds(int64_t s) {
+  if (s == std::numeric_limits<int64_t>::min()) {
+    return absl::InfinitePast();
+  }
+  if (s == std::numeric_limits<int64_t>::max()) {
+    return absl::InfiniteFuture();
+  }
+  return absl::FromUnixSeconds(s);
 }
 
 // The start of t's second (infinite instants stay as they are).
@@ -112,42 +124,39 @@ absl::StatusOr<BudgetLedger> BudgetLedger::Restore(const LedgerState& state) {
     }
     // The pod's start is not persisted; it is at or before accountedUntil, and the first charge
     // after the restore lowers it to the pod's own start.
-    ledger.accounts_[pod.uid] = {.from = pod.accounted_until,
-                                 .accounted_until = pod.accounted_until};
+    ledger.accounts_.Emplace(pod.uid, {}) = {.from = Seconds(pod.accounted_until),
+                                             .accounted_until = Seconds(pod.accounted_until)};
   }
   return ledger;
 }
 
 BudgetLedger::Charge BudgetLedger::ChargePod(std::string_view uid, absl::Time from, absl::Time to,
                                              Money rate_per_hour, int64_t gpus, bool ended) {
-  auto it = accounts_.find(AbslView(uid));
-  if (it == accounts_.end() && ended && to <= ended_until_ && FloorSecond(from) <= ended_horizon_) {
+  Account* account = accounts_.Find(uid);
+  if (account == nullptr && ended && to <= ended_until_ && FloorSecond(from) <= ended_horizon_) {
     return {};  // the restored checkpoint says it was charged in full
   }
   int64_t start = std::max(Seconds(from), Seconds(period_.start));
-  if (it != accounts_.end()) {
-    start = std::max(start, Seconds(it->second.accounted_until));
-    it->second.from = std::min(it->second.from, from);
+  if (account != nullptr) {
+    start = std::max(start, account->accounted_until);
+    account->from = std::min(account->from, Seconds(from));
   } else if (FloorSecond(from) <= restored_horizon_) {
     start = std::max(start, Seconds(restored_until_));  // charged up to the checkpoint's watermark
   }
   int64_t stop = std::min(Seconds(to), Seconds(period_.end));
-  if (it != accounts_.end()) {
-    it->second.pass = pass_;
-    it->second.ended = ended;
-    if (ended && stop < Seconds(it->second.accounted_until)) {
-      return TakeBack(it->second, stop, rate_per_hour, gpus);
+  if (account != nullptr) {
+    account->pass = PassMark();
+    account->ended = ended;
+    if (ended && stop < account->accounted_until) {
+      return TakeBack(*account, stop, rate_per_hour, gpus);
     }
-  }
-  if (it == accounts_.end()) {
+  } else {
     // Tracked from the first pass that sees it, even when nothing is due yet (it started in the
     // second of this pass): the next pass charges it from here, and the checkpoint knows it.
-    absl::Time until = absl::FromUnixSeconds(std::min(start, Seconds(period_.end)));
-    it =
-        accounts_
-            .emplace(std::string(uid),
-                     Account{.from = from, .accounted_until = until, .ended = ended, .pass = pass_})
-            .first;
+    account = &accounts_.Emplace(uid, {.from = Seconds(from),
+                                       .accounted_until = std::min(start, Seconds(period_.end)),
+                                       .pass = PassMark(),
+                                       .ended = ended});
   }
   if (stop <= start) {
     return {};
@@ -155,7 +164,7 @@ BudgetLedger::Charge BudgetLedger::ChargePod(std::string_view uid, absl::Time fr
   int64_t seconds = stop - start;
   accrued_ += static_cast<Accrual>(rate_per_hour.micros()) * seconds;
   gpu_seconds_ += gpus * seconds;
-  it->second.accounted_until = absl::FromUnixSeconds(stop);
+  account->accounted_until = stop;
   return {AccrualToMoney(static_cast<Accrual>(rate_per_hour.micros()) * seconds), seconds};
 }
 
@@ -163,22 +172,22 @@ BudgetLedger::Charge BudgetLedger::ChargePod(std::string_view uid, absl::Time fr
 // (the watch was cut, the API server was down). What was charged after the end is taken back.
 BudgetLedger::Charge BudgetLedger::TakeBack(Account& account, int64_t end, Money rate_per_hour,
                                             int64_t gpus) {
-  int64_t seconds = Seconds(account.accounted_until) - std::max(end, Seconds(period_.start));
+  int64_t seconds = account.accounted_until - std::max(end, Seconds(period_.start));
   if (seconds <= 0) {
     return {};
   }
   const Accrual back = static_cast<Accrual>(rate_per_hour.micros()) * seconds;
   accrued_ -= back;
   gpu_seconds_ -= gpus * seconds;
-  account.accounted_until = absl::FromUnixSeconds(std::max(end, Seconds(period_.start)));
+  account.accounted_until = std::max(end, Seconds(period_.start));
   return {Money() - AccrualToMoney(back), -seconds};
 }
 
 void BudgetLedger::CompletePass(absl::Time now, const std::vector<std::string>& ended_uids) {
   for (const std::string& uid : ended_uids) {
-    auto it = accounts_.find(uid);
-    if (it != accounts_.end() && !(it->second.ended && it->second.pass == pass_)) {
-      accounts_.erase(it);
+    const Account* account = accounts_.Find(uid);
+    if (account != nullptr && !(account->ended && account->pass == PassMark())) {
+      accounts_.Erase(uid);
     }
   }
   ++pass_;
@@ -190,16 +199,16 @@ Money BudgetLedger::spent() const {
 }
 
 absl::Time BudgetLedger::AccountedUntil(std::string_view uid) const {
-  auto it = accounts_.find(AbslView(uid));
-  return it == accounts_.end() ? absl::InfinitePast() : it->second.accounted_until;
+  const Account* account = accounts_.Find(uid);
+  return account == nullptr ? absl::InfinitePast()
+                            : absl::FromUnixSeconds(account->accounted_until);
 }
 
 std::vector<std::string> BudgetLedger::TrackedUids() const {
   std::vector<std::string> uids;
   uids.reserve(accounts_.size());
-  for (const auto& [uid, account] : accounts_) {
-    uids.push_back(uid);
-  }
+  accounts_.ForEach(
+      [&](UidMap<Account>::Key uid, const Account&) { uids.push_back(uid.ToString()); });
   return uids;
 }
 
@@ -215,7 +224,8 @@ LedgerState BudgetLedger::Snapshot() const {
   // restore are charged up to the restored watermark, and must not be charged again from start.
   absl::Time horizon = std::min(std::max(w - kStartGrace, restored_horizon_), w);
   struct Entry {
-    const std::string* uid;
+    UidMap<Account>::Key key;
+    std::string uid;  // filled once the entry is kept (key.ToString())
     absl::Time from;  // floored to the second
     absl::Time until;
     bool ended;  // charged to its end, at or before w: the rule covers it below the horizon
@@ -232,16 +242,19 @@ LedgerState BudgetLedger::Snapshot() const {
   // in the second of the pass) is listed at its start, which a restore charges from as it would
   // an unlisted one; listing it shows the start in status at the first pass that sees it.
   std::vector<Entry> recent;
-  for (const auto& [uid, account] : accounts_) {
-    Entry e{&uid, FloorSecond(account.from), account.accounted_until, account.ended};
+  accounts_.ForEach([&](UidMap<Account>::Key key, const Account& account) {
+    Entry e{key, "", TimeOfSeconds(account.from), absl::FromUnixSeconds(account.accounted_until),
+            account.ended};
     if (e.from <= horizon) {
       if (exception(e)) {
-        off_watermark.push_back(e);
+        e.uid = key.ToString();
+        off_watermark.push_back(std::move(e));
       }
     } else {
-      recent.push_back(e);  // (restored and not charged since: listed as it was)
+      e.uid = key.ToString();
+      recent.push_back(std::move(e));  // (restored and not charged since: listed as it was)
     }
-  }
+  });
   // Too many recent starts: move the horizon forward until the newest ones fit. The pods it
   // passes are charged up to w, so the rule covers them; any other joins the exceptions.
   size_t room = kMaxCheckpointPods - std::min(kMaxCheckpointPods, off_watermark.size());
@@ -263,7 +276,7 @@ LedgerState BudgetLedger::Snapshot() const {
   // Pods charged up to another instant than w: none in the planner's passes but for pods that
   // stopped drawing on the retraining reserve; past the bound, the rule charges them from w.
   std::sort(off_watermark.begin(), off_watermark.end(),
-            [](const Entry& a, const Entry& b) { return *a.uid < *b.uid; });
+            [](const Entry& a, const Entry& b) { return a.uid < b.uid; });
   for (const Entry& e : off_watermark) {
     if (listed.size() >= kMaxCheckpointPods) {
       break;
@@ -273,7 +286,7 @@ LedgerState BudgetLedger::Snapshot() const {
   state.start_horizon = horizon;
   state.pods.reserve(listed.size());
   for (const Entry& e : listed) {
-    state.pods.push_back({*e.uid, e.until});
+    state.pods.push_back({e.uid, e.until});
   }
   std::sort(state.pods.begin(), state.pods.end(),
             [](const PodAccount& a, const PodAccount& b) { return a.uid < b.uid; });

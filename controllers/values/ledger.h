@@ -40,12 +40,12 @@
 #include <string_view>
 #include <vector>
 
-#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "controllers/values/int128.h"
 #include "controllers/values/money.h"
 #include "controllers/values/period.h"
+#include "controllers/values/uid.h"
 
 namespace bursar::values {
 
@@ -122,13 +122,17 @@ class BudgetLedger {
   LedgerState Snapshot() const;
 
  private:
+  // 24 bytes (a ledger holds one per running pod): instants in whole seconds since the epoch,
+  // as everything the ledger charges is.
   struct Account {
-    absl::Time from;  // the earliest start the pod was charged from
-    absl::Time accounted_until;
+    int64_t from = 0;  // the second of the earliest start the pod was charged from
+    int64_t accounted_until = 0;
+    uint32_t pass = 0;   // the pass that last charged it (pass_ then, modulo 2^32)
     bool ended = false;  // charged as ended: accounted_until is its end
-    uint64_t pass = 0;   // the pass that last charged it (pass_ then)
   };
+  static_assert(sizeof(Account) == 24);
   Charge TakeBack(Account& account, int64_t end, Money rate_per_hour, int64_t gpus);
+  uint32_t PassMark() const { return static_cast<uint32_t>(pass_); }
 
   Period period_;
   Accrual accrued_ = 0;
@@ -143,8 +147,8 @@ class BudgetLedger {
   // every ended pod this ledger charged is tracked while it is seen.
   absl::Time ended_horizon_ = absl::InfinitePast();
   absl::Time ended_until_ = absl::InfinitePast();
-  uint64_t pass_ = 0;  // passes completed
-  absl::flat_hash_map<std::string, Account> accounts_;
+  uint64_t pass_ = 0;         // passes completed
+  UidMap<Account> accounts_;  // by pod uid (or "node:<name>" for an idle node)
 };
 
 // Exact conversions between accrual units and money.

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 
 namespace bursar::values {
 namespace {
@@ -22,6 +23,11 @@ Period Day() {
 
 Money Rate(int64_t units_per_hour) {
   return Money::FromUnits(units_per_hour);
+}
+
+// A pod UID as the API server writes it (a canonical UUID, which the ledger keeps packed).
+std::string Uuid(int64_t i) {
+  return absl::StrFormat("%08x-5b1d-4c8e-9f2a-%012x", i, i);
 }
 
 TEST(LedgerTest, ChargesAnIntervalExactly) {
@@ -178,9 +184,16 @@ TEST(LedgerTest, SnapshotRoundTripsAndIsSorted) {
   BudgetLedger ledger(Day());
   ledger.ChargePod("zeta", T(0), T(10), Rate(1), 1, false);
   ledger.ChargePod("alpha", T(0), T(20), Rate(1), 1, false);
+  ledger.ChargePod(Uuid(0xbeef), T(0), T(30), Rate(1), 1, false);
+  ledger.ChargePod(Uuid(0xa), T(0), T(40), Rate(1), 1, false);
   LedgerState state = ledger.Snapshot();
-  ASSERT_EQ(state.pods.size(), 2u);
-  EXPECT_EQ(state.pods[0].uid, "alpha");
+  // Sorted by the uid's text, whether the ledger kept it packed (a UUID) or as text.
+  std::vector<std::string> uids;
+  for (const PodAccount& pod : state.pods) {
+    uids.push_back(pod.uid);
+  }
+  EXPECT_EQ(uids, (std::vector<std::string>{Uuid(0xa), Uuid(0xbeef), "alpha", "zeta"}));
+  EXPECT_EQ(state.pods[0].accounted_until, T(40));
   absl::StatusOr<BudgetLedger> restored = BudgetLedger::Restore(state);
   ASSERT_TRUE(restored.ok());
   EXPECT_EQ(restored->Snapshot(), state);
@@ -230,7 +243,7 @@ TEST(LedgerTest, ACheckpointOfFiftyThousandRunningPodsStaysBounded) {
     for (int i = 0; i < 50'000; i += (t < 3600 ? 50 : 1)) {
       // Pods start every second up to the last pass; each is charged at every pass.
       int64_t start = std::min<int64_t>(i % 3600, t);
-      ledger.ChargePod(absl::StrCat("pod-", i), T(start), T(t), Rate(1), 1, false);
+      ledger.ChargePod(Uuid(i), T(start), T(t), Rate(1), 1, false);
     }
     ledger.CompletePass(T(t), {});
   }
@@ -393,8 +406,9 @@ TEST(LedgerTest, AStaleCacheNeitherLosesNorRepeatsAnInterval) {
   for (int i = 0; i < 100; ++i) {
     int64_t start = static_cast<int64_t>(rng() % 600);
     int64_t length = 1 + static_cast<int64_t>(rng() % 30);  // short Jobs, like the campaign's
-    pods.push_back({absl::StrCat("p", i), start, rng() % 8 == 0 ? -1 : start + length,
-                    1 + static_cast<int64_t>(rng() % 40)});
+    // Half the uids are UUIDs (kept packed), half other text.
+    pods.push_back({i % 2 == 0 ? Uuid(i) : absl::StrCat("p", i), start,
+                    rng() % 8 == 0 ? -1 : start + length, 1 + static_cast<int64_t>(rng() % 40)});
   }
   // A pass at `t` on the cache as it was at `seen` (seen == t: fresh).
   auto pass = [&](BudgetLedger& ledger, int64_t t, int64_t seen) {
