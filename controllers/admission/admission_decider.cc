@@ -34,16 +34,16 @@ std::vector<const api::ComputeBudget*> PointersTo(const std::vector<api::Compute
 }
 
 const values::Labels* LabelsOf(const std::map<std::string, values::Labels>& namespaces,
-                               const std::string& ns) {
+                               std::string_view ns) {
   static const values::Labels kNoLabels;
-  auto found = namespaces.find(ns);
+  auto found = namespaces.find(std::string(ns));
   return found == namespaces.end() ? &kNoLabels : &found->second;
 }
 
 // The budget `ns` + `labels` is charged to, by the planner's rule; nullptr when none.
 const api::ComputeBudget* BudgetOf(const std::vector<api::ComputeBudget>& budgets,
                                    const std::map<std::string, values::Labels>& namespaces,
-                                   const std::string& ns, values::LabelsRef labels) {
+                                   std::string_view ns, values::LabelsRef labels) {
   std::vector<const api::ComputeBudget*> candidates = PointersTo(budgets);
   engine::Attribution a = engine::AttributePod(
       candidates,
@@ -51,7 +51,7 @@ const api::ComputeBudget* BudgetOf(const std::vector<api::ComputeBudget>& budget
   return a.budget < 0 ? nullptr : candidates[static_cast<size_t>(a.budget)];
 }
 
-Charged ChargedTo(const AdmissionView& view, const std::string& ns, values::LabelsRef labels) {
+Charged ChargedTo(const AdmissionView& view, std::string_view ns, values::LabelsRef labels) {
   Charged out;
   out.budget = BudgetOf(view.budgets, view.namespaces, ns, labels);
   if (out.budget == nullptr) {
@@ -315,8 +315,8 @@ AdmissionResponse DecidePod(const AdmissionRequest& request, const AdmissionView
     return Allow(request);  // gated with its Job
   }
   PodView pod = reconcilers::PodViewOf(*summary);
-  const std::string& ns =
-      request.namespace_name.empty() ? pod.namespace_name : request.namespace_name;
+  const std::string_view ns =
+      request.namespace_name.empty() ? pod.namespace_name.view() : request.namespace_name;
   Charged c = ChargedTo(view, ns, pod.labels);
   if (c.budget == nullptr || !c.budget->status.admission.has_value()) {
     return Allow(request);
@@ -367,7 +367,7 @@ std::map<std::string, BudgetUsage> UsageByBudget(
     }
     engine::Attribution a =
         attributor.Attribute({.namespace_name = pod.namespace_name,
-                              .namespace_labels = LabelsOf(namespaces, pod.namespace_name),
+                              .namespace_labels = LabelsOf(namespaces, pod.namespace_name.view()),
                               .pod_labels = pod.labels});
     if (a.budget < 0) {
       continue;

@@ -128,7 +128,7 @@ struct AdmissionViewCache::State {
       return std::nullopt;
     }
     static const values::Labels kNoLabels;
-    auto ns = namespaces.find(pv.namespace_name);
+    auto ns = namespaces.find(std::string(pv.namespace_name.view()));
     engine::Attribution a = attributor->Attribute(
         {.namespace_name = pv.namespace_name,
          .namespace_labels = ns == namespaces.end() ? &kNoLabels : &ns->second,

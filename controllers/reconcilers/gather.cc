@@ -57,17 +57,10 @@ values::Labels LabelsAt(const json::Value& object, std::string_view dotted_path)
 PodView PodViewOf(kube::PodSummary pod) {
   PodView view;
   view.uid = std::move(pod.uid);
-  view.namespace_name = std::string(pod.namespace_name.view());
+  view.namespace_name = pod.namespace_name;
   view.name = std::move(pod.name);
   view.node_name = std::move(pod.node_name);
-  size_t value_bytes = 0;
-  for (const auto& [key, value] : pod.labels) {
-    value_bytes += value.size();
-  }
-  view.labels.Reserve(pod.labels.size(), value_bytes);
-  for (const auto& [key, value] : pod.labels) {
-    view.labels.Set(key, value);
-  }
+  view.labels.Assign(pod.labels);
   switch (pod.phase) {
     case kube::PodPhase::kSucceeded:
     case kube::PodPhase::kFailed:
@@ -83,7 +76,7 @@ PodView PodViewOf(kube::PodSummary pod) {
   }
   view.start = pod.start_time;
   view.deleting = pod.deletion_timestamp;
-  view.stop_grace = absl::Seconds(pod.termination_grace_seconds);
+  view.stop_grace_seconds = pod.termination_grace_seconds;
   for (const kube::ContainerSummary& c : pod.containers) {
     view.containers.push_back(
         {.cpu_milli = c.cpu_milli, .memory_bytes = c.memory_bytes, .gpus = c.gpus});

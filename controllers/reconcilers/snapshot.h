@@ -26,6 +26,7 @@
 #include "controllers/engine/retraining_gate.h"
 #include "controllers/values/labels.h"
 #include "controllers/values/money.h"
+#include "controllers/values/packed_time.h"
 #include "controllers/values/quantity.h"
 #include "operator/kube/watch_decoder.h"
 
@@ -52,13 +53,15 @@ inline constexpr char kBudgetLabel[] = "bursar.dev/budget";  // owned ResourceQu
 inline constexpr char kManagedByLabel[] = "app.kubernetes.io/managed-by";
 inline constexpr char kManagedByValue[] = "bursar";
 
-enum class PodState { kPending, kRunning, kEnded };
+enum class PodState : uint8_t { kPending, kRunning, kEnded };
 
 // A pod's labels, kept small because the pod cache holds tens of thousands of pods with ~10 labels
 // each: keys interned (one copy of "batch.kubernetes.io/controller-uid" for the process), the
 // values packed end to end in one string, in the order set (two heap blocks a pod, where a
-// vector of key/string pairs took one block plus one per value longer than 15 bytes). Read by key
-// with a scan (a pod has few), as selectors do through values::LabelsRef.
+// vector of key/string pairs took one block plus one per value longer than 15 bytes), a value
+// the pod already has stored once (a Job's pods carry its uid and its name twice each, under the
+// old and the batch.kubernetes.io/ keys). Read by key with a scan (a pod has few), as selectors
+// do through values::LabelsRef.
 class PodLabels {
  public:
   PodLabels() = default;
@@ -71,13 +74,17 @@ class PodLabels {
   // Sets `key` to `value`, replacing an earlier value of the same key (whose bytes stay unused:
   // the decoders set each key once).
   void Set(kube::InternedString key, std::string_view value) {
-    if (values_.size() + value.size() > UINT32_MAX) {
-      throw std::length_error("pod labels larger than 4 GiB");
+    Entry entry{.key = key,
+                .offset = static_cast<uint32_t>(values_.size()),
+                .size = static_cast<uint32_t>(value.size())};
+    if (const Entry* same = FindValue(value)) {
+      entry.offset = same->offset;
+    } else {
+      if (values_.size() + value.size() > UINT32_MAX) {
+        throw std::length_error("pod labels larger than 4 GiB");
+      }
+      values_.append(value);
     }
-    const Entry entry{.key = key,
-                      .offset = static_cast<uint32_t>(values_.size()),
-                      .size = static_cast<uint32_t>(value.size())};
-    values_.append(value);
     for (Entry& e : entries_) {
       if (e.key == key) {
         e = entry;
@@ -86,11 +93,27 @@ class PodLabels {
     }
     entries_.push_back(entry);
   }
-  // Room for `labels` labels whose values add up to `value_bytes`, so that setting them
-  // allocates once each (the cache's pods are built label by label).
-  void Reserve(size_t labels, size_t value_bytes) {
-    entries_.reserve(labels);
+  // Sets every label of `labels` (keys distinct), in their order, allocating once for the keys
+  // and once for the values.
+  template <typename Range>
+  void Assign(const Range& labels) {
+    entries_.clear();
+    values_.clear();
+    size_t value_bytes = 0;
+    size_t count = 0;
+    for (auto it = std::begin(labels); it != std::end(labels); ++it, ++count) {
+      const std::string_view value = it->second;
+      bool repeated = false;
+      for (auto earlier = std::begin(labels); earlier != it && !repeated; ++earlier) {
+        repeated = std::string_view(earlier->second) == value;
+      }
+      value_bytes += repeated ? 0 : value.size();
+    }
+    entries_.reserve(count);
     values_.reserve(value_bytes);
+    for (const auto& [key, value] : labels) {
+      Set(key, value);
+    }
   }
   // The value of `key`; nullopt when the pod has no such label.
   std::optional<std::string_view> Find(std::string_view key) const {
@@ -124,6 +147,15 @@ class PodLabels {
   std::string_view ValueOf(const Entry& e) const {
     return std::string_view(values_).substr(e.offset, e.size);
   }
+  // An entry whose value is `value`; nullptr when none.
+  const Entry* FindValue(std::string_view value) const {
+    for (const Entry& e : entries_) {
+      if (ValueOf(e) == value) {
+        return &e;
+      }
+    }
+    return nullptr;
+  }
 
   std::vector<Entry> entries_;
   std::string values_;
@@ -131,29 +163,31 @@ class PodLabels {
 
 struct PodView {
   std::string uid;
-  std::string namespace_name;
+  kube::InternedString namespace_name;  // shared by the pods of a namespace (8 bytes)
   std::string name;
   std::string node_name;  // "" until scheduled
   PodLabels labels;
-  PodState state = PodState::kPending;
-  std::optional<absl::Time> start;     // status.startTime
-  std::optional<absl::Time> end;       // ended pods: when the last container finished
-  std::optional<absl::Time> deleting;  // metadata.deletionTimestamp
-  // spec.terminationGracePeriodSeconds: how long it may run on once told to stop (a Drain counts
-  // it; zero here, 30 s when the API server defaults it).
-  absl::Duration stop_grace = absl::ZeroDuration();
+  // 8 bytes each (values::PackedTime), read as std::optional<absl::Time>.
+  values::PackedTime start;        // status.startTime
+  values::PackedTime end;          // ended pods: when the last container finished
+  values::PackedTime deleting;     // metadata.deletionTimestamp
   engine::PodRequests containers;  // requests only: usage is Snapshot::pod_usage
   // The containers' names, in the same order (metrics.k8s.io reports usage by name).
   absl::InlinedVector<kube::InternedString, 2> container_names;
   std::string job;  // name of the controlling Job (same namespace); "" when none
+  // The small fields together (no padding between them).
+  PodState state = PodState::kPending;
   int32_t priority = 0;
+  // spec.terminationGracePeriodSeconds: how long it may run on once told to stop (a Drain counts
+  // it; zero here, 30 s when the API server defaults it).
+  int32_t stop_grace_seconds = 0;
 };
 
 // How long `pod` may still run once told to stop: its grace; while it is being deleted, what is
 // left until its deletionTimestamp.
 inline absl::Duration StopLagOf(const PodView& pod, absl::Time now) {
   return pod.deleting.has_value() ? std::max(absl::ZeroDuration(), *pod.deleting - now)
-                                  : pod.stop_grace;
+                                  : absl::Seconds(pod.stop_grace_seconds);
 }
 
 // A snapshot's pods, shared with the pod cache: the cache holds each pod once as an immutable

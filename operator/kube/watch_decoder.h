@@ -123,6 +123,7 @@ class InternedString {
   explicit InternedString(std::string_view s);
 
   std::string_view view() const { return s_ == nullptr ? std::string_view() : *s_; }
+  operator std::string_view() const { return view(); }  // NOLINT: reads as the string it is
   bool empty() const { return s_ == nullptr; }
 
   friend bool operator==(InternedString a, InternedString b) { return a.s_ == b.s_; }

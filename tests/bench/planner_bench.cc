@@ -76,7 +76,7 @@ Snapshot ClusterSnapshot(int budgets, int pods) {
     PodView pod;
     // A UID as the API server assigns them: a canonical RFC 4122 UUID.
     pod.uid = absl::StrFormat("%08x-7a1e-4c2b-9d3f-%012x", p, p);
-    pod.namespace_name = absl::StrCat("team-", p % budgets);
+    pod.namespace_name = kube::InternedString(absl::StrCat("team-", p % budgets));
     pod.name = absl::StrCat("train-", p);
     pod.node_name = absl::StrCat("a100-", p / 8);
     pod.labels = {{"app", "train"}, {"job-name", absl::StrCat("job-", p / 4)}};

@@ -567,7 +567,7 @@ TEST(AdmissionUsageTest, SumsActivePodsIntoTheBudgetTheyAreChargedTo) {
                                              Budget("team-a", "ml", values::Labels{{"team", "a"}})};
   auto pod = [](std::string team, int64_t gpus, reconcilers::PodState state) {
     reconcilers::PodView p;
-    p.namespace_name = "ml";
+    p.namespace_name = kube::InternedString("ml");
     p.labels = {{"team", team}};
     p.state = state;
     p.containers.push_back({.cpu_milli = 500, .memory_bytes = 1024, .gpus = gpus});

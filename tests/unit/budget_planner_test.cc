@@ -119,7 +119,7 @@ PodView Pod(const std::string& uid, absl::Time start, const std::string& node = 
             int64_t gpus = 1, const std::string& job = "") {
   PodView p;
   p.uid = uid;
-  p.namespace_name = "vision";
+  p.namespace_name = kube::InternedString("vision");
   p.name = absl::StrCat("pod-", uid);
   p.node_name = node;
   p.state = PodState::kRunning;
@@ -565,7 +565,7 @@ TEST(BudgetPlannerTest, ABudgetWhosePlanningThrowsIsFrozenAndTheOthersArePlanned
   s.budgets = {Budget("  scope: {namespaces: [free]}\n  pacing: {mode: Even}\n", "broken"),
                Budget("  pacing: {mode: Even}\n")};
   PodView other = Pod("p2", kStart);
-  other.namespace_name = "free";
+  other.namespace_name = kube::InternedString("free");
   s.pods = {Pod("p1", kStart), other};
   Plan plan = planner.Reconcile(s);
 
@@ -664,8 +664,8 @@ TEST(BudgetPlannerTest, ResourceQuotasLimitCpuAndMemoryAtThePublishedAllowance) 
   };
   s.pods = {with_requests(Pod("cpu-only", kStart, "a100-0", 0), "2", "3Gi"),
             with_requests(Pod("elsewhere", kStart, "a100-0", 0), "5", "1Gi")};
-  s.pods.Mutable(0).namespace_name = "free";
-  s.pods.Mutable(1).namespace_name = "other";
+  s.pods.Mutable(0).namespace_name = kube::InternedString("free");
+  s.pods.Mutable(1).namespace_name = kube::InternedString("other");
   JobView waiting = Job("waiting-in-vision", 0);
   waiting.suspended = true;
   waiting.cpu = *values::Quantity::Parse("1");
@@ -816,7 +816,7 @@ TEST(BudgetPlannerTest, DrainAllowsForTheTimeRunningPodsTakeToStop) {
     s.pods = {Pod("r", kStart + absl::Hours(7), "a100-0", 2, "resumed"),
               Pod("s", kStart + absl::Hours(1), "a100-1", 2, "steady")};
     for (size_t i = 0; i < s.pods.size(); ++i) {
-      s.pods.Mutable(i).stop_grace = grace;
+      s.pods.Mutable(i).stop_grace_seconds = static_cast<int32_t>(absl::ToInt64Seconds(grace));
     }
     s.jobs = {Job("resumed", 2, kStart), Job("steady", 2, kStart + absl::Minutes(30))};
     Plan plan = planner.Reconcile(s);

@@ -136,7 +136,7 @@ reconcilers::Snapshot SnapshotOf(const sim::Scenario& scenario, const sim::Decis
   for (const sim::DecisionTrace::RunningJob& job : trace.running) {
     reconcilers::PodView pod;
     pod.uid = job.uid;
-    pod.namespace_name = job.namespace_name;
+    pod.namespace_name = kube::InternedString(job.namespace_name);
     pod.name = absl::StrCat("pod-", job.uid);
     pod.node_name = "gpu-pool-0";  // the planner prices by node; capacity is the scheduler's
     pod.state = reconcilers::PodState::kRunning;
@@ -151,7 +151,7 @@ reconcilers::Snapshot SnapshotOf(const sim::Scenario& scenario, const sim::Decis
   for (const sim::DecisionTrace::FinishedJob& job : trace.finished) {
     reconcilers::PodView pod;
     pod.uid = job.uid;
-    pod.namespace_name = "vision";
+    pod.namespace_name = kube::InternedString("vision");
     pod.name = absl::StrCat("pod-", job.uid);
     pod.node_name = "gpu-pool-0";
     pod.state = reconcilers::PodState::kEnded;

@@ -270,5 +270,33 @@ TEST(GatherTest, PodViewsKeepEveryLabelUnderInternedKeys) {
   EXPECT_EQ(set, (PodLabels{{"team", "nlp"}, {"tier", ""}}));
 }
 
+// A Job's pods carry its uid and its name twice each (the old keys and the batch.kubernetes.io/
+// ones): the cache stores each value once and both keys read it.
+TEST(GatherTest, APodViewStoresALabelValueItRepeatsOnce) {
+  kube::PodSummary pod;
+  pod.uid = "u";
+  pod.labels = {
+      {kube::InternedString("batch.kubernetes.io/controller-uid"), "9b8a7c6d-5e4f-4a3b-8c2d"},
+      {kube::InternedString("batch.kubernetes.io/job-name"), "llama-7b"},
+      {kube::InternedString("controller-uid"), "9b8a7c6d-5e4f-4a3b-8c2d"},
+      {kube::InternedString("job-name"), "llama-7b"},
+      {kube::InternedString("team"), "llama-7b-x"}};  // starts alike: a value of its own
+  const PodView v = PodViewOf(pod);
+  ASSERT_EQ(v.labels.size(), 5u);
+  EXPECT_EQ(v.labels.Find("controller-uid"), "9b8a7c6d-5e4f-4a3b-8c2d");
+  EXPECT_EQ(v.labels.Find("job-name"), "llama-7b");
+  EXPECT_EQ(v.labels.Find("team"), "llama-7b-x");
+  EXPECT_EQ(v.labels.Find("controller-uid")->data(),
+            v.labels.Find("batch.kubernetes.io/controller-uid")->data());
+  EXPECT_EQ(v.labels.Find("job-name")->data(),
+            v.labels.Find("batch.kubernetes.io/job-name")->data());
+  EXPECT_NE(v.labels.Find("team")->data(), v.labels.Find("job-name")->data());
+  std::vector<std::pair<std::string_view, std::string_view>> expected;
+  for (const auto& [key, value] : pod.labels) {
+    expected.emplace_back(key.view(), value);
+  }
+  EXPECT_EQ(v.labels.Entries(), expected);
+}
+
 }  // namespace
 }  // namespace bursar::reconcilers

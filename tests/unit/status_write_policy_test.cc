@@ -55,7 +55,7 @@ Snapshot Cluster(int budgets) {
     s.namespaces[b.metadata.name] = {};
     PodView pod;
     pod.uid = absl::StrCat("pod-", i);
-    pod.namespace_name = b.metadata.name;
+    pod.namespace_name = kube::InternedString(b.metadata.name);
     pod.name = pod.uid;
     pod.node_name = "gpu-0";
     pod.state = PodState::kRunning;
