@@ -23,7 +23,8 @@ struct Dimension {
   // The part of `rate` suspending Jobs cannot stop: idle capacity and work already stopping.
   int64_t unstoppable_rate = 0;
   int64_t reserve_rate = 0;
-  int64_t unit_price = 0;  // per GPU-hour
+  int64_t reserve_unstoppable_rate = 0;  // the part of reserve_rate already stopping
+  int64_t unit_price = 0;                // per GPU-hour
 };
 
 struct DimensionDecision {
@@ -136,7 +137,11 @@ DimensionDecision Decide(const api::ComputeBudgetSpec& spec, const BudgetInputs&
         FloorGpus(reserve_left, static_cast<double>(d.unit_price), std::min(left_h, 1.0));
     if (static_cast<double>(d.reserve_spent) + static_cast<double>(d.reserve_rate) * lookahead_h >=
         static_cast<double>(reserve)) {
-      out.reserve_keep = FloorGpus(reserve_left, static_cast<double>(d.unit_price), lookahead_h);
+      // What fits beside retraining work already stopping, which draws on the reserve until it
+      // has stopped (as Drain keeps what fits beside regular work already stopping).
+      out.reserve_keep =
+          FloorGpus(reserve_left - static_cast<double>(d.reserve_unstoppable_rate) * lookahead_h,
+                    static_cast<double>(d.unit_price), lookahead_h);
       out.reserve_allowed = 0;
     }
   }
@@ -187,6 +192,7 @@ BudgetDecision DecideBudget(const api::ComputeBudgetSpec& spec, const BudgetInpu
                 in.rate_per_hour.micros(),
                 (in.idle_rate_per_hour + in.stopping_rate_per_hour).micros(),
                 in.reserve_rate_per_hour.micros(),
+                in.reserve_stopping_rate_per_hour.micros(),
                 std::max<int64_t>(in.gpu_hour_price.micros(), 1)};
     money_index = decisions.size();
     decisions.push_back(Decide(spec, in, d));
@@ -200,6 +206,7 @@ BudgetDecision DecideBudget(const api::ComputeBudgetSpec& spec, const BudgetInpu
                 (in.running_gpus + in.idle_gpus) * 1'000'000,
                 (in.idle_gpus + in.stopping_gpus) * 1'000'000,
                 in.reserve_running_gpus * 1'000'000,
+                in.reserve_stopping_gpus * 1'000'000,
                 1'000'000};
     decisions.push_back(Decide(spec, in, d));
   }

@@ -67,6 +67,10 @@ struct BudgetInputs {
   // their grace): suspending more Jobs does not stop it sooner either.
   values::Money stopping_rate_per_hour;
   int64_t stopping_gpus = 0;
+  // The same of reserve_rate_per_hour and reserve_running_gpus: retraining work already stopping
+  // still draws on the reserve until it has stopped.
+  values::Money reserve_stopping_rate_per_hour;
+  int64_t reserve_stopping_gpus = 0;
   int64_t running_gpus = 0;          // regular work
   int64_t reserve_running_gpus = 0;  // retraining work on the reserve
   // Price of one more GPU-hour of this budget's work (converts money into GPUs). Must be > 0.
@@ -104,7 +108,8 @@ struct BudgetDecision {
   std::optional<int64_t> keep_running_gpus;
   std::optional<values::Money> keep_running_rate;
   // Retraining on the reserve: GPUs it may use (sized so the remaining reserve lasts at least
-  // an hour, or the rest of the period if shorter), and how many may keep running.
+  // an hour, or the rest of the period if shorter), and how many may keep running (beside
+  // retraining work already stopping, which draws on the reserve until it has stopped).
   int64_t reserve_allowed_gpus = 0;
   std::optional<int64_t> reserve_keep_running_gpus;
   // Money view for status (the money dimension when set, else GPU-hours in micro units).

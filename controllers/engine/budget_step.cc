@@ -150,6 +150,8 @@ BudgetInputs InputsFor(const BudgetStep& step) {
   in.idle_gpus = step.burn.idle_gpus;
   in.stopping_rate_per_hour = step.burn.stopping_rate;
   in.stopping_gpus = step.burn.stopping_gpus;
+  in.reserve_stopping_rate_per_hour = step.burn.reserve_stopping_rate;
+  in.reserve_stopping_gpus = step.burn.reserve_stopping_gpus;
   in.running_gpus = step.burn.regular_gpus;
   in.reserve_running_gpus = step.burn.reserve_gpus;
   in.gpu_hour_price = step.gpu_hour_price;

@@ -73,6 +73,9 @@ struct BudgetBurn {
   // their grace): like idle capacity, suspending more Jobs does not stop it sooner.
   values::Money stopping_rate;
   int64_t stopping_gpus = 0;
+  // The same of reserve_rate and reserve_gpus.
+  values::Money reserve_stopping_rate;
+  int64_t reserve_stopping_gpus = 0;
   // How long running work may still run once told to stop (StopLag, LookaheadWithStop).
   absl::Duration stop_lag;
 };

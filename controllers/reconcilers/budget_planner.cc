@@ -712,9 +712,9 @@ BudgetPlanner::Metering BudgetPlanner::MeterBudget(Pass& pass, BudgetWork& w,
     }
     (reserve ? m.burn.reserve_rate : m.burn.regular_rate) += rate;
     (reserve ? m.burn.reserve_gpus : m.burn.regular_gpus) += gpus;
-    if (pod->deleting.has_value() && !reserve) {
-      m.burn.stopping_rate += rate;
-      m.burn.stopping_gpus += gpus;
+    if (pod->deleting.has_value()) {
+      (reserve ? m.burn.reserve_stopping_rate : m.burn.stopping_rate) += rate;
+      (reserve ? m.burn.reserve_stopping_gpus : m.burn.stopping_gpus) += gpus;
     }
     stop_lag.Add(rate, StopLagOf(*pod, now), pod->deleting.has_value());
     pass.pod_rate[index] = rate;  // summed per Job by PlanJobs

@@ -224,8 +224,7 @@ LedgerState BudgetLedger::Snapshot() const {
   // restore are charged up to the restored watermark, and must not be charged again from start.
   absl::Time horizon = std::min(std::max(w - kStartGrace, restored_horizon_), w);
   struct Entry {
-    UidMap<Account>::Key key;
-    std::string uid;  // filled once the entry is kept (key.ToString())
+    std::string uid;  // filled once the entry is kept
     absl::Time from;  // floored to the second
     absl::Time until;
     bool ended;  // charged to its end, at or before w: the rule covers it below the horizon
@@ -243,7 +242,7 @@ LedgerState BudgetLedger::Snapshot() const {
   // an unlisted one; listing it shows the start in status at the first pass that sees it.
   std::vector<Entry> recent;
   accounts_.ForEach([&](UidMap<Account>::Key key, const Account& account) {
-    Entry e{key, "", TimeOfSeconds(account.from), absl::FromUnixSeconds(account.accounted_until),
+    Entry e{"", TimeOfSeconds(account.from), absl::FromUnixSeconds(account.accounted_until),
             account.ended};
     if (e.from <= horizon) {
       if (exception(e)) {

@@ -861,6 +861,48 @@ TEST(BudgetPlannerTest, DrainKeepsOnlyWhatFitsBesidePodsStillStopping) {
   EXPECT_EQ(plan.jobs[0].rung, JobRung::kDrain);
 }
 
+// Retraining work already told to stop draws on the reserve until it has stopped: the reserve
+// keeps running only what fits beside it, as Drain does for regular work.
+TEST(BudgetPlannerTest, TheReserveKeepsOnlyWhatFitsBesideRetrainingStillStopping) {
+  // A reserve of 2.15 GPU-hours (20 % of 10.75), never released to regular work. Two 1-GPU
+  // retraining Jobs run on it from an unlock at hour 1; at hour 2 they have drawn 2 of it, and
+  // one is stopping (drained, 5 minutes left): the lookahead is 5 min 15 s, over which it draws
+  // 0.0875 of the 0.15 left, which leaves 0.0625: not one GPU. Not counted, one GPU would fit.
+  const values::Money share = GpuShare();
+  Snapshot s = Base(kStart + absl::Hours(1));
+  s.budgets = {Budget(absl::StrCat("  limit: {amount: \"", share.MulDiv(43, 4).ToString(),
+                                   "\", currency: USD}\n",
+                                   "  retraining: {reservePercent: 20, driftThreshold: \"0.3\", "
+                                   "releaseUnusedFromPercent: 100}\n"))};
+  s.nodes = {Node("a100-0")};
+  auto retraining = [&](const std::string& name) {
+    PodView pod = Pod(name, s.now, "a100-0", 1, name);
+    pod.labels = {{"bursar.dev/model", "fraud"}, {"bursar.dev/purpose", "retrain"}};
+    JobView job = Job(name, 1);
+    job.labels = {{"bursar.dev/model", "fraud"}, {"bursar.dev/purpose", "retrain"}};
+    return std::pair(pod, job);
+  };
+  auto [pod1, job1] = retraining("rt1");
+  auto [pod2, job2] = retraining("rt2");
+  s.pods = {pod1, pod2};
+  s.jobs = {job1, job2};
+  s.drift = {
+      {.model = "fraud", .score_micros = 500000, .metric = "psi", .time = s.now, .source = "test"}};
+  BudgetPlanner planner;
+  planner.Reconcile(s);
+
+  // rt1 was suspended by its owner (not by Bursar, so Bursar does not resume it).
+  s.now = kStart + absl::Hours(2);
+  s.pods.Mutable(0).deleting = s.now + absl::Minutes(5);
+  s.jobs[0].suspended = true;
+  Plan plan = planner.Reconcile(s);
+  const engine::BudgetDecision& d = Outcome(plan).decision;
+  EXPECT_EQ(d.reserve_keep_running_gpus, 0) << d.reason;
+  ASSERT_EQ(plan.jobs.size(), 1u);
+  EXPECT_EQ(plan.jobs[0].name, "rt2");
+  EXPECT_EQ(plan.jobs[0].rung, JobRung::kDrain);
+}
+
 // A running CPU-only Job (no GPUs) is not held at Hold like a Job without pods: Hold stops new
 // work only, and Drain stops running work by money.
 TEST(BudgetPlannerTest, HoldLeavesARunningCpuOnlyJobRunning) {

@@ -135,6 +135,12 @@ class InputsBuilder {
     in_.reserve_running_gpus = gpus;
     return *this;
   }
+  // Retraining work already stopping: part of ReserveRate() and ReserveRunning().
+  InputsBuilder& ReserveStopping(std::string_view per_hour, int64_t gpus) {
+    in_.reserve_stopping_rate_per_hour = M(per_hour);
+    in_.reserve_stopping_gpus = gpus;
+    return *this;
+  }
   InputsBuilder& Price(std::string_view per_gpu_hour) {
     in_.gpu_hour_price = M(per_gpu_hour);
     return *this;
@@ -405,6 +411,24 @@ INSTANTIATE_TEST_SUITE_P(
             "ReserveDrainsKeepAtMostRunning",
             ReserveBase().Spent("190").ReserveSpent("190").ReserveRate("40").ReserveRunning(1), 0,
             1},
+        // Retraining already stopping draws 20 x 0.5 = 10 more before it has stopped: nothing
+        // else fits (it was 2 above); drawing 10 x 0.5 = 5, one GPU does.
+        ReserveCase{"ReserveDrainsBesideRetrainingStopping",
+                    ReserveBase()
+                        .Spent("190")
+                        .ReserveSpent("190")
+                        .ReserveRate("40")
+                        .ReserveRunning(5)
+                        .ReserveStopping("20", 2),
+                    0, 0},
+        ReserveCase{"ReserveDrainsBesideLessRetrainingStopping",
+                    ReserveBase()
+                        .Spent("190")
+                        .ReserveSpent("190")
+                        .ReserveRate("40")
+                        .ReserveRunning(5)
+                        .ReserveStopping("10", 1),
+                    0, 1},
         ReserveCase{"ReserveSpent",
                     ReserveBase().Spent("200").ReserveSpent("200").ReserveRunning(3), 0, 0}),
     [](const testing::TestParamInfo<ReserveCase>& p) { return p.param.name; });
