@@ -19,7 +19,7 @@ namespace bursar::values {
 class PackedTime {
  public:
   PackedTime() = default;
-  PackedTime(std::nullopt_t) {}  // NOLINT: as std::optional
+  PackedTime(std::nullopt_t) {}                  // NOLINT: as std::optional
   PackedTime(absl::Time t) : nanos_(Pack(t)) {}  // NOLINT: as std::optional
   PackedTime(std::optional<absl::Time> t) : nanos_(t.has_value() ? Pack(*t) : kUnset) {}  // NOLINT
 
