@@ -59,6 +59,11 @@ def row(binary, path, extra):
 
 
 def main():
+    if len(sys.argv) > 1 and sys.argv[1] in ("-h", "--help"):
+        print(__doc__.strip())
+        return
+    if len(sys.argv) < 3:
+        sys.exit(f"usage: {__doc__.strip().splitlines()[2].strip()}")
     binary, folder, extra = sys.argv[1], sys.argv[2], sys.argv[3:]
     print("| Scenario | Bursar: full periods over / used (min–max %) | boundary drains | "
           "mean flow: bursar | static-quota (same spend) | static / bursar | none |")

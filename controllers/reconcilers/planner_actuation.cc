@@ -428,12 +428,21 @@ void BudgetPlanner::PlanBudgetJobs(Pass& pass, BudgetWork& w, std::vector<JobCan
     }
   }
   int64_t reserve_headroom = w.reserve_headroom;
-  if (d.hold_new_work) {
-    for (const JobCandidate& c : idle_jobs) {
-      if (c.reserve && c.job->gpus <= reserve_headroom) {
+  for (const JobCandidate& c : idle_jobs) {
+    // A Job that will draw on the reserve starts only where the reserve has room for it,
+    // whatever regular work may do (as `bursar simulate` admits).
+    if (c.reserve) {
+      if (c.job->gpus <= reserve_headroom) {
         reserve_headroom -= c.job->gpus;
-        continue;
+      } else {
+        act(*c.job, true, JobRung::kHold,
+            absl::StrCat("held: the retraining reserve of budget ", name,
+                         " has no room for it (it draws on the reserve while its model is "
+                         "unlocked)"));
       }
+      continue;
+    }
+    if (d.hold_new_work) {
       act(*c.job, true, JobRung::kHold,
           absl::StrCat("held: budget ", name, " is at its Hold threshold (", d.reason, ")"));
     }
@@ -489,8 +498,11 @@ void BudgetPlanner::PlanBudgetJobs(Pass& pass, BudgetWork& w, std::vector<JobCan
           : std::max<int64_t>(0, w.total_quota - w.regular_active_gpus - w.reserve_active_gpus);
   std::optional<Money> money_left = w.money_left;
   for (const JobCandidate& c : held_by_us) {
-    if (c.reserve && c.job->gpus <= reserve_headroom) {
-      if (!Releasable(pass, w, *c.job, nullptr)) {
+    // A Job that draws on the reserve once it runs (its model is unlocked) is released onto the
+    // reserve only: released against regular room, it would be charged to the reserve all the
+    // same and drained there again.
+    if (c.reserve) {
+      if (c.job->gpus > reserve_headroom || !Releasable(pass, w, *c.job, nullptr)) {
         continue;
       }
       reserve_headroom -= c.job->gpus;

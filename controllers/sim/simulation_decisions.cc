@@ -333,10 +333,13 @@ void Simulation::Admit(int64_t now_s) {
         return AdmissionQueue::Visit::kStop;
       }
       Job& job = jobs_[index];
-      bool reserve = MayUseReserve(b, job) && b.decision.reserve_allowed_gpus > 0 &&
+      // A Job of a model the reserve is unlocked for draws on the reserve once it runs (the
+      // operator meters it so): it starts only where the reserve has room for it.
+      const bool draws_on_reserve = MayUseReserve(b, job);
+      bool reserve = draws_on_reserve && b.decision.reserve_allowed_gpus > 0 &&
                      reserve_used + job.trace->gpus <= b.decision.reserve_allowed_gpus;
       bool fits_quota = !quota.has_value() || used + job.trace->gpus <= *quota;
-      if (!reserve && (hold || !fits_quota)) {
+      if (draws_on_reserve ? !reserve : (hold || !fits_quota)) {
         return AdmissionQueue::Visit::kSkip;
       }
       const engine::CpuMemory more = RequestsOf(job);

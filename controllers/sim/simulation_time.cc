@@ -121,12 +121,14 @@ void Simulation::Advance(int64_t from_s, int64_t to_s) {
   std::vector<size_t> finished;
   for (size_t index : running_) {
     Job& job = jobs_[index];
-    if (job.on_reserve) {
-      // A Job admitted onto the reserve draws on it only while its model is unlocked in the
-      // period it is charged in: a new period locks the reserve again, and the Job becomes
-      // regular work, paced as such.
+    if (job.retrain && job.budget != kNoBudget) {
+      // A retraining Job draws on the reserve exactly while its model is unlocked in the period
+      // it is charged in, as the operator meters it: one that started as regular work draws on
+      // the reserve from its model's unlock on, and a new period locks the reserve again and
+      // makes it regular work, paced as such.
       const Budget& b = budgets_[static_cast<size_t>(job.budget)];
-      job.on_reserve = engine::DrawsOnReserve(b.spec->spec.retraining, b.gate, job.retrain,
+      job.on_reserve = b.enforcement->UsesRetrainingReserve() &&
+                       engine::DrawsOnReserve(b.spec->spec.retraining, b.gate, job.retrain,
                                               job.trace->model, b.calendar->Containing(At(to_s)));
     }
     int64_t worked = to_s - from_s;

@@ -1164,6 +1164,43 @@ bool Released(const Plan& plan, const std::string& job) {
                      [&](const JobChange& j) { return j.name == job && !j.suspend; });
 }
 
+// A retraining Job of an unlocked model is charged to the reserve once it runs, so it starts, or
+// is resumed, only where the reserve has room for it: resumed against regular room it was drained
+// on the reserve at the next pass, and resumed again (as `bursar simulate` admits, too). Here the
+// reserve is 2 % of the budget, less than one GPU over an hour; regular work has room.
+TEST(BudgetPlannerTest, ARetrainingJobOfAnUnlockedModelStartsOnlyWhereTheReserveHasRoom) {
+  Snapshot s = Base(kStart + absl::Hours(1));
+  s.budgets = {
+      Budget("  retraining: {reservePercent: 2, driftThreshold: \"0.3\", releaseUnusedFromPercent: "
+             "100}\n")};
+  auto retraining = [](const std::string& name) {
+    JobView job = Job(name, 1);
+    job.labels = {{"bursar.dev/model", "fraud"}, {"bursar.dev/purpose", "retrain"}};
+    return job;
+  };
+  JobView held = retraining("held-retrain");
+  held.suspended = true;
+  held.held_by = "vision";
+  held.held_for = "Hold";
+  s.jobs = {held, retraining("new-retrain")};
+  BudgetPlanner locked;  // no modelDrift: both are regular work, and regular work has room
+  Plan as_regular = locked.Reconcile(s);
+  EXPECT_TRUE(Released(as_regular, "held-retrain"));
+  EXPECT_EQ(as_regular.jobs.size(), 1u);
+
+  s.drift = {
+      {.model = "fraud", .score_micros = 500000, .metric = "psi", .time = s.now, .source = "test"}};
+  BudgetPlanner planner;
+  Plan plan = planner.Reconcile(s);
+  ASSERT_EQ(Outcome(plan).decision.reserve_allowed_gpus, 0);
+  EXPECT_FALSE(Released(plan, "held-retrain"));
+  ASSERT_EQ(plan.jobs.size(), 1u);
+  EXPECT_EQ(plan.jobs[0].name, "new-retrain");
+  EXPECT_TRUE(plan.jobs[0].suspend);
+  EXPECT_EQ(plan.jobs[0].rung, JobRung::kHold);
+  EXPECT_THAT(plan.jobs[0].message, testing::HasSubstr("retraining reserve"));
+}
+
 TEST(BudgetPlannerTest, PassesThatRunFurtherApartThanTheTickProjectFurtherAhead) {
   // The default projection is two 15 s ticks; passes a minute apart (a loaded machine) project
   // two minutes, so that a decision holds until the next one takes effect; at most 5 minutes.

@@ -905,6 +905,36 @@ TEST(SimulatorBursarReserve, ARetrainingJobLeavesTheReserveWhenItsPeriodEnds) {
   EXPECT_GE(b.jobs_suspended, 1);  // the retraining Job is paced like regular work afterwards
 }
 
+// A retraining Job of an unlocked model draws on the reserve once it runs, as the operator
+// meters it, so it starts only where the reserve has room for it: not on regular room. Here the
+// reserve is $0.40 (2 % of $20), less than one GPU-hour (2.056), so the Job waits although
+// regular work has $19.60 and the GPUs; without the unlock it runs as regular work.
+TEST(SimulatorBursarReserve, ARetrainingJobOfAnUnlockedModelStartsOnlyWhereTheReserveHasRoom) {
+  auto scenario = [](bool unlocked) {
+    ScenarioBuilder builder;
+    builder.Duration(absl::Hours(4))
+        .Pool(PoolYaml().Fixed(1))
+        .Budget(BudgetYaml("vision")
+                    .Amount("20")
+                    .Custom(absl::Hours(4))
+                    .Retraining("{reservePercent: 2, driftThreshold: \"0.3\", "
+                                "releaseUnusedFromPercent: 100}"))
+        .Add(Job(absl::Minutes(10), absl::Hours(1), 1, "vision", 0, "resnet50", "retrain"));
+    if (unlocked) {
+      builder.Drift(absl::Minutes(5), "resnet50", 0.9);
+    }
+    return builder.Build();
+  };
+  const SimReport unlocked = SimulateOrFail(scenario(true), Policy::kBursar);
+  const BudgetResult& u = BudgetOf(unlocked, "vision");
+  EXPECT_EQ(u.model_drift_unlocks, 1);
+  EXPECT_EQ(u.jobs_completed, 0);
+  ASSERT_THAT(u.periods, SizeIs(1));
+  EXPECT_LE(u.periods[0].spent, 0.40 + kCent);
+  const SimReport locked = SimulateOrFail(scenario(false), Policy::kBursar);
+  EXPECT_EQ(BudgetOf(locked, "vision").jobs_completed, 1);
+}
+
 struct GateCase {
   std::string name;
   std::string retraining;                                     // the budget's spec.retraining
