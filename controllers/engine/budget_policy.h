@@ -23,9 +23,10 @@
 // on every rung below Hold too, so spend is paced from the start and the burst allowance is a
 // tolerance band for price and idle-capacity surprises rather than extra quota; Hold pins the quota
 // to the GPUs in use and holds new work; Drain keeps only as many running GPUs as fit under the
-// ceiling over the lookahead, after idle capacity and work already stopping (the rest are
-// suspended, lowest priority first, by the caller). When
-// two dimensions apply, the stricter decision wins.
+// ceiling over the lookahead, after idle capacity and work already stopping, and after what the
+// work it suspends costs until it has stopped (stop_lag): kept GPUs cost the whole lookahead,
+// suspended ones stop_lag of it (the rest are suspended, lowest priority first, by the caller).
+// When two dimensions apply, the stricter decision wins.
 //
 // Commitments across the boundary (Even pacing): work admitted now may still run when the next
 // period starts, whose pacing line restarts at zero. The next period can carry, without draining
@@ -78,6 +79,9 @@ struct BudgetInputs {
   // Whether a modelDrift signal has unlocked the reserve (see RetrainingGate).
   bool reserve_unlocked = false;
   absl::Duration lookahead = absl::Minutes(2);
+  // How long work told to stop now runs on, and costs, before it has stopped (StopLag: its pods'
+  // termination grace, at most kMaxStopLag); at most the lookahead counts. Zero: at once.
+  absl::Duration stop_lag;
   // The next period's length (Even pacing's carry rate); zero means as long as this one.
   absl::Duration next_period_length;
   // The share of work admitted now expected to still run when this period ends (JobLengths);

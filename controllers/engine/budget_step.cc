@@ -157,6 +157,7 @@ BudgetInputs InputsFor(const BudgetStep& step) {
   in.gpu_hour_price = step.gpu_hour_price;
   in.reserve_unlocked = step.reserve_unlocked;
   in.lookahead = LookaheadWithStop(step.lookahead, step.burn.stop_lag);
+  in.stop_lag = std::min(step.burn.stop_lag, kMaxStopLag);
   in.next_period_length = step.next_period_length;
   in.carry_fraction = step.carry_fraction;
   return in;

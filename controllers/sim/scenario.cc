@@ -195,6 +195,7 @@ absl::StatusOr<Scenario> Load(const std::string& path) {
   r.Object("cluster", api::kOptional, [&](api::ObjectReader& c) {
     ReadClusterDelay(c, "provisioningDelay", &s.cluster.provisioning_delay);
     ReadClusterDelay(c, "restartPenalty", &s.cluster.restart_penalty);
+    ReadClusterDelay(c, "terminationGrace", &s.cluster.termination_grace);
     ReadClusterDelay(c, "billingLag", &s.cluster.billing_lag);
     values::Quantity cpu = values::Quantity::FromMilli(s.cluster.cpu_millis_per_gpu);
     values::Quantity memory = values::Quantity::FromUnits(s.cluster.memory_bytes_per_gpu);

@@ -19,6 +19,7 @@
 //   cluster:
 //     provisioningDelay: 3m
 //     restartPenalty: 5m
+//     terminationGrace: 30s
 //     billingLag: 24h
 //     cpuPerGpu: "12"
 //     memoryPerGpu: 144Gi
@@ -37,7 +38,8 @@
 //   year at 1-minute ticks (525,600) and a month at 1s (2,592,000) stay allowed, while
 //   `2000000h` at `1s` (7.2e9 ticks, more than two days of CPU) does not.
 // - modelDrift[].after within the duration (a later event would never fire).
-// - cluster durations (provisioningDelay, restartPenalty, billingLag) at most kMaxClusterDelay
+// - cluster durations (provisioningDelay, restartPenalty, terminationGrace, billingLag) at most
+//   kMaxClusterDelay
 //   (a year): longer is a typo, and it keeps the seconds arithmetic far from overflow.
 // - cpuPerGpu in [0, 1024] cores and memoryPerGpu in [0, 16Ti]. With at most 64 GPUs per node
 //   (the GPUNodePool CRD), a node has at most 65,536 cores and 1Pi of memory, so its hourly

@@ -57,6 +57,9 @@ struct Job {
   bool retrain = false;     // purpose retrain with a model
   bool on_reserve = false;  // this run draws on the retraining reserve
   bool ever_suspended = false;
+  // Told to stop (suspended) with a termination grace: its pods run on, and cost, doing no more
+  // work, until then; it is queued again once they have stopped.
+  std::optional<int64_t> stopping_until_s;
   std::optional<int64_t> first_start_s;
   Money rate;
   std::string uid;
@@ -171,9 +174,13 @@ class Simulation {
   void BringUpNodes(int64_t now_s);
 
   void Start(size_t index, int pool, int64_t now_s, bool on_reserve);
+  // Tells a running Job to stop: at once, or after cluster.terminationGrace (it runs on, costs
+  // and holds its GPUs meanwhile, doing no work); then it waits again (unless capped).
   // `boundary`: count it as a boundary drain when its run began in an earlier period (Drain's
   // suspensions; not a Job stopped at its own cap).
   void Suspend(size_t index, int64_t now_s, bool boundary = true);
+  // A Job told to stop has stopped at `at_s`: its pods end, its GPUs are free, it waits again.
+  void CompleteStop(size_t index, int64_t at_s);
   // Bursar stops a Job at its own cap (engine::CapStop, as the operator does).
   void StopAtCaps(int budget, absl::Duration lookahead, int64_t now_s);
   // Bursar's webhook refuses a Job whose declared length passes its own cap

@@ -69,7 +69,8 @@ std::pair<Money, int64_t> Simulation::IdleOf(int budget) const {
 void Simulation::DrainTo(int budget, const engine::KeepRunning& keep, bool reserve, int64_t now_s) {
   std::vector<size_t> candidates;
   for (size_t i : running_) {
-    if (jobs_[i].budget == budget && jobs_[i].on_reserve == reserve) {
+    if (jobs_[i].budget == budget && jobs_[i].on_reserve == reserve &&
+        !jobs_[i].stopping_until_s.has_value()) {  // already stopping: not work to drain
       candidates.push_back(i);
     }
   }
@@ -84,10 +85,8 @@ void Simulation::DrainTo(int budget, const engine::KeepRunning& keep, bool reser
                       .gpus = job.trace->gpus,
                       .rate = job.rate});
   }
-  Budget& b = budgets_[static_cast<size_t>(budget)];
   for (size_t i : engine::ChooseDrained(ranked, keep)) {
     Suspend(candidates[i], now_s);
-    AddPending(b, candidates[i]);
   }
 }
 
@@ -124,6 +123,26 @@ engine::BudgetStep Simulation::StepOf(const Budget& b, int budget, int64_t now_s
   step.burn.reserve_rate = RunningRate(budget, true);
   step.burn.reserve_gpus = RunningGpus(budget, true);
   std::tie(step.burn.idle_rate, step.burn.idle_gpus) = IdleOf(budget);
+  // Work already told to stop, and how long running work takes to stop, as the operator counts
+  // its pods (budget_planner.cc, MeterBudget).
+  engine::StopLag stop_lag;
+  for (size_t i : running_) {
+    const Job& job = jobs_[i];
+    if (job.budget != budget) {
+      continue;
+    }
+    const bool stopping = job.stopping_until_s.has_value();
+    if (stopping) {
+      (job.on_reserve ? step.burn.reserve_stopping_rate : step.burn.stopping_rate) += job.rate;
+      (job.on_reserve ? step.burn.reserve_stopping_gpus : step.burn.stopping_gpus) +=
+          job.trace->gpus;
+    }
+    stop_lag.Add(job.rate,
+                 stopping ? absl::Seconds(*job.stopping_until_s - now_s)
+                          : scenario_.cluster.termination_grace,
+                 stopping);
+  }
+  step.burn.stop_lag = stop_lag.Lag();
   step.gpu_hour_price = engine::GpuHourPrice(PoolPricesOf(b), step.burn, b.default_gpu_hour);
   return step;
 }
@@ -217,7 +236,8 @@ void Simulation::StopAtCaps(int budget, absl::Duration lookahead, int64_t now_s)
   std::vector<size_t> stop;
   for (size_t i : running_) {
     const Job& job = jobs_[i];
-    if (job.budget != budget || !job.trace->max_cost.has_value()) {
+    if (job.budget != budget || !job.trace->max_cost.has_value() ||
+        job.stopping_until_s.has_value()) {
       continue;
     }
     // Its charges so far: ended segments, and the running one up to now.
@@ -232,8 +252,8 @@ void Simulation::StopAtCaps(int budget, absl::Duration lookahead, int64_t now_s)
     }
   }
   for (size_t i : stop) {
+    jobs_[i].capped = true;  // never queued again
     Suspend(i, now_s, false);
-    jobs_[i].capped = true;
     ++budgets_[static_cast<size_t>(budget)].result.jobs_capped;
   }
 }

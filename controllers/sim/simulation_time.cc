@@ -77,9 +77,6 @@ void Simulation::Release(Job& job) {
 
 void Simulation::Suspend(size_t index, int64_t now_s, bool boundary) {
   Job& job = jobs_[index];
-  EndSegment(job, now_s, true);
-  Release(job);
-  job.state = JobState::kSuspended;
   job.ever_suspended = true;
   ++job.suspensions;
   if (job.budget != kNoBudget) {
@@ -90,7 +87,24 @@ void Simulation::Suspend(size_t index, int64_t now_s, bool boundary) {
       ++b.result.boundary_drains;
     }
   }
+  const int64_t grace = absl::ToInt64Seconds(scenario_.cluster.termination_grace);
+  if (grace > 0) {
+    job.stopping_until_s = now_s + grace;
+    return;
+  }
+  CompleteStop(index, now_s);
+}
+
+void Simulation::CompleteStop(size_t index, int64_t at_s) {
+  Job& job = jobs_[index];
+  EndSegment(job, at_s, true);
+  Release(job);
+  job.state = JobState::kSuspended;
+  job.stopping_until_s.reset();
   running_.erase(std::find(running_.begin(), running_.end(), index));
+  if (!job.capped && job.budget != kNoBudget) {
+    AddPending(budgets_[static_cast<size_t>(job.budget)], index);
+  }
 }
 
 void Simulation::Finish(size_t index, int64_t end_s) {
@@ -118,7 +132,13 @@ void Simulation::Finish(size_t index, int64_t end_s) {
 }
 
 void Simulation::Advance(int64_t from_s, int64_t to_s) {
-  std::vector<size_t> finished;
+  // Jobs whose pods end inside the step: finished, or stopped at the end of their grace.
+  struct Ending {
+    int64_t at;
+    size_t index;
+    bool stop;
+  };
+  std::vector<Ending> endings;
   for (size_t index : running_) {
     Job& job = jobs_[index];
     if (job.retrain && job.budget != kNoBudget) {
@@ -131,9 +151,18 @@ void Simulation::Advance(int64_t from_s, int64_t to_s) {
                        engine::DrawsOnReserve(b.spec->spec.retraining, b.gate, job.retrain,
                                               job.trace->model, b.calendar->Containing(At(to_s)));
     }
+    if (job.stopping_until_s.has_value()) {
+      // Told to stop: it runs on, and costs, doing no more work, until its grace ends.
+      if (*job.stopping_until_s <= to_s) {
+        endings.push_back({std::max(from_s, *job.stopping_until_s), index, true});
+      } else {
+        EndSegment(job, to_s, false);
+      }
+      continue;
+    }
     int64_t worked = to_s - from_s;
     if (job.remaining_s <= worked) {
-      finished.push_back(index);
+      endings.push_back({from_s + job.remaining_s, index, false});
       continue;
     }
     job.remaining_s -= worked;
@@ -146,22 +175,25 @@ void Simulation::Advance(int64_t from_s, int64_t to_s) {
   }
   // A Job that ends inside the step frees its GPUs at its end: idle capacity is charged piece
   // by piece between those ends, so no GPU-second is charged both to a Job and as idle.
-  std::stable_sort(finished.begin(), finished.end(),
-                   [&](size_t a, size_t b) { return jobs_[a].remaining_s < jobs_[b].remaining_s; });
+  std::stable_sort(endings.begin(), endings.end(),
+                   [](const Ending& a, const Ending& b) { return a.at < b.at; });
   int64_t idle_from = from_s;
-  for (size_t index : finished) {
-    Job& job = jobs_[index];
-    int64_t end = from_s + job.remaining_s;
-    if (end > idle_from) {
-      ChargeIdle(idle_from, end);
-      idle_from = end;
+  for (const Ending& e : endings) {
+    Job& job = jobs_[e.index];
+    if (e.at > idle_from) {
+      ChargeIdle(idle_from, e.at);
+      idle_from = e.at;
+    }
+    if (e.stop) {
+      CompleteStop(e.index, e.at);
+      continue;
     }
     if (job.budget == kNoBudget) {
       unbudgeted_spent_ += job.rate.MulDiv(job.remaining_s, 3600);
     }
     WorkOff(job, job.remaining_s);
     job.remaining_s = 0;
-    Finish(index, end);
+    Finish(e.index, e.at);
   }
   std::erase_if(running_, [&](size_t i) { return jobs_[i].state != JobState::kRunning; });
   if (to_s > idle_from) {

@@ -46,6 +46,9 @@ struct DriftEvent {
 struct ClusterModel {
   absl::Duration provisioning_delay = absl::Minutes(3);
   absl::Duration restart_penalty = absl::Minutes(5);
+  // How long a suspended Job's pods run on, and cost, before they have stopped (their
+  // terminationGracePeriodSeconds, which the operator's Drain allows for). Zero: at once.
+  absl::Duration termination_grace = absl::ZeroDuration();
   absl::Duration billing_lag = absl::Hours(24);
   // Each GPU comes with this share of its node's cpu and memory (requests of a GPU pod).
   int64_t cpu_millis_per_gpu = 12000;

@@ -149,6 +149,10 @@ class InputsBuilder {
     in_.reserve_unlocked = true;
     return *this;
   }
+  InputsBuilder& StopLag(absl::Duration d) {
+    in_.stop_lag = d;
+    return *this;
+  }
   InputsBuilder& Lookahead(absl::Duration d) {
     in_.lookahead = d;
     return *this;
@@ -575,6 +579,14 @@ INSTANTIATE_TEST_SUITE_P(
         // 990 + 40 x 0.5 = 1010 -> Drain; 10 left / (4 x 0.5) = 5.
         DrainCase{"KeepsWhatFits", BudgetSpecBuilder(),
                   InputsBuilder().Spent("990").Rate("40").Running(8), 5, BudgetPhase::kHeld},
+        // Suspended work runs on for its 6-minute grace: 8 GPUs at 4 an hour, 990 + 32 x 0.5
+        // -> Drain; 10 left. Keeping 4 costs 4 x 4 x 0.5 = 8, the 4 suspended 4 x 4 x 0.1 = 1.6:
+        // 9.6. Keeping 5 (what fits if suspended work stopped at once) would cost 11.2.
+        DrainCase{"SuspendedWorkCostsUntilItStops", BudgetSpecBuilder(),
+                  InputsBuilder().Spent("990").Rate("32").Running(8).StopLag(absl::Minutes(6)), 4,
+                  BudgetPhase::kHeld},
+        DrainCase{"SuspendedWorkStoppingAtOnce", BudgetSpecBuilder(),
+                  InputsBuilder().Spent("990").Rate("32").Running(8), 5, BudgetPhase::kHeld},
         DrainCase{"KeepAtMostRunning", BudgetSpecBuilder(),
                   InputsBuilder().Spent("990").Rate("40").Running(3), 3, BudgetPhase::kHeld},
         DrainCase{"NothingLeft", BudgetSpecBuilder(), InputsBuilder().Spent("1000").Running(8), 0,

@@ -264,6 +264,10 @@ class ScenarioBuilder {
     scenario_.cluster.billing_lag = d;
     return *this;
   }
+  ScenarioBuilder& TerminationGrace(absl::Duration d) {
+    scenario_.cluster.termination_grace = d;
+    return *this;
+  }
   ScenarioBuilder& Budget(const BudgetYaml& b) {
     manifests_.push_back(b.Yaml());
     return *this;
@@ -1323,6 +1327,49 @@ TEST(SimulatorMetrics, OneSuspensionLosesTheRestartPenaltyOfWork) {
             "suspensions,gpu_hours,cost\n"
             "0,team,team,0,2,10800,0,0,13800,finished,1,6.1667," +
                 absl::StrFormat("%.4f", r.jobs[0].cost) + "\n");
+}
+
+// With a termination grace a suspended Job's pods run on, and cost, until the grace ends, doing
+// no more work, and hold their GPUs (as the operator's Drain counts them): the Job above,
+// suspended at 135 min with a 10-minute grace, is paid 145 + 50 minutes and still finishes at
+// 230 min.
+TEST(SimulatorMetrics, ASuspendedJobRunsOnForItsTerminationGrace) {
+  Scenario s = ScenarioBuilder()
+                   .Duration(absl::Hours(6))
+                   .BillingLag(absl::ZeroDuration())
+                   .TerminationGrace(absl::Minutes(10))
+                   .Pool(PoolYaml().Fixed(1))
+                   .Budget(ShutoffAt("4.5"))
+                   .Add(Job(absl::ZeroDuration(), absl::Hours(3), 2, "team"))
+                   .Build();
+  SimReport r = SimulateOrFail(s, Policy::kShutoff);
+  const BudgetResult& b = BudgetOf(r, "team");
+  EXPECT_EQ(b.suspensions, 1);
+  EXPECT_EQ(b.jobs_completed, 1);
+  EXPECT_EQ(b.mean_jct_seconds, 230 * 60);
+  EXPECT_NEAR(b.gpu_hours, 2 * 195.0 / 60, 1e-9);
+  ASSERT_THAT(r.jobs, SizeIs(1));
+  EXPECT_NEAR(r.jobs[0].cost, 2 * kUnit * 195 / 60, kCent);
+}
+
+// Bursar's Drain allows for what suspended work costs until its grace ends (engine: kept GPUs
+// cost the whole lookahead, suspended ones their grace): eight 1-GPU Jobs under $30 with a
+// 10-minute grace end within the limit ($29.98). Counting suspended work as stopping at once
+// kept more running at the Drain line than the money left paid for beside the grace of the
+// suspended ones: $30.39.
+TEST(SimulatorBursarDrain, AllowsForTheTerminationGraceOfWhatItSuspends) {
+  ScenarioBuilder builder;
+  builder.Duration(absl::Hours(3))
+      .TerminationGrace(absl::Minutes(10))
+      .Pool(PoolYaml().Fixed(2))
+      .Budget(BudgetYaml("team").Amount("30").Custom(absl::Hours(10)));
+  for (int i = 0; i < 8; ++i) {
+    builder.Add(Job(absl::ZeroDuration(), absl::Hours(10), 1, "team"));
+  }
+  SimReport r = SimulateOrFail(builder.Build(), Policy::kBursar);
+  const BudgetResult& b = BudgetOf(r, "team");
+  EXPECT_GE(b.actions.at("Drain"), 1);
+  EXPECT_LE(b.spent, 30.0);
 }
 
 TEST(SimulatorMetrics, ASuspensionAfterAPeriodRollIsABoundaryDrain) {
