@@ -17,7 +17,8 @@
 #                that the follower takes over
 # After each fault ends, the campaign waits until the operator has recovered: both replicas'
 # /readyz answer 200, one holds the Lease, the metered budget's status.ledger.watermark is past
-# the end of the fault, its status.spent equals the spend recomputed from the pods' timestamps
+# the end of the fault and a pod that started after it is in its checkpoint (the leader's pod
+# cache has caught up: cache_caught_up), its status.spent equals the spend recomputed from the pods' timestamps
 # within one tick of every GPU (scenario 3's check, lib.sh ledger_matches_pods) and is not below
 # what it was before the fault (nothing lost), and the capped budget's spent is within its limit.
 # The time from the end of the fault to that moment is its time to recover; a fault not recovered
@@ -242,6 +243,28 @@ recovered() {
     WHY="watermark $w not past $since"
     return 1
   }
+  cache_caught_up "$since" || {
+    WHY="no pod started after the fault is in the budget's checkpoint yet"
+    return 1
+  }
+}
+# cache_caught_up SINCE — the leader's pod cache has caught up with the fault: a pod of the
+# workload that started after SINCE is listed in the metered budget's checkpoint
+# (status.ledger.pods lists recent starts), and a watch delivers a resource's events in order, so
+# every earlier pod event (the ends the fault held back) has reached the cache too. A watermark
+# past the fault alone is not enough: passes go on on a cache that is still relisting.
+cache_caught_up() {
+  python3 - "$1" <(kc get pods -n "$NS" -o json) <(kc get computebudget "$BUDGET" -o json) <<'PY'
+import datetime, json, sys
+since = float(sys.argv[1])
+def ts(s):
+    return datetime.datetime.strptime(s, "%Y-%m-%dT%H:%M:%SZ").replace(
+        tzinfo=datetime.timezone.utc).timestamp()
+listed = {p["uid"] for p in json.load(open(sys.argv[3])).get("status", {}).get("ledger", {}).get("pods", [])}
+started = [p["metadata"]["uid"] for p in json.load(open(sys.argv[2]))["items"]
+           if "startTime" in p.get("status", {}) and ts(p["status"]["startTime"]) > since]
+sys.exit(0 if listed.intersection(started) else 1)
+PY
 }
 
 declare -A INJECTED RECOVERED TIMES
