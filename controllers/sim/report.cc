@@ -286,6 +286,23 @@ std::string FormatJobsCsv(const SimReport& report) {
   return out;
 }
 
+const char kDecisionsCsvHeader[] =
+    "time,budget,rung,usage_percent,quota_gpus,allowed_gpus,keep_gpus,reserve_keep_gpus,"
+    "running_gpus,reserve_gpus,idle_gpus,stopping_gpus,spent,gpu_hours,lookahead_s,reason\n";
+
+std::string FormatDecisionCsvRow(const DecisionTrace& d) {
+  const engine::BudgetDecision& x = d.decision;
+  const engine::BudgetBurn& burn = d.step.burn;
+  return absl::StrFormat(
+      "%s,%s,%s,%.2f,%s,%d,%s,%s,%d,%d,%d,%d,%s,%.4f,%d,%s\n",
+      absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", d.step.now, absl::UTCTimeZone()), CsvField(d.budget),
+      api::Name(x.rung), x.usage_percent, Cell(x.quota_gpus), x.allowed_gpus,
+      Cell(x.keep_running_gpus), Cell(x.reserve_keep_running_gpus), burn.regular_gpus,
+      burn.reserve_gpus, burn.idle_gpus, burn.stopping_gpus + burn.reserve_stopping_gpus,
+      d.step.ledger->spent().ToString(), d.step.ledger->gpu_hours(),
+      absl::ToInt64Seconds(engine::InputsFor(d.step).lookahead), CsvField(x.reason));
+}
+
 std::string FormatComparisonTable(const std::vector<SimReport>& reports) {
   TextTable t({"POLICY", "BUDGET", "SPENT", "OVERSPEND", "OVER PERIODS", "USEFUL GPU-H",
                "LOST GPU-H", "DONE", "UNFINISHED", "SUSPENSIONS", "BOUNDARY DRAINS", "MEAN WAIT",

@@ -2,7 +2,7 @@
 //   bursar run [flags]   the operator (operator/cmd/run.h)
 //   bursar report-drift --address HOST:PORT --model NAME --score 0..1   (report_drift.h)
 //   bursar simulate --scenario FILE [--policy P|all] [--output table|json|csv] [--plot FILE.svg]
-//                   [--jobs FILE.csv] [--order policy|fifo|length]
+//                   [--jobs FILE.csv] [--decisions FILE.csv] [--order policy|fifo|length]
 //   bursar trace generate [--seed N] [--jobs N] [--span DURATION] [--team NS[:W[:M1|M2]]]...
 //                         [--retrain-fraction F] [--max-duration DURATION] [--out FILE]
 //   bursar kubectl status|why|simulate ...   (plugin.h; also run as `kubectl-bursar`)
@@ -66,7 +66,7 @@ constexpr char kSimulateUsage[] =
     R"(Usage:
   bursar simulate --scenario FILE [--policy bursar|none|static-quota|shutoff|all]
                   [--output table|json|csv] [--plot FILE.svg] [--jobs FILE.csv]
-                  [--order policy|fifo|length] [--quiet]
+                  [--decisions FILE.csv] [--order policy|fifo|length] [--quiet]
 
 Runs a scenario (the manifests users apply, a CSV trace, modelDrift events and a simulated
 cluster) through the engine the operator runs, and reports per budget the limit, the spend,
@@ -79,6 +79,9 @@ whether a period went over, and the jobs that ran, were held or suspended (docs/
   --plot FILE.svg   also draw each budget's spend against its pacing line
   --jobs FILE.csv   also write one row per submitted Job (times, suspensions, cost) of the
                     first policy run
+  --decisions FILE.csv  also write one row per budget and tick of the first policy run: its
+                    rung, usage, quota, what Drain keeps, the GPUs running, idle and stopping,
+                    spend so far and the engine's reason (why a Job was held or drained)
   --order ORDER     which waiting Job starts first, for every policy: policy (default: bursar
                     by priority then shorter expected work with aging, the baselines by
                     priority then submission, as a ResourceQuota or Kueue gives), fifo, length
@@ -160,8 +163,8 @@ int Simulate(const std::vector<std::string>& argv) {
     std::cout << kSimulateUsage;
     return 0;
   }
-  absl::StatusOr<Args> args =
-      Args::Parse(argv, {"scenario", "policy", "output", "plot", "jobs", "order"}, {"quiet"});
+  absl::StatusOr<Args> args = Args::Parse(
+      argv, {"scenario", "policy", "output", "plot", "jobs", "decisions", "order"}, {"quiet"});
   if (!args.ok()) {
     return Fail(args.status());
   }
@@ -197,6 +200,15 @@ int Simulate(const std::vector<std::string>& argv) {
   if (!scenario.ok()) {
     return Fail(scenario.status());
   }
+  std::ofstream decisions;
+  if (std::optional<std::string> path = args->Get("decisions")) {
+    decisions.open(*path, std::ios::binary | std::ios::trunc);
+    decisions << sim::kDecisionsCsvHeader;
+    if (!decisions) {
+      return Fail(
+          absl::InvalidArgumentError(absl::StrCat("--decisions: ", *path, ": cannot write")));
+    }
+  }
   std::vector<sim::SimReport> reports;
   for (sim::Policy policy : policies) {
     ProgressBar bar(absl::StrCat("simulating ", scenario->name, " (", sim::PolicyName(policy), ")"),
@@ -205,6 +217,11 @@ int Simulate(const std::vector<std::string>& argv) {
     options.policy = policy;
     options.order_by_length = order_by_length;
     options.progress = [&bar](double f) { bar.Update(f); };
+    if (decisions.is_open() && reports.empty()) {
+      options.on_decision = [&decisions](const sim::DecisionTrace& d) {
+        decisions << sim::FormatDecisionCsvRow(d);
+      };
+    }
     auto started = std::chrono::steady_clock::now();
     absl::StatusOr<sim::SimReport> report = sim::Simulate(*scenario, options);
     if (!report.ok()) {
@@ -218,6 +235,13 @@ int Simulate(const std::vector<std::string>& argv) {
                    values::FormatDuration(scenario->duration).c_str(), seconds);
     }
     reports.push_back(*std::move(report));
+  }
+  if (decisions.is_open()) {
+    decisions.close();
+    if (!decisions) {
+      return Fail(absl::InvalidArgumentError(
+          absl::StrCat("--decisions: ", *args->Get("decisions"), ": cannot write")));
+    }
   }
   std::string spend_match_note;
   if (policy_flag == "all") {

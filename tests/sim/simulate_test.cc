@@ -208,6 +208,64 @@ TEST(SimulateTest, JobsCsvHasOneRowPerSubmittedJob) {
   }
 }
 
+// The cells of one CSV row (quoted cells may hold commas and doubled quotes).
+std::vector<std::string> CsvCells(const std::string& line) {
+  std::vector<std::string> cells(1);
+  bool quoted = false;
+  for (size_t i = 0; i < line.size(); ++i) {
+    const char c = line[i];
+    if (quoted && c == '"' && i + 1 < line.size() && line[i + 1] == '"') {
+      cells.back() += '"';
+      ++i;
+    } else if (c == '"') {
+      quoted = !quoted;
+    } else if (c == ',' && !quoted) {
+      cells.emplace_back();
+    } else {
+      cells.back() += c;
+    }
+  }
+  return cells;
+}
+
+// --decisions writes one row per budget and tick with the documented columns: every budget of
+// the scenario at every tick, in time order, and the DryRun budget that overspends reaches Drain
+// there (as its report's actions say) with what it would keep.
+TEST(SimulateTest, DecisionsCsvHasOneRowPerBudgetAndTick) {
+  std::string scenario = Source("examples/scenarios/smoke-drift.yaml");
+  fs::path csv =
+      fs::temp_directory_path() / ("bursar-decisions-" + std::to_string(getpid()) + ".csv");
+  Output run = Bursar("simulate --quiet --output json --scenario " + scenario + " --decisions " +
+                      csv.string());
+  ASSERT_EQ(run.exit_code, 0) << run.out.substr(0, 500);
+  std::ifstream in(csv);
+  std::string line;
+  ASSERT_TRUE(std::getline(in, line));
+  EXPECT_EQ(line,
+            "time,budget,rung,usage_percent,quota_gpus,allowed_gpus,keep_gpus,reserve_keep_gpus,"
+            "running_gpus,reserve_gpus,idle_gpus,stopping_gpus,spent,gpu_hours,lookahead_s,reason");
+  std::map<std::string, int64_t> rows;
+  std::map<std::string, int64_t> drains;
+  std::string last_time;
+  while (std::getline(in, line)) {
+    std::vector<std::string> f = CsvCells(line);
+    ASSERT_EQ(f.size(), 16u) << line;
+    EXPECT_GE(f[0], last_time) << line;  // RFC 3339 UTC: text order is time order
+    last_time = f[0];
+    ++rows[f[1]];
+    if (f[2] == "Drain") {
+      ++drains[f[1]];
+      EXPECT_FALSE(f[6].empty()) << "Drain without what it keeps: " << line;
+    }
+    EXPECT_FALSE(f[15].empty()) << line;
+  }
+  fs::remove(csv);
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows["vision-hourly"], rows["nlp-dryrun"]);
+  EXPECT_GE(rows["vision-hourly"], 240);  // 2 hours of 30 s ticks
+  EXPECT_GT(drains["nlp-dryrun"], 0);
+}
+
 TEST(SimulateTest, JobsCsvToAnUnwritablePathNamesTheFlag) {
   Output run =
       RunBursar("simulate --quiet --scenario " + Source("examples/scenarios/smoke-drift.yaml") +
