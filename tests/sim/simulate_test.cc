@@ -266,13 +266,15 @@ TEST(SimulateTest, DecisionsCsvHasOneRowPerBudgetAndTick) {
   EXPECT_GT(drains["nlp-dryrun"], 0);
 }
 
-TEST(SimulateTest, JobsCsvToAnUnwritablePathNamesTheFlag) {
-  Output run =
-      RunBursar("simulate --quiet --scenario " + Source("examples/scenarios/smoke-drift.yaml") +
-                    " --jobs /nonexistent-dir/jobs.csv",
-                Capture::kStderr);
-  EXPECT_EQ(run.exit_code, 2);
-  EXPECT_NE(run.out.find("--jobs"), std::string::npos) << run.out;
+TEST(SimulateTest, JobsOrDecisionsCsvToAnUnwritablePathNamesTheFlag) {
+  for (const char* flag : {"--jobs", "--decisions"}) {
+    Output run =
+        RunBursar("simulate --quiet --scenario " + Source("examples/scenarios/smoke-drift.yaml") +
+                      " " + flag + " /nonexistent-dir/out.csv",
+                  Capture::kStderr);
+    EXPECT_EQ(run.exit_code, 2) << flag;
+    EXPECT_NE(run.out.find(flag), std::string::npos) << run.out;
+  }
 }
 
 // Bursar admits less expected work first (docs/concepts.md, "Admission order"): on the evening
