@@ -121,18 +121,23 @@ DimensionDecision Decide(const api::ComputeBudgetSpec& spec, const BudgetInputs&
     out.carry_gpus = FloorGpus(out.carry_rate, static_cast<double>(d.unit_price), 1.0);
   }
   // Work Drain suspends runs on, and costs, until it has stopped (stop_h, its pods' termination
-  // grace); work it keeps costs the whole lookahead. So what may keep running is what the room
-  // left after the unstoppable burn and the drained work's last stretch pays for, over the part
-  // of the lookahead the kept work costs more than drained work.
+  // grace); work it keeps costs the whole lookahead. So what may keep running is what `room`
+  // pays for after the unstoppable burn and the suspended work's last stretch, over the part of
+  // the lookahead the kept work costs more than suspended work: in money per hour, for a pot
+  // burning `rate` of which `unstoppable` is idle or already stopping.
   // (The operator's lookahead is a tick longer than the stop lag: LookaheadWithStop.)
   const double stop_h = std::min(Hours(in.stop_lag), lookahead_h);
   const double kept_h = std::max(lookahead_h - stop_h, 1.0 / 3600);
+  auto keep_rate = [&](double room, int64_t rate, int64_t unstoppable) {
+    return (room - static_cast<double>(unstoppable) * lookahead_h -
+            static_cast<double>(rate - unstoppable) * stop_h) /
+           kept_h;
+  };
   if (out.rung >= LadderAction::kDrain) {
-    const double stoppable = static_cast<double>(d.rate - d.unstoppable_rate);
-    double keep = ceiling_next - static_cast<double>(regular_spent) -
-                  static_cast<double>(d.unstoppable_rate) * lookahead_h - stoppable * stop_h;
-    out.keep_running = FloorGpus(keep, static_cast<double>(d.unit_price), kept_h);
-    out.keep_rate = std::max(0.0, keep / kept_h);
+    const double keep =
+        keep_rate(ceiling_next - static_cast<double>(regular_spent), d.rate, d.unstoppable_rate);
+    out.keep_running = FloorGpus(keep, static_cast<double>(d.unit_price), 1.0);
+    out.keep_rate = std::max(0.0, keep);
   }
   // Out of regular budget: not even one GPU fits for one lookahead.
   out.exhausted = static_cast<double>(regular_limit - regular_spent) <
@@ -145,14 +150,11 @@ DimensionDecision Decide(const api::ComputeBudgetSpec& spec, const BudgetInputs&
         FloorGpus(reserve_left, static_cast<double>(d.unit_price), std::min(left_h, 1.0));
     if (static_cast<double>(d.reserve_spent) + static_cast<double>(d.reserve_rate) * lookahead_h >=
         static_cast<double>(reserve)) {
-      // What fits beside retraining work already stopping, which draws on the reserve until it
-      // has stopped, and beside what the retraining it suspends draws while it stops (as Drain
-      // keeps what fits beside regular work).
-      const double stoppable = static_cast<double>(d.reserve_rate - d.reserve_unstoppable_rate);
+      // What fits beside retraining work already stopping and what the retraining it suspends
+      // draws while it stops, as Drain keeps regular work.
       out.reserve_keep =
-          FloorGpus(reserve_left - static_cast<double>(d.reserve_unstoppable_rate) * lookahead_h -
-                        stoppable * stop_h,
-                    static_cast<double>(d.unit_price), kept_h);
+          FloorGpus(keep_rate(reserve_left, d.reserve_rate, d.reserve_unstoppable_rate),
+                    static_cast<double>(d.unit_price), 1.0);
       out.reserve_allowed = 0;
     }
   }
