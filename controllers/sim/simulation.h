@@ -206,7 +206,6 @@ class Simulation {
   // CPU-only Job, as JobRate prices them), and the sum over a budget's running Jobs.
   engine::CpuMemory RequestsOf(const Job& job) const;
   engine::CpuMemory RunningRequests(int budget) const;
-  Money RunningRate(int budget, bool reserve) const;
   std::pair<Money, int64_t> IdleOf(int budget) const;
   engine::BudgetStep StepOf(const Budget& b, int budget, int64_t now_s) const;
   // The budget's pools as engine::GpuHourPrice sees them (b.pools is sorted cheapest first).

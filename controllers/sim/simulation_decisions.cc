@@ -42,16 +42,6 @@ engine::CpuMemory Simulation::RunningRequests(int budget) const {
   return total;
 }
 
-Money Simulation::RunningRate(int budget, bool reserve) const {
-  Money rate;
-  for (size_t i : running_) {
-    if (jobs_[i].budget == budget && jobs_[i].on_reserve == reserve) {
-      rate += jobs_[i].rate;
-    }
-  }
-  return rate;
-}
-
 std::pair<Money, int64_t> Simulation::IdleOf(int budget) const {
   Money rate;
   int64_t gpus = 0;
@@ -118,19 +108,18 @@ engine::BudgetStep Simulation::StepOf(const Budget& b, int budget, int64_t now_s
       .lookahead = engine::LookaheadFor(scenario_.step),
       .next_period_length = b.calendar->Next(b.ledger->period()).length(),
       .carry_fraction = b.lengths.FractionLongerThan(b.ledger->period().end - At(now_s))};
-  step.burn.regular_rate = RunningRate(budget, false);
-  step.burn.regular_gpus = RunningGpus(budget, false);
-  step.burn.reserve_rate = RunningRate(budget, true);
-  step.burn.reserve_gpus = RunningGpus(budget, true);
   std::tie(step.burn.idle_rate, step.burn.idle_gpus) = IdleOf(budget);
-  // Work already told to stop, and how long running work takes to stop, as the operator counts
-  // its pods (budget_planner.cc, MeterBudget).
+  // The budget's running Jobs in one pass: what they burn, regular and on the reserve, the part
+  // already told to stop, and how long running work takes to stop, as the operator counts its
+  // pods (budget_planner.cc, MeterBudget).
   engine::StopLag stop_lag;
   for (size_t i : running_) {
     const Job& job = jobs_[i];
     if (job.budget != budget) {
       continue;
     }
+    (job.on_reserve ? step.burn.reserve_rate : step.burn.regular_rate) += job.rate;
+    (job.on_reserve ? step.burn.reserve_gpus : step.burn.regular_gpus) += job.trace->gpus;
     const bool stopping = job.stopping_until_s.has_value();
     if (stopping) {
       (job.on_reserve ? step.burn.reserve_stopping_rate : step.burn.stopping_rate) += job.rate;
