@@ -33,17 +33,16 @@ std::vector<const api::ComputeBudget*> PointersTo(const std::vector<api::Compute
   return out;
 }
 
-const values::Labels* LabelsOf(const std::map<std::string, values::Labels>& namespaces,
-                               std::string_view ns) {
+const values::Labels* LabelsOf(const NamespaceLabelMap& namespaces, std::string_view ns) {
   static const values::Labels kNoLabels;
-  auto found = namespaces.find(std::string(ns));
+  auto found = namespaces.find(ns);
   return found == namespaces.end() ? &kNoLabels : &found->second;
 }
 
 // The budget `ns` + `labels` is charged to, by the planner's rule; nullptr when none.
 const api::ComputeBudget* BudgetOf(const std::vector<api::ComputeBudget>& budgets,
-                                   const std::map<std::string, values::Labels>& namespaces,
-                                   std::string_view ns, values::LabelsRef labels) {
+                                   const NamespaceLabelMap& namespaces, std::string_view ns,
+                                   values::LabelsRef labels) {
   std::vector<const api::ComputeBudget*> candidates = PointersTo(budgets);
   engine::Attribution a = engine::AttributePod(
       candidates,
@@ -353,9 +352,9 @@ BudgetUsage RequestsOf(const PodView& pod) {
   return {.gpus = r.gpus, .cpu = r.cpu, .memory = r.memory};
 }
 
-std::map<std::string, BudgetUsage> UsageByBudget(
-    const std::vector<api::ComputeBudget>& budgets,
-    const std::map<std::string, values::Labels>& namespaces, const PodList& pods) {
+std::map<std::string, BudgetUsage> UsageByBudget(const std::vector<api::ComputeBudget>& budgets,
+                                                 const NamespaceLabelMap& namespaces,
+                                                 const PodList& pods) {
   std::map<std::string, BudgetUsage> out;
   // Indexed by namespace once (engine::Attributor), as the planner does: a pod is matched only
   // against the budgets that select its namespace.
@@ -367,7 +366,7 @@ std::map<std::string, BudgetUsage> UsageByBudget(
     }
     engine::Attribution a =
         attributor.Attribute({.namespace_name = pod.namespace_name,
-                              .namespace_labels = LabelsOf(namespaces, pod.namespace_name.view()),
+                              .namespace_labels = LabelsOf(namespaces, pod.namespace_name),
                               .pod_labels = pod.labels});
     if (a.budget < 0) {
       continue;

@@ -51,10 +51,14 @@ struct BudgetUsage {
   values::Quantity memory;
 };
 
+// Namespace labels by namespace name, found by any string view (a pod's interned namespace)
+// without building a std::string.
+using NamespaceLabelMap = std::map<std::string, values::Labels, std::less<>>;
+
 // The inputs of a decision: the budgets (status included), namespace labels, usage by budget.
 struct AdmissionView {
   std::vector<api::ComputeBudget> budgets;
-  std::map<std::string, values::Labels> namespaces;
+  NamespaceLabelMap namespaces;
   std::map<std::string, BudgetUsage> usage;  // by budget name
 };
 
@@ -62,9 +66,9 @@ struct AdmissionView {
 BudgetUsage RequestsOf(const reconcilers::PodView& pod);
 
 // Sums the requests of `pods` that have not ended into the budget each is charged to.
-std::map<std::string, BudgetUsage> UsageByBudget(
-    const std::vector<api::ComputeBudget>& budgets,
-    const std::map<std::string, values::Labels>& namespaces, const reconcilers::PodList& pods);
+std::map<std::string, BudgetUsage> UsageByBudget(const std::vector<api::ComputeBudget>& budgets,
+                                                 const NamespaceLabelMap& namespaces,
+                                                 const reconcilers::PodList& pods);
 
 // The response to `request` (uid echoed), at `now` (a Job's expected cost within its budget's
 // period runs to the period's end; unknown `now`: its whole expected cost counts).

@@ -40,8 +40,8 @@ std::vector<api::ComputeBudget> DecodeBudgets(runtime::ObjectStore* budgets) {
   return out;
 }
 
-std::map<std::string, values::Labels> NamespaceLabels(runtime::ObjectStore* namespaces) {
-  std::map<std::string, values::Labels> out;
+NamespaceLabelMap NamespaceLabels(runtime::ObjectStore* namespaces) {
+  NamespaceLabelMap out;
   if (namespaces == nullptr) {
     return out;
   }
@@ -128,7 +128,7 @@ struct AdmissionViewCache::State {
       return std::nullopt;
     }
     static const values::Labels kNoLabels;
-    auto ns = namespaces.find(std::string(pv.namespace_name.view()));
+    auto ns = namespaces.find(pv.namespace_name.view());
     engine::Attribution a = attributor->Attribute(
         {.namespace_name = pv.namespace_name,
          .namespace_labels = ns == namespaces.end() ? &kNoLabels : &ns->second,
@@ -214,7 +214,7 @@ struct AdmissionViewCache::State {
   bool usage_changed ABSL_GUARDED_BY(mu) = false;
   std::vector<api::ComputeBudget> budgets ABSL_GUARDED_BY(mu);
   std::vector<std::tuple<std::string, std::string, int64_t>> scope_key ABSL_GUARDED_BY(mu);
-  std::map<std::string, values::Labels> namespaces ABSL_GUARDED_BY(mu);
+  NamespaceLabelMap namespaces ABSL_GUARDED_BY(mu);
   std::vector<const api::ComputeBudget*> candidates ABSL_GUARDED_BY(mu);
   std::unique_ptr<engine::Attributor> attributor ABSL_GUARDED_BY(mu);
   absl::flat_hash_map<std::string, Charge> charges ABSL_GUARDED_BY(mu);  // by pod key
