@@ -48,7 +48,9 @@ constexpr Setting kLookahead{"lookahead", "lookahead", "DURATION",
                              "How far ahead enforcement looks when it projects spend; at least "
                              "the tick, 0 means twice the tick. A budget whose running pods take "
                              "longer than a tick to stop (terminationGracePeriodSeconds) looks "
-                             "a tick plus that far ahead.",
+                             "a tick plus that far ahead. Longer rides through a longer API "
+                             "server outage at a Drain line, at the price of acting earlier "
+                             "(docs/operations.md: an outage at the Drain line).",
                              [](const RunOptions&) -> std::string { return "2 x tick"; }};
 constexpr Setting kStatusInterval{
     "status-interval", "statusInterval", "DURATION",
