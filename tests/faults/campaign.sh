@@ -71,7 +71,7 @@ TICK=1
 # about 10 s here; a pass; the Job controller deleting the pods). OUTAGE s is the outage the
 # drainline fault places at that moment; BURSAR_FAULTS_LOOKAHEAD=2 (the default for a 1 s tick)
 # shows the overshoot the lookahead prevents. docs/operations.md, "An outage at the Drain line".
-LOOKAHEAD=${BURSAR_FAULTS_LOOKAHEAD:-40} # seconds
+LOOKAHEAD=${BURSAR_FAULTS_LOOKAHEAD:-50} # seconds
 OUTAGE=20
 RECOVER_TIMEOUT=60 # seconds from the end of a fault
 NS=work
