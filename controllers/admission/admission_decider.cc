@@ -1,11 +1,13 @@
 #include "controllers/admission/admission_decider.h"
 
+#include <algorithm>
 #include <optional>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "controllers/engine/attribution.h"
+#include "controllers/engine/budget_step.h"
 #include "controllers/engine/cost_model.h"
 #include "controllers/engine/job_caps.h"
 #include "controllers/reconcilers/gather.h"
@@ -145,10 +147,51 @@ std::string SuspendPatch(const reconcilers::SuspendPath& kind, const json::Value
   return w.Take();
 }
 
-// Why a workload (a Job, a PyTorchJob...) must be created suspended; nullopt when it may start.
-std::optional<std::string> JobHoldReason(const Charged& c, int64_t job_gpus,
-                                         const std::string& kind) {
+// The model whose unlocked retraining reserve work labelled `labels` draws on; nullopt for
+// regular work (the reserve is locked, or it is not retraining of an unlocked model).
+std::optional<std::string> ReserveModelOf(const api::ComputeBudget& b, values::LabelsRef labels) {
+  const api::AdmissionAllowance& a = *b.status.admission;
+  std::string model;
+  if (!a.reserve_gpus.has_value() || !engine::IsRetrainingWork(labels, b.spec.retraining, &model) ||
+      std::find(a.reserve_models.begin(), a.reserve_models.end(), model) ==
+          a.reserve_models.end()) {
+    return std::nullopt;
+  }
+  return model;
+}
+
+// Why `gpus` GPUs of retraining work of `model` do not fit the budget's unlocked reserve beside
+// the retraining pods of its unlocked models; nullopt when they fit.
+std::optional<std::string> OverReserve(const Charged& c, const std::string& model, int64_t gpus) {
   const api::AdmissionAllowance& a = *c.budget->status.admission;
+  int64_t held = 0;
+  for (const std::string& m : a.reserve_models) {
+    if (auto it = c.usage.retraining_gpus.find(m); it != c.usage.retraining_gpus.end()) {
+      held = reconcilers::SaturatingAdd(held, it->second);
+    }
+  }
+  if (gpus <= 0 || reconcilers::SaturatingAdd(held, gpus) <= *a.reserve_gpus) {
+    return std::nullopt;
+  }
+  return absl::StrCat(gpus, " GPUs do not fit the retraining reserve of ", Describe(*c.budget),
+                      ", unlocked for model \"", model, "\", which allows ", *a.reserve_gpus,
+                      " GPUs now and holds ", held);
+}
+
+// Why a workload (a Job, a PyTorchJob...) must be created suspended; nullopt when it may start.
+// Retraining work of an unlocked model (`reserve_model`) waits only for the reserve.
+std::optional<std::string> JobHoldReason(const Charged& c, int64_t job_gpus,
+                                         const std::string& kind,
+                                         const std::optional<std::string>& reserve_model) {
+  const api::AdmissionAllowance& a = *c.budget->status.admission;
+  if (reserve_model.has_value()) {
+    std::optional<std::string> over = OverReserve(c, *reserve_model, job_gpus);
+    if (!over.has_value()) {
+      return std::nullopt;
+    }
+    return absl::StrCat("its ", *over, "; Bursar resumes this ", kind,
+                        " when the reserve has room");
+  }
   if (a.hold_new_work) {
     return absl::StrCat(Describe(*c.budget), " holds new work; Bursar resumes this ", kind,
                         " when the budget allows it");
@@ -217,7 +260,8 @@ AdmissionResponse DecideJob(const reconcilers::SuspendPath& kind, const Admissio
                ? AllowWithWarning(request, absl::StrCat("bursar (DryRun): would refuse: ", *refuse))
                : Deny(request, *refuse);
   }
-  std::optional<std::string> why = JobHoldReason(c, job.gpus, kind_name);
+  std::optional<std::string> why =
+      JobHoldReason(c, job.gpus, kind_name, ReserveModelOf(*c.budget, job.labels));
   if (!why.has_value() && unaffordable.has_value()) {
     why = absl::StrCat(unaffordable->why, " (", Describe(*c.budget), "); Bursar resumes this ",
                        kind_name, " when the budget can pay for it");
@@ -327,7 +371,12 @@ AdmissionResponse DecidePod(const AdmissionRequest& request, const AdmissionView
   const api::AdmissionAllowance& a = *c.budget->status.admission;
   PodRequest wanted = RequestOf(pod);
   std::optional<std::string> why;
-  if (a.hold_new_work && RequestsQuotaResource(a, wanted)) {
+  if (std::optional<std::string> model = ReserveModelOf(*c.budget, pod.labels); model.has_value()) {
+    std::optional<std::string> over = OverReserve(c, *model, wanted.gpus);
+    if (over.has_value()) {
+      why = absl::StrCat("the pod's ", *over);
+    }
+  } else if (a.hold_new_work && RequestsQuotaResource(a, wanted)) {
     why = absl::StrCat(Describe(*c.budget), " holds new work");
   } else {
     why = PodOverAllowance(c, wanted);
@@ -347,9 +396,39 @@ AdmissionResponse DecidePod(const AdmissionRequest& request, const AdmissionView
 
 }  // namespace
 
-BudgetUsage RequestsOf(const PodView& pod) {
+void Add(BudgetUsage& total, const BudgetUsage& u) {
+  total.gpus = reconcilers::SaturatingAdd(total.gpus, u.gpus);
+  total.cpu = total.cpu + u.cpu;
+  total.memory = total.memory + u.memory;
+  for (const auto& [model, gpus] : u.retraining_gpus) {
+    int64_t& sum = total.retraining_gpus[model];
+    sum = reconcilers::SaturatingAdd(sum, gpus);
+  }
+}
+
+void Subtract(BudgetUsage& total, const BudgetUsage& u) {
+  total.gpus -= u.gpus;
+  total.cpu = total.cpu - u.cpu;
+  total.memory = total.memory - u.memory;
+  for (const auto& [model, gpus] : u.retraining_gpus) {
+    auto it = total.retraining_gpus.find(model);
+    if (it != total.retraining_gpus.end() && (it->second -= gpus) <= 0) {
+      total.retraining_gpus.erase(it);
+    }
+  }
+}
+
+BudgetUsage UsageOf(const PodView& pod, const api::ComputeBudget& budget) {
   PodRequest r = RequestOf(pod);
-  return {.gpus = r.gpus, .cpu = r.cpu, .memory = r.memory};
+  BudgetUsage out;
+  out.gpus = r.gpus;
+  out.cpu = r.cpu;
+  out.memory = r.memory;
+  std::string model;
+  if (r.gpus > 0 && engine::IsRetrainingWork(pod.labels, budget.spec.retraining, &model)) {
+    out.retraining_gpus.emplace(std::move(model), r.gpus);
+  }
+  return out;
 }
 
 std::map<std::string, BudgetUsage> UsageByBudget(const std::vector<api::ComputeBudget>& budgets,
@@ -371,11 +450,8 @@ std::map<std::string, BudgetUsage> UsageByBudget(const std::vector<api::ComputeB
     if (a.budget < 0) {
       continue;
     }
-    BudgetUsage& u = out[candidates[static_cast<size_t>(a.budget)]->metadata.name];
-    PodRequest r = RequestOf(pod);
-    u.gpus = reconcilers::SaturatingAdd(u.gpus, r.gpus);
-    u.cpu = u.cpu + r.cpu;
-    u.memory = u.memory + r.memory;
+    const api::ComputeBudget& budget = *candidates[static_cast<size_t>(a.budget)];
+    Add(out[budget.metadata.name], UsageOf(pod, budget));
   }
   return out;
 }

@@ -21,6 +21,11 @@
 //   ResourceQuota mode, is refused when the budget holds new work and the pod requests a quota
 //   resource, or when its request of a resource in status.admission.allowed would take the
 //   budget's pods over that allowance. The message names the budget, its phase and what to do.
+// - Retraining work of a model whose reserve a modelDrift signal unlocked (status.admission's
+//   reserveModels; engine::IsRetrainingWork) draws on the reserve, as the planner meters it: a
+//   Job or pod of it is checked against the reserve's GPUs (reserveGPUs beside the GPUs the
+//   budget's retraining pods of those models hold) instead of holdNewWork and allowed, and is
+//   created suspended (a Job) or refused (a pod) only when it does not fit there.
 // - Attribution is the planner's: engine::AttributePod (narrowest scope, then oldest).
 // - DryRun budgets admit everything; the response warns what Enforce would have done.
 // - A budget whose status.admission is not published yet admits everything (fail open, like the
@@ -49,7 +54,14 @@ struct BudgetUsage {
   int64_t gpus = 0;
   values::Quantity cpu;
   values::Quantity memory;
+  // The part of `gpus` its retraining pods hold (engine::IsRetrainingWork), by model, unlocked or
+  // not: what draws on the retraining reserve once a model's reserve is unlocked.
+  std::map<std::string, int64_t, std::less<>> retraining_gpus;
 };
+
+// Adds `u` to `total`; subtracts it (a model's entry goes when it reaches zero).
+void Add(BudgetUsage& total, const BudgetUsage& u);
+void Subtract(BudgetUsage& total, const BudgetUsage& u);
 
 // Namespace labels by namespace name, found by any string view (a pod's interned namespace)
 // without building a std::string.
@@ -62,8 +74,9 @@ struct AdmissionView {
   std::map<std::string, BudgetUsage> usage;  // by budget name
 };
 
-// What `pod` requests (GPUs, cpu, memory summed over its containers), ended or not.
-BudgetUsage RequestsOf(const reconcilers::PodView& pod);
+// What `pod` requests (GPUs, cpu, memory summed over its containers), ended or not, charged to
+// `budget` (whose retraining labels say whether its GPUs are retraining work).
+BudgetUsage UsageOf(const reconcilers::PodView& pod, const api::ComputeBudget& budget);
 
 // Sums the requests of `pods` that have not ended into the budget each is charged to.
 std::map<std::string, BudgetUsage> UsageByBudget(const std::vector<api::ComputeBudget>& budgets,

@@ -67,18 +67,6 @@ std::vector<std::tuple<std::string, std::string, int64_t>> ScopeKeyOf(
   return out;
 }
 
-void Add(BudgetUsage& total, const BudgetUsage& u) {
-  total.gpus = reconcilers::SaturatingAdd(total.gpus, u.gpus);
-  total.cpu = total.cpu + u.cpu;
-  total.memory = total.memory + u.memory;
-}
-
-void Subtract(BudgetUsage& total, const BudgetUsage& u) {
-  total.gpus -= u.gpus;
-  total.cpu = total.cpu - u.cpu;
-  total.memory = total.memory - u.memory;
-}
-
 const char* ResultOf(const AdmissionResponse& r) {
   if (!r.allowed) {
     return "denied";
@@ -136,7 +124,8 @@ struct AdmissionViewCache::State {
     if (a.budget < 0) {
       return std::nullopt;
     }
-    return Charge{candidates[static_cast<size_t>(a.budget)]->metadata.name, RequestsOf(pv)};
+    const api::ComputeBudget& budget = *candidates[static_cast<size_t>(a.budget)];
+    return Charge{budget.metadata.name, UsageOf(pv, budget)};
   }
 
   // Replaces what the pod under `key` is charged with `pod`'s charge (nullptr: deleted).

@@ -469,6 +469,12 @@ void ReadAdmissionAllowance(ObjectReader& r, AdmissionAllowance* out) {
   }
   r.Decimal("gpuHourPrice", &out->gpu_hour_price, DecimalKind::kSigned);
   r.Decimal("moneyLeft", &out->money_left, DecimalKind::kSigned);
+  int64_t reserve_gpus = 0;
+  if (r.Int64("reserveGPUs", &reserve_gpus, {.min = 0})) {
+    out->reserve_gpus = reserve_gpus;
+  }
+  r.StringList("reserveModels", &out->reserve_models, {.max_items = kMaxModelUnlocks},
+               kLabelValueRule);
 }
 
 void ReadJobSpend(ObjectReader& j, size_t, JobSpend* out) {

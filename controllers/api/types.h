@@ -193,6 +193,13 @@ struct AdmissionAllowance {
   // budgets only): a Job expected to cost more is created suspended.
   std::optional<values::Money> gpu_hour_price;
   std::optional<values::Money> money_left;
+  // While a modelDrift signal has the retraining reserve unlocked: the GPUs retraining work of
+  // the unlocked models may hold together (the engine's reserve allowance), and those models.
+  // Such work draws on the reserve, not on the regular allowance or holdNewWork
+  // (engine::DrawsOnReserve): the webhook starts it only where the reserve has room, as the
+  // planner does.
+  std::optional<int64_t> reserve_gpus;
+  std::vector<std::string> reserve_models;  // at most kMaxModelUnlocks, sorted
   bool operator==(const AdmissionAllowance&) const = default;
 };
 

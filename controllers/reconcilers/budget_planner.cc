@@ -848,9 +848,11 @@ void BudgetPlanner::RecordTransitions(const BudgetWork& w, const engine::BudgetD
 
 // status.admission: what the webhook decides from on every replica. GPUs get the quota the
 // ResourceQuota would get; cpu and memory (money budgets only) what their running pods use plus
-// the money the pacing still allows per hour, converted at engine::CpuMemoryPrices.
+// the money the pacing still allows per hour, converted at engine::CpuMemoryPrices; while the
+// retraining reserve is unlocked, its GPU allowance and the models it is unlocked for.
 api::AdmissionAllowance BudgetPlanner::AdmissionOf(const BudgetWork& w,
-                                                   const engine::BudgetStep& step) {
+                                                   const engine::BudgetStep& step,
+                                                   const engine::RetrainingGate& gate) {
   const engine::BudgetDecision& d = w.decision;
   api::AdmissionAllowance out;
   out.hold_new_work = d.hold_new_work || d.keep_running_gpus.has_value();
@@ -868,6 +870,10 @@ api::AdmissionAllowance BudgetPlanner::AdmissionOf(const BudgetWork& w,
           spec.quota.resources.end()) {
     out.allowed[values::kGpuResource] = values::Quantity::FromUnits(
         *d.quota_gpus + (step.reserve_unlocked ? d.reserve_allowed_gpus : 0));
+  }
+  if (step.reserve_unlocked) {
+    out.reserve_gpus = d.reserve_allowed_gpus;
+    out.reserve_models = gate.UnlockedModels(step.ledger->period());
   }
   return out;
 }
@@ -893,7 +899,7 @@ void BudgetPlanner::WriteStatus(const BudgetWork& w, const engine::BudgetStep& s
   }
   s.exhausts_at = d.exhausts_at;
   s.allowed_gpus = d.allowed_gpus;
-  s.admission = AdmissionOf(w, step);
+  s.admission = AdmissionOf(w, step, st.gate);
   s.phase = d.phase;
   s.ledger = st.ledger->Snapshot();
   s.reserve_ledger = st.reserve_ledger->Snapshot();

@@ -106,6 +106,8 @@ CONTRACT = {
         "status.remaining", "status.exhaustsAt", "status.allowedGPUs", "status.phase",
         "status.admission", "status.admission.holdNewWork", "status.admission.allowed",
         "status.admission.allowed.{}", "status.admission.gpuHourPrice", "status.admission.moneyLeft",
+        "status.admission.reserveGPUs", "status.admission.reserveModels",
+        "status.admission.reserveModels[]",
         "status.ledger", "status.ledger.periodStart", "status.ledger.periodEnd",
         "status.ledger.accrued", "status.ledger.gpuSeconds", "status.ledger.watermark",
         "status.ledger.startHorizon", "status.ledger.pods", "status.ledger.pods[]", "status.ledger.pods[].uid",

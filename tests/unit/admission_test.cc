@@ -173,6 +173,8 @@ TEST(AdmissionCodecTest, StatusAdmissionRoundTripsAndBadQuantitiesNameTheField) 
   Allow(b, "memory", "8Gi");
   b.status.admission->gpu_hour_price = values::Money::FromMicros(2'500'000);
   b.status.admission->money_left = values::Money::FromMicros(123'456'789);
+  b.status.admission->reserve_gpus = 3;
+  b.status.admission->reserve_models = {"bert", "resnet"};
   json::Value encoded = api::EncodeComputeBudget(b);
   encoded.Set("status", api::EncodeComputeBudgetStatus(b.status));
   absl::StatusOr<api::ComputeBudget> decoded =
@@ -422,6 +424,72 @@ TEST(AdmissionJobTest, AJobWithMoreGpusThanInt64CanCountIsSuspended) {
       << r.warnings[0];
 }
 
+// Retraining work of a model a modelDrift signal unlocked draws on the reserve (the planner
+// meters it there): it waits for the reserve's room only, not for holdNewWork nor the regular
+// allowance; retraining of a model still locked is regular work.
+constexpr char kRetrainResnet[] = R"({"bursar.dev/purpose":"retrain","bursar.dev/model":"resnet"})";
+constexpr char kRetrainBert[] = R"({"bursar.dev/purpose":"retrain","bursar.dev/model":"bert"})";
+
+AdmissionView ReserveView(bool hold) {
+  AdmissionView view;
+  view.budgets.push_back(Budget("vision", "ml"));
+  api::AdmissionAllowance& a = *view.budgets[0].status.admission;
+  a.hold_new_work = hold;
+  a.reserve_gpus = 4;
+  a.reserve_models = {"resnet"};
+  Allow(view.budgets[0], values::kGpuResource, "12");
+  view.usage["vision"].gpus = 5;
+  view.usage["vision"].retraining_gpus = {{"resnet", 2}, {"bert", 1}};
+  return view;
+}
+
+TEST(AdmissionJobTest, RetrainingOfAnUnlockedModelWaitsOnlyForTheReserve) {
+  AdmissionView held = ReserveView(/*hold=*/true);
+  // 2 GPUs fit the reserve's 4 beside resnet's 2 (bert's pods are regular work): it starts
+  // although the budget holds new work.
+  AdmissionResponse fits = Decide(Request("batch", "Job", Job(kRetrainResnet, 2, 1)), held);
+  EXPECT_TRUE(fits.json_patch.empty()) << fits.json_patch;
+  EXPECT_TRUE(fits.warnings.empty());
+  // 3 do not, although the regular allowance (12, 5 held) has room: created suspended, saying
+  // so.
+  AdmissionView open = ReserveView(/*hold=*/false);
+  AdmissionResponse over = Decide(Request("batch", "Job", Job(kRetrainResnet, 3, 1)), open);
+  EXPECT_NE(over.json_patch.find("/spec/suspend"), std::string::npos);
+  ASSERT_EQ(over.warnings.size(), 1u);
+  EXPECT_NE(over.warnings[0].find("its 3 GPUs do not fit the retraining reserve of budget "
+                                  "\"vision\""),
+            std::string::npos)
+      << over.warnings[0];
+  EXPECT_NE(over.warnings[0].find("unlocked for model \"resnet\", which allows 4 GPUs now and "
+                                  "holds 2"),
+            std::string::npos)
+      << over.warnings[0];
+  // bert's reserve is locked: its retraining is regular work, held with the budget.
+  EXPECT_NE(Decide(Request("batch", "Job", Job(kRetrainBert, 1, 1)), held)
+                .json_patch.find("/spec/suspend"),
+            std::string::npos);
+  // With the reserve locked altogether, resnet's retraining is regular work too.
+  held.budgets[0].status.admission->reserve_gpus.reset();
+  held.budgets[0].status.admission->reserve_models.clear();
+  EXPECT_NE(Decide(Request("batch", "Job", Job(kRetrainResnet, 1, 1)), held)
+                .json_patch.find("/spec/suspend"),
+            std::string::npos);
+}
+
+TEST(AdmissionPodTest, ARetrainingPodOfAnUnlockedModelIsCheckedAgainstTheReserve) {
+  AdmissionView held = ReserveView(/*hold=*/true);
+  EXPECT_TRUE(
+      Decide(Request("", "Pod", Pod(kRetrainResnet, R"({"nvidia.com/gpu":"2"})")), held).allowed);
+  AdmissionResponse over =
+      Decide(Request("", "Pod", Pod(kRetrainResnet, R"({"nvidia.com/gpu":"3"})")), held);
+  EXPECT_FALSE(over.allowed);
+  EXPECT_NE(over.message.find("the pod's 3 GPUs do not fit the retraining reserve"),
+            std::string::npos)
+      << over.message;
+  EXPECT_FALSE(
+      Decide(Request("", "Pod", Pod(kRetrainBert, R"({"nvidia.com/gpu":"1"})")), held).allowed);
+}
+
 TEST(AdmissionJobTest, JobsLeftAlone) {
   AdmissionView view;
   view.budgets.push_back(Budget("vision", "ml"));
@@ -581,6 +649,19 @@ TEST(AdmissionUsageTest, SumsActivePodsIntoTheBudgetTheyAreChargedTo) {
   EXPECT_EQ(usage["team-a"].cpu, Quantity::FromMilli(500));
   EXPECT_EQ(usage["wide"].gpus, 1);
   EXPECT_EQ(usage["wide"].memory, Quantity::FromUnits(1024));
+  EXPECT_TRUE(usage["team-a"].retraining_gpus.empty());
+
+  // Retraining pods' GPUs are counted by model as well (the reserve's part once unlocked).
+  reconcilers::PodView retrain = pod("a", 3, reconcilers::PodState::kRunning);
+  retrain.labels = {{"team", "a"}, {"bursar.dev/purpose", "retrain"}, {"bursar.dev/model", "m"}};
+  usage = UsageByBudget(budgets, {}, {retrain, pod("a", 2, reconcilers::PodState::kRunning)});
+  EXPECT_EQ(usage["team-a"].gpus, 5);
+  EXPECT_EQ(usage["team-a"].retraining_gpus,
+            (std::map<std::string, int64_t, std::less<>>{{"m", 3}}));
+  BudgetUsage total = usage["team-a"];
+  Subtract(total, UsageOf(retrain, budgets[1]));
+  EXPECT_EQ(total.gpus, 2);
+  EXPECT_TRUE(total.retraining_gpus.empty());
 
   // GPU counts past int64 saturate instead of wrapping around to a small or negative total.
   usage = UsageByBudget(budgets, {},

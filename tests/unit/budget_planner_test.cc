@@ -1187,6 +1187,9 @@ TEST(BudgetPlannerTest, ARetrainingJobOfAnUnlockedModelStartsOnlyWhereTheReserve
   Plan as_regular = locked.Reconcile(s);
   EXPECT_TRUE(Released(as_regular, "held-retrain"));
   EXPECT_EQ(as_regular.jobs.size(), 1u);
+  // The webhook decides from status.admission: no reserve while it is locked.
+  ASSERT_TRUE(Outcome(as_regular).status.admission.has_value());
+  EXPECT_FALSE(Outcome(as_regular).status.admission->reserve_gpus.has_value());
 
   s.drift = {
       {.model = "fraud", .score_micros = 500000, .metric = "psi", .time = s.now, .source = "test"}};
@@ -1199,6 +1202,10 @@ TEST(BudgetPlannerTest, ARetrainingJobOfAnUnlockedModelStartsOnlyWhereTheReserve
   EXPECT_TRUE(plan.jobs[0].suspend);
   EXPECT_EQ(plan.jobs[0].rung, JobRung::kHold);
   EXPECT_THAT(plan.jobs[0].message, testing::HasSubstr("retraining reserve"));
+  // ... and publishes the reserve for the webhook, which then holds such Jobs as this pass did.
+  const api::AdmissionAllowance& admission = *Outcome(plan).status.admission;
+  EXPECT_EQ(admission.reserve_gpus, 0);
+  EXPECT_EQ(admission.reserve_models, std::vector<std::string>{"fraud"});
 }
 
 TEST(BudgetPlannerTest, PassesThatRunFurtherApartThanTheTickProjectFurtherAhead) {
