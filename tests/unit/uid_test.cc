@@ -25,12 +25,16 @@ TEST(UidTest, ACanonicalUuidPacksAndUnpacksToTheSameText) {
 TEST(UidTest, AnythingButTheCanonicalFormStaysText) {
   for (const char* text :
        {"", "pod-a", "node:gpu-1",
-        "3F0C9A4E-5B1D-4C8E-9F2A-7D6E5C4B3A21",   // upper case: would not unpack the same
-        "3f0c9a4e5b1d4c8e9f2a7d6e5c4b3a21",       // no dashes
-        "3f0c9a4e-5b1d-4c8e-9f2a-7d6e5c4b3a2",    // one digit short
-        "3f0c9a4e-5b1d-4c8e-9f2a-7d6e5c4b3a211",  // one too many
-        "3f0c9a4e-5b1d-4c8e-9f2a_7d6e5c4b3a21",   // a dash elsewhere
-        "3f0c9a4e-5b1d-4c8e-9f2g-7d6e5c4b3a21",   // not hex
+        "3F0C9A4E-5B1D-4C8E-9F2A-7D6E5C4B3A21",     // upper case: would not unpack the same
+        "3f0c9a4e5b1d4c8e9f2a7d6e5c4b3a21",         // no dashes
+        "3f0c9a4e-5b1d-4c8e-9f2a-7d6e5c4b3a2",      // one digit short
+        "3f0c9a4e-5b1d-4c8e-9f2a-7d6e5c4b3a211",    // one too many
+        "3f0c9a4e-5b1d-4c8e-9f2a_7d6e5c4b3a21",     // a dash elsewhere
+        "3f0c9a4e-5b1d-4c8e-9f2g-7d6e5c4b3a21",     // not hex
+        "gf0c9a4e-5b1d-4c8e-9f2a-7d6e5c4b3a21",     // not hex, first of the first group
+        "3f0c9a4e-5b1d-4c8e-9f2a-7d6e5c4b3a-1",     // a dash for a digit, in the last group
+        "3f0c9a4e-5b1d-4:8e-9f2a-7d6e5c4b3a21",     // the byte after '9', in the third
+        "3f0c9a4e-5b1d-4c8e-9f2a-7d6e5c4b3a2\xff",  // a byte above 127
         "{3f0c9a4e-5b1d-4c8e-9f2a-7d6e5c4b3a2}"}) {
     EXPECT_FALSE(PackUid(text).has_value()) << text;
   }
