@@ -31,14 +31,15 @@
 #       [--rounds N] [--report FILE]
 #
 # --short: the drainline outage, one round of latency, reset, refuse, halfopen, stall and slow
-# with 4-8 s faults and 4 kills (the version in `make test`, scenario 12); default: --rounds 2 of every fault, 100 kills
-# (`make test-faults`). --faults "NAME..." runs only those faults. BURSAR_FAULTS_SEED fixes the
-# random choices (printed at the start); BURSAR_FAULT_SECONDS sets how long latency, refuse, stall
-# and slow last (default 8, 4 with --short).
+# with 4-8 s faults and 4 kills (the version in `make test`, scenario 12); default: --rounds 2 of
+# every fault, 100 kills (`make test-faults`). --faults "NAME..." runs only those faults.
+# BURSAR_FAULTS_SEED fixes the random choices (printed at the start); BURSAR_FAULTS_LOOKAHEAD sets
+# the replicas' --lookahead (default 50 s); BURSAR_FAULT_SECONDS sets how long latency, refuse,
+# stall and slow last (default 8, 4 with --short).
 set -euo pipefail
 FAULTS_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 usage() {
-  sed -n '/^#   tests\/cluster/,/^# and slow last/s/^# \{0,1\}//p' "${BASH_SOURCE[0]}" >&2
+  sed -n '/^#   tests\/cluster/,/^# stall and slow last/s/^# \{0,1\}//p' "${BASH_SOURCE[0]}" >&2
   exit 2
 }
 [[ ${1:-} != -h && ${1:-} != --help ]] || usage
@@ -47,7 +48,10 @@ source "$FAULTS_DIR/../e2e/lib.sh"
 SHORT=false KILLS=100 ROUNDS=2 REPORT="" ONLY=""
 while (($# > 0)); do
   case $1 in
-    --short) SHORT=true KILLS=4 ROUNDS=1 ONLY=" drainline latency reset refuse halfopen stall slow " ;;
+    --short)
+      SHORT=true KILLS=4 ROUNDS=1
+      ONLY=" drainline latency reset refuse halfopen stall slow "
+      ;;
     --kills) KILLS=${2:?--kills needs a number} && shift ;;
     --rounds) ROUNDS=${2:?--rounds needs a number} && shift ;;
     --report) REPORT=${2:?--report needs a file} && shift ;;
