@@ -134,6 +134,17 @@ std::string RetrainingText(const api::RetrainingSpec& r) {
                       r.max_per_period, " per period)");
 }
 
+// The retraining reserve as status.admission published it: whom it is unlocked for and the GPUs
+// their retraining may hold, or that it is locked.
+std::string ReserveText(const api::ComputeBudgetStatus& st) {
+  if (!st.admission.has_value() || !st.admission->reserve_gpus.has_value()) {
+    return "locked (no modelDrift unlock this period)";
+  }
+  return absl::StrCat("unlocked for ", absl::StrJoin(st.admission->reserve_models, ", "),
+                      ": their retraining may hold ", *st.admission->reserve_gpus,
+                      " GPUs now, beside regular work");
+}
+
 // "  Key:          value" lines.
 void Field(std::string* out, std::string_view key, std::string_view value) {
   constexpr int kKeyWidth = 14;
@@ -214,6 +225,9 @@ std::string RenderWhy(const api::ComputeBudget& b, const std::vector<BudgetEvent
                                    : std::string("— (not this period at the current burn rate)"));
   Field(&out, "GPU-hours", FormatFixed(st.gpu_hours, 1));
   Field(&out, "Allowed GPUs", absl::StrCat(st.allowed_gpus));
+  if (spec.retraining.reserve_percent > 0) {
+    Field(&out, "Reserve", ReserveText(st));
+  }
 
   if (!st.jobs.empty()) {
     out += "\nJobs with their own cap (spend over their whole life)\n";

@@ -436,6 +436,22 @@ Events (newest first)
 )");
 }
 
+// A budget with a retraining reserve says whether it is unlocked, for which models, and the GPUs
+// their retraining may hold (status.admission, what the webhook decides from); a budget without
+// one prints no such line (the exact texts above).
+TEST(PluginViewTest, WhySaysWhomTheReserveIsUnlockedFor) {
+  Budget b = Throttled();
+  b.get().spec.retraining.reserve_percent = 15;
+  EXPECT_THAT(RenderWhy(b.get(), {}, kNow, {}),
+              HasSubstr("  Reserve:      locked (no modelDrift unlock this period)\n"));
+  b.get().status.admission = api::AdmissionAllowance{};
+  b.get().status.admission->reserve_gpus = 3;
+  b.get().status.admission->reserve_models = {"bert", "resnet"};
+  EXPECT_THAT(RenderWhy(b.get(), {}, kNow, {}),
+              HasSubstr("  Reserve:      unlocked for bert, resnet: their retraining may hold 3 "
+                        "GPUs now, beside regular work\n"));
+}
+
 TEST(PluginViewTest, DecodesCoreAndEventsApiEvents) {
   BudgetEvent core = DecodeBudgetEvent(JsonOrFail(R"({
     "type": "Warning", "reason": "Throttle", "message": "quota lowered", "count": 3,
