@@ -728,19 +728,31 @@ BudgetPlanner::Metering BudgetPlanner::MeterBudget(Pass& pass, BudgetWork& w,
   }
   m.burn.stop_lag = stop_lag.Lag();
   std::map<std::string, absl::Time> idle_since;
+  // The idle part of the nodes the budget grew: a wholly idle node at its whole price; a node
+  // that runs pods, its GPUs no pod holds at their share of the node price (the pods pay their
+  // own shares), as the simulator charges (Simulation::IdleByOwner) and the cloud bills.
   for (const NodeView* grown : pass.GrownFor(b.metadata.name)) {
     const NodeView& node = *grown;
-    if (!pass.pool_of_node.contains(node.info.name) || !pass.Idle(node.info.name)) {
+    if (!pass.pool_of_node.contains(node.info.name)) {
+      continue;
+    }
+    const int64_t capacity = node.info.gpu_capacity;
+    const bool idle = pass.Idle(node.info.name);
+    const int64_t free_gpus =
+        idle ? capacity
+             : std::clamp<int64_t>(capacity - pass.ActiveGpusOn(node.info.name), 0, capacity);
+    if (!idle && free_gpus == 0) {
       continue;
     }
     const std::string& uid = node_uids.emplace_back(absl::StrCat("node:", node.info.name));
     auto since = st.idle_since.find(node.info.name);
     absl::Time from = since == st.idle_since.end() ? now : since->second;
-    Money rate = pass.NodeRate(w.book, node);
-    charges.push_back({uid, from, now, rate, node.info.gpu_capacity, false, false, nullptr, false});
+    const Money node_rate = pass.NodeRate(w.book, node);
+    const Money rate = idle ? node_rate : node_rate.MulDiv(free_gpus, capacity);
+    charges.push_back({uid, from, now, rate, free_gpus, false, false, nullptr, false});
     idle_since[node.info.name] = now;
     m.burn.idle_rate += rate;
-    m.burn.idle_gpus += node.info.gpu_capacity;
+    m.burn.idle_gpus += free_gpus;
   }
   st.idle_since = std::move(idle_since);
 

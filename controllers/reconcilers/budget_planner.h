@@ -29,9 +29,10 @@
 // - a pod's cost: the cost model at its node's prices (the node's GPUNodePool
 //   pricePerNodeHour, else the budget's PriceBook); pods are charged from status.startTime to
 //   the last container's finish (or now), pods being deleted until their deletionTimestamp;
-// - idle nodes of a pool are charged to the budget that grew them (Node annotation
-//   bursar.dev/grown-for); idle nodes nobody grew, and the nodes up to the pool's minNodes,
-//   are cluster overhead, as in the simulator;
+// - the idle part of a pool's nodes is charged to the budget that grew them (Node annotation
+//   bursar.dev/grown-for): a wholly idle node at its price, the GPUs no pod holds on a busy one
+//   at their share of it; idle nodes nobody grew, and the nodes up to the pool's minNodes, are
+//   cluster overhead, as in the simulator;
 // - a Job is held (suspended) only when it has no running pods; drained Jobs are chosen by
 //   engine::ChooseDrained (lowest priority first, then the most recently started run); Bursar
 //   resumes only Jobs it suspended itself, highest priority first, as long as they fit the

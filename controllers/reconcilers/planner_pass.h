@@ -176,6 +176,10 @@ struct BudgetPlanner::Pass {
         job_pods.find(std::pair<std::string_view, std::string_view>(job.namespace_name, job.name));
     return it == job_pods.end() ? kNone : it->second;
   }
+  int64_t ActiveGpusOn(const std::string& node) const {
+    auto it = active_gpus_on_node.find(node);
+    return it == active_gpus_on_node.end() ? 0 : it->second;
+  }
   bool Idle(const std::string& node) const {
     auto it = active_pods_on_node.find(node);
     return it == active_pods_on_node.end() || it->second == 0;

@@ -1051,7 +1051,9 @@ TEST(BudgetPlannerTest, NodesThatNeverBecomeReadyAreNotReplacedByMoreNodes) {
                         "are the pool, not a reason to add more";
 }
 
-TEST(BudgetPlannerTest, IdleNodesAreChargedToTheirBudgetAndOnlyIdleOnesAreRemoved) {
+// A budget pays for the idle part of the nodes it grew: a wholly idle node, and the GPUs no pod
+// holds on a busy one (as the simulator charges, and the cloud bills the whole node).
+TEST(BudgetPlannerTest, TheIdlePartOfGrownNodesIsChargedToTheirBudgetAndOnlyIdleOnesAreRemoved) {
   BudgetPlanner planner;
   Snapshot s = Base(kStart + absl::Hours(1));
   s.nodes = {Node("a100-0", "vision"), Node("a100-1", "vision")};
@@ -1059,7 +1061,8 @@ TEST(BudgetPlannerTest, IdleNodesAreChargedToTheirBudgetAndOnlyIdleOnesAreRemove
   EXPECT_TRUE(planner.Reconcile(s).pool_changes.empty());
   s.now += absl::Minutes(6);
   Plan plan = planner.Reconcile(s);
-  // p1 for 66 minutes, plus the idle node a100-1 for the 6 minutes between the passes.
+  // p1 for 66 minutes, plus, for the 6 minutes between the passes, the idle node a100-1 and the
+  // GPU of a100-0 that p1 leaves free (half the node's price: its share of the node's GPUs).
   engine::PriceResolver resolver(Book().spec);
   engine::ContainerResources whole;
   whole.cpu_request = values::Quantity::FromUnits(2);
@@ -1067,7 +1070,10 @@ TEST(BudgetPlannerTest, IdleNodesAreChargedToTheirBudgetAndOnlyIdleOnesAreRemove
   whole.gpus = 2;
   values::Money node_hour = engine::PodRatePerHour(
       {whole}, resolver.PricesFor(Node("x").info, values::Money::FromUnits(8)));
-  EXPECT_EQ(Outcome(plan).status.spent, GpuShare().MulDiv(66, 60) + node_hour.MulDiv(6, 60));
+  EXPECT_EQ(Outcome(plan).status.spent, GpuShare().MulDiv(66, 60) + node_hour.MulDiv(6, 60) +
+                                            node_hour.MulDiv(1, 2).MulDiv(6, 60));
+  // GPU-hours too: 66 GPU-minutes of p1, 12 of the idle node, 6 of the free GPU.
+  EXPECT_EQ(Outcome(plan).status.gpu_hours, values::Money::FromUnits(84).MulDiv(1, 60));
   // Demand has been below the pool for less than scaleDownDelay (10m): nothing yet.
   EXPECT_TRUE(plan.pool_changes.empty());
 
