@@ -200,13 +200,18 @@ int Simulate(const std::vector<std::string>& argv) {
   if (!scenario.ok()) {
     return Fail(scenario.status());
   }
+  // Streamed as the first policy runs (a year of 1-minute ticks is too many rows to hold).
   std::ofstream decisions;
-  if (std::optional<std::string> path = args->Get("decisions")) {
-    decisions.open(*path, std::ios::binary | std::ios::trunc);
+  const std::optional<std::string> decisions_path = args->Get("decisions");
+  auto decisions_failed = [&] {
+    return Fail(absl::InvalidArgumentError(
+        absl::StrCat("--decisions: ", *decisions_path, ": cannot write")));
+  };
+  if (decisions_path.has_value()) {
+    decisions.open(*decisions_path, std::ios::binary | std::ios::trunc);
     decisions << sim::kDecisionsCsvHeader;
     if (!decisions) {
-      return Fail(
-          absl::InvalidArgumentError(absl::StrCat("--decisions: ", *path, ": cannot write")));
+      return decisions_failed();
     }
   }
   std::vector<sim::SimReport> reports;
@@ -239,8 +244,7 @@ int Simulate(const std::vector<std::string>& argv) {
   if (decisions.is_open()) {
     decisions.close();
     if (!decisions) {
-      return Fail(absl::InvalidArgumentError(
-          absl::StrCat("--decisions: ", *args->Get("decisions"), ": cannot write")));
+      return decisions_failed();
     }
   }
   std::string spend_match_note;
