@@ -150,11 +150,13 @@ std::string SuspendPatch(const reconcilers::SuspendPath& kind, const json::Value
 // The model whose unlocked retraining reserve work labelled `labels` draws on; nullopt for
 // regular work (the reserve is locked, or it is not retraining of an unlocked model).
 std::optional<std::string> ReserveModelOf(const api::ComputeBudget& b, values::LabelsRef labels) {
-  const api::AdmissionAllowance& a = *b.status.admission;
   std::string model;
-  if (!a.reserve_gpus.has_value() || !engine::IsRetrainingWork(labels, b.spec.retraining, &model) ||
-      std::find(a.reserve_models.begin(), a.reserve_models.end(), model) ==
-          a.reserve_models.end()) {
+  if (!b.status.admission->reserve_gpus.has_value() ||
+      !engine::IsRetrainingWork(labels, b.spec.retraining, &model)) {
+    return std::nullopt;
+  }
+  const std::vector<std::string> open = api::OpenUnlocks(b.status);
+  if (std::find(open.begin(), open.end(), model) == open.end()) {
     return std::nullopt;
   }
   return model;
@@ -165,7 +167,7 @@ std::optional<std::string> ReserveModelOf(const api::ComputeBudget& b, values::L
 std::optional<std::string> OverReserve(const Charged& c, const std::string& model, int64_t gpus) {
   const api::AdmissionAllowance& a = *c.budget->status.admission;
   int64_t held = 0;
-  for (const std::string& m : a.reserve_models) {
+  for (const std::string& m : api::OpenUnlocks(c.budget->status)) {
     if (auto it = c.usage.retraining_gpus.find(m); it != c.usage.retraining_gpus.end()) {
       held = reconcilers::SaturatingAdd(held, it->second);
     }

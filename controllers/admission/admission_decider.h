@@ -21,8 +21,8 @@
 //   ResourceQuota mode, is refused when the budget holds new work and the pod requests a quota
 //   resource, or when its request of a resource in status.admission.allowed would take the
 //   budget's pods over that allowance. The message names the budget, its phase and what to do.
-// - Retraining work of a model whose reserve a modelDrift signal unlocked (status.admission's
-//   reserveModels; engine::IsRetrainingWork) draws on the reserve, as the planner meters it: a
+// - Retraining work of a model whose reserve a modelDrift signal unlocked (the open unlocks of
+//   status.retraining; engine::IsRetrainingWork) draws on the reserve, as the planner meters it: a
 //   Job or pod of it is checked against the reserve's GPUs (reserveGPUs beside the GPUs the
 //   budget's retraining pods of those models hold) instead of holdNewWork and allowed, and is
 //   created suspended (a Job) or refused (a pod) only when it does not fit there.

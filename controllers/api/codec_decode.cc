@@ -473,8 +473,6 @@ void ReadAdmissionAllowance(ObjectReader& r, AdmissionAllowance* out) {
   if (r.Int64("reserveGPUs", &reserve_gpus, {.min = 0})) {
     out->reserve_gpus = reserve_gpus;
   }
-  r.StringList("reserveModels", &out->reserve_models, {.max_items = kMaxModelUnlocks},
-               kLabelValueRule);
 }
 
 void ReadJobSpend(ObjectReader& j, size_t, JobSpend* out) {

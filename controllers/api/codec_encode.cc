@@ -440,13 +440,6 @@ json::Value EncodeComputeBudgetStatus(const ComputeBudgetStatus& s) {
     }
     if (s.admission->reserve_gpus.has_value()) {
       admission.Set("reserveGPUs", json::Value::Int(*s.admission->reserve_gpus));
-      if (!s.admission->reserve_models.empty()) {
-        json::Value models = json::Value::Array({});
-        for (const std::string& model : s.admission->reserve_models) {
-          models.Append(Str(model));
-        }
-        admission.Set("reserveModels", std::move(models));
-      }
     }
     out.Set("admission", std::move(admission));
   }

@@ -194,12 +194,11 @@ struct AdmissionAllowance {
   std::optional<values::Money> gpu_hour_price;
   std::optional<values::Money> money_left;
   // While a modelDrift signal has the retraining reserve unlocked: the GPUs retraining work of
-  // the unlocked models may hold together (the engine's reserve allowance), and those models.
-  // Such work draws on the reserve, not on the regular allowance or holdNewWork
+  // the unlocked models (OpenUnlocks of the same status) may hold together, the engine's reserve
+  // allowance. Such work draws on the reserve, not on the regular allowance or holdNewWork
   // (engine::DrawsOnReserve): the webhook starts it only where the reserve has room, as the
   // planner does.
   std::optional<int64_t> reserve_gpus;
-  std::vector<std::string> reserve_models;  // at most kMaxModelUnlocks, sorted
   bool operator==(const AdmissionAllowance&) const = default;
 };
 
@@ -228,6 +227,20 @@ struct ComputeBudgetStatus {
   // corrupt value is the engine's to refuse (and ignore), not a reason to reject the budget.
   std::string job_lengths;
 };
+
+// The models a modelDrift signal has unlocked the reserve for in the status's period (the open
+// unlocks of status.retraining, when it is of that period), in status order.
+inline std::vector<std::string> OpenUnlocks(const ComputeBudgetStatus& s) {
+  std::vector<std::string> out;
+  if (s.retraining.has_value() && s.period.has_value() && s.retraining->period == s.period) {
+    for (const ModelUnlock& m : s.retraining->models) {
+      if (m.open) {
+        out.push_back(m.model);
+      }
+    }
+  }
+  return out;
+}
 
 struct ComputeBudget {
   ObjectMeta metadata;

@@ -60,16 +60,6 @@ bool RetrainingGate::AnyUnlocked(const values::Period& period) const {
   return period_ == period && !unlocked_.empty();
 }
 
-std::vector<std::string> RetrainingGate::UnlockedModels(const values::Period& period) const {
-  std::vector<std::string> out;
-  if (period_ == period) {
-    for (const auto& [model, unlocked] : unlocked_) {
-      out.push_back(model);
-    }
-  }
-  return out;
-}
-
 int RetrainingGate::UnlocksIn(const values::Period& period) const {
   return period_ == period ? unlocks_this_period_ : 0;
 }

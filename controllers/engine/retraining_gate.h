@@ -13,7 +13,6 @@
 #include <cstdint>
 #include <map>
 #include <string>
-#include <vector>
 
 #include "absl/time/time.h"
 #include "controllers/api/types.h"
@@ -41,8 +40,6 @@ class RetrainingGate {
 
   bool IsUnlocked(const std::string& model, const values::Period& period) const;
   bool AnyUnlocked(const values::Period& period) const;
-  // The models unlocked in `period`, sorted.
-  std::vector<std::string> UnlockedModels(const values::Period& period) const;
   int UnlocksIn(const values::Period& period) const;
 
   // The state to keep in status: open unlocks, the period's count and the models still cooling

@@ -861,10 +861,9 @@ void BudgetPlanner::RecordTransitions(const BudgetWork& w, const engine::BudgetD
 // status.admission: what the webhook decides from on every replica. GPUs get the quota the
 // ResourceQuota would get; cpu and memory (money budgets only) what their running pods use plus
 // the money the pacing still allows per hour, converted at engine::CpuMemoryPrices; while the
-// retraining reserve is unlocked, its GPU allowance and the models it is unlocked for.
+// retraining reserve is unlocked, its GPU allowance (status.retraining says for which models).
 api::AdmissionAllowance BudgetPlanner::AdmissionOf(const BudgetWork& w,
-                                                   const engine::BudgetStep& step,
-                                                   const engine::RetrainingGate& gate) {
+                                                   const engine::BudgetStep& step) {
   const engine::BudgetDecision& d = w.decision;
   api::AdmissionAllowance out;
   out.hold_new_work = d.hold_new_work || d.keep_running_gpus.has_value();
@@ -885,7 +884,6 @@ api::AdmissionAllowance BudgetPlanner::AdmissionOf(const BudgetWork& w,
   }
   if (step.reserve_unlocked) {
     out.reserve_gpus = d.reserve_allowed_gpus;
-    out.reserve_models = gate.UnlockedModels(step.ledger->period());
   }
   return out;
 }
@@ -911,7 +909,7 @@ void BudgetPlanner::WriteStatus(const BudgetWork& w, const engine::BudgetStep& s
   }
   s.exhausts_at = d.exhausts_at;
   s.allowed_gpus = d.allowed_gpus;
-  s.admission = AdmissionOf(w, step, st.gate);
+  s.admission = AdmissionOf(w, step);
   s.phase = d.phase;
   s.ledger = st.ledger->Snapshot();
   s.reserve_ledger = st.reserve_ledger->Snapshot();

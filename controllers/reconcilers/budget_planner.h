@@ -251,8 +251,7 @@ class BudgetPlanner {
   static void RecordTransitions(const BudgetWork& w, const engine::BudgetDecision& d,
                                 absl::Time now, const std::string& ended_summary, BudgetState& st,
                                 BudgetOutcome& out);
-  static api::AdmissionAllowance AdmissionOf(const BudgetWork& w, const engine::BudgetStep& step,
-                                             const engine::RetrainingGate& gate);
+  static api::AdmissionAllowance AdmissionOf(const BudgetWork& w, const engine::BudgetStep& step);
   static void WriteStatus(const BudgetWork& w, const engine::BudgetStep& step, BudgetState& st,
                           BudgetOutcome& out);
   // Parts of PlanJobs.

@@ -134,13 +134,13 @@ std::string RetrainingText(const api::RetrainingSpec& r) {
                       r.max_per_period, " per period)");
 }
 
-// The retraining reserve as status.admission published it: whom it is unlocked for and the GPUs
-// their retraining may hold, or that it is locked.
+// The retraining reserve as status published it: whom it is unlocked for (status.retraining) and
+// the GPUs their retraining may hold (status.admission), or that it is locked.
 std::string ReserveText(const api::ComputeBudgetStatus& st) {
   if (!st.admission.has_value() || !st.admission->reserve_gpus.has_value()) {
     return "locked (no modelDrift unlock this period)";
   }
-  return absl::StrCat("unlocked for ", absl::StrJoin(st.admission->reserve_models, ", "),
+  return absl::StrCat("unlocked for ", absl::StrJoin(api::OpenUnlocks(st), ", "),
                       ": their retraining may hold ", *st.admission->reserve_gpus,
                       " GPUs now, beside regular work");
 }

@@ -149,8 +149,8 @@ check "a modelDrift report over the threshold unlocks the reserve, naming the ca
 # budget holds new work, and the planner decided at its next pass. Deleted again at once, so the
 # checks below are unchanged (and quick: train-1's drain grace is running).
 webhook_holds_retraining_for_the_reserve() {
-  wait_for "status.admission.reserveModels" 15 bash -c \
-    "kubectl get computebudget fraud-team -o jsonpath='{.status.admission.reserveModels}' | grep -q fraud" ||
+  wait_for "status.admission.reserveGPUs" 15 bash -c \
+    "[[ -n \$(kubectl get computebudget fraud-team -o jsonpath='{.status.admission.reserveGPUs}') ]]" ||
     return 1
   echo "      status.admission: $(jp computebudget fraud-team '{.status.admission}')"
   gpu_job retrain-wide ml 16 20s "$retrain_labels" | kc create -f - >"$WORK/wide.out" 2>&1 || {

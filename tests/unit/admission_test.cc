@@ -174,7 +174,6 @@ TEST(AdmissionCodecTest, StatusAdmissionRoundTripsAndBadQuantitiesNameTheField) 
   b.status.admission->gpu_hour_price = values::Money::FromMicros(2'500'000);
   b.status.admission->money_left = values::Money::FromMicros(123'456'789);
   b.status.admission->reserve_gpus = 3;
-  b.status.admission->reserve_models = {"bert", "resnet"};
   json::Value encoded = api::EncodeComputeBudget(b);
   encoded.Set("status", api::EncodeComputeBudgetStatus(b.status));
   absl::StatusOr<api::ComputeBudget> decoded =
@@ -436,7 +435,12 @@ AdmissionView ReserveView(bool hold) {
   api::AdmissionAllowance& a = *view.budgets[0].status.admission;
   a.hold_new_work = hold;
   a.reserve_gpus = 4;
-  a.reserve_models = {"resnet"};
+  // resnet's unlock is open this period; bert's is only cooling down (its reserve is locked).
+  api::ComputeBudgetStatus& st = view.budgets[0].status;
+  st.period = values::Period{absl::FromUnixSeconds(0), absl::FromUnixSeconds(86400)};
+  st.retraining = api::RetrainingStatus{
+      .period = st.period,
+      .models = {{.model = "resnet", .open = true}, {.model = "bert", .open = false}}};
   Allow(view.budgets[0], values::kGpuResource, "12");
   view.usage["vision"].gpus = 5;
   view.usage["vision"].retraining_gpus = {{"resnet", 2}, {"bert", 1}};
@@ -468,9 +472,16 @@ TEST(AdmissionJobTest, RetrainingOfAnUnlockedModelWaitsOnlyForTheReserve) {
   EXPECT_NE(Decide(Request("batch", "Job", Job(kRetrainBert, 1, 1)), held)
                 .json_patch.find("/spec/suspend"),
             std::string::npos);
+  // Unlocks of another period open nothing now: resnet's retraining is regular work.
+  AdmissionView stale = ReserveView(/*hold=*/true);
+  stale.budgets[0].status.retraining->period =
+      values::Period{absl::FromUnixSeconds(-86400), absl::FromUnixSeconds(0)};
+  EXPECT_NE(Decide(Request("batch", "Job", Job(kRetrainResnet, 1, 1)), stale)
+                .json_patch.find("/spec/suspend"),
+            std::string::npos);
   // With the reserve locked altogether, resnet's retraining is regular work too.
   held.budgets[0].status.admission->reserve_gpus.reset();
-  held.budgets[0].status.admission->reserve_models.clear();
+  held.budgets[0].status.retraining.reset();
   EXPECT_NE(Decide(Request("batch", "Job", Job(kRetrainResnet, 1, 1)), held)
                 .json_patch.find("/spec/suspend"),
             std::string::npos);

@@ -1211,7 +1211,7 @@ TEST(BudgetPlannerTest, ARetrainingJobOfAnUnlockedModelStartsOnlyWhereTheReserve
   // ... and publishes the reserve for the webhook, which then holds such Jobs as this pass did.
   const api::AdmissionAllowance& admission = *Outcome(plan).status.admission;
   EXPECT_EQ(admission.reserve_gpus, 0);
-  EXPECT_EQ(admission.reserve_models, std::vector<std::string>{"fraud"});
+  EXPECT_EQ(api::OpenUnlocks(Outcome(plan).status), std::vector<std::string>{"fraud"});
 }
 
 TEST(BudgetPlannerTest, PassesThatRunFurtherApartThanTheTickProjectFurtherAhead) {

@@ -437,7 +437,8 @@ Events (newest first)
 }
 
 // A budget with a retraining reserve says whether it is unlocked, for which models, and the GPUs
-// their retraining may hold (status.admission, what the webhook decides from); a budget without
+// their retraining may hold (status.retraining and status.admission, what the webhook decides
+// from; a model only cooling down is not unlocked); a budget without
 // one prints no such line (the exact texts above).
 TEST(PluginViewTest, WhySaysWhomTheReserveIsUnlockedFor) {
   Budget b = Throttled();
@@ -446,7 +447,10 @@ TEST(PluginViewTest, WhySaysWhomTheReserveIsUnlockedFor) {
               HasSubstr("  Reserve:      locked (no modelDrift unlock this period)\n"));
   b.get().status.admission = api::AdmissionAllowance{};
   b.get().status.admission->reserve_gpus = 3;
-  b.get().status.admission->reserve_models = {"bert", "resnet"};
+  b.get().status.retraining = api::RetrainingStatus{.period = b.get().status.period,
+                                                    .models = {{.model = "bert", .open = true},
+                                                               {.model = "resnet", .open = true},
+                                                               {.model = "vit", .open = false}}};
   EXPECT_THAT(RenderWhy(b.get(), {}, kNow, {}),
               HasSubstr("  Reserve:      unlocked for bert, resnet: their retraining may hold 3 "
                         "GPUs now, beside regular work\n"));
