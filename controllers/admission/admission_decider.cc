@@ -427,7 +427,10 @@ BudgetUsage UsageOf(const PodView& pod, const api::ComputeBudget& budget) {
   out.cpu = r.cpu;
   out.memory = r.memory;
   std::string model;
-  if (r.gpus > 0 && engine::IsRetrainingWork(pod.labels, budget.spec.retraining, &model)) {
+  // Only a budget with a reserve has retraining work apart: the others skip the labels (this
+  // runs for every pod the webhook's cache sees change).
+  if (r.gpus > 0 && budget.spec.retraining.reserve_percent > 0 &&
+      engine::IsRetrainingWork(pod.labels, budget.spec.retraining, &model)) {
     out.retraining_gpus.emplace(std::move(model), r.gpus);
   }
   return out;

@@ -55,7 +55,7 @@ struct BudgetUsage {
   values::Quantity cpu;
   values::Quantity memory;
   // The part of `gpus` its retraining pods hold (engine::IsRetrainingWork), by model, unlocked or
-  // not: what draws on the retraining reserve once a model's reserve is unlocked.
+  // not, for a budget that keeps a reserve: what draws on it once a model's reserve is unlocked.
   std::map<std::string, int64_t, std::less<>> retraining_gpus;
 };
 

@@ -662,7 +662,9 @@ TEST(AdmissionUsageTest, SumsActivePodsIntoTheBudgetTheyAreChargedTo) {
   EXPECT_EQ(usage["wide"].memory, Quantity::FromUnits(1024));
   EXPECT_TRUE(usage["team-a"].retraining_gpus.empty());
 
-  // Retraining pods' GPUs are counted by model as well (the reserve's part once unlocked).
+  // Retraining pods' GPUs are counted by model as well (the reserve's part once unlocked), for a
+  // budget that keeps a reserve.
+  budgets[1].spec.retraining.reserve_percent = 10;
   reconcilers::PodView retrain = pod("a", 3, reconcilers::PodState::kRunning);
   retrain.labels = {{"team", "a"}, {"bursar.dev/purpose", "retrain"}, {"bursar.dev/model", "m"}};
   usage = UsageByBudget(budgets, {}, {retrain, pod("a", 2, reconcilers::PodState::kRunning)});
