@@ -1290,19 +1290,26 @@ BudgetYaml ShutoffAt(std::string gpu_hours) {
   return b;
 }
 
+// One 2-GPU Job of 3 h on a fixed pool, under a shutoff at 4.5 GPU-hours a 3-hour period, with
+// `grace` to stop once suspended.
+Scenario OneThreeHourJobShutOffAt4Point5(absl::Duration grace) {
+  return ScenarioBuilder()
+      .Duration(absl::Hours(6))
+      .BillingLag(absl::ZeroDuration())
+      .TerminationGrace(grace)
+      .Pool(PoolYaml().Fixed(1))
+      .Budget(ShutoffAt("4.5"))
+      .Add(Job(absl::ZeroDuration(), absl::Hours(3), 2, "team"))
+      .Build();
+}
+
 TEST(SimulatorMetrics, OneSuspensionLosesTheRestartPenaltyOfWork) {
   // One 2-GPU Job of 3 h, 3-hour periods, 4.5 GPU-hours each. It runs from 0; at 135 min it has
   // used 2 x 2.25 = 4.5 GPU-hours and is suspended. The next period (180 min) resumes it with
   // 45 min of work left plus the 5-minute restart penalty: it finishes at 180 + 50 = 230 min.
   // Lost: the 5 minutes redone on 2 GPUs = 10/60 GPU-hours.
-  Scenario s = ScenarioBuilder()
-                   .Duration(absl::Hours(6))
-                   .BillingLag(absl::ZeroDuration())
-                   .Pool(PoolYaml().Fixed(1))
-                   .Budget(ShutoffAt("4.5"))
-                   .Add(Job(absl::ZeroDuration(), absl::Hours(3), 2, "team"))
-                   .Build();
-  SimReport r = SimulateOrFail(s, Policy::kShutoff);
+  SimReport r =
+      SimulateOrFail(OneThreeHourJobShutOffAt4Point5(absl::ZeroDuration()), Policy::kShutoff);
   const BudgetResult& b = BudgetOf(r, "team");
   EXPECT_EQ(b.suspensions, 1);
   EXPECT_EQ(b.boundary_drains, 0);  // suspended in the period its run started in
@@ -1334,15 +1341,8 @@ TEST(SimulatorMetrics, OneSuspensionLosesTheRestartPenaltyOfWork) {
 // suspended at 135 min with a 10-minute grace, is paid 145 + 50 minutes and still finishes at
 // 230 min.
 TEST(SimulatorMetrics, ASuspendedJobRunsOnForItsTerminationGrace) {
-  Scenario s = ScenarioBuilder()
-                   .Duration(absl::Hours(6))
-                   .BillingLag(absl::ZeroDuration())
-                   .TerminationGrace(absl::Minutes(10))
-                   .Pool(PoolYaml().Fixed(1))
-                   .Budget(ShutoffAt("4.5"))
-                   .Add(Job(absl::ZeroDuration(), absl::Hours(3), 2, "team"))
-                   .Build();
-  SimReport r = SimulateOrFail(s, Policy::kShutoff);
+  SimReport r =
+      SimulateOrFail(OneThreeHourJobShutOffAt4Point5(absl::Minutes(10)), Policy::kShutoff);
   const BudgetResult& b = BudgetOf(r, "team");
   EXPECT_EQ(b.suspensions, 1);
   EXPECT_EQ(b.jobs_completed, 1);
