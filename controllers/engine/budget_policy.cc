@@ -38,6 +38,9 @@ struct DimensionDecision {
   std::optional<double> keep_rate;
   int64_t reserve_allowed = 0;
   std::optional<int64_t> reserve_keep;
+  // What more may start (micro units per hour, and in GPUs); nullopt: no Drain line.
+  std::optional<double> start_room;
+  std::optional<int64_t> start_gpus;
   bool exhausted = false;
   int64_t forecast = 0;
   bool forecast_over_limit = false;  // forecast > L of this dimension
@@ -54,6 +57,26 @@ int64_t FloorGpus(double micro_amount, double unit_price, double hours) {
   }
   double gpus = std::floor(micro_amount / (unit_price * hours));
   return gpus >= 1e12 ? int64_t{1'000'000'000'000} : static_cast<int64_t>(gpus);
+}
+
+// The lowest percent at which the ladder drains (a Drain threshold), if any.
+std::optional<double> DrainLine(const std::vector<api::Threshold>& thresholds) {
+  std::optional<double> line;
+  for (const api::Threshold& t : thresholds) {
+    if (t.action == LadderAction::kDrain && (!line.has_value() || t.percent < *line)) {
+      line = t.percent;
+    }
+  }
+  return line;
+}
+
+// The most whole GPUs whose cost over an hour stays below `micro_amount` (0 when none does).
+int64_t GpusBelow(double micro_amount, double unit_price) {
+  if (micro_amount <= 0 || unit_price <= 0) {
+    return 0;
+  }
+  double gpus = std::ceil(micro_amount / unit_price) - 1;
+  return gpus >= 1e12 ? int64_t{1'000'000'000'000} : static_cast<int64_t>(std::max(0.0, gpus));
 }
 
 LadderAction RungFor(const std::vector<api::Threshold>& thresholds, double usage_percent) {
@@ -104,6 +127,13 @@ DimensionDecision Decide(const api::ComputeBudgetSpec& spec, const BudgetInputs&
                           ? 100.0 * projected / ceiling_next
                           : (projected > 0 ? std::numeric_limits<double>::infinity() : 0);
   out.rung = RungFor(spec.thresholds, out.usage_percent);
+  // The start room: what more may start, per hour, with the projection staying below the Drain
+  // line, so that work Bursar resumes is not drained again at the next pass.
+  if (std::optional<double> line = DrainLine(spec.thresholds); line.has_value()) {
+    out.start_room = std::max(
+        0.0, (*line / 100.0 * ceiling_next - projected) / std::max(lookahead_h, 1.0 / 3600));
+    out.start_gpus = GpusBelow(*out.start_room, static_cast<double>(d.unit_price));
+  }
 
   // Forecast-lands-on-limit allowance for the rest of the period.
   out.allowed_gpus = FloorGpus(static_cast<double>(regular_limit - regular_spent),
@@ -248,6 +278,9 @@ BudgetDecision DecideBudget(const api::ComputeBudgetSpec& spec, const BudgetInpu
     const DimensionDecision& money = decisions[*money_index];
     out.allowed_rate = MoneyOfMicros(money.allowed_rate);
     out.carry_rate = MoneyOfMicros(money.carry_rate);
+    if (money.start_room.has_value()) {
+      out.start_rate = MoneyOfMicros(*money.start_room);
+    }
     if (money.keep_rate.has_value()) {
       out.keep_running_rate = MoneyOfMicros(*money.keep_rate);
     }
@@ -260,6 +293,7 @@ BudgetDecision DecideBudget(const api::ComputeBudgetSpec& spec, const BudgetInpu
     out.keep_running_gpus = MinOpt(out.keep_running_gpus, d.keep_running);
     out.carry_gpus = MinOpt(out.carry_gpus, d.carry_gpus);
     out.reserve_keep_running_gpus = MinOpt(out.reserve_keep_running_gpus, d.reserve_keep);
+    out.start_gpus = MinOpt(out.start_gpus, d.start_gpus);
     exhausted = exhausted || d.exhausted;
     any_forecast_over_limit = any_forecast_over_limit || d.forecast_over_limit;
   }

@@ -67,6 +67,39 @@ UnitPrices CpuMemoryPrices(std::span<const UnitPrices> pools, const api::PriceDe
   return out;
 }
 
+StartRoom::StartRoom(const BudgetDecision& decision, values::Money gpu_hour_price,
+                     const UnitPrices& cpu_memory_prices)
+    : gpus_(decision.start_gpus), rate_(decision.start_rate), prices_(cpu_memory_prices) {
+  prices_.gpu_hour = gpu_hour_price;
+}
+
+values::Money StartRoom::RateOf(int64_t gpus, const CpuMemory& requests) const {
+  const ContainerResources work{.cpu_request = requests.cpu,
+                                .memory_request = requests.memory,
+                                .gpus = gpus,
+                                .cpu_usage = std::nullopt,
+                                .memory_usage = std::nullopt};
+  return PodRatePerHour({&work, 1}, prices_);
+}
+
+bool StartRoom::Fits(int64_t gpus, const CpuMemory& requests) const {
+  if (gpus_.has_value() && gpus > *gpus_) {
+    return false;
+  }
+  // Strictly below: work that reaches the Drain line would be drained at once.
+  const values::Money rate = RateOf(gpus, requests);
+  return !rate_.has_value() || rate == values::Money() || rate < *rate_;
+}
+
+void StartRoom::Take(int64_t gpus, const CpuMemory& requests) {
+  if (gpus_.has_value()) {
+    *gpus_ -= gpus;
+  }
+  if (rate_.has_value()) {
+    *rate_ -= RateOf(gpus, requests);
+  }
+}
+
 bool LimitsCpuOrMemory(const api::ComputeBudgetSpec& spec) {
   const std::vector<std::string>& resources = spec.quota.resources;
   return spec.limit.amount.has_value() &&

@@ -123,6 +123,27 @@ std::map<std::string, values::Quantity> CpuMemoryAllowances(const api::ComputeBu
 // work that spends past the pace where it lands on a dear node.
 UnitPrices CpuMemoryPrices(std::span<const UnitPrices> pools, const api::PriceDefaults& defaults);
 
+// The start room of a decision (BudgetDecision::start_gpus, start_rate), used up by the held
+// work one pass resumes: Release in the operator, the re-admission of held Jobs in `bursar
+// simulate`. A held Job is expected to burn its GPUs at the budget's GPU-hour price and its cpu
+// and memory at its cpu and memory prices (CpuMemoryPrices), wherever it lands.
+class StartRoom {
+ public:
+  StartRoom(const BudgetDecision& decision, values::Money gpu_hour_price,
+            const UnitPrices& cpu_memory_prices);
+  // Whether held work of `gpus` and `requests` fits what is left (its burn stays below it).
+  bool Fits(int64_t gpus, const CpuMemory& requests) const;
+  // Uses up what it takes.
+  void Take(int64_t gpus, const CpuMemory& requests);
+
+ private:
+  values::Money RateOf(int64_t gpus, const CpuMemory& requests) const;
+
+  std::optional<int64_t> gpus_;
+  std::optional<values::Money> rate_;
+  UnitPrices prices_;
+};
+
 // Whether spec.quota.resources lists cpu or memory on a money budget (CpuMemoryAllowances has
 // something to say).
 bool LimitsCpuOrMemory(const api::ComputeBudgetSpec& spec);

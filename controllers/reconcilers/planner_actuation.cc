@@ -373,7 +373,7 @@ void BudgetPlanner::WarnOfBadAnnotation(Pass& pass, const BudgetWork& w, const J
 // Drain keeps only as many running GPUs as the decision allows (engine::ChooseDrained), after
 // each Job's drain grace; Release resumes what Bursar held in admission order
 // (priority, then shorter expected work, with aging: engine/admission_order.h), as far as the
-// quota allows.
+// quota and the start room allow.
 void BudgetPlanner::PlanBudgetJobs(Pass& pass, BudgetWork& w, std::vector<JobCandidate>& candidates,
                                    std::set<std::string>& draining_jobs) {
   const engine::BudgetDecision& d = w.decision;
@@ -497,6 +497,9 @@ void BudgetPlanner::PlanBudgetJobs(Pass& pass, BudgetWork& w, std::vector<JobCan
           ? INT64_MAX
           : std::max<int64_t>(0, w.total_quota - w.regular_active_gpus - w.reserve_active_gpus);
   std::optional<Money> money_left = w.money_left;
+  // What it resumes keeps the projection below the Drain line (engine::StartRoom), or the next
+  // pass would drain it again.
+  engine::StartRoom start_room(d, w.gpu_hour_price, w.cpu_memory_prices);
   for (const JobCandidate& c : held_by_us) {
     // A Job that draws on the reserve once it runs (its model is unlocked) is released onto the
     // reserve only: released against regular room, it would be charged to the reserve all the
@@ -511,10 +514,13 @@ void BudgetPlanner::PlanBudgetJobs(Pass& pass, BudgetWork& w, std::vector<JobCan
                        " (modelDrift unlocked it)"));
       continue;
     }
-    if (held || c.job->gpus > headroom || !Releasable(pass, w, *c.job, &money_left)) {
+    const engine::CpuMemory requests{c.job->cpu, c.job->memory};
+    if (held || c.job->gpus > headroom || !start_room.Fits(c.job->gpus, requests) ||
+        !Releasable(pass, w, *c.job, &money_left)) {
       continue;
     }
     headroom -= c.job->gpus;
+    start_room.Take(c.job->gpus, requests);
     act(*c.job, false, JobRung::kRelease,
         absl::StrCat("released: budget ", name, " has room again"));
   }

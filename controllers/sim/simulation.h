@@ -114,7 +114,7 @@ struct Budget {
   std::optional<values::BudgetLedger> reserve_ledger;  // the part on the retraining reserve
   engine::RetrainingGate gate;
   std::vector<int> pools;
-  Money gpu_hour_price;
+  Money gpu_hour_price;  // of its last decision (engine::GpuHourPrice)
   std::vector<Charge> step_charges;
   std::vector<std::string> step_ended;
   AdmissionQueue pending;                // waiting Jobs, in admission order
@@ -198,6 +198,9 @@ class Simulation {
   bool MayUseReserve(const Budget& b, const Job& job) const;
   // Whether the budget held new work at a tick in [from_s, to_s).
   bool HeldDuring(const Budget& b, int64_t from_s, int64_t to_s) const;
+  // Whether Bursar holds a pending Job, as the operator would: it was drained, or it waited
+  // while its budget held new work (the operator suspends such a Job and later releases it).
+  bool HeldByBursar(const Budget& b, const Job& job, int64_t now_s) const;
   void AddPending(Budget& b, size_t index);
   // Whether some pool of `pools` could ever hold the Job (maxNodes x gpusPerNode).
   bool Schedulable(const Job& job, const std::vector<int>& pools) const;

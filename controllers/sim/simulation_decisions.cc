@@ -173,6 +173,7 @@ void Simulation::Decide(int64_t now_s) {
     int budget = static_cast<int>(bi);
     const engine::BudgetStep step = StepOf(b, budget, now_s);
     b.decision = engine::Decide(b.spec->spec, step);
+    b.gpu_hour_price = step.gpu_hour_price;
     if (options_.on_decision) {
       options_.on_decision(TraceOf(b, budget, step));
     }
@@ -282,6 +283,14 @@ bool Simulation::HeldDuring(const Budget& b, int64_t from_s, int64_t to_s) const
   return it != b.holds.end() && it->first < to_s;
 }
 
+bool Simulation::HeldByBursar(const Budget& b, const Job& job, int64_t now_s) const {
+  if (!b.enforcement->FollowsLadder()) {
+    return false;
+  }
+  return job.state == JobState::kSuspended ||
+         (!job.first_start_s.has_value() && HeldDuring(b, job.trace->submit_time_s, now_s));
+}
+
 void Simulation::Admit(int64_t now_s) {
   auto place = [&](const Job& job, const std::vector<int>& pools) -> int {
     for (int p : pools) {
@@ -337,6 +346,9 @@ void Simulation::Admit(int64_t now_s) {
       return within("cpu", requested.cpu, more.cpu) &&
              within("memory", requested.memory, more.memory);
     };
+    // Jobs Bursar holds (drained, or waiting while the budget held new work) are resumed only
+    // within the start room, as the operator's Release resumes them.
+    engine::StartRoom start_room(b.decision, b.gpu_hour_price, b.cpu_memory_prices);
     b.pending.Scan(b.lengths, [&](size_t index) {
       if (!may_start()) {
         return AdmissionQueue::Visit::kStop;
@@ -355,11 +367,18 @@ void Simulation::Admit(int64_t now_s) {
       if (!fits_cpu_memory(more)) {
         return AdmissionQueue::Visit::kSkip;
       }
+      const bool resumed = !draws_on_reserve && HeldByBursar(b, job, now_s);
+      if (resumed && !start_room.Fits(job.trace->gpus, more)) {
+        return AdmissionQueue::Visit::kSkip;
+      }
       int pool = job.trace->gpus == 0 ? b.pools.front() : place(job, b.pools);
       if (pool < 0) {
         return AdmissionQueue::Visit::kSkip;
       }
       Start(index, pool, now_s, reserve);
+      if (resumed) {
+        start_room.Take(job.trace->gpus, more);
+      }
       requested.cpu = requested.cpu + more.cpu;
       requested.memory = requested.memory + more.memory;
       (reserve ? reserve_used : used) += job.trace->gpus;

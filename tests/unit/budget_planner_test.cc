@@ -1578,6 +1578,45 @@ TEST(BudgetPlannerTest, ACorruptJobLengthsStatusIsIgnoredWithAnEventAndLearnedAn
   EXPECT_EQ(LengthsIn(Outcome(plan)).size(), 1u);
 }
 
+// A Job Bursar drained is resumed only where the start room has it (engine::StartRoom): the
+// projection with it stays below the Drain line. Here $36 with Hold at 97 % and Drain at 99 %,
+// an hour's lookahead and one GPU of $3.85 an hour running since the start: at hour 8, 9
+// GPU-hours projected ($34.69) are 96.4 %, and a second GPU would make it 107 %: the next pass
+// would drain it again (the finding of 6 December 2026: Drain, Release, Drain again, every
+// pass). At hour 6 there is room.
+TEST(BudgetPlannerTest, ADrainedJobIsResumedOnlyWhereTheNextPassWouldNotDrainItAgain) {
+  PlannerOptions options;
+  options.lookahead = absl::Hours(1);
+  auto snapshot = [](absl::Duration at) {
+    Snapshot s = Base(kStart + at);
+    s.budgets = {
+        Budget("  limit: {amount: \"36\", currency: USD}\n"
+               "  thresholds: [{percent: 97, action: Hold}, {percent: 99, action: Drain}]\n")};
+    s.pods = {Pod("p1", kStart, "a100-0", 1, "steady")};
+    JobView drained = Job("drained", 1);
+    drained.suspended = true;
+    drained.held_by = "vision";
+    drained.held_for = "Drain";
+    s.jobs = {drained, Job("steady", 1)};
+    return s;
+  };
+  Plan late = BudgetPlanner(options).Reconcile(snapshot(absl::Hours(8)));
+  EXPECT_EQ(Outcome(late).status.phase, api::BudgetPhase::kAtRisk) << "below the Hold line";
+  EXPECT_EQ(ChangeOf(late, "drained"), nullptr) << "resumed, to be drained again";
+  // Why: running beside p1 it would take the next pass to Drain.
+  Snapshot both = snapshot(absl::Hours(8));
+  both.pods.push_back(Pod("p2", kStart + absl::Hours(8), "a100-0", 1, "drained"));
+  both.jobs[0].suspended = false;
+  Plan drained_again = BudgetPlanner(options).Reconcile(both);
+  ASSERT_NE(ChangeOf(drained_again, "drained"), nullptr);
+  EXPECT_TRUE(ChangeOf(drained_again, "drained")->suspend);
+  EXPECT_EQ(ChangeOf(drained_again, "drained")->rung, JobRung::kDrain);
+
+  Plan earlier = BudgetPlanner(options).Reconcile(snapshot(absl::Hours(6)));
+  ASSERT_NE(ChangeOf(earlier, "drained"), nullptr);
+  EXPECT_FALSE(ChangeOf(earlier, "drained")->suspend);
+}
+
 TEST(BudgetPlannerTest, HeldJobsResumeByPriorityThenShorterExpectedWork) {
   BudgetPlanner planner;
   Snapshot s = Base(kStart + absl::Hours(1));

@@ -19,6 +19,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "controllers/api/types.h"
 #include "controllers/values/money.h"
@@ -1057,6 +1058,85 @@ TEST(BudgetPolicyDrain, DrainSaysWhatMayKeepRunningInMoneyAndInGpus) {
   EXPECT_EQ(d.rung, LadderAction::kDrain);
   EXPECT_EQ(d.keep_running_rate, M("20"));
   EXPECT_EQ(d.keep_running_gpus, 5);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The start room: what work Bursar holds may add when resumed.
+
+// Spent 900 of 1000 burning $40 an hour, 30-minute lookahead: 920 projected, below the default
+// Drain line (100 %). Resumed work may add less than (1000 - 920) / 0.5 = $160 an hour: 39 GPUs
+// at $4 (40 would reach the line).
+TEST(BudgetPolicyStartRoom, ResumedWorkStaysBelowTheDrainLine) {
+  BudgetDecision d = Decide(BudgetSpecBuilder(), InputsBuilder().Spent("900").Rate("40"));
+  EXPECT_EQ(d.rung, LadderAction::kThrottle);
+  EXPECT_EQ(d.start_rate, M("160"));
+  EXPECT_EQ(d.start_gpus, 39);
+}
+
+TEST(BudgetPolicyStartRoom, NoneAtOrAboveTheDrainLine) {
+  for (std::string_view spent : {"980", "990", "1200"}) {
+    BudgetDecision d = Decide(BudgetSpecBuilder(), InputsBuilder().Spent(spent).Rate("40"));
+    EXPECT_EQ(d.rung, LadderAction::kDrain) << spent;
+    EXPECT_EQ(d.start_rate, M("0")) << spent;
+    EXPECT_EQ(d.start_gpus, 0) << spent;
+  }
+}
+
+// The line is the lowest Drain percent; a ladder that never drains has no start room.
+TEST(BudgetPolicyStartRoom, TheLineIsTheLowestDrain) {
+  InputsBuilder in = InputsBuilder().Spent("900").Rate("40");
+  BudgetDecision two_drains = Decide(
+      BudgetSpecBuilder().Thresholds(
+          {{99, LadderAction::kDrain}, {93, LadderAction::kHold}, {96, LadderAction::kDrain}}),
+      in);
+  EXPECT_EQ(two_drains.start_rate, M("80"));  // (960 - 920) / 0.5
+  EXPECT_EQ(two_drains.start_gpus, 19);
+  for (std::vector<api::Threshold> ladder :
+       {std::vector<api::Threshold>{{95, LadderAction::kHold}},
+        std::vector<api::Threshold>{{50, LadderAction::kNotify}, {80, LadderAction::kThrottle}}}) {
+    BudgetDecision never = Decide(BudgetSpecBuilder().Thresholds(ladder), in);
+    EXPECT_FALSE(never.start_rate.has_value());
+    EXPECT_FALSE(never.start_gpus.has_value());
+  }
+}
+
+// GPU-hours budgets have a start room in GPUs; with both limits the stricter counts.
+TEST(BudgetPolicyStartRoom, GpuHoursCountInGpus) {
+  // 90 of 100 GPU-hours used, 4 GPUs running: 92 projected, fewer than (100 - 92) / 0.5 = 16.
+  BudgetDecision gpu_hours = Decide(BudgetSpecBuilder().NoAmount().GpuHours("100"),
+                                    InputsBuilder().GpuHoursUsed(90).Running(4));
+  EXPECT_EQ(gpu_hours.start_gpus, 15);
+  EXPECT_FALSE(gpu_hours.start_rate.has_value());
+  BudgetDecision both = Decide(BudgetSpecBuilder().GpuHours("100"),
+                               InputsBuilder().Spent("900").Rate("40").GpuHoursUsed(90).Running(4));
+  EXPECT_EQ(both.start_gpus, 15);  // money alone would allow 39
+  EXPECT_EQ(both.start_rate, M("160"));
+}
+
+// Whatever the spend, work resumed within the start room leaves the projection below the Drain
+// line at the next decision, and one GPU more would not: what Release resumes is not drained
+// again at once (the finding of 6 December 2026: a Drain, a Release of the same Job, a Drain
+// again, every pass), and nothing that fits is kept back.
+TEST(BudgetPolicyStartRoom, WorkResumedWithinItIsNotDrainedAgain) {
+  for (BudgetSpecBuilder spec : {BudgetSpecBuilder(), BudgetSpecBuilder().Even(10)}) {
+    for (int spent = 0; spent <= 1000; spent += 7) {
+      const std::string spent_text = absl::StrCat(spent);
+      auto with = [&](int64_t more) {
+        return Decide(
+            spec,
+            InputsBuilder().Spent(spent_text).Rate(absl::StrCat(12 + 4 * more)).Running(3 + more));
+      };
+      BudgetDecision d = with(0);
+      ASSERT_TRUE(d.start_gpus.has_value());
+      if (d.rung == LadderAction::kDrain) {
+        EXPECT_EQ(d.start_gpus, 0) << spent;
+        continue;
+      }
+      const int64_t more = *d.start_gpus;
+      EXPECT_LT(with(more).rung, LadderAction::kDrain) << spent << " + " << more << " GPUs";
+      EXPECT_EQ(with(more + 1).rung, LadderAction::kDrain) << spent << " + " << more + 1;
+    }
+  }
 }
 
 }  // namespace

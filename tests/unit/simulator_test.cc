@@ -1372,6 +1372,32 @@ TEST(SimulatorBursarDrain, AllowsForTheTerminationGraceOfWhatItSuspends) {
   EXPECT_LE(b.spent, 30.0);
 }
 
+// A Job Bursar drained waits until resuming it would not take the projection to the Drain line
+// (engine::StartRoom), as the operator's Release: one 4-GPU Job ($8.22 an hour) under $10 for
+// 10 h, Hold at 90 % and Drain at 95 %, a 10-minute tick (20 minutes' projection, $2.74). At
+// 60 min ($8.22 spent) Drain keeps 2 GPUs and suspends it; without it usage is 82 %, below
+// Hold, so it was resumed at the next tick and drained again at the one after (the finding of
+// 6 December 2026: Drain, Release, Drain again). Resumed, it would project $10.96.
+TEST(SimulatorBursarDrain, ADrainedJobIsNotResumedToBeDrainedAgain) {
+  Scenario s = ScenarioBuilder()
+                   .Duration(absl::Hours(10))
+                   .Step(absl::Minutes(10))
+                   .BillingLag(absl::ZeroDuration())
+                   .Pool(PoolYaml().Fixed(1))
+                   .Budget(BudgetYaml("team")
+                               .Amount("10")
+                               .Custom(absl::Hours(10))
+                               .Thresholds("[{percent: 90, action: Hold}, "
+                                           "{percent: 95, action: Drain}]"))
+                   .Add(Job(absl::ZeroDuration(), absl::Hours(10), 4, "team"))
+                   .Build();
+  SimReport r = SimulateOrFail(s, Policy::kBursar);
+  const BudgetResult& b = BudgetOf(r, "team");
+  EXPECT_EQ(b.suspensions, 1);
+  EXPECT_NEAR(b.spent, 4 * kUnit, kCent);  // one hour of 4 GPUs, never resumed
+  EXPECT_EQ(b.lost_gpu_hours, 0);
+}
+
 TEST(SimulatorMetrics, ASuspensionAfterAPeriodRollIsABoundaryDrain) {
   // A 2-GPU Job of 5 h submitted at 150 min runs into the second period (180-360 min). It uses
   // 1 GPU-hour in the first; in the second it reaches 4.5 GPU-hours at 180 + 135 = 315 min and
