@@ -107,11 +107,11 @@ spec:
   limit: {amount: "6", currency: USD}
   period: {type: Custom, duration: 2h, anchor: "$anchor"}
   pacing: {mode: None}
-  # Hold at 40 %: spend at the Drain (95 % less a lookahead of burn, about 45 %) stays above it,
-  # so the drained Job is not resumed. With Hold at 80 % a drained Job was resumed at once and
-  # drained again, every half second, and the budget went over (open: Release does not ask
-  # whether the work it resumes fits below the Hold line; docs/operations.md).
-  thresholds: [{percent: 40, action: Hold}, {percent: 95, action: Drain}]
+  # The Drain comes at about 45 % spent (95 % less a lookahead of burn), below the Hold line:
+  # the drained Job must not be resumed (Release resumes only within the start room below the
+  # Drain line; before that it was resumed and drained again every half second, and the budget
+  # went over: docs/operations.md).
+  thresholds: [{percent: 80, action: Hold}, {percent: 95, action: Drain}]
   nodePools: [a100]
 EOF
 CAPPED_LIMIT=6
@@ -430,6 +430,18 @@ if wanted drainline; then
     FAILURES+=("drainline: the capped budget's Job was not suspended after the outage")
   capped_stopped() { [[ -z $(kc get pods -n capped -o name) ]]; }
   wait_for "the capped budget's pod gone" 30 capped_stopped || true
+  # Its spend is now below the Hold line, but resuming it would take the projection over the
+  # Drain line again: Release must leave it suspended (engine::StartRoom).
+  hog_resumed() {
+    kc get computebudget capped -o json | python3 -c "
+import json, sys
+actions = json.load(sys.stdin).get('status', {}).get('recentActions', [])
+sys.exit(0 if any(a.get('action') == 'Resume' and a.get('target') == 'Job/capped/hog' for a in actions) else 1)"
+  }
+  sleep 5
+  if hog_resumed || [[ $(jp job hog '{.spec.suspend}' capped) != true ]]; then
+    FAILURES+=("drainline: the capped budget's drained Job was resumed, to be drained again")
+  fi
   echo "      drainline: the capped budget spent \$$(spent_of capped) of \$$CAPPED_LIMIT"
 fi
 
