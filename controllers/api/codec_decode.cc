@@ -420,6 +420,12 @@ void ReadLedger(ObjectReader& r, values::LedgerState* out) {
       out->start_horizon > out->watermark) {
     r.Error("startHorizon", "must not be after the watermark");
   }
+  r.Time("endHorizon", &out->end_horizon);
+  if (!r.Invalid("watermark") && !r.Invalid("endHorizon") &&
+      out->end_horizon != absl::InfinitePast() &&
+      (out->end_horizon > out->watermark || out->start_horizon == absl::InfinitePast())) {
+    r.Error("endHorizon", "must not be after the watermark, nor set without startHorizon");
+  }
   // Up to 10000: checkpoints written before startHorizon existed listed every charged pod.
   r.ObjectList<values::PodAccount>(
       "pods", &out->pods, {.max_items = 10000},

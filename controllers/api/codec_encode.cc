@@ -132,6 +132,9 @@ json::Value EncodeLedger(const values::LedgerState& ledger) {
   if (IsFinite(ledger.start_horizon)) {
     out.Set("startHorizon", Str(FormatExactTime(ledger.start_horizon)));
   }
+  if (IsFinite(ledger.end_horizon)) {
+    out.Set("endHorizon", Str(FormatExactTime(ledger.end_horizon)));
+  }
   if (!ledger.pods.empty()) {
     json::Value pods = json::Value::Array({});
     for (const values::PodAccount& pod : ledger.pods) {

@@ -153,7 +153,7 @@ std::string PlanApplier::DecisionPart(const api::ComputeBudgetStatus& status) {
       values::LedgerState& l = **ledger;
       l.accrued = 0;
       l.gpu_seconds = 0;
-      l.watermark = l.start_horizon = l.period.start;
+      l.watermark = l.start_horizon = l.end_horizon = l.period.start;
       for (values::PodAccount& pod : l.pods) {
         pod.accounted_until = l.period.start;
       }

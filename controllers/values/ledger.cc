@@ -114,6 +114,13 @@ absl::StatusOr<BudgetLedger> BudgetLedger::Restore(const LedgerState& state) {
     ledger.restored_until_ = FloorSecond(ledger.watermark_);
     ledger.ended_horizon_ = ledger.restored_horizon_;
   }
+  if (state.end_horizon != absl::InfinitePast()) {
+    if (state.start_horizon == absl::InfinitePast() || state.end_horizon > state.watermark) {
+      return absl::InvalidArgumentError(
+          "ledger: endHorizon without a startHorizon, or after the watermark");
+    }
+    ledger.end_horizon_ = FloorSecond(state.end_horizon);
+  }
   for (const PodAccount& pod : state.pods) {
     if (pod.uid.empty()) {
       return absl::InvalidArgumentError("ledger.pods: an entry has no uid");
@@ -134,7 +141,15 @@ BudgetLedger::Charge BudgetLedger::ChargePod(std::string_view uid, absl::Time fr
                                              Money rate_per_hour, int64_t gpus, bool ended) {
   Account* account = accounts_.Find(uid);
   if (account == nullptr && ended && to <= ended_until_ && FloorSecond(from) <= ended_horizon_) {
-    return {};  // the restored checkpoint says it was charged in full
+    if (FloorSecond(to) <= end_horizon_) {
+      return {};  // the restored checkpoint says it was charged in full
+    }
+    // Charged as running up to the restored watermark: what ran after its end is taken back.
+    account = &accounts_.Emplace(uid, {.from = Seconds(from),
+                                       .accounted_until = Seconds(restored_until_),
+                                       .pass = PassMark(),
+                                       .ended = true});
+    return TakeBack(*account, std::min(Seconds(to), Seconds(period_.end)), rate_per_hour, gpus);
   }
   int64_t start = std::max(Seconds(from), Seconds(period_.start));
   if (account != nullptr) {
@@ -274,15 +289,19 @@ LedgerState BudgetLedger::Snapshot() const {
   std::vector<Entry> listed = std::move(recent);
   // Pods charged up to another instant than w: none in the planner's passes but for pods that
   // stopped drawing on the retraining reserve; past the bound, the rule charges them from w.
+  // Ended ones left out move the end horizon past their ends, so the rule skips them.
   std::sort(off_watermark.begin(), off_watermark.end(),
             [](const Entry& a, const Entry& b) { return a.uid < b.uid; });
+  absl::Time end_horizon = w - kStartGrace;
   for (const Entry& e : off_watermark) {
-    if (listed.size() >= kMaxCheckpointPods) {
-      break;
+    if (listed.size() < kMaxCheckpointPods) {
+      listed.push_back(e);
+    } else if (e.ended) {
+      end_horizon = std::max(end_horizon, e.until);
     }
-    listed.push_back(e);
   }
   state.start_horizon = horizon;
+  state.end_horizon = std::min(end_horizon, w);
   state.pods.reserve(listed.size());
   for (const Entry& e : listed) {
     state.pods.push_back({e.uid, e.until});

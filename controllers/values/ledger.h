@@ -25,15 +25,19 @@
 // pods charged up to an instant other than W, and pods that ended within kStartGrace before W
 // (charged to their end, which another process's stale cache may still show running: it must not
 // take back what it never charged); at most kMaxCheckpointPods of them, so the checkpoint's size is
-// bounded whatever the number of pods. A restored ledger applies the rule to every pod it does not
-// track: one that started at or before H is charged from W (and skipped when it ended at or before
-// W), any other from its start. Pitfalls: a pod created and deleted entirely while the operator was
-// down (or its watch was stalled) cannot be seen, so it cannot be charged; keep the down time
-// shorter than your Jobs' ttlSecondsAfterFinished. A pod that started at or before H and ended at
-// or before W but was never seen by the process that wrote the checkpoint (its cache was stale for
-// more than kStartGrace) is taken as charged. A pod whose start reaches the operator more than
-// kStartGrace after it happened (and after a pass), when the operator restarts before its next
-// checkpoint, is charged from W, not from its start. Thread-compatible.
+// bounded whatever the number of pods. Its end horizon E (W minus kStartGrace, or later when the
+// bound left out ended pods) says every pod charged to an end after E is listed. A restored ledger
+// applies the rules to every pod it does not track: one that started at or before H is charged
+// from W; when it ended at or before E, it is skipped; when it ended after E but at or before W,
+// the writer charged it as running up to W (its cache had not shown the end: a deposed leader's
+// stale view) and the excess is taken back. Any other pod is charged from its start. Pitfalls: a
+// pod created and deleted entirely while the operator was down (or its watch was stalled) cannot be
+// seen, so it cannot be charged; keep the down time shorter than your Jobs'
+// ttlSecondsAfterFinished. A pod that started at or before H and ended at or before W but was never
+// seen by the process that wrote the checkpoint (its cache was stale for more than kStartGrace) is
+// taken as charged. A pod whose start reaches the operator more than kStartGrace after it happened
+// (and after a pass), when the operator restarts before its next checkpoint, is charged from W, not
+// from its start. Thread-compatible.
 
 #include <cstdint>
 #include <string>
@@ -75,6 +79,11 @@ struct LedgerState {
   // up to the watermark. InfinitePast (a checkpoint written before horizons existed): a pod not
   // in `pods` has not been charged yet.
   absl::Time start_horizon = absl::InfinitePast();
+  // Every pod charged to an end after this instant (and at or before the watermark) is listed:
+  // an unlisted pod that started at or before start_horizon and ended after it was charged as
+  // running, up to the watermark (the writer's cache did not show its end yet). InfinitePast (a
+  // checkpoint written before end horizons existed): such a pod was charged to its end.
+  absl::Time end_horizon = absl::InfinitePast();
   std::vector<PodAccount> pods;  // the exceptions, sorted by uid
   bool operator==(const LedgerState&) const = default;
 };
@@ -143,10 +152,12 @@ class BudgetLedger {
   absl::Time restored_horizon_ = absl::InfinitePast();
   absl::Time restored_until_ = absl::InfinitePast();
   // From the checkpoint restored: an untracked pod that ended at or before `ended_until_` and
-  // started at or before `ended_horizon_` was charged in full. InfinitePast when not restored:
-  // every ended pod this ledger charged is tracked while it is seen.
+  // started at or before `ended_horizon_` was charged in full, if it ended at or before
+  // `end_horizon_`, else up to `ended_until_` as running (LedgerState::end_horizon). InfinitePast
+  // when not restored: every ended pod this ledger charged is tracked while it is seen.
   absl::Time ended_horizon_ = absl::InfinitePast();
   absl::Time ended_until_ = absl::InfinitePast();
+  absl::Time end_horizon_ = absl::InfiniteFuture();
   uint64_t pass_ = 0;         // passes completed
   UidMap<Account> accounts_;  // by pod uid (or "node:<name>" for an idle node)
 };

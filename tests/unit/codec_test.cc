@@ -247,6 +247,7 @@ ComputeBudgetStatus RichBudgetStatus() {
   ledger.gpu_seconds = 1116900;
   ledger.watermark = At("2026-11-27T08:00:00.25Z");
   ledger.start_horizon = At("2026-11-27T07:59:00Z");
+  ledger.end_horizon = At("2026-11-27T07:59:10Z");
   ledger.pods = {{"0a1b-uid", At("2026-11-27T08:00:00Z")},
                  {"0a1c-uid", At("2026-11-27T07:59:59.5Z")}};
   s.ledger = ledger;
@@ -586,6 +587,7 @@ TEST(CodecEncodeTest, BudgetStatusShape) {
   ledger.gpu_seconds = 36000;
   ledger.watermark = At("2026-11-27T07:59:00Z");
   ledger.start_horizon = At("2026-11-27T07:58:00Z");
+  ledger.end_horizon = At("2026-11-27T07:58:00Z");
   ledger.pods = {{"uid-1", At("2026-11-27T07:59:30.5Z")}};
   s.ledger = ledger;
   s.recent_actions = {{At("2026-11-20T10:00:00Z"), "Throttle", "PacingAhead", "quota 16 -> 8",
@@ -599,7 +601,8 @@ TEST(CodecEncodeTest, BudgetStatusShape) {
       R"("lastTransitionTime":"2026-11-02T08:00:00Z","observedGeneration":3}],)"
       R"("ledger":{"periodStart":"2026-11-01T00:00:00Z","periodEnd":"2026-12-01T00:00:00Z",)"
       R"("accrued":"4501800000000","gpuSeconds":"36000","watermark":"2026-11-27T07:59:00Z",)"
-      R"("startHorizon":"2026-11-27T07:58:00Z","pods":[{"uid":"uid-1","accountedUntil":"2026-11-27T07:59:30.5Z"}]},)"
+      R"("startHorizon":"2026-11-27T07:58:00Z","endHorizon":"2026-11-27T07:58:00Z",)"
+      R"("pods":[{"uid":"uid-1","accountedUntil":"2026-11-27T07:59:30.5Z"}]},)"
       R"("recentActions":[{"time":"2026-11-20T10:00:00Z","action":"Throttle","reason":"PacingAhead",)"
       R"("message":"quota 16 -> 8","target":"namespace/vision","dryRun":true}]})");
 }
@@ -1015,6 +1018,17 @@ INSTANTIATE_TEST_SUITE_P(
                     "{periodStart: \"2026-11-01T00:00:00Z\", periodEnd: \"2026-12-01T00:00:00Z\", "
                     "watermark: \"2026-11-02T00:00:00Z\", startHorizon: \"2026-11-02T00:00:01Z\"}",
                     "status.ledger.startHorizon: must not be after the watermark"},
+        InvalidCase{"status.ledger",
+                    "{periodStart: \"2026-11-01T00:00:00Z\", periodEnd: \"2026-12-01T00:00:00Z\", "
+                    "watermark: \"2026-11-02T00:00:00Z\", startHorizon: \"2026-11-01T23:59:00Z\", "
+                    "endHorizon: \"2026-11-02T00:00:01Z\"}",
+                    "status.ledger.endHorizon: must not be after the watermark, nor set without "
+                    "startHorizon"},
+        InvalidCase{"status.ledger",
+                    "{periodStart: \"2026-11-01T00:00:00Z\", periodEnd: \"2026-12-01T00:00:00Z\", "
+                    "watermark: \"2026-11-02T00:00:00Z\", endHorizon: \"2026-11-01T23:59:00Z\"}",
+                    "status.ledger.endHorizon: must not be after the watermark, nor set without "
+                    "startHorizon"},
         InvalidCase{"status.ledger", "{gpuSeconds: \"1\"}",
                     "status.ledger.periodStart: missing required field"},
         InvalidCase{"status.recentActions", "[{action: Notify, dryRun: yes}]",
