@@ -30,6 +30,7 @@ struct BudgetLoop::Metrics {
   runtime::HistogramFamily* reconcile = nullptr;
   runtime::CounterFamily* errors = nullptr;
   runtime::CounterFamily* status_write_failures = nullptr;
+  runtime::CounterFamily* status_write_conflicts = nullptr;
   runtime::GaugeFamily* leader = nullptr;
   runtime::GaugeFamily* last_pass = nullptr;
 };
@@ -137,6 +138,15 @@ absl::StatusOr<std::unique_ptr<BudgetLoop>> BudgetLoop::Create(
                                     "status (spent, phase, ledger) is stale until one succeeds.",
                                     budget),
                &m->status_write_failures);
+  }
+  if (s.ok()) {
+    s = Assign(registry->AddCounter("bursar_status_write_conflicts_total",
+                                    "ComputeBudget status writes refused because the stored "
+                                    "status had moved on since this process last wrote it "
+                                    "(another replica wrote, or the spec was edited): written "
+                                    "again at the next pass.",
+                                    {}),
+               &m->status_write_conflicts);
   }
   if (s.ok()) {
     s = Assign(registry->AddHistogram("bursar_reconcile_duration_seconds",
@@ -378,6 +388,11 @@ Plan BudgetLoop::RunOnce() {
     for (const std::string& error : report.errors) {
       log_->Warn("write failed; retried next pass", {{"error", error}});
       metrics_->errors->WithLabels({error.substr(0, error.find('/'))}).Increment();
+    }
+    if (report.conflicts > 0) {
+      log_->Info("status writes refused: the stored status moved on; written again next pass",
+                 {{"budgets", absl::StrCat(report.conflicts)}});
+      metrics_->status_write_conflicts->WithLabels({}).Increment(report.conflicts);
     }
     for (const auto& [budget, what] : report.status_failures) {
       metrics_->status_write_failures->WithLabels({budget}).Increment();

@@ -102,16 +102,22 @@ bool QuotaUpToDate(const Value& quota, const QuotaTarget& target) {
 }  // namespace
 
 absl::Status PlanApplier::ApplyStatus(const kube::ResourceType& type, const std::string& name,
-                                      Value status, ApplyReport& report) {
+                                      Value status, ApplyReport& report,
+                                      const std::string& precondition,
+                                      std::string* written_version) {
   std::string key = std::string(type.plural) + "/" + name;
   std::string text = status.ToJson();
   auto it = written_.find(key);
   if (it != written_.end() && it->second == text) {
     return absl::OkStatus();
   }
+  Value metadata = Value::Object({{"name", Value::String(name)}});
+  if (!precondition.empty()) {
+    metadata.Set("resourceVersion", Value::String(precondition));
+  }
   Value object = Value::Object({{"apiVersion", Value::String(type.ApiVersion())},
                                 {"kind", Value::String(std::string(type.kind))},
-                                {"metadata", Value::Object({{"name", Value::String(name)}})},
+                                {"metadata", std::move(metadata)},
                                 {"status", std::move(status)}});
   absl::StatusOr<Value> applied = client_.ApplyStatus(type, "", object, kFieldManager, true);
   if (!applied.ok()) {
@@ -119,12 +125,18 @@ absl::Status PlanApplier::ApplyStatus(const kube::ResourceType& type, const std:
     if (kube::IsNotFound(applied.status())) {
       return absl::OkStatus();  // deleted meanwhile: nothing to report on
     }
+    if (!precondition.empty() && kube::IsConflict(applied.status())) {
+      return applied.status();  // the caller decides whether to report it
+    }
     report.errors.push_back(
         absl::StrCat(std::string(type.kind), "/", name, ": status: ", applied.status().message()));
     return applied.status();
   }
   ++report.writes;
   written_[key] = std::move(text);
+  if (written_version != nullptr) {
+    *written_version = json::StringAt(*applied, "metadata.resourceVersion");
+  }
   return absl::OkStatus();
 }
 
@@ -182,13 +194,28 @@ void PlanApplier::ApplyBudgetStatus(const BudgetOutcome& outcome,
     ++report.coalesced;
     return;
   }
-  absl::Status written = ApplyStatus(kube::kComputeBudgets, outcome.name,
-                                     api::EncodeComputeBudgetStatus(status), report);
+  // Fenced (see the file comment): as we last wrote it, else as the cache has it.
+  StatusVersion& version = status_versions_[outcome.name];
+  const std::string precondition =
+      version.written.empty() ? budget.metadata.resource_version : version.written;
+  std::string written_version;
+  absl::Status written =
+      ApplyStatus(kube::kComputeBudgets, outcome.name, api::EncodeComputeBudgetStatus(status),
+                  report, precondition, &written_version);
   if (!written.ok()) {
     budget_writes_.erase(outcome.name);  // the next pass writes again
+    version.written.clear();
+    if (kube::IsConflict(written) && ++version.conflicts < kMaxQuietConflicts) {
+      ++report.conflicts;
+      return;
+    }
     ReportBudgetStatusFailure(budget, status, written, now, report);
     return;
   }
+  if (!written_version.empty()) {
+    version.written = std::move(written_version);
+  }
+  version.conflicts = 0;
   budget_writes_[outcome.name] = {.decision_part = DecisionPart(status), .at = now};
 }
 
@@ -229,6 +256,9 @@ void PlanApplier::ReportBudgetStatusFailure(const api::ComputeBudget& budget,
       client_.ApplyStatus(kube::kComputeBudgets, "", object, kStatusFallbackFieldManager, true);
   if (marked.ok()) {
     ++report.writes;
+    // Our own write: the next full write is fenced by the version it left.
+    status_versions_[budget.metadata.name].written =
+        json::StringAt(*marked, "metadata.resourceVersion");
   }
 }
 
@@ -460,6 +490,7 @@ ApplyReport PlanApplier::Apply(const Plan& plan, const Snapshot& snapshot,
   }
   std::erase_if(providers_seen_, [&](const auto& seen) { return !pools.contains(seen.first); });
   std::erase_if(budget_writes_, [&](const auto& w) { return !budgets.contains(w.first); });
+  std::erase_if(status_versions_, [&](const auto& v) { return !budgets.contains(v.first); });
   for (const api::PriceBook& book : snapshot.price_books) {
     ConditionUpdate ready = PriceBookReady(book, snapshot.now);
     if (!ready.changed && book.observed_generation == book.metadata.generation) {

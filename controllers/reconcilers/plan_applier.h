@@ -39,7 +39,14 @@
 // writes per pass are then proportional to the budgets whose decisions changed, not to the number
 // of budgets. The checkpoint in status is then up to one interval old: a restarted operator
 // re-charges from it, exactly, every pod still listed (ledger.h); docs/operations.md describes the
-// trade-off. Thread-compatible (one reconcile loop).
+// trade-off.
+// Fencing: a ComputeBudget status write carries, as its precondition, the resourceVersion of the
+// budget as this process last wrote it (else as its cache has it), so a write computed by a
+// replica whose view is older than the stored status (a deposed leader, a write held up in a
+// half-open connection) is refused (409) instead of replacing a newer checkpoint. A refusal is
+// quiet: the next pass writes again from the cache's version (a spec edit between two writes
+// also costs one); kMaxQuietConflicts in a row are reported like any failed write.
+// Thread-compatible (one reconcile loop).
 
 #include <functional>
 #include <map>
@@ -72,6 +79,10 @@ inline constexpr char kQuotaMemoryResource[] = "requests.memory";
 // How often a ComputeBudget status whose spend alone moved is written (run --status-interval).
 inline constexpr absl::Duration kDefaultStatusInterval = absl::Seconds(30);
 
+// Refused status writes of one budget (409: the stored status moved on) that stay quiet before
+// they are reported as a failed write.
+inline constexpr int kMaxQuietConflicts = 3;
+
 // How often a pool whose provider failed is asked again when no resize asks it.
 inline constexpr absl::Duration kProviderRecheck = absl::Minutes(5);
 
@@ -83,6 +94,8 @@ struct ApplyReport {
   int writes = 0;
   // ComputeBudget statuses whose spend alone changed and that were not written this pass.
   int coalesced = 0;
+  // ComputeBudget status writes refused because the stored status had moved on (fencing above).
+  int conflicts = 0;
   std::vector<std::string> errors;     // "<kind>/<name>: <what failed>"
   std::map<std::string, int> actions;  // by action ("Hold", "Drain", "Release", "ScalePool", ...)
   // ComputeBudgets whose status write failed: name -> what the API server said.
@@ -110,6 +123,7 @@ class PlanApplier {
   void Reset() {
     written_.clear();
     budget_writes_.clear();
+    status_versions_.clear();
     providers_seen_.clear();
     announced_.clear();
     probes_.Forget();
@@ -117,8 +131,12 @@ class PlanApplier {
 
  private:
   // The error of a failed write (OK when written, skipped as unchanged, or the object is gone).
+  // With a `precondition` resourceVersion, a refusal because the object moved on is returned
+  // (kube::IsConflict) but not reported; `*written_version` gets the version written.
   absl::Status ApplyStatus(const kube::ResourceType& type, const std::string& name,
-                           json::Value status, ApplyReport& report);
+                           json::Value status, ApplyReport& report,
+                           const std::string& precondition = "",
+                           std::string* written_version = nullptr);
   // Whether a budget's status is written this pass (the write policy above).
   // `status`: the outcome's status as it will be written (conditions merged).
   bool StatusDue(const BudgetOutcome& outcome, const api::ComputeBudgetStatus& status,
@@ -156,6 +174,11 @@ class PlanApplier {
     absl::Time at;
   };
   std::map<std::string, BudgetWrite> budget_writes_;  // by ComputeBudget name
+  struct StatusVersion {
+    std::string written;  // the resourceVersion our last status write left ("" after a refusal)
+    int conflicts = 0;    // refusals in a row
+  };
+  std::map<std::string, StatusVersion> status_versions_;  // by ComputeBudget name
   struct ProviderSeen {
     int64_t generation = -1;
     absl::Time asked = absl::InfinitePast();

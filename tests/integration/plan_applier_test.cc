@@ -35,11 +35,14 @@ class MemoryEvents final : public runtime::EventRecorder {
 
 class PlanApplierTest : public ClusterTest {
  protected:
-  PlanApplier Applier() {
-    return PlanApplier(client(), events_, [](const api::GPUNodePool&, std::string* why) {
-      *why = "no providers in this test";
-      return static_cast<providers::NodePoolProvider*>(nullptr);
-    });
+  PlanApplier Applier(PlanApplierOptions options = {}) {
+    return PlanApplier(
+        client(), events_,
+        [](const api::GPUNodePool&, std::string* why) {
+          *why = "no providers in this test";
+          return static_cast<providers::NodePoolProvider*>(nullptr);
+        },
+        options);
   }
   std::vector<json::Value> OwnedQuotas(const std::string& ns) {
     kube::ListOptions options;
@@ -582,6 +585,79 @@ TEST_F(PlanApplierTest, ARefusedBudgetStatusMarksTheStoredStatusNotReady) {
   conditions = got->FindPath("status.conditions");
   ASSERT_TRUE(conditions != nullptr && conditions->elements().size() == 1u);
   EXPECT_EQ(json::StringAt(conditions->elements()[0], "status"), "True");
+  (void)client().Delete(kube::kComputeBudgets, "", name);
+}
+
+// Fencing against the real API server: a replica that wrote a budget's status and was then
+// replaced (another replica wrote after it) cannot put its older view back: its write carries
+// the version it last wrote and is refused, quietly. The replica now writing is not disturbed,
+// and a spec edit between two of its writes costs one refused write, then the cache's version
+// goes through.
+TEST_F(PlanApplierTest, AStatusWriteFromAnOlderViewThanTheStoredStatusIsRefused) {
+  absl::StatusOr<std::vector<json::Value>> crds =
+      yaml::ReadYamlFile(std::string(BURSAR_SOURCE_DIR) + "/crds/bursar.dev_computebudgets.yaml");
+  ASSERT_TRUE(crds.ok()) << crds.status();
+  ApplyCrd((*crds)[0]);
+  const std::string name = Id();
+  auto read = [&]() {
+    absl::StatusOr<json::Value> got = client().Get(kube::kComputeBudgets, "", name);
+    EXPECT_TRUE(got.ok()) << got.status();
+    absl::StatusOr<api::ComputeBudget> budget = api::DecodeComputeBudget(
+        got.value_or(json::Value()), {.source = "apiserver", .reject_unknown_fields = false});
+    EXPECT_TRUE(budget.ok()) << budget.status();
+    return budget.value_or(api::ComputeBudget());
+  };
+  ASSERT_TRUE(client()
+                  .Create(kube::kComputeBudgets, "",
+                          JsonOrFail(absl::StrCat(
+                              R"({"apiVersion":"bursar.dev/v1alpha1","kind":"ComputeBudget",
+        "metadata":{"name":")",
+                              name, R"("},"spec":{"scope":{"namespaces":["x"]},
+        "limit":{"amount":"10","currency":"USD"},"period":{"type":"Monthly"}}})")))
+                  .ok());
+  auto plan_spending = [&](const char* spent) {
+    Plan plan;
+    BudgetOutcome outcome;
+    outcome.name = name;
+    outcome.status.observed_generation = 1;
+    outcome.status.spent = *values::Money::Parse(spent);
+    plan.budgets = {outcome};
+    return plan;
+  };
+  Snapshot snap;
+  snap.budgets = {read()};
+  // Every status written at once (spend alone is otherwise coalesced for 30 s).
+  const PlanApplierOptions at_once{.status_interval = absl::ZeroDuration()};
+  PlanApplier deposed = Applier(at_once);
+  ASSERT_EQ(deposed.Apply(plan_spending("1.00"), snap, {}).writes, 1);
+
+  // Another replica takes over from what is stored, and writes.
+  snap.budgets = {read()};
+  PlanApplier leader = Applier(at_once);
+  ApplyReport report = leader.Apply(plan_spending("2.00"), snap, {});
+  ASSERT_TRUE(report.errors.empty()) << report.errors[0];
+  ASSERT_EQ(report.writes, 1);
+
+  // The deposed replica's next write, computed on its old view, is refused.
+  report = deposed.Apply(plan_spending("1.50"), snap, {});
+  EXPECT_EQ(report.writes, 0);
+  EXPECT_EQ(report.conflicts, 1);
+  EXPECT_TRUE(report.errors.empty()) << report.errors[0];
+  EXPECT_TRUE(report.status_failures.empty());
+  EXPECT_EQ(json::StringAt(*client().Get(kube::kComputeBudgets, "", name), "status.spent"), "2.00");
+
+  // The leader writes on; a spec edit between two writes costs one refused write.
+  ASSERT_EQ(leader.Apply(plan_spending("2.50"), snap, {}).writes, 1);
+  ASSERT_TRUE(client()
+                  .Patch(kube::kComputeBudgets, "", name, kube::PatchType::kMerge,
+                         JsonOrFail(R"({"spec":{"limit":{"amount":"11"}}})"))
+                  .ok());
+  report = leader.Apply(plan_spending("3.00"), snap, {});
+  EXPECT_EQ(report.conflicts, 1);
+  snap.budgets = {read()};  // the cache sees the edit
+  report = leader.Apply(plan_spending("3.00"), snap, {});
+  EXPECT_EQ(report.writes, 1);
+  EXPECT_EQ(json::StringAt(*client().Get(kube::kComputeBudgets, "", name), "status.spent"), "3.00");
   (void)client().Delete(kube::kComputeBudgets, "", name);
 }
 

@@ -14,6 +14,7 @@
 #include "controllers/reconcilers/budget_planner.h"
 #include "controllers/reconcilers/plan_applier.h"
 #include "gtest/gtest.h"
+#include "operator/json/json.h"
 #include "operator/kube/client.h"
 #include "operator/runtime/event_recorder.h"
 #include "tests/unit/fake_transport.h"
@@ -211,6 +212,71 @@ TEST(StatusWritePolicyTest, ARestartFromACheckpointOneIntervalOldIsExact) {
   const values::Money spent = restarted.Reconcile(s).budgets[0].status.spent;
   EXPECT_GT(spent, checkpoint.spent);
   EXPECT_EQ(spent, exact) << "the checkpoint said " << checkpoint.spent.ToString();
+}
+
+// Fencing: each budget status write carries the resourceVersion the budget had when this
+// process last wrote it (else as cached), so a write computed on an older view than the stored
+// status (a deposed leader's) is refused. A refusal is quiet up to kMaxQuietConflicts in a row;
+// the next write uses the cache's version.
+TEST(StatusWritePolicyTest, StatusWritesAreFencedByTheVersionLastWritten) {
+  kube::FakeTransport transport;
+  kube::ApiClient client(transport);
+  NoEvents events;
+  PlanApplier applier(client, events, [](const api::GPUNodePool&, std::string* why) {
+    *why = "no providers in this test";
+    return static_cast<providers::NodePoolProvider*>(nullptr);
+  });
+  Snapshot s = Cluster(1);
+  s.price_books.clear();  // the budget's status writes only
+  s.budgets[0].metadata.resource_version = "7";
+  Plan plan;
+  plan.budgets.push_back({});
+  plan.budgets[0].name = "team-0";
+  size_t sent = 0;
+  // Applies `plan` with a new spend (so it is due) against the scripted `replies`; returns the
+  // resourceVersion each request carried.
+  auto pass = [&](int spend, std::vector<std::pair<int, std::string>> replies) {
+    plan.budgets[0].status.spent = values::Money::FromUnits(spend);
+    plan.budgets[0].status.phase =
+        spend % 2 == 0 ? api::BudgetPhase::kWithinBudget : api::BudgetPhase::kAtRisk;
+    for (auto& [code, body] : replies) {
+      transport.Reply(code, body);
+    }
+    ApplyReport report = applier.Apply(plan, s, {});
+    std::vector<std::string> versions;
+    std::vector<kube::HttpRequest> requests = transport.requests();
+    for (; sent < requests.size(); ++sent) {
+      absl::StatusOr<json::Value> body = json::Parse(requests[sent].body);
+      versions.push_back(body.ok() ? json::StringAt(*body, "metadata.resourceVersion") : "?");
+    }
+    return std::make_pair(report, versions);
+  };
+  const std::string conflict =
+      R"({"kind":"Status","apiVersion":"v1","status":"Failure","reason":"Conflict",)"
+      R"("message":"the object has been modified","code":409})";
+  auto [first, v1] = pass(1, {{200, R"({"metadata":{"resourceVersion":"8"}})"}});
+  EXPECT_EQ(v1, std::vector<std::string>{"7"}) << "the cache's version";
+  auto [second, v2] = pass(2, {{409, conflict}});
+  EXPECT_EQ(v2, std::vector<std::string>{"8"}) << "the version our write left";
+  EXPECT_EQ(second.conflicts, 1);
+  EXPECT_TRUE(second.errors.empty());
+  EXPECT_TRUE(second.status_failures.empty()) << "quiet: no Ready=False write, no Event";
+  s.budgets[0].metadata.resource_version = "9";  // the cache caught up with the other write
+  auto [third, v3] = pass(3, {{200, R"({"metadata":{"resourceVersion":"10"}})"}});
+  EXPECT_EQ(v3, std::vector<std::string>{"9"});
+  EXPECT_EQ(third.writes, 1);
+  // Refused again and again (something else keeps writing it): the third is reported, with the
+  // Ready=False write that marks the stored status stale.
+  for (int i = 1; i <= kMaxQuietConflicts; ++i) {
+    std::vector<std::pair<int, std::string>> replies = {{409, conflict}};
+    if (i == kMaxQuietConflicts) {
+      replies.push_back({200, "{}"});
+    }
+    auto [report, versions] = pass(3 + i, replies);
+    EXPECT_EQ(versions.front(), i == 1 ? "10" : "9");
+    EXPECT_EQ(report.status_failures.count("team-0"), i == kMaxQuietConflicts ? 1u : 0u) << i;
+    EXPECT_EQ(versions.size(), i == kMaxQuietConflicts ? 2u : 1u) << i;
+  }
 }
 
 }  // namespace
