@@ -198,11 +198,16 @@ std::vector<std::string> ExpectedResumes(const sim::Scenario& scenario,
     }
     headroom = std::max<int64_t>(0, *d.quota_gpus - running);
   }
+  // Held Jobs start within the start room too (engine::StartRoom), counted here in GPUs; were its
+  // money side (cpu and memory priced too) to bind first, the planner would resume fewer and
+  // the comparison below would say so.
+  int64_t start = d.start_gpus.value_or(INT64_MAX);
   std::vector<std::string> out;
   for (size_t index : trace.waiting) {
     const int64_t gpus = scenario.jobs[index].gpus;
-    if (gpus <= headroom) {
+    if (gpus <= headroom && gpus <= start) {
       headroom -= gpus;
+      start -= gpus;
       out.push_back(JobName(index));
     }
   }
@@ -221,6 +226,8 @@ void ExpectSameDecision(const engine::BudgetDecision& sim, const engine::BudgetD
   EXPECT_EQ(sim.hold_new_work, op.hold_new_work);
   EXPECT_EQ(sim.keep_running_gpus, op.keep_running_gpus);
   EXPECT_EQ(sim.reserve_allowed_gpus, op.reserve_allowed_gpus);
+  EXPECT_EQ(sim.start_gpus, op.start_gpus);
+  EXPECT_EQ(sim.start_rate, op.start_rate);
   EXPECT_EQ(sim.forecast, op.forecast);
   EXPECT_EQ(sim.remaining, op.remaining);
   EXPECT_EQ(sim.burn_rate, op.burn_rate);
