@@ -44,6 +44,23 @@ class PlanApplierTest : public ClusterTest {
         },
         options);
   }
+  // Applies the ComputeBudget CRD and creates budget `name`: $10 over namespace x, with
+  // `period_and_more` after its limit. Returns the budget as the API server stored it.
+  absl::StatusOr<json::Value> CreateBudget(
+      const std::string& name,
+      const std::string& period_and_more = R"("period":{"type":"Monthly"})") {
+    absl::StatusOr<std::vector<json::Value>> crds =
+        yaml::ReadYamlFile(std::string(BURSAR_SOURCE_DIR) + "/crds/bursar.dev_computebudgets.yaml");
+    if (!crds.ok()) {
+      return crds.status();
+    }
+    ApplyCrd((*crds)[0]);
+    const std::string object = absl::StrCat(
+        R"({"apiVersion":"bursar.dev/v1alpha1","kind":"ComputeBudget","metadata":{"name":")", name,
+        R"("},"spec":{"scope":{"namespaces":["x"]},"limit":{"amount":"10","currency":"USD"},)",
+        period_and_more, "}}");
+    return client().Create(kube::kComputeBudgets, "", JsonOrFail(object));
+  }
   std::vector<json::Value> OwnedQuotas(const std::string& ns) {
     kube::ListOptions options;
     options.label_selector = absl::StrCat(kManagedByLabel, "=", kManagedByValue);
@@ -248,20 +265,12 @@ TEST_F(PlanApplierTest, ABudgetWhoseClusterQueueIsMissingSaysSoUntilItExists) {
   REQUIRE_ENV(testing::kKueueCrdsEnv, "installs Kueue's own ClusterQueue CRD",
               testing::kKueueCrdsHarness);
   InstallKueueCrds();
-  absl::StatusOr<std::vector<json::Value>> crds =
-      yaml::ReadYamlFile(std::string(BURSAR_SOURCE_DIR) + "/crds/bursar.dev_computebudgets.yaml");
-  ASSERT_TRUE(crds.ok()) << crds.status();
-  ApplyCrd((*crds)[0]);
   const std::string name = Id();
   const std::string queue = Id();
-  absl::StatusOr<json::Value> created = client().Create(
-      kube::kComputeBudgets, "",
-      JsonOrFail(absl::StrCat(R"({"apiVersion":"bursar.dev/v1alpha1","kind":"ComputeBudget",
-        "metadata":{"name":")",
-                              name, R"("},"spec":{"scope":{"namespaces":["x"]},
-        "limit":{"amount":"10","currency":"USD"},"period":{"type":"Monthly"},
-        "quota":{"mode":"KueueClusterQueue","clusterQueue":")",
-                              queue, R"("}}})")));
+  absl::StatusOr<json::Value> created =
+      CreateBudget(name, absl::StrCat(R"("period":{"type":"Monthly"},)",
+                                      R"("quota":{"mode":"KueueClusterQueue","clusterQueue":")",
+                                      queue, R"("})"));
   ASSERT_TRUE(created.ok()) << created.status();
   auto snapshot = [&] {
     Snapshot snap;
@@ -357,17 +366,8 @@ TEST_F(PlanApplierTest, JobsAreSuspendedWithBursarsAnnotationsAndResumedWithoutT
 }
 
 TEST_F(PlanApplierTest, BudgetStatusIsAppliedThroughTheStatusSubresource) {
-  absl::StatusOr<std::vector<json::Value>> crds =
-      yaml::ReadYamlFile(std::string(BURSAR_SOURCE_DIR) + "/crds/bursar.dev_computebudgets.yaml");
-  ASSERT_TRUE(crds.ok()) << crds.status();
-  ApplyCrd((*crds)[0]);
   const std::string name = Id();
-  absl::StatusOr<json::Value> created = client().Create(
-      kube::kComputeBudgets, "",
-      JsonOrFail(absl::StrCat(R"({"apiVersion":"bursar.dev/v1alpha1","kind":"ComputeBudget",
-        "metadata":{"name":")",
-                              name, R"("},"spec":{"scope":{"namespaces":["x"]},
-        "limit":{"amount":"10","currency":"USD"},"period":{"type":"Monthly"}}})")));
+  absl::StatusOr<json::Value> created = CreateBudget(name);
   ASSERT_TRUE(created.ok()) << created.status();
   absl::StatusOr<api::ComputeBudget> budget =
       api::DecodeComputeBudget(*created, {.source = "apiserver", .reject_unknown_fields = false});
@@ -397,18 +397,9 @@ TEST_F(PlanApplierTest, BudgetStatusIsAppliedThroughTheStatusSubresource) {
 // The Ready condition of an object Bursar cannot decode is a merge patch of its conditions: the
 // rest of the status (a budget's spend and ledger) stays, and it is announced once.
 TEST_F(PlanApplierTest, AnUndecodableBudgetGetsReadyFalseKeepingItsStatusAndOneEvent) {
-  absl::StatusOr<std::vector<json::Value>> crds =
-      yaml::ReadYamlFile(std::string(BURSAR_SOURCE_DIR) + "/crds/bursar.dev_computebudgets.yaml");
-  ASSERT_TRUE(crds.ok()) << crds.status();
-  ApplyCrd((*crds)[0]);
   const std::string name = Id();
-  absl::StatusOr<json::Value> created = client().Create(
-      kube::kComputeBudgets, "",
-      JsonOrFail(absl::StrCat(R"({"apiVersion":"bursar.dev/v1alpha1","kind":"ComputeBudget",
-        "metadata":{"name":")",
-                              name, R"("},"spec":{"scope":{"namespaces":["x"]},
-        "limit":{"amount":"10","currency":"USD"},
-        "period":{"type":"Daily","timeZone":"Mars/Olympus_Mons"}}})")));
+  absl::StatusOr<json::Value> created =
+      CreateBudget(name, R"("period":{"type":"Daily","timeZone":"Mars/Olympus_Mons"})");
   ASSERT_TRUE(created.ok()) << created.status();
   // Its status from a time it could be used.
   Plan earlier;
@@ -517,17 +508,8 @@ TEST_F(PlanApplierTest, APriceBookGetsReadyTrueThroughItsStatusSubresourceOnce) 
 // `kubectl get computebudgets` never shows the stale Spent as Ready. A later full write takes
 // the condition back.
 TEST_F(PlanApplierTest, ARefusedBudgetStatusMarksTheStoredStatusNotReady) {
-  absl::StatusOr<std::vector<json::Value>> crds =
-      yaml::ReadYamlFile(std::string(BURSAR_SOURCE_DIR) + "/crds/bursar.dev_computebudgets.yaml");
-  ASSERT_TRUE(crds.ok()) << crds.status();
-  ApplyCrd((*crds)[0]);
   const std::string name = Id();
-  absl::StatusOr<json::Value> created = client().Create(
-      kube::kComputeBudgets, "",
-      JsonOrFail(absl::StrCat(R"({"apiVersion":"bursar.dev/v1alpha1","kind":"ComputeBudget",
-        "metadata":{"name":")",
-                              name, R"("},"spec":{"scope":{"namespaces":["x"]},
-        "limit":{"amount":"10","currency":"USD"},"period":{"type":"Monthly"}}})")));
+  absl::StatusOr<json::Value> created = CreateBudget(name);
   ASSERT_TRUE(created.ok()) << created.status();
   absl::StatusOr<api::ComputeBudget> budget =
       api::DecodeComputeBudget(*created, {.source = "apiserver", .reject_unknown_fields = false});
@@ -594,11 +576,8 @@ TEST_F(PlanApplierTest, ARefusedBudgetStatusMarksTheStoredStatusNotReady) {
 // and a spec edit between two of its writes costs one refused write, then the cache's version
 // goes through.
 TEST_F(PlanApplierTest, AStatusWriteFromAnOlderViewThanTheStoredStatusIsRefused) {
-  absl::StatusOr<std::vector<json::Value>> crds =
-      yaml::ReadYamlFile(std::string(BURSAR_SOURCE_DIR) + "/crds/bursar.dev_computebudgets.yaml");
-  ASSERT_TRUE(crds.ok()) << crds.status();
-  ApplyCrd((*crds)[0]);
   const std::string name = Id();
+  ASSERT_TRUE(CreateBudget(name).ok());
   auto read = [&]() {
     absl::StatusOr<json::Value> got = client().Get(kube::kComputeBudgets, "", name);
     EXPECT_TRUE(got.ok()) << got.status();
@@ -607,14 +586,6 @@ TEST_F(PlanApplierTest, AStatusWriteFromAnOlderViewThanTheStoredStatusIsRefused)
     EXPECT_TRUE(budget.ok()) << budget.status();
     return budget.value_or(api::ComputeBudget());
   };
-  ASSERT_TRUE(client()
-                  .Create(kube::kComputeBudgets, "",
-                          JsonOrFail(absl::StrCat(
-                              R"({"apiVersion":"bursar.dev/v1alpha1","kind":"ComputeBudget",
-        "metadata":{"name":")",
-                              name, R"("},"spec":{"scope":{"namespaces":["x"]},
-        "limit":{"amount":"10","currency":"USD"},"period":{"type":"Monthly"}}})")))
-                  .ok());
   auto plan_spending = [&](const char* spent) {
     Plan plan;
     BudgetOutcome outcome;
