@@ -55,11 +55,18 @@ class Journal {
   std::vector<std::string> lines_ ABSL_GUARDED_BY(mu_);
 };
 
+// The member waits for its own stop callback, not for the token: a second callback on the same
+// token (WaitForStop's) could wake it first, and a stop_callback destroyed before it has run
+// never runs, which lost "asked" once under ASan.
 ThreadGroup::Body Member(Journal& journal, std::string name, absl::Notification* started) {
   return [&journal, name, started](std::stop_token token) {
-    std::stop_callback asked(token, [&journal, name] { journal.Write(name + " asked"); });
+    absl::Notification asked_done;
+    std::stop_callback asked(token, [&journal, &name, &asked_done] {
+      journal.Write(name + " asked");
+      asked_done.Notify();
+    });
     started->Notify();
-    WaitForStop(token);
+    asked_done.WaitForNotification();
     journal.Write(name + " ended");
   };
 }
