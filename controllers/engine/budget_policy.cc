@@ -115,23 +115,30 @@ DimensionDecision Decide(const api::ComputeBudgetSpec& spec, const BudgetInputs&
   const int64_t regular_limit = d.limit - reserve;
   const int64_t regular_spent = d.spent - d.reserve_spent;
 
-  double ceiling_next = static_cast<double>(regular_limit);
-  if (spec.pacing.mode == api::PacingMode::kEven) {
-    double frac = in.period.ElapsedFraction(in.now + in.lookahead);
-    double burst = static_cast<double>(regular_limit) * spec.pacing.burst_percent / 100.0;
-    ceiling_next = std::min(ceiling_next, static_cast<double>(regular_limit) * frac + burst);
-  }
+  // What regular work may have spent by `t` (the paced line plus its burst, or the whole of it).
+  auto ceiling_at = [&](absl::Time t) {
+    double ceiling = static_cast<double>(regular_limit);
+    if (spec.pacing.mode == api::PacingMode::kEven) {
+      double burst = ceiling * spec.pacing.burst_percent / 100.0;
+      ceiling = std::min(ceiling, ceiling * in.period.ElapsedFraction(t) + burst);
+    }
+    return ceiling;
+  };
+  const double ceiling_next = ceiling_at(in.now + in.lookahead);
   const double projected =
       static_cast<double>(regular_spent) + static_cast<double>(d.rate) * lookahead_h;
   out.usage_percent = ceiling_next > 0
                           ? 100.0 * projected / ceiling_next
                           : (projected > 0 ? std::numeric_limits<double>::infinity() : 0);
   out.rung = RungFor(spec.thresholds, out.usage_percent);
-  // The start room: what more may start, per hour, with the projection staying below the Drain
-  // line, so that work Bursar resumes is not drained again at the next pass.
+  // The start room: what more may start, per hour, and still run a whole lookahead before its
+  // own projection reaches the Drain line, so that work Bursar resumes is not drained again at
+  // the next pass: spent + burn x 2 lookaheads stays below the line at now + 2 lookaheads.
   if (std::optional<double> line = DrainLine(spec.thresholds); line.has_value()) {
-    out.start_room = std::max(
-        0.0, (*line / 100.0 * ceiling_next - projected) / std::max(lookahead_h, 1.0 / 3600));
+    const double runway_h = 2 * std::max(lookahead_h, 1.0 / 3600);
+    const double room = *line / 100.0 * ceiling_at(in.now + 2 * in.lookahead) -
+                        static_cast<double>(regular_spent) - static_cast<double>(d.rate) * runway_h;
+    out.start_room = std::max(0.0, room / runway_h);
     out.start_gpus = GpusBelow(*out.start_room, static_cast<double>(d.unit_price));
   }
 

@@ -18,10 +18,11 @@
 //            takes to stop the meter: at least a tick, or the running pods' termination grace
 //            when longer (StopLag and LookaheadWithStop, budget_step.h).
 //   rung     the highest threshold whose percent <= usage.
-//   start    (drainLine x ceiling(now + lookahead) - spent - burn x lookahead) / lookahead, the
-//            burn that work Bursar holds may add when it is resumed with the projection staying
-//            below the Drain line (the lowest Drain percent). Release resumes held work only
-//            within it: resumed beyond it, the next pass would drain it again.
+//   start    (drainLine x ceiling(now + 2 lookaheads) - spent - burn x 2 lookaheads) /
+//            (2 lookaheads), the burn that work Bursar holds may add when it is resumed and still
+//            run a whole lookahead before its own projection reaches the Drain line (the lowest
+//            Drain percent). Release resumes held work only within it: resumed beyond it, the
+//            next passes would drain it again.
 // Actions per rung: Throttle sets the quota so that the forecast lands on the limit
 // (allowedGPUs = (Le - spent) / (gpuHourPrice x time left)); with Even pacing that quota holds
 // on every rung below Hold too, so spend is paced from the start and the burst allowance is a
@@ -121,9 +122,9 @@ struct BudgetDecision {
   int64_t reserve_allowed_gpus = 0;
   std::optional<int64_t> reserve_keep_running_gpus;
   // The start room: the GPUs, and (money budgets) the money per hour, that work Bursar holds may
-  // add when it is resumed with the projection staying below the Drain line (the lowest Drain
-  // threshold), so that what Release resumes is not drained again at the next pass. Zero at or
-  // above the line; nullopt when the ladder never drains.
+  // add when it is resumed and still run a whole lookahead before its projection reaches the
+  // Drain line (the lowest Drain threshold), so that what Release resumes is not drained again
+  // at the next pass. Zero at or above the line; nullopt when the ladder never drains.
   std::optional<int64_t> start_gpus;
   std::optional<values::Money> start_rate;
   // Money view for status (the money dimension when set, else GPU-hours in micro units).

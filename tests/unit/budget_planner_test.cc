@@ -1578,12 +1578,12 @@ TEST(BudgetPlannerTest, ACorruptJobLengthsStatusIsIgnoredWithAnEventAndLearnedAn
   EXPECT_EQ(LengthsIn(Outcome(plan)).size(), 1u);
 }
 
-// A Job Bursar drained is resumed only where the start room has it (engine::StartRoom): the
-// projection with it stays below the Drain line. Here $36 with Hold at 97 % and Drain at 99 %,
-// an hour's lookahead and one GPU of $3.85 an hour running since the start: at hour 8, 9
-// GPU-hours projected ($34.69) are 96.4 %, and a second GPU would make it 107 %: the next pass
-// would drain it again (the finding of 6 December 2026: Drain, Release, Drain again, every
-// pass). At hour 6 there is room.
+// A Job Bursar drained is resumed only where the start room has it (engine::StartRoom): it can
+// run a lookahead before its projection reaches the Drain line. Here $36 with Hold at 97 % and
+// Drain at 99 %, an hour's lookahead and one GPU of $3.85 an hour running since the start: at
+// hour 8, 9 GPU-hours projected ($34.69) are 96.4 %, and a second GPU would make it 107 %: the
+// next pass would drain it again (the finding of 6 December 2026: Drain, Release, Drain again,
+// every pass). At hour 4 ($15.42 spent) two more hours of both GPUs still end below the line.
 TEST(BudgetPlannerTest, ADrainedJobIsResumedOnlyWhereTheNextPassWouldNotDrainItAgain) {
   PlannerOptions options;
   options.lookahead = absl::Hours(1);
@@ -1612,7 +1612,7 @@ TEST(BudgetPlannerTest, ADrainedJobIsResumedOnlyWhereTheNextPassWouldNotDrainItA
   EXPECT_TRUE(ChangeOf(drained_again, "drained")->suspend);
   EXPECT_EQ(ChangeOf(drained_again, "drained")->rung, JobRung::kDrain);
 
-  Plan earlier = BudgetPlanner(options).Reconcile(snapshot(absl::Hours(6)));
+  Plan earlier = BudgetPlanner(options).Reconcile(snapshot(absl::Hours(4)));
   ASSERT_NE(ChangeOf(earlier, "drained"), nullptr);
   EXPECT_FALSE(ChangeOf(earlier, "drained")->suspend);
 }

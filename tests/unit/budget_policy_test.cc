@@ -1063,14 +1063,15 @@ TEST(BudgetPolicyDrain, DrainSaysWhatMayKeepRunningInMoneyAndInGpus) {
 // ---------------------------------------------------------------------------------------------
 // The start room: what work Bursar holds may add when resumed.
 
-// Spent 900 of 1000 burning $40 an hour, 30-minute lookahead: 920 projected, below the default
-// Drain line (100 %). Resumed work may add less than (1000 - 920) / 0.5 = $160 an hour: 39 GPUs
-// at $4 (40 would reach the line).
-TEST(BudgetPolicyStartRoom, ResumedWorkStaysBelowTheDrainLine) {
+// Spent 900 of 1000 burning $40 an hour, 30-minute lookahead. Resumed work must be able to run a
+// whole lookahead before its own projection reaches the default Drain line (100 %): spend by
+// then plus one more lookahead of burn, 900 + 40 x 1 h, leaves 60 under the line, so it may add
+// less than $60 an hour: 14 GPUs at $4 (15 would reach it).
+TEST(BudgetPolicyStartRoom, ResumedWorkRunsALookaheadBeforeReachingTheDrainLine) {
   BudgetDecision d = Decide(BudgetSpecBuilder(), InputsBuilder().Spent("900").Rate("40"));
   EXPECT_EQ(d.rung, LadderAction::kThrottle);
-  EXPECT_EQ(d.start_rate, M("160"));
-  EXPECT_EQ(d.start_gpus, 39);
+  EXPECT_EQ(d.start_rate, M("60"));
+  EXPECT_EQ(d.start_gpus, 14);
 }
 
 TEST(BudgetPolicyStartRoom, NoneAtOrAboveTheDrainLine) {
@@ -1089,8 +1090,8 @@ TEST(BudgetPolicyStartRoom, TheLineIsTheLowestDrain) {
       BudgetSpecBuilder().Thresholds(
           {{99, LadderAction::kDrain}, {93, LadderAction::kHold}, {96, LadderAction::kDrain}}),
       in);
-  EXPECT_EQ(two_drains.start_rate, M("80"));  // (960 - 920) / 0.5
-  EXPECT_EQ(two_drains.start_gpus, 19);
+  EXPECT_EQ(two_drains.start_rate, M("20"));  // 960 - 900 - 40 x 1 h
+  EXPECT_EQ(two_drains.start_gpus, 4);
   for (std::vector<api::Threshold> ladder :
        {std::vector<api::Threshold>{{95, LadderAction::kHold}},
         std::vector<api::Threshold>{{50, LadderAction::kNotify}, {80, LadderAction::kThrottle}}}) {
@@ -1102,39 +1103,42 @@ TEST(BudgetPolicyStartRoom, TheLineIsTheLowestDrain) {
 
 // GPU-hours budgets have a start room in GPUs; with both limits the stricter counts.
 TEST(BudgetPolicyStartRoom, GpuHoursCountInGpus) {
-  // 90 of 100 GPU-hours used, 4 GPUs running: 92 projected, fewer than (100 - 92) / 0.5 = 16.
+  // 90 of 100 GPU-hours used, 4 GPUs running: 100 - 90 - 4 x 1 h = 6, so fewer than 6 more.
   BudgetDecision gpu_hours = Decide(BudgetSpecBuilder().NoAmount().GpuHours("100"),
                                     InputsBuilder().GpuHoursUsed(90).Running(4));
-  EXPECT_EQ(gpu_hours.start_gpus, 15);
+  EXPECT_EQ(gpu_hours.start_gpus, 5);
   EXPECT_FALSE(gpu_hours.start_rate.has_value());
   BudgetDecision both = Decide(BudgetSpecBuilder().GpuHours("100"),
                                InputsBuilder().Spent("900").Rate("40").GpuHoursUsed(90).Running(4));
-  EXPECT_EQ(both.start_gpus, 15);  // money alone would allow 39
-  EXPECT_EQ(both.start_rate, M("160"));
+  EXPECT_EQ(both.start_gpus, 5);  // money alone would allow 14
+  EXPECT_EQ(both.start_rate, M("60"));
 }
 
-// Whatever the spend, work resumed within the start room leaves the projection below the Drain
-// line at the next decision, and one GPU more would not: what Release resumes is not drained
-// again at once (the finding of 6 December 2026: a Drain, a Release of the same Job, a Drain
-// again, every pass), and nothing that fits is kept back.
-TEST(BudgetPolicyStartRoom, WorkResumedWithinItIsNotDrainedAgain) {
+// Whatever the spend, work resumed within the start room has run a whole lookahead when its
+// projection could first reach the Drain line: a lookahead later (spend grown by the burn, the
+// paced line moved on) the budget is still below Drain; with one GPU more it would be drained
+// then. What Release resumes is not drained again at once (the finding of 6 December 2026: a
+// Drain, a Release of the same Job, a Drain again, every pass), and nothing that fits is kept.
+TEST(BudgetPolicyStartRoom, WorkResumedWithinItIsNotDrainedALookaheadLater) {
   for (BudgetSpecBuilder spec : {BudgetSpecBuilder(), BudgetSpecBuilder().Even(10)}) {
     for (int spent = 0; spent <= 1000; spent += 7) {
-      const std::string spent_text = absl::StrCat(spent);
-      auto with = [&](int64_t more) {
-        return Decide(
-            spec,
-            InputsBuilder().Spent(spent_text).Rate(absl::StrCat(12 + 4 * more)).Running(3 + more));
-      };
-      BudgetDecision d = with(0);
+      BudgetDecision d = Decide(spec, InputsBuilder().Spent(absl::StrCat(spent)).Rate("12"));
       ASSERT_TRUE(d.start_gpus.has_value());
       if (d.rung == LadderAction::kDrain) {
         EXPECT_EQ(d.start_gpus, 0) << spent;
         continue;
       }
+      // Running `more` GPUs beside the $12 an hour for the 30-minute lookahead.
+      auto later = [&](int64_t more) {
+        const int64_t rate = 12 + 4 * more;
+        return Decide(spec, InputsBuilder()
+                                .AtHour(60.5)
+                                .Spent(absl::StrCat(spent + static_cast<double>(rate) / 2))
+                                .Rate(absl::StrCat(rate)));
+      };
       const int64_t more = *d.start_gpus;
-      EXPECT_LT(with(more).rung, LadderAction::kDrain) << spent << " + " << more << " GPUs";
-      EXPECT_EQ(with(more + 1).rung, LadderAction::kDrain) << spent << " + " << more + 1;
+      EXPECT_LT(later(more).rung, LadderAction::kDrain) << spent << " + " << more << " GPUs";
+      EXPECT_EQ(later(more + 1).rung, LadderAction::kDrain) << spent << " + " << more + 1;
     }
   }
 }
