@@ -51,12 +51,16 @@ double Hours(absl::Duration d) {
   return absl::ToDoubleHours(d);
 }
 
+// A whole number of GPUs held within what an int64 and any cluster can hold.
+int64_t GpuCount(double gpus) {
+  return gpus >= 1e12 ? int64_t{1'000'000'000'000} : static_cast<int64_t>(std::max(0.0, gpus));
+}
+
 int64_t FloorGpus(double micro_amount, double unit_price, double hours) {
   if (micro_amount <= 0 || unit_price <= 0 || hours <= 0) {
     return 0;
   }
-  double gpus = std::floor(micro_amount / (unit_price * hours));
-  return gpus >= 1e12 ? int64_t{1'000'000'000'000} : static_cast<int64_t>(gpus);
+  return GpuCount(std::floor(micro_amount / (unit_price * hours)));
 }
 
 // The lowest percent at which the ladder drains (a Drain threshold), if any.
@@ -75,8 +79,7 @@ int64_t GpusBelow(double micro_amount, double unit_price) {
   if (micro_amount <= 0 || unit_price <= 0) {
     return 0;
   }
-  double gpus = std::ceil(micro_amount / unit_price) - 1;
-  return gpus >= 1e12 ? int64_t{1'000'000'000'000} : static_cast<int64_t>(std::max(0.0, gpus));
+  return GpuCount(std::ceil(micro_amount / unit_price) - 1);
 }
 
 LadderAction RungFor(const std::vector<api::Threshold>& thresholds, double usage_percent) {

@@ -82,21 +82,20 @@ values::Money StartRoom::RateOf(int64_t gpus, const CpuMemory& requests) const {
   return PodRatePerHour({&work, 1}, prices_);
 }
 
-bool StartRoom::Fits(int64_t gpus, const CpuMemory& requests) const {
+bool StartRoom::Fits(int64_t gpus, values::Money rate) const {
   if (gpus_.has_value() && gpus > *gpus_) {
     return false;
   }
   // Strictly below: work that reaches the Drain line would be drained at once.
-  const values::Money rate = RateOf(gpus, requests);
   return !rate_.has_value() || rate == values::Money() || rate < *rate_;
 }
 
-void StartRoom::Take(int64_t gpus, const CpuMemory& requests) {
+void StartRoom::Take(int64_t gpus, values::Money rate) {
   if (gpus_.has_value()) {
     *gpus_ -= gpus;
   }
   if (rate_.has_value()) {
-    *rate_ -= RateOf(gpus, requests);
+    *rate_ -= rate;
   }
 }
 

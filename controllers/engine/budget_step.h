@@ -131,14 +131,14 @@ class StartRoom {
  public:
   StartRoom(const BudgetDecision& decision, values::Money gpu_hour_price,
             const UnitPrices& cpu_memory_prices);
-  // Whether held work of `gpus` and `requests` fits what is left (its burn stays below it).
-  bool Fits(int64_t gpus, const CpuMemory& requests) const;
+  // What held work of `gpus` and `requests` is expected to burn per hour.
+  values::Money RateOf(int64_t gpus, const CpuMemory& requests) const;
+  // Whether held work of `gpus` burning `rate` fits what is left (its burn stays below it).
+  bool Fits(int64_t gpus, values::Money rate) const;
   // Uses up what it takes.
-  void Take(int64_t gpus, const CpuMemory& requests);
+  void Take(int64_t gpus, values::Money rate);
 
  private:
-  values::Money RateOf(int64_t gpus, const CpuMemory& requests) const;
-
   std::optional<int64_t> gpus_;
   std::optional<values::Money> rate_;
   UnitPrices prices_;

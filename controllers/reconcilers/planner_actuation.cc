@@ -514,13 +514,13 @@ void BudgetPlanner::PlanBudgetJobs(Pass& pass, BudgetWork& w, std::vector<JobCan
                        " (modelDrift unlocked it)"));
       continue;
     }
-    const engine::CpuMemory requests{c.job->cpu, c.job->memory};
-    if (held || c.job->gpus > headroom || !start_room.Fits(c.job->gpus, requests) ||
+    const Money rate = start_room.RateOf(c.job->gpus, {c.job->cpu, c.job->memory});
+    if (held || c.job->gpus > headroom || !start_room.Fits(c.job->gpus, rate) ||
         !Releasable(pass, w, *c.job, &money_left)) {
       continue;
     }
     headroom -= c.job->gpus;
-    start_room.Take(c.job->gpus, requests);
+    start_room.Take(c.job->gpus, rate);
     act(*c.job, false, JobRung::kRelease,
         absl::StrCat("released: budget ", name, " has room again"));
   }

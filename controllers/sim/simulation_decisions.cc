@@ -368,7 +368,8 @@ void Simulation::Admit(int64_t now_s) {
         return AdmissionQueue::Visit::kSkip;
       }
       const bool resumed = !draws_on_reserve && HeldByBursar(b, job, now_s);
-      if (resumed && !start_room.Fits(job.trace->gpus, more)) {
+      const Money resumed_rate = resumed ? start_room.RateOf(job.trace->gpus, more) : Money();
+      if (resumed && !start_room.Fits(job.trace->gpus, resumed_rate)) {
         return AdmissionQueue::Visit::kSkip;
       }
       int pool = job.trace->gpus == 0 ? b.pools.front() : place(job, b.pools);
@@ -377,7 +378,7 @@ void Simulation::Admit(int64_t now_s) {
       }
       Start(index, pool, now_s, reserve);
       if (resumed) {
-        start_room.Take(job.trace->gpus, more);
+        start_room.Take(job.trace->gpus, resumed_rate);
       }
       requested.cpu = requested.cpu + more.cpu;
       requested.memory = requested.memory + more.memory;
