@@ -152,6 +152,15 @@ absl::Duration LookaheadWithStop(absl::Duration lookahead, absl::Duration stop_l
   return stop > tick ? lookahead - tick + stop : lookahead;
 }
 
+absl::Duration StopLagToRelease(absl::Duration lookahead, const BudgetBurn& burn) {
+  const absl::Duration stop = std::min(burn.stop_lag, kMaxStopLag);
+  const absl::Duration tick = lookahead / kLookaheadTicks;
+  if (!burn.pays_for_nodes || stop <= absl::ZeroDuration() || tick <= absl::ZeroDuration()) {
+    return stop;
+  }
+  return absl::Ceil(stop, tick);
+}
+
 void StopLag::Add(values::Money rate, absl::Duration lag, bool stopping) {
   lag = std::clamp(lag, absl::ZeroDuration(), kMaxStopLag);
   if (stopping) {
@@ -188,8 +197,8 @@ BudgetInputs InputsFor(const BudgetStep& step) {
   in.reserve_running_gpus = step.burn.reserve_gpus;
   in.gpu_hour_price = step.gpu_hour_price;
   in.reserve_unlocked = step.reserve_unlocked;
-  in.lookahead = LookaheadWithStop(step.lookahead, step.burn.stop_lag);
-  in.stop_lag = std::min(step.burn.stop_lag, kMaxStopLag);
+  in.stop_lag = StopLagToRelease(step.lookahead, step.burn);
+  in.lookahead = LookaheadWithStop(step.lookahead, in.stop_lag);
   in.next_period_length = step.next_period_length;
   in.carry_fraction = step.carry_fraction;
   return in;

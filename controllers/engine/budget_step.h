@@ -78,7 +78,16 @@ struct BudgetBurn {
   int64_t reserve_stopping_gpus = 0;
   // How long running work may still run once told to stop (StopLag, LookaheadWithStop).
   absl::Duration stop_lag;
+  // Whether the budget pays for nodes whole (it grew some). A node its suspensions free goes on
+  // being billed after its pods have stopped, until a pass removes it: the stop lag is counted
+  // to the metering tick that first sees the node free (StopLagToRelease).
+  bool pays_for_nodes = false;
 };
+
+// The stop lag a budget's Drain allows for: `stop_lag`, or, when it pays for nodes whole and
+// its work does not stop at once, `stop_lag` rounded up to a whole metering tick (a
+// kLookaheadTicks-th of `lookahead`), when the pass that first sees the freed node removes it.
+absl::Duration StopLagToRelease(absl::Duration lookahead, const BudgetBurn& burn);
 
 // One of a budget's pools, as the price of new work sees it: its per-GPU-hour price, and whether
 // new work can land on it (free GPUs, or it may still grow).

@@ -736,6 +736,7 @@ BudgetPlanner::Metering BudgetPlanner::MeterBudget(Pass& pass, BudgetWork& w,
     if (!pass.pool_of_node.contains(node.info.name)) {
       continue;
     }
+    m.burn.pays_for_nodes = true;
     const int64_t capacity = node.info.gpu_capacity;
     const bool idle = pass.Idle(node.info.name);
     const int64_t free_gpus =

@@ -51,11 +51,14 @@
 #include <utility>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/time/time.h"
+#include "absl/types/span.h"
 #include "controllers/api/types.h"
 #include "controllers/engine/budget_policy.h"
 #include "controllers/engine/budget_step.h"
+#include "controllers/engine/drain_order.h"
 #include "controllers/engine/job_lengths.h"
 #include "controllers/engine/retraining_gate.h"
 #include "controllers/reconcilers/snapshot.h"
@@ -264,6 +267,14 @@ class BudgetPlanner {
                   std::optional<values::Money>* money_left) const;
   void PlanBudgetJobs(Pass& pass, BudgetWork& w, std::vector<JobCandidate>& candidates,
                       std::set<std::string>& draining_jobs);
+  // The nodes a budget grew as Drain's engine::OwnedBins, and which bin a Job's GPUs are in.
+  struct OwnedNodeBins {
+    std::vector<engine::OwnedBin> bins;
+    absl::flat_hash_map<const NodeView*, int> bin_of;
+    int BinOf(absl::Span<const NodeView* const> nodes) const;  // -1: on none
+  };
+  static OwnedNodeBins OwnedBinsOf(Pass& pass, const BudgetWork& w,
+                                   const std::vector<JobCandidate>& running);
   // Parts of PlanPools.
   struct PoolDemand;
   static PoolDemand DemandFor(const Pass& pass, const api::GPUNodePool& pool,

@@ -5,6 +5,7 @@
 #include <functional>
 #include <iterator>
 #include <map>
+#include <numeric>
 #include <optional>
 #include <span>
 #include <string>
@@ -13,6 +14,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/algorithm/container.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
@@ -298,6 +300,10 @@ void BudgetPlanner::PlanJobs(Pass& pass) {
       const Money rate = pass.pod_rate[i];
       job->second.rate += rate;
       job->second.priority = std::max(job->second.priority, pod.priority);
+      const NodeView* node = pass.pod_node[i];
+      if (node != nullptr && pass.Gpus(i) > 0 && !absl::c_linear_search(job->second.nodes, node)) {
+        job->second.nodes.push_back(node);
+      }
       if (pod.start.has_value()) {
         job->second.started = std::min(job->second.started, *pod.start);
         job->second.stop_lag.Add(rate, StopLagOf(pod, pass.now), pod.deleting.has_value());
@@ -367,6 +373,85 @@ void BudgetPlanner::WarnOfBadAnnotation(Pass& pass, const BudgetWork& w, const J
          .reason = "JobAnnotationInvalid",
          .message = absl::StrCat("Job ", key, "; the annotation is ignored until it is fixed")});
   }
+}
+
+int BudgetPlanner::OwnedNodeBins::BinOf(absl::Span<const NodeView* const> nodes) const {
+  for (const NodeView* node : nodes) {
+    auto it = bin_of.find(node);
+    if (it != bin_of.end()) {
+      return it->second;
+    }
+  }
+  return -1;
+}
+
+// One bin per node the budget grew, of its GPUs no pod holds or that pods already stopping will
+// free (as the simulator counts a pool's owned nodes: Simulation::OwnedBins); nodes one running
+// Job spans are merged, so that they count as free only together.
+BudgetPlanner::OwnedNodeBins BudgetPlanner::OwnedBinsOf(Pass& pass, const BudgetWork& w,
+                                                        const std::vector<JobCandidate>& running) {
+  OwnedNodeBins out;
+  std::vector<const NodeView*> nodes;
+  absl::flat_hash_map<const NodeView*, size_t> index;
+  for (const NodeView* n : pass.GrownFor(w.name())) {
+    if (pass.pool_of_node.contains(n->info.name) && n->info.gpu_capacity > 0) {
+      index.emplace(n, nodes.size());
+      nodes.push_back(n);
+    }
+  }
+  if (nodes.empty()) {
+    return out;
+  }
+  std::vector<size_t> parent(nodes.size());
+  std::iota(parent.begin(), parent.end(), size_t{0});
+  std::function<size_t(size_t)> root = [&](size_t i) {
+    return parent[i] == i ? i : parent[i] = root(parent[i]);
+  };
+  for (const JobCandidate& c : running) {
+    std::optional<size_t> first;
+    for (const NodeView* node : pass.PodsOf(*c.job).nodes) {
+      auto it = index.find(node);
+      if (it == index.end()) {
+        continue;
+      }
+      if (first.has_value()) {
+        parent[root(it->second)] = root(*first);
+      } else {
+        first = it->second;
+      }
+    }
+  }
+  absl::flat_hash_map<const NodeView*, int64_t> stopping;  // GPUs of pods being deleted
+  for (const PodAt& p : w.pods) {
+    const NodeView* node = pass.pod_node[p.index];
+    if (node != nullptr && Active(*p.pod) && p.pod->deleting.has_value()) {
+      stopping[node] += pass.Gpus(p.index);
+    }
+  }
+  std::vector<int> bin_of_root(nodes.size(), -1);
+  std::vector<values::Money> node_rates(nodes.size());
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    const NodeView& node = *nodes[i];
+    const int64_t capacity = node.info.gpu_capacity;
+    auto held = stopping.find(&node);
+    const int64_t idle =
+        std::clamp<int64_t>(capacity - pass.ActiveGpusOn(node.info.name), 0, capacity) +
+        (held == stopping.end() ? 0 : held->second);
+    int& bin = bin_of_root[root(i)];
+    if (bin < 0) {
+      bin = static_cast<int>(out.bins.size());
+      out.bins.push_back({.gpus_per_node = 0, .idle_gpus = 0, .idle_gpu_rate = Money()});
+    }
+    engine::OwnedBin& b = out.bins[static_cast<size_t>(bin)];
+    b.gpus_per_node += capacity;
+    b.idle_gpus += idle;
+    node_rates[static_cast<size_t>(bin)] += pass.NodeRate(w.book, node);
+    out.bin_of.emplace(&node, bin);
+  }
+  for (size_t b = 0; b < out.bins.size(); ++b) {
+    out.bins[b].idle_gpu_rate = node_rates[b].MulDiv(1, out.bins[b].gpus_per_node);
+  }
+  return out;
 }
 
 // One budget's Jobs: Hold suspends Jobs without running pods (so nothing scales up for them);
@@ -448,7 +533,8 @@ void BudgetPlanner::PlanBudgetJobs(Pass& pass, BudgetWork& w, std::vector<JobCan
     }
   }
   // Keeps at most `keep` running (CPU-only Jobs cost money but no GPUs), as the simulator
-  // chooses (engine::ChooseDrained).
+  // chooses (engine::ChooseDrained), on the nodes the budget pays for whole as they stand.
+  const OwnedNodeBins owned = OwnedBinsOf(pass, w, running);
   auto drain = [&](bool reserve, const engine::KeepRunning& keep) {
     std::vector<const JobCandidate*> pool;
     std::vector<engine::DrainCandidate> ranked;
@@ -460,10 +546,11 @@ void BudgetPlanner::PlanBudgetJobs(Pass& pass, BudgetWork& w, std::vector<JobCan
         ranked.push_back({.priority = c.priority,
                           .started = std::min(pods.started, now),
                           .gpus = pods.gpus,
-                          .rate = pods.rate});
+                          .rate = pods.rate,
+                          .bin = owned.BinOf(pods.nodes)});
       }
     }
-    for (size_t i : engine::ChooseDrained(ranked, keep)) {
+    for (size_t i : engine::ChooseDrained(ranked, keep, owned.bins)) {
       const JobCandidate& c = *pool[i];
       std::string key = JobKey(c.job->namespace_name, c.job->name);
       draining_jobs.insert(key);

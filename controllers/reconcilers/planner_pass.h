@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/inlined_vector.h"
 #include "absl/container/node_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "controllers/engine/attribution.h"
@@ -134,6 +135,8 @@ struct BudgetPlanner::Pass {
     int32_t priority = 0;  // the highest of its pods' priorities (at least 0)
     absl::Time started = absl::InfiniteFuture();  // its earliest active pod's start
     engine::StopLag stop_lag;                     // of its started pods
+    // The nodes its GPU pods run on, each once (Drain's engine::OwnedBins).
+    absl::InlinedVector<const NodeView*, 1> nodes;
   };
   absl::flat_hash_map<std::pair<std::string_view, std::string_view>, JobPods> job_pods;
   std::map<std::string, engine::PriceResolver> resolvers;  // by price book, filled on demand

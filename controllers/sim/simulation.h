@@ -217,6 +217,9 @@ class Simulation {
   // Suspends the budget's running work (regular or on the reserve) that engine::ChooseDrained
   // picks so that what runs fits `keep`.
   void DrainTo(int budget, const engine::KeepRunning& keep, bool reserve, int64_t now_s);
+  // The pools where the budget pays for nodes (owned_nodes) as engine::OwnedBins appended to
+  // `bins`; returns each pool's bin index (-1: none).
+  std::vector<int> OwnedBins(int budget, std::vector<engine::OwnedBin>& bins) const;
 
   const Scenario& scenario_;
   const SimOptions& options_;

@@ -56,6 +56,33 @@ std::pair<Money, int64_t> Simulation::IdleOf(int budget) const {
   return {rate, gpus};
 }
 
+std::vector<int> Simulation::OwnedBins(int budget, std::vector<engine::OwnedBin>& bins) const {
+  std::vector<int> bin_of_pool(pools_.size(), -1);
+  std::vector<int64_t> stopping(pools_.size(), 0);
+  for (size_t i : running_) {
+    const Job& job = jobs_[i];
+    if (job.budget == budget && job.stopping_until_s.has_value() && job.pool >= 0) {
+      stopping[static_cast<size_t>(job.pool)] += job.trace->gpus;
+    }
+  }
+  for (size_t p = 0; p < pools_.size(); ++p) {
+    const Pool& pool = pools_[p];
+    auto owned = pool.owned_nodes.find(budget);
+    if (owned == pool.owned_nodes.end() || owned->second <= 0) {
+      continue;
+    }
+    auto used = pool.used_by.find(budget);
+    // The pool's nodes are counted, not placed: any gpusPerNode GPUs the budget frees free a node.
+    // What already stops frees its GPUs too.
+    bin_of_pool[p] = static_cast<int>(bins.size());
+    bins.push_back({.gpus_per_node = pool.gpus_per_node(),
+                    .idle_gpus = int64_t{owned->second} * pool.gpus_per_node() -
+                                 (used == pool.used_by.end() ? 0 : used->second) + stopping[p],
+                    .idle_gpu_rate = pool.node_rate.MulDiv(1, pool.gpus_per_node())});
+  }
+  return bin_of_pool;
+}
+
 void Simulation::DrainTo(int budget, const engine::KeepRunning& keep, bool reserve, int64_t now_s) {
   std::vector<size_t> candidates;
   for (size_t i : running_) {
@@ -66,6 +93,8 @@ void Simulation::DrainTo(int budget, const engine::KeepRunning& keep, bool reser
   }
   // The latest submitted first among equals (engine::ChooseDrained keeps the caller's order).
   std::sort(candidates.begin(), candidates.end(), std::greater<>());
+  std::vector<engine::OwnedBin> bins;
+  const std::vector<int> bin_of_pool = OwnedBins(budget, bins);
   std::vector<engine::DrainCandidate> ranked;
   ranked.reserve(candidates.size());
   for (size_t i : candidates) {
@@ -73,9 +102,12 @@ void Simulation::DrainTo(int budget, const engine::KeepRunning& keep, bool reser
     ranked.push_back({.priority = job.trace->priority,
                       .started = At(job.run_since_s),
                       .gpus = job.trace->gpus,
-                      .rate = job.rate});
+                      .rate = job.rate,
+                      .bin = job.trace->gpus > 0 && job.pool >= 0
+                                 ? bin_of_pool[static_cast<size_t>(job.pool)]
+                                 : -1});
   }
-  for (size_t i : engine::ChooseDrained(ranked, keep)) {
+  for (size_t i : engine::ChooseDrained(ranked, keep, bins)) {
     Suspend(candidates[i], now_s);
   }
 }
@@ -109,6 +141,10 @@ engine::BudgetStep Simulation::StepOf(const Budget& b, int budget, int64_t now_s
       .next_period_length = b.calendar->Next(b.ledger->period()).length(),
       .carry_fraction = b.lengths.FractionLongerThan(b.ledger->period().end - At(now_s))};
   std::tie(step.burn.idle_rate, step.burn.idle_gpus) = IdleOf(budget);
+  step.burn.pays_for_nodes = std::any_of(pools_.begin(), pools_.end(), [&](const Pool& p) {
+    auto owned = p.owned_nodes.find(budget);
+    return owned != p.owned_nodes.end() && owned->second > 0;
+  });
   // The budget's running Jobs in one pass: what they burn, regular and on the reserve, the part
   // already told to stop, and how long running work takes to stop, as the operator counts its
   // pods (budget_planner.cc, MeterBudget).

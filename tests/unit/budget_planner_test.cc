@@ -804,6 +804,37 @@ TEST(BudgetPlannerTest, DrainSuspendsTheMostRecentlyStartedRunFirst) {
   EXPECT_EQ(plan.jobs[0].rung, JobRung::kDrain);
 }
 
+// On nodes the budget grew, a Job suspended beside others saves nothing: the budget goes on paying
+// for its GPUs, idle, until the whole node is free and removed. Drain frees whole nodes instead
+// (engine::OwnedBin), as the simulator does: of four 1-GPU Jobs on two grown 2-GPU nodes, the
+// newest ("b", on a100-1) goes with the Job beside it ("d"), not with the next newest ("c", on
+// a100-0), which would have left one idle GPU on each node and saved nothing.
+TEST(BudgetPlannerTest, DrainFreesWholeNodesTheBudgetGrew) {
+  for (bool grown : {false, true}) {
+    BudgetPlanner planner;
+    Snapshot s = AtHour8OnTwoNodes(GpuShare().MulDiv(16 * 240 + 5, 240));
+    if (grown) {
+      s.nodes = {Node("a100-0", "vision"), Node("a100-1", "vision")};
+    }
+    s.pods = {Pod("a", kStart + absl::Hours(1), "a100-0", 1, "a"),
+              Pod("b", kStart + absl::Hours(7), "a100-1", 1, "b"),
+              Pod("c", kStart + absl::Hours(6), "a100-0", 1, "c"),
+              Pod("d", kStart + absl::Hours(2), "a100-1", 1, "d")};
+    s.jobs = {Job("a", 1), Job("b", 1), Job("c", 1), Job("d", 1)};
+    Plan plan = planner.Reconcile(s);
+    ASSERT_EQ(Outcome(plan).decision.rung, api::LadderAction::kDrain) << grown;
+    ASSERT_EQ(Outcome(plan).decision.keep_running_gpus, 2) << grown;
+    std::vector<std::string> drained;
+    for (const JobChange& j : plan.jobs) {
+      EXPECT_EQ(j.rung, JobRung::kDrain);
+      drained.push_back(j.name);
+    }
+    std::sort(drained.begin(), drained.end());
+    EXPECT_EQ(drained,
+              grown ? (std::vector<std::string>{"b", "d"}) : (std::vector<std::string>{"b", "c"}));
+  }
+}
+
 // Running pods that take ten minutes to stop once suspended (terminationGracePeriodSeconds) are
 // projected ten minutes ahead: the budget drains while the money left still covers their stop,
 // where pods that stop at once would run on.

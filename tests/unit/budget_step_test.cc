@@ -121,6 +121,24 @@ TEST(LookaheadWithStop, OneTickThenTheLongerOfATickAndTheStopLag) {
   EXPECT_EQ(LookaheadWithStop(lookahead, absl::Hours(24 * 365)), kMaxStopLag + absl::Seconds(15));
 }
 
+// A budget that pays for nodes whole keeps paying for a node its suspensions free until the pass
+// that first sees it free removes it: its stop lag counts to the next whole metering tick. Work
+// that stops at once needs no pass to wait for; a budget that grew no node pays only its pods.
+TEST(StopLagToRelease, RoundsUpToAWholeTickWhenTheBudgetPaysForNodes) {
+  const absl::Duration lookahead = LookaheadFor(absl::Minutes(1));
+  BudgetBurn burn;
+  burn.stop_lag = absl::Seconds(30);
+  EXPECT_EQ(StopLagToRelease(lookahead, burn), absl::Seconds(30));
+  burn.pays_for_nodes = true;
+  EXPECT_EQ(StopLagToRelease(lookahead, burn), absl::Minutes(1));
+  burn.stop_lag = absl::Seconds(61);
+  EXPECT_EQ(StopLagToRelease(lookahead, burn), absl::Minutes(2));
+  burn.stop_lag = absl::Minutes(2);
+  EXPECT_EQ(StopLagToRelease(lookahead, burn), absl::Minutes(2));
+  burn.stop_lag = absl::ZeroDuration();
+  EXPECT_EQ(StopLagToRelease(lookahead, burn), absl::ZeroDuration());
+}
+
 // Pods not yet stopping weigh by their price: one cheap pod with a long grace moves the lag of
 // dear pods that stop at once by its share only. A pod already stopping sets a floor: what is
 // left of its grace.

@@ -1372,6 +1372,26 @@ TEST(SimulatorBursarDrain, AllowsForTheTerminationGraceOfWhatItSuspends) {
   EXPECT_LE(b.spent, 30.0);
 }
 
+// Nodes the budget grew are paid for whole until they are removed, so suspending a Job on a
+// node that keeps running others saves nothing: its GPUs go on being billed, idle. Twelve
+// 1-GPU Jobs on two 8-GPU nodes the budget grew, $40 for the period, a 10-minute grace: Drain
+// frees whole nodes (engine::OwnedBin), and counts what it suspends there as billed until the
+// metering tick that removes the node (StopLagToRelease).
+TEST(SimulatorBursarDrain, FreesWholeNodesOfTheCapacityTheBudgetPaysFor) {
+  ScenarioBuilder builder;
+  builder.Duration(absl::Hours(5))
+      .TerminationGrace(absl::Minutes(10))
+      .Pool(PoolYaml().GpusPerNode(8).Nodes(0, 2))
+      .Budget(BudgetYaml("team").Amount("40").Custom(absl::Hours(10)));
+  for (int i = 0; i < 12; ++i) {
+    builder.Add(Job(absl::ZeroDuration(), absl::Hours(10), 1, "team"));
+  }
+  SimReport r = SimulateOrFail(builder.Build(), Policy::kBursar);
+  const BudgetResult& b = BudgetOf(r, "team");
+  EXPECT_GE(b.actions.at("Drain"), 1);
+  EXPECT_LE(b.spent, 40.0);
+}
+
 // A Job Bursar drained waits until resuming it would not take the projection to the Drain line
 // (engine::StartRoom), as the operator's Release: one 4-GPU Job ($8.22 an hour) under $10 for
 // 10 h, Hold at 90 % and Drain at 95 %, a 10-minute tick (20 minutes' projection, $2.74). At
