@@ -20,8 +20,11 @@ struct Dimension {
   int64_t spent = 0;  // regular + reserve
   int64_t reserve_spent = 0;
   int64_t rate = 0;  // regular, per hour, idle capacity included
-  // The part of `rate` suspending Jobs cannot stop: idle capacity and work already stopping.
+  // The part of `rate` suspending Jobs cannot stop: idle capacity on nodes that also run work,
+  // and work already stopping.
   int64_t unstoppable_rate = 0;
+  // The part of `rate` on nodes wholly idle: Hold and Drain remove them at once (a tick at most).
+  int64_t removable_rate = 0;
   int64_t reserve_rate = 0;
   int64_t reserve_unstoppable_rate = 0;  // the part of reserve_rate already stopping
   int64_t unit_price = 0;                // per GPU-hour
@@ -138,8 +141,9 @@ DimensionDecision Decide(const api::ComputeBudgetSpec& spec, const BudgetInputs&
   // own projection reaches the Drain line, so that work Bursar resumes is not drained again at
   // the next pass: spent + burn x 2 lookaheads stays below the line at now + 2 lookaheads.
   if (std::optional<double> line = DrainLine(spec.thresholds); line.has_value()) {
-    const double runway_h = 2 * std::max(lookahead_h, 1.0 / 3600);
-    const double room = *line / 100.0 * ceiling_at(in.now + 2 * in.lookahead) -
+    const absl::Duration start_lookahead = std::max(in.lookahead, in.start_lookahead);
+    const double runway_h = 2 * std::max(Hours(start_lookahead), 1.0 / 3600);
+    const double room = *line / 100.0 * ceiling_at(in.now + 2 * start_lookahead) -
                         static_cast<double>(regular_spent) - static_cast<double>(d.rate) * runway_h;
     out.start_room = std::max(0.0, room / runway_h);
     out.start_gpus = GpusBelow(*out.start_room, static_cast<double>(d.unit_price));
@@ -165,17 +169,21 @@ DimensionDecision Decide(const api::ComputeBudgetSpec& spec, const BudgetInputs&
   // pays for after the unstoppable burn and the suspended work's last stretch, over the part of
   // the lookahead the kept work costs more than suspended work: in money per hour, for a pot
   // burning `rate` of which `unstoppable` is idle or already stopping.
+  // Nodes wholly idle go at once when the budget holds or drains (the same pass sizes its pools),
+  // so they cost at most a metering tick, whatever the lookahead.
   // (The operator's lookahead is a tick longer than the stop lag: LookaheadWithStop.)
   const double stop_h = std::min(Hours(in.stop_lag), lookahead_h);
   const double kept_h = std::max(lookahead_h - stop_h, 1.0 / 3600);
-  auto keep_rate = [&](double room, int64_t rate, int64_t unstoppable) {
+  const double removed_h = std::min(Hours(in.tick), lookahead_h);
+  auto keep_rate = [&](double room, int64_t rate, int64_t unstoppable, int64_t removable) {
     return (room - static_cast<double>(unstoppable) * lookahead_h -
-            static_cast<double>(rate - unstoppable) * stop_h) /
+            static_cast<double>(removable) * removed_h -
+            static_cast<double>(rate - unstoppable - removable) * stop_h) /
            kept_h;
   };
   if (out.rung >= LadderAction::kDrain) {
-    const double keep =
-        keep_rate(ceiling_next - static_cast<double>(regular_spent), d.rate, d.unstoppable_rate);
+    const double keep = keep_rate(ceiling_next - static_cast<double>(regular_spent), d.rate,
+                                  d.unstoppable_rate, d.removable_rate);
     out.keep_running = FloorGpus(keep, static_cast<double>(d.unit_price), 1.0);
     out.keep_rate = std::max(0.0, keep);
   }
@@ -193,7 +201,7 @@ DimensionDecision Decide(const api::ComputeBudgetSpec& spec, const BudgetInputs&
       // What fits beside retraining work already stopping and what the retraining it suspends
       // draws while it stops, as Drain keeps regular work.
       out.reserve_keep =
-          FloorGpus(keep_rate(reserve_left, d.reserve_rate, d.reserve_unstoppable_rate),
+          FloorGpus(keep_rate(reserve_left, d.reserve_rate, d.reserve_unstoppable_rate, 0),
                     static_cast<double>(d.unit_price), 1.0);
       out.reserve_allowed = 0;
     }
@@ -238,15 +246,17 @@ BudgetDecision DecideBudget(const api::ComputeBudgetSpec& spec, const BudgetInpu
   std::vector<DimensionDecision> decisions;
   std::optional<size_t> money_index;
   if (spec.limit.amount.has_value()) {
-    Dimension d{"amount",
-                spec.limit.amount->micros(),
-                in.spent.micros(),
-                in.reserve_spent.micros(),
-                in.rate_per_hour.micros(),
-                (in.idle_rate_per_hour + in.stopping_rate_per_hour).micros(),
-                in.reserve_rate_per_hour.micros(),
-                in.reserve_stopping_rate_per_hour.micros(),
-                std::max<int64_t>(in.gpu_hour_price.micros(), 1)};
+    Dimension d{
+        "amount",
+        spec.limit.amount->micros(),
+        in.spent.micros(),
+        in.reserve_spent.micros(),
+        in.rate_per_hour.micros(),
+        (in.idle_rate_per_hour - in.idle_node_rate_per_hour + in.stopping_rate_per_hour).micros(),
+        in.idle_node_rate_per_hour.micros(),
+        in.reserve_rate_per_hour.micros(),
+        in.reserve_stopping_rate_per_hour.micros(),
+        std::max<int64_t>(in.gpu_hour_price.micros(), 1)};
     money_index = decisions.size();
     decisions.push_back(Decide(spec, in, d));
   }
@@ -257,7 +267,8 @@ BudgetDecision DecideBudget(const api::ComputeBudgetSpec& spec, const BudgetInpu
                 MicroGpuHours(in.gpu_seconds),
                 MicroGpuHours(in.reserve_gpu_seconds),
                 (in.running_gpus + in.idle_gpus) * 1'000'000,
-                (in.idle_gpus + in.stopping_gpus) * 1'000'000,
+                (in.idle_gpus - in.idle_node_gpus + in.stopping_gpus) * 1'000'000,
+                in.idle_node_gpus * 1'000'000,
                 in.reserve_running_gpus * 1'000'000,
                 in.reserve_stopping_gpus * 1'000'000,
                 1'000'000};

@@ -22,7 +22,9 @@
 //            (2 lookaheads), the burn that work Bursar holds may add when it is resumed and still
 //            run a whole lookahead before its own projection reaches the Drain line (the lowest
 //            Drain percent). Release resumes held work only within it: resumed beyond it, the
-//            next passes would drain it again.
+//            next passes would drain it again. The lookahead here is the one the resumed work
+//            brings (start_lookahead: its pods' termination grace), so that a Job that takes
+//            10 minutes to stop is not resumed into a Drain it would cost 10 minutes of.
 // Actions per rung: Throttle sets the quota so that the forecast lands on the limit
 // (allowedGPUs = (Le - spent) / (gpuHourPrice x time left)); with Even pacing that quota holds
 // on every rung below Hold too, so spend is paced from the start and the burst allowance is a
@@ -69,6 +71,11 @@ struct BudgetInputs {
   // its devices. Suspending Jobs cannot stop it; only removing the nodes can.
   values::Money idle_rate_per_hour;
   int64_t idle_gpus = 0;
+  // The part of idle_rate_per_hour and idle_gpus on nodes wholly idle, which a Hold or Drain
+  // removes at once (the same pass sizes the pools): Drain counts them for a tick, not the
+  // whole lookahead.
+  values::Money idle_node_rate_per_hour;
+  int64_t idle_node_gpus = 0;
   // The part of rate_per_hour and running_gpus already told to stop (pods being deleted, within
   // their grace): suspending more Jobs does not stop it sooner either.
   values::Money stopping_rate_per_hour;
@@ -92,6 +99,12 @@ struct BudgetInputs {
   // The share of work admitted now expected to still run when this period ends (JobLengths);
   // 1 when unknown. The quota may be as large as carryRate / carry_fraction.
   double carry_fraction = 1.0;
+  // The lookahead of the start room: the one work Release resumes would bring (its pods'
+  // termination grace, LookaheadWithStop), at least `lookahead`. Zero: `lookahead`.
+  absl::Duration start_lookahead;
+  // One metering tick (a kLookaheadTicks-th of the lookahead before the stop lag): how long a
+  // wholly idle node a Hold or Drain removes is still billed, at most.
+  absl::Duration tick;
 };
 
 struct BudgetDecision {

@@ -189,6 +189,9 @@ BudgetInputs InputsFor(const BudgetStep& step) {
   in.reserve_rate_per_hour = step.burn.reserve_rate;
   in.idle_rate_per_hour = step.burn.idle_rate;
   in.idle_gpus = step.burn.idle_gpus;
+  in.idle_node_rate_per_hour = std::min(step.burn.idle_node_rate, step.burn.idle_rate);
+  in.idle_node_gpus = std::min(step.burn.idle_node_gpus, step.burn.idle_gpus);
+  in.tick = step.lookahead / kLookaheadTicks;
   in.stopping_rate_per_hour = step.burn.stopping_rate;
   in.stopping_gpus = step.burn.stopping_gpus;
   in.reserve_stopping_rate_per_hour = step.burn.reserve_stopping_rate;
@@ -199,6 +202,9 @@ BudgetInputs InputsFor(const BudgetStep& step) {
   in.reserve_unlocked = step.reserve_unlocked;
   in.stop_lag = StopLagToRelease(step.lookahead, step.burn);
   in.lookahead = LookaheadWithStop(step.lookahead, in.stop_lag);
+  BudgetBurn resumed = step.burn;
+  resumed.stop_lag = std::max(step.burn.stop_lag, step.start_stop_lag);
+  in.start_lookahead = LookaheadWithStop(step.lookahead, StopLagToRelease(step.lookahead, resumed));
   in.next_period_length = step.next_period_length;
   in.carry_fraction = step.carry_fraction;
   return in;

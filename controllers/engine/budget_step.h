@@ -69,6 +69,9 @@ struct BudgetBurn {
   int64_t reserve_gpus = 0;
   values::Money idle_rate;  // idle capacity the budget pays for (nodes it grew)
   int64_t idle_gpus = 0;
+  // The part of idle_rate and idle_gpus on nodes wholly idle (a Hold or Drain removes them).
+  values::Money idle_node_rate;
+  int64_t idle_node_gpus = 0;
   // The part of regular_rate and regular_gpus already told to stop (pods being deleted, within
   // their grace): like idle capacity, suspending more Jobs does not stop it sooner.
   values::Money stopping_rate;
@@ -178,6 +181,9 @@ struct BudgetStep {
   absl::Duration lookahead = LookaheadFor(absl::Seconds(15));
   absl::Duration next_period_length;  // zero: as long as this one
   double carry_fraction = 1.0;        // JobLengths::FractionLongerThan(time left)
+  // How long the held work Release may resume takes to stop once told (its pods' termination
+  // grace): the start room is measured over the lookahead that work brings.
+  absl::Duration start_stop_lag;
 };
 
 // The engine's inputs for a step (exposed for tests and for status views).

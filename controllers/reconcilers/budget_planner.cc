@@ -128,6 +128,12 @@ BudgetPlanner::Pass::Pass(const Snapshot& snapshot) : snap(snapshot), now(snapsh
   for (const auto& [name, labels] : snap.namespaces) {
     namespaces[name].labels = &labels;
   }
+  for (const JobView& job : snap.jobs) {
+    if (job.suspended && !job.finished && !job.held_by.empty()) {
+      absl::Duration& grace = held_stop_grace[job.held_by];
+      grace = std::max(grace, job.stop_grace);
+    }
+  }
   // Per pod: its GPUs and node, found once; active pods and GPUs summed per node by index.
   pod_gpus.reserve(snap.pods.size());
   pod_node.reserve(snap.pods.size());
@@ -424,6 +430,7 @@ void BudgetPlanner::PlanBudget(Pass& pass, BudgetWork& w) {
           {pool->spec.price_per_node_hour->MulDiv(1, pool->spec.gpus_per_node), has_room});
     }
   }
+  auto held = pass.held_stop_grace.find(w.name());
   engine::BudgetStep step{
       .now = now,
       .ledger = &*st.ledger,
@@ -433,7 +440,8 @@ void BudgetPlanner::PlanBudget(Pass& pass, BudgetWork& w) {
       .reserve_unlocked = st.gate.AnyUnlocked(st.ledger->period()),
       .lookahead = lookahead_,
       .next_period_length = w.calendar->Next(st.ledger->period()).length(),
-      .carry_fraction = st.lengths.FractionLongerThan(st.ledger->period().end - now)};
+      .carry_fraction = st.lengths.FractionLongerThan(st.ledger->period().end - now),
+      .start_stop_lag = held == pass.held_stop_grace.end() ? absl::ZeroDuration() : held->second};
   step.gpu_hour_price =
       engine::GpuHourPrice(pool_prices, step.burn, w.book->spec.defaults.gpu_hour);
   w.decision = engine::Decide(b.spec, step);
@@ -731,6 +739,7 @@ BudgetPlanner::Metering BudgetPlanner::MeterBudget(Pass& pass, BudgetWork& w,
   // The idle part of the nodes the budget grew: a wholly idle node at its whole price; a node
   // that runs pods, its GPUs no pod holds at their share of the node price (the pods pay their
   // own shares), as the simulator charges (Simulation::IdleByOwner) and the cloud bills.
+  std::map<const api::GPUNodePool*, int> removable;  // wholly idle nodes counted, by pool
   for (const NodeView* grown : pass.GrownFor(b.metadata.name)) {
     const NodeView& node = *grown;
     if (!pass.pool_of_node.contains(node.info.name)) {
@@ -754,6 +763,12 @@ BudgetPlanner::Metering BudgetPlanner::MeterBudget(Pass& pass, BudgetWork& w,
     idle_since[node.info.name] = now;
     m.burn.idle_rate += rate;
     m.burn.idle_gpus += free_gpus;
+    // A wholly idle node goes at the pass that holds the budget, at most maxScaleStep a pool.
+    const api::GPUNodePool* pool = pass.pool_of_node.at(node.info.name);
+    if (idle && removable[pool]++ < std::max(pool->spec.max_scale_step, 1)) {
+      m.burn.idle_node_rate += rate;
+      m.burn.idle_node_gpus += free_gpus;
+    }
   }
   st.idle_since = std::move(idle_since);
 

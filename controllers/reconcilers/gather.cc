@@ -13,6 +13,7 @@
 #include "controllers/values/quantity.h"
 #include "controllers/values/resources.h"
 #include "controllers/values/strings.h"
+#include "operator/kube/pod_summary_fields.h"
 
 namespace bursar::reconcilers {
 namespace {
@@ -243,9 +244,16 @@ JobView WorkloadViewOf(const SuspendPath& kind, const json::Value& object) {
   view.finished = Finished(object);
   int64_t cpu_milli = 0, memory_bytes = 0;
   const std::vector<PodSet> sets = PodSetsOf(kind, object);
+  bool any_grace = false;
   for (const PodSet& set : sets) {
     if (view.labels.empty()) {
       view.labels = LabelsAt(*set.pod_template, "metadata.labels");  // the first template's
+    }
+    const json::Value* grace = set.pod_template->FindPath("spec.terminationGracePeriodSeconds");
+    if (grace != nullptr && grace->is_integer()) {
+      const absl::Duration g = absl::Seconds(kube::pod_fields::ClampGrace(grace->int_value()));
+      view.stop_grace = any_grace ? std::max(view.stop_grace, g) : g;
+      any_grace = true;
     }
     PodRequests per_pod = RequestsOfTemplate(*set.pod_template);
     view.gpus = SaturatingAdd(view.gpus, SaturatingMul(per_pod.gpus, set.count));

@@ -108,6 +108,8 @@ struct BudgetPlanner::Pass {
   absl::flat_hash_map<std::string_view, const api::GPUNodePool*> pool_of_node;
   // Nodes by the budget that grew them (kGrownForAnnotation), in snapshot order.
   absl::flat_hash_map<std::string_view, std::vector<const NodeView*>> grown_for;
+  // By budget: the longest stop grace of the Jobs it holds (what Release would resume).
+  absl::flat_hash_map<std::string_view, absl::Duration> held_stop_grace;
   std::map<const api::GPUNodePool*, std::vector<const NodeView*>> members_of_pool;
   absl::flat_hash_map<std::string_view, int64_t> active_pods_on_node;
   absl::flat_hash_map<std::string_view, int64_t> active_gpus_on_node;

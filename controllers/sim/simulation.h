@@ -209,7 +209,8 @@ class Simulation {
   // CPU-only Job, as JobRate prices them), and the sum over a budget's running Jobs.
   engine::CpuMemory RequestsOf(const Job& job) const;
   engine::CpuMemory RunningRequests(int budget) const;
-  std::pair<Money, int64_t> IdleOf(int budget) const;
+  // Adds the idle capacity the budget pays for to `burn` (idle, and wholly idle nodes).
+  void AddIdleOf(int budget, engine::BudgetBurn& burn) const;
   engine::BudgetStep StepOf(const Budget& b, int budget, int64_t now_s) const;
   // The budget's pools as engine::GpuHourPrice sees them (b.pools is sorted cheapest first).
   std::vector<engine::PoolPrice> PoolPricesOf(const Budget& b) const;

@@ -42,18 +42,21 @@ engine::CpuMemory Simulation::RunningRequests(int budget) const {
   return total;
 }
 
-std::pair<Money, int64_t> Simulation::IdleOf(int budget) const {
-  Money rate;
-  int64_t gpus = 0;
+void Simulation::AddIdleOf(int budget, engine::BudgetBurn& burn) const {
   for (const Pool& p : pools_) {
     for (const auto& [owner, idle] : IdleByOwner(p)) {
       if (owner == budget) {
-        rate += p.node_rate.MulDiv(idle, p.gpus_per_node());
-        gpus += idle;
+        burn.idle_rate += p.node_rate.MulDiv(idle, p.gpus_per_node());
+        burn.idle_gpus += idle;
+        // The pool's nodes are counted, not placed: its idle GPUs fill whole nodes first. A pass
+        // removes at most maxScaleStep of them.
+        const int64_t nodes =
+            std::min<int64_t>(idle / p.gpus_per_node(), std::max(p.spec->spec.max_scale_step, 1));
+        burn.idle_node_rate += p.node_rate.MulDiv(nodes, 1);
+        burn.idle_node_gpus += nodes * p.gpus_per_node();
       }
     }
   }
-  return {rate, gpus};
 }
 
 std::vector<int> Simulation::OwnedBins(int budget, std::vector<engine::OwnedBin>& bins) const {
@@ -139,8 +142,9 @@ engine::BudgetStep Simulation::StepOf(const Budget& b, int budget, int64_t now_s
       .reserve_unlocked = b.gate.AnyUnlocked(b.ledger->period()),
       .lookahead = engine::LookaheadFor(scenario_.step),
       .next_period_length = b.calendar->Next(b.ledger->period()).length(),
-      .carry_fraction = b.lengths.FractionLongerThan(b.ledger->period().end - At(now_s))};
-  std::tie(step.burn.idle_rate, step.burn.idle_gpus) = IdleOf(budget);
+      .carry_fraction = b.lengths.FractionLongerThan(b.ledger->period().end - At(now_s)),
+      .start_stop_lag = scenario_.cluster.termination_grace};
+  AddIdleOf(budget, step.burn);
   step.burn.pays_for_nodes = std::any_of(pools_.begin(), pools_.end(), [&](const Pool& p) {
     auto owned = p.owned_nodes.find(budget);
     return owned != p.owned_nodes.end() && owned->second > 0;

@@ -89,43 +89,77 @@ TEST(SimulateTest, BursarKeepsEveryEnforcedPeriodWithinItsLimit) {
   }
 }
 
+// A directory where copies of the bundled scenarios with a termination grace set resolve their
+// manifests and traces: it links the bundled ones' folders. Removed with the object.
+class GraceScenarios {
+ public:
+  GraceScenarios()
+      : root_(fs::temp_directory_path() / ("bursar-grace-" + std::to_string(getpid()))) {
+    fs::create_directories(root_ / "scenarios");
+    const fs::path examples = Source("examples");
+    for (const auto& entry : fs::directory_iterator(examples)) {
+      if (entry.is_directory() && entry.path().filename() != "scenarios") {
+        fs::create_directory_symlink(entry.path(), root_ / entry.path().filename());
+      }
+    }
+    for (const auto& entry : fs::directory_iterator(examples / "scenarios")) {
+      if (entry.is_directory()) {
+        fs::create_directory_symlink(entry.path(), root_ / "scenarios" / entry.path().filename());
+      }
+    }
+  }
+  ~GraceScenarios() { fs::remove_all(root_); }
+
+  // A copy of the bundled `scenario` with cluster.terminationGrace set to `grace`.
+  std::string With(const std::string& scenario, const std::string& grace) {
+    std::ifstream in(scenario);
+    std::stringstream text;
+    text << in.rdbuf();
+    std::string yaml = text.str();
+    const size_t cluster = yaml.find("\ncluster:\n");
+    EXPECT_NE(cluster, std::string::npos) << scenario << ": no cluster section to set";
+    if (cluster != std::string::npos) {
+      yaml.insert(cluster + 10, "  terminationGrace: " + grace + "\n");
+    }
+    const fs::path copy =
+        root_ / "scenarios" / (fs::path(scenario).stem().string() + "-" + grace + ".yaml");
+    std::ofstream(copy) << yaml;
+    return copy.string();
+  }
+
+ private:
+  fs::path root_;
+};
+
 // The same with the termination grace of real pods: Kubernetes' default of 30 s, and 2 minutes
 // (a Job that checkpoints on SIGTERM). Suspended work costs until it has stopped, and on nodes
 // a budget grew until a pass removes the freed node (engine::OwnedBin, StopLagToRelease): with
 // 30 s, three-teams-month's recsys ended two weeks at up to 500.26 of 500 GPU-hours before.
-// Each scenario is copied with the grace set into a directory that links the bundled ones'
-// manifests and traces, so their relative paths resolve.
 TEST(SimulateTest, BursarKeepsEveryEnforcedPeriodWithinItsLimitWithATerminationGrace) {
-  const fs::path root = fs::temp_directory_path() / ("bursar-grace-" + std::to_string(getpid()));
-  const fs::path dir = root / "scenarios";
-  fs::create_directories(dir);
-  const fs::path examples = Source("examples");
-  for (const auto& entry : fs::directory_iterator(examples)) {
-    if (entry.is_directory() && entry.path().filename() != "scenarios") {
-      fs::create_directory_symlink(entry.path(), root / entry.path().filename());
-    }
-  }
-  for (const auto& entry : fs::directory_iterator(examples / "scenarios")) {
-    if (entry.is_directory()) {
-      fs::create_directory_symlink(entry.path(), dir / entry.path().filename());
-    }
-  }
+  GraceScenarios copies;
   for (const char* grace : {"30s", "2m"}) {
     for (const std::string& scenario : BundledScenarios()) {
-      std::ifstream in(scenario);
-      std::stringstream text;
-      text << in.rdbuf();
-      std::string yaml = text.str();
-      const size_t cluster = yaml.find("\ncluster:\n");
-      ASSERT_NE(cluster, std::string::npos) << scenario << ": no cluster section to set";
-      yaml.insert(cluster + 10, std::string("  terminationGrace: ") + grace + "\n");
-      const fs::path copy = dir / (fs::path(scenario).stem().string() + "-" + grace + ".yaml");
-      std::ofstream(copy) << yaml;
-      SCOPED_TRACE(copy.string());
-      ExpectEveryEnforcedPeriodWithinItsLimit(copy.string());
+      const std::string copy = copies.With(scenario, grace);
+      SCOPED_TRACE(copy);
+      ExpectEveryEnforcedPeriodWithinItsLimit(copy);
     }
   }
-  fs::remove_all(root);
+}
+
+// CPU-only Jobs whose pods take 10 minutes to stop, beside GPU Jobs on 8-GPU nodes the budget
+// grows one at a time: each node grown counted for the whole 11-minute lookahead, so Drain
+// stopped the CPU-only Jobs it found running, which paid their grace again at every resume: no
+// Job finished in the week, 10,252 suspensions, and a day at 103 %. Now a wholly idle node
+// counts for a tick (a Hold removes it) and resumed work must run the lookahead of its own grace
+// before reaching the Drain line: 414 of 490 Jobs finish, with 94 suspensions (0 s: 415, 18).
+TEST(SimulateTest, CpuOnlyWorkWithALongGraceIsNotDrainedOverAndOver) {
+  GraceScenarios copies;
+  bursar::json::Value report =
+      Report(copies.With(Source("examples/scenarios/stress-cpu-mixed.yaml"), "10m"), "bursar");
+  const bursar::json::Value& data = FieldOrFail(report, "budgets").elements().at(0);
+  EXPECT_EQ(FieldOrFail(data, "overspentPeriods").int_value(), 0);
+  EXPECT_GE(FieldOrFail(data, "jobsCompleted").int_value(), 400);
+  EXPECT_LE(FieldOrFail(data, "suspensions").int_value(), 200);
 }
 
 TEST(SimulateTest, WithoutEnforcementTheEnforcedBudgetsOverspend) {

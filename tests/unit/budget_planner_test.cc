@@ -1646,6 +1646,13 @@ TEST(BudgetPlannerTest, ADrainedJobIsResumedOnlyWhereTheNextPassWouldNotDrainItA
   Plan earlier = BudgetPlanner(options).Reconcile(snapshot(absl::Hours(4)));
   ASSERT_NE(ChangeOf(earlier, "drained"), nullptr);
   EXPECT_FALSE(ChangeOf(earlier, "drained")->suspend);
+
+  // The same Job whose pods take an hour to stop (terminationGracePeriodSeconds): resumed, it
+  // brings a lookahead of 30 min + 1 h, so it must run 3 h before reaching the line: at hour 4,
+  // 35.64 - 15.42 - 3.85 x 3 h leaves $2.89 an hour, less than its $3.85.
+  Snapshot slow = snapshot(absl::Hours(4));
+  slow.jobs[0].stop_grace = absl::Hours(1);
+  EXPECT_EQ(ChangeOf(BudgetPlanner(options).Reconcile(slow), "drained"), nullptr);
 }
 
 TEST(BudgetPlannerTest, HeldJobsResumeByPriorityThenShorterExpectedWork) {

@@ -162,6 +162,17 @@ class InputsBuilder {
     in_.carry_fraction = fraction;
     return *this;
   }
+  // The part of Idle() on nodes wholly idle, which a Hold or Drain removes within `tick`.
+  InputsBuilder& IdleNodes(std::string_view per_hour, int64_t gpus, absl::Duration tick) {
+    in_.idle_node_rate_per_hour = M(per_hour);
+    in_.idle_node_gpus = gpus;
+    in_.tick = tick;
+    return *this;
+  }
+  InputsBuilder& StartLookahead(absl::Duration d) {
+    in_.start_lookahead = d;
+    return *this;
+  }
   BudgetInputs Build() const { return in_; }
 
  private:
@@ -618,6 +629,31 @@ TEST(BudgetPolicyDrainIdleTest, IdleBurnLeavesLessForRunningWork) {
   EXPECT_EQ(*none.keep_running_gpus, 0);
 }
 
+// A node wholly idle goes at once when the budget holds or drains (the same pass sizes its
+// pools): it costs a tick, not the lookahead, so it does not take running work down with it. The
+// 2 idle GPUs above as a whole node, with a 15-minute tick: (10 - 8 x 0.25) / 2 = 4 keep running.
+// (A Job started just before a Drain grows a node for itself; counting that node for the whole
+// lookahead drained the work that was running, each time: stress-cpu-mixed with a 10-minute
+// grace finished no Job in a week.)
+TEST(BudgetPolicyDrainIdleTest, AWhollyIdleNodeCostsATickNotTheLookahead) {
+  const InputsBuilder in = InputsBuilder().Spent("990").Rate("40").Idle("8", 2).Running(8);
+  BudgetDecision partial = Decide(BudgetSpecBuilder(), in);
+  ASSERT_EQ(partial.rung, LadderAction::kDrain) << partial.reason;
+  EXPECT_EQ(partial.keep_running_gpus, 3);
+  BudgetDecision whole =
+      Decide(BudgetSpecBuilder(), InputsBuilder(in).IdleNodes("8", 2, absl::Minutes(15)));
+  ASSERT_EQ(whole.rung, LadderAction::kDrain) << whole.reason;
+  EXPECT_EQ(whole.keep_running_gpus, 4);
+  EXPECT_EQ(whole.keep_running_rate, M("16"));
+  // The GPU-hours dimension counts them the same way.
+  const BudgetSpecBuilder hours = BudgetSpecBuilder().NoAmount().GpuHours("100");
+  BudgetDecision gpu_hours =
+      Decide(hours, InputsBuilder().GpuHoursUsed(98).Running(4).Idle("0", 2).IdleNodes(
+                        "0", 2, absl::Minutes(15)));
+  ASSERT_EQ(gpu_hours.rung, LadderAction::kDrain) << gpu_hours.reason;
+  EXPECT_EQ(gpu_hours.keep_running_gpus, 3);  // (2 - 2 x 0.25) / 0.5; 2 when the idle stays
+}
+
 TEST(BudgetPolicyDrainIdleTest, IdleGpusBurnGpuHours) {
   const BudgetSpecBuilder spec = BudgetSpecBuilder().NoAmount().GpuHours("100");
   // 90 used, 2 running + 2 idle: (90 + 4 x 0.5) / 100 = 92% (Throttle), not 91% with running
@@ -1072,6 +1108,21 @@ TEST(BudgetPolicyStartRoom, ResumedWorkRunsALookaheadBeforeReachingTheDrainLine)
   EXPECT_EQ(d.rung, LadderAction::kThrottle);
   EXPECT_EQ(d.start_rate, M("60"));
   EXPECT_EQ(d.start_gpus, 14);
+}
+
+// The start room is measured over the lookahead resumed work brings: held Jobs whose pods take
+// an hour to stop (start_lookahead 1 h) must run two hours before their projection reaches the
+// line: 1000 - 900 - 40 x 2 h = 20 over 2 h, $10 an hour, 2 GPUs (14 with the 30-minute one).
+TEST(BudgetPolicyStartRoom, MeasuredOverTheLookaheadResumedWorkBrings) {
+  BudgetDecision d = Decide(BudgetSpecBuilder(),
+                            InputsBuilder().Spent("900").Rate("40").StartLookahead(absl::Hours(1)));
+  EXPECT_EQ(d.start_rate, M("10"));
+  EXPECT_EQ(d.start_gpus, 2);
+  // Never shorter than the decision's own lookahead.
+  BudgetDecision shorter =
+      Decide(BudgetSpecBuilder(),
+             InputsBuilder().Spent("900").Rate("40").StartLookahead(absl::Minutes(1)));
+  EXPECT_EQ(shorter.start_rate, M("60"));
 }
 
 TEST(BudgetPolicyStartRoom, NoneAtOrAboveTheDrainLine) {

@@ -139,6 +139,37 @@ TEST(StopLagToRelease, RoundsUpToAWholeTickWhenTheBudgetPaysForNodes) {
   EXPECT_EQ(StopLagToRelease(lookahead, burn), absl::ZeroDuration());
 }
 
+// The engine's inputs for the start room and for wholly idle nodes: the lookahead held work
+// would bring (its grace, and a whole tick on nodes the budget pays for), the tick, and the idle
+// nodes (never more than the idle capacity they are part of).
+TEST(InputsFor, StartLookaheadTickAndIdleNodes) {
+  values::BudgetLedger ledger(
+      values::Period{absl::FromUnixSeconds(0), absl::FromUnixSeconds(3600)});
+  values::BudgetLedger reserve(
+      values::Period{absl::FromUnixSeconds(0), absl::FromUnixSeconds(3600)});
+  BudgetStep step;
+  step.now = absl::FromUnixSeconds(60);
+  step.ledger = &ledger;
+  step.reserve_ledger = &reserve;
+  step.lookahead = LookaheadFor(absl::Seconds(15));
+  step.start_stop_lag = absl::Minutes(10);
+  step.burn.idle_rate = Money::FromUnits(8);
+  step.burn.idle_gpus = 2;
+  step.burn.idle_node_rate = Money::FromUnits(16);  // more than the idle: clamped
+  step.burn.idle_node_gpus = 4;
+  BudgetInputs in = InputsFor(step);
+  EXPECT_EQ(in.lookahead, absl::Seconds(30));
+  EXPECT_EQ(in.start_lookahead, absl::Seconds(615));
+  EXPECT_EQ(in.tick, absl::Seconds(15));
+  EXPECT_EQ(in.idle_node_rate_per_hour, Money::FromUnits(8));
+  EXPECT_EQ(in.idle_node_gpus, 2);
+  step.burn.pays_for_nodes = true;
+  step.start_stop_lag = absl::Seconds(20);
+  EXPECT_EQ(InputsFor(step).start_lookahead, absl::Seconds(45));  // 20 s to the tick: 30 s
+  step.start_stop_lag = absl::ZeroDuration();
+  EXPECT_EQ(InputsFor(step).start_lookahead, absl::Seconds(30));
+}
+
 // Pods not yet stopping weigh by their price: one cheap pod with a long grace moves the lag of
 // dear pods that stop at once by its share only. A pod already stopping sets a floor: what is
 // left of its grace.

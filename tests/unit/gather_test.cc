@@ -138,6 +138,25 @@ TEST(GatherTest, JobViewReadsItsDeclaredLengthAndItsOwnCaps) {
   EXPECT_EQ(j.annotation_error, "");
 }
 
+// How long a Job's pods take to stop: its template's terminationGracePeriodSeconds, the longest
+// of its pod sets', Kubernetes' 30 s where none is set; negative values count as 0.
+TEST(GatherTest, JobViewReadsItsPodsTerminationGrace) {
+  auto job = [](const char* pod_spec) {
+    return JobViewOf(JsonOrFail(
+        absl::StrCat(R"({"metadata":{"name":"j","namespace":"n"},"spec":{"template":{"spec":)",
+                     pod_spec, "}}}")));
+  };
+  EXPECT_EQ(job(R"({"terminationGracePeriodSeconds":600})").stop_grace, absl::Minutes(10));
+  EXPECT_EQ(job(R"({"terminationGracePeriodSeconds":0})").stop_grace, absl::ZeroDuration());
+  EXPECT_EQ(job(R"({"terminationGracePeriodSeconds":-5})").stop_grace, absl::ZeroDuration());
+  EXPECT_EQ(job(R"({})").stop_grace, absl::Seconds(30));
+  JobView pt = WorkloadViewOf(*SuspendPathOf("kubeflow.org", "PyTorchJob"), JsonOrFail(R"({
+      "metadata":{"name":"ft","namespace":"n"},"spec":{"pytorchReplicaSpecs":{
+        "Master":{"template":{"spec":{"terminationGracePeriodSeconds":60}}},
+        "Worker":{"replicas":2,"template":{"spec":{"terminationGracePeriodSeconds":300}}}}}})"));
+  EXPECT_EQ(pt.stop_grace, absl::Minutes(5));
+}
+
 TEST(GatherTest, JobViewReadsActiveDeadlineSecondsWhenPositive) {
   JobView j = JobViewOf(JsonOrFail(
       R"({"metadata":{"name":"j","namespace":"n"},"spec":{"activeDeadlineSeconds":7200}})"));
