@@ -120,9 +120,15 @@ std::vector<size_t> ChooseDrained(absl::Span<const DrainCandidate> candidates,
       ++next;
     }
   }
-  std::erase_if(drained, [&](size_t i) {
-    return running.BinOf(i) >= 0 && running.FreedNothing(running.BinOf(i));
-  });
+  // Suspensions that freed nothing are not made, when what runs fits without them. When nothing
+  // fits, all that was chosen goes: a budget that cannot keep what runs stops it all, whatever
+  // the node bookkeeping says (it may be wrong: a node another budget's pods keep busy passes to
+  // that budget once this one holds).
+  if (running.Fits(keep)) {
+    std::erase_if(drained, [&](size_t i) {
+      return running.BinOf(i) >= 0 && running.FreedNothing(running.BinOf(i));
+    });
+  }
   return drained;
 }
 

@@ -16,7 +16,9 @@
 // until the whole node is free and removed. So what still runs is counted with the idle GPUs
 // the suspensions leave on nodes that stay (they cost as much as running ones), a Job on such
 // a node is followed by the rest of its bin (in the same order) until a node is free, and
-// suspensions that free no node at all are not made (they would throw work away for nothing).
+// suspensions that free no node at all are not made (they would throw work away for nothing)
+// while what runs fits without them; when nothing fits, all that was chosen goes (the limit
+// comes before the node bookkeeping, which cannot see every way a node changes hands).
 
 #include <cstddef>
 #include <cstdint>
