@@ -763,9 +763,13 @@ BudgetPlanner::Metering BudgetPlanner::MeterBudget(Pass& pass, BudgetWork& w,
     idle_since[node.info.name] = now;
     m.burn.idle_rate += rate;
     m.burn.idle_gpus += free_gpus;
-    // A wholly idle node goes at the pass that holds the budget, at most maxScaleStep a pool.
+    // A wholly idle node goes at the pass that holds the budget: at most maxScaleStep a pool,
+    // and none below its minNodes.
     const api::GPUNodePool* pool = pass.pool_of_node.at(node.info.name);
-    if (idle && removable[pool]++ < std::max(pool->spec.max_scale_step, 1)) {
+    const int64_t above_min =
+        static_cast<int64_t>(pass.members_of_pool[pool].size()) - pool->spec.min_nodes;
+    if (idle &&
+        removable[pool]++ < std::min<int64_t>(std::max(pool->spec.max_scale_step, 1), above_min)) {
       m.burn.idle_node_rate += rate;
       m.burn.idle_node_gpus += free_gpus;
     }

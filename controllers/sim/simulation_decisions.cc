@@ -49,9 +49,10 @@ void Simulation::AddIdleOf(int budget, engine::BudgetBurn& burn) const {
         burn.idle_rate += p.node_rate.MulDiv(idle, p.gpus_per_node());
         burn.idle_gpus += idle;
         // The pool's nodes are counted, not placed: its idle GPUs fill whole nodes first. A pass
-        // removes at most maxScaleStep of them.
+        // removes at most maxScaleStep of them, and none below minNodes.
         const int64_t nodes =
-            std::min<int64_t>(idle / p.gpus_per_node(), std::max(p.spec->spec.max_scale_step, 1));
+            std::min<int64_t>({idle / p.gpus_per_node(), std::max(p.spec->spec.max_scale_step, 1),
+                               std::max(0, p.total_nodes() - p.spec->spec.min_nodes)});
         burn.idle_node_rate += p.node_rate.MulDiv(nodes, 1);
         burn.idle_node_gpus += nodes * p.gpus_per_node();
       }

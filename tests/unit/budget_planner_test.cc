@@ -835,6 +835,27 @@ TEST(BudgetPlannerTest, DrainFreesWholeNodesTheBudgetGrew) {
   }
 }
 
+// A node the budget grew that runs nothing goes at the pass that drains (the pool gives a held
+// budget's idle nodes back at once), so Drain counts it for a tick, not the lookahead, and keeps
+// both Jobs here; but not a node the pool's minNodes keeps: that one costs the whole lookahead,
+// and one Job goes.
+TEST(BudgetPlannerTest, DrainCountsAGrownIdleNodeForATickUnlessMinNodesKeepsIt) {
+  for (int min_nodes : {0, 2}) {
+    BudgetPlanner planner;
+    Snapshot s = AtHour8OnTwoNodes(GpuShare().MulDiv(15 * 240 + 7, 240));
+    s.pools = {Pool(min_nodes)};
+    s.nodes = {Node("a100-0"), Node("a100-1", "vision")};
+    s.pods = {Pod("a", kStart, "a100-0", 1, "a"),
+              Pod("b", kStart + absl::Hours(1), "a100-0", 1, "b")};
+    s.jobs = {Job("a", 1), Job("b", 1)};
+    Plan plan = planner.Reconcile(s);
+    const engine::BudgetDecision& d = Outcome(plan).decision;
+    ASSERT_EQ(d.rung, api::LadderAction::kDrain) << d.reason;
+    EXPECT_EQ(d.keep_running_gpus, min_nodes == 0 ? 2 : 1) << min_nodes;
+    EXPECT_EQ(plan.jobs.size(), min_nodes == 0 ? 0u : 1u) << min_nodes;
+  }
+}
+
 // Running pods that take ten minutes to stop once suspended (terminationGracePeriodSeconds) are
 // projected ten minutes ahead: the budget drains while the money left still covers their stop,
 // where pods that stop at once would run on.
