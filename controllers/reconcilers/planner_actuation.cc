@@ -533,9 +533,14 @@ void BudgetPlanner::PlanBudgetJobs(Pass& pass, BudgetWork& w, std::vector<JobCan
     }
   }
   // Keeps at most `keep` running (CPU-only Jobs cost money but no GPUs), as the simulator
-  // chooses (engine::ChooseDrained), on the nodes the budget pays for whole as they stand.
-  const OwnedNodeBins owned = OwnedBinsOf(pass, w, running);
+  // chooses (engine::ChooseDrained), on the nodes the budget pays for whole as they stand
+  // (found once, and only when something is drained).
+  std::optional<OwnedNodeBins> owned_bins;
   auto drain = [&](bool reserve, const engine::KeepRunning& keep) {
+    if (!owned_bins.has_value()) {
+      owned_bins = OwnedBinsOf(pass, w, running);
+    }
+    const OwnedNodeBins& owned = *owned_bins;
     std::vector<const JobCandidate*> pool;
     std::vector<engine::DrainCandidate> ranked;
     for (const JobCandidate& c : running) {
