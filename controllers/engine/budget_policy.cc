@@ -246,32 +246,34 @@ BudgetDecision DecideBudget(const api::ComputeBudgetSpec& spec, const BudgetInpu
   std::vector<DimensionDecision> decisions;
   std::optional<size_t> money_index;
   if (spec.limit.amount.has_value()) {
-    Dimension d{
-        "amount",
-        spec.limit.amount->micros(),
-        in.spent.micros(),
-        in.reserve_spent.micros(),
-        in.rate_per_hour.micros(),
-        (in.idle_rate_per_hour - in.idle_node_rate_per_hour + in.stopping_rate_per_hour).micros(),
-        in.idle_node_rate_per_hour.micros(),
-        in.reserve_rate_per_hour.micros(),
-        in.reserve_stopping_rate_per_hour.micros(),
-        std::max<int64_t>(in.gpu_hour_price.micros(), 1)};
+    Dimension d{.name = "amount",
+                .limit = spec.limit.amount->micros(),
+                .spent = in.spent.micros(),
+                .reserve_spent = in.reserve_spent.micros(),
+                .rate = in.rate_per_hour.micros(),
+                .unstoppable_rate =
+                    (in.idle_rate_per_hour - in.idle_node_rate_per_hour + in.stopping_rate_per_hour)
+                        .micros(),
+                .removable_rate = in.idle_node_rate_per_hour.micros(),
+                .reserve_rate = in.reserve_rate_per_hour.micros(),
+                .reserve_unstoppable_rate = in.reserve_stopping_rate_per_hour.micros(),
+                .unit_price = std::max<int64_t>(in.gpu_hour_price.micros(), 1)};
     money_index = decisions.size();
     decisions.push_back(Decide(spec, in, d));
   }
   if (spec.limit.gpu_hours.has_value()) {
     // In GPU-hours one GPU-hour costs exactly one unit; rates are the running GPUs.
-    Dimension d{"gpuHours",
-                spec.limit.gpu_hours->micros(),
-                MicroGpuHours(in.gpu_seconds),
-                MicroGpuHours(in.reserve_gpu_seconds),
-                (in.running_gpus + in.idle_gpus) * 1'000'000,
-                (in.idle_gpus - in.idle_node_gpus + in.stopping_gpus) * 1'000'000,
-                in.idle_node_gpus * 1'000'000,
-                in.reserve_running_gpus * 1'000'000,
-                in.reserve_stopping_gpus * 1'000'000,
-                1'000'000};
+    Dimension d{
+        .name = "gpuHours",
+        .limit = spec.limit.gpu_hours->micros(),
+        .spent = MicroGpuHours(in.gpu_seconds),
+        .reserve_spent = MicroGpuHours(in.reserve_gpu_seconds),
+        .rate = (in.running_gpus + in.idle_gpus) * 1'000'000,
+        .unstoppable_rate = (in.idle_gpus - in.idle_node_gpus + in.stopping_gpus) * 1'000'000,
+        .removable_rate = in.idle_node_gpus * 1'000'000,
+        .reserve_rate = in.reserve_running_gpus * 1'000'000,
+        .reserve_unstoppable_rate = in.reserve_stopping_gpus * 1'000'000,
+        .unit_price = 1'000'000};
     decisions.push_back(Decide(spec, in, d));
   }
 

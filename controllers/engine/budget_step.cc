@@ -152,10 +152,11 @@ absl::Duration LookaheadWithStop(absl::Duration lookahead, absl::Duration stop_l
   return stop > tick ? lookahead - tick + stop : lookahead;
 }
 
-absl::Duration StopLagToRelease(absl::Duration lookahead, const BudgetBurn& burn) {
-  const absl::Duration stop = std::min(burn.stop_lag, kMaxStopLag);
+absl::Duration StopLagToRelease(absl::Duration lookahead, absl::Duration stop_lag,
+                                bool pays_for_nodes) {
+  const absl::Duration stop = std::min(stop_lag, kMaxStopLag);
   const absl::Duration tick = lookahead / kLookaheadTicks;
-  if (!burn.pays_for_nodes || stop <= absl::ZeroDuration() || tick <= absl::ZeroDuration()) {
+  if (!pays_for_nodes || stop <= absl::ZeroDuration() || tick <= absl::ZeroDuration()) {
     return stop;
   }
   return absl::Ceil(stop, tick);
@@ -200,11 +201,13 @@ BudgetInputs InputsFor(const BudgetStep& step) {
   in.reserve_running_gpus = step.burn.reserve_gpus;
   in.gpu_hour_price = step.gpu_hour_price;
   in.reserve_unlocked = step.reserve_unlocked;
-  in.stop_lag = StopLagToRelease(step.lookahead, step.burn);
+  in.stop_lag = StopLagToRelease(step.lookahead, step.burn.stop_lag, step.burn.pays_for_nodes);
   in.lookahead = LookaheadWithStop(step.lookahead, in.stop_lag);
-  BudgetBurn resumed = step.burn;
-  resumed.stop_lag = std::max(step.burn.stop_lag, step.start_stop_lag);
-  in.start_lookahead = LookaheadWithStop(step.lookahead, StopLagToRelease(step.lookahead, resumed));
+  // Held work, once resumed, stops as slowly as the slower of it and what runs now.
+  in.start_lookahead = LookaheadWithStop(
+      step.lookahead,
+      StopLagToRelease(step.lookahead, std::max(step.burn.stop_lag, step.start_stop_lag),
+                       step.burn.pays_for_nodes));
   in.next_period_length = step.next_period_length;
   in.carry_fraction = step.carry_fraction;
   return in;

@@ -87,10 +87,12 @@ struct BudgetBurn {
   bool pays_for_nodes = false;
 };
 
-// The stop lag a budget's Drain allows for: `stop_lag`, or, when it pays for nodes whole and
-// its work does not stop at once, `stop_lag` rounded up to a whole metering tick (a
-// kLookaheadTicks-th of `lookahead`), when the pass that first sees the freed node removes it.
-absl::Duration StopLagToRelease(absl::Duration lookahead, const BudgetBurn& burn);
+// The stop lag a budget's Drain allows for: `stop_lag` (at most kMaxStopLag), or, when the
+// budget pays for nodes whole and its work does not stop at once, that rounded up to a whole
+// metering tick (a kLookaheadTicks-th of `lookahead`), when the pass that first sees the freed
+// node removes it.
+absl::Duration StopLagToRelease(absl::Duration lookahead, absl::Duration stop_lag,
+                                bool pays_for_nodes);
 
 // One of a budget's pools, as the price of new work sees it: its per-GPU-hour price, and whether
 // new work can land on it (free GPUs, or it may still grow).

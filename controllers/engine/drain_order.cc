@@ -47,8 +47,7 @@ class Running {
       drained_[b] += c.gpus;
       const int64_t left = IdleLeftBehind(bins_[b], drained_[b]) - before;
       gpus_ += left;
-      rate_ += left >= 0 ? bins_[b].idle_gpu_rate.MulDiv(left, 1)
-                         : -bins_[b].idle_gpu_rate.MulDiv(-left, 1);
+      rate_ += bins_[b].idle_gpu_rate.MulDiv(left, 1);
     }
   }
 

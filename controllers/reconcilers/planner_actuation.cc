@@ -404,8 +404,11 @@ BudgetPlanner::OwnedNodeBins BudgetPlanner::OwnedBinsOf(Pass& pass, const Budget
   }
   std::vector<size_t> parent(nodes.size());
   std::iota(parent.begin(), parent.end(), size_t{0});
-  std::function<size_t(size_t)> root = [&](size_t i) {
-    return parent[i] == i ? i : parent[i] = root(parent[i]);
+  auto root = [&](size_t i) {
+    while (parent[i] != i) {
+      i = parent[i] = parent[parent[i]];  // path halving
+    }
+    return i;
   };
   for (const JobCandidate& c : running) {
     std::optional<size_t> first;

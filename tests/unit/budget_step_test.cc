@@ -128,15 +128,15 @@ TEST(StopLagToRelease, RoundsUpToAWholeTickWhenTheBudgetPaysForNodes) {
   const absl::Duration lookahead = LookaheadFor(absl::Minutes(1));
   BudgetBurn burn;
   burn.stop_lag = absl::Seconds(30);
-  EXPECT_EQ(StopLagToRelease(lookahead, burn), absl::Seconds(30));
+  EXPECT_EQ(StopLagToRelease(lookahead, burn.stop_lag, burn.pays_for_nodes), absl::Seconds(30));
   burn.pays_for_nodes = true;
-  EXPECT_EQ(StopLagToRelease(lookahead, burn), absl::Minutes(1));
+  EXPECT_EQ(StopLagToRelease(lookahead, burn.stop_lag, burn.pays_for_nodes), absl::Minutes(1));
   burn.stop_lag = absl::Seconds(61);
-  EXPECT_EQ(StopLagToRelease(lookahead, burn), absl::Minutes(2));
+  EXPECT_EQ(StopLagToRelease(lookahead, burn.stop_lag, burn.pays_for_nodes), absl::Minutes(2));
   burn.stop_lag = absl::Minutes(2);
-  EXPECT_EQ(StopLagToRelease(lookahead, burn), absl::Minutes(2));
+  EXPECT_EQ(StopLagToRelease(lookahead, burn.stop_lag, burn.pays_for_nodes), absl::Minutes(2));
   burn.stop_lag = absl::ZeroDuration();
-  EXPECT_EQ(StopLagToRelease(lookahead, burn), absl::ZeroDuration());
+  EXPECT_EQ(StopLagToRelease(lookahead, burn.stop_lag, burn.pays_for_nodes), absl::ZeroDuration());
 }
 
 // The engine's inputs for the start room and for wholly idle nodes: the lookahead held work
