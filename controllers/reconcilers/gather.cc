@@ -244,17 +244,18 @@ JobView WorkloadViewOf(const SuspendPath& kind, const json::Value& object) {
   view.finished = Finished(object);
   int64_t cpu_milli = 0, memory_bytes = 0;
   const std::vector<PodSet> sets = PodSetsOf(kind, object);
-  bool any_grace = false;
+  if (!sets.empty()) {
+    view.stop_grace = absl::ZeroDuration();  // the longest of its templates', below
+  }
   for (const PodSet& set : sets) {
     if (view.labels.empty()) {
       view.labels = LabelsAt(*set.pod_template, "metadata.labels");  // the first template's
     }
     const json::Value* grace = set.pod_template->FindPath("spec.terminationGracePeriodSeconds");
-    if (grace != nullptr && grace->is_integer()) {
-      const absl::Duration g = absl::Seconds(kube::pod_fields::ClampGrace(grace->int_value()));
-      view.stop_grace = any_grace ? std::max(view.stop_grace, g) : g;
-      any_grace = true;
-    }
+    const int32_t seconds = grace != nullptr && grace->is_integer()
+                                ? kube::pod_fields::ClampGrace(grace->int_value())
+                                : kube::kDefaultTerminationGraceSeconds;
+    view.stop_grace = std::max(view.stop_grace, absl::Seconds(seconds));
     PodRequests per_pod = RequestsOfTemplate(*set.pod_template);
     view.gpus = SaturatingAdd(view.gpus, SaturatingMul(per_pod.gpus, set.count));
     cpu_milli = SaturatingAdd(cpu_milli, SaturatingMul(per_pod.cpu_milli, set.count));

@@ -279,8 +279,8 @@ struct JobView {
   std::string held_for;
   absl::Duration drain_grace = absl::ZeroDuration();
   // How long its pods take to stop once told: the longest spec.terminationGracePeriodSeconds
-  // of its pod templates (Kubernetes' 30 s where none is set).
-  absl::Duration stop_grace = absl::Seconds(30);
+  // of its pod templates, each Kubernetes' 30 s when it sets none.
+  absl::Duration stop_grace = absl::Seconds(kube::kDefaultTerminationGraceSeconds);
   std::string uid;
   std::optional<absl::Duration> expected_duration;  // kExpectedDurationAnnotation
   std::optional<absl::Duration> active_deadline;    // spec.activeDeadlineSeconds (> 0)

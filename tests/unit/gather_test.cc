@@ -155,6 +155,12 @@ TEST(GatherTest, JobViewReadsItsPodsTerminationGrace) {
         "Master":{"template":{"spec":{"terminationGracePeriodSeconds":60}}},
         "Worker":{"replicas":2,"template":{"spec":{"terminationGracePeriodSeconds":300}}}}}})"));
   EXPECT_EQ(pt.stop_grace, absl::Minutes(5));
+  // A template that sets none stops within Kubernetes' 30 s, longer than one that sets 0.
+  JobView mixed = WorkloadViewOf(*SuspendPathOf("kubeflow.org", "PyTorchJob"), JsonOrFail(R"({
+      "metadata":{"name":"ft","namespace":"n"},"spec":{"pytorchReplicaSpecs":{
+        "Master":{"template":{"spec":{}}},
+        "Worker":{"replicas":2,"template":{"spec":{"terminationGracePeriodSeconds":0}}}}}})"));
+  EXPECT_EQ(mixed.stop_grace, absl::Seconds(30));
 }
 
 TEST(GatherTest, JobViewReadsActiveDeadlineSecondsWhenPositive) {
