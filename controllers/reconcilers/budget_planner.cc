@@ -373,13 +373,13 @@ struct BudgetPlanner::Metering {
 // Pods of the budget that ran to their end teach it how long its work runs, per model.
 void BudgetPlanner::LearnJobLengths(const BudgetWork& w, BudgetState& st) {
   const std::string& model_label = w.budget->spec.retraining.model_label;
-  std::set<std::string> listed;
+  std::set<std::string, std::less<>> listed;
   for (const auto& [pod, index] : w.pods) {
     if (pod->state != PodState::kEnded || !pod->start.has_value() || !pod->end.has_value()) {
       continue;
     }
-    listed.insert(pod->uid);
-    if (st.learned_pods.insert(pod->uid).second && *pod->end > st.restored_until) {
+    listed.insert(pod->uid.str());
+    if (st.learned_pods.insert(pod->uid.str()).second && *pod->end > st.restored_until) {
       st.lengths.Add(*pod->end - *pod->start, engine::PodGpus(pod->containers),
                      pod->labels.Find(model_label).value_or(""), *pod->end);
     }
@@ -690,7 +690,7 @@ BudgetPlanner::Metering BudgetPlanner::MeterBudget(Pass& pass, BudgetWork& w,
         has_reserve && engine::IsRetrainingWork(pod->labels, b.spec.retraining, &model);
     bool reserve = engine::DrawsOnReserve(b.spec.retraining, st.gate, retraining, model, current);
     if (reserve) {
-      w.reserve_pods.insert(pod->uid);
+      w.reserve_pods.insert(pod->uid.str());
     }
     if (Active(*pod)) {
       (reserve ? w.reserve_active_gpus : w.regular_active_gpus) += gpus;
@@ -715,7 +715,7 @@ BudgetPlanner::Metering BudgetPlanner::MeterBudget(Pass& pass, BudgetWork& w,
       running_capped[job].second += gpus;
     }
     if (is_ended) {
-      ended.push_back(pod->uid);
+      ended.push_back(pod->uid.str());
       continue;
     }
     (reserve ? m.burn.reserve_rate : m.burn.regular_rate) += rate;

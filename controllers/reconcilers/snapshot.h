@@ -24,6 +24,7 @@
 #include "controllers/api/types.h"
 #include "controllers/engine/cost_model.h"
 #include "controllers/engine/retraining_gate.h"
+#include "controllers/values/compact_string.h"
 #include "controllers/values/labels.h"
 #include "controllers/values/money.h"
 #include "controllers/values/packed_time.h"
@@ -161,11 +162,14 @@ class PodLabels {
   std::string values_;
 };
 
+// One pod as the cache keeps it and a pass reads it. Its text is held in 8 bytes a string
+// (values::CompactString; a std::string is 32 and a heap block besides): the cache holds one
+// per pod of the cluster.
 struct PodView {
-  std::string uid;
+  values::CompactString uid;
   kube::InternedString namespace_name;  // shared by the pods of a namespace (8 bytes)
-  std::string name;
-  std::string node_name;  // "" until scheduled
+  values::CompactString name;
+  values::CompactString node_name;  // "" until scheduled
   PodLabels labels;
   // 8 bytes each (values::PackedTime), read as std::optional<absl::Time>.
   values::PackedTime start;        // status.startTime
@@ -174,7 +178,7 @@ struct PodView {
   engine::PodRequests containers;  // requests only: usage is Snapshot::pod_usage
   // The containers' names, in the same order (metrics.k8s.io reports usage by name).
   absl::InlinedVector<kube::InternedString, 2> container_names;
-  std::string job;  // name of the controlling Job (same namespace); "" when none
+  values::CompactString job;  // name of the controlling Job (same namespace); "" when none
   // The small fields together (no padding between them).
   PodState state = PodState::kPending;
   int32_t priority = 0;

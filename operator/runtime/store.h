@@ -35,6 +35,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
+#include "controllers/values/compact_string.h"
 #include "controllers/values/strings.h"
 #include "operator/json/json.h"
 #include "operator/kube/watch_decoder.h"
@@ -112,7 +113,7 @@ class Store final : public SyncedCache {
   // The object stored under `key`; null when there is none.
   std::shared_ptr<const T> Get(std::string_view key) const {
     absl::ReaderMutexLock lock(&mu_);
-    auto it = items_.find(values::AbslView(key));
+    auto it = items_.find(key);
     return it == items_.end() ? nullptr : it->second.value;
   }
 
@@ -131,7 +132,7 @@ class Store final : public SyncedCache {
     std::vector<std::string> out;
     out.reserve(items_.size());
     for (const auto& [key, entry] : items_) {
-      out.push_back(key);
+      out.push_back(key.str());
     }
     return out;
   }
@@ -150,11 +151,21 @@ class Store final : public SyncedCache {
   }
 
  private:
+  // A slot holds 32 bytes (it held 80 with std::string key and resourceVersion): the Pod cache
+  // has one per pod of the cluster.
   struct Entry {
     std::shared_ptr<const T> value;
-    std::string resource_version;  // of the source object: a relist skips unchanged ones
+    // A hash of the source object's resourceVersion (0: none), so that a relist reports only
+    // the objects that changed. Two versions hashing alike would hide one change from the
+    // callbacks (the content is replaced all the same): odds of 2^-64 a changed object.
+    uint64_t version = 0;
   };
-  using Map = absl::flat_hash_map<std::string, Entry>;
+  using Map = absl::flat_hash_map<values::CompactString, Entry, values::CompactStringHash,
+                                  values::CompactStringEq>;
+
+  static uint64_t VersionHash(std::string_view resource_version) {
+    return resource_version.empty() ? 0 : values::CompactStringHash()(resource_version);
+  }
 
   std::shared_ptr<const T> Project(Source object) const {
     if constexpr (std::is_same_v<T, Source>) {
@@ -168,9 +179,9 @@ class Store final : public SyncedCache {
   // Projects `object` into `map` (a later object under the same key wins), its key onto `order`.
   void AddTo(Map& map, std::vector<std::string>& order, Source object) const {
     std::string key = ObjectKeyOf(object);
-    std::string version(ResourceVersionOf(object));
-    order.push_back(key);
-    map.insert_or_assign(std::move(key), Entry{Project(std::move(object)), std::move(version)});
+    const uint64_t version = VersionHash(ResourceVersionOf(object));
+    map.insert_or_assign(values::CompactString(key), Entry{Project(std::move(object)), version});
+    order.push_back(std::move(key));
   }
 
   void Notify(const std::vector<Change>& changes) const {
@@ -232,23 +243,22 @@ std::vector<std::string> Store<T, Source>::Apply(WatcherEvent<Source> event) {
       {
         absl::ReaderMutexLock lock(&mu_);
         for (const std::string& key : order) {
-          const Entry& now = fresh.at(key);
+          const Entry& now = fresh.find(key)->second;
           auto old = items_.find(key);
           if (old == items_.end()) {
             changes.push_back({key, nullptr, now.value});
-          } else if (now.resource_version.empty() ||
-                     old->second.resource_version != now.resource_version) {
+          } else if (now.version == 0 || old->second.version != now.version) {
             changes.push_back({key, old->second.value, now.value});
           }
         }
         for (const auto& [key, entry] : items_) {
           if (!fresh.contains(key)) {
-            vanished.push_back(key);
+            vanished.push_back(key.str());
           }
         }
         std::sort(vanished.begin(), vanished.end());
         for (const std::string& key : vanished) {
-          changes.push_back({key, items_.at(key).value, nullptr});
+          changes.push_back({key, items_.find(key)->second.value, nullptr});
         }
       }
       {
@@ -261,14 +271,14 @@ std::vector<std::string> Store<T, Source>::Apply(WatcherEvent<Source> event) {
     }
     case WatcherEvent<Source>::Type::kApplied: {
       std::string key = ObjectKeyOf(event.object);
-      std::string version(ResourceVersionOf(event.object));
+      const uint64_t version = VersionHash(ResourceVersionOf(event.object));
       std::shared_ptr<const T> value = Project(std::move(event.object));
       std::shared_ptr<const T> old;
       {
         absl::MutexLock lock(&mu_);
-        Entry& entry = items_[key];
+        Entry& entry = items_[values::CompactString(key)];
         old = std::move(entry.value);
-        entry = Entry{value, std::move(version)};
+        entry = Entry{value, version};
       }
       changes.push_back({std::move(key), std::move(old), std::move(value)});
       break;

@@ -11,8 +11,6 @@
 // --benchmark_filter=BM_PlannerPass/1000/100000): the difference between N=3 and N=1 is two
 // warm passes (the first, untimed pass restores the ledgers).
 
-#include <malloc.h>
-
 #include <cstdint>
 #include <cstdlib>
 #include <memory>
@@ -25,6 +23,7 @@
 #include "benchmark/benchmark.h"
 #include "controllers/api/types.h"
 #include "controllers/reconcilers/budget_planner.h"
+#include "tests/bench/heap_in_use.h"
 
 namespace bursar::reconcilers {
 namespace {
@@ -101,9 +100,9 @@ void BM_PlannerPass(benchmark::State& state) {
   }
   // What the planner keeps between passes (ledgers, learned state), a pod: heap in use with the
   // planner and without it, each after the last Plan was freed.
-  const size_t heap_with = mallinfo2().uordblks;
+  const size_t heap_with = HeapBytesInUse();
   planner.reset();
-  const size_t heap_without = mallinfo2().uordblks;
+  const size_t heap_without = HeapBytesInUse();
   state.counters["planner_bytes_per_pod"] =
       static_cast<double>(heap_with - heap_without) / static_cast<double>(state.range(1));
   state.counters["pods"] = static_cast<double>(state.range(1));

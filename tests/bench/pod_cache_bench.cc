@@ -3,10 +3,9 @@
 // JSON with every label kept, as the operator's watcher does, and held either as PodSummary
 // (runtime::PodStore: the decoder's form) or as the PodView every pass reads
 // (reconcilers::PodViewStore: what the operator keeps). Reports heap bytes per cached pod
-// (glibc mallinfo2 before and after) and decode throughput.
+// (glibc mallinfo2 before and after, mapped blocks included) and decode throughput.
 //   build/tests/bursar_bench --benchmark_filter=PodCache
 #include <benchmark/benchmark.h>
-#include <malloc.h>
 
 #include <fstream>
 #include <memory>
@@ -20,6 +19,7 @@
 #include "controllers/reconcilers/gather.h"
 #include "operator/kube/watch_decoder.h"
 #include "operator/runtime/store.h"
+#include "tests/bench/heap_in_use.h"
 
 namespace bursar {
 namespace {
@@ -50,7 +50,7 @@ void BM_PodCacheBytesPerPod(benchmark::State& state) {
   double bytes_per_pod = 0;
   for (auto _ : state) {
     kube::PodSummaryDecoder decoder({kube::PodSummaryDecoder::kAllLabels});
-    size_t before = mallinfo2().uordblks;
+    size_t before = HeapBytesInUse();
     std::unique_ptr<Store> store;
     if constexpr (std::is_same_v<Store, reconcilers::PodViewStore>) {
       store = std::make_unique<Store>(reconcilers::PodViewOf);
@@ -68,7 +68,7 @@ void BM_PodCacheBytesPerPod(benchmark::State& state) {
       all.push_back(*std::move(pod));
     }
     store->Apply(runtime::WatcherEvent<kube::PodSummary>::Restarted(std::move(all)));
-    size_t after = mallinfo2().uordblks;
+    size_t after = HeapBytesInUse();
     bytes_per_pod = static_cast<double>(after - before) / static_cast<double>(pods);
     benchmark::DoNotOptimize(store);
   }
