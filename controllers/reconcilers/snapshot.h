@@ -24,6 +24,7 @@
 #include "controllers/api/types.h"
 #include "controllers/engine/cost_model.h"
 #include "controllers/engine/retraining_gate.h"
+#include "controllers/reconcilers/pod_labels.h"
 #include "controllers/values/compact_string.h"
 #include "controllers/values/labels.h"
 #include "controllers/values/money.h"
@@ -55,112 +56,6 @@ inline constexpr char kManagedByLabel[] = "app.kubernetes.io/managed-by";
 inline constexpr char kManagedByValue[] = "bursar";
 
 enum class PodState : uint8_t { kPending, kRunning, kEnded };
-
-// A pod's labels, kept small because the pod cache holds tens of thousands of pods with ~10 labels
-// each: keys interned (one copy of "batch.kubernetes.io/controller-uid" for the process), the
-// values packed end to end in one string, in the order set (two heap blocks a pod, where a
-// vector of key/string pairs took one block plus one per value longer than 15 bytes), a value
-// the pod already has stored once (a Job's pods carry its uid and its name twice each, under the
-// old and the batch.kubernetes.io/ keys). Read by key with a scan (a pod has few), as selectors
-// do through values::LabelsRef.
-class PodLabels {
- public:
-  PodLabels() = default;
-  PodLabels(std::initializer_list<std::pair<std::string_view, std::string_view>> labels) {
-    for (const auto& [key, value] : labels) {
-      Set(kube::InternedString(key), value);
-    }
-  }
-
-  // Sets `key` to `value`, replacing an earlier value of the same key (whose bytes stay unused:
-  // the decoders set each key once).
-  void Set(kube::InternedString key, std::string_view value) {
-    Entry entry{.key = key,
-                .offset = static_cast<uint32_t>(values_.size()),
-                .size = static_cast<uint32_t>(value.size())};
-    if (const Entry* same = FindValue(value)) {
-      entry.offset = same->offset;
-    } else {
-      if (values_.size() + value.size() > UINT32_MAX) {
-        throw std::length_error("pod labels larger than 4 GiB");
-      }
-      values_.append(value);
-    }
-    for (Entry& e : entries_) {
-      if (e.key == key) {
-        e = entry;
-        return;
-      }
-    }
-    entries_.push_back(entry);
-  }
-  // Sets every label of `labels` (keys distinct), in their order, allocating once for the keys
-  // and once for the values.
-  template <typename Range>
-  void Assign(const Range& labels) {
-    entries_.clear();
-    values_.clear();
-    size_t value_bytes = 0;
-    size_t count = 0;
-    for (auto it = std::begin(labels); it != std::end(labels); ++it, ++count) {
-      const std::string_view value = it->second;
-      bool repeated = false;
-      for (auto earlier = std::begin(labels); earlier != it && !repeated; ++earlier) {
-        repeated = std::string_view(earlier->second) == value;
-      }
-      value_bytes += repeated ? 0 : value.size();
-    }
-    entries_.reserve(count);
-    values_.reserve(value_bytes);
-    for (const auto& [key, value] : labels) {
-      Set(key, value);
-    }
-  }
-  // The value of `key`; nullopt when the pod has no such label.
-  std::optional<std::string_view> Find(std::string_view key) const {
-    for (const Entry& entry : entries_) {
-      if (entry.key.view() == key) {
-        return ValueOf(entry);
-      }
-    }
-    return std::nullopt;
-  }
-
-  size_t size() const { return entries_.size(); }
-  bool empty() const { return entries_.empty(); }
-  // The labels in the order set.
-  std::vector<std::pair<std::string_view, std::string_view>> Entries() const {
-    std::vector<std::pair<std::string_view, std::string_view>> out;
-    out.reserve(entries_.size());
-    for (const Entry& e : entries_) {
-      out.emplace_back(e.key.view(), ValueOf(e));
-    }
-    return out;
-  }
-  bool operator==(const PodLabels& o) const { return Entries() == o.Entries(); }
-
- private:
-  struct Entry {
-    kube::InternedString key;
-    uint32_t offset = 0;  // of the value in values_
-    uint32_t size = 0;
-  };
-  std::string_view ValueOf(const Entry& e) const {
-    return std::string_view(values_).substr(e.offset, e.size);
-  }
-  // An entry whose value is `value`; nullptr when none.
-  const Entry* FindValue(std::string_view value) const {
-    for (const Entry& e : entries_) {
-      if (ValueOf(e) == value) {
-        return &e;
-      }
-    }
-    return nullptr;
-  }
-
-  std::vector<Entry> entries_;
-  std::string values_;
-};
 
 // One pod as the cache keeps it and a pass reads it. Its text is held in 8 bytes a string
 // (values::CompactString; a std::string is 32 and a heap block besides): the cache holds one
