@@ -261,7 +261,7 @@ Snapshot BudgetLoop::Gather(absl::Time now) {
         auto u = usage_by_pod.find(
             std::pair<std::string_view, std::string_view>(pod->namespace_name, pod->name));
         if (u != usage_by_pod.end()) {
-          snap.pod_usage.emplace(pod->uid.str(), WithUsage(*pod, *u->second));
+          snap.pod_usage.emplace(pod->uid, WithUsage(*pod, *u->second));
         }
       }
       snap.pods.push_back(std::move(pod));

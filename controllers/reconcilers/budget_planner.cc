@@ -619,19 +619,19 @@ void BudgetPlanner::ObserveDrift(const Pass& pass, const BudgetWork& w,
 // tracked, so when the ledger tracks no more than those none is gone, and the scan (a set of
 // every pod's uid) runs only in a pass where some pod ended or went away.
 void BudgetPlanner::EndGonePods(const BudgetWork& w, size_t running_charged,
-                                const std::deque<std::string>& node_uids,
+                                const std::deque<values::Uid>& node_uids,
                                 const values::BudgetLedger& ledger,
                                 std::vector<std::string>& ended) {
   if (ledger.tracked_pods() <= running_charged) {
     return;
   }
-  absl::flat_hash_set<std::string_view> present(node_uids.begin(), node_uids.end());
+  absl::flat_hash_set<values::Uid> present(node_uids.begin(), node_uids.end());
   present.reserve(w.pods.size() + node_uids.size());
   for (const auto& [pod, index] : w.pods) {
     present.insert(pod->uid);
   }
   for (std::string& uid : ledger.TrackedUids()) {
-    if (!present.contains(uid)) {
+    if (!present.contains(values::Uid(uid))) {
       ended.push_back(std::move(uid));
     }
   }
@@ -666,7 +666,7 @@ BudgetPlanner::Metering BudgetPlanner::MeterBudget(Pass& pass, BudgetWork& w,
   const api::ComputeBudget& b = *w.budget;
   const absl::Time now = pass.now;
   struct Charge {
-    std::string_view uid;  // the snapshot's pod uid, or one of node_uids
+    const values::Uid* uid;  // the snapshot's pod uid, or one of node_uids
     absl::Time from, to;
     Money rate;
     int64_t gpus = 0;
@@ -679,7 +679,7 @@ BudgetPlanner::Metering BudgetPlanner::MeterBudget(Pass& pass, BudgetWork& w,
   engine::StopLag stop_lag;
   std::vector<Charge> charges;
   std::vector<std::string> ended;
-  std::deque<std::string> node_uids;  // "node:<name>" of idle nodes charged (stable addresses)
+  std::deque<values::Uid> node_uids;  // "node:<name>" of idle nodes charged (stable addresses)
   const bool has_reserve = b.spec.retraining.reserve_percent > 0;
   std::map<api::JobSpend*, std::pair<Money, int64_t>> running_capped;  // rate, GPUs
   for (const auto& [pod, index] : w.pods) {
@@ -690,7 +690,7 @@ BudgetPlanner::Metering BudgetPlanner::MeterBudget(Pass& pass, BudgetWork& w,
         has_reserve && engine::IsRetrainingWork(pod->labels, b.spec.retraining, &model);
     bool reserve = engine::DrawsOnReserve(b.spec.retraining, st.gate, retraining, model, current);
     if (reserve) {
-      w.reserve_pods.insert(pod->uid.str());
+      w.reserve_pods.insert(pod->uid);
     }
     if (Active(*pod)) {
       (reserve ? w.reserve_active_gpus : w.regular_active_gpus) += gpus;
@@ -709,7 +709,7 @@ BudgetPlanner::Metering BudgetPlanner::MeterBudget(Pass& pass, BudgetWork& w,
     }
     to = std::min(to, now);
     api::JobSpend* job = pass.capped_jobs.empty() ? nullptr : JobSpendOf(pass, *pod, st);
-    charges.push_back({pod->uid, *pod->start, to, rate, gpus, is_ended, reserve, job, true});
+    charges.push_back({&pod->uid, *pod->start, to, rate, gpus, is_ended, reserve, job, true});
     if (job != nullptr && !is_ended) {
       running_capped[job].first += rate;
       running_capped[job].second += gpus;
@@ -754,12 +754,12 @@ BudgetPlanner::Metering BudgetPlanner::MeterBudget(Pass& pass, BudgetWork& w,
     if (!idle && free_gpus == 0) {
       continue;
     }
-    const std::string& uid = node_uids.emplace_back(absl::StrCat("node:", node.info.name));
+    const values::Uid& uid = node_uids.emplace_back(absl::StrCat("node:", node.info.name));
     auto since = st.idle_since.find(node.info.name);
     absl::Time from = since == st.idle_since.end() ? now : since->second;
     const Money node_rate = pass.NodeRate(w.book, node);
     const Money rate = idle ? node_rate : node_rate.MulDiv(free_gpus, capacity);
-    charges.push_back({uid, from, now, rate, free_gpus, false, false, nullptr, false});
+    charges.push_back({&uid, from, now, rate, free_gpus, false, false, nullptr, false});
     idle_since[node.info.name] = now;
     m.burn.idle_rate += rate;
     m.burn.idle_gpus += free_gpus;
@@ -779,7 +779,7 @@ BudgetPlanner::Metering BudgetPlanner::MeterBudget(Pass& pass, BudgetWork& w,
   auto apply = [&] {
     for (const Charge& c : charges) {
       values::BudgetLedger::Charge charged =
-          st.ledger->ChargePod(c.uid, c.from, c.to, c.rate, c.gpus, c.ended);
+          st.ledger->ChargePod(*c.uid, c.from, c.to, c.rate, c.gpus, c.ended);
       if (c.pod && !c.ended && charged.seconds == 0 && c.from <= now &&
           now - c.from < absl::Seconds(1)) {
         pass.plan.uncharged_starts = true;
@@ -789,7 +789,7 @@ BudgetPlanner::Metering BudgetPlanner::MeterBudget(Pass& pass, BudgetWork& w,
         c.job->gpu_seconds += c.gpus * charged.seconds;
       }
       if (c.reserve) {
-        st.reserve_ledger->ChargePod(c.uid, c.from, c.to, c.rate, c.gpus, c.ended);
+        st.reserve_ledger->ChargePod(*c.uid, c.from, c.to, c.rate, c.gpus, c.ended);
       }
     }
   };

@@ -246,7 +246,7 @@ class BudgetPlanner {
   struct Metering;
   Metering MeterBudget(Pass& pass, BudgetWork& w, const values::Period& current, BudgetState& st);
   static void EndGonePods(const BudgetWork& w, size_t running_charged,
-                          const std::deque<std::string>& node_uids,
+                          const std::deque<values::Uid>& node_uids,
                           const values::BudgetLedger& ledger, std::vector<std::string>& ended);
   static api::JobSpend* JobSpendOf(const Pass& pass, const PodView& pod, BudgetState& st);
   static void ObserveDrift(const Pass& pass, const BudgetWork& w, const values::Period& current,

@@ -762,7 +762,7 @@ BudgetPlanner::PoolDemand BudgetPlanner::DemandFor(const Pass& pass, const api::
     int64_t pending = 0;
     for (const auto& [pod, index] : w.pods) {
       if (Active(*pod) && pod->node_name.empty() && pass.Gpus(index) <= pool.spec.gpus_per_node &&
-          (!held || w.reserve_pods.contains(pod->uid.view()))) {
+          (!held || w.reserve_pods.contains(pod->uid))) {
         pending += pass.Gpus(index);
       }
     }

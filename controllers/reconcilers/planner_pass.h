@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/container/inlined_vector.h"
 #include "absl/container/node_hash_map.h"
 #include "absl/strings/str_cat.h"
@@ -74,8 +75,7 @@ struct BudgetPlanner::BudgetWork {
   int64_t regular_active_gpus = 0;
   int64_t reserve_active_gpus = 0;
   int64_t reserve_headroom = 0;
-  std::set<std::string, std::less<>>
-      reserve_pods;  // uids of pods that run on the retraining reserve
+  absl::flat_hash_set<values::Uid> reserve_pods;  // pods that run on the retraining reserve
   // What a Job's expected cost is priced at, and what the budget can still commit in its period
   // (money budgets), as status.admission publishes them.
   values::Money gpu_hour_price;
@@ -164,7 +164,7 @@ struct BudgetPlanner::Pass {
   // metrics.k8s.io reported it (Snapshot::pod_usage), else their requests.
   values::Money RateOf(const PodView& pod, const engine::UnitPrices& units) const {
     if (!snap.pod_usage.empty()) {
-      auto it = snap.pod_usage.find(values::AbslView(pod.uid));
+      auto it = snap.pod_usage.find(pod.uid);
       if (it != snap.pod_usage.end()) {
         return engine::PodRatePerHour(it->second, units);
       }

@@ -30,6 +30,7 @@
 #include "controllers/values/money.h"
 #include "controllers/values/packed_time.h"
 #include "controllers/values/quantity.h"
+#include "controllers/values/uid.h"
 #include "operator/kube/watch_decoder.h"
 
 namespace bursar::reconcilers {
@@ -61,7 +62,7 @@ enum class PodState : uint8_t { kPending, kRunning, kEnded };
 // (values::CompactString; a std::string is 32 and a heap block besides): the cache holds one
 // per pod of the cluster.
 struct PodView {
-  values::CompactString uid;
+  values::Uid uid;                      // 16 bytes: packed, as the API server's canonical UUIDs are
   kube::InternedString namespace_name;  // shared by the pods of a namespace (8 bytes)
   values::CompactString name;
   values::CompactString node_name;  // "" until scheduled
@@ -244,7 +245,7 @@ struct Snapshot {
   std::map<std::string, std::vector<engine::ModelDriftSignal>> budget_drift;
   // What metrics.k8s.io reports pods use, by pod uid: the pod's containers with their usage set
   // (the cached PodView holds requests only). Empty without metrics.
-  absl::flat_hash_map<std::string, engine::Containers> pod_usage;
+  absl::flat_hash_map<values::Uid, engine::Containers> pod_usage;
   // Mean GPU utilisation (percent) by "namespace/pod", from DCGM through Prometheus.
   absl::flat_hash_map<std::string, double> gpu_utilization;
 };

@@ -56,6 +56,14 @@ std::optional<PackedUid> PackUid(std::string_view text) {
   return uid;
 }
 
+std::optional<PackedUid> PackUidKey(std::string_view text) {
+  std::optional<PackedUid> packed = PackUid(text);
+  if (packed.has_value() && packed->hi == Uid::kText) {
+    return std::nullopt;
+  }
+  return packed;
+}
+
 std::string UnpackUid(PackedUid uid) {
   std::string text(kUuidLength, '-');
   int digit = 31;  // from the last one

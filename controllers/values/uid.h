@@ -6,17 +6,26 @@
 // a budget's ledger. PackUid keeps the 128 bits in 16 bytes. Only the canonical form is packed
 // (upper-case hex, braces or any other text are not), so UnpackUid(*PackUid(s)) == s always.
 //
+// Uid: one object's UID in 16 bytes, as a pod cache holds one per pod: a canonical UUID packed,
+// any other text (tests' "p1", the ledger's "node:<name>") in a CompactString. The form follows
+// from the text, so two Uids are equal exactly when their texts are; they order as their texts.
+//
 // UidMap<V>: a hash map keyed by UID text that stores canonical UUIDs packed and any other key
 // (tests' "pod-a", the ledger's "node:<name>" accounts of idle nodes) as text. Same lookups by
 // text either way. Thread-compatible.
 
+#include <compare>
+#include <concepts>
 #include <cstdint>
+#include <new>
 #include <optional>
+#include <ostream>
 #include <string>
 #include <string_view>
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
+#include "controllers/values/compact_string.h"
 #include "controllers/values/strings.h"
 
 namespace bursar::values {
@@ -35,8 +44,125 @@ struct PackedUid {
 
 // `text` packed when it is a canonical UUID; nullopt otherwise.
 std::optional<PackedUid> PackUid(std::string_view text);
+// `text` packed as a Uid holds it: a canonical UUID whose first 16 digits are not all f (those
+// are held as text, the mark of a Uid held as text).
+std::optional<PackedUid> PackUidKey(std::string_view text);
 // The canonical text of `uid`.
 std::string UnpackUid(PackedUid uid);
+
+class Uid {
+ public:
+  Uid() { new (&text_) CompactString(); }
+  // Implicit, as std::string's: a field of this type is set like a std::string field.
+  Uid(std::string_view text) { Set(text); }               // NOLINT
+  Uid(const std::string& text) { Set(text); }             // NOLINT
+  Uid(const char* text) { Set(std::string_view(text)); }  // NOLINT
+  Uid(const Uid& o) : hi_(o.hi_) {
+    if (o.is_text()) {
+      new (&text_) CompactString(o.text_);
+    } else {
+      lo_ = o.lo_;
+    }
+  }
+  Uid(Uid&& o) noexcept : hi_(o.hi_) {
+    if (o.is_text()) {
+      new (&text_) CompactString(std::move(o.text_));
+    } else {
+      lo_ = o.lo_;
+    }
+  }
+  Uid& operator=(const Uid& o) {
+    if (this != &o) {
+      Uid copy(o);
+      *this = std::move(copy);
+    }
+    return *this;
+  }
+  Uid& operator=(Uid&& o) noexcept {
+    if (this != &o) {
+      this->~Uid();
+      new (this) Uid(std::move(o));
+    }
+    return *this;
+  }
+  ~Uid() {
+    if (is_text()) {
+      text_.~CompactString();
+    }
+  }
+
+  // The packed UUID; nullopt when the uid is held as text.
+  std::optional<PackedUid> packed() const {
+    return is_text() ? std::nullopt : std::optional<PackedUid>(PackedUid{hi_, lo_});
+  }
+  // The text of a uid held as text ("" for a packed one: use str()).
+  std::string_view text() const { return is_text() ? text_.view() : std::string_view(); }
+  std::string str() const { return is_text() ? text_.str() : UnpackUid({hi_, lo_}); }
+  bool empty() const { return is_text() && text_.empty(); }
+
+  // Templates, so that comparing with text converts that to a view rather than to a Uid (the
+  // two would be ambiguous).
+  template <std::same_as<Uid> T>
+  friend bool operator==(const T& a, const T& b) {
+    return a.hi_ == b.hi_ && (a.is_text() ? a.text_ == b.text_ : a.lo_ == b.lo_);
+  }
+  friend bool operator==(const Uid& a, std::string_view b) { return a == Uid(b); }
+  template <std::same_as<Uid> T>
+  friend std::strong_ordering operator<=>(const T& a, const T& b) {
+    if (!a.is_text() && !b.is_text()) {
+      return PackedUid{a.hi_, a.lo_} <=> PackedUid{b.hi_, b.lo_};
+    }
+    return a.str() <=> b.str();
+  }
+  template <typename H>
+  friend H AbslHashValue(H h, const Uid& uid) {
+    return uid.is_text() ? H::combine(std::move(h), uid.hi_, uid.text_)
+                         : H::combine(std::move(h), uid.hi_, uid.lo_);
+  }
+  friend std::ostream& operator<<(std::ostream& os, const Uid& uid) { return os << uid.str(); }
+
+ private:
+  friend std::optional<PackedUid> PackUidKey(std::string_view text);
+  // hi_ of a uid held as text. A canonical UUID whose first 16 digits are all f is held as
+  // text too, so the form still follows from the text.
+  static constexpr uint64_t kText = ~uint64_t{0};
+
+  bool is_text() const { return hi_ == kText; }
+  void Set(std::string_view text) {
+    if (std::optional<PackedUid> packed = PackUidKey(text)) {
+      hi_ = packed->hi;
+      lo_ = packed->lo;
+    } else {
+      hi_ = kText;
+      new (&text_) CompactString(text);
+    }
+  }
+
+  uint64_t hi_ = kText;
+  union {
+    uint64_t lo_;
+    CompactString text_;  // when is_text()
+  };
+};
+static_assert(sizeof(Uid) == 16);
+
+// A uid to look up or store, from a Uid or its text, with no copy: what UidMap and the ledger
+// take (a pod's Uid costs no parse; text is packed by the same rule). Refers to the text it was
+// made from: use it at once.
+class UidKey {
+ public:
+  UidKey(const Uid& uid) : packed_(uid.packed()), text_(uid.text()) {}       // NOLINT: implicit
+  UidKey(std::string_view text) : packed_(PackUidKey(text)), text_(text) {}  // NOLINT
+  UidKey(const std::string& text) : UidKey(std::string_view(text)) {}        // NOLINT
+  UidKey(const char* text) : UidKey(std::string_view(text)) {}               // NOLINT
+
+  const std::optional<PackedUid>& packed() const { return packed_; }
+  std::string_view text() const { return text_; }  // when not packed
+
+ private:
+  std::optional<PackedUid> packed_;
+  std::string_view text_;
+};
 
 template <typename V>
 class UidMap {
@@ -55,30 +181,28 @@ class UidMap {
   };
 
   // The value under `uid`; nullptr when there is none.
-  V* Find(std::string_view uid) {
-    return const_cast<V*>(static_cast<const UidMap*>(this)->Find(uid));
-  }
-  const V* Find(std::string_view uid) const {
-    if (std::optional<PackedUid> packed = PackUid(uid)) {
+  V* Find(UidKey uid) { return const_cast<V*>(static_cast<const UidMap*>(this)->Find(uid)); }
+  const V* Find(UidKey uid) const {
+    if (std::optional<PackedUid> packed = uid.packed()) {
       auto it = packed_.find(*packed);
       return it == packed_.end() ? nullptr : &it->second;
     }
-    auto it = text_.find(AbslView(uid));
+    auto it = text_.find(AbslView(uid.text()));
     return it == text_.end() ? nullptr : &it->second;
   }
   // Stores `value` under `uid` unless a value is there already; returns the stored one.
-  V& Emplace(std::string_view uid, V value) {
-    if (std::optional<PackedUid> packed = PackUid(uid)) {
+  V& Emplace(UidKey uid, V value) {
+    if (std::optional<PackedUid> packed = uid.packed()) {
       return packed_.try_emplace(*packed, std::move(value)).first->second;
     }
-    return text_.try_emplace(AbslView(uid), std::move(value)).first->second;
+    return text_.try_emplace(AbslView(uid.text()), std::move(value)).first->second;
   }
   // Removes the value under `uid`, if any.
-  void Erase(std::string_view uid) {
-    if (std::optional<PackedUid> packed = PackUid(uid)) {
+  void Erase(UidKey uid) {
+    if (std::optional<PackedUid> packed = uid.packed()) {
       packed_.erase(*packed);
     } else {
-      text_.erase(AbslView(uid));
+      text_.erase(AbslView(uid.text()));
     }
   }
 

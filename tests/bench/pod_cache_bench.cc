@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_replace.h"
 #include "controllers/reconcilers/gather.h"
 #include "operator/kube/watch_decoder.h"
@@ -31,11 +32,13 @@ std::string Fixture() {
   return ss.str();
 }
 
-// The fixture with a unique name and uid, like the pods of one big cluster.
+// The fixture with a unique name and uid, like the pods of one big cluster (the uid a canonical
+// UUID, as the API server assigns them).
 std::string PodNumber(const std::string& fixture, int64_t i) {
-  return absl::StrReplaceAll(
-      fixture, {{"llama-finetune-7b-worker-0-x7k2p", absl::StrCat("worker-", i)},
-                {"3f0c9a4e-5b1d-4c8e-9f2a-7d6e5c4b3a21", absl::StrCat("uid-", i, "-5b1d-4c8e")}});
+  return absl::StrReplaceAll(fixture,
+                             {{"llama-finetune-7b-worker-0-x7k2p", absl::StrCat("worker-", i)},
+                              {"3f0c9a4e-5b1d-4c8e-9f2a-7d6e5c4b3a21",
+                               absl::StrFormat("%08x-5b1d-4c8e-9f2a-7d6e5c4b3a21", i)}});
 }
 
 template <typename Store>

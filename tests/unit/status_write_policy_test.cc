@@ -57,7 +57,7 @@ Snapshot Cluster(int budgets) {
     PodView pod;
     pod.uid = absl::StrCat("pod-", i);
     pod.namespace_name = kube::InternedString(b.metadata.name);
-    pod.name = pod.uid;
+    pod.name = pod.uid.str();
     pod.node_name = "gpu-0";
     pod.state = PodState::kRunning;
     pod.start = kStart - absl::Hours(1);

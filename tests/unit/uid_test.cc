@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_set.h"
+
 namespace bursar::values {
 namespace {
 
@@ -79,6 +81,67 @@ TEST(UidTest, AUidMapFindsPackedAndTextKeysByTheirText) {
   EXPECT_EQ(map.size(), 1u);
   map.Erase("pod-a");
   EXPECT_TRUE(map.empty());
+}
+
+TEST(UidTest, AUidHoldsACanonicalUuidPackedAndAnyOtherTextAsText) {
+  const std::string uuid = "3f0c9a4e-5b1d-4c8e-9f2a-7d6e5c4b3a21";
+  const Uid packed = uuid;
+  ASSERT_TRUE(packed.packed().has_value());
+  EXPECT_EQ(packed.str(), uuid);
+  EXPECT_EQ(packed, uuid);
+  EXPECT_FALSE(packed.empty());
+  const Uid text = "pod-a";
+  EXPECT_FALSE(text.packed().has_value());
+  EXPECT_EQ(text.text(), "pod-a");
+  EXPECT_EQ(text.str(), "pod-a");
+  EXPECT_TRUE(Uid().empty());
+  EXPECT_EQ(Uid(), "");
+  // Upper case is another text, not the same uid.
+  EXPECT_NE(Uid("3F0C9A4E-5B1D-4C8E-9F2A-7D6E5C4B3A21"), packed);
+  // The first 16 digits all f: held as text, so the form still follows from the text.
+  const std::string marked = "ffffffff-ffff-ffff-0000-000000000001";
+  EXPECT_FALSE(Uid(marked).packed().has_value());
+  EXPECT_EQ(Uid(marked).str(), marked);
+  EXPECT_EQ(Uid(marked), Uid(marked));
+}
+
+TEST(UidTest, UidsCopyMoveCompareAndHashAsTheirTexts) {
+  const std::vector<std::string> texts = {"pod-b", "3f0c9a4e-5b1d-4c8e-9f2a-7d6e5c4b3a21",
+                                          "00000000-0000-4000-8000-000000000001", "node:a100-0",
+                                          "ffffffff-ffff-ffff-0000-000000000001"};
+  std::vector<Uid> uids(texts.begin(), texts.end());
+  std::vector<std::string> sorted = texts;
+  std::sort(sorted.begin(), sorted.end());
+  std::sort(uids.begin(), uids.end());
+  for (size_t i = 0; i < texts.size(); ++i) {
+    EXPECT_EQ(uids[i].str(), sorted[i]);
+  }
+  Uid a = "pod-b";
+  Uid b = a;
+  Uid c = std::move(a);
+  EXPECT_EQ(b, c);
+  b = uids[0];
+  EXPECT_EQ(b, uids[0]);
+  c = Uid("00000000-0000-4000-8000-000000000002");
+  EXPECT_TRUE(c.packed().has_value());
+  absl::flat_hash_set<Uid> set(uids.begin(), uids.end());
+  for (const std::string& t : texts) {
+    EXPECT_TRUE(set.contains(Uid(t))) << t;
+  }
+  EXPECT_FALSE(set.contains(Uid("pod-c")));
+}
+
+TEST(UidTest, AUidMapFindsAUidAsItsText) {
+  UidMap<int> map;
+  map.Emplace("3f0c9a4e-5b1d-4c8e-9f2a-7d6e5c4b3a21", 1);
+  map.Emplace(Uid("node:a100-0"), 2);
+  map.Emplace(Uid("ffffffff-ffff-ffff-0000-000000000001"), 3);
+  ASSERT_NE(map.Find(Uid("3f0c9a4e-5b1d-4c8e-9f2a-7d6e5c4b3a21")), nullptr);
+  EXPECT_EQ(*map.Find(Uid("3f0c9a4e-5b1d-4c8e-9f2a-7d6e5c4b3a21")), 1);
+  EXPECT_EQ(*map.Find("node:a100-0"), 2);
+  EXPECT_EQ(*map.Find("ffffffff-ffff-ffff-0000-000000000001"), 3);
+  map.Erase(Uid("ffffffff-ffff-ffff-0000-000000000001"));
+  EXPECT_EQ(map.size(), 2u);
 }
 
 }  // namespace
