@@ -373,7 +373,7 @@ struct BudgetPlanner::Metering {
 // Pods of the budget that ran to their end teach it how long its work runs, per model.
 void BudgetPlanner::LearnJobLengths(const BudgetWork& w, BudgetState& st) {
   const std::string& model_label = w.budget->spec.retraining.model_label;
-  std::set<std::string, std::less<>> listed;
+  std::set<std::string> listed;
   for (const auto& [pod, index] : w.pods) {
     if (pod->state != PodState::kEnded || !pod->start.has_value() || !pod->end.has_value()) {
       continue;

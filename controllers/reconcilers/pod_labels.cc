@@ -19,12 +19,19 @@ struct PodLabels::Header {
   const KeyList* keys = nullptr;  // interned: shared by every pod with the same keys
   uint32_t values_size = 0;
 };
+// Where a value lies in the values. Stored as two uint16 (4 bytes) when the values total at
+// most 65,535 bytes, as they always do under the API server's limits (63 characters a value),
+// else as two uint32.
 struct PodLabels::Range {
-  uint32_t offset = 0;  // into the values
+  uint32_t offset = 0;
   uint32_t size = 0;
 };
 
 namespace {
+
+size_t RangeBytes(uint32_t values_size) {
+  return values_size <= UINT16_MAX ? 2 * sizeof(uint16_t) : 2 * sizeof(uint32_t);
+}
 
 // The process's key lists, one copy of each.
 class KeyLists {
@@ -82,7 +89,8 @@ PodLabels::PodLabels(std::initializer_list<std::pair<std::string_view, std::stri
 
 PodLabels::PodLabels(const PodLabels& o) {
   if (o.block_ != nullptr) {
-    const size_t bytes = sizeof(Header) + o.size() * sizeof(Range) + o.header().values_size;
+    const uint32_t values_size = o.header().values_size;
+    const size_t bytes = sizeof(Header) + o.size() * RangeBytes(values_size) + values_size;
     block_ = static_cast<char*>(::operator new(bytes));
     std::memcpy(block_, o.block_, bytes);
   }
@@ -103,10 +111,18 @@ size_t PodLabels::size() const {
 }
 
 std::string_view PodLabels::ValueAt(size_t i) const {
-  const char* ranges = block_ + sizeof(Header);
+  const Header h = header();
+  const size_t range_bytes = RangeBytes(h.values_size);
+  const char* at = block_ + sizeof(Header) + i * range_bytes;
   Range range;
-  std::memcpy(&range, ranges + i * sizeof(Range), sizeof(Range));
-  const char* values = ranges + size() * sizeof(Range);
+  if (range_bytes == 2 * sizeof(uint16_t)) {
+    uint16_t narrow[2];
+    std::memcpy(narrow, at, sizeof(narrow));
+    range = {.offset = narrow[0], .size = narrow[1]};
+  } else {
+    std::memcpy(&range, at, sizeof(Range));
+  }
+  const char* values = block_ + sizeof(Header) + h.keys->size() * range_bytes;
   return std::string_view(values + range.offset, range.size);
 }
 
@@ -188,11 +204,22 @@ void PodLabels::AssignEntries(const std::vector<Entry>& given) {
     }
     const Header header{.keys = Pool().Intern(keys),
                         .values_size = static_cast<uint32_t>(packed.size())};
-    const size_t range_bytes = ranges.size() * sizeof(Range);
-    block = static_cast<char*>(::operator new(sizeof(Header) + range_bytes + packed.size()));
+    const size_t range_bytes = RangeBytes(header.values_size);
+    block = static_cast<char*>(
+        ::operator new(sizeof(Header) + ranges.size() * range_bytes + packed.size()));
     std::memcpy(block, &header, sizeof(Header));
-    std::memcpy(block + sizeof(Header), ranges.data(), range_bytes);
-    std::memcpy(block + sizeof(Header) + range_bytes, packed.data(), packed.size());
+    char* at = block + sizeof(Header);
+    for (const Range& range : ranges) {
+      if (range_bytes == 2 * sizeof(uint16_t)) {
+        const uint16_t narrow[2] = {static_cast<uint16_t>(range.offset),
+                                    static_cast<uint16_t>(range.size)};
+        std::memcpy(at, narrow, sizeof(narrow));
+      } else {
+        std::memcpy(at, &range, sizeof(Range));
+      }
+      at += range_bytes;
+    }
+    std::memcpy(at, packed.data(), packed.size());
   }
   ::operator delete(block_);
   block_ = block;

@@ -1,7 +1,8 @@
 #pragma once
 
 // PodLabels: a pod's labels as the pod cache keeps them, tens of thousands of pods with ~10
-// labels each. One heap block a pod, holding the values end to end and where each one lies;
+// labels each. One heap block a pod, holding the values end to end and where each one lies
+// (4 bytes a label while the values total at most 64 KiB, as the API server's limits keep them);
 // the keys are a list shared by every pod with the same keys in the same order (the pods of
 // one template, which is most of a cluster), interned for the process like the keys
 // themselves. A value the pod already has is stored once (a Job's pods carry its uid and its

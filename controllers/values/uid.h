@@ -10,9 +10,9 @@
 // any other text (tests' "p1", the ledger's "node:<name>") in a CompactString. The form follows
 // from the text, so two Uids are equal exactly when their texts are; they order as their texts.
 //
-// UidMap<V>: a hash map keyed by UID text that stores canonical UUIDs packed and any other key
-// (tests' "pod-a", the ledger's "node:<name>" accounts of idle nodes) as text. Same lookups by
-// text either way. Thread-compatible.
+// UidMap<V>: a hash map keyed by UID that stores canonical UUIDs packed and any other key
+// (tests' "pod-a", the ledger's "node:<name>" accounts of idle nodes) as text, looked up by a
+// UidKey: a Uid as it is, or text (packed by the same rule). Thread-compatible.
 
 #include <compare>
 #include <concepts>

@@ -49,5 +49,19 @@ TEST(PodLabelsTest, PodsWithTheSameKeysShareOneKeyList) {
   EXPECT_FALSE(a == other_order);  // the order set is part of what is kept
 }
 
+TEST(PodLabelsTest, ValuesPast64KiBInAllAreKeptWhole) {
+  // More than the API server allows (63 characters a value), and still read back exactly.
+  const std::string a(30'000, 'a');
+  const std::string b(30'000, 'b');
+  const std::string c(30'000, 'c');
+  PodLabels labels = {{"x", a}, {"y", b}, {"z", c}, {"again", b}};
+  EXPECT_EQ(labels.Find("x"), a);
+  EXPECT_EQ(labels.Find("z"), c);
+  EXPECT_EQ(labels.Find("again"), b);
+  const PodLabels copy = labels;
+  EXPECT_EQ(copy.Find("y"), b);
+  EXPECT_EQ(copy, labels);
+}
+
 }  // namespace
 }  // namespace bursar::reconcilers
