@@ -27,10 +27,16 @@ values::Labels LabelsAt(const json::Value& object, std::string_view dotted_path)
 // Takes the summary by value: the cache hands over each decoded summary, whose strings move.
 PodView PodViewOf(kube::PodSummary pod);
 
+// A PodView holds its namespace and name: the pod cache keeps no second copy of its key.
+inline runtime::ObjectName StoreKeyOf(const PodView& pod) {
+  return {pod.namespace_name.view(), pod.name.view()};
+}
+
 // The Pod cache: each Pod as the PodView a pass reads, made by PodViewOf when the watch delivers
 // it. Passes and the admission webhook share its immutable objects instead of copying them: a
 // copy was a second ~1 KB a pod, which the allocator kept between passes.
 using PodViewStore = runtime::Store<PodView, kube::PodSummary>;
+static_assert(runtime::HoldsItsKey<PodView>);
 
 // A Node: capacity (cpu, memory, nvidia.com/gpu), Ready, creation time, Bursar's owner mark.
 NodeView NodeViewOf(const json::Value& node);

@@ -23,6 +23,7 @@
 // Thread-safe: any number of readers; Apply() calls are serialised.
 
 #include <algorithm>
+#include <concepts>
 #include <functional>
 #include <memory>
 #include <string>
@@ -33,6 +34,8 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/hash/hash.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "controllers/values/compact_string.h"
@@ -52,9 +55,18 @@ std::string ObjectKeyOf(const kube::PodSummary& pod);
 struct ObjectName {
   std::string_view namespace_name;  // "" for a cluster-scoped key
   std::string_view name;
+  bool operator==(const ObjectName&) const = default;
 };
 // The inverse of ObjectKey; the views point into `key`.
 ObjectName SplitObjectKey(std::string_view key);
+
+// A stored type that holds its own namespace and name says so with a function
+// `ObjectName StoreKeyOf(const T&)` beside it (found by argument-dependent lookup): its Store
+// keeps no copy of the key (the Pod cache: a key is a 32-byte slot part and a heap block a pod).
+template <typename T>
+concept HoldsItsKey = requires(const T& value) {
+  { StoreKeyOf(value) } -> std::same_as<ObjectName>;
+};
 
 // metadata.resourceVersion; "" when absent.
 std::string_view ResourceVersionOf(const json::Value& object);
@@ -113,16 +125,16 @@ class Store final : public SyncedCache {
   // The object stored under `key`; null when there is none.
   std::shared_ptr<const T> Get(std::string_view key) const {
     absl::ReaderMutexLock lock(&mu_);
-    auto it = items_.find(key);
-    return it == items_.end() ? nullptr : it->second.value;
+    const Entry* entry = FindIn(items_, key);
+    return entry == nullptr ? nullptr : entry->value;
   }
 
   std::vector<std::shared_ptr<const T>> List() const {
     absl::ReaderMutexLock lock(&mu_);
     std::vector<std::shared_ptr<const T>> out;
     out.reserve(items_.size());
-    for (const auto& [key, entry] : items_) {
-      out.push_back(entry.value);
+    for (const auto& slot : items_) {
+      out.push_back(EntryOf(slot).value);
     }
     return out;
   }
@@ -131,18 +143,14 @@ class Store final : public SyncedCache {
     absl::ReaderMutexLock lock(&mu_);
     std::vector<std::string> out;
     out.reserve(items_.size());
-    for (const auto& [key, entry] : items_) {
-      out.push_back(key.str());
-    }
+    EachIn(items_, [&](std::string_view key, const Entry&) { out.emplace_back(key); });
     return out;
   }
 
   // Calls fn(key, value) for every object, under the read lock (see the pitfall above).
   void ForEach(const std::function<void(std::string_view key, const T& value)>& fn) const {
     absl::ReaderMutexLock lock(&mu_);
-    for (const auto& [key, entry] : items_) {
-      fn(key, *entry.value);
-    }
+    EachIn(items_, [&](std::string_view key, const Entry& entry) { fn(key, *entry.value); });
   }
 
   size_t size() const {
@@ -160,8 +168,84 @@ class Store final : public SyncedCache {
     // callbacks (the content is replaced all the same): odds of 2^-64 a changed object.
     uint64_t version = 0;
   };
-  using Map = absl::flat_hash_map<values::CompactString, Entry, values::CompactStringHash,
-                                  values::CompactStringEq>;
+  static constexpr bool kByValue = HoldsItsKey<T>;
+  // When T holds its key: a set of entries, found by the name their value holds.
+  static ObjectName NameOf(const ObjectName& name) { return name; }
+  static ObjectName NameOf(std::string_view key) { return SplitObjectKey(key); }
+  static ObjectName NameOf(const Entry& entry) { return StoreKeyOf(*entry.value); }
+  struct NameHash {
+    using is_transparent = void;
+    template <typename K>
+    size_t operator()(const K& key) const {
+      const ObjectName name = NameOf(key);
+      return absl::Hash<std::pair<absl::string_view, absl::string_view>>()(
+          {values::AbslView(name.namespace_name), values::AbslView(name.name)});
+    }
+  };
+  struct NameEq {
+    using is_transparent = void;
+    template <typename A, typename B>
+    bool operator()(const A& a, const B& b) const {
+      return NameOf(a) == NameOf(b);
+    }
+  };
+  using Map =
+      std::conditional_t<kByValue, absl::flat_hash_set<Entry, NameHash, NameEq>,
+                         absl::flat_hash_map<values::CompactString, Entry,
+                                             values::CompactStringHash, values::CompactStringEq>>;
+
+  static const Entry& EntryOf(const typename Map::value_type& slot) {
+    if constexpr (kByValue) {
+      return slot;
+    } else {
+      return slot.second;
+    }
+  }
+  // The entry under `key`; null when there is none.
+  static const Entry* FindIn(const Map& map, std::string_view key) {
+    auto it = map.find(NameOrKey(key));
+    return it == map.end() ? nullptr : &EntryOf(*it);
+  }
+  static auto NameOrKey(std::string_view key) {
+    if constexpr (kByValue) {
+      return SplitObjectKey(key);
+    } else {
+      return key;
+    }
+  }
+  // Stores `entry` under `key` (for a T that holds its key, the key its value holds), replacing
+  // what was there; returns the value replaced (null when none).
+  static std::shared_ptr<const T> PutIn(Map& map, std::string_view key, Entry entry) {
+    std::shared_ptr<const T> old = TakeFrom(map, key);
+    if constexpr (kByValue) {
+      map.insert(std::move(entry));
+    } else {
+      map.emplace(values::CompactString(key), std::move(entry));
+    }
+    return old;
+  }
+  // Removes the entry under `key`; returns its value (null when none).
+  static std::shared_ptr<const T> TakeFrom(Map& map, std::string_view key) {
+    auto it = map.find(NameOrKey(key));
+    if (it == map.end()) {
+      return nullptr;
+    }
+    std::shared_ptr<const T> old = EntryOf(*it).value;
+    map.erase(it);
+    return old;
+  }
+  // Calls fn(key, entry) for every entry (a key made from the value when T holds its key).
+  template <typename F>
+  static void EachIn(const Map& map, F&& fn) {
+    for (const auto& slot : map) {
+      if constexpr (kByValue) {
+        const ObjectName name = StoreKeyOf(*slot.value);
+        fn(std::string_view(ObjectKey(name.namespace_name, name.name)), slot);
+      } else {
+        fn(slot.first.view(), slot.second);
+      }
+    }
+  }
 
   static uint64_t VersionHash(std::string_view resource_version) {
     return resource_version.empty() ? 0 : values::CompactStringHash()(resource_version);
@@ -180,7 +264,7 @@ class Store final : public SyncedCache {
   void AddTo(Map& map, std::vector<std::string>& order, Source object) const {
     std::string key = ObjectKeyOf(object);
     const uint64_t version = VersionHash(ResourceVersionOf(object));
-    map.insert_or_assign(values::CompactString(key), Entry{Project(std::move(object)), version});
+    PutIn(map, key, Entry{Project(std::move(object)), version});
     order.push_back(std::move(key));
   }
 
@@ -243,22 +327,22 @@ std::vector<std::string> Store<T, Source>::Apply(WatcherEvent<Source> event) {
       {
         absl::ReaderMutexLock lock(&mu_);
         for (const std::string& key : order) {
-          const Entry& now = fresh.find(key)->second;
-          auto old = items_.find(key);
-          if (old == items_.end()) {
+          const Entry& now = *FindIn(fresh, key);
+          const Entry* old = FindIn(items_, key);
+          if (old == nullptr) {
             changes.push_back({key, nullptr, now.value});
-          } else if (now.version == 0 || old->second.version != now.version) {
-            changes.push_back({key, old->second.value, now.value});
+          } else if (now.version == 0 || old->version != now.version) {
+            changes.push_back({key, old->value, now.value});
           }
         }
-        for (const auto& [key, entry] : items_) {
-          if (!fresh.contains(key)) {
-            vanished.push_back(key.str());
+        EachIn(items_, [&](std::string_view key, const Entry&) {
+          if (FindIn(fresh, key) == nullptr) {
+            vanished.emplace_back(key);
           }
-        }
+        });
         std::sort(vanished.begin(), vanished.end());
         for (const std::string& key : vanished) {
-          changes.push_back({key, items_.find(key)->second.value, nullptr});
+          changes.push_back({key, FindIn(items_, key)->value, nullptr});
         }
       }
       {
@@ -276,9 +360,7 @@ std::vector<std::string> Store<T, Source>::Apply(WatcherEvent<Source> event) {
       std::shared_ptr<const T> old;
       {
         absl::MutexLock lock(&mu_);
-        Entry& entry = items_[values::CompactString(key)];
-        old = std::move(entry.value);
-        entry = Entry{value, version};
+        old = PutIn(items_, key, Entry{value, version});
       }
       changes.push_back({std::move(key), std::move(old), std::move(value)});
       break;
@@ -288,11 +370,7 @@ std::vector<std::string> Store<T, Source>::Apply(WatcherEvent<Source> event) {
       std::shared_ptr<const T> old;
       {
         absl::MutexLock lock(&mu_);
-        auto it = items_.find(key);
-        if (it != items_.end()) {
-          old = std::move(it->second.value);
-          items_.erase(it);
-        }
+        old = TakeFrom(items_, key);
       }
       if (old == nullptr) {
         // Deleted before we ever saw it: still worth a callback, with its final state.

@@ -210,6 +210,59 @@ TEST(StoreTest, ProjectorStoresTheCallersType) {
   EXPECT_EQ(Sorted(nodes), (Keys{"gpu-1", "gpu-2"}));
 }
 
+// A value that holds its own namespace and name: its store keeps no copy of the key, and
+// behaves as any other store (by key text, relists, streaming lists, ForEach's keys).
+struct Named {
+  std::string ns, name, node;
+};
+ObjectName StoreKeyOf(const Named& n) {
+  return {n.ns, n.name};
+}
+static_assert(HoldsItsKey<Named>);
+static_assert(!HoldsItsKey<json::Value>);
+
+TEST(StoreTest, AValueThatHoldsItsKeyIsStoredWithoutOne) {
+  Store<Named, json::Value> store([](const json::Value& o) {
+    const json::Value* ns = o.FindPath("metadata.namespace");
+    return Named{ns != nullptr ? ns->string_value() : "",
+                 PathOrFail(o, "metadata.name").string_value(),
+                 PathOrFail(o, "spec.nodeName").string_value()};
+  });
+  Recorder recorder;
+  recorder.Attach(store);
+  store.Apply(WatcherEvent<json::Value>::Restarted(Objs(
+      {Obj("ml", "a", "1", "gpu-1"), Obj("ml", "b", "2"), Obj("", "cluster-wide", "3", "gpu-3")})));
+  ASSERT_NE(store.Get("ml/a"), nullptr);
+  EXPECT_EQ(store.Get("ml/a")->node, "gpu-1");
+  EXPECT_EQ(store.Get("cluster-wide")->node, "gpu-3");
+  EXPECT_EQ(store.Get("ml/c"), nullptr);
+  EXPECT_EQ(store.Get("other/a"), nullptr);  // the same name in another namespace
+
+  recorder.lines.clear();
+  store.Apply(WatcherEvent<json::Value>::Applied(Obj("ml", "a", "4", "gpu-4")));
+  store.Apply(WatcherEvent<json::Value>::Deleted(Obj("ml", "b", "5")));
+  EXPECT_EQ(store.Get("ml/a")->node, "gpu-4");
+  EXPECT_EQ(store.Get("ml/b"), nullptr);
+  EXPECT_EQ(store.size(), 2u);
+  EXPECT_EQ(recorder.lines, (Keys{"~ml/a", "-ml/b"}));
+
+  // A streaming relist: a unchanged, cluster-wide gone, d new.
+  recorder.lines.clear();
+  store.Apply(WatcherEvent<json::Value>::SyncStarted());
+  store.Apply(WatcherEvent<json::Value>::SyncObject(Obj("ml", "a", "4", "gpu-4")));
+  store.Apply(WatcherEvent<json::Value>::SyncObject(Obj("ml", "d", "6")));
+  std::vector<std::string> vanished = store.Apply(WatcherEvent<json::Value>::Restarted({}));
+  EXPECT_EQ(vanished, (Keys{"cluster-wide"}));
+  EXPECT_EQ(recorder.lines, (Keys{"+ml/d", "-cluster-wide"}));
+  EXPECT_EQ(Sorted(store.ListKeys()), (Keys{"ml/a", "ml/d"}));
+  Keys keys;
+  store.ForEach([&](std::string_view key, const Named& n) {
+    keys.push_back(std::string(key) + "=" + n.name);
+  });
+  EXPECT_EQ(Sorted(keys), (Keys{"ml/a=a", "ml/d=d"}));
+  EXPECT_EQ(store.List().size(), 2u);
+}
+
 TEST(StoreTest, PodStoreKeysSummariesByNamespaceAndName) {
   PodStore store;
   Recorder recorder;
