@@ -159,8 +159,8 @@ class Store final : public SyncedCache {
   }
 
  private:
-  // A slot holds 32 bytes (it held 80 with std::string key and resourceVersion): the Pod cache
-  // has one per pod of the cluster.
+  // A slot is this entry, 24 bytes, when T holds its key (the Pod cache, one per pod of the
+  // cluster), else the entry and a CompactString key: 32 (80 with std::string key and version).
   struct Entry {
     std::shared_ptr<const T> value;
     // A hash of the source object's resourceVersion (0: none), so that a relist reports only
