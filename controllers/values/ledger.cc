@@ -137,7 +137,7 @@ absl::StatusOr<BudgetLedger> BudgetLedger::Restore(const LedgerState& state) {
   return ledger;
 }
 
-BudgetLedger::Charge BudgetLedger::ChargePod(UidKey uid, absl::Time from, absl::Time to,
+BudgetLedger::Charge BudgetLedger::ChargePod(const UidKey& uid, absl::Time from, absl::Time to,
                                              Money rate_per_hour, int64_t gpus, bool ended) {
   Account* account = accounts_.Find(uid);
   if (account == nullptr && ended && to <= ended_until_ && FloorSecond(from) <= ended_horizon_) {
@@ -213,7 +213,7 @@ Money BudgetLedger::spent() const {
   return AccrualToMoney(accrued_);
 }
 
-absl::Time BudgetLedger::AccountedUntil(UidKey uid) const {
+absl::Time BudgetLedger::AccountedUntil(const UidKey& uid) const {
   const Account* account = accounts_.Find(uid);
   return account == nullptr ? absl::InfinitePast()
                             : absl::FromUnixSeconds(account->accounted_until);

@@ -106,8 +106,8 @@ class BudgetLedger {
   // charged before; skip it. Every caller charges each running pod at every pass. A tracked pod
   // whose end arrives after it was charged past it (a cut watch) gets the excess taken back: the
   // Charge is then negative.
-  Charge ChargePod(UidKey uid, absl::Time from, absl::Time to, Money rate_per_hour, int64_t gpus,
-                   bool ended);
+  Charge ChargePod(const UidKey& uid, absl::Time from, absl::Time to, Money rate_per_hour,
+                   int64_t gpus, bool ended);
 
   // Ends one metering pass at `now` and moves the watermark. Drops the accounts listed in
   // `ended_uids` that this pass did not charge as ended: pods no longer seen (deleted), or idle
@@ -123,7 +123,7 @@ class BudgetLedger {
   absl::Time watermark() const { return watermark_; }
   size_t tracked_pods() const { return accounts_.size(); }
   // InfinitePast when the pod is not tracked.
-  absl::Time AccountedUntil(UidKey uid) const;
+  absl::Time AccountedUntil(const UidKey& uid) const;
   std::vector<std::string> TrackedUids() const;
 
   // The checkpoint: at most kMaxCheckpointPods pods listed whatever the number tracked (one

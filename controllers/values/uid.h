@@ -181,8 +181,8 @@ class UidMap {
   };
 
   // The value under `uid`; nullptr when there is none.
-  V* Find(UidKey uid) { return const_cast<V*>(static_cast<const UidMap*>(this)->Find(uid)); }
-  const V* Find(UidKey uid) const {
+  V* Find(const UidKey& uid) { return const_cast<V*>(static_cast<const UidMap*>(this)->Find(uid)); }
+  const V* Find(const UidKey& uid) const {
     if (std::optional<PackedUid> packed = uid.packed()) {
       auto it = packed_.find(*packed);
       return it == packed_.end() ? nullptr : &it->second;
@@ -191,14 +191,14 @@ class UidMap {
     return it == text_.end() ? nullptr : &it->second;
   }
   // Stores `value` under `uid` unless a value is there already; returns the stored one.
-  V& Emplace(UidKey uid, V value) {
+  V& Emplace(const UidKey& uid, V value) {
     if (std::optional<PackedUid> packed = uid.packed()) {
       return packed_.try_emplace(*packed, std::move(value)).first->second;
     }
     return text_.try_emplace(AbslView(uid.text()), std::move(value)).first->second;
   }
   // Removes the value under `uid`, if any.
-  void Erase(UidKey uid) {
+  void Erase(const UidKey& uid) {
     if (std::optional<PackedUid> packed = uid.packed()) {
       packed_.erase(*packed);
     } else {
