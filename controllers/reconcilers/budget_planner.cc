@@ -373,13 +373,13 @@ struct BudgetPlanner::Metering {
 // Pods of the budget that ran to their end teach it how long its work runs, per model.
 void BudgetPlanner::LearnJobLengths(const BudgetWork& w, BudgetState& st) {
   const std::string& model_label = w.budget->spec.retraining.model_label;
-  std::set<std::string> listed;
+  absl::flat_hash_set<values::Uid> listed;
   for (const auto& [pod, index] : w.pods) {
     if (pod->state != PodState::kEnded || !pod->start.has_value() || !pod->end.has_value()) {
       continue;
     }
-    listed.insert(pod->uid.str());
-    if (st.learned_pods.insert(pod->uid.str()).second && *pod->end > st.restored_until) {
+    listed.insert(pod->uid);
+    if (st.learned_pods.insert(pod->uid).second && *pod->end > st.restored_until) {
       st.lengths.Add(*pod->end - *pod->start, engine::PodGpus(pod->containers),
                      pod->labels.Find(model_label).value_or(""), *pod->end);
     }

@@ -209,7 +209,7 @@ class BudgetPlanner {
     // by the pods in the snapshot). Pods that ended by restored_until were learned before a
     // restart.
     engine::JobLengths lengths;
-    std::set<std::string> learned_pods;
+    absl::flat_hash_set<values::Uid> learned_pods;
     // What each capped Job has cost over its life (status.jobs), by "ns/name"; restored with the
     // ledgers, so the two always continue from the same checkpoint.
     std::map<std::string, api::JobSpend> job_spend;
